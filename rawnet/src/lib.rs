@@ -1,0 +1,1 @@
+//! Linux AF_PACKET transport.

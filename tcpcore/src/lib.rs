@@ -1,0 +1,21 @@
+//! A sans-IO, `no_std`, allocation-free TCP server core.
+//!
+//! `tcpcore` knows no clock, no socket and no operating system: frames go in
+//! as byte slices, time goes in as an [`Instant`] argument, and frames come
+//! out into buffers the caller lends. It is made of three layers:
+//!
+//! - [`wire`]: zero-copy views and value representations of Ethernet, ARP,
+//!   IPv4 and TCP headers, with checksums.
+//! - [`seq`]: sequence-number arithmetic with wrapping comparisons.
+//! - the connection state machine and the endpoint that owns the connections
+//!   of one listening port.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod seq;
+pub mod time;
+pub mod wire;
+
+pub use seq::SeqNum;
+pub use time::{Duration, Instant};
