@@ -1,0 +1,258 @@
+//! Classic BPF programs run by the kernel on every frame, before it is copied
+//! into our ring: what we do not want never reaches user space.
+
+use std::net::Ipv4Addr;
+
+/// One classic BPF instruction (`struct sock_filter`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Insn {
+    /// Opcode.
+    pub code: u16,
+    /// Jump offset if true.
+    pub jt: u8,
+    /// Jump offset if false.
+    pub jf: u8,
+    /// Constant operand.
+    pub k: u32,
+}
+
+mod op {
+    pub const LD_W_ABS: u16 = 0x20;
+    pub const LD_H_ABS: u16 = 0x28;
+    pub const LD_B_ABS: u16 = 0x30;
+    pub const LD_H_IND: u16 = 0x48;
+    pub const LD_B_IND: u16 = 0x50;
+    pub const LDX_B_MSH: u16 = 0xb1;
+    pub const JEQ_K: u16 = 0x15;
+    pub const JSET_K: u16 = 0x45;
+    pub const RET_K: u16 = 0x06;
+}
+
+/// `SKF_AD_OFF + SKF_AD_PKTTYPE`: load the packet's `pkt_type`.
+const AD_PKTTYPE: u32 = 0xffff_f000 + 4;
+/// `PACKET_OUTGOING`.
+const PACKET_OUTGOING: u32 = 4;
+/// Snap length returned on accept: the whole frame, however large (GRO).
+const ACCEPT_ALL: u32 = u32::MAX;
+
+#[derive(Clone, Copy)]
+enum To {
+    Next,
+    Accept,
+    Drop,
+}
+
+/// A tiny assembler whose jumps go to the next instruction or to the shared
+/// accept / drop returns at the end.
+struct Asm(Vec<(u16, u32, To, To)>);
+
+impl Asm {
+    fn op(&mut self, code: u16, k: u32) -> &mut Self {
+        self.0.push((code, k, To::Next, To::Next));
+        self
+    }
+    fn jump(&mut self, code: u16, k: u32, jt: To, jf: To) -> &mut Self {
+        self.0.push((code, k, jt, jf));
+        self
+    }
+    fn finish(&self) -> Vec<Insn> {
+        let accept = self.0.len();
+        let drop = accept + 1;
+        let rel = |i: usize, to: To| -> u8 {
+            let target = match to {
+                To::Next => return 0,
+                To::Accept => accept,
+                To::Drop => drop,
+            };
+            // Programs here are a few dozen instructions: always fits.
+            u8::try_from(target - i - 1).unwrap_or(u8::MAX)
+        };
+        let mut out: Vec<Insn> = self
+            .0
+            .iter()
+            .enumerate()
+            .map(|(i, &(code, k, jt, jf))| Insn {
+                code,
+                jt: rel(i, jt),
+                jf: rel(i, jf),
+                k,
+            })
+            .collect();
+        out.push(Insn {
+            code: op::RET_K,
+            jt: 0,
+            jf: 0,
+            k: ACCEPT_ALL,
+        });
+        out.push(Insn {
+            code: op::RET_K,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        });
+        out
+    }
+}
+
+/// Accepts IPv4 TCP to `addr:port` (unfragmented), and ARP if `arp`.
+pub fn tcp_to(addr: Ipv4Addr, port: u16, arp: bool) -> Vec<Insn> {
+    let mut a = Asm(Vec::new());
+    a.op(op::LD_H_ABS, 12)
+        .jump(
+            op::JEQ_K,
+            0x0806,
+            if arp { To::Accept } else { To::Drop },
+            To::Next,
+        )
+        .jump(op::JEQ_K, 0x0800, To::Next, To::Drop)
+        .op(op::LD_W_ABS, 30) // IPv4 destination
+        .jump(op::JEQ_K, u32::from(addr), To::Next, To::Drop)
+        .op(op::LD_B_ABS, 23) // protocol
+        .jump(op::JEQ_K, 6, To::Next, To::Drop)
+        .op(op::LD_H_ABS, 20) // MF flag and fragment offset
+        .jump(op::JSET_K, 0x3fff, To::Drop, To::Next)
+        .op(op::LDX_B_MSH, 14) // X = IPv4 header length
+        .op(op::LD_H_IND, 14 + 2) // TCP destination port
+        .jump(op::JEQ_K, u32::from(port), To::Accept, To::Drop);
+    a.finish()
+}
+
+/// Accepts outgoing (`PACKET_OUTGOING`) IPv4 TCP frames with the RST flag
+/// from `addr:port`.
+pub fn outgoing_rst_from(addr: Ipv4Addr, port: u16) -> Vec<Insn> {
+    let mut a = Asm(Vec::new());
+    a.op(op::LD_W_ABS, AD_PKTTYPE)
+        .jump(op::JEQ_K, PACKET_OUTGOING, To::Next, To::Drop)
+        .op(op::LD_H_ABS, 12)
+        .jump(op::JEQ_K, 0x0800, To::Next, To::Drop)
+        .op(op::LD_W_ABS, 26) // IPv4 source
+        .jump(op::JEQ_K, u32::from(addr), To::Next, To::Drop)
+        .op(op::LD_B_ABS, 23)
+        .jump(op::JEQ_K, 6, To::Next, To::Drop)
+        .op(op::LD_H_ABS, 20)
+        .jump(op::JSET_K, 0x1fff, To::Drop, To::Next)
+        .op(op::LDX_B_MSH, 14)
+        .op(op::LD_H_IND, 14) // TCP source port
+        .jump(op::JEQ_K, u32::from(port), To::Next, To::Drop)
+        .op(op::LD_B_IND, 14 + 13) // TCP flags
+        .jump(op::JSET_K, 0x04, To::Accept, To::Drop);
+    a.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reference interpreter for the opcodes used above; `None` where the
+    /// kernel would abort the program (out-of-bounds load), which drops.
+    fn run(prog: &[Insn], pkt: &[u8], pkttype: u32) -> u32 {
+        let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
+        let ld = |off: usize, n: usize| -> Option<u32> {
+            let b = pkt.get(off..off.checked_add(n)?)?;
+            Some(b.iter().fold(0u32, |acc, &v| (acc << 8) | u32::from(v)))
+        };
+        for _ in 0..1000 {
+            let Some(i) = prog.get(pc) else { return 0 };
+            pc += 1;
+            let k = i.k as usize;
+            let r = match i.code {
+                op::LD_W_ABS if i.k == AD_PKTTYPE => Some(pkttype),
+                op::LD_W_ABS => ld(k, 4),
+                op::LD_H_ABS => ld(k, 2),
+                op::LD_B_ABS => ld(k, 1),
+                op::LD_H_IND => ld(x as usize + k, 2),
+                op::LD_B_IND => ld(x as usize + k, 1),
+                op::LDX_B_MSH => {
+                    match ld(k, 1) {
+                        Some(v) => x = 4 * (v & 0xf),
+                        None => return 0,
+                    }
+                    continue;
+                }
+                op::JEQ_K | op::JSET_K => {
+                    let t = if i.code == op::JEQ_K {
+                        a == i.k
+                    } else {
+                        a & i.k != 0
+                    };
+                    pc += usize::from(if t { i.jt } else { i.jf });
+                    continue;
+                }
+                op::RET_K => return i.k,
+                _ => panic!("opcode {:#x} not modelled", i.code),
+            };
+            match r {
+                Some(v) => a = v,
+                None => return 0,
+            }
+        }
+        panic!("no return")
+    }
+
+    fn tcp_frame(
+        dst: [u8; 4],
+        src: [u8; 4],
+        ihl: u8,
+        proto: u8,
+        sport: u16,
+        dport: u16,
+    ) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + usize::from(ihl) * 4 + 20];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        f[14] = 0x40 | ihl;
+        f[14 + 9] = proto;
+        f[14 + 12..14 + 16].copy_from_slice(&src);
+        f[14 + 16..14 + 20].copy_from_slice(&dst);
+        let t = 14 + usize::from(ihl) * 4;
+        f[t..t + 2].copy_from_slice(&sport.to_be_bytes());
+        f[t + 2..t + 4].copy_from_slice(&dport.to_be_bytes());
+        f
+    }
+
+    #[test]
+    fn tcp_filter_passes_only_our_port_and_arp() {
+        let us = [198, 18, 1, 1];
+        let p = tcp_to(Ipv4Addr::from(us), 8080, true);
+        assert_ne!(run(&p, &tcp_frame(us, [1; 4], 5, 6, 1, 8080), 0), 0);
+        // IPv4 options: the port moves, the filter follows the IHL.
+        assert_ne!(run(&p, &tcp_frame(us, [1; 4], 7, 6, 1, 8080), 0), 0);
+        let mut opt = tcp_frame(us, [1; 4], 7, 6, 8080, 1);
+        assert_eq!(run(&p, &opt, 0), 0);
+        opt[14 + 20..14 + 22].copy_from_slice(&8080u16.to_be_bytes());
+        assert_eq!(
+            run(&p, &opt, 0),
+            0,
+            "port at the IHL=5 place must not count"
+        );
+        assert_eq!(run(&p, &tcp_frame(us, [1; 4], 5, 6, 1, 8081), 0), 0);
+        assert_eq!(run(&p, &tcp_frame(us, [1; 4], 5, 17, 1, 8080), 0), 0);
+        assert_eq!(
+            run(&p, &tcp_frame([198, 18, 1, 2], [1; 4], 5, 6, 1, 8080), 0),
+            0
+        );
+        let mut frag = tcp_frame(us, [1; 4], 5, 6, 1, 8080);
+        frag[14 + 6] = 0x20; // MF
+        assert_eq!(run(&p, &frag, 0), 0);
+        let mut arp = vec![0u8; 42];
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_ne!(run(&p, &arp, 0), 0);
+        assert_eq!(run(&tcp_to(Ipv4Addr::from(us), 8080, false), &arp, 0), 0);
+        assert_eq!(run(&p, &[0u8; 10], 0), 0, "short frame");
+    }
+
+    #[test]
+    fn rst_filter_needs_outgoing_rst_from_us() {
+        let us = [198, 18, 1, 1];
+        let p = outgoing_rst_from(Ipv4Addr::from(us), 80);
+        let mut rst = tcp_frame([9; 4], us, 5, 6, 80, 4000);
+        rst[14 + 20 + 13] = 0x14; // RST|ACK
+        assert_ne!(run(&p, &rst, PACKET_OUTGOING), 0);
+        assert_eq!(run(&p, &rst, 0), 0, "incoming");
+        let mut syn = rst.clone();
+        syn[14 + 20 + 13] = 0x02;
+        assert_eq!(run(&p, &syn, PACKET_OUTGOING), 0);
+        let mut other = tcp_frame([9; 4], us, 5, 6, 81, 4000);
+        other[14 + 20 + 13] = 0x04;
+        assert_eq!(run(&p, &other, PACKET_OUTGOING), 0);
+    }
+}
