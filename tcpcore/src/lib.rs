@@ -13,9 +13,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod conn;
+pub mod endpoint;
+pub mod isn;
 pub mod seq;
 pub mod time;
 pub mod wire;
 
+pub use conn::{CloseReason, Config, Event, RecvBuffer, State, StateName};
+pub use endpoint::{AppEvent, ConnId, DropReason, Endpoint, EndpointConfig, Io, Slot, Stats};
+pub use isn::FourTuple;
 pub use seq::SeqNum;
 pub use time::{Duration, Instant};

@@ -1,0 +1,66 @@
+//! Tunables of a connection, with defaults close to Linux's.
+
+use crate::time::Duration;
+
+/// What a connection may do and how long it waits. One `Config` is shared by
+/// every connection of an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The MSS we advertise in the SYN-ACK: the interface MTU minus 40.
+    pub mss: u16,
+    /// Offer window scaling when the client offers it (RFC 7323 §2).
+    pub window_scale: bool,
+    /// Offer SACK when the client offers it (RFC 2018).
+    pub sack: bool,
+    /// Use timestamps when the client offers them (RFC 7323 §3).
+    pub timestamps: bool,
+    /// The retransmission timeout before any RTT sample (RFC 6298 §2.1: 1 s).
+    pub rto_initial: Duration,
+    /// The lower bound of the RTO. RFC 6298 §2.4 says 1 s; Linux uses 200 ms,
+    /// and so does the default here.
+    pub rto_min: Duration,
+    /// The upper bound of the RTO (RFC 6298 §2.5: at least 60 s).
+    pub rto_max: Duration,
+    /// SYN-ACK retransmissions before a half-open connection is dropped.
+    pub synack_retries: u8,
+    /// FIN retransmissions before the connection is reset.
+    pub fin_retries: u8,
+    /// A retransmitted SYN in SYN-RECEIVED gets the SYN-ACK again at most
+    /// once per this interval (the seed's "retransmission debounce").
+    pub syn_debounce: Duration,
+    /// How long an ACK may be delayed (RFC 9293 §3.8.6.3: under 0.5 s; RFC
+    /// 1122 and the issue: at most 200 ms).
+    pub delayed_ack: Duration,
+    /// How long TIME-WAIT lasts (2 × MSL).
+    pub time_wait: Duration,
+    /// How long FIN-WAIT-2 waits for the peer's FIN before giving up.
+    pub fin_wait2_timeout: Duration,
+    /// Challenge ACKs a connection may send per second (RFC 5961 §7).
+    pub challenge_acks_per_sec: u8,
+    /// Close our side as soon as the peer's FIN arrives (the seed's
+    /// behaviour): CLOSE-WAIT goes straight on to LAST-ACK, and the ACK of
+    /// the peer's FIN carries our FIN.
+    pub close_on_peer_fin: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mss: 1460,
+            window_scale: true,
+            sack: true,
+            timestamps: true,
+            rto_initial: Duration::from_secs(1),
+            rto_min: Duration::from_millis(200),
+            rto_max: Duration::from_secs(60),
+            synack_retries: 5,
+            fin_retries: 8,
+            syn_debounce: Duration::from_millis(200),
+            delayed_ack: Duration::from_millis(40),
+            time_wait: Duration::from_secs(60),
+            fin_wait2_timeout: Duration::from_secs(60),
+            challenge_acks_per_sec: 10,
+            close_on_peer_fin: true,
+        }
+    }
+}

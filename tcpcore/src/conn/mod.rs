@@ -1,0 +1,1619 @@
+//! One TCP connection as a pure state machine (RFC 9293 §3.3.2, §3.10).
+//!
+//! [`State`] is an enum of per-state structs, each holding only the fields
+//! that are valid in that state: after the peer's FIN the receive half is
+//! gone, in TIME-WAIT only what is needed to acknowledge a retransmitted FIN
+//! is left. The transitions are plain functions:
+//!
+//! - [`State::accept`]: a SYN arrives at the listener (the endpoint owns
+//!   LISTEN); returns SYN-RECEIVED and the SYN-ACK.
+//! - [`State::on_segment`]: the state and one incoming segment (and `now`) in;
+//!   the next state, the segments to send, and the events for the
+//!   application out, as a [`Transition`].
+//! - [`State::on_timeout`] / [`State::poll_timeout`]: timers enter the same
+//!   way.
+//! - [`State::close`] / [`State::abort`]: the application's calls.
+//!
+//! Payload bytes are not copied when they arrive in order: the transition
+//! hands out a slice of the segment ([`Transition::data`]), followed by
+//! [`Transition::buffered`] bytes that had been waiting out of order in the
+//! caller's [`RecvBuffer`].
+//!
+//! This server core only receives application data; its send half carries
+//! the SYN and the FIN.
+
+mod config;
+mod rxbuf;
+
+pub use config::Config;
+pub use rxbuf::{Insert, RecvBuffer, MAX_RANGES};
+
+use crate::seq::SeqNum;
+use crate::time::{Duration, Instant};
+use crate::wire::{SackBlocks, TcpControl, TcpOptions, TcpRepr, Timestamps};
+
+/// RFC 9293 §3.7.1: the MSS assumed when the peer sends no MSS option.
+pub const DEFAULT_MSS: u16 = 536;
+/// RFC 7323 §2.3: the largest window shift.
+pub const MAX_WINDOW_SHIFT: u8 = 14;
+/// RFC 7323 §5.5: a TS.Recent older than this is not used for PAWS.
+const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+
+/// A segment this connection wants sent. The endpoint adds the ports and
+/// addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// Sequence number.
+    pub seq: SeqNum,
+    /// Acknowledgment number; `Some` sets the ACK flag.
+    pub ack: Option<SeqNum>,
+    /// SYN, FIN, RST or none.
+    pub control: TcpControl,
+    /// The window field, already scaled down.
+    pub window: u16,
+    /// Options to carry.
+    pub options: TcpOptions,
+}
+
+impl Reply {
+    /// The TCP header for this reply, from `src_port` to `dst_port`.
+    pub fn to_repr(&self, src_port: u16, dst_port: u16) -> TcpRepr<'static> {
+        TcpRepr {
+            src_port,
+            dst_port,
+            seq_number: self.seq,
+            ack_number: self.ack,
+            control: self.control,
+            push: false,
+            urgent: None,
+            ece: false,
+            cwr: false,
+            window_len: self.window,
+            options: self.options,
+            payload: &[],
+        }
+    }
+
+    fn rst(seq: SeqNum, ack: Option<SeqNum>) -> Reply {
+        Reply {
+            seq,
+            ack,
+            control: TcpControl::Rst,
+            window: 0,
+            options: TcpOptions::default(),
+        }
+    }
+}
+
+/// The RFC 9293 §3.10.7.1 reset for a segment that belongs to no connection:
+/// if it carries an ACK, `<SEQ=SEG.ACK><CTL=RST>`; otherwise
+/// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. Never a reset for a reset.
+pub fn reset_for(seg: &TcpRepr<'_>) -> Option<Reply> {
+    if seg.control == TcpControl::Rst {
+        return None;
+    }
+    Some(match seg.ack_number {
+        Some(ack) => Reply::rst(ack, None),
+        None => Reply::rst(
+            SeqNum::new(0),
+            Some(seg.seq_number + seg.segment_len() as u32),
+        ),
+    })
+}
+
+/// Why a connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Both FINs were exchanged and acknowledged.
+    Normal,
+    /// The peer reset the connection.
+    Reset,
+    /// A retransmission limit or an idle timer ran out.
+    TimedOut,
+    /// The application aborted it (we sent a reset).
+    Aborted,
+}
+
+/// What the application learns from a transition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The three-way handshake completed.
+    Established,
+    /// The peer sent its FIN: no more data will come.
+    PeerClosed,
+    /// The connection is over; the endpoint frees it.
+    Closed(CloseReason),
+}
+
+/// Which state a connection is in, without its data (for logs and traces).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StateName {
+    /// Listening (the endpoint's state, never a connection's).
+    Listen,
+    /// SYN-RECEIVED.
+    SynReceived,
+    /// ESTABLISHED.
+    Established,
+    /// CLOSE-WAIT.
+    CloseWait,
+    /// LAST-ACK.
+    LastAck,
+    /// FIN-WAIT-1.
+    FinWait1,
+    /// FIN-WAIT-2.
+    FinWait2,
+    /// CLOSING.
+    Closing,
+    /// TIME-WAIT.
+    TimeWait,
+    /// CLOSED.
+    Closed,
+}
+
+impl StateName {
+    /// The RFC's spelling, e.g. `SYN-RECEIVED`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StateName::Listen => "LISTEN",
+            StateName::SynReceived => "SYN-RECEIVED",
+            StateName::Established => "ESTABLISHED",
+            StateName::CloseWait => "CLOSE-WAIT",
+            StateName::LastAck => "LAST-ACK",
+            StateName::FinWait1 => "FIN-WAIT-1",
+            StateName::FinWait2 => "FIN-WAIT-2",
+            StateName::Closing => "CLOSING",
+            StateName::TimeWait => "TIME-WAIT",
+            StateName::Closed => "CLOSED",
+        }
+    }
+}
+
+impl core::fmt::Display for StateName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Timestamp state when RFC 7323 timestamps were negotiated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TsState {
+    /// TS.Recent: the peer's timestamp to echo.
+    pub recent: u32,
+    /// When TS.Recent was last updated (for the 24-day PAWS idle rule).
+    pub recent_at: Instant,
+    /// Added to our millisecond clock so that TSval does not reveal uptime.
+    pub offset: u32,
+}
+
+/// Options and bookkeeping common to every synchronized state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tcb {
+    /// Timestamps, if negotiated.
+    pub ts: Option<TsState>,
+    /// SACK was negotiated.
+    pub sack: bool,
+    /// Last.ACK.sent (RFC 7323 §4.3).
+    pub last_ack_sent: SeqNum,
+    /// Start of the current challenge-ACK second, and how many were sent in it.
+    pub challenge: (Instant, u8),
+    /// Retransmission timer of the SYN-ACK or the FIN.
+    pub rtx: Rtx,
+}
+
+/// RFC 6298 retransmission-timer state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rtx {
+    /// SRTT and RTTVAR in microseconds, once a sample was taken.
+    pub rtt: Option<(u64, u64)>,
+    /// The current RTO (before backoff).
+    pub rto: Duration,
+    /// Retransmissions of the segment in flight.
+    pub retries: u8,
+    /// When the segment in flight was first sent (Karn: only a segment never
+    /// retransmitted gives a sample).
+    pub sent_at: Instant,
+    /// When to retransmit, if something is in flight.
+    pub deadline: Option<Instant>,
+}
+
+/// The send half: RFC 9293 §3.3.1 send sequence variables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SendHalf {
+    /// ISS.
+    pub iss: SeqNum,
+    /// SND.UNA.
+    pub una: SeqNum,
+    /// SND.NXT.
+    pub nxt: SeqNum,
+    /// SND.WND, in bytes (already scaled).
+    pub wnd: u32,
+    /// The largest window the peer has offered (RFC 5961 §5.2 MAX.SND.WND).
+    pub max_wnd: u32,
+    /// SND.WL1.
+    pub wl1: SeqNum,
+    /// SND.WL2.
+    pub wl2: SeqNum,
+    /// The peer's window shift (Snd.Wind.Shift).
+    pub wscale: u8,
+    /// The peer's MSS.
+    pub mss: u16,
+}
+
+/// The receive half while data may still arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecvHalf {
+    /// IRS.
+    pub irs: SeqNum,
+    /// RCV.NXT.
+    pub nxt: SeqNum,
+    /// Our window shift (Rcv.Wind.Shift).
+    pub wscale: u8,
+    /// The right edge of the window we last advertised (never moves left,
+    /// RFC 9293 §3.8.6).
+    pub adv_right: SeqNum,
+    /// In-order bytes received since we last sent an ACK.
+    pub unacked: u32,
+    /// When a delayed ACK is due.
+    pub ack_due: Option<Instant>,
+    /// The sequence number of the peer's FIN, seen while a gap was open.
+    pub fin: Option<SeqNum>,
+}
+
+/// The receive half after the peer's FIN: only what is needed to ACK.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecvClosed {
+    /// RCV.NXT (one past the peer's FIN).
+    pub nxt: SeqNum,
+    /// The window field we advertise, already scaled.
+    pub window: u16,
+}
+
+/// SYN-RECEIVED: our SYN-ACK is out, the peer's ACK not yet in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SynReceived {
+    /// Common state.
+    pub tcb: Tcb,
+    /// Send half.
+    pub snd: SendHalf,
+    /// Receive half.
+    pub rcv: RecvHalf,
+    /// Window scaling was negotiated (both SYNs carry the option).
+    pub window_scaling: bool,
+    /// When the SYN-ACK was last sent (for the debounce).
+    pub synack_at: Instant,
+}
+
+/// A state in which both halves are open or ours is closing: ESTABLISHED,
+/// FIN-WAIT-1, FIN-WAIT-2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Open {
+    /// Common state.
+    pub tcb: Tcb,
+    /// Send half.
+    pub snd: SendHalf,
+    /// Receive half.
+    pub rcv: RecvHalf,
+}
+
+/// FIN-WAIT-2: our FIN is acknowledged; waiting for the peer's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FinWait2 {
+    /// Common state.
+    pub tcb: Tcb,
+    /// Send half.
+    pub snd: SendHalf,
+    /// Receive half.
+    pub rcv: RecvHalf,
+    /// When to give up waiting.
+    pub deadline: Instant,
+}
+
+/// A state after the peer's FIN: CLOSE-WAIT, CLOSING, LAST-ACK.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HalfClosed {
+    /// Common state.
+    pub tcb: Tcb,
+    /// Send half.
+    pub snd: SendHalf,
+    /// What is left of the receive half.
+    pub rcv: RecvClosed,
+}
+
+/// TIME-WAIT: both FINs done; a retransmitted FIN is acknowledged again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeWait {
+    /// Timestamps, to answer with.
+    pub ts: Option<TsState>,
+    /// SND.NXT.
+    pub snd_nxt: SeqNum,
+    /// What is left of the receive half.
+    pub rcv: RecvClosed,
+    /// When TIME-WAIT ends.
+    pub expires: Instant,
+}
+
+/// A connection's state (RFC 9293 §3.3.2). LISTEN lives in the endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// SYN-RECEIVED.
+    SynReceived(SynReceived),
+    /// ESTABLISHED.
+    Established(Open),
+    /// FIN-WAIT-1: our FIN is out, the peer may still send.
+    FinWait1(Open),
+    /// FIN-WAIT-2.
+    FinWait2(FinWait2),
+    /// CLOSE-WAIT: the peer's FIN is in; ours not yet sent.
+    CloseWait(HalfClosed),
+    /// CLOSING: both FINs out, ours not yet acknowledged.
+    Closing(HalfClosed),
+    /// LAST-ACK: we closed after the peer; waiting for the ACK of our FIN.
+    LastAck(HalfClosed),
+    /// TIME-WAIT.
+    TimeWait(TimeWait),
+    /// CLOSED, and why.
+    Closed(CloseReason),
+}
+
+/// The result of a transition: the next state, what to send, what happened.
+#[must_use]
+#[derive(Debug)]
+pub struct Transition<'a> {
+    /// The next state.
+    pub state: State,
+    /// Segments to send, in order.
+    pub replies: heapless::Vec<Reply, 2>,
+    /// Events for the application, in order.
+    pub events: heapless::Vec<Event, 3>,
+    /// In-order payload to hand to the application now, straight out of the
+    /// segment.
+    pub data: &'a [u8],
+    /// Then this many in-order bytes from the receive buffer, starting at the
+    /// sequence number right after `data`.
+    pub buffered: u32,
+    /// The segment was dropped without effect on the state (out of window,
+    /// PAWS, bad ACK, ...); the reason, for counters.
+    pub dropped: Option<SegmentDrop>,
+}
+
+/// Why a segment was dropped by a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SegmentDrop {
+    /// Failed the acceptability test (RFC 9293 §3.10.7.4 first).
+    OutOfWindow,
+    /// Failed PAWS (RFC 7323 §5).
+    Paws,
+    /// A RST not exactly at RCV.NXT (RFC 5961 §3).
+    RstNotExact,
+    /// A SYN in a synchronized state (RFC 5961 §4).
+    UnexpectedSyn,
+    /// An ACK outside the acceptable range (RFC 5961 §5), or none at all.
+    BadAck,
+    /// Out-of-order data that did not fit in the receive buffer.
+    NoBuffer,
+}
+
+impl SegmentDrop {
+    /// A short stable name, for counters.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SegmentDrop::OutOfWindow => "out-of-window",
+            SegmentDrop::Paws => "paws",
+            SegmentDrop::RstNotExact => "rst-not-exact",
+            SegmentDrop::UnexpectedSyn => "unexpected-syn",
+            SegmentDrop::BadAck => "bad-ack",
+            SegmentDrop::NoBuffer => "no-buffer",
+        }
+    }
+}
+
+impl<'a> Transition<'a> {
+    fn new(state: State) -> Self {
+        Transition {
+            state,
+            replies: heapless::Vec::new(),
+            events: heapless::Vec::new(),
+            data: &[],
+            buffered: 0,
+            dropped: None,
+        }
+    }
+
+    fn reply(&mut self, r: Reply) {
+        // Capacity 2 covers every path (at most an ACK and a FIN); should a
+        // third ever be pushed, the last one is dropped, which TCP tolerates.
+        let _ = self.replies.push(r);
+    }
+
+    fn event(&mut self, e: Event) {
+        let _ = self.events.push(e);
+    }
+
+    fn drop_seg(mut self, why: SegmentDrop) -> Self {
+        self.dropped = Some(why);
+        self
+    }
+}
+
+/// What the receive side of a connection exposes to the endpoint's
+/// bookkeeping.
+impl State {
+    /// This state's name.
+    pub const fn name(&self) -> StateName {
+        match self {
+            State::SynReceived(_) => StateName::SynReceived,
+            State::Established(_) => StateName::Established,
+            State::FinWait1(_) => StateName::FinWait1,
+            State::FinWait2(_) => StateName::FinWait2,
+            State::CloseWait(_) => StateName::CloseWait,
+            State::Closing(_) => StateName::Closing,
+            State::LastAck(_) => StateName::LastAck,
+            State::TimeWait(_) => StateName::TimeWait,
+            State::Closed(_) => StateName::Closed,
+        }
+    }
+
+    /// RCV.NXT, where the state still has it.
+    pub fn rcv_nxt(&self) -> Option<SeqNum> {
+        match self {
+            State::SynReceived(s) => Some(s.rcv.nxt),
+            State::Established(s) | State::FinWait1(s) => Some(s.rcv.nxt),
+            State::FinWait2(s) => Some(s.rcv.nxt),
+            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => Some(s.rcv.nxt),
+            State::TimeWait(s) => Some(s.rcv.nxt),
+            State::Closed(_) => None,
+        }
+    }
+
+    /// The right edge of the receive window last advertised, while data may
+    /// still arrive.
+    pub fn rcv_adv_right(&self) -> Option<SeqNum> {
+        match self {
+            State::SynReceived(s) => Some(s.rcv.adv_right),
+            State::Established(s) | State::FinWait1(s) => Some(s.rcv.adv_right),
+            State::FinWait2(s) => Some(s.rcv.adv_right),
+            _ => None,
+        }
+    }
+
+    /// Whether the state is SYN-RECEIVED (counts against the half-open bound).
+    pub const fn is_half_open(&self) -> bool {
+        matches!(self, State::SynReceived(_))
+    }
+
+    /// The earliest instant at which [`State::on_timeout`] has work to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            State::SynReceived(s) => s.tcb.rtx.deadline,
+            State::Established(s) => s.rcv.ack_due,
+            State::FinWait1(s) => min_opt(s.tcb.rtx.deadline, s.rcv.ack_due),
+            State::FinWait2(s) => min_opt(Some(s.deadline), s.rcv.ack_due),
+            State::Closing(s) | State::LastAck(s) => s.tcb.rtx.deadline,
+            State::CloseWait(_) => None,
+            State::TimeWait(s) => Some(s.expires),
+            State::Closed(_) => None,
+        }
+    }
+}
+
+fn min_opt(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// Our window shift for a receive buffer of `cap` bytes: the smallest that
+/// lets the 16-bit field describe the whole buffer.
+pub fn window_shift_for(cap: usize) -> u8 {
+    let mut shift = 0u8;
+    while shift < MAX_WINDOW_SHIFT && (cap >> shift) > 0xffff {
+        shift += 1;
+    }
+    shift
+}
+
+fn ts_now(ts: &TsState, now: Instant) -> u32 {
+    (now.as_millis() as u32).wrapping_add(ts.offset)
+}
+
+/// RFC 7323 §3.2: segments carry TSval = our clock, TSecr = TS.Recent.
+fn ts_option(ts: Option<TsState>, now: Instant) -> Option<Timestamps> {
+    ts.map(|t| Timestamps {
+        tsval: ts_now(&t, now),
+        tsecr: t.recent,
+    })
+}
+
+/// The window field to advertise, and the right edge it stands for.
+///
+/// RFC 9293 §3.8.6: the right edge `RCV.NXT + RCV.WND` is never moved left.
+/// The buffer covers `[nxt, nxt + cap)` (the application has consumed
+/// everything up to `nxt`), so the window is the buffer's capacity; scaling
+/// rounds down, and where that would pull the edge left of what was
+/// advertised we round up instead.
+fn advertise(rcv: &mut RecvHalf, cap: usize) -> u16 {
+    let max = 0xffffu32 << rcv.wscale;
+    let wnd = (cap as u32).min(max);
+    let mut field = wnd >> rcv.wscale;
+    let right = rcv.nxt + (field << rcv.wscale);
+    if right.before(rcv.adv_right) {
+        let need = rcv.adv_right - rcv.nxt;
+        field = need.div_ceil(1 << rcv.wscale).min(0xffff);
+    }
+    let right = rcv.nxt + (field << rcv.wscale);
+    rcv.adv_right = rcv.adv_right.max(right);
+    field as u16
+}
+
+/// An ACK for the current receive state, with timestamps and SACK blocks
+/// when negotiated (RFC 2018 §4: the first block covers the segment that
+/// triggered the ACK).
+fn make_ack<const N: usize>(
+    tcb: &mut Tcb,
+    snd_nxt: SeqNum,
+    rcv: &mut RecvHalf,
+    rx: &RecvBuffer<N>,
+    now: Instant,
+) -> Reply {
+    let window = advertise(rcv, N);
+    let mut options = TcpOptions {
+        timestamps: ts_option(tcb.ts, now),
+        ..TcpOptions::default()
+    };
+    if tcb.sack {
+        // 40 option bytes: with timestamps (12) room for 3 blocks, else 4.
+        let max = if tcb.ts.is_some() { 3 } else { 4 };
+        options.sack_blocks = rx.sack_blocks(max);
+    }
+    tcb.last_ack_sent = rcv.nxt;
+    rcv.unacked = 0;
+    rcv.ack_due = None;
+    Reply {
+        seq: snd_nxt,
+        ack: Some(rcv.nxt),
+        control: TcpControl::None,
+        window,
+        options,
+    }
+}
+
+fn make_ack_closed(tcb: &mut Tcb, snd_nxt: SeqNum, rcv: &RecvClosed, now: Instant) -> Reply {
+    tcb.last_ack_sent = rcv.nxt;
+    Reply {
+        seq: snd_nxt,
+        ack: Some(rcv.nxt),
+        control: TcpControl::None,
+        window: rcv.window,
+        options: TcpOptions {
+            timestamps: ts_option(tcb.ts, now),
+            ..TcpOptions::default()
+        },
+    }
+}
+
+/// RFC 5961 §7: challenge ACKs are rate-limited per connection.
+fn challenge_allowed(tcb: &mut Tcb, now: Instant, cfg: &Config) -> bool {
+    let (start, count) = tcb.challenge;
+    if now.saturating_since(start) >= Duration::from_secs(1) {
+        tcb.challenge = (now, 1);
+        return cfg.challenge_acks_per_sec > 0;
+    }
+    if count < cfg.challenge_acks_per_sec {
+        tcb.challenge.1 = count + 1;
+        true
+    } else {
+        false
+    }
+}
+
+/// RFC 9293 §3.10.7.4 first: the acceptability test, all four cases of
+/// segment length and receive window.
+pub fn acceptable(rcv_nxt: SeqNum, rcv_wnd: u32, seq: SeqNum, seg_len: u32) -> bool {
+    let right = rcv_nxt + rcv_wnd;
+    match (seg_len, rcv_wnd) {
+        (0, 0) => seq == rcv_nxt,
+        (0, _) => seq.in_window(rcv_nxt, right),
+        (_, 0) => false,
+        (_, _) => seq.in_window(rcv_nxt, right) || (seq + (seg_len - 1)).in_window(rcv_nxt, right),
+    }
+}
+
+/// RFC 7323 §5.3 R1: PAWS. A non-RST segment whose TSval is older than
+/// TS.Recent is a duplicate from an earlier incarnation of the sequence space.
+fn paws_rejects(tcb: &Tcb, seg: &TcpRepr<'_>, now: Instant) -> bool {
+    let (Some(ts), Some(seg_ts)) = (tcb.ts, seg.options.timestamps) else {
+        return false;
+    };
+    if seg.control == TcpControl::Rst {
+        return false;
+    }
+    let older = (seg_ts.tsval.wrapping_sub(ts.recent) as i32) < 0;
+    older && now.saturating_since(ts.recent_at) < PAWS_IDLE
+}
+
+/// RFC 7323 §4.3: TS.Recent follows the peer's TSval when the segment covers
+/// Last.ACK.sent.
+fn update_ts_recent(tcb: &mut Tcb, seg: &TcpRepr<'_>, now: Instant) {
+    if let (Some(ts), Some(seg_ts)) = (tcb.ts.as_mut(), seg.options.timestamps) {
+        let newer = (seg_ts.tsval.wrapping_sub(ts.recent) as i32) >= 0;
+        if newer && seg.seq_number.before_eq(tcb.last_ack_sent) {
+            ts.recent = seg_ts.tsval;
+            ts.recent_at = now;
+        }
+    }
+}
+
+/// RFC 6298 §2: a new RTT sample (from `rtx.sent_at` to `now`) updates
+/// SRTT, RTTVAR and the RTO.
+fn rtt_sample(rtx: &mut Rtx, now: Instant, cfg: &Config) {
+    let r = now.saturating_since(rtx.sent_at).as_micros().max(1);
+    let (srtt, rttvar) = match rtx.rtt {
+        None => (r, r / 2),
+        Some((srtt, rttvar)) => {
+            let delta = srtt.abs_diff(r);
+            ((7 * srtt + r) / 8, (3 * rttvar + delta) / 4)
+        }
+    };
+    rtx.rtt = Some((srtt, rttvar));
+    // Clock granularity G: 1 ms.
+    let rto = Duration::from_micros(srtt + (4 * rttvar).max(1000));
+    rtx.rto = rto.max(cfg.rto_min).min(cfg.rto_max);
+}
+
+/// The RTO after `retries` backoffs (RFC 6298 §5.5), bounded by `rto_max`.
+fn backed_off(rtx: &Rtx, cfg: &Config) -> Duration {
+    let shift = u32::from(rtx.retries).min(16);
+    rtx.rto.saturating_mul(1 << shift).min(cfg.rto_max)
+}
+
+fn arm(rtx: &mut Rtx, now: Instant, cfg: &Config) {
+    rtx.sent_at = now;
+    rtx.retries = 0;
+    rtx.deadline = Some(now + rtx.rto.min(cfg.rto_max));
+}
+
+fn syn_ack<const N: usize>(s: &mut SynReceived, now: Instant, cfg: &Config) -> Reply {
+    let window_scaling = s.window_scaling;
+    let SynReceived { tcb, snd, rcv, .. } = s;
+    let window = (N.min(0xffff)) as u16; // RFC 7323 §2.2: the SYN's window is never scaled.
+    rcv.adv_right = rcv.nxt + u32::from(window);
+    let options = TcpOptions {
+        mss: Some(cfg.mss),
+        window_scale: window_scaling.then_some(rcv.wscale),
+        sack_permitted: tcb.sack,
+        sack_blocks: SackBlocks::new(),
+        timestamps: ts_option(tcb.ts, now),
+    };
+    tcb.last_ack_sent = rcv.nxt;
+    Reply {
+        seq: snd.iss,
+        ack: Some(rcv.nxt),
+        control: TcpControl::Syn,
+        window,
+        options,
+    }
+}
+
+/// What the segment's ACK field did (RFC 9293 §3.10.7.4 fifth).
+enum AckCheck {
+    /// Acceptable; `fin_acked` says our FIN (if sent) is now acknowledged.
+    Ok { fin_acked: bool },
+    /// Not acceptable: send an ACK and drop (RFC 5961 §5.2).
+    ChallengeAndDrop,
+}
+
+/// RFC 9293 §3.10.7.4 fifth, with RFC 5961 §5.2's acceptable range
+/// `SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT`, and the window update
+/// rule (SND.WL1/SND.WL2).
+fn check_ack(
+    snd: &mut SendHalf,
+    tcb: &mut Tcb,
+    seg: &TcpRepr<'_>,
+    fin_sent: bool,
+    now: Instant,
+    cfg: &Config,
+) -> AckCheck {
+    let Some(ack) = seg.ack_number else {
+        return AckCheck::ChallengeAndDrop;
+    };
+    if ack.after(snd.nxt) || ack.before(snd.una - snd.max_wnd) {
+        return AckCheck::ChallengeAndDrop;
+    }
+    if snd.una.before(ack) {
+        snd.una = ack;
+        if fin_sent && ack == snd.nxt {
+            // The FIN was in flight; Karn's rule: sample only if never resent.
+            if tcb.rtx.retries == 0 {
+                rtt_sample(&mut tcb.rtx, now, cfg);
+            }
+            tcb.rtx.deadline = None;
+            tcb.rtx.retries = 0;
+        }
+    }
+    // RFC 9293 §3.10.7.4: "If SND.UNA =< SEG.ACK =< SND.NXT, the send window
+    // should be updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and
+    // SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, and
+    // SND.WL2 <- SEG.ACK."
+    if snd.una.before_eq(ack)
+        && (snd.wl1.before(seg.seq_number) || (snd.wl1 == seg.seq_number && snd.wl2.before_eq(ack)))
+    {
+        snd.wnd = u32::from(seg.window_len) << snd.wscale;
+        snd.max_wnd = snd.max_wnd.max(snd.wnd);
+        snd.wl1 = seg.seq_number;
+        snd.wl2 = ack;
+    }
+    AckCheck::Ok {
+        fin_acked: fin_sent && snd.una == snd.nxt,
+    }
+}
+
+/// How a segment's text and FIN were taken in.
+struct TextResult {
+    /// The peer's FIN is now in order (RCV.NXT has passed it).
+    fin: bool,
+    /// The segment was out of order or filled a gap: ACK at once.
+    ack_now: bool,
+    /// Bytes dropped for lack of buffer space.
+    dropped: u32,
+}
+
+/// RFC 9293 §3.10.7.4 seventh and eighth: take the segment's text (trimmed
+/// to the window) and note its FIN. In-order text is handed out of the
+/// segment without copying; out-of-order text goes into `rx`.
+fn take_text<'a, const N: usize>(
+    rcv: &mut RecvHalf,
+    rx: &mut RecvBuffer<N>,
+    seg: &TcpRepr<'a>,
+    t: &mut Transition<'a>,
+) -> TextResult {
+    let payload = seg.payload;
+    let seq = seg.seq_number;
+    let had_gap = rx.has_out_of_order();
+    if seg.control == TcpControl::Fin {
+        let fin_seq = seq + payload.len() as u32;
+        // A FIN beyond the window is not seen (its data was trimmed).
+        let right = rcv.nxt + N as u32;
+        if fin_seq.before(right) && fin_seq.after_eq(rcv.nxt) {
+            rcv.fin = Some(fin_seq);
+        }
+    }
+    let mut res = TextResult {
+        fin: false,
+        ack_now: false,
+        dropped: 0,
+    };
+    if !payload.is_empty() {
+        let before = rcv.nxt;
+        let ins = rx.insert(rcv.nxt, rcv.nxt, seq, payload, false);
+        res.dropped = ins.dropped;
+        if ins.advanced > 0 {
+            // In-order: the part of the segment at RCV.NXT goes out directly,
+            // then whatever out-of-order data it joined up with.
+            let skip = (before - seq) as usize;
+            let end = (payload.len()).min(skip + ins.advanced as usize);
+            let direct = payload.get(skip..end).unwrap_or(&[]);
+            t.data = direct;
+            t.buffered = ins.advanced - direct.len() as u32;
+            rcv.nxt += ins.advanced;
+            rcv.unacked = rcv.unacked.saturating_add(ins.advanced);
+            // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: ACK at once when filling a gap.
+            res.ack_now = had_gap;
+        } else {
+            // Out of order (or a duplicate): RFC 5681 §4.2 / RFC 2018, ACK at
+            // once so the peer learns of the hole.
+            res.ack_now = true;
+        }
+    }
+    if rcv.fin == Some(rcv.nxt) {
+        res.fin = true;
+        rcv.nxt += 1;
+        rcv.fin = None;
+        res.ack_now = true;
+    }
+    res
+}
+
+/// Acknowledge now or arm the delayed-ACK timer (RFC 9293 §3.8.6.3, RFC
+/// 1122 §4.2.3.2): an ACK for at least every second full-sized segment, and
+/// no later than `cfg.delayed_ack` (at most 200 ms).
+fn ack_policy<const N: usize>(
+    tcb: &mut Tcb,
+    snd_nxt: SeqNum,
+    rcv: &mut RecvHalf,
+    rx: &RecvBuffer<N>,
+    ack_now: bool,
+    now: Instant,
+    cfg: &Config,
+    t: &mut Transition<'_>,
+) {
+    let full = u32::from(cfg.mss);
+    if ack_now || rcv.unacked >= 2 * full {
+        let r = make_ack(tcb, snd_nxt, rcv, rx, now);
+        t.reply(r);
+    } else if rcv.unacked > 0 && rcv.ack_due.is_none() {
+        rcv.ack_due = Some(now + cfg.delayed_ack);
+    }
+}
+
+fn close_reason_rst(t: &mut Transition<'_>) -> State {
+    t.event(Event::Closed(CloseReason::Reset));
+    State::Closed(CloseReason::Reset)
+}
+
+impl State {
+    /// LISTEN receives a SYN (RFC 9293 §3.10.7.2): choose the ISS, negotiate
+    /// options, enter SYN-RECEIVED and send `<SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>`.
+    ///
+    /// The SYN-ACK carries our MSS, and window scale, SACK-permitted and
+    /// timestamps when the client offered them and `cfg` allows them.
+    /// `ts_offset` randomises our timestamp clock. The caller has checked
+    /// that `syn` is a SYN without ACK or RST.
+    pub fn accept<const N: usize>(
+        syn: &TcpRepr<'_>,
+        iss: SeqNum,
+        ts_offset: u32,
+        now: Instant,
+        cfg: &Config,
+    ) -> Transition<'static> {
+        let opts = &syn.options;
+        // RFC 7323 §2.2: scaling only if both sides send the option; a shift
+        // above 14 is taken as 14 (§2.3).
+        let (snd_wscale, rcv_wscale, scaled) = match opts.window_scale {
+            Some(peer) if cfg.window_scale => {
+                (peer.min(MAX_WINDOW_SHIFT), window_shift_for(N), true)
+            }
+            _ => (0, 0, false),
+        };
+        let ts = match opts.timestamps {
+            Some(t) if cfg.timestamps => Some(TsState {
+                recent: t.tsval,
+                recent_at: now,
+                offset: ts_offset,
+            }),
+            _ => None,
+        };
+        let irs = syn.seq_number;
+        let mut s = SynReceived {
+            tcb: Tcb {
+                ts,
+                sack: cfg.sack && opts.sack_permitted,
+                last_ack_sent: irs + 1,
+                challenge: (now, 0),
+                rtx: Rtx {
+                    rtt: None,
+                    rto: cfg.rto_initial,
+                    retries: 0,
+                    sent_at: now,
+                    deadline: None,
+                },
+            },
+            snd: SendHalf {
+                iss,
+                una: iss,
+                nxt: iss + 1,
+                wnd: u32::from(syn.window_len), // RFC 7323 §2.2: the SYN's window is not scaled
+                max_wnd: u32::from(syn.window_len),
+                wl1: irs,
+                wl2: iss,
+                wscale: snd_wscale,
+                mss: opts.mss.unwrap_or(DEFAULT_MSS).max(1),
+            },
+            rcv: RecvHalf {
+                irs,
+                nxt: irs + 1,
+                wscale: rcv_wscale,
+                adv_right: irs + 1,
+                unacked: 0,
+                ack_due: None,
+                fin: None,
+            },
+            window_scaling: scaled,
+            synack_at: now,
+        };
+        let reply = syn_ack::<N>(&mut s, now, cfg);
+        arm(&mut s.tcb.rtx, now, cfg);
+        let mut t = Transition::new(State::SynReceived(s));
+        t.reply(reply);
+        t
+    }
+
+    /// RFC 9293 §3.10.7.4: one segment arrives for this connection. The steps
+    /// run in the RFC's order: sequence number (with PAWS), RST, security,
+    /// SYN, ACK, URG, text, FIN.
+    ///
+    /// `rx` is this connection's receive buffer. In-order payload is returned
+    /// in [`Transition::data`] (borrowed from `seg`) and
+    /// [`Transition::buffered`]; the caller hands both to the application.
+    pub fn on_segment<'a, const N: usize>(
+        self,
+        seg: &TcpRepr<'a>,
+        now: Instant,
+        cfg: &Config,
+        rx: &mut RecvBuffer<N>,
+    ) -> Transition<'a> {
+        match self {
+            State::SynReceived(s) => syn_received(s, seg, now, cfg, rx),
+            State::Established(s) => open(OpenKind::Established, s, seg, now, cfg, rx),
+            State::FinWait1(s) => open(OpenKind::FinWait1, s, seg, now, cfg, rx),
+            State::FinWait2(s) => fin_wait2(s, seg, now, cfg, rx),
+            State::CloseWait(s) => half_closed(HalfKind::CloseWait, s, seg, now, cfg),
+            State::Closing(s) => half_closed(HalfKind::Closing, s, seg, now, cfg),
+            State::LastAck(s) => half_closed(HalfKind::LastAck, s, seg, now, cfg),
+            State::TimeWait(s) => time_wait(s, seg, now, cfg),
+            State::Closed(r) => {
+                // RFC 9293 §3.10.7.1: CLOSED answers with a reset.
+                let mut t = Transition::new(State::Closed(r));
+                if let Some(rst) = reset_for(seg) {
+                    t.reply(rst);
+                }
+                t
+            }
+        }
+    }
+
+    /// Timers fire (quinn's `handle_timeout`): retransmit the SYN-ACK or FIN
+    /// with exponential backoff (RFC 6298 §5.5), send a delayed ACK, or end
+    /// TIME-WAIT / FIN-WAIT-2. Calling it early is harmless.
+    pub fn on_timeout<const N: usize>(
+        self,
+        now: Instant,
+        cfg: &Config,
+        rx: &RecvBuffer<N>,
+    ) -> Transition<'static> {
+        match self {
+            State::SynReceived(mut s) => {
+                if s.tcb.rtx.deadline.is_some_and(|d| now >= d) {
+                    if s.tcb.rtx.retries >= cfg.synack_retries {
+                        let mut t = Transition::new(State::Closed(CloseReason::TimedOut));
+                        t.event(Event::Closed(CloseReason::TimedOut));
+                        return t;
+                    }
+                    s.tcb.rtx.retries += 1;
+                    s.tcb.rtx.deadline = Some(now + backed_off(&s.tcb.rtx, cfg));
+                    s.synack_at = now;
+                    let r = syn_ack::<N>(&mut s, now, cfg);
+                    let mut t = Transition::new(State::SynReceived(s));
+                    t.reply(r);
+                    return t;
+                }
+                Transition::new(State::SynReceived(s))
+            }
+            State::Established(mut s) => {
+                let mut t = Transition::new(State::Established(s));
+                if s.rcv.ack_due.is_some_and(|d| now >= d) {
+                    let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx, now);
+                    t.reply(r);
+                    t.state = State::Established(s);
+                }
+                t
+            }
+            State::FinWait1(mut s) => {
+                let mut t = Transition::new(State::FinWait1(s));
+                if s.rcv.ack_due.is_some_and(|d| now >= d) {
+                    let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx, now);
+                    t.reply(r);
+                }
+                if s.tcb.rtx.deadline.is_some_and(|d| now >= d) {
+                    if s.tcb.rtx.retries >= cfg.fin_retries {
+                        return give_up(s.snd.nxt, s.rcv.nxt);
+                    }
+                    s.tcb.rtx.retries += 1;
+                    s.tcb.rtx.deadline = Some(now + backed_off(&s.tcb.rtx, cfg));
+                    let r =
+                        fin_segment(&mut s.tcb, &s.snd, s.rcv.nxt, advertise(&mut s.rcv, N), now);
+                    t.reply(r);
+                }
+                t.state = State::FinWait1(s);
+                t
+            }
+            State::FinWait2(mut s) => {
+                if now >= s.deadline {
+                    let mut t = Transition::new(State::Closed(CloseReason::TimedOut));
+                    t.event(Event::Closed(CloseReason::TimedOut));
+                    return t;
+                }
+                let mut t = Transition::new(State::FinWait2(s));
+                if s.rcv.ack_due.is_some_and(|d| now >= d) {
+                    let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx, now);
+                    t.reply(r);
+                    t.state = State::FinWait2(s);
+                }
+                t
+            }
+            State::Closing(s) => half_closed_timeout(HalfKind::Closing, s, now, cfg),
+            State::LastAck(s) => half_closed_timeout(HalfKind::LastAck, s, now, cfg),
+            State::TimeWait(s) => {
+                if now >= s.expires {
+                    let mut t = Transition::new(State::Closed(CloseReason::Normal));
+                    t.event(Event::Closed(CloseReason::Normal));
+                    t
+                } else {
+                    Transition::new(State::TimeWait(s))
+                }
+            }
+            st @ (State::CloseWait(_) | State::Closed(_)) => Transition::new(st),
+        }
+    }
+
+    /// The application closes its side (RFC 9293 §3.10.4): in ESTABLISHED or
+    /// SYN-RECEIVED send a FIN and enter FIN-WAIT-1; in CLOSE-WAIT send a FIN
+    /// and enter LAST-ACK. Elsewhere nothing changes.
+    pub fn close<const N: usize>(self, now: Instant, cfg: &Config) -> Transition<'static> {
+        match self {
+            State::Established(mut s) => {
+                let r = start_fin(
+                    &mut s.tcb,
+                    &mut s.snd,
+                    s.rcv.nxt,
+                    advertise(&mut s.rcv, N),
+                    now,
+                    cfg,
+                );
+                let mut t = Transition::new(State::FinWait1(s));
+                t.reply(r);
+                t
+            }
+            State::SynReceived(s) => {
+                // "If no SENDs have been issued and there is no pending data
+                // to send, then form a FIN segment and send it, and enter
+                // FIN-WAIT-1 state."
+                let SynReceived {
+                    mut tcb,
+                    mut snd,
+                    mut rcv,
+                    ..
+                } = s;
+                let r = start_fin(
+                    &mut tcb,
+                    &mut snd,
+                    rcv.nxt,
+                    advertise(&mut rcv, N),
+                    now,
+                    cfg,
+                );
+                let mut t = Transition::new(State::FinWait1(Open { tcb, snd, rcv }));
+                t.reply(r);
+                t
+            }
+            State::CloseWait(mut s) => {
+                let r = start_fin(&mut s.tcb, &mut s.snd, s.rcv.nxt, s.rcv.window, now, cfg);
+                let mut t = Transition::new(State::LastAck(s));
+                t.reply(r);
+                t
+            }
+            other => Transition::new(other),
+        }
+    }
+
+    /// The application aborts (RFC 9293 §3.10.5): send a reset and close.
+    pub fn abort(self) -> Transition<'static> {
+        let rst = match &self {
+            State::SynReceived(s) => Some((s.snd.nxt, s.rcv.nxt)),
+            State::Established(s) | State::FinWait1(s) => Some((s.snd.nxt, s.rcv.nxt)),
+            State::FinWait2(s) => Some((s.snd.nxt, s.rcv.nxt)),
+            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
+                Some((s.snd.nxt, s.rcv.nxt))
+            }
+            State::TimeWait(_) | State::Closed(_) => None,
+        };
+        let mut t = Transition::new(State::Closed(CloseReason::Aborted));
+        if let Some((seq, ack)) = rst {
+            t.reply(Reply::rst(seq, Some(ack)));
+            t.event(Event::Closed(CloseReason::Aborted));
+        }
+        t
+    }
+}
+
+fn give_up(snd_nxt: SeqNum, rcv_nxt: SeqNum) -> Transition<'static> {
+    let mut t = Transition::new(State::Closed(CloseReason::TimedOut));
+    t.reply(Reply::rst(snd_nxt, Some(rcv_nxt)));
+    t.event(Event::Closed(CloseReason::TimedOut));
+    t
+}
+
+fn fin_segment(tcb: &mut Tcb, snd: &SendHalf, rcv_nxt: SeqNum, window: u16, now: Instant) -> Reply {
+    tcb.last_ack_sent = rcv_nxt;
+    Reply {
+        seq: snd.nxt - 1,
+        ack: Some(rcv_nxt),
+        control: TcpControl::Fin,
+        window,
+        options: TcpOptions {
+            timestamps: ts_option(tcb.ts, now),
+            ..TcpOptions::default()
+        },
+    }
+}
+
+/// Send our FIN: it takes one sequence number and starts the retransmission
+/// timer.
+fn start_fin(
+    tcb: &mut Tcb,
+    snd: &mut SendHalf,
+    rcv_nxt: SeqNum,
+    window: u16,
+    now: Instant,
+    cfg: &Config,
+) -> Reply {
+    snd.nxt += 1;
+    arm(&mut tcb.rtx, now, cfg);
+    fin_segment(tcb, snd, rcv_nxt, window, now)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OpenKind {
+    Established,
+    FinWait1,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HalfKind {
+    CloseWait,
+    Closing,
+    LastAck,
+}
+
+fn half_state(kind: HalfKind, s: HalfClosed) -> State {
+    match kind {
+        HalfKind::CloseWait => State::CloseWait(s),
+        HalfKind::Closing => State::Closing(s),
+        HalfKind::LastAck => State::LastAck(s),
+    }
+}
+
+/// Steps one to four of RFC 9293 §3.10.7.4 for a state with an open
+/// receive half: PAWS, acceptability, RST, SYN. `Err` carries the finished
+/// transition when the segment stops here.
+fn front_checks<'a, const N: usize>(
+    tcb: &mut Tcb,
+    snd_nxt: SeqNum,
+    rcv: &mut RecvHalf,
+    rx: &RecvBuffer<N>,
+    seg: &TcpRepr<'a>,
+    now: Instant,
+    cfg: &Config,
+    t: &mut Transition<'a>,
+) -> Result<(), SegmentDrop> {
+    // RFC 7323 §5.3: PAWS comes before the acceptability test; the
+    // offending segment is acknowledged and dropped.
+    if paws_rejects(tcb, seg, now) {
+        let r = make_ack(tcb, snd_nxt, rcv, rx, now);
+        t.reply(r);
+        return Err(SegmentDrop::Paws);
+    }
+    // First: the sequence number. The receive window is the buffer space
+    // from RCV.NXT (the application has consumed all in-order data).
+    let wnd = rcv.adv_right.max(rcv.nxt + N as u32) - rcv.nxt;
+    let seg_len = seg.segment_len() as u32;
+    if !acceptable(rcv.nxt, wnd, seg.seq_number, seg_len) {
+        // "If an incoming segment is not acceptable, an acknowledgment
+        // should be sent in reply (unless the RST bit is set)".
+        if seg.control != TcpControl::Rst {
+            let r = make_ack(tcb, snd_nxt, rcv, rx, now);
+            t.reply(r);
+        }
+        return Err(SegmentDrop::OutOfWindow);
+    }
+    // Second: RST (RFC 5961 §3.2). Exactly RCV.NXT resets; otherwise, being
+    // in the window, it earns a challenge ACK.
+    if seg.control == TcpControl::Rst {
+        if seg.seq_number == rcv.nxt {
+            return Ok(());
+        }
+        if challenge_allowed(tcb, now, cfg) {
+            let r = make_ack(tcb, snd_nxt, rcv, rx, now);
+            t.reply(r);
+        }
+        return Err(SegmentDrop::RstNotExact);
+    }
+    // Third: security and compartment -- no IP security options are used.
+    // Fourth: SYN in a synchronized state (RFC 5961 §4): challenge ACK.
+    if seg.control == TcpControl::Syn {
+        if challenge_allowed(tcb, now, cfg) {
+            let r = make_ack(tcb, snd_nxt, rcv, rx, now);
+            t.reply(r);
+        }
+        return Err(SegmentDrop::UnexpectedSyn);
+    }
+    Ok(())
+}
+
+fn syn_received<'a, const N: usize>(
+    mut s: SynReceived,
+    seg: &TcpRepr<'a>,
+    now: Instant,
+    cfg: &Config,
+    rx: &mut RecvBuffer<N>,
+) -> Transition<'a> {
+    // A retransmitted SYN (SEG.SEQ = IRS) gets the SYN-ACK again, at most
+    // once per debounce interval. It would fail the acceptability test,
+    // so it is recognised first (as Linux's tcp_check_req does).
+    if seg.control == TcpControl::Syn && seg.ack_number.is_none() && seg.seq_number == s.rcv.irs {
+        let mut t = Transition::new(State::SynReceived(s));
+        if now.saturating_since(s.synack_at) >= cfg.syn_debounce {
+            s.synack_at = now;
+            let r = syn_ack::<N>(&mut s, now, cfg);
+            t.reply(r);
+            t.state = State::SynReceived(s);
+        }
+        return t;
+    }
+    let mut t = Transition::new(State::SynReceived(s));
+    let snd_nxt = s.snd.nxt;
+    if let Err(why) = front_checks(&mut s.tcb, snd_nxt, &mut s.rcv, rx, seg, now, cfg, &mut t) {
+        t.state = State::SynReceived(s);
+        return t.drop_seg(why);
+    }
+    if seg.control == TcpControl::Rst {
+        // RFC 9293: a passive open in SYN-RECEIVED returns to LISTEN on RST;
+        // for the endpoint that means the embryonic connection goes away.
+        t.state = close_reason_rst(&mut t);
+        return t;
+    }
+    // Fifth: ACK. "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED
+    // state ... If the segment acknowledgment is not acceptable, form a reset
+    // segment <SEQ=SEG.ACK><CTL=RST> and send it."
+    let Some(ack) = seg.ack_number else {
+        t.state = State::SynReceived(s);
+        return t.drop_seg(SegmentDrop::BadAck);
+    };
+    if !(s.snd.una.before(ack) && ack.before_eq(s.snd.nxt)) {
+        t.reply(Reply::rst(ack, None));
+        t.state = State::SynReceived(s);
+        return t.drop_seg(SegmentDrop::BadAck);
+    }
+    let SynReceived {
+        mut tcb,
+        mut snd,
+        rcv,
+        ..
+    } = s;
+    if tcb.rtx.retries == 0 {
+        rtt_sample(&mut tcb.rtx, now, cfg);
+    }
+    tcb.rtx.deadline = None;
+    tcb.rtx.retries = 0;
+    snd.una = ack;
+    // "...and continue processing with the variables below set to:
+    // SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK"
+    snd.wnd = u32::from(seg.window_len) << snd.wscale;
+    snd.max_wnd = snd.max_wnd.max(snd.wnd);
+    snd.wl1 = seg.seq_number;
+    snd.wl2 = ack;
+    t.event(Event::Established);
+    let est = Open { tcb, snd, rcv };
+    // The rest of the segment (text, FIN) as in ESTABLISHED.
+    let rest = after_ack(OpenKind::Established, est, false, seg, now, cfg, rx, t);
+    rest
+}
+
+fn open<'a, const N: usize>(
+    kind: OpenKind,
+    mut s: Open,
+    seg: &TcpRepr<'a>,
+    now: Instant,
+    cfg: &Config,
+    rx: &mut RecvBuffer<N>,
+) -> Transition<'a> {
+    let wrap = |k: OpenKind, s: Open| match k {
+        OpenKind::Established => State::Established(s),
+        OpenKind::FinWait1 => State::FinWait1(s),
+    };
+    let mut t = Transition::new(wrap(kind, s));
+    let snd_nxt = s.snd.nxt;
+    if let Err(why) = front_checks(&mut s.tcb, snd_nxt, &mut s.rcv, rx, seg, now, cfg, &mut t) {
+        t.state = wrap(kind, s);
+        return t.drop_seg(why);
+    }
+    if seg.control == TcpControl::Rst {
+        t.state = close_reason_rst(&mut t);
+        return t;
+    }
+    let fin_sent = kind == OpenKind::FinWait1;
+    match check_ack(&mut s.snd, &mut s.tcb, seg, fin_sent, now, cfg) {
+        AckCheck::ChallengeAndDrop => {
+            // RFC 5961 §5.2 / RFC 9293: an ACK for something not yet sent is
+            // answered with an ACK and dropped; a segment without ACK is
+            // dropped silently.
+            if seg.ack_number.is_some() && challenge_allowed(&mut s.tcb, now, cfg) {
+                let r = make_ack(&mut s.tcb, snd_nxt, &mut s.rcv, rx, now);
+                t.reply(r);
+            }
+            t.state = wrap(kind, s);
+            t.drop_seg(SegmentDrop::BadAck)
+        }
+        AckCheck::Ok { fin_acked } => after_ack(kind, s, fin_acked, seg, now, cfg, rx, t),
+    }
+}
+
+/// Steps six to eight (URG, text, FIN) for ESTABLISHED and FIN-WAIT-1/2,
+/// after the ACK was taken. `fin_acked`: in FIN-WAIT-1, our FIN is now
+/// acknowledged (enter FIN-WAIT-2).
+#[allow(clippy::too_many_arguments)]
+fn after_ack<'a, const N: usize>(
+    kind: OpenKind,
+    mut s: Open,
+    fin_acked: bool,
+    seg: &TcpRepr<'a>,
+    now: Instant,
+    cfg: &Config,
+    rx: &mut RecvBuffer<N>,
+    mut t: Transition<'a>,
+) -> Transition<'a> {
+    update_ts_recent(&mut s.tcb, seg, now);
+    // Sixth: URG. RFC 6093: urgent data is delivered in line; nothing to do.
+    // Seventh and eighth: text and FIN.
+    let text = take_text(&mut s.rcv, rx, seg, &mut t);
+    if text.dropped > 0 && t.dropped.is_none() && t.data.is_empty() && t.buffered == 0 {
+        t.dropped = Some(SegmentDrop::NoBuffer);
+    }
+    let snd_nxt = s.snd.nxt;
+    if text.fin {
+        t.event(Event::PeerClosed);
+        let Open {
+            mut tcb,
+            snd,
+            mut rcv,
+        } = s;
+        let window = advertise(&mut rcv, N);
+        let closed = RecvClosed {
+            nxt: rcv.nxt,
+            window,
+        };
+        match (kind, fin_acked) {
+            (OpenKind::Established, _) => {
+                let mut hc = HalfClosed {
+                    tcb,
+                    snd,
+                    rcv: closed,
+                };
+                if cfg.close_on_peer_fin {
+                    // The ACK of the peer's FIN carries our FIN (LAST-ACK).
+                    let r = start_fin(&mut hc.tcb, &mut hc.snd, closed.nxt, window, now, cfg);
+                    t.reply(r);
+                    t.state = State::LastAck(hc);
+                } else {
+                    let r = make_ack_closed(&mut hc.tcb, snd_nxt, &closed, now);
+                    t.reply(r);
+                    t.state = State::CloseWait(hc);
+                }
+            }
+            (OpenKind::FinWait1, false) => {
+                // "If our FIN has not been ACKed, enter CLOSING."
+                let mut hc = HalfClosed {
+                    tcb,
+                    snd,
+                    rcv: closed,
+                };
+                let r = make_ack_closed(&mut hc.tcb, snd_nxt, &closed, now);
+                t.reply(r);
+                t.state = State::Closing(hc);
+            }
+            (OpenKind::FinWait1, true) => {
+                // "If our FIN has been ACKed (perhaps in this segment), then
+                // enter TIME-WAIT, start the time-wait timer".
+                let r = make_ack_closed(&mut tcb, snd_nxt, &closed, now);
+                t.reply(r);
+                t.state = State::TimeWait(TimeWait {
+                    ts: tcb.ts,
+                    snd_nxt,
+                    rcv: closed,
+                    expires: now + cfg.time_wait,
+                });
+            }
+        }
+        return t;
+    }
+    ack_policy(
+        &mut s.tcb,
+        snd_nxt,
+        &mut s.rcv,
+        rx,
+        text.ack_now,
+        now,
+        cfg,
+        &mut t,
+    );
+    t.state = match (kind, fin_acked) {
+        (OpenKind::Established, _) => State::Established(s),
+        (OpenKind::FinWait1, false) => State::FinWait1(s),
+        (OpenKind::FinWait1, true) => {
+            let Open { tcb, snd, rcv } = s;
+            State::FinWait2(FinWait2 {
+                tcb,
+                snd,
+                rcv,
+                deadline: now + cfg.fin_wait2_timeout,
+            })
+        }
+    };
+    t
+}
+
+fn fin_wait2<'a, const N: usize>(
+    s: FinWait2,
+    seg: &TcpRepr<'a>,
+    now: Instant,
+    cfg: &Config,
+    rx: &mut RecvBuffer<N>,
+) -> Transition<'a> {
+    let FinWait2 {
+        tcb,
+        snd,
+        rcv,
+        deadline,
+    } = s;
+    // FIN-WAIT-2 takes segments as FIN-WAIT-1 whose FIN is acknowledged:
+    // text is still received; the peer's FIN leads to TIME-WAIT.
+    let mut t = open(
+        OpenKind::FinWait1,
+        Open { tcb, snd, rcv },
+        seg,
+        now,
+        cfg,
+        rx,
+    );
+    if let State::FinWait1(o) = t.state {
+        // The FIN was acknowledged before; stay in FIN-WAIT-2.
+        let Open { tcb, snd, rcv } = o;
+        t.state = State::FinWait2(FinWait2 {
+            tcb,
+            snd,
+            rcv,
+            deadline,
+        });
+    } else if let State::FinWait2(mut f) = t.state {
+        f.deadline = deadline;
+        t.state = State::FinWait2(f);
+    } else if let State::Closing(hc) = t.state {
+        // Our FIN was acknowledged already: the peer's FIN means TIME-WAIT.
+        t.state = State::TimeWait(TimeWait {
+            ts: hc.tcb.ts,
+            snd_nxt: hc.snd.nxt,
+            rcv: hc.rcv,
+            expires: now + cfg.time_wait,
+        });
+    }
+    t
+}
+
+fn half_closed<'a>(
+    kind: HalfKind,
+    mut s: HalfClosed,
+    seg: &TcpRepr<'a>,
+    now: Instant,
+    cfg: &Config,
+) -> Transition<'a> {
+    let mut t = Transition::new(half_state(kind, s));
+    let snd_nxt = s.snd.nxt;
+    if paws_rejects(&s.tcb, seg, now) {
+        let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
+        t.reply(r);
+        t.state = half_state(kind, s);
+        return t.drop_seg(SegmentDrop::Paws);
+    }
+    // The receive window after the peer's FIN: nothing more may come, so
+    // only a zero-length segment at RCV.NXT is acceptable; a retransmitted
+    // FIN (below RCV.NXT) is answered with an ACK.
+    let seg_len = seg.segment_len() as u32;
+    if !acceptable(s.rcv.nxt, 0, seg.seq_number, seg_len) {
+        // A RST is acceptable when it is at RCV.NXT only (RFC 5961 §3.2);
+        // here a RST elsewhere is dropped silently.
+        if seg.control != TcpControl::Rst {
+            let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
+            t.reply(r);
+        }
+        t.state = half_state(kind, s);
+        return t.drop_seg(SegmentDrop::OutOfWindow);
+    }
+    if seg.control == TcpControl::Rst {
+        // In CLOSING, LAST-ACK and TIME-WAIT a RST closes the connection.
+        t.state = close_reason_rst(&mut t);
+        return t;
+    }
+    if seg.control == TcpControl::Syn {
+        if challenge_allowed(&mut s.tcb, now, cfg) {
+            let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
+            t.reply(r);
+        }
+        t.state = half_state(kind, s);
+        return t.drop_seg(SegmentDrop::UnexpectedSyn);
+    }
+    let fin_sent = kind != HalfKind::CloseWait;
+    match check_ack(&mut s.snd, &mut s.tcb, seg, fin_sent, now, cfg) {
+        AckCheck::ChallengeAndDrop => {
+            if seg.ack_number.is_some() && challenge_allowed(&mut s.tcb, now, cfg) {
+                let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
+                t.reply(r);
+            }
+            t.state = half_state(kind, s);
+            t.drop_seg(SegmentDrop::BadAck)
+        }
+        AckCheck::Ok { fin_acked } => {
+            t.state = match (kind, fin_acked) {
+                // "LAST-ACK: The only thing that can arrive in this state is
+                // an acknowledgment of our FIN. If our FIN is now
+                // acknowledged, delete the TCB, enter the CLOSED state".
+                (HalfKind::LastAck, true) => {
+                    t.event(Event::Closed(CloseReason::Normal));
+                    State::Closed(CloseReason::Normal)
+                }
+                // "CLOSING: if the ACK acknowledges our FIN, then enter the
+                // TIME-WAIT state".
+                (HalfKind::Closing, true) => State::TimeWait(TimeWait {
+                    ts: s.tcb.ts,
+                    snd_nxt: s.snd.nxt,
+                    rcv: s.rcv,
+                    expires: now + cfg.time_wait,
+                }),
+                _ => half_state(kind, s),
+            };
+            t
+        }
+    }
+}
+
+fn half_closed_timeout(
+    kind: HalfKind,
+    mut s: HalfClosed,
+    now: Instant,
+    cfg: &Config,
+) -> Transition<'static> {
+    if !s.tcb.rtx.deadline.is_some_and(|d| now >= d) {
+        return Transition::new(half_state(kind, s));
+    }
+    if s.tcb.rtx.retries >= cfg.fin_retries {
+        return give_up(s.snd.nxt, s.rcv.nxt);
+    }
+    s.tcb.rtx.retries += 1;
+    s.tcb.rtx.deadline = Some(now + backed_off(&s.tcb.rtx, cfg));
+    let r = fin_segment(&mut s.tcb, &s.snd, s.rcv.nxt, s.rcv.window, now);
+    let mut t = Transition::new(half_state(kind, s));
+    t.reply(r);
+    t
+}
+
+fn time_wait<'a>(mut s: TimeWait, seg: &TcpRepr<'a>, now: Instant, cfg: &Config) -> Transition<'a> {
+    let mut t = Transition::new(State::TimeWait(s));
+    if seg.control == TcpControl::Rst {
+        // RFC 9293: "If the RST bit is set, then enter the CLOSED state";
+        // RFC 5961 §3.2 narrows that to a RST exactly at RCV.NXT. (RFC 1337
+        // warns against TIME-WAIT assassination; an exact RST is accepted
+        // here as the RFC says.)
+        if seg.seq_number == s.rcv.nxt {
+            t.event(Event::Closed(CloseReason::Reset));
+            t.state = State::Closed(CloseReason::Reset);
+        }
+        return t;
+    }
+    // "The only thing that can arrive in this state is a retransmission of
+    // the remote FIN. Acknowledge it, and restart the 2 MSL timeout." Any
+    // other segment is answered with an ACK as well (RFC 9293's
+    // unacceptable-segment rule; RFC 5961 §4 for a SYN).
+    if seg.control == TcpControl::Fin {
+        s.expires = now + cfg.time_wait;
+    }
+    let mut tcb = Tcb {
+        ts: s.ts,
+        sack: false,
+        last_ack_sent: s.rcv.nxt,
+        challenge: (now, 0),
+        rtx: Rtx {
+            rtt: None,
+            rto: cfg.rto_initial,
+            retries: 0,
+            sent_at: now,
+            deadline: None,
+        },
+    };
+    let r = make_ack_closed(&mut tcb, s.snd_nxt, &s.rcv, now);
+    t.reply(r);
+    t.state = State::TimeWait(s);
+    t
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,304 @@
+//! The receive buffer: in-order bytes the application has not read yet, and
+//! out-of-order segments waiting for a gap to fill (RFC 9293 §3.10.7.4,
+//! "seventh, process the segment text"; RFC 2018 for the SACK blocks that
+//! describe what it holds).
+//!
+//! Storage is a ring of `N` bytes (a power of two) indexed by sequence number
+//! modulo `N`, so a byte never moves once written: the byte with sequence
+//! number `s` lives at `s mod N`. The buffer covers the sequence space
+//! `[read, read + N)`, where `read` is the first byte the application has not
+//! consumed; `read + N` is therefore the right edge of the receive window,
+//! and it only moves right.
+
+use crate::seq::SeqNum;
+use crate::wire::SackBlocks;
+
+/// At most this many separate out-of-order ranges are kept; a segment that
+/// would need one more is dropped (and still acknowledged).
+pub const MAX_RANGES: usize = 8;
+
+/// A bounded receive buffer of `N` bytes (`N` a power of two, at least 2).
+#[derive(Clone)]
+pub struct RecvBuffer<const N: usize> {
+    data: [u8; N],
+    /// Out-of-order ranges `[start, end)`, sorted, disjoint, non-adjacent,
+    /// all strictly after the in-order edge. Index 0 of `recent` is the range
+    /// that last received data (for the first SACK block).
+    ranges: heapless::Vec<(SeqNum, SeqNum), MAX_RANGES>,
+    recent: Option<SeqNum>,
+}
+
+/// What [`RecvBuffer::insert`] did with a segment's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Insert {
+    /// The in-order edge moved forward by this many bytes (the caller adds
+    /// them to `RCV.NXT`).
+    pub advanced: u32,
+    /// Bytes of the segment that were not stored: outside the buffer, or no
+    /// free range slot.
+    pub dropped: u32,
+}
+
+impl<const N: usize> Default for RecvBuffer<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> RecvBuffer<N> {
+    const VALID: () = assert!(N.is_power_of_two() && N >= 2 && N <= (1 << 30));
+
+    /// An empty buffer.
+    pub const fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::VALID;
+        RecvBuffer {
+            data: [0; N],
+            ranges: heapless::Vec::new(),
+            recent: None,
+        }
+    }
+
+    /// Capacity in bytes.
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    /// Forget everything (the connection is gone or reused).
+    pub fn clear(&mut self) {
+        self.ranges.clear();
+        self.recent = None;
+    }
+
+    /// Whether any out-of-order data is held.
+    pub fn has_out_of_order(&self) -> bool {
+        !self.ranges.is_empty()
+    }
+
+    /// Bytes held beyond the in-order edge.
+    pub fn out_of_order_bytes(&self) -> u32 {
+        self.ranges.iter().map(|&(s, e)| e - s).sum()
+    }
+
+    /// Stores `payload`, whose first byte has sequence number `seq`, given
+    /// that the application has read up to `read` and the in-order edge is
+    /// `nxt` (`RCV.NXT`). Bytes before `nxt` or at/after `read + N` are not
+    /// stored. Returns how far the in-order edge moved.
+    ///
+    /// When `copy_in_order` is false, bytes that land exactly at the in-order
+    /// edge are not copied (the caller hands them to the application straight
+    /// out of the frame); only the ring positions beyond are written.
+    pub fn insert(
+        &mut self,
+        read: SeqNum,
+        nxt: SeqNum,
+        seq: SeqNum,
+        payload: &[u8],
+        copy_in_order: bool,
+    ) -> Insert {
+        let limit = read + N as u32;
+        let len = payload.len().min(N * 2) as u32;
+        let end_all = seq + len;
+        let start = seq.max(nxt);
+        let end = end_all.min(limit);
+        let mut dropped = len;
+        if !start.before(end) {
+            return Insert {
+                advanced: 0,
+                dropped,
+            };
+        }
+        dropped -= end - start;
+        let skip = (start - seq) as usize;
+        let n = (end - start) as usize;
+        let in_order = start == nxt;
+        if copy_in_order || !in_order {
+            self.write(start, &payload[skip..skip + n]);
+        }
+        if in_order {
+            // The edge moves to `end`, then swallows every range it now touches.
+            let mut edge = end;
+            while let Some(&(s, e)) = self.ranges.first() {
+                if s.after(edge) {
+                    break;
+                }
+                edge = edge.max(e);
+                self.ranges.remove(0);
+            }
+            if self.ranges.is_empty() {
+                self.recent = None;
+            }
+            return Insert {
+                advanced: edge - nxt,
+                dropped,
+            };
+        }
+        if self.add_range(start, end) {
+            self.recent = Some(start);
+        } else {
+            dropped += end - start;
+        }
+        Insert {
+            advanced: 0,
+            dropped,
+        }
+    }
+
+    fn write(&mut self, seq: SeqNum, bytes: &[u8]) {
+        let at = seq.get() as usize & (N - 1);
+        let first = bytes.len().min(N - at);
+        self.data[at..at + first].copy_from_slice(&bytes[..first]);
+        let rest = bytes.len() - first;
+        self.data[..rest].copy_from_slice(&bytes[first..]);
+    }
+
+    /// Merges `[start, end)` into the sorted range list. False when it would
+    /// need more than [`MAX_RANGES`] ranges.
+    fn add_range(&mut self, mut start: SeqNum, mut end: SeqNum) -> bool {
+        // Absorb every range that overlaps or touches.
+        let mut i = 0;
+        let mut insert_at = None;
+        while i < self.ranges.len() {
+            let (s, e) = self.ranges[i];
+            if e.before(start) {
+                i += 1;
+                continue;
+            }
+            if end.before(s) {
+                insert_at = Some(i);
+                break;
+            }
+            start = start.min(s);
+            end = end.max(e);
+            self.ranges.remove(i);
+        }
+        let at = insert_at
+            .unwrap_or(self.ranges.len())
+            .min(self.ranges.len());
+        self.ranges.insert(at, (start, end)).is_ok()
+    }
+
+    /// The in-order bytes `[from, to)` as at most two slices (the ring may
+    /// wrap). `to - from` must not exceed `N`.
+    pub fn slices(&self, from: SeqNum, to: SeqNum) -> (&[u8], &[u8]) {
+        let len = ((to - from) as usize).min(N);
+        let at = from.get() as usize & (N - 1);
+        let first = len.min(N - at);
+        (&self.data[at..at + first], &self.data[..len - first])
+    }
+
+    /// SACK blocks describing the held ranges (RFC 2018 §4): the block with
+    /// the most recently received data first, then the others, at most `max`.
+    pub fn sack_blocks(&self, max: usize) -> SackBlocks {
+        let mut blocks = SackBlocks::new();
+        let mut first = None;
+        if let Some(r) = self.recent {
+            if let Some(&(s, e)) = self.ranges.iter().find(|&&(s, e)| r.in_window(s, e)) {
+                if max > 0 {
+                    blocks.push(s, e);
+                }
+                first = Some(s);
+            }
+        }
+        for &(s, e) in self.ranges.iter().rev() {
+            if blocks.len() >= max {
+                break;
+            }
+            if Some(s) != first {
+                blocks.push(s, e);
+            }
+        }
+        blocks
+    }
+
+    /// The out-of-order ranges held, in sequence order.
+    pub fn ranges(&self) -> &[(SeqNum, SeqNum)] {
+        &self.ranges
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(n: u32) -> SeqNum {
+        SeqNum::new(n)
+    }
+
+    #[test]
+    fn in_order_advances_without_copy() {
+        let mut b = RecvBuffer::<16>::new();
+        let r = b.insert(s(100), s(100), s(100), b"abcd", false);
+        assert_eq!(
+            r,
+            Insert {
+                advanced: 4,
+                dropped: 0
+            }
+        );
+        assert!(!b.has_out_of_order());
+    }
+
+    #[test]
+    fn fills_holes_and_reports_sack() {
+        let mut b = RecvBuffer::<32>::new();
+        // Two holes: [100,104) missing, [108,112) missing.
+        assert_eq!(b.insert(s(100), s(100), s(104), b"efgh", true).advanced, 0);
+        assert_eq!(b.insert(s(100), s(100), s(112), b"mnop", true).advanced, 0);
+        assert_eq!(b.ranges(), &[(s(104), s(108)), (s(112), s(116))]);
+        let sack = b.sack_blocks(4);
+        assert_eq!(sack.as_slice()[0], (s(112), s(116)), "most recent first");
+        assert_eq!(sack.len(), 2);
+        // Filling the first hole advances to the second.
+        let r = b.insert(s(100), s(100), s(100), b"abcd", false);
+        assert_eq!(r.advanced, 8);
+        let r = b.insert(s(100), s(108), s(108), b"ijkl", true);
+        assert_eq!(r.advanced, 8);
+        let (a, z) = b.slices(s(104), s(116));
+        assert_eq!(a, b"efghijklmnop");
+        assert!(z.is_empty());
+    }
+
+    #[test]
+    fn drops_beyond_capacity_and_before_edge() {
+        let mut b = RecvBuffer::<8>::new();
+        let r = b.insert(s(0), s(4), s(0), b"0123456789ab", true);
+        // [0,4) is old, [4,8) stored, [8,12) beyond read+N.
+        assert_eq!(
+            r,
+            Insert {
+                advanced: 4,
+                dropped: 8
+            }
+        );
+    }
+
+    #[test]
+    fn wraps_ring_and_sequence_space() {
+        let mut b = RecvBuffer::<8>::new();
+        let base = s(u32::MAX - 2);
+        let r = b.insert(base, base, base + 2, b"cdef", true);
+        assert_eq!(r.advanced, 0);
+        let r = b.insert(base, base, base, b"ab", true);
+        assert_eq!(r.advanced, 6);
+        let (x, y) = b.slices(base, base + 6);
+        let mut all = [0u8; 6];
+        all[..x.len()].copy_from_slice(x);
+        all[x.len()..].copy_from_slice(y);
+        assert_eq!(&all, b"abcdef");
+    }
+
+    #[test]
+    fn range_limit_drops_extra() {
+        let mut b = RecvBuffer::<1024>::new();
+        for i in 0..MAX_RANGES as u32 {
+            b.insert(s(0), s(0), s(10 + i * 10), b"x", true);
+        }
+        let r = b.insert(s(0), s(0), s(500), b"y", true);
+        assert_eq!(r.dropped, 1);
+        assert_eq!(b.ranges().len(), MAX_RANGES);
+        // Merging into an existing range still works when full.
+        let r = b.insert(s(0), s(0), s(11), b"z", true);
+        assert_eq!(r.dropped, 0);
+    }
+}

@@ -1,0 +1,804 @@
+//! The endpoint: every connection of one listening address and port.
+//!
+//! It takes whole Ethernet frames in and writes whole frames out into buffers
+//! the caller lends ([`Io::tx`]). Between the two it parses Ethernet, ARP,
+//! IPv4 and TCP, finds the connection by its 4-tuple in a bounded table with
+//! O(1) lookup, runs the connection's pure transition ([`State::on_segment`]),
+//! answers segments that match no connection with the RFC 9293 §3.10.7.1
+//! reset, answers ARP for its own address, and counts every frame it drops
+//! by reason ([`DropReason`]).
+//!
+//! # Calling order
+//!
+//! 1. [`Endpoint::handle_frame`] for every frame received, with `now`.
+//! 2. [`Endpoint::handle_timeout`] whenever `now` has reached
+//!    [`Endpoint::poll_timeout`] (an extra call is harmless).
+//! 3. Sleep until a frame arrives or [`Endpoint::poll_timeout`].
+//!
+//! Application events (a connection established, bytes delivered in order,
+//! the peer's FIN, the end of a connection, each state change) are handed to
+//! [`Io::event`] during those calls. Delivered bytes are borrowed from the
+//! frame or from the connection's receive buffer and must be consumed then.
+
+use core::net::Ipv4Addr;
+
+use crate::conn::{
+    reset_for, CloseReason, Config, Event, RecvBuffer, Reply, SegmentDrop, State, StateName,
+    Transition,
+};
+use crate::isn::{FourTuple, Keyed};
+use crate::time::Instant;
+use crate::wire::{
+    self, ArpOperation, ArpRepr, ChecksumPolicy, EtherType, EthernetAddress, EthernetRepr, Frame,
+    FrameError, IpProtocol, Ipv4Repr, TcpControl, TcpRepr,
+};
+
+const NIL: u32 = u32::MAX;
+
+/// What the endpoint needs from its surroundings.
+pub trait Io {
+    /// A buffer of exactly `len` bytes for one outgoing frame; the frame is
+    /// sent once the endpoint has written it. `None` when there is no room:
+    /// the frame is dropped and counted (TCP recovers by retransmission).
+    fn tx(&mut self, len: usize) -> Option<&mut [u8]>;
+
+    /// Something happened on connection `id`.
+    fn event(&mut self, id: ConnId, tuple: &FourTuple, event: AppEvent<'_>);
+}
+
+/// An event for the application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppEvent<'a> {
+    /// The connection moved from one state to another (for traces).
+    StateChange {
+        /// The state before.
+        from: StateName,
+        /// The state after.
+        to: StateName,
+    },
+    /// The three-way handshake completed.
+    Established,
+    /// In-order bytes from the peer, each delivered exactly once.
+    Data(&'a [u8]),
+    /// The peer sent its FIN.
+    PeerClosed,
+    /// The connection is over and its slot free.
+    Closed(CloseReason),
+}
+
+/// Identifies a connection slot and its incarnation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConnId {
+    index: u32,
+    generation: u32,
+}
+
+impl ConnId {
+    /// The slot index in the table.
+    pub fn index(&self) -> usize {
+        self.index as usize
+    }
+}
+
+/// Why the endpoint dropped a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum DropReason {
+    /// Ethernet header truncated or 802.1Q-tagged.
+    BadEthernet,
+    /// Malformed ARP.
+    BadArp,
+    /// Malformed IPv4 header.
+    BadIpv4,
+    /// Malformed TCP header or options.
+    BadTcp,
+    /// An IPv4 or TCP checksum did not verify.
+    BadChecksum,
+    /// An IPv4 fragment (the core does not reassemble).
+    Fragment,
+    /// Neither IPv4 nor ARP.
+    OtherEtherType,
+    /// IPv4 but not TCP.
+    OtherProtocol,
+    /// Not addressed to our MAC, address or port.
+    NotForUs,
+    /// From a broadcast, multicast or unspecified address (RFC 9293 §3.10.7.2).
+    BadSource,
+    /// ARP not asking for our address.
+    ArpIgnored,
+    /// A segment for no connection (answered with a reset where one is due).
+    NoConnection,
+    /// A SYN while the connection table was full.
+    TableFull,
+    /// A SYN while the half-open bound was reached.
+    HalfOpenFull,
+    /// Failed the acceptability test (RFC 9293 §3.10.7.4).
+    OutOfWindow,
+    /// Failed PAWS (RFC 7323 §5).
+    Paws,
+    /// A RST in the window but not at RCV.NXT (RFC 5961 §3).
+    RstNotExact,
+    /// A SYN on a synchronized connection (RFC 5961 §4).
+    UnexpectedSyn,
+    /// An unacceptable ACK (RFC 5961 §5) or none.
+    BadAck,
+    /// Out-of-order data with no room in the receive buffer.
+    NoBuffer,
+    /// An outgoing frame found no transmit buffer.
+    TxNoRoom,
+}
+
+impl DropReason {
+    /// Number of reasons.
+    pub const COUNT: usize = 21;
+
+    /// Every reason, in order.
+    pub const ALL: [DropReason; Self::COUNT] = [
+        DropReason::BadEthernet,
+        DropReason::BadArp,
+        DropReason::BadIpv4,
+        DropReason::BadTcp,
+        DropReason::BadChecksum,
+        DropReason::Fragment,
+        DropReason::OtherEtherType,
+        DropReason::OtherProtocol,
+        DropReason::NotForUs,
+        DropReason::BadSource,
+        DropReason::ArpIgnored,
+        DropReason::NoConnection,
+        DropReason::TableFull,
+        DropReason::HalfOpenFull,
+        DropReason::OutOfWindow,
+        DropReason::Paws,
+        DropReason::RstNotExact,
+        DropReason::UnexpectedSyn,
+        DropReason::BadAck,
+        DropReason::NoBuffer,
+        DropReason::TxNoRoom,
+    ];
+
+    /// A short stable name, for counters and summaries.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DropReason::BadEthernet => "bad-ethernet",
+            DropReason::BadArp => "bad-arp",
+            DropReason::BadIpv4 => "bad-ipv4",
+            DropReason::BadTcp => "bad-tcp",
+            DropReason::BadChecksum => "bad-checksum",
+            DropReason::Fragment => "fragment",
+            DropReason::OtherEtherType => "other-ethertype",
+            DropReason::OtherProtocol => "other-protocol",
+            DropReason::NotForUs => "not-for-us",
+            DropReason::BadSource => "bad-source",
+            DropReason::ArpIgnored => "arp-ignored",
+            DropReason::NoConnection => "no-connection",
+            DropReason::TableFull => "table-full",
+            DropReason::HalfOpenFull => "half-open-full",
+            DropReason::OutOfWindow => "out-of-window",
+            DropReason::Paws => "paws",
+            DropReason::RstNotExact => "rst-not-exact",
+            DropReason::UnexpectedSyn => "unexpected-syn",
+            DropReason::BadAck => "bad-ack",
+            DropReason::NoBuffer => "no-buffer",
+            DropReason::TxNoRoom => "tx-no-room",
+        }
+    }
+
+    fn from_frame_error(e: &FrameError) -> DropReason {
+        match e {
+            FrameError::Ethernet(_) => DropReason::BadEthernet,
+            FrameError::Arp(_) => DropReason::BadArp,
+            FrameError::Ipv4(wire::Ipv4Error::BadChecksum) => DropReason::BadChecksum,
+            FrameError::Ipv4(_) => DropReason::BadIpv4,
+            FrameError::Tcp(wire::TcpError::BadChecksum) => DropReason::BadChecksum,
+            FrameError::Tcp(_) => DropReason::BadTcp,
+            FrameError::Fragment => DropReason::Fragment,
+            FrameError::UnsupportedEtherType(_) => DropReason::OtherEtherType,
+            FrameError::UnsupportedProtocol(_) => DropReason::OtherProtocol,
+        }
+    }
+
+    fn from_segment_drop(d: SegmentDrop) -> DropReason {
+        match d {
+            SegmentDrop::OutOfWindow => DropReason::OutOfWindow,
+            SegmentDrop::Paws => DropReason::Paws,
+            SegmentDrop::RstNotExact => DropReason::RstNotExact,
+            SegmentDrop::UnexpectedSyn => DropReason::UnexpectedSyn,
+            SegmentDrop::BadAck => DropReason::BadAck,
+            SegmentDrop::NoBuffer => DropReason::NoBuffer,
+        }
+    }
+}
+
+/// Counters of an endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Frames handed to [`Endpoint::handle_frame`].
+    pub rx_frames: u64,
+    /// Frames written for sending.
+    pub tx_frames: u64,
+    /// Connections that completed the handshake.
+    pub established: u64,
+    /// Connections that ended, by reason: normal, reset, timed out, aborted.
+    pub closed: [u64; 4],
+    /// Payload bytes delivered in order to the application.
+    pub bytes_delivered: u64,
+    /// SYN-ACK and FIN retransmissions.
+    pub retransmits: u64,
+    /// Resets sent for segments that matched no connection.
+    pub resets_sent: u64,
+    /// Frames dropped, indexed by `DropReason as usize`.
+    pub drops: [u64; DropReason::COUNT],
+}
+
+impl Stats {
+    /// Frames dropped for `reason`.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.drops[reason as usize]
+    }
+
+    /// Connections ended for `reason`.
+    pub fn closed_by(&self, reason: CloseReason) -> u64 {
+        self.closed[close_index(reason)]
+    }
+}
+
+fn close_index(r: CloseReason) -> usize {
+    match r {
+        CloseReason::Normal => 0,
+        CloseReason::Reset => 1,
+        CloseReason::TimedOut => 2,
+        CloseReason::Aborted => 3,
+    }
+}
+
+/// The endpoint's settings.
+#[derive(Clone, Copy, Debug)]
+pub struct EndpointConfig {
+    /// Our MAC address.
+    pub mac: EthernetAddress,
+    /// The address we listen on.
+    pub addr: Ipv4Addr,
+    /// The port we listen on.
+    pub port: u16,
+    /// Answer ARP requests for `addr` (own-address mode).
+    pub answer_arp: bool,
+    /// Most connections in SYN-RECEIVED at once.
+    pub max_half_open: usize,
+    /// Per-connection settings.
+    pub conn: Config,
+}
+
+/// One entry of the connection table: a connection (or none), its receive
+/// buffer, and the links of the hash index.
+pub struct Slot<const N: usize> {
+    /// Head of the hash chain of the bucket with this slot's index.
+    bucket: u32,
+    /// Next slot in the same chain, or in the free list.
+    next: u32,
+    generation: u32,
+    conn: Option<Conn>,
+    rx: RecvBuffer<N>,
+}
+
+impl<const N: usize> Slot<N> {
+    /// An empty slot.
+    pub const fn new() -> Self {
+        Slot {
+            bucket: NIL,
+            next: NIL,
+            generation: 0,
+            conn: None,
+            rx: RecvBuffer::new(),
+        }
+    }
+}
+
+impl<const N: usize> Default for Slot<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Conn {
+    tuple: FourTuple,
+    peer_mac: EthernetAddress,
+    state: State,
+}
+
+/// The connections of one listening address and port.
+pub struct Endpoint<'s, const N: usize> {
+    cfg: EndpointConfig,
+    slots: &'s mut [Slot<N>],
+    free: u32,
+    len: usize,
+    half_open: usize,
+    keyed: Keyed,
+    ident: u16,
+    next_wake: Option<Instant>,
+    stats: Stats,
+}
+
+impl<'s, const N: usize> Endpoint<'s, N> {
+    /// An endpoint whose table is `slots` (its length is the connection
+    /// capacity, at most 2^32 - 2), keyed with 16 secret random bytes for
+    /// ISNs and table placement.
+    pub fn new(cfg: EndpointConfig, slots: &'s mut [Slot<N>], key: [u8; 16]) -> Self {
+        let cap = slots.len().min(NIL as usize - 1);
+        let slots = &mut slots[..cap];
+        for (i, s) in slots.iter_mut().enumerate() {
+            s.bucket = NIL;
+            s.next = if i + 1 < cap { (i + 1) as u32 } else { NIL };
+            s.conn = None;
+            s.rx.clear();
+        }
+        Endpoint {
+            cfg,
+            free: if cap > 0 { 0 } else { NIL },
+            slots,
+            len: 0,
+            half_open: 0,
+            keyed: Keyed::new(key),
+            ident: 0,
+            next_wake: None,
+            stats: Stats::default(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.cfg
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Connections in the table, in any state.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Connections in SYN-RECEIVED.
+    pub fn half_open(&self) -> usize {
+        self.half_open
+    }
+
+    /// The table's capacity.
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The state of connection `id`, if it still exists.
+    pub fn state(&self, id: ConnId) -> Option<&State> {
+        let slot = self.slots.get(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.conn.as_ref().map(|c| &c.state)
+    }
+
+    /// The connection with this 4-tuple.
+    pub fn find(&self, tuple: &FourTuple) -> Option<ConnId> {
+        let i = self.lookup(tuple)?;
+        Some(ConnId {
+            index: i,
+            generation: self.slots[i as usize].generation,
+        })
+    }
+
+    /// Every live connection, with its 4-tuple and state name.
+    pub fn connections(&self) -> impl Iterator<Item = (ConnId, FourTuple, StateName)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            s.conn.as_ref().map(|c| {
+                (
+                    ConnId {
+                        index: i as u32,
+                        generation: s.generation,
+                    },
+                    c.tuple,
+                    c.state.name(),
+                )
+            })
+        })
+    }
+
+    /// When [`Endpoint::handle_timeout`] next has work to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_wake
+    }
+
+    fn bucket_of(&self, tuple: &FourTuple) -> usize {
+        (self.keyed.hash(tuple, 2) % self.slots.len() as u64) as usize
+    }
+
+    fn lookup(&self, tuple: &FourTuple) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mut i = self.slots[self.bucket_of(tuple)].bucket;
+        while i != NIL {
+            let s = &self.slots[i as usize];
+            if s.conn.as_ref().is_some_and(|c| c.tuple == *tuple) {
+                return Some(i);
+            }
+            i = s.next;
+        }
+        None
+    }
+
+    fn insert(&mut self, conn: Conn) -> Option<u32> {
+        let i = self.free;
+        if i == NIL {
+            return None;
+        }
+        let b = self.bucket_of(&conn.tuple);
+        let head = self.slots[b].bucket;
+        let slot = &mut self.slots[i as usize];
+        self.free = slot.next;
+        slot.conn = Some(conn);
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.rx.clear();
+        slot.next = head;
+        self.slots[b].bucket = i;
+        self.len += 1;
+        Some(i)
+    }
+
+    fn remove(&mut self, i: u32) {
+        let Some(conn) = self.slots[i as usize].conn.take() else {
+            return;
+        };
+        let b = self.bucket_of(&conn.tuple);
+        // Unlink from the bucket's chain.
+        let mut prev = NIL;
+        let mut cur = self.slots[b].bucket;
+        while cur != NIL && cur != i {
+            prev = cur;
+            cur = self.slots[cur as usize].next;
+        }
+        let next = self.slots[i as usize].next;
+        if cur == i {
+            if prev == NIL {
+                self.slots[b].bucket = next;
+            } else {
+                self.slots[prev as usize].next = next;
+            }
+        }
+        self.slots[i as usize].next = self.free;
+        self.free = i;
+        self.len -= 1;
+        if conn.state.is_half_open() {
+            self.half_open -= 1;
+        }
+    }
+
+    fn drop_frame(&mut self, why: DropReason) {
+        self.stats.drops[why as usize] += 1;
+    }
+
+    /// One received Ethernet frame. `tcp_checksum` says whether to verify
+    /// the TCP checksum ([`ChecksumPolicy::Skip`] when the kernel reports
+    /// it valid, or not yet filled in on veth and loopback).
+    pub fn handle_frame<I: Io>(
+        &mut self,
+        now: Instant,
+        frame: &[u8],
+        tcp_checksum: ChecksumPolicy,
+        io: &mut I,
+    ) {
+        self.stats.rx_frames += 1;
+        let parsed = match wire::parse_frame(frame, tcp_checksum) {
+            Ok(f) => f,
+            Err(e) => return self.drop_frame(DropReason::from_frame_error(&e)),
+        };
+        match parsed {
+            Frame::Arp { eth, arp } => self.handle_arp(&eth, &arp, io),
+            Frame::Tcp { eth, ip, tcp } => self.handle_tcp(now, &eth, &ip, &tcp, io),
+        }
+    }
+
+    fn handle_arp<I: Io>(&mut self, eth: &EthernetRepr, arp: &ArpRepr, io: &mut I) {
+        if !self.cfg.answer_arp
+            || arp.operation != ArpOperation::Request
+            || arp.target_protocol_addr != self.cfg.addr
+        {
+            return self.drop_frame(DropReason::ArpIgnored);
+        }
+        let reply = ArpRepr {
+            operation: ArpOperation::Reply,
+            source_hardware_addr: self.cfg.mac,
+            source_protocol_addr: self.cfg.addr,
+            target_hardware_addr: arp.source_hardware_addr,
+            target_protocol_addr: arp.source_protocol_addr,
+        };
+        let eth = EthernetRepr {
+            src_addr: self.cfg.mac,
+            dst_addr: eth.src_addr,
+            ethertype: EtherType::Arp,
+        };
+        // ARP frames are padded to the Ethernet minimum of 60 bytes.
+        match io.tx(60) {
+            Some(buf) => {
+                if wire::emit_arp_frame(buf, &eth, &reply).is_ok() {
+                    self.stats.tx_frames += 1;
+                }
+            }
+            None => self.drop_frame(DropReason::TxNoRoom),
+        }
+    }
+
+    fn handle_tcp<I: Io>(
+        &mut self,
+        now: Instant,
+        eth: &EthernetRepr,
+        ip: &Ipv4Repr,
+        tcp: &TcpRepr<'_>,
+        io: &mut I,
+    ) {
+        if eth.dst_addr != self.cfg.mac
+            || ip.dst_addr != self.cfg.addr
+            || tcp.dst_port != self.cfg.port
+        {
+            return self.drop_frame(DropReason::NotForUs);
+        }
+        // RFC 9293 §3.10.7.2: a SYN from a broadcast or multicast address is
+        // ignored; so is any segment from an address that cannot be a peer.
+        let src = ip.src_addr;
+        if src.is_broadcast()
+            || src.is_multicast()
+            || src.is_unspecified()
+            || eth.src_addr.is_multicast()
+        {
+            return self.drop_frame(DropReason::BadSource);
+        }
+        let tuple = FourTuple {
+            local_addr: self.cfg.addr,
+            local_port: self.cfg.port,
+            remote_addr: src,
+            remote_port: tcp.src_port,
+        };
+        if let Some(i) = self.lookup(&tuple) {
+            let slot = &mut self.slots[i as usize];
+            let Some(conn) = slot.conn.as_mut() else {
+                return;
+            };
+            conn.peer_mac = eth.src_addr;
+            let before = conn.state;
+            let t = before.on_segment(tcp, now, &self.cfg.conn, &mut slot.rx);
+            if let Some(d) = t.dropped {
+                self.drop_frame(DropReason::from_segment_drop(d));
+            }
+            self.apply(i, before.name(), t, now, io);
+            return;
+        }
+        // LISTEN (RFC 9293 §3.10.7.2): first check for a RST, then an ACK,
+        // then a SYN.
+        if tcp.control == TcpControl::Rst {
+            return self.drop_frame(DropReason::NoConnection);
+        }
+        if tcp.ack_number.is_some() || tcp.control != TcpControl::Syn {
+            self.drop_frame(DropReason::NoConnection);
+            if let Some(rst) = reset_for(tcp) {
+                self.stats.resets_sent += 1;
+                self.emit(&tuple, eth.src_addr, &rst, io);
+            }
+            return;
+        }
+        if self.half_open >= self.cfg.max_half_open {
+            return self.drop_frame(DropReason::HalfOpenFull);
+        }
+        if self.free == NIL {
+            // A full table drops new SYNs and leaves every connection as it is.
+            return self.drop_frame(DropReason::TableFull);
+        }
+        let iss = self.keyed.isn(&tuple, now);
+        let ts_offset = self.keyed.ts_offset(&tuple);
+        let t = State::accept::<N>(tcp, iss, ts_offset, now, &self.cfg.conn);
+        let conn = Conn {
+            tuple,
+            peer_mac: eth.src_addr,
+            state: t.state,
+        };
+        let Some(i) = self.insert(conn) else {
+            return self.drop_frame(DropReason::TableFull);
+        };
+        self.half_open += 1;
+        self.apply(i, StateName::Listen, t, now, io);
+    }
+
+    /// Carries out a transition of the connection in slot `i`: stores the
+    /// new state, sends the replies, reports events and data, frees the slot
+    /// when the connection is closed.
+    fn apply<I: Io>(
+        &mut self,
+        i: u32,
+        from: StateName,
+        t: Transition<'_>,
+        _now: Instant,
+        io: &mut I,
+    ) {
+        let slot = &mut self.slots[i as usize];
+        let id = ConnId {
+            index: i,
+            generation: slot.generation,
+        };
+        let Some(conn) = slot.conn.as_mut() else {
+            return;
+        };
+        let was_half_open = from == StateName::SynReceived;
+        conn.state = t.state;
+        let conn = *conn;
+        let to = t.state.name();
+        if was_half_open && to != StateName::SynReceived {
+            self.half_open -= 1;
+        }
+        for r in &t.replies {
+            self.emit(&conn.tuple, conn.peer_mac, r, io);
+        }
+        if from != to {
+            io.event(id, &conn.tuple, AppEvent::StateChange { from, to });
+        }
+        // Events in the RFC's order: establishment, data, FIN, closing.
+        let mut events = t.events.iter().peekable();
+        while let Some(Event::Established) = events.peek() {
+            events.next();
+            self.stats.established += 1;
+            io.event(id, &conn.tuple, AppEvent::Established);
+        }
+        if !t.data.is_empty() {
+            self.stats.bytes_delivered += t.data.len() as u64;
+            io.event(id, &conn.tuple, AppEvent::Data(t.data));
+        }
+        if t.buffered > 0 {
+            let from_seq = conn
+                .state
+                .rcv_nxt()
+                .map(|n| n - t.buffered - u32::from(t.events.contains(&Event::PeerClosed)));
+            if let Some(start) = from_seq {
+                let (a, b) = self.slots[i as usize].rx.slices(start, start + t.buffered);
+                self.stats.bytes_delivered += (a.len() + b.len()) as u64;
+                if !a.is_empty() {
+                    io.event(id, &conn.tuple, AppEvent::Data(a));
+                }
+                if !b.is_empty() {
+                    io.event(id, &conn.tuple, AppEvent::Data(b));
+                }
+            }
+        }
+        for e in events {
+            match e {
+                Event::Established => {}
+                Event::PeerClosed => io.event(id, &conn.tuple, AppEvent::PeerClosed),
+                Event::Closed(r) => {
+                    self.stats.closed[close_index(*r)] += 1;
+                    io.event(id, &conn.tuple, AppEvent::Closed(*r));
+                }
+            }
+        }
+        if let State::Closed(_) = conn.state {
+            self.remove(i);
+        } else if let Some(d) = conn.state.poll_timeout() {
+            self.next_wake = Some(self.next_wake.map_or(d, |w| w.min(d)));
+        }
+    }
+
+    fn emit<I: Io>(&mut self, tuple: &FourTuple, peer_mac: EthernetAddress, r: &Reply, io: &mut I) {
+        let tcp = r.to_repr(tuple.local_port, tuple.remote_port);
+        let eth = EthernetRepr {
+            src_addr: self.cfg.mac,
+            dst_addr: peer_mac,
+            ethertype: EtherType::Ipv4,
+        };
+        self.ident = self.ident.wrapping_add(1);
+        let ip = Ipv4Repr {
+            src_addr: tuple.local_addr,
+            dst_addr: tuple.remote_addr,
+            protocol: IpProtocol::Tcp,
+            payload_len: tcp.buffer_len(),
+            ttl: 64,
+            dscp: 0,
+            ecn: 0,
+            ident: self.ident,
+            dont_frag: true,
+            more_frags: false,
+            frag_offset: 0,
+        };
+        let len = wire::tcp_frame_len(&tcp);
+        match io.tx(len) {
+            Some(buf) => {
+                if wire::emit_tcp_frame(buf, &eth, &ip, &tcp).is_ok() {
+                    self.stats.tx_frames += 1;
+                }
+            }
+            None => self.drop_frame(DropReason::TxNoRoom),
+        }
+    }
+
+    /// Runs the timers that are due: retransmissions, delayed ACKs, the end
+    /// of TIME-WAIT and FIN-WAIT-2, and drops half-open connections that ran
+    /// out of SYN-ACK retries.
+    pub fn handle_timeout<I: Io>(&mut self, now: Instant, io: &mut I) {
+        if self.next_wake.is_none_or(|w| now < w) {
+            return;
+        }
+        self.next_wake = None;
+        for i in 0..self.slots.len() {
+            let slot = &self.slots[i];
+            let Some(conn) = slot.conn.as_ref() else {
+                continue;
+            };
+            let before = conn.state;
+            match before.poll_timeout() {
+                Some(d) if d <= now => {}
+                Some(d) => {
+                    self.next_wake = Some(self.next_wake.map_or(d, |w| w.min(d)));
+                    continue;
+                }
+                None => continue,
+            }
+            let t = before.on_timeout(now, &self.cfg.conn, &self.slots[i].rx);
+            self.stats.retransmits += t
+                .replies
+                .iter()
+                .filter(|r| matches!(r.control, TcpControl::Syn | TcpControl::Fin))
+                .count() as u64;
+            self.apply(i as u32, before.name(), t, now, io);
+        }
+    }
+
+    /// The application closes connection `id` (sends our FIN).
+    pub fn close<I: Io>(&mut self, id: ConnId, now: Instant, io: &mut I) {
+        if let Some(state) = self.state(id).copied() {
+            let t = state.close::<N>(now, &self.cfg.conn);
+            self.apply(id.index, state.name(), t, now, io);
+        }
+    }
+
+    /// The application aborts connection `id` (sends a reset).
+    pub fn abort<I: Io>(&mut self, id: ConnId, now: Instant, io: &mut I) {
+        if let Some(state) = self.state(id).copied() {
+            let t = state.abort();
+            self.apply(id.index, state.name(), t, now, io);
+        }
+    }
+
+    /// Closes every connection gracefully (for shutdown): each gets our FIN,
+    /// and [`Endpoint::handle_frame`] / [`Endpoint::handle_timeout`] finish
+    /// the exchange.
+    pub fn close_all<I: Io>(&mut self, now: Instant, io: &mut I) {
+        for i in 0..self.slots.len() {
+            let slot = &self.slots[i];
+            if let Some(conn) = slot.conn.as_ref() {
+                let id = ConnId {
+                    index: i as u32,
+                    generation: slot.generation,
+                };
+                let _ = conn;
+                self.close(id, now, io);
+            }
+        }
+    }
+
+    /// Aborts every connection that is still open (the last step of a
+    /// shutdown whose graceful close ran out of time).
+    pub fn abort_all<I: Io>(&mut self, now: Instant, io: &mut I) {
+        for i in 0..self.slots.len() {
+            let slot = &self.slots[i];
+            if slot.conn.is_some() {
+                let id = ConnId {
+                    index: i as u32,
+                    generation: slot.generation,
+                };
+                self.abort(id, now, io);
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Initial sequence numbers (RFC 6528) and other keyed hashes of a 4-tuple.
+//!
+//! `ISN = M + F(localip, localport, remoteip, remoteport, secretkey)`, where
+//! `M` is a timer that ticks every 4 microseconds and `F` is SipHash-2-4
+//! keyed with a secret the caller provides (from a random source; the core
+//! has none). The same keyed hash, with other domain tags, gives each
+//! connection its timestamp offset and places it in the connection table,
+//! so an attacker who does not know the key can neither predict ISNs nor
+//! aim many 4-tuples at one table bucket.
+
+use core::hash::Hasher;
+use core::net::Ipv4Addr;
+
+use siphasher::sip::SipHasher24;
+
+use crate::seq::SeqNum;
+use crate::time::Instant;
+
+/// A connection's addresses and ports, as seen from our side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FourTuple {
+    /// Our address.
+    pub local_addr: Ipv4Addr,
+    /// Our port.
+    pub local_port: u16,
+    /// The peer's address.
+    pub remote_addr: Ipv4Addr,
+    /// The peer's port.
+    pub remote_port: u16,
+}
+
+impl core::fmt::Display for FourTuple {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}:{}", self.remote_addr, self.remote_port)
+    }
+}
+
+/// The keyed hash behind ISNs, timestamp offsets and table placement.
+#[derive(Clone, Copy, Debug)]
+pub struct Keyed {
+    k0: u64,
+    k1: u64,
+}
+
+impl Keyed {
+    /// A hasher keyed with 16 secret bytes.
+    pub fn new(key: [u8; 16]) -> Self {
+        let mut a = [0u8; 8];
+        let mut b = [0u8; 8];
+        a.copy_from_slice(&key[..8]);
+        b.copy_from_slice(&key[8..]);
+        Keyed {
+            k0: u64::from_le_bytes(a),
+            k1: u64::from_le_bytes(b),
+        }
+    }
+
+    /// SipHash-2-4 of the tuple, with a domain tag.
+    pub fn hash(&self, t: &FourTuple, tag: u8) -> u64 {
+        let mut h = SipHasher24::new_with_keys(self.k0, self.k1);
+        let mut bytes = [0u8; 13];
+        bytes[0..4].copy_from_slice(&t.local_addr.octets());
+        bytes[4..6].copy_from_slice(&t.local_port.to_be_bytes());
+        bytes[6..10].copy_from_slice(&t.remote_addr.octets());
+        bytes[10..12].copy_from_slice(&t.remote_port.to_be_bytes());
+        bytes[12] = tag;
+        h.write(&bytes);
+        h.finish()
+    }
+
+    /// RFC 6528 §3: the ISN for a connection starting at `now`.
+    pub fn isn(&self, t: &FourTuple, now: Instant) -> SeqNum {
+        let m = (now.as_micros() / 4) as u32;
+        SeqNum::new(m.wrapping_add(self.hash(t, 0) as u32))
+    }
+
+    /// The per-connection offset added to our timestamp clock (RFC 7323
+    /// §7.1 recommends one, so that TSval does not reveal uptime).
+    pub fn ts_offset(&self, t: &FourTuple) -> u32 {
+        self.hash(t, 1) as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tuple(port: u16) -> FourTuple {
+        FourTuple {
+            local_addr: Ipv4Addr::new(198, 18, 0, 1),
+            local_port: 3000,
+            remote_addr: Ipv4Addr::new(198, 18, 0, 2),
+            remote_port: port,
+        }
+    }
+
+    #[test]
+    fn isn_depends_on_tuple_key_and_clock() {
+        let k = Keyed::new([7; 16]);
+        let t0 = Instant::from_micros(1_000_000);
+        let a = k.isn(&tuple(40000), t0);
+        assert_ne!(a, k.isn(&tuple(40001), t0), "tuple");
+        assert_ne!(a, Keyed::new([8; 16]).isn(&tuple(40000), t0), "key");
+        // RFC 6528: M ticks every 4 us.
+        let later = k.isn(&tuple(40000), Instant::from_micros(1_000_400));
+        assert_eq!(later.get().wrapping_sub(a.get()), 100);
+        assert_ne!(k.ts_offset(&tuple(40000)), a.get().wrapping_sub(250_000));
+    }
+}
