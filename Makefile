@@ -1,0 +1,61 @@
+# Targets of the seed (make, make test, make clean, make format,
+# make format-check) and ours. `make test` is what CI runs.
+CARGO ?= cargo
+FUZZ_SECONDS ?= 20
+BIN := target/release/tcp-server
+
+.PHONY: all build test clean format format-check lint doc bench bench-e2e fuzz demo valgrind no-std setup unit
+
+all: build
+
+build:
+	$(CARGO) build --release --workspace
+	@echo "built $(BIN)"
+
+setup:
+	@bash scripts/setup.sh all
+
+# Everything CI checks: formatting, lints, every test (unit, property,
+# trace, interop, and the root end-to-end tests on veth pairs), the no_std
+# build, a short fuzz run of every target, and the benches compiled.
+test: setup format-check lint unit no-std doc
+	bash fuzz/run.sh $(FUZZ_SECONDS)
+	$(CARGO) bench --workspace --no-run
+	@echo "make test: all passed"
+
+unit:
+	$(CARGO) test --workspace --release
+
+no-std:
+	$(CARGO) build -p tcpcore --target thumbv7em-none-eabihf --release
+
+format:
+	$(CARGO) fmt --all
+
+format-check:
+	$(CARGO) fmt --all -- --check
+
+lint:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+
+bench:
+	$(CARGO) bench --workspace
+
+fuzz:
+	@bash scripts/setup.sh fuzz
+	bash fuzz/run.sh 300
+
+demo:
+	@bash scripts/setup.sh net
+	bash scripts/demo.sh
+
+valgrind:
+	@bash scripts/setup.sh net
+	bash scripts/valgrind.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf fuzz/target fuzz/corpus/run fuzz/artifacts
