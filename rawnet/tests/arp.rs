@@ -18,7 +18,11 @@ fn arp_reply_from_raw_socket_reaches_peer_neighbour_table() {
     let ours = Ipv4Addr::new(198, 18, 51, 10);
     assert!(!net.run_in_a(|| a.owns_address(ours)).unwrap());
     let cfg = SocketConfig {
-        filter: Some(Filter { ipv4: ours, tcp_port: 80, arp: true }),
+        filter: Some(Filter {
+            ipv4: ours,
+            tcp_port: 80,
+            arp: true,
+        }),
         ..SocketConfig::default()
     };
     let mut sock = net.run_in_a(|| RawSocket::open(&a, &cfg)).unwrap().unwrap();
@@ -59,7 +63,11 @@ fn arp_reply_from_raw_socket_reaches_peer_neighbour_table() {
         u.send_to(b"hello", (ours, 9)).unwrap();
     })
     .unwrap();
-    let want = mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":");
+    let want = mac
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":");
     let end = Instant::now() + Duration::from_secs(5);
     let mut shown = String::new();
     while Instant::now() < end {
@@ -80,5 +88,9 @@ fn arp_reply_from_raw_socket_reaches_peer_neighbour_table() {
     stop.store(true, Ordering::Release);
     let answered = responder.join().unwrap();
     assert!(answered >= 1, "no ARP request seen");
-    assert!(shown.contains(&format!("lladdr {want}")), "neigh shows `{}`", shown.trim());
+    assert!(
+        shown.contains(&format!("lladdr {want}")),
+        "neigh shows `{}`",
+        shown.trim()
+    );
 }

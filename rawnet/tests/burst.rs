@@ -21,12 +21,24 @@ fn burst_of_100k_frames_none_lost() {
     let ours = Ipv4Addr::new(198, 18, 31, 10); // unowned: the kernel ignores the frames
     let port = 5001;
     let cfg = SocketConfig {
-        filter: Some(Filter { ipv4: ours, tcp_port: port, arp: false }),
+        filter: Some(Filter {
+            ipv4: ours,
+            tcp_port: port,
+            arp: false,
+        }),
         ..SocketConfig::default()
     };
     let mut rx = net.run_in_a(|| RawSocket::open(&a, &cfg)).unwrap().unwrap();
     let mut tx = net
-        .run_in_b(|| RawSocket::open(&b, &SocketConfig { ring_bytes: 1 << 20, ..SocketConfig::default() }))
+        .run_in_b(|| {
+            RawSocket::open(
+                &b,
+                &SocketConfig {
+                    ring_bytes: 1 << 20,
+                    ..SocketConfig::default()
+                },
+            )
+        })
         .unwrap()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -71,7 +83,12 @@ fn burst_of_100k_frames_none_lost() {
         }
     });
 
-    let ends = Ends { src_mac: b.mac, dst_mac: a.mac, src_ip: net.addr_b, dst_ip: ours };
+    let ends = Ends {
+        src_mac: b.mac,
+        dst_mac: a.mac,
+        src_ip: net.addr_b,
+        dst_ip: ours,
+    };
     let template = tcp_frame(&ends, 40000, port, 0x10, &[0u8; 8], false);
     let t0 = Instant::now();
     let mut sent = 0u32;

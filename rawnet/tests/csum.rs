@@ -15,7 +15,11 @@ fn open_a(net: &TestNet) -> RawSocket {
     net.run_in_a(|| {
         let iface = Interface::by_name(&net.if_a)?;
         let cfg = SocketConfig {
-            filter: Some(Filter { ipv4: net.addr_a, tcp_port: PORT, arp: false }),
+            filter: Some(Filter {
+                ipv4: net.addr_a,
+                tcp_port: PORT,
+                arp: false,
+            }),
             ..SocketConfig::default()
         };
         RawSocket::open(&iface, &cfg)
@@ -62,7 +66,10 @@ fn kernel_frame_offloads_off_is_unknown_and_verifies() {
     net.set_offloads(false).unwrap();
     let (frame, meta) = kernel_syn(&net);
     assert_eq!(meta.csum, CsumStatus::Unknown);
-    assert!(l4_checksum_ok(&frame), "kernel SYN checksum does not verify");
+    assert!(
+        l4_checksum_ok(&frame),
+        "kernel SYN checksum does not verify"
+    );
     let age = meta.timestamp.elapsed().unwrap_or_default();
     assert!(age < Duration::from_secs(10), "timestamp {age:?} old");
 }
@@ -74,10 +81,23 @@ fn wrong_checksum_from_raw_socket_is_unknown() {
     let b = net.iface_b().unwrap();
     let mut rx = open_a(&net);
     let mut tx = net
-        .run_in_b(|| RawSocket::open(&b, &SocketConfig { ring_bytes: 1 << 20, ..SocketConfig::default() }))
+        .run_in_b(|| {
+            RawSocket::open(
+                &b,
+                &SocketConfig {
+                    ring_bytes: 1 << 20,
+                    ..SocketConfig::default()
+                },
+            )
+        })
         .unwrap()
         .unwrap();
-    let ends = Ends { src_mac: b.mac, dst_mac: a.mac, src_ip: net.addr_b, dst_ip: net.addr_a };
+    let ends = Ends {
+        src_mac: b.mac,
+        dst_mac: a.mac,
+        src_ip: net.addr_b,
+        dst_ip: net.addr_a,
+    };
     let bad = tcp_frame(&ends, 40000, PORT, 0x02, b"bad", false);
     let good = tcp_frame(&ends, 40001, PORT, 0x02, b"good", true);
     assert!(!l4_checksum_ok(&bad) && l4_checksum_ok(&good));
@@ -85,7 +105,11 @@ fn wrong_checksum_from_raw_socket_is_unknown() {
     tx.queue(&good).unwrap();
     assert_eq!(tx.flush().unwrap(), 2);
     let got = collect(&mut rx, Duration::from_millis(500));
-    let find = |sport| got.iter().find(|(f, _)| ports(f) == Some((sport, PORT))).cloned();
+    let find = |sport| {
+        got.iter()
+            .find(|(f, _)| ports(f) == Some((sport, PORT)))
+            .cloned()
+    };
     let (fb, mb) = find(40000).expect("bad-checksum frame did not arrive");
     assert_eq!(mb.csum, CsumStatus::Unknown);
     assert_eq!(fb, bad);

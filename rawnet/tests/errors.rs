@@ -33,7 +33,10 @@ fn interfaces_in_a_namespace() {
         assert!(a.owns_address(Ipv4Addr::LOCALHOST));
         assert!(!a.owns_address(net.addr_b), "b's address is not ours");
         assert!(!a.owns_address(Ipv4Addr::new(198, 18, 61, 10)));
-        assert_eq!(Interface::by_name("nope0"), Err(Error::NoSuchInterface("nope0".into())));
+        assert_eq!(
+            Interface::by_name("nope0"),
+            Err(Error::NoSuchInterface("nope0".into()))
+        );
     })
     .unwrap();
 
@@ -41,11 +44,20 @@ fn interfaces_in_a_namespace() {
     net.run_in_a(|| {
         let e = Interface::by_name(&net.if_a).unwrap_err();
         assert_eq!(e, Error::InterfaceDown(net.if_a.clone()));
-        assert!(e.to_string().contains(&format!("ip link set {} up", net.if_a)));
-        assert_eq!(Interface::default_interface(), Err(Error::NoDefaultInterface));
+        assert!(e
+            .to_string()
+            .contains(&format!("ip link set {} up", net.if_a)));
+        assert_eq!(
+            Interface::default_interface(),
+            Err(Error::NoDefaultInterface)
+        );
         // Opening on a down interface works (it may come up later) or fails
         // with a one-line error, never a panic.
-        let iface = Interface::list().unwrap().into_iter().find(|i| i.name == net.if_a).unwrap();
+        let iface = Interface::list()
+            .unwrap()
+            .into_iter()
+            .find(|i| i.name == net.if_a)
+            .unwrap();
         if let Err(e) = RawSocket::open(&iface, &SocketConfig::default()) {
             assert!(!e.to_string().contains('\n'));
         }
@@ -58,19 +70,37 @@ fn bad_config_is_refused() {
     let net = TestNet::new("cfg", 62).unwrap();
     let a = net.iface_a().unwrap();
     let r = net
-        .run_in_a(|| RawSocket::open(&a, &SocketConfig { block_size: 1000, ..SocketConfig::default() }))
+        .run_in_a(|| {
+            RawSocket::open(
+                &a,
+                &SocketConfig {
+                    block_size: 1000,
+                    ..SocketConfig::default()
+                },
+            )
+        })
         .unwrap();
     assert!(matches!(r, Err(Error::InvalidConfig(_))), "{r:?}");
     // A tiny ring is still at least one block.
     let r = net
-        .run_in_a(|| RawSocket::open(&a, &SocketConfig { ring_bytes: 1, ..SocketConfig::default() }))
+        .run_in_a(|| {
+            RawSocket::open(
+                &a,
+                &SocketConfig {
+                    ring_bytes: 1,
+                    ..SocketConfig::default()
+                },
+            )
+        })
         .unwrap();
     assert!(r.is_ok(), "{r:?}");
     // A vanished interface index.
     let mut gone = a.clone();
     gone.index = 999_999;
     gone.name = "gone0".into();
-    let r = net.run_in_a(|| RawSocket::open(&gone, &SocketConfig::default())).unwrap();
+    let r = net
+        .run_in_a(|| RawSocket::open(&gone, &SocketConfig::default()))
+        .unwrap();
     assert_eq!(r.unwrap_err(), Error::NoSuchInterface("gone0".into()));
 }
 
@@ -82,14 +112,22 @@ fn messages_are_one_line() {
         Error::InterfaceDown("x".into()),
         Error::NoIpv4("x".into()),
         Error::NoDefaultInterface,
-        Error::AddressInUse { addr: Ipv4Addr::new(198, 18, 0, 1), iface: "x".into() },
+        Error::AddressInUse {
+            addr: Ipv4Addr::new(198, 18, 0, 1),
+            iface: "x".into(),
+        },
         Error::Firewall("nft not found: apt-get install nftables".into()),
         Error::InvalidConfig("y"),
-        Error::Io { context: "poll", source: nix::errno::Errno::EINVAL },
+        Error::Io {
+            context: "poll",
+            source: nix::errno::Errno::EINVAL,
+        },
     ];
     for e in all {
         let m = e.to_string();
         assert!(!m.is_empty() && !m.contains('\n'), "{m}");
     }
-    assert!(Error::PermissionDenied.to_string().contains("setcap cap_net_raw"));
+    assert!(Error::PermissionDenied
+        .to_string()
+        .contains("setcap cap_net_raw"));
 }

@@ -20,7 +20,11 @@ fn fanout_keeps_each_flow_on_one_socket() {
     let ours = Ipv4Addr::new(198, 18, 41, 10);
     let port = 6000;
     let cfg = SocketConfig {
-        filter: Some(Filter { ipv4: ours, tcp_port: port, arp: false }),
+        filter: Some(Filter {
+            ipv4: ours,
+            tcp_port: port,
+            arp: false,
+        }),
         fanout: Some(4242),
         ring_bytes: 4 << 20,
         ..SocketConfig::default()
@@ -32,13 +36,34 @@ fn fanout_keeps_each_flow_on_one_socket() {
         .unwrap()
         .unwrap();
     let mut tx = net
-        .run_in_b(|| RawSocket::open(&b, &SocketConfig { ring_bytes: 1 << 20, ..SocketConfig::default() }))
+        .run_in_b(|| {
+            RawSocket::open(
+                &b,
+                &SocketConfig {
+                    ring_bytes: 1 << 20,
+                    ..SocketConfig::default()
+                },
+            )
+        })
         .unwrap()
         .unwrap();
-    let ends = Ends { src_mac: b.mac, dst_mac: a.mac, src_ip: net.addr_b, dst_ip: ours };
+    let ends = Ends {
+        src_mac: b.mac,
+        dst_mac: a.mac,
+        src_ip: net.addr_b,
+        dst_ip: ours,
+    };
     for i in 0..PER_FLOW {
         for f in 0..FLOWS {
-            tx.queue(&tcp_frame(&ends, 20000 + f, port, 0x10, &i.to_be_bytes(), true)).unwrap();
+            tx.queue(&tcp_frame(
+                &ends,
+                20000 + f,
+                port,
+                0x10,
+                &i.to_be_bytes(),
+                true,
+            ))
+            .unwrap();
         }
     }
     assert_eq!(tx.flush().unwrap(), usize::from(FLOWS * PER_FLOW));
@@ -65,5 +90,8 @@ fn fanout_keeps_each_flow_on_one_socket() {
     for (flow, on) in &seen {
         assert_eq!(on.len(), 1, "flow {flow} split over sockets {on:?}");
     }
-    assert!(per_sock.iter().all(|&n| n > 0), "one socket got nothing: {per_sock:?}");
+    assert!(
+        per_sock.iter().all(|&n| n > 0),
+        "one socket got nothing: {per_sock:?}"
+    );
 }

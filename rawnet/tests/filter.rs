@@ -17,23 +17,64 @@ fn filter_passes_only_tcp_to_our_port_and_arp() {
     let ours = Ipv4Addr::new(198, 18, 21, 10); // not the kernel's
     let port = 7777;
     let cfg = SocketConfig {
-        filter: Some(Filter { ipv4: ours, tcp_port: port, arp: true }),
+        filter: Some(Filter {
+            ipv4: ours,
+            tcp_port: port,
+            arp: true,
+        }),
         ..SocketConfig::default()
     };
     let mut rx = net.run_in_a(|| RawSocket::open(&a, &cfg)).unwrap().unwrap();
     let mut tx = net
-        .run_in_b(|| RawSocket::open(&b, &SocketConfig { ring_bytes: 1 << 20, ..SocketConfig::default() }))
+        .run_in_b(|| {
+            RawSocket::open(
+                &b,
+                &SocketConfig {
+                    ring_bytes: 1 << 20,
+                    ..SocketConfig::default()
+                },
+            )
+        })
         .unwrap()
         .unwrap();
-    let to = |dst_ip| Ends { src_mac: b.mac, dst_mac: a.mac, src_ip: net.addr_b, dst_ip };
+    let to = |dst_ip| Ends {
+        src_mac: b.mac,
+        dst_mac: a.mac,
+        src_ip: net.addr_b,
+        dst_ip,
+    };
     // (frame, should pass, what)
     let cases: Vec<(Vec<u8>, bool, &str)> = vec![
-        (tcp_frame(&to(ours), 1001, port, 0x02, b"", true), true, "tcp to us"),
-        (tcp_frame(&to(ours), 1002, port, 0x10, b"data", false), true, "tcp to us, bad csum"),
-        (tcp_frame(&to(ours), 1003, port + 1, 0x02, b"", true), false, "tcp other port"),
-        (tcp_frame(&to(ours), port, 80, 0x02, b"", true), false, "tcp src port ours"),
-        (udp_frame(&to(ours), 1004, port, b"udp"), false, "udp to our port"),
-        (tcp_frame(&to(net.addr_a), 1005, port, 0x02, b"", true), false, "tcp other addr"),
+        (
+            tcp_frame(&to(ours), 1001, port, 0x02, b"", true),
+            true,
+            "tcp to us",
+        ),
+        (
+            tcp_frame(&to(ours), 1002, port, 0x10, b"data", false),
+            true,
+            "tcp to us, bad csum",
+        ),
+        (
+            tcp_frame(&to(ours), 1003, port + 1, 0x02, b"", true),
+            false,
+            "tcp other port",
+        ),
+        (
+            tcp_frame(&to(ours), port, 80, 0x02, b"", true),
+            false,
+            "tcp src port ours",
+        ),
+        (
+            udp_frame(&to(ours), 1004, port, b"udp"),
+            false,
+            "udp to our port",
+        ),
+        (
+            tcp_frame(&to(net.addr_a), 1005, port, 0x02, b"", true),
+            false,
+            "tcp other addr",
+        ),
         (
             arp_frame([0xff; 6], 1, b.mac, net.addr_b, [0; 6], ours),
             true,
@@ -56,7 +97,10 @@ fn filter_passes_only_tcp_to_our_port_and_arp() {
         .filter(|(g, _)| !cases.iter().any(|(f, _, _)| f == g) && ethertype(g) != 0x0806)
         .map(|(g, _)| g.len())
         .collect();
-    assert!(unexpected.is_empty(), "unexpected frames of lengths {unexpected:?}");
+    assert!(
+        unexpected.is_empty(),
+        "unexpected frames of lengths {unexpected:?}"
+    );
     let st = rx.stats().unwrap();
     assert!(st.rx_frames >= 3);
     assert_eq!(st.drops, 0);
@@ -71,16 +115,34 @@ fn no_filter_sees_everything_and_not_own_frames() {
         .run_in_a(|| RawSocket::open(&a, &SocketConfig::default()))
         .unwrap()
         .unwrap();
-    let ends = Ends { src_mac: b.mac, dst_mac: a.mac, src_ip: net.addr_b, dst_ip: Ipv4Addr::new(198, 18, 22, 99) };
+    let ends = Ends {
+        src_mac: b.mac,
+        dst_mac: a.mac,
+        src_ip: net.addr_b,
+        dst_ip: Ipv4Addr::new(198, 18, 22, 99),
+    };
     let u = udp_frame(&ends, 5, 6, b"x");
     let mut tx = net
-        .run_in_b(|| RawSocket::open(&b, &SocketConfig { ring_bytes: 1 << 20, ..SocketConfig::default() }))
+        .run_in_b(|| {
+            RawSocket::open(
+                &b,
+                &SocketConfig {
+                    ring_bytes: 1 << 20,
+                    ..SocketConfig::default()
+                },
+            )
+        })
         .unwrap()
         .unwrap();
     tx.send(&u).unwrap();
     // A frame ns a sends itself must not come back (ignore_outgoing).
     let mine = udp_frame(
-        &Ends { src_mac: a.mac, dst_mac: b.mac, src_ip: net.addr_a, dst_ip: net.addr_b },
+        &Ends {
+            src_mac: a.mac,
+            dst_mac: b.mac,
+            src_ip: net.addr_a,
+            dst_ip: net.addr_b,
+        },
         7,
         8,
         b"mine",

@@ -36,13 +36,17 @@ fn pseudo(src: [u8; 4], dst: [u8; 4], proto: u8, len: usize) -> u32 {
 
 /// True if the frame is IPv4 TCP/UDP and its transport checksum verifies.
 pub fn l4_checksum_ok(frame: &[u8]) -> bool {
-    let Some(ip) = frame.get(14..) else { return false };
+    let Some(ip) = frame.get(14..) else {
+        return false;
+    };
     if ip.len() < 20 {
         return false;
     }
     let ihl = usize::from(ip[0] & 0xf) * 4;
     let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-    let Some(seg) = ip.get(ihl..total) else { return false };
+    let Some(seg) = ip.get(ihl..total) else {
+        return false;
+    };
     let src = [ip[12], ip[13], ip[14], ip[15]];
     let dst = [ip[16], ip[17], ip[18], ip[19]];
     fold(sum16(seg, pseudo(src, dst, ip[9], seg.len()))) == 0xffff
@@ -79,7 +83,14 @@ fn ipv4(e: &Ends, proto: u8, l4: &[u8]) -> Vec<u8> {
 }
 
 /// An IPv4 TCP frame; `good_csum` false writes a wrong checksum on purpose.
-pub fn tcp_frame(e: &Ends, sport: u16, dport: u16, flags: u8, payload: &[u8], good_csum: bool) -> Vec<u8> {
+pub fn tcp_frame(
+    e: &Ends,
+    sport: u16,
+    dport: u16,
+    flags: u8,
+    payload: &[u8],
+    good_csum: bool,
+) -> Vec<u8> {
     let mut t = vec![0u8; 20];
     t[0..2].copy_from_slice(&sport.to_be_bytes());
     t[2..4].copy_from_slice(&dport.to_be_bytes());
@@ -88,7 +99,10 @@ pub fn tcp_frame(e: &Ends, sport: u16, dport: u16, flags: u8, payload: &[u8], go
     t[13] = flags;
     t[14..16].copy_from_slice(&65535u16.to_be_bytes());
     t.extend_from_slice(payload);
-    let mut c = !fold(sum16(&t, pseudo(e.src_ip.octets(), e.dst_ip.octets(), 6, t.len())));
+    let mut c = !fold(sum16(
+        &t,
+        pseudo(e.src_ip.octets(), e.dst_ip.octets(), 6, t.len()),
+    ));
     if !good_csum {
         c ^= 0x5a5a;
     }
@@ -103,7 +117,10 @@ pub fn udp_frame(e: &Ends, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     u[2..4].copy_from_slice(&dport.to_be_bytes());
     u[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
     u.extend_from_slice(payload);
-    let c = !fold(sum16(&u, pseudo(e.src_ip.octets(), e.dst_ip.octets(), 17, u.len())));
+    let c = !fold(sum16(
+        &u,
+        pseudo(e.src_ip.octets(), e.dst_ip.octets(), 17, u.len()),
+    ));
     u[6..8].copy_from_slice(&c.to_be_bytes());
     ipv4(e, 17, &u)
 }
@@ -130,7 +147,8 @@ pub fn arp_frame(
 }
 
 pub fn ethertype(f: &[u8]) -> u16 {
-    f.get(12..14).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
+    f.get(12..14)
+        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
 }
 
 /// (src port, dst port) of an IPv4 TCP/UDP frame.
@@ -140,11 +158,16 @@ pub fn ports(f: &[u8]) -> Option<(u16, u16)> {
     }
     let ihl = usize::from(f.get(14)? & 0xf) * 4;
     let p = f.get(14 + ihl..14 + ihl + 4)?;
-    Some((u16::from_be_bytes([p[0], p[1]]), u16::from_be_bytes([p[2], p[3]])))
+    Some((
+        u16::from_be_bytes([p[0], p[1]]),
+        u16::from_be_bytes([p[2], p[3]]),
+    ))
 }
 
 pub fn ip_proto(f: &[u8]) -> Option<u8> {
-    (ethertype(f) == 0x0800).then(|| f.get(23).copied()).flatten()
+    (ethertype(f) == 0x0800)
+        .then(|| f.get(23).copied())
+        .flatten()
 }
 
 /// Receives for `dur` (bounded), keeping a copy of every frame.
