@@ -80,8 +80,13 @@ pub struct SocketConfig {
     /// Total size of the receive ring in bytes (default 16 MiB); rounded
     /// down to a whole number of blocks, at least one.
     pub ring_bytes: usize,
-    /// Size of one ring block (default 1 MiB): a multiple of the page size,
-    /// and larger than the largest frame (GRO frames reach 64 KiB and more).
+    /// Size of one ring block (default 256 KiB): a multiple of the page
+    /// size, and larger than the largest frame (GRO/TSO frames reach 64 KiB).
+    /// The kernel hands a block over when it is full or `block_timeout_ms`
+    /// has passed, so under light load each block holds only a few frames:
+    /// a reader that stalls for longer than `ring_bytes / block_size`
+    /// timeouts loses frames even with the ring nearly empty. Many smaller
+    /// blocks tolerate stalls better than a few large ones.
     pub block_size: usize,
     /// How long the kernel fills a block before handing it over even if not
     /// full (default 1 ms): the added latency under light load.
@@ -99,7 +104,7 @@ impl Default for SocketConfig {
         SocketConfig {
             filter: None,
             ring_bytes: 16 << 20,
-            block_size: 1 << 20,
+            block_size: 256 << 10,
             block_timeout_ms: 1,
             fanout: None,
             ignore_outgoing: true,
@@ -155,7 +160,7 @@ impl RawSocket {
         let page = 4096usize;
         if cfg.block_size < 2 * FRAME_SIZE || cfg.block_size % page != 0 {
             return Err(Error::InvalidConfig(
-                "block_size must be a multiple of 4096 bytes (1 MiB is a good size)",
+                "block_size must be a multiple of 4096 bytes (256 KiB is a good size)",
             ));
         }
         let block_nr = (cfg.ring_bytes / cfg.block_size).max(1);

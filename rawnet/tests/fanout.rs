@@ -3,6 +3,8 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -26,7 +28,6 @@ fn fanout_keeps_each_flow_on_one_socket() {
             arp: false,
         }),
         fanout: Some(4242),
-        ring_bytes: 4 << 20,
         ..SocketConfig::default()
     };
     let mut socks: Vec<RawSocket> = net
@@ -47,6 +48,32 @@ fn fanout_keeps_each_flow_on_one_socket() {
         })
         .unwrap()
         .unwrap();
+    // Like a server's workers: one thread per socket, receiving while we send.
+    let total = usize::from(FLOWS * PER_FLOW);
+    let got = Arc::new(AtomicUsize::new(0));
+    let end = Instant::now() + Duration::from_secs(5);
+    let workers: Vec<_> = socks
+        .drain(..)
+        .map(|mut s| {
+            let got = got.clone();
+            std::thread::spawn(move || {
+                let mut flows: HashSet<u16> = HashSet::new();
+                let mut n = 0usize;
+                while got.load(Ordering::Acquire) < total && Instant::now() < end {
+                    let k = s
+                        .recv_batch(Some(Duration::from_millis(5)), |f, _| {
+                            if let Some((sport, _)) = ports(f) {
+                                flows.insert(sport);
+                            }
+                        })
+                        .unwrap();
+                    n += k;
+                    got.fetch_add(k, Ordering::AcqRel);
+                }
+                (flows, n, s.stats().unwrap())
+            })
+        })
+        .collect();
     let ends = Ends {
         src_mac: b.mac,
         dst_mac: a.mac,
@@ -66,25 +93,18 @@ fn fanout_keeps_each_flow_on_one_socket() {
             .unwrap();
         }
     }
-    assert_eq!(tx.flush().unwrap(), usize::from(FLOWS * PER_FLOW));
-
+    assert_eq!(tx.flush().unwrap(), total);
+    let results: Vec<_> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    let per_sock: Vec<usize> = results.iter().map(|r| r.1).collect();
+    let stats: Vec<_> = results.iter().map(|r| r.2).collect();
+    eprintln!("fanout: per socket {per_sock:?}, stats {stats:?}");
     // flow (src port) -> set of socket indexes that saw it
     let mut seen: HashMap<u16, HashSet<usize>> = HashMap::new();
-    let mut per_sock = [0usize; 2];
-    let total = usize::from(FLOWS * PER_FLOW);
-    let end = Instant::now() + Duration::from_secs(5);
-    while per_sock.iter().sum::<usize>() < total && Instant::now() < end {
-        for (i, s) in socks.iter_mut().enumerate() {
-            s.recv_batch(Some(Duration::from_millis(5)), |f, _| {
-                if let Some((sport, _)) = ports(f) {
-                    seen.entry(sport).or_default().insert(i);
-                    per_sock[i] += 1;
-                }
-            })
-            .unwrap();
+    for (i, r) in results.iter().enumerate() {
+        for &f in &r.0 {
+            seen.entry(f).or_default().insert(i);
         }
     }
-    eprintln!("fanout: per socket {per_sock:?}");
     assert_eq!(per_sock.iter().sum::<usize>(), total, "frames lost");
     assert_eq!(seen.len(), usize::from(FLOWS));
     for (flow, on) in &seen {
