@@ -1,0 +1,537 @@
+//! Packet-trace tests in the spirit of packetdrill: a script of segments
+//! going in (`<`) and expected coming out (`>`), each at a time, run through
+//! a real [`Endpoint`] as whole Ethernet frames.
+//!
+//! ```text
+//! # comment
+//! 0.000 < S 1000:1000(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
+//! 0.000 > S. 0:0(0) ack 1001 win 65535 <mss 1460,sackOK,TS val * ecr 100,nop,wscale 1>
+//! 0.010 < . 1001:1001(0) ack 1 win 512
+//! 0.020 < P. 1001:1101(100) ack 1 win 512
+//! 0.060 > . 1:1(0) ack 1101
+//! 0.060 ! delivered 100
+//! 0.060 ! state ESTABLISHED
+//! 1.000 tick
+//! ```
+//!
+//! Incoming lines use the client's absolute sequence numbers and an ACK
+//! relative to our ISS; outgoing lines use our sequence numbers relative to
+//! the ISS (learnt from the SYN-ACK) and the client's absolute ACK, as
+//! packetdrill does. On an outgoing line, fields left out are not checked;
+//! `win` and `<options>` are checked when given (`TS val *` matches any
+//! TSval). Every outgoing frame must be expected: an unexpected one fails at
+//! the next `<`, `tick` or `!` line, or at the end. An outgoing line's time
+//! must match when the frame was sent within 1 ms.
+//!
+//! Checks (`!`): `delivered N` (bytes handed to the application so far, and
+//! they are exactly the client's bytes), `state NAME` (`CLOSED` when the
+//! connection is gone), `closed REASON`, `conns N`, `drops REASON N`,
+//! `established N`, `peer-closed`.
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::net::Ipv4Addr;
+
+use tcpcore::conn::Config;
+use tcpcore::wire::{
+    self, ChecksumPolicy, EtherType, EthernetAddress, EthernetRepr, Frame, IpProtocol, Ipv4Repr,
+    SackBlocks, TcpControl, TcpOptions, TcpRepr, Timestamps,
+};
+use tcpcore::{
+    AppEvent, CloseReason, ConnId, DropReason, Endpoint, EndpointConfig, FourTuple, Instant, Io,
+    SeqNum, Slot, StateName,
+};
+
+pub const SERVER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 1]);
+pub const CLIENT_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 2]);
+pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+pub const SERVER_PORT: u16 = 3000;
+pub const CLIENT_PORT: u16 = 40000;
+/// Receive buffer per connection in trace tests: 64 KiB (window shift 1).
+pub const BUF: usize = 1 << 16;
+
+/// The byte the client sends at sequence number `seq`.
+pub fn pattern(seq: u32) -> u8 {
+    (seq % 251) as u8
+}
+
+/// Frames and events collected from the endpoint.
+#[derive(Default)]
+pub struct Recorder {
+    pub now: Instant,
+    pub out: VecDeque<(Instant, Vec<u8>)>,
+    buf: Vec<u8>,
+    pub data: Vec<u8>,
+    pub events: Vec<AppEvent<'static>>,
+    pub closed: Vec<CloseReason>,
+    pub states: Vec<(StateName, StateName)>,
+    pub peer_closed: usize,
+    pub established: usize,
+    pub last_id: Option<ConnId>,
+}
+
+impl Io for Recorder {
+    fn tx(&mut self, len: usize) -> Option<&mut [u8]> {
+        // Frames are written into `buf` and moved to `out` on the next call
+        // (or by `flush`).
+        self.flush();
+        self.buf.clear();
+        self.buf.resize(len, 0);
+        Some(&mut self.buf)
+    }
+
+    fn event(&mut self, id: ConnId, _tuple: &FourTuple, event: AppEvent<'_>) {
+        self.last_id = Some(id);
+        match event {
+            AppEvent::Data(d) => self.data.extend_from_slice(d),
+            AppEvent::Closed(r) => self.closed.push(r),
+            AppEvent::StateChange { from, to } => self.states.push((from, to)),
+            AppEvent::PeerClosed => self.peer_closed += 1,
+            AppEvent::Established => self.established += 1,
+        }
+    }
+}
+
+impl Recorder {
+    pub fn flush(&mut self) {
+        if !self.buf.is_empty() {
+            let f = std::mem::take(&mut self.buf);
+            self.out.push_back((self.now, f));
+        }
+    }
+}
+
+/// A parsed script line.
+#[derive(Debug, Clone)]
+enum Line {
+    In(f64, Seg),
+    Out(f64, Seg),
+    Tick(f64),
+    Check(f64, String),
+}
+
+/// A segment as written in a script.
+#[derive(Debug, Clone, Default)]
+pub struct Seg {
+    pub flags: String,
+    pub seq: u32,
+    pub len: u32,
+    pub ack: Option<u32>,
+    pub win: Option<u16>,
+    pub options: Option<OptSpec>,
+}
+
+/// Options as written in a script; `ts_val: None` with `ts` set means `*`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OptSpec {
+    pub mss: Option<u16>,
+    pub wscale: Option<u8>,
+    pub sack_ok: bool,
+    pub ts: Option<(Option<u32>, u32)>,
+    pub sack: Vec<(u32, u32)>,
+}
+
+fn parse_options(s: &str) -> OptSpec {
+    let mut o = OptSpec::default();
+    for item in s.split(',') {
+        let w: Vec<&str> = item.split_whitespace().collect();
+        match w.as_slice() {
+            ["mss", v] => o.mss = Some(v.parse().unwrap()),
+            ["wscale", v] => o.wscale = Some(v.parse().unwrap()),
+            ["sackOK"] => o.sack_ok = true,
+            ["nop"] | ["eol"] | [] => {}
+            ["TS", "val", v, "ecr", e] => {
+                let val = if *v == "*" { None } else { Some(v.parse().unwrap()) };
+                o.ts = Some((val, e.parse().unwrap()));
+            }
+            ["sack", blocks @ ..] => {
+                for b in blocks {
+                    let (l, r) = b.split_once(':').unwrap();
+                    o.sack.push((l.parse().unwrap(), r.parse().unwrap()));
+                }
+            }
+            other => panic!("unknown option {other:?}"),
+        }
+    }
+    o
+}
+
+fn parse_seg(rest: &str) -> Seg {
+    let (head, opts) = match rest.find('<') {
+        Some(i) => {
+            let end = rest.rfind('>').expect("unclosed <");
+            (&rest[..i], Some(parse_options(&rest[i + 1..end])))
+        }
+        None => (rest, None),
+    };
+    let w: Vec<&str> = head.split_whitespace().collect();
+    let flags = w[0].to_string();
+    let (range, len) = w[1].split_once('(').expect("seq:end(len)");
+    let len: u32 = len.trim_end_matches(')').parse().unwrap();
+    let seq: u32 = range.split_once(':').unwrap().0.parse().unwrap();
+    let mut seg = Seg {
+        flags,
+        seq,
+        len,
+        options: opts,
+        ..Seg::default()
+    };
+    let mut i = 2;
+    while i < w.len() {
+        match w[i] {
+            "ack" => seg.ack = Some(w[i + 1].parse().unwrap()),
+            "win" => seg.win = Some(w[i + 1].parse().unwrap()),
+            other => panic!("unknown field {other}"),
+        }
+        i += 2;
+    }
+    seg
+}
+
+fn parse_script(script: &str) -> Vec<Line> {
+    let mut lines = Vec::new();
+    for raw in script.lines() {
+        let l = raw.trim();
+        if l.is_empty() || l.starts_with('#') || l.starts_with("//") {
+            continue;
+        }
+        let (t, rest) = l.split_once(' ').expect("time first");
+        let t: f64 = t.trim_start_matches('+').parse().expect("time");
+        let rest = rest.trim();
+        let line = if let Some(r) = rest.strip_prefix("< ") {
+            Line::In(t, parse_seg(r))
+        } else if let Some(r) = rest.strip_prefix("> ") {
+            Line::Out(t, parse_seg(r))
+        } else if rest == "tick" {
+            Line::Tick(t)
+        } else if let Some(r) = rest.strip_prefix("! ") {
+            Line::Check(t, r.to_string())
+        } else {
+            panic!("cannot parse line: {l}");
+        };
+        lines.push(line);
+    }
+    lines
+}
+
+fn at(t: f64) -> Instant {
+    Instant::from_micros((t * 1e6).round() as u64)
+}
+
+/// A client-side helper that builds frames and drives an endpoint.
+pub struct Harness {
+    pub ep: Endpoint<'static, BUF>,
+    pub rec: Recorder,
+    pub iss: Option<u32>,
+    pub port: u16,
+    pub tcp_checksum: ChecksumPolicy,
+    pub client_isn: Option<u32>,
+}
+
+pub fn default_config() -> EndpointConfig {
+    EndpointConfig {
+        mac: SERVER_MAC,
+        addr: SERVER_IP,
+        port: SERVER_PORT,
+        answer_arp: true,
+        max_half_open: 64,
+        conn: Config {
+            close_on_peer_fin: false,
+            ..Config::default()
+        },
+    }
+}
+
+pub fn slots(n: usize) -> &'static mut [Slot<BUF>] {
+    Box::leak((0..n).map(|_| Slot::new()).collect::<Vec<_>>().into_boxed_slice())
+}
+
+impl Harness {
+    pub fn new(cfg: EndpointConfig) -> Self {
+        Self::with_slots(cfg, 4)
+    }
+
+    pub fn with_slots(cfg: EndpointConfig, n: usize) -> Self {
+        Harness {
+            ep: Endpoint::new(cfg, slots(n), [42; 16]),
+            rec: Recorder::default(),
+            iss: None,
+            port: CLIENT_PORT,
+            tcp_checksum: ChecksumPolicy::Verify,
+            client_isn: None,
+        }
+    }
+
+    /// Runs timers up to `t`.
+    pub fn advance(&mut self, t: Instant) {
+        for _ in 0..10_000 {
+            match self.ep.poll_timeout() {
+                Some(w) if w <= t => {
+                    self.rec.now = w.max(self.rec.now);
+                    self.ep.handle_timeout(self.rec.now, &mut self.rec);
+                    self.rec.flush();
+                }
+                _ => break,
+            }
+        }
+        self.rec.now = t.max(self.rec.now);
+    }
+
+    /// Builds the frame for an incoming script segment.
+    pub fn frame_for(&self, s: &Seg) -> Vec<u8> {
+        let payload: Vec<u8> = (0..s.len).map(|i| pattern(s.seq.wrapping_add(i))).collect();
+        let mut options = TcpOptions::default();
+        if let Some(o) = &s.options {
+            options.mss = o.mss;
+            options.window_scale = o.wscale;
+            options.sack_permitted = o.sack_ok;
+            options.timestamps = o.ts.map(|(v, e)| Timestamps {
+                tsval: v.unwrap_or(0),
+                tsecr: e,
+            });
+            let mut sb = SackBlocks::new();
+            for &(l, r) in &o.sack {
+                sb.push(self.our(l), self.our(r));
+            }
+            options.sack_blocks = sb;
+        }
+        let has = |c| s.flags.contains(c);
+        let control = if has('S') {
+            TcpControl::Syn
+        } else if has('R') {
+            TcpControl::Rst
+        } else if has('F') {
+            TcpControl::Fin
+        } else {
+            TcpControl::None
+        };
+        let ack = if has('.') || s.ack.is_some() {
+            Some(self.our(s.ack.unwrap_or(0)))
+        } else {
+            None
+        };
+        let tcp = TcpRepr {
+            src_port: self.port,
+            dst_port: SERVER_PORT,
+            seq_number: SeqNum::new(s.seq),
+            ack_number: ack,
+            control,
+            push: has('P'),
+            urgent: None,
+            ece: has('E'),
+            cwr: has('W'),
+            window_len: s.win.unwrap_or(65535),
+            options,
+            payload: &payload,
+        };
+        build_frame(&tcp)
+    }
+
+    /// Our sequence number `rel` relative to the ISS.
+    fn our(&self, rel: u32) -> SeqNum {
+        SeqNum::new(self.iss.unwrap_or(0).wrapping_add(rel))
+    }
+
+    pub fn send(&mut self, frame: &[u8]) {
+        self.ep
+            .handle_frame(self.rec.now, frame, self.tcp_checksum, &mut self.rec);
+        self.rec.flush();
+    }
+
+    fn check_out(&mut self, t: f64, want: &Seg, line: &str) {
+        let Some((sent, frame)) = self.rec.out.pop_front() else {
+            panic!("expected `{line}`, but nothing was sent");
+        };
+        let dt = sent.as_micros() as i64 - at(t).as_micros() as i64;
+        assert!(
+            dt.abs() <= 1000,
+            "`{line}`: sent at {sent:?}, expected at {t}s"
+        );
+        let Ok(Frame::Tcp { eth, ip, tcp }) = wire::parse_frame(&frame, ChecksumPolicy::Verify) else {
+            panic!("`{line}`: sent frame does not parse as TCP: {frame:02x?}");
+        };
+        assert_eq!(eth.dst_addr, CLIENT_MAC, "`{line}`: destination MAC");
+        assert_eq!(ip.dst_addr, CLIENT_IP, "`{line}`: destination address");
+        assert_eq!(tcp.dst_port, self.port, "`{line}`: destination port");
+        assert_eq!(tcp.src_port, SERVER_PORT, "`{line}`: source port");
+        let flags = tcp.flags().to_string();
+        assert_eq!(flags, want.flags, "`{line}`: flags (got {tcp:?})");
+        if tcp.control == TcpControl::Syn && self.iss.is_none() {
+            self.iss = Some(tcp.seq_number.get().wrapping_sub(want.seq));
+        }
+        let rel = tcp.seq_number.get().wrapping_sub(self.iss.unwrap_or(0));
+        // A reset for a segment with no connection has an absolute number.
+        let abs_ok = tcp.control == TcpControl::Rst && tcp.seq_number.get() == want.seq;
+        assert!(rel == want.seq || abs_ok, "`{line}`: seq {rel} (got {tcp:?})");
+        assert_eq!(tcp.payload.len() as u32, want.len, "`{line}`: length");
+        if let Some(a) = want.ack {
+            assert_eq!(tcp.ack_number.map(|n| n.get()), Some(a), "`{line}`: ack (got {tcp:?})");
+        } else {
+            assert!(tcp.ack_number.is_none() || want.flags.contains('.'), "`{line}`: unexpected ack");
+        }
+        if let Some(w) = want.win {
+            assert_eq!(tcp.window_len, w, "`{line}`: window");
+        }
+        if let Some(o) = &want.options {
+            let got = &tcp.options;
+            assert_eq!(got.mss, o.mss, "`{line}`: mss");
+            assert_eq!(got.window_scale, o.wscale, "`{line}`: wscale");
+            assert_eq!(got.sack_permitted, o.sack_ok, "`{line}`: sackOK");
+            match (got.timestamps, o.ts) {
+                (None, None) => {}
+                (Some(g), Some((val, ecr))) => {
+                    assert_eq!(g.tsecr, ecr, "`{line}`: TS ecr");
+                    if let Some(v) = val {
+                        assert_eq!(g.tsval, v, "`{line}`: TS val");
+                    }
+                }
+                (g, w) => panic!("`{line}`: timestamps {g:?}, expected {w:?}"),
+            }
+            let blocks: Vec<(u32, u32)> = got
+                .sack_blocks
+                .as_slice()
+                .iter()
+                .map(|(l, r)| (l.get(), r.get()))
+                .collect();
+            assert_eq!(blocks, o.sack, "`{line}`: SACK blocks");
+        } else {
+            let _ = ip;
+        }
+    }
+
+    fn conn_id(&self) -> Option<ConnId> {
+        self.ep
+            .connections()
+            .find(|(_, t, _)| t.remote_port == self.port)
+            .map(|(id, _, _)| id)
+    }
+
+    fn assert_quiet(&mut self, line: &str) {
+        if let Some((t, f)) = self.rec.out.front() {
+            let desc = match wire::parse_frame(f, ChecksumPolicy::Skip) {
+                Ok(Frame::Tcp { tcp, .. }) => format!("{} seq {} ack {:?}", tcp.flags(), tcp.seq_number, tcp.ack_number),
+                _ => format!("{f:02x?}"),
+            };
+            panic!("before `{line}`: unexpected frame sent at {t:?}: {desc}");
+        }
+    }
+
+    fn check(&mut self, what: &str, line: &str) {
+        let w: Vec<&str> = what.split_whitespace().collect();
+        match w.as_slice() {
+            ["delivered", n] => {
+                let n: usize = n.parse().unwrap();
+                assert_eq!(self.rec.data.len(), n, "`{line}`: bytes delivered");
+                // The client's first data byte is right after its ISN.
+                if let Some(first) = self.client_isn {
+                    for (i, b) in self.rec.data.iter().enumerate() {
+                        assert_eq!(*b, pattern(first.wrapping_add(1 + i as u32)), "`{line}`: byte {i}");
+                    }
+                }
+            }
+            ["app-close"] => {
+                let id = self.conn_id().expect("no connection to close");
+                self.ep.close(id, self.rec.now, &mut self.rec);
+                self.rec.flush();
+            }
+            ["app-abort"] => {
+                let id = self.conn_id().expect("no connection to abort");
+                self.ep.abort(id, self.rec.now, &mut self.rec);
+                self.rec.flush();
+            }
+            ["state", name] => {
+                let got = self
+                    .ep
+                    .connections()
+                    .find(|(_, t, _)| t.remote_port == self.port)
+                    .map(|(_, _, s)| s.as_str())
+                    .unwrap_or("CLOSED");
+                assert_eq!(got, *name, "`{line}`: state");
+            }
+            ["closed", reason] => {
+                let got = self.rec.closed.last().map(|r| format!("{r:?}")).unwrap_or_default();
+                assert_eq!(got.to_lowercase(), reason.to_lowercase(), "`{line}`: close reason");
+            }
+            ["conns", n] => assert_eq!(self.ep.len(), n.parse::<usize>().unwrap(), "`{line}`"),
+            ["established", n] => assert_eq!(self.rec.established, n.parse::<usize>().unwrap(), "`{line}`"),
+            ["peer-closed"] => assert!(self.rec.peer_closed > 0, "`{line}`: no PeerClosed event"),
+            ["drops", reason, n] => {
+                let r = DropReason::ALL
+                    .iter()
+                    .find(|r| r.as_str() == *reason)
+                    .unwrap_or_else(|| panic!("unknown drop reason {reason}"));
+                assert_eq!(self.ep.stats().dropped(*r), n.parse::<u64>().unwrap(), "`{line}`: drops {reason}");
+            }
+            other => panic!("unknown check {other:?}"),
+        }
+    }
+}
+
+/// A client-side TCP frame from `CLIENT_IP` to `SERVER_IP`.
+pub fn build_frame(tcp: &TcpRepr<'_>) -> Vec<u8> {
+    let eth = EthernetRepr {
+        src_addr: CLIENT_MAC,
+        dst_addr: SERVER_MAC,
+        ethertype: EtherType::Ipv4,
+    };
+    let ip = Ipv4Repr {
+        src_addr: CLIENT_IP,
+        dst_addr: SERVER_IP,
+        protocol: IpProtocol::Tcp,
+        payload_len: tcp.buffer_len(),
+        ttl: 64,
+        dscp: 0,
+        ecn: 0,
+        ident: 1,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let mut buf = vec![0u8; wire::tcp_frame_len(tcp)];
+    let n = wire::emit_tcp_frame(&mut buf, &eth, &ip, tcp).expect("emit");
+    buf.truncate(n);
+    buf
+}
+
+/// Runs `script` against a fresh endpoint with `cfg`.
+pub fn run(cfg: EndpointConfig, script: &str) -> Harness {
+    let mut h = Harness::new(cfg);
+    h.run(script);
+    h
+}
+
+impl Harness {
+    /// Runs the lines of `script` in order.
+    pub fn run(&mut self, script: &str) {
+        for line in parse_script(script) {
+            let text = format!("{line:?}");
+            match line {
+                Line::In(t, seg) => {
+                    self.advance(at(t));
+                    self.assert_quiet(&text);
+                    if seg.flags.contains('S') && !seg.flags.contains('.') {
+                        self.client_isn = Some(seg.seq);
+                    }
+                    let f = self.frame_for(&seg);
+                    self.send(&f);
+                }
+                Line::Out(t, seg) => {
+                    self.advance(at(t));
+                    self.check_out(t, &seg, &text);
+                }
+                Line::Tick(t) => {
+                    self.advance(at(t));
+                    self.assert_quiet(&text);
+                }
+                Line::Check(t, what) => {
+                    self.advance(at(t));
+                    self.assert_quiet(&text);
+                    self.check(&what, &text);
+                }
+            }
+        }
+        self.assert_quiet("end of script");
+    }
+}
