@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+use nix::sys::socket::{getsockopt, socket, sockopt, AddressFamily, SockFlag, SockType};
 
 use crate::sys::{self, Ring};
 use crate::{bpf, Error, Interface};
@@ -245,6 +245,20 @@ impl RawSocket {
             match poll(&mut fds, t) {
                 Ok(_) | Err(Errno::EINTR) => {}
                 Err(e) => return Err(Error::io("poll on the packet socket", e)),
+            }
+            let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+            if revents.contains(PollFlags::POLLERR) {
+                // A pending socket error (e.g. the interface went down): report
+                // it once (reading SO_ERROR clears it) instead of spinning.
+                let err = getsockopt(&self.fd, sockopt::SocketError).unwrap_or(0);
+                match Errno::from_raw(err) {
+                    Errno::UnknownErrno => {}
+                    Errno::ENETDOWN => return Err(Error::InterfaceDown(self.ifname.clone())),
+                    Errno::ENODEV | Errno::ENXIO => {
+                        return Err(Error::NoSuchInterface(self.ifname.clone()))
+                    }
+                    e => return Err(Error::io("packet socket error", e)),
+                }
             }
         }
         let mut count = 0usize;

@@ -187,7 +187,13 @@ pub fn interface_mtu(fd: BorrowedFd<'_>, name: &str) -> Result<u32, Errno> {
     }
     // SAFETY: SIOCGIFMTU reads ifr_name (NUL-terminated: the array was zeroed
     // and the name is shorter than IFNAMSIZ) and writes ifr_mtu inside `req`.
-    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFMTU as _, &mut req) };
+    let rc = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::SIOCGIFMTU as _,
+            &mut req as *mut libc::ifreq,
+        )
+    };
     if rc < 0 {
         return Err(Errno::last());
     }

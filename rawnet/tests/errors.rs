@@ -40,7 +40,16 @@ fn interfaces_in_a_namespace() {
     })
     .unwrap();
 
+    let mut sock = net
+        .run_in_a(|| RawSocket::open(&Interface::by_name(&net.if_a)?, &SocketConfig::default()))
+        .unwrap()
+        .unwrap();
     run(&mut net.exec_a(["ip", "link", "set", &net.if_a, "down"])).unwrap();
+    let r = sock.recv_batch(Some(std::time::Duration::from_millis(200)), |_, _| {});
+    assert_eq!(r, Err(Error::InterfaceDown(net.if_a.clone())));
+    // Reported once; afterwards the socket simply waits.
+    let r = sock.recv_batch(Some(std::time::Duration::from_millis(10)), |_, _| {});
+    assert_eq!(r, Ok(0));
     net.run_in_a(|| {
         let e = Interface::by_name(&net.if_a).unwrap_err();
         assert_eq!(e, Error::InterfaceDown(net.if_a.clone()));
