@@ -196,7 +196,12 @@ fn syn_ack() {
         &[],
     );
     assert_eq!(want.flags().to_string(), "S.");
-    check_tcp(&captures::SYN_ACK, eth(false, EtherType::Ipv4), ip(false, 0, 40), want);
+    check_tcp(
+        &captures::SYN_ACK,
+        eth(false, EtherType::Ipv4),
+        ip(false, 0, 40),
+        want,
+    );
 }
 
 #[test]
@@ -216,7 +221,12 @@ fn ack() {
     );
     assert_eq!(want.header_len(), 32);
     assert_eq!(want.segment_len(), 0);
-    check_tcp(&captures::ACK, eth(true, EtherType::Ipv4), ip(true, 39549, 32), want);
+    check_tcp(
+        &captures::ACK,
+        eth(true, EtherType::Ipv4),
+        ip(true, 39549, 32),
+        want,
+    );
 }
 
 #[test]
@@ -259,7 +269,12 @@ fn data() {
     );
     assert_eq!(want.flags().to_string(), "P.");
     assert_eq!(want.segment_len(), 15);
-    check_tcp(&captures::DATA, eth(true, EtherType::Ipv4), ip(true, 39550, 47), want);
+    check_tcp(
+        &captures::DATA,
+        eth(true, EtherType::Ipv4),
+        ip(true, 39550, 47),
+        want,
+    );
 }
 
 #[test]
@@ -304,7 +319,12 @@ fn fin() {
     );
     assert_eq!(want.flags().to_string(), "F.");
     assert_eq!(want.segment_len(), 1);
-    check_tcp(&captures::FIN, eth(true, EtherType::Ipv4), ip(true, 39551, 32), want);
+    check_tcp(
+        &captures::FIN,
+        eth(true, EtherType::Ipv4),
+        ip(true, 39551, 32),
+        want,
+    );
 }
 
 #[test]
@@ -323,7 +343,12 @@ fn rst() {
     );
     assert_eq!(want.flags().to_string(), "R.");
     assert_eq!(want.header_len(), 20);
-    check_tcp(&captures::RST, eth(false, EtherType::Ipv4), ip(false, 0, 20), want);
+    check_tcp(
+        &captures::RST,
+        eth(false, EtherType::Ipv4),
+        ip(false, 0, 20),
+        want,
+    );
 }
 
 fn check_arp(bytes: &[u8], want_eth: EthernetRepr, want_arp: ArpRepr) {

@@ -151,7 +151,9 @@ fn etherparse_view(bytes: &[u8]) -> Expect {
             Ok(TcpOptionElement::WindowScale(s)) => acc.window_scale = Some(s),
             Ok(TcpOptionElement::SelectiveAcknowledgementPermitted) => acc.sack_permitted = true,
             Ok(TcpOptionElement::SelectiveAcknowledgement(first, rest)) => {
-                acc.sack = core::iter::once(first).chain(rest.into_iter().flatten()).collect();
+                acc.sack = core::iter::once(first)
+                    .chain(rest.into_iter().flatten())
+                    .collect();
             }
             Ok(TcpOptionElement::Timestamp(v, e)) => acc.timestamps = Some((v, e)),
             Err(etherparse::TcpOptionReadError::UnknownId(_)) => opts = None,
@@ -261,7 +263,10 @@ fn agree(bytes: &[u8]) -> bool {
     let accepted = ours.is_ok();
     match etherparse_view(bytes) {
         Expect::Reject => {
-            assert!(ours.is_err(), "etherparse rejects, tcpcore accepts: {ours:?}");
+            assert!(
+                ours.is_err(),
+                "etherparse rejects, tcpcore accepts: {ours:?}"
+            );
         }
         Expect::RejectByDesign(why) => {
             assert!(ours.is_err(), "{why}: tcpcore must reject, got {ours:?}");
