@@ -143,7 +143,11 @@ fn parse_options(s: &str) -> OptSpec {
             ["sackOK"] => o.sack_ok = true,
             ["nop"] | ["eol"] | [] => {}
             ["TS", "val", v, "ecr", e] => {
-                let val = if *v == "*" { None } else { Some(v.parse().unwrap()) };
+                let val = if *v == "*" {
+                    None
+                } else {
+                    Some(v.parse().unwrap())
+                };
                 o.ts = Some((val, e.parse().unwrap()));
             }
             ["sack", blocks @ ..] => {
@@ -245,7 +249,12 @@ pub fn default_config() -> EndpointConfig {
 }
 
 pub fn slots(n: usize) -> &'static mut [Slot<BUF>] {
-    Box::leak((0..n).map(|_| Slot::new()).collect::<Vec<_>>().into_boxed_slice())
+    Box::leak(
+        (0..n)
+            .map(|_| Slot::new())
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    )
 }
 
 impl Harness {
@@ -349,7 +358,8 @@ impl Harness {
             dt.abs() <= 1000,
             "`{line}`: sent at {sent:?}, expected at {t}s"
         );
-        let Ok(Frame::Tcp { eth, ip, tcp }) = wire::parse_frame(&frame, ChecksumPolicy::Verify) else {
+        let Ok(Frame::Tcp { eth, ip, tcp }) = wire::parse_frame(&frame, ChecksumPolicy::Verify)
+        else {
             panic!("`{line}`: sent frame does not parse as TCP: {frame:02x?}");
         };
         assert_eq!(eth.dst_addr, CLIENT_MAC, "`{line}`: destination MAC");
@@ -364,12 +374,22 @@ impl Harness {
         let rel = tcp.seq_number.get().wrapping_sub(self.iss.unwrap_or(0));
         // A reset for a segment with no connection has an absolute number.
         let abs_ok = tcp.control == TcpControl::Rst && tcp.seq_number.get() == want.seq;
-        assert!(rel == want.seq || abs_ok, "`{line}`: seq {rel} (got {tcp:?})");
+        assert!(
+            rel == want.seq || abs_ok,
+            "`{line}`: seq {rel} (got {tcp:?})"
+        );
         assert_eq!(tcp.payload.len() as u32, want.len, "`{line}`: length");
         if let Some(a) = want.ack {
-            assert_eq!(tcp.ack_number.map(|n| n.get()), Some(a), "`{line}`: ack (got {tcp:?})");
+            assert_eq!(
+                tcp.ack_number.map(|n| n.get()),
+                Some(a),
+                "`{line}`: ack (got {tcp:?})"
+            );
         } else {
-            assert!(tcp.ack_number.is_none() || want.flags.contains('.'), "`{line}`: unexpected ack");
+            assert!(
+                tcp.ack_number.is_none() || want.flags.contains('.'),
+                "`{line}`: unexpected ack"
+            );
         }
         if let Some(w) = want.win {
             assert_eq!(tcp.window_len, w, "`{line}`: window");
@@ -411,7 +431,12 @@ impl Harness {
     fn assert_quiet(&mut self, line: &str) {
         if let Some((t, f)) = self.rec.out.front() {
             let desc = match wire::parse_frame(f, ChecksumPolicy::Skip) {
-                Ok(Frame::Tcp { tcp, .. }) => format!("{} seq {} ack {:?}", tcp.flags(), tcp.seq_number, tcp.ack_number),
+                Ok(Frame::Tcp { tcp, .. }) => format!(
+                    "{} seq {} ack {:?}",
+                    tcp.flags(),
+                    tcp.seq_number,
+                    tcp.ack_number
+                ),
                 _ => format!("{f:02x?}"),
             };
             panic!("before `{line}`: unexpected frame sent at {t:?}: {desc}");
@@ -427,7 +452,11 @@ impl Harness {
                 // The client's first data byte is right after its ISN.
                 if let Some(first) = self.client_isn {
                     for (i, b) in self.rec.data.iter().enumerate() {
-                        assert_eq!(*b, pattern(first.wrapping_add(1 + i as u32)), "`{line}`: byte {i}");
+                        assert_eq!(
+                            *b,
+                            pattern(first.wrapping_add(1 + i as u32)),
+                            "`{line}`: byte {i}"
+                        );
                     }
                 }
             }
@@ -451,18 +480,35 @@ impl Harness {
                 assert_eq!(got, *name, "`{line}`: state");
             }
             ["closed", reason] => {
-                let got = self.rec.closed.last().map(|r| format!("{r:?}")).unwrap_or_default();
-                assert_eq!(got.to_lowercase(), reason.to_lowercase(), "`{line}`: close reason");
+                let got = self
+                    .rec
+                    .closed
+                    .last()
+                    .map(|r| format!("{r:?}"))
+                    .unwrap_or_default();
+                assert_eq!(
+                    got.to_lowercase(),
+                    reason.to_lowercase(),
+                    "`{line}`: close reason"
+                );
             }
             ["conns", n] => assert_eq!(self.ep.len(), n.parse::<usize>().unwrap(), "`{line}`"),
-            ["established", n] => assert_eq!(self.rec.established, n.parse::<usize>().unwrap(), "`{line}`"),
+            ["established", n] => assert_eq!(
+                self.rec.established,
+                n.parse::<usize>().unwrap(),
+                "`{line}`"
+            ),
             ["peer-closed"] => assert!(self.rec.peer_closed > 0, "`{line}`: no PeerClosed event"),
             ["drops", reason, n] => {
                 let r = DropReason::ALL
                     .iter()
                     .find(|r| r.as_str() == *reason)
                     .unwrap_or_else(|| panic!("unknown drop reason {reason}"));
-                assert_eq!(self.ep.stats().dropped(*r), n.parse::<u64>().unwrap(), "`{line}`: drops {reason}");
+                assert_eq!(
+                    self.ep.stats().dropped(*r),
+                    n.parse::<u64>().unwrap(),
+                    "`{line}`: drops {reason}"
+                );
             }
             other => panic!("unknown check {other:?}"),
         }

@@ -1,0 +1,387 @@
+//! Packet traces for ESTABLISHED: acceptability, RST, SYN, ACK, text and FIN
+//! processing (RFC 9293 §3.10.7.4), RFC 5961, RFC 2018, RFC 7323.
+
+mod common;
+use common::{default_config, run, Harness};
+
+/// Handshake without timestamps, with SACK and window scaling.
+const HS: &str = "
+    0.000 < S 1000:1000(0) win 64240 <mss 1460,sackOK,nop,wscale 7>
+    0.000 > S. 0:0(0) ack 1001
+    0.010 < . 1001:1001(0) ack 1 win 502";
+
+/// Handshake with timestamps.
+const HS_TS: &str = "
+    0.000 < S 1000:1000(0) win 64240 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
+    0.000 > S. 0:0(0) ack 1001
+    0.010 < . 1001:1001(0) ack 1 win 502 <nop,nop,TS val 110 ecr 0>";
+
+fn script(body: &str) -> String {
+    format!("{HS}\n{body}")
+}
+
+/// RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: in-order data is acknowledged
+/// after a delay (40 ms here, at most 200 ms), and delivered at once.
+#[test]
+fn in_order_data_delayed_ack() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < P. 1001:1101(100) ack 1 win 502
+             0.100 ! delivered 100
+             0.140 > . 1:1(0) ack 1101 win 32768",
+        ),
+    );
+}
+
+/// RFC 5681 §4.2: an ACK for at least every second full-sized segment.
+#[test]
+fn every_second_full_segment_acked_at_once() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < . 1001:2461(1460) ack 1 win 502
+             0.100 < . 2461:3921(1460) ack 1 win 502
+             0.100 > . 1:1(0) ack 3921
+             0.200 ! delivered 2920",
+        ),
+    );
+}
+
+/// RFC 5681 §4.2 and RFC 2018 §4: out-of-order data is acknowledged at
+/// once with a duplicate ACK whose SACK block covers it; the segment that
+/// fills the hole is acknowledged at once too, and every byte is delivered
+/// once, in order.
+#[test]
+fn out_of_order_gets_sack_then_gap_fill_acked() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < . 2001:2101(100) ack 1 win 502
+             0.100 > . 1:1(0) ack 1001 <nop,nop,sack 2001:2101>
+             0.100 ! delivered 0
+             0.110 < . 1001:2001(1000) ack 1 win 502
+             0.110 > . 1:1(0) ack 2101 <>
+             0.110 ! delivered 1100",
+        ),
+    );
+}
+
+/// RFC 2018 §4: "The first SACK block MUST specify the contiguous block of
+/// data containing the segment which triggered this ACK"; the others follow.
+#[test]
+fn sack_blocks_most_recent_first() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < . 2001:2101(100) ack 1 win 502
+             0.100 > . 1:1(0) ack 1001 <sack 2001:2101>
+             0.101 < . 3001:3101(100) ack 1 win 502
+             0.101 > . 1:1(0) ack 1001 <sack 3001:3101 2001:2101>
+             0.102 < . 2101:2201(100) ack 1 win 502
+             0.102 > . 1:1(0) ack 1001 <sack 2001:2201 3001:3101>",
+        ),
+    );
+}
+
+/// RFC 9293 §3.10.7.4 first: a segment wholly before RCV.NXT is not
+/// acceptable; it is acknowledged and its bytes are not delivered twice.
+#[test]
+fn duplicate_segment_acked_not_redelivered() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < P. 1001:1101(100) ack 1 win 502
+             0.140 > . 1:1(0) ack 1101
+             0.200 < P. 1001:1101(100) ack 1 win 502
+             0.200 > . 1:1(0) ack 1101
+             0.200 ! delivered 100
+             0.200 ! drops out-of-window 1",
+        ),
+    );
+}
+
+/// RFC 9293 §3.10.7.4: a segment overlapping RCV.NXT is trimmed; only its
+/// new bytes are delivered.
+#[test]
+fn overlapping_segment_trimmed() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < P. 1001:1101(100) ack 1 win 502
+             0.110 < P. 1051:1201(150) ack 1 win 502
+             0.110 ! delivered 200
+             0.140 > . 1:1(0) ack 1201",
+        ),
+    );
+}
+
+/// RFC 9293 §3.10.7.4 first: a segment beyond the window is acknowledged
+/// and dropped.
+#[test]
+fn beyond_window_acked_and_dropped() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < . 70000:70100(100) ack 1 win 502
+             0.100 > . 1:1(0) ack 1001
+             0.100 ! drops out-of-window 1
+             0.100 ! delivered 0",
+        ),
+    );
+}
+
+/// RFC 9293 §3.10.7.4, the acceptability table: a zero-length segment at
+/// RCV.NXT+RCV.WND (just past the window) is not acceptable, one just
+/// inside is.
+#[test]
+fn zero_length_acceptability_at_window_edge() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < . 66537:66537(0) ack 1 win 502
+             0.100 > . 1:1(0) ack 1001
+             0.110 < . 66536:66536(0) ack 1 win 502
+             0.110 ! drops out-of-window 1",
+        ),
+    );
+}
+
+/// RFC 9293 §3.10.7.4, the acceptability table, a segment that starts
+/// before the window but ends inside it is acceptable.
+#[test]
+fn segment_straddling_left_edge_is_acceptable() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < P. 901:1101(200) ack 1 win 502
+             0.100 ! delivered 100
+             0.140 > . 1:1(0) ack 1101",
+        ),
+    );
+}
+
+/// RFC 5961 §3.2: a RST with SEG.SEQ = RCV.NXT resets the connection.
+#[test]
+fn exact_reset_closes() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < R 1001:1001(0) win 0
+             0.100 ! state CLOSED
+             0.100 ! closed reset",
+        ),
+    );
+}
+
+/// RFC 5961 §3.2: a RST in the window but not at RCV.NXT gets a challenge
+/// ACK and the connection stays.
+#[test]
+fn in_window_reset_gets_challenge_ack() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < R 1500:1500(0) win 0
+             0.100 > . 1:1(0) ack 1001
+             0.100 ! state ESTABLISHED
+             0.100 ! drops rst-not-exact 1",
+        ),
+    );
+}
+
+/// RFC 9293 §3.10.7.4 first: a RST outside the window is dropped silently.
+#[test]
+fn out_of_window_reset_ignored() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < R 900000:900000(0) win 0
+             0.100 ! state ESTABLISHED",
+        ),
+    );
+}
+
+/// RFC 5961 §4: a SYN in a synchronized state gets a challenge ACK.
+#[test]
+fn syn_in_established_gets_challenge_ack() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < S 1500:1500(0) win 64240
+             0.100 > . 1:1(0) ack 1001
+             0.100 ! state ESTABLISHED
+             0.100 ! drops unexpected-syn 1",
+        ),
+    );
+}
+
+/// RFC 5961 §7: challenge ACKs are rate-limited (10 per second here).
+#[test]
+fn challenge_acks_are_rate_limited() {
+    let mut body = String::new();
+    for i in 0..15 {
+        body += &format!("0.{:03} < R {}:{}(0) win 0\n", 100 + i, 1100 + i, 1100 + i);
+        if i < 10 {
+            body += &format!("0.{:03} > . 1:1(0) ack 1001\n", 100 + i);
+        }
+    }
+    // A new second, a new allowance.
+    body += "1.200 < R 1300:1300(0) win 0\n1.200 > . 1:1(0) ack 1001\n";
+    let h = run(default_config(), &script(&body));
+    assert_eq!(h.ep.stats().dropped(tcpcore::DropReason::RstNotExact), 16);
+}
+
+/// RFC 5961 §5.2 / RFC 9293 §3.10.7.4 fifth: an ACK of something not yet
+/// sent (SEG.ACK > SND.NXT) is answered with an ACK and dropped, data and
+/// all.
+#[test]
+fn ack_beyond_snd_nxt_gets_ack_and_drop() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < P. 1001:1101(100) ack 5 win 502
+             0.100 > . 1:1(0) ack 1001
+             0.100 ! delivered 0
+             0.100 ! drops bad-ack 1",
+        ),
+    );
+}
+
+/// RFC 9293 §3.10.7.4 fifth: "if the ACK bit is off, drop the segment".
+#[test]
+fn segment_without_ack_dropped() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < P 1001:1101(100) win 502
+             0.100 ! delivered 0
+             0.100 ! drops bad-ack 1",
+        ),
+    );
+}
+
+/// RFC 7323 §5.3: PAWS -- a segment whose TSval is older than TS.Recent is
+/// acknowledged and dropped.
+#[test]
+fn paws_drops_old_timestamp() {
+    run(
+        default_config(),
+        &format!(
+            "{HS_TS}
+             0.100 < P. 1001:1101(100) ack 1 win 502 <nop,nop,TS val 200 ecr 0>
+             0.100 ! delivered 100
+             0.110 < P. 1101:1201(100) ack 1 win 502 <nop,nop,TS val 150 ecr 0>
+             0.110 > . 1:1(0) ack 1101 <nop,nop,TS val * ecr 200>
+             0.110 ! delivered 100
+             0.110 ! drops paws 1"
+        ),
+    );
+}
+
+/// RFC 7323 §3.2 and §4.3: our ACKs echo TS.Recent, updated from segments
+/// that cover Last.ACK.sent.
+#[test]
+fn timestamps_echoed() {
+    run(
+        default_config(),
+        &format!(
+            "{HS_TS}
+             0.100 < P. 1001:1101(100) ack 1 win 502 <nop,nop,TS val 200 ecr 0>
+             0.140 > . 1:1(0) ack 1101 <nop,nop,TS val * ecr 200>"
+        ),
+    );
+}
+
+/// Segments longer than the MSS (GSO super-frames) are accepted whole.
+#[test]
+fn gso_sized_segment_accepted() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < P. 1001:61001(60000) ack 1 win 502
+             0.100 > . 1:1(0) ack 61001
+             0.100 ! delivered 60000",
+        ),
+    );
+}
+
+/// RFC 9293 §3.10.7.4 eighth: the peer's FIN is acknowledged at once,
+/// reported, and ESTABLISHED becomes CLOSE-WAIT.
+#[test]
+fn fin_acked_and_close_wait() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < F. 1001:1001(0) ack 1 win 502
+             0.100 > . 1:1(0) ack 1002
+             0.100 ! peer-closed
+             0.100 ! state CLOSE-WAIT",
+        ),
+    );
+}
+
+/// RFC 9293 §3.10.7.4 eighth: a FIN that arrives before the data in front
+/// of it is held; when the gap fills, data and FIN are taken together.
+#[test]
+fn out_of_order_fin_waits_for_gap() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < FP. 1101:1201(100) ack 1 win 502
+             0.100 > . 1:1(0) ack 1001 <sack 1101:1201>
+             0.100 ! state ESTABLISHED
+             0.110 < P. 1001:1101(100) ack 1 win 502
+             0.110 > . 1:1(0) ack 1202
+             0.110 ! delivered 200
+             0.110 ! state CLOSE-WAIT",
+        ),
+    );
+}
+
+/// A window field describes the whole buffer (scaled, RFC 7323 §2.3) and the
+/// right edge never moves left (RFC 9293 §3.8.6): with out-of-order data
+/// held, the advertised window does not shrink.
+#[test]
+fn window_does_not_shrink_with_held_data() {
+    run(
+        default_config(),
+        &script(
+            "0.100 < . 1101:2101(1000) ack 1 win 502
+             0.100 > . 1:1(0) ack 1001 win 32768
+             0.110 < . 1001:1101(100) ack 1 win 502
+             0.110 > . 1:1(0) ack 2101 win 32768",
+        ),
+    );
+}
+
+/// Without window scaling, the window field is capped at 65535.
+#[test]
+fn unscaled_window_capped() {
+    run(
+        default_config(),
+        "0.000 < S 1000:1000(0) win 64240 <mss 1460>
+         0.000 > S. 0:0(0) ack 1001 win 65535
+         0.010 < . 1001:1001(0) ack 1 win 502
+         0.100 < P. 1001:1101(100) ack 1 win 502
+         0.140 > . 1:1(0) ack 1101 win 65535",
+    );
+}
+
+/// The checksum is verified when the kernel did not vouch for it.
+#[test]
+fn bad_checksum_dropped() {
+    let mut h = Harness::new(default_config());
+    h.run(HS);
+    let mut f = h.frame_for(&common::Seg {
+        flags: "P.".into(),
+        seq: 1001,
+        len: 10,
+        ack: Some(1),
+        win: Some(502),
+        options: None,
+    });
+    let last = f.len() - 1;
+    f[last] ^= 0xff;
+    h.send(&f);
+    h.run("0.200 ! delivered 0\n0.200 ! drops bad-checksum 1");
+}
