@@ -1,0 +1,145 @@
+//! The command line.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// A TCP server that bypasses the kernel's TCP stack: it reads and writes
+/// whole Ethernet frames on a raw socket and runs its own TCP.
+///
+/// Needs root (CAP_NET_RAW). Two ways to keep the kernel from resetting its
+/// connections: `--ip ADDR` with an address the kernel does not own (the
+/// server answers ARP for it), or the kernel's own address with its RSTs
+/// dropped (`--install-rst-rule`, or the commands printed at start).
+///
+/// stdout carries the received payload alone (in print mode); every log,
+/// trace line and the exit summary go to stderr.
+#[derive(Debug, Parser)]
+#[command(name = "tcp-server", version, max_term_width = 100)]
+#[command(
+    after_help = "Exit status: 0 ok (with -s: the connection closed cleanly), \
+1 error, 2 bad usage, 3 (-s) the connection was reset, 4 (-s) it timed out or was aborted."
+)]
+pub struct Cli {
+    /// Dump every frame layer by layer (Ethernet, IPv4, TCP with options,
+    /// checksums checked), coloured by layer
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// tcpdump-like TX/RX lines (as `tcpdump -n -S` prints them) and a line
+    /// for every state transition
+    #[arg(short, long)]
+    pub debug: bool,
+
+    /// Exit after the first completed connection (status 0 if it closed
+    /// cleanly, 3 if reset, 4 if timed out)
+    #[arg(short, long)]
+    pub single_session: bool,
+
+    /// TCP port to listen on
+    #[arg(short, long, default_value_t = 3000, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+
+    /// Network interface [default: the first one that is up, not loopback,
+    /// with an IPv4 address]
+    #[arg(short, long, value_name = "NAME")]
+    pub iface: Option<String>,
+
+    /// Own-address mode: serve on ADDR, an address the kernel does not own
+    /// on this host, and answer ARP for it (no firewall rule needed).
+    /// Without it the server shares the interface's address with the kernel
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Option<Ipv4Addr>,
+
+    /// What to do with the received payload: print it to stdout, discard it
+    /// (count only), or echo it back (not built yet)
+    #[arg(long, value_enum, default_value_t = Mode::Print)]
+    pub mode: Mode,
+
+    /// Write every frame received and sent to FILE (pcap, for tcpdump and
+    /// tshark)
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+
+    /// Most connections at once (each reserves 256 KiB of receive buffer)
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_conns: u32,
+
+    /// Worker threads (only 1 for now)
+    #[arg(long, default_value_t = 1, value_parser = parse_workers)]
+    pub workers: u16,
+
+    /// When to colour the trace: auto (stderr is a terminal and NO_COLOR is
+    /// unset), always, never
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+
+    /// Shared-address mode: install an nftables rule that drops the kernel's
+    /// RSTs from our address and port, and remove it on exit
+    #[arg(long, conflicts_with = "ip")]
+    pub install_rst_rule: bool,
+}
+
+/// What happens to the payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Each connection's payload to stdout, in order.
+    Print,
+    /// Count only.
+    Discard,
+    /// Send it back (needs the core's send path).
+    Echo,
+}
+
+/// When to colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// When stderr is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+fn parse_workers(s: &str) -> Result<u16, String> {
+    let n: u16 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of workers"))?;
+    match n {
+        1 => Ok(1),
+        0 => Err("at least one worker is needed".into()),
+        _ => Err(
+            "only 1 worker for now: several workers sharing the interface (PACKET_FANOUT) are not built yet"
+                .into(),
+        ),
+    }
+}
+
+impl ColorWhen {
+    /// Whether to colour output going to stderr.
+    pub fn enabled(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => {
+                let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+                let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+                !no_color && !dumb && std::io::stderr().is_terminal()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
