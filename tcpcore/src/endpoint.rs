@@ -44,6 +44,16 @@ pub trait Io {
 
     /// Something happened on connection `id`.
     fn event(&mut self, id: ConnId, tuple: &FourTuple, event: AppEvent<'_>);
+
+    /// In-order bytes for connection `id`; returns how many the application
+    /// took. Bytes not taken stay in the connection's receive buffer, the
+    /// receive window shrinks by as much, and they are offered again by
+    /// [`Endpoint::resume`]. The default takes everything, as
+    /// [`AppEvent::Data`].
+    fn deliver(&mut self, id: ConnId, tuple: &FourTuple, data: &[u8]) -> usize {
+        self.event(id, tuple, AppEvent::Data(data));
+        data.len()
+    }
 }
 
 /// An event for the application.
@@ -615,14 +625,15 @@ impl<'s, const N: usize> Endpoint<'s, N> {
     }
 
     /// Carries out a transition of the connection in slot `i`: stores the
-    /// new state, sends the replies, reports events and data, frees the slot
-    /// when the connection is closed.
+    /// new state, offers the application its data, closes our side after the
+    /// peer's FIN when configured to, sends the replies, reports events, and
+    /// frees the slot when the connection is closed.
     fn apply<I: Io>(
         &mut self,
         i: u32,
         from: StateName,
         t: Transition<'_>,
-        _now: Instant,
+        now: Instant,
         io: &mut I,
     ) {
         let slot = &mut self.slots[i as usize];
@@ -630,63 +641,135 @@ impl<'s, const N: usize> Endpoint<'s, N> {
             index: i,
             generation: slot.generation,
         };
-        let Some(conn) = slot.conn.as_mut() else {
+        let Some(conn) = slot.conn.as_ref() else {
             return;
         };
-        let was_half_open = from == StateName::SynReceived;
-        conn.state = t.state;
-        let conn = *conn;
-        let to = t.state.name();
-        if was_half_open && to != StateName::SynReceived {
+        let (tuple, peer_mac) = (conn.tuple, conn.peer_mac);
+        let mut state = t.state;
+        let to = state.name();
+        if from == StateName::SynReceived && to != StateName::SynReceived {
             self.half_open -= 1;
         }
-        for r in &t.replies {
-            self.emit(&conn.tuple, conn.peer_mac, r, io);
-        }
         if from != to {
-            io.event(id, &conn.tuple, AppEvent::StateChange { from, to });
+            io.event(id, &tuple, AppEvent::StateChange { from, to });
         }
         // Events in the RFC's order: establishment, data, FIN, closing.
         let mut events = t.events.iter().peekable();
         while let Some(Event::Established) = events.peek() {
             events.next();
             self.stats.established += 1;
-            io.event(id, &conn.tuple, AppEvent::Established);
+            io.event(id, &tuple, AppEvent::Established);
         }
-        if !t.data.is_empty() {
-            self.stats.bytes_delivered += t.data.len() as u64;
-            io.event(id, &conn.tuple, AppEvent::Data(t.data));
-        }
-        if t.buffered > 0 {
-            let from_seq = conn
-                .state
-                .rcv_nxt()
-                .map(|n| n - t.buffered - u32::from(t.events.contains(&Event::PeerClosed)));
-            if let Some(start) = from_seq {
-                let (a, b) = self.slots[i as usize].rx.slices(start, start + t.buffered);
-                self.stats.bytes_delivered += (a.len() + b.len()) as u64;
-                if !a.is_empty() {
-                    io.event(id, &conn.tuple, AppEvent::Data(a));
-                }
-                if !b.is_empty() {
-                    io.event(id, &conn.tuple, AppEvent::Data(b));
+        let mut replies = t.replies;
+        let mut more: heapless::Vec<Reply, 4> = heapless::Vec::new();
+        let consumed = self.deliver(i, id, &tuple, state, t.data, io);
+        if consumed > 0 {
+            let c = state.consume::<N>(consumed, now, &self.cfg.conn);
+            state = c.state;
+            if replies.is_empty() {
+                more.extend(c.replies);
+            } else if let Some(w) = state.readvertise::<N>() {
+                // The replies were made before the application took the
+                // data: they advertise the window as it is now instead.
+                for r in replies.iter_mut().filter(|r| r.control != TcpControl::Rst) {
+                    r.window = w;
                 }
             }
+        }
+        // The seed's behaviour: once the peer's FIN is in and everything
+        // before it read, close our side.
+        if self.cfg.conn.close_on_peer_fin
+            && matches!(state, State::CloseWait(_))
+            && state.unread().is_some_and(|(r, e)| r == e)
+        {
+            let c = state.close::<N>(now, &self.cfg.conn);
+            state = c.state;
+            more.extend(c.replies);
+        }
+        if let Some(c) = self.slots[i as usize].conn.as_mut() {
+            c.state = state;
+        }
+        // A pure ACK made redundant by a FIN that carries the same ACK.
+        let fin_follows = more.iter().any(|r| r.control == TcpControl::Fin);
+        for r in replies.iter().chain(more.iter()) {
+            if fin_follows && r.control == TcpControl::None && r.ack == state.rcv_nxt() {
+                continue;
+            }
+            self.emit(&tuple, peer_mac, r, io);
+        }
+        let last = state.name();
+        if last != to {
+            io.event(id, &tuple, AppEvent::StateChange { from: to, to: last });
         }
         for e in events {
             match e {
                 Event::Established => {}
-                Event::PeerClosed => io.event(id, &conn.tuple, AppEvent::PeerClosed),
+                Event::PeerClosed => io.event(id, &tuple, AppEvent::PeerClosed),
                 Event::Closed(r) => {
                     self.stats.closed[close_index(*r)] += 1;
-                    io.event(id, &conn.tuple, AppEvent::Closed(*r));
+                    io.event(id, &tuple, AppEvent::Closed(*r));
                 }
             }
         }
-        if let State::Closed(_) = conn.state {
+        if let State::Closed(_) = state {
             self.remove(i);
-        } else if let Some(d) = conn.state.poll_timeout() {
+        } else if let Some(d) = state.poll_timeout() {
             self.next_wake = Some(self.next_wake.map_or(d, |w| w.min(d)));
+        }
+    }
+
+    /// Offers the application the in-order bytes it has not consumed:
+    /// `data` straight from the segment (it starts at the first unread byte
+    /// when non-empty), then what waits in the receive buffer. Bytes it
+    /// refuses from `data` are kept in the buffer. Returns how many it took.
+    fn deliver<I: Io>(
+        &mut self,
+        i: u32,
+        id: ConnId,
+        tuple: &FourTuple,
+        state: State,
+        data: &[u8],
+        io: &mut I,
+    ) -> u32 {
+        let Some((read, end)) = state.unread() else {
+            return 0;
+        };
+        let slot = &mut self.slots[i as usize];
+        let mut taken = 0u32;
+        if !data.is_empty() {
+            let n = io.deliver(id, tuple, data).min(data.len());
+            taken += n as u32;
+            if n < data.len() {
+                slot.rx.store(read + n as u32, &data[n..]);
+                self.stats.bytes_delivered += u64::from(taken);
+                return taken;
+            }
+        }
+        let from = read + taken;
+        if from.before(end) {
+            let (a, b) = slot.rx.slices(from, end);
+            for part in [a, b] {
+                if part.is_empty() {
+                    continue;
+                }
+                let n = io.deliver(id, tuple, part).min(part.len());
+                taken += n as u32;
+                if n < part.len() {
+                    break;
+                }
+            }
+        }
+        self.stats.bytes_delivered += u64::from(taken);
+        taken
+    }
+
+    /// The application is ready for more bytes on connection `id`: what
+    /// waits in its receive buffer is offered again through [`Io::deliver`],
+    /// and the window reopens (with a window update when it had closed).
+    pub fn resume<I: Io>(&mut self, id: ConnId, now: Instant, io: &mut I) {
+        if let Some(state) = self.state(id).copied() {
+            let t = Transition::idle(state);
+            self.apply(id.index, state.name(), t, now, io);
         }
     }
 

@@ -385,3 +385,57 @@ fn bad_checksum_dropped() {
     h.send(&f);
     h.run("0.200 ! delivered 0\n0.200 ! drops bad-checksum 1");
 }
+
+/// Receive-side flow control through the application: bytes it does not
+/// take stay in the buffer and the window closes (RFC 9293 §3.8.6); a
+/// segment beyond a zero window is not acceptable and is answered with an
+/// ACK; when the application reads again, a window update goes out
+/// (RFC 9293 §3.8.6.2.2) and nothing was lost.
+#[test]
+fn window_closes_when_application_stops_reading_then_update() {
+    run(
+        default_config(),
+        &script(
+            "0.050 ! app-budget 1000
+             0.100 < . 1001:33769(32768) ack 1 win 502
+             0.100 > . 1:1(0) ack 33769 win 16884
+             0.100 ! delivered 1000
+             0.110 < . 33769:67537(33768) ack 1 win 502
+             0.110 > . 1:1(0) ack 67537 win 0
+             0.120 < . 67537:68537(1000) ack 1 win 502
+             0.120 > . 1:1(0) ack 67537 win 0
+             0.120 ! drops out-of-window 1
+             0.130 < . 67537:67538(1) ack 1 win 502
+             0.130 > . 1:1(0) ack 67537 win 0
+             0.200 ! app-resume
+             0.200 > . 1:1(0) ack 67537 win 32768
+             0.200 ! delivered 66536
+             0.210 < . 67537:68537(1000) ack 1 win 502
+             0.210 ! delivered 67536
+             0.250 > . 1:1(0) ack 68537 win 32768",
+        ),
+    );
+}
+
+/// With unread data held, the server does not close after the peer's FIN
+/// until the application has read everything (nothing is lost); then its
+/// FIN carries the ACK.
+#[test]
+fn close_after_fin_waits_for_application() {
+    let mut cfg = default_config();
+    cfg.conn.close_on_peer_fin = true;
+    run(
+        cfg,
+        &script(
+            "0.050 ! app-budget 10
+             0.100 < FP. 1001:1101(100) ack 1 win 502
+             0.100 > . 1:1(0) ack 1102
+             0.100 ! state CLOSE-WAIT
+             0.100 ! delivered 10
+             0.200 ! app-resume
+             0.200 > F. 1:1(0) ack 1102
+             0.200 ! delivered 100
+             0.200 ! state LAST-ACK",
+        ),
+    );
+}

@@ -37,9 +37,10 @@ pub struct Config {
     pub fin_wait2_timeout: Duration,
     /// Challenge ACKs a connection may send per second (RFC 5961 §7).
     pub challenge_acks_per_sec: u8,
-    /// Close our side as soon as the peer's FIN arrives (the seed's
-    /// behaviour): CLOSE-WAIT goes straight on to LAST-ACK, and the ACK of
-    /// the peer's FIN carries our FIN.
+    /// Close our side as soon as the peer's FIN has arrived and the
+    /// application has read everything before it (the seed's behaviour):
+    /// the endpoint takes CLOSE-WAIT straight on to LAST-ACK, and our FIN
+    /// carries the ACK of the peer's FIN.
     pub close_on_peer_fin: bool,
 }
 

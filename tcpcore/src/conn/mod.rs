@@ -246,6 +246,9 @@ pub struct RecvHalf {
     pub irs: SeqNum,
     /// RCV.NXT.
     pub nxt: SeqNum,
+    /// The first byte the application has not consumed yet; the receive
+    /// buffer covers `[read, read + N)`.
+    pub read: SeqNum,
     /// Our window shift (Rcv.Wind.Shift).
     pub wscale: u8,
     /// The right edge of the window we last advertised (never moves left,
@@ -259,13 +262,17 @@ pub struct RecvHalf {
     pub fin: Option<SeqNum>,
 }
 
-/// The receive half after the peer's FIN: only what is needed to ACK.
+/// The receive half after the peer's FIN: only what is needed to ACK, and
+/// where the application is in reading what came before the FIN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecvClosed {
     /// RCV.NXT (one past the peer's FIN).
     pub nxt: SeqNum,
     /// The window field we advertise, already scaled.
     pub window: u16,
+    /// The first byte the application has not consumed yet (`nxt - 1` once
+    /// everything before the FIN is read).
+    pub read: SeqNum,
 }
 
 /// SYN-RECEIVED: our SYN-ACK is out, the peer's ACK not yet in.
@@ -408,6 +415,11 @@ impl SegmentDrop {
 }
 
 impl<'a> Transition<'a> {
+    /// No change: `state` as it is, nothing to send, no events.
+    pub fn idle(state: State) -> Self {
+        Self::new(state)
+    }
+
     fn new(state: State) -> Self {
         Transition {
             state,
@@ -529,13 +541,13 @@ fn ts_option(ts: Option<TsState>, now: Instant) -> Option<Timestamps> {
 /// The window field to advertise, and the right edge it stands for.
 ///
 /// RFC 9293 §3.8.6: the right edge `RCV.NXT + RCV.WND` is never moved left.
-/// The buffer covers `[nxt, nxt + cap)` (the application has consumed
-/// everything up to `nxt`), so the window is the buffer's capacity; scaling
-/// rounds down, and where that would pull the edge left of what was
-/// advertised we round up instead.
+/// The buffer covers `[read, read + cap)`, so the window is the free space
+/// from RCV.NXT to `read + cap`; scaling rounds down, and where that would
+/// pull the edge left of what was advertised we round up instead.
 fn advertise(rcv: &mut RecvHalf, cap: usize) -> u16 {
     let max = 0xffffu32 << rcv.wscale;
-    let wnd = (cap as u32).min(max);
+    let free = (rcv.read + cap as u32) - rcv.nxt;
+    let wnd = free.min(max);
     let mut field = wnd >> rcv.wscale;
     let right = rcv.nxt + (field << rcv.wscale);
     if right.before(rcv.adv_right) {
@@ -774,7 +786,7 @@ fn take_text<'a, const N: usize>(
     if seg.control == TcpControl::Fin {
         let fin_seq = seq + payload.len() as u32;
         // A FIN beyond the window is not seen (its data was trimmed).
-        let right = rcv.nxt + N as u32;
+        let right = rcv.read + N as u32;
         if fin_seq.before(right) && fin_seq.after_eq(rcv.nxt) {
             rcv.fin = Some(fin_seq);
         }
@@ -786,14 +798,21 @@ fn take_text<'a, const N: usize>(
     };
     if !payload.is_empty() {
         let before = rcv.nxt;
-        let ins = rx.insert(rcv.nxt, rcv.nxt, seq, payload, false);
+        // While the application has unread bytes, new ones queue behind
+        // them in the buffer; otherwise in-order bytes go out of the segment.
+        let copy = rcv.read != rcv.nxt;
+        let ins = rx.insert(rcv.read, rcv.nxt, seq, payload, copy);
         res.dropped = ins.dropped;
         if ins.advanced > 0 {
             // In-order: the part of the segment at RCV.NXT goes out directly,
             // then whatever out-of-order data it joined up with.
             let skip = (before - seq) as usize;
             let end = (payload.len()).min(skip + ins.advanced as usize);
-            let direct = payload.get(skip..end).unwrap_or(&[]);
+            let direct = if copy {
+                &[][..]
+            } else {
+                payload.get(skip..end).unwrap_or(&[])
+            };
             t.data = direct;
             t.buffered = ins.advanced - direct.len() as u32;
             rcv.nxt += ins.advanced;
@@ -818,6 +837,7 @@ fn take_text<'a, const N: usize>(
 /// Acknowledge now or arm the delayed-ACK timer (RFC 9293 §3.8.6.3, RFC
 /// 1122 §4.2.3.2): an ACK for at least every second full-sized segment, and
 /// no later than `cfg.delayed_ack` (at most 200 ms).
+#[allow(clippy::too_many_arguments)] // the pieces of one state, borrowed apart
 fn ack_policy<const N: usize>(
     tcb: &mut Tcb,
     snd_nxt: SeqNum,
@@ -903,6 +923,7 @@ impl State {
             rcv: RecvHalf {
                 irs,
                 nxt: irs + 1,
+                read: irs + 1,
                 wscale: rcv_wscale,
                 adv_right: irs + 1,
                 unacked: 0,
@@ -1087,6 +1108,119 @@ impl State {
         }
     }
 
+    /// The bytes received in order that the application has not consumed:
+    /// `[read, end)`, held in the connection's receive buffer.
+    pub fn unread(&self) -> Option<(SeqNum, SeqNum)> {
+        match self {
+            State::SynReceived(s) => Some((s.rcv.read, s.rcv.nxt)),
+            State::Established(s) | State::FinWait1(s) => Some((s.rcv.read, s.rcv.nxt)),
+            State::FinWait2(s) => Some((s.rcv.read, s.rcv.nxt)),
+            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
+                Some((s.rcv.read, s.rcv.nxt - 1))
+            }
+            State::TimeWait(s) => Some((s.rcv.read, s.rcv.nxt - 1)),
+            State::Closed(_) => None,
+        }
+    }
+
+    /// The application consumed `n` more in-order bytes. The window opens;
+    /// when it had shrunk to less than half of what it can now be, and
+    /// grows by at least one MSS (or half the buffer), a window update is
+    /// sent (RFC 9293 §3.8.6.2.2, receiver-side silly window avoidance).
+    pub fn consume<const N: usize>(
+        self,
+        n: u32,
+        now: Instant,
+        cfg: &Config,
+    ) -> Transition<'static> {
+        fn advance(read: &mut SeqNum, end: SeqNum, n: u32) {
+            *read = (*read + n).min(end);
+        }
+        fn update<const N: usize>(
+            tcb: &mut Tcb,
+            snd_nxt: SeqNum,
+            rcv: &mut RecvHalf,
+            n: u32,
+            now: Instant,
+            cfg: &Config,
+        ) -> Option<Reply> {
+            advance(&mut rcv.read, rcv.nxt, n);
+            let cur = rcv.adv_right - rcv.nxt;
+            let new = ((rcv.read + N as u32) - rcv.nxt).min(0xffff << rcv.wscale);
+            let step = u32::from(cfg.mss).min(N as u32 / 2);
+            if new >= cur.saturating_add(step) && new >= 2 * cur {
+                let mut r = make_ack_closed(
+                    tcb,
+                    snd_nxt,
+                    &RecvClosed {
+                        nxt: rcv.nxt,
+                        window: advertise(rcv, N),
+                        read: rcv.read,
+                    },
+                    now,
+                );
+                r.options.sack_blocks = SackBlocks::new();
+                rcv.unacked = 0;
+                rcv.ack_due = None;
+                Some(r)
+            } else {
+                None
+            }
+        }
+        let mut reply = None;
+        let state = match self {
+            State::SynReceived(mut s) => {
+                advance(&mut s.rcv.read, s.rcv.nxt, n);
+                State::SynReceived(s)
+            }
+            State::Established(mut s) => {
+                reply = update::<N>(&mut s.tcb, s.snd.nxt, &mut s.rcv, n, now, cfg);
+                State::Established(s)
+            }
+            State::FinWait1(mut s) => {
+                reply = update::<N>(&mut s.tcb, s.snd.nxt, &mut s.rcv, n, now, cfg);
+                State::FinWait1(s)
+            }
+            State::FinWait2(mut s) => {
+                reply = update::<N>(&mut s.tcb, s.snd.nxt, &mut s.rcv, n, now, cfg);
+                State::FinWait2(s)
+            }
+            State::CloseWait(mut s) => {
+                advance(&mut s.rcv.read, s.rcv.nxt - 1, n);
+                State::CloseWait(s)
+            }
+            State::Closing(mut s) => {
+                advance(&mut s.rcv.read, s.rcv.nxt - 1, n);
+                State::Closing(s)
+            }
+            State::LastAck(mut s) => {
+                advance(&mut s.rcv.read, s.rcv.nxt - 1, n);
+                State::LastAck(s)
+            }
+            State::TimeWait(mut s) => {
+                advance(&mut s.rcv.read, s.rcv.nxt - 1, n);
+                State::TimeWait(s)
+            }
+            closed @ State::Closed(_) => closed,
+        };
+        let mut t = Transition::new(state);
+        if let Some(r) = reply {
+            t.reply(r);
+        }
+        t
+    }
+
+    /// The window field to put in a segment about to be sent, computed
+    /// afresh (after the application consumed data); records the right edge
+    /// it advertises. `None` where the receive half is gone.
+    pub fn readvertise<const N: usize>(&mut self) -> Option<u16> {
+        match self {
+            State::Established(s) | State::FinWait1(s) => Some(advertise(&mut s.rcv, N)),
+            State::FinWait2(s) => Some(advertise(&mut s.rcv, N)),
+            _ => None,
+        }
+    }
+
     /// The application aborts (RFC 9293 §3.10.5): send a reset and close.
     pub fn abort(self) -> Transition<'static> {
         let rst = match &self {
@@ -1167,6 +1301,7 @@ fn half_state(kind: HalfKind, s: HalfClosed) -> State {
 /// Steps one to four of RFC 9293 §3.10.7.4 for a state with an open
 /// receive half: PAWS, acceptability, RST, SYN. `Err` carries the finished
 /// transition when the segment stops here.
+#[allow(clippy::too_many_arguments)] // the pieces of one state, borrowed apart
 fn front_checks<'a, const N: usize>(
     tcb: &mut Tcb,
     snd_nxt: SeqNum,
@@ -1186,7 +1321,7 @@ fn front_checks<'a, const N: usize>(
     }
     // First: the sequence number. The receive window is the buffer space
     // from RCV.NXT (the application has consumed all in-order data).
-    let wnd = rcv.adv_right.max(rcv.nxt + N as u32) - rcv.nxt;
+    let wnd = rcv.adv_right.max(rcv.read + N as u32) - rcv.nxt;
     let seg_len = seg.segment_len() as u32;
     if !acceptable(rcv.nxt, wnd, seg.seq_number, seg_len) {
         // "If an incoming segment is not acceptable, an acknowledgment
@@ -1362,6 +1497,7 @@ fn after_ack<'a, const N: usize>(
         let closed = RecvClosed {
             nxt: rcv.nxt,
             window,
+            read: rcv.read,
         };
         match (kind, fin_acked) {
             (OpenKind::Established, _) => {
@@ -1370,16 +1506,12 @@ fn after_ack<'a, const N: usize>(
                     snd,
                     rcv: closed,
                 };
-                if cfg.close_on_peer_fin {
-                    // The ACK of the peer's FIN carries our FIN (LAST-ACK).
-                    let r = start_fin(&mut hc.tcb, &mut hc.snd, closed.nxt, window, now, cfg);
-                    t.reply(r);
-                    t.state = State::LastAck(hc);
-                } else {
-                    let r = make_ack_closed(&mut hc.tcb, snd_nxt, &closed, now);
-                    t.reply(r);
-                    t.state = State::CloseWait(hc);
-                }
+                // The endpoint closes our side once the application has
+                // read everything (`Config::close_on_peer_fin`); its FIN
+                // then replaces this ACK.
+                let r = make_ack_closed(&mut hc.tcb, snd_nxt, &closed, now);
+                t.reply(r);
+                t.state = State::CloseWait(hc);
             }
             (OpenKind::FinWait1, false) => {
                 // "If our FIN has not been ACKed, enter CLOSING."
@@ -1562,7 +1694,7 @@ fn half_closed_timeout(
     now: Instant,
     cfg: &Config,
 ) -> Transition<'static> {
-    if !s.tcb.rtx.deadline.is_some_and(|d| now >= d) {
+    if s.tcb.rtx.deadline.is_none_or(|d| now < d) {
         return Transition::new(half_state(kind, s));
     }
     if s.tcb.rtx.retries >= cfg.fin_retries {

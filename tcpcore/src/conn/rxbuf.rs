@@ -144,6 +144,14 @@ impl<const N: usize> RecvBuffer<N> {
         }
     }
 
+    /// Writes in-order bytes the application handed back unread, so that
+    /// they can be offered again from the buffer. `bytes` (at most `N`)
+    /// start at sequence number `seq`.
+    pub fn store(&mut self, seq: SeqNum, bytes: &[u8]) {
+        let n = bytes.len().min(N);
+        self.write(seq, &bytes[..n]);
+    }
+
     fn write(&mut self, seq: SeqNum, bytes: &[u8]) {
         let at = seq.get() as usize & (N - 1);
         let first = bytes.len().min(N - at);

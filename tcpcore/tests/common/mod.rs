@@ -26,7 +26,9 @@
 //! Checks (`!`): `delivered N` (bytes handed to the application so far, and
 //! they are exactly the client's bytes), `state NAME` (`CLOSED` when the
 //! connection is gone), `closed REASON`, `conns N`, `drops REASON N`,
-//! `established N`, `peer-closed`.
+//! `established N`, `peer-closed`. Actions of the application (`!` too):
+//! `app-close`, `app-abort`, `app-budget N` (take only N more bytes),
+//! `app-resume` (take everything again, and say so to the endpoint).
 
 #![allow(dead_code)]
 
@@ -70,6 +72,8 @@ pub struct Recorder {
     pub peer_closed: usize,
     pub established: usize,
     pub last_id: Option<ConnId>,
+    /// How many more bytes the application takes (`None`: all).
+    pub budget: Option<usize>,
 }
 
 impl Io for Recorder {
@@ -80,6 +84,11 @@ impl Io for Recorder {
         self.buf.clear();
         self.buf.resize(len, 0);
         Some(&mut self.buf)
+    }
+
+    fn deliver(&mut self, id: ConnId, _tuple: &FourTuple, data: &[u8]) -> usize {
+        self.last_id = Some(id);
+        self.take(data)
     }
 
     fn event(&mut self, id: ConnId, _tuple: &FourTuple, event: AppEvent<'_>) {
@@ -95,6 +104,15 @@ impl Io for Recorder {
 }
 
 impl Recorder {
+    fn take(&mut self, data: &[u8]) -> usize {
+        let n = self.budget.map_or(data.len(), |b| b.min(data.len()));
+        if let Some(b) = self.budget.as_mut() {
+            *b -= n;
+        }
+        self.data.extend_from_slice(&data[..n]);
+        n
+    }
+
     pub fn flush(&mut self) {
         if !self.buf.is_empty() {
             let f = std::mem::take(&mut self.buf);
@@ -463,6 +481,13 @@ impl Harness {
             ["app-close"] => {
                 let id = self.conn_id().expect("no connection to close");
                 self.ep.close(id, self.rec.now, &mut self.rec);
+                self.rec.flush();
+            }
+            ["app-budget", n] => self.rec.budget = Some(n.parse().unwrap()),
+            ["app-resume"] => {
+                self.rec.budget = None;
+                let id = self.conn_id().expect("no connection to resume");
+                self.ep.resume(id, self.rec.now, &mut self.rec);
                 self.rec.flush();
             }
             ["app-abort"] => {
