@@ -272,6 +272,9 @@ impl Io for ServerIo {
                     if let Err(e) = self.app.out.write_all(bytes) {
                         self.app.out_error = Some(e);
                     }
+                    // Written out once per batch, so an interactive peer's
+                    // lines show up as they come.
+                    self.app.flush_due = true;
                 }
             }
             AppEvent::PeerClosed => self.app.flush_due = true,

@@ -1,0 +1,112 @@
+//! The command line: help, version, usage errors, one-line runtime errors.
+
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tcp-server");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tcp-server")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn help_lists_the_seed_flags_and_ours() {
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for flag in [
+        "-h, --help",
+        "-v, --verbose",
+        "-d, --debug",
+        "-s, --single-session",
+        "-V, --version",
+        "-p, --port",
+        "-i, --iface",
+        "--ip <ADDR>",
+        "--mode <MODE>",
+        "--pcap <FILE>",
+        "--max-conns",
+        "--workers",
+        "--color <WHEN>",
+        "--install-rst-rule",
+    ] {
+        assert!(help.contains(flag), "--help lacks `{flag}`:\n{help}");
+    }
+    // -h is the short form of the same help.
+    let short = run(&["-h"]);
+    assert!(short.status.success());
+    assert!(text(&short.stdout).contains("--single-session"));
+}
+
+#[test]
+fn version() {
+    let out = run(&["-V"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).starts_with("tcp-server "));
+}
+
+#[test]
+fn bad_values_exit_2_with_clap_message() {
+    for args in [
+        &["--port", "99999"][..],
+        &["--port", "0"],
+        &["--mode", "bogus"],
+        &["--color", "sometimes"],
+        &["--ip", "not-an-address"],
+        &["--max-conns", "0"],
+        &["--workers", "0"],
+        &["--nonsense"],
+        &["--ip", "198.18.0.10", "--install-rst-rule"],
+    ] {
+        let out = run(args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn several_workers_are_refused_with_a_reason() {
+    let out = run(&["--workers", "4"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("only 1 worker"));
+}
+
+#[test]
+fn echo_mode_is_refused_in_one_line() {
+    let out = run(&["--mode", "echo"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "tcp-server: echo mode needs the send path (not built yet)\n"
+    );
+}
+
+#[test]
+fn missing_interface_is_one_line_without_backtrace() {
+    let out = Command::new(BIN)
+        .args(["-i", "nope0"])
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("tcp-server: "), "{err}");
+    assert!(err.contains("nope0"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
