@@ -25,3 +25,8 @@ pub use endpoint::{AppEvent, ConnId, DropReason, Endpoint, EndpointConfig, Io, S
 pub use isn::FourTuple;
 pub use seq::SeqNum;
 pub use time::{Duration, Instant};
+
+/// The README's Rust examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
