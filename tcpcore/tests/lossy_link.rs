@@ -109,7 +109,7 @@ const RTO_MAX: u64 = 10 * SEC;
 
 impl Client {
     fn new(opts: ClientOpts, seed: u64) -> Client {
-        let mut rng = Rng::new(seed ^ 0xc11e_47);
+        let mut rng = Rng::new(seed ^ 0x00c1_1e47);
         let data = rng.bytes(opts.len);
         let iss = opts.isn.unwrap_or_else(|| rng.next_u64() as u32);
         let port = 32768 + rng.below(28000) as u16;
@@ -470,6 +470,7 @@ fn run(seed: u64, link: LinkParams, opts: ClientOpts) -> Outcome {
     client.rto = SEC;
     loop {
         for f in client.out.drain(..) {
+            sim::trace(now, "C>", &f);
             c2s.send(now, f);
         }
         if client.done() && server.ep.is_empty() {
@@ -506,10 +507,12 @@ fn run(seed: u64, link: LinkParams, opts: ClientOpts) -> Outcome {
         );
         while let Some(f) = c2s.recv(now) {
             for out in server.handle_frame(now, &f) {
+                sim::trace(now, "S>", &out);
                 s2c.send(now, out);
             }
         }
         for out in server.handle_timeout(now) {
+            sim::trace(now, "S>", &out);
             s2c.send(now, out);
         }
         while let Some(f) = s2c.recv(now) {

@@ -11,6 +11,9 @@
 //! receive-side invariants: RCV.NXT never goes back and the advertised right
 //! edge never moves left (both read from the connection's state and from the
 //! ACKs on the wire).
+//!
+//! `SIM_TRACE=1 cargo test --test <name> -- --nocapture <test>` prints every
+//! frame handed to the link.
 
 #![allow(dead_code)]
 
@@ -409,6 +412,22 @@ impl<const N: usize> Server<N> {
         assert_eq!(self.io.closed, [CloseReason::Normal]);
         assert_eq!(self.io.peer_closed, 1);
         assert!(self.checks > 0, "no invariant was checked");
+    }
+}
+
+/// With `SIM_TRACE` set, prints a frame handed to a link (tcpdump-like).
+pub fn trace(now: u64, dir: &str, frame: &[u8]) {
+    if std::env::var_os("SIM_TRACE").is_none() {
+        return;
+    }
+    match wire::parse_frame(frame, ChecksumPolicy::Skip) {
+        Ok(Frame::Tcp { tcp, .. }) => eprintln!("{:>12.6} {dir} {tcp}", now as f64 / 1e6),
+        Ok(Frame::Arp { arp, .. }) => eprintln!("{:>12.6} {dir} {arp:?}", now as f64 / 1e6),
+        Err(e) => eprintln!(
+            "{:>12.6} {dir} unparsable ({e}), {} bytes",
+            now as f64 / 1e6,
+            frame.len()
+        ),
     }
 }
 
