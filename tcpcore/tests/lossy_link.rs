@@ -44,6 +44,8 @@ struct ClientOpts {
     wscale: Option<u8>,
     /// The client's ISN (`None`: random).
     isn: Option<u32>,
+    /// Ignore the server's window (send up to `window` regardless).
+    overrun: bool,
 }
 
 impl Default for ClientOpts {
@@ -56,6 +58,7 @@ impl Default for ClientOpts {
             timestamps: true,
             wscale: Some(7),
             isn: None,
+            overrun: false,
         }
     }
 }
@@ -259,7 +262,9 @@ impl Client {
             }
             let in_flight = self.nxt - self.una;
             let ours = u64::from(self.opts.window).saturating_sub(in_flight);
-            let theirs = if self.seq(self.nxt).before(peer_right) {
+            let theirs = if self.opts.overrun {
+                u64::MAX
+            } else if self.seq(self.nxt).before(peer_right) {
                 u64::from(peer_right - self.seq(self.nxt))
             } else {
                 0
@@ -454,14 +459,20 @@ struct Outcome {
     checks: u64,
 }
 
-/// Runs one connection to its end and checks everything.
+/// Runs one connection to its end and checks everything, with a receive
+/// buffer of 64 KiB.
 fn run(seed: u64, link: LinkParams, opts: ClientOpts) -> Outcome {
+    run_with::<BUF>(seed, link, opts)
+}
+
+/// The same with a receive buffer of `N` bytes.
+fn run_with<const N: usize>(seed: u64, link: LinkParams, opts: ClientOpts) -> Outcome {
     let mut rng = Rng::new(seed);
     let mut c2s = Link::new(link, rng.next_u64());
     let mut s2c = Link::new(link, rng.next_u64());
     let mut key = [0u8; 16];
     key.copy_from_slice(&rng.bytes(16));
-    let mut server = Server::<BUF>::new(sim::server_config(), 4, key);
+    let mut server = Server::<N>::new(sim::server_config(), 4, key);
     let mut client = Client::new(opts, rng.next_u64());
     let mut now = 0u64;
     let mut steps = 0u64;
@@ -621,6 +632,30 @@ fn cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
+/// A client that ignores the advertised window: the server trims and drops
+/// what lies beyond it, and still delivers every byte once.
+#[test]
+fn client_overruns_window() {
+    let opts = ClientOpts {
+        len: 200_000,
+        window: 65_535,
+        overrun: true,
+        ..ClientOpts::default()
+    };
+    run_with::<8192>(8, LinkParams::lossy(0.03, 0.02, 0.1), opts);
+}
+
+/// A receive buffer smaller than a full-sized segment.
+#[test]
+fn tiny_receive_buffer() {
+    let opts = ClientOpts {
+        len: 50_000,
+        random_sizes: true,
+        ..ClientOpts::default()
+    };
+    run_with::<1024>(9, LinkParams::lossy(0.05, 0.02, 0.2), opts);
+}
+
 fn link_params() -> impl Strategy<Value = LinkParams> {
     (0.0..0.10f64, 0.0..0.05f64, 0.0..0.25f64, 1..5_000u64).prop_map(
         |(loss, dup, reorder, reorder_max)| LinkParams {
@@ -639,9 +674,10 @@ fn client_opts() -> impl Strategy<Value = ClientOpts> {
         any::<bool>(),
         prop::option::of(0..15u8),
         prop::option::of(any::<u32>()),
+        prop::bool::weighted(0.2),
     )
         .prop_map(
-            |(len, window, random_sizes, sack, timestamps, wscale, isn)| ClientOpts {
+            |(len, window, random_sizes, sack, timestamps, wscale, isn, overrun)| ClientOpts {
                 len,
                 window,
                 random_sizes,
@@ -649,6 +685,7 @@ fn client_opts() -> impl Strategy<Value = ClientOpts> {
                 timestamps,
                 wscale,
                 isn,
+                overrun,
             },
         )
 }
@@ -665,7 +702,12 @@ proptest! {
         seed in any::<u64>(),
         link in link_params(),
         opts in client_opts(),
+        buf in 0..3u8,
     ) {
-        run(seed, link, opts);
+        match buf {
+            0 => run_with::<2048>(seed, link, opts),
+            1 => run_with::<16384>(seed, link, opts),
+            _ => run_with::<BUF>(seed, link, opts),
+        };
     }
 }
