@@ -62,8 +62,9 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
 
-    /// Most connections at once (each reserves 256 KiB of receive buffer)
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    /// Most connections at once, up to 65536 (each reserves 256 KiB of
+    /// receive buffer: the default takes 256 MiB)
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub max_conns: u32,
 
     /// Worker threads (only 1 for now)
