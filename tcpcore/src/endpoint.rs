@@ -23,8 +23,8 @@
 use core::net::Ipv4Addr;
 
 use crate::conn::{
-    reset_for, CloseReason, Config, Event, RecvBuffer, Reply, SegmentDrop, State, StateName,
-    Transition,
+    reset_for, CloseReason, Config, Event, RecvBuffer, Reply, SegmentDrop, SendBuffer, State,
+    StateName, Transition,
 };
 use crate::isn::{FourTuple, Keyed};
 use crate::time::Instant;
@@ -280,8 +280,9 @@ pub struct EndpointConfig {
 }
 
 /// One entry of the connection table: a connection (or none), its receive
-/// buffer, and the links of the hash index.
-pub struct Slot<const N: usize> {
+/// buffer of `N` bytes, its send buffer of `M` bytes (0: the connection
+/// never sends data), and the links of the hash index.
+pub struct Slot<const N: usize, const M: usize = 0> {
     /// Head of the hash chain of the bucket with this slot's index.
     bucket: u32,
     /// Next slot in the same chain, or in the free list.
@@ -289,9 +290,10 @@ pub struct Slot<const N: usize> {
     generation: u32,
     conn: Option<Conn>,
     rx: RecvBuffer<N>,
+    tx: SendBuffer<M>,
 }
 
-impl<const N: usize> Slot<N> {
+impl<const N: usize, const M: usize> Slot<N, M> {
     /// An empty slot.
     pub const fn new() -> Self {
         Slot {
@@ -300,11 +302,12 @@ impl<const N: usize> Slot<N> {
             generation: 0,
             conn: None,
             rx: RecvBuffer::new(),
+            tx: SendBuffer::new(),
         }
     }
 }
 
-impl<const N: usize> Default for Slot<N> {
+impl<const N: usize, const M: usize> Default for Slot<N, M> {
     fn default() -> Self {
         Self::new()
     }
@@ -318,9 +321,9 @@ struct Conn {
 }
 
 /// The connections of one listening address and port.
-pub struct Endpoint<'s, const N: usize> {
+pub struct Endpoint<'s, const N: usize, const M: usize = 0> {
     cfg: EndpointConfig,
-    slots: &'s mut [Slot<N>],
+    slots: &'s mut [Slot<N, M>],
     free: u32,
     len: usize,
     half_open: usize,
@@ -330,11 +333,11 @@ pub struct Endpoint<'s, const N: usize> {
     stats: Stats,
 }
 
-impl<'s, const N: usize> Endpoint<'s, N> {
+impl<'s, const N: usize, const M: usize> Endpoint<'s, N, M> {
     /// An endpoint whose table is `slots` (its length is the connection
     /// capacity, at most 2^32 - 2), keyed with 16 secret random bytes for
     /// ISNs and table placement.
-    pub fn new(cfg: EndpointConfig, slots: &'s mut [Slot<N>], key: [u8; 16]) -> Self {
+    pub fn new(cfg: EndpointConfig, slots: &'s mut [Slot<N, M>], key: [u8; 16]) -> Self {
         let cap = slots.len().min(NIL as usize - 1);
         let slots = &mut slots[..cap];
         for (i, s) in slots.iter_mut().enumerate() {
@@ -689,13 +692,21 @@ impl<'s, const N: usize> Endpoint<'s, N> {
         if let Some(c) = self.slots[i as usize].conn.as_mut() {
             c.state = state;
         }
-        // A pure ACK made redundant by a FIN that carries the same ACK.
-        let fin_follows = more.iter().any(|r| r.control == TcpControl::Fin);
+        // Data and FIN to send go first; a pure ACK they make redundant (the
+        // same ACK, no SACK blocks) is left out.
+        let sent = self.transmit(i, &tuple, peer_mac, now, io);
+        if let Some(c) = self.slots[i as usize].conn.as_ref() {
+            state = c.state;
+        }
         for r in replies.iter().chain(more.iter()) {
-            if fin_follows && r.control == TcpControl::None && r.ack == state.rcv_nxt() {
-                continue;
+            let redundant = sent > 0
+                && r.control == TcpControl::None
+                && r.len == 0
+                && r.options.sack_blocks.is_empty()
+                && r.ack == state.rcv_nxt();
+            if !redundant {
+                self.emit(&tuple, peer_mac, r, io);
             }
-            self.emit(&tuple, peer_mac, r, io);
         }
         let last = state.name();
         if last != to {
@@ -774,35 +785,87 @@ impl<'s, const N: usize> Endpoint<'s, N> {
     }
 
     fn emit<I: Io>(&mut self, tuple: &FourTuple, peer_mac: EthernetAddress, r: &Reply, io: &mut I) {
-        let tcp = r.to_repr(tuple.local_port, tuple.remote_port);
-        let eth = EthernetRepr {
-            src_addr: self.cfg.mac,
-            dst_addr: peer_mac,
-            ethertype: EtherType::Ipv4,
+        let mut out = Out {
+            cfg: &self.cfg,
+            ident: &mut self.ident,
+            stats: &mut self.stats,
         };
-        self.ident = self.ident.wrapping_add(1);
-        let ip = Ipv4Repr {
-            src_addr: tuple.local_addr,
-            dst_addr: tuple.remote_addr,
-            protocol: IpProtocol::Tcp,
-            payload_len: tcp.buffer_len(),
-            ttl: 64,
-            dscp: 0,
-            ecn: 0,
-            ident: self.ident,
-            dont_frag: true,
-            more_frags: false,
-            frag_offset: 0,
+        out.emit(tuple, peer_mac, r, &[], io);
+    }
+
+    /// Sends what connection `i` has to send: retransmissions, new data,
+    /// its FIN (see [`State::poll_transmit`]). Pure ACKs in `acks` are left
+    /// out when a segment goes anyway, since it carries the same ACK.
+    fn transmit<I: Io>(
+        &mut self,
+        i: u32,
+        tuple: &FourTuple,
+        peer_mac: EthernetAddress,
+        now: Instant,
+        io: &mut I,
+    ) -> usize {
+        let slot = &mut self.slots[i as usize];
+        let Some(conn) = slot.conn.as_mut() else {
+            return 0;
         };
-        let len = wire::tcp_frame_len(&tcp);
-        match io.tx(len) {
-            Some(buf) => {
-                if wire::emit_tcp_frame(buf, &eth, &ip, &tcp).is_ok() {
-                    self.stats.tx_frames += 1;
-                }
+        let mut out = Out {
+            cfg: &self.cfg,
+            ident: &mut self.ident,
+            stats: &mut self.stats,
+        };
+        let mut sent = 0;
+        // Bounded: the windows bound it already; this guards the loop.
+        for _ in 0..4096 {
+            let max = conn.state.send_max();
+            let Some(r) = conn.state.poll_transmit::<N, M>(now, &self.cfg.conn) else {
+                break;
+            };
+            if max.is_some_and(|m| r.seq.before(m)) {
+                out.stats.retransmits += 1;
             }
-            None => self.drop_frame(DropReason::TxNoRoom),
+            let payload = slot.tx.read(r.seq, r.len as usize);
+            out.emit(tuple, peer_mac, &r, payload, io);
+            sent += 1;
         }
+        sent
+    }
+
+    /// The application sends `data` on connection `id`; returns how many
+    /// bytes the send buffer took (fewer when it is full, none once the
+    /// connection is closing). They go out as the windows allow.
+    pub fn send<I: Io>(&mut self, id: ConnId, data: &[u8], now: Instant, io: &mut I) -> usize {
+        let Some(slot) = self.slots.get_mut(id.index as usize) else {
+            return 0;
+        };
+        if slot.generation != id.generation {
+            return 0;
+        }
+        let Some(conn) = slot.conn.as_mut() else {
+            return 0;
+        };
+        let Some((end, room)) = conn.state.send_space::<M>() else {
+            return 0;
+        };
+        let n = data.len().min(room);
+        slot.tx.write(end, &data[..n]);
+        let taken = conn.state.queue::<M>(n);
+        let (tuple, mac) = (conn.tuple, conn.peer_mac);
+        self.transmit(id.index, &tuple, mac, now, io);
+        if let Some(d) = self.slots[id.index as usize]
+            .conn
+            .as_ref()
+            .and_then(|c| c.state.poll_timeout())
+        {
+            self.next_wake = Some(self.next_wake.map_or(d, |w| w.min(d)));
+        }
+        taken
+    }
+
+    /// Bytes connection `id` could still queue with [`Endpoint::send`].
+    pub fn send_room(&self, id: ConnId) -> usize {
+        self.state(id)
+            .and_then(|s| s.send_space::<M>())
+            .map_or(0, |(_, r)| r)
     }
 
     /// Runs the timers that are due: retransmissions, delayed ACKs, the end
@@ -831,7 +894,7 @@ impl<'s, const N: usize> Endpoint<'s, N> {
             self.stats.retransmits += t
                 .replies
                 .iter()
-                .filter(|r| matches!(r.control, TcpControl::Syn | TcpControl::Fin))
+                .filter(|r| r.control == TcpControl::Syn)
                 .count() as u64;
             self.apply(i as u32, before.name(), t, now, io);
         }
@@ -882,6 +945,55 @@ impl<'s, const N: usize> Endpoint<'s, N> {
                 };
                 self.abort(id, now, io);
             }
+        }
+    }
+}
+
+/// What emitting a frame needs from the endpoint, borrowed apart from the
+/// connection table.
+struct Out<'a> {
+    cfg: &'a EndpointConfig,
+    ident: &'a mut u16,
+    stats: &'a mut Stats,
+}
+
+impl Out<'_> {
+    fn emit<I: Io>(
+        &mut self,
+        tuple: &FourTuple,
+        peer_mac: EthernetAddress,
+        r: &Reply,
+        payload: &[u8],
+        io: &mut I,
+    ) {
+        let tcp = r.to_repr(tuple.local_port, tuple.remote_port, payload);
+        let eth = EthernetRepr {
+            src_addr: self.cfg.mac,
+            dst_addr: peer_mac,
+            ethertype: EtherType::Ipv4,
+        };
+        *self.ident = self.ident.wrapping_add(1);
+        let ip = Ipv4Repr {
+            src_addr: tuple.local_addr,
+            dst_addr: tuple.remote_addr,
+            protocol: IpProtocol::Tcp,
+            payload_len: tcp.buffer_len(),
+            ttl: 64,
+            dscp: 0,
+            ecn: 0,
+            ident: *self.ident,
+            dont_frag: true,
+            more_frags: false,
+            frag_offset: 0,
+        };
+        let len = wire::tcp_frame_len(&tcp);
+        match io.tx(len) {
+            Some(buf) => {
+                if wire::emit_tcp_frame(buf, &eth, &ip, &tcp).is_ok() {
+                    self.stats.tx_frames += 1;
+                }
+            }
+            None => self.stats.drops[DropReason::TxNoRoom as usize] += 1,
         }
     }
 }

@@ -85,7 +85,7 @@ fn last_ack_fin_retransmitted_with_backoff() {
 #[test]
 fn fin_retry_limit_resets() {
     let mut cfg = auto_close();
-    cfg.conn.fin_retries = 2;
+    cfg.conn.max_retries = 2;
     run(
         cfg,
         &format!(

@@ -23,8 +23,13 @@ pub struct Config {
     pub rto_max: Duration,
     /// SYN-ACK retransmissions before a half-open connection is dropped.
     pub synack_retries: u8,
-    /// FIN retransmissions before the connection is reset.
-    pub fin_retries: u8,
+    /// Retransmissions of data or FIN (timeouts in a row) before the
+    /// connection is reset. Zero-window probes do not count while the peer
+    /// answers them.
+    pub max_retries: u8,
+    /// Nagle's algorithm (RFC 896, RFC 9293 §3.7.4): hold back small
+    /// segments while data is in flight. Off for echo and interactive use.
+    pub nagle: bool,
     /// A retransmitted SYN in SYN-RECEIVED gets the SYN-ACK again at most
     /// once per this interval (the seed's "retransmission debounce").
     pub syn_debounce: Duration,
@@ -55,7 +60,8 @@ impl Default for Config {
             rto_min: Duration::from_millis(200),
             rto_max: Duration::from_secs(60),
             synack_retries: 5,
-            fin_retries: 8,
+            max_retries: 8,
+            nagle: true,
             syn_debounce: Duration::from_millis(200),
             delayed_ack: Duration::from_millis(40),
             time_wait: Duration::from_secs(60),

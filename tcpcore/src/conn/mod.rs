@@ -24,9 +24,11 @@
 
 mod config;
 mod rxbuf;
+pub mod send;
 
 pub use config::Config;
 pub use rxbuf::{Insert, RecvBuffer, MAX_RANGES};
+pub use send::{Congestion, SendBuffer};
 
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
@@ -45,6 +47,10 @@ const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 pub struct Reply {
     /// Sequence number.
     pub seq: SeqNum,
+    /// Payload bytes, taken from the send buffer starting at `seq`.
+    pub len: u32,
+    /// The PSH flag.
+    pub push: bool,
     /// Acknowledgment number; `Some` sets the ACK flag.
     pub ack: Option<SeqNum>,
     /// SYN, FIN, RST or none.
@@ -56,27 +62,30 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// The TCP header for this reply, from `src_port` to `dst_port`.
-    pub fn to_repr(&self, src_port: u16, dst_port: u16) -> TcpRepr<'static> {
+    /// The TCP segment for this reply, from `src_port` to `dst_port`, with
+    /// `payload` (`len` bytes from the send buffer; empty when `len` is 0).
+    pub fn to_repr<'p>(&self, src_port: u16, dst_port: u16, payload: &'p [u8]) -> TcpRepr<'p> {
         TcpRepr {
             src_port,
             dst_port,
             seq_number: self.seq,
             ack_number: self.ack,
             control: self.control,
-            push: false,
+            push: self.push,
             urgent: None,
             ece: false,
             cwr: false,
             window_len: self.window,
             options: self.options,
-            payload: &[],
+            payload,
         }
     }
 
     fn rst(seq: SeqNum, ack: Option<SeqNum>) -> Reply {
         Reply {
             seq,
+            len: 0,
+            push: false,
             ack,
             control: TcpControl::Rst,
             window: 0,
@@ -237,6 +246,16 @@ pub struct SendHalf {
     pub wscale: u8,
     /// The peer's MSS.
     pub mss: u16,
+    /// SND.MAX: the highest sequence number sent so far (SND.NXT goes back
+    /// to SND.UNA after a retransmission timeout).
+    pub max: SeqNum,
+    /// The end of the data the application queued: the send buffer holds
+    /// `[SND.UNA, end)`.
+    pub end: SeqNum,
+    /// The application closed: our FIN follows the byte before `end`.
+    pub fin: bool,
+    /// Congestion control and loss recovery.
+    pub cc: Congestion,
 }
 
 /// The receive half while data may still arrive.
@@ -497,11 +516,11 @@ impl State {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self {
             State::SynReceived(s) => s.tcb.rtx.deadline,
-            State::Established(s) => s.rcv.ack_due,
-            State::FinWait1(s) => min_opt(s.tcb.rtx.deadline, s.rcv.ack_due),
+            State::Established(s) | State::FinWait1(s) => {
+                min_opt(s.tcb.rtx.deadline, s.rcv.ack_due)
+            }
             State::FinWait2(s) => min_opt(Some(s.deadline), s.rcv.ack_due),
-            State::Closing(s) | State::LastAck(s) => s.tcb.rtx.deadline,
-            State::CloseWait(_) => None,
+            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => s.tcb.rtx.deadline,
             State::TimeWait(s) => Some(s.expires),
             State::Closed(_) => None,
         }
@@ -584,6 +603,8 @@ fn make_ack<const N: usize>(
     rcv.ack_due = None;
     Reply {
         seq: snd_nxt,
+        len: 0,
+        push: false,
         ack: Some(rcv.nxt),
         control: TcpControl::None,
         window,
@@ -595,6 +616,8 @@ fn make_ack_closed(tcb: &mut Tcb, snd_nxt: SeqNum, rcv: &RecvClosed, now: Instan
     tcb.last_ack_sent = rcv.nxt;
     Reply {
         seq: snd_nxt,
+        len: 0,
+        push: false,
         ack: Some(rcv.nxt),
         control: TcpControl::None,
         window: rcv.window,
@@ -657,27 +680,10 @@ fn update_ts_recent(tcb: &mut Tcb, seg: &TcpRepr<'_>, now: Instant) {
     }
 }
 
-/// RFC 6298 §2: a new RTT sample (from `rtx.sent_at` to `now`) updates
-/// SRTT, RTTVAR and the RTO.
+/// RFC 6298 §2: a new RTT sample, from `rtx.sent_at` to `now`.
 fn rtt_sample(rtx: &mut Rtx, now: Instant, cfg: &Config) {
-    let r = now.saturating_since(rtx.sent_at).as_micros().max(1);
-    let (srtt, rttvar) = match rtx.rtt {
-        None => (r, r / 2),
-        Some((srtt, rttvar)) => {
-            let delta = srtt.abs_diff(r);
-            ((7 * srtt + r) / 8, (3 * rttvar + delta) / 4)
-        }
-    };
-    rtx.rtt = Some((srtt, rttvar));
-    // Clock granularity G: 1 ms.
-    let rto = Duration::from_micros(srtt + (4 * rttvar).max(1000));
-    rtx.rto = rto.max(cfg.rto_min).min(cfg.rto_max);
-}
-
-/// The RTO after `retries` backoffs (RFC 6298 §5.5), bounded by `rto_max`.
-fn backed_off(rtx: &Rtx, cfg: &Config) -> Duration {
-    let shift = u32::from(rtx.retries).min(16);
-    rtx.rto.saturating_mul(1 << shift).min(cfg.rto_max)
+    let sample = now.saturating_since(rtx.sent_at);
+    send::rtt_update(rtx, sample, cfg);
 }
 
 fn arm(rtx: &mut Rtx, now: Instant, cfg: &Config) {
@@ -701,6 +707,8 @@ fn syn_ack<const N: usize>(s: &mut SynReceived, now: Instant, cfg: &Config) -> R
     tcb.last_ack_sent = rcv.nxt;
     Reply {
         seq: snd.iss,
+        len: 0,
+        push: false,
         ack: Some(rcv.nxt),
         control: TcpControl::Syn,
         window,
@@ -717,33 +725,23 @@ enum AckCheck {
 }
 
 /// RFC 9293 §3.10.7.4 fifth, with RFC 5961 §5.2's acceptable range
-/// `SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT`, and the window update
-/// rule (SND.WL1/SND.WL2).
+/// `SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT` (SND.NXT being the highest
+/// sent, SND.MAX), the send path's bookkeeping (`send::on_ack`), and the
+/// window update rule (SND.WL1/SND.WL2).
 fn check_ack(
     snd: &mut SendHalf,
     tcb: &mut Tcb,
     seg: &TcpRepr<'_>,
-    fin_sent: bool,
     now: Instant,
     cfg: &Config,
 ) -> AckCheck {
     let Some(ack) = seg.ack_number else {
         return AckCheck::ChallengeAndDrop;
     };
-    if ack.after(snd.nxt) || ack.before(snd.una - snd.max_wnd) {
+    if ack.after(snd.max) || ack.before(snd.una - snd.max_wnd) {
         return AckCheck::ChallengeAndDrop;
     }
-    if snd.una.before(ack) {
-        snd.una = ack;
-        if fin_sent && ack == snd.nxt {
-            // The FIN was in flight; Karn's rule: sample only if never resent.
-            if tcb.rtx.retries == 0 {
-                rtt_sample(&mut tcb.rtx, now, cfg);
-            }
-            tcb.rtx.deadline = None;
-            tcb.rtx.retries = 0;
-        }
-    }
+    send::on_ack(snd, tcb, seg, ack, now, cfg);
     // RFC 9293 §3.10.7.4: "If SND.UNA =< SEG.ACK =< SND.NXT, the send window
     // should be updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and
     // SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, and
@@ -757,7 +755,7 @@ fn check_ack(
         snd.wl2 = ack;
     }
     AckCheck::Ok {
-        fin_acked: fin_sent && snd.una == snd.nxt,
+        fin_acked: snd.fin && snd.una == snd.end + 1,
     }
 }
 
@@ -919,6 +917,10 @@ impl State {
                 wl2: iss,
                 wscale: snd_wscale,
                 mss: opts.mss.unwrap_or(DEFAULT_MSS).max(1),
+                max: iss + 1,
+                end: iss + 1,
+                fin: false,
+                cc: Congestion::new(opts.mss.unwrap_or(DEFAULT_MSS)),
             },
             rcv: RecvHalf {
                 irs,
@@ -974,25 +976,28 @@ impl State {
         }
     }
 
-    /// Timers fire (quinn's `handle_timeout`): retransmit the SYN-ACK or FIN
-    /// with exponential backoff (RFC 6298 §5.5), send a delayed ACK, or end
-    /// TIME-WAIT / FIN-WAIT-2. Calling it early is harmless.
+    /// Timers fire (quinn's `handle_timeout`): retransmit the SYN-ACK, or
+    /// data and FIN after a retransmission timeout (RFC 6298 §5.4-5.6, the
+    /// segments themselves then come from [`State::poll_transmit`]), probe a
+    /// zero window, send a delayed ACK, or end TIME-WAIT / FIN-WAIT-2.
+    /// Calling it early is harmless.
     pub fn on_timeout<const N: usize>(
         self,
         now: Instant,
         cfg: &Config,
         rx: &RecvBuffer<N>,
     ) -> Transition<'static> {
+        let due = |d: Option<Instant>| d.is_some_and(|d| now >= d);
         match self {
             State::SynReceived(mut s) => {
-                if s.tcb.rtx.deadline.is_some_and(|d| now >= d) {
+                if due(s.tcb.rtx.deadline) {
                     if s.tcb.rtx.retries >= cfg.synack_retries {
                         let mut t = Transition::new(State::Closed(CloseReason::TimedOut));
                         t.event(Event::Closed(CloseReason::TimedOut));
                         return t;
                     }
                     s.tcb.rtx.retries += 1;
-                    s.tcb.rtx.deadline = Some(now + backed_off(&s.tcb.rtx, cfg));
+                    s.tcb.rtx.deadline = Some(now + send::backed_off(&s.tcb.rtx, cfg));
                     s.synack_at = now;
                     let r = syn_ack::<N>(&mut s, now, cfg);
                     let mut t = Transition::new(State::SynReceived(s));
@@ -1001,34 +1006,8 @@ impl State {
                 }
                 Transition::new(State::SynReceived(s))
             }
-            State::Established(mut s) => {
-                let mut t = Transition::new(State::Established(s));
-                if s.rcv.ack_due.is_some_and(|d| now >= d) {
-                    let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx, now);
-                    t.reply(r);
-                    t.state = State::Established(s);
-                }
-                t
-            }
-            State::FinWait1(mut s) => {
-                let mut t = Transition::new(State::FinWait1(s));
-                if s.rcv.ack_due.is_some_and(|d| now >= d) {
-                    let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx, now);
-                    t.reply(r);
-                }
-                if s.tcb.rtx.deadline.is_some_and(|d| now >= d) {
-                    if s.tcb.rtx.retries >= cfg.fin_retries {
-                        return give_up(s.snd.nxt, s.rcv.nxt);
-                    }
-                    s.tcb.rtx.retries += 1;
-                    s.tcb.rtx.deadline = Some(now + backed_off(&s.tcb.rtx, cfg));
-                    let r =
-                        fin_segment(&mut s.tcb, &s.snd, s.rcv.nxt, advertise(&mut s.rcv, N), now);
-                    t.reply(r);
-                }
-                t.state = State::FinWait1(s);
-                t
-            }
+            State::Established(s) => open_timeout(OpenKind::Established, s, now, cfg, rx),
+            State::FinWait1(s) => open_timeout(OpenKind::FinWait1, s, now, cfg, rx),
             State::FinWait2(mut s) => {
                 if now >= s.deadline {
                     let mut t = Transition::new(State::Closed(CloseReason::TimedOut));
@@ -1036,13 +1015,14 @@ impl State {
                     return t;
                 }
                 let mut t = Transition::new(State::FinWait2(s));
-                if s.rcv.ack_due.is_some_and(|d| now >= d) {
+                if due(s.rcv.ack_due) {
                     let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx, now);
                     t.reply(r);
                     t.state = State::FinWait2(s);
                 }
                 t
             }
+            State::CloseWait(s) => half_closed_timeout(HalfKind::CloseWait, s, now, cfg),
             State::Closing(s) => half_closed_timeout(HalfKind::Closing, s, now, cfg),
             State::LastAck(s) => half_closed_timeout(HalfKind::LastAck, s, now, cfg),
             State::TimeWait(s) => {
@@ -1054,58 +1034,149 @@ impl State {
                     Transition::new(State::TimeWait(s))
                 }
             }
-            st @ (State::CloseWait(_) | State::Closed(_)) => Transition::new(st),
+            st @ State::Closed(_) => Transition::new(st),
         }
     }
 
-    /// The application closes its side (RFC 9293 §3.10.4): in ESTABLISHED or
-    /// SYN-RECEIVED send a FIN and enter FIN-WAIT-1; in CLOSE-WAIT send a FIN
-    /// and enter LAST-ACK. Elsewhere nothing changes.
-    pub fn close<const N: usize>(self, now: Instant, cfg: &Config) -> Transition<'static> {
+    /// The application closes its side (RFC 9293 §3.10.4): our FIN is queued
+    /// after any data still to send, and [`State::poll_transmit`] sends it.
+    /// ESTABLISHED and SYN-RECEIVED enter FIN-WAIT-1, CLOSE-WAIT enters
+    /// LAST-ACK; elsewhere nothing changes.
+    pub fn close<const N: usize>(self, _now: Instant, _cfg: &Config) -> Transition<'static> {
         match self {
             State::Established(mut s) => {
-                let r = start_fin(
-                    &mut s.tcb,
-                    &mut s.snd,
-                    s.rcv.nxt,
-                    advertise(&mut s.rcv, N),
-                    now,
-                    cfg,
-                );
-                let mut t = Transition::new(State::FinWait1(s));
-                t.reply(r);
-                t
+                s.snd.fin = true;
+                Transition::new(State::FinWait1(s))
             }
             State::SynReceived(s) => {
                 // "If no SENDs have been issued and there is no pending data
                 // to send, then form a FIN segment and send it, and enter
                 // FIN-WAIT-1 state."
                 let SynReceived {
-                    mut tcb,
-                    mut snd,
-                    mut rcv,
-                    ..
+                    tcb, mut snd, rcv, ..
                 } = s;
-                let r = start_fin(
-                    &mut tcb,
-                    &mut snd,
-                    rcv.nxt,
-                    advertise(&mut rcv, N),
-                    now,
-                    cfg,
-                );
-                let mut t = Transition::new(State::FinWait1(Open { tcb, snd, rcv }));
-                t.reply(r);
-                t
+                snd.fin = true;
+                Transition::new(State::FinWait1(Open { tcb, snd, rcv }))
             }
             State::CloseWait(mut s) => {
-                let r = start_fin(&mut s.tcb, &mut s.snd, s.rcv.nxt, s.rcv.window, now, cfg);
-                let mut t = Transition::new(State::LastAck(s));
-                t.reply(r);
-                t
+                s.snd.fin = true;
+                Transition::new(State::LastAck(s))
             }
             other => Transition::new(other),
         }
+    }
+
+    /// The application queued `n` more bytes, written into the send buffer
+    /// at [`State::send_end`]; returns how many fit: the buffer holds at most
+    /// `M` bytes from SND.UNA, and nothing is taken once our FIN is queued.
+    pub fn queue<const M: usize>(&mut self, n: usize) -> usize {
+        let Some(snd) = self.send_half_mut() else {
+            return 0;
+        };
+        if snd.fin {
+            return 0;
+        }
+        let used = (snd.end - snd.una) as usize;
+        let take = n.min(M.saturating_sub(used));
+        snd.end += take as u32;
+        take
+    }
+
+    /// Where the next byte the application sends goes in the send buffer,
+    /// and how much room is left there, while it may still send.
+    pub fn send_space<const M: usize>(&self) -> Option<(SeqNum, usize)> {
+        let snd = self.send_half()?;
+        if snd.fin {
+            return None;
+        }
+        let used = (snd.end - snd.una) as usize;
+        Some((snd.end, M.saturating_sub(used)))
+    }
+
+    /// The end of the queued data (see [`State::queue`]).
+    pub fn send_end(&self) -> Option<SeqNum> {
+        self.send_half().map(|s| s.end)
+    }
+
+    /// SND.MAX, the highest sequence number sent (a segment that starts
+    /// before it is a retransmission).
+    pub fn send_max(&self) -> Option<SeqNum> {
+        match self {
+            State::Established(s) | State::FinWait1(s) => Some(s.snd.max),
+            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => Some(s.snd.max),
+            _ => None,
+        }
+    }
+
+    /// Bytes queued and not yet acknowledged.
+    pub fn send_pending(&self) -> u32 {
+        self.send_half().map_or(0, |s| s.end - s.una)
+    }
+
+    fn send_half(&self) -> Option<&SendHalf> {
+        match self {
+            State::Established(s) | State::FinWait1(s) => Some(&s.snd),
+            State::CloseWait(s) => Some(&s.snd),
+            _ => None,
+        }
+    }
+
+    fn send_half_mut(&mut self) -> Option<&mut SendHalf> {
+        match self {
+            State::Established(s) | State::FinWait1(s) => Some(&mut s.snd),
+            State::CloseWait(s) => Some(&mut s.snd),
+            _ => None,
+        }
+    }
+
+    /// The next segment to send, if any (quinn's `poll_transmit`): a
+    /// retransmission, new data from the send buffer (of `M` bytes) within
+    /// the peer's window and the congestion window, or our FIN. Call it
+    /// until it returns `None` after every other call. Each segment carries
+    /// the current ACK and window, so a delayed ACK is sent with it.
+    pub fn poll_transmit<const N: usize, const M: usize>(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+    ) -> Option<Reply> {
+        let (tcb, snd, rcv_nxt, window) = match self {
+            State::Established(s) | State::FinWait1(s) => {
+                let w = advertise(&mut s.rcv, N);
+                s.rcv.unacked = 0;
+                (
+                    &mut s.tcb,
+                    &mut s.snd,
+                    s.rcv.nxt,
+                    (w, Some(&mut s.rcv.ack_due)),
+                )
+            }
+            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
+                (&mut s.tcb, &mut s.snd, s.rcv.nxt, (s.rcv.window, None))
+            }
+            _ => return None,
+        };
+        let (seq, len, fin) = send::next_segment(snd, tcb, M, now, cfg)?;
+        let (window, ack_due) = window;
+        if let Some(d) = ack_due {
+            *d = None;
+        }
+        tcb.last_ack_sent = rcv_nxt;
+        Some(Reply {
+            seq,
+            len,
+            push: len > 0 && seq + len == snd.end,
+            ack: Some(rcv_nxt),
+            control: if fin {
+                TcpControl::Fin
+            } else {
+                TcpControl::None
+            },
+            window,
+            options: TcpOptions {
+                timestamps: ts_option(tcb.ts, now),
+                ..TcpOptions::default()
+            },
+        })
     }
 
     /// The bytes received in order that the application has not consumed:
@@ -1246,35 +1317,6 @@ fn give_up(snd_nxt: SeqNum, rcv_nxt: SeqNum) -> Transition<'static> {
     t.reply(Reply::rst(snd_nxt, Some(rcv_nxt)));
     t.event(Event::Closed(CloseReason::TimedOut));
     t
-}
-
-fn fin_segment(tcb: &mut Tcb, snd: &SendHalf, rcv_nxt: SeqNum, window: u16, now: Instant) -> Reply {
-    tcb.last_ack_sent = rcv_nxt;
-    Reply {
-        seq: snd.nxt - 1,
-        ack: Some(rcv_nxt),
-        control: TcpControl::Fin,
-        window,
-        options: TcpOptions {
-            timestamps: ts_option(tcb.ts, now),
-            ..TcpOptions::default()
-        },
-    }
-}
-
-/// Send our FIN: it takes one sequence number and starts the retransmission
-/// timer.
-fn start_fin(
-    tcb: &mut Tcb,
-    snd: &mut SendHalf,
-    rcv_nxt: SeqNum,
-    window: u16,
-    now: Instant,
-    cfg: &Config,
-) -> Reply {
-    snd.nxt += 1;
-    arm(&mut tcb.rtx, now, cfg);
-    fin_segment(tcb, snd, rcv_nxt, window, now)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -1447,8 +1489,7 @@ fn open<'a, const N: usize>(
         t.state = close_reason_rst(&mut t);
         return t;
     }
-    let fin_sent = kind == OpenKind::FinWait1;
-    match check_ack(&mut s.snd, &mut s.tcb, seg, fin_sent, now, cfg) {
+    match check_ack(&mut s.snd, &mut s.tcb, seg, now, cfg) {
         AckCheck::ChallengeAndDrop => {
             // RFC 5961 §5.2 / RFC 9293: an ACK for something not yet sent is
             // answered with an ACK and dropped; a segment without ACK is
@@ -1654,8 +1695,7 @@ fn half_closed<'a>(
         t.state = half_state(kind, s);
         return t.drop_seg(SegmentDrop::UnexpectedSyn);
     }
-    let fin_sent = kind != HalfKind::CloseWait;
-    match check_ack(&mut s.snd, &mut s.tcb, seg, fin_sent, now, cfg) {
+    match check_ack(&mut s.snd, &mut s.tcb, seg, now, cfg) {
         AckCheck::ChallengeAndDrop => {
             if seg.ack_number.is_some() && challenge_allowed(&mut s.tcb, now, cfg) {
                 let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
@@ -1697,14 +1737,42 @@ fn half_closed_timeout(
     if s.tcb.rtx.deadline.is_none_or(|d| now < d) {
         return Transition::new(half_state(kind, s));
     }
-    if s.tcb.rtx.retries >= cfg.fin_retries {
+    s.tcb.rtx.deadline = None;
+    if s.snd.una == s.snd.max {
+        return Transition::new(half_state(kind, s));
+    }
+    if !send::on_rto(&mut s.snd, &mut s.tcb, now, cfg) {
         return give_up(s.snd.nxt, s.rcv.nxt);
     }
-    s.tcb.rtx.retries += 1;
-    s.tcb.rtx.deadline = Some(now + backed_off(&s.tcb.rtx, cfg));
-    let r = fin_segment(&mut s.tcb, &s.snd, s.rcv.nxt, s.rcv.window, now);
-    let mut t = Transition::new(half_state(kind, s));
-    t.reply(r);
+    Transition::new(half_state(kind, s))
+}
+
+/// Timers of ESTABLISHED and FIN-WAIT-1: the delayed ACK, and the
+/// retransmission or persist timer.
+fn open_timeout<const N: usize>(
+    kind: OpenKind,
+    mut s: Open,
+    now: Instant,
+    cfg: &Config,
+    rx: &RecvBuffer<N>,
+) -> Transition<'static> {
+    let wrap = |s: Open| match kind {
+        OpenKind::Established => State::Established(s),
+        OpenKind::FinWait1 => State::FinWait1(s),
+    };
+    let mut t = Transition::new(wrap(s));
+    if s.rcv.ack_due.is_some_and(|d| now >= d) {
+        let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx, now);
+        t.reply(r);
+    }
+    if s.tcb.rtx.deadline.is_some_and(|d| now >= d) {
+        s.tcb.rtx.deadline = None;
+        let idle = s.snd.una == s.snd.max && !(s.snd.cc.persist && s.snd.una.before(s.snd.end));
+        if !idle && !send::on_rto(&mut s.snd, &mut s.tcb, now, cfg) {
+            return give_up(s.snd.nxt, s.rcv.nxt);
+        }
+    }
+    t.state = wrap(s);
     t
 }
 

@@ -248,6 +248,7 @@ impl EthernetRepr {
     ///
     /// VLAN-tagged frames (EtherType `0x8100` or `0x88a8`) are rejected with
     /// [`EthernetError::VlanTagged`].
+    #[inline(always)]
     pub fn parse<T: AsRef<[u8]> + ?Sized>(
         frame: &EthernetFrame<&T>,
     ) -> Result<EthernetRepr, EthernetError> {

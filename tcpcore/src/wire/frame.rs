@@ -114,6 +114,7 @@ pub enum Frame<'a> {
 /// The IPv4 header checksum is always verified; the TCP checksum as
 /// `tcp_checksum` says. Ethernet padding after the IPv4 total length is
 /// ignored. IPv4 fragments are [`FrameError::Fragment`].
+#[inline]
 pub fn parse_frame(bytes: &[u8], tcp_checksum: ChecksumPolicy) -> Result<Frame<'_>, FrameError> {
     let eth_frame = EthernetFrame::new_checked(bytes)?;
     let eth = EthernetRepr::parse(&eth_frame)?;
@@ -142,6 +143,7 @@ pub fn parse_frame(bytes: &[u8], tcp_checksum: ChecksumPolicy) -> Result<Frame<'
 
 /// Length of the frame [`emit_tcp_frame`] writes: 14 + 20 +
 /// `tcp.buffer_len()`.
+#[inline]
 pub fn tcp_frame_len(tcp: &TcpRepr) -> usize {
     EthernetRepr::HEADER_LEN + Ipv4Repr::HEADER_LEN + tcp.buffer_len()
 }
@@ -156,6 +158,7 @@ pub const ARP_FRAME_LEN: usize = 60;
 /// The EtherType written is IPv4 and the IP protocol TCP whatever `eth` and
 /// `ip` say, and `ip.payload_len` is taken from `tcp`. No padding is added
 /// (the frame is at least 54 bytes; the NIC pads to 60).
+#[inline]
 pub fn emit_tcp_frame(
     buf: &mut [u8],
     eth: &EthernetRepr,
@@ -195,6 +198,7 @@ pub fn emit_tcp_frame(
 /// Writes an Ethernet/ARP frame padded with zeros to the 60-byte Ethernet
 /// minimum, and returns its length ([`ARP_FRAME_LEN`]). The EtherType
 /// written is ARP whatever `eth` says.
+#[inline]
 pub fn emit_arp_frame(
     buf: &mut [u8],
     eth: &EthernetRepr,

@@ -395,6 +395,7 @@ impl Ipv4Repr {
     /// with [`ChecksumPolicy::Verify`], the checksum.
     ///
     /// Fragments parse like any packet; see [`is_fragment`](Self::is_fragment).
+    #[inline(always)]
     pub fn parse<T: AsRef<[u8]> + ?Sized>(
         packet: &Ipv4Packet<&T>,
         checksum: ChecksumPolicy,

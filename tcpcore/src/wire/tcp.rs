@@ -288,7 +288,28 @@ impl TcpOptions {
     /// skipped by their length. When an option appears twice the last one
     /// wins. Fails with [`TcpError::BadOption`] on a length of 0 or 1, an
     /// option running past the end, or a known option with the wrong length.
+    #[inline]
     pub fn parse(bytes: &[u8]) -> Result<TcpOptions, TcpError> {
+        // Fast paths for what Linux sends on almost every segment: no
+        // options, or `nop, nop, TS val ecr`.
+        match *bytes {
+            [] => return Ok(TcpOptions::default()),
+            [kind::NOP, kind::NOP, kind::TIMESTAMPS, 10, a, b, c, d, e, f, g, h] => {
+                return Ok(TcpOptions {
+                    timestamps: Some(Timestamps {
+                        tsval: u32::from_be_bytes([a, b, c, d]),
+                        tsecr: u32::from_be_bytes([e, f, g, h]),
+                    }),
+                    ..TcpOptions::default()
+                });
+            }
+            _ => {}
+        }
+        Self::parse_list(bytes)
+    }
+
+    /// The general option parser behind [`parse`](Self::parse).
+    fn parse_list(bytes: &[u8]) -> Result<TcpOptions, TcpError> {
         let mut opts = TcpOptions::default();
         let mut rest = bytes;
         loop {
@@ -370,8 +391,13 @@ impl TcpOptions {
     /// The layout and number of SACK blocks `emit_into` uses, so that the
     /// options fit in 40 bytes: Linux's aligned layout if it fits, else the
     /// packed one, else dropping the last SACK blocks.
+    #[inline]
     fn plan(&self) -> (Layout, usize) {
         let mut sack = self.sack_blocks.len();
+        if sack == 0 {
+            // Without SACK blocks everything fits aligned (at most 20 bytes).
+            return (Layout::Aligned, 0);
+        }
         loop {
             if self.raw_len(Layout::Aligned, sack) <= MAX_OPTIONS_LEN {
                 return (Layout::Aligned, sack);
@@ -385,6 +411,7 @@ impl TcpOptions {
 
     /// Length in bytes of the options as [`emit_into`](Self::emit_into)
     /// writes them, padded to a multiple of 4 (at most 40).
+    #[inline]
     pub fn buffer_len(&self) -> usize {
         let (layout, sack) = self.plan();
         (self.raw_len(layout, sack) + 3) & !3
@@ -401,6 +428,7 @@ impl TcpOptions {
     /// blocks that do not fit in 40 bytes are left out (with timestamps at
     /// most three fit). If a combination does not fit aligned (only
     /// possible for options parsed from a peer), the NOPs are left out.
+    #[inline]
     pub fn emit_into(&self, buf: &mut [u8]) -> Option<usize> {
         let (layout, sack) = self.plan();
         let padded = (self.raw_len(layout, sack) + 3) & !3;
@@ -729,6 +757,7 @@ impl<'a> TcpRepr<'a> {
     /// [`ChecksumPolicy::Verify`]), flags (SYN+FIN and SYN+RST are
     /// [`TcpError::IllegalFlags`]; RST+FIN is [`TcpControl::Rst`]), options.
     /// The NS bit and the reserved bits are ignored.
+    #[inline(always)]
     pub fn parse<T: AsRef<[u8]> + ?Sized>(
         packet: &TcpPacket<&'a T>,
         src: Ipv4Addr,

@@ -1,0 +1,625 @@
+//! The send half's data path: the send buffer, segmentation, the
+//! retransmission timer (RFC 6298), congestion control and loss recovery
+//! (RFC 5681 slow start and congestion avoidance, fast retransmit, NewReno
+//! fast recovery of RFC 6582, SACK-based recovery after RFC 6675), and the
+//! persist timer (RFC 9293 §3.8.6.1).
+//!
+//! The functions here work on the send half alone and are called by the
+//! state machine in `mod.rs`; none of them builds a segment header.
+
+use crate::seq::SeqNum;
+use crate::time::{Duration, Instant};
+use crate::wire::{TcpControl, TcpRepr};
+
+use super::{Config, Rtx, SendHalf, Tcb};
+
+/// At most this many SACKed ranges are remembered above SND.UNA.
+pub const SCOREBOARD: usize = 6;
+/// RFC 5681 §3.2 / RFC 6675: DupThresh.
+const DUP_THRESH: u8 = 3;
+
+/// A bounded send buffer of `M` bytes (`M` a power of two, or 0 for a
+/// connection that never sends data).
+///
+/// Like the receive buffer it is indexed by sequence number modulo `M`: it
+/// holds `[SND.UNA, end)`, the bytes sent and not yet acknowledged followed
+/// by those not yet sent.
+#[derive(Clone)]
+pub struct SendBuffer<const M: usize> {
+    data: [u8; M],
+}
+
+impl<const M: usize> Default for SendBuffer<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const M: usize> SendBuffer<M> {
+    const VALID: () = assert!(M == 0 || (M.is_power_of_two() && M <= (1 << 30)));
+
+    /// An empty buffer.
+    pub const fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::VALID;
+        SendBuffer { data: [0; M] }
+    }
+
+    /// Capacity in bytes.
+    pub const fn capacity(&self) -> usize {
+        M
+    }
+
+    /// Writes `bytes` (at most `M`) at sequence number `seq`.
+    pub fn write(&mut self, seq: SeqNum, bytes: &[u8]) {
+        if M == 0 {
+            return;
+        }
+        let n = bytes.len().min(M);
+        let at = seq.get() as usize & (M - 1);
+        let first = n.min(M - at);
+        self.data[at..at + first].copy_from_slice(&bytes[..first]);
+        self.data[..n - first].copy_from_slice(&bytes[first..n]);
+    }
+
+    /// The `len` bytes from `seq`, which never cross the end of the ring
+    /// (segments are cut there, see [`ring_room`]).
+    pub fn read(&self, seq: SeqNum, len: usize) -> &[u8] {
+        if M == 0 {
+            return &[];
+        }
+        let at = seq.get() as usize & (M - 1);
+        let end = (at + len).min(M);
+        &self.data[at..end]
+    }
+}
+
+/// Bytes from `seq` to the end of a ring of `m` bytes: a segment is cut
+/// there so that its payload is one contiguous slice.
+pub fn ring_room(seq: SeqNum, m: usize) -> u32 {
+    if m == 0 {
+        return 0;
+    }
+    (m - (seq.get() as usize & (m - 1))) as u32
+}
+
+/// Sorted, disjoint sequence ranges, in a fixed array (so that the state
+/// stays `Copy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scoreboard {
+    ranges: [(SeqNum, SeqNum); SCOREBOARD],
+    len: u8,
+}
+
+impl Scoreboard {
+    const fn new() -> Self {
+        Scoreboard {
+            ranges: [(SeqNum::new(0), SeqNum::new(0)); SCOREBOARD],
+            len: 0,
+        }
+    }
+
+    /// The ranges, in sequence order.
+    pub fn as_slice(&self) -> &[(SeqNum, SeqNum)] {
+        &self.ranges[..usize::from(self.len)]
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    fn remove(&mut self, i: usize) {
+        let n = usize::from(self.len);
+        if i < n {
+            self.ranges.copy_within(i + 1..n, i);
+            self.len -= 1;
+        }
+    }
+
+    fn insert(&mut self, i: usize, r: (SeqNum, SeqNum)) {
+        let n = usize::from(self.len);
+        if n == SCOREBOARD || i > n {
+            return;
+        }
+        self.ranges.copy_within(i..n, i + 1);
+        self.ranges[i] = r;
+        self.len += 1;
+    }
+}
+
+/// Congestion control and loss-recovery state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Congestion {
+    /// cwnd, in bytes.
+    pub cwnd: u32,
+    /// ssthresh, in bytes.
+    pub ssthresh: u32,
+    /// Duplicate ACKs in a row.
+    pub dupacks: u8,
+    /// In fast recovery until this sequence number is acknowledged
+    /// (RFC 6582 `recover`).
+    pub recover: Option<SeqNum>,
+    /// RFC 6675 HighRxt: the highest sequence number retransmitted in this
+    /// recovery; the next hole to resend starts at or after it.
+    pub high_rxt: SeqNum,
+    /// A retransmission of the segment at SND.UNA is due (fast retransmit,
+    /// a partial ACK, a retransmission timeout, a persist probe).
+    pub rtx_una: bool,
+    /// Ranges the peer has SACKed above SND.UNA, sorted and disjoint.
+    pub sacked: Scoreboard,
+    /// The segment being timed for an RTT sample (Karn: never a
+    /// retransmitted one), and when it was sent.
+    pub rtt_probe: Option<(SeqNum, Instant)>,
+    /// The timer running is the persist timer (zero window), not the RTO.
+    pub persist: bool,
+}
+
+impl Congestion {
+    /// The initial state for a peer MSS of `mss` (RFC 6928: an initial
+    /// window of ten segments).
+    pub fn new(mss: u16) -> Self {
+        let mss = u32::from(mss.max(1));
+        Congestion {
+            cwnd: 10 * mss,
+            ssthresh: u32::MAX,
+            dupacks: 0,
+            recover: None,
+            high_rxt: SeqNum::new(0),
+            rtx_una: false,
+            sacked: Scoreboard::new(),
+            rtt_probe: None,
+            persist: false,
+        }
+    }
+
+    /// Bytes SACKed at or above `seq`.
+    fn sacked_above(&self, seq: SeqNum) -> u32 {
+        self.sacked
+            .as_slice()
+            .iter()
+            .map(|&(s, e)| {
+                if s.after_eq(seq) {
+                    e - s
+                } else if e.after(seq) {
+                    e - seq
+                } else {
+                    0
+                }
+            })
+            .sum()
+    }
+
+    /// Whether `seq` falls in a SACKed range; if so, where that range ends.
+    fn sacked_end(&self, seq: SeqNum) -> Option<SeqNum> {
+        self.sacked
+            .as_slice()
+            .iter()
+            .find(|&&(s, e)| seq.in_window(s, e))
+            .map(|&(_, e)| e)
+    }
+
+    fn highest_sacked(&self) -> Option<SeqNum> {
+        self.sacked.as_slice().last().map(|&(_, e)| e)
+    }
+
+    /// Adds a SACK block `[l, r)` that lies within `(una, high]`.
+    fn add_sack(&mut self, mut l: SeqNum, mut r: SeqNum) {
+        let mut i = 0;
+        while i < self.sacked.as_slice().len() {
+            let (s, e) = self.sacked.as_slice()[i];
+            if e.before(l) {
+                i += 1;
+                continue;
+            }
+            if r.before(s) {
+                break;
+            }
+            l = l.min(s);
+            r = r.max(e);
+            self.sacked.remove(i);
+        }
+        let n = self.sacked.as_slice().len();
+        if n == SCOREBOARD {
+            // Forget the highest range: the data is simply resent if needed.
+            self.sacked.remove(n - 1);
+        }
+        let n = self.sacked.as_slice().len();
+        self.sacked.insert(i.min(n), (l, r));
+    }
+
+    fn trim_below(&mut self, una: SeqNum) {
+        while let Some(&(s, e)) = self.sacked.as_slice().first() {
+            if e.before_eq(una) {
+                self.sacked.remove(0);
+            } else {
+                if s.before(una) {
+                    self.sacked.ranges[0].0 = una;
+                }
+                break;
+            }
+        }
+    }
+}
+
+/// The largest payload of one segment: the peer's MSS less our options.
+pub fn smss(snd: &SendHalf, tcb: &Tcb) -> u32 {
+    let opts = if tcb.ts.is_some() { 12 } else { 0 };
+    u32::from(snd.mss).saturating_sub(opts).max(1)
+}
+
+/// RFC 6675 `pipe`: the bytes thought to be in the network. SACKed bytes are
+/// not; bytes below a SACKed range that is at least DupThresh segments
+/// above them are thought lost, and are not either unless retransmitted.
+fn pipe(snd: &SendHalf, mss: u32) -> u32 {
+    let cc = &snd.cc;
+    let flight = snd.nxt - snd.una;
+    if cc.sacked.is_empty() {
+        return flight;
+    }
+    let mut lost = 0u32;
+    let mut at = snd.una;
+    for &(s, e) in cc.sacked.as_slice().iter() {
+        if at.before(s) && cc.sacked_above(s) >= u32::from(DUP_THRESH) * mss {
+            // The hole [at, s) is lost; the part below HighRxt was resent.
+            let resent_to = cc.high_rxt.max(at).min(s);
+            lost += s - resent_to;
+        }
+        at = at.max(e);
+    }
+    flight
+        .saturating_sub(cc.sacked_above(snd.una))
+        .saturating_sub(lost)
+}
+
+/// What an acceptable ACK did to the send half.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AckEffect {
+    /// Bytes newly acknowledged (SYN and FIN count one each).
+    pub acked: u32,
+}
+
+/// RFC 6298 §2: a new RTT sample updates SRTT, RTTVAR and the RTO.
+pub fn rtt_update(rtx: &mut Rtx, sample: Duration, cfg: &Config) {
+    let r = sample.as_micros().max(1);
+    let (srtt, rttvar) = match rtx.rtt {
+        None => (r, r / 2),
+        Some((srtt, rttvar)) => {
+            let delta = srtt.abs_diff(r);
+            ((7 * srtt + r) / 8, (3 * rttvar + delta) / 4)
+        }
+    };
+    rtx.rtt = Some((srtt, rttvar));
+    // Clock granularity G: 1 ms.
+    let rto = Duration::from_micros(srtt + (4 * rttvar).max(1000));
+    rtx.rto = rto.max(cfg.rto_min).min(cfg.rto_max);
+}
+
+/// The RTO after `retries` backoffs (RFC 6298 §5.5), bounded by `rto_max`.
+pub fn backed_off(rtx: &Rtx, cfg: &Config) -> Duration {
+    let shift = u32::from(rtx.retries).min(16);
+    rtx.rto.saturating_mul(1 << shift).min(cfg.rto_max)
+}
+
+/// Takes an acceptable ACK (`SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.MAX`):
+/// advances SND.UNA, samples the RTT, grows or recovers the congestion
+/// window, counts duplicate ACKs, and updates the SACK scoreboard.
+pub fn on_ack(
+    snd: &mut SendHalf,
+    tcb: &mut Tcb,
+    seg: &TcpRepr<'_>,
+    ack: SeqNum,
+    now: Instant,
+    cfg: &Config,
+) -> AckEffect {
+    let mss = smss(snd, tcb);
+    let wnd = u32::from(seg.window_len) << snd.wscale;
+    let mut acked = 0;
+    if ack.after(snd.una) {
+        acked = ack - snd.una;
+        snd.una = ack;
+        if snd.nxt.before(ack) {
+            // An ACK for data sent before a go-back (RTO): skip ahead.
+            snd.nxt = ack;
+        }
+        snd.cc.trim_below(ack);
+        snd.cc.persist = false;
+        // RTT (RFC 6298 §3, Karn's rule): from the timed segment, or from the
+        // echoed timestamp (RFC 7323 §4.1), which is never ambiguous.
+        let ts_sample = match (tcb.ts, seg.options.timestamps) {
+            (Some(ts), Some(t)) if t.tsecr != 0 => {
+                let our_now = (now.as_millis() as u32).wrapping_add(ts.offset);
+                let ms = our_now.wrapping_sub(t.tsecr);
+                (ms < 60_000).then(|| Duration::from_millis(u64::from(ms)))
+            }
+            _ => None,
+        };
+        if let Some(s) = ts_sample {
+            rtt_update(&mut tcb.rtx, s, cfg);
+            snd.cc.rtt_probe = None;
+        } else if let Some((seq, sent)) = snd.cc.rtt_probe {
+            if ack.after(seq) {
+                rtt_update(&mut tcb.rtx, now.saturating_since(sent), cfg);
+                snd.cc.rtt_probe = None;
+            }
+        }
+        tcb.rtx.retries = 0;
+        let cc = &mut snd.cc;
+        match cc.recover {
+            // RFC 6582 §3.2 step 3: a full acknowledgment ends recovery;
+            // cwnd = min(ssthresh, FlightSize + SMSS).
+            Some(rec) if ack.after_eq(rec) => {
+                cc.recover = None;
+                let flight = snd.nxt - snd.una;
+                cc.cwnd = cc.ssthresh.min(flight.max(mss) + mss);
+            }
+            // A partial acknowledgment: retransmit the first unacknowledged
+            // segment, deflate cwnd by the amount acked and add back one
+            // SMSS (RFC 6582 §3.2 step 5).
+            Some(_) => {
+                if cc.sacked.is_empty() {
+                    cc.rtx_una = true;
+                }
+                cc.cwnd = cc.cwnd.saturating_sub(acked).saturating_add(mss).max(mss);
+            }
+            None if cc.cwnd < cc.ssthresh => {
+                // Slow start (RFC 5681 §3.1), with RFC 3465's L = 1 SMSS.
+                cc.cwnd = cc.cwnd.saturating_add(acked.min(mss));
+            }
+            None => {
+                // Congestion avoidance: about one SMSS per RTT.
+                cc.cwnd = cc.cwnd.saturating_add((mss * mss / cc.cwnd.max(1)).max(1));
+            }
+        }
+        cc.dupacks = 0;
+        // RFC 6298 §5.2 / §5.3: restart the timer while data is outstanding.
+        tcb.rtx.deadline = if snd.nxt != snd.una {
+            Some(now + tcb.rtx.rto)
+        } else {
+            None
+        };
+    } else if ack == snd.una
+        && seg.payload.is_empty()
+        && seg.control == TcpControl::None
+        && wnd == snd.wnd
+        && snd.nxt != snd.una
+    {
+        // RFC 5681 §2: a duplicate ACK.
+        snd.cc.dupacks = snd.cc.dupacks.saturating_add(1);
+        if snd.cc.recover.is_some() && snd.cc.sacked.is_empty() {
+            // NewReno: each further duplicate ACK inflates cwnd (RFC 6582
+            // §3.2 step 4).
+            snd.cc.cwnd = snd.cc.cwnd.saturating_add(mss);
+        }
+    }
+    // SACK blocks (RFC 2018) within (SND.UNA, SND.MAX].
+    if tcb.sack {
+        for &(l, r) in seg.options.sack_blocks.as_slice() {
+            if l.after_eq(snd.una) && r.before_eq(snd.max) && l.before(r) {
+                snd.cc.add_sack(l, r);
+            }
+        }
+    }
+    // RFC 5681 §3.2 / RFC 6675 §5: enter fast recovery on the third
+    // duplicate ACK, or when SACKs show more than (DupThresh - 1) segments
+    // above SND.UNA, unless already recovering (RFC 6582 §3.2 step 2:
+    // only if SND.UNA has passed the previous `recover`).
+    let sack_loss = snd.cc.sacked_above(snd.una) > u32::from(DUP_THRESH - 1) * mss;
+    if snd.cc.recover.is_none() && snd.nxt != snd.una && (snd.cc.dupacks >= DUP_THRESH || sack_loss)
+    {
+        let cc = &mut snd.cc;
+        let flight = snd.nxt - snd.una;
+        cc.ssthresh = (flight / 2).max(2 * mss);
+        cc.cwnd = if cc.sacked.is_empty() {
+            cc.ssthresh + u32::from(DUP_THRESH) * mss
+        } else {
+            cc.ssthresh
+        };
+        cc.recover = Some(snd.nxt);
+        cc.high_rxt = snd.una;
+        cc.rtx_una = true;
+        cc.rtt_probe = None;
+    }
+    AckEffect { acked }
+}
+
+/// What to send next: `(seq, len, fin)`, or nothing. Retransmissions come
+/// first (SND.UNA after a timeout, fast retransmit or partial ACK; then the
+/// holes SACK shows, RFC 6675 NextSeg), then new data within
+/// `min(cwnd, peer window)`, cut at the peer's MSS (less our options) and
+/// at the end of the ring; then the FIN once all data is sent.
+pub fn next_segment(
+    snd: &mut SendHalf,
+    tcb: &mut Tcb,
+    ring: usize,
+    now: Instant,
+    cfg: &Config,
+) -> Option<(SeqNum, u32, bool)> {
+    let mss = smss(snd, tcb);
+    let data_end = snd.end;
+    let fin_seq = snd.fin.then_some(data_end);
+    let cc_rtx = snd.cc.rtx_una;
+    // 1. The segment at SND.UNA, once.
+    if cc_rtx && snd.una != snd.max {
+        snd.cc.rtx_una = false;
+        let seq = snd.una;
+        return Some(retransmit(snd, tcb, seq, mss, ring, fin_seq, now, cfg));
+    }
+    // 2. SACK recovery: the next hole below the highest SACKed byte.
+    if snd.cc.recover.is_some() && !snd.cc.sacked.is_empty() && pipe(snd, mss) < snd.cc.cwnd {
+        let high = snd.cc.highest_sacked().unwrap_or(snd.una);
+        let mut seq = snd.cc.high_rxt.max(snd.una);
+        for _ in 0..=SCOREBOARD {
+            match snd.cc.sacked_end(seq) {
+                Some(e) => seq = e,
+                None => break,
+            }
+        }
+        if seq.before(high) {
+            return Some(retransmit(snd, tcb, seq, mss, ring, fin_seq, now, cfg));
+        }
+    }
+    // 3. New data (or data again after a go-back), skipping SACKed ranges.
+    while let Some(e) = snd.cc.sacked_end(snd.nxt) {
+        snd.nxt = e;
+    }
+    let wnd_end = snd.una + snd.wnd;
+    if snd.nxt.before(data_end) {
+        let flight = pipe(snd, mss);
+        let cwnd_room = snd.cc.cwnd.saturating_sub(flight);
+        let wnd_room = wnd_end - snd.nxt;
+        let avail = data_end - snd.nxt;
+        let mut len = avail
+            .min(mss)
+            .min(wnd_room)
+            .min(cwnd_room)
+            .min(ring_room(snd.nxt, ring));
+        // Stop before a SACKed range.
+        if let Some(&(s, _)) = snd
+            .cc
+            .sacked
+            .as_slice()
+            .iter()
+            .find(|&&(s, _)| s.after(snd.nxt))
+        {
+            len = len.min(s - snd.nxt);
+        }
+        if len == 0 {
+            if wnd_room == 0 && snd.nxt == snd.una && tcb.rtx.deadline.is_none() {
+                // RFC 9293 §3.8.6.1: the peer's window is zero and nothing is
+                // in flight: the persist timer.
+                snd.cc.persist = true;
+                tcb.rtx.retries = 0;
+                tcb.rtx.deadline = Some(now + tcb.rtx.rto);
+            }
+            return None;
+        }
+        let all = len == avail;
+        // Nagle (RFC 896, RFC 9293 §3.7.4): with data in flight, hold back a
+        // segment smaller than the MSS. Sender-side silly window avoidance
+        // (RFC 9293 §3.8.6.2.1): send a full segment, or all that is queued,
+        // or at least half the largest window the peer offered.
+        let nagle_holds = cfg.nagle && len < mss && snd.nxt != snd.una;
+        let sws_ok = len >= mss || (all && !nagle_holds) || len >= snd.max_wnd / 2;
+        if !sws_ok || nagle_holds {
+            return None;
+        }
+        let seq = snd.nxt;
+        snd.nxt += len;
+        snd.max = snd.max.max(snd.nxt);
+        if snd.cc.rtt_probe.is_none() && snd.nxt == snd.max {
+            snd.cc.rtt_probe = Some((seq, now));
+        }
+        if tcb.rtx.deadline.is_none() || snd.cc.persist {
+            snd.cc.persist = false;
+            tcb.rtx.deadline = Some(now + tcb.rtx.rto);
+        }
+        let fin = fin_seq == Some(snd.nxt) && snd.nxt.after_eq(snd.max) && wnd_end.after(snd.nxt);
+        if fin {
+            snd.nxt += 1;
+            snd.max = snd.max.max(snd.nxt);
+        }
+        return Some((seq, len, fin));
+    }
+    // 4. The FIN, after the last byte (RFC 9293 §3.10.4).
+    if fin_seq == Some(snd.nxt) {
+        snd.nxt += 1;
+        snd.max = snd.max.max(snd.nxt);
+        if tcb.rtx.deadline.is_none() {
+            tcb.rtx.deadline = Some(now + tcb.rtx.rto);
+        }
+        return Some((data_end, 0, true));
+    }
+    None
+}
+
+#[allow(clippy::too_many_arguments)]
+fn retransmit(
+    snd: &mut SendHalf,
+    tcb: &mut Tcb,
+    seq: SeqNum,
+    mss: u32,
+    ring: usize,
+    fin_seq: Option<SeqNum>,
+    now: Instant,
+    cfg: &Config,
+) -> (SeqNum, u32, bool) {
+    let limit = snd.max.min(snd.end);
+    let mut len = if seq.before(limit) {
+        (limit - seq).min(mss).min(ring_room(seq, ring))
+    } else {
+        0
+    };
+    if let Some(&(s, _)) = snd
+        .cc
+        .sacked
+        .as_slice()
+        .iter()
+        .find(|&&(s, _)| s.after(seq))
+    {
+        len = len.min(s - seq);
+    }
+    let end = seq + len;
+    snd.cc.high_rxt = snd.cc.high_rxt.max(end);
+    // Karn: a retransmitted segment gives no RTT sample.
+    if snd.cc.rtt_probe.is_some_and(|(s, _)| s.before(end)) {
+        snd.cc.rtt_probe = None;
+    }
+    if snd.nxt.before(end) {
+        snd.nxt = end;
+    }
+    let fin = fin_seq == Some(end) && snd.max.after(end);
+    if fin && snd.nxt == end {
+        snd.nxt += 1;
+    }
+    if tcb.rtx.deadline.is_none() {
+        tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
+    }
+    (seq, len, fin)
+}
+
+/// The retransmission (or persist) timer fired. Returns false when the
+/// retry limit is reached and the connection must be reset.
+///
+/// RFC 6298 §5.4-5.6: retransmit the earliest unacknowledged segment, back
+/// the timer off. RFC 5681 §3.1: ssthresh = max(FlightSize / 2, 2 SMSS) and
+/// cwnd = one segment (the loss window). Everything not acknowledged is sent
+/// again from SND.UNA (go-back-N), since the SACK information may be stale.
+/// A zero-window probe (RFC 9293 §3.8.6.1) is backed off the same way but
+/// never gives up while the peer answers.
+pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) -> bool {
+    let mss = smss(snd, tcb);
+    let probing = snd.wnd == 0;
+    if !probing && tcb.rtx.retries >= cfg.max_retries {
+        return false;
+    }
+    tcb.rtx.retries = tcb.rtx.retries.saturating_add(1);
+    tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
+    if probing {
+        // One byte beyond the closed window (or the FIN) goes out as a probe.
+        snd.cc.rtx_una = snd.una != snd.max;
+        if snd.una == snd.max && snd.una.before(snd.end) {
+            snd.nxt = snd.una;
+            snd.max = snd.una + 1;
+            snd.cc.rtx_una = true;
+        }
+        return true;
+    }
+    let cc = &mut snd.cc;
+    if tcb.rtx.retries == 1 {
+        let flight = snd.max - snd.una;
+        cc.ssthresh = (flight / 2).max(2 * mss);
+    }
+    cc.cwnd = mss;
+    cc.recover = None;
+    cc.dupacks = 0;
+    cc.sacked.clear();
+    cc.high_rxt = snd.una;
+    cc.rtt_probe = None;
+    cc.rtx_una = true;
+    snd.nxt = snd.una;
+    true
+}
