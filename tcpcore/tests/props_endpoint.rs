@@ -53,7 +53,14 @@ fn step() -> impl Strategy<Value = Step> {
 
 fn flags_str(f: u8) -> String {
     let mut s = String::new();
-    for (bit, c) in [(0x01, 'F'), (0x02, 'S'), (0x04, 'R'), (0x08, 'P'), (0x40, 'E'), (0x80, 'W')] {
+    for (bit, c) in [
+        (0x01, 'F'),
+        (0x02, 'S'),
+        (0x04, 'R'),
+        (0x08, 'P'),
+        (0x40, 'E'),
+        (0x80, 'W'),
+    ] {
         if f & bit != 0 {
             s.push(c);
         }

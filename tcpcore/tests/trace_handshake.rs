@@ -4,7 +4,8 @@
 mod common;
 use common::{default_config, run};
 
-const SYN_FULL: &str = "0.000 < S 1000:1000(0) win 64240 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>";
+const SYN_FULL: &str =
+    "0.000 < S 1000:1000(0) win 64240 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>";
 
 /// RFC 9293 §3.10.7.2: a SYN to LISTEN gets <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>;
 /// the SYN-ACK carries our MSS and, because the client offered them, window
