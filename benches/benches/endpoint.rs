@@ -1,0 +1,421 @@
+//! The endpoint: whole frames in, through parsing, lookup and the transition.
+//!
+//! - `segment_1448`: an in-order 1448-byte data segment (with timestamps, as
+//!   Linux sends them) on one established connection, checksums verified or
+//!   skipped (the kernel vouched for them);
+//! - `connection`: a whole connection per iteration (SYN, ACK, a 100-byte
+//!   segment, FIN, the final ACK; the server closes on the peer's FIN);
+//! - `lookup`: a pure ACK to a random one of 10,000 established connections,
+//!   against the same with one connection.
+//!
+//! At start it prints the per-connection state sizes next to smoltcp's TCP
+//! socket.
+//!
+//! ```text
+//! cargo bench -p benches --bench endpoint -- --warm-up-time 1 --measurement-time 3
+//! ```
+
+use std::hint::black_box;
+use std::mem::size_of;
+use std::net::Ipv4Addr;
+use std::time::Duration as StdDuration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tcpcore::conn::Config;
+use tcpcore::wire::{
+    self, ChecksumPolicy, EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr,
+    TcpControl, TcpOptions, TcpRepr, Timestamps,
+};
+use tcpcore::{
+    AppEvent, ConnId, Endpoint, EndpointConfig, FourTuple, Instant, Io, RecvBuffer, SeqNum, Slot,
+    State,
+};
+
+const SERVER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 1]);
+const CLIENT_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 2]);
+const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+const SERVER_PORT: u16 = 3000;
+const KEY: [u8; 16] = [7; 16];
+/// Receive buffer of the single-connection benches.
+const BUF: usize = 1 << 16;
+/// Receive buffer of each of the 10,000 connections.
+const SMALL: usize = 2048;
+const PAYLOAD: usize = 1448;
+const CLIENT_ISN: u32 = 0x1000_0000;
+
+/// Discards frames (written into one reused buffer) and consumes data.
+#[derive(Default)]
+struct Sink {
+    buf: Vec<u8>,
+    bytes: u64,
+}
+
+impl Io for Sink {
+    fn tx(&mut self, len: usize) -> Option<&mut [u8]> {
+        if self.buf.len() < len {
+            self.buf.resize(len, 0);
+        }
+        Some(&mut self.buf[..len])
+    }
+
+    fn event(&mut self, _id: ConnId, _tuple: &FourTuple, event: AppEvent<'_>) {
+        if let AppEvent::Data(d) = event {
+            self.bytes += black_box(d).len() as u64;
+        }
+    }
+}
+
+impl Sink {
+    /// The sequence number of the last frame written (a SYN-ACK after a SYN).
+    fn last_seq(&self) -> u32 {
+        // Ethernet 14 + IPv4 20 (no options) + TCP offset 4.
+        u32::from_be_bytes(self.buf[38..42].try_into().expect("frame"))
+    }
+}
+
+fn config() -> EndpointConfig {
+    EndpointConfig {
+        mac: SERVER_MAC,
+        addr: SERVER_IP,
+        port: SERVER_PORT,
+        answer_arp: true,
+        max_half_open: 64,
+        conn: Config {
+            close_on_peer_fin: true,
+            ..Config::default()
+        },
+    }
+}
+
+fn slots<const N: usize>(n: usize) -> Vec<Slot<N>> {
+    (0..n).map(|_| Slot::new()).collect()
+}
+
+fn at(us: u64) -> Instant {
+    Instant::from_micros(us)
+}
+
+/// A client segment to the server.
+struct Seg<'a> {
+    port: u16,
+    seq: u32,
+    ack: Option<u32>,
+    control: TcpControl,
+    options: TcpOptions,
+    payload: &'a [u8],
+}
+
+fn frame(s: &Seg<'_>) -> Vec<u8> {
+    let tcp = TcpRepr {
+        src_port: s.port,
+        dst_port: SERVER_PORT,
+        seq_number: SeqNum::new(s.seq),
+        ack_number: s.ack.map(SeqNum::new),
+        control: s.control,
+        push: !s.payload.is_empty(),
+        urgent: None,
+        ece: false,
+        cwr: false,
+        window_len: 502,
+        options: s.options,
+        payload: s.payload,
+    };
+    let eth = EthernetRepr {
+        src_addr: CLIENT_MAC,
+        dst_addr: SERVER_MAC,
+        ethertype: EtherType::Ipv4,
+    };
+    let ip = Ipv4Repr {
+        src_addr: CLIENT_IP,
+        dst_addr: SERVER_IP,
+        protocol: IpProtocol::Tcp,
+        payload_len: tcp.buffer_len(),
+        ttl: 64,
+        dscp: 0,
+        ecn: 0,
+        ident: 1,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let mut buf = vec![0u8; wire::tcp_frame_len(&tcp)];
+    let n = wire::emit_tcp_frame(&mut buf, &eth, &ip, &tcp).expect("emit");
+    buf.truncate(n);
+    buf
+}
+
+fn syn_options(ts: bool) -> TcpOptions {
+    TcpOptions {
+        mss: Some(1460),
+        window_scale: Some(7),
+        sack_permitted: true,
+        timestamps: ts.then_some(Timestamps {
+            tsval: 1000,
+            tsecr: 0,
+        }),
+        ..TcpOptions::default()
+    }
+}
+
+fn ts_options(tsval: u32) -> TcpOptions {
+    TcpOptions {
+        timestamps: Some(Timestamps { tsval, tsecr: 1 }),
+        ..TcpOptions::default()
+    }
+}
+
+/// Opens a connection from `port` at `now` (SYN, then ACK 10 µs later);
+/// returns the server's ISS.
+fn handshake<const N: usize>(
+    ep: &mut Endpoint<'_, N>,
+    sink: &mut Sink,
+    port: u16,
+    now: u64,
+    ts: bool,
+) -> u32 {
+    let syn = frame(&Seg {
+        port,
+        seq: CLIENT_ISN,
+        ack: None,
+        control: TcpControl::Syn,
+        options: syn_options(ts),
+        payload: &[],
+    });
+    ep.handle_frame(at(now), &syn, ChecksumPolicy::Verify, sink);
+    let iss = sink.last_seq();
+    let ack = frame(&Seg {
+        port,
+        seq: CLIENT_ISN + 1,
+        ack: Some(iss.wrapping_add(1)),
+        control: TcpControl::None,
+        options: if ts {
+            ts_options(1000)
+        } else {
+            TcpOptions::default()
+        },
+        payload: &[],
+    });
+    ep.handle_frame(at(now + 10), &ack, ChecksumPolicy::Verify, sink);
+    iss
+}
+
+fn print_sizes() {
+    let state = size_of::<State>();
+    let slot_small = size_of::<Slot<SMALL>>() - SMALL;
+    let slot_big = size_of::<Slot<BUF>>() - BUF;
+    let rx = size_of::<RecvBuffer<SMALL>>() - SMALL;
+    let smol = size_of::<smoltcp::socket::tcp::Socket<'static>>();
+    println!("per-connection state, bytes (buffers excluded):");
+    println!("  tcpcore::State                      {state:>5}");
+    println!("  tcpcore::RecvBuffer<N> - N          {rx:>5}");
+    println!("  tcpcore::Slot<{SMALL}> - {SMALL}          {slot_small:>5}");
+    println!("  tcpcore::Slot<{BUF}> - {BUF}        {slot_big:>5}");
+    println!("  smoltcp::socket::tcp::Socket<'static> {smol:>3}  (its rx/tx buffers are separate)");
+    println!(
+        "  ratio smoltcp Socket / tcpcore Slot  {:.2}",
+        smol as f64 / slot_small as f64
+    );
+}
+
+/// In-order 1448-byte segments on one connection.
+fn segment(c: &mut Criterion) {
+    print_sizes();
+    const FRAMES: usize = 4096;
+    // The ISS is a function of the key, the 4-tuple and the time, so a
+    // first run tells the ACK numbers that every later run will see.
+    let iss = {
+        let mut s = slots::<BUF>(1);
+        let mut ep = Endpoint::new(config(), &mut s, KEY);
+        handshake(&mut ep, &mut Sink::default(), 40000, 0, true)
+    };
+    let payload: Vec<u8> = (0..PAYLOAD).map(|i| i as u8).collect();
+    let frames: Vec<Vec<u8>> = (0..FRAMES)
+        .map(|i| {
+            frame(&Seg {
+                port: 40000,
+                seq: CLIENT_ISN + 1 + (i * PAYLOAD) as u32,
+                ack: Some(iss.wrapping_add(1)),
+                control: TcpControl::None,
+                options: ts_options(1001 + i as u32),
+                payload: &payload,
+            })
+        })
+        .collect();
+    let mut g = c.benchmark_group("endpoint/segment_1448");
+    g.throughput(Throughput::Bytes(PAYLOAD as u64));
+    for (name, policy) in [
+        ("verify", ChecksumPolicy::Verify),
+        ("skip", ChecksumPolicy::Skip),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = StdDuration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    let n = left.min(FRAMES as u64) as usize;
+                    let mut s = slots::<BUF>(1);
+                    let mut ep = Endpoint::new(config(), &mut s, KEY);
+                    let mut sink = Sink::default();
+                    assert_eq!(handshake(&mut ep, &mut sink, 40000, 0, true), iss);
+                    let start = std::time::Instant::now();
+                    for (i, f) in frames[..n].iter().enumerate() {
+                        ep.handle_frame(at(100 + i as u64 * 10), f, policy, &mut sink);
+                    }
+                    total += start.elapsed();
+                    assert_eq!(sink.bytes, (n * PAYLOAD) as u64, "not all delivered");
+                    left -= n as u64;
+                }
+                total
+            })
+        });
+    }
+    g.finish();
+}
+
+/// A whole connection per iteration: SYN, ACK, 100 bytes, FIN, last ACK.
+fn connection(c: &mut Criterion) {
+    const CONNS: usize = 4096;
+    let start_of = |k: usize| 1_000 + k as u64 * 100;
+    let port_of = |k: usize| 10_000 + k as u16;
+    let payload = [0x5au8; 100];
+    // Learn each connection's ISS as the benchmark will meet it.
+    let isss: Vec<u32> = {
+        let mut s = slots::<BUF>(4);
+        let mut ep = Endpoint::new(config(), &mut s, KEY);
+        let mut sink = Sink::default();
+        (0..CONNS)
+            .map(|k| {
+                let syn = frame(&Seg {
+                    port: port_of(k),
+                    seq: CLIENT_ISN,
+                    ack: None,
+                    control: TcpControl::Syn,
+                    options: syn_options(true),
+                    payload: &[],
+                });
+                ep.handle_frame(at(start_of(k)), &syn, ChecksumPolicy::Verify, &mut sink);
+                let iss = sink.last_seq();
+                // Leave no connection behind.
+                let id = ep.connections().next().expect("conn").0;
+                ep.abort(id, at(start_of(k)), &mut sink);
+                iss
+            })
+            .collect()
+    };
+    let conns: Vec<[Vec<u8>; 5]> = (0..CONNS)
+        .map(|k| {
+            let port = port_of(k);
+            let ack = isss[k].wrapping_add(1);
+            let seg = |seq: u32, ack: Option<u32>, control, payload: &[u8], options| {
+                frame(&Seg {
+                    port,
+                    seq,
+                    ack,
+                    control,
+                    options,
+                    payload,
+                })
+            };
+            let ts = ts_options(1000);
+            [
+                seg(CLIENT_ISN, None, TcpControl::Syn, &[], syn_options(true)),
+                seg(CLIENT_ISN + 1, Some(ack), TcpControl::None, &[], ts),
+                seg(CLIENT_ISN + 1, Some(ack), TcpControl::None, &payload, ts),
+                seg(CLIENT_ISN + 101, Some(ack), TcpControl::Fin, &[], ts),
+                seg(CLIENT_ISN + 102, Some(ack + 1), TcpControl::None, &[], ts),
+            ]
+        })
+        .collect();
+    let mut g = c.benchmark_group("endpoint");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("connection", |b| {
+        b.iter_custom(|iters| {
+            let mut total = StdDuration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let n = left.min(CONNS as u64) as usize;
+                let mut s = slots::<BUF>(4);
+                let mut ep = Endpoint::new(config(), &mut s, KEY);
+                let mut sink = Sink::default();
+                let start = std::time::Instant::now();
+                for (k, frames) in conns[..n].iter().enumerate() {
+                    let t = start_of(k);
+                    for (j, f) in frames.iter().enumerate() {
+                        ep.handle_frame(
+                            at(t + j as u64 * 10),
+                            f,
+                            ChecksumPolicy::Verify,
+                            &mut sink,
+                        );
+                    }
+                }
+                total += start.elapsed();
+                let st = ep.stats();
+                assert!(ep.is_empty(), "connections left");
+                assert_eq!(st.closed_by(tcpcore::CloseReason::Normal), n as u64);
+                assert_eq!(sink.bytes, n as u64 * 100);
+                left -= n as u64;
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+/// A pure ACK to a random one of `conns` established connections.
+fn lookup_in(c: &mut Criterion, conns: usize) {
+    let mut s = slots::<SMALL>(conns);
+    let mut ep = Endpoint::new(config(), &mut s, KEY);
+    let mut sink = Sink::default();
+    let acks: Vec<Vec<u8>> = (0..conns)
+        .map(|k| {
+            let port = 20_000 + k as u16;
+            let iss = handshake(&mut ep, &mut sink, port, k as u64, false);
+            frame(&Seg {
+                port,
+                seq: CLIENT_ISN + 1,
+                ack: Some(iss.wrapping_add(1)),
+                control: TcpControl::None,
+                options: TcpOptions::default(),
+                payload: &[],
+            })
+        })
+        .collect();
+    assert_eq!(ep.len(), conns);
+    assert_eq!(ep.stats().established, conns as u64);
+    // A fixed pseudo-random order (xorshift).
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let order: Vec<usize> = (0..1 << 16)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % conns as u64) as usize
+        })
+        .collect();
+    let now = at(conns as u64 + 1_000);
+    let mut g = c.benchmark_group("endpoint/lookup");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0usize;
+    g.bench_function(format!("pure_ack_{conns}_conns"), |b| {
+        b.iter(|| {
+            let f = &acks[order[i & 0xffff]];
+            i = i.wrapping_add(1);
+            ep.handle_frame(now, black_box(f), ChecksumPolicy::Verify, &mut sink);
+        })
+    });
+    g.finish();
+    // Nothing was dropped: every ACK found its connection.
+    let st = ep.stats();
+    assert_eq!(st.drops.iter().sum::<u64>(), 0, "drops: {st:?}");
+    assert_eq!(ep.len(), conns);
+}
+
+fn lookup(c: &mut Criterion) {
+    lookup_in(c, 1);
+    lookup_in(c, 10_000);
+}
+
+criterion_group!(benches, segment, connection, lookup);
+criterion_main!(benches);
