@@ -749,10 +749,19 @@ fn check_ack(
     if snd.una.before_eq(ack)
         && (snd.wl1.before(seg.seq_number) || (snd.wl1 == seg.seq_number && snd.wl2.before_eq(ack)))
     {
+        let was_closed = snd.wnd == 0;
         snd.wnd = u32::from(seg.window_len) << snd.wscale;
         snd.max_wnd = snd.max_wnd.max(snd.wnd);
         snd.wl1 = seg.seq_number;
         snd.wl2 = ack;
+        if was_closed && snd.wnd > 0 && snd.una != snd.max {
+            // The window reopened with a zero-window probe outstanding: the
+            // probe's byte was most likely dropped; send it again with the
+            // data instead of waiting for the backed-off timer.
+            snd.nxt = snd.una;
+            tcb.rtx.retries = 0;
+            tcb.rtx.deadline = None;
+        }
     }
     AckCheck::Ok {
         fin_acked: snd.fin && snd.una == snd.end + 1,
@@ -1139,27 +1148,23 @@ impl State {
         now: Instant,
         cfg: &Config,
     ) -> Option<Reply> {
-        let (tcb, snd, rcv_nxt, window) = match self {
-            State::Established(s) | State::FinWait1(s) => {
-                let w = advertise(&mut s.rcv, N);
-                s.rcv.unacked = 0;
-                (
-                    &mut s.tcb,
-                    &mut s.snd,
-                    s.rcv.nxt,
-                    (w, Some(&mut s.rcv.ack_due)),
-                )
-            }
+        let (tcb, snd, rcv) = match self {
+            State::Established(s) | State::FinWait1(s) => (&mut s.tcb, &mut s.snd, Ok(&mut s.rcv)),
             State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
-                (&mut s.tcb, &mut s.snd, s.rcv.nxt, (s.rcv.window, None))
+                (&mut s.tcb, &mut s.snd, Err(s.rcv))
             }
             _ => return None,
         };
         let (seq, len, fin) = send::next_segment(snd, tcb, M, now, cfg)?;
-        let (window, ack_due) = window;
-        if let Some(d) = ack_due {
-            *d = None;
-        }
+        let (rcv_nxt, window) = match rcv {
+            Ok(rcv) => {
+                // The segment carries the ACK: no delayed ACK is owed now.
+                rcv.unacked = 0;
+                rcv.ack_due = None;
+                (rcv.nxt, advertise(rcv, N))
+            }
+            Err(closed) => (closed.nxt, closed.window),
+        };
         tcb.last_ack_sent = rcv_nxt;
         Some(Reply {
             seq,

@@ -385,6 +385,7 @@ pub fn on_ack(
         && seg.payload.is_empty()
         && seg.control == TcpControl::None
         && wnd == snd.wnd
+        && wnd != 0
         && snd.nxt != snd.una
     {
         // RFC 5681 §2: a duplicate ACK.

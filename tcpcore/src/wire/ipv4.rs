@@ -460,7 +460,8 @@ impl Ipv4Repr {
         }
         let b = packet.buffer.as_mut();
         b[field::VER_IHL] = 0x45;
-        b[field::DSCP_ECN] = (self.dscp << 2) | (self.ecn & 0x03);
+        let tos = (self.dscp << 2) | (self.ecn & 0x03);
+        b[field::DSCP_ECN] = tos;
         put_u16(b, field::LENGTH.start, total_len);
         put_u16(b, field::IDENT.start, self.ident);
         let mut flags_offset = (self.frag_offset >> 3) & OFFSET_MASK;
@@ -475,8 +476,20 @@ impl Ipv4Repr {
         b[field::PROTOCOL] = self.protocol.into();
         b[field::SRC_ADDR].copy_from_slice(&self.src_addr.octets());
         b[field::DST_ADDR].copy_from_slice(&self.dst_addr.octets());
-        put_u16(b, field::CHECKSUM.start, 0);
-        let sum = checksum::data(&b[..HEADER_LEN]);
+        // Summed from the values, not read back from the fresh stores
+        // (which would stall store-to-load forwarding).
+        let (src, dst) = (u32::from(self.src_addr), u32::from(self.dst_addr));
+        let sum = checksum::combine(&[
+            0x4500 | u16::from(tos),
+            total_len,
+            self.ident,
+            flags_offset,
+            u16::from(self.ttl) << 8 | u16::from(u8::from(self.protocol)),
+            (src >> 16) as u16,
+            src as u16,
+            (dst >> 16) as u16,
+            dst as u16,
+        ]);
         put_u16(b, field::CHECKSUM.start, !sum);
         Ok(())
     }

@@ -430,11 +430,23 @@ impl TcpOptions {
     /// possible for options parsed from a peer), the NOPs are left out.
     #[inline]
     pub fn emit_into(&self, buf: &mut [u8]) -> Option<usize> {
+        self.emit_summed(buf).map(|(n, _)| n)
+    }
+
+    /// [`emit_into`](Self::emit_into), also returning the one's complement
+    /// sum of the bytes written (unfolded), computed from the values rather
+    /// than read back from the buffer.
+    #[inline]
+    fn emit_summed(&self, buf: &mut [u8]) -> Option<(usize, u64)> {
         let (layout, sack) = self.plan();
         let padded = (self.raw_len(layout, sack) + 3) & !3;
         let out = buf.get_mut(..padded)?;
         let aligned = layout == Layout::Aligned;
-        let mut w = Writer { buf: out, at: 0 };
+        let mut w = Writer {
+            buf: out,
+            at: 0,
+            sum: 0,
+        };
         if let Some(mss) = self.mss {
             w.put(&[kind::MSS, 4]);
             w.put(&mss.to_be_bytes());
@@ -476,11 +488,11 @@ impl TcpOptions {
             }
         }
         // Pad with EOL (zero) to the 4-byte boundary.
-        let end = w.at;
+        let (end, sum) = (w.at, w.sum);
         for b in out.iter_mut().skip(end) {
             *b = kind::EOL;
         }
-        Some(padded)
+        Some((padded, sum))
     }
 }
 
@@ -489,12 +501,20 @@ impl TcpOptions {
 struct Writer<'b> {
     buf: &'b mut [u8],
     at: usize,
+    /// One's complement sum (unfolded) of the bytes written, as big-endian
+    /// words from the start of `buf`.
+    sum: u64,
 }
 
 impl Writer<'_> {
+    #[inline(always)]
     fn put(&mut self, bytes: &[u8]) {
         if let Some(dst) = self.buf.get_mut(self.at..self.at + bytes.len()) {
             dst.copy_from_slice(bytes);
+        }
+        for (i, &b) in bytes.iter().enumerate() {
+            let shift = if (self.at + i) % 2 == 0 { 8 } else { 0 };
+            self.sum += u64::from(b) << shift;
         }
         self.at += bytes.len();
     }
@@ -708,6 +728,17 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     }
 }
 
+/// Folds an unfolded one's complement sum to 16 bits.
+#[inline(always)]
+fn fold64(sum: u64) -> u16 {
+    checksum::combine(&[
+        (sum >> 48) as u16,
+        (sum >> 32) as u16,
+        (sum >> 16) as u16,
+        sum as u16,
+    ])
+}
+
 /// Writes the checksum of the TCP segment `seg` (checksum field at 16..18).
 fn fill_checksum(seg: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
     put_u16(seg, field::CHECKSUM.start, 0);
@@ -813,11 +844,13 @@ impl<'a> TcpRepr<'a> {
     }
 
     /// Header length with options, padded to 4 bytes (20 to 60).
+    #[inline]
     pub fn header_len(&self) -> usize {
         HEADER_LEN + self.options.buffer_len()
     }
 
     /// Length of the whole segment: header, options and data.
+    #[inline]
     pub fn buffer_len(&self) -> usize {
         self.header_len() + self.payload.len()
     }
@@ -858,11 +891,33 @@ impl<'a> TcpRepr<'a> {
         header[field::FLAGS] = self.flags().0;
         put_u16(header, field::WIN_SIZE.start, self.window_len);
         put_u16(header, field::URGENT.start, self.urgent.unwrap_or(0));
-        if let Some(opts) = header.get_mut(HEADER_LEN..) {
-            self.options.emit_into(opts);
-        }
+        let options_sum = header
+            .get_mut(HEADER_LEN..)
+            .and_then(|opts| self.options.emit_summed(opts))
+            .map_or(0, |(_, sum)| sum);
         payload.copy_from_slice(self.payload);
-        fill_checksum(seg, src, dst);
+        // The checksum is summed from the values and from the caller's
+        // payload rather than read back from what was just written (reading
+        // back small fresh stores stalls store-to-load forwarding).
+        let seq = self.seq_number.get();
+        let ack = self.ack_number.map_or(0, SeqNum::get);
+        let header_sum = u64::from(self.src_port)
+            + u64::from(self.dst_port)
+            + u64::from(seq >> 16)
+            + u64::from(seq & 0xffff)
+            + u64::from(ack >> 16)
+            + u64::from(ack & 0xffff)
+            + (((header_len / 4) as u64) << 12 | u64::from(self.flags().0))
+            + u64::from(self.window_len)
+            + u64::from(self.urgent.unwrap_or(0))
+            + options_sum;
+        let len = u32::try_from(total).unwrap_or(u32::MAX);
+        let sum = checksum::combine(&[
+            checksum::pseudo_header(src, dst, PROTO_TCP, len),
+            fold64(header_sum),
+            checksum::data(self.payload),
+        ]);
+        put_u16(header, field::CHECKSUM.start, !sum);
         Ok(())
     }
 }

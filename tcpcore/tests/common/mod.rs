@@ -28,7 +28,8 @@
 //! connection is gone), `closed REASON`, `conns N`, `drops REASON N`,
 //! `established N`, `peer-closed`. Actions of the application (`!` too):
 //! `app-close`, `app-abort`, `app-budget N` (take only N more bytes),
-//! `app-resume` (take everything again, and say so to the endpoint).
+//! `app-resume` (take everything again, and say so to the endpoint),
+//! `app-send N` (queue N bytes to send).
 
 #![allow(dead_code)]
 
@@ -53,6 +54,8 @@ pub const SERVER_PORT: u16 = 3000;
 pub const CLIENT_PORT: u16 = 40000;
 /// Receive buffer per connection in trace tests: 64 KiB (window shift 1).
 pub const BUF: usize = 1 << 16;
+/// Send buffer per connection in trace tests.
+pub const TXBUF: usize = 1 << 16;
 
 /// The byte the client sends at sequence number `seq`.
 pub fn pattern(seq: u32) -> u8 {
@@ -244,7 +247,7 @@ fn at(t: f64) -> Instant {
 
 /// A client-side helper that builds frames and drives an endpoint.
 pub struct Harness {
-    pub ep: Endpoint<'static, BUF>,
+    pub ep: Endpoint<'static, BUF, TXBUF>,
     pub rec: Recorder,
     pub iss: Option<u32>,
     pub port: u16,
@@ -266,7 +269,7 @@ pub fn default_config() -> EndpointConfig {
     }
 }
 
-pub fn slots(n: usize) -> &'static mut [Slot<BUF>] {
+pub fn slots(n: usize) -> &'static mut [Slot<BUF, TXBUF>] {
     Box::leak(
         (0..n)
             .map(|_| Slot::new())
@@ -482,6 +485,14 @@ impl Harness {
                 let id = self.conn_id().expect("no connection to close");
                 self.ep.close(id, self.rec.now, &mut self.rec);
                 self.rec.flush();
+            }
+            ["app-send", n] => {
+                let id = self.conn_id().expect("no connection to send on");
+                let n: usize = n.parse().unwrap();
+                let data: Vec<u8> = (0..n).map(|i| (i % 253) as u8).collect();
+                let took = self.ep.send(id, &data, self.rec.now, &mut self.rec);
+                self.rec.flush();
+                assert_eq!(took, n, "`{line}`: send buffer took less");
             }
             ["app-budget", n] => self.rec.budget = Some(n.parse().unwrap()),
             ["app-resume"] => {

@@ -1,0 +1,235 @@
+//! Packet traces for the send path: segmentation, FIN after data, RTO with
+//! backoff and Karn's rule (RFC 6298), fast retransmit and NewReno recovery
+//! (RFC 5681, RFC 6582), SACK-based recovery (RFC 6675), zero window and
+//! persist probes (RFC 9293 §3.8.6.1), Nagle (RFC 896).
+
+mod common;
+use common::{default_config, run};
+use tcpcore::EndpointConfig;
+
+/// Handshake with SACK and window scaling (client window 502 << 7).
+const HS_SACK: &str = "
+    0.000 < S 1000:1000(0) win 64240 <mss 1460,sackOK,nop,wscale 7>
+    0.000 > S. 0:0(0) ack 1001
+    0.010 < . 1001:1001(0) ack 1 win 502";
+
+/// Handshake without SACK (NewReno alone).
+const HS_PLAIN: &str = "
+    0.000 < S 1000:1000(0) win 64240 <mss 1460,nop,wscale 7>
+    0.000 > S. 0:0(0) ack 1001
+    0.010 < . 1001:1001(0) ack 1 win 502";
+
+fn no_nagle() -> EndpointConfig {
+    let mut c = default_config();
+    c.conn.nagle = false;
+    c
+}
+
+/// Segmentation by the peer's MSS; Nagle (RFC 896) holds the small tail
+/// while data is in flight; the FIN goes after the last byte, on the same
+/// segment (RFC 9293 §3.10.4).
+#[test]
+fn segments_by_mss_nagle_then_fin_after_data() {
+    run(
+        default_config(),
+        &format!(
+            "{HS_SACK}
+             0.100 ! app-send 3000
+             0.100 > . 1:1461(1460) ack 1001
+             0.100 > . 1461:2921(1460) ack 1001
+             0.100 ! app-close
+             0.100 ! state FIN-WAIT-1
+             0.110 < . 1001:1001(0) ack 2921 win 502
+             0.110 > FP. 2921:3001(80) ack 1001
+             0.120 < . 1001:1001(0) ack 3002 win 502
+             0.120 ! state FIN-WAIT-2"
+        ),
+    );
+}
+
+/// Without Nagle the tail goes at once.
+#[test]
+fn no_nagle_sends_tail_at_once() {
+    run(
+        no_nagle(),
+        &format!(
+            "{HS_SACK}
+             0.100 ! app-send 1500
+             0.100 > . 1:1461(1460) ack 1001
+             0.100 > P. 1461:1501(40) ack 1001"
+        ),
+    );
+}
+
+/// RFC 6298 §5.4-5.5: on timeout the earliest unacknowledged segment is
+/// retransmitted and the RTO doubles. The RTO comes from the handshake's
+/// RTT (10 ms) and is bounded below by 200 ms. Karn's rule (§3): the ACK of
+/// a retransmitted segment gives no RTT sample, so the next segment's RTO
+/// is again 200 ms, not 1.4 s.
+#[test]
+fn rto_backoff_and_karn() {
+    let h = run(
+        no_nagle(),
+        &format!(
+            "{HS_SACK}
+             0.100 ! app-send 100
+             0.100 > P. 1:101(100) ack 1001
+             0.300 > P. 1:101(100) ack 1001
+             0.700 > P. 1:101(100) ack 1001
+             1.500 > P. 1:101(100) ack 1001
+             1.510 < . 1001:1001(0) ack 101 win 502
+             2.000 ! app-send 100
+             2.000 > P. 101:201(100) ack 1001
+             2.200 > P. 101:201(100) ack 1001"
+        ),
+    );
+    assert_eq!(h.ep.stats().retransmits, 4);
+}
+
+/// After the retry limit the connection is reset and reported timed out.
+#[test]
+fn retry_limit_resets() {
+    let mut cfg = no_nagle();
+    cfg.conn.max_retries = 2;
+    run(
+        cfg,
+        &format!(
+            "{HS_SACK}
+             0.100 ! app-send 100
+             0.100 > P. 1:101(100) ack 1001
+             0.300 > P. 1:101(100) ack 1001
+             0.700 > P. 1:101(100) ack 1001
+             1.500 > R. 101:101(0) ack 1001
+             1.500 ! closed timedout"
+        ),
+    );
+}
+
+/// RFC 5681 §3.2: the third duplicate ACK triggers a fast retransmit;
+/// RFC 6582 §3.2 step 5: a partial ACK in recovery retransmits the next
+/// unacknowledged segment at once; the full ACK ends recovery.
+#[test]
+fn three_dupacks_fast_retransmit_then_partial_ack() {
+    let mut body = String::from("0.100 ! app-send 14600\n");
+    for k in 0..10 {
+        body += &format!(
+            "0.100 > {} {}:{}(1460) ack 1001\n",
+            if k == 9 { "P." } else { "." },
+            1 + 1460 * k,
+            1461 + 1460 * k
+        );
+    }
+    body += "
+        0.110 < . 1001:1001(0) ack 1461 win 502
+        0.111 < . 1001:1001(0) ack 1461 win 502
+        0.112 < . 1001:1001(0) ack 1461 win 502
+        0.113 < . 1001:1001(0) ack 1461 win 502
+        0.113 > . 1461:2921(1460) ack 1001
+        0.114 < . 1001:1001(0) ack 1461 win 502
+        0.120 < . 1001:1001(0) ack 4381 win 502
+        0.120 > . 4381:5841(1460) ack 1001
+        0.130 < . 1001:1001(0) ack 14601 win 502
+        0.200 tick";
+    let h = run(no_nagle(), &format!("{HS_PLAIN}\n{body}"));
+    assert_eq!(h.ep.stats().retransmits, 2);
+}
+
+/// RFC 6675: with SACK, recovery starts when the SACKed data shows a loss
+/// (the third duplicate ACK), the first hole is resent at once, and the
+/// next hole as soon as `pipe` falls below cwnd -- before any new data.
+#[test]
+fn sack_holes_retransmitted_first() {
+    let mut body = String::from("0.100 ! app-send 14600\n");
+    for k in 0..10 {
+        body += &format!(
+            "0.100 > {} {}:{}(1460) ack 1001\n",
+            if k == 9 { "P." } else { "." },
+            1 + 1460 * k,
+            1461 + 1460 * k
+        );
+    }
+    // Segments 1 (1461) and 3 (4381) are lost.
+    body += "
+        0.110 < . 1001:1001(0) ack 1461 win 502
+        0.111 < . 1001:1001(0) ack 1461 win 502 <sack 2921:4381>
+        0.112 < . 1001:1001(0) ack 1461 win 502 <sack 5841:7301 2921:4381>
+        0.113 < . 1001:1001(0) ack 1461 win 502 <sack 5841:8761 2921:4381>
+        0.113 > . 1461:2921(1460) ack 1001
+        0.114 < . 1001:1001(0) ack 1461 win 502 <sack 5841:10221 2921:4381>
+        0.114 > . 4381:5841(1460) ack 1001
+        0.120 < . 1001:1001(0) ack 4381 win 502 <sack 5841:14601>
+        0.121 < . 1001:1001(0) ack 14601 win 502
+        0.200 tick";
+    let h = run(no_nagle(), &format!("{HS_SACK}\n{body}"));
+    assert_eq!(h.ep.stats().retransmits, 2);
+}
+
+/// RFC 9293 §3.8.6.1: with the peer's window zero, the persist timer sends
+/// one-byte probes, backing off (RFC 6298 §5.5) and never giving up while
+/// the peer answers; when the window opens, the data goes out.
+#[test]
+fn zero_window_probes_with_backoff() {
+    let mut cfg = no_nagle();
+    cfg.conn.max_retries = 2;
+    run(
+        cfg,
+        &format!(
+            "{HS_SACK}
+             0.050 < . 1001:1001(0) ack 1 win 0
+             0.100 ! app-send 100
+             0.300 > . 1:2(1) ack 1001
+             0.310 < . 1001:1001(0) ack 1 win 0
+             0.700 > . 1:2(1) ack 1001
+             0.710 < . 1001:1001(0) ack 1 win 0
+             1.500 > . 1:2(1) ack 1001
+             1.510 < . 1001:1001(0) ack 1 win 0
+             3.100 > . 1:2(1) ack 1001
+             3.110 < . 1001:1001(0) ack 1 win 502
+             3.110 > P. 1:101(100) ack 1001
+             3.120 < . 1001:1001(0) ack 101 win 502
+             3.120 ! state ESTABLISHED"
+        ),
+    );
+}
+
+/// Data queued after the peer's FIN still goes out (CLOSE-WAIT may send),
+/// and our FIN follows it.
+#[test]
+fn close_wait_sends_then_fin() {
+    let mut cfg = no_nagle();
+    cfg.conn.close_on_peer_fin = false;
+    run(
+        cfg,
+        &format!(
+            "{HS_SACK}
+             0.100 < F. 1001:1001(0) ack 1 win 502
+             0.100 > . 1:1(0) ack 1002
+             0.110 ! app-send 10
+             0.110 > P. 1:11(10) ack 1002
+             0.120 ! app-close
+             0.120 > F. 11:11(0) ack 1002
+             0.130 < . 1002:1002(0) ack 12 win 502
+             0.130 ! state CLOSED"
+        ),
+    );
+}
+
+/// The peer's window limits what is sent (RFC 9293 §3.8.6): never beyond
+/// SND.UNA + SND.WND; and sender-side silly window avoidance (§3.8.6.2.1)
+/// does not send the 80 bytes that would fit, being neither a full segment,
+/// nor all that is queued, nor half the peer's largest window.
+#[test]
+fn never_beyond_peer_window() {
+    run(
+        no_nagle(),
+        "0.000 < S 1000:1000(0) win 3000 <mss 1460>
+         0.000 > S. 0:0(0) ack 1001
+         0.010 < . 1001:1001(0) ack 1 win 3000
+         0.100 ! app-send 5000
+         0.100 > . 1:1461(1460) ack 1001
+         0.100 > . 1461:2921(1460) ack 1001
+         0.110 < . 1001:1001(0) ack 2921 win 3000
+         0.110 > . 2921:4381(1460) ack 1001
+         0.110 > P. 4381:5001(620) ack 1001",
+    );
+}
