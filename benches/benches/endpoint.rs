@@ -8,6 +8,11 @@
 //! - `lookup`: a pure ACK to a random one of 10,000 established connections,
 //!   against the same with one connection.
 //!
+//! The peer in the same run: `segment_1448/smoltcp` feeds the same frames to
+//! a smoltcp 0.12 interface with one listening TCP socket (checksums
+//! verified, timestamps on), reading the data out of its buffer after every
+//! frame.
+//!
 //! At start it prints the per-connection state sizes next to smoltcp's TCP
 //! socket.
 //!
@@ -18,6 +23,7 @@
 use std::hint::black_box;
 use std::mem::size_of;
 use std::net::Ipv4Addr;
+use std::rc::Rc;
 use std::time::Duration as StdDuration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -270,7 +276,215 @@ fn segment(c: &mut Criterion) {
             })
         });
     }
+    // The same frames into smoltcp. Its ISS is random, so each batch's
+    // frames are built with its ACK number, outside the timing.
+    g.bench_function("smoltcp", |b| {
+        b.iter_custom(|iters| {
+            let mut total = StdDuration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let n = left.min(FRAMES as u64) as usize;
+                let mut server = smol::Server::new(SERVER_MAC.0, SERVER_IP.octets(), SERVER_PORT);
+                let iss = smol_open(&mut server);
+                let batch: Vec<Vec<u8>> = (0..n)
+                    .map(|i| {
+                        frame(&Seg {
+                            port: 40000,
+                            seq: CLIENT_ISN + 1 + (i * PAYLOAD) as u32,
+                            ack: Some(iss.wrapping_add(1)),
+                            control: TcpControl::None,
+                            options: ts_options(1001 + i as u32),
+                            payload: &payload,
+                        })
+                    })
+                    .collect();
+                server.dev.frames = Rc::new(batch);
+                let mut got = 0;
+                let start = std::time::Instant::now();
+                for i in 0..n {
+                    got += server.frame(100 + i as u64 * 10, i);
+                }
+                total += start.elapsed();
+                assert_eq!(got, n * PAYLOAD, "smoltcp did not deliver everything");
+                left -= n as u64;
+            }
+            total
+        })
+    });
     g.finish();
+}
+
+/// smoltcp as the receiver of the same in-order segments.
+mod smol {
+    use std::rc::Rc;
+
+    use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+    use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
+    use smoltcp::socket::tcp;
+    use smoltcp::time::Instant;
+    use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
+
+    /// Hands out one of its frames (shared, not copied); writes transmitted
+    /// frames into one buffer.
+    pub struct Dev {
+        pub frames: Rc<Vec<Vec<u8>>>,
+        pub next: Option<usize>,
+        pub tx: Vec<u8>,
+    }
+
+    pub struct Rx(Rc<Vec<Vec<u8>>>, usize);
+    pub struct Tx<'a>(&'a mut Vec<u8>);
+
+    impl phy::RxToken for Rx {
+        fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+            f(&self.0[self.1])
+        }
+    }
+
+    impl phy::TxToken for Tx<'_> {
+        fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+            if self.0.len() < len {
+                self.0.resize(len, 0);
+            }
+            f(&mut self.0[..len])
+        }
+    }
+
+    impl Device for Dev {
+        type RxToken<'a>
+            = Rx
+        where
+            Self: 'a;
+        type TxToken<'a>
+            = Tx<'a>
+        where
+            Self: 'a;
+
+        fn receive(&mut self, _t: Instant) -> Option<(Rx, Tx<'_>)> {
+            let i = self.next.take()?;
+            Some((Rx(Rc::clone(&self.frames), i), Tx(&mut self.tx)))
+        }
+
+        fn transmit(&mut self, _t: Instant) -> Option<Tx<'_>> {
+            Some(Tx(&mut self.tx))
+        }
+
+        fn capabilities(&self) -> DeviceCapabilities {
+            let mut c = DeviceCapabilities::default();
+            c.medium = Medium::Ethernet;
+            c.max_transmission_unit = 1514;
+            c
+        }
+    }
+
+    pub struct Server {
+        iface: Interface,
+        pub dev: Dev,
+        sockets: SocketSet<'static>,
+        h: SocketHandle,
+    }
+
+    impl Server {
+        pub fn new(mac: [u8; 6], ip: [u8; 4], port: u16) -> Self {
+            let mut dev = Dev {
+                frames: Rc::new(Vec::new()),
+                next: None,
+                tx: Vec::new(),
+            };
+            let cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
+            let mut iface = Interface::new(cfg, &mut dev, Instant::from_micros(0));
+            iface.update_ip_addrs(|a| {
+                a.push(IpCidr::new(IpAddress::v4(ip[0], ip[1], ip[2], ip[3]), 15))
+                    .expect("addr");
+            });
+            let mut sock = tcp::Socket::new(
+                tcp::SocketBuffer::new(vec![0; 1 << 16]),
+                tcp::SocketBuffer::new(vec![0; 1024]),
+            );
+            sock.set_tsval_generator(Some(|| 1));
+            sock.listen(port).expect("listen");
+            let mut sockets = SocketSet::new(vec![]);
+            let h = sockets.add(sock);
+            Server {
+                iface,
+                dev,
+                sockets,
+                h,
+            }
+        }
+
+        /// Frame `i` of the device's frames in, then the socket's data out;
+        /// returns the bytes read.
+        pub fn frame(&mut self, now_us: u64, i: usize) -> usize {
+            self.dev.next = Some(i);
+            let now = Instant::from_micros(now_us as i64);
+            self.iface.poll(now, &mut self.dev, &mut self.sockets);
+            let s = self.sockets.get_mut::<tcp::Socket>(self.h);
+            let mut n = 0;
+            while let Ok(k) = s.recv(|d| (d.len(), std::hint::black_box(d).len())) {
+                if k == 0 {
+                    break;
+                }
+                n += k;
+            }
+            n
+        }
+
+        /// The sequence number of the last frame sent.
+        pub fn last_seq(&self) -> u32 {
+            u32::from_be_bytes(self.dev.tx[38..42].try_into().expect("frame"))
+        }
+
+        pub fn established(&mut self) -> bool {
+            self.sockets.get_mut::<tcp::Socket>(self.h).state() == tcp::State::Established
+        }
+    }
+}
+
+/// Opens a connection to smoltcp from port 40000: an ARP request first (it
+/// learns our MAC from it), the SYN, the ACK. Returns smoltcp's ISS.
+fn smol_open(server: &mut smol::Server) -> u32 {
+    let mut arp = vec![0u8; wire::ARP_FRAME_LEN];
+    wire::emit_arp_frame(
+        &mut arp,
+        &EthernetRepr {
+            src_addr: CLIENT_MAC,
+            dst_addr: EthernetAddress::BROADCAST,
+            ethertype: EtherType::Arp,
+        },
+        &wire::ArpRepr {
+            operation: wire::ArpOperation::Request,
+            source_hardware_addr: CLIENT_MAC,
+            source_protocol_addr: CLIENT_IP,
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: SERVER_IP,
+        },
+    )
+    .expect("arp");
+    let syn = frame(&Seg {
+        port: 40000,
+        seq: CLIENT_ISN,
+        ack: None,
+        control: TcpControl::Syn,
+        options: syn_options(true),
+        payload: &[],
+    });
+    server.dev.frames = Rc::new(vec![arp, syn]);
+    server.frame(0, 0);
+    server.frame(1, 1);
+    let iss = server.last_seq();
+    let ack = frame(&Seg {
+        port: 40000,
+        seq: CLIENT_ISN + 1,
+        ack: Some(iss.wrapping_add(1)),
+        control: TcpControl::None,
+        options: ts_options(1000),
+        payload: &[],
+    });
+    server.dev.frames = Rc::new(vec![ack]);
+    server.frame(10, 0);
+    assert!(server.established(), "smoltcp did not establish");
+    iss
 }
 
 /// A whole connection per iteration: SYN, ACK, 100 bytes, FIN, last ACK.
