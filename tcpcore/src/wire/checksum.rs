@@ -22,15 +22,14 @@ use core::net::Ipv4Addr;
 /// accumulator: 2^18 words of at most 2^32 - 1 each cannot overflow it.
 const BLOCK: usize = 1 << 20;
 
-/// Folds a one's complement sum held in 64 bits down to 16 bits.
+/// Folds a one's complement sum held in 64 bits down to 16 bits (two
+/// end-around-carry additions).
 #[inline(always)]
-fn fold(mut sum: u64) -> u16 {
-    sum = (sum & 0xffff_ffff) + (sum >> 32);
-    sum = (sum & 0xffff_ffff) + (sum >> 32);
-    let mut s = sum as u32;
-    s = (s & 0xffff) + (s >> 16);
-    s = (s & 0xffff) + (s >> 16);
-    s as u16
+pub(crate) fn fold(sum: u64) -> u16 {
+    let (s, c) = (sum as u32).overflowing_add((sum >> 32) as u32);
+    let s = s.wrapping_add(u32::from(c));
+    let (t, c) = (s as u16).overflowing_add((s >> 16) as u16);
+    t.wrapping_add(u16::from(c))
 }
 
 /// One's complement addition of two 64-bit sums (end-around carry).
@@ -103,6 +102,7 @@ pub fn data(bytes: &[u8]) -> u16 {
 
 /// One's complement sum of partial sums (from [`data`], [`pseudo_header`]
 /// or other `combine`s), folded and not inverted.
+#[inline]
 pub fn combine(sums: &[u16]) -> u16 {
     let mut acc = 0u64;
     for &s in sums {
@@ -114,17 +114,28 @@ pub fn combine(sums: &[u16]) -> u16 {
 /// The sum of the IPv4 pseudo-header of a TCP or UDP checksum: source and
 /// destination addresses, zero, `protocol`, and the upper-layer `length`
 /// (header and data) in bytes.
+#[inline]
 pub fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u32) -> u16 {
+    fold(pseudo_header_unfolded(src, dst, protocol, length))
+}
+
+/// [`pseudo_header`] before folding, to add more to it before one fold.
+#[inline(always)]
+pub(crate) fn pseudo_header_unfolded(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    protocol: u8,
+    length: u32,
+) -> u64 {
     let s = u32::from(src);
     let d = u32::from(dst);
-    let acc = u64::from(s >> 16)
+    u64::from(s >> 16)
         + u64::from(s & 0xffff)
         + u64::from(d >> 16)
         + u64::from(d & 0xffff)
         + u64::from(protocol)
         + u64::from(length >> 16)
-        + u64::from(length & 0xffff);
-    fold(acc)
+        + u64::from(length & 0xffff)
 }
 
 /// Incrementally updates a header's checksum field (the final, inverted

@@ -165,9 +165,10 @@ pub fn emit_tcp_frame(
     ip: &Ipv4Repr,
     tcp: &TcpRepr,
 ) -> Result<usize, EmitError> {
-    let len = tcp_frame_len(tcp);
+    let tcp_len = tcp.buffer_len();
+    let len = EthernetRepr::HEADER_LEN + Ipv4Repr::HEADER_LEN + tcp_len;
     let ip = Ipv4Repr {
-        payload_len: tcp.buffer_len(),
+        payload_len: tcp_len,
         protocol: IpProtocol::Tcp,
         ..*ip
     };

@@ -648,10 +648,10 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         // A TCP segment longer than 4 GiB cannot exist; saturating keeps
         // this total.
         let len = u32::try_from(b.len()).unwrap_or(u32::MAX);
-        checksum::combine(&[
-            checksum::pseudo_header(src, dst, PROTO_TCP, len),
-            checksum::data(b),
-        ]) == 0xffff
+        checksum::fold(
+            checksum::pseudo_header_unfolded(src, dst, PROTO_TCP, len)
+                + u64::from(checksum::data(b)),
+        ) == 0xffff
     }
 }
 
@@ -726,17 +726,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
         fill_checksum(self.buffer.as_mut(), src, dst);
     }
-}
-
-/// Folds an unfolded one's complement sum to 16 bits.
-#[inline(always)]
-fn fold64(sum: u64) -> u16 {
-    checksum::combine(&[
-        (sum >> 48) as u16,
-        (sum >> 32) as u16,
-        (sum >> 16) as u16,
-        sum as u16,
-    ])
 }
 
 /// Writes the checksum of the TCP segment `seg` (checksum field at 16..18).
@@ -912,11 +901,11 @@ impl<'a> TcpRepr<'a> {
             + u64::from(self.urgent.unwrap_or(0))
             + options_sum;
         let len = u32::try_from(total).unwrap_or(u32::MAX);
-        let sum = checksum::combine(&[
-            checksum::pseudo_header(src, dst, PROTO_TCP, len),
-            fold64(header_sum),
-            checksum::data(self.payload),
-        ]);
+        let sum = checksum::fold(
+            checksum::pseudo_header_unfolded(src, dst, PROTO_TCP, len)
+                + header_sum
+                + u64::from(checksum::data(self.payload)),
+        );
         put_u16(header, field::CHECKSUM.start, !sum);
         Ok(())
     }
