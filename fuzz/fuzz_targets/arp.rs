@@ -24,6 +24,9 @@ fuzz_target!(|data: &[u8]| {
         repr.emit(&mut ArpPacket::new_unchecked(&mut buf[..]))
             .expect("emit into buffer_len() bytes");
         assert_eq!(&buf[..], &data[..buf.len()]);
-        assert_eq!(ArpRepr::parse(&ArpPacket::new_unchecked(&buf[..])), Ok(repr));
+        assert_eq!(
+            ArpRepr::parse(&ArpPacket::new_unchecked(&buf[..])),
+            Ok(repr)
+        );
     }
 });

@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
             let len = tcp_frame_len(&tcp);
             let mut buf = vec![0u8; len];
             assert_eq!(emit_tcp_frame(&mut buf, &eth, &ip, &tcp), Ok(len));
-            let ip = Ipv4Repr { payload_len: tcp.buffer_len(), ..ip };
+            let ip = Ipv4Repr {
+                payload_len: tcp.buffer_len(),
+                ..ip
+            };
             assert_eq!(
                 parse_frame(&buf, ChecksumPolicy::Verify),
                 Ok(Frame::Tcp { eth, ip, tcp })

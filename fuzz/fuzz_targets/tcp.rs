@@ -38,8 +38,18 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(TcpOptions::parse(&buf[..n]), Ok(opts));
         }
     }
-    let verified = TcpRepr::parse(&TcpPacket::new_unchecked(seg), src, dst, ChecksumPolicy::Verify);
-    let skipped = TcpRepr::parse(&TcpPacket::new_unchecked(seg), src, dst, ChecksumPolicy::Skip);
+    let verified = TcpRepr::parse(
+        &TcpPacket::new_unchecked(seg),
+        src,
+        dst,
+        ChecksumPolicy::Verify,
+    );
+    let skipped = TcpRepr::parse(
+        &TcpPacket::new_unchecked(seg),
+        src,
+        dst,
+        ChecksumPolicy::Skip,
+    );
     if let Ok(v) = verified {
         assert_eq!(skipped, Ok(v));
     }
@@ -48,7 +58,12 @@ fuzz_target!(|data: &[u8]| {
         let mut buf = vec![0u8; repr.buffer_len()];
         repr.emit(&mut TcpPacket::new_unchecked(&mut buf[..]), src, dst)
             .expect("emit into buffer_len() bytes");
-        let again = TcpRepr::parse(&TcpPacket::new_unchecked(&buf[..]), src, dst, ChecksumPolicy::Verify);
+        let again = TcpRepr::parse(
+            &TcpPacket::new_unchecked(&buf[..]),
+            src,
+            dst,
+            ChecksumPolicy::Verify,
+        );
         assert_eq!(again, Ok(repr));
     }
 });
