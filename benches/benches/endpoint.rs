@@ -33,7 +33,7 @@ use tcpcore::wire::{
     TcpControl, TcpOptions, TcpRepr, Timestamps,
 };
 use tcpcore::{
-    AppEvent, ConnId, Endpoint, EndpointConfig, FourTuple, Instant, Io, RecvBuffer, SeqNum, Slot,
+    AppEvent, ConnId, Endpoint, EndpointConfig, FourTuple, Instant, Io, OwnedStorage, SeqNum, Slot,
     State,
 };
 
@@ -94,8 +94,9 @@ fn config() -> EndpointConfig {
     }
 }
 
-fn slots<const N: usize>(n: usize) -> Vec<Slot<N>> {
-    (0..n).map(|_| Slot::new()).collect()
+/// Room for `n` connections with `rx` bytes of receive buffer each.
+fn storage(n: usize, rx: usize) -> OwnedStorage {
+    OwnedStorage::new(n, rx, 0).expect("storage")
 }
 
 fn at(us: u64) -> Instant {
@@ -173,13 +174,7 @@ fn ts_options(tsval: u32) -> TcpOptions {
 
 /// Opens a connection from `port` at `now` (SYN, then ACK 10 µs later);
 /// returns the server's ISS.
-fn handshake<const N: usize>(
-    ep: &mut Endpoint<'_, N>,
-    sink: &mut Sink,
-    port: u16,
-    now: u64,
-    ts: bool,
-) -> u32 {
+fn handshake(ep: &mut Endpoint<'_>, sink: &mut Sink, port: u16, now: u64, ts: bool) -> u32 {
     let syn = frame(&Seg {
         port,
         seq: CLIENT_ISN,
@@ -208,19 +203,15 @@ fn handshake<const N: usize>(
 
 fn print_sizes() {
     let state = size_of::<State>();
-    let slot_small = size_of::<Slot<SMALL>>() - SMALL;
-    let slot_big = size_of::<Slot<BUF>>() - BUF;
-    let rx = size_of::<RecvBuffer<SMALL>>() - SMALL;
+    let slot = size_of::<Slot>();
     let smol = size_of::<smoltcp::socket::tcp::Socket<'static>>();
     println!("per-connection state, bytes (buffers excluded):");
     println!("  tcpcore::State                      {state:>5}");
-    println!("  tcpcore::RecvBuffer<N> - N          {rx:>5}");
-    println!("  tcpcore::Slot<{SMALL}> - {SMALL}          {slot_small:>5}");
-    println!("  tcpcore::Slot<{BUF}> - {BUF}        {slot_big:>5}");
+    println!("  tcpcore::Slot (state, SACK ranges, table links) {slot:>5}");
     println!("  smoltcp::socket::tcp::Socket<'static> {smol:>3}  (its rx/tx buffers are separate)");
     println!(
         "  ratio smoltcp Socket / tcpcore Slot  {:.2}",
-        smol as f64 / slot_small as f64
+        smol as f64 / slot as f64
     );
 }
 
@@ -231,8 +222,8 @@ fn segment(c: &mut Criterion) {
     // The ISS is a function of the key, the 4-tuple and the time, so a
     // first run tells the ACK numbers that every later run will see.
     let iss = {
-        let mut s = slots::<BUF>(1);
-        let mut ep = Endpoint::new(config(), &mut s, KEY);
+        let mut s = storage(1, BUF);
+        let mut ep = Endpoint::new(config(), s.storage(), KEY).expect("endpoint");
         handshake(&mut ep, &mut Sink::default(), 40000, 0, true)
     };
     let payload: Vec<u8> = (0..PAYLOAD).map(|i| i as u8).collect();
@@ -260,8 +251,8 @@ fn segment(c: &mut Criterion) {
                 let mut left = iters;
                 while left > 0 {
                     let n = left.min(FRAMES as u64) as usize;
-                    let mut s = slots::<BUF>(1);
-                    let mut ep = Endpoint::new(config(), &mut s, KEY);
+                    let mut s = storage(1, BUF);
+                    let mut ep = Endpoint::new(config(), s.storage(), KEY).expect("endpoint");
                     let mut sink = Sink::default();
                     assert_eq!(handshake(&mut ep, &mut sink, 40000, 0, true), iss);
                     let start = std::time::Instant::now();
@@ -495,8 +486,8 @@ fn connection(c: &mut Criterion) {
     let payload = [0x5au8; 100];
     // Learn each connection's ISS as the benchmark will meet it.
     let isss: Vec<u32> = {
-        let mut s = slots::<BUF>(4);
-        let mut ep = Endpoint::new(config(), &mut s, KEY);
+        let mut s = storage(4, BUF);
+        let mut ep = Endpoint::new(config(), s.storage(), KEY).expect("endpoint");
         let mut sink = Sink::default();
         (0..CONNS)
             .map(|k| {
@@ -549,8 +540,8 @@ fn connection(c: &mut Criterion) {
             let mut left = iters;
             while left > 0 {
                 let n = left.min(CONNS as u64) as usize;
-                let mut s = slots::<BUF>(4);
-                let mut ep = Endpoint::new(config(), &mut s, KEY);
+                let mut s = storage(4, BUF);
+                let mut ep = Endpoint::new(config(), s.storage(), KEY).expect("endpoint");
                 let mut sink = Sink::default();
                 let start = std::time::Instant::now();
                 for (k, frames) in conns[..n].iter().enumerate() {
@@ -579,8 +570,8 @@ fn connection(c: &mut Criterion) {
 
 /// A pure ACK to a random one of `conns` established connections.
 fn lookup_in(c: &mut Criterion, conns: usize) {
-    let mut s = slots::<SMALL>(conns);
-    let mut ep = Endpoint::new(config(), &mut s, KEY);
+    let mut s = storage(conns, SMALL);
+    let mut ep = Endpoint::new(config(), s.storage(), KEY).expect("endpoint");
     let mut sink = Sink::default();
     let acks: Vec<Vec<u8>> = (0..conns)
         .map(|k| {

@@ -53,7 +53,7 @@ pub struct Cli {
     pub ip: Option<Ipv4Addr>,
 
     /// What to do with the received payload: print it to stdout, discard it
-    /// (count only), or echo it back (not built yet)
+    /// (count only), or echo it back (RFC 862)
     #[arg(long, value_enum, default_value_t = Mode::Print)]
     pub mode: Mode,
 
@@ -89,7 +89,7 @@ pub enum Mode {
     Print,
     /// Count only.
     Discard,
-    /// Send it back (needs the core's send path).
+    /// Send it back (RFC 862).
     Echo,
 }
 

@@ -1,6 +1,7 @@
 //! The event loop: the raw socket, the endpoint, and what is done with
 //! their frames and events (payload to stdout, trace to stderr, pcap).
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Stderr, StdoutLock, Write};
@@ -13,7 +14,7 @@ use rawnet::{CsumStatus, Filter, Interface, RawSocket, RxMeta, SocketConfig};
 use tcpcore::wire::{ChecksumPolicy, EthernetAddress, Ipv4Packet, TcpPacket};
 use tcpcore::{
     AppEvent, CloseReason, Config, ConnId, DropReason, Endpoint, EndpointConfig, FourTuple,
-    Instant, Io, Slot, StateName,
+    Instant, Io, OwnedStorage, StateName,
 };
 
 use crate::cli::{Cli, Mode};
@@ -23,6 +24,8 @@ use crate::sys;
 
 /// Receive buffer per connection (a power of two, as `RecvBuffer` needs).
 pub const RX_BUF: usize = 256 * 1024;
+/// Send buffer per connection in echo mode (other modes send no data).
+pub const TX_BUF: usize = 256 * 1024;
 
 /// How long a shutdown waits for the FIN exchanges before aborting.
 const SHUTDOWN_GRACE: tcpcore::Duration = tcpcore::Duration::from_secs(2);
@@ -36,8 +39,6 @@ const TX_ARENA_FRAMES: usize = 8192;
 /// Why the server stopped with an error.
 #[derive(Debug)]
 pub enum Failure {
-    /// Bad usage not caught by clap: exit status 2.
-    Usage(String),
     /// Anything else: exit status 1.
     Runtime(String),
 }
@@ -251,11 +252,24 @@ struct ServerIo {
     our_rsts: usize,
     app: App,
     trace: Trace,
+    /// Echo mode: connections with received bytes not yet echoed.
+    echo: HashSet<ConnId>,
 }
 
 impl Io for ServerIo {
     fn tx(&mut self, len: usize) -> Option<&mut [u8]> {
         self.arena.alloc(len)
+    }
+
+    fn deliver(&mut self, id: ConnId, tuple: &FourTuple, data: &[u8]) -> usize {
+        if self.app.mode == Mode::Echo {
+            // The bytes stay in the receive buffer; `Endpoint::echo` moves
+            // them into the send buffer after the batch.
+            self.echo.insert(id);
+            return 0;
+        }
+        self.event(id, tuple, AppEvent::Data(data));
+        data.len()
     }
 
     fn event(&mut self, _id: ConnId, tuple: &FourTuple, event: AppEvent<'_>) {
@@ -341,11 +355,6 @@ fn random_key() -> Result<[u8; 16], Failure> {
 
 /// Runs the server as `cli` says; the exit status on success.
 pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
-    if cli.mode == Mode::Echo {
-        return Err(Failure::Usage(
-            "echo mode needs the send path (not built yet)".into(),
-        ));
-    }
     sys::init_time_zone();
     let iface = match &cli.iface {
         Some(name) => Interface::by_name(name)?,
@@ -423,19 +432,20 @@ or run with --install-rst-rule (removed on exit), or serve on an unassigned addr
         max_half_open: (cli.max_conns as usize).div_ceil(2).max(1),
         conn: Config {
             mss,
+            // Echo answers each message at once (RFC 862); Nagle would hold
+            // back the tail of every reply for an ACK.
+            nagle: cli.mode != Mode::Echo,
             ..Config::default()
         },
     };
     let cap = cli.max_conns as usize;
-    let mut slots: Vec<Slot<RX_BUF>> = Vec::new();
-    slots.try_reserve_exact(cap).map_err(|_| {
-        Failure::Runtime(format!(
-            "cannot allocate {cap} connection slots of {} KiB: lower --max-conns",
-            RX_BUF / 1024
-        ))
-    })?;
-    slots.extend((0..cap).map(|_| Slot::new()));
-    let mut endpoint: Endpoint<'_, RX_BUF> = Endpoint::new(cfg, &mut slots, random_key()?);
+    let tx_buf = if cli.mode == Mode::Echo { TX_BUF } else { 0 };
+    // Zeroed, so the system backs a connection's buffers with memory only
+    // where data lands: idle connections cost their slot alone.
+    let mut owned =
+        OwnedStorage::new(cap, RX_BUF, tx_buf).map_err(|e| Failure::Runtime(e.to_string()))?;
+    let mut endpoint = Endpoint::new(cfg, owned.storage(), random_key()?)
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
 
     sys::install_signal_handlers()
         .map_err(|e| Failure::Runtime(format!("installing signal handlers: {}", e.desc())))?;
@@ -481,6 +491,7 @@ or run with --install-rst-rule (removed on exit), or serve on an unassigned addr
             scratch: Vec::with_capacity(64 * 1024),
             event_ts: SystemTime::now(),
         },
+        echo: HashSet::new(),
     };
 
     let start = std::time::Instant::now();
@@ -540,7 +551,7 @@ or run with --install-rst-rule (removed on exit), or serve on an unassigned addr
 fn event_loop(
     cli: &Cli,
     sock: &mut RawSocket,
-    endpoint: &mut Endpoint<'_, RX_BUF>,
+    endpoint: &mut Endpoint<'_>,
     sio: &mut ServerIo,
     mut watch: Option<&mut RstWatch>,
     clock: impl Fn() -> Instant,
@@ -606,6 +617,9 @@ fn event_loop(
             endpoint.handle_frame(now, frame, policy, sio);
             sio.trace_new_frames();
         })?;
+        if !sio.echo.is_empty() {
+            echo_pending(endpoint, sio, clock());
+        }
         sio.send(sock)?;
 
         if let Some(w) = watch.as_deref_mut() {
@@ -636,9 +650,26 @@ fn event_loop(
     }
 }
 
+/// Echo mode: moves what each connection received into its send buffer, as
+/// far as there is room; a connection whose send buffer is full stays in the
+/// set (its receive window closes meanwhile) and is tried again after the
+/// next batch, when ACKs have made room.
+fn echo_pending(endpoint: &mut Endpoint<'_>, sio: &mut ServerIo, now: Instant) {
+    let mut ids = std::mem::take(&mut sio.echo);
+    ids.retain(|&id| {
+        endpoint.echo(id, now, sio);
+        endpoint
+            .state(id)
+            .and_then(|s| s.unread())
+            .is_some_and(|(r, e)| r != e)
+    });
+    ids.extend(sio.echo.drain());
+    sio.echo = ids;
+}
+
 fn summary(
     err: &mut impl Write,
-    endpoint: &Endpoint<'_, RX_BUF>,
+    endpoint: &Endpoint<'_>,
     sock: &RawSocket,
     elapsed: std::time::Duration,
 ) {

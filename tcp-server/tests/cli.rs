@@ -81,16 +81,6 @@ fn several_workers_are_refused_with_a_reason() {
 }
 
 #[test]
-fn echo_mode_is_refused_in_one_line() {
-    let out = run(&["--mode", "echo"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        text(&out.stderr),
-        "tcp-server: echo mode needs the send path (not built yet)\n"
-    );
-}
-
-#[test]
 fn missing_interface_is_one_line_without_backtrace() {
     let out = Command::new(BIN)
         .args(["-i", "nope0"])

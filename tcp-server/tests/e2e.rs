@@ -323,3 +323,41 @@ fn own_address_owned_by_kernel_is_refused() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("kernel's own address"), "{err}");
 }
+
+/// Echo mode (RFC 862): 4 MiB from a Linux client come back intact, read
+/// while they are written, and the connection closes cleanly.
+#[test]
+fn echo_mode_echoes_intact() {
+    let mut h = Harness::new("ech", 72);
+    let own = h.own_addr();
+    h.start(&["-s", "--mode", "echo", "--ip", &own.to_string()]);
+    let to = SocketAddr::from((own, h.port));
+    let data: Vec<u8> = (0..4u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+        .collect();
+    let sent = data.clone();
+    let back = h
+        .net
+        .run_in_b(move || -> std::io::Result<Vec<u8>> {
+            let mut s = TcpStream::connect_timeout(&to, Duration::from_secs(5))?;
+            s.set_read_timeout(Some(Duration::from_secs(20)))?;
+            s.set_write_timeout(Some(Duration::from_secs(20)))?;
+            let mut w = s.try_clone()?;
+            let writer = std::thread::spawn(move || -> std::io::Result<()> {
+                w.write_all(&data)?;
+                w.shutdown(std::net::Shutdown::Write)
+            });
+            let mut back = Vec::new();
+            s.read_to_end(&mut back)?;
+            writer.join().expect("writer thread")?;
+            Ok(back)
+        })
+        .expect("namespace b")
+        .expect("client");
+    let st = h.wait(20);
+    let err = h.stderr();
+    assert!(st.success(), "exit {st}: {err}");
+    assert_eq!(back.len(), sent.len(), "{err}");
+    assert!(back == sent, "echoed bytes differ");
+    assert!(h.stdout().is_empty());
+}

@@ -23,8 +23,8 @@
 use core::net::Ipv4Addr;
 
 use crate::conn::{
-    reset_for, CloseReason, Config, Event, RecvBuffer, Reply, SegmentDrop, SendBuffer, State,
-    StateName, Transition,
+    reset_for, send, Buffers, CloseReason, Config, Event, RecvBuffer, RecvRanges, Reply,
+    SegmentDrop, State, StateName, Transition,
 };
 use crate::isn::{FourTuple, Keyed};
 use crate::time::Instant;
@@ -279,21 +279,20 @@ pub struct EndpointConfig {
     pub conn: Config,
 }
 
-/// One entry of the connection table: a connection (or none), its receive
-/// buffer of `N` bytes, its send buffer of `M` bytes (0: the connection
-/// never sends data), and the links of the hash index.
-pub struct Slot<const N: usize, const M: usize = 0> {
+/// One entry of the connection table: a connection (or none), the
+/// bookkeeping of its receive buffer, and the links of the hash index. The
+/// buffers' bytes are in [`Storage::rx`] and [`Storage::tx`].
+pub struct Slot {
     /// Head of the hash chain of the bucket with this slot's index.
     bucket: u32,
     /// Next slot in the same chain, or in the free list.
     next: u32,
     generation: u32,
     conn: Option<Conn>,
-    rx: RecvBuffer<N>,
-    tx: SendBuffer<M>,
+    rx: RecvRanges,
 }
 
-impl<const N: usize, const M: usize> Slot<N, M> {
+impl Slot {
     /// An empty slot.
     pub const fn new() -> Self {
         Slot {
@@ -301,15 +300,102 @@ impl<const N: usize, const M: usize> Slot<N, M> {
             next: NIL,
             generation: 0,
             conn: None,
-            rx: RecvBuffer::new(),
-            tx: SendBuffer::new(),
+            rx: RecvRanges::new(),
         }
     }
 }
 
-impl<const N: usize, const M: usize> Default for Slot<N, M> {
+impl Default for Slot {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The memory an endpoint works in, lent by the caller: one [`Slot`] per
+/// connection, and each connection's share of the receive and send buffers.
+///
+/// With `n` slots, `rx.len() / n` is each connection's receive buffer (a
+/// power of two, at least 2) and `tx.len() / n` its send buffer (a power of
+/// two, or 0 for a server that never sends data). Only the bytes where data
+/// lands are ever written, so memory the operating system hands out zeroed
+/// and lazily (a `vec![0u8; n]`) costs nothing until it is used.
+pub struct Storage<'s> {
+    /// The connection table.
+    pub slots: &'s mut [Slot],
+    /// Receive buffers, `slots.len()` equal shares.
+    pub rx: &'s mut [u8],
+    /// Send buffers, `slots.len()` equal shares.
+    pub tx: &'s mut [u8],
+}
+
+/// Why [`Endpoint::new`] refused its [`Storage`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageError {
+    /// No slots, or more than 2^32 - 2.
+    BadSlotCount,
+    /// The receive buffer per connection is not a power of two from 2 to
+    /// 2^30, or `rx` is not an exact multiple of the slot count.
+    BadReceiveBuffer,
+    /// The send buffer per connection is not 0 or a power of two up to
+    /// 2^30, or `tx` is not an exact multiple of the slot count.
+    BadSendBuffer,
+}
+
+impl core::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            StorageError::BadSlotCount => "the connection table needs 1 to 2^32 - 2 slots",
+            StorageError::BadReceiveBuffer => {
+                "each connection's receive buffer must be a power of two from 2 bytes to 1 GiB"
+            }
+            StorageError::BadSendBuffer => {
+                "each connection's send buffer must be 0 or a power of two up to 1 GiB"
+            }
+        })
+    }
+}
+
+fn tx_size_ok(n: usize) -> bool {
+    n == 0 || (n.is_power_of_two() && n <= 1 << 30)
+}
+
+/// Storage that owns its memory (with the `std` feature).
+#[cfg(feature = "std")]
+pub struct OwnedStorage {
+    slots: std::vec::Vec<Slot>,
+    rx: std::vec::Vec<u8>,
+    tx: std::vec::Vec<u8>,
+}
+
+#[cfg(feature = "std")]
+impl OwnedStorage {
+    /// Room for `conns` connections with `rx` and `tx` bytes of buffer each.
+    /// The buffers are allocated zeroed, which the operating system does
+    /// lazily: an idle connection costs only its slot.
+    pub fn new(conns: usize, rx: usize, tx: usize) -> Result<Self, StorageError> {
+        if conns == 0 || conns >= NIL as usize {
+            return Err(StorageError::BadSlotCount);
+        }
+        let rx_total = conns
+            .checked_mul(rx)
+            .filter(|_| crate::conn::rxbuf_valid_size(rx));
+        let tx_total = conns.checked_mul(tx).filter(|_| tx_size_ok(tx));
+        let rx_total = rx_total.ok_or(StorageError::BadReceiveBuffer)?;
+        let tx_total = tx_total.ok_or(StorageError::BadSendBuffer)?;
+        Ok(OwnedStorage {
+            slots: (0..conns).map(|_| Slot::new()).collect(),
+            rx: std::vec![0u8; rx_total],
+            tx: std::vec![0u8; tx_total],
+        })
+    }
+
+    /// The storage to hand to [`Endpoint::new`].
+    pub fn storage(&mut self) -> Storage<'_> {
+        Storage {
+            slots: &mut self.slots,
+            rx: &mut self.rx,
+            tx: &mut self.tx,
+        }
     }
 }
 
@@ -321,9 +407,12 @@ struct Conn {
 }
 
 /// The connections of one listening address and port.
-pub struct Endpoint<'s, const N: usize, const M: usize = 0> {
+pub struct Endpoint<'s> {
     cfg: EndpointConfig,
-    slots: &'s mut [Slot<N, M>],
+    slots: &'s mut [Slot],
+    rx_mem: &'s mut [u8],
+    tx_mem: &'s mut [u8],
+    bufs: Buffers,
     free: u32,
     len: usize,
     half_open: usize,
@@ -333,30 +422,64 @@ pub struct Endpoint<'s, const N: usize, const M: usize = 0> {
     stats: Stats,
 }
 
-impl<'s, const N: usize, const M: usize> Endpoint<'s, N, M> {
-    /// An endpoint whose table is `slots` (its length is the connection
-    /// capacity, at most 2^32 - 2), keyed with 16 secret random bytes for
-    /// ISNs and table placement.
-    pub fn new(cfg: EndpointConfig, slots: &'s mut [Slot<N, M>], key: [u8; 16]) -> Self {
-        let cap = slots.len().min(NIL as usize - 1);
-        let slots = &mut slots[..cap];
+impl<'s> Endpoint<'s> {
+    /// An endpoint working in `storage` (see [`Storage`] for its shape),
+    /// keyed with 16 secret random bytes for ISNs and table placement.
+    pub fn new(
+        cfg: EndpointConfig,
+        storage: Storage<'s>,
+        key: [u8; 16],
+    ) -> Result<Self, StorageError> {
+        let Storage { slots, rx, tx } = storage;
+        let n = slots.len();
+        if n == 0 || n >= NIL as usize {
+            return Err(StorageError::BadSlotCount);
+        }
+        let rx_each = rx.len() / n;
+        if rx_each * n != rx.len() || !crate::conn::rxbuf_valid_size(rx_each) {
+            return Err(StorageError::BadReceiveBuffer);
+        }
+        let tx_each = tx.len() / n;
+        if tx_each * n != tx.len() || !tx_size_ok(tx_each) {
+            return Err(StorageError::BadSendBuffer);
+        }
         for (i, s) in slots.iter_mut().enumerate() {
             s.bucket = NIL;
-            s.next = if i + 1 < cap { (i + 1) as u32 } else { NIL };
+            s.next = if i + 1 < n { (i + 1) as u32 } else { NIL };
             s.conn = None;
             s.rx.clear();
         }
-        Endpoint {
+        Ok(Endpoint {
             cfg,
-            free: if cap > 0 { 0 } else { NIL },
+            free: 0,
             slots,
+            rx_mem: rx,
+            tx_mem: tx,
+            bufs: Buffers {
+                rx: rx_each,
+                tx: tx_each,
+            },
             len: 0,
             half_open: 0,
             keyed: Keyed::new(key),
             ident: 0,
             next_wake: None,
             stats: Stats::default(),
-        }
+        })
+    }
+
+    /// Each connection's buffer sizes.
+    pub fn buffers(&self) -> Buffers {
+        self.bufs
+    }
+
+    /// Connection `i`'s receive buffer.
+    fn rx_buf(&mut self, i: u32) -> (&mut Option<Conn>, RecvBuffer<'_>) {
+        let n = self.bufs.rx;
+        let at = i as usize * n;
+        let slot = &mut self.slots[i as usize];
+        let mem = &mut self.rx_mem[at..at + n];
+        (&mut slot.conn, RecvBuffer::from_checked(&mut slot.rx, mem))
     }
 
     /// The settings.
@@ -579,13 +702,14 @@ impl<'s, const N: usize, const M: usize> Endpoint<'s, N, M> {
             remote_port: tcp.src_port,
         };
         if let Some(i) = self.lookup(&tuple) {
-            let slot = &mut self.slots[i as usize];
-            let Some(conn) = slot.conn.as_mut() else {
+            let cfg = self.cfg.conn;
+            let (conn, mut rx) = self.rx_buf(i);
+            let Some(conn) = conn.as_mut() else {
                 return;
             };
             conn.peer_mac = eth.src_addr;
             let before = conn.state;
-            let t = before.on_segment(tcp, now, &self.cfg.conn, &mut slot.rx);
+            let t = before.on_segment(tcp, now, &cfg, &mut rx);
             if let Some(d) = t.dropped {
                 self.drop_frame(DropReason::from_segment_drop(d));
             }
@@ -614,7 +738,7 @@ impl<'s, const N: usize, const M: usize> Endpoint<'s, N, M> {
         }
         let iss = self.keyed.isn(&tuple, now);
         let ts_offset = self.keyed.ts_offset(&tuple);
-        let t = State::accept::<N>(tcp, iss, ts_offset, now, &self.cfg.conn);
+        let t = State::accept(tcp, iss, ts_offset, now, &self.cfg.conn, self.bufs);
         let conn = Conn {
             tuple,
             peer_mac: eth.src_addr,
@@ -667,11 +791,11 @@ impl<'s, const N: usize, const M: usize> Endpoint<'s, N, M> {
         let mut more: heapless::Vec<Reply, 4> = heapless::Vec::new();
         let consumed = self.deliver(i, id, &tuple, state, t.data, io);
         if consumed > 0 {
-            let c = state.consume::<N>(consumed, now, &self.cfg.conn);
+            let c = state.consume(consumed, now, &self.cfg.conn);
             state = c.state;
             if replies.is_empty() {
                 more.extend(c.replies);
-            } else if let Some(w) = state.readvertise::<N>() {
+            } else if let Some(w) = state.readvertise() {
                 // The replies were made before the application took the
                 // data: they advertise the window as it is now instead.
                 for r in replies.iter_mut().filter(|r| r.control != TcpControl::Rst) {
@@ -685,7 +809,7 @@ impl<'s, const N: usize, const M: usize> Endpoint<'s, N, M> {
             && matches!(state, State::CloseWait(_))
             && state.unread().is_some_and(|(r, e)| r == e)
         {
-            let c = state.close::<N>(now, &self.cfg.conn);
+            let c = state.close(now, &self.cfg.conn);
             state = c.state;
             more.extend(c.replies);
         }
@@ -745,20 +869,20 @@ impl<'s, const N: usize, const M: usize> Endpoint<'s, N, M> {
         let Some((read, end)) = state.unread() else {
             return 0;
         };
-        let slot = &mut self.slots[i as usize];
+        let (_, mut rx) = self.rx_buf(i);
         let mut taken = 0u32;
         if !data.is_empty() {
             let n = io.deliver(id, tuple, data).min(data.len());
             taken += n as u32;
             if n < data.len() {
-                slot.rx.store(read + n as u32, &data[n..]);
+                rx.store(read + n as u32, &data[n..]);
                 self.stats.bytes_delivered += u64::from(taken);
                 return taken;
             }
         }
         let from = read + taken;
         if from.before(end) {
-            let (a, b) = slot.rx.slices(from, end);
+            let (a, b) = rx.slices(from, end);
             for part in [a, b] {
                 if part.is_empty() {
                     continue;
@@ -804,6 +928,9 @@ impl<'s, const N: usize, const M: usize> Endpoint<'s, N, M> {
         now: Instant,
         io: &mut I,
     ) -> usize {
+        let each = self.bufs.tx;
+        let at = i as usize * each;
+        let tx = &self.tx_mem[at..at + each];
         let slot = &mut self.slots[i as usize];
         let Some(conn) = slot.conn.as_mut() else {
             return 0;
@@ -817,13 +944,13 @@ impl<'s, const N: usize, const M: usize> Endpoint<'s, N, M> {
         // Bounded: the windows bound it already; this guards the loop.
         for _ in 0..4096 {
             let max = conn.state.send_max();
-            let Some(r) = conn.state.poll_transmit::<N, M>(now, &self.cfg.conn) else {
+            let Some(r) = conn.state.poll_transmit(now, &self.cfg.conn) else {
                 break;
             };
             if max.is_some_and(|m| r.seq.before(m)) {
                 out.stats.retransmits += 1;
             }
-            let payload = slot.tx.read(r.seq, r.len as usize);
+            let payload = send::ring_read(tx, r.seq, r.len as usize);
             out.emit(tuple, peer_mac, &r, payload, io);
             sent += 1;
         }
@@ -843,12 +970,14 @@ impl<'s, const N: usize, const M: usize> Endpoint<'s, N, M> {
         let Some(conn) = slot.conn.as_mut() else {
             return 0;
         };
-        let Some((end, room)) = conn.state.send_space::<M>() else {
+        let Some((end, room)) = conn.state.send_space() else {
             return 0;
         };
         let n = data.len().min(room);
-        slot.tx.write(end, &data[..n]);
-        let taken = conn.state.queue::<M>(n);
+        let each = self.bufs.tx;
+        let at = id.index as usize * each;
+        send::ring_write(&mut self.tx_mem[at..at + each], end, &data[..n]);
+        let taken = conn.state.queue(n);
         let (tuple, mac) = (conn.tuple, conn.peer_mac);
         self.transmit(id.index, &tuple, mac, now, io);
         if let Some(d) = self.slots[id.index as usize]
@@ -861,10 +990,55 @@ impl<'s, const N: usize, const M: usize> Endpoint<'s, N, M> {
         taken
     }
 
+    /// RFC 862 echo without a copy through the application: moves as many
+    /// of connection `id`'s unread received bytes as its send buffer has room
+    /// for into the send buffer, reopens the receive window by as much, and
+    /// sends. Returns how many bytes moved. An application that echoes
+    /// leaves its [`Io::deliver`] taking nothing and calls this after each
+    /// batch of frames (and after ACKs free send-buffer room).
+    pub fn echo<I: Io>(&mut self, id: ConnId, now: Instant, io: &mut I) -> usize {
+        let Some(mut state) = self.state(id).copied() else {
+            return 0;
+        };
+        let (Some((read, end)), Some((send_at, room))) = (state.unread(), state.send_space())
+        else {
+            return 0;
+        };
+        let n = ((end - read) as usize).min(room);
+        if n == 0 {
+            return 0;
+        }
+        let i = id.index;
+        let tx_each = self.bufs.tx;
+        let tx_at = i as usize * tx_each;
+        let rx_each = self.bufs.rx;
+        let rx_at = i as usize * rx_each;
+        let tx = &mut self.tx_mem[tx_at..tx_at + tx_each];
+        let rx = RecvBuffer::from_checked(
+            &mut self.slots[i as usize].rx,
+            &mut self.rx_mem[rx_at..rx_at + rx_each],
+        );
+        let (a, b) = rx.slices(read, read + n as u32);
+        send::ring_write(tx, send_at, a);
+        send::ring_write(tx, send_at + a.len() as u32, b);
+        let queued = state.queue(n);
+        let c = state.consume(queued as u32, now, &self.cfg.conn);
+        self.stats.bytes_delivered += queued as u64;
+        let mut t = Transition::idle(c.state);
+        for r in c.replies {
+            t.push_reply(r);
+        }
+        if let Some(conn) = self.slots[i as usize].conn.as_mut() {
+            conn.state = c.state;
+        }
+        self.apply(i, c.state.name(), t, now, io);
+        queued
+    }
+
     /// Bytes connection `id` could still queue with [`Endpoint::send`].
     pub fn send_room(&self, id: ConnId) -> usize {
         self.state(id)
-            .and_then(|s| s.send_space::<M>())
+            .and_then(|s| s.send_space())
             .map_or(0, |(_, r)| r)
     }
 
@@ -890,7 +1064,9 @@ impl<'s, const N: usize, const M: usize> Endpoint<'s, N, M> {
                 }
                 None => continue,
             }
-            let t = before.on_timeout(now, &self.cfg.conn, &self.slots[i].rx);
+            let cfg = self.cfg.conn;
+            let (_, rx) = self.rx_buf(i as u32);
+            let t = before.on_timeout(now, &cfg, &rx);
             self.stats.retransmits += t
                 .replies
                 .iter()
@@ -903,7 +1079,7 @@ impl<'s, const N: usize, const M: usize> Endpoint<'s, N, M> {
     /// The application closes connection `id` (sends our FIN).
     pub fn close<I: Io>(&mut self, id: ConnId, now: Instant, io: &mut I) {
         if let Some(state) = self.state(id).copied() {
-            let t = state.close::<N>(now, &self.cfg.conn);
+            let t = state.close(now, &self.cfg.conn);
             self.apply(id.index, state.name(), t, now, io);
         }
     }

@@ -20,8 +20,13 @@ pub mod seq;
 pub mod time;
 pub mod wire;
 
+pub use conn::Buffers;
 pub use conn::{CloseReason, Config, Event, RecvBuffer, State, StateName};
-pub use endpoint::{AppEvent, ConnId, DropReason, Endpoint, EndpointConfig, Io, Slot, Stats};
+#[cfg(feature = "std")]
+pub use endpoint::OwnedStorage;
+pub use endpoint::{
+    AppEvent, ConnId, DropReason, Endpoint, EndpointConfig, Io, Slot, Stats, Storage, StorageError,
+};
 pub use isn::FourTuple;
 pub use seq::SeqNum;
 pub use time::{Duration, Instant};

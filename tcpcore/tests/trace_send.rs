@@ -233,3 +233,26 @@ fn never_beyond_peer_window() {
          0.110 > P. 4381:5001(620) ack 1001",
     );
 }
+
+/// `Endpoint::echo` moves received bytes the application left unread into
+/// the send buffer and sends them; the window reopens by as much.
+#[test]
+fn echo_moves_received_bytes_out() {
+    run(
+        no_nagle(),
+        &format!(
+            "{HS_SACK}
+             0.050 ! app-budget 0
+             0.100 < P. 1001:4001(3000) ack 1 win 502
+             0.100 > . 1:1(0) ack 4001 win 31268
+             0.110 ! app-echo
+             0.110 > . 1:1461(1460) ack 4001
+             0.110 > . 1461:2921(1460) ack 4001
+             0.110 > P. 2921:3001(80) ack 4001
+             0.120 < . 4001:4001(0) ack 3001 win 502
+             0.130 < P. 4001:5001(1000) ack 3001 win 502
+             0.140 ! app-echo
+             0.140 > P. 3001:4001(1000) ack 5001"
+        ),
+    );
+}

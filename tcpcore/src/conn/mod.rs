@@ -27,8 +27,10 @@ mod rxbuf;
 pub mod send;
 
 pub use config::Config;
-pub use rxbuf::{Insert, RecvBuffer, MAX_RANGES};
-pub use send::{Congestion, SendBuffer};
+pub use rxbuf::{Insert, RecvBuffer, RecvRanges, MAX_RANGES};
+pub use send::Congestion;
+
+pub(crate) use rxbuf::valid_size as rxbuf_valid_size;
 
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
@@ -246,6 +248,8 @@ pub struct SendHalf {
     pub wscale: u8,
     /// The peer's MSS.
     pub mss: u16,
+    /// The size of the send buffer (0: this connection sends no data).
+    pub buf: u32,
     /// SND.MAX: the highest sequence number sent so far (SND.NXT goes back
     /// to SND.UNA after a retransmission timeout).
     pub max: SeqNum,
@@ -270,6 +274,8 @@ pub struct RecvHalf {
     pub read: SeqNum,
     /// Our window shift (Rcv.Wind.Shift).
     pub wscale: u8,
+    /// The size of the receive buffer (a power of two).
+    pub cap: u32,
     /// The right edge of the window we last advertised (never moves left,
     /// RFC 9293 §3.8.6).
     pub adv_right: SeqNum,
@@ -439,6 +445,11 @@ impl<'a> Transition<'a> {
         Self::new(state)
     }
 
+    /// Adds a segment to send (for transitions composed by the endpoint).
+    pub fn push_reply(&mut self, r: Reply) {
+        self.reply(r);
+    }
+
     fn new(state: State) -> Self {
         Transition {
             state,
@@ -535,6 +546,21 @@ fn min_opt(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     }
 }
 
+/// The sizes of a connection's buffers, in bytes: the receive buffer (a
+/// power of two) and the send buffer (a power of two, or 0 when the
+/// connection sends no data).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Buffers {
+    /// Receive buffer size.
+    pub rx: usize,
+    /// Send buffer size.
+    pub tx: usize,
+}
+
+fn snd_buf(snd: &SendHalf) -> usize {
+    snd.buf as usize
+}
+
 /// Our window shift for a receive buffer of `cap` bytes: the smallest that
 /// lets the 16-bit field describe the whole buffer.
 pub fn window_shift_for(cap: usize) -> u8 {
@@ -563,9 +589,9 @@ fn ts_option(ts: Option<TsState>, now: Instant) -> Option<Timestamps> {
 /// The buffer covers `[read, read + cap)`, so the window is the free space
 /// from RCV.NXT to `read + cap`; scaling rounds down, and where that would
 /// pull the edge left of what was advertised we round up instead.
-fn advertise(rcv: &mut RecvHalf, cap: usize) -> u16 {
+fn advertise(rcv: &mut RecvHalf) -> u16 {
     let max = 0xffffu32 << rcv.wscale;
-    let free = (rcv.read + cap as u32) - rcv.nxt;
+    let free = (rcv.read + rcv.cap) - rcv.nxt;
     let wnd = free.min(max);
     let mut field = wnd >> rcv.wscale;
     let right = rcv.nxt + (field << rcv.wscale);
@@ -581,14 +607,14 @@ fn advertise(rcv: &mut RecvHalf, cap: usize) -> u16 {
 /// An ACK for the current receive state, with timestamps and SACK blocks
 /// when negotiated (RFC 2018 §4: the first block covers the segment that
 /// triggered the ACK).
-fn make_ack<const N: usize>(
+fn make_ack(
     tcb: &mut Tcb,
     snd_nxt: SeqNum,
     rcv: &mut RecvHalf,
-    rx: &RecvBuffer<N>,
+    rx: &RecvBuffer<'_>,
     now: Instant,
 ) -> Reply {
-    let window = advertise(rcv, N);
+    let window = advertise(rcv);
     let mut options = TcpOptions {
         timestamps: ts_option(tcb.ts, now),
         ..TcpOptions::default()
@@ -692,10 +718,10 @@ fn arm(rtx: &mut Rtx, now: Instant, cfg: &Config) {
     rtx.deadline = Some(now + rtx.rto.min(cfg.rto_max));
 }
 
-fn syn_ack<const N: usize>(s: &mut SynReceived, now: Instant, cfg: &Config) -> Reply {
+fn syn_ack(s: &mut SynReceived, now: Instant, cfg: &Config) -> Reply {
     let window_scaling = s.window_scaling;
     let SynReceived { tcb, snd, rcv, .. } = s;
-    let window = (N.min(0xffff)) as u16; // RFC 7323 §2.2: the SYN's window is never scaled.
+    let window = rcv.cap.min(0xffff) as u16; // RFC 7323 §2.2: the SYN's window is never scaled.
     rcv.adv_right = rcv.nxt + u32::from(window);
     let options = TcpOptions {
         mss: Some(cfg.mss),
@@ -781,9 +807,9 @@ struct TextResult {
 /// RFC 9293 §3.10.7.4 seventh and eighth: take the segment's text (trimmed
 /// to the window) and note its FIN. In-order text is handed out of the
 /// segment without copying; out-of-order text goes into `rx`.
-fn take_text<'a, const N: usize>(
+fn take_text<'a>(
     rcv: &mut RecvHalf,
-    rx: &mut RecvBuffer<N>,
+    rx: &mut RecvBuffer<'_>,
     seg: &TcpRepr<'a>,
     t: &mut Transition<'a>,
 ) -> TextResult {
@@ -793,7 +819,7 @@ fn take_text<'a, const N: usize>(
     if seg.control == TcpControl::Fin {
         let fin_seq = seq + payload.len() as u32;
         // A FIN beyond the window is not seen (its data was trimmed).
-        let right = rcv.read + N as u32;
+        let right = rcv.read + rcv.cap;
         if fin_seq.before(right) && fin_seq.after_eq(rcv.nxt) {
             rcv.fin = Some(fin_seq);
         }
@@ -845,11 +871,11 @@ fn take_text<'a, const N: usize>(
 /// 1122 §4.2.3.2): an ACK for at least every second full-sized segment, and
 /// no later than `cfg.delayed_ack` (at most 200 ms).
 #[allow(clippy::too_many_arguments)] // the pieces of one state, borrowed apart
-fn ack_policy<const N: usize>(
+fn ack_policy(
     tcb: &mut Tcb,
     snd_nxt: SeqNum,
     rcv: &mut RecvHalf,
-    rx: &RecvBuffer<N>,
+    rx: &RecvBuffer<'_>,
     ack_now: bool,
     now: Instant,
     cfg: &Config,
@@ -877,19 +903,20 @@ impl State {
     /// timestamps when the client offered them and `cfg` allows them.
     /// `ts_offset` randomises our timestamp clock. The caller has checked
     /// that `syn` is a SYN without ACK or RST.
-    pub fn accept<const N: usize>(
+    pub fn accept(
         syn: &TcpRepr<'_>,
         iss: SeqNum,
         ts_offset: u32,
         now: Instant,
         cfg: &Config,
+        bufs: Buffers,
     ) -> Transition<'static> {
         let opts = &syn.options;
         // RFC 7323 §2.2: scaling only if both sides send the option; a shift
         // above 14 is taken as 14 (§2.3).
         let (snd_wscale, rcv_wscale, scaled) = match opts.window_scale {
             Some(peer) if cfg.window_scale => {
-                (peer.min(MAX_WINDOW_SHIFT), window_shift_for(N), true)
+                (peer.min(MAX_WINDOW_SHIFT), window_shift_for(bufs.rx), true)
             }
             _ => (0, 0, false),
         };
@@ -926,6 +953,7 @@ impl State {
                 wl2: iss,
                 wscale: snd_wscale,
                 mss: opts.mss.unwrap_or(DEFAULT_MSS).max(1),
+                buf: bufs.tx.min(1 << 30) as u32,
                 max: iss + 1,
                 end: iss + 1,
                 fin: false,
@@ -936,6 +964,7 @@ impl State {
                 nxt: irs + 1,
                 read: irs + 1,
                 wscale: rcv_wscale,
+                cap: bufs.rx.min(1 << 30) as u32,
                 adv_right: irs + 1,
                 unacked: 0,
                 ack_due: None,
@@ -944,7 +973,7 @@ impl State {
             window_scaling: scaled,
             synack_at: now,
         };
-        let reply = syn_ack::<N>(&mut s, now, cfg);
+        let reply = syn_ack(&mut s, now, cfg);
         arm(&mut s.tcb.rtx, now, cfg);
         let mut t = Transition::new(State::SynReceived(s));
         t.reply(reply);
@@ -958,12 +987,12 @@ impl State {
     /// `rx` is this connection's receive buffer. In-order payload is returned
     /// in [`Transition::data`] (borrowed from `seg`) and
     /// [`Transition::buffered`]; the caller hands both to the application.
-    pub fn on_segment<'a, const N: usize>(
+    pub fn on_segment<'a>(
         self,
         seg: &TcpRepr<'a>,
         now: Instant,
         cfg: &Config,
-        rx: &mut RecvBuffer<N>,
+        rx: &mut RecvBuffer<'_>,
     ) -> Transition<'a> {
         match self {
             State::SynReceived(s) => syn_received(s, seg, now, cfg, rx),
@@ -990,11 +1019,11 @@ impl State {
     /// segments themselves then come from [`State::poll_transmit`]), probe a
     /// zero window, send a delayed ACK, or end TIME-WAIT / FIN-WAIT-2.
     /// Calling it early is harmless.
-    pub fn on_timeout<const N: usize>(
+    pub fn on_timeout(
         self,
         now: Instant,
         cfg: &Config,
-        rx: &RecvBuffer<N>,
+        rx: &RecvBuffer<'_>,
     ) -> Transition<'static> {
         let due = |d: Option<Instant>| d.is_some_and(|d| now >= d);
         match self {
@@ -1008,7 +1037,7 @@ impl State {
                     s.tcb.rtx.retries += 1;
                     s.tcb.rtx.deadline = Some(now + send::backed_off(&s.tcb.rtx, cfg));
                     s.synack_at = now;
-                    let r = syn_ack::<N>(&mut s, now, cfg);
+                    let r = syn_ack(&mut s, now, cfg);
                     let mut t = Transition::new(State::SynReceived(s));
                     t.reply(r);
                     return t;
@@ -1051,7 +1080,7 @@ impl State {
     /// after any data still to send, and [`State::poll_transmit`] sends it.
     /// ESTABLISHED and SYN-RECEIVED enter FIN-WAIT-1, CLOSE-WAIT enters
     /// LAST-ACK; elsewhere nothing changes.
-    pub fn close<const N: usize>(self, _now: Instant, _cfg: &Config) -> Transition<'static> {
+    pub fn close(self, _now: Instant, _cfg: &Config) -> Transition<'static> {
         match self {
             State::Established(mut s) => {
                 s.snd.fin = true;
@@ -1078,7 +1107,7 @@ impl State {
     /// The application queued `n` more bytes, written into the send buffer
     /// at [`State::send_end`]; returns how many fit: the buffer holds at most
     /// `M` bytes from SND.UNA, and nothing is taken once our FIN is queued.
-    pub fn queue<const M: usize>(&mut self, n: usize) -> usize {
+    pub fn queue(&mut self, n: usize) -> usize {
         let Some(snd) = self.send_half_mut() else {
             return 0;
         };
@@ -1086,20 +1115,20 @@ impl State {
             return 0;
         }
         let used = (snd.end - snd.una) as usize;
-        let take = n.min(M.saturating_sub(used));
+        let take = n.min((snd.buf as usize).saturating_sub(used));
         snd.end += take as u32;
         take
     }
 
     /// Where the next byte the application sends goes in the send buffer,
     /// and how much room is left there, while it may still send.
-    pub fn send_space<const M: usize>(&self) -> Option<(SeqNum, usize)> {
+    pub fn send_space(&self) -> Option<(SeqNum, usize)> {
         let snd = self.send_half()?;
         if snd.fin {
             return None;
         }
         let used = (snd.end - snd.una) as usize;
-        Some((snd.end, M.saturating_sub(used)))
+        Some((snd.end, (snd.buf as usize).saturating_sub(used)))
     }
 
     /// The end of the queued data (see [`State::queue`]).
@@ -1143,11 +1172,7 @@ impl State {
     /// the peer's window and the congestion window, or our FIN. Call it
     /// until it returns `None` after every other call. Each segment carries
     /// the current ACK and window, so a delayed ACK is sent with it.
-    pub fn poll_transmit<const N: usize, const M: usize>(
-        &mut self,
-        now: Instant,
-        cfg: &Config,
-    ) -> Option<Reply> {
+    pub fn poll_transmit(&mut self, now: Instant, cfg: &Config) -> Option<Reply> {
         let (tcb, snd, rcv) = match self {
             State::Established(s) | State::FinWait1(s) => (&mut s.tcb, &mut s.snd, Ok(&mut s.rcv)),
             State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
@@ -1155,13 +1180,13 @@ impl State {
             }
             _ => return None,
         };
-        let (seq, len, fin) = send::next_segment(snd, tcb, M, now, cfg)?;
+        let (seq, len, fin) = send::next_segment(snd, tcb, snd_buf(snd), now, cfg)?;
         let (rcv_nxt, window) = match rcv {
             Ok(rcv) => {
                 // The segment carries the ACK: no delayed ACK is owed now.
                 rcv.unacked = 0;
                 rcv.ack_due = None;
-                (rcv.nxt, advertise(rcv, N))
+                (rcv.nxt, advertise(rcv))
             }
             Err(closed) => (closed.nxt, closed.window),
         };
@@ -1203,16 +1228,11 @@ impl State {
     /// when it had shrunk to less than half of what it can now be, and
     /// grows by at least one MSS (or half the buffer), a window update is
     /// sent (RFC 9293 §3.8.6.2.2, receiver-side silly window avoidance).
-    pub fn consume<const N: usize>(
-        self,
-        n: u32,
-        now: Instant,
-        cfg: &Config,
-    ) -> Transition<'static> {
+    pub fn consume(self, n: u32, now: Instant, cfg: &Config) -> Transition<'static> {
         fn advance(read: &mut SeqNum, end: SeqNum, n: u32) {
             *read = (*read + n).min(end);
         }
-        fn update<const N: usize>(
+        fn update(
             tcb: &mut Tcb,
             snd_nxt: SeqNum,
             rcv: &mut RecvHalf,
@@ -1222,15 +1242,15 @@ impl State {
         ) -> Option<Reply> {
             advance(&mut rcv.read, rcv.nxt, n);
             let cur = rcv.adv_right - rcv.nxt;
-            let new = ((rcv.read + N as u32) - rcv.nxt).min(0xffff << rcv.wscale);
-            let step = u32::from(cfg.mss).min(N as u32 / 2);
+            let new = ((rcv.read + rcv.cap) - rcv.nxt).min(0xffff << rcv.wscale);
+            let step = u32::from(cfg.mss).min(rcv.cap / 2);
             if new >= cur.saturating_add(step) && new >= 2 * cur {
                 let mut r = make_ack_closed(
                     tcb,
                     snd_nxt,
                     &RecvClosed {
                         nxt: rcv.nxt,
-                        window: advertise(rcv, N),
+                        window: advertise(rcv),
                         read: rcv.read,
                     },
                     now,
@@ -1250,15 +1270,15 @@ impl State {
                 State::SynReceived(s)
             }
             State::Established(mut s) => {
-                reply = update::<N>(&mut s.tcb, s.snd.nxt, &mut s.rcv, n, now, cfg);
+                reply = update(&mut s.tcb, s.snd.nxt, &mut s.rcv, n, now, cfg);
                 State::Established(s)
             }
             State::FinWait1(mut s) => {
-                reply = update::<N>(&mut s.tcb, s.snd.nxt, &mut s.rcv, n, now, cfg);
+                reply = update(&mut s.tcb, s.snd.nxt, &mut s.rcv, n, now, cfg);
                 State::FinWait1(s)
             }
             State::FinWait2(mut s) => {
-                reply = update::<N>(&mut s.tcb, s.snd.nxt, &mut s.rcv, n, now, cfg);
+                reply = update(&mut s.tcb, s.snd.nxt, &mut s.rcv, n, now, cfg);
                 State::FinWait2(s)
             }
             State::CloseWait(mut s) => {
@@ -1289,10 +1309,10 @@ impl State {
     /// The window field to put in a segment about to be sent, computed
     /// afresh (after the application consumed data); records the right edge
     /// it advertises. `None` where the receive half is gone.
-    pub fn readvertise<const N: usize>(&mut self) -> Option<u16> {
+    pub fn readvertise(&mut self) -> Option<u16> {
         match self {
-            State::Established(s) | State::FinWait1(s) => Some(advertise(&mut s.rcv, N)),
-            State::FinWait2(s) => Some(advertise(&mut s.rcv, N)),
+            State::Established(s) | State::FinWait1(s) => Some(advertise(&mut s.rcv)),
+            State::FinWait2(s) => Some(advertise(&mut s.rcv)),
             _ => None,
         }
     }
@@ -1349,11 +1369,11 @@ fn half_state(kind: HalfKind, s: HalfClosed) -> State {
 /// receive half: PAWS, acceptability, RST, SYN. `Err` carries the finished
 /// transition when the segment stops here.
 #[allow(clippy::too_many_arguments)] // the pieces of one state, borrowed apart
-fn front_checks<'a, const N: usize>(
+fn front_checks<'a>(
     tcb: &mut Tcb,
     snd_nxt: SeqNum,
     rcv: &mut RecvHalf,
-    rx: &RecvBuffer<N>,
+    rx: &RecvBuffer<'_>,
     seg: &TcpRepr<'a>,
     now: Instant,
     cfg: &Config,
@@ -1368,7 +1388,7 @@ fn front_checks<'a, const N: usize>(
     }
     // First: the sequence number. The receive window is the buffer space
     // from RCV.NXT (the application has consumed all in-order data).
-    let wnd = rcv.adv_right.max(rcv.read + N as u32) - rcv.nxt;
+    let wnd = rcv.adv_right.max(rcv.read + rcv.cap) - rcv.nxt;
     let seg_len = seg.segment_len() as u32;
     if !acceptable(rcv.nxt, wnd, seg.seq_number, seg_len) {
         // "If an incoming segment is not acceptable, an acknowledgment
@@ -1403,12 +1423,12 @@ fn front_checks<'a, const N: usize>(
     Ok(())
 }
 
-fn syn_received<'a, const N: usize>(
+fn syn_received<'a>(
     mut s: SynReceived,
     seg: &TcpRepr<'a>,
     now: Instant,
     cfg: &Config,
-    rx: &mut RecvBuffer<N>,
+    rx: &mut RecvBuffer<'_>,
 ) -> Transition<'a> {
     // A retransmitted SYN (SEG.SEQ = IRS) gets the SYN-ACK again, at most
     // once per debounce interval. It would fail the acceptability test,
@@ -1417,7 +1437,7 @@ fn syn_received<'a, const N: usize>(
         let mut t = Transition::new(State::SynReceived(s));
         if now.saturating_since(s.synack_at) >= cfg.syn_debounce {
             s.synack_at = now;
-            let r = syn_ack::<N>(&mut s, now, cfg);
+            let r = syn_ack(&mut s, now, cfg);
             t.reply(r);
             t.state = State::SynReceived(s);
         }
@@ -1472,13 +1492,13 @@ fn syn_received<'a, const N: usize>(
     rest
 }
 
-fn open<'a, const N: usize>(
+fn open<'a>(
     kind: OpenKind,
     mut s: Open,
     seg: &TcpRepr<'a>,
     now: Instant,
     cfg: &Config,
-    rx: &mut RecvBuffer<N>,
+    rx: &mut RecvBuffer<'_>,
 ) -> Transition<'a> {
     let wrap = |k: OpenKind, s: Open| match k {
         OpenKind::Established => State::Established(s),
@@ -1514,14 +1534,14 @@ fn open<'a, const N: usize>(
 /// after the ACK was taken. `fin_acked`: in FIN-WAIT-1, our FIN is now
 /// acknowledged (enter FIN-WAIT-2).
 #[allow(clippy::too_many_arguments)]
-fn after_ack<'a, const N: usize>(
+fn after_ack<'a>(
     kind: OpenKind,
     mut s: Open,
     fin_acked: bool,
     seg: &TcpRepr<'a>,
     now: Instant,
     cfg: &Config,
-    rx: &mut RecvBuffer<N>,
+    rx: &mut RecvBuffer<'_>,
     mut t: Transition<'a>,
 ) -> Transition<'a> {
     update_ts_recent(&mut s.tcb, seg, now);
@@ -1539,7 +1559,7 @@ fn after_ack<'a, const N: usize>(
             snd,
             mut rcv,
         } = s;
-        let window = advertise(&mut rcv, N);
+        let window = advertise(&mut rcv);
         let closed = RecvClosed {
             nxt: rcv.nxt,
             window,
@@ -1611,12 +1631,12 @@ fn after_ack<'a, const N: usize>(
     t
 }
 
-fn fin_wait2<'a, const N: usize>(
+fn fin_wait2<'a>(
     s: FinWait2,
     seg: &TcpRepr<'a>,
     now: Instant,
     cfg: &Config,
-    rx: &mut RecvBuffer<N>,
+    rx: &mut RecvBuffer<'_>,
 ) -> Transition<'a> {
     let FinWait2 {
         tcb,
@@ -1754,12 +1774,12 @@ fn half_closed_timeout(
 
 /// Timers of ESTABLISHED and FIN-WAIT-1: the delayed ACK, and the
 /// retransmission or persist timer.
-fn open_timeout<const N: usize>(
+fn open_timeout(
     kind: OpenKind,
     mut s: Open,
     now: Instant,
     cfg: &Config,
-    rx: &RecvBuffer<N>,
+    rx: &RecvBuffer<'_>,
 ) -> Transition<'static> {
     let wrap = |s: Open| match kind {
         OpenKind::Established => State::Established(s),

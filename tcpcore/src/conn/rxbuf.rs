@@ -3,12 +3,17 @@
 //! "seventh, process the segment text"; RFC 2018 for the SACK blocks that
 //! describe what it holds).
 //!
-//! Storage is a ring of `N` bytes (a power of two) indexed by sequence number
-//! modulo `N`, so a byte never moves once written: the byte with sequence
-//! number `s` lives at `s mod N`. The buffer covers the sequence space
-//! `[read, read + N)`, where `read` is the first byte the application has not
-//! consumed; `read + N` is therefore the right edge of the receive window,
-//! and it only moves right.
+//! Storage is a ring of `N` bytes (a power of two) lent by the caller and
+//! indexed by sequence number modulo `N`, so a byte never moves once written:
+//! the byte with sequence number `s` lives at `s mod N`. The buffer covers the
+//! sequence space `[read, read + N)`, where `read` is the first byte the
+//! application has not consumed; `read + N` is therefore the right edge of the
+//! receive window, and it only moves right.
+//!
+//! The ring's bytes and its bookkeeping ([`RecvRanges`], small, kept with the
+//! connection) are separate, so that the bytes can live in one large
+//! allocation that the operating system only backs with memory where data
+//! actually lands.
 
 use crate::seq::SeqNum;
 use crate::wire::SackBlocks;
@@ -17,15 +22,38 @@ use crate::wire::SackBlocks;
 /// would need one more is dropped (and still acknowledged).
 pub const MAX_RANGES: usize = 8;
 
-/// A bounded receive buffer of `N` bytes (`N` a power of two, at least 2).
-#[derive(Clone)]
-pub struct RecvBuffer<const N: usize> {
-    data: [u8; N],
+/// The bookkeeping of a receive buffer: which out-of-order ranges it holds.
+#[derive(Clone, Debug, Default)]
+pub struct RecvRanges {
     /// Out-of-order ranges `[start, end)`, sorted, disjoint, non-adjacent,
-    /// all strictly after the in-order edge. Index 0 of `recent` is the range
-    /// that last received data (for the first SACK block).
+    /// all strictly after the in-order edge.
     ranges: heapless::Vec<(SeqNum, SeqNum), MAX_RANGES>,
+    /// A sequence number in the range that last received data (for the
+    /// first SACK block).
     recent: Option<SeqNum>,
+}
+
+impl RecvRanges {
+    /// No ranges.
+    pub const fn new() -> Self {
+        RecvRanges {
+            ranges: heapless::Vec::new(),
+            recent: None,
+        }
+    }
+
+    /// Forget everything (the connection is gone or reused).
+    pub fn clear(&mut self) {
+        self.ranges.clear();
+        self.recent = None;
+    }
+}
+
+/// A bounded receive buffer: a ring of bytes lent by the caller (its length
+/// a power of two, at least 2) and its [`RecvRanges`].
+pub struct RecvBuffer<'b> {
+    data: &'b mut [u8],
+    meta: &'b mut RecvRanges,
 }
 
 /// What [`RecvBuffer::insert`] did with a segment's bytes.
@@ -39,45 +67,39 @@ pub struct Insert {
     pub dropped: u32,
 }
 
-impl<const N: usize> Default for RecvBuffer<N> {
-    fn default() -> Self {
-        Self::new()
-    }
+/// Whether `n` is a usable receive-buffer size: a power of two from 2 to 2^30.
+pub fn valid_size(n: usize) -> bool {
+    n.is_power_of_two() && (2..=1 << 30).contains(&n)
 }
 
-impl<const N: usize> RecvBuffer<N> {
-    const VALID: () = assert!(N.is_power_of_two() && N >= 2 && N <= (1 << 30));
-
-    /// An empty buffer.
-    pub const fn new() -> Self {
-        #[allow(clippy::let_unit_value)]
-        let () = Self::VALID;
-        RecvBuffer {
-            data: [0; N],
-            ranges: heapless::Vec::new(),
-            recent: None,
+impl<'b> RecvBuffer<'b> {
+    /// A buffer over `data`, whose length must be a power of two (at least
+    /// 2, at most 2^30); `None` otherwise.
+    pub fn new(meta: &'b mut RecvRanges, data: &'b mut [u8]) -> Option<Self> {
+        if !valid_size(data.len()) {
+            return None;
         }
+        Some(RecvBuffer { data, meta })
+    }
+
+    /// As [`RecvBuffer::new`], for a length already checked.
+    pub(crate) fn from_checked(meta: &'b mut RecvRanges, data: &'b mut [u8]) -> Self {
+        RecvBuffer { data, meta }
     }
 
     /// Capacity in bytes.
-    pub const fn capacity(&self) -> usize {
-        N
-    }
-
-    /// Forget everything (the connection is gone or reused).
-    pub fn clear(&mut self) {
-        self.ranges.clear();
-        self.recent = None;
+    pub fn capacity(&self) -> usize {
+        self.data.len()
     }
 
     /// Whether any out-of-order data is held.
     pub fn has_out_of_order(&self) -> bool {
-        !self.ranges.is_empty()
+        !self.meta.ranges.is_empty()
     }
 
     /// Bytes held beyond the in-order edge.
     pub fn out_of_order_bytes(&self) -> u32 {
-        self.ranges.iter().map(|&(s, e)| e - s).sum()
+        self.meta.ranges.iter().map(|&(s, e)| e - s).sum()
     }
 
     /// Stores `payload`, whose first byte has sequence number `seq`, given
@@ -96,8 +118,8 @@ impl<const N: usize> RecvBuffer<N> {
         payload: &[u8],
         copy_in_order: bool,
     ) -> Insert {
-        let limit = read + N as u32;
-        let len = payload.len().min(N * 2) as u32;
+        let limit = read + self.data.len() as u32;
+        let len = payload.len().min(self.data.len() * 2) as u32;
         let end_all = seq + len;
         let start = seq.max(nxt);
         let end = end_all.min(limit);
@@ -118,15 +140,15 @@ impl<const N: usize> RecvBuffer<N> {
         if in_order {
             // The edge moves to `end`, then swallows every range it now touches.
             let mut edge = end;
-            while let Some(&(s, e)) = self.ranges.first() {
+            while let Some(&(s, e)) = self.meta.ranges.first() {
                 if s.after(edge) {
                     break;
                 }
                 edge = edge.max(e);
-                self.ranges.remove(0);
+                self.meta.ranges.remove(0);
             }
-            if self.ranges.is_empty() {
-                self.recent = None;
+            if self.meta.ranges.is_empty() {
+                self.meta.recent = None;
             }
             return Insert {
                 advanced: edge - nxt,
@@ -134,7 +156,7 @@ impl<const N: usize> RecvBuffer<N> {
             };
         }
         if self.add_range(start, end) {
-            self.recent = Some(start);
+            self.meta.recent = Some(start);
         } else {
             dropped += end - start;
         }
@@ -148,13 +170,14 @@ impl<const N: usize> RecvBuffer<N> {
     /// they can be offered again from the buffer. `bytes` (at most `N`)
     /// start at sequence number `seq`.
     pub fn store(&mut self, seq: SeqNum, bytes: &[u8]) {
-        let n = bytes.len().min(N);
+        let n = bytes.len().min(self.data.len());
         self.write(seq, &bytes[..n]);
     }
 
     fn write(&mut self, seq: SeqNum, bytes: &[u8]) {
-        let at = seq.get() as usize & (N - 1);
-        let first = bytes.len().min(N - at);
+        let n = self.data.len();
+        let at = seq.get() as usize & (n - 1);
+        let first = bytes.len().min(n - at);
         self.data[at..at + first].copy_from_slice(&bytes[..first]);
         let rest = bytes.len() - first;
         self.data[..rest].copy_from_slice(&bytes[first..]);
@@ -166,8 +189,8 @@ impl<const N: usize> RecvBuffer<N> {
         // Absorb every range that overlaps or touches.
         let mut i = 0;
         let mut insert_at = None;
-        while i < self.ranges.len() {
-            let (s, e) = self.ranges[i];
+        while i < self.meta.ranges.len() {
+            let (s, e) = self.meta.ranges[i];
             if e.before(start) {
                 i += 1;
                 continue;
@@ -178,20 +201,21 @@ impl<const N: usize> RecvBuffer<N> {
             }
             start = start.min(s);
             end = end.max(e);
-            self.ranges.remove(i);
+            self.meta.ranges.remove(i);
         }
         let at = insert_at
-            .unwrap_or(self.ranges.len())
-            .min(self.ranges.len());
-        self.ranges.insert(at, (start, end)).is_ok()
+            .unwrap_or(self.meta.ranges.len())
+            .min(self.meta.ranges.len());
+        self.meta.ranges.insert(at, (start, end)).is_ok()
     }
 
     /// The in-order bytes `[from, to)` as at most two slices (the ring may
     /// wrap). `to - from` must not exceed `N`.
     pub fn slices(&self, from: SeqNum, to: SeqNum) -> (&[u8], &[u8]) {
-        let len = ((to - from) as usize).min(N);
-        let at = from.get() as usize & (N - 1);
-        let first = len.min(N - at);
+        let n = self.data.len();
+        let len = ((to - from) as usize).min(n);
+        let at = from.get() as usize & (n - 1);
+        let first = len.min(n - at);
         (&self.data[at..at + first], &self.data[..len - first])
     }
 
@@ -200,15 +224,15 @@ impl<const N: usize> RecvBuffer<N> {
     pub fn sack_blocks(&self, max: usize) -> SackBlocks {
         let mut blocks = SackBlocks::new();
         let mut first = None;
-        if let Some(r) = self.recent {
-            if let Some(&(s, e)) = self.ranges.iter().find(|&&(s, e)| r.in_window(s, e)) {
+        if let Some(r) = self.meta.recent {
+            if let Some(&(s, e)) = self.meta.ranges.iter().find(|&&(s, e)| r.in_window(s, e)) {
                 if max > 0 {
                     blocks.push(s, e);
                 }
                 first = Some(s);
             }
         }
-        for &(s, e) in self.ranges.iter().rev() {
+        for &(s, e) in self.meta.ranges.iter().rev() {
             if blocks.len() >= max {
                 break;
             }
@@ -221,7 +245,14 @@ impl<const N: usize> RecvBuffer<N> {
 
     /// The out-of-order ranges held, in sequence order.
     pub fn ranges(&self) -> &[(SeqNum, SeqNum)] {
-        &self.ranges
+        &self.meta.ranges
+    }
+}
+
+#[cfg(test)]
+impl RecvRanges {
+    fn buffer<'b>(&'b mut self, data: &'b mut [u8]) -> RecvBuffer<'b> {
+        RecvBuffer::new(self, data).unwrap()
     }
 }
 
@@ -235,7 +266,9 @@ mod tests {
 
     #[test]
     fn in_order_advances_without_copy() {
-        let mut b = RecvBuffer::<16>::new();
+        let mut meta = RecvRanges::new();
+        let mut mem = [0u8; 16];
+        let mut b = meta.buffer(&mut mem);
         let r = b.insert(s(100), s(100), s(100), b"abcd", false);
         assert_eq!(
             r,
@@ -249,7 +282,9 @@ mod tests {
 
     #[test]
     fn fills_holes_and_reports_sack() {
-        let mut b = RecvBuffer::<32>::new();
+        let mut meta = RecvRanges::new();
+        let mut mem = [0u8; 32];
+        let mut b = meta.buffer(&mut mem);
         // Two holes: [100,104) missing, [108,112) missing.
         assert_eq!(b.insert(s(100), s(100), s(104), b"efgh", true).advanced, 0);
         assert_eq!(b.insert(s(100), s(100), s(112), b"mnop", true).advanced, 0);
@@ -269,7 +304,9 @@ mod tests {
 
     #[test]
     fn drops_beyond_capacity_and_before_edge() {
-        let mut b = RecvBuffer::<8>::new();
+        let mut meta = RecvRanges::new();
+        let mut mem = [0u8; 8];
+        let mut b = meta.buffer(&mut mem);
         let r = b.insert(s(0), s(4), s(0), b"0123456789ab", true);
         // [0,4) is old, [4,8) stored, [8,12) beyond read+N.
         assert_eq!(
@@ -283,7 +320,9 @@ mod tests {
 
     #[test]
     fn wraps_ring_and_sequence_space() {
-        let mut b = RecvBuffer::<8>::new();
+        let mut meta = RecvRanges::new();
+        let mut mem = [0u8; 8];
+        let mut b = meta.buffer(&mut mem);
         let base = s(u32::MAX - 2);
         let r = b.insert(base, base, base + 2, b"cdef", true);
         assert_eq!(r.advanced, 0);
@@ -298,7 +337,9 @@ mod tests {
 
     #[test]
     fn range_limit_drops_extra() {
-        let mut b = RecvBuffer::<1024>::new();
+        let mut meta = RecvRanges::new();
+        let mut mem = [0u8; 1024];
+        let mut b = meta.buffer(&mut mem);
         for i in 0..MAX_RANGES as u32 {
             b.insert(s(0), s(0), s(10 + i * 10), b"x", true);
         }

@@ -18,60 +18,33 @@ pub const SCOREBOARD: usize = 6;
 /// RFC 5681 §3.2 / RFC 6675: DupThresh.
 const DUP_THRESH: u8 = 3;
 
-/// A bounded send buffer of `M` bytes (`M` a power of two, or 0 for a
-/// connection that never sends data).
-///
-/// Like the receive buffer it is indexed by sequence number modulo `M`: it
-/// holds `[SND.UNA, end)`, the bytes sent and not yet acknowledged followed
-/// by those not yet sent.
-#[derive(Clone)]
-pub struct SendBuffer<const M: usize> {
-    data: [u8; M],
+/// Writes `bytes` into a send ring (its length 0 or a power of two) at
+/// sequence number `seq`. The ring holds `[SND.UNA, end)`: the bytes sent
+/// and not yet acknowledged, then those not yet sent; byte `s` lives at
+/// `s mod len`.
+pub fn ring_write(ring: &mut [u8], seq: SeqNum, bytes: &[u8]) {
+    let m = ring.len();
+    if m == 0 {
+        return;
+    }
+    let n = bytes.len().min(m);
+    let at = seq.get() as usize & (m - 1);
+    let first = n.min(m - at);
+    ring[at..at + first].copy_from_slice(&bytes[..first]);
+    ring[..n - first].copy_from_slice(&bytes[first..n]);
 }
 
-impl<const M: usize> Default for SendBuffer<M> {
-    fn default() -> Self {
-        Self::new()
+/// The `len` bytes of a send ring from `seq`; segments never cross the end
+/// of the ring (they are cut there, see [`ring_room`]), so this is one
+/// slice.
+pub fn ring_read(ring: &[u8], seq: SeqNum, len: usize) -> &[u8] {
+    let m = ring.len();
+    if m == 0 {
+        return &[];
     }
-}
-
-impl<const M: usize> SendBuffer<M> {
-    const VALID: () = assert!(M == 0 || (M.is_power_of_two() && M <= (1 << 30)));
-
-    /// An empty buffer.
-    pub const fn new() -> Self {
-        #[allow(clippy::let_unit_value)]
-        let () = Self::VALID;
-        SendBuffer { data: [0; M] }
-    }
-
-    /// Capacity in bytes.
-    pub const fn capacity(&self) -> usize {
-        M
-    }
-
-    /// Writes `bytes` (at most `M`) at sequence number `seq`.
-    pub fn write(&mut self, seq: SeqNum, bytes: &[u8]) {
-        if M == 0 {
-            return;
-        }
-        let n = bytes.len().min(M);
-        let at = seq.get() as usize & (M - 1);
-        let first = n.min(M - at);
-        self.data[at..at + first].copy_from_slice(&bytes[..first]);
-        self.data[..n - first].copy_from_slice(&bytes[first..n]);
-    }
-
-    /// The `len` bytes from `seq`, which never cross the end of the ring
-    /// (segments are cut there, see [`ring_room`]).
-    pub fn read(&self, seq: SeqNum, len: usize) -> &[u8] {
-        if M == 0 {
-            return &[];
-        }
-        let at = seq.get() as usize & (M - 1);
-        let end = (at + len).min(M);
-        &self.data[at..end]
-    }
+    let at = seq.get() as usize & (m - 1);
+    let end = (at + len).min(m);
+    &ring[at..end]
 }
 
 /// Bytes from `seq` to the end of a ring of `m` bytes: a segment is cut
@@ -499,12 +472,18 @@ pub fn next_segment(
             return None;
         }
         let all = len == avail;
+        let idle = snd.nxt == snd.una;
+        // A segment cut short by the end of the ring is not a small segment:
+        // the rest follows at once from the ring's start.
+        let ring_cut = len == ring_room(snd.nxt, ring) && len < avail.min(mss);
         // Nagle (RFC 896, RFC 9293 §3.7.4): with data in flight, hold back a
         // segment smaller than the MSS. Sender-side silly window avoidance
         // (RFC 9293 §3.8.6.2.1): send a full segment, or all that is queued,
-        // or at least half the largest window the peer offered.
-        let nagle_holds = cfg.nagle && len < mss && snd.nxt != snd.una;
-        let sws_ok = len >= mss || (all && !nagle_holds) || len >= snd.max_wnd / 2;
+        // or at least half the largest window the peer offered -- or, with
+        // nothing in flight, what the window allows (the override that keeps
+        // a peer with a window below one MSS from waiting forever).
+        let nagle_holds = cfg.nagle && len < mss && !idle && !ring_cut;
+        let sws_ok = len >= mss || all || len >= snd.max_wnd / 2 || idle || ring_cut;
         if !sws_ok || nagle_holds {
             return None;
         }

@@ -29,7 +29,8 @@
 //! `established N`, `peer-closed`. Actions of the application (`!` too):
 //! `app-close`, `app-abort`, `app-budget N` (take only N more bytes),
 //! `app-resume` (take everything again, and say so to the endpoint),
-//! `app-send N` (queue N bytes to send).
+//! `app-send N` (queue N bytes to send), `app-echo` (move what was received
+//! and not taken into the send buffer: `Endpoint::echo`).
 
 #![allow(dead_code)]
 
@@ -37,13 +38,14 @@ use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
 use tcpcore::conn::Config;
+use tcpcore::endpoint::{OwnedStorage, Storage};
 use tcpcore::wire::{
     self, ChecksumPolicy, EtherType, EthernetAddress, EthernetRepr, Frame, IpProtocol, Ipv4Repr,
     SackBlocks, TcpControl, TcpOptions, TcpRepr, Timestamps,
 };
 use tcpcore::{
     AppEvent, CloseReason, ConnId, DropReason, Endpoint, EndpointConfig, FourTuple, Instant, Io,
-    SeqNum, Slot, StateName,
+    SeqNum, StateName,
 };
 
 pub const SERVER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 1]);
@@ -247,7 +249,7 @@ fn at(t: f64) -> Instant {
 
 /// A client-side helper that builds frames and drives an endpoint.
 pub struct Harness {
-    pub ep: Endpoint<'static, BUF, TXBUF>,
+    pub ep: Endpoint<'static>,
     pub rec: Recorder,
     pub iss: Option<u32>,
     pub port: u16,
@@ -269,13 +271,13 @@ pub fn default_config() -> EndpointConfig {
     }
 }
 
-pub fn slots(n: usize) -> &'static mut [Slot<BUF, TXBUF>] {
-    Box::leak(
-        (0..n)
-            .map(|_| Slot::new())
-            .collect::<Vec<_>>()
-            .into_boxed_slice(),
-    )
+/// Storage for `n` connections with trace-test buffers, leaked for the
+/// test's lifetime.
+pub fn storage(n: usize) -> Storage<'static> {
+    let owned = Box::leak(Box::new(
+        OwnedStorage::new(n, BUF, TXBUF).expect("trace storage"),
+    ));
+    owned.storage()
 }
 
 impl Harness {
@@ -285,7 +287,7 @@ impl Harness {
 
     pub fn with_slots(cfg: EndpointConfig, n: usize) -> Self {
         Harness {
-            ep: Endpoint::new(cfg, slots(n), [42; 16]),
+            ep: Endpoint::new(cfg, storage(n), [42; 16]).expect("endpoint"),
             rec: Recorder::default(),
             iss: None,
             port: CLIENT_PORT,
@@ -493,6 +495,11 @@ impl Harness {
                 let took = self.ep.send(id, &data, self.rec.now, &mut self.rec);
                 self.rec.flush();
                 assert_eq!(took, n, "`{line}`: send buffer took less");
+            }
+            ["app-echo"] => {
+                let id = self.conn_id().expect("no connection to echo on");
+                self.ep.echo(id, self.rec.now, &mut self.rec);
+                self.rec.flush();
             }
             ["app-budget", n] => self.rec.budget = Some(n.parse().unwrap()),
             ["app-resume"] => {

@@ -27,7 +27,7 @@ use tcpcore::wire::{
     TcpControl, TcpRepr,
 };
 use tcpcore::{
-    AppEvent, CloseReason, ConnId, Endpoint, EndpointConfig, FourTuple, Instant, Io, SeqNum, Slot,
+    AppEvent, CloseReason, ConnId, Endpoint, EndpointConfig, FourTuple, Instant, Io, SeqNum,
 };
 
 pub const SERVER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 1]);
@@ -277,7 +277,7 @@ struct Watch {
 
 /// An endpoint with its I/O, checking invariants on every call.
 pub struct Server<const N: usize> {
-    pub ep: Endpoint<'static, N>,
+    pub ep: Endpoint<'static>,
     pub io: ServerIo,
     watch: Watch,
     /// The connection watched (the first one seen).
@@ -288,14 +288,12 @@ pub struct Server<const N: usize> {
 
 impl<const N: usize> Server<N> {
     pub fn new(cfg: EndpointConfig, slots: usize, key: [u8; 16]) -> Self {
-        let slots: &'static mut [Slot<N>] = Box::leak(
-            (0..slots)
-                .map(|_| Slot::new())
-                .collect::<Vec<_>>()
-                .into_boxed_slice(),
-        );
+        // N is the receive buffer per connection; this server sends no data.
+        let owned = Box::leak(Box::new(
+            tcpcore::OwnedStorage::new(slots, N, 0).expect("storage"),
+        ));
         Server {
-            ep: Endpoint::new(cfg, slots, key),
+            ep: Endpoint::new(cfg, owned.storage(), key).expect("endpoint"),
             io: ServerIo::default(),
             watch: Watch::default(),
             id: None,
