@@ -26,6 +26,7 @@ use crate::conn::{
     reset_for, send, Buffers, CloseReason, Config, Event, RecvBuffer, RecvRanges, Reply,
     SegmentDrop, State, StateName, Transition,
 };
+use crate::cookie;
 use crate::isn::{FourTuple, Keyed};
 use crate::time::Instant;
 use crate::wire::{
@@ -136,11 +137,13 @@ pub enum DropReason {
     NoBuffer,
     /// An outgoing frame found no transmit buffer.
     TxNoRoom,
+    /// A SYN from a source address that has its most connections.
+    PerSourceLimit,
 }
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 21;
+    pub const COUNT: usize = 22;
 
     /// Every reason, in order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -165,6 +168,7 @@ impl DropReason {
         DropReason::BadAck,
         DropReason::NoBuffer,
         DropReason::TxNoRoom,
+        DropReason::PerSourceLimit,
     ];
 
     /// A short stable name, for counters and summaries.
@@ -191,6 +195,7 @@ impl DropReason {
             DropReason::BadAck => "bad-ack",
             DropReason::NoBuffer => "no-buffer",
             DropReason::TxNoRoom => "tx-no-room",
+            DropReason::PerSourceLimit => "per-source-limit",
         }
     }
 
@@ -237,6 +242,10 @@ pub struct Stats {
     pub retransmits: u64,
     /// Resets sent for segments that matched no connection.
     pub resets_sent: u64,
+    /// SYN-ACKs sent with a SYN cookie (RFC 4987) instead of state.
+    pub syn_cookies_sent: u64,
+    /// Connections created from a valid returning cookie.
+    pub syn_cookies_accepted: u64,
     /// Frames dropped, indexed by `DropReason as usize`.
     pub drops: [u64; DropReason::COUNT],
 }
@@ -404,7 +413,12 @@ struct Conn {
     tuple: FourTuple,
     peer_mac: EthernetAddress,
     state: State,
+    /// When a segment last arrived (for the idle timeout).
+    last_rx: Instant,
 }
+
+/// Buckets of the per-source connection counts.
+const SOURCE_BUCKETS: usize = 256;
 
 /// The connections of one listening address and port.
 pub struct Endpoint<'s> {
@@ -420,6 +434,11 @@ pub struct Endpoint<'s> {
     ident: u16,
     next_wake: Option<Instant>,
     stats: Stats,
+    /// Connections per keyed hash of the source address.
+    per_source: [u16; SOURCE_BUCKETS],
+    /// Returning cookies are checked until then (two cookie periods after
+    /// the last one was sent).
+    cookies_until: Option<Instant>,
 }
 
 impl<'s> Endpoint<'s> {
@@ -465,6 +484,8 @@ impl<'s> Endpoint<'s> {
             ident: 0,
             next_wake: None,
             stats: Stats::default(),
+            per_source: [0; SOURCE_BUCKETS],
+            cookies_until: None,
         })
     }
 
@@ -570,7 +591,12 @@ impl<'s> Endpoint<'s> {
         None
     }
 
+    fn source_bucket(&self, addr: Ipv4Addr) -> usize {
+        (self.keyed.hash_addr(addr) % SOURCE_BUCKETS as u64) as usize
+    }
+
     fn insert(&mut self, conn: Conn) -> Option<u32> {
+        let tuple_addr = conn.tuple.remote_addr;
         let i = self.free;
         if i == NIL {
             return None;
@@ -585,6 +611,8 @@ impl<'s> Endpoint<'s> {
         slot.next = head;
         self.slots[b].bucket = i;
         self.len += 1;
+        let src = self.source_bucket(tuple_addr);
+        self.per_source[src] = self.per_source[src].saturating_add(1);
         Some(i)
     }
 
@@ -611,6 +639,8 @@ impl<'s> Endpoint<'s> {
         self.slots[i as usize].next = self.free;
         self.free = i;
         self.len -= 1;
+        let src = self.source_bucket(conn.tuple.remote_addr);
+        self.per_source[src] = self.per_source[src].saturating_sub(1);
         if conn.state.is_half_open() {
             self.half_open -= 1;
         }
@@ -708,6 +738,7 @@ impl<'s> Endpoint<'s> {
                 return;
             };
             conn.peer_mac = eth.src_addr;
+            conn.last_rx = now;
             let before = conn.state;
             let t = before.on_segment(tcp, now, &cfg, &mut rx);
             if let Some(d) = t.dropped {
@@ -721,6 +752,16 @@ impl<'s> Endpoint<'s> {
         if tcp.control == TcpControl::Rst {
             return self.drop_frame(DropReason::NoConnection);
         }
+        if let (Some(ack), TcpControl::None) = (tcp.ack_number, tcp.control) {
+            if self.cookies_until.is_some_and(|u| now <= u) {
+                let tsecr = tcp.options.timestamps.map(|t| t.tsecr);
+                if let Some(opts) =
+                    cookie::check(&self.keyed, &tuple, tcp.seq_number, ack, tsecr, now)
+                {
+                    return self.accept_cookie(&tuple, eth.src_addr, tcp, opts, now, io);
+                }
+            }
+        }
         if tcp.ack_number.is_some() || tcp.control != TcpControl::Syn {
             self.drop_frame(DropReason::NoConnection);
             if let Some(rst) = reset_for(tcp) {
@@ -729,12 +770,19 @@ impl<'s> Endpoint<'s> {
             }
             return;
         }
-        if self.half_open >= self.cfg.max_half_open {
-            return self.drop_frame(DropReason::HalfOpenFull);
+        let max_src = self.cfg.conn.max_per_source;
+        if max_src > 0 && u32::from(self.per_source[self.source_bucket(src)]) >= max_src {
+            return self.drop_frame(DropReason::PerSourceLimit);
         }
         if self.free == NIL {
             // A full table drops new SYNs and leaves every connection as it is.
             return self.drop_frame(DropReason::TableFull);
+        }
+        if self.half_open >= self.cfg.max_half_open {
+            if self.cfg.conn.syn_cookies {
+                return self.send_cookie(&tuple, eth.src_addr, tcp, now, io);
+            }
+            return self.drop_frame(DropReason::HalfOpenFull);
         }
         let iss = self.keyed.isn(&tuple, now);
         let ts_offset = self.keyed.ts_offset(&tuple);
@@ -743,12 +791,128 @@ impl<'s> Endpoint<'s> {
             tuple,
             peer_mac: eth.src_addr,
             state: t.state,
+            last_rx: now,
         };
         let Some(i) = self.insert(conn) else {
             return self.drop_frame(DropReason::TableFull);
         };
         self.half_open += 1;
         self.apply(i, StateName::Listen, t, now, io);
+    }
+
+    /// RFC 4987 §3.6: the half-open bound is reached; answer with a SYN
+    /// cookie and keep nothing. Without timestamps the SYN-ACK offers no
+    /// window scaling and no SACK (see [`crate::cookie`]).
+    fn send_cookie<I: Io>(
+        &mut self,
+        tuple: &FourTuple,
+        mac: EthernetAddress,
+        syn: &TcpRepr<'_>,
+        now: Instant,
+        io: &mut I,
+    ) {
+        let iss = cookie::make(&self.keyed, tuple, syn.seq_number, syn.options.mss, now);
+        let mut syn = *syn;
+        let with_ts = self.cfg.conn.timestamps && syn.options.timestamps.is_some();
+        let bits = cookie::ts_bits(syn.options.window_scale, syn.options.sack_permitted);
+        if !with_ts {
+            syn.options.window_scale = None;
+            syn.options.sack_permitted = false;
+        }
+        let t = State::accept(
+            &syn,
+            iss,
+            self.keyed.ts_offset(tuple),
+            now,
+            &self.cfg.conn,
+            self.bufs,
+        );
+        if let Some(mut r) = t.replies.first().copied() {
+            if let Some(ts) = r.options.timestamps.as_mut() {
+                ts.tsval = cookie::ts_value(ts.tsval, bits);
+            }
+            self.stats.syn_cookies_sent += 1;
+            self.cookies_until = Some(now + crate::time::Duration::from_secs(128));
+            self.emit(tuple, mac, &r, io);
+        }
+    }
+
+    /// A valid cookie came back: the connection is made as if its SYN had
+    /// just arrived, and the ACK completes the handshake as usual.
+    #[allow(clippy::too_many_arguments)]
+    fn accept_cookie<I: Io>(
+        &mut self,
+        tuple: &FourTuple,
+        mac: EthernetAddress,
+        ack: &TcpRepr<'_>,
+        opts: cookie::CookieOptions,
+        now: Instant,
+        io: &mut I,
+    ) {
+        let max_src = self.cfg.conn.max_per_source;
+        if max_src > 0
+            && u32::from(self.per_source[self.source_bucket(tuple.remote_addr)]) >= max_src
+        {
+            return self.drop_frame(DropReason::PerSourceLimit);
+        }
+        let Some(iss) = ack.ack_number.map(|a| a - 1u32) else {
+            return;
+        };
+        let syn = TcpRepr {
+            seq_number: ack.seq_number - 1u32,
+            ack_number: None,
+            control: TcpControl::Syn,
+            payload: &[],
+            options: crate::wire::TcpOptions {
+                mss: Some(opts.mss),
+                window_scale: opts.window_scale,
+                sack_permitted: opts.sack_permitted,
+                sack_blocks: crate::wire::SackBlocks::new(),
+                timestamps: ack.options.timestamps.map(|t| crate::wire::Timestamps {
+                    tsval: t.tsval,
+                    tsecr: 0,
+                }),
+            },
+            ..*ack
+        };
+        let t = State::accept(
+            &syn,
+            iss,
+            self.keyed.ts_offset(tuple),
+            now,
+            &self.cfg.conn,
+            self.bufs,
+        );
+        let conn = Conn {
+            tuple: *tuple,
+            peer_mac: mac,
+            state: t.state,
+            last_rx: now,
+        };
+        let Some(i) = self.insert(conn) else {
+            return self.drop_frame(DropReason::TableFull);
+        };
+        self.stats.syn_cookies_accepted += 1;
+        self.half_open += 1;
+        // The SYN-ACK went out with the cookie; now the ACK as usual.
+        let cfg = self.cfg.conn;
+        let (_, mut rx) = self.rx_buf(i);
+        let t = t.state.on_segment(ack, now, &cfg, &mut rx);
+        if let Some(d) = t.dropped {
+            self.drop_frame(DropReason::from_segment_drop(d));
+        }
+        io.event(
+            ConnId {
+                index: i,
+                generation: self.slots[i as usize].generation,
+            },
+            tuple,
+            AppEvent::StateChange {
+                from: StateName::Listen,
+                to: StateName::SynReceived,
+            },
+        );
+        self.apply(i, StateName::SynReceived, t, now, io);
     }
 
     /// Carries out a transition of the connection in slot `i`: stores the
@@ -848,7 +1012,28 @@ impl<'s> Endpoint<'s> {
         }
         if let State::Closed(_) = state {
             self.remove(i);
-        } else if let Some(d) = state.poll_timeout() {
+        } else {
+            self.wake_for(i);
+        }
+    }
+
+    /// When connection `i` next needs [`Endpoint::handle_timeout`]: its
+    /// state's timers, or the idle timeout.
+    fn deadline(&self, conn: &Conn) -> Option<Instant> {
+        let idle = self.cfg.conn.idle_timeout;
+        let idle = (idle > crate::time::Duration::ZERO).then(|| conn.last_rx + idle);
+        match (conn.state.poll_timeout(), idle) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn wake_for(&mut self, i: u32) {
+        let d = self.slots[i as usize]
+            .conn
+            .as_ref()
+            .and_then(|c| self.deadline(c));
+        if let Some(d) = d {
             self.next_wake = Some(self.next_wake.map_or(d, |w| w.min(d)));
         }
     }
@@ -980,13 +1165,7 @@ impl<'s> Endpoint<'s> {
         let taken = conn.state.queue(n);
         let (tuple, mac) = (conn.tuple, conn.peer_mac);
         self.transmit(id.index, &tuple, mac, now, io);
-        if let Some(d) = self.slots[id.index as usize]
-            .conn
-            .as_ref()
-            .and_then(|c| c.state.poll_timeout())
-        {
-            self.next_wake = Some(self.next_wake.map_or(d, |w| w.min(d)));
-        }
+        self.wake_for(id.index);
         taken
     }
 
@@ -1056,13 +1235,20 @@ impl<'s> Endpoint<'s> {
                 continue;
             };
             let before = conn.state;
-            match before.poll_timeout() {
+            match self.deadline(conn) {
                 Some(d) if d <= now => {}
                 Some(d) => {
                     self.next_wake = Some(self.next_wake.map_or(d, |w| w.min(d)));
                     continue;
                 }
                 None => continue,
+            }
+            let idle = self.cfg.conn.idle_timeout;
+            if idle > crate::time::Duration::ZERO && now >= conn.last_rx + idle {
+                // Nothing heard for the idle timeout: reset and report it.
+                let t = before.abort_with(CloseReason::TimedOut);
+                self.apply(i as u32, before.name(), t, now, io);
+                continue;
             }
             let cfg = self.cfg.conn;
             let (_, rx) = self.rx_buf(i as u32);

@@ -68,6 +68,30 @@ impl Keyed {
         h.finish()
     }
 
+    /// SipHash-2-4 of the tuple, a domain tag and 8 more bytes.
+    pub fn hash_with(&self, t: &FourTuple, tag: u8, extra: u64) -> u64 {
+        let mut h = SipHasher24::new_with_keys(self.k0, self.k1);
+        let mut bytes = [0u8; 21];
+        bytes[0..4].copy_from_slice(&t.local_addr.octets());
+        bytes[4..6].copy_from_slice(&t.local_port.to_be_bytes());
+        bytes[6..10].copy_from_slice(&t.remote_addr.octets());
+        bytes[10..12].copy_from_slice(&t.remote_port.to_be_bytes());
+        bytes[12] = tag;
+        bytes[13..21].copy_from_slice(&extra.to_le_bytes());
+        h.write(&bytes);
+        h.finish()
+    }
+
+    /// A keyed hash of an address alone (per-source accounting).
+    pub fn hash_addr(&self, addr: core::net::Ipv4Addr) -> u64 {
+        let mut h = SipHasher24::new_with_keys(self.k0, self.k1);
+        let mut bytes = [0u8; 5];
+        bytes[..4].copy_from_slice(&addr.octets());
+        bytes[4] = 4;
+        h.write(&bytes);
+        h.finish()
+    }
+
     /// RFC 6528 §3: the ISN for a connection starting at `now`.
     pub fn isn(&self, t: &FourTuple, now: Instant) -> SeqNum {
         let m = (now.as_micros() / 4) as u32;

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod conn;
+pub mod cookie;
 pub mod endpoint;
 pub mod isn;
 pub mod seq;

@@ -214,11 +214,12 @@ fn full_table_drops_new_syns() {
     h.run("0.030 ! state ESTABLISHED");
 }
 
-/// The half-open bound: SYNs beyond it are dropped.
+/// The half-open bound: without SYN cookies, SYNs beyond it are dropped.
 #[test]
 fn half_open_bound() {
     let mut cfg = default_config();
     cfg.max_half_open = 1;
+    cfg.conn.syn_cookies = false;
     let mut h = common::Harness::new(cfg);
     h.run(
         "0.000 < S 1000:1000(0) win 64240

@@ -47,6 +47,15 @@ pub struct Config {
     /// the endpoint takes CLOSE-WAIT straight on to LAST-ACK, and our FIN
     /// carries the ACK of the peer's FIN.
     pub close_on_peer_fin: bool,
+    /// Answer SYNs with SYN cookies (RFC 4987) when the half-open bound is
+    /// reached, instead of dropping them.
+    pub syn_cookies: bool,
+    /// Most connections from one source address (0: no limit). Counted in
+    /// keyed-hash buckets, so it may refuse a little early, never late.
+    pub max_per_source: u32,
+    /// A connection that receives nothing for this long is reset (zero:
+    /// never).
+    pub idle_timeout: Duration,
 }
 
 impl Default for Config {
@@ -68,6 +77,9 @@ impl Default for Config {
             fin_wait2_timeout: Duration::from_secs(60),
             challenge_acks_per_sec: 10,
             close_on_peer_fin: true,
+            syn_cookies: true,
+            max_per_source: 0,
+            idle_timeout: Duration::ZERO,
         }
     }
 }

@@ -1319,6 +1319,12 @@ impl State {
 
     /// The application aborts (RFC 9293 §3.10.5): send a reset and close.
     pub fn abort(self) -> Transition<'static> {
+        self.abort_with(CloseReason::Aborted)
+    }
+
+    /// As [`State::abort`], reporting `reason` (the endpoint's idle timeout
+    /// reports [`CloseReason::TimedOut`]).
+    pub fn abort_with(self, reason: CloseReason) -> Transition<'static> {
         let rst = match &self {
             State::SynReceived(s) => Some((s.snd.nxt, s.rcv.nxt)),
             State::Established(s) | State::FinWait1(s) => Some((s.snd.nxt, s.rcv.nxt)),
@@ -1328,10 +1334,10 @@ impl State {
             }
             State::TimeWait(_) | State::Closed(_) => None,
         };
-        let mut t = Transition::new(State::Closed(CloseReason::Aborted));
+        let mut t = Transition::new(State::Closed(reason));
         if let Some((seq, ack)) = rst {
             t.reply(Reply::rst(seq, Some(ack)));
-            t.event(Event::Closed(CloseReason::Aborted));
+            t.event(Event::Closed(reason));
         }
         t
     }

@@ -59,6 +59,9 @@ pub const BUF: usize = 1 << 16;
 /// Send buffer per connection in trace tests.
 pub const TXBUF: usize = 1 << 16;
 
+/// `TS ... ecr *` in an incoming line: the harness echoes our last TSval.
+const ECHO_LAST: u32 = u32::MAX;
+
 /// The byte the client sends at sequence number `seq`.
 pub fn pattern(seq: u32) -> u8 {
     (seq % 251) as u8
@@ -171,7 +174,13 @@ fn parse_options(s: &str) -> OptSpec {
                 } else {
                     Some(v.parse().unwrap())
                 };
-                o.ts = Some((val, e.parse().unwrap()));
+                // `ecr *` on an incoming segment: echo our last TSval.
+                let ecr = if *e == "*" {
+                    ECHO_LAST
+                } else {
+                    e.parse().unwrap()
+                };
+                o.ts = Some((val, ecr));
             }
             ["sack", blocks @ ..] => {
                 for b in blocks {
@@ -255,6 +264,8 @@ pub struct Harness {
     pub port: u16,
     pub tcp_checksum: ChecksumPolicy,
     pub client_isn: Option<u32>,
+    /// Our TSval in the last segment checked.
+    pub last_tsval: u32,
 }
 
 pub fn default_config() -> EndpointConfig {
@@ -293,6 +304,7 @@ impl Harness {
             port: CLIENT_PORT,
             tcp_checksum: ChecksumPolicy::Verify,
             client_isn: None,
+            last_tsval: 0,
         }
     }
 
@@ -321,7 +333,7 @@ impl Harness {
             options.sack_permitted = o.sack_ok;
             options.timestamps = o.ts.map(|(v, e)| Timestamps {
                 tsval: v.unwrap_or(0),
-                tsecr: e,
+                tsecr: if e == ECHO_LAST { self.last_tsval } else { e },
             });
             let mut sb = SackBlocks::new();
             for &(l, r) in &o.sack {
@@ -389,6 +401,9 @@ impl Harness {
         assert_eq!(ip.dst_addr, CLIENT_IP, "`{line}`: destination address");
         assert_eq!(tcp.dst_port, self.port, "`{line}`: destination port");
         assert_eq!(tcp.src_port, SERVER_PORT, "`{line}`: source port");
+        if let Some(ts) = tcp.options.timestamps {
+            self.last_tsval = ts.tsval;
+        }
         let flags = tcp.flags().to_string();
         assert_eq!(flags, want.flags, "`{line}`: flags (got {tcp:?})");
         if tcp.control == TcpControl::Syn && self.iss.is_none() {

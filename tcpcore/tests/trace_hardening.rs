@@ -1,0 +1,147 @@
+//! Packet traces for the endpoint's defences: SYN cookies (RFC 4987), the
+//! per-source connection limit, the idle timeout.
+
+mod common;
+use common::{default_config, Harness, CLIENT_PORT};
+use tcpcore::EndpointConfig;
+
+fn one_half_open() -> EndpointConfig {
+    let mut c = default_config();
+    c.max_half_open = 1;
+    c
+}
+
+/// Fills the one half-open place with a connection from port 40000.
+fn occupy(h: &mut Harness) {
+    h.run(
+        "0.000 < S 1000:1000(0) win 64240
+         0.000 > S. 0:0(0) ack 1001",
+    );
+    h.port = 40001;
+    h.iss = None;
+}
+
+/// RFC 4987 §3.6: with the half-open bound reached, a SYN gets a SYN-ACK
+/// whose ISS is a cookie and no state is kept; the returning ACK recreates
+/// the connection, which then works as any other. With timestamps, the
+/// client's window scale and SACK-permitted come back in the echoed TSval,
+/// so the connection scales its window and sends SACK blocks.
+#[test]
+fn syn_cookie_with_timestamps_keeps_wscale_and_sack() {
+    let mut h = Harness::new(one_half_open());
+    occupy(&mut h);
+    h.run(
+        "0.100 < S 5000:5000(0) win 64240 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
+         0.100 > S. 0:0(0) ack 5001 <mss 1460,sackOK,TS val * ecr 100,nop,wscale 1>
+         0.100 ! conns 1
+         0.110 < . 5001:5001(0) ack 1 win 502 <nop,nop,TS val 110 ecr *>
+         0.110 ! conns 2
+         0.110 ! state ESTABLISHED
+         0.120 < . 5101:5201(100) ack 1 win 502 <nop,nop,TS val 120 ecr *>
+         0.120 > . 1:1(0) ack 5001 win 32768 <nop,nop,TS val * ecr 110,nop,nop,sack 5101:5201>
+         0.130 < . 5001:5101(100) ack 1 win 502 <nop,nop,TS val 130 ecr *>
+         0.130 > . 1:1(0) ack 5201 win 32768 <nop,nop,TS val * ecr 130>
+         0.130 ! delivered 200",
+    );
+    assert_eq!(h.ep.stats().syn_cookies_sent, 1);
+    assert_eq!(h.ep.stats().syn_cookies_accepted, 1);
+}
+
+/// Without timestamps a cookie cannot carry window scale and SACK: the
+/// SYN-ACK offers neither (RFC 4987 §3.6's trade-off, as Linux makes it).
+#[test]
+fn syn_cookie_without_timestamps_offers_no_wscale_or_sack() {
+    let mut h = Harness::new(one_half_open());
+    occupy(&mut h);
+    h.run(
+        "0.100 < S 5000:5000(0) win 64240 <mss 1460,sackOK,nop,wscale 7>
+         0.100 > S. 0:0(0) ack 5001 <mss 1460>
+         0.110 < P. 5001:5011(10) ack 1 win 64240
+         0.110 ! state ESTABLISHED
+         0.110 ! delivered 10",
+    );
+}
+
+/// The MSS of a cookie connection comes from the cookie (rounded down to a
+/// table value): 1450 becomes 1440, so segments we send are at most 1440.
+#[test]
+fn syn_cookie_carries_mss() {
+    let mut cfg = one_half_open();
+    cfg.conn.nagle = false;
+    let mut h = Harness::new(cfg);
+    occupy(&mut h);
+    h.run(
+        "0.100 < S 5000:5000(0) win 64240 <mss 1450>
+         0.100 > S. 0:0(0) ack 5001
+         0.110 < . 5001:5001(0) ack 1 win 64240
+         0.120 ! app-send 2000
+         0.120 > . 1:1441(1440) ack 5001
+         0.120 > P. 1441:2001(560) ack 5001",
+    );
+}
+
+/// An ACK whose cookie does not verify gets the reset of RFC 9293 §3.10.7.1
+/// and creates nothing.
+#[test]
+fn forged_cookie_is_reset() {
+    let mut h = Harness::new(one_half_open());
+    occupy(&mut h);
+    h.run(
+        "0.100 < S 5000:5000(0) win 64240
+         0.100 > S. 0:0(0) ack 5001",
+    );
+    // Another port: same numbers, wrong 4-tuple for the MAC.
+    h.port = 40002;
+    h.run(
+        "0.110 < . 5001:5001(0) ack 1 win 64240
+         0.110 > R 1:1(0)
+         0.110 ! conns 1",
+    );
+}
+
+/// The per-source limit: a second connection from the same address is
+/// refused while the first is open.
+#[test]
+fn per_source_limit() {
+    let mut cfg = default_config();
+    cfg.conn.max_per_source = 1;
+    let mut h = Harness::new(cfg);
+    h.run(
+        "0.000 < S 1000:1000(0) win 64240
+         0.000 > S. 0:0(0) ack 1001",
+    );
+    h.port = 40001;
+    h.run(
+        "0.010 < S 3000:3000(0) win 64240
+         0.010 ! drops per-source-limit 1
+         0.010 ! conns 1",
+    );
+    // When the first goes, the second may come.
+    h.port = CLIENT_PORT;
+    h.run("0.020 < R 1001:1001(0) win 0\n0.020 ! conns 0");
+    h.port = 40001;
+    h.iss = None;
+    h.run(
+        "0.030 < S 3000:3000(0) win 64240
+         0.030 > S. 0:0(0) ack 3001",
+    );
+}
+
+/// The idle timeout: nothing heard for that long, the connection is reset
+/// and reported timed out; traffic keeps it alive.
+#[test]
+fn idle_timeout_resets() {
+    let mut cfg = default_config();
+    cfg.conn.idle_timeout = tcpcore::Duration::from_secs(10);
+    let mut h = Harness::new(cfg);
+    h.run(
+        "0.000 < S 1000:1000(0) win 64240
+         0.000 > S. 0:0(0) ack 1001
+         0.010 < . 1001:1001(0) ack 1 win 502
+         5.000 < P. 1001:1011(10) ack 1 win 502
+         5.040 > . 1:1(0) ack 1011
+         14.000 ! state ESTABLISHED
+         15.000 > R. 1:1(0) ack 1011
+         15.000 ! closed timedout",
+    );
+}
