@@ -41,6 +41,20 @@ impl Harness {
         }
     }
 
+    /// Like [`Harness::new`] on a network the caller made (e.g. one with a
+    /// relay between the two ends); `tag` names the scratch dir.
+    pub fn with_net(net: TestNet, tag: &str) -> Harness {
+        let dir = std::env::temp_dir().join(format!("tcp-server-{}-{tag}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("scratch dir");
+        Harness {
+            net,
+            dir,
+            child: None,
+            port: 3000,
+        }
+    }
+
     /// The address the server's own-address mode uses: `198.18.<subnet>.10`.
     pub fn own_addr(&self) -> std::net::Ipv4Addr {
         let o = self.net.addr_a.octets();
