@@ -44,9 +44,14 @@ doc:
 bench:
 	$(CARGO) bench --workspace
 
+# End to end, side by side with the kernel's TCP and smoltcp (root).
+bench-e2e:
+	@bash scripts/setup.sh net
+	bash scripts/bench-e2e.sh
+
 fuzz:
 	@bash scripts/setup.sh fuzz
-	bash fuzz/run.sh 300
+	bash fuzz/run.sh $(or $(SECONDS_EACH),300)
 
 demo:
 	@bash scripts/setup.sh net

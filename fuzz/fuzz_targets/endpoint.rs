@@ -1,0 +1,253 @@
+//! Structure-aware: sequences of frames (built from fuzzer-chosen fields,
+//! around the connections' real sequence numbers), raw garbage, time steps
+//! and application calls go into one endpoint. After every step: no panic,
+//! RCV.NXT of every connection never goes back, the advertised right edge
+//! never moves left, the delivered bytes of each connection are a prefix of
+//! what its client sends (byte `s` of a stream is a function of `s`), and
+//! the table never holds more than its capacity.
+#![no_main]
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use libfuzzer_sys::fuzz_target;
+use tcpcore::wire::{
+    self, ChecksumPolicy, EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr, SackBlocks,
+    TcpControl, TcpOptions, TcpRepr, Timestamps,
+};
+use tcpcore::{
+    AppEvent, Config, ConnId, Duration, Endpoint, EndpointConfig, FourTuple, Instant, Io,
+    OwnedStorage, SeqNum,
+};
+
+const SERVER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
+const CLIENT_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
+const SERVER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const CONNS: usize = 4;
+
+fn pattern(seq: u32) -> u8 {
+    (seq % 251) as u8
+}
+
+#[derive(Arbitrary, Debug)]
+enum Step {
+    Segment {
+        client: u8,
+        flags: u8,
+        seq_off: i16,
+        seq_far: bool,
+        ack_off: i16,
+        len: u16,
+        window: u16,
+        tsval: Option<u32>,
+        sack: Option<(i16, u8)>,
+        mss: Option<u16>,
+        wscale: Option<u8>,
+    },
+    Garbage(Vec<u8>),
+    Wait(u32),
+    Send { client: u8, len: u16 },
+    Close(u8),
+    Abort(u8),
+    Budget(Option<u16>),
+    Resume(u8),
+}
+
+#[derive(Default)]
+struct App {
+    data: HashMap<u16, Vec<u8>>,
+    out: Vec<u8>,
+    budget: Option<usize>,
+}
+
+impl Io for App {
+    fn tx(&mut self, len: usize) -> Option<&mut [u8]> {
+        self.out.clear();
+        self.out.resize(len, 0);
+        Some(&mut self.out)
+    }
+    fn event(&mut self, _: ConnId, t: &FourTuple, e: AppEvent<'_>) {
+        if let AppEvent::Data(d) = e {
+            self.data.entry(t.remote_port).or_default().extend_from_slice(d);
+        }
+    }
+    fn deliver(&mut self, _: ConnId, t: &FourTuple, d: &[u8]) -> usize {
+        let n = self.budget.map_or(d.len(), |b| b.min(d.len()));
+        if let Some(b) = self.budget.as_mut() {
+            *b -= n;
+        }
+        self.data.entry(t.remote_port).or_default().extend_from_slice(&d[..n]);
+        n
+    }
+}
+
+/// What the fuzzer's client knows of a connection: its ISN and the last
+/// sequence numbers seen from us.
+#[derive(Clone, Copy, Default)]
+struct Client {
+    isn: Option<u32>,
+    next: u32,
+    ours: u32,
+}
+
+fn frame(port: u16, tcp: &TcpRepr<'_>) -> Vec<u8> {
+    let eth = EthernetRepr { src_addr: CLIENT_MAC, dst_addr: SERVER_MAC, ethertype: EtherType::Ipv4 };
+    let ip = Ipv4Repr {
+        src_addr: Ipv4Addr::new(198, 18, 0, 2),
+        dst_addr: SERVER,
+        protocol: IpProtocol::Tcp,
+        payload_len: tcp.buffer_len(),
+        ttl: 64,
+        dscp: 0,
+        ecn: 0,
+        ident: port,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let mut buf = vec![0u8; wire::tcp_frame_len(tcp)];
+    let _ = wire::emit_tcp_frame(&mut buf, &eth, &ip, tcp);
+    buf
+}
+
+fuzz_target!(|steps: Vec<Step>| {
+    let mut mem = OwnedStorage::new(CONNS, 4096, 4096).unwrap();
+    let cfg = EndpointConfig {
+        mac: SERVER_MAC,
+        addr: SERVER,
+        port: 3000,
+        answer_arp: true,
+        max_half_open: 2,
+        conn: Config {
+            max_per_source: 3,
+            idle_timeout: Duration::from_secs(30),
+            ..Config::default()
+        },
+    };
+    let mut ep = Endpoint::new(cfg, mem.storage(), [7; 16]).unwrap();
+    let mut app = App::default();
+    let mut now = Instant::from_millis(1);
+    let mut clients = [Client::default(); 8];
+    let mut last: HashMap<u16, (SeqNum, Option<SeqNum>)> = HashMap::new();
+    for step in steps.into_iter().take(200) {
+        match step {
+            Step::Segment { client, flags, seq_off, seq_far, ack_off, len, window, tsval, sack, mss, wscale } => {
+                let c = (client % 8) as usize;
+                let port = 40000 + c as u16;
+                let isn = *clients[c].isn.get_or_insert(1000 + 100_000 * c as u32);
+                let base = if flags & 0x02 != 0 { isn } else { clients[c].next.max(isn + 1) };
+                // A SYN always carries the client's ISN (the stream's bytes are
+                // a function of their offset from it).
+                let seq = if flags & 0x02 != 0 {
+                    isn
+                } else if seq_far {
+                    base.wrapping_add((seq_off as i32 as u32) << 12)
+                } else {
+                    base.wrapping_add(seq_off as i32 as u32)
+                };
+                let len = (len % 3000) as usize;
+                let payload: Vec<u8> = (0..len as u32).map(|i| pattern(seq.wrapping_add(i).wrapping_sub(isn + 1))).collect();
+                let mut sb = SackBlocks::new();
+                if let Some((off, l)) = sack {
+                    let l0 = clients[c].ours.wrapping_add(off as i32 as u32);
+                    sb.push(SeqNum::new(l0), SeqNum::new(l0.wrapping_add(u32::from(l))));
+                }
+                let control = match flags & 0x07 {
+                    0x02 => TcpControl::Syn,
+                    0x04 => TcpControl::Rst,
+                    0x01 => TcpControl::Fin,
+                    _ => TcpControl::None,
+                };
+                let tcp = TcpRepr {
+                    src_port: port,
+                    dst_port: 3000,
+                    seq_number: SeqNum::new(seq),
+                    ack_number: (flags & 0x10 != 0).then(|| SeqNum::new(clients[c].ours.wrapping_add(ack_off as i32 as u32))),
+                    control,
+                    push: flags & 0x08 != 0,
+                    urgent: None,
+                    ece: false,
+                    cwr: false,
+                    window_len: window,
+                    options: TcpOptions {
+                        mss,
+                        window_scale: wscale,
+                        sack_permitted: flags & 0x20 != 0,
+                        sack_blocks: sb,
+                        timestamps: tsval.map(|v| Timestamps { tsval: v, tsecr: 0 }),
+                    },
+                    payload: &payload,
+                };
+                let f = frame(port, &tcp);
+                ep.handle_frame(now, &f, ChecksumPolicy::Verify, &mut app);
+                clients[c].next = seq.wrapping_add(tcp.segment_len() as u32);
+                // Learn our sequence numbers from what the endpoint sent.
+                if let Ok(wire::Frame::Tcp { tcp: out, .. }) = wire::parse_frame(&app.out, ChecksumPolicy::Skip) {
+                    if out.dst_port == port {
+                        clients[c].ours = out.seq_number.get().wrapping_add(out.segment_len() as u32);
+                    }
+                }
+            }
+            Step::Garbage(bytes) => ep.handle_frame(now, &bytes, ChecksumPolicy::Verify, &mut app),
+            Step::Wait(ms) => {
+                now += Duration::from_millis(u64::from(ms % 200_000));
+                if ep.poll_timeout().is_some_and(|t| t <= now) {
+                    ep.handle_timeout(now, &mut app);
+                }
+            }
+            Step::Send { client, len } => {
+                let port = 40000 + (client % 8) as u16;
+                let found = ep.connections().find(|c| c.1.remote_port == port).map(|c| c.0);
+                if let Some(id) = found {
+                    ep.send(id, &vec![0x5a; usize::from(len % 9000)], now, &mut app);
+                }
+            }
+            Step::Close(client) | Step::Abort(client) | Step::Resume(client) => {
+                let port = 40000 + (client % 8) as u16;
+                let found = ep.connections().find(|c| c.1.remote_port == port).map(|c| c.0);
+                if let Some(id) = found {
+                    match step {
+                        Step::Close(_) => ep.close(id, now, &mut app),
+                        Step::Abort(_) => ep.abort(id, now, &mut app),
+                        _ => {
+                            app.budget = None;
+                            ep.resume(id, now, &mut app)
+                        }
+                    }
+                }
+            }
+            Step::Budget(b) => app.budget = b.map(usize::from),
+        }
+        // Invariants.
+        assert!(ep.len() <= CONNS);
+        for (id, t, _) in ep.connections().collect::<Vec<_>>() {
+            let st = ep.state(id).unwrap();
+            if let Some(nxt) = st.rcv_nxt() {
+                let right = st.rcv_adv_right();
+                if let Some(&(pn, pr)) = last.get(&t.remote_port) {
+                    assert!(nxt.after_eq(pn) || nxt.diff(pn).unsigned_abs() > 1 << 30, "RCV.NXT went back");
+                    if let (Some(r), Some(p)) = (right, pr) {
+                        assert!(r.after_eq(p) || r.diff(p).unsigned_abs() > 1 << 30, "right edge moved left");
+                    }
+                }
+                last.insert(t.remote_port, (nxt, right));
+            }
+        }
+        last.retain(|p, _| ep.connections().any(|c| c.1.remote_port == *p));
+        for bytes in app.data.values() {
+            // A stream's bytes from its start (pattern of the offset).
+            for (i, b) in bytes.iter().enumerate() {
+                assert_eq!(*b, pattern(i as u32), "delivered bytes are not the client's stream");
+            }
+        }
+        // Streams of closed connections start over with a new ISN.
+        let open: Vec<u16> = ep.connections().map(|c| c.1.remote_port).collect();
+        app.data.retain(|p, _| open.contains(p));
+        for (c, cl) in clients.iter_mut().enumerate() {
+            if !open.contains(&(40000 + c as u16)) && cl.isn.is_some() {
+                cl.isn = cl.isn.map(|i| i.wrapping_add(7_777_777));
+            }
+        }
+    }
+});
