@@ -10,6 +10,26 @@
 
 use rawnet::netns::{exec, run, TestNet};
 
+/// Makes the client's kernel hand netfilter single MTU-sized segments:
+/// offloads off on both veth ends (no TSO/GSO/GRO) and `gso_max_segs 1` on
+/// the client's veth (Linux TCP always builds GSO packets, segmented only
+/// after the netfilter hooks; with one segment per packet, a rule's
+/// percentage is a percentage of segments on the wire).
+pub fn segment_sized(net: &TestNet) {
+    net.set_offloads(false).expect("ethtool -K");
+    run(std::process::Command::new("ip").args([
+        "-n",
+        &net.ns_b,
+        "link",
+        "set",
+        "dev",
+        &net.if_b,
+        "gso_max_segs",
+        "1",
+    ]))
+    .expect("ip link set gso_max_segs");
+}
+
 /// Loads an nftables script in namespace `ns`.
 pub fn nft(ns: &str, script: &str) {
     use std::io::Write;
