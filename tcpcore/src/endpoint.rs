@@ -28,6 +28,7 @@ use crate::conn::{
 };
 use crate::cookie;
 use crate::isn::{FourTuple, Keyed};
+use crate::seq::SeqNum;
 use crate::time::Instant;
 use crate::wire::{
     self, ArpOperation, ArpRepr, ChecksumPolicy, EtherType, EthernetAddress, EthernetRepr, Frame,
@@ -436,6 +437,8 @@ pub struct Endpoint<'s> {
     stats: Stats,
     /// Connections per keyed hash of the source address.
     per_source: [u16; SOURCE_BUCKETS],
+    /// The slot [`Endpoint::lookup`] found last.
+    last_hit: core::cell::Cell<u32>,
     /// Returning cookies are checked until then (two cookie periods after
     /// the last one was sent).
     cookies_until: Option<Instant>,
@@ -485,6 +488,7 @@ impl<'s> Endpoint<'s> {
             next_wake: None,
             stats: Stats::default(),
             per_source: [0; SOURCE_BUCKETS],
+            last_hit: core::cell::Cell::new(0),
             cookies_until: None,
         })
     }
@@ -573,10 +577,19 @@ impl<'s> Endpoint<'s> {
     }
 
     fn bucket_of(&self, tuple: &FourTuple) -> usize {
-        (self.keyed.hash(tuple, 2) % self.slots.len() as u64) as usize
+        (self.keyed.bucket_hash(tuple) % self.slots.len() as u64) as usize
     }
 
     fn lookup(&self, tuple: &FourTuple) -> Option<u32> {
+        // Frames of one connection come in runs (a bulk transfer, a burst
+        // of ACKs): the last connection found is tried first, before the
+        // keyed hash.
+        let last = self.last_hit.get();
+        if let Some(s) = self.slots.get(last as usize) {
+            if s.conn.as_ref().is_some_and(|c| c.tuple == *tuple) {
+                return Some(last);
+            }
+        }
         if self.slots.is_empty() {
             return None;
         }
@@ -584,6 +597,7 @@ impl<'s> Endpoint<'s> {
         while i != NIL {
             let s = &self.slots[i as usize];
             if s.conn.as_ref().is_some_and(|c| c.tuple == *tuple) {
+                self.last_hit.set(i);
                 return Some(i);
             }
             i = s.next;
@@ -936,8 +950,12 @@ impl<'s> Endpoint<'s> {
             return;
         };
         let (tuple, peer_mac) = (conn.tuple, conn.peer_mac);
-        let mut state = t.state;
-        let to = state.name();
+        let to = t.state.name();
+        // The new state goes into the table once; what follows works on it
+        // there, in place.
+        if let Some(c) = self.slots[i as usize].conn.as_mut() {
+            c.state = t.state;
+        }
         if from == StateName::SynReceived && to != StateName::SynReceived {
             self.half_open -= 1;
         }
@@ -953,50 +971,54 @@ impl<'s> Endpoint<'s> {
         }
         let mut replies = t.replies;
         let mut more: heapless::Vec<Reply, 4> = heapless::Vec::new();
-        let consumed = self.deliver(i, id, &tuple, state, t.data, io);
-        if consumed > 0 {
-            let c = state.consume(consumed, now, &self.cfg.conn);
-            state = c.state;
-            if replies.is_empty() {
-                more.extend(c.replies);
-            } else if let Some(w) = state.readvertise() {
-                // The replies were made before the application took the
-                // data: they advertise the window as it is now instead.
-                for r in replies.iter_mut().filter(|r| r.control != TcpControl::Rst) {
-                    r.window = w;
+        let unread = t.state.unread();
+        let consumed = self.deliver(i, id, &tuple, unread, t.data, io);
+        let cfg = self.cfg.conn;
+        if let Some(state) = self.slots[i as usize].conn.as_mut().map(|c| &mut c.state) {
+            if consumed > 0 {
+                let update = state.consume(consumed, now, &cfg);
+                if replies.is_empty() {
+                    more.extend(update);
+                } else if let Some(w) = state.readvertise() {
+                    // The replies were made before the application took the
+                    // data: they advertise the window as it is now instead.
+                    for r in replies.iter_mut().filter(|r| r.control != TcpControl::Rst) {
+                        r.window = w;
+                    }
                 }
             }
-        }
-        // The seed's behaviour: once the peer's FIN is in and everything
-        // before it read, close our side.
-        if self.cfg.conn.close_on_peer_fin
-            && matches!(state, State::CloseWait(_))
-            && state.unread().is_some_and(|(r, e)| r == e)
-        {
-            let c = state.close(now, &self.cfg.conn);
-            state = c.state;
-            more.extend(c.replies);
-        }
-        if let Some(c) = self.slots[i as usize].conn.as_mut() {
-            c.state = state;
+            // The seed's behaviour: once the peer's FIN is in and everything
+            // before it read, close our side.
+            if cfg.close_on_peer_fin
+                && matches!(state, State::CloseWait(_))
+                && state.unread().is_some_and(|(r, e)| r == e)
+            {
+                let c = state.close(now, &cfg);
+                *state = c.state;
+                more.extend(c.replies);
+            }
         }
         // Data and FIN to send go first; a pure ACK they make redundant (the
         // same ACK, no SACK blocks) is left out.
         let sent = self.transmit(i, &tuple, peer_mac, now, io);
-        if let Some(c) = self.slots[i as usize].conn.as_ref() {
-            state = c.state;
-        }
+        let (rcv_nxt, last, closed) = match self.slots[i as usize].conn.as_ref() {
+            Some(c) => (
+                c.state.rcv_nxt(),
+                c.state.name(),
+                matches!(c.state, State::Closed(_)),
+            ),
+            None => (None, StateName::Closed, true),
+        };
         for r in replies.iter().chain(more.iter()) {
             let redundant = sent > 0
                 && r.control == TcpControl::None
                 && r.len == 0
                 && r.options.sack_blocks.is_empty()
-                && r.ack == state.rcv_nxt();
+                && r.ack == rcv_nxt;
             if !redundant {
                 self.emit(&tuple, peer_mac, r, io);
             }
         }
-        let last = state.name();
         if last != to {
             io.event(id, &tuple, AppEvent::StateChange { from: to, to: last });
         }
@@ -1010,7 +1032,7 @@ impl<'s> Endpoint<'s> {
                 }
             }
         }
-        if let State::Closed(_) = state {
+        if closed {
             self.remove(i);
         } else {
             self.wake_for(i);
@@ -1047,11 +1069,11 @@ impl<'s> Endpoint<'s> {
         i: u32,
         id: ConnId,
         tuple: &FourTuple,
-        state: State,
+        unread: Option<(SeqNum, SeqNum)>,
         data: &[u8],
         io: &mut I,
     ) -> u32 {
-        let Some((read, end)) = state.unread() else {
+        let Some((read, end)) = unread else {
             return 0;
         };
         let (_, mut rx) = self.rx_buf(i);
@@ -1201,16 +1223,16 @@ impl<'s> Endpoint<'s> {
         send::ring_write(tx, send_at, a);
         send::ring_write(tx, send_at + a.len() as u32, b);
         let queued = state.queue(n);
-        let c = state.consume(queued as u32, now, &self.cfg.conn);
+        let update = state.consume(queued as u32, now, &self.cfg.conn);
         self.stats.bytes_delivered += queued as u64;
-        let mut t = Transition::idle(c.state);
-        for r in c.replies {
+        let mut t = Transition::idle(state);
+        if let Some(r) = update {
             t.push_reply(r);
         }
         if let Some(conn) = self.slots[i as usize].conn.as_mut() {
-            conn.state = c.state;
+            conn.state = state;
         }
-        self.apply(i, c.state.name(), t, now, io);
+        self.apply(i, state.name(), t, now, io);
         queued
     }
 

@@ -589,6 +589,7 @@ fn ts_option(ts: Option<TsState>, now: Instant) -> Option<Timestamps> {
 /// The buffer covers `[read, read + cap)`, so the window is the free space
 /// from RCV.NXT to `read + cap`; scaling rounds down, and where that would
 /// pull the edge left of what was advertised we round up instead.
+#[inline]
 fn advertise(rcv: &mut RecvHalf) -> u16 {
     let max = 0xffffu32 << rcv.wscale;
     let free = (rcv.read + rcv.cap) - rcv.nxt;
@@ -607,6 +608,7 @@ fn advertise(rcv: &mut RecvHalf) -> u16 {
 /// An ACK for the current receive state, with timestamps and SACK blocks
 /// when negotiated (RFC 2018 §4: the first block covers the segment that
 /// triggered the ACK).
+#[inline]
 fn make_ack(
     tcb: &mut Tcb,
     snd_nxt: SeqNum,
@@ -754,6 +756,7 @@ enum AckCheck {
 /// `SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT` (SND.NXT being the highest
 /// sent, SND.MAX), the send path's bookkeeping (`send::on_ack`), and the
 /// window update rule (SND.WL1/SND.WL2).
+#[inline]
 fn check_ack(
     snd: &mut SendHalf,
     tcb: &mut Tcb,
@@ -807,6 +810,7 @@ struct TextResult {
 /// RFC 9293 §3.10.7.4 seventh and eighth: take the segment's text (trimmed
 /// to the window) and note its FIN. In-order text is handed out of the
 /// segment without copying; out-of-order text goes into `rx`.
+#[inline]
 fn take_text<'a>(
     rcv: &mut RecvHalf,
     rx: &mut RecvBuffer<'_>,
@@ -871,6 +875,7 @@ fn take_text<'a>(
 /// 1122 §4.2.3.2): an ACK for at least every second full-sized segment, and
 /// no later than `cfg.delayed_ack` (at most 200 ms).
 #[allow(clippy::too_many_arguments)] // the pieces of one state, borrowed apart
+#[inline]
 fn ack_policy(
     tcb: &mut Tcb,
     snd_nxt: SeqNum,
@@ -987,6 +992,7 @@ impl State {
     /// `rx` is this connection's receive buffer. In-order payload is returned
     /// in [`Transition::data`] (borrowed from `seg`) and
     /// [`Transition::buffered`]; the caller hands both to the application.
+    #[inline]
     pub fn on_segment<'a>(
         self,
         seg: &TcpRepr<'a>,
@@ -1228,7 +1234,7 @@ impl State {
     /// when it had shrunk to less than half of what it can now be, and
     /// grows by at least one MSS (or half the buffer), a window update is
     /// sent (RFC 9293 §3.8.6.2.2, receiver-side silly window avoidance).
-    pub fn consume(self, n: u32, now: Instant, cfg: &Config) -> Transition<'static> {
+    pub fn consume(&mut self, n: u32, now: Instant, cfg: &Config) -> Option<Reply> {
         fn advance(read: &mut SeqNum, end: SeqNum, n: u32) {
             *read = (*read + n).min(end);
         }
@@ -1245,12 +1251,13 @@ impl State {
             let new = ((rcv.read + rcv.cap) - rcv.nxt).min(0xffff << rcv.wscale);
             let step = u32::from(cfg.mss).min(rcv.cap / 2);
             if new >= cur.saturating_add(step) && new >= 2 * cur {
+                let window = advertise(rcv);
                 let mut r = make_ack_closed(
                     tcb,
                     snd_nxt,
                     &RecvClosed {
                         nxt: rcv.nxt,
-                        window: advertise(rcv),
+                        window,
                         read: rcv.read,
                     },
                     now,
@@ -1263,47 +1270,25 @@ impl State {
                 None
             }
         }
-        let mut reply = None;
-        let state = match self {
-            State::SynReceived(mut s) => {
+        match self {
+            State::SynReceived(s) => {
                 advance(&mut s.rcv.read, s.rcv.nxt, n);
-                State::SynReceived(s)
+                None
             }
-            State::Established(mut s) => {
-                reply = update(&mut s.tcb, s.snd.nxt, &mut s.rcv, n, now, cfg);
-                State::Established(s)
+            State::Established(s) | State::FinWait1(s) => {
+                update(&mut s.tcb, s.snd.nxt, &mut s.rcv, n, now, cfg)
             }
-            State::FinWait1(mut s) => {
-                reply = update(&mut s.tcb, s.snd.nxt, &mut s.rcv, n, now, cfg);
-                State::FinWait1(s)
-            }
-            State::FinWait2(mut s) => {
-                reply = update(&mut s.tcb, s.snd.nxt, &mut s.rcv, n, now, cfg);
-                State::FinWait2(s)
-            }
-            State::CloseWait(mut s) => {
+            State::FinWait2(s) => update(&mut s.tcb, s.snd.nxt, &mut s.rcv, n, now, cfg),
+            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
                 advance(&mut s.rcv.read, s.rcv.nxt - 1, n);
-                State::CloseWait(s)
+                None
             }
-            State::Closing(mut s) => {
+            State::TimeWait(s) => {
                 advance(&mut s.rcv.read, s.rcv.nxt - 1, n);
-                State::Closing(s)
+                None
             }
-            State::LastAck(mut s) => {
-                advance(&mut s.rcv.read, s.rcv.nxt - 1, n);
-                State::LastAck(s)
-            }
-            State::TimeWait(mut s) => {
-                advance(&mut s.rcv.read, s.rcv.nxt - 1, n);
-                State::TimeWait(s)
-            }
-            closed @ State::Closed(_) => closed,
-        };
-        let mut t = Transition::new(state);
-        if let Some(r) = reply {
-            t.reply(r);
+            State::Closed(_) => None,
         }
-        t
     }
 
     /// The window field to put in a segment about to be sent, computed
@@ -1375,6 +1360,7 @@ fn half_state(kind: HalfKind, s: HalfClosed) -> State {
 /// receive half: PAWS, acceptability, RST, SYN. `Err` carries the finished
 /// transition when the segment stops here.
 #[allow(clippy::too_many_arguments)] // the pieces of one state, borrowed apart
+#[inline]
 fn front_checks<'a>(
     tcb: &mut Tcb,
     snd_nxt: SeqNum,
@@ -1429,6 +1415,7 @@ fn front_checks<'a>(
     Ok(())
 }
 
+#[inline]
 fn syn_received<'a>(
     mut s: SynReceived,
     seg: &TcpRepr<'a>,
@@ -1494,10 +1481,13 @@ fn syn_received<'a>(
     t.event(Event::Established);
     let est = Open { tcb, snd, rcv };
     // The rest of the segment (text, FIN) as in ESTABLISHED.
-    let rest = after_ack(OpenKind::Established, est, false, seg, now, cfg, rx, t);
+    let mut t = t;
+    after_ack(OpenKind::Established, est, false, seg, now, cfg, rx, &mut t);
+    let rest = t;
     rest
 }
 
+#[inline]
 fn open<'a>(
     kind: OpenKind,
     mut s: Open,
@@ -1510,7 +1500,8 @@ fn open<'a>(
         OpenKind::Established => State::Established(s),
         OpenKind::FinWait1 => State::FinWait1(s),
     };
-    let mut t = Transition::new(wrap(kind, s));
+    // The state goes into the transition once, at the end of each path.
+    let mut t = Transition::new(State::Closed(CloseReason::Normal));
     let snd_nxt = s.snd.nxt;
     if let Err(why) = front_checks(&mut s.tcb, snd_nxt, &mut s.rcv, rx, seg, now, cfg, &mut t) {
         t.state = wrap(kind, s);
@@ -1532,7 +1523,10 @@ fn open<'a>(
             t.state = wrap(kind, s);
             t.drop_seg(SegmentDrop::BadAck)
         }
-        AckCheck::Ok { fin_acked } => after_ack(kind, s, fin_acked, seg, now, cfg, rx, t),
+        AckCheck::Ok { fin_acked } => {
+            after_ack(kind, s, fin_acked, seg, now, cfg, rx, &mut t);
+            t
+        }
     }
 }
 
@@ -1540,6 +1534,7 @@ fn open<'a>(
 /// after the ACK was taken. `fin_acked`: in FIN-WAIT-1, our FIN is now
 /// acknowledged (enter FIN-WAIT-2).
 #[allow(clippy::too_many_arguments)]
+#[inline]
 fn after_ack<'a>(
     kind: OpenKind,
     mut s: Open,
@@ -1548,12 +1543,12 @@ fn after_ack<'a>(
     now: Instant,
     cfg: &Config,
     rx: &mut RecvBuffer<'_>,
-    mut t: Transition<'a>,
-) -> Transition<'a> {
+    t: &mut Transition<'a>,
+) {
     update_ts_recent(&mut s.tcb, seg, now);
     // Sixth: URG. RFC 6093: urgent data is delivered in line; nothing to do.
     // Seventh and eighth: text and FIN.
-    let text = take_text(&mut s.rcv, rx, seg, &mut t);
+    let text = take_text(&mut s.rcv, rx, seg, t);
     if text.dropped > 0 && t.dropped.is_none() && t.data.is_empty() && t.buffered == 0 {
         t.dropped = Some(SegmentDrop::NoBuffer);
     }
@@ -1609,7 +1604,7 @@ fn after_ack<'a>(
                 });
             }
         }
-        return t;
+        return;
     }
     ack_policy(
         &mut s.tcb,
@@ -1619,7 +1614,7 @@ fn after_ack<'a>(
         text.ack_now,
         now,
         cfg,
-        &mut t,
+        t,
     );
     t.state = match (kind, fin_acked) {
         (OpenKind::Established, _) => State::Established(s),
@@ -1634,9 +1629,9 @@ fn after_ack<'a>(
             })
         }
     };
-    t
 }
 
+#[inline]
 fn fin_wait2<'a>(
     s: FinWait2,
     seg: &TcpRepr<'a>,
