@@ -67,7 +67,11 @@ pub struct Cli {
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub max_conns: u32,
 
-    /// Worker threads (only 1 for now)
+    /// Worker threads, 1 to 64: each has its own raw socket (one
+    /// PACKET_FANOUT group, the kernel's flow hash keeps every connection on
+    /// one worker) and its own share of --max-conns. Each connection's
+    /// payload stays in order on stdout; those of different connections
+    /// interleave in chunks
     #[arg(long, default_value_t = 1, value_parser = parse_workers)]
     pub workers: u16,
 
@@ -104,17 +108,19 @@ pub enum ColorWhen {
     Never,
 }
 
+/// Most workers: one raw socket, thread and connection table each.
+pub const MAX_WORKERS: u16 = 64;
+
 fn parse_workers(s: &str) -> Result<u16, String> {
     let n: u16 = s
         .parse()
         .map_err(|_| format!("`{s}` is not a number of workers"))?;
     match n {
-        1 => Ok(1),
         0 => Err("at least one worker is needed".into()),
-        _ => Err(
-            "only 1 worker for now: several workers sharing the interface (PACKET_FANOUT) are not built yet"
-                .into(),
-        ),
+        1..=MAX_WORKERS => Ok(n),
+        _ => Err(format!(
+            "at most {MAX_WORKERS} workers (each has its own raw socket, ring and connection table)"
+        )),
     }
 }
 

@@ -11,6 +11,7 @@ mod pcap;
 mod render;
 mod server;
 mod sys;
+mod worker;
 
 use std::process::ExitCode;
 

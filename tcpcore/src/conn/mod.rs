@@ -1483,8 +1483,7 @@ fn syn_received<'a>(
     // The rest of the segment (text, FIN) as in ESTABLISHED.
     let mut t = t;
     after_ack(OpenKind::Established, est, false, seg, now, cfg, rx, &mut t);
-    let rest = t;
-    rest
+    t
 }
 
 #[inline]
