@@ -228,6 +228,8 @@ pub struct Summary {
     pub ring_drops: u64,
     pub truncated: u64,
     pub not_sent: u64,
+    /// `open N connections left in the table`, if the server prints it.
+    pub open: Option<u64>,
 }
 
 /// Numbers in `s` in order (digits runs).
@@ -245,7 +247,7 @@ impl Summary {
         let text = &stderr[start..];
         let mut s = Summary::default();
         let mut seen = 0;
-        for line in text.lines().take(8) {
+        for line in text.lines().take(10) {
             let t = line.trim_start();
             if let Some(r) = t.strip_prefix("connections") {
                 let n = numbers(r);
@@ -266,6 +268,8 @@ impl Summary {
                 }
             } else if let Some(r) = t.strip_prefix("dropped") {
                 s.dropped = r.trim().to_string();
+            } else if let Some(r) = t.strip_prefix("open") {
+                s.open = numbers(r).first().copied();
             } else if let Some(r) = t.strip_prefix("socket") {
                 let n = numbers(r);
                 if n.len() >= 3 {
@@ -277,9 +281,11 @@ impl Summary {
         (seen == 4).then_some(s)
     }
 
-    /// Every connection that was established closed normally, none is left.
+    /// Every connection that was established closed normally, none is left
+    /// (also by the `open` line, where the server prints one).
     pub fn all_normal(&self, n: u64) -> bool {
-        self.established == n
+        self.open.unwrap_or(0) == 0
+            && self.established == n
             && self.normal == n
             && self.reset == 0
             && self.timed_out == 0

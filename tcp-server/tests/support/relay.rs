@@ -38,6 +38,10 @@ pub struct Impair {
     pub delay_max_ms: u64,
     /// Percent of frames sent twice.
     pub dup_pct: u32,
+    /// Percent of IPv4 frames dropped (ARP always passes): loss that
+    /// neither end's kernel can see, unlike a drop in its own netfilter
+    /// hooks or qdisc, which Linux TCP learns of and simply sends again.
+    pub loss_pct: u32,
     /// The relay stops by itself after this long.
     pub lifetime: Duration,
 }
@@ -48,6 +52,7 @@ pub struct RelayStats {
     pub forwarded: u64,
     pub delayed: u64,
     pub duplicated: u64,
+    pub lost: u64,
     /// Frames sent after a frame that arrived later than them (reordered).
     pub overtaken: u64,
     pub send_errors: u64,
@@ -262,6 +267,11 @@ fn relay_loop(
             let dir = usize::from(!from_x);
             let r = src.recv_batch(Some(Duration::ZERO), |frame, _| {
                 seq += 1;
+                let ipv4 = frame.get(12..14) == Some(&[0x08, 0x00][..]);
+                if ipv4 && rng.below(100) < u64::from(imp.loss_pct) {
+                    st.lost += 1;
+                    return;
+                }
                 if rng.below(100) < u64::from(imp.delay_pct) {
                     st.delayed += 1;
                     let ms = 1 + rng.below(imp.delay_max_ms.max(1));
