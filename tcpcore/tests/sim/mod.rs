@@ -224,12 +224,26 @@ pub struct ServerIo {
     pub established: usize,
     /// Connections seen (by their events).
     pub ids: Vec<ConnId>,
+    /// Echo server: received bytes are left in the receive buffer and
+    /// turned around with `Endpoint::echo` instead of being delivered.
+    pub echo: bool,
 }
 
 impl Io for ServerIo {
     fn tx(&mut self, len: usize) -> Option<&mut [u8]> {
         self.out.push(vec![0; len]);
         self.out.last_mut().map(|v| &mut v[..])
+    }
+
+    fn deliver(&mut self, id: ConnId, tuple: &FourTuple, data: &[u8]) -> usize {
+        if self.echo {
+            if !self.ids.contains(&id) {
+                self.ids.push(id);
+            }
+            return 0;
+        }
+        self.event(id, tuple, AppEvent::Data(data));
+        data.len()
     }
 
     fn event(&mut self, id: ConnId, _tuple: &FourTuple, event: AppEvent<'_>) {
@@ -301,6 +315,25 @@ impl<const N: usize> Server<N> {
         }
     }
 
+    /// An echo server (RFC 862) with send buffers of `N` bytes.
+    pub fn new_echo(cfg: EndpointConfig, slots: usize, key: [u8; 16]) -> Self {
+        let owned = Box::leak(Box::new(
+            tcpcore::OwnedStorage::new(slots, N, N).expect("storage"),
+        ));
+        let mut cfg = cfg;
+        cfg.conn.nagle = false;
+        Server {
+            ep: Endpoint::new(cfg, owned.storage(), key).expect("endpoint"),
+            io: ServerIo {
+                echo: true,
+                ..ServerIo::default()
+            },
+            watch: Watch::default(),
+            id: None,
+            checks: 0,
+        }
+    }
+
     /// One frame in; the frames sent in answer out.
     pub fn handle_frame(&mut self, now: u64, frame: &[u8]) -> Vec<Vec<u8>> {
         self.ep.handle_frame(
@@ -309,7 +342,19 @@ impl<const N: usize> Server<N> {
             ChecksumPolicy::Verify,
             &mut self.io,
         );
+        self.pump_echo(now);
         self.after()
+    }
+
+    /// Echo mode: turns around what every connection received.
+    fn pump_echo(&mut self, now: u64) {
+        if !self.io.echo {
+            return;
+        }
+        let ids: Vec<ConnId> = self.ep.connections().map(|(id, _, _)| id).collect();
+        for id in ids {
+            self.ep.echo(id, Instant::from_micros(now), &mut self.io);
+        }
     }
 
     /// Runs the timers if due; the frames sent out.
@@ -318,6 +363,7 @@ impl<const N: usize> Server<N> {
             self.ep
                 .handle_timeout(Instant::from_micros(now), &mut self.io);
         }
+        self.pump_echo(now);
         self.after()
     }
 
@@ -386,6 +432,27 @@ impl<const N: usize> Server<N> {
         w.wire_ack = Some(ack);
         w.wire_right = Some(right);
         self.checks += 1;
+    }
+
+    /// Echo mode: both ends are done, `echoed` (what the client got back)
+    /// is exactly `want`, and the connection ended normally.
+    pub fn assert_echoed(&self, want: &[u8], echoed: &[u8]) {
+        assert!(
+            echoed == want,
+            "echoed {} bytes of {}; first difference at byte {:?}",
+            echoed.len(),
+            want.len(),
+            echoed.iter().zip(want).position(|(a, b)| a != b)
+        );
+        let st = self.ep.stats();
+        assert_eq!(st.bytes_delivered, want.len() as u64, "bytes moved by echo");
+        assert!(
+            self.ep.is_empty(),
+            "table not empty: {} left",
+            self.ep.len()
+        );
+        assert_eq!(st.closed_by(CloseReason::Normal), 1, "stats: {st:?}");
+        assert!(self.checks > 0, "no invariant was checked");
     }
 
     /// Both ends are done: the table is empty and the one connection ended
