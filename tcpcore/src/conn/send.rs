@@ -129,6 +129,8 @@ pub struct Congestion {
     pub rtt_probe: Option<(SeqNum, Instant)>,
     /// The timer running is the persist timer (zero window), not the RTO.
     pub persist: bool,
+    /// The next retransmission is a zero-window probe: one byte.
+    pub probe: bool,
 }
 
 impl Congestion {
@@ -146,6 +148,7 @@ impl Congestion {
             sacked: Scoreboard::new(),
             rtt_probe: None,
             persist: false,
+            probe: false,
         }
     }
 
@@ -533,6 +536,10 @@ fn retransmit(
     } else {
         0
     };
+    if core::mem::take(&mut snd.cc.probe) {
+        // RFC 9293 §3.8.6.1: a zero-window probe carries one byte.
+        len = len.min(1);
+    }
     if let Some(&(s, _)) = snd
         .cc
         .sacked
@@ -581,6 +588,8 @@ pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) -> 
     if probing {
         // One byte beyond the closed window (or the FIN) goes out as a probe.
         snd.cc.rtx_una = snd.una != snd.max;
+        snd.cc.probe = true;
+        snd.cc.persist = true;
         if snd.una == snd.max && snd.una.before(snd.end) {
             snd.nxt = snd.una;
             snd.max = snd.una + 1;
