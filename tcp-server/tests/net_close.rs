@@ -49,17 +49,32 @@ fn net_rst_mid_stream() {
         h.stderr()
     );
     go_tx.send(()).expect("go");
-    client.join().expect("client").expect("ns").expect("client io");
+    client
+        .join()
+        .expect("client")
+        .expect("ns")
+        .expect("client io");
     let st = h.wait(15);
     let err = h.stderr();
     assert_eq!(st.code(), Some(3), "{err}");
     let s = Summary::parse(&err).expect("summary");
-    assert_eq!((s.established, s.reset, s.normal, s.timed_out, s.aborted), (1, 1, 0, 0, 0), "{err}");
+    assert_eq!(
+        (s.established, s.reset, s.normal, s.timed_out, s.aborted),
+        (1, 1, 0, 0, 0),
+        "{err}"
+    );
     let (n, got) = sha256_file(&stdout).expect("hash");
     assert!(n >= 1 << 20 && n <= sent.len() as u64, "{n} bytes");
-    assert_eq!(hex(&got), hex(&sha256(&sent[..n as usize])), "stdout is not a prefix of the stream");
+    assert_eq!(
+        hex(&got),
+        hex(&sha256(&sent[..n as usize])),
+        "stdout is not a prefix of the stream"
+    );
     assert_eq!(s.bytes, n);
-    eprintln!("[net_rst_mid_stream] {n} of {} bytes before the reset", sent.len());
+    eprintln!(
+        "[net_rst_mid_stream] {n} of {} bytes before the reset",
+        sent.len()
+    );
     note("net_rst_mid_stream", "passed", t0);
 }
 
@@ -75,14 +90,16 @@ fn net_half_close_echo() {
     let to = SocketAddr::from((own, h.port));
     let e = h
         .net
-        .run_in_b(move || -> std::io::Result<(support::Hash, u64, support::Hash)> {
-            let mut s = support::connect(to, 10)?;
-            let sent = support::write_stream(&mut s, 128 << 10, 12)?;
-            s.shutdown(std::net::Shutdown::Write)?;
-            std::thread::sleep(Duration::from_millis(200));
-            let (n, got) = support::read_stream(&mut s)?;
-            Ok((sent, n, got))
-        })
+        .run_in_b(
+            move || -> std::io::Result<(support::Hash, u64, support::Hash)> {
+                let mut s = support::connect(to, 10)?;
+                let sent = support::write_stream(&mut s, 128 << 10, 12)?;
+                s.shutdown(std::net::Shutdown::Write)?;
+                std::thread::sleep(Duration::from_millis(200));
+                let (n, got) = support::read_stream(&mut s)?;
+                Ok((sent, n, got))
+            },
+        )
         .expect("ns b")
         .expect("client");
     let st = h.wait(15);
@@ -130,14 +147,24 @@ fn hello_then_fin(h: &Harness, server: std::net::Ipv4Addr) {
         Ok(n)
     })
     .expect("client");
-    ready_rx.recv_timeout(Duration::from_secs(10)).expect("client connected");
+    ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("client connected");
     let stdout = h.path("stdout");
-    assert!(support::wait_until(10, || file_len(&stdout) == 5), "{}", h.stderr());
+    assert!(
+        support::wait_until(10, || file_len(&stdout) == 5),
+        "{}",
+        h.stderr()
+    );
     // Let the ACK of "Hello" and any delayed ACK pass before the rule.
     std::thread::sleep(Duration::from_millis(100));
     drop_pure_acks(h, server);
     tx.send(()).expect("go");
-    let n = client.join().expect("client").expect("ns").expect("client io");
+    let n = client
+        .join()
+        .expect("client")
+        .expect("ns")
+        .expect("client io");
     assert_eq!(n, 0);
 }
 
@@ -181,7 +208,10 @@ fn net_no_final_ack_then_recovers() {
     assert!(fins.len() >= 3, "FIN sent {} times:\n{err}", fins.len());
     let gaps: Vec<f64> = fins.windows(2).map(|w| w[1] - w[0]).collect();
     for w in gaps.windows(2) {
-        assert!(w[1] >= w[0] * 1.5, "FIN retransmissions do not back off: {gaps:?}");
+        assert!(
+            w[1] >= w[0] * 1.5,
+            "FIN retransmissions do not back off: {gaps:?}"
+        );
     }
     eprintln!("[net_no_final_ack_then_recovers] FIN gaps {gaps:?}, {dropped} ACKs dropped");
     note("net_no_final_ack_then_recovers", "passed", t0);

@@ -113,7 +113,8 @@ fn net_dup_2pct() {
     drop(h);
     let mut h = Harness::new("dpe", 133);
     support::impair::segment_sized(&h.net);
-    support::impair::dup(&h.net, own_of(&h), 2);
+    let own = h.own_addr();
+    support::impair::dup(&h.net, own, 2);
     echo_checked(&mut h, "net_dup_2pct", 20 << 20, 24);
     let (c2s_e, s2c_e) = support::impair::dup_count(&h.net);
     eprintln!(
@@ -121,10 +122,6 @@ fn net_dup_2pct() {
     );
     assert!(c2s > 50 && c2s_e > 50 && s2c_e > 50, "too few duplicates");
     note("net_dup_2pct", "passed", t0);
-}
-
-fn own_of(h: &Harness) -> std::net::Ipv4Addr {
-    h.own_addr()
 }
 
 /// Reordering: the relay holds back 10 % of the frames (both ways) for

@@ -130,7 +130,8 @@ fn pcap_records(file: &[u8]) -> Vec<(usize, usize)> {
     out
 }
 
-const TSHARK_FILTER: &str = "tcp.analysis.lost_segment || _ws.malformed || _ws.expert.severity >= error";
+const TSHARK_FILTER: &str =
+    "tcp.analysis.lost_segment || _ws.malformed || _ws.expert.severity >= error";
 
 fn tshark_problems(pcap: &str) -> String {
     Harness::output(Command::new("tshark").args([
@@ -187,7 +188,10 @@ fn net_pcap_clean_for_tshark() {
         problems.lines().take(40).collect::<Vec<_>>().join("\n")
     );
     let frames = Harness::output(Command::new("capinfos").args(["-c", "-M", &pcap_s]));
-    eprintln!("[net_pcap_clean_for_tshark] {}", frames.trim().replace('\n', " "));
+    eprintln!(
+        "[net_pcap_clean_for_tshark] {}",
+        frames.trim().replace('\n', " ")
+    );
 
     // Not vacuous (1): one TCP checksum broken is reported.
     let bytes = fs::read(&pcap).expect("read pcap");
@@ -225,7 +229,9 @@ fn net_pcap_clean_for_tshark() {
     fs::write(&cut_p, &cut).expect("write");
     let problems = tshark_problems(cut_p.to_str().expect("utf-8"));
     assert!(
-        problems.to_lowercase().contains("previous segment not captured"),
+        problems
+            .to_lowercase()
+            .contains("previous segment not captured"),
         "a missing segment went unseen: {problems}"
     );
     note("net_pcap_clean_for_tshark", "passed", t0);

@@ -21,7 +21,11 @@ const EACH: u64 = 64 << 10;
 /// 500 clients, each on its own thread in namespace b: all connect first
 /// (a bounded rendezvous), then all send 64 KiB at once, half-close and
 /// read until the server's FIN. Returns each client's (sent, echoed) hashes.
-fn concurrent_clients(h: &Harness, to: SocketAddr, seed: u64) -> Vec<(support::Hash, support::Hash, u64)> {
+fn concurrent_clients(
+    h: &Harness,
+    to: SocketAddr,
+    seed: u64,
+) -> Vec<(support::Hash, support::Hash, u64)> {
     let arrived = Arc::new(AtomicUsize::new(0));
     let mut threads = Vec::new();
     for i in 0..CONNS {
@@ -34,7 +38,9 @@ fn concurrent_clients(h: &Harness, to: SocketAddr, seed: u64) -> Vec<(support::H
                 // Everyone connected (or failed) before anyone sends: the
                 // server holds 500 open connections at once.
                 let t0 = Instant::now();
-                while arrived.load(Ordering::SeqCst) < CONNS && t0.elapsed() < Duration::from_secs(30) {
+                while arrived.load(Ordering::SeqCst) < CONNS
+                    && t0.elapsed() < Duration::from_secs(30)
+                {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 let sent = support::write_stream(&mut s, EACH, seed + i as u64)?;
@@ -162,7 +168,11 @@ fn net_10000_sequential() {
         })
         .expect("ns b")
         .unwrap_or_else(|e| panic!("client: {e}\n{}", h.stderr()));
-    note("net_10000_sequential", &format!("{done} connections done"), t0);
+    note(
+        "net_10000_sequential",
+        &format!("{done} connections done"),
+        t0,
+    );
     assert_eq!(done, N, "only {done} connections in 150 s");
     std::thread::sleep(Duration::from_millis(300));
     h.signal(Signal::SIGTERM);
@@ -174,7 +184,11 @@ fn net_10000_sequential() {
     assert_eq!(s.bytes, total);
     let (n, got) = support::sha256_file(&h.path("stdout")).expect("hash");
     assert_eq!(n, total);
-    assert_eq!(hex(&got), hex(&hash), "stdout is not the connections' payloads in order");
+    assert_eq!(
+        hex(&got),
+        hex(&hash),
+        "stdout is not the connections' payloads in order"
+    );
     eprintln!("[net_10000_sequential] {s:?}");
     note("net_10000_sequential", "passed", t0);
 }

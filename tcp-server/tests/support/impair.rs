@@ -64,7 +64,10 @@ pub fn counted(ns: &str, family: &str, table: &str) -> u64 {
     let mut words = text.split_whitespace();
     while let Some(w) = words.next() {
         if w == "packets" {
-            sum += words.next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+            sum += words
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
         }
     }
     sum

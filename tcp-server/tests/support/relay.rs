@@ -80,7 +80,7 @@ impl RelayNet {
     /// ns r on drop).
     pub fn new(tag: &str, subnet: u8, imp: Impair) -> (TestNet, RelayNet) {
         let base = format!("rn{}{tag}", std::process::id());
-        assert!(base.len() + 1 <= 15, "tag too long: {base}");
+        assert!(base.len() < 15, "tag too long: {base}");
         // The guard removes whatever part was made if setup panics.
         let mut relay = RelayNet {
             ns_r: format!("{base}r"),
@@ -103,12 +103,32 @@ impl RelayNet {
                 ip(&["netns", "add", ns])?;
             }
             ip(&[
-                "link", "add", &net.if_a, "netns", &net.ns_a, "type", "veth", "peer", "name",
-                &relay.if_x, "netns", &relay.ns_r,
+                "link",
+                "add",
+                &net.if_a,
+                "netns",
+                &net.ns_a,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &relay.if_x,
+                "netns",
+                &relay.ns_r,
             ])?;
             ip(&[
-                "link", "add", &net.if_b, "netns", &net.ns_b, "type", "veth", "peer", "name",
-                &relay.if_y, "netns", &relay.ns_r,
+                "link",
+                "add",
+                &net.if_b,
+                "netns",
+                &net.ns_b,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &relay.if_y,
+                "netns",
+                &relay.ns_r,
             ])?;
             for (ns, dev) in [
                 (&net.ns_a, &net.if_a),
@@ -128,8 +148,8 @@ impl RelayNet {
                 run(&mut exec(
                     ns,
                     [
-                        "ethtool", "-K", dev, "tx", "off", "rx", "off", "tso", "off", "gso",
-                        "off", "gro", "off",
+                        "ethtool", "-K", dev, "tx", "off", "rx", "off", "tso", "off", "gso", "off",
+                        "gro", "off",
                     ],
                 ))?;
                 ip(&["-n", ns, "link", "set", dev, "up"])?;
