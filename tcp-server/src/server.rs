@@ -184,14 +184,11 @@ or run with --install-rst-rule (removed on exit), or serve on an unassigned addr
     sys::install_signal_handlers()
         .map_err(|e| Failure::Runtime(format!("installing signal handlers: {}", e.desc())))?;
 
-    let cap = if workers == 1 {
-        format!("up to {} connections", cli.max_conns)
-    } else {
-        format!("up to {} connections", per_worker * workers)
-    };
+    // With one worker, exactly --max-conns.
+    let cap = per_worker * workers;
     let _ = write!(
         err,
-        "tcp-server: listening on {addr}:{port} on {} ({}), MSS {mss}, {cap}, mode {}",
+        "tcp-server: listening on {addr}:{port} on {} ({}), MSS {mss}, up to {cap} connections, mode {}",
         iface.name,
         if own {
             format!(
