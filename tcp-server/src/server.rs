@@ -332,7 +332,8 @@ or run with --install-rst-rule (removed on exit), or serve on an unassigned addr
     })
 }
 
-/// Adds `s`'s counters to `total`.
+/// Adds `s`'s counters to `total` (every counter: a field added to
+/// `tcpcore::Stats` must be added here too).
 fn add_stats(total: &mut tcpcore::Stats, s: &tcpcore::Stats) {
     total.rx_frames += s.rx_frames;
     total.tx_frames += s.tx_frames;
@@ -343,6 +344,8 @@ fn add_stats(total: &mut tcpcore::Stats, s: &tcpcore::Stats) {
     total.bytes_delivered += s.bytes_delivered;
     total.retransmits += s.retransmits;
     total.resets_sent += s.resets_sent;
+    total.syn_cookies_sent += s.syn_cookies_sent;
+    total.syn_cookies_accepted += s.syn_cookies_accepted;
     for (t, n) in total.drops.iter_mut().zip(s.drops) {
         *t += n;
     }
