@@ -1,5 +1,6 @@
 //! Linux AF_PACKET transport for a user-space TCP server: whole Ethernet
-//! frames in (a TPACKET_V3 ring, filtered in the kernel by classic BPF) and
+//! frames in (a TPACKET_V2 or V3 ring, see [`RingVersion`], filtered in the
+//! kernel by classic BPF) and
 //! out (`sendmmsg` batches), interface discovery, and the kernel quirks that
 //! go with it (checksum status of locally generated frames, our own frames
 //! echoed back, RSTs from the kernel).
@@ -47,4 +48,4 @@ mod sys;
 
 pub use error::Error;
 pub use iface::Interface;
-pub use socket::{CsumStatus, Filter, RawSocket, RxMeta, SocketConfig, Stats};
+pub use socket::{CsumStatus, Filter, RawSocket, RingVersion, RxMeta, SocketConfig, Stats};

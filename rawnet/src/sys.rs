@@ -1,5 +1,6 @@
 //! Every `unsafe` block of the crate: raw socket options, `bind`, `ioctl`,
-//! `sendmmsg` and the memory-mapped TPACKET_V3 receive ring.
+//! `sendmmsg`, `recvmsg` and the memory-mapped TPACKET_V2 / TPACKET_V3
+//! receive rings.
 //!
 //! The functions here are thin and safe to call; all parsing of what the
 //! kernel wrote happens in safe code elsewhere, on byte slices.
@@ -20,12 +21,19 @@ pub const SOL_PACKET: libc::c_int = 263;
 pub const PACKET_RX_RING: libc::c_int = 5;
 /// `PACKET_STATISTICS`.
 pub const PACKET_STATISTICS: libc::c_int = 6;
+/// `PACKET_COPY_THRESH`: a non-zero value makes the kernel queue frames too
+/// large for a TPACKET_V2 slot on the socket, to be read with `recv`.
+pub const PACKET_COPY_THRESH: libc::c_int = 7;
+/// `PACKET_AUXDATA`: `recvmsg` returns a `tpacket_auxdata` control message.
+pub const PACKET_AUXDATA: libc::c_int = 8;
 /// `PACKET_VERSION`.
 pub const PACKET_VERSION: libc::c_int = 10;
 /// `PACKET_FANOUT`.
 pub const PACKET_FANOUT: libc::c_int = 18;
 /// `PACKET_IGNORE_OUTGOING`.
 pub const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+/// `TPACKET_V2` (enum tpacket_versions).
+pub const TPACKET_V2: libc::c_int = 1;
 /// `TPACKET_V3` (enum tpacket_versions).
 pub const TPACKET_V3: libc::c_int = 2;
 
@@ -35,6 +43,30 @@ pub const BLOCK_STATUS_OFF: usize = 8;
 const TP_STATUS_KERNEL: u32 = 0;
 /// `TP_STATUS_USER`.
 const TP_STATUS_USER: u32 = 1;
+
+/// `struct tpacket_req` (TPACKET_V1 / V2).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct TpacketReq {
+    tp_block_size: u32,
+    tp_block_nr: u32,
+    tp_frame_size: u32,
+    tp_frame_nr: u32,
+}
+
+/// `struct tpacket_auxdata`, the `PACKET_AUXDATA` control message.
+#[repr(C)]
+#[allow(dead_code)] // the whole layout is spelled out; only tp_status is used
+#[derive(Clone, Copy, Default)]
+struct TpacketAuxdata {
+    tp_status: u32,
+    tp_len: u32,
+    tp_snaplen: u32,
+    tp_mac: u16,
+    tp_net: u16,
+    tp_vlan_tci: u16,
+    tp_vlan_tpid: u16,
+}
 
 /// `struct tpacket_req3`.
 #[repr(C)]
@@ -151,7 +183,9 @@ fn sockaddr_ll(ifindex: u32, protocol: u16) -> libc::sockaddr_ll {
     }
 }
 
-/// Reads (and thereby resets) the kernel's `PACKET_STATISTICS` of a TPACKET_V3 socket.
+/// Reads (and thereby resets) the kernel's `PACKET_STATISTICS`. A TPACKET_V2
+/// socket writes only the first two fields (`struct tpacket_stats`); the
+/// third stays 0.
 pub fn packet_stats(fd: BorrowedFd<'_>) -> Result<TpacketStatsV3, Errno> {
     let mut st = TpacketStatsV3::default();
     let mut len = size_of::<TpacketStatsV3>() as libc::socklen_t;
@@ -254,11 +288,110 @@ pub fn send_frames(fd: BorrowedFd<'_>, ifindex: u32, frames: &[&[u8]]) -> Result
     }
 }
 
-/// A TPACKET_V3 receive ring mapped into our memory.
+/// The system's page size (ring blocks must be a multiple of it).
+pub fn page_size() -> usize {
+    // SAFETY: sysconf only reads a system constant; no pointers are involved.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(n).ok().filter(|&n| n > 0).unwrap_or(4096)
+}
+
+/// Receives the next frame queued on the socket itself (not through the
+/// ring) into `buf`, without waiting: `recvmsg(MSG_DONTWAIT | MSG_TRUNC)`.
+///
+/// Returns the frame's whole length (larger than `buf` if it did not fit;
+/// then only `buf.len()` bytes were written) and, if `PACKET_AUXDATA` is on,
+/// the `tp_status` of its `tpacket_auxdata` control message.
+pub fn recv_frame(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Option<u32>), Errno> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast::<c_void>(),
+        iov_len: buf.len(),
+    };
+    // 8-byte aligned room for one cmsghdr plus a tpacket_auxdata (40 bytes),
+    // with margin.
+    let mut ctrl = [0u64; 16];
+    // SAFETY: msghdr is plain old data (integers and nullable pointers);
+    // all-zero is a valid, empty header.
+    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+    hdr.msg_iov = &mut iov;
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = ctrl.as_mut_ptr().cast::<c_void>();
+    hdr.msg_controllen = size_of::<[u64; 16]>() as _;
+    // SAFETY: `hdr` points at one iovec covering exactly `buf` (writable, and
+    // borrowed mutably for the whole call) and at `ctrl` with its true size;
+    // both outlive the call. No name buffer is given (msg_name is null).
+    let rc = unsafe {
+        libc::recvmsg(
+            fd.as_raw_fd(),
+            &mut hdr,
+            libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+        )
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    let mut status = None;
+    // SAFETY: `hdr` is the header recvmsg just filled in: msg_control points
+    // at `ctrl` and msg_controllen is what the kernel wrote there, so the
+    // CMSG_* walk stays inside `ctrl`. The payload is read unaligned and only
+    // when the message is long enough to hold a whole tpacket_auxdata.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&hdr);
+        while !c.is_null() {
+            let need = libc::CMSG_LEN(size_of::<TpacketAuxdata>() as u32) as usize;
+            if (*c).cmsg_level == SOL_PACKET
+                && (*c).cmsg_type == PACKET_AUXDATA
+                && (*c).cmsg_len as usize >= need
+            {
+                let aux = std::ptr::read_unaligned(
+                    libc::CMSG_DATA(c).cast::<TpacketAuxdata>().cast_const(),
+                );
+                status = Some(aux.tp_status);
+            }
+            c = libc::CMSG_NXTHDR(&hdr, c);
+        }
+    }
+    Ok((rc as usize, status))
+}
+
+/// Shape of a receive ring: which TPACKET version and its geometry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RingLayout {
+    /// TPACKET_V2: `block_nr` blocks of `block_size` bytes, each cut into
+    /// fixed `frame_size` slots, one frame per slot, each with its own status.
+    V2 {
+        /// Bytes per block (a multiple of the page size, at least `frame_size`).
+        block_size: usize,
+        /// Number of blocks.
+        block_nr: usize,
+        /// Bytes per slot (a multiple of 16).
+        frame_size: usize,
+    },
+    /// TPACKET_V3: `block_nr` blocks of `block_size` bytes, each packed with
+    /// frames of any size and handed over whole.
+    V3 {
+        /// Bytes per block (a multiple of the page size).
+        block_size: usize,
+        /// Number of blocks.
+        block_nr: usize,
+        /// Only has to divide `block_size`.
+        frame_size: usize,
+        /// Block retire timeout (`tp_retire_blk_tov`), ms.
+        retire_ms: u32,
+    },
+}
+
+/// A receive ring mapped into our memory, seen as a sequence of units, each
+/// with a 32-bit status word: the blocks of a TPACKET_V3 ring (status at
+/// offset 8 of the block descriptor), or the frame slots of a TPACKET_V2
+/// ring (status at offset 0 of the `tpacket2_hdr`).
 pub struct Ring {
     base: NonNull<u8>,
+    len: usize,
     block_size: usize,
-    block_nr: usize,
+    unit_size: usize,
+    units_per_block: usize,
+    unit_nr: usize,
+    status_off: usize,
 }
 
 // SAFETY: the ring is a private mapping of kernel memory owned by this value;
@@ -266,39 +399,76 @@ pub struct Ring {
 // through &self / &mut self.
 unsafe impl Send for Ring {}
 
+fn u32_of(v: usize, what: &'static str) -> Result<u32, (&'static str, Errno)> {
+    u32::try_from(v).map_err(|_| (what, Errno::EINVAL))
+}
+
 impl Ring {
-    /// Sets up `PACKET_RX_RING` (TPACKET_V3 must already be selected) with
-    /// `block_nr` blocks of `block_size` bytes and maps it.
-    pub fn new(
-        fd: BorrowedFd<'_>,
-        block_size: usize,
-        block_nr: usize,
-        frame_size: usize,
-        retire_ms: u32,
-    ) -> Result<Ring, (&'static str, Errno)> {
+    /// Sets up `PACKET_RX_RING` as `layout` says (the matching
+    /// `PACKET_VERSION` must already be selected) and maps it.
+    pub fn new(fd: BorrowedFd<'_>, layout: RingLayout) -> Result<Ring, (&'static str, Errno)> {
         let err = |what| move |e| (what, e);
+        let (block_size, block_nr, frame_size) = match layout {
+            RingLayout::V2 {
+                block_size,
+                block_nr,
+                frame_size,
+            }
+            | RingLayout::V3 {
+                block_size,
+                block_nr,
+                frame_size,
+                ..
+            } => (block_size, block_nr, frame_size),
+        };
+        if frame_size == 0 || block_size < frame_size || block_nr == 0 {
+            return Err(("ring geometry", Errno::EINVAL));
+        }
         let total = block_size
             .checked_mul(block_nr)
             .ok_or(("ring size overflows", Errno::EINVAL))?;
-        let req = TpacketReq3 {
-            tp_block_size: u32::try_from(block_size).map_err(|_| ("block size", Errno::EINVAL))?,
-            tp_block_nr: u32::try_from(block_nr).map_err(|_| ("block count", Errno::EINVAL))?,
-            tp_frame_size: u32::try_from(frame_size).map_err(|_| ("frame size", Errno::EINVAL))?,
-            tp_frame_nr: u32::try_from(total / frame_size)
-                .map_err(|_| ("frame count", Errno::EINVAL))?,
-            tp_retire_blk_tov: retire_ms,
-            tp_sizeof_priv: 0,
-            tp_feature_req_word: 0,
-        };
-        // SAFETY: `req` is a fully initialised tpacket_req3 and we pass its size.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                SOL_PACKET,
-                PACKET_RX_RING,
-                (&req as *const TpacketReq3).cast::<c_void>(),
-                size_of::<TpacketReq3>() as libc::socklen_t,
-            )
+        let per_block = block_size / frame_size;
+        let frame_nr = u32_of(per_block * block_nr, "frame count")?;
+        let rc = match layout {
+            RingLayout::V2 { .. } => {
+                let req = TpacketReq {
+                    tp_block_size: u32_of(block_size, "block size")?,
+                    tp_block_nr: u32_of(block_nr, "block count")?,
+                    tp_frame_size: u32_of(frame_size, "frame size")?,
+                    tp_frame_nr: frame_nr,
+                };
+                // SAFETY: `req` is a fully initialised tpacket_req and we pass its size.
+                unsafe {
+                    libc::setsockopt(
+                        fd.as_raw_fd(),
+                        SOL_PACKET,
+                        PACKET_RX_RING,
+                        (&req as *const TpacketReq).cast::<c_void>(),
+                        size_of::<TpacketReq>() as libc::socklen_t,
+                    )
+                }
+            }
+            RingLayout::V3 { retire_ms, .. } => {
+                let req = TpacketReq3 {
+                    tp_block_size: u32_of(block_size, "block size")?,
+                    tp_block_nr: u32_of(block_nr, "block count")?,
+                    tp_frame_size: u32_of(frame_size, "frame size")?,
+                    tp_frame_nr: u32_of(total / frame_size, "frame count")?,
+                    tp_retire_blk_tov: retire_ms,
+                    tp_sizeof_priv: 0,
+                    tp_feature_req_word: 0,
+                };
+                // SAFETY: `req` is a fully initialised tpacket_req3 and we pass its size.
+                unsafe {
+                    libc::setsockopt(
+                        fd.as_raw_fd(),
+                        SOL_PACKET,
+                        PACKET_RX_RING,
+                        (&req as *const TpacketReq3).cast::<c_void>(),
+                        size_of::<TpacketReq3>() as libc::socklen_t,
+                    )
+                }
+            }
         };
         if rc != 0 {
             return Err(err("setsockopt(PACKET_RX_RING)")(Errno::last()));
@@ -336,50 +506,74 @@ impl Ring {
             ptr
         };
         let base = NonNull::new(ptr.cast::<u8>()).ok_or(("mmap returned null", Errno::EINVAL))?;
-        Ok(Ring {
-            base,
-            block_size,
-            block_nr,
+        Ok(match layout {
+            RingLayout::V2 { .. } => Ring {
+                base,
+                len: total,
+                block_size,
+                unit_size: frame_size,
+                units_per_block: per_block,
+                unit_nr: per_block * block_nr,
+                status_off: 0,
+            },
+            RingLayout::V3 { .. } => Ring {
+                base,
+                len: total,
+                block_size,
+                unit_size: block_size,
+                units_per_block: 1,
+                unit_nr: block_nr,
+                status_off: BLOCK_STATUS_OFF,
+            },
         })
     }
 
-    /// Number of blocks.
-    pub fn block_nr(&self) -> usize {
-        self.block_nr
+    /// Number of units (V3: blocks, V2: frame slots).
+    pub fn unit_nr(&self) -> usize {
+        self.unit_nr
+    }
+
+    /// Byte offset of unit `i` in the mapping. Units never straddle a block
+    /// (the kernel's own layout: whole slots per block, the rest unused).
+    fn offset(&self, i: usize) -> usize {
+        let i = i % self.unit_nr;
+        (i / self.units_per_block) * self.block_size + (i % self.units_per_block) * self.unit_size
     }
 
     fn status(&self, i: usize) -> &AtomicU32 {
-        let i = i % self.block_nr;
-        // SAFETY: block i starts at i*block_size inside the mapping, and the
-        // status word at offset 8 is 4-byte aligned (blocks are page aligned);
-        // the kernel and we access it only as a 32-bit word, so treating it as
-        // an atomic is sound, and the mapping lives as long as `self`.
+        // SAFETY: unit i lies inside the mapping (offset + unit_size <= len,
+        // by construction of the geometry), and its status word (offset 0 of
+        // a V2 slot, 8 of a V3 block) is 4-byte aligned: blocks are page
+        // aligned and slots a multiple of 16 bytes. The kernel and we access
+        // it only as a 32-bit word, so treating it as an atomic is sound, and
+        // the mapping lives as long as `self`.
         unsafe {
             AtomicU32::from_ptr(
                 self.base
                     .as_ptr()
-                    .add(i * self.block_size + BLOCK_STATUS_OFF)
+                    .add(self.offset(i) + self.status_off)
                     .cast::<u32>(),
             )
         }
     }
 
-    /// Block `i` as bytes if the kernel has handed it to user space
+    /// Unit `i` as bytes if the kernel has handed it to user space
     /// (`TP_STATUS_USER`), else None.
-    pub fn block(&self, i: usize) -> Option<&[u8]> {
+    pub fn unit(&self, i: usize) -> Option<&[u8]> {
         if self.status(i).load(Ordering::Acquire) & TP_STATUS_USER == 0 {
             return None;
         }
-        let i = i % self.block_nr;
-        // SAFETY: the block lies inside the mapping; the kernel does not write
-        // a block while its status is TP_STATUS_USER, and handing it back
+        // SAFETY: the unit lies inside the mapping; the kernel does not write
+        // a unit while its status is TP_STATUS_USER (the acquire load above
+        // orders our reads after its writes), and handing it back
         // (`release`) needs &mut self, so no slice outlives our ownership.
         Some(unsafe {
-            std::slice::from_raw_parts(self.base.as_ptr().add(i * self.block_size), self.block_size)
+            std::slice::from_raw_parts(self.base.as_ptr().add(self.offset(i)), self.unit_size)
         })
     }
 
-    /// Gives block `i` back to the kernel (`TP_STATUS_KERNEL`).
+    /// Gives unit `i` back to the kernel (`TP_STATUS_KERNEL`), after all our
+    /// reads of it (release store).
     pub fn release(&mut self, i: usize) {
         self.status(i).store(TP_STATUS_KERNEL, Ordering::Release);
     }
@@ -390,10 +584,7 @@ impl Drop for Ring {
         // SAFETY: base/len are exactly what mmap returned; no slice into the
         // mapping can outlive `self`.
         unsafe {
-            libc::munmap(
-                self.base.as_ptr().cast::<c_void>(),
-                self.block_size * self.block_nr,
-            );
+            libc::munmap(self.base.as_ptr().cast::<c_void>(), self.len);
         }
     }
 }
