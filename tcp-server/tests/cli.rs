@@ -74,10 +74,12 @@ fn bad_values_exit_2_with_clap_message() {
 }
 
 #[test]
-fn several_workers_are_refused_with_a_reason() {
-    let out = run(&["--workers", "4"]);
+fn too_many_workers_are_refused_with_a_reason() {
+    let out = run(&["--workers", "65"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("only 1 worker"));
+    assert!(text(&out.stderr).contains("at most 64 workers"), "{}", text(&out.stderr));
+    let out = run(&["--workers", "0"]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

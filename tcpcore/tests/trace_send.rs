@@ -63,9 +63,11 @@ fn no_nagle_sends_tail_at_once() {
 
 /// RFC 6298 §5.4-5.5: on timeout the earliest unacknowledged segment is
 /// retransmitted and the RTO doubles. The RTO comes from the handshake's
-/// RTT (10 ms) and is bounded below by 200 ms. Karn's rule (§3): the ACK of
-/// a retransmitted segment gives no RTT sample, so the next segment's RTO
-/// is again 200 ms, not 1.4 s.
+/// RTT (10 ms) and is bounded below by 200 ms; before it, the tail loss
+/// probe (RFC 8985 §7: 2 SRTT + 50 ms for a single segment) sends the
+/// segment once. Karn's rule (RFC 6298 §3): the ACK of a retransmitted
+/// segment gives no RTT sample, so the next segment's RTO is again 200 ms,
+/// not 1.4 s.
 #[test]
 fn rto_backoff_and_karn() {
     let h = run(
@@ -74,16 +76,18 @@ fn rto_backoff_and_karn() {
             "{HS_SACK}
              0.100 ! app-send 100
              0.100 > P. 1:101(100) ack 1001
+             0.170 > P. 1:101(100) ack 1001
              0.300 > P. 1:101(100) ack 1001
              0.700 > P. 1:101(100) ack 1001
              1.500 > P. 1:101(100) ack 1001
              1.510 < . 1001:1001(0) ack 101 win 502
              2.000 ! app-send 100
              2.000 > P. 101:201(100) ack 1001
+             2.070 > P. 101:201(100) ack 1001
              2.200 > P. 101:201(100) ack 1001"
         ),
     );
-    assert_eq!(h.ep.stats().retransmits, 4);
+    assert_eq!(h.ep.stats().retransmits, 6);
 }
 
 /// After the retry limit the connection is reset and reported timed out.
@@ -97,6 +101,7 @@ fn retry_limit_resets() {
             "{HS_SACK}
              0.100 ! app-send 100
              0.100 > P. 1:101(100) ack 1001
+             0.170 > P. 1:101(100) ack 1001
              0.300 > P. 1:101(100) ack 1001
              0.700 > P. 1:101(100) ack 1001
              1.500 > R. 101:101(0) ack 1001
@@ -255,4 +260,31 @@ fn echo_moves_received_bytes_out() {
              0.140 > P. 3001:4001(1000) ack 5001"
         ),
     );
+}
+
+/// RFC 8985 §7: a lost tail draws no duplicate ACKs. The tail loss probe
+/// (2 SRTT after the last ACK) sends the last segment again; its SACK shows
+/// the hole before it, which is then retransmitted at once -- long before
+/// the 200 ms RTO.
+#[test]
+fn tail_loss_probe_recovers_lost_tail() {
+    let h = run(
+        no_nagle(),
+        &format!(
+            "{HS_SACK}
+             0.100 ! app-send 7300
+             0.100 > . 1:1461(1460) ack 1001
+             0.100 > . 1461:2921(1460) ack 1001
+             0.100 > . 2921:4381(1460) ack 1001
+             0.100 > . 4381:5841(1460) ack 1001
+             0.100 > P. 5841:7301(1460) ack 1001
+             0.110 < . 1001:1001(0) ack 4381 win 502
+             0.130 > P. 5841:7301(1460) ack 1001
+             0.140 < . 1001:1001(0) ack 4381 win 502 <sack 5841:7301>
+             0.140 > . 4381:5841(1460) ack 1001
+             0.150 < . 1001:1001(0) ack 7301 win 502
+             0.500 tick"
+        ),
+    );
+    assert_eq!(h.ep.stats().retransmits, 2);
 }

@@ -528,10 +528,12 @@ impl State {
         match self {
             State::SynReceived(s) => s.tcb.rtx.deadline,
             State::Established(s) | State::FinWait1(s) => {
-                min_opt(s.tcb.rtx.deadline, s.rcv.ack_due)
+                min_opt(min_opt(s.tcb.rtx.deadline, s.rcv.ack_due), s.snd.cc.pto)
             }
             State::FinWait2(s) => min_opt(Some(s.deadline), s.rcv.ack_due),
-            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => s.tcb.rtx.deadline,
+            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
+                min_opt(s.tcb.rtx.deadline, s.snd.cc.pto)
+            }
             State::TimeWait(s) => Some(s.expires),
             State::Closed(_) => None,
         }
@@ -1759,6 +1761,10 @@ fn half_closed_timeout(
     now: Instant,
     cfg: &Config,
 ) -> Transition<'static> {
+    if s.snd.cc.pto.is_some_and(|p| now >= p) && s.tcb.rtx.deadline.is_none_or(|d| now < d) {
+        send::on_pto(&mut s.snd, now);
+        return Transition::new(half_state(kind, s));
+    }
     if s.tcb.rtx.deadline.is_none_or(|d| now < d) {
         return Transition::new(half_state(kind, s));
     }
@@ -1789,6 +1795,9 @@ fn open_timeout(
     if s.rcv.ack_due.is_some_and(|d| now >= d) {
         let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx, now);
         t.reply(r);
+    }
+    if s.snd.cc.pto.is_some_and(|p| now >= p) && s.tcb.rtx.deadline.is_none_or(|d| now < d) {
+        send::on_pto(&mut s.snd, now);
     }
     if s.tcb.rtx.deadline.is_some_and(|d| now >= d) {
         s.tcb.rtx.deadline = None;

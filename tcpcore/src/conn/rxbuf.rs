@@ -20,7 +20,7 @@ use crate::wire::SackBlocks;
 
 /// At most this many separate out-of-order ranges are kept; a segment that
 /// would need one more is dropped (and still acknowledged).
-pub const MAX_RANGES: usize = 8;
+pub const MAX_RANGES: usize = 32;
 
 /// The bookkeeping of a receive buffer: which out-of-order ranges it holds.
 #[derive(Clone, Debug, Default)]

@@ -131,6 +131,13 @@ pub struct Congestion {
     pub persist: bool,
     /// The next retransmission is a zero-window probe: one byte.
     pub probe: bool,
+    /// The tail-loss-probe timer (RFC 8985 §7.2): fires before the RTO
+    /// while data is in flight.
+    pub pto: Option<Instant>,
+    /// A tail loss probe is out; its end (SND.MAX when it was sent).
+    pub tlp: Option<SeqNum>,
+    /// The next transmission is the tail loss probe: the last segment again.
+    pub rtx_last: bool,
 }
 
 impl Congestion {
@@ -149,6 +156,9 @@ impl Congestion {
             rtt_probe: None,
             persist: false,
             probe: false,
+            pto: None,
+            tlp: None,
+            rtx_last: false,
         }
     }
 
@@ -249,6 +259,41 @@ fn pipe(snd: &SendHalf, mss: u32) -> u32 {
     flight
         .saturating_sub(cc.sacked_above(snd.una))
         .saturating_sub(lost)
+}
+
+/// RFC 8985 §7.2: the probe timeout, 2 SRTT (at least 10 ms), plus an
+/// allowance for a delayed ACK when a single segment is in flight; `None`
+/// before the first RTT sample or when it would not come before the RTO.
+fn pto_after(snd: &SendHalf, tcb: &Tcb, now: Instant) -> Option<Instant> {
+    let (srtt, _) = tcb.rtx.rtt?;
+    let mut pto = (2 * srtt).max(10_000);
+    if snd.max - snd.una <= smss(snd, tcb) {
+        pto += 50_000;
+    }
+    let pto = Duration::from_micros(pto);
+    (pto < tcb.rtx.rto).then(|| now + pto)
+}
+
+/// Arms (or re-arms) the tail-loss-probe timer while data is in flight and
+/// no probe is out; stops it otherwise.
+fn arm_pto(snd: &mut SendHalf, tcb: &Tcb, now: Instant) {
+    snd.cc.pto = if snd.una != snd.max && snd.cc.tlp.is_none() && snd.cc.recover.is_none() {
+        pto_after(snd, tcb, now)
+    } else {
+        None
+    };
+}
+
+/// The tail-loss-probe timer fired (RFC 8985 §7.3): the last segment is sent
+/// again, so that a lost tail draws a SACK (and recovery) instead of
+/// waiting for the RTO.
+pub fn on_pto(snd: &mut SendHalf, now: Instant) {
+    let _ = now;
+    snd.cc.pto = None;
+    if snd.una != snd.max && snd.cc.tlp.is_none() && snd.cc.recover.is_none() {
+        snd.cc.tlp = Some(snd.max);
+        snd.cc.rtx_last = true;
+    }
 }
 
 /// What an acceptable ACK did to the send half.
@@ -357,6 +402,12 @@ pub fn on_ack(
         } else {
             None
         };
+        if snd.cc.tlp.is_some_and(|end| ack.after_eq(end)) {
+            // The probe's ACK covers the tail: it was not lost after all,
+            // or the probe repaired it.
+            snd.cc.tlp = None;
+        }
+        arm_pto(snd, tcb, now);
     } else if ack == snd.una
         && seg.payload.is_empty()
         && seg.control == TcpControl::None
@@ -384,7 +435,11 @@ pub fn on_ack(
     // duplicate ACK, or when SACKs show more than (DupThresh - 1) segments
     // above SND.UNA, unless already recovering (RFC 6582 §3.2 step 2:
     // only if SND.UNA has passed the previous `recover`).
-    let sack_loss = snd.cc.sacked_above(snd.una) > u32::from(DUP_THRESH - 1) * mss;
+    let sack_loss = snd.cc.sacked_above(snd.una) > u32::from(DUP_THRESH - 1) * mss
+        // RFC 8985: a SACK for the tail loss probe, with holes below it sent
+        // earlier, shows those holes lost (the probe was sent a PTO after
+        // them, longer than any reordering window).
+        || snd.cc.tlp.is_some_and(|end| snd.cc.highest_sacked() == Some(end));
     if snd.cc.recover.is_none() && snd.nxt != snd.una && (snd.cc.dupacks >= DUP_THRESH || sack_loss)
     {
         let cc = &mut snd.cc;
@@ -399,6 +454,8 @@ pub fn on_ack(
         cc.high_rxt = snd.una;
         cc.rtx_una = true;
         cc.rtt_probe = None;
+        cc.tlp = None;
+        cc.pto = None;
     }
     AckEffect { acked }
 }
@@ -419,6 +476,16 @@ pub fn next_segment(
     let data_end = snd.end;
     let fin_seq = snd.fin.then_some(data_end);
     let cc_rtx = snd.cc.rtx_una;
+    // 0. The tail loss probe: the last segment sent, again.
+    if core::mem::take(&mut snd.cc.rtx_last) && snd.una != snd.max {
+        let data_max = snd.max.min(snd.end);
+        let back = (data_max - snd.una).min(mss);
+        if back > 0 {
+            let seq = data_max - back;
+            let r = retransmit(snd, tcb, seq, mss, ring, fin_seq, now, cfg);
+            return Some(r);
+        }
+    }
     // 1. The segment at SND.UNA, once.
     if cc_rtx && snd.una != snd.max {
         snd.cc.rtx_una = false;
@@ -500,6 +567,7 @@ pub fn next_segment(
             snd.cc.persist = false;
             tcb.rtx.deadline = Some(now + tcb.rtx.rto);
         }
+        arm_pto(snd, tcb, now);
         let fin = fin_seq == Some(snd.nxt) && snd.nxt.after_eq(snd.max) && wnd_end.after(snd.nxt);
         if fin {
             snd.nxt += 1;
@@ -609,6 +677,8 @@ pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) -> 
     cc.high_rxt = snd.una;
     cc.rtt_probe = None;
     cc.rtx_una = true;
+    cc.tlp = None;
+    cc.pto = None;
     snd.nxt = snd.una;
     true
 }
