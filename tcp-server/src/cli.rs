@@ -62,10 +62,50 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
 
-    /// Most connections at once, up to 65536 (each reserves 256 KiB of
-    /// receive buffer: the default takes 256 MiB)
+    /// Most connections at once, up to 65536
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub max_conns: u32,
+
+    /// Receive buffer per connection in bytes (a power of two, 4 KiB to
+    /// 64 MiB; K/M suffixes accepted): the largest window advertised
+    #[arg(long, value_name = "BYTES", default_value = "256K", value_parser = parse_buf)]
+    pub rx_buf: usize,
+
+    /// Send buffer per connection in bytes, used by echo mode (a power of
+    /// two, 4 KiB to 64 MiB)
+    #[arg(long, value_name = "BYTES", default_value = "256K", value_parser = parse_buf)]
+    pub tx_buf: usize,
+
+    /// Upper bound on the memory of all connection buffers, in MiB: start-up
+    /// is refused when --max-conns × (--rx-buf + --tx-buf in echo mode)
+    /// exceeds it (buffers are only backed by memory where data lands, so
+    /// this bounds the worst case)
+    #[arg(long, value_name = "MIB", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_memory: u64,
+
+    /// Most half-open connections (SYN-RECEIVED) per worker; beyond it SYNs
+    /// are answered with SYN cookies [default: half of --max-conns]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_half_open: Option<u32>,
+
+    /// Drop SYNs beyond --max-half-open instead of answering with SYN
+    /// cookies (RFC 4987)
+    #[arg(long)]
+    pub no_syn_cookies: bool,
+
+    /// Most connections from one source address (0: no limit)
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_per_source: u32,
+
+    /// Reset a connection that receives nothing for this many seconds
+    /// (0: never)
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub idle_timeout: u64,
+
+    /// Retransmissions of data or FIN (timeouts in a row) before a
+    /// connection is reset
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u8).range(1..=30))]
+    pub max_retries: u8,
 
     /// Worker threads, 1 to 64: each has its own raw socket (one
     /// PACKET_FANOUT group, the kernel's flow hash keeps every connection on
@@ -111,6 +151,27 @@ pub enum ColorWhen {
 /// Most workers: one raw socket, thread and connection table each.
 pub const MAX_WORKERS: u16 = 64;
 
+/// A buffer size: a power of two from 4 KiB to 64 MiB, with an optional
+/// K or M suffix.
+fn parse_buf(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&t[..i], 1024),
+        Some((i, 'M' | 'm')) => (&t[..i], 1024 * 1024),
+        _ => (t, 1),
+    };
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (e.g. 65536, 64K, 1M)"))?;
+    let n = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large"))?;
+    if !n.is_power_of_two() || !(4096..=64 << 20).contains(&n) {
+        return Err(format!("`{s}` must be a power of two from 4K to 64M"));
+    }
+    Ok(n)
+}
+
 fn parse_workers(s: &str) -> Result<u16, String> {
     let n: u16 = s
         .parse()
@@ -148,5 +209,16 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn buffer_sizes() {
+        assert_eq!(parse_buf("256K"), Ok(256 * 1024));
+        assert_eq!(parse_buf("1M"), Ok(1 << 20));
+        assert_eq!(parse_buf("4096"), Ok(4096));
+        assert!(parse_buf("3000").is_err());
+        assert!(parse_buf("1K").is_err());
+        assert!(parse_buf("128M").is_err());
+        assert!(parse_buf("x").is_err());
     }
 }

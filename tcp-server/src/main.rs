@@ -28,6 +28,10 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match server::run(&cli) {
         Ok(code) => code,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("tcp-server: {msg}");
+            ExitCode::from(2)
+        }
         Err(Failure::Runtime(msg)) => {
             eprintln!("tcp-server: {msg}");
             ExitCode::FAILURE

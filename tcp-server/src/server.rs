@@ -18,11 +18,6 @@ use crate::pcap::PcapWriter;
 use crate::sys;
 use crate::worker::{self, ErrOut, Report, Settings, Shared, Stop, Worker};
 
-/// Receive buffer per connection (a power of two, as `RecvBuffer` needs).
-pub const RX_BUF: usize = 256 * 1024;
-/// Send buffer per connection in echo mode (other modes send no data).
-pub const TX_BUF: usize = 256 * 1024;
-
 /// The longest sleep on the socket with one worker.
 const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// The longest sleep on the socket with several workers: a signal wakes
@@ -37,6 +32,9 @@ const RING_MIN: usize = 4 << 20;
 /// Why the server stopped with an error.
 #[derive(Debug)]
 pub enum Failure {
+    /// Settings that do not fit together (clap checks each alone): exit
+    /// status 2.
+    Usage(String),
     /// Anything else: exit status 1.
     Runtime(String),
 }
@@ -67,6 +65,26 @@ fn ring_bytes(workers: usize) -> usize {
 
 /// Runs the server as `cli` says; the exit status on success.
 pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
+    // Settings first, before anything touches the network.
+    let echo_tx = if cli.mode == Mode::Echo {
+        cli.tx_buf
+    } else {
+        0
+    };
+    // The total memory bound: every buffer of every connection, at worst.
+    let worst = ((cli.max_conns as usize).div_ceil(usize::from(cli.workers))
+        * usize::from(cli.workers)) as u64
+        * (cli.rx_buf + echo_tx) as u64;
+    if worst > cli.max_memory << 20 {
+        return Err(Failure::Usage(format!(
+            "--max-conns {} with {} KiB of buffers each needs up to {} MiB, over --max-memory {}: \
+             lower --max-conns or --rx-buf/--tx-buf, or raise --max-memory",
+            cli.max_conns,
+            (cli.rx_buf + echo_tx) / 1024,
+            worst >> 20,
+            cli.max_memory
+        )));
+    }
     sys::init_time_zone();
     let iface = match &cli.iface {
         Some(name) => Interface::by_name(name)?,
@@ -154,22 +172,33 @@ or run with --install-rst-rule (removed on exit), or serve on an unassigned addr
         addr,
         port,
         answer_arp: own,
-        max_half_open: per_worker.div_ceil(2).max(1),
+        max_half_open: cli
+            .max_half_open
+            .map_or(per_worker.div_ceil(2), |n| n as usize)
+            .max(1),
         conn: Config {
             mss,
             // Echo answers each message at once (RFC 862); Nagle would hold
             // back the tail of every reply for an ACK.
             nagle: cli.mode != Mode::Echo,
+            syn_cookies: !cli.no_syn_cookies,
+            max_per_source: cli.max_per_source,
+            idle_timeout: tcpcore::Duration::from_secs(cli.idle_timeout),
+            max_retries: cli.max_retries,
             ..Config::default()
         },
     };
-    let tx_buf = if cli.mode == Mode::Echo { TX_BUF } else { 0 };
+    let tx_buf = if cli.mode == Mode::Echo {
+        cli.tx_buf
+    } else {
+        0
+    };
     // Zeroed, so the system backs a connection's buffers with memory only
     // where data lands: idle connections cost their slot alone.
     let mut owned = Vec::with_capacity(workers);
     for _ in 0..workers {
         owned.push(
-            OwnedStorage::new(per_worker, RX_BUF, tx_buf)
+            OwnedStorage::new(per_worker, cli.rx_buf, tx_buf)
                 .map_err(|e| Failure::Runtime(e.to_string()))?,
         );
     }

@@ -74,10 +74,35 @@ fn bad_values_exit_2_with_clap_message() {
 }
 
 #[test]
+fn resource_flags_are_checked() {
+    for bad in [
+        &["--rx-buf", "3000"][..],
+        &["--tx-buf", "128M"],
+        &["--max-retries", "0"],
+        &["--max-half-open", "0"],
+        &["--max-memory", "0"],
+        &["--idle-timeout", "-1"],
+    ] {
+        let out = run(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out.stderr));
+    }
+    // Settings that pass alone but not together: the memory bound.
+    let out = run(&["--max-conns", "65536", "--rx-buf", "1M"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("over --max-memory 4096"), "{err}");
+    assert_eq!(err.lines().filter(|l| l.contains("max-memory")).count(), 1);
+}
+
+#[test]
 fn too_many_workers_are_refused_with_a_reason() {
     let out = run(&["--workers", "65"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("at most 64 workers"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("at most 64 workers"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = run(&["--workers", "0"]);
     assert_eq!(out.status.code(), Some(2));
 }

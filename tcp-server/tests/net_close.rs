@@ -225,10 +225,21 @@ fn net_no_final_ack_times_out() {
     let t0 = Instant::now();
     let mut h = Harness::new("nft", 123);
     let own = h.own_addr();
-    h.start(&["-s", "-d", "--color", "never", "--ip", &own.to_string()]);
+    // Four retransmissions (0.2 + 0.4 + 0.8 + 1.6 s, then 3.2 s to give up)
+    // keep the test short; the default of 8 takes about 100 s.
+    h.start(&[
+        "-s",
+        "-d",
+        "--color",
+        "never",
+        "--max-retries",
+        "4",
+        "--ip",
+        &own.to_string(),
+    ]);
     hello_then_fin(&h, own);
     let t1 = Instant::now();
-    let st = h.wait(150);
+    let st = h.wait(30);
     let took = t1.elapsed();
     let err = h.stderr();
     assert_eq!(st.code(), Some(4), "{err}");
@@ -245,7 +256,12 @@ fn net_no_final_ack_times_out() {
         took.as_secs_f64(),
         fins.len()
     );
-    assert!(fins.len() >= 4, "{err}");
+    // The FIN and its four retransmissions, each gap about twice the last.
+    assert_eq!(fins.len(), 5, "{err}");
+    assert!(
+        gaps.windows(2).all(|g| g[1] > g[0] * 1.5),
+        "no backoff: {gaps:?}"
+    );
     note("net_no_final_ack_times_out", "passed", t0);
 }
 

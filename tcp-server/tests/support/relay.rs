@@ -246,6 +246,7 @@ fn relay_loop(
         block_timeout_ms: 1,
         fanout: None,
         ignore_outgoing: true,
+        ..SocketConfig::default()
     };
     let open = |name: &str| {
         Interface::by_name(name)
