@@ -1,0 +1,213 @@
+//! The kernel's peer in the end-to-end benchmark: a TCP server on the
+//! Linux stack, one thread, epoll (level-triggered), non-blocking sockets.
+//!
+//! `e2e-kernel-sink --addr IP --port P --mode discard|echo`
+//!
+//! discard: reads every connection to its end, then closes it.
+//! echo: writes back what it reads (TCP_NODELAY), closes at the peer's end.
+//! Prints `ready` on stderr once listening; on SIGINT/SIGTERM prints its
+//! counters (`kernel-sink: N connections, M bytes`) and exits 0.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+
+struct Conn {
+    stream: TcpStream,
+    /// Echo bytes not yet written (the socket's send buffer was full).
+    pending: Vec<u8>,
+}
+
+fn epoll_ctl(ep: RawFd, op: libc::c_int, fd: RawFd, events: u32) -> std::io::Result<()> {
+    let mut ev = libc::epoll_event {
+        events,
+        u64: fd as u64,
+    };
+    // SAFETY: `ev` is a valid epoll_event for the duration of the call.
+    if unsafe { libc::epoll_ctl(ep, op, fd, &mut ev) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A listening socket with a backlog of 4096 (std's is 128).
+fn listen(addr: SocketAddrV4) -> std::io::Result<TcpListener> {
+    // SAFETY: plain socket calls on a descriptor this function owns; the
+    // sockaddr is fully initialised.
+    unsafe {
+        let fd = libc::socket(
+            libc::AF_INET,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        );
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let listener = TcpListener::from_raw_fd(fd);
+        let one: libc::c_int = 1;
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            &one as *const _ as *const libc::c_void,
+            4,
+        );
+        let mut sa: libc::sockaddr_in = std::mem::zeroed();
+        sa.sin_family = libc::AF_INET as libc::sa_family_t;
+        sa.sin_port = addr.port().to_be();
+        sa.sin_addr.s_addr = u32::from(*addr.ip()).to_be();
+        if libc::bind(
+            fd,
+            &sa as *const _ as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        ) < 0
+            || libc::listen(fd, 4096) < 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(listener)
+    }
+}
+
+fn main() {
+    common::install_stop_handler();
+    let ip: Ipv4Addr = common::arg("addr", Ipv4Addr::UNSPECIFIED);
+    let port: u16 = common::arg("port", 5003);
+    let mode: String = common::arg("mode", "discard".to_string());
+    let echo = match mode.as_str() {
+        "discard" => false,
+        "echo" => true,
+        _ => {
+            eprintln!("kernel-sink: --mode discard|echo");
+            std::process::exit(2);
+        }
+    };
+    let listener = match listen(SocketAddrV4::new(ip, port)) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("kernel-sink: cannot listen on {ip}:{port}: {e}");
+            std::process::exit(1);
+        }
+    };
+    // SAFETY: creates a descriptor this function owns (closed at exit).
+    let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if ep < 0 {
+        eprintln!("kernel-sink: epoll_create1 failed");
+        std::process::exit(1);
+    }
+    let lfd = listener.as_raw_fd();
+    epoll_ctl(ep, libc::EPOLL_CTL_ADD, lfd, libc::EPOLLIN as u32).expect("epoll_ctl");
+    eprintln!("kernel-sink: ready on {ip}:{port}, mode {mode}");
+
+    let mut conns: HashMap<RawFd, Conn> = HashMap::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+    let (mut accepted, mut bytes, mut peak) = (0u64, 0u64, 0usize);
+    while !common::stopped() {
+        // SAFETY: `events` is valid for `events.len()` entries.
+        let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, 100) };
+        if n < 0 {
+            continue; // EINTR (the stop signal)
+        }
+        for ev in &events[..n as usize] {
+            let fd = ev.u64 as RawFd;
+            if fd == lfd {
+                // Accept what is queued (bounded per wake-up).
+                for _ in 0..256 {
+                    match listener.accept() {
+                        Ok((s, _)) => {
+                            let _ = s.set_nonblocking(true);
+                            if echo {
+                                let _ = s.set_nodelay(true);
+                            }
+                            let sfd = s.as_raw_fd();
+                            if epoll_ctl(ep, libc::EPOLL_CTL_ADD, sfd, libc::EPOLLIN as u32).is_ok()
+                            {
+                                conns.insert(
+                                    sfd,
+                                    Conn {
+                                        stream: s,
+                                        pending: Vec::new(),
+                                    },
+                                );
+                                accepted += 1;
+                                peak = peak.max(conns.len());
+                            }
+                        }
+                        Err(_) => break,
+                    }
+                }
+                continue;
+            }
+            let Some(c) = conns.get_mut(&fd) else {
+                continue;
+            };
+            let mut close = false;
+            if !c.pending.is_empty() {
+                match c.stream.write(&c.pending) {
+                    Ok(k) => {
+                        c.pending.drain(..k);
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(_) => close = true,
+                }
+                if c.pending.is_empty() && !close {
+                    let _ = epoll_ctl(ep, libc::EPOLL_CTL_MOD, fd, libc::EPOLLIN as u32);
+                }
+            } else {
+                // Read what is there (bounded per wake-up, to stay fair).
+                for _ in 0..64 {
+                    match c.stream.read(&mut buf) {
+                        Ok(0) => {
+                            close = true;
+                            break;
+                        }
+                        Ok(k) => {
+                            bytes += k as u64;
+                            if echo {
+                                let mut off = 0;
+                                while off < k {
+                                    match c.stream.write(&buf[off..k]) {
+                                        Ok(w) => off += w,
+                                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                                        Err(_) => {
+                                            close = true;
+                                            break;
+                                        }
+                                    }
+                                }
+                                if off < k && !close {
+                                    c.pending.extend_from_slice(&buf[off..k]);
+                                    let _ = epoll_ctl(
+                                        ep,
+                                        libc::EPOLL_CTL_MOD,
+                                        fd,
+                                        libc::EPOLLOUT as u32,
+                                    );
+                                    break;
+                                }
+                            }
+                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                        Err(_) => {
+                            close = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            if close {
+                let _ = epoll_ctl(ep, libc::EPOLL_CTL_DEL, fd, 0);
+                conns.remove(&fd); // dropping the stream closes it
+            }
+        }
+    }
+    eprintln!(
+        "kernel-sink: {accepted} connections, {bytes} bytes, {} open, {peak} at most",
+        conns.len()
+    );
+}

@@ -1,0 +1,1587 @@
+//! `bench-e2e`: the end-to-end benchmark of tcp-server, side by side with
+//! the Linux kernel's TCP (`e2e-kernel-sink`) and smoltcp 0.12 over its
+//! `phy::RawSocket` (`e2e-smoltcp-sink`), on one veth pair between two
+//! network namespaces made for the run (removed at the end, also on error).
+//!
+//! The servers run as processes in namespace a (`ip netns exec`), one at a
+//! time; the clients are Linux TCP sockets on threads in namespace b. Every
+//! measurement runs `rounds` times, the contenders alternating within each
+//! round (the first of a round rotates). Printed as one table of medians
+//! (min-max) with the ratios ours/kernel and ours/smoltcp, and written as
+//! JSON under benches/results/.
+//!
+//! Usage (root): `bench-e2e [--quick] [--server PATH] [--out DIR]
+//! [--rounds N] [--only a,b,..]` where the parts are upload, connrate,
+//! echo, memory, scaling. scripts/bench-e2e.sh builds and runs it.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, SocketAddrV4, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rawnet::netns::{self, TestNet};
+use serde_json::{json, Value};
+
+// ---------------------------------------------------------------- options
+
+struct Opts {
+    quick: bool,
+    server: PathBuf,
+    sinks_dir: PathBuf,
+    out: PathBuf,
+    rounds: usize,
+    upload: u64,
+    conns: usize,
+    echo_trips: usize,
+    idle_conns: usize,
+    only: Option<Vec<String>>,
+}
+
+fn usage(msg: &str) -> ! {
+    eprintln!(
+        "bench-e2e: {msg}\nusage: bench-e2e [--quick] [--server PATH] [--out DIR] [--rounds N] [--upload-mib N] [--only upload,connrate,echo,memory,scaling]"
+    );
+    std::process::exit(2);
+}
+
+fn opts() -> Opts {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."));
+    let mut quick = false;
+    let mut server = exe_dir.join("tcp-server");
+    let mut out = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/results"));
+    let mut rounds = None;
+    let mut only = None;
+    let mut upload_mib = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => quick = true,
+            "--server" => {
+                server = it
+                    .next()
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| usage("--server PATH"))
+            }
+            "--out" => {
+                out = it
+                    .next()
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| usage("--out DIR"))
+            }
+            "--upload-mib" => {
+                upload_mib = Some(
+                    it.next()
+                        .and_then(|v| v.parse().ok())
+                        .filter(|&n: &u64| (1..=65536).contains(&n))
+                        .unwrap_or_else(|| usage("--upload-mib 1..65536")),
+                )
+            }
+            "--rounds" => {
+                rounds = Some(
+                    it.next()
+                        .and_then(|v| v.parse().ok())
+                        .filter(|&n: &usize| (1..=20).contains(&n))
+                        .unwrap_or_else(|| usage("--rounds 1..20")),
+                )
+            }
+            "--only" => {
+                only = Some(
+                    it.next()
+                        .unwrap_or_else(|| usage("--only LIST"))
+                        .split(',')
+                        .map(str::to_string)
+                        .collect(),
+                )
+            }
+            "-h" | "--help" => usage("help"),
+            other => usage(&format!("unknown argument `{other}`")),
+        }
+    }
+    Opts {
+        quick,
+        server,
+        sinks_dir: exe_dir,
+        out,
+        rounds: rounds.unwrap_or(if quick { 1 } else { 3 }),
+        upload: upload_mib
+            .map(|m| m << 20)
+            .unwrap_or(if quick { 64 << 20 } else { 1 << 30 }),
+        conns: if quick { 1000 } else { 5000 },
+        echo_trips: if quick { 2000 } else { 20_000 },
+        idle_conns: if quick { 2000 } else { 10_000 },
+        only,
+    }
+}
+
+// ---------------------------------------------------------------- machine
+
+fn sh(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn cpu_model() -> String {
+    read("/proc/cpuinfo")
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("unknown")
+        .trim()
+        .to_string()
+}
+
+fn loadavg() -> String {
+    read("/proc/loadavg")
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A kB figure of /proc/meminfo.
+fn meminfo_kb(key: &str) -> u64 {
+    read("/proc/meminfo")
+        .lines()
+        .find(|l| l.starts_with(key) && l[key.len()..].starts_with(':'))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn raise_nofile(n: u64) {
+    let lim = libc::rlimit {
+        rlim_cur: n,
+        rlim_max: n,
+    };
+    // SAFETY: getrlimit/setrlimit with valid structs.
+    unsafe {
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+            return;
+        }
+        // Without CAP_SYS_RESOURCE: as far as the hard limit goes.
+        let mut cur = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut cur);
+        cur.rlim_cur = cur.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &cur);
+        if cur.rlim_cur < 12_000 {
+            eprintln!("bench-e2e: warning: at most {} open files (ulimit -n): the memory test may not reach its connections", cur.rlim_cur);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- servers
+
+const PORT_OURS: u16 = 5001;
+const PORT_SMOLTCP: u16 = 5002;
+const PORT_KERNEL: u16 = 5003;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Who {
+    Ours {
+        workers: u16,
+    },
+    Kernel,
+    /// smoltcp with its AF_PACKET queue raised to 8 MiB (`shipped`: as is).
+    Smoltcp {
+        shipped: bool,
+    },
+}
+
+impl Who {
+    fn name(self) -> String {
+        match self {
+            Who::Ours { workers: 1 } => "ours".into(),
+            Who::Ours { workers } => format!("ours-w{workers}"),
+            Who::Kernel => "kernel".into(),
+            Who::Smoltcp { shipped: false } => "smoltcp".into(),
+            Who::Smoltcp { shipped: true } => "smoltcp-shipped".into(),
+        }
+    }
+}
+
+struct Ctx<'a> {
+    net: &'a TestNet,
+    opts: &'a Opts,
+    subnet: u8,
+    /// The server has `--max-per-source` (a per-address connection limit).
+    per_source_flag: bool,
+}
+
+impl Ctx<'_> {
+    fn addr(&self, who: Who) -> SocketAddrV4 {
+        let ip = |h| std::net::Ipv4Addr::new(198, 18, self.subnet, h);
+        match who {
+            Who::Ours { .. } => SocketAddrV4::new(ip(10), PORT_OURS),
+            Who::Smoltcp { .. } => SocketAddrV4::new(ip(11), PORT_SMOLTCP),
+            Who::Kernel => SocketAddrV4::new(self.net.addr_a, PORT_KERNEL),
+        }
+    }
+
+    /// Starts `who` in namespace a in `mode` (discard or echo) and waits
+    /// (at most 10 s) until it says it listens.
+    fn start(&self, who: Who, mode: &str, max_conns: u32) -> Result<Proc, String> {
+        let a = self.addr(who);
+        let (prog, args, marker): (PathBuf, Vec<String>, &str) = match who {
+            Who::Ours { workers } => {
+                let mut v = vec![
+                    "-i".into(),
+                    self.net.if_a.clone(),
+                    "--ip".into(),
+                    a.ip().to_string(),
+                    "-p".into(),
+                    a.port().to_string(),
+                    "--mode".into(),
+                    mode.into(),
+                    "--max-conns".into(),
+                    max_conns.to_string(),
+                    "--color".into(),
+                    "never".into(),
+                ];
+                if workers > 1 {
+                    v.extend(["--workers".into(), workers.to_string()]);
+                }
+                // The memory test's connections all come from one address.
+                if max_conns > 1024 && self.per_source_flag {
+                    v.extend(["--max-per-source".into(), "0".into()]);
+                }
+                (self.opts.server.clone(), v, "listening on")
+            }
+            Who::Kernel => (
+                self.opts.sinks_dir.join("e2e-kernel-sink"),
+                vec![
+                    "--addr".into(),
+                    a.ip().to_string(),
+                    "--port".into(),
+                    a.port().to_string(),
+                    "--mode".into(),
+                    mode.into(),
+                ],
+                "ready",
+            ),
+            Who::Smoltcp { shipped } => (
+                self.opts.sinks_dir.join("e2e-smoltcp-sink"),
+                vec![
+                    "--iface".into(),
+                    self.net.if_a.clone(),
+                    "--addr".into(),
+                    a.ip().to_string(),
+                    "--port".into(),
+                    a.port().to_string(),
+                    "--mode".into(),
+                    mode.into(),
+                    "--rcvbuf".into(),
+                    if shipped {
+                        "0".into()
+                    } else {
+                        (8 << 20).to_string()
+                    },
+                ],
+                "ready",
+            ),
+        };
+        let mut cmd = self
+            .net
+            .exec_a(std::iter::once(prog.into_os_string()).chain(args.into_iter().map(Into::into)));
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", who.name()))?;
+        let pid = child.id() as i32;
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let mut err = child.stderr.take().expect("piped");
+        let log2 = Arc::clone(&log);
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            let mut said = false;
+            loop {
+                match err.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => {
+                        let mut l = log2.lock().unwrap();
+                        l.push_str(&String::from_utf8_lossy(&buf[..k]));
+                        if !said && l.contains(marker) {
+                            said = true;
+                            let _ = tx.send(());
+                        }
+                    }
+                }
+            }
+        });
+        let mut p = Proc {
+            child,
+            pid,
+            log,
+            reader: Some(reader),
+            done: false,
+        };
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(()) => Ok(p),
+            Err(_) => {
+                let text = p.stop();
+                Err(format!(
+                    "{} did not start: {}",
+                    who.name(),
+                    text.trim().replace('\n', "; ")
+                ))
+            }
+        }
+    }
+}
+
+/// A server process in namespace a; killed on drop if still running.
+struct Proc {
+    child: Child,
+    pid: i32,
+    log: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    done: bool,
+}
+
+impl Proc {
+    fn status_kb(&self, key: &str) -> u64 {
+        read(&format!("/proc/{}/status", self.pid))
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// User + system CPU seconds so far.
+    fn cpu_secs(&self) -> f64 {
+        let s = read(&format!("/proc/{}/stat", self.pid));
+        let rest = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // Fields 14 and 15 (utime, stime) are 12 and 13 after the `)`.
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        (t(11) + t(12)) / hz
+    }
+
+    /// SIGTERM, then (after 5 s) SIGKILL; returns everything it wrote on
+    /// stderr (its exit summary included).
+    fn stop(&mut self) -> String {
+        if !self.done {
+            self.done = true;
+            // SAFETY: signals a child of ours, by pid.
+            unsafe { libc::kill(self.pid, libc::SIGTERM) };
+            let t0 = Instant::now();
+            loop {
+                match self.child.try_wait() {
+                    Ok(Some(_)) | Err(_) => break,
+                    Ok(None) if t0.elapsed() > Duration::from_secs(5) => {
+                        let _ = self.child.kill();
+                        let _ = self.child.wait();
+                        break;
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+            if let Some(r) = self.reader.take() {
+                let _ = r.join();
+            }
+        }
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            self.done = true;
+        }
+    }
+}
+
+/// Numbers in a line, in order.
+fn numbers(s: &str) -> Vec<u64> {
+    s.split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+/// What the server said on the way out, as JSON: tcp-server's summary
+/// parsed into counters; the sinks' counter line.
+fn exit_report(who: Who, text: &str) -> Value {
+    match who {
+        Who::Ours { .. } => {
+            let Some(start) = text.find("tcp-server: summary after") else {
+                return json!({ "summary": "missing", "stderr_tail": tail(text) });
+            };
+            let mut m = serde_json::Map::new();
+            for line in text[start..].lines().take(12) {
+                let t = line.trim_start();
+                let n = numbers(t);
+                let mut put = |k: &str, i: usize| {
+                    if let Some(v) = n.get(i) {
+                        m.insert(k.into(), json!(v));
+                    }
+                };
+                if t.starts_with("connections") {
+                    put("established", 0);
+                    put("closed_normal", 1);
+                    put("closed_reset", 2);
+                    put("timed_out", 3);
+                    put("aborted", 4);
+                } else if t.starts_with("payload") {
+                    put("payload_bytes", 0);
+                } else if t.starts_with("frames") {
+                    put("rx_frames", 0);
+                    put("tx_frames", 1);
+                    put("retransmissions", 2);
+                    put("resets_to_unknown", 3);
+                } else if let Some(r) = t.strip_prefix("dropped") {
+                    m.insert("dropped".into(), json!(r.trim()));
+                } else if t.starts_with("socket") {
+                    put("ring_drops", 0);
+                    put("truncated", 1);
+                    put("not_sent", 2);
+                } else if t.starts_with("open") {
+                    put("open", 0);
+                } else if t.starts_with("worker") {
+                    m.entry("workers")
+                        .or_insert_with(|| json!([]))
+                        .as_array_mut()
+                        .unwrap()
+                        .push(json!(t));
+                }
+            }
+            let warn: Vec<&str> = text
+                .lines()
+                .filter(|l| {
+                    (l.contains("warning") || l.contains("error")) && !l.contains("signal received")
+                })
+                .take(5)
+                .collect();
+            if !warn.is_empty() {
+                m.insert("warnings".into(), json!(warn));
+            }
+            Value::Object(m)
+        }
+        Who::Kernel | Who::Smoltcp { .. } => {
+            let line = text
+                .lines()
+                .rev()
+                .find(|l| l.contains("connections,"))
+                .unwrap_or("");
+            let n = numbers(line);
+            json!({
+                "connections": n.first(),
+                "payload_bytes": n.get(1),
+                "open": if matches!(who, Who::Kernel) { n.get(2).copied() } else { None },
+            })
+        }
+    }
+}
+
+fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(6)..].join("; ")
+}
+
+// ---------------------------------------------------------------- clients
+
+fn connect(to: SocketAddrV4, io: Duration) -> std::io::Result<TcpStream> {
+    let s = TcpStream::connect_timeout(&SocketAddr::V4(to), Duration::from_secs(3))?;
+    s.set_read_timeout(Some(io))?;
+    s.set_write_timeout(Some(io))?;
+    Ok(s)
+}
+
+/// Reads to the peer's FIN; the number of bytes.
+fn drain(s: &mut TcpStream) -> std::io::Result<u64> {
+    let mut buf = [0u8; 4096];
+    let mut n = 0;
+    for _ in 0..1_000_000 {
+        match s.read(&mut buf) {
+            Ok(0) => return Ok(n),
+            Ok(k) => n += k as u64,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("no end"))
+}
+
+/// Threads in namespace b, each running `f(i)`; their results in order.
+fn in_b<T: Send + 'static>(
+    net: &TestNet,
+    n: usize,
+    f: impl Fn(usize) -> T + Send + Sync + 'static,
+) -> Result<Vec<T>, String> {
+    let f = Arc::new(f);
+    let mut hs = Vec::new();
+    for i in 0..n {
+        let f = Arc::clone(&f);
+        hs.push(netns::spawn_in_ns(&net.ns_b, move || f(i)).map_err(|e| e.to_string())?);
+    }
+    hs.into_iter()
+        .map(|h| match h.join() {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("client thread panicked".into()),
+        })
+        .collect()
+}
+
+/// `parallel` connections each upload `total / parallel` bytes, shut down
+/// their side and wait for the server's FIN. The wall time of all, or why
+/// it failed (a connection that makes no progress for 5 s, or the whole
+/// taking longer than `limit`).
+fn upload(
+    net: &TestNet,
+    to: SocketAddrV4,
+    total: u64,
+    parallel: usize,
+    limit: Duration,
+) -> Result<f64, String> {
+    let each = total / parallel as u64;
+    let t0 = Instant::now();
+    let res = in_b(net, parallel, move |i| -> Result<f64, String> {
+        let mut s = connect(to, Duration::from_secs(5)).map_err(|e| format!("connect: {e}"))?;
+        let mut chunk = vec![0u8; 1 << 20];
+        for (j, b) in chunk.iter_mut().enumerate() {
+            *b = (j * 7 + i) as u8;
+        }
+        let mut left = each;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            s.write_all(&chunk[..n])
+                .map_err(|e| format!("stalled after {} MiB: {e}", (each - left) >> 20))?;
+            left -= n as u64;
+            if t0.elapsed() > limit {
+                return Err(format!(
+                    "over the {} s limit after {} MiB",
+                    limit.as_secs(),
+                    (each - left) >> 20
+                ));
+            }
+        }
+        s.shutdown(Shutdown::Write)
+            .map_err(|e| format!("shutdown: {e}"))?;
+        let back = drain(&mut s).map_err(|e| format!("waiting for the FIN: {e}"))?;
+        if back != 0 {
+            return Err(format!("{back} bytes came back"));
+        }
+        Ok(t0.elapsed().as_secs_f64())
+    })?;
+    let mut wall: f64 = 0.0;
+    for r in res {
+        wall = wall.max(r?);
+    }
+    Ok(wall)
+}
+
+struct Rate {
+    ok: u64,
+    errors: u64,
+    secs: f64,
+    first_error: Option<String>,
+}
+
+/// `n` connections (connect, 16 bytes, close, wait for the server's FIN)
+/// from `conc` threads; at most `limit`.
+fn connrate(
+    net: &TestNet,
+    to: SocketAddrV4,
+    n: usize,
+    conc: usize,
+    limit: Duration,
+) -> Result<Rate, String> {
+    let per = n / conc;
+    let t0 = Instant::now();
+    let res = in_b(net, conc, move |_| {
+        let (mut ok, mut errors, mut first) = (0u64, 0u64, None);
+        for _ in 0..per {
+            if t0.elapsed() > limit || errors >= 20 {
+                break;
+            }
+            let r = (|| -> std::io::Result<()> {
+                let mut s = connect(to, Duration::from_secs(2))?;
+                s.write_all(b"0123456789abcdef")?;
+                s.shutdown(Shutdown::Write)?;
+                drain(&mut s)?;
+                Ok(())
+            })();
+            match r {
+                Ok(()) => ok += 1,
+                Err(e) => {
+                    errors += 1;
+                    first.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+        (ok, errors, first, t0.elapsed().as_secs_f64())
+    })?;
+    let mut r = Rate {
+        ok: 0,
+        errors: 0,
+        secs: 0.0,
+        first_error: None,
+    };
+    for (ok, e, f, s) in res {
+        r.ok += ok;
+        r.errors += e;
+        r.secs = r.secs.max(s);
+        if r.first_error.is_none() {
+            r.first_error = f;
+        }
+    }
+    Ok(r)
+}
+
+/// Ping-pong of 64-byte messages on one connection: `n` round trips (after
+/// 200 for warm-up) in nanoseconds, sorted; at most `limit`.
+fn echo(net: &TestNet, to: SocketAddrV4, n: usize, limit: Duration) -> Result<Vec<u64>, String> {
+    let mut r = in_b(net, 1, move |_| -> Result<Vec<u64>, String> {
+        let mut s = connect(to, Duration::from_secs(2)).map_err(|e| format!("connect: {e}"))?;
+        s.set_nodelay(true).map_err(|e| e.to_string())?;
+        let mut msg = [0u8; 64];
+        let mut back = [0u8; 64];
+        let mut rtt = Vec::with_capacity(n);
+        let t0 = Instant::now();
+        for i in 0..n + 200 {
+            msg[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            let t = Instant::now();
+            s.write_all(&msg).map_err(|e| format!("write: {e}"))?;
+            s.read_exact(&mut back)
+                .map_err(|e| format!("read after {i} round trips: {e}"))?;
+            let d = t.elapsed().as_nanos() as u64;
+            if back != msg {
+                return Err("echo differs".into());
+            }
+            if i >= 200 {
+                rtt.push(d);
+            }
+            if t0.elapsed() > limit {
+                return Err(format!(
+                    "over the {} s limit after {i} round trips",
+                    limit.as_secs()
+                ));
+            }
+        }
+        let _ = s.shutdown(Shutdown::Write);
+        let _ = drain(&mut s);
+        rtt.sort_unstable();
+        Ok(rtt)
+    })?;
+    r.pop().unwrap()
+}
+
+fn pct(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)] as f64
+}
+
+// ---------------------------------------------------------------- results
+
+/// One run of one contender on one measure.
+#[derive(Clone)]
+struct Sample {
+    value: Option<f64>,
+    note: Option<String>,
+    extra: Value,
+}
+
+#[derive(Clone, Copy)]
+struct Measure {
+    key: &'static str,
+    label: &'static str,
+    unit: &'static str,
+    higher_better: bool,
+}
+
+const M_UP_OFF: Measure = Measure {
+    key: "upload_offloads_off",
+    label: "upload, offloads off",
+    unit: "Gbit/s",
+    higher_better: true,
+};
+const M_UP_ON: Measure = Measure {
+    key: "upload_offloads_on",
+    label: "upload, offloads on",
+    unit: "Gbit/s",
+    higher_better: true,
+};
+const M_CR_SEQ: Measure = Measure {
+    key: "connrate_sequential",
+    label: "connections, sequential",
+    unit: "conn/s",
+    higher_better: true,
+};
+const M_CR_8: Measure = Measure {
+    key: "connrate_8_clients",
+    label: "connections, 8 clients",
+    unit: "conn/s",
+    higher_better: true,
+};
+const M_ECHO50: Measure = Measure {
+    key: "echo_rtt_p50",
+    label: "echo 64 B RTT p50",
+    unit: "us",
+    higher_better: false,
+};
+const M_ECHO99: Measure = Measure {
+    key: "echo_rtt_p99",
+    label: "echo 64 B RTT p99",
+    unit: "us",
+    higher_better: false,
+};
+const M_RSS_IDLE: Measure = Measure {
+    key: "rss_idle",
+    label: "server RSS idle",
+    unit: "MiB",
+    higher_better: false,
+};
+const M_RSS_10K: Measure = Measure {
+    key: "rss_idle_conns",
+    label: "server RSS, idle conns",
+    unit: "MiB",
+    higher_better: false,
+};
+const M_PER_CONN: Measure = Measure {
+    key: "bytes_per_conn",
+    label: "memory per idle conn",
+    unit: "B",
+    higher_better: false,
+};
+const M_ALLIN: Measure = Measure {
+    key: "memory_per_conn_all_in",
+    label: "memory per idle conn, all-in",
+    unit: "B",
+    higher_better: false,
+};
+const M_SC_UP: Measure = Measure {
+    key: "scaling_upload_8_conns",
+    label: "scaling: upload, 8 conns",
+    unit: "Gbit/s",
+    higher_better: true,
+};
+const M_SC_CR: Measure = Measure {
+    key: "scaling_connrate_8_clients",
+    label: "scaling: conns, 8 clients",
+    unit: "conn/s",
+    higher_better: true,
+};
+
+#[derive(Default)]
+struct Results {
+    order: Vec<Measure>,
+    data: BTreeMap<&'static str, BTreeMap<String, Vec<Sample>>>,
+    notes: Vec<String>,
+}
+
+impl Results {
+    fn add(&mut self, m: Measure, who: &str, s: Sample) {
+        if !self.order.iter().any(|o| o.key == m.key) {
+            self.order.push(m);
+        }
+        let v = match &s.value {
+            Some(v) => format!("{v:.3} {}", m.unit),
+            None => format!("fails ({})", s.note.as_deref().unwrap_or("?")),
+        };
+        eprintln!("  {:<28} {:<16} {v}", m.label, who);
+        self.data
+            .entry(m.key)
+            .or_default()
+            .entry(who.to_string())
+            .or_default()
+            .push(s);
+    }
+
+    fn stats(&self, key: &str, who: &str) -> Option<(f64, f64, f64, usize, usize)> {
+        let runs = self.data.get(key)?.get(who)?;
+        let mut v: Vec<f64> = runs.iter().filter_map(|s| s.value).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let med = if v.len() % 2 == 1 {
+            v[v.len() / 2]
+        } else {
+            (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+        };
+        Some((med, v[0], v[v.len() - 1], v.len(), runs.len()))
+    }
+}
+
+fn ok(value: f64, extra: Value) -> Sample {
+    Sample {
+        value: Some(value),
+        note: None,
+        extra,
+    }
+}
+
+fn fail(note: impl Into<String>, extra: Value) -> Sample {
+    Sample {
+        value: None,
+        note: Some(note.into()),
+        extra,
+    }
+}
+
+// ---------------------------------------------------------------- measures
+
+/// The contenders of a round, the first rotating with the round.
+fn rotate(list: &[Who], round: usize) -> Vec<Who> {
+    let mut v = list.to_vec();
+    let k = round % v.len().max(1);
+    v.rotate_left(k);
+    v
+}
+
+fn run_upload(cx: &Ctx, res: &mut Results, m: Measure, who: Who, parallel: usize) {
+    let to = cx.addr(who);
+    let total = cx.opts.upload;
+    let mut p = match cx.start(who, "discard", 1024) {
+        Ok(p) => p,
+        Err(e) => return res.add(m, &who.name(), fail(e, Value::Null)),
+    };
+    // 1 GiB at 150 Mbit/s at least.
+    let limit = Duration::from_secs(5 + total / (20 << 20));
+    let r = upload(cx.net, to, total, parallel, limit);
+    let cpu = p.cpu_secs();
+    let text = p.stop();
+    let mut extra = exit_report(who, &text);
+    extra["server_cpu_s"] = json!((cpu * 100.0).round() / 100.0);
+    extra["bytes"] = json!(total);
+    extra["connections"] = json!(parallel);
+    match r {
+        Ok(secs) => {
+            let got = extra.get("payload_bytes").and_then(Value::as_u64);
+            if got.is_some_and(|g| g != total) {
+                extra["mismatch"] = json!(format!("server counted {} bytes", got.unwrap()));
+            }
+            extra["secs"] = json!(secs);
+            res.add(m, &who.name(), ok(total as f64 * 8.0 / secs / 1e9, extra));
+        }
+        Err(e) => res.add(m, &who.name(), fail(e, extra)),
+    }
+}
+
+fn run_connrate(cx: &Ctx, res: &mut Results, who: Who, measures: &[(Measure, usize)]) {
+    let to = cx.addr(who);
+    let n = cx.opts.conns;
+    let mut p = match cx.start(who, "discard", 1024) {
+        Ok(p) => p,
+        Err(e) => {
+            for (m, _) in measures {
+                res.add(*m, &who.name(), fail(e.clone(), Value::Null));
+            }
+            return;
+        }
+    };
+    let mut out = Vec::new();
+    for &(m, conc) in measures {
+        let r = connrate(cx.net, to, n, conc, Duration::from_secs(60));
+        out.push((m, conc, r));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let cpu = p.cpu_secs();
+    let text = p.stop();
+    let report = exit_report(who, &text);
+    for (m, conc, r) in out {
+        let mut extra = json!({ "clients": conc, "server": report.clone(), "server_cpu_s_both": (cpu * 100.0).round() / 100.0 });
+        match r {
+            Ok(r) => {
+                extra["completed"] = json!(r.ok);
+                extra["errors"] = json!(r.errors);
+                extra["secs"] = json!(r.secs);
+                if let Some(e) = &r.first_error {
+                    extra["first_error"] = json!(e);
+                }
+                if r.ok * 100 < (n as u64) * 99 {
+                    let e = r.first_error.clone().unwrap_or_default();
+                    res.add(
+                        m,
+                        &who.name(),
+                        fail(format!("{} of {n} completed: {e}", r.ok), extra),
+                    );
+                } else {
+                    res.add(m, &who.name(), ok(r.ok as f64 / r.secs, extra));
+                }
+            }
+            Err(e) => res.add(m, &who.name(), fail(e, extra)),
+        }
+    }
+}
+
+fn run_echo(cx: &Ctx, res: &mut Results, who: Who) {
+    let to = cx.addr(who);
+    let mut p = match cx.start(who, "echo", 1024) {
+        Ok(p) => p,
+        Err(e) => {
+            res.add(M_ECHO50, &who.name(), fail(e.clone(), Value::Null));
+            return res.add(M_ECHO99, &who.name(), fail(e, Value::Null));
+        }
+    };
+    let r = echo(cx.net, to, cx.opts.echo_trips, Duration::from_secs(90));
+    let text = p.stop();
+    let mut extra = exit_report(who, &text);
+    match r {
+        Ok(v) => {
+            let us = |p| (pct(&v, p) / 10.0).round() / 100.0;
+            let mean = v.iter().sum::<u64>() as f64 / v.len().max(1) as f64 / 1000.0;
+            extra["round_trips"] = json!(v.len());
+            extra["p50_us"] = json!(us(0.5));
+            extra["p90_us"] = json!(us(0.9));
+            extra["p99_us"] = json!(us(0.99));
+            extra["p999_us"] = json!(us(0.999));
+            extra["max_us"] = json!(us(1.0));
+            extra["mean_us"] = json!((mean * 100.0).round() / 100.0);
+            res.add(M_ECHO50, &who.name(), ok(us(0.5), extra.clone()));
+            res.add(M_ECHO99, &who.name(), ok(us(0.99), extra));
+        }
+        Err(e) => {
+            res.add(M_ECHO50, &who.name(), fail(e.clone(), extra.clone()));
+            res.add(M_ECHO99, &who.name(), fail(e, extra));
+        }
+    }
+}
+
+/// Idle connections: the server's RSS before and while `n` connections
+/// stay open, and the system's slab memory (the sockets of both sides live
+/// in this one kernel; the difference between contenders is the server
+/// side's kernel memory).
+fn run_memory(cx: &Ctx, res: &mut Results, who: Who) {
+    let to = cx.addr(who);
+    let n = cx.opts.idle_conns;
+    let mut p = match cx.start(who, "discard", 10240) {
+        Ok(p) => p,
+        Err(e) => {
+            for m in [M_RSS_IDLE, M_RSS_10K, M_PER_CONN] {
+                res.add(m, &who.name(), fail(e.clone(), Value::Null));
+            }
+            return;
+        }
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let rss0 = p.status_kb("VmRSS:");
+    let anon0 = p.status_kb("RssAnon:");
+    let slab0 = meminfo_kb("Slab");
+    let sock0 = sockstat_mem_pages(p.pid);
+    // The client: opens n connections, says how many, holds them until told.
+    let (tx_ready, rx_ready) = mpsc::channel::<(usize, Option<String>)>();
+    let (tx_go, rx_go) = mpsc::channel::<()>();
+    let holder = netns::spawn_in_ns(&cx.net.ns_b, move || {
+        let t0 = Instant::now();
+        let mut held = Vec::with_capacity(n);
+        let mut err = None;
+        for _ in 0..n {
+            if t0.elapsed() > Duration::from_secs(60) {
+                err = Some("over 60 s".to_string());
+                break;
+            }
+            match TcpStream::connect_timeout(&SocketAddr::V4(to), Duration::from_secs(3)) {
+                Ok(s) => held.push(s),
+                Err(e) => {
+                    err = Some(format!("connection {}: {e}", held.len() + 1));
+                    break;
+                }
+            }
+        }
+        let _ = tx_ready.send((held.len(), err));
+        let _ = rx_go.recv_timeout(Duration::from_secs(120));
+        // Reset rather than close: no TIME-WAIT left behind.
+        for s in &held {
+            let l = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: setsockopt on an open socket with a valid linger value.
+            unsafe {
+                libc::setsockopt(
+                    std::os::fd::AsRawFd::as_raw_fd(s),
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    &l as *const _ as *const libc::c_void,
+                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                );
+            }
+        }
+        drop(held);
+    });
+    let (held, err) = rx_ready
+        .recv_timeout(Duration::from_secs(120))
+        .unwrap_or((0, Some("client did not report".into())));
+    std::thread::sleep(Duration::from_millis(700));
+    let rss1 = p.status_kb("VmRSS:");
+    let anon1 = p.status_kb("RssAnon:");
+    let slab1 = meminfo_kb("Slab");
+    let sock1 = sockstat_mem_pages(p.pid);
+    let text = p.stop();
+    let _ = tx_go.send(());
+    if let Ok(h) = holder {
+        let _ = h.join();
+    }
+    let mut extra = json!({
+        "server": exit_report(who, &text),
+        "held": held,
+        "rss_idle_kb": rss0,
+        "rss_with_conns_kb": rss1,
+        "rss_anon_idle_kb": anon0,
+        "rss_anon_with_conns_kb": anon1,
+        "slab_delta_kb": slab1 as i64 - slab0 as i64,
+        "sockstat_tcp_mem_pages_delta": sock1 as i64 - sock0 as i64,
+    });
+    if let Some(e) = &err {
+        extra["error"] = json!(e);
+    }
+    res.add(
+        M_RSS_IDLE,
+        &who.name(),
+        ok(rss0 as f64 / 1024.0, extra.clone()),
+    );
+    if held < n {
+        let e = err.unwrap_or_default();
+        res.add(
+            M_RSS_10K,
+            &who.name(),
+            fail(format!("held {held} of {n}: {e}"), extra.clone()),
+        );
+        res.add(
+            M_PER_CONN,
+            &who.name(),
+            fail(format!("held {held} of {n}"), extra),
+        );
+    } else {
+        res.add(
+            M_RSS_10K,
+            &who.name(),
+            ok(rss1 as f64 / 1024.0, extra.clone()),
+        );
+        let per = (rss1 as f64 - rss0 as f64) * 1024.0 / n as f64;
+        res.add(M_PER_CONN, &who.name(), ok(per, extra));
+    }
+}
+
+/// The `mem` pages of TCP in /proc/net/sockstat of `pid`'s namespace.
+fn sockstat_mem_pages(pid: i32) -> u64 {
+    read(&format!("/proc/{pid}/net/sockstat"))
+        .lines()
+        .find(|l| l.starts_with("TCP:"))
+        .and_then(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.iter()
+                .position(|x| *x == "mem")
+                .and_then(|i| w.get(i + 1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+// ---------------------------------------------------------------- table
+
+fn fmt_num(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{v:.0}")
+    } else if v >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn cell(res: &Results, key: &str, who: &str, rounds: usize) -> String {
+    match res.stats(key, who) {
+        Some((med, lo, hi, good, all)) => {
+            let mut s = fmt_num(med);
+            if good > 1 {
+                s += &format!(" ({}–{})", fmt_num(lo), fmt_num(hi));
+            }
+            if good < all {
+                s += &format!(" [{} of {all} failed]", all - good);
+            }
+            s
+        }
+        None => match res.data.get(key).and_then(|d| d.get(who)) {
+            Some(_) => "fails".into(),
+            None => {
+                let _ = rounds;
+                "—".into()
+            }
+        },
+    }
+}
+
+fn ratio(res: &Results, key: &str, a: &str, b: &str) -> Option<f64> {
+    let (x, ..) = res.stats(key, a)?;
+    let (y, ..) = res.stats(key, b)?;
+    (y != 0.0).then_some(x / y)
+}
+
+fn table(res: &Results, rounds: usize) -> String {
+    let cols = ["ours", "kernel", "smoltcp"];
+    let mut rows: Vec<[String; 7]> = vec![[
+        "measure".into(),
+        "unit".into(),
+        "ours".into(),
+        "kernel".into(),
+        "smoltcp".into(),
+        "ours/kernel".into(),
+        "ours/smoltcp".into(),
+    ]];
+    let r = |x: Option<f64>| x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "—".into());
+    for m in &res.order {
+        if m.key.starts_with("scaling") {
+            continue;
+        }
+        rows.push([
+            m.label.into(),
+            m.unit.into(),
+            cell(res, m.key, cols[0], rounds),
+            cell(res, m.key, cols[1], rounds),
+            cell(res, m.key, cols[2], rounds),
+            r(ratio(res, m.key, "ours", "kernel")),
+            r(ratio(res, m.key, "ours", "smoltcp")),
+        ]);
+        if m.key == M_UP_OFF.key
+            && res
+                .data
+                .get(m.key)
+                .is_some_and(|d| d.contains_key("smoltcp-shipped"))
+        {
+            rows.push([
+                "  smoltcp as shipped".into(),
+                m.unit.into(),
+                "".into(),
+                "".into(),
+                cell(res, m.key, "smoltcp-shipped", rounds),
+                "".into(),
+                r(ratio(res, m.key, "ours", "smoltcp-shipped")),
+            ]);
+        }
+    }
+    let mut out = String::new();
+    let w: Vec<usize> = (0..7)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let line = |row: &[String; 7]| {
+        let mut s = String::from("|");
+        for (i, c) in row.iter().enumerate() {
+            s += &format!(" {c}{} |", " ".repeat(w[i] - c.chars().count()));
+        }
+        s + "\n"
+    };
+    out += &line(&rows[0]);
+    out += &format!(
+        "|{}\n",
+        w.iter()
+            .map(|n| format!("{}|", "-".repeat(n + 2)))
+            .collect::<String>()
+    );
+    for row in &rows[1..] {
+        out += &line(row);
+    }
+    // Scaling: ours with 1 and 2 workers.
+    let sc: Vec<&Measure> = res
+        .order
+        .iter()
+        .filter(|m| m.key.starts_with("scaling"))
+        .collect();
+    if !sc.is_empty() {
+        out += "\n| scaling | unit | --workers 1 | --workers 2 | w2/w1 |\n|---|---|---|---|---|\n";
+        for m in sc {
+            out += &format!(
+                "| {} | {} | {} | {} | {} |\n",
+                m.label.trim_start_matches("scaling: "),
+                m.unit,
+                cell(res, m.key, "ours-w1", rounds),
+                cell(res, m.key, "ours-w2", rounds),
+                r(ratio(res, m.key, "ours-w2", "ours-w1")),
+            );
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------- main
+
+fn sysctl_in(ns: &str, kv: &[&str]) {
+    let mut args = vec!["sysctl", "-qw"];
+    args.extend_from_slice(kv);
+    if let Err(e) = netns::run(&mut netns::exec(ns, args)) {
+        eprintln!("bench-e2e: warning: {e}");
+    }
+}
+
+fn main() {
+    let opts = opts();
+    common::install_stop_handler();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("bench-e2e: needs root (network namespaces, raw sockets); run it with sudo");
+        std::process::exit(2);
+    }
+    for (p, what) in [
+        (opts.server.clone(), "tcp-server (--server PATH)"),
+        (opts.sinks_dir.join("e2e-kernel-sink"), "e2e-kernel-sink"),
+        (opts.sinks_dir.join("e2e-smoltcp-sink"), "e2e-smoltcp-sink"),
+    ] {
+        if !p.is_file() {
+            eprintln!("bench-e2e: no {what} at {}; build with `cargo build --release -p tcp-server -p benches`", p.display());
+            std::process::exit(2);
+        }
+    }
+    raise_nofile(65536);
+    let help = sh(opts.server.to_str().unwrap_or("tcp-server"), &["--help"]);
+    let has_workers = help.contains("--workers");
+
+    let t_start = Instant::now();
+    let date = sh("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]);
+    let load_start = loadavg();
+    let uptime_start = sh("uptime", &[]);
+    let subnet = 100 + (std::process::id() % 100) as u8;
+    let net = match TestNet::new("e2e", subnet) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("bench-e2e: cannot make the test network: {e}");
+            std::process::exit(1);
+        }
+    };
+    // Clients: many ports, TIME-WAIT ports reusable (thousands of short
+    // connections per second from one address); servers: deep backlogs.
+    sysctl_in(
+        &net.ns_b,
+        &[
+            "net.ipv4.ip_local_port_range=1024 65000",
+            "net.ipv4.tcp_tw_reuse=1",
+        ],
+    );
+    sysctl_in(
+        &net.ns_a,
+        &[
+            "net.core.somaxconn=8192",
+            "net.ipv4.tcp_max_syn_backlog=8192",
+        ],
+    );
+    let cx = Ctx {
+        net: &net,
+        opts: &opts,
+        subnet,
+        per_source_flag: help.contains("--max-per-source"),
+    };
+    eprintln!(
+        "bench-e2e: {} mode, {} round(s), upload {} MiB, {} connections, {} echo round trips, {} idle connections; namespaces {} / {}; load {load_start}",
+        if opts.quick { "quick" } else { "full" },
+        opts.rounds,
+        opts.upload >> 20,
+        opts.conns,
+        opts.echo_trips,
+        opts.idle_conns,
+        net.ns_a,
+        net.ns_b
+    );
+
+    let want = |part: &str| {
+        opts.only
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|x| x == part))
+    };
+    let mut res = Results::default();
+    let ours = Who::Ours { workers: 1 };
+    let smol = Who::Smoltcp { shipped: false };
+    let three = [ours, Who::Kernel, smol];
+    let budget = Duration::from_secs(if opts.quick { 300 } else { 1200 });
+    let go_on = |res: &mut Results, what: &str| {
+        if common::stopped() {
+            return false;
+        }
+        if t_start.elapsed() > budget {
+            res.notes.push(format!(
+                "{what} skipped: over the time budget of {} s",
+                budget.as_secs()
+            ));
+            return false;
+        }
+        true
+    };
+
+    'all: {
+        if want("upload") {
+            for on in [false, true] {
+                let m = if on { M_UP_ON } else { M_UP_OFF };
+                if let Err(e) = net.set_offloads(on) {
+                    res.notes.push(format!("ethtool: {e}"));
+                    continue;
+                }
+                eprintln!(
+                    "bench-e2e: upload {} MiB, veth offloads {}",
+                    opts.upload >> 20,
+                    if on { "on" } else { "off" }
+                );
+                let mut list = three.to_vec();
+                if !on {
+                    list.push(Who::Smoltcp { shipped: true });
+                }
+                for round in 0..opts.rounds {
+                    for who in rotate(&list, round) {
+                        if !go_on(&mut res, m.key) {
+                            break 'all;
+                        }
+                        run_upload(&cx, &mut res, m, who, 1);
+                    }
+                }
+            }
+        }
+        // The rest with offloads off: smoltcp's RawSocket cannot take
+        // frames whose checksum the kernel left to the hardware.
+        let _ = net.set_offloads(false);
+        if want("connrate") {
+            eprintln!(
+                "bench-e2e: connection rate, {} connections, offloads off",
+                opts.conns
+            );
+            for round in 0..opts.rounds {
+                for who in rotate(&three, round) {
+                    if !go_on(&mut res, "connrate") {
+                        break 'all;
+                    }
+                    run_connrate(&cx, &mut res, who, &[(M_CR_SEQ, 1), (M_CR_8, 8)]);
+                }
+            }
+        }
+        if want("echo") {
+            eprintln!(
+                "bench-e2e: echo, {} round trips of 64 bytes, offloads off",
+                opts.echo_trips
+            );
+            for round in 0..opts.rounds {
+                for who in rotate(&three, round) {
+                    if !go_on(&mut res, "echo") {
+                        break 'all;
+                    }
+                    run_echo(&cx, &mut res, who);
+                }
+            }
+        }
+        if want("memory") {
+            eprintln!(
+                "bench-e2e: memory, {} idle connections, offloads off",
+                opts.idle_conns
+            );
+            for round in 0..opts.rounds {
+                for who in rotate(&[ours, Who::Kernel], round) {
+                    if !go_on(&mut res, "memory") {
+                        break 'all;
+                    }
+                    run_memory(&cx, &mut res, who);
+                }
+            }
+        }
+        if want("scaling") {
+            if !has_workers {
+                res.notes
+                    .push("scaling: n/a, this tcp-server does not accept --workers".into());
+                for m in [M_SC_UP, M_SC_CR] {
+                    res.add(m, "ours-w2", fail("n/a: no --workers", Value::Null));
+                }
+            } else {
+                eprintln!("bench-e2e: scaling, --workers 1 and 2, offloads off");
+                let ws = [Who::Ours { workers: 1 }, Who::Ours { workers: 2 }];
+                for round in 0..opts.rounds {
+                    for who in rotate(&ws, round) {
+                        if !go_on(&mut res, "scaling") {
+                            break 'all;
+                        }
+                        let name = format!(
+                            "ours-w{}",
+                            match who {
+                                Who::Ours { workers } => workers,
+                                _ => 0,
+                            }
+                        );
+                        // Under its own name in the scaling rows.
+                        let mut sub = Results::default();
+                        run_upload(&cx, &mut sub, M_SC_UP, who, 8);
+                        run_connrate(&cx, &mut sub, who, &[(M_SC_CR, 8)]);
+                        for (k, by) in sub.data {
+                            for (_, samples) in by {
+                                let m = *sub.order.iter().find(|m| m.key == k).unwrap();
+                                for s in samples {
+                                    if !res.order.iter().any(|o| o.key == m.key) {
+                                        res.order.push(m);
+                                    }
+                                    res.data
+                                        .entry(m.key)
+                                        .or_default()
+                                        .entry(name.clone())
+                                        .or_default()
+                                        .push(s);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let _ = net.set_offloads(true);
+    drop(net);
+    let interrupted = common::stopped();
+
+    // Derived: the kernel's memory per idle connection on the server side,
+    // from the slab growth with the kernel sink minus that with ours (the
+    // clients' sockets are in both).
+    let slab = |who: &str| -> Option<f64> {
+        let runs = res.data.get(M_PER_CONN.key)?.get(who)?;
+        let v: Vec<f64> = runs
+            .iter()
+            .filter(|s| s.value.is_some())
+            .filter_map(|s| s.extra.get("slab_delta_kb")?.as_f64())
+            .collect();
+        let mut v = v;
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v.get(v.len() / 2).copied()
+    };
+    let mut derived = json!({});
+    if let (Some(k), Some(o)) = (slab("kernel"), slab("ours")) {
+        let n = opts.idle_conns as f64;
+        let per = (k - o) * 1024.0 / n;
+        derived["kernel_slab_bytes_per_conn_estimate"] = json!(per.round());
+        res.notes.push(format!(
+            "kernel memory per idle server-side connection (slab growth with the kernel sink minus with ours, medians): about {per:.0} B"
+        ));
+        // All-in: ours holds its connections in its own memory (RSS with
+        // the connections open, the table's fixed part included); the
+        // kernel sink in its RSS and in the kernel's slab.
+        let rss = |who: &str| res.stats(M_RSS_10K.key, who).map(|s| s.0 * 1024.0 * 1024.0);
+        if let (Some(ro), Some(rk)) = (rss("ours"), rss("kernel")) {
+            let how = json!({ "how": "ours: RSS with the connections / n; kernel: (sink RSS + slab growth beyond ours' run) / n" });
+            res.add(M_ALLIN, "ours", ok(ro / n, how.clone()));
+            res.add(M_ALLIN, "kernel", ok((rk + (k - o) * 1024.0) / n, how));
+        }
+    }
+
+    let text = table(&res, opts.rounds);
+    let load_end = loadavg();
+    let uptime_end = sh("uptime", &[]);
+    println!("\nbench-e2e {} ({} round(s)), {date}, {} x {}, Linux {}, load {load_start} -> {load_end}\n", if opts.quick { "quick" } else { "full" }, opts.rounds, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), cpu_model(), read("/proc/sys/kernel/osrelease").trim());
+    println!("{text}");
+    for n in &res.notes {
+        println!("note: {n}");
+    }
+
+    // JSON.
+    let mut results = serde_json::Map::new();
+    for m in &res.order {
+        let mut by = serde_json::Map::new();
+        if let Some(d) = res.data.get(m.key) {
+            for (who, runs) in d {
+                let st = res.stats(m.key, who);
+                by.insert(
+                    who.clone(),
+                    json!({
+                        "median": st.map(|s| s.0),
+                        "min": st.map(|s| s.1),
+                        "max": st.map(|s| s.2),
+                        "status": if st.is_some() { "ok" } else { "fails" },
+                        "runs": runs.iter().map(|s| json!({ "value": s.value, "note": s.note, "detail": s.extra })).collect::<Vec<_>>(),
+                    }),
+                );
+            }
+        }
+        results.insert(
+            m.key.into(),
+            json!({
+                "label": m.label,
+                "unit": m.unit,
+                "better": if m.higher_better { "higher" } else { "lower" },
+                "ours/kernel": ratio(&res, m.key, "ours", "kernel"),
+                "ours/smoltcp": ratio(&res, m.key, "ours", "smoltcp"),
+                "w2/w1": ratio(&res, m.key, "ours-w2", "ours-w1"),
+                "by": by,
+            }),
+        );
+    }
+    let doc = json!({
+        "benchmark": "bench-e2e",
+        "date": date,
+        "quick": opts.quick,
+        "interrupted": interrupted,
+        "duration_s": t_start.elapsed().as_secs(),
+        "machine": {
+            "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "cpu": cpu_model(),
+            "kernel": read("/proc/sys/kernel/osrelease").trim(),
+            "loadavg_start": load_start,
+            "loadavg_end": load_end,
+            "uptime_start": uptime_start,
+            "uptime_end": uptime_end,
+        },
+        "config": {
+            "rounds": opts.rounds,
+            "upload_bytes": opts.upload,
+            "connections": opts.conns,
+            "echo_round_trips": opts.echo_trips,
+            "echo_message_bytes": 64,
+            "idle_connections": opts.idle_conns,
+            "server": opts.server.display().to_string(),
+            "topology": "two network namespaces joined by one veth pair; servers in ns a (ours on an own address with --ip, smoltcp on another own address over phy::RawSocket, the kernel sink on the veth's address), Linux TCP clients on threads in ns b",
+            "offloads": "upload: both; everything else: off (ethtool -K tx rx tso gso gro off on both ends)",
+            "smoltcp": "0.12, 16 listening sockets, 1 MiB rx / 64 KiB tx buffers each, SO_RCVBUF of its AF_PACKET socket 8 MiB (smoltcp-shipped: the default)",
+            "kernel_sink": "one thread, epoll, non-blocking sockets, 1 MiB reads",
+            "connection": "connect, write 16 bytes, shutdown(WR), read to the server's FIN",
+        },
+        "results": Value::Object(results),
+        "derived": derived,
+        "notes": res.notes,
+        "table": text,
+    });
+    if let Err(e) = std::fs::create_dir_all(&opts.out) {
+        eprintln!("bench-e2e: cannot create {}: {e}", opts.out.display());
+        std::process::exit(1);
+    }
+    let stamp = date.replace([':', '-'], "");
+    let name = if opts.quick {
+        format!("e2e-{stamp}-quick.json")
+    } else {
+        format!("e2e-{stamp}.json")
+    };
+    let body = serde_json::to_string_pretty(&doc).unwrap() + "\n";
+    let mut paths = vec![opts.out.join(name)];
+    if !opts.quick && !interrupted && opts.only.is_none() {
+        paths.push(opts.out.join("latest.json"));
+    }
+    for p in &paths {
+        match std::fs::write(p, &body) {
+            Ok(()) => eprintln!("bench-e2e: wrote {}", p.display()),
+            Err(e) => eprintln!("bench-e2e: cannot write {}: {e}", p.display()),
+        }
+    }
+    if interrupted {
+        std::process::exit(130);
+    }
+}
