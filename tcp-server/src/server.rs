@@ -440,6 +440,13 @@ fn summary(
         r.truncated,
         r.tx_dropped,
     );
+    if s.syn_cookies_sent > 0 {
+        let _ = writeln!(
+            err,
+            "  syn cookies  {} sent, {} returned valid (the half-open bound was reached)",
+            s.syn_cookies_sent, s.syn_cookies_accepted
+        );
+    }
     let _ = write!(err, "  open         {open} connections left in the table");
     if time_wait > 0 {
         let _ = write!(err, " ({time_wait} in TIME-WAIT)");

@@ -37,9 +37,9 @@ use crate::sys;
 /// How long a shutdown waits for the FIN exchanges before aborting.
 const SHUTDOWN_GRACE: tcpcore::Duration = tcpcore::Duration::from_secs(2);
 /// Bytes of outgoing frames held between two flushes.
-const TX_ARENA_BYTES: usize = 4 << 20;
+const TX_ARENA_BYTES: usize = 16 << 20;
 /// Outgoing frames held between two flushes.
-const TX_ARENA_FRAMES: usize = 8192;
+const TX_ARENA_FRAMES: usize = 16384;
 /// Bytes of stderr lines a worker gathers before writing them out.
 const ERR_BUF: usize = 64 * 1024;
 /// Bytes of payload a worker buffers for stdout.
