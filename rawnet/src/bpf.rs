@@ -30,6 +30,10 @@ mod op {
 
 /// `SKF_AD_OFF + SKF_AD_PKTTYPE`: load the packet's `pkt_type`.
 const AD_PKTTYPE: u32 = 0xffff_f000 + 4;
+/// `SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT`: 1 when the frame carried an
+/// 802.1Q tag (the kernel moves the tag out of the frame before filters and
+/// the ring see it, so it cannot be checked in the bytes).
+const AD_VLAN_TAG_PRESENT: u32 = 0xffff_f000 + 48;
 /// `PACKET_OUTGOING`.
 const PACKET_OUTGOING: u32 = 4;
 /// Snap length returned on accept: the whole frame, however large (GRO).
@@ -94,10 +98,13 @@ impl Asm {
     }
 }
 
-/// Accepts IPv4 TCP to `addr:port` (unfragmented), and ARP if `arp`.
+/// Accepts IPv4 TCP to `addr:port` (unfragmented, untagged), and ARP if
+/// `arp`. VLAN-tagged frames are dropped: the server does not do VLANs.
 pub fn tcp_to(addr: Ipv4Addr, port: u16, arp: bool) -> Vec<Insn> {
     let mut a = Asm(Vec::new());
-    a.op(op::LD_H_ABS, 12)
+    a.op(op::LD_W_ABS, AD_VLAN_TAG_PRESENT)
+        .jump(op::JEQ_K, 0, To::Next, To::Drop)
+        .op(op::LD_H_ABS, 12)
         .jump(
             op::JEQ_K,
             0x0806,
@@ -157,6 +164,8 @@ mod tests {
             let k = i.k as usize;
             let r = match i.code {
                 op::LD_W_ABS if i.k == AD_PKTTYPE => Some(pkttype),
+                // The test frames carry no VLAN tag.
+                op::LD_W_ABS if i.k == AD_VLAN_TAG_PRESENT => Some(0),
                 op::LD_W_ABS => ld(k, 4),
                 op::LD_H_ABS => ld(k, 2),
                 op::LD_B_ABS => ld(k, 1),

@@ -93,8 +93,8 @@ pub struct Cli {
     #[arg(long)]
     pub no_syn_cookies: bool,
 
-    /// Most connections from one source address (0: no limit)
-    #[arg(long, value_name = "N", default_value_t = 256)]
+    /// Most connections from one source address at once (0: no limit)
+    #[arg(long, value_name = "N", default_value_t = 512)]
     pub max_per_source: u32,
 
     /// Reset a connection that receives nothing for this many seconds

@@ -307,12 +307,11 @@ fn attack_malformed_frames() {
 
 /// 500 SYNs in 802.1Q VLAN 42 from random sources. The veth driver's
 /// receive path moves the tag out of the frame (into the packet's metadata,
-/// `tp_vlan_tci`), so the kernel filter and the server see an untagged
-/// IPv4 frame; a server on a trunk port must not answer frames of a VLAN
-/// it is not on. Expected: no reply, each counted as a bad Ethernet frame
-/// (tcpcore's `eth_vlan_tagged`), nothing created.
+/// `tp_vlan_tci`), so the frame bytes look untagged; a server on a trunk
+/// port must not answer frames of a VLAN it is not on. rawnet's kernel
+/// filter drops tagged frames (`SKF_AD_VLAN_TAG_PRESENT`): no reply, no
+/// connection, nothing reaches the server.
 #[test]
-#[ignore = "server weakness: VLAN-tagged frames are served as if untagged (rawnet ignores tp_vlan_tci / TP_STATUS_VLAN_VALID): 500 SYNs in VLAN 42 drew SYN-ACKs"]
 fn attack_vlan_tagged_frames() {
     let t0 = Instant::now();
     let mut h = Harness::new("avlan", 204);
@@ -353,5 +352,7 @@ fn attack_vlan_tagged_frames() {
     );
     note("attack_vlan_tagged_frames", "done", t0);
     assert_eq!(replies, 0, "the server answered VLAN-tagged SYNs");
-    assert!(flood::dropped(&err, "bad-ethernet") >= N as u64, "{err}");
+    // Only the first client's connection was ever made; none aborted at exit.
+    assert!(err.contains("connections  1 established"), "{err}");
+    assert!(err.contains("0 aborted"), "{err}");
 }

@@ -145,3 +145,37 @@ fn idle_timeout_resets() {
          15.000 ! closed timedout",
     );
 }
+
+/// RFC 5961 §4.2: a SYN gets a challenge ACK "irrespective of the sequence
+/// number" -- also far outside the window -- and those ACKs are rate-limited
+/// (§7), as are the ACKs for out-of-window segments: forged segments cannot
+/// make the server an ACK amplifier.
+#[test]
+fn out_of_window_syns_and_data_get_rate_limited_acks() {
+    let mut body = String::from(
+        "0.000 < S 1000:1000(0) win 64240
+         0.000 > S. 0:0(0) ack 1001
+         0.010 < . 1001:1001(0) ack 1 win 502\n",
+    );
+    // 15 SYNs far out of the window, then 15 data segments far out of it,
+    // all within one second: 10 ACKs in all.
+    for i in 0..15u32 {
+        let seq = 500_000 + i * 7919;
+        body += &format!("0.{:03} < S {seq}:{seq}(0) win 64240\n", 100 + i);
+        if i < 10 {
+            body += &format!("0.{:03} > . 1:1(0) ack 1001\n", 100 + i);
+        }
+    }
+    for i in 0..15u32 {
+        let seq = 900_000 + i * 100;
+        body += &format!(
+            "0.{:03} < . {seq}:{}(10) ack 1 win 502\n",
+            200 + i,
+            seq + 10
+        );
+    }
+    body += "0.300 ! state ESTABLISHED\n";
+    let h = common::run(default_config(), &body);
+    assert_eq!(h.ep.stats().dropped(tcpcore::DropReason::UnexpectedSyn), 15);
+    assert_eq!(h.ep.stats().dropped(tcpcore::DropReason::OutOfWindow), 15);
+}

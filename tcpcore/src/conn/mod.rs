@@ -362,6 +362,8 @@ pub struct TimeWait {
     pub rcv: RecvClosed,
     /// When TIME-WAIT ends.
     pub expires: Instant,
+    /// The challenge-ACK rate limit's second and count (RFC 5961 §7).
+    pub challenge: (Instant, u8),
 }
 
 /// A connection's state (RFC 9293 §3.3.2). LISTEN lives in the endpoint.
@@ -1373,11 +1375,24 @@ fn front_checks<'a>(
     cfg: &Config,
     t: &mut Transition<'a>,
 ) -> Result<(), SegmentDrop> {
+    // RFC 5961 §4.2: "If the SYN bit is set, irrespective of the sequence
+    // number, TCP MUST send an ACK (also referred to as challenge ACK)",
+    // rate-limited (§7) -- so before the window test, whose ACK would
+    // otherwise answer every forged SYN.
+    if seg.control == TcpControl::Syn {
+        if challenge_allowed(tcb, now, cfg) {
+            let r = make_ack(tcb, snd_nxt, rcv, rx, now);
+            t.reply(r);
+        }
+        return Err(SegmentDrop::UnexpectedSyn);
+    }
     // RFC 7323 §5.3: PAWS comes before the acceptability test; the
     // offending segment is acknowledged and dropped.
     if paws_rejects(tcb, seg, now) {
-        let r = make_ack(tcb, snd_nxt, rcv, rx, now);
-        t.reply(r);
+        if challenge_allowed(tcb, now, cfg) {
+            let r = make_ack(tcb, snd_nxt, rcv, rx, now);
+            t.reply(r);
+        }
         return Err(SegmentDrop::Paws);
     }
     // First: the sequence number. The receive window is the buffer space
@@ -1386,8 +1401,11 @@ fn front_checks<'a>(
     let seg_len = seg.segment_len() as u32;
     if !acceptable(rcv.nxt, wnd, seg.seq_number, seg_len) {
         // "If an incoming segment is not acceptable, an acknowledgment
-        // should be sent in reply (unless the RST bit is set)".
-        if seg.control != TcpControl::Rst {
+        // should be sent in reply (unless the RST bit is set)" -- within the
+        // challenge-ACK rate limit, so that forged out-of-window segments
+        // cannot turn us into an ACK amplifier (Linux does the same with
+        // tcp_invalid_ratelimit).
+        if seg.control != TcpControl::Rst && challenge_allowed(tcb, now, cfg) {
             let r = make_ack(tcb, snd_nxt, rcv, rx, now);
             t.reply(r);
         }
@@ -1406,14 +1424,7 @@ fn front_checks<'a>(
         return Err(SegmentDrop::RstNotExact);
     }
     // Third: security and compartment -- no IP security options are used.
-    // Fourth: SYN in a synchronized state (RFC 5961 §4): challenge ACK.
-    if seg.control == TcpControl::Syn {
-        if challenge_allowed(tcb, now, cfg) {
-            let r = make_ack(tcb, snd_nxt, rcv, rx, now);
-            t.reply(r);
-        }
-        return Err(SegmentDrop::UnexpectedSyn);
-    }
+    // Fourth: the SYN was handled first (RFC 5961 §4).
     Ok(())
 }
 
@@ -1602,6 +1613,7 @@ fn after_ack<'a>(
                     snd_nxt,
                     rcv: closed,
                     expires: now + cfg.time_wait,
+                    challenge: (now, 0),
                 });
             }
         }
@@ -1675,6 +1687,7 @@ fn fin_wait2<'a>(
             snd_nxt: hc.snd.nxt,
             rcv: hc.rcv,
             expires: now + cfg.time_wait,
+            challenge: (now, 0),
         });
     }
     t
@@ -1690,8 +1703,10 @@ fn half_closed<'a>(
     let mut t = Transition::new(half_state(kind, s));
     let snd_nxt = s.snd.nxt;
     if paws_rejects(&s.tcb, seg, now) {
-        let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
-        t.reply(r);
+        if challenge_allowed(&mut s.tcb, now, cfg) {
+            let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
+            t.reply(r);
+        }
         t.state = half_state(kind, s);
         return t.drop_seg(SegmentDrop::Paws);
     }
@@ -1699,10 +1714,11 @@ fn half_closed<'a>(
     // only a zero-length segment at RCV.NXT is acceptable; a retransmitted
     // FIN (below RCV.NXT) is answered with an ACK.
     let seg_len = seg.segment_len() as u32;
-    if !acceptable(s.rcv.nxt, 0, seg.seq_number, seg_len) {
+    if seg.control != TcpControl::Syn && !acceptable(s.rcv.nxt, 0, seg.seq_number, seg_len) {
         // A RST is acceptable when it is at RCV.NXT only (RFC 5961 §3.2);
-        // here a RST elsewhere is dropped silently.
-        if seg.control != TcpControl::Rst {
+        // here a RST elsewhere is dropped silently. Other segments get an
+        // ACK within the challenge-ACK rate limit.
+        if seg.control != TcpControl::Rst && challenge_allowed(&mut s.tcb, now, cfg) {
             let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
             t.reply(r);
         }
@@ -1747,6 +1763,7 @@ fn half_closed<'a>(
                     snd_nxt: s.snd.nxt,
                     rcv: s.rcv,
                     expires: now + cfg.time_wait,
+                    challenge: (now, 0),
                 }),
                 _ => half_state(kind, s),
             };
@@ -1834,7 +1851,7 @@ fn time_wait<'a>(mut s: TimeWait, seg: &TcpRepr<'a>, now: Instant, cfg: &Config)
         ts: s.ts,
         sack: false,
         last_ack_sent: s.rcv.nxt,
-        challenge: (now, 0),
+        challenge: s.challenge,
         rtx: Rtx {
             rtt: None,
             rto: cfg.rto_initial,
@@ -1843,8 +1860,13 @@ fn time_wait<'a>(mut s: TimeWait, seg: &TcpRepr<'a>, now: Instant, cfg: &Config)
             deadline: None,
         },
     };
-    let r = make_ack_closed(&mut tcb, s.snd_nxt, &s.rcv, now);
-    t.reply(r);
+    // A retransmitted FIN is always answered; anything else within the
+    // challenge-ACK rate limit (RFC 5961 §7).
+    if seg.control == TcpControl::Fin || challenge_allowed(&mut tcb, now, cfg) {
+        let r = make_ack_closed(&mut tcb, s.snd_nxt, &s.rcv, now);
+        t.reply(r);
+    }
+    s.challenge = tcb.challenge;
     t.state = State::TimeWait(s);
     t
 }
