@@ -1526,12 +1526,31 @@ fn main() {
             }),
         );
     }
+    // Which code was measured: the commit, and whether the server's crates
+    // had uncommitted changes.
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let commit = sh("git", &["-C", repo, "rev-parse", "--short", "HEAD"]);
+    let dirty = !sh(
+        "git",
+        &[
+            "-C",
+            repo,
+            "status",
+            "--porcelain",
+            "--",
+            "tcp-server",
+            "tcpcore",
+            "rawnet",
+        ],
+    )
+    .is_empty();
     let doc = json!({
         "benchmark": "bench-e2e",
         "date": date,
         "quick": opts.quick,
         "interrupted": interrupted,
         "duration_s": t_start.elapsed().as_secs(),
+        "git": { "commit": commit, "server_crates_dirty": dirty },
         "machine": {
             "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
             "cpu": cpu_model(),
