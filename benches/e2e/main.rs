@@ -265,6 +265,10 @@ impl Ctx<'_> {
                 // The memory test's connections all come from one address.
                 if max_conns > 1024 && self.per_source_flag {
                     v.extend(["--max-per-source".into(), "0".into()]);
+                } else {
+                    // The same 1 MiB receive window as the smoltcp sink's
+                    // buffers (the kernel autotunes to several MiB).
+                    v.extend(["--rx-buf".into(), "1M".into()]);
                 }
                 (self.opts.server.clone(), v, "listening on")
             }

@@ -123,7 +123,11 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
     // served: a flow never moves from one to another.
     let mut socks = Vec::with_capacity(workers);
     for _ in 0..workers {
-        socks.push(RawSocket::open(&iface, &sock_cfg)?);
+        let mut sock = RawSocket::open(&iface, &sock_cfg)?;
+        // A short spin before sleeping lets a busy worker take frames in
+        // batches (the kernel wakes a sleeper once per frame).
+        sock.set_spin(std::time::Duration::from_micros(50));
+        socks.push(sock);
     }
 
     let color = cli.color.enabled();
