@@ -29,6 +29,18 @@ pub struct FourTuple {
     pub remote_port: u16,
 }
 
+impl FourTuple {
+    /// The tuple as 12 bytes, in network order: what the keyed hashes read.
+    pub fn to_bytes(&self) -> [u8; 12] {
+        let mut b = [0u8; 12];
+        b[0..4].copy_from_slice(&self.local_addr.octets());
+        b[4..6].copy_from_slice(&self.local_port.to_be_bytes());
+        b[6..10].copy_from_slice(&self.remote_addr.octets());
+        b[10..12].copy_from_slice(&self.remote_port.to_be_bytes());
+        b
+    }
+}
+
 impl core::fmt::Display for FourTuple {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "{}:{}", self.remote_addr, self.remote_port)
@@ -58,13 +70,8 @@ impl Keyed {
     /// SipHash-2-4 of the tuple, with a domain tag.
     pub fn hash(&self, t: &FourTuple, tag: u8) -> u64 {
         let mut h = SipHasher24::new_with_keys(self.k0, self.k1);
-        let mut bytes = [0u8; 13];
-        bytes[0..4].copy_from_slice(&t.local_addr.octets());
-        bytes[4..6].copy_from_slice(&t.local_port.to_be_bytes());
-        bytes[6..10].copy_from_slice(&t.remote_addr.octets());
-        bytes[10..12].copy_from_slice(&t.remote_port.to_be_bytes());
-        bytes[12] = tag;
-        h.write(&bytes);
+        h.write(&t.to_bytes());
+        h.write_u8(tag);
         h.finish()
     }
 
@@ -73,26 +80,16 @@ impl Keyed {
     /// hash computed on every frame).
     pub fn bucket_hash(&self, t: &FourTuple) -> u64 {
         let mut h = SipHasher13::new_with_keys(self.k0, self.k1);
-        let mut bytes = [0u8; 12];
-        bytes[0..4].copy_from_slice(&t.local_addr.octets());
-        bytes[4..6].copy_from_slice(&t.local_port.to_be_bytes());
-        bytes[6..10].copy_from_slice(&t.remote_addr.octets());
-        bytes[10..12].copy_from_slice(&t.remote_port.to_be_bytes());
-        h.write(&bytes);
+        h.write(&t.to_bytes());
         h.finish()
     }
 
     /// SipHash-2-4 of the tuple, a domain tag and 8 more bytes.
     pub fn hash_with(&self, t: &FourTuple, tag: u8, extra: u64) -> u64 {
         let mut h = SipHasher24::new_with_keys(self.k0, self.k1);
-        let mut bytes = [0u8; 21];
-        bytes[0..4].copy_from_slice(&t.local_addr.octets());
-        bytes[4..6].copy_from_slice(&t.local_port.to_be_bytes());
-        bytes[6..10].copy_from_slice(&t.remote_addr.octets());
-        bytes[10..12].copy_from_slice(&t.remote_port.to_be_bytes());
-        bytes[12] = tag;
-        bytes[13..21].copy_from_slice(&extra.to_le_bytes());
-        h.write(&bytes);
+        h.write(&t.to_bytes());
+        h.write_u8(tag);
+        h.write(&extra.to_le_bytes());
         h.finish()
     }
 
