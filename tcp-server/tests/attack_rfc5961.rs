@@ -323,9 +323,11 @@ fn attack_rfc5961_blind_injection() {
     );
     for (b, n, _) in &o.acks {
         assert!(*n >= 1, "{b:?}: no challenge ACK at all");
+        // The limit counts per one-second window (as Linux's does): a burst
+        // of under a second can straddle two windows, so at most twice it.
         assert!(
-            *n <= 10,
-            "{b:?}: {n} challenge ACKs for {BURST} segments in under a second (limit 10/s)"
+            *n <= 20,
+            "{b:?}: {n} challenge ACKs for {BURST} segments in under a second (limit 10 per second)"
         );
     }
 }
@@ -346,9 +348,10 @@ fn attack_rfc5961_random_seq_syns_rate_limited() {
     eprintln!("[attack_rfc5961_random_seq_syns] {:?}", o.summary);
     for (b, n, _) in &o.acks {
         assert!(*n >= 1, "{b:?}: no challenge ACK at all");
+        // Per one-second window: a burst can straddle two.
         assert!(
-            *n <= 10,
-            "{b:?}: {n} ACKs for {BURST} SYNs in under a second (limit 10/s)"
+            *n <= 20,
+            "{b:?}: {n} ACKs for {BURST} SYNs in under a second (limit 10 per second)"
         );
     }
 }
