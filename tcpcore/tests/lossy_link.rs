@@ -46,6 +46,9 @@ struct ClientOpts {
     isn: Option<u32>,
     /// Ignore the server's window (send up to `window` regardless).
     overrun: bool,
+    /// The server echoes (RFC 862): the client takes the bytes coming back
+    /// (in order; out-of-order ones are dropped and re-ACKed).
+    echo: bool,
 }
 
 impl Default for ClientOpts {
@@ -59,6 +62,7 @@ impl Default for ClientOpts {
             wscale: Some(7),
             isn: None,
             overrun: false,
+            echo: false,
         }
     }
 }
@@ -98,6 +102,8 @@ struct Client {
     // Receive state (the server sends only SYN and FIN).
     rcv_nxt: Option<SeqNum>,
     got_fin: bool,
+    /// Bytes echoed back by the server, in order.
+    echoed: Vec<u8>,
     ts_recent: u32,
     // Timer.
     rto: u64,
@@ -135,6 +141,7 @@ impl Client {
             sacked: Vec::new(),
             rcv_nxt: None,
             got_fin: false,
+            echoed: Vec::new(),
             ts_recent: 0,
             rto: RTO_MIN,
             rto_at: None,
@@ -326,7 +333,10 @@ impl Client {
         assert_eq!(eth.dst_addr, sim::CLIENT_MAC);
         assert_eq!(ip.dst_addr, sim::CLIENT_IP);
         assert_eq!(tcp.dst_port, self.port);
-        assert!(tcp.payload.is_empty(), "the server sent data: {tcp}");
+        assert!(
+            self.opts.echo || tcp.payload.is_empty(),
+            "the server sent data: {tcp}"
+        );
         if tcp.control == TcpControl::Rst {
             assert!(
                 self.done(),
@@ -412,6 +422,7 @@ impl Client {
             self.sacked.retain(|&(_, e)| e > una);
         } else if ack_off == self.una
             && tcp.control == TcpControl::None
+            && tcp.payload.is_empty()
             && self.una < self.max_sent
             && !self.got_fin
         {
@@ -427,14 +438,27 @@ impl Client {
                 self.send_segment(now, self.una, max);
             }
         }
-        if tcp.control == TcpControl::Fin {
-            assert!(self.fin_acked(), "server FIN before ours was acknowledged");
-            let fin = tcp.seq_number;
+        if !tcp.payload.is_empty() {
+            // Echoed data: taken in order only, every segment ACKed.
             let expect = self.rcv_nxt.expect("no RCV.NXT");
-            if !self.got_fin {
-                assert_eq!(fin, expect, "server FIN at an unexpected sequence number");
+            if tcp.seq_number == expect && !self.got_fin {
+                self.echoed.extend_from_slice(tcp.payload);
+                self.rcv_nxt = Some(expect + tcp.payload.len() as u32);
+            }
+            if tcp.control != TcpControl::Fin {
+                self.send_ack(now);
+            }
+        }
+        if tcp.control == TcpControl::Fin {
+            let fin = tcp.seq_number + tcp.payload.len() as u32;
+            let expect = self.rcv_nxt.expect("no RCV.NXT");
+            if !self.got_fin && fin == expect {
+                assert!(self.fin_acked(), "server FIN before ours was acknowledged");
                 self.got_fin = true;
                 self.rcv_nxt = Some(fin + 1);
+            } else if !self.got_fin {
+                // Data before the FIN is missing (echo): wait for it.
+                assert!(self.opts.echo, "server FIN at {fin}, expected {expect}");
             }
             // Every FIN, retransmitted or not, is acknowledged.
             self.send_ack(now);
@@ -472,7 +496,11 @@ fn run_with<const N: usize>(seed: u64, link: LinkParams, opts: ClientOpts) -> Ou
     let mut s2c = Link::new(link, rng.next_u64());
     let mut key = [0u8; 16];
     key.copy_from_slice(&rng.bytes(16));
-    let mut server = Server::<N>::new(sim::server_config(), 4, key);
+    let mut server = if opts.echo {
+        Server::<N>::new_echo(sim::server_config(), 4, key)
+    } else {
+        Server::<N>::new(sim::server_config(), 4, key)
+    };
     let mut client = Client::new(opts, rng.next_u64());
     let mut now = 0u64;
     let mut steps = 0u64;
@@ -532,7 +560,11 @@ fn run_with<const N: usize>(seed: u64, link: LinkParams, opts: ClientOpts) -> Ou
         client.on_timer(now);
         client.pump(now);
     }
-    server.assert_done(&client.data);
+    if opts.echo {
+        server.assert_echoed(&client.data, &client.echoed);
+    } else {
+        server.assert_done(&client.data);
+    }
     assert!(client.got_fin, "the client never saw the server's FIN");
     Outcome {
         steps,
@@ -675,17 +707,21 @@ fn client_opts() -> impl Strategy<Value = ClientOpts> {
         prop::option::of(0..15u8),
         prop::option::of(any::<u32>()),
         prop::bool::weighted(0.2),
+        prop::bool::weighted(0.3),
     )
         .prop_map(
-            |(len, window, random_sizes, sack, timestamps, wscale, isn, overrun)| ClientOpts {
-                len,
-                window,
-                random_sizes,
-                sack,
-                timestamps,
-                wscale,
-                isn,
-                overrun,
+            |(len, window, random_sizes, sack, timestamps, wscale, isn, overrun, echo)| {
+                ClientOpts {
+                    len,
+                    window,
+                    random_sizes,
+                    sack,
+                    timestamps,
+                    wscale,
+                    isn,
+                    overrun,
+                    echo,
+                }
             },
         )
 }
@@ -710,4 +746,60 @@ proptest! {
             _ => run_with::<BUF>(seed, link, opts),
         };
     }
+}
+
+/// Echo (RFC 862) through the lossy, duplicating, reordering link: the
+/// model client gets back exactly its stream; the server's send path
+/// recovers every loss.
+#[test]
+fn lossy_link_echo() {
+    for (seed, loss) in [(31, 0.0), (32, 0.05), (33, 0.1)] {
+        let opts = ClientOpts {
+            echo: true,
+            len: 200_000,
+            ..ClientOpts::default()
+        };
+        let o = run(seed, LinkParams::lossy(loss, 0.03, 0.1), opts);
+        eprintln!("echo, loss {loss}: {o:?}");
+    }
+}
+
+/// Echo without SACK and timestamps: NewReno recovery alone.
+#[test]
+fn lossy_link_echo_no_sack() {
+    let opts = ClientOpts {
+        echo: true,
+        len: 150_000,
+        sack: false,
+        timestamps: false,
+        ..ClientOpts::default()
+    };
+    let o = run(34, LinkParams::lossy(0.05, 0.02, 0.1), opts);
+    eprintln!("{o:?}");
+}
+
+/// Found by the property test: echo with duplication and reordering, a
+/// client that overruns the window, no window scaling.
+#[test]
+fn echo_dup_reorder_overrun_regression() {
+    let link = LinkParams {
+        delay: 1000,
+        loss: 0.0,
+        dup: 0.03112035245438997,
+        reorder: 0.08588932117092374,
+        reorder_max: 2251,
+    };
+    let opts = ClientOpts {
+        len: 190210,
+        window: 28269,
+        random_sizes: true,
+        sack: true,
+        timestamps: true,
+        wscale: None,
+        isn: None,
+        overrun: true,
+        echo: true,
+    };
+    let o = run_with::<BUF>(28680572053, link, opts);
+    eprintln!("{o:?}");
 }

@@ -288,3 +288,29 @@ fn tail_loss_probe_recovers_lost_tail() {
     );
     assert_eq!(h.ep.stats().retransmits, 2);
 }
+
+/// RFC 9293 §3.10.7.4: "If the RCV.WND is zero, no segments will be
+/// acceptable, but special allowance should be made to accept valid ACKs":
+/// with our window closed (the application reads nothing), the peer's data
+/// segment is refused, but its ACK of our data is taken -- nothing is
+/// retransmitted afterwards.
+#[test]
+fn zero_receive_window_still_takes_acks() {
+    run(
+        no_nagle(),
+        &format!(
+            "{HS_SACK}
+             0.050 ! app-budget 0
+             0.100 < . 1001:33769(32768) ack 1 win 502
+             0.100 > . 1:1(0) ack 33769 win 16384
+             0.101 < . 33769:66537(32768) ack 1 win 502
+             0.101 > . 1:1(0) ack 66537 win 0
+             0.105 ! app-send 100
+             0.105 > P. 1:101(100) ack 66537 win 0
+             0.110 < P. 66537:66637(100) ack 101 win 502
+             0.110 > . 101:101(0) ack 66537 win 0
+             0.110 ! drops out-of-window 1
+             1.000 tick"
+        ),
+    );
+}

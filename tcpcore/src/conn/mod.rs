@@ -1516,6 +1516,20 @@ fn open<'a>(
     let mut t = Transition::new(State::Closed(CloseReason::Normal));
     let snd_nxt = s.snd.nxt;
     if let Err(why) = front_checks(&mut s.tcb, snd_nxt, &mut s.rcv, rx, seg, now, cfg, &mut t) {
+        // RFC 9293 §3.10.7.4: "If the RCV.WND is zero, no segments will be
+        // acceptable, but special allowance should be made to accept valid
+        // ACKs". A segment at RCV.NXT refused only for our zero window still
+        // carries the peer's ACK and window: without them a sender whose
+        // own buffer is full (an echo) and a peer that keeps sending data
+        // would wait on each other for ever.
+        let wnd = s.rcv.adv_right.max(s.rcv.read + s.rcv.cap) - s.rcv.nxt;
+        if why == SegmentDrop::OutOfWindow
+            && wnd == 0
+            && seg.seq_number == s.rcv.nxt
+            && matches!(seg.control, TcpControl::None | TcpControl::Fin)
+        {
+            let _ = check_ack(&mut s.snd, &mut s.tcb, seg, now, cfg);
+        }
         t.state = wrap(kind, s);
         return t.drop_seg(why);
     }
