@@ -189,7 +189,7 @@ fn net_pcap_clean_for_tshark() {
     let problems = tshark_problems(&pcap_s);
     assert!(
         problems.trim().is_empty(),
-        "tshark found:\n{}",
+        "tshark found:\n{}\nserver:\n{err}",
         problems.lines().take(40).collect::<Vec<_>>().join("\n")
     );
     let frames = Harness::output(Command::new("capinfos").args(["-c", "-M", &pcap_s]));
