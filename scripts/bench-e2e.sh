@@ -7,7 +7,7 @@
 #
 #   bash scripts/bench-e2e.sh            # full: 1 GiB uploads, 3 rounds (~5-10 min)
 #   bash scripts/bench-e2e.sh --quick    # smoke run: 64 MiB, 1 round, 1000 connections
-#   bash scripts/bench-e2e.sh --only upload,echo   # parts: upload connrate echo memory scaling
+#   bash scripts/bench-e2e.sh --only upload,echo   # parts: upload echotput connrate echo memory scaling
 #
 # CARGO_TARGET_DIR is honoured (default: target/ of the workspace).
 set -euo pipefail

@@ -11,8 +11,13 @@
 //! JSON under benches/results/.
 //!
 //! Usage (root): `bench-e2e [--quick] [--server PATH] [--out DIR]
-//! [--rounds N] [--only a,b,..]` where the parts are upload, connrate,
-//! echo, memory, scaling. scripts/bench-e2e.sh builds and runs it.
+//! [--rounds N] [--only a,b,..]` where the parts are upload, echotput,
+//! connrate, echo, memory, scaling. scripts/bench-e2e.sh builds and runs it.
+//!
+//! echotput (echo throughput): one connection to an echo server; the client
+//! writes N bytes on one thread and reads them back on another; the time
+//! from connect to the last byte read, and a hash of the bytes read
+//! compared with one of the bytes written.
 
 mod common;
 
@@ -39,13 +44,15 @@ struct Opts {
     upload: u64,
     conns: usize,
     echo_trips: usize,
+    /// Bytes of the echo throughput test.
+    echo_bytes: u64,
     idle_conns: usize,
     only: Option<Vec<String>>,
 }
 
 fn usage(msg: &str) -> ! {
     eprintln!(
-        "bench-e2e: {msg}\nusage: bench-e2e [--quick] [--server PATH] [--out DIR] [--rounds N] [--upload-mib N] [--only upload,connrate,echo,memory,scaling]"
+        "bench-e2e: {msg}\nusage: bench-e2e [--quick] [--server PATH] [--out DIR] [--rounds N] [--upload-mib N] [--only upload,echotput,connrate,echo,memory,scaling]"
     );
     std::process::exit(2);
 }
@@ -118,6 +125,7 @@ fn opts() -> Opts {
             .unwrap_or(if quick { 64 << 20 } else { 1 << 30 }),
         conns: if quick { 1000 } else { 5000 },
         echo_trips: if quick { 2000 } else { 20_000 },
+        echo_bytes: if quick { 32 << 20 } else { 256 << 20 },
         idle_conns: if quick { 2000 } else { 10_000 },
         only,
     }
@@ -242,6 +250,17 @@ impl Ctx<'_> {
     /// Starts `who` in namespace a in `mode` (discard or echo) and waits
     /// (at most 10 s) until it says it listens.
     fn start(&self, who: Who, mode: &str, max_conns: u32) -> Result<Proc, String> {
+        self.start_with(who, mode, max_conns, &[])
+    }
+
+    /// [`Ctx::start`] with `extra` arguments after the usual ones.
+    fn start_with(
+        &self,
+        who: Who,
+        mode: &str,
+        max_conns: u32,
+        extra: &[&str],
+    ) -> Result<Proc, String> {
         let a = self.addr(who);
         let (prog, args, marker): (PathBuf, Vec<String>, &str) = match who {
             Who::Ours { workers } => {
@@ -305,6 +324,8 @@ impl Ctx<'_> {
                 "ready",
             ),
         };
+        let mut args = args;
+        args.extend(extra.iter().map(|x| x.to_string()));
         let mut cmd = self
             .net
             .exec_a(std::iter::once(prog.into_os_string()).chain(args.into_iter().map(Into::into)));
@@ -701,6 +722,232 @@ fn echo(net: &TestNet, to: SocketAddrV4, n: usize, limit: Duration) -> Result<Ve
     r.pop().unwrap()
 }
 
+/// A streaming hash of a byte sequence (xxh64's round on four lanes): the
+/// same for the same bytes however they were cut into pieces; fast enough
+/// (several GB/s) not to hold back the reader of the echo stream.
+struct StreamHash {
+    acc: [u64; 4],
+    tail: [u8; 32],
+    ntail: usize,
+    len: u64,
+}
+
+const H_P1: u64 = 0x9E37_79B1_85EB_CA87;
+const H_P2: u64 = 0xC2B2_AE3D_27D4_EB4F;
+
+impl StreamHash {
+    fn new() -> Self {
+        StreamHash {
+            acc: [H_P1, H_P2, !H_P1, !H_P2],
+            tail: [0; 32],
+            ntail: 0,
+            len: 0,
+        }
+    }
+
+    fn block(acc: &mut [u64; 4], b: &[u8]) {
+        for (i, a) in acc.iter_mut().enumerate() {
+            let w = u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
+            *a = a
+                .wrapping_add(w.wrapping_mul(H_P2))
+                .rotate_left(31)
+                .wrapping_mul(H_P1);
+        }
+    }
+
+    fn update(&mut self, mut d: &[u8]) {
+        self.len += d.len() as u64;
+        if self.ntail > 0 {
+            let k = (32 - self.ntail).min(d.len());
+            self.tail[self.ntail..self.ntail + k].copy_from_slice(&d[..k]);
+            self.ntail += k;
+            d = &d[k..];
+            if self.ntail < 32 {
+                return;
+            }
+            let t = self.tail;
+            Self::block(&mut self.acc, &t);
+            self.ntail = 0;
+        }
+        let mut blocks = d.chunks_exact(32);
+        for b in &mut blocks {
+            Self::block(&mut self.acc, b);
+        }
+        let r = blocks.remainder();
+        self.tail[..r.len()].copy_from_slice(r);
+        self.ntail = r.len();
+    }
+
+    fn finish(&self) -> u64 {
+        let mut acc = self.acc;
+        if self.ntail > 0 {
+            let mut t = [0u8; 32];
+            t[..self.ntail].copy_from_slice(&self.tail[..self.ntail]);
+            Self::block(&mut acc, &t);
+        }
+        let mut h = self.len.wrapping_mul(H_P1);
+        for a in acc {
+            h = (h ^ a).wrapping_mul(H_P2).rotate_left(27);
+        }
+        h ^ (h >> 29)
+    }
+}
+
+/// What one echo throughput run measured.
+struct Streamed {
+    /// Connect to the last byte read.
+    secs: f64,
+    /// Connect to the last byte written.
+    write_secs: f64,
+    sent_hash: u64,
+    back_hash: u64,
+    /// Bytes read after the `total` expected (none, from a correct server).
+    extra_bytes: u64,
+    /// Whether the server's FIN came within 2 s of the last byte.
+    fin: bool,
+}
+
+/// One connection to an echo server: `total` bytes written on this thread
+/// (1 MiB writes of a fixed pseudo-random stream whose period, 65521, is
+/// no power of two), read back on another; both hashed. At most `limit`
+/// (and 5 s without progress on either side): then, or on any error, the
+/// socket is shut down both ways so the other thread stops too.
+fn echo_stream(
+    net: &TestNet,
+    to: SocketAddrV4,
+    total: u64,
+    limit: Duration,
+) -> Result<Streamed, String> {
+    const CHUNK: usize = 1 << 20;
+    const PERIOD: u64 = 65_521;
+    let mut r = in_b(net, 1, move |_| -> Result<Streamed, String> {
+        let mut pat = vec![0u8; CHUNK + PERIOD as usize];
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for b in pat.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = (x >> 24) as u8;
+        }
+        let t0 = Instant::now();
+        let mut s = connect(to, Duration::from_secs(5)).map_err(|e| format!("connect: {e}"))?;
+        let mut rd = s.try_clone().map_err(|e| format!("clone: {e}"))?;
+        // The first side to fail says why; it shuts the socket both ways,
+        // which stops the other side too.
+        let first: Arc<Mutex<Option<String>>> = Arc::default();
+        let first2 = Arc::clone(&first);
+        let reader = std::thread::spawn(move || -> Result<(f64, u64, u64, bool), ()> {
+            let mut buf = vec![0u8; CHUNK];
+            let mut h = StreamHash::new();
+            let mut got = 0u64;
+            let fail = |rd: &TcpStream, e: String| {
+                first2.lock().unwrap().get_or_insert(e);
+                let _ = rd.shutdown(Shutdown::Both);
+                Err(())
+            };
+            // Bounded: every pass reads at least a byte, or ends.
+            while got < total {
+                match rd.read(&mut buf) {
+                    Ok(0) => {
+                        return fail(
+                            &rd,
+                            format!("the server closed after {got} of {total} bytes echoed"),
+                        )
+                    }
+                    Ok(k) => {
+                        h.update(&buf[..k]);
+                        got += k as u64;
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        return fail(&rd, format!("read after {} MiB echoed: {e}", got >> 20))
+                    }
+                }
+                if t0.elapsed() > limit {
+                    return fail(
+                        &rd,
+                        format!(
+                            "over the {} s limit after {} MiB echoed",
+                            limit.as_secs(),
+                            got >> 20
+                        ),
+                    );
+                }
+            }
+            let secs = t0.elapsed().as_secs_f64();
+            // Anything beyond `total` (already in the last read, or after
+            // it) up to the server's FIN.
+            let mut extra = got - total;
+            let _ = rd.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut fin = false;
+            for _ in 0..1000 {
+                match rd.read(&mut buf) {
+                    Ok(0) => {
+                        fin = true;
+                        break;
+                    }
+                    Ok(k) => {
+                        h.update(&buf[..k]);
+                        extra += k as u64;
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            Ok((secs, h.finish(), extra, fin))
+        });
+        let mut h = StreamHash::new();
+        let mut sent = 0u64;
+        let mut werr = None;
+        let fail = |e: String| first.lock().unwrap().get_or_insert(e).clone();
+        // Bounded: every pass writes up to 1 MiB of `total`, or ends.
+        while sent < total {
+            let off = (sent % PERIOD) as usize;
+            let n = (total - sent).min(CHUNK as u64) as usize;
+            let piece = &pat[off..off + n];
+            if let Err(e) = s.write_all(piece) {
+                werr = Some(fail(format!("write stalled after {} MiB: {e}", sent >> 20)));
+                break;
+            }
+            h.update(piece);
+            sent += n as u64;
+            if t0.elapsed() > limit {
+                werr = Some(fail(format!(
+                    "over the {} s limit after {} MiB written",
+                    limit.as_secs(),
+                    sent >> 20
+                )));
+                break;
+            }
+        }
+        let write_secs = t0.elapsed().as_secs_f64();
+        if werr.is_some() {
+            let _ = s.shutdown(Shutdown::Both);
+        } else {
+            let _ = s.shutdown(Shutdown::Write);
+        }
+        let back = reader
+            .join()
+            .map_err(|_| "reader thread panicked".to_string())?;
+        let (secs, back_hash, extra_bytes, fin) = match back {
+            Ok(v) if werr.is_none() => v,
+            _ => {
+                let e = first.lock().unwrap().take();
+                return Err(e.unwrap_or_else(|| "failed".into()));
+            }
+        };
+        Ok(Streamed {
+            secs,
+            write_secs,
+            sent_hash: h.finish(),
+            back_hash,
+            extra_bytes,
+            fin,
+        })
+    })?;
+    r.pop().unwrap()
+}
+
 fn pct(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -736,6 +983,18 @@ const M_UP_OFF: Measure = Measure {
 const M_UP_ON: Measure = Measure {
     key: "upload_offloads_on",
     label: "upload, offloads on",
+    unit: "Gbit/s",
+    higher_better: true,
+};
+const M_ET_OFF: Measure = Measure {
+    key: "echo_throughput_offloads_off",
+    label: "echo throughput, offloads off",
+    unit: "Gbit/s",
+    higher_better: true,
+};
+const M_ET_ON: Measure = Measure {
+    key: "echo_throughput_offloads_on",
+    label: "echo throughput, offloads on",
     unit: "Gbit/s",
     higher_better: true,
 };
@@ -816,7 +1075,7 @@ impl Results {
             Some(v) => format!("{v:.3} {}", m.unit),
             None => format!("fails ({})", s.note.as_deref().unwrap_or("?")),
         };
-        eprintln!("  {:<28} {:<16} {v}", m.label, who);
+        eprintln!("  {:<30} {:<16} {v}", m.label, who);
         self.data
             .entry(m.key)
             .or_default()
@@ -973,6 +1232,55 @@ fn run_echo(cx: &Ctx, res: &mut Results, who: Who) {
             res.add(M_ECHO50, &who.name(), fail(e.clone(), extra.clone()));
             res.add(M_ECHO99, &who.name(), fail(e, extra));
         }
+    }
+}
+
+/// Echo throughput: `echo_bytes` through one connection and back. Ours
+/// with 1 MiB receive and send buffers, smoltcp with 1 MiB ones (its sink
+/// has 64 KiB of send buffer otherwise), the kernel autotuning.
+fn run_echotput(cx: &Ctx, res: &mut Results, m: Measure, who: Who) {
+    let to = cx.addr(who);
+    let total = cx.opts.echo_bytes;
+    let extra_args: &[&str] = match who {
+        Who::Ours { .. } => &["--tx-buf", "1M"],
+        Who::Smoltcp { .. } => &["--tx", "1048576"],
+        Who::Kernel => &[],
+    };
+    let mut p = match cx.start_with(who, "echo", 16, extra_args) {
+        Ok(p) => p,
+        Err(e) => return res.add(m, &who.name(), fail(e, Value::Null)),
+    };
+    // 10 s, and 80 Mbit/s at least.
+    let limit = Duration::from_secs(10 + total / (10 << 20));
+    let r = echo_stream(cx.net, to, total, limit);
+    let cpu = p.cpu_secs();
+    let text = p.stop();
+    let mut extra = exit_report(who, &text);
+    extra["server_cpu_s"] = json!((cpu * 100.0).round() / 100.0);
+    extra["bytes"] = json!(total);
+    extra["limit_s"] = json!(limit.as_secs());
+    match r {
+        Ok(st) => {
+            extra["secs"] = json!(st.secs);
+            extra["write_secs"] = json!(st.write_secs);
+            extra["sent_hash"] = json!(format!("{:016x}", st.sent_hash));
+            extra["echoed_hash"] = json!(format!("{:016x}", st.back_hash));
+            extra["server_fin"] = json!(st.fin);
+            if st.extra_bytes > 0 {
+                extra["extra_bytes"] = json!(st.extra_bytes);
+            }
+            if st.sent_hash != st.back_hash || st.extra_bytes > 0 {
+                let e = format!(
+                    "echo differs: hash {:016x} sent, {:016x} echoed, {} bytes beyond the {total}",
+                    st.sent_hash, st.back_hash, st.extra_bytes
+                );
+                res.add(m, &who.name(), fail(e, extra));
+            } else {
+                let g = total as f64 * 8.0 / st.secs / 1e9;
+                res.add(m, &who.name(), ok(g, extra));
+            }
+        }
+        Err(e) => res.add(m, &who.name(), fail(e, extra)),
     }
 }
 
@@ -1360,6 +1668,34 @@ fn main() {
                 }
             }
         }
+        if want("echotput") {
+            // smoltcp with offloads off only: its RawSocket cannot take
+            // frames whose checksum the kernel left to the hardware.
+            for on in [false, true] {
+                let m = if on { M_ET_ON } else { M_ET_OFF };
+                if let Err(e) = net.set_offloads(on) {
+                    res.notes.push(format!("ethtool: {e}"));
+                    continue;
+                }
+                eprintln!(
+                    "bench-e2e: echo throughput, {} MiB, veth offloads {}",
+                    opts.echo_bytes >> 20,
+                    if on { "on" } else { "off" }
+                );
+                let list: &[Who] = if on { &[ours, Who::Kernel] } else { &three };
+                for round in 0..opts.rounds {
+                    for who in rotate(list, round) {
+                        if !go_on(&mut res, m.key) {
+                            break 'all;
+                        }
+                        run_echotput(&cx, &mut res, m, who);
+                    }
+                }
+            }
+            res.notes.push(
+                "echo throughput, offloads on: smoltcp not run (its RawSocket takes no frames with checksums left to the hardware; it fails to connect in the upload row)".into(),
+            );
+        }
         // The rest with offloads off: smoltcp's RawSocket cannot take
         // frames whose checksum the kernel left to the hardware.
         let _ = net.set_offloads(false);
@@ -1570,10 +1906,12 @@ fn main() {
             "connections": opts.conns,
             "echo_round_trips": opts.echo_trips,
             "echo_message_bytes": 64,
+            "echo_throughput_bytes": opts.echo_bytes,
+            "echo_throughput": "one connection to the echo server; the client writes the bytes (1 MiB writes) on one thread and reads them back on another; the time from connect to the last byte read; a hash of the bytes read compared with one of the bytes written (a mismatch fails the run). Ours: --rx-buf 1M --tx-buf 1M; smoltcp: 1 MiB rx and tx buffers; kernel: autotuned. Offloads off (all three) and on (ours and kernel)",
             "idle_connections": opts.idle_conns,
             "server": opts.server.display().to_string(),
             "topology": "two network namespaces joined by one veth pair; servers in ns a (ours on an own address with --ip, smoltcp on another own address over phy::RawSocket, the kernel sink on the veth's address), Linux TCP clients on threads in ns b",
-            "offloads": "upload: both; everything else: off (ethtool -K tx rx tso gso gro off on both ends)",
+            "offloads": "upload and echo throughput: both; everything else: off (ethtool -K tx rx tso gso gro off on both ends)",
             "smoltcp": "0.12, 16 listening sockets, 1 MiB rx / 64 KiB tx buffers each, SO_RCVBUF of its AF_PACKET socket 8 MiB (smoltcp-shipped: the default)",
             "kernel_sink": "one thread, epoll, non-blocking sockets, 1 MiB reads",
             "connection": "connect, write 16 bytes, shutdown(WR), read to the server's FIN",
