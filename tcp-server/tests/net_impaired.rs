@@ -46,12 +46,14 @@ fn echo_checked(h: &mut Harness, test: &str, len: u64, seed: u64) -> Summary {
     let own = h.own_addr();
     h.start(&["-s", "--mode", "echo", "--ip", &own.to_string()]);
     let to = SocketAddr::from((own, h.port));
+    // A bound on time that grows with the length (1 s per MiB, at least 60).
+    let secs = 60 + len / (1 << 20);
     let e = h
         .net
-        .run_in_b(move || support::echo(to, len, seed, 60))
+        .run_in_b(move || support::echo(to, len, seed, secs))
         .expect("ns b")
         .unwrap_or_else(|e| panic!("{test}: client: {e}"));
-    let st = h.wait(60);
+    let st = h.wait(secs);
     let err = h.stderr();
     assert!(st.success(), "{test}: exit {st}: {err}");
     assert_eq!(e.got_len, len, "{test}: {err}");
@@ -83,7 +85,7 @@ fn net_loss_5pct_upload() {
     note("net_loss_5pct_upload", "passed", t0);
 }
 
-/// 5 % random loss in both directions: 20 MiB echoed back intact (the
+/// 5 % random loss in both directions: 100 MiB echoed back intact (the
 /// server's own sending side recovers from loss).
 #[test]
 fn net_loss_5pct_echo() {
@@ -91,7 +93,7 @@ fn net_loss_5pct_echo() {
     let mut h = Harness::new("lse", 131);
     support::impair::segment_sized(&h.net);
     support::impair::loss(&h.net, 5);
-    let s = echo_checked(&mut h, "net_loss_5pct_echo", 20 << 20, 22);
+    let s = echo_checked(&mut h, "net_loss_5pct_echo", 100 << 20, 22);
     assert!(s.retransmissions > 0, "{s:?}");
     let lost = support::impair::loss_count(&h.net);
     assert!(lost > 100, "only {lost} packets dropped");
