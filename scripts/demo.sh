@@ -15,21 +15,8 @@ CLI_NS="tsdemo$$c"
 SRV_ADDR=198.18.0.10
 PORT=3000
 TMP=$(mktemp -d /tmp/tcp-server-demo.XXXXXX)
-SERVER_PID=
-
-cleanup() {
-    local rc=$?
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    ip netns del "$SRV_NS" 2>/dev/null || true
-    ip netns del "$CLI_NS" 2>/dev/null || true
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -54,27 +41,13 @@ BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/tcp-server"
 [[ -x $BIN ]] || { echo "demo: $BIN not found after the build" >&2; exit 1; }
 
 say "network: $SRV_NS (198.18.0.1/24) <-veth-> $CLI_NS (198.18.0.2/24)"
-ip netns add "$SRV_NS"
-ip netns add "$CLI_NS"
-ip link add "$SRV_NS" netns "$SRV_NS" type veth peer name "$CLI_NS" netns "$CLI_NS"
-ip -n "$SRV_NS" addr add 198.18.0.1/24 dev "$SRV_NS"
-ip -n "$CLI_NS" addr add 198.18.0.2/24 dev "$CLI_NS"
-for ns in "$SRV_NS" "$CLI_NS"; do
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
-    ip -n "$ns" link set "$ns" up
-    ip -n "$ns" link set lo up
-done
+make_pair
 
 say "server: tcp-server -d -s -i $SRV_NS --ip $SRV_ADDR   (own-address mode: no firewall rule needed)"
 ip netns exec "$SRV_NS" "$BIN" -d -s -i "$SRV_NS" --ip "$SRV_ADDR" -p "$PORT" \
     >"$TMP/payload" 2>"$TMP/trace" &
 SERVER_PID=$!
-for _ in $(seq 100); do
-    grep -q "listening on" "$TMP/trace" 2>/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.05
-done
-grep -q "listening on" "$TMP/trace" || { cat "$TMP/trace" >&2; echo "demo: the server did not start" >&2; exit 1; }
+wait_listening 100 || { cat "$TMP/trace" >&2; echo "demo: the server did not start" >&2; exit 1; }
 
 say "client: printf 'Hello\\n' | nc -N $SRV_ADDR $PORT   (Linux TCP, in $CLI_NS)"
 printf 'Hello\n' | ip netns exec "$CLI_NS" timeout 5 nc -N -w 5 "$SRV_ADDR" "$PORT"

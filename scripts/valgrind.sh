@@ -11,21 +11,8 @@ CLI_NS="tsvg$$c"
 SRV_ADDR=198.18.0.10
 PORT=3000
 TMP=$(mktemp -d /tmp/tcp-server-valgrind.XXXXXX)
-SERVER_PID=
-
-cleanup() {
-    local rc=$?
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    ip netns del "$SRV_NS" 2>/dev/null || true
-    ip netns del "$CLI_NS" 2>/dev/null || true
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 
 if [[ $(id -u) -ne 0 ]]; then
     echo "valgrind.sh: needs root (network namespaces and raw sockets)" >&2
@@ -42,16 +29,7 @@ fi
 (cd "$ROOT" && cargo build --release -p tcp-server --quiet)
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/tcp-server"
 
-ip netns add "$SRV_NS"
-ip netns add "$CLI_NS"
-ip link add "$SRV_NS" netns "$SRV_NS" type veth peer name "$CLI_NS" netns "$CLI_NS"
-ip -n "$SRV_NS" addr add 198.18.0.1/24 dev "$SRV_NS"
-ip -n "$CLI_NS" addr add 198.18.0.2/24 dev "$CLI_NS"
-for ns in "$SRV_NS" "$CLI_NS"; do
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
-    ip -n "$ns" link set "$ns" up
-    ip -n "$ns" link set lo up
-done
+make_pair
 
 # A small table (--max-conns 4) keeps the run quick under valgrind; every
 # code path of a session is the same as with the default 1024.
@@ -60,12 +38,7 @@ ip netns exec "$SRV_NS" valgrind --leak-check=full --show-leak-kinds=definite,in
     "$BIN" -d -s -i "$SRV_NS" --ip "$SRV_ADDR" -p "$PORT" --max-conns 4 \
     >"$TMP/payload" 2>"$TMP/trace" &
 SERVER_PID=$!
-for _ in $(seq 600); do
-    grep -q "listening on" "$TMP/trace" 2>/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.05
-done
-grep -q "listening on" "$TMP/trace" || { cat "$TMP/trace" "$TMP/valgrind.log" >&2; exit 1; }
+wait_listening 600 || { cat "$TMP/trace" "$TMP/valgrind.log" >&2; exit 1; }
 
 printf 'Hello\n' | ip netns exec "$CLI_NS" timeout 10 nc -N -w 10 "$SRV_ADDR" "$PORT"
 
