@@ -97,24 +97,6 @@ fn pcap_records(file: &[u8]) -> Vec<(usize, usize)> {
     out
 }
 
-fn tshark_problems(pcap: &str) -> String {
-    Harness::output(Command::new("tshark").args([
-        "-r",
-        pcap,
-        "-o",
-        "tcp.check_checksum:TRUE",
-        "-o",
-        "ip.check_checksum:TRUE",
-        // The payload is test data: decode it as such, so that no heuristic
-        // dissector (THRIFT, say) mistakes random bytes for its protocol
-        // and reports its own errors.
-        "-d",
-        "tcp.port==3000,data",
-        "-Y",
-        "_ws.malformed || _ws.expert.severity >= error",
-    ]))
-}
-
 /// tshark reads the pcap, finds every TCP frame, and no malformed frame or
 /// bad checksum: frames whose checksum the kernel left for offload
 /// (CsumStatus::NotReady on veth) are written with it filled in.
@@ -129,7 +111,8 @@ fn pcap_is_clean_for_tshark() {
     let st = h.wait(10);
     assert!(st.success(), "exit {st}: {}", h.stderr());
 
-    let problems = tshark_problems(&pcap_s);
+    let problems =
+        Harness::tshark_problems("_ws.malformed || _ws.expert.severity >= error", &pcap_s);
     assert!(problems.trim().is_empty(), "tshark found:\n{problems}");
     let tcp = Harness::output(Command::new("tshark").args(["-r", &pcap_s, "-Y", "tcp"]));
     assert!(tcp.lines().count() >= 6, "{tcp}");
@@ -145,7 +128,10 @@ fn pcap_is_clean_for_tshark() {
     bytes[start + 14 + 20 + 16] ^= 0x5a;
     let bad = h.path("bad.pcap");
     fs::write(&bad, &bytes).expect("write");
-    let problems = tshark_problems(bad.to_str().expect("utf-8"));
+    let problems = Harness::tshark_problems(
+        "_ws.malformed || _ws.expert.severity >= error",
+        bad.to_str().expect("utf-8"),
+    );
     assert!(!problems.trim().is_empty(), "a broken checksum went unseen");
 }
 

@@ -133,24 +133,6 @@ fn pcap_records(file: &[u8]) -> Vec<(usize, usize)> {
 const TSHARK_FILTER: &str =
     "tcp.analysis.lost_segment || _ws.malformed || _ws.expert.severity >= error";
 
-fn tshark_problems(pcap: &str) -> String {
-    Harness::output(Command::new("tshark").args([
-        "-r",
-        pcap,
-        "-o",
-        "tcp.check_checksum:TRUE",
-        "-o",
-        "ip.check_checksum:TRUE",
-        // The payload is test data: decode it as such, so that no heuristic
-        // dissector (THRIFT, say) mistakes random bytes for its protocol
-        // and reports its own errors.
-        "-d",
-        "tcp.port==3000,data",
-        "-Y",
-        TSHARK_FILTER,
-    ]))
-}
-
 /// The pcap of an 8 MiB echo run (both directions carry data) read by
 /// tshark on a clean link: no bad checksum, no malformed frame, no
 /// "previous segment not captured". The filter is shown to fail on a copy
@@ -186,7 +168,7 @@ fn net_pcap_clean_for_tshark() {
     assert!(s.all_normal(1), "{s:?}\n{err}");
     assert_eq!(s.ring_drops, 0, "the kernel dropped frames: {err}");
 
-    let problems = tshark_problems(&pcap_s);
+    let problems = Harness::tshark_problems(TSHARK_FILTER, &pcap_s);
     assert!(
         problems.trim().is_empty(),
         "tshark found:\n{}\nserver:\n{err}",
@@ -212,7 +194,7 @@ fn net_pcap_clean_for_tshark() {
     bad[start + 14 + 20 + 16] ^= 0x5a;
     let bad_p = h.path("bad.pcap");
     fs::write(&bad_p, &bad).expect("write");
-    let problems = tshark_problems(bad_p.to_str().expect("utf-8"));
+    let problems = Harness::tshark_problems(TSHARK_FILTER, bad_p.to_str().expect("utf-8"));
     assert!(!problems.trim().is_empty(), "a broken checksum went unseen");
 
     // Not vacuous (2): one full-sized data frame from the client cut out
@@ -232,7 +214,7 @@ fn net_pcap_clean_for_tshark() {
     cut.extend_from_slice(&bytes[cut_at + cut_len..]);
     let cut_p = h.path("cut.pcap");
     fs::write(&cut_p, &cut).expect("write");
-    let problems = tshark_problems(cut_p.to_str().expect("utf-8"));
+    let problems = Harness::tshark_problems(TSHARK_FILTER, cut_p.to_str().expect("utf-8"));
     assert!(
         problems
             .to_lowercase()

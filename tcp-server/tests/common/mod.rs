@@ -156,6 +156,25 @@ impl Harness {
             .expect("run in namespace b")
     }
 
+    /// What tshark reports in `pcap` matching `filter`, checksums checked
+    /// (empty when all is well). The payload is test data: it is decoded
+    /// as such, so that no heuristic dissector (THRIFT, say) mistakes
+    /// random bytes for its protocol and reports its own errors.
+    pub fn tshark_problems(filter: &str, pcap: &str) -> String {
+        Self::output(Command::new("tshark").args([
+            "-r",
+            pcap,
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-d",
+            "tcp.port==3000,data",
+            "-Y",
+            filter,
+        ]))
+    }
+
     /// Runs a command, returns its stdout; fails on a non-zero status.
     pub fn output(cmd: &mut Command) -> String {
         let out = cmd.stdin(Stdio::null()).output().expect("run command");
