@@ -236,17 +236,24 @@ pub fn interface_mtu(fd: BorrowedFd<'_>, name: &str) -> Result<u32, Errno> {
     u32::try_from(mtu).map_err(|_| Errno::EINVAL)
 }
 
-/// Sends `frames` (each a whole Ethernet frame) on a bound AF_PACKET socket
+/// Sends `frames` (each a whole Ethernet frame, after `skip` bytes of
+/// virtio_net_hdr on a PACKET_VNET_HDR socket) on an AF_PACKET socket
 /// with one `sendmmsg`, `MSG_DONTWAIT`. Returns how many the kernel took
 /// (a prefix of `frames`).
-pub fn send_frames(fd: BorrowedFd<'_>, ifindex: u32, frames: &[&[u8]]) -> Result<usize, Errno> {
+pub fn send_frames(
+    fd: BorrowedFd<'_>,
+    ifindex: u32,
+    frames: &[&[u8]],
+    skip: usize,
+) -> Result<usize, Errno> {
     if frames.is_empty() {
         return Ok(0);
     }
     let addrs: Vec<libc::sockaddr_ll> = frames
         .iter()
         .map(|f| {
-            let proto = match f.get(12..14) {
+            // `skip`: a virtio_net_hdr before the Ethernet header.
+            let proto = match f.get(skip + 12..skip + 14) {
                 Some(b) => u16::from_be_bytes([b[0], b[1]]),
                 None => 0,
             };

@@ -102,6 +102,11 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub idle_timeout: u64,
 
+    /// Send MSS-sized frames only, instead of large segments that the kernel
+    /// cuts (GSO through PACKET_VNET_HDR; echo mode)
+    #[arg(long)]
+    pub no_gso: bool,
+
     /// Retransmissions of data or FIN (timeouts in a row) before a
     /// connection is reset
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u8).range(1..=30))]

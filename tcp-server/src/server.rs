@@ -127,6 +127,11 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         // A short spin before sleeping lets a busy worker take frames in
         // batches (the kernel wakes a sleeper once per frame).
         sock.set_spin(std::time::Duration::from_micros(50));
+        // Large segments cut by the kernel (GSO) when it takes them; the
+        // server sends data in echo mode only.
+        if cli.mode == Mode::Echo && !cli.no_gso {
+            let _ = sock.enable_gso();
+        }
         socks.push(sock);
     }
 
@@ -189,6 +194,7 @@ or run with --install-rst-rule (removed on exit), or serve on an unassigned addr
             max_per_source: cli.max_per_source,
             idle_timeout: tcpcore::Duration::from_secs(cli.idle_timeout),
             max_retries: cli.max_retries,
+            gso_max: 64 * 1024,
             ..Config::default()
         },
     };

@@ -196,6 +196,8 @@ impl Drop for ErrOut {
 struct TxArena {
     buf: Vec<u8>,
     ends: Vec<usize>,
+    /// Per frame: the GSO segment size, or 0 for a plain frame.
+    gso: Vec<u16>,
 }
 
 impl TxArena {
@@ -203,16 +205,18 @@ impl TxArena {
         TxArena {
             buf: Vec::with_capacity(TX_ARENA_BYTES),
             ends: Vec::with_capacity(TX_ARENA_FRAMES),
+            gso: Vec::with_capacity(TX_ARENA_FRAMES),
         }
     }
 
-    fn alloc(&mut self, len: usize) -> Option<&mut [u8]> {
+    fn alloc(&mut self, len: usize, gso: u16) -> Option<&mut [u8]> {
         let start = self.buf.len();
         if start + len > self.buf.capacity() || self.ends.len() == self.ends.capacity() {
             return None;
         }
         self.buf.resize(start + len, 0);
         self.ends.push(start + len);
+        self.gso.push(gso);
         Some(&mut self.buf[start..])
     }
 
@@ -228,6 +232,7 @@ impl TxArena {
     fn clear(&mut self) {
         self.buf.clear();
         self.ends.clear();
+        self.gso.clear();
     }
 }
 
@@ -419,11 +424,24 @@ struct ServerIo<'a> {
     trace: Trace<'a>,
     /// Echo mode: connections with received bytes not yet echoed.
     echo: HashSet<ConnId>,
+    /// The socket takes GSO frames (`RawSocket::enable_gso` worked).
+    gso: bool,
 }
 
 impl Io for ServerIo<'_> {
     fn tx(&mut self, len: usize) -> Option<&mut [u8]> {
-        self.arena.alloc(len)
+        self.arena.alloc(len, 0)
+    }
+
+    fn gso(&self) -> bool {
+        self.gso
+    }
+
+    fn tx_gso(&mut self, len: usize, gso_size: u16) -> Option<&mut [u8]> {
+        if !self.gso {
+            return None;
+        }
+        self.arena.alloc(len, gso_size)
     }
 
     fn deliver(&mut self, id: ConnId, tuple: &FourTuple, data: &[u8]) -> usize {
@@ -481,8 +499,13 @@ impl ServerIo<'_> {
             }
             if self.trace.wants_frames() {
                 let frame = self.arena.frame(i);
-                self.trace
-                    .frame("TX", frame, SystemTime::now(), CsumNote::Plain);
+                // A GSO frame's TCP checksum is left to the segmentation.
+                let note = if self.arena.gso[i] > 0 {
+                    CsumNote::NotReady
+                } else {
+                    CsumNote::Plain
+                };
+                self.trace.frame("TX", frame, SystemTime::now(), note);
             }
         }
         self.traced = self.arena.len();
@@ -495,7 +518,10 @@ impl ServerIo<'_> {
             return Ok(());
         }
         for i in 0..self.arena.len() {
-            sock.queue(self.arena.frame(i))?;
+            match self.arena.gso[i] {
+                0 => sock.queue(self.arena.frame(i))?,
+                g => sock.queue_gso(self.arena.frame(i), g)?,
+            }
         }
         self.arena.clear();
         self.traced = 0;
@@ -579,6 +605,7 @@ pub fn run(settings: Settings, shared: &Shared, mut w: Worker<'_>) -> Report {
             event_ts: SystemTime::now(),
         },
         echo: HashSet::new(),
+        gso: w.sock.gso(),
     };
     let start = settings.start;
     let clock = || Instant::from_micros(start.elapsed().as_micros() as u64);

@@ -321,7 +321,8 @@ fn own_address_owned_by_kernel_is_refused() {
 fn echo_mode_echoes_intact() {
     let mut h = Harness::new("ech", 72);
     let own = h.own_addr();
-    h.start(&["-s", "--mode", "echo", "--ip", &own.to_string()]);
+    // MSS-sized frames only: the GSO path is what the net_* echo tests use.
+    h.start(&["-s", "--mode", "echo", "--no-gso", "--ip", &own.to_string()]);
     let to = SocketAddr::from((own, h.port));
     let data: Vec<u8> = (0..4u32 << 20)
         .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)

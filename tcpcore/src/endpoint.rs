@@ -56,6 +56,22 @@ pub trait Io {
         self.event(id, tuple, AppEvent::Data(data));
         data.len()
     }
+
+    /// Whether [`Io::tx_gso`] works: the transport takes one large TCP
+    /// segment and cuts it into segments of a given size (GSO/TSO). The
+    /// default says no, and segments are then never larger than the MSS.
+    fn gso(&self) -> bool {
+        false
+    }
+
+    /// As [`Io::tx`], for a frame whose TCP payload the transport cuts into
+    /// segments of `gso_size` bytes. Its TCP checksum field holds the
+    /// pseudo-header sum (folded, not inverted) for the transport or device
+    /// to complete, as in Linux's `CHECKSUM_PARTIAL`.
+    fn tx_gso(&mut self, len: usize, gso_size: u16) -> Option<&mut [u8]> {
+        let _ = (len, gso_size);
+        None
+    }
 }
 
 /// An event for the application.
@@ -1147,11 +1163,15 @@ impl<'s> Endpoint<'s> {
             ident: &mut self.ident,
             stats: &mut self.stats,
         };
+        let mut conn_cfg = self.cfg.conn;
+        if !io.gso() {
+            conn_cfg.gso_max = 0;
+        }
         let mut sent = 0;
         // Bounded: the windows bound it already; this guards the loop.
         for _ in 0..4096 {
             let max = conn.state.send_max();
-            let Some(r) = conn.state.poll_transmit(now, &self.cfg.conn) else {
+            let Some(r) = conn.state.poll_transmit(now, &conn_cfg) else {
                 break;
             };
             if max.is_some_and(|m| r.seq.before(m)) {
@@ -1371,10 +1391,26 @@ impl Out<'_> {
             frag_offset: 0,
         };
         let len = wire::tcp_frame_len(&tcp);
-        match io.tx(len) {
+        let buf = if r.gso > 0 {
+            io.tx_gso(len, r.gso)
+        } else {
+            io.tx(len)
+        };
+        match buf {
             Some(buf) => {
                 if wire::emit_tcp_frame(buf, &eth, &ip, &tcp).is_ok() {
                     self.stats.tx_frames += 1;
+                    if r.gso > 0 {
+                        // CHECKSUM_PARTIAL: the pseudo-header sum only; the
+                        // segmentation completes each segment's checksum.
+                        let tcp_len = (len - 14 - Ipv4Repr::HEADER_LEN) as u32;
+                        let ph =
+                            wire::checksum::pseudo_header(ip.src_addr, ip.dst_addr, 6, tcp_len);
+                        let at = 14 + Ipv4Repr::HEADER_LEN + 16;
+                        if let Some(c) = buf.get_mut(at..at + 2) {
+                            c.copy_from_slice(&ph.to_be_bytes());
+                        }
+                    }
                 }
             }
             None => self.stats.drops[DropReason::TxNoRoom as usize] += 1,

@@ -314,3 +314,32 @@ fn zero_receive_window_still_takes_acks() {
         ),
     );
 }
+
+/// Segmentation offload: with a transport that takes GSO frames and
+/// `gso_max` set, one frame carries as much as the windows allow (here the
+/// initial congestion window, ten segments), to be cut into MSS-sized
+/// segments below; without it, segments stay at the MSS.
+#[test]
+fn gso_sends_large_segments_within_the_windows() {
+    let mut cfg = no_nagle();
+    cfg.conn.gso_max = 64 * 1024;
+    let mut h = common::Harness::new(cfg);
+    h.rec.gso = true;
+    h.run(&format!(
+        "{HS_SACK}
+         0.100 ! app-send 14600
+         0.100 > P. 1:14601(14600) ack 1001
+         0.110 < . 1001:1001(0) ack 14601 win 502
+         0.500 tick"
+    ));
+    // Without a transport that takes GSO frames: MSS-sized segments.
+    let mut cfg = no_nagle();
+    cfg.conn.gso_max = 64 * 1024;
+    let mut h = common::Harness::new(cfg);
+    h.run(&format!(
+        "{HS_SACK}
+         0.100 ! app-send 2920
+         0.100 > . 1:1461(1460) ack 1001
+         0.100 > P. 1461:2921(1460) ack 1001"
+    ));
+}

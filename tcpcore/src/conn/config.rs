@@ -56,6 +56,11 @@ pub struct Config {
     /// A connection that receives nothing for this long is reset (zero:
     /// never).
     pub idle_timeout: Duration,
+    /// Largest payload of one outgoing segment handed to the transport for
+    /// segmentation offload (GSO/TSO: the transport or the device cuts it
+    /// into MSS-sized segments); 0 or below the MSS: off. Used only when the
+    /// endpoint's [`Io`](crate::Io) says it can ([`Io::gso`](crate::Io::gso)).
+    pub gso_max: u32,
 }
 
 impl Default for Config {
@@ -80,6 +85,7 @@ impl Default for Config {
             syn_cookies: true,
             max_per_source: 0,
             idle_timeout: Duration::ZERO,
+            gso_max: 0,
         }
     }
 }

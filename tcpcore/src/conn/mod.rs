@@ -51,6 +51,9 @@ pub struct Reply {
     pub seq: SeqNum,
     /// Payload bytes, taken from the send buffer starting at `seq`.
     pub len: u32,
+    /// When the payload is larger than one segment: the segment size the
+    /// transport cuts it into (GSO); 0 otherwise.
+    pub gso: u16,
     /// The PSH flag.
     pub push: bool,
     /// Acknowledgment number; `Some` sets the ACK flag.
@@ -87,6 +90,7 @@ impl Reply {
         Reply {
             seq,
             len: 0,
+            gso: 0,
             push: false,
             ack,
             control: TcpControl::Rst,
@@ -636,6 +640,7 @@ fn make_ack(
     Reply {
         seq: snd_nxt,
         len: 0,
+        gso: 0,
         push: false,
         ack: Some(rcv.nxt),
         control: TcpControl::None,
@@ -649,6 +654,7 @@ fn make_ack_closed(tcb: &mut Tcb, snd_nxt: SeqNum, rcv: &RecvClosed, now: Instan
     Reply {
         seq: snd_nxt,
         len: 0,
+        gso: 0,
         push: false,
         ack: Some(rcv.nxt),
         control: TcpControl::None,
@@ -740,6 +746,7 @@ fn syn_ack(s: &mut SynReceived, now: Instant, cfg: &Config) -> Reply {
     Reply {
         seq: snd.iss,
         len: 0,
+        gso: 0,
         push: false,
         ack: Some(rcv.nxt),
         control: TcpControl::Syn,
@@ -1191,6 +1198,8 @@ impl State {
             _ => return None,
         };
         let (seq, len, fin) = send::next_segment(snd, tcb, snd_buf(snd), now, cfg)?;
+        let mss = send::smss(snd, tcb);
+        let gso = if len > mss { mss.min(0xffff) as u16 } else { 0 };
         let (rcv_nxt, window) = match rcv {
             Ok(rcv) => {
                 // The segment carries the ACK: no delayed ACK is owed now.
@@ -1204,6 +1213,7 @@ impl State {
         Some(Reply {
             seq,
             len,
+            gso,
             push: len > 0 && seq + len == snd.end,
             ack: Some(rcv_nxt),
             control: if fin {

@@ -516,8 +516,15 @@ pub fn next_segment(
         let cwnd_room = snd.cc.cwnd.saturating_sub(flight);
         let wnd_room = wnd_end - snd.nxt;
         let avail = data_end - snd.nxt;
+        // With segmentation offload, one "segment" may carry many MSS (the
+        // transport cuts it); never more than fits one IPv4 packet.
+        let seg_max = if cfg.gso_max > mss {
+            cfg.gso_max.min(65_535 - 20 - 60) / mss * mss
+        } else {
+            mss
+        };
         let mut len = avail
-            .min(mss)
+            .min(seg_max)
             .min(wnd_room)
             .min(cwnd_room)
             .min(ring_room(snd.nxt, ring));
