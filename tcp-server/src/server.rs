@@ -117,6 +117,10 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         }),
         fanout: (workers > 1).then_some(group),
         ring_bytes: ring_bytes(workers),
+        ring: match cli.ring {
+            crate::cli::Ring::V2 => rawnet::RingVersion::V2,
+            crate::cli::Ring::V3 => rawnet::RingVersion::V3,
+        },
         ..SocketConfig::default()
     };
     // Every socket is open (and in the group) before any connection is
