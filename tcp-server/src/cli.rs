@@ -104,8 +104,7 @@ pub struct Cli {
 
     /// The receive ring: v2 hands each frame over at once (lowest latency,
     /// the default); v3 packs frames into blocks handed over when full or
-    /// after 1 ms (fewer wake-ups and no second copy of GRO super-frames,
-    /// for bulk transfers)
+    /// after 1 ms (fewer wake-ups; adds up to 1 ms of latency at low rates)
     #[arg(long, value_enum, default_value_t = Ring::V2)]
     pub ring: Ring,
 
