@@ -130,13 +130,37 @@ fn pcap_records(file: &[u8]) -> Vec<(usize, usize)> {
     out
 }
 
-const TSHARK_FILTER: &str =
-    "tcp.analysis.lost_segment || _ws.malformed || _ws.expert.severity >= error";
+const TSHARK_FILTER: &str = "_ws.malformed || _ws.expert.severity >= error";
+
+/// The bytes of the first TCP stream in `pcap`, each direction, as tshark
+/// reassembles them by sequence number (`follow,tcp,raw`): a segment missing
+/// from the capture makes them fall short.
+fn stream_bytes(pcap: &str) -> (u64, u64) {
+    let out =
+        Harness::output(Command::new("tshark").args(["-r", pcap, "-q", "-z", "follow,tcp,raw,0"]));
+    let hex = |l: &str| l.len() > 0 && l.bytes().all(|b| b.is_ascii_hexdigit());
+    let (mut a, mut b) = (0u64, 0u64);
+    for line in out.lines() {
+        if let Some(rest) = line.strip_prefix('\t') {
+            if hex(rest) {
+                b += rest.len() as u64 / 2;
+            }
+        } else if hex(line) {
+            a += line.len() as u64 / 2;
+        }
+    }
+    (a, b)
+}
 
 /// The pcap of an 8 MiB echo run (both directions carry data) read by
-/// tshark on a clean link: no bad checksum, no malformed frame, no
-/// "previous segment not captured". The filter is shown to fail on a copy
-/// with one checksum broken and on a copy with one data frame cut out.
+/// tshark on a clean link: no bad checksum, no malformed frame, and every
+/// byte of both directions captured (tshark's reassembly of the stream is
+/// 8 MiB each way). tshark's "previous segment not captured" is not used:
+/// on a 2-CPU veth the Linux client's pure ACKs, sent from another CPU,
+/// can reach the server ahead of data sent before them (ring timestamps
+/// show the order), which tshark reports as a gap although nothing is
+/// missing. Both checks are shown to fail: on a copy with one checksum
+/// broken, and on a copy with one data frame cut out.
 #[test]
 fn net_pcap_clean_for_tshark() {
     let t0 = Instant::now();
@@ -169,10 +193,22 @@ fn net_pcap_clean_for_tshark() {
     assert_eq!(s.ring_drops, 0, "the kernel dropped frames: {err}");
 
     let problems = Harness::tshark_problems(TSHARK_FILTER, &pcap_s);
+    if !problems.trim().is_empty() {
+        // Kept for a post-mortem.
+        let _ = fs::copy(
+            &pcap,
+            std::env::temp_dir().join("net_pcap_clean_for_tshark.pcap"),
+        );
+    }
     assert!(
         problems.trim().is_empty(),
         "tshark found:\n{}\nserver:\n{err}",
         problems.lines().take(40).collect::<Vec<_>>().join("\n")
+    );
+    assert_eq!(
+        stream_bytes(&pcap_s),
+        (LEN, LEN),
+        "bytes missing from the capture"
     );
     let frames = Harness::output(Command::new("capinfos").args(["-c", "-M", &pcap_s]));
     eprintln!(
@@ -198,7 +234,7 @@ fn net_pcap_clean_for_tshark() {
     assert!(!problems.trim().is_empty(), "a broken checksum went unseen");
 
     // Not vacuous (2): one full-sized data frame from the client cut out
-    // of the capture is reported as a segment not captured.
+    // of the capture leaves the client's direction short.
     let (cut_at, cut_len) = tcp_frames
         .iter()
         .copied()
@@ -214,12 +250,10 @@ fn net_pcap_clean_for_tshark() {
     cut.extend_from_slice(&bytes[cut_at + cut_len..]);
     let cut_p = h.path("cut.pcap");
     fs::write(&cut_p, &cut).expect("write");
-    let problems = Harness::tshark_problems(TSHARK_FILTER, cut_p.to_str().expect("utf-8"));
+    let (a, b) = stream_bytes(cut_p.to_str().expect("utf-8"));
     assert!(
-        problems
-            .to_lowercase()
-            .contains("previous segment not captured"),
-        "a missing segment went unseen: {problems}"
+        a < LEN && b == LEN,
+        "a missing segment went unseen: {a} and {b} bytes"
     );
     note("net_pcap_clean_for_tshark", "passed", t0);
 }
