@@ -138,7 +138,7 @@ const TSHARK_FILTER: &str = "_ws.malformed || _ws.expert.severity >= error";
 fn stream_bytes(pcap: &str) -> (u64, u64) {
     let out =
         Harness::output(Command::new("tshark").args(["-r", pcap, "-q", "-z", "follow,tcp,raw,0"]));
-    let hex = |l: &str| l.len() > 0 && l.bytes().all(|b| b.is_ascii_hexdigit());
+    let hex = |l: &str| !l.is_empty() && l.bytes().all(|b| b.is_ascii_hexdigit());
     let (mut a, mut b) = (0u64, 0u64);
     for line in out.lines() {
         if let Some(rest) = line.strip_prefix('\t') {
