@@ -218,10 +218,11 @@ or run with --install-rst-rule (removed on exit), or serve on an unassigned addr
     }
     let mut endpoints = Vec::with_capacity(workers);
     for o in owned.iter_mut() {
-        endpoints.push(
-            Endpoint::new(cfg, o.storage(), random_key()?)
-                .map_err(|e| Failure::Runtime(e.to_string()))?,
-        );
+        let mut ep = Endpoint::new(cfg, o.storage(), random_key()?)
+            .map_err(|e| Failure::Runtime(e.to_string()))?;
+        // ACKs of a batch of frames are sent once, at its end.
+        ep.set_batching(true);
+        endpoints.push(ep);
     }
 
     sys::install_signal_handlers()

@@ -739,6 +739,8 @@ fn event_loop(
         if !sio.echo.is_empty() {
             echo_pending(endpoint, sio, clock());
         }
+        // One ACK per connection for the whole batch (batching is on).
+        endpoint.flush_acks(sio);
         sio.send(sock)?;
 
         if let Some(w) = watch.as_mut() {

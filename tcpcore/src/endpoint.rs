@@ -436,6 +436,8 @@ struct Conn {
 
 /// Buckets of the per-source connection counts.
 const SOURCE_BUCKETS: usize = 256;
+/// Connections whose ACK can wait for the end of a batch at once.
+const DEFERRED_ACKS: usize = 64;
 
 /// The connections of one listening address and port.
 pub struct Endpoint<'s> {
@@ -455,6 +457,10 @@ pub struct Endpoint<'s> {
     per_source: [u16; SOURCE_BUCKETS],
     /// The slot [`Endpoint::lookup`] found last.
     last_hit: core::cell::Cell<u32>,
+    /// ACK batching is on ([`Endpoint::set_batching`]).
+    batching: bool,
+    /// ACKs owed at the end of the batch: slot, generation, the ACK.
+    deferred: heapless::Vec<(u32, u32, Reply), DEFERRED_ACKS>,
     /// Returning cookies are checked until then (two cookie periods after
     /// the last one was sent).
     cookies_until: Option<Instant>,
@@ -505,6 +511,8 @@ impl<'s> Endpoint<'s> {
             stats: Stats::default(),
             per_source: [0; SOURCE_BUCKETS],
             last_hit: core::cell::Cell::new(0),
+            batching: false,
+            deferred: heapless::Vec::new(),
             cookies_until: None,
         })
     }
@@ -585,6 +593,59 @@ impl<'s> Endpoint<'s> {
                 )
             })
         })
+    }
+
+    /// ACK batching: with it on, an ACK that only acknowledges new in-order
+    /// data (not a duplicate ACK, not one with SACK blocks) is held until
+    /// [`Endpoint::flush_acks`], which the caller calls after each batch of
+    /// frames: a burst of segments then costs one ACK, as GRO makes it for
+    /// Linux. Off by default (every ACK goes out at once).
+    pub fn set_batching(&mut self, on: bool) {
+        self.batching = on;
+    }
+
+    /// Sends the ACKs held back by batching (see [`Endpoint::set_batching`]).
+    pub fn flush_acks<I: Io>(&mut self, io: &mut I) {
+        let held = core::mem::take(&mut self.deferred);
+        for (i, generation, r) in held {
+            let Some(slot) = self.slots.get(i as usize) else {
+                continue;
+            };
+            let Some(conn) = slot.conn.as_ref().filter(|_| slot.generation == generation) else {
+                continue;
+            };
+            let (tuple, mac) = (conn.tuple, conn.peer_mac);
+            self.emit(&tuple, mac, &r, io);
+        }
+    }
+
+    fn defer_ack<I: Io>(
+        &mut self,
+        i: u32,
+        generation: u32,
+        r: Reply,
+        tuple: &FourTuple,
+        mac: EthernetAddress,
+        io: &mut I,
+    ) {
+        if let Some(d) = self
+            .deferred
+            .iter_mut()
+            .find(|d| d.0 == i && d.1 == generation)
+        {
+            // A later ACK covers the earlier one.
+            d.2 = r;
+            return;
+        }
+        if self.deferred.push((i, generation, r)).is_err() {
+            self.emit(tuple, mac, &r, io);
+        }
+    }
+
+    fn forget_ack(&mut self, i: u32) {
+        if !self.deferred.is_empty() {
+            self.deferred.retain(|d| d.0 != i);
+        }
     }
 
     /// When [`Endpoint::handle_timeout`] next has work to do.
@@ -1025,15 +1086,30 @@ impl<'s> Endpoint<'s> {
             ),
             None => (None, StateName::Closed, true),
         };
+        let advanced = !t.data.is_empty() || t.buffered > 0;
         for r in replies.iter().chain(more.iter()) {
-            let redundant = sent > 0
-                && r.control == TcpControl::None
-                && r.len == 0
-                && r.options.sack_blocks.is_empty()
-                && r.ack == rcv_nxt;
-            if !redundant {
-                self.emit(&tuple, peer_mac, r, io);
+            let pure =
+                r.control == TcpControl::None && r.len == 0 && r.options.sack_blocks.is_empty();
+            if sent > 0 && pure && r.ack == rcv_nxt {
+                // Made redundant by the segments just sent.
+                self.forget_ack(i);
+                continue;
             }
+            if self.batching && pure && advanced && !closed {
+                // Batching: an ACK that only moves RCV.NXT forward waits for
+                // the end of the batch, where one ACK per connection covers
+                // every segment of the batch.
+                self.defer_ack(i, id.generation, *r, &tuple, peer_mac, io);
+                continue;
+            }
+            if r.ack.is_some() {
+                // It acknowledges at least as much as any held ACK.
+                self.forget_ack(i);
+            }
+            self.emit(&tuple, peer_mac, r, io);
+        }
+        if sent > 0 {
+            self.forget_ack(i);
         }
         if last != to {
             io.event(id, &tuple, AppEvent::StateChange { from: to, to: last });

@@ -439,3 +439,29 @@ fn close_after_fin_waits_for_application() {
         ),
     );
 }
+
+/// ACK batching (`Endpoint::set_batching`): ACKs that only move RCV.NXT
+/// forward wait for the end of the batch, where one ACK per connection
+/// covers all of it -- still within RFC 9293 §3.8.6.3's "ACK at least every
+/// second full-sized segment" per batch. Duplicate ACKs (out-of-order data,
+/// SACK blocks) are never held back.
+#[test]
+fn batched_acks_one_per_batch() {
+    run(
+        default_config(),
+        &script(
+            "0.050 ! batching on
+             0.100 < . 1001:2461(1460) ack 1 win 502
+             0.100 < . 2461:3921(1460) ack 1 win 502
+             0.100 < . 3921:5381(1460) ack 1 win 502
+             0.100 < . 5381:6841(1460) ack 1 win 502
+             0.100 ! delivered 5840
+             0.100 ! flush-acks
+             0.100 > . 1:1(0) ack 6841
+             0.110 < . 8301:9761(1460) ack 1 win 502
+             0.110 > . 1:1(0) ack 6841 <sack 8301:9761>
+             0.110 ! flush-acks
+             0.200 tick",
+        ),
+    );
+}

@@ -29,6 +29,7 @@
 //! `established N`, `peer-closed`. Actions of the application (`!` too):
 //! `app-close`, `app-abort`, `app-budget N` (take only N more bytes),
 //! `app-resume` (take everything again, and say so to the endpoint),
+//! `batching on` and `flush-acks` (ACK batching, `Endpoint::set_batching`),
 //! `app-send N` (queue N bytes to send), `app-echo` (move what was received
 //! and not taken into the send buffer: `Endpoint::echo`).
 
@@ -533,6 +534,11 @@ impl Harness {
             ["app-echo"] => {
                 let id = self.conn_id().expect("no connection to echo on");
                 self.ep.echo(id, self.rec.now, &mut self.rec);
+                self.rec.flush();
+            }
+            ["batching", "on"] => self.ep.set_batching(true),
+            ["flush-acks"] => {
+                self.ep.flush_acks(&mut self.rec);
                 self.rec.flush();
             }
             ["app-budget", n] => self.rec.budget = Some(n.parse().unwrap()),
