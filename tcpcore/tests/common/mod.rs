@@ -36,24 +36,19 @@
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
-use std::net::Ipv4Addr;
 
 use tcpcore::conn::Config;
 use tcpcore::endpoint::{OwnedStorage, Storage};
 use tcpcore::wire::{
-    self, ChecksumPolicy, EtherType, EthernetAddress, EthernetRepr, Frame, IpProtocol, Ipv4Repr,
-    SackBlocks, TcpControl, TcpOptions, TcpRepr, Timestamps,
+    self, ChecksumPolicy, Frame, SackBlocks, TcpControl, TcpOptions, TcpRepr, Timestamps,
 };
 use tcpcore::{
     AppEvent, CloseReason, ConnId, DropReason, Endpoint, EndpointConfig, FourTuple, Instant, Io,
     SeqNum, StateName,
 };
 
-pub const SERVER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 1]);
-pub const CLIENT_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 2]);
-pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
-pub const SERVER_PORT: u16 = 3000;
+mod link;
+pub use link::*;
 pub const CLIENT_PORT: u16 = 40000;
 /// Receive buffer per connection in trace tests: 64 KiB (window shift 1).
 pub const BUF: usize = 1 << 16;
@@ -385,7 +380,7 @@ impl Harness {
             options,
             payload: &payload,
         };
-        build_frame(&tcp)
+        client_frame(&tcp)
     }
 
     /// Our sequence number `rel` relative to the ISS.
@@ -596,32 +591,6 @@ impl Harness {
             other => panic!("unknown check {other:?}"),
         }
     }
-}
-
-/// A client-side TCP frame from `CLIENT_IP` to `SERVER_IP`.
-pub fn build_frame(tcp: &TcpRepr<'_>) -> Vec<u8> {
-    let eth = EthernetRepr {
-        src_addr: CLIENT_MAC,
-        dst_addr: SERVER_MAC,
-        ethertype: EtherType::Ipv4,
-    };
-    let ip = Ipv4Repr {
-        src_addr: CLIENT_IP,
-        dst_addr: SERVER_IP,
-        protocol: IpProtocol::Tcp,
-        payload_len: tcp.buffer_len(),
-        ttl: 64,
-        dscp: 0,
-        ecn: 0,
-        ident: 1,
-        dont_frag: true,
-        more_frags: false,
-        frag_offset: 0,
-    };
-    let mut buf = vec![0u8; wire::tcp_frame_len(tcp)];
-    let n = wire::emit_tcp_frame(&mut buf, &eth, &ip, tcp).expect("emit");
-    buf.truncate(n);
-    buf
 }
 
 /// Runs `script` against a fresh endpoint with `cfg`.

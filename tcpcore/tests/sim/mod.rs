@@ -19,22 +19,16 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::net::Ipv4Addr;
 
 use tcpcore::conn::Config;
-use tcpcore::wire::{
-    self, ChecksumPolicy, EtherType, EthernetAddress, EthernetRepr, Frame, IpProtocol, Ipv4Repr,
-    TcpControl, TcpRepr,
-};
+use tcpcore::wire::{self, ChecksumPolicy, Frame, TcpControl};
 use tcpcore::{
     AppEvent, CloseReason, ConnId, Endpoint, EndpointConfig, FourTuple, Instant, Io, SeqNum,
 };
 
-pub const SERVER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 1]);
-pub const CLIENT_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 2]);
-pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
-pub const SERVER_PORT: u16 = 3000;
+#[path = "../common/link.rs"]
+mod link;
+pub use link::*;
 
 /// One simulated second, in microseconds.
 pub const SEC: u64 = 1_000_000;
@@ -494,30 +488,4 @@ pub fn trace(now: u64, dir: &str, frame: &[u8]) {
             frame.len()
         ),
     }
-}
-
-/// A TCP frame from the client to the server.
-pub fn client_frame(tcp: &TcpRepr<'_>) -> Vec<u8> {
-    let eth = EthernetRepr {
-        src_addr: CLIENT_MAC,
-        dst_addr: SERVER_MAC,
-        ethertype: EtherType::Ipv4,
-    };
-    let ip = Ipv4Repr {
-        src_addr: CLIENT_IP,
-        dst_addr: SERVER_IP,
-        protocol: IpProtocol::Tcp,
-        payload_len: tcp.buffer_len(),
-        ttl: 64,
-        dscp: 0,
-        ecn: 0,
-        ident: 1,
-        dont_frag: true,
-        more_frags: false,
-        frag_offset: 0,
-    };
-    let mut buf = vec![0u8; wire::tcp_frame_len(tcp)];
-    let n = wire::emit_tcp_frame(&mut buf, &eth, &ip, tcp).expect("emit");
-    buf.truncate(n);
-    buf
 }
