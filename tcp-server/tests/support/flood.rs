@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 
 use rawnet::{Interface, RawSocket, SocketConfig};
 
+#[path = "xorshift.rs"]
+mod xorshift;
+use xorshift::XorShift;
+
 pub const FIN: u8 = 0x01;
 pub const SYN: u8 = 0x02;
 pub const RST: u8 = 0x04;
@@ -27,19 +31,14 @@ pub const ACK: u8 = 0x10;
 pub const MARK_ID: u16 = 0xa77a;
 
 /// A small PRNG (xorshift64*), deterministic per seed.
-pub struct Rng(u64);
+pub struct Rng(XorShift);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        Rng(XorShift::new(seed))
     }
     pub fn u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        self.0.next_u64()
     }
     pub fn u32(&mut self) -> u32 {
         (self.u64() >> 32) as u32

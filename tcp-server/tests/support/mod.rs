@@ -19,23 +19,21 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+mod xorshift;
+use xorshift::XorShift;
+
 /// A fast deterministic byte stream (xorshift64*), so that hundreds of MiB
 /// can be made on the fly, on both sides, without keeping them.
 #[derive(Clone)]
-pub struct Gen(u64);
+pub struct Gen(XorShift);
 
 impl Gen {
     pub fn new(seed: u64) -> Gen {
-        Gen(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        Gen(XorShift::new(seed))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        self.0.next_u64()
     }
 
     pub fn fill(&mut self, buf: &mut [u8]) {
