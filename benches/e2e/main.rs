@@ -48,11 +48,14 @@ struct Opts {
     echo_bytes: u64,
     idle_conns: usize,
     only: Option<Vec<String>>,
+    /// Extra arguments for our server (`--server-arg`, repeatable), after
+    /// the usual ones: to compare settings in one run.
+    server_args: Vec<String>,
 }
 
 fn usage(msg: &str) -> ! {
     eprintln!(
-        "bench-e2e: {msg}\nusage: bench-e2e [--quick] [--server PATH] [--out DIR] [--rounds N] [--upload-mib N] [--only upload,echotput,connrate,echo,memory,scaling]"
+        "bench-e2e: {msg}\nusage: bench-e2e [--quick] [--server PATH] [--out DIR] [--rounds N] [--upload-mib N] [--only upload,echotput,connrate,echo,memory,scaling] [--server-arg ARG]..."
     );
     std::process::exit(2);
 }
@@ -69,6 +72,7 @@ fn opts() -> Opts {
     let mut rounds = None;
     let mut only = None;
     let mut upload_mib = None;
+    let mut server_args = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -110,6 +114,11 @@ fn opts() -> Opts {
                         .collect(),
                 )
             }
+            "--server-arg" => server_args.push(
+                it.next()
+                    .cloned()
+                    .unwrap_or_else(|| usage("--server-arg ARG")),
+            ),
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument `{other}`")),
         }
@@ -128,6 +137,7 @@ fn opts() -> Opts {
         echo_bytes: if quick { 32 << 20 } else { 256 << 20 },
         idle_conns: if quick { 2000 } else { 10_000 },
         only,
+        server_args,
     }
 }
 
@@ -235,6 +245,8 @@ struct Ctx<'a> {
     subnet: u8,
     /// The server has `--max-per-source` (a per-address connection limit).
     per_source_flag: bool,
+    /// The server takes `--install-ingress-rule`.
+    ingress_flag: bool,
 }
 
 impl Ctx<'_> {
@@ -284,11 +296,17 @@ impl Ctx<'_> {
                 // The memory test's connections all come from one address.
                 if max_conns > 1024 && self.per_source_flag {
                     v.extend(["--max-per-source".into(), "0".into()]);
-                } else {
+                } else if !self.opts.server_args.iter().any(|a| a == "--rx-buf") {
                     // The same 1 MiB receive window as the smoltcp sink's
                     // buffers (the kernel autotunes to several MiB).
                     v.extend(["--rx-buf".into(), "1M".into()]);
                 }
+                if self.ingress_flag {
+                    // The kernel's IP stack spends nothing on our frames
+                    // (the smoltcp sink gets the same rule, see main).
+                    v.push("--install-ingress-rule".into());
+                }
+                v.extend(self.opts.server_args.iter().cloned());
                 (self.opts.server.clone(), v, "listening on")
             }
             Who::Kernel => (
@@ -1604,7 +1622,24 @@ fn main() {
         opts: &opts,
         subnet,
         per_source_flag: help.contains("--max-per-source"),
+        ingress_flag: help.contains("--install-ingress-rule"),
     };
+    if cx.ingress_flag {
+        // The smoltcp sink gets what our server installs for itself: its
+        // frames dropped at the ingress once the packet sockets have them,
+        // not walked through the kernel's IP stack (which would drop them:
+        // the address is not the kernel's). Gone with the namespace.
+        let s = cx.addr(Who::Smoltcp { shipped: false });
+        let script = format!(
+            "table netdev bench_smoltcp {{ chain ingress {{ type filter hook ingress device \"{}\" priority 0; policy accept; ip daddr {} tcp dport {} drop; }}; }}",
+            net.if_a,
+            s.ip(),
+            s.port()
+        );
+        if let Err(e) = netns::run(&mut netns::exec(&net.ns_a, ["nft", script.as_str()])) {
+            eprintln!("bench-e2e: warning: no ingress rule for the smoltcp sink: {e}");
+        }
+    }
     eprintln!(
         "bench-e2e: {} mode, {} round(s), upload {} MiB, {} connections, {} echo round trips, {} idle connections; namespaces {} / {}; load {load_start}",
         if opts.quick { "quick" } else { "full" },
@@ -1912,6 +1947,7 @@ fn main() {
             "server": opts.server.display().to_string(),
             "topology": "two network namespaces joined by one veth pair; servers in ns a (ours on an own address with --ip, smoltcp on another own address over phy::RawSocket, the kernel sink on the veth's address), Linux TCP clients on threads in ns b",
             "offloads": "upload and echo throughput: both; everything else: off (ethtool -K tx rx tso gso gro off on both ends)",
+            "ingress_rule": "ours: --install-ingress-rule; smoltcp: the same nftables netdev ingress rule for its address and port, installed by the bench; both only when the server has the flag. Their frames are dropped at the ingress after the packet sockets read them, instead of walked through the kernel's IP stack to be dropped there",
             "smoltcp": "0.12, 16 listening sockets, 1 MiB rx / 64 KiB tx buffers each, SO_RCVBUF of its AF_PACKET socket 8 MiB (smoltcp-shipped: the default)",
             "kernel_sink": "one thread, epoll, non-blocking sockets, 1 MiB reads",
             "connection": "connect, write 16 bytes, shutdown(WR), read to the server's FIN",

@@ -4,7 +4,10 @@
 //! address and port must be dropped. Nothing else is touched: the rule is
 //! scoped to one source address and one source port, never host-wide.
 //!
-//! [`RstDropRule`] installs such a rule with nftables (and removes it again);
+//! [`NftTable::install_rst_drop`] installs such a rule with nftables (and
+//! removes it again); [`NftTable::install_ingress_drop`] keeps our frames
+//! from the kernel's IP stack altogether (no RSTs, and no work spent on
+//! them);
 //! [`rst_drop_commands`] gives the commands for a user to run by hand;
 //! [`RstWatch`] counts the RSTs the kernel still sends, to check the rule.
 
@@ -34,34 +37,76 @@ pub fn rst_drop_commands(addr: Ipv4Addr, port: u16) -> (String, String) {
     (nft, ipt)
 }
 
-/// An nftables table (`ip tcpserver_<port>_<pid>`) that drops the kernel's
-/// outgoing RSTs from one address and port. Removed by [`remove`](Self::remove)
-/// or on drop, in the network namespace it was installed in.
+/// An nftables table this process installed, scoped to one address and
+/// port, in the network namespace of the thread that installed it; removed
+/// by [`remove`](Self::remove) or on drop, in that namespace.
+///
+/// Two kinds:
+/// - [`NftTable::install_rst_drop`] (`ip tcpserver_<port>_<pid>`): drops the
+///   kernel's outgoing RSTs from the address and port (shared-address mode);
+/// - [`NftTable::install_ingress_drop`] (`netdev tcpserver_in_<port>_<pid>`):
+///   drops the frames to the address and port at the interface's ingress,
+///   after the packet sockets (ours, tcpdump) have had their copy, so the
+///   kernel's IP stack never processes them. It would only drop them (an
+///   address it does not own) or answer them with RSTs (its own address);
+///   without it, that work is done for every frame, in the softirq of the
+///   CPU that received it, often the sender's own on a veth pair.
 #[derive(Debug)]
-pub struct RstDropRule {
+pub struct NftTable {
+    family: &'static str,
     table: String,
     netns: Option<File>,
     removed: bool,
 }
 
-impl RstDropRule {
-    /// Installs the rule in the calling thread's network namespace (runs `nft -f -`).
-    pub fn install(addr: Ipv4Addr, port: u16) -> Result<RstDropRule, Error> {
+impl NftTable {
+    /// Installs the RST-dropping rule in the calling thread's network
+    /// namespace (runs `nft -f -`).
+    pub fn install_rst_drop(addr: Ipv4Addr, port: u16) -> Result<NftTable, Error> {
         let table = format!("tcpserver_{port}_{}", std::process::id());
         let script = format!(
             "table ip {table} {{\n  chain output {{\n    type filter hook output priority 0; policy accept;\n    ip saddr {addr} tcp sport {port} tcp flags & rst == rst drop\n  }}\n}}\n"
         );
-        run_nft(&["-f", "-"], Some(&script))?;
-        Ok(RstDropRule {
+        NftTable::install("ip", table, &script)
+    }
+
+    /// Installs the ingress-dropping rule on interface `ifname` in the
+    /// calling thread's network namespace (runs `nft -f -`).
+    pub fn install_ingress_drop(
+        ifname: &str,
+        addr: Ipv4Addr,
+        port: u16,
+    ) -> Result<NftTable, Error> {
+        if ifname.is_empty() || ifname.contains(['"', '\\', '\n']) {
+            return Err(Error::Firewall(format!(
+                "unusable interface name {ifname:?}"
+            )));
+        }
+        let table = format!("tcpserver_in_{port}_{}", std::process::id());
+        let script = format!(
+            "table netdev {table} {{\n  chain ingress {{\n    type filter hook ingress device \"{ifname}\" priority 0; policy accept;\n    ip daddr {addr} tcp dport {port} drop\n  }}\n}}\n"
+        );
+        NftTable::install("netdev", table, &script)
+    }
+
+    fn install(family: &'static str, table: String, script: &str) -> Result<NftTable, Error> {
+        run_nft(&["-f", "-"], Some(script))?;
+        Ok(NftTable {
+            family,
             table,
             netns: File::open("/proc/thread-self/ns/net").ok(),
             removed: false,
         })
     }
 
-    /// Name of the nftables table (family `ip`).
+    /// Name of the nftables table.
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// Family of the nftables table (`ip` or `netdev`).
+    pub fn family(&self) -> &str {
+        self.family
     }
 
     /// Removes the rule (its whole table). Removing a table that is already
@@ -72,7 +117,7 @@ impl RstDropRule {
     }
 
     fn delete(&self) -> Result<(), Error> {
-        let args = ["delete", "table", "ip", self.table.as_str()];
+        let args = ["delete", "table", self.family, self.table.as_str()];
         let del = || match run_nft(&args, None) {
             Err(Error::Firewall(m)) if m.contains("No such file") => Ok(()),
             r => r,
@@ -93,7 +138,7 @@ impl RstDropRule {
     }
 }
 
-impl Drop for RstDropRule {
+impl Drop for NftTable {
     fn drop(&mut self) {
         if !self.removed {
             let _ = self.delete();

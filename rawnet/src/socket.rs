@@ -434,12 +434,16 @@ impl RawSocket {
     /// Waits up to `timeout` (`None`: forever) for received frames, then
     /// calls `f` for each frame available (a batch, zero-copy from the ring;
     /// at most one pass over the ring) and returns how many. Returns `Ok(0)`
-    /// on timeout, and also when a signal interrupted the wait.
+    /// on timeout, and also when a signal interrupted the wait. A timeout no
+    /// longer than the spin (see [`RawSocket::set_spin`]) is waited by
+    /// watching the ring only, without a system call; `Some(Duration::ZERO)`
+    /// takes what the ring holds and returns at once.
     pub fn recv_batch<F: FnMut(&[u8], &RxMeta)>(
         &mut self,
         timeout: Option<Duration>,
         mut f: F,
     ) -> Result<usize, Error> {
+        let spin_only = timeout.is_some_and(|t| t.is_zero() || t <= self.spin);
         if self.ring.unit(self.next).is_none() && !self.spin.is_zero() {
             let limit = timeout.map_or(self.spin, |t| t.min(self.spin));
             let start = std::time::Instant::now();
@@ -447,7 +451,7 @@ impl RawSocket {
                 std::hint::spin_loop();
             }
         }
-        if self.ring.unit(self.next).is_none() {
+        if self.ring.unit(self.next).is_none() && !spin_only {
             let t = match timeout {
                 None => PollTimeout::NONE,
                 Some(d) => {

@@ -135,6 +135,13 @@ pub struct Cli {
     /// RSTs from our address and port, and remove it on exit
     #[arg(long, conflicts_with = "ip")]
     pub install_rst_rule: bool,
+
+    /// Install an nftables rule on the interface's ingress that drops the
+    /// frames to our address and port once this server has read them, so
+    /// the kernel's IP stack spends nothing on them (and, on a shared
+    /// address, sends no RSTs); removed on exit
+    #[arg(long)]
+    pub install_ingress_rule: bool,
 }
 
 /// What happens to the payload.

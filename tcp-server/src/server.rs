@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
 
-use rawnet::firewall::{rst_drop_commands, RstDropRule, RstWatch};
+use rawnet::firewall::{rst_drop_commands, NftTable, RstWatch};
 use rawnet::{Filter, Interface, RawSocket, SocketConfig};
 use tcpcore::wire::EthernetAddress;
 use tcpcore::{CloseReason, Config, DropReason, Endpoint, EndpointConfig, OwnedStorage};
@@ -144,24 +144,36 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
 
     // Shared-address mode: the kernel owns `addr` and resets what it does
     // not know, so its RSTs from our port must be dropped.
-    let mut rule: Option<RstDropRule> = None;
+    let mut rules: Vec<NftTable> = Vec::new();
     let mut watch: Option<RstWatch> = None;
-    if !own {
+    if cli.install_ingress_rule {
+        let r = NftTable::install_ingress_drop(&iface.name, addr, port)?;
+        let _ = writeln!(
+            err,
+            "tcp-server: installed nftables table `netdev {}` dropping frames to {addr}:{port} at {}'s ingress once this server has its copy: the kernel's IP stack never sees them (removed on exit)",
+            r.table(),
+            iface.name
+        );
+        rules.push(r);
+    }
+    // With the ingress rule the kernel sees none of our segments, so it
+    // answers none with a RST.
+    if !own && !cli.install_ingress_rule {
         if cli.install_rst_rule {
-            let r = RstDropRule::install(addr, port)?;
+            let r = NftTable::install_rst_drop(addr, port)?;
             let _ = writeln!(
                 err,
                 "tcp-server: installed nftables table `ip {}` dropping the kernel's RSTs from {addr}:{port} (removed on exit)",
                 r.table()
             );
-            rule = Some(r);
+            rules.push(r);
         } else {
             let (nft, ipt) = rst_drop_commands(addr, port);
             let _ = writeln!(
                 err,
                 "tcp-server: warning: {addr} is also the kernel's address, and the kernel resets connections it does not know. \
 Drop its RSTs from {addr}:{port} with one of (as root):\n  {nft}\n  {ipt}\n\
-or run with --install-rst-rule (removed on exit), or serve on an unassigned address with --ip ADDR."
+or run with --install-rst-rule or --install-ingress-rule (removed on exit), or serve on an unassigned address with --ip ADDR."
             );
             watch = RstWatch::new(&iface, addr, port).ok();
         }
@@ -324,10 +336,13 @@ or run with --install-rst-rule (removed on exit), or serve on an unassigned addr
         })
     };
 
-    let rule_result = match rule.take() {
-        Some(r) => r.remove().map_err(Failure::from),
-        None => Ok(()),
-    };
+    let mut rule_result = Ok(());
+    for r in rules {
+        let removed = r.remove().map_err(Failure::from);
+        if rule_result.is_ok() {
+            rule_result = removed;
+        }
+    }
     summary(&mut err, &reports, settings.start.elapsed());
     let _ = err.flush();
 

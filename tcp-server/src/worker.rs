@@ -40,6 +40,15 @@ const SHUTDOWN_GRACE: tcpcore::Duration = tcpcore::Duration::from_secs(2);
 const TX_ARENA_BYTES: usize = 16 << 20;
 /// Outgoing frames held between two flushes.
 const TX_ARENA_FRAMES: usize = 16384;
+/// ACK coalescing: the ACKs held back by batching go out once this many
+/// bytes of frames arrived since the first was held...
+const ACK_COALESCE_BYTES: usize = 32 * 1024;
+/// ... or this long after the first was held, or as soon as the ring stays
+/// empty for that long: at most one ACK per connection per 32 KiB of
+/// segments, as a Linux receiver sends under load (its stretch ACKs), instead
+/// of one per ring pass, which costs the sender an ACK to process every few
+/// segments when the server keeps up with it.
+const ACK_COALESCE_HOLD: std::time::Duration = std::time::Duration::from_micros(50);
 /// Bytes of stderr lines a worker gathers before writing them out.
 const ERR_BUF: usize = 64 * 1024;
 /// Bytes of payload a worker buffers for stdout.
@@ -667,6 +676,8 @@ fn event_loop(
     let mut deadline: Option<Instant> = None;
     let mut warned_rst = false;
     let mut rsts_seen: u64 = 0;
+    // Since when ACKs are held, and the bytes of frames seen since.
+    let mut held: Option<(Instant, usize)> = None;
     loop {
         let now = clock();
         let signals = sys::signals();
@@ -716,13 +727,21 @@ fn event_loop(
         if let Some(d) = deadline {
             wake = Some(wake.map_or(d, |w| w.min(d)));
         }
-        let wait = match wake {
+        let mut wait = match wake {
             Some(w) => {
                 std::time::Duration::from_micros((w - now).as_micros()).min(settings.max_wait)
             }
             None => settings.max_wait,
         };
-        sock.recv_batch(Some(wait), |frame, meta: &RxMeta| {
+        if let Some((since, _)) = held {
+            // ACKs are held: wait no longer than the rest of the hold (a
+            // spin on the ring, no system call).
+            let gone = std::time::Duration::from_micros((now - since).as_micros());
+            wait = wait.min(ACK_COALESCE_HOLD.saturating_sub(gone));
+        }
+        let mut bytes = 0usize;
+        let got = sock.recv_batch(Some(wait), |frame, meta: &RxMeta| {
+            bytes += frame.len();
             let now = clock();
             let (policy, note) = match meta.csum {
                 CsumStatus::Unknown => (ChecksumPolicy::Verify, CsumNote::Plain),
@@ -739,8 +758,24 @@ fn event_loop(
         if !sio.echo.is_empty() {
             echo_pending(endpoint, sio, clock());
         }
-        // One ACK per connection for the whole batch (batching is on).
-        endpoint.flush_acks(sio);
+        // One ACK per connection for the frames of a while (batching is
+        // on): see ACK_COALESCE_BYTES.
+        if endpoint.acks_held() == 0 {
+            held = None;
+        } else {
+            let now = clock();
+            let (since, seen) = held.get_or_insert((now, 0));
+            *seen += bytes;
+            let gone = std::time::Duration::from_micros((now - *since).as_micros());
+            if got == 0
+                || *seen >= ACK_COALESCE_BYTES
+                || gone >= ACK_COALESCE_HOLD
+                || deadline.is_some()
+            {
+                endpoint.flush_acks(sio);
+                held = None;
+            }
+        }
         sio.send(sock)?;
 
         if let Some(w) = watch.as_mut() {

@@ -258,37 +258,83 @@ fn net_pcap_clean_for_tshark() {
     note("net_pcap_clean_for_tshark", "passed", t0);
 }
 
-/// Shared-address mode: the server uses the kernel's own address with
-/// `--install-rst-rule`; 32 MiB arrive intact, the kernel sends no RST that
-/// reaches the client, and the nftables table is gone after exit.
-#[test]
-fn net_shared_address_upload() {
-    let t0 = Instant::now();
-    const LEN: u64 = 32 << 20;
-    let mut h = Harness::new("sha", 104);
-    h.start(&["-s", "--install-rst-rule"]);
-    let err = h.stderr();
-    assert!(err.contains("installed nftables table"), "{err}");
-    let listed = Harness::output(&mut h.net.exec_a(["nft", "list", "tables"]));
-    assert!(listed.contains("tcpserver_3000_"), "{listed}");
+/// Uploads `len` bytes to the kernel's own address in namespace a (the
+/// server started with `-s` and a rule); checks that they arrive intact,
+/// the connection ends normally and no nftables table is left after exit.
+/// The server's stderr.
+fn shared_address_upload(h: &mut Harness, len: u64) -> String {
     let to = SocketAddr::from((h.net.addr_a, h.port));
     let up = h
         .net
-        .run_in_b(move || support::upload(to, LEN, 4, 30))
+        .run_in_b(move || support::upload(to, len, 4, 30))
         .expect("ns b")
         .expect("client upload (a RST from the kernel would fail it)");
     let st = h.wait(30);
     let err = h.stderr();
     assert!(st.success(), "exit {st}: {err}");
     let (n, got) = sha256_file(&h.path("stdout")).expect("hash");
-    assert_eq!(n, LEN);
+    assert_eq!(n, len);
     assert_eq!(hex(&got), hex(&up.sent));
-    assert!(!err.contains("the kernel sent"), "{err}");
     let s = Summary::parse(&err).expect("summary");
     assert!(s.all_normal(1), "{s:?}\n{err}");
     let listed = Harness::output(&mut h.net.exec_a(["nft", "list", "tables"]));
     assert!(!listed.contains("tcpserver_"), "rule left behind: {listed}");
+    err
+}
+
+/// Shared-address mode: the server uses the kernel's own address with
+/// `--install-rst-rule`; 32 MiB arrive intact, the kernel sends no RST that
+/// reaches the client, and the nftables table is gone after exit.
+#[test]
+fn net_shared_address_upload() {
+    let t0 = Instant::now();
+    let mut h = Harness::new("sha", 104);
+    h.start(&["-s", "--install-rst-rule"]);
+    let err = h.stderr();
+    assert!(err.contains("installed nftables table"), "{err}");
+    let listed = Harness::output(&mut h.net.exec_a(["nft", "list", "tables"]));
+    assert!(listed.contains("tcpserver_3000_"), "{listed}");
+    let err = shared_address_upload(&mut h, 32 << 20);
+    assert!(!err.contains("the kernel sent"), "{err}");
     note("net_shared_address_upload", "passed", t0);
+}
+
+/// Tcp InSegs of the kernel in namespace a (from /proc/net/snmp).
+fn kernel_tcp_in_segs(h: &Harness) -> u64 {
+    let snmp = Harness::output(&mut h.net.exec_a(["cat", "/proc/net/snmp"]));
+    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
+    let (names, values) = (tcp.next().unwrap_or(""), tcp.next().unwrap_or(""));
+    let i = names
+        .split_whitespace()
+        .position(|n| n == "InSegs")
+        .expect("InSegs in /proc/net/snmp");
+    values
+        .split_whitespace()
+        .nth(i)
+        .and_then(|v| v.parse().ok())
+        .expect("InSegs value")
+}
+
+/// Shared-address mode with `--install-ingress-rule` instead of the RST
+/// rule: 32 MiB arrive intact, the kernel's TCP in namespace a takes none
+/// of the segments (so it sends no RST either), and the netdev table is
+/// gone after exit.
+#[test]
+fn net_ingress_rule_upload() {
+    let t0 = Instant::now();
+    let mut h = Harness::new("ing", 106);
+    h.start(&["-s", "--install-ingress-rule"]);
+    let err = h.stderr();
+    assert!(
+        err.contains("installed nftables table `netdev tcpserver_in_3000_"),
+        "{err}"
+    );
+    assert!(!err.contains("warning"), "{err}");
+    let before = kernel_tcp_in_segs(&h);
+    shared_address_upload(&mut h, 32 << 20);
+    let taken = kernel_tcp_in_segs(&h) - before;
+    assert!(taken < 10, "the kernel's TCP took {taken} segments");
+    note("net_ingress_rule_upload", "passed", t0);
 }
 
 /// Own-address mode, the same 32 MiB: the server answers ARP for an

@@ -604,6 +604,12 @@ impl<'s> Endpoint<'s> {
         self.batching = on;
     }
 
+    /// How many connections have an ACK held back by batching, waiting for
+    /// [`Endpoint::flush_acks`].
+    pub fn acks_held(&self) -> usize {
+        self.deferred.len()
+    }
+
     /// Sends the ACKs held back by batching (see [`Endpoint::set_batching`]).
     pub fn flush_acks<I: Io>(&mut self, io: &mut I) {
         let held = core::mem::take(&mut self.deferred);
