@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rawnet::firewall::{rst_drop_commands, NftTable, RstWatch};
 use rawnet::netns::{run, TestNet};
-use rawnet::{Filter, RawSocket, SocketConfig};
+use rawnet::RawSocket;
 
 fn connect_from_b(net: &TestNet, port: u16) -> std::io::Result<TcpStream> {
     let to = SocketAddr::from((net.addr_a, port));
@@ -140,14 +140,7 @@ fn ingress_rule_hides_our_frames_from_the_kernel_not_from_packet_sockets() {
     let net = TestNet::new("fwi", 73).unwrap();
     let a = net.iface_a().unwrap();
     let port = 7300;
-    let cfg = SocketConfig {
-        filter: Some(Filter {
-            ipv4: net.addr_a,
-            tcp_port: port,
-            arp: false,
-        }),
-        ..SocketConfig::default()
-    };
+    let cfg = common::filtered(net.addr_a, port, false);
     let mut sock = net.run_in_a(|| RawSocket::open(&a, &cfg)).unwrap().unwrap();
 
     // Without the rule the kernel (nobody listens) refuses, and the packet

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use rawnet::netns::TestNet;
-use rawnet::{Filter, RawSocket, RingVersion, SocketConfig};
+use rawnet::{RawSocket, RingVersion, SocketConfig};
 
 const FRAMES: usize = 200;
 const PORT: u16 = 9100;
@@ -20,13 +20,8 @@ fn latencies(net: &TestNet, tx: &mut RawSocket, ring: RingVersion) -> Vec<Durati
     let b = net.iface_b().unwrap();
     let ours = Ipv4Addr::new(198, 18, 91, 10); // unowned: the kernel ignores the frames
     let cfg = SocketConfig {
-        filter: Some(Filter {
-            ipv4: ours,
-            tcp_port: PORT,
-            arp: false,
-        }),
         ring,
-        ..SocketConfig::default()
+        ..filtered(ours, PORT, false)
     };
     let mut rx = net.run_in_a(|| RawSocket::open(&a, &cfg)).unwrap().unwrap();
     let ends = Ends {

@@ -128,9 +128,6 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
     let mut socks = Vec::with_capacity(workers);
     for _ in 0..workers {
         let mut sock = RawSocket::open(&iface, &sock_cfg)?;
-        // A short spin before sleeping lets a busy worker take frames in
-        // batches (the kernel wakes a sleeper once per frame).
-        sock.set_spin(std::time::Duration::from_micros(50));
         // Large segments cut by the kernel (GSO) when it takes them; the
         // server sends data in echo mode only.
         if cli.mode == Mode::Echo && !cli.no_gso {

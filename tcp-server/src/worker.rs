@@ -49,6 +49,25 @@ const ACK_COALESCE_BYTES: usize = 32 * 1024;
 /// of one per ring pass, which costs the sender an ACK to process every few
 /// segments when the server keeps up with it.
 const ACK_COALESCE_HOLD: std::time::Duration = std::time::Duration::from_micros(50);
+/// Waiting on an empty ring after answering (data, SYN, FIN, RST, ARP):
+/// spin this long before sleeping in `poll`; the peer's next frame (a
+/// request after a reply, the ACK of a handshake) usually comes within it.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+/// Waiting after receiving a stream ([`STREAMING`] bytes and more since
+/// the last answer, which we only ACKed): spin this
+/// long, then nap [`NAP`] at a time for up to [`NAP_FOR`] before `poll`.
+/// A sender that keeps us busy needs no answer but ACKs, and spinning would
+/// slow it down where it runs on a sibling hardware thread (see
+/// `RawSocket::set_nap`).
+const NAP_SPIN: std::time::Duration = std::time::Duration::from_micros(2);
+/// See [`NAP_SPIN`].
+const NAP: std::time::Duration = std::time::Duration::from_micros(20);
+/// See [`NAP_SPIN`].
+const NAP_FOR: std::time::Duration = std::time::Duration::from_millis(1);
+/// Naps start once this many bytes of frames came in since we last
+/// answered: a stream, not a request or a handshake, whose next frame the
+/// spin would catch sooner.
+const STREAMING: usize = 64 * 1024;
 /// Bytes of stderr lines a worker gathers before writing them out.
 const ERR_BUF: usize = 64 * 1024;
 /// Bytes of payload a worker buffers for stdout.
@@ -398,6 +417,22 @@ fn fill_tcp_checksum<'a>(scratch: &'a mut Vec<u8>, frame: &'a [u8]) -> &'a [u8] 
     scratch
 }
 
+/// A frame we built is a TCP segment without payload, SYN, FIN or RST
+/// (Ethernet 14 + IPv4 20, we send no IP options).
+fn is_pure_ack(frame: &[u8]) -> bool {
+    if frame.get(12..14) != Some(&[0x08, 0x00]) {
+        return false;
+    }
+    let (Some(&[t0, t1]), Some(&off), Some(&flags)) =
+        (frame.get(16..18), frame.get(46), frame.get(47))
+    else {
+        return false;
+    };
+    let ip_len = usize::from(u16::from_be_bytes([t0, t1]));
+    let payload = ip_len.saturating_sub(20 + usize::from(off >> 4) * 4);
+    payload == 0 && flags & 0x07 == 0
+}
+
 fn reason_str(r: CloseReason) -> &'static str {
     match r {
         CloseReason::Normal => "normal",
@@ -435,6 +470,8 @@ struct ServerIo<'a> {
     echo: HashSet<ConnId>,
     /// The socket takes GSO frames (`RawSocket::enable_gso` worked).
     gso: bool,
+    /// A frame other than a pure ACK went out since the last wait.
+    answered: bool,
 }
 
 impl Io for ServerIo<'_> {
@@ -506,6 +543,7 @@ impl ServerIo<'_> {
             {
                 self.shared.our_rsts.fetch_add(1, Ordering::SeqCst);
             }
+            self.answered |= !is_pure_ack(frame);
             if self.trace.wants_frames() {
                 let frame = self.arena.frame(i);
                 // A GSO frame's TCP checksum is left to the segmentation.
@@ -615,6 +653,7 @@ pub fn run(settings: Settings, shared: &Shared, mut w: Worker<'_>) -> Report {
         },
         echo: HashSet::new(),
         gso: w.sock.gso(),
+        answered: false,
     };
     let start = settings.start;
     let clock = || Instant::from_micros(start.elapsed().as_micros() as u64);
@@ -678,6 +717,11 @@ fn event_loop(
     let mut rsts_seen: u64 = 0;
     // Since when ACKs are held, and the bytes of frames seen since.
     let mut held: Option<(Instant, usize)> = None;
+    // The socket naps (true) or spins (false) on an empty ring.
+    let mut napping = false;
+    // Bytes of frames received since we last answered.
+    let mut streamed = 0usize;
+    sock.set_spin(SPIN);
     loop {
         let now = clock();
         let signals = sys::signals();
@@ -739,6 +783,22 @@ fn event_loop(
             let gone = std::time::Duration::from_micros((now - since).as_micros());
             wait = wait.min(ACK_COALESCE_HOLD.saturating_sub(gone));
         }
+        // Spin after answering, nap while a stream comes in and is only
+        // ACKed (see NAP_SPIN).
+        if std::mem::take(&mut sio.answered) {
+            streamed = 0;
+        }
+        let nap = streamed >= STREAMING;
+        if nap != napping {
+            napping = nap;
+            if nap {
+                sock.set_spin(NAP_SPIN);
+                sock.set_nap(NAP, NAP_FOR);
+            } else {
+                sock.set_spin(SPIN);
+                sock.set_nap(std::time::Duration::ZERO, std::time::Duration::ZERO);
+            }
+        }
         let mut bytes = 0usize;
         let got = sock.recv_batch(Some(wait), |frame, meta: &RxMeta| {
             bytes += frame.len();
@@ -758,6 +818,7 @@ fn event_loop(
         if !sio.echo.is_empty() {
             echo_pending(endpoint, sio, clock());
         }
+        streamed = streamed.saturating_add(bytes);
         // One ACK per connection for the frames of a while (batching is
         // on): see ACK_COALESCE_BYTES.
         if endpoint.acks_held() == 0 {
@@ -822,4 +883,39 @@ fn echo_pending(endpoint: &mut Endpoint<'_>, sio: &mut ServerIo<'_>, now: Instan
     });
     ids.extend(sio.echo.drain());
     sio.echo = ids;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_pure_ack;
+
+    /// Ethernet + IPv4 (no options) + TCP (`doff` words) with `flags` and
+    /// `payload` bytes.
+    fn frame(flags: u8, doff: u8, payload: usize) -> Vec<u8> {
+        let tcp_len = usize::from(doff) * 4;
+        let mut f = vec![0u8; 14 + 20 + tcp_len + payload];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        f[14] = 0x45;
+        let ip_len = (20 + tcp_len + payload) as u16;
+        f[16..18].copy_from_slice(&ip_len.to_be_bytes());
+        f[23] = 6;
+        f[46] = doff << 4;
+        f[47] = flags;
+        f
+    }
+
+    #[test]
+    fn pure_acks_are_told_from_answers() {
+        assert!(is_pure_ack(&frame(0x10, 5, 0)));
+        // With timestamps (a longer header), still no payload.
+        assert!(is_pure_ack(&frame(0x10, 8, 0)));
+        assert!(!is_pure_ack(&frame(0x10, 8, 1)), "data");
+        assert!(!is_pure_ack(&frame(0x12, 5, 0)), "SYN-ACK");
+        assert!(!is_pure_ack(&frame(0x11, 5, 0)), "FIN");
+        assert!(!is_pure_ack(&frame(0x14, 5, 0)), "RST");
+        let mut arp = frame(0x10, 5, 0);
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert!(!is_pure_ack(&arp), "ARP");
+        assert!(!is_pure_ack(&frame(0x10, 5, 0)[..40]), "truncated");
+    }
 }

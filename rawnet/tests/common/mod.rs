@@ -6,7 +6,20 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use rawnet::{RawSocket, RxMeta};
+use rawnet::{Filter, RawSocket, RxMeta, SocketConfig};
+
+/// The default socket configuration with the kernel-side filter for TCP to
+/// `ipv4:port` (and ARP if `arp`).
+pub fn filtered(ipv4: Ipv4Addr, tcp_port: u16, arp: bool) -> SocketConfig {
+    SocketConfig {
+        filter: Some(Filter {
+            ipv4,
+            tcp_port,
+            arp,
+        }),
+        ..SocketConfig::default()
+    }
+}
 
 /// One's-complement sum of `data` added to `init` (not folded).
 pub fn sum16(data: &[u8], init: u32) -> u32 {
