@@ -61,7 +61,7 @@ const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 /// `RawSocket::set_nap`).
 const NAP_SPIN: std::time::Duration = std::time::Duration::from_micros(2);
 /// See [`NAP_SPIN`].
-const NAP: std::time::Duration = std::time::Duration::from_micros(20);
+const NAP: std::time::Duration = std::time::Duration::from_micros(10);
 /// See [`NAP_SPIN`].
 const NAP_FOR: std::time::Duration = std::time::Duration::from_millis(1);
 /// Naps start once this many bytes of frames came in since we last
