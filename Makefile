@@ -4,7 +4,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 20
 BIN := target/release/tcp-server
 
-.PHONY: all build test clean format format-check lint doc bench bench-e2e fuzz demo valgrind no-std setup unit
+.PHONY: all build test clean format format-check lint doc bench bench-e2e fuzz fuzz-coverage demo valgrind no-std setup unit
 
 all: build
 
@@ -52,6 +52,12 @@ bench-e2e:
 fuzz:
 	@bash scripts/setup.sh fuzz
 	bash fuzz/run.sh $(or $(SECONDS_EACH),300)
+
+# Coverage of tcpcore by each target's corpus (after `make fuzz`).
+fuzz-coverage:
+	@bash scripts/setup.sh fuzz
+	@bash scripts/setup.sh coverage
+	sh fuzz/coverage.sh $(TARGETS)
 
 demo:
 	@bash scripts/setup.sh net

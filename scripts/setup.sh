@@ -4,7 +4,7 @@
 # valgrind), the thumbv7em-none-eabihf target, a nightly toolchain and
 # cargo-fuzz. Safe to run again: it does nothing when all is there.
 set -euo pipefail
-what=${1:-all}   # all | net | rust | fuzz
+what=${1:-all}   # all | net | rust | fuzz | coverage (fuzz first)
 
 need_apt=()
 want() { command -v "$1" >/dev/null 2>&1 || need_apt+=("$2"); }
@@ -45,5 +45,12 @@ if [[ $what == all || $what == fuzz ]]; then
     if ! cargo fuzz --version >/dev/null 2>&1; then
         echo "setup: installing cargo-fuzz" >&2
         cargo install --locked cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz >/dev/null
+    fi
+fi
+if [[ $what == coverage ]]; then
+    # `cargo fuzz coverage` and llvm-cov (fuzz/coverage.sh).
+    if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^llvm-tools'; then
+        echo "setup: adding llvm-tools-preview to nightly (fuzz coverage reports)" >&2
+        rustup component add llvm-tools-preview --toolchain nightly >/dev/null
     fi
 fi
