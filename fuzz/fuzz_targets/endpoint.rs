@@ -52,6 +52,10 @@ enum Step {
     Abort(u8),
     Budget(Option<u16>),
     Resume(u8),
+    /// ACK batching on or off (tcp-server runs with it on).
+    Batching(bool),
+    /// The held ACKs go out.
+    FlushAcks,
 }
 
 #[derive(Default)]
@@ -218,7 +222,13 @@ fuzz_target!(|steps: Vec<Step>| {
                 }
             }
             Step::Budget(b) => app.budget = b.map(usize::from),
+            Step::Batching(on) => ep.set_batching(on),
+            Step::FlushAcks => {
+                ep.flush_acks(&mut app);
+                assert_eq!(ep.acks_held(), 0, "ACKs still held after flush_acks");
+            }
         }
+        assert!(ep.acks_held() <= ep.len(), "more held ACKs than connections");
         // Invariants.
         assert!(ep.len() <= CONNS);
         for (id, t, _) in ep.connections().collect::<Vec<_>>() {

@@ -717,6 +717,8 @@ impl<'s> Endpoint<'s> {
         let Some(conn) = self.slots[i as usize].conn.take() else {
             return;
         };
+        // Its held ACK would not be sent (wrong generation); let it go now.
+        self.forget_ack(i);
         let b = self.bucket_of(&conn.tuple);
         // Unlink from the bucket's chain.
         let mut prev = NIL;

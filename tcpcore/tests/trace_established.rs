@@ -465,3 +465,24 @@ fn batched_acks_one_per_batch() {
         ),
     );
 }
+
+/// A connection that ends while its ACK is held by batching (here: an
+/// exact RST) takes the held ACK with it: nothing goes out at the flush.
+#[test]
+fn held_ack_goes_with_a_reset_connection() {
+    run(
+        default_config(),
+        &script(
+            "0.050 ! batching on
+             0.100 < . 1001:2461(1460) ack 1 win 502
+             0.100 < . 2461:3921(1460) ack 1 win 502
+             0.100 ! delivered 2920
+             0.100 ! acks-held 1
+             0.110 < R 3921:3921(0) win 0
+             0.110 ! closed reset
+             0.110 ! acks-held 0
+             0.110 ! flush-acks
+             0.200 tick",
+        ),
+    );
+}

@@ -29,7 +29,8 @@
 //! `established N`, `peer-closed`. Actions of the application (`!` too):
 //! `app-close`, `app-abort`, `app-budget N` (take only N more bytes),
 //! `app-resume` (take everything again, and say so to the endpoint),
-//! `batching on` and `flush-acks` (ACK batching, `Endpoint::set_batching`),
+//! `batching on`, `flush-acks` and `acks-held N` (ACK batching,
+//! `Endpoint::set_batching`; N ACKs held),
 //! `app-send N` (queue N bytes to send), `app-echo` (move what was received
 //! and not taken into the send buffer: `Endpoint::echo`).
 
@@ -532,6 +533,9 @@ impl Harness {
                 self.rec.flush();
             }
             ["batching", "on"] => self.ep.set_batching(true),
+            ["acks-held", n] => {
+                assert_eq!(self.ep.acks_held(), n.parse::<usize>().unwrap(), "`{line}`");
+            }
             ["flush-acks"] => {
                 self.ep.flush_acks(&mut self.rec);
                 self.rec.flush();
