@@ -49,25 +49,69 @@ const ACK_COALESCE_BYTES: usize = 32 * 1024;
 /// of one per ring pass, which costs the sender an ACK to process every few
 /// segments when the server keeps up with it.
 const ACK_COALESCE_HOLD: std::time::Duration = std::time::Duration::from_micros(50);
-/// Waiting on an empty ring after answering (data, SYN, FIN, RST, ARP):
-/// spin this long before sleeping in `poll`; the peer's next frame (a
-/// request after a reply, the ACK of a handshake) usually comes within it.
+/// Waiting on an empty ring: spin this long before sleeping in `poll`; a
+/// peer's next frame (a request after a reply, the ACK of a handshake)
+/// usually comes within it.
 const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
-/// Waiting after receiving a stream ([`STREAMING`] bytes and more since
-/// the last answer, which we only ACKed): spin this
-/// long, then nap [`NAP`] at a time for up to [`NAP_FOR`] before `poll`.
-/// A sender that keeps us busy needs no answer but ACKs, and spinning would
-/// slow it down where it runs on a sibling hardware thread (see
-/// `RawSocket::set_nap`).
+/// Waiting while a stream comes in ([`Pace`]): spin this long, then nap
+/// [`NAP`] at a time for up to [`NAP_FOR`] before `poll`. A sender that
+/// keeps us busy is slowed by our spinning where it runs on a sibling
+/// hardware thread, and by waking us for every frame if we sleep in `poll`
+/// (see `RawSocket::set_nap`); between naps the frames gather in the ring.
 const NAP_SPIN: std::time::Duration = std::time::Duration::from_micros(2);
 /// See [`NAP_SPIN`].
 const NAP: std::time::Duration = std::time::Duration::from_micros(10);
 /// See [`NAP_SPIN`].
 const NAP_FOR: std::time::Duration = std::time::Duration::from_millis(1);
-/// Naps start once this many bytes of frames came in since we last
-/// answered: a stream, not a request or a handshake, whose next frame the
-/// spin would catch sooner.
-const STREAMING: usize = 64 * 1024;
+/// A stream comes in while frames bring at least this many bytes per
+/// [`STREAM_WINDOW`] (64 KiB per ms, about 0.5 Gbit/s): a bulk transfer or
+/// echo, not requests, replies or handshakes, whose next frame the spin
+/// catches sooner.
+const STREAM_BYTES: usize = 64 * 1024;
+/// See [`STREAM_BYTES`].
+const STREAM_WINDOW: tcpcore::Duration = tcpcore::Duration::from_millis(1);
+
+/// Tells from the bytes of frames taken whether a stream comes in (see
+/// [`STREAM_BYTES`]).
+struct Pace {
+    start: Instant,
+    bytes: usize,
+    streaming: bool,
+}
+
+impl Pace {
+    fn new(now: Instant) -> Pace {
+        Pace {
+            start: now,
+            bytes: 0,
+            streaming: false,
+        }
+    }
+
+    /// Counts `bytes` taken at `now`; whether a stream comes in. It starts
+    /// as soon as a window holds [`STREAM_BYTES`], and ends with the first
+    /// window that holds fewer, or after a window with nothing.
+    fn update(&mut self, now: Instant, bytes: usize) -> bool {
+        let gone = now - self.start;
+        if gone >= STREAM_WINDOW {
+            // A quiet window in between: this frame starts afresh.
+            let last = if gone >= STREAM_WINDOW + STREAM_WINDOW {
+                0
+            } else {
+                self.bytes
+            };
+            self.streaming = last >= STREAM_BYTES;
+            self.start = now;
+            self.bytes = 0;
+        }
+        self.bytes = self.bytes.saturating_add(bytes);
+        if self.bytes >= STREAM_BYTES {
+            self.streaming = true;
+        }
+        self.streaming
+    }
+}
+
 /// Bytes of stderr lines a worker gathers before writing them out.
 const ERR_BUF: usize = 64 * 1024;
 /// Bytes of payload a worker buffers for stdout.
@@ -417,22 +461,6 @@ fn fill_tcp_checksum<'a>(scratch: &'a mut Vec<u8>, frame: &'a [u8]) -> &'a [u8] 
     scratch
 }
 
-/// A frame we built is a TCP segment without payload, SYN, FIN or RST
-/// (Ethernet 14 + IPv4 20, we send no IP options).
-fn is_pure_ack(frame: &[u8]) -> bool {
-    if frame.get(12..14) != Some(&[0x08, 0x00]) {
-        return false;
-    }
-    let (Some(&[t0, t1]), Some(&off), Some(&flags)) =
-        (frame.get(16..18), frame.get(46), frame.get(47))
-    else {
-        return false;
-    };
-    let ip_len = usize::from(u16::from_be_bytes([t0, t1]));
-    let payload = ip_len.saturating_sub(20 + usize::from(off >> 4) * 4);
-    payload == 0 && flags & 0x07 == 0
-}
-
 fn reason_str(r: CloseReason) -> &'static str {
     match r {
         CloseReason::Normal => "normal",
@@ -470,8 +498,6 @@ struct ServerIo<'a> {
     echo: HashSet<ConnId>,
     /// The socket takes GSO frames (`RawSocket::enable_gso` worked).
     gso: bool,
-    /// A frame other than a pure ACK went out since the last wait.
-    answered: bool,
 }
 
 impl Io for ServerIo<'_> {
@@ -543,7 +569,6 @@ impl ServerIo<'_> {
             {
                 self.shared.our_rsts.fetch_add(1, Ordering::SeqCst);
             }
-            self.answered |= !is_pure_ack(frame);
             if self.trace.wants_frames() {
                 let frame = self.arena.frame(i);
                 // A GSO frame's TCP checksum is left to the segmentation.
@@ -653,7 +678,6 @@ pub fn run(settings: Settings, shared: &Shared, mut w: Worker<'_>) -> Report {
         },
         echo: HashSet::new(),
         gso: w.sock.gso(),
-        answered: false,
     };
     let start = settings.start;
     let clock = || Instant::from_micros(start.elapsed().as_micros() as u64);
@@ -719,8 +743,7 @@ fn event_loop(
     let mut held: Option<(Instant, usize)> = None;
     // The socket naps (true) or spins (false) on an empty ring.
     let mut napping = false;
-    // Bytes of frames received since we last answered.
-    let mut streamed = 0usize;
+    let mut pace = Pace::new(clock());
     sock.set_spin(SPIN);
     loop {
         let now = clock();
@@ -783,12 +806,8 @@ fn event_loop(
             let gone = std::time::Duration::from_micros((now - since).as_micros());
             wait = wait.min(ACK_COALESCE_HOLD.saturating_sub(gone));
         }
-        // Spin after answering, nap while a stream comes in and is only
-        // ACKed (see NAP_SPIN).
-        if std::mem::take(&mut sio.answered) {
-            streamed = 0;
-        }
-        let nap = streamed >= STREAMING;
+        // Nap while a stream comes in, spin otherwise (see NAP_SPIN).
+        let nap = pace.streaming;
         if nap != napping {
             napping = nap;
             if nap {
@@ -818,7 +837,7 @@ fn event_loop(
         if !sio.echo.is_empty() {
             echo_pending(endpoint, sio, clock());
         }
-        streamed = streamed.saturating_add(bytes);
+        pace.update(clock(), bytes);
         // One ACK per connection for the frames of a while (batching is
         // on): see ACK_COALESCE_BYTES.
         if endpoint.acks_held() == 0 {
@@ -887,35 +906,34 @@ fn echo_pending(endpoint: &mut Endpoint<'_>, sio: &mut ServerIo<'_>, now: Instan
 
 #[cfg(test)]
 mod tests {
-    use super::is_pure_ack;
+    use super::{Pace, STREAM_BYTES};
+    use tcpcore::Instant;
 
-    /// Ethernet + IPv4 (no options) + TCP (`doff` words) with `flags` and
-    /// `payload` bytes.
-    fn frame(flags: u8, doff: u8, payload: usize) -> Vec<u8> {
-        let tcp_len = usize::from(doff) * 4;
-        let mut f = vec![0u8; 14 + 20 + tcp_len + payload];
-        f[12..14].copy_from_slice(&[0x08, 0x00]);
-        f[14] = 0x45;
-        let ip_len = (20 + tcp_len + payload) as u16;
-        f[16..18].copy_from_slice(&ip_len.to_be_bytes());
-        f[23] = 6;
-        f[46] = doff << 4;
-        f[47] = flags;
-        f
+    /// `Pace` fed `bytes` every `every_us` µs for `for_us` µs from `t`; the
+    /// last answer and the time after.
+    fn feed(p: &mut Pace, t: u64, bytes: usize, every_us: u64, for_us: u64) -> (bool, u64) {
+        let mut now = t;
+        let mut streaming = false;
+        while now < t + for_us {
+            streaming = p.update(Instant::from_micros(now), bytes);
+            now += every_us;
+        }
+        (streaming, now)
     }
 
     #[test]
-    fn pure_acks_are_told_from_answers() {
-        assert!(is_pure_ack(&frame(0x10, 5, 0)));
-        // With timestamps (a longer header), still no payload.
-        assert!(is_pure_ack(&frame(0x10, 8, 0)));
-        assert!(!is_pure_ack(&frame(0x10, 8, 1)), "data");
-        assert!(!is_pure_ack(&frame(0x12, 5, 0)), "SYN-ACK");
-        assert!(!is_pure_ack(&frame(0x11, 5, 0)), "FIN");
-        assert!(!is_pure_ack(&frame(0x14, 5, 0)), "RST");
-        let mut arp = frame(0x10, 5, 0);
-        arp[12..14].copy_from_slice(&[0x08, 0x06]);
-        assert!(!is_pure_ack(&arp), "ARP");
-        assert!(!is_pure_ack(&frame(0x10, 5, 0)[..40]), "truncated");
+    fn streams_are_told_from_requests() {
+        let mut p = Pace::new(Instant::from_micros(0));
+        // 64-byte requests every 20 µs (an echo ping-pong): never a stream.
+        let (s, t) = feed(&mut p, 0, 64 + 66, 20, 10_000);
+        assert!(!s);
+        // 1500-byte frames every 1.3 µs (about 9 Gbit/s): a stream within
+        // the first window, and on.
+        let (s, t) = feed(&mut p, t, 1514, 1, 5_000);
+        assert!(s);
+        // Quiet for 2 ms, then one small frame: no longer.
+        assert!(!p.update(Instant::from_micros(t + 2_000), 100));
+        // One 64 KiB GRO frame makes one at once.
+        assert!(p.update(Instant::from_micros(t + 2_100), STREAM_BYTES));
     }
 }
