@@ -450,9 +450,10 @@ impl RawSocket {
     /// 1 GiB upload from about 28 to 18.5 Gbit/s), and sleeping in `poll`
     /// makes the sender's CPU wake this thread for every frame. A nap does
     /// neither: frames gather in the ring meanwhile and are taken as one
-    /// batch, at the cost of up to one nap of latency. The first nap sets
-    /// the calling thread's timer slack to 1 ns (`PR_SET_TIMERSLACK`), as
-    /// the default 50 µs would stretch every nap.
+    /// batch, at the cost of up to one nap of latency. The socket's first
+    /// nap sets the calling thread's timer slack to 1 ns
+    /// (`PR_SET_TIMERSLACK`), as the default 50 µs would stretch every nap;
+    /// a socket handed to another thread should nap there first or set it.
     pub fn set_nap(&mut self, nap: Duration, nap_for: Duration) {
         self.nap = nap;
         self.nap_for = nap_for;
@@ -490,7 +491,7 @@ impl RawSocket {
                     let _ = nix::sys::prctl::set_timerslack(1);
                 }
                 let until = timeout.map_or(self.nap_for, |t| t.min(self.nap_for));
-                // Bounded: each pass sleeps at least `nap` (non-zero).
+                // Bounded in time: it ends once `until` has passed.
                 while self.ring.unit(self.next).is_none() && start.elapsed() < until {
                     std::thread::sleep(self.nap.min(until.saturating_sub(start.elapsed())));
                 }
