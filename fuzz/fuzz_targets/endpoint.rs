@@ -56,6 +56,12 @@ enum Step {
     Batching(bool),
     /// The held ACKs go out.
     FlushAcks,
+    /// An ARP request or reply, for the server's address or another one.
+    Arp { request: bool, for_us: bool },
+    /// Echo mode: what the connection received goes into its send buffer.
+    Echo(u8),
+    /// Every connection closed (or aborted) at once, as on shutdown.
+    CloseAll(bool),
 }
 
 #[derive(Default)]
@@ -93,6 +99,9 @@ struct Client {
     isn: Option<u32>,
     next: u32,
     ours: u32,
+    /// Our last TSval, echoed in the client's TSecr (a SYN cookie with
+    /// timestamps is checked against it).
+    tsval: u32,
 }
 
 fn frame(port: u16, tcp: &TcpRepr<'_>) -> Vec<u8> {
@@ -179,7 +188,10 @@ fuzz_target!(|steps: Vec<Step>| {
                         window_scale: wscale,
                         sack_permitted: flags & 0x20 != 0,
                         sack_blocks: sb,
-                        timestamps: tsval.map(|v| Timestamps { tsval: v, tsecr: 0 }),
+                        timestamps: tsval.map(|v| Timestamps {
+                            tsval: v,
+                            tsecr: if flags & 0x10 != 0 { clients[c].tsval } else { 0 },
+                        }),
                     },
                     payload: &payload,
                 };
@@ -190,6 +202,9 @@ fuzz_target!(|steps: Vec<Step>| {
                 if let Ok(wire::Frame::Tcp { tcp: out, .. }) = wire::parse_frame(&app.out, ChecksumPolicy::Skip) {
                     if out.dst_port == port {
                         clients[c].ours = out.seq_number.get().wrapping_add(out.segment_len() as u32);
+                        if let Some(ts) = out.options.timestamps {
+                            clients[c].tsval = ts.tsval;
+                        }
                     }
                 }
             }
@@ -223,6 +238,41 @@ fuzz_target!(|steps: Vec<Step>| {
             }
             Step::Budget(b) => app.budget = b.map(usize::from),
             Step::Batching(on) => ep.set_batching(on),
+            Step::Arp { request, for_us } => {
+                let arp = wire::ArpRepr {
+                    operation: if request { wire::ArpOperation::Request } else { wire::ArpOperation::Reply },
+                    source_hardware_addr: CLIENT_MAC,
+                    source_protocol_addr: Ipv4Addr::new(198, 18, 0, 2),
+                    target_hardware_addr: EthernetAddress([0; 6]),
+                    target_protocol_addr: if for_us { SERVER } else { Ipv4Addr::new(198, 18, 0, 9) },
+                };
+                let eth = EthernetRepr { src_addr: CLIENT_MAC, dst_addr: EthernetAddress([0xff; 6]), ethertype: EtherType::Arp };
+                let mut buf = vec![0u8; wire::ARP_FRAME_LEN];
+                let _ = wire::emit_arp_frame(&mut buf, &eth, &arp);
+                app.out.clear();
+                ep.handle_frame(now, &buf, ChecksumPolicy::Verify, &mut app);
+                if request && for_us {
+                    let Ok(wire::Frame::Arp { arp: reply, .. }) = wire::parse_frame(&app.out, ChecksumPolicy::Verify) else {
+                        panic!("no ARP reply for our address");
+                    };
+                    assert_eq!(reply.source_hardware_addr, SERVER_MAC);
+                    assert_eq!(reply.source_protocol_addr, SERVER);
+                }
+            }
+            Step::Echo(client) => {
+                let port = 40000 + (client % 8) as u16;
+                let found = ep.connections().find(|c| c.1.remote_port == port).map(|c| c.0);
+                if let Some(id) = found {
+                    ep.echo(id, now, &mut app);
+                }
+            }
+            Step::CloseAll(abort) => {
+                if abort {
+                    ep.abort_all(now, &mut app);
+                } else {
+                    ep.close_all(now, &mut app);
+                }
+            }
             Step::FlushAcks => {
                 ep.flush_acks(&mut app);
                 assert_eq!(ep.acks_held(), 0, "ACKs still held after flush_acks");
