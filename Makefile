@@ -31,9 +31,11 @@ no-std:
 
 format:
 	$(CARGO) fmt --all
+	cd fuzz && $(CARGO) fmt
 
 format-check:
 	$(CARGO) fmt --all -- --check
+	cd fuzz && $(CARGO) fmt -- --check
 
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

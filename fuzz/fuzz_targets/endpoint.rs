@@ -13,8 +13,8 @@ use std::net::Ipv4Addr;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use tcpcore::wire::{
-    self, ChecksumPolicy, EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr, SackBlocks,
-    TcpControl, TcpOptions, TcpRepr, Timestamps,
+    self, ChecksumPolicy, EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr,
+    SackBlocks, TcpControl, TcpOptions, TcpRepr, Timestamps,
 };
 use tcpcore::{
     AppEvent, Config, ConnId, Duration, Endpoint, EndpointConfig, FourTuple, Instant, Io,
@@ -47,7 +47,10 @@ enum Step {
     },
     Garbage(Vec<u8>),
     Wait(u32),
-    Send { client: u8, len: u16 },
+    Send {
+        client: u8,
+        len: u16,
+    },
     Close(u8),
     Abort(u8),
     Budget(Option<u16>),
@@ -57,7 +60,10 @@ enum Step {
     /// The held ACKs go out.
     FlushAcks,
     /// An ARP request or reply, for the server's address or another one.
-    Arp { request: bool, for_us: bool },
+    Arp {
+        request: bool,
+        for_us: bool,
+    },
     /// Echo mode: what the connection received goes into its send buffer.
     Echo(u8),
     /// Every connection closed (or aborted) at once, as on shutdown.
@@ -79,7 +85,10 @@ impl Io for App {
     }
     fn event(&mut self, _: ConnId, t: &FourTuple, e: AppEvent<'_>) {
         if let AppEvent::Data(d) = e {
-            self.data.entry(t.remote_port).or_default().extend_from_slice(d);
+            self.data
+                .entry(t.remote_port)
+                .or_default()
+                .extend_from_slice(d);
         }
     }
     fn deliver(&mut self, _: ConnId, t: &FourTuple, d: &[u8]) -> usize {
@@ -87,7 +96,10 @@ impl Io for App {
         if let Some(b) = self.budget.as_mut() {
             *b -= n;
         }
-        self.data.entry(t.remote_port).or_default().extend_from_slice(&d[..n]);
+        self.data
+            .entry(t.remote_port)
+            .or_default()
+            .extend_from_slice(&d[..n]);
         n
     }
 }
@@ -105,7 +117,11 @@ struct Client {
 }
 
 fn frame(port: u16, tcp: &TcpRepr<'_>) -> Vec<u8> {
-    let eth = EthernetRepr { src_addr: CLIENT_MAC, dst_addr: SERVER_MAC, ethertype: EtherType::Ipv4 };
+    let eth = EthernetRepr {
+        src_addr: CLIENT_MAC,
+        dst_addr: SERVER_MAC,
+        ethertype: EtherType::Ipv4,
+    };
     let ip = Ipv4Repr {
         src_addr: Ipv4Addr::new(198, 18, 0, 2),
         dst_addr: SERVER,
@@ -145,11 +161,27 @@ fuzz_target!(|steps: Vec<Step>| {
     let mut last: HashMap<u16, (SeqNum, Option<SeqNum>)> = HashMap::new();
     for step in steps.into_iter().take(200) {
         match step {
-            Step::Segment { client, flags, seq_off, seq_far, ack_off, len, window, tsval, sack, mss, wscale } => {
+            Step::Segment {
+                client,
+                flags,
+                seq_off,
+                seq_far,
+                ack_off,
+                len,
+                window,
+                tsval,
+                sack,
+                mss,
+                wscale,
+            } => {
                 let c = (client % 8) as usize;
                 let port = 40000 + c as u16;
                 let isn = *clients[c].isn.get_or_insert(1000 + 100_000 * c as u32);
-                let base = if flags & 0x02 != 0 { isn } else { clients[c].next.max(isn + 1) };
+                let base = if flags & 0x02 != 0 {
+                    isn
+                } else {
+                    clients[c].next.max(isn + 1)
+                };
                 // A SYN always carries the client's ISN (the stream's bytes are
                 // a function of their offset from it).
                 let seq = if flags & 0x02 != 0 {
@@ -160,7 +192,9 @@ fuzz_target!(|steps: Vec<Step>| {
                     base.wrapping_add(seq_off as i32 as u32)
                 };
                 let len = (len % 3000) as usize;
-                let payload: Vec<u8> = (0..len as u32).map(|i| pattern(seq.wrapping_add(i).wrapping_sub(isn + 1))).collect();
+                let payload: Vec<u8> = (0..len as u32)
+                    .map(|i| pattern(seq.wrapping_add(i).wrapping_sub(isn + 1)))
+                    .collect();
                 let mut sb = SackBlocks::new();
                 if let Some((off, l)) = sack {
                     let l0 = clients[c].ours.wrapping_add(off as i32 as u32);
@@ -176,7 +210,8 @@ fuzz_target!(|steps: Vec<Step>| {
                     src_port: port,
                     dst_port: 3000,
                     seq_number: SeqNum::new(seq),
-                    ack_number: (flags & 0x10 != 0).then(|| SeqNum::new(clients[c].ours.wrapping_add(ack_off as i32 as u32))),
+                    ack_number: (flags & 0x10 != 0)
+                        .then(|| SeqNum::new(clients[c].ours.wrapping_add(ack_off as i32 as u32))),
                     control,
                     push: flags & 0x08 != 0,
                     urgent: None,
@@ -190,7 +225,11 @@ fuzz_target!(|steps: Vec<Step>| {
                         sack_blocks: sb,
                         timestamps: tsval.map(|v| Timestamps {
                             tsval: v,
-                            tsecr: if flags & 0x10 != 0 { clients[c].tsval } else { 0 },
+                            tsecr: if flags & 0x10 != 0 {
+                                clients[c].tsval
+                            } else {
+                                0
+                            },
                         }),
                     },
                     payload: &payload,
@@ -199,9 +238,12 @@ fuzz_target!(|steps: Vec<Step>| {
                 ep.handle_frame(now, &f, ChecksumPolicy::Verify, &mut app);
                 clients[c].next = seq.wrapping_add(tcp.segment_len() as u32);
                 // Learn our sequence numbers from what the endpoint sent.
-                if let Ok(wire::Frame::Tcp { tcp: out, .. }) = wire::parse_frame(&app.out, ChecksumPolicy::Skip) {
+                if let Ok(wire::Frame::Tcp { tcp: out, .. }) =
+                    wire::parse_frame(&app.out, ChecksumPolicy::Skip)
+                {
                     if out.dst_port == port {
-                        clients[c].ours = out.seq_number.get().wrapping_add(out.segment_len() as u32);
+                        clients[c].ours =
+                            out.seq_number.get().wrapping_add(out.segment_len() as u32);
                         if let Some(ts) = out.options.timestamps {
                             clients[c].tsval = ts.tsval;
                         }
@@ -217,14 +259,20 @@ fuzz_target!(|steps: Vec<Step>| {
             }
             Step::Send { client, len } => {
                 let port = 40000 + (client % 8) as u16;
-                let found = ep.connections().find(|c| c.1.remote_port == port).map(|c| c.0);
+                let found = ep
+                    .connections()
+                    .find(|c| c.1.remote_port == port)
+                    .map(|c| c.0);
                 if let Some(id) = found {
                     ep.send(id, &vec![0x5a; usize::from(len % 9000)], now, &mut app);
                 }
             }
             Step::Close(client) | Step::Abort(client) | Step::Resume(client) => {
                 let port = 40000 + (client % 8) as u16;
-                let found = ep.connections().find(|c| c.1.remote_port == port).map(|c| c.0);
+                let found = ep
+                    .connections()
+                    .find(|c| c.1.remote_port == port)
+                    .map(|c| c.0);
                 if let Some(id) = found {
                     match step {
                         Step::Close(_) => ep.close(id, now, &mut app),
@@ -240,19 +288,33 @@ fuzz_target!(|steps: Vec<Step>| {
             Step::Batching(on) => ep.set_batching(on),
             Step::Arp { request, for_us } => {
                 let arp = wire::ArpRepr {
-                    operation: if request { wire::ArpOperation::Request } else { wire::ArpOperation::Reply },
+                    operation: if request {
+                        wire::ArpOperation::Request
+                    } else {
+                        wire::ArpOperation::Reply
+                    },
                     source_hardware_addr: CLIENT_MAC,
                     source_protocol_addr: Ipv4Addr::new(198, 18, 0, 2),
                     target_hardware_addr: EthernetAddress([0; 6]),
-                    target_protocol_addr: if for_us { SERVER } else { Ipv4Addr::new(198, 18, 0, 9) },
+                    target_protocol_addr: if for_us {
+                        SERVER
+                    } else {
+                        Ipv4Addr::new(198, 18, 0, 9)
+                    },
                 };
-                let eth = EthernetRepr { src_addr: CLIENT_MAC, dst_addr: EthernetAddress([0xff; 6]), ethertype: EtherType::Arp };
+                let eth = EthernetRepr {
+                    src_addr: CLIENT_MAC,
+                    dst_addr: EthernetAddress([0xff; 6]),
+                    ethertype: EtherType::Arp,
+                };
                 let mut buf = vec![0u8; wire::ARP_FRAME_LEN];
                 let _ = wire::emit_arp_frame(&mut buf, &eth, &arp);
                 app.out.clear();
                 ep.handle_frame(now, &buf, ChecksumPolicy::Verify, &mut app);
                 if request && for_us {
-                    let Ok(wire::Frame::Arp { arp: reply, .. }) = wire::parse_frame(&app.out, ChecksumPolicy::Verify) else {
+                    let Ok(wire::Frame::Arp { arp: reply, .. }) =
+                        wire::parse_frame(&app.out, ChecksumPolicy::Verify)
+                    else {
                         panic!("no ARP reply for our address");
                     };
                     assert_eq!(reply.source_hardware_addr, SERVER_MAC);
@@ -261,7 +323,10 @@ fuzz_target!(|steps: Vec<Step>| {
             }
             Step::Echo(client) => {
                 let port = 40000 + (client % 8) as u16;
-                let found = ep.connections().find(|c| c.1.remote_port == port).map(|c| c.0);
+                let found = ep
+                    .connections()
+                    .find(|c| c.1.remote_port == port)
+                    .map(|c| c.0);
                 if let Some(id) = found {
                     ep.echo(id, now, &mut app);
                 }
@@ -278,7 +343,10 @@ fuzz_target!(|steps: Vec<Step>| {
                 assert_eq!(ep.acks_held(), 0, "ACKs still held after flush_acks");
             }
         }
-        assert!(ep.acks_held() <= ep.len(), "more held ACKs than connections");
+        assert!(
+            ep.acks_held() <= ep.len(),
+            "more held ACKs than connections"
+        );
         // Invariants.
         assert!(ep.len() <= CONNS);
         for (id, t, _) in ep.connections().collect::<Vec<_>>() {
@@ -286,9 +354,15 @@ fuzz_target!(|steps: Vec<Step>| {
             if let Some(nxt) = st.rcv_nxt() {
                 let right = st.rcv_adv_right();
                 if let Some(&(pn, pr)) = last.get(&t.remote_port) {
-                    assert!(nxt.after_eq(pn) || nxt.diff(pn).unsigned_abs() > 1 << 30, "RCV.NXT went back");
+                    assert!(
+                        nxt.after_eq(pn) || nxt.diff(pn).unsigned_abs() > 1 << 30,
+                        "RCV.NXT went back"
+                    );
                     if let (Some(r), Some(p)) = (right, pr) {
-                        assert!(r.after_eq(p) || r.diff(p).unsigned_abs() > 1 << 30, "right edge moved left");
+                        assert!(
+                            r.after_eq(p) || r.diff(p).unsigned_abs() > 1 << 30,
+                            "right edge moved left"
+                        );
                     }
                 }
                 last.insert(t.remote_port, (nxt, right));
@@ -298,7 +372,11 @@ fuzz_target!(|steps: Vec<Step>| {
         for bytes in app.data.values() {
             // A stream's bytes from its start (pattern of the offset).
             for (i, b) in bytes.iter().enumerate() {
-                assert_eq!(*b, pattern(i as u32), "delivered bytes are not the client's stream");
+                assert_eq!(
+                    *b,
+                    pattern(i as u32),
+                    "delivered bytes are not the client's stream"
+                );
             }
         }
         // Streams of closed connections start over with a new ISN.
