@@ -909,28 +909,28 @@ mod tests {
     use super::{Pace, STREAM_BYTES};
     use tcpcore::Instant;
 
-    /// `Pace` fed `bytes` every `every_us` µs for `for_us` µs from `t`; the
-    /// last answer and the time after.
-    fn feed(p: &mut Pace, t: u64, bytes: usize, every_us: u64, for_us: u64) -> (bool, u64) {
-        let mut now = t;
-        let mut streaming = false;
+    /// `Pace` fed `bytes` every `every_us` µs for `for_us` µs from `t`:
+    /// whether it ever said "stream", its last answer, and the time after.
+    fn feed(p: &mut Pace, t: u64, bytes: usize, every_us: u64, for_us: u64) -> (bool, bool, u64) {
+        let (mut now, mut ever, mut last) = (t, false, false);
         while now < t + for_us {
-            streaming = p.update(Instant::from_micros(now), bytes);
+            last = p.update(Instant::from_micros(now), bytes);
+            ever |= last;
             now += every_us;
         }
-        (streaming, now)
+        (ever, last, now)
     }
 
     #[test]
     fn streams_are_told_from_requests() {
         let mut p = Pace::new(Instant::from_micros(0));
         // 64-byte requests every 20 µs (an echo ping-pong): never a stream.
-        let (s, t) = feed(&mut p, 0, 64 + 66, 20, 10_000);
-        assert!(!s);
-        // 1500-byte frames every 1.3 µs (about 9 Gbit/s): a stream within
-        // the first window, and on.
-        let (s, t) = feed(&mut p, t, 1514, 1, 5_000);
-        assert!(s);
+        let (ever, _, t) = feed(&mut p, 0, 64 + 66, 20, 10_000);
+        assert!(!ever);
+        // 1514-byte frames every µs (about 12 Gbit/s): a stream within the
+        // first window, and on.
+        let (_, last, t) = feed(&mut p, t, 1514, 1, 5_000);
+        assert!(last);
         // Quiet for 2 ms, then one small frame: no longer.
         assert!(!p.update(Instant::from_micros(t + 2_000), 100));
         // One 64 KiB GRO frame makes one at once.
