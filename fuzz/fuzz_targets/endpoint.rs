@@ -116,6 +116,14 @@ struct Client {
     tsval: u32,
 }
 
+/// The connection of fuzzer client `client`, if it has one.
+fn conn_of(ep: &Endpoint<'_>, client: u8) -> Option<ConnId> {
+    let port = 40000 + (client % 8) as u16;
+    ep.connections()
+        .find(|c| c.1.remote_port == port)
+        .map(|c| c.0)
+}
+
 fn frame(port: u16, tcp: &TcpRepr<'_>) -> Vec<u8> {
     let eth = EthernetRepr {
         src_addr: CLIENT_MAC,
@@ -258,21 +266,13 @@ fuzz_target!(|steps: Vec<Step>| {
                 }
             }
             Step::Send { client, len } => {
-                let port = 40000 + (client % 8) as u16;
-                let found = ep
-                    .connections()
-                    .find(|c| c.1.remote_port == port)
-                    .map(|c| c.0);
+                let found = conn_of(&ep, client);
                 if let Some(id) = found {
                     ep.send(id, &vec![0x5a; usize::from(len % 9000)], now, &mut app);
                 }
             }
             Step::Close(client) | Step::Abort(client) | Step::Resume(client) => {
-                let port = 40000 + (client % 8) as u16;
-                let found = ep
-                    .connections()
-                    .find(|c| c.1.remote_port == port)
-                    .map(|c| c.0);
+                let found = conn_of(&ep, client);
                 if let Some(id) = found {
                     match step {
                         Step::Close(_) => ep.close(id, now, &mut app),
@@ -322,11 +322,7 @@ fuzz_target!(|steps: Vec<Step>| {
                 }
             }
             Step::Echo(client) => {
-                let port = 40000 + (client % 8) as u16;
-                let found = ep
-                    .connections()
-                    .find(|c| c.1.remote_port == port)
-                    .map(|c| c.0);
+                let found = conn_of(&ep, client);
                 if let Some(id) = found {
                     ep.echo(id, now, &mut app);
                 }

@@ -741,10 +741,7 @@ fn event_loop(
     let mut rsts_seen: u64 = 0;
     // Since when ACKs are held, and the bytes of frames seen since.
     let mut held: Option<(Instant, usize)> = None;
-    // The socket naps (true) or spins (false) on an empty ring.
-    let mut napping = false;
     let mut pace = Pace::new(clock());
-    sock.set_spin(SPIN);
     loop {
         let now = clock();
         let signals = sys::signals();
@@ -807,16 +804,12 @@ fn event_loop(
             wait = wait.min(ACK_COALESCE_HOLD.saturating_sub(gone));
         }
         // Nap while a stream comes in, spin otherwise (see NAP_SPIN).
-        let nap = pace.streaming;
-        if nap != napping {
-            napping = nap;
-            if nap {
-                sock.set_spin(NAP_SPIN);
-                sock.set_nap(NAP, NAP_FOR);
-            } else {
-                sock.set_spin(SPIN);
-                sock.set_nap(std::time::Duration::ZERO, std::time::Duration::ZERO);
-            }
+        if pace.streaming {
+            sock.set_spin(NAP_SPIN);
+            sock.set_nap(NAP, NAP_FOR);
+        } else {
+            sock.set_spin(SPIN);
+            sock.set_nap(std::time::Duration::ZERO, std::time::Duration::ZERO);
         }
         let mut bytes = 0usize;
         let got = sock.recv_batch(Some(wait), |frame, meta: &RxMeta| {
