@@ -13,6 +13,12 @@
 //! timestamps the SYN-ACK offers neither window scaling nor SACK, so such a
 //! connection has at most a 64 KiB window and no selective acknowledgments.
 //! The MSS is rounded down to one of eight values.
+//!
+//! The MAC covers the client's ISN, which only a segment at ISN + 1 tells.
+//! When the handshake ACK and the client's first segment are both lost,
+//! its later segments cannot verify; the endpoint drops those whose slot
+//! is current ([`slot_is_current`]) without the reset Linux sends, and the
+//! client's retransmission of its first segment completes the handshake.
 
 use crate::isn::{FourTuple, Keyed};
 use crate::seq::SeqNum;
@@ -75,6 +81,15 @@ pub fn ts_bits(window_scale: Option<u8>, sack_permitted: bool) -> u32 {
 /// go back, with `bits` in the low bits.
 pub fn ts_value(tsval: u32, bits: u32) -> u32 {
     (tsval.wrapping_sub(TS_MASK + 1) & !TS_MASK) | (bits & TS_MASK)
+}
+
+/// Whether SEG.ACK `ack` could return a cookie sent in this period or the
+/// one before: its slot bits match (2 of 32 values). Says nothing of the
+/// MAC.
+pub fn slot_is_current(ack: SeqNum, now: Instant) -> bool {
+    let slot = (ack - 1u32).get() >> 27;
+    let p = period(now);
+    [p, p.wrapping_sub(1)].into_iter().any(|q| q & 31 == slot)
 }
 
 /// Checks the cookie an ACK returns: `ack` is SEG.ACK (the cookie plus

@@ -156,11 +156,17 @@ pub enum DropReason {
     TxNoRoom,
     /// A SYN from a source address that has its most connections.
     PerSourceLimit,
+    /// While SYN cookies are out, an ACK whose cookie has a current time
+    /// slot but whose MAC does not verify: most likely a client whose
+    /// handshake ACK and first segment were lost, so SEG.SEQ is past its
+    /// ISN plus one. Dropped without a reset; the client's retransmission
+    /// of that first segment brings the cookie back.
+    CookieUnverified,
 }
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 22;
+    pub const COUNT: usize = 23;
 
     /// Every reason, in order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -186,6 +192,7 @@ impl DropReason {
         DropReason::NoBuffer,
         DropReason::TxNoRoom,
         DropReason::PerSourceLimit,
+        DropReason::CookieUnverified,
     ];
 
     /// A short stable name, for counters and summaries.
@@ -213,6 +220,7 @@ impl DropReason {
             DropReason::NoBuffer => "no-buffer",
             DropReason::TxNoRoom => "tx-no-room",
             DropReason::PerSourceLimit => "per-source-limit",
+            DropReason::CookieUnverified => "cookie-unverified",
         }
     }
 
@@ -851,13 +859,22 @@ impl<'s> Endpoint<'s> {
         if tcp.control == TcpControl::Rst {
             return self.drop_frame(DropReason::NoConnection);
         }
-        if let (Some(ack), TcpControl::None) = (tcp.ack_number, tcp.control) {
+        if let (Some(ack), TcpControl::None | TcpControl::Fin) = (tcp.ack_number, tcp.control) {
             if self.cookies_until.is_some_and(|u| now <= u) {
                 let tsecr = tcp.options.timestamps.map(|t| t.tsecr);
                 if let Some(opts) =
                     cookie::check(&self.keyed, &tuple, tcp.seq_number, ack, tsecr, now)
                 {
                     return self.accept_cookie(&tuple, eth.src_addr, tcp, opts, now, io);
+                }
+                // The MAC covers the client's ISN, known only from a
+                // segment at ISN + 1. When the handshake ACK and the first
+                // segment after it were lost, later segments fail the
+                // check; a reset here (as Linux sends) would kill a
+                // connection that the client's retransmission of its
+                // first segment completes.
+                if cookie::slot_is_current(ack, now) {
+                    return self.drop_frame(DropReason::CookieUnverified);
                 }
             }
         }

@@ -80,8 +80,8 @@ fn syn_cookie_carries_mss() {
     );
 }
 
-/// An ACK whose cookie does not verify gets the reset of RFC 9293 §3.10.7.1
-/// and creates nothing.
+/// An ACK whose cookie does not verify, from a time slot no cookie of ours
+/// carries now, gets the reset of RFC 9293 §3.10.7.2 and creates nothing.
 #[test]
 fn forged_cookie_is_reset() {
     let mut h = Harness::new(one_half_open());
@@ -90,13 +90,77 @@ fn forged_cookie_is_reset() {
         "0.100 < S 5000:5000(0) win 64240
          0.100 > S. 0:0(0) ack 5001",
     );
-    // Another port: same numbers, wrong 4-tuple for the MAC.
+    // The cookie with its slot moved on by 8 periods (bits 27..32).
+    h.run(
+        "0.110 < . 5001:5001(0) ack 1073741825 win 64240
+         0.110 > R 1073741825:1073741825(0)
+         0.110 ! conns 1
+         0.110 ! drops cookie-unverified 0",
+    );
+}
+
+/// While cookies are out, an ACK with a current slot whose MAC fails is
+/// dropped without a reset, and creates nothing: a forged cookie (here the
+/// right numbers on another port) learns nothing and reflects nothing.
+#[test]
+fn unverified_cookie_with_current_slot_is_dropped() {
+    let mut h = Harness::new(one_half_open());
+    occupy(&mut h);
+    h.run(
+        "0.100 < S 5000:5000(0) win 64240
+         0.100 > S. 0:0(0) ack 5001",
+    );
     h.port = 40002;
     h.run(
         "0.110 < . 5001:5001(0) ack 1 win 64240
-         0.110 > R 1:1(0)
-         0.110 ! conns 1",
+         0.110 ! conns 1
+         0.110 ! drops cookie-unverified 1",
     );
+}
+
+/// The handshake ACK and the first data segment of a cookie connection are
+/// lost: the second segment (SEG.SEQ past the client's ISN plus one) cannot
+/// verify the cookie, and is dropped without the reset Linux would send.
+/// The client's retransmission of its first segment then completes the
+/// handshake, and the second segment follows: all 200 bytes delivered.
+#[test]
+fn cookie_connection_survives_a_lost_first_segment() {
+    let mut h = Harness::new(one_half_open());
+    occupy(&mut h);
+    h.run(
+        "0.100 < S 5000:5000(0) win 64240 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
+         0.100 > S. 0:0(0) ack 5001 <mss 1460,sackOK,TS val * ecr 100,nop,wscale 1>
+         0.120 < . 5101:5201(100) ack 1 win 502 <nop,nop,TS val 120 ecr *>
+         0.120 ! drops cookie-unverified 1
+         0.120 ! conns 1
+         0.400 < . 5001:5101(100) ack 1 win 502 <nop,nop,TS val 400 ecr *>
+         0.400 ! conns 2
+         0.400 ! state ESTABLISHED
+         0.410 < . 5101:5201(100) ack 1 win 502 <nop,nop,TS val 410 ecr *>
+         0.440 > . 1:1(0) ack 5201
+         0.440 ! delivered 200",
+    );
+    assert_eq!(h.ep.stats().syn_cookies_accepted, 1);
+    assert_eq!(h.ep.stats().resets_sent, 0);
+}
+
+/// A client whose handshake ACK was lost may send its data and FIN in one
+/// segment: that segment returns the cookie as well (as in Linux, any
+/// segment with ACK and without SYN or RST may).
+#[test]
+fn cookie_returns_on_a_fin() {
+    let mut h = Harness::new(one_half_open());
+    occupy(&mut h);
+    h.run(
+        "0.100 < S 5000:5000(0) win 64240
+         0.100 > S. 0:0(0) ack 5001
+         0.110 < F. 5001:5011(10) ack 1 win 64240
+         0.110 > . 1:1(0) ack 5012
+         0.110 ! conns 2
+         0.110 ! state CLOSE-WAIT
+         0.110 ! delivered 10",
+    );
+    assert_eq!(h.ep.stats().syn_cookies_accepted, 1);
 }
 
 /// The per-source limit: a second connection from the same address is
