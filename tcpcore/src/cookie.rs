@@ -83,13 +83,20 @@ pub fn ts_value(tsval: u32, bits: u32) -> u32 {
     (tsval.wrapping_sub(TS_MASK + 1) & !TS_MASK) | (bits & TS_MASK)
 }
 
+/// The period a cookie returned in SEG.ACK `ack` was made in, if its slot
+/// bits name this period or the one before (they differ in the slot, so at
+/// most one matches).
+fn period_of(ack: SeqNum, now: Instant) -> Option<u32> {
+    let slot = (ack - 1u32).get() >> 27;
+    let p = period(now);
+    [p, p.wrapping_sub(1)].into_iter().find(|q| q & 31 == slot)
+}
+
 /// Whether SEG.ACK `ack` could return a cookie sent in this period or the
 /// one before: its slot bits match (2 of 32 values). Says nothing of the
 /// MAC.
 pub fn slot_is_current(ack: SeqNum, now: Instant) -> bool {
-    let slot = (ack - 1u32).get() >> 27;
-    let p = period(now);
-    [p, p.wrapping_sub(1)].into_iter().any(|q| q & 31 == slot)
+    period_of(ack, now).is_some()
 }
 
 /// Checks the cookie an ACK returns: `ack` is SEG.ACK (the cookie plus
@@ -104,13 +111,8 @@ pub fn check(
     now: Instant,
 ) -> Option<CookieOptions> {
     let cookie = (ack - 1u32).get();
-    let client_isn = seq - 1u32;
-    let p = period(now);
-    let slot = cookie >> 27;
-    let valid = [p, p.wrapping_sub(1)]
-        .into_iter()
-        .any(|q| q & 31 == slot && mac(keyed, t, q, client_isn) == cookie & 0x00ff_ffff);
-    if !valid {
+    let q = period_of(ack, now)?;
+    if mac(keyed, t, q, seq - 1u32) != cookie & 0x00ff_ffff {
         return None;
     }
     let mss = MSS_TABLE[((cookie >> 24) & 7) as usize];

@@ -870,9 +870,9 @@ impl<'s> Endpoint<'s> {
                 // The MAC covers the client's ISN, known only from a
                 // segment at ISN + 1. When the handshake ACK and the first
                 // segment after it were lost, later segments fail the
-                // check; a reset here (as Linux sends) would kill a
-                // connection that the client's retransmission of its
-                // first segment completes.
+                // check; the reset of RFC 9293 §3.10.7.2 (which Linux
+                // sends) would kill a connection that the client's
+                // retransmission of its first segment completes.
                 if cookie::slot_is_current(ack, now) {
                     return self.drop_frame(DropReason::CookieUnverified);
                 }

@@ -99,8 +99,9 @@ fn forged_cookie_is_reset() {
     );
 }
 
-/// While cookies are out, an ACK with a current slot whose MAC fails is
-/// dropped without a reset, and creates nothing: a forged cookie (here the
+/// While cookies are out (RFC 4987 §3.6), an ACK with a current slot whose
+/// MAC fails is dropped without the reset of RFC 9293 §3.10.7.2, and
+/// creates nothing: a forged cookie (here the
 /// right numbers on another port) learns nothing and reflects nothing.
 #[test]
 fn unverified_cookie_with_current_slot_is_dropped() {
@@ -118,9 +119,10 @@ fn unverified_cookie_with_current_slot_is_dropped() {
     );
 }
 
-/// The handshake ACK and the first data segment of a cookie connection are
-/// lost: the second segment (SEG.SEQ past the client's ISN plus one) cannot
-/// verify the cookie, and is dropped without the reset Linux would send.
+/// The handshake ACK and the first data segment of a cookie connection
+/// (RFC 4987 §3.6) are lost: the second segment (SEG.SEQ past the client's
+/// ISN plus one) cannot verify the cookie, and is dropped without the
+/// reset of RFC 9293 §3.10.7.2 (which Linux sends).
 /// The client's retransmission of its first segment then completes the
 /// handshake, and the second segment follows: all 200 bytes delivered.
 #[test]
@@ -145,8 +147,10 @@ fn cookie_connection_survives_a_lost_first_segment() {
 }
 
 /// A client whose handshake ACK was lost may send its data and FIN in one
-/// segment: that segment returns the cookie as well (as in Linux, any
-/// segment with ACK and without SYN or RST may).
+/// segment: that segment returns the cookie as well (RFC 4987 §3.6: the
+/// cookie comes back in SEG.ACK of the client's next segment; as in Linux,
+/// any segment with ACK and without SYN or RST may carry it), and is then
+/// processed as in SYN-RECEIVED (RFC 9293 §3.10.7.4).
 #[test]
 fn cookie_returns_on_a_fin() {
     let mut h = Harness::new(one_half_open());
