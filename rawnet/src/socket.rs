@@ -195,6 +195,10 @@ pub struct Stats {
     pub tx_frames: u64,
     /// Frames `flush` gave up on (queue full for too long, or refused).
     pub tx_dropped: u64,
+    /// Of those, frames the kernel refused one by one (`EMSGSIZE` for a
+    /// frame larger than the interface MTU, `EINVAL`, ...): each was
+    /// skipped and the frames after it sent.
+    pub tx_refused: u64,
     /// Times `flush` waited for a full transmit queue.
     pub tx_retries: u64,
 }
@@ -231,6 +235,8 @@ pub struct RawSocket {
     /// `PACKET_VNET_HDR` (every queued frame then starts with a
     /// `virtio_net_hdr`).
     gso_fd: Option<OwnedFd>,
+    /// The last frame the kernel refused (see `take_refused`).
+    refused: Option<Error>,
 }
 
 /// Size of `struct virtio_net_hdr`.
@@ -373,6 +379,7 @@ impl RawSocket {
             nap_for: Duration::ZERO,
             slack_set: false,
             gso_fd: None,
+            refused: None,
         })
     }
 
@@ -582,10 +589,16 @@ impl RawSocket {
 
     /// Sends every queued frame (`sendmmsg`, up to 512 per call) and returns
     /// how many the kernel took. A full transmit queue (`ENOBUFS`/`EAGAIN`)
-    /// is waited for and retried for up to 200 ms; after that, or on another
-    /// error, the remaining frames are dropped, counted in
-    /// [`Stats::tx_dropped`], and the error returned (see
-    /// [`Error::is_transient`]). The queue is empty afterwards either way.
+    /// is waited for and retried for up to 200 ms; after that the remaining
+    /// frames are dropped, counted in [`Stats::tx_dropped`], and the error
+    /// returned (see [`Error::is_transient`]). A frame the kernel refuses on
+    /// its own (`EMSGSIZE`: larger than the MTU; `EINVAL`, ...) is that
+    /// frame's problem, not the socket's: it is skipped, counted in
+    /// [`Stats::tx_refused`] and [`Stats::tx_dropped`], the frames after it
+    /// are sent, and the error is kept for [`take_refused`](Self::take_refused).
+    /// Only errors that end the socket's use (the interface gone or down, a
+    /// missing privilege) are returned as such. The queue is empty afterwards
+    /// either way.
     pub fn flush(&mut self) -> Result<usize, Error> {
         let mut frames: Vec<&[u8]> = Vec::with_capacity(self.tx_ends.len());
         let mut start = 0;
@@ -595,6 +608,7 @@ impl RawSocket {
         }
         let mut stats = self.stats.get();
         let mut sent = 0usize;
+        let mut refused = 0usize;
         let mut result = Ok(());
         let mut deadline: Option<Instant> = None;
         // Bounded: every pass either sends something or waits, and the waits
@@ -638,28 +652,48 @@ impl RawSocket {
                     }
                     continue;
                 }
-                Err(e) => {
-                    result = Err(match e {
-                        Errno::ENETDOWN | Errno::ENXIO => Error::InterfaceDown(self.ifname.clone()),
-                        Errno::EMSGSIZE => {
-                            Error::io("sendmmsg: frame larger than the interface MTU", e)
-                        }
-                        _ => Error::io("sendmmsg on the packet socket", e),
-                    });
+                Err(Errno::ENETDOWN | Errno::ENXIO | Errno::ENODEV) => {
+                    result = Err(Error::InterfaceDown(self.ifname.clone()));
                     break;
+                }
+                Err(e @ (Errno::EPERM | Errno::EACCES)) => {
+                    result = Err(Error::io("sendmmsg on the packet socket", e));
+                    break;
+                }
+                Err(e) => {
+                    // sendmmsg stopped at frame `sent`: the kernel refused
+                    // that one frame. It is skipped; the rest go on.
+                    let context = match e {
+                        Errno::EMSGSIZE => {
+                            "sendmmsg: a frame larger than the interface MTU was dropped"
+                        }
+                        _ => "sendmmsg: the kernel refused a frame, which was dropped",
+                    };
+                    self.refused = Some(Error::Io { context, source: e });
+                    refused += 1;
+                    sent += 1;
+                    deadline = None;
                 }
             }
         }
+        let taken = sent - refused;
         if sent < frames.len() && result.is_ok() {
             result = Err(Error::io("sendmmsg made no progress", Errno::EIO));
         }
-        stats.tx_frames += sent as u64;
-        stats.tx_dropped += (frames.len() - sent) as u64;
+        stats.tx_frames += taken as u64;
+        stats.tx_refused += refused as u64;
+        stats.tx_dropped += (frames.len() - taken) as u64;
         self.stats.set(stats);
         drop(frames);
         self.tx_buf.clear();
         self.tx_ends.clear();
-        result.map(|()| sent)
+        result.map(|()| taken)
+    }
+
+    /// The last frame the kernel refused since this was last called (see
+    /// [`flush`](Self::flush)), for a warning; `None` if none was.
+    pub fn take_refused(&mut self) -> Option<Error> {
+        self.refused.take()
     }
 
     /// Sends one frame now: [`queue`](Self::queue) then [`flush`](Self::flush)

@@ -140,3 +140,41 @@ fn messages_are_one_line() {
         .to_string()
         .contains("setcap cap_net_raw"));
 }
+
+/// A frame larger than the interface MTU is that frame's problem: `flush`
+/// skips it (the kernel's `EMSGSIZE`), sends the frames before and after
+/// it, counts it in `tx_refused`, and keeps the error for a warning. Before
+/// this, the whole flush failed and the server exited on one peer's SYN
+/// announcing MSS 8960 (issue #14).
+#[test]
+fn a_frame_over_the_mtu_is_skipped_not_fatal() {
+    let net = TestNet::new("big", 63).unwrap();
+    let mut sock = net
+        .run_in_a(|| RawSocket::open(&Interface::by_name(&net.if_a)?, &SocketConfig::default()))
+        .unwrap()
+        .unwrap();
+    // Ethernet frames to the broadcast address, EtherType 0x88b5 (local
+    // experimental): 60 bytes, 1514 + 100 (over MTU 1500), 60 bytes.
+    let frame = |len: usize| {
+        let mut f = vec![0u8; len];
+        f[..6].copy_from_slice(&[0xff; 6]);
+        f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 1]);
+        f[12..14].copy_from_slice(&[0x88, 0xb5]);
+        f
+    };
+    sock.queue(&frame(60)).unwrap();
+    sock.queue(&frame(1614)).unwrap();
+    sock.queue(&frame(60)).unwrap();
+    assert_eq!(sock.flush(), Ok(2));
+    let st = sock.stats().unwrap();
+    assert_eq!((st.tx_frames, st.tx_refused, st.tx_dropped), (2, 1, 1));
+    let e = sock.take_refused().expect("the refused frame is reported");
+    assert!(
+        e.to_string().contains("larger than the interface MTU"),
+        "{e}"
+    );
+    assert!(sock.take_refused().is_none(), "reported once");
+    // The socket goes on working.
+    sock.queue(&frame(60)).unwrap();
+    assert_eq!(sock.flush(), Ok(1));
+}

@@ -324,6 +324,10 @@ struct Trace<'a> {
     /// timestamp, or the time a timer was run. State lines carry it, so the
     /// trace reads in the order things happened.
     event_ts: SystemTime,
+    /// When a send-side warning was last printed, and how many were held
+    /// back since: at most one a second, so that a peer cannot flood
+    /// stderr.
+    warned: (Option<std::time::Instant>, u64),
 }
 
 impl Trace<'_> {
@@ -414,6 +418,23 @@ impl Trace<'_> {
     fn warn(&mut self, msg: &str) {
         let _ = writeln!(self.err, "tcp-server: warning: {msg}");
         self.err.line_done();
+    }
+
+    /// As `warn`, at most once a second; the count of warnings held back
+    /// goes with the next one printed.
+    fn warn_limited(&mut self, msg: &str) {
+        let now = std::time::Instant::now();
+        let (last, held) = self.warned;
+        if last.is_some_and(|l| now.duration_since(l) < std::time::Duration::from_secs(1)) {
+            self.warned.1 = held + 1;
+            return;
+        }
+        self.warned = (Some(now), 0);
+        if held > 0 {
+            self.warn(&format!("{msg} (and {held} more like it)"));
+        } else {
+            self.warn(msg);
+        }
     }
 
     fn flush(&mut self) {
@@ -590,14 +611,24 @@ impl ServerIo<'_> {
             return Ok(());
         }
         for i in 0..self.arena.len() {
-            match self.arena.gso[i] {
-                0 => sock.queue(self.arena.frame(i))?,
-                g => sock.queue_gso(self.arena.frame(i), g)?,
+            let queued = match self.arena.gso[i] {
+                0 => sock.queue(self.arena.frame(i)),
+                g => sock.queue_gso(self.arena.frame(i), g),
+            };
+            // A frame the socket cannot take is that frame's problem (its
+            // connection retransmits or times out), never the server's end:
+            // no input from the network may stop the server.
+            if let Err(e) = queued {
+                self.trace.warn_limited(&e.to_string());
             }
         }
         self.arena.clear();
         self.traced = 0;
-        match sock.flush() {
+        let res = sock.flush();
+        if let Some(e) = sock.take_refused() {
+            self.trace.warn_limited(&e.to_string());
+        }
+        match res {
             Ok(_) => Ok(()),
             Err(e) if e.is_transient() => {
                 self.trace.warn(&e.to_string());
@@ -675,6 +706,7 @@ pub fn run(settings: Settings, shared: &Shared, mut w: Worker<'_>) -> Report {
             line: String::with_capacity(4096),
             scratch: Vec::with_capacity(64 * 1024),
             event_ts: SystemTime::now(),
+            warned: (None, 0),
         },
         echo: HashSet::new(),
         gso: w.sock.gso(),

@@ -6,7 +6,9 @@ use crate::time::Duration;
 /// every connection of an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// The MSS we advertise in the SYN-ACK: the interface MTU minus 40.
+    /// The MSS we advertise in the SYN-ACK: the interface MTU minus 40. It
+    /// also bounds what we send (RFC 9293 §3.7.1 MUST-16): no segment is
+    /// larger, whatever MSS the peer announces.
     pub mss: u16,
     /// Offer window scaling when the client offers it (RFC 7323 §2).
     pub window_scale: bool,

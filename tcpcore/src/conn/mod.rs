@@ -38,6 +38,12 @@ use crate::wire::{SackBlocks, TcpControl, TcpOptions, TcpRepr, Timestamps};
 
 /// RFC 9293 §3.7.1: the MSS assumed when the peer sends no MSS option.
 pub const DEFAULT_MSS: u16 = 536;
+/// The smallest payload we cut a segment to, whatever MSS the peer
+/// announces: Linux's `tcp_min_snd_mss` (48), added against CVE-2019-11479,
+/// where a peer announcing MSS 1 or 8 made a sender cut its data into
+/// thousands of tiny frames. RFC 1122 §3.3.2 has every host accept 576-byte
+/// datagrams, so 48 bytes of payload never overrun a real peer.
+pub const MIN_SND_MSS: u16 = 48;
 /// RFC 7323 §2.3: the largest window shift.
 pub const MAX_WINDOW_SHIFT: u8 = 14;
 /// RFC 7323 §5.5: a TS.Recent older than this is not used for PAWS.
@@ -250,7 +256,8 @@ pub struct SendHalf {
     pub wl2: SeqNum,
     /// The peer's window shift (Snd.Wind.Shift).
     pub wscale: u8,
-    /// The peer's MSS.
+    /// The effective send MSS (RFC 9293 §3.7.1): the peer's MSS clamped to
+    /// what our link carries, see [`effective_send_mss`].
     pub mss: u16,
     /// The size of the send buffer (0: this connection sends no data).
     pub buf: u32,
@@ -577,6 +584,20 @@ pub fn window_shift_for(cap: usize) -> u8 {
         shift += 1;
     }
     shift
+}
+
+/// RFC 9293 §3.7.1 (MUST-16): the effective send MSS is the smaller of
+/// the peer's MSS (536 when it sent none, MUST-15) and what our interface
+/// carries (`cfg.mss`, the MTU less 40), "Eff.snd.MSS = min(SendMSS+20,
+/// MMS_S) - TCPhdrsize - IPoptionsize". A peer announcing MSS 8960 on a
+/// 1500-byte link is sent 1460-byte segments, never frames the link cannot
+/// carry. The result is raised to [`MIN_SND_MSS`] bytes of payload (plus
+/// the timestamp option, which [`send::smss`] takes off again), as Linux's
+/// `tcp_min_snd_mss`, but never above what the interface carries.
+pub fn effective_send_mss(peer: Option<u16>, timestamps: bool, cfg: &Config) -> u16 {
+    let opts = if timestamps { 12 } else { 0 };
+    let floor = (MIN_SND_MSS + opts).min(cfg.mss);
+    peer.unwrap_or(DEFAULT_MSS).min(cfg.mss).max(floor).max(1)
 }
 
 fn ts_now(ts: &TsState, now: Instant) -> u32 {
@@ -945,6 +966,7 @@ impl State {
             _ => None,
         };
         let irs = syn.seq_number;
+        let send_mss = effective_send_mss(opts.mss, ts.is_some(), cfg);
         let mut s = SynReceived {
             tcb: Tcb {
                 ts,
@@ -968,12 +990,12 @@ impl State {
                 wl1: irs,
                 wl2: iss,
                 wscale: snd_wscale,
-                mss: opts.mss.unwrap_or(DEFAULT_MSS).max(1),
+                mss: send_mss,
                 buf: bufs.tx.min(1 << 30) as u32,
                 max: iss + 1,
                 end: iss + 1,
                 fin: false,
-                cc: Congestion::new(opts.mss.unwrap_or(DEFAULT_MSS)),
+                cc: Congestion::new(send_mss),
             },
             rcv: RecvHalf {
                 irs,
