@@ -4,7 +4,9 @@
 //! RCV.NXT of every connection never goes back, the advertised right edge
 //! never moves left, the delivered bytes of each connection are a prefix of
 //! what its client sends (byte `s` of a stream is a function of `s`), and
-//! the table never holds more than its capacity.
+//! the table never holds more than its capacity. No frame is longer than
+//! the link's MTU (RFC 9293 §3.7.1, whatever MSS the peer announces) unless
+//! it is a GSO frame, and a GSO frame's segments each fit the MTU.
 #![no_main]
 
 use std::collections::HashMap;
@@ -25,6 +27,8 @@ const SERVER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
 const CLIENT_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
 const SERVER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const CONNS: usize = 4;
+/// The link's MTU; the endpoint's MSS is this less 40.
+const MTU: usize = 1500;
 
 fn pattern(seq: u32) -> u8 {
     (seq % 251) as u8
@@ -68,6 +72,8 @@ enum Step {
     Echo(u8),
     /// Every connection closed (or aborted) at once, as on shutdown.
     CloseAll(bool),
+    /// The transport takes GSO frames (`Io::gso`) or not.
+    Gso(bool),
 }
 
 #[derive(Default)]
@@ -75,10 +81,43 @@ struct App {
     data: HashMap<u16, Vec<u8>>,
     out: Vec<u8>,
     budget: Option<usize>,
+    gso: bool,
+    /// The segment size of the GSO frame in `out`, checked once written.
+    pending_gso: Option<u16>,
+}
+
+impl App {
+    /// The GSO frame written last: each segment it is cut into (its IPv4
+    /// and TCP headers plus `gso_size` bytes) fits the MTU.
+    fn check_gso(&mut self) {
+        let Some(g) = self.pending_gso.take() else {
+            return;
+        };
+        let ihl = usize::from(self.out[14] & 0x0f) * 4;
+        let doff = usize::from(self.out[14 + ihl + 12] >> 4) * 4;
+        assert!(
+            ihl + doff + usize::from(g) <= MTU,
+            "GSO segments of {g} bytes do not fit the MTU"
+        );
+    }
 }
 
 impl Io for App {
     fn tx(&mut self, len: usize) -> Option<&mut [u8]> {
+        self.check_gso();
+        assert!(len <= 14 + MTU, "a {len}-byte frame on a {MTU}-byte link");
+        self.out.clear();
+        self.out.resize(len, 0);
+        Some(&mut self.out)
+    }
+    fn gso(&self) -> bool {
+        self.gso
+    }
+    fn tx_gso(&mut self, len: usize, gso_size: u16) -> Option<&mut [u8]> {
+        assert!(self.gso, "a GSO frame to a transport without GSO");
+        self.check_gso();
+        assert!(gso_size > 0);
+        self.pending_gso = Some(gso_size);
         self.out.clear();
         self.out.resize(len, 0);
         Some(&mut self.out)
@@ -159,6 +198,8 @@ fuzz_target!(|steps: Vec<Step>| {
         conn: Config {
             max_per_source: 3,
             idle_timeout: Duration::from_secs(30),
+            mss: (MTU - 40) as u16,
+            gso_max: 16 * 1024,
             ..Config::default()
         },
     };
@@ -334,11 +375,13 @@ fuzz_target!(|steps: Vec<Step>| {
                     ep.close_all(now, &mut app);
                 }
             }
+            Step::Gso(on) => app.gso = on,
             Step::FlushAcks => {
                 ep.flush_acks(&mut app);
                 assert_eq!(ep.acks_held(), 0, "ACKs still held after flush_acks");
             }
         }
+        app.check_gso();
         assert!(
             ep.acks_held() <= ep.len(),
             "more held ACKs than connections"
