@@ -194,6 +194,9 @@ or run with --install-rst-rule or --install-ingress-rule (removed on exit), or s
         addr,
         port,
         answer_arp: own,
+        // The address is ours alone: its other ports are closed (RFC 9293
+        // §3.10.7.1) and get a reset from us, as the kernel would.
+        reset_other_ports: own,
         max_half_open: cli
             .max_half_open
             .map_or(per_worker.div_ceil(2), |n| n as usize)

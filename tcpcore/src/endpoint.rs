@@ -307,6 +307,12 @@ pub struct EndpointConfig {
     pub port: u16,
     /// Answer ARP requests for `addr` (own-address mode).
     pub answer_arp: bool,
+    /// Answer a segment to any other port of `addr` with the reset of a
+    /// CLOSED port (RFC 9293 §3.10.7.1). Set it when this endpoint is the
+    /// address's only TCP (own-address mode, with `answer_arp`); leave it
+    /// off when the address is the kernel's too, which answers for its
+    /// other ports itself.
+    pub reset_other_ports: bool,
     /// Most connections in SYN-RECEIVED at once.
     pub max_half_open: usize,
     /// Per-connection settings.
@@ -818,7 +824,7 @@ impl<'s> Endpoint<'s> {
     ) {
         if eth.dst_addr != self.cfg.mac
             || ip.dst_addr != self.cfg.addr
-            || tcp.dst_port != self.cfg.port
+            || (tcp.dst_port != self.cfg.port && !self.cfg.reset_other_ports)
         {
             return self.drop_frame(DropReason::NotForUs);
         }
@@ -834,10 +840,27 @@ impl<'s> Endpoint<'s> {
         }
         let tuple = FourTuple {
             local_addr: self.cfg.addr,
-            local_port: self.cfg.port,
+            local_port: tcp.dst_port,
             remote_addr: src,
             remote_port: tcp.src_port,
         };
+        if tcp.dst_port != self.cfg.port {
+            // Own-address mode: nothing else listens on this address, so
+            // every other port is CLOSED. RFC 9293 §3.10.7.1: "all data in
+            // the incoming segment is discarded. An incoming segment
+            // containing a RST is discarded. An incoming segment not
+            // containing a RST causes a RST to be sent in response." The
+            // reset carries no data or options, so it is never larger than
+            // what it answers; like Linux (`tcp_v4_send_reset`, which the
+            // kernel sends for a closed port without a rate limit), it is
+            // not rate-limited.
+            self.drop_frame(DropReason::NoConnection);
+            if let Some(rst) = reset_for(tcp) {
+                self.stats.resets_sent += 1;
+                self.emit(&tuple, eth.src_addr, &rst, io);
+            }
+            return;
+        }
         if let Some(i) = self.lookup(&tuple) {
             let cfg = self.cfg.conn;
             let (conn, mut rx) = self.rx_buf(i);
@@ -878,13 +901,27 @@ impl<'s> Endpoint<'s> {
                 }
             }
         }
-        if tcp.ack_number.is_some() || tcp.control != TcpControl::Syn {
+        if tcp.ack_number.is_some() {
+            // RFC 9293 §3.10.7.2, second: "Any acknowledgment is bad if it
+            // arrives on a connection still in the LISTEN state. An
+            // acceptable reset segment should be formed for any arriving
+            // ACK-bearing segment. The RST should be formatted as follows:
+            // <SEQ=SEG.ACK><CTL=RST>".
             self.drop_frame(DropReason::NoConnection);
             if let Some(rst) = reset_for(tcp) {
                 self.stats.resets_sent += 1;
                 self.emit(&tuple, eth.src_addr, &rst, io);
             }
             return;
+        }
+        if tcp.control != TcpControl::Syn {
+            // RFC 9293 §3.10.7.2, fourth, other text or control: "Any other
+            // control or text-bearing segment (not containing SYN) must have
+            // an ACK and thus would be discarded by the ACK processing ...
+            // if you get here, drop the segment, and return." (No flags, a
+            // FIN alone, data without ACK; Linux `tcp_rcv_state_process`
+            // discards them too.)
+            return self.drop_frame(DropReason::NoConnection);
         }
         let max_src = self.cfg.conn.max_per_source;
         if max_src > 0 && u32::from(self.per_source[self.source_bucket(src)]) >= max_src {
