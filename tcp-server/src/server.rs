@@ -405,6 +405,7 @@ fn add_stats(total: &mut tcpcore::Stats, s: &tcpcore::Stats) {
     total.resets_sent += s.resets_sent;
     total.syn_cookies_sent += s.syn_cookies_sent;
     total.syn_cookies_accepted += s.syn_cookies_accepted;
+    total.time_wait_recycled += s.time_wait_recycled;
     for (t, n) in total.drops.iter_mut().zip(s.drops) {
         *t += n;
     }
@@ -475,6 +476,13 @@ fn summary(
             err,
             "  syn cookies  {} sent, {} returned valid (the half-open bound was reached)",
             s.syn_cookies_sent, s.syn_cookies_accepted
+        );
+    }
+    if s.time_wait_recycled > 0 {
+        let _ = writeln!(
+            err,
+            "  time-wait    {} ended early to make room in a full table",
+            s.time_wait_recycled
         );
     }
     let _ = write!(err, "  open         {open} connections left in the table");

@@ -271,6 +271,9 @@ pub struct Stats {
     pub syn_cookies_sent: u64,
     /// Connections created from a valid returning cookie.
     pub syn_cookies_accepted: u64,
+    /// TIME-WAIT connections ended early to make room for a new connection
+    /// in a full table (Linux counts these as `TCPTimeWaitOverflow`).
+    pub time_wait_recycled: u64,
     /// Frames dropped, indexed by `DropReason as usize`.
     pub drops: [u64; DropReason::COUNT],
 }
@@ -330,6 +333,12 @@ pub struct Slot {
     generation: u32,
     conn: Option<Conn>,
     rx: RecvRanges,
+    /// Links of the list of TIME-WAIT slots in the order they entered
+    /// TIME-WAIT (see [`Endpoint::recycle_time_wait`]).
+    tw_prev: u32,
+    tw_next: u32,
+    /// The slot is on that list.
+    tw_linked: bool,
 }
 
 impl Slot {
@@ -341,6 +350,9 @@ impl Slot {
             generation: 0,
             conn: None,
             rx: RecvRanges::new(),
+            tw_prev: NIL,
+            tw_next: NIL,
+            tw_linked: false,
         }
     }
 }
@@ -478,6 +490,10 @@ pub struct Endpoint<'s> {
     /// Returning cookies are checked until then (two cookie periods after
     /// the last one was sent).
     cookies_until: Option<Instant>,
+    /// The TIME-WAIT slots, oldest first (a list through [`Slot`]'s
+    /// `tw_prev` / `tw_next`), or `NIL`.
+    tw_head: u32,
+    tw_tail: u32,
 }
 
 impl<'s> Endpoint<'s> {
@@ -506,6 +522,9 @@ impl<'s> Endpoint<'s> {
             s.next = if i + 1 < n { (i + 1) as u32 } else { NIL };
             s.conn = None;
             s.rx.clear();
+            s.tw_prev = NIL;
+            s.tw_next = NIL;
+            s.tw_linked = false;
         }
         Ok(Endpoint {
             cfg,
@@ -528,6 +547,8 @@ impl<'s> Endpoint<'s> {
             batching: false,
             deferred: heapless::Vec::new(),
             cookies_until: None,
+            tw_head: NIL,
+            tw_tail: NIL,
         })
     }
 
@@ -733,6 +754,7 @@ impl<'s> Endpoint<'s> {
         };
         // Its held ACK would not be sent (wrong generation); let it go now.
         self.forget_ack(i);
+        self.tw_unlink(i);
         let b = self.bucket_of(&conn.tuple);
         // Unlink from the bucket's chain.
         let mut prev = NIL;
@@ -757,6 +779,70 @@ impl<'s> Endpoint<'s> {
         if conn.state.is_half_open() {
             self.half_open -= 1;
         }
+    }
+
+    /// Puts slot `i` at the tail of the TIME-WAIT list, unless it is on it.
+    fn tw_link(&mut self, i: u32) {
+        let tail = self.tw_tail;
+        let slot = &mut self.slots[i as usize];
+        if slot.tw_linked {
+            return;
+        }
+        slot.tw_linked = true;
+        slot.tw_prev = tail;
+        slot.tw_next = NIL;
+        if tail == NIL {
+            self.tw_head = i;
+        } else {
+            self.slots[tail as usize].tw_next = i;
+        }
+        self.tw_tail = i;
+    }
+
+    /// Takes slot `i` off the TIME-WAIT list, if it is on it.
+    fn tw_unlink(&mut self, i: u32) {
+        let slot = &mut self.slots[i as usize];
+        if !slot.tw_linked {
+            return;
+        }
+        let (prev, next) = (slot.tw_prev, slot.tw_next);
+        slot.tw_linked = false;
+        slot.tw_prev = NIL;
+        slot.tw_next = NIL;
+        if prev == NIL {
+            self.tw_head = next;
+        } else {
+            self.slots[prev as usize].tw_next = next;
+        }
+        if next == NIL {
+            self.tw_tail = prev;
+        } else {
+            self.slots[next as usize].tw_prev = prev;
+        }
+    }
+
+    /// Ends the TIME-WAIT of the connection in slot `i` now, as its timer
+    /// would: CLOSED, reported as a normal close, and the slot freed.
+    fn end_time_wait<I: Io>(&mut self, i: u32, now: Instant, io: &mut I) {
+        let mut t = Transition::idle(State::Closed(CloseReason::Normal));
+        let _ = t.events.push(Event::Closed(CloseReason::Normal));
+        self.apply(i, StateName::TimeWait, t, now, io);
+    }
+
+    /// The table is full: frees the slot that entered TIME-WAIT first, if
+    /// any, for a new connection. Linux drops TIME-WAIT buckets in the same
+    /// spirit once `tcp_max_tw_buckets` is reached ("TCP: time wait bucket
+    /// table overflow"): TIME-WAIT guards against old duplicates (RFC 9293
+    /// §3.6) and must not turn new peers away. O(1): the TIME-WAIT slots are
+    /// kept on a list in the order they entered it.
+    fn recycle_time_wait<I: Io>(&mut self, now: Instant, io: &mut I) -> bool {
+        let i = self.tw_head;
+        if i == NIL {
+            return false;
+        }
+        self.stats.time_wait_recycled += 1;
+        self.end_time_wait(i, now, io);
+        true
     }
 
     fn drop_frame(&mut self, why: DropReason) {
@@ -874,9 +960,32 @@ impl<'s> Endpoint<'s> {
             if let Some(d) = t.dropped {
                 self.drop_frame(DropReason::from_segment_drop(d));
             }
+            if let Some(iss) = t.reopen {
+                // A new incarnation from TIME-WAIT (RFC 6191): the old one
+                // ends, and the SYN goes to LISTEN.
+                self.end_time_wait(i, now, io);
+                return self.listen(now, eth.src_addr, &tuple, tcp, Some(iss), io);
+            }
             self.apply(i, before.name(), t, now, io);
             return;
         }
+        self.listen(now, eth.src_addr, &tuple, tcp, None, io)
+    }
+
+    /// A segment for no connection on the listening port: LISTEN (RFC 9293
+    /// §3.10.7.2). `iss` is the ISS to use when it opens a new incarnation
+    /// of a connection that was in TIME-WAIT.
+    fn listen<I: Io>(
+        &mut self,
+        now: Instant,
+        mac: EthernetAddress,
+        tuple: &FourTuple,
+        tcp: &TcpRepr<'_>,
+        iss: Option<SeqNum>,
+        io: &mut I,
+    ) {
+        let tuple = *tuple;
+        let src = tuple.remote_addr;
         // LISTEN (RFC 9293 §3.10.7.2): first check for a RST, then an ACK,
         // then a SYN.
         if tcp.control == TcpControl::Rst {
@@ -888,7 +997,7 @@ impl<'s> Endpoint<'s> {
                 if let Some(opts) =
                     cookie::check(&self.keyed, &tuple, tcp.seq_number, ack, tsecr, now)
                 {
-                    return self.accept_cookie(&tuple, eth.src_addr, tcp, opts, now, io);
+                    return self.accept_cookie(&tuple, mac, tcp, opts, now, io);
                 }
                 // The MAC covers the client's ISN, known only from a
                 // segment at ISN + 1. When the handshake ACK and the first
@@ -910,7 +1019,7 @@ impl<'s> Endpoint<'s> {
             self.drop_frame(DropReason::NoConnection);
             if let Some(rst) = reset_for(tcp) {
                 self.stats.resets_sent += 1;
-                self.emit(&tuple, eth.src_addr, &rst, io);
+                self.emit(&tuple, mac, &rst, io);
             }
             return;
         }
@@ -927,22 +1036,26 @@ impl<'s> Endpoint<'s> {
         if max_src > 0 && u32::from(self.per_source[self.source_bucket(src)]) >= max_src {
             return self.drop_frame(DropReason::PerSourceLimit);
         }
-        if self.free == NIL {
-            // A full table drops new SYNs and leaves every connection as it is.
+        if self.free == NIL && self.tw_head == NIL {
+            // A full table with no TIME-WAIT to recycle drops new SYNs and
+            // leaves every connection as it is.
             return self.drop_frame(DropReason::TableFull);
         }
         if self.half_open >= self.cfg.max_half_open {
             if self.cfg.conn.syn_cookies {
-                return self.send_cookie(&tuple, eth.src_addr, tcp, now, io);
+                return self.send_cookie(&tuple, mac, tcp, now, io);
             }
             return self.drop_frame(DropReason::HalfOpenFull);
         }
-        let iss = self.keyed.isn(&tuple, now);
+        if self.free == NIL {
+            self.recycle_time_wait(now, io);
+        }
+        let iss = iss.unwrap_or_else(|| self.keyed.isn(&tuple, now));
         let ts_offset = self.keyed.ts_offset(&tuple);
         let t = State::accept(tcp, iss, ts_offset, now, &self.cfg.conn, self.bufs);
         let conn = Conn {
             tuple,
-            peer_mac: eth.src_addr,
+            peer_mac: mac,
             state: t.state,
             last_rx: now,
         };
@@ -1042,6 +1155,9 @@ impl<'s> Endpoint<'s> {
             state: t.state,
             last_rx: now,
         };
+        if self.free == NIL {
+            self.recycle_time_wait(now, io);
+        }
         let Some(i) = self.insert(conn) else {
             return self.drop_frame(DropReason::TableFull);
         };
@@ -1189,6 +1305,9 @@ impl<'s> Endpoint<'s> {
         if closed {
             self.remove(i);
         } else {
+            if last == StateName::TimeWait {
+                self.tw_link(i);
+            }
             self.wake_for(i);
         }
     }

@@ -14,7 +14,6 @@ const HS: &str = "
     0.010 < . 1001:1001(0) ack 1 win 502";
 
 /// Our side closes first, so that we hold TIME-WAIT (RFC 9293 §3.6).
-#[allow(dead_code)]
 const INTO_TIME_WAIT: &str = "
     0.100 ! app-close
     0.100 > F. 1:1(0) ack 1001
@@ -166,4 +165,145 @@ fn listen_drops_segments_without_syn_ack_or_rst() {
         "0.030 < . 1000:1000(0) ack 77 win 64240
          0.030 > R 77:77(0)",
     );
+}
+
+/// RFC 6191 §2 (and RFC 9293 §3.10.7.4, RFC 1122 4.2.2.13): a SYN for a
+/// 4-tuple in TIME-WAIT whose sequence number is past the last RCV.NXT opens
+/// a new connection (TIME-WAIT ends, the SYN is handled as LISTEN would).
+/// The new ISS is the old SND.NXT + 65535 + 2, as Linux's
+/// `tcp_timewait_state_process` picks it.
+#[test]
+fn time_wait_accepts_syn_with_newer_seq() {
+    let mut h = Harness::new(default_config());
+    h.run(&format!(
+        "{HS}
+         {INTO_TIME_WAIT}
+         0.200 < S 5000:5000(0) win 64240 <mss 1460,sackOK,nop,wscale 7>
+         0.200 > S. 65539:65539(0) ack 5001
+         0.200 ! state SYN-RECEIVED
+         0.200 ! closed normal
+         0.200 ! conns 1
+         0.210 < . 5001:5001(0) ack 65540 win 502
+         0.210 ! state ESTABLISHED
+         0.210 ! established 2"
+    ));
+    assert_eq!(h.ep.stats().closed_by(tcpcore::CloseReason::Normal), 1);
+}
+
+/// RFC 6191 §2: when the old incarnation used timestamps, a SYN whose TSval
+/// is newer than TS.Recent opens a new connection even though its sequence
+/// number is older than the last RCV.NXT (Linux `tcp_timewait_state_process`).
+#[test]
+fn time_wait_accepts_syn_with_newer_tsval_and_older_seq() {
+    let mut h = Harness::new(default_config());
+    h.run(
+        "0.000 < S 1000:1000(0) win 64240 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
+         0.000 > S. 0:0(0) ack 1001
+         0.010 < . 1001:1001(0) ack 1 win 502 <nop,nop,TS val 110 ecr *>
+         0.100 ! app-close
+         0.100 > F. 1:1(0) ack 1001
+         0.110 < F. 1001:1001(0) ack 2 win 502 <nop,nop,TS val 120 ecr *>
+         0.110 > . 2:2(0) ack 1002
+         0.110 ! state TIME-WAIT
+         0.200 < S 500:500(0) win 64240 <mss 1460,sackOK,TS val 200 ecr 0,nop,wscale 7>
+         0.200 > S. 65539:65539(0) ack 501 <mss 1460,sackOK,TS val * ecr 200,nop,wscale 1>
+         0.200 ! state SYN-RECEIVED",
+    );
+}
+
+/// RFC 6191 §2 / RFC 9293 §3.10.7.4: a SYN in TIME-WAIT whose sequence
+/// number is not past RCV.NXT, without timestamps, is not a new
+/// incarnation: the old behaviour stays (an ACK, RFC 5961 §4, within the
+/// challenge-ACK rate limit), and TIME-WAIT with it. With timestamps, a SYN
+/// whose TSval is older than TS.Recent fails PAWS (RFC 7323 §5) and is
+/// refused too.
+#[test]
+fn time_wait_refuses_syn_with_old_seq() {
+    let mut h = Harness::new(default_config());
+    h.run(&format!(
+        "{HS}
+         {INTO_TIME_WAIT}
+         0.200 < S 900:900(0) win 64240 <mss 1460,sackOK,nop,wscale 7>
+         0.200 > . 2:2(0) ack 1002
+         0.200 ! state TIME-WAIT
+         0.300 < S 1002:1002(0) win 64240 <mss 1460,sackOK,nop,wscale 7>
+         0.300 > . 2:2(0) ack 1002
+         0.300 ! state TIME-WAIT
+         0.300 ! conns 1"
+    ));
+    let mut h = Harness::new(default_config());
+    h.run(
+        "0.000 < S 1000:1000(0) win 64240 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
+         0.000 > S. 0:0(0) ack 1001
+         0.010 < . 1001:1001(0) ack 1 win 502 <nop,nop,TS val 110 ecr *>
+         0.100 ! app-close
+         0.100 > F. 1:1(0) ack 1001
+         0.110 < F. 1001:1001(0) ack 2 win 502 <nop,nop,TS val 120 ecr *>
+         0.110 > . 2:2(0) ack 1002
+         0.200 < S 5000:5000(0) win 64240 <mss 1460,sackOK,TS val 50 ecr 0,nop,wscale 7>
+         0.200 > . 2:2(0) ack 1002
+         0.200 ! state TIME-WAIT",
+    );
+}
+
+/// A table full of TIME-WAIT slots does not refuse new connections: the
+/// oldest TIME-WAIT slot is recycled for the SYN (as Linux keeps no more
+/// than `tcp_max_tw_buckets` of them: "TCP: time wait bucket table
+/// overflow"). RFC 9293 §3.10.7.2 (LISTEN, third, SYN) then applies as
+/// usual; TIME-WAIT (RFC 9293 §3.6) is only a protection against old
+/// duplicates, not a reason to turn new peers away.
+#[test]
+fn full_table_of_time_wait_recycles_the_oldest() {
+    let mut h = Harness::with_slots(default_config(), 2);
+    for (port, t) in [(40000, 0.0), (40001, 1.0)] {
+        h.port = port;
+        h.iss = None;
+        h.run(&format!(
+            "{t:.3} < S 1000:1000(0) win 64240 <mss 1460,sackOK,nop,wscale 7>
+             {t:.3} > S. 0:0(0) ack 1001
+             {t:.3} < . 1001:1001(0) ack 1 win 502
+             {t:.3} ! app-close
+             {t:.3} > F. 1:1(0) ack 1001
+             {t:.3} < F. 1001:1001(0) ack 2 win 502
+             {t:.3} > . 2:2(0) ack 1002
+             {t:.3} ! state TIME-WAIT"
+        ));
+    }
+    assert_eq!(h.ep.len(), 2);
+    h.port = 40002;
+    h.iss = None;
+    h.run(
+        "2.000 < S 3000:3000(0) win 64240 <mss 1460,sackOK,nop,wscale 7>
+         2.000 > S. 0:0(0) ack 3001
+         2.000 ! state SYN-RECEIVED
+         2.000 ! conns 2
+         2.000 ! drops table-full 0
+         2.000 ! closed normal",
+    );
+    let ports: Vec<u16> = h.ep.connections().map(|(_, t, _)| t.remote_port).collect();
+    assert!(
+        !ports.contains(&40000),
+        "the oldest TIME-WAIT (port 40000) is gone: {ports:?}"
+    );
+    assert!(ports.contains(&40001), "the younger one stays: {ports:?}");
+    // The next SYN takes the other TIME-WAIT slot; then, with no TIME-WAIT
+    // left, a full table refuses as before.
+    h.port = 40003;
+    h.iss = None;
+    h.run(
+        "2.100 < S 3000:3000(0) win 64240
+         2.100 > S. 0:0(0) ack 3001
+         2.100 ! conns 2",
+    );
+    h.port = 40004;
+    h.run(
+        "2.200 < S 3000:3000(0) win 64240
+         2.200 ! drops table-full 1",
+    );
+    let ports: Vec<u16> = h.ep.connections().map(|(_, t, _)| t.remote_port).collect();
+    assert!(
+        ports.contains(&40002) && ports.contains(&40003),
+        "{ports:?}"
+    );
+    assert_eq!(h.ep.stats().time_wait_recycled, 2);
 }
