@@ -114,6 +114,11 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
             ipv4: addr,
             tcp_port: port,
             arp: own,
+            // Own-address mode: the address's other ports are ours to
+            // answer with a reset (RFC 9293 §3.10.7.1), so their segments
+            // must reach the endpoint; in shared-address mode the kernel
+            // answers them.
+            all_ports: own,
         }),
         fanout: (workers > 1).then_some(group),
         ring_bytes: ring_bytes(workers),
