@@ -130,7 +130,8 @@ pub enum DropReason {
     OtherProtocol,
     /// Not addressed to our MAC, address or port.
     NotForUs,
-    /// From a broadcast, multicast or unspecified address (RFC 9293 §3.10.7.2).
+    /// From a broadcast, multicast, unspecified or loopback address, or our
+    /// own (RFC 9293 §3.10.7.2, RFC 1122 §3.2.1.3).
     BadSource,
     /// ARP not asking for our address.
     ArpIgnored,
@@ -916,10 +917,17 @@ impl<'s> Endpoint<'s> {
         }
         // RFC 9293 §3.10.7.2: a SYN from a broadcast or multicast address is
         // ignored; so is any segment from an address that cannot be a peer.
+        // RFC 1122 §3.2.1.3 (g): loopback addresses "MUST NOT appear outside
+        // a host", and a datagram from one MUST be silently discarded. Our
+        // own address as the source is a LAND attack (a SYN-ACK to
+        // ourselves): Linux drops that "martian source" in
+        // `fib_validate_source`.
         let src = ip.src_addr;
         if src.is_broadcast()
             || src.is_multicast()
             || src.is_unspecified()
+            || src.is_loopback()
+            || src == self.cfg.addr
             || eth.src_addr.is_multicast()
         {
             return self.drop_frame(DropReason::BadSource);

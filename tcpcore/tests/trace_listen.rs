@@ -307,3 +307,67 @@ fn full_table_of_time_wait_recycles_the_oldest() {
     );
     assert_eq!(h.ep.stats().time_wait_recycled, 2);
 }
+
+/// A frame like [`client_frame`] but from `src`.
+fn frame_from(src: std::net::Ipv4Addr, tcp: &TcpRepr<'_>) -> Vec<u8> {
+    use tcpcore::wire::{EtherType, EthernetRepr, IpProtocol, Ipv4Repr};
+    let eth = EthernetRepr {
+        src_addr: common::CLIENT_MAC,
+        dst_addr: common::SERVER_MAC,
+        ethertype: EtherType::Ipv4,
+    };
+    let ip = Ipv4Repr {
+        src_addr: src,
+        dst_addr: common::SERVER_IP,
+        protocol: IpProtocol::Tcp,
+        payload_len: tcp.buffer_len(),
+        ttl: 64,
+        dscp: 0,
+        ecn: 0,
+        ident: 1,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let mut buf = vec![0u8; wire::tcp_frame_len(tcp)];
+    let n = wire::emit_tcp_frame(&mut buf, &eth, &ip, tcp).expect("emit");
+    buf.truncate(n);
+    buf
+}
+
+/// RFC 1122 §3.2.1.3 (g): loopback addresses "MUST NOT appear outside a
+/// host", and "A host MUST silently discard an incoming datagram containing
+/// an IP source address that is invalid by the rules of this section." A
+/// SYN from 127.0.0.1, or from our own address (a LAND attack; Linux drops
+/// such a "martian source" in `fib_validate_source`), gets no SYN-ACK and
+/// makes no connection, on the listening port or a closed one.
+#[test]
+fn syn_from_loopback_or_own_address_is_dropped() {
+    let mut h = Harness::new(own_address());
+    for src in [
+        std::net::Ipv4Addr::new(127, 0, 0, 1),
+        std::net::Ipv4Addr::new(127, 9, 9, 9),
+        common::SERVER_IP,
+    ] {
+        for dst_port in [SERVER_PORT, SERVER_PORT + 1] {
+            let syn = TcpRepr {
+                src_port: CLIENT_PORT,
+                dst_port,
+                seq_number: SeqNum::new(1000),
+                ack_number: None,
+                control: TcpControl::Syn,
+                push: false,
+                urgent: None,
+                ece: false,
+                cwr: false,
+                window_len: 64240,
+                options: TcpOptions::default(),
+                payload: &[],
+            };
+            h.send(&frame_from(src, &syn));
+            assert_eq!(sent(&mut h), vec![], "a SYN from {src} to {dst_port}");
+        }
+    }
+    assert_eq!(h.ep.len(), 0);
+    assert_eq!(h.ep.stats().dropped(DropReason::BadSource), 6);
+}
