@@ -831,11 +831,14 @@ impl<'s> Endpoint<'s> {
     }
 
     /// The table is full: frees the slot that entered TIME-WAIT first, if
-    /// any, for a new connection. Linux drops TIME-WAIT buckets in the same
-    /// spirit once `tcp_max_tw_buckets` is reached ("TCP: time wait bucket
-    /// table overflow"): TIME-WAIT guards against old duplicates (RFC 9293
-    /// §3.6) and must not turn new peers away. O(1): the TIME-WAIT slots are
-    /// kept on a list in the order they entered it.
+    /// any, for a new connection. TIME-WAIT guards against old duplicates
+    /// (RFC 9293 §3.6) and must not turn new peers away. Linux bounds it the
+    /// same way in spirit: past `tcp_max_tw_buckets` a closing socket skips
+    /// TIME-WAIT ("TCP: time wait bucket table overflow",
+    /// `inet_twsk_alloc`); here TIME-WAIT shares the table with live
+    /// connections, so the oldest one gives way when a SYN needs its room.
+    /// O(1): the TIME-WAIT slots are kept on a list in the order they
+    /// entered it.
     fn recycle_time_wait<I: Io>(&mut self, now: Instant, io: &mut I) -> bool {
         let i = self.tw_head;
         if i == NIL {
