@@ -86,6 +86,7 @@ fn config() -> EndpointConfig {
         addr: SERVER_IP,
         port: SERVER_PORT,
         answer_arp: true,
+        reset_other_ports: true,
         max_half_open: 64,
         conn: Config {
             close_on_peer_fin: true,

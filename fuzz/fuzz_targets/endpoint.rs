@@ -194,6 +194,7 @@ fuzz_target!(|steps: Vec<Step>| {
         addr: SERVER,
         port: 3000,
         answer_arp: true,
+        reset_other_ports: true,
         max_half_open: 2,
         conn: Config {
             max_per_source: 3,

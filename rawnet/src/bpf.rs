@@ -98,9 +98,14 @@ impl Asm {
     }
 }
 
-/// Accepts IPv4 TCP to `addr:port` (unfragmented, untagged), and ARP if
-/// `arp`. VLAN-tagged frames are dropped: the server does not do VLANs.
-pub fn tcp_to(addr: Ipv4Addr, port: u16, arp: bool) -> Vec<Insn> {
+/// Accepts IPv4 TCP to `addr:port` (unfragmented, untagged), or to every
+/// port of `addr` when `port` is `None`, and ARP if `arp`. VLAN-tagged
+/// frames are dropped: the server does not do VLANs.
+///
+/// Every port is for own-address mode, where the server is the address's
+/// only TCP and must answer the other ports with a reset itself (RFC 9293
+/// §3.10.7.1); in shared-address mode the kernel answers them.
+pub fn tcp_to(addr: Ipv4Addr, port: Option<u16>, arp: bool) -> Vec<Insn> {
     let mut a = Asm(Vec::new());
     a.op(op::LD_W_ABS, AD_VLAN_TAG_PRESENT)
         .jump(op::JEQ_K, 0, To::Next, To::Drop)
@@ -116,11 +121,18 @@ pub fn tcp_to(addr: Ipv4Addr, port: u16, arp: bool) -> Vec<Insn> {
         .jump(op::JEQ_K, u32::from(addr), To::Next, To::Drop)
         .op(op::LD_B_ABS, 23) // protocol
         .jump(op::JEQ_K, 6, To::Next, To::Drop)
-        .op(op::LD_H_ABS, 20) // MF flag and fragment offset
-        .jump(op::JSET_K, 0x3fff, To::Drop, To::Next)
-        .op(op::LDX_B_MSH, 14) // X = IPv4 header length
-        .op(op::LD_H_IND, 14 + 2) // TCP destination port
-        .jump(op::JEQ_K, u32::from(port), To::Accept, To::Drop);
+        .op(op::LD_H_ABS, 20); // MF flag and fragment offset
+    match port {
+        Some(port) => {
+            a.jump(op::JSET_K, 0x3fff, To::Drop, To::Next)
+                .op(op::LDX_B_MSH, 14) // X = IPv4 header length
+                .op(op::LD_H_IND, 14 + 2) // TCP destination port
+                .jump(op::JEQ_K, u32::from(port), To::Accept, To::Drop);
+        }
+        None => {
+            a.jump(op::JSET_K, 0x3fff, To::Drop, To::Accept);
+        }
+    }
     a.finish()
 }
 
@@ -221,7 +233,7 @@ mod tests {
     #[test]
     fn tcp_filter_passes_only_our_port_and_arp() {
         let us = [198, 18, 1, 1];
-        let p = tcp_to(Ipv4Addr::from(us), 8080, true);
+        let p = tcp_to(Ipv4Addr::from(us), Some(8080), true);
         assert_ne!(run(&p, &tcp_frame(us, [1; 4], 5, 6, 1, 8080), 0), 0);
         // IPv4 options: the port moves, the filter follows the IHL.
         assert_ne!(run(&p, &tcp_frame(us, [1; 4], 7, 6, 1, 8080), 0), 0);
@@ -245,7 +257,38 @@ mod tests {
         let mut arp = vec![0u8; 42];
         arp[12..14].copy_from_slice(&[0x08, 0x06]);
         assert_ne!(run(&p, &arp, 0), 0);
-        assert_eq!(run(&tcp_to(Ipv4Addr::from(us), 8080, false), &arp, 0), 0);
+        assert_eq!(
+            run(&tcp_to(Ipv4Addr::from(us), Some(8080), false), &arp, 0),
+            0
+        );
+        assert_eq!(run(&p, &[0u8; 10], 0), 0, "short frame");
+    }
+
+    /// Own-address mode: TCP to every port of our address passes (the
+    /// endpoint answers closed ports with RFC 9293 §3.10.7.1's reset);
+    /// other addresses, other protocols and fragments still do not.
+    #[test]
+    fn tcp_filter_for_every_port_passes_all_tcp_to_our_address() {
+        let us = [198, 18, 1, 1];
+        let p = tcp_to(Ipv4Addr::from(us), None, true);
+        for port in [8080, 8081, 1, 65535] {
+            assert_ne!(run(&p, &tcp_frame(us, [1; 4], 5, 6, 1, port), 0), 0);
+        }
+        assert_ne!(run(&p, &tcp_frame(us, [1; 4], 7, 6, 1, 22), 0), 0);
+        assert_eq!(run(&p, &tcp_frame(us, [1; 4], 5, 17, 1, 8080), 0), 0);
+        assert_eq!(
+            run(&p, &tcp_frame([198, 18, 1, 2], [1; 4], 5, 6, 1, 8080), 0),
+            0
+        );
+        let mut frag = tcp_frame(us, [1; 4], 5, 6, 1, 8081);
+        frag[14 + 6] = 0x20; // MF
+        assert_eq!(run(&p, &frag, 0), 0);
+        frag[14 + 6] = 0x00;
+        frag[14 + 7] = 0x08; // offset 8
+        assert_eq!(run(&p, &frag, 0), 0);
+        let mut arp = vec![0u8; 42];
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_ne!(run(&p, &arp, 0), 0);
         assert_eq!(run(&p, &[0u8; 10], 0), 0, "short frame");
     }
 

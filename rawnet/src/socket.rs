@@ -118,6 +118,11 @@ pub struct Filter {
     pub ipv4: Ipv4Addr,
     /// ... and this destination port pass (IPv4 fragments do not).
     pub tcp_port: u16,
+    /// TCP to every port of `ipv4` passes, not only `tcp_port`: for
+    /// own-address mode, where the address has no other TCP and the server
+    /// answers its closed ports with a reset (RFC 9293 §3.10.7.1). Leave it
+    /// off when the kernel owns the address too: it answers its other ports.
+    pub all_ports: bool,
     /// ARP frames pass too.
     pub arp: bool,
 }
@@ -329,8 +334,11 @@ impl RawSocket {
                 .map_err(|e| Error::io("setsockopt(PACKET_IGNORE_OUTGOING) (kernel >= 4.20)", e))?;
         }
         if let Some(f) = cfg.filter {
-            sys::attach_filter(bfd, &bpf::tcp_to(f.ipv4, f.tcp_port, f.arp))
-                .map_err(|e| Error::io("setsockopt(SO_ATTACH_FILTER)", e))?;
+            sys::attach_filter(
+                bfd,
+                &bpf::tcp_to(f.ipv4, (!f.all_ports).then_some(f.tcp_port), f.arp),
+            )
+            .map_err(|e| Error::io("setsockopt(SO_ATTACH_FILTER)", e))?;
         }
         // A larger send buffer lets a whole batch go out at once; best effort
         // (SO_SNDBUFFORCE needs CAP_NET_ADMIN, SO_SNDBUF is capped by wmem_max).

@@ -21,6 +21,7 @@ fn filter_passes_only_tcp_to_our_port_and_arp() {
             ipv4: ours,
             tcp_port: port,
             arp: true,
+            all_ports: false,
         }),
         ..SocketConfig::default()
     };
@@ -151,4 +152,80 @@ fn no_filter_sees_everything_and_not_own_frames() {
     let got = collect(&mut rx, Duration::from_millis(500));
     assert!(got.iter().any(|(f, _)| *f == u), "udp frame missing");
     assert!(!got.iter().any(|(f, _)| *f == mine), "own frame came back");
+}
+
+/// Own-address mode (`all_ports`): TCP to every port of our address passes,
+/// so that the server can answer its closed ports with RFC 9293
+/// §3.10.7.1's reset; UDP and TCP to other addresses still do not.
+#[test]
+fn filter_with_all_ports_passes_all_tcp_to_our_address() {
+    let net = TestNet::new("filp", 23).unwrap();
+    let a = net.iface_a().unwrap();
+    let b = net.iface_b().unwrap();
+    let ours = Ipv4Addr::new(198, 18, 23, 10); // not the kernel's
+    let port = 7777;
+    let cfg = SocketConfig {
+        filter: Some(Filter {
+            ipv4: ours,
+            tcp_port: port,
+            arp: true,
+            all_ports: true,
+        }),
+        ..SocketConfig::default()
+    };
+    let mut rx = net.run_in_a(|| RawSocket::open(&a, &cfg)).unwrap().unwrap();
+    let mut tx = net
+        .run_in_b(|| {
+            RawSocket::open(
+                &b,
+                &SocketConfig {
+                    ring_bytes: 1 << 20,
+                    ..SocketConfig::default()
+                },
+            )
+        })
+        .unwrap()
+        .unwrap();
+    let to = |dst_ip| Ends {
+        src_mac: b.mac,
+        dst_mac: a.mac,
+        src_ip: net.addr_b,
+        dst_ip,
+    };
+    let cases: Vec<(Vec<u8>, bool, &str)> = vec![
+        (
+            tcp_frame(&to(ours), 1001, port, 0x02, b"", true),
+            true,
+            "tcp to our port",
+        ),
+        (
+            tcp_frame(&to(ours), 1003, port + 1, 0x02, b"", true),
+            true,
+            "tcp other port",
+        ),
+        (
+            tcp_frame(&to(ours), 1006, 22, 0x10, b"data", true),
+            true,
+            "tcp port 22",
+        ),
+        (
+            udp_frame(&to(ours), 1004, port, b"udp"),
+            false,
+            "udp to our address",
+        ),
+        (
+            tcp_frame(&to(net.addr_a), 1005, port + 1, 0x02, b"", true),
+            false,
+            "tcp other addr",
+        ),
+    ];
+    for (f, _, _) in &cases {
+        tx.queue(f).unwrap();
+    }
+    assert_eq!(tx.flush().unwrap(), cases.len());
+    let got = collect(&mut rx, Duration::from_millis(700));
+    for (f, pass, what) in &cases {
+        let n = got.iter().filter(|(g, _)| g == f).count();
+        assert_eq!(n, usize::from(*pass), "{what}: seen {n} times");
+    }
 }

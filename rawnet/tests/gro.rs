@@ -31,6 +31,7 @@ fn super_frames(ring: RingVersion, tag: &str, subnet: u8) {
             ipv4: net.addr_a,
             tcp_port: port,
             arp: false,
+            all_ports: false,
         }),
         ring,
         ..SocketConfig::default()
@@ -153,6 +154,7 @@ fn tap_stream(ring: RingVersion, tag: &str, subnet: u8) -> Tapped {
             ipv4: net.addr_a,
             tcp_port: port,
             arp: false,
+            all_ports: false,
         }),
         ring,
         ..SocketConfig::default()

@@ -114,6 +114,11 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
             ipv4: addr,
             tcp_port: port,
             arp: own,
+            // Own-address mode: the address's other ports are ours to
+            // answer with a reset (RFC 9293 §3.10.7.1), so their segments
+            // must reach the endpoint; in shared-address mode the kernel
+            // answers them.
+            all_ports: own,
         }),
         fanout: (workers > 1).then_some(group),
         ring_bytes: ring_bytes(workers),
@@ -194,6 +199,9 @@ or run with --install-rst-rule or --install-ingress-rule (removed on exit), or s
         addr,
         port,
         answer_arp: own,
+        // The address is ours alone: its other ports are closed (RFC 9293
+        // §3.10.7.1) and get a reset from us, as the kernel would.
+        reset_other_ports: own,
         max_half_open: cli
             .max_half_open
             .map_or(per_worker.div_ceil(2), |n| n as usize)
@@ -402,6 +410,7 @@ fn add_stats(total: &mut tcpcore::Stats, s: &tcpcore::Stats) {
     total.resets_sent += s.resets_sent;
     total.syn_cookies_sent += s.syn_cookies_sent;
     total.syn_cookies_accepted += s.syn_cookies_accepted;
+    total.time_wait_recycled += s.time_wait_recycled;
     for (t, n) in total.drops.iter_mut().zip(s.drops) {
         *t += n;
     }
@@ -472,6 +481,13 @@ fn summary(
             err,
             "  syn cookies  {} sent, {} returned valid (the half-open bound was reached)",
             s.syn_cookies_sent, s.syn_cookies_accepted
+        );
+    }
+    if s.time_wait_recycled > 0 {
+        let _ = writeln!(
+            err,
+            "  time-wait    {} ended early to make room in a full table",
+            s.time_wait_recycled
         );
     }
     let _ = write!(err, "  open         {open} connections left in the table");

@@ -3,13 +3,14 @@
 //! elsewhere in 198.18.0.0/15.
 //!
 //! The server's kernel filter (classic BPF) passes only IPv4 TCP frames to
-//! its address and port that are not fragments, and ARP: random bytes,
-//! other EtherTypes, other protocols, other ports and every IPv4 fragment
-//! never reach user space. These tests send the classes that pass the
-//! filter (and a few that do not, to show that they do not), check that
+//! its address that are not fragments (in own-address mode to every port:
+//! the server answers its closed ports with a reset, RFC 9293 §3.10.7.1),
+//! and ARP: random bytes, other EtherTypes, other protocols and every IPv4
+//! fragment never reach user space. These tests send the classes that pass
+//! the filter (and a few that do not, to show that they do not), check that
 //! each is counted under its drop reason in the exit summary, that the
-//! server sends nothing back and makes no connection, and that it still
-//! serves a normal client afterwards.
+//! server sends nothing back (but the closed ports' resets) and makes no
+//! connection, and that it still serves a normal client afterwards.
 
 mod common;
 #[path = "support/flood.rs"]
@@ -67,11 +68,12 @@ fn send_paced(sock: &mut rawnet::RawSocket, frames: &[Vec<u8>]) -> usize {
 /// short, data offsets below 5 and beyond the segment, malformed options
 /// (bad MSS length, zero length, running past the header), SYN+FIN, a
 /// foreign destination MAC, a multicast source MAC, malformed ARP and ARP
-/// for another address; plus fragments, random bytes and TCP to another
-/// port, which the filter drops in the kernel. Each reason's count is at
-/// least what was sent of it (no frame was dropped by a full ring), the
-/// server sends no TCP segment during the flood, makes no connection, and
-/// serves a normal client afterwards.
+/// for another address; SYNs to another port, each answered with a reset
+/// (own-address mode: RFC 9293 §3.10.7.1, CLOSED); plus fragments and
+/// random bytes, which the filter drops in the kernel. Each reason's count
+/// is at least what was sent of it (no frame was dropped by a full ring),
+/// the server sends no TCP segment during the flood but those resets, makes
+/// no connection, and serves a normal client afterwards.
 /// The veth pair keeps its default offloads: frames from a packet socket
 /// arrive without the kernel's "checksum verified" mark, so the server
 /// checks the TCP checksum itself. The frames received in the summary show
@@ -198,6 +200,13 @@ fn attack_malformed_frames() {
     class("ARP for another address", Some("arp-ignored"), &mut |r| {
         arp(mac, r.spoofed_addr(203), Ipv4Addr::new(198, 18, 203, 77), 6)
     });
+    // Own-address mode: a closed port of our address, answered with a
+    // reset each (RFC 9293 §3.10.7.1).
+    class("TCP to another port", Some("no-connection"), &mut |r| {
+        let mut s = b(r);
+        s.dport = 3001;
+        s.frame()
+    });
     // Filtered in the kernel: these never reach the server.
     class("fragment (MF, offset 0)", None, &mut |r| {
         let mut f = b(r).frame();
@@ -216,11 +225,6 @@ fn attack_malformed_frames() {
         flood::fill(r, &mut f);
         f[..6].copy_from_slice(&server_mac);
         f
-    });
-    class("TCP to another port", None, &mut |r| {
-        let mut s = b(r);
-        s.dport = 3001;
-        s.frame()
     });
 
     let passing: usize = classes
@@ -246,15 +250,17 @@ fn attack_malformed_frames() {
     }
     let took = start.elapsed();
     std::thread::sleep(Duration::from_millis(300));
-    let replies = sniff
-        .stop()
-        .iter()
-        .filter(|s| s.src == own && s.at >= start)
+    let seen = sniff.stop();
+    let ours = seen.iter().filter(|s| s.src == own && s.at >= start);
+    let closed_port_resets = ours
+        .clone()
+        .filter(|s| s.sport == 3001 && s.flags & 0x04 != 0)
         .count();
+    let replies = ours.count() - closed_port_resets;
     note(
         "attack_malformed_frames",
         &format!(
-            "{} frames in {} classes sent in {:.2} s; the server sent {replies} TCP segments meanwhile",
+            "{} frames in {} classes sent in {:.2} s; the server sent {closed_port_resets} resets for the closed port and {replies} other TCP segments meanwhile",
             classes.iter().map(|c| c.2.len()).sum::<usize>(),
             classes.len(),
             took.as_secs_f64()
@@ -289,7 +295,7 @@ fn attack_malformed_frames() {
         0,
         "fragments are filtered in the kernel"
     );
-    // The two clients' frames are a few dozen; nothing of the 2000 filtered
+    // The two clients' frames are a few dozen; nothing of the 1500 filtered
     // frames came through.
     assert!(
         s.rx_frames >= passing as u64 && s.rx_frames < passing as u64 + 100,
@@ -298,9 +304,21 @@ fn attack_malformed_frames() {
     );
     assert_eq!(replies, 0, "the server answered malformed frames");
     assert_eq!(
-        (s.established, s.normal, s.reset, s.resets_sent),
-        (2, 2, 0, 0),
+        (s.established, s.normal, s.reset),
+        (2, 2, 0),
         "no connection but the two clients': {s:?}"
+    );
+    // One reset per SYN to the closed port, and no other.
+    assert!(
+        s.resets_sent <= N as u64 && s.resets_sent + s.ring_drops >= N as u64,
+        "{} resets for {N} SYNs to a closed port (ring drops {})",
+        s.resets_sent,
+        s.ring_drops
+    );
+    assert!(
+        closed_port_resets as u64 <= s.resets_sent,
+        "{closed_port_resets} resets seen, {} sent",
+        s.resets_sent
     );
     note("attack_malformed_frames", "passed", t0);
 }

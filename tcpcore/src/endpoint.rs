@@ -130,7 +130,8 @@ pub enum DropReason {
     OtherProtocol,
     /// Not addressed to our MAC, address or port.
     NotForUs,
-    /// From a broadcast, multicast or unspecified address (RFC 9293 §3.10.7.2).
+    /// From a broadcast, multicast, unspecified or loopback address, or our
+    /// own (RFC 9293 §3.10.7.2, RFC 1122 §3.2.1.3).
     BadSource,
     /// ARP not asking for our address.
     ArpIgnored,
@@ -271,6 +272,9 @@ pub struct Stats {
     pub syn_cookies_sent: u64,
     /// Connections created from a valid returning cookie.
     pub syn_cookies_accepted: u64,
+    /// TIME-WAIT connections ended early to make room for a new connection
+    /// in a full table (Linux counts these as `TCPTimeWaitOverflow`).
+    pub time_wait_recycled: u64,
     /// Frames dropped, indexed by `DropReason as usize`.
     pub drops: [u64; DropReason::COUNT],
 }
@@ -307,6 +311,12 @@ pub struct EndpointConfig {
     pub port: u16,
     /// Answer ARP requests for `addr` (own-address mode).
     pub answer_arp: bool,
+    /// Answer a segment to any other port of `addr` with the reset of a
+    /// CLOSED port (RFC 9293 §3.10.7.1). Set it when this endpoint is the
+    /// address's only TCP (own-address mode, with `answer_arp`); leave it
+    /// off when the address is the kernel's too, which answers for its
+    /// other ports itself.
+    pub reset_other_ports: bool,
     /// Most connections in SYN-RECEIVED at once.
     pub max_half_open: usize,
     /// Per-connection settings.
@@ -324,6 +334,12 @@ pub struct Slot {
     generation: u32,
     conn: Option<Conn>,
     rx: RecvRanges,
+    /// Links of the list of TIME-WAIT slots in the order they entered
+    /// TIME-WAIT (see [`Endpoint::recycle_time_wait`]).
+    tw_prev: u32,
+    tw_next: u32,
+    /// The slot is on that list.
+    tw_linked: bool,
 }
 
 impl Slot {
@@ -335,6 +351,9 @@ impl Slot {
             generation: 0,
             conn: None,
             rx: RecvRanges::new(),
+            tw_prev: NIL,
+            tw_next: NIL,
+            tw_linked: false,
         }
     }
 }
@@ -472,6 +491,10 @@ pub struct Endpoint<'s> {
     /// Returning cookies are checked until then (two cookie periods after
     /// the last one was sent).
     cookies_until: Option<Instant>,
+    /// The TIME-WAIT slots, oldest first (a list through [`Slot`]'s
+    /// `tw_prev` / `tw_next`), or `NIL`.
+    tw_head: u32,
+    tw_tail: u32,
 }
 
 impl<'s> Endpoint<'s> {
@@ -500,6 +523,9 @@ impl<'s> Endpoint<'s> {
             s.next = if i + 1 < n { (i + 1) as u32 } else { NIL };
             s.conn = None;
             s.rx.clear();
+            s.tw_prev = NIL;
+            s.tw_next = NIL;
+            s.tw_linked = false;
         }
         Ok(Endpoint {
             cfg,
@@ -522,6 +548,8 @@ impl<'s> Endpoint<'s> {
             batching: false,
             deferred: heapless::Vec::new(),
             cookies_until: None,
+            tw_head: NIL,
+            tw_tail: NIL,
         })
     }
 
@@ -727,6 +755,7 @@ impl<'s> Endpoint<'s> {
         };
         // Its held ACK would not be sent (wrong generation); let it go now.
         self.forget_ack(i);
+        self.tw_unlink(i);
         let b = self.bucket_of(&conn.tuple);
         // Unlink from the bucket's chain.
         let mut prev = NIL;
@@ -751,6 +780,73 @@ impl<'s> Endpoint<'s> {
         if conn.state.is_half_open() {
             self.half_open -= 1;
         }
+    }
+
+    /// Puts slot `i` at the tail of the TIME-WAIT list, unless it is on it.
+    fn tw_link(&mut self, i: u32) {
+        let tail = self.tw_tail;
+        let slot = &mut self.slots[i as usize];
+        if slot.tw_linked {
+            return;
+        }
+        slot.tw_linked = true;
+        slot.tw_prev = tail;
+        slot.tw_next = NIL;
+        if tail == NIL {
+            self.tw_head = i;
+        } else {
+            self.slots[tail as usize].tw_next = i;
+        }
+        self.tw_tail = i;
+    }
+
+    /// Takes slot `i` off the TIME-WAIT list, if it is on it.
+    fn tw_unlink(&mut self, i: u32) {
+        let slot = &mut self.slots[i as usize];
+        if !slot.tw_linked {
+            return;
+        }
+        let (prev, next) = (slot.tw_prev, slot.tw_next);
+        slot.tw_linked = false;
+        slot.tw_prev = NIL;
+        slot.tw_next = NIL;
+        if prev == NIL {
+            self.tw_head = next;
+        } else {
+            self.slots[prev as usize].tw_next = next;
+        }
+        if next == NIL {
+            self.tw_tail = prev;
+        } else {
+            self.slots[next as usize].tw_prev = prev;
+        }
+    }
+
+    /// Ends the TIME-WAIT of the connection in slot `i` now, as its timer
+    /// would: CLOSED, reported as a normal close, and the slot freed.
+    fn end_time_wait<I: Io>(&mut self, i: u32, now: Instant, io: &mut I) {
+        let mut t = Transition::idle(State::Closed(CloseReason::Normal));
+        let _ = t.events.push(Event::Closed(CloseReason::Normal));
+        self.apply(i, StateName::TimeWait, t, now, io);
+    }
+
+    /// The table is full: frees the slot that entered TIME-WAIT first, if
+    /// any, for a new connection. TIME-WAIT guards against old duplicates
+    /// (RFC 9293 §3.6) and must not turn new peers away. Linux bounds it the
+    /// same way in spirit: past `tcp_max_tw_buckets` a closing socket skips
+    /// TIME-WAIT ("TCP: time wait bucket table overflow",
+    /// `inet_twsk_alloc`); here TIME-WAIT shares the table with live
+    /// connections, so the oldest one gives way when a SYN needs its room.
+    /// O(1): the TIME-WAIT slots are kept on a list in the order they
+    /// entered it.
+    fn recycle_time_wait<I: Io>(&mut self, now: Instant, io: &mut I) -> bool {
+        let i = self.tw_head;
+        if i == NIL {
+            return false;
+        }
+        self.stats.time_wait_recycled += 1;
+        self.end_time_wait(i, now, io);
+        true
     }
 
     fn drop_frame(&mut self, why: DropReason) {
@@ -818,26 +914,50 @@ impl<'s> Endpoint<'s> {
     ) {
         if eth.dst_addr != self.cfg.mac
             || ip.dst_addr != self.cfg.addr
-            || tcp.dst_port != self.cfg.port
+            || (tcp.dst_port != self.cfg.port && !self.cfg.reset_other_ports)
         {
             return self.drop_frame(DropReason::NotForUs);
         }
         // RFC 9293 §3.10.7.2: a SYN from a broadcast or multicast address is
         // ignored; so is any segment from an address that cannot be a peer.
+        // RFC 1122 §3.2.1.3 (g): loopback addresses "MUST NOT appear outside
+        // a host", and a datagram from one MUST be silently discarded. Our
+        // own address as the source is a LAND attack (a SYN-ACK to
+        // ourselves): Linux drops that "martian source" in
+        // `fib_validate_source`.
         let src = ip.src_addr;
         if src.is_broadcast()
             || src.is_multicast()
             || src.is_unspecified()
+            || src.is_loopback()
+            || src == self.cfg.addr
             || eth.src_addr.is_multicast()
         {
             return self.drop_frame(DropReason::BadSource);
         }
         let tuple = FourTuple {
             local_addr: self.cfg.addr,
-            local_port: self.cfg.port,
+            local_port: tcp.dst_port,
             remote_addr: src,
             remote_port: tcp.src_port,
         };
+        if tcp.dst_port != self.cfg.port {
+            // Own-address mode: nothing else listens on this address, so
+            // every other port is CLOSED. RFC 9293 §3.10.7.1: "all data in
+            // the incoming segment is discarded. An incoming segment
+            // containing a RST is discarded. An incoming segment not
+            // containing a RST causes a RST to be sent in response." The
+            // reset carries no data or options, so it is never larger than
+            // what it answers; like Linux (`tcp_v4_send_reset`, which the
+            // kernel sends for a closed port without a rate limit), it is
+            // not rate-limited.
+            self.drop_frame(DropReason::NoConnection);
+            if let Some(rst) = reset_for(tcp) {
+                self.stats.resets_sent += 1;
+                self.emit(&tuple, eth.src_addr, &rst, io);
+            }
+            return;
+        }
         if let Some(i) = self.lookup(&tuple) {
             let cfg = self.cfg.conn;
             let (conn, mut rx) = self.rx_buf(i);
@@ -851,9 +971,32 @@ impl<'s> Endpoint<'s> {
             if let Some(d) = t.dropped {
                 self.drop_frame(DropReason::from_segment_drop(d));
             }
+            if let Some(iss) = t.reopen {
+                // A new incarnation from TIME-WAIT (RFC 6191): the old one
+                // ends, and the SYN goes to LISTEN.
+                self.end_time_wait(i, now, io);
+                return self.listen(now, eth.src_addr, &tuple, tcp, Some(iss), io);
+            }
             self.apply(i, before.name(), t, now, io);
             return;
         }
+        self.listen(now, eth.src_addr, &tuple, tcp, None, io)
+    }
+
+    /// A segment for no connection on the listening port: LISTEN (RFC 9293
+    /// §3.10.7.2). `iss` is the ISS to use when it opens a new incarnation
+    /// of a connection that was in TIME-WAIT.
+    fn listen<I: Io>(
+        &mut self,
+        now: Instant,
+        mac: EthernetAddress,
+        tuple: &FourTuple,
+        tcp: &TcpRepr<'_>,
+        iss: Option<SeqNum>,
+        io: &mut I,
+    ) {
+        let tuple = *tuple;
+        let src = tuple.remote_addr;
         // LISTEN (RFC 9293 §3.10.7.2): first check for a RST, then an ACK,
         // then a SYN.
         if tcp.control == TcpControl::Rst {
@@ -865,7 +1008,7 @@ impl<'s> Endpoint<'s> {
                 if let Some(opts) =
                     cookie::check(&self.keyed, &tuple, tcp.seq_number, ack, tsecr, now)
                 {
-                    return self.accept_cookie(&tuple, eth.src_addr, tcp, opts, now, io);
+                    return self.accept_cookie(&tuple, mac, tcp, opts, now, io);
                 }
                 // The MAC covers the client's ISN, known only from a
                 // segment at ISN + 1. When the handshake ACK and the first
@@ -878,34 +1021,52 @@ impl<'s> Endpoint<'s> {
                 }
             }
         }
-        if tcp.ack_number.is_some() || tcp.control != TcpControl::Syn {
+        if tcp.ack_number.is_some() {
+            // RFC 9293 §3.10.7.2, second: "Any acknowledgment is bad if it
+            // arrives on a connection still in the LISTEN state. An
+            // acceptable reset segment should be formed for any arriving
+            // ACK-bearing segment. The RST should be formatted as follows:
+            // <SEQ=SEG.ACK><CTL=RST>".
             self.drop_frame(DropReason::NoConnection);
             if let Some(rst) = reset_for(tcp) {
                 self.stats.resets_sent += 1;
-                self.emit(&tuple, eth.src_addr, &rst, io);
+                self.emit(&tuple, mac, &rst, io);
             }
             return;
+        }
+        if tcp.control != TcpControl::Syn {
+            // RFC 9293 §3.10.7.2, fourth, other text or control: "Any other
+            // control or text-bearing segment (not containing SYN) must have
+            // an ACK and thus would be discarded by the ACK processing ...
+            // if you get here, drop the segment, and return." (No flags, a
+            // FIN alone, data without ACK; Linux `tcp_rcv_state_process`
+            // discards them too.)
+            return self.drop_frame(DropReason::NoConnection);
         }
         let max_src = self.cfg.conn.max_per_source;
         if max_src > 0 && u32::from(self.per_source[self.source_bucket(src)]) >= max_src {
             return self.drop_frame(DropReason::PerSourceLimit);
         }
-        if self.free == NIL {
-            // A full table drops new SYNs and leaves every connection as it is.
+        if self.free == NIL && self.tw_head == NIL {
+            // A full table with no TIME-WAIT to recycle drops new SYNs and
+            // leaves every connection as it is.
             return self.drop_frame(DropReason::TableFull);
         }
         if self.half_open >= self.cfg.max_half_open {
             if self.cfg.conn.syn_cookies {
-                return self.send_cookie(&tuple, eth.src_addr, tcp, now, io);
+                return self.send_cookie(&tuple, mac, tcp, now, io);
             }
             return self.drop_frame(DropReason::HalfOpenFull);
         }
-        let iss = self.keyed.isn(&tuple, now);
+        if self.free == NIL {
+            self.recycle_time_wait(now, io);
+        }
+        let iss = iss.unwrap_or_else(|| self.keyed.isn(&tuple, now));
         let ts_offset = self.keyed.ts_offset(&tuple);
         let t = State::accept(tcp, iss, ts_offset, now, &self.cfg.conn, self.bufs);
         let conn = Conn {
             tuple,
-            peer_mac: eth.src_addr,
+            peer_mac: mac,
             state: t.state,
             last_rx: now,
         };
@@ -1005,6 +1166,9 @@ impl<'s> Endpoint<'s> {
             state: t.state,
             last_rx: now,
         };
+        if self.free == NIL {
+            self.recycle_time_wait(now, io);
+        }
         let Some(i) = self.insert(conn) else {
             return self.drop_frame(DropReason::TableFull);
         };
@@ -1152,6 +1316,9 @@ impl<'s> Endpoint<'s> {
         if closed {
             self.remove(i);
         } else {
+            if last == StateName::TimeWait {
+                self.tw_link(i);
+            }
             self.wake_for(i);
         }
     }

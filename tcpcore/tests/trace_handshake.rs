@@ -62,13 +62,17 @@ fn no_connection_ack_gets_reset_at_seg_ack() {
     assert_eq!(h.ep.stats().resets_sent, 1);
 }
 
-/// RFC 9293 §3.10.7.1: without ACK, <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+/// RFC 9293 §3.10.7.2, fourth: on the listening port, data without ACK "must
+/// have an ACK and thus would be discarded ... drop the segment, and
+/// return": no reset. (The <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> reset
+/// of §3.10.7.1 is for a CLOSED port: `trace_listen.rs`.)
 #[test]
-fn no_connection_data_without_ack_gets_reset_ack() {
+fn listen_drops_data_without_ack() {
     run(
         default_config(),
         "0.000 < P 7000:7010(10) win 100
-         0.000 > R. 0:0(0) ack 7010",
+         0.000 ! drops no-connection 1
+         0.000 ! conns 0",
     );
 }
 

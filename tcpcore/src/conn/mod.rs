@@ -419,6 +419,11 @@ pub struct Transition<'a> {
     /// The segment was dropped without effect on the state (out of window,
     /// PAWS, bad ACK, ...); the reason, for counters.
     pub dropped: Option<SegmentDrop>,
+    /// TIME-WAIT received a SYN that opens a new incarnation of the
+    /// connection (RFC 6191): the endpoint ends this one and handles the SYN
+    /// as LISTEN would, with this ISS (past everything the old incarnation
+    /// sent). The state is unchanged and nothing is to be sent.
+    pub reopen: Option<SeqNum>,
 }
 
 /// Why a segment was dropped by a connection.
@@ -471,6 +476,7 @@ impl<'a> Transition<'a> {
             data: &[],
             buffered: 0,
             dropped: None,
+            reopen: None,
         }
     }
 
@@ -1885,6 +1891,34 @@ fn time_wait<'a>(mut s: TimeWait, seg: &TcpRepr<'a>, now: Instant, cfg: &Config)
             t.state = State::Closed(CloseReason::Reset);
         }
         return t;
+    }
+    if seg.control == TcpControl::Syn && seg.ack_number.is_none() {
+        // RFC 9293 §3.10.7.4 allows, and RFC 1122 4.2.2.13 and RFC 6191 §2
+        // say how: a new SYN may end TIME-WAIT and open a new incarnation
+        // when it cannot be an old duplicate, that is when its sequence
+        // number is above the last RCV.NXT, or, if the old incarnation used
+        // timestamps, when its TSval is newer than TS.Recent. As Linux
+        // `tcp_timewait_state_process` decides it: a SYN that fails PAWS
+        // (RFC 7323 §5) is refused whatever its sequence number; otherwise
+        // `after(seq, rcv_nxt)` or a TSval newer than TS.Recent accepts it.
+        let seq_newer = s.rcv.nxt.before(seg.seq_number);
+        let (paws_reject, ts_newer) = match (s.ts, seg.options.timestamps) {
+            (Some(ts), Some(seg_ts)) => {
+                let d = seg_ts.tsval.wrapping_sub(ts.recent) as i32;
+                (
+                    d < 0 && now.saturating_since(ts.recent_at) < PAWS_IDLE,
+                    d > 0,
+                )
+            }
+            _ => (false, false),
+        };
+        if !paws_reject && (seq_newer || ts_newer) {
+            // RFC 6191 §2 / RFC 1122 4.2.2.13: the new ISS must be above
+            // every sequence number of the old incarnation; Linux takes
+            // SND.NXT + 65535 + 2 (`tcp_timewait_state_process`).
+            t.reopen = Some(s.snd_nxt + 65537u32);
+            return t;
+        }
     }
     // "The only thing that can arrive in this state is a retransmission of
     // the remote FIN. Acknowledge it, and restart the 2 MSL timeout." Any

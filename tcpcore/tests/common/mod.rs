@@ -285,6 +285,7 @@ pub fn default_config() -> EndpointConfig {
         addr: SERVER_IP,
         port: SERVER_PORT,
         answer_arp: true,
+        reset_other_ports: true,
         max_half_open: 64,
         conn: Config {
             close_on_peer_fin: false,

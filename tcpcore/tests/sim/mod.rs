@@ -262,6 +262,7 @@ pub fn server_config() -> EndpointConfig {
         addr: SERVER_IP,
         port: SERVER_PORT,
         answer_arp: true,
+        reset_other_ports: true,
         max_half_open: 16,
         conn: Config {
             close_on_peer_fin: true,
