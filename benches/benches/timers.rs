@@ -1,8 +1,8 @@
 //! The endpoint's timers: a delayed ACK due among 65,536 connections.
 //!
-//! 65,536 established connections (4 KiB receive buffers, never written; no
-//! send buffers), each with its delayed ACK armed by a one-byte data segment, the segments
-//! 1 µs apart, so the ACKs fall due 1 µs apart. Each measured call is one
+//! 65,536 established connections (4-byte receive buffers, no send
+//! buffers), each with its delayed ACK armed by a one-byte data segment,
+//! the segments 1 µs apart, so the ACKs fall due 1 µs apart. Each measured call is one
 //! [`Endpoint::handle_timeout`] at an instant where exactly `K` more of them
 //! are due:
 //!
@@ -276,11 +276,10 @@ impl<'s> Table<'s> {
 }
 
 fn timers(c: &mut Criterion) {
-    // 4 KiB of receive buffer each (allocated lazily and never written:
-    // the byte goes straight from the frame to the application). With a
-    // 2-byte buffer, reading the byte reopens half the window, and the
-    // window update goes out at once instead of a delayed ACK.
-    let mut s = OwnedStorage::new(CONNS, 4096, 0).expect("storage");
+    // 4 bytes of receive buffer each: reading the byte reopens a quarter of
+    // the window, no window update is due, and the delayed ACK is armed.
+    // With 2 bytes (the least allowed), the update would go out at once.
+    let mut s = OwnedStorage::new(CONNS, 4, 0).expect("storage");
     let mut table = Table::new(&mut s);
     let mut g = c.benchmark_group("timers");
     g.sample_size(10)
