@@ -8,6 +8,12 @@
 //! reset, answers ARP for its own address, and counts every frame it drops
 //! by reason ([`DropReason`]).
 //!
+//! Every connection with a deadline (a state timer or the idle timeout) is
+//! filed in a timer heap kept inside the table's slots (`endpoint/timers.rs`):
+//! [`Endpoint::poll_timeout`] is O(1), refiling a connection after each of
+//! its transitions is O(log n), and [`Endpoint::handle_timeout`] visits only
+//! the connections that are due, O(log n) each, however many others wait.
+//!
 //! # Calling order
 //!
 //! 1. [`Endpoint::handle_frame`] for every frame received, with `now`.
@@ -34,6 +40,9 @@ use crate::wire::{
     self, ArpOperation, ArpRepr, ChecksumPolicy, EtherType, EthernetAddress, EthernetRepr, Frame,
     FrameError, IpProtocol, Ipv4Repr, TcpControl, TcpRepr,
 };
+
+mod timers;
+use timers::{HasTimer, TimerNode, Timers};
 
 const NIL: u32 = u32::MAX;
 
@@ -324,8 +333,9 @@ pub struct EndpointConfig {
 }
 
 /// One entry of the connection table: a connection (or none), the
-/// bookkeeping of its receive buffer, and the links of the hash index. The
-/// buffers' bytes are in [`Storage::rx`] and [`Storage::tx`].
+/// bookkeeping of its receive buffer, the links of the hash index, and its
+/// share of the timer heap. The buffers' bytes are in [`Storage::rx`] and
+/// [`Storage::tx`].
 pub struct Slot {
     /// Head of the hash chain of the bucket with this slot's index.
     bucket: u32,
@@ -340,6 +350,18 @@ pub struct Slot {
     tw_next: u32,
     /// The slot is on that list.
     tw_linked: bool,
+    /// Where this connection is in the timer heap, and the heap entry at
+    /// the position of this slot's index (see `endpoint/timers.rs`).
+    timer: TimerNode,
+}
+
+impl HasTimer for Slot {
+    fn timer(&self) -> &TimerNode {
+        &self.timer
+    }
+    fn timer_mut(&mut self) -> &mut TimerNode {
+        &mut self.timer
+    }
 }
 
 impl Slot {
@@ -354,6 +376,7 @@ impl Slot {
             tw_prev: NIL,
             tw_next: NIL,
             tw_linked: false,
+            timer: TimerNode::new(),
         }
     }
 }
@@ -478,7 +501,12 @@ pub struct Endpoint<'s> {
     half_open: usize,
     keyed: Keyed,
     ident: u16,
-    next_wake: Option<Instant>,
+    /// Every connection with a deadline, earliest first (see
+    /// `endpoint/timers.rs`).
+    timers: Timers,
+    /// While [`Endpoint::handle_timeout`] runs: its `now`. A connection
+    /// still due after its turn is parked until the end of the call.
+    sweep: Option<Instant>,
     stats: Stats,
     /// Connections per keyed hash of the source address.
     per_source: [u16; SOURCE_BUCKETS],
@@ -527,6 +555,8 @@ impl<'s> Endpoint<'s> {
             s.tw_next = NIL;
             s.tw_linked = false;
         }
+        let mut timers = Timers::new();
+        timers.clear(slots);
         Ok(Endpoint {
             cfg,
             free: 0,
@@ -541,7 +571,8 @@ impl<'s> Endpoint<'s> {
             half_open: 0,
             keyed: Keyed::new(key),
             ident: 0,
-            next_wake: None,
+            timers,
+            sweep: None,
             stats: Stats::default(),
             per_source: [0; SOURCE_BUCKETS],
             last_hit: core::cell::Cell::new(0),
@@ -690,9 +721,11 @@ impl<'s> Endpoint<'s> {
         }
     }
 
-    /// When [`Endpoint::handle_timeout`] next has work to do.
+    /// When [`Endpoint::handle_timeout`] next has work to do: the earliest
+    /// deadline of any connection (its state's timers, or its idle
+    /// timeout). O(1): the root of the timer heap.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.next_wake
+        self.timers.peek(self.slots)
     }
 
     fn bucket_of(&self, tuple: &FourTuple) -> usize {
@@ -746,6 +779,7 @@ impl<'s> Endpoint<'s> {
         self.len += 1;
         let src = self.source_bucket(tuple_addr);
         self.per_source[src] = self.per_source[src].saturating_add(1);
+        self.wake_for(i);
         Some(i)
     }
 
@@ -753,6 +787,7 @@ impl<'s> Endpoint<'s> {
         let Some(conn) = self.slots[i as usize].conn.take() else {
             return;
         };
+        self.timers.remove(self.slots, i);
         // Its held ACK would not be sent (wrong generation); let it go now.
         self.forget_ack(i);
         self.tw_unlink(i);
@@ -1334,13 +1369,21 @@ impl<'s> Endpoint<'s> {
         }
     }
 
+    /// Files connection `i` in the timer heap under its deadline as it is
+    /// now, or takes it out when it has none (or no connection). Called
+    /// after every change of a connection's state or last-receive time, so
+    /// that the heap's keys stay the true deadlines. During
+    /// [`Endpoint::handle_timeout`], a connection still due is parked
+    /// instead, so that the call runs it only once. O(log n).
     fn wake_for(&mut self, i: u32) {
         let d = self.slots[i as usize]
             .conn
             .as_ref()
             .and_then(|c| self.deadline(c));
-        if let Some(d) = d {
-            self.next_wake = Some(self.next_wake.map_or(d, |w| w.min(d)));
+        match d {
+            None => self.timers.remove(self.slots, i),
+            Some(d) if self.sweep.is_some_and(|now| d <= now) => self.timers.park(self.slots, i, d),
+            Some(d) => self.timers.schedule(self.slots, i, d),
         }
     }
 
@@ -1532,44 +1575,46 @@ impl<'s> Endpoint<'s> {
     }
 
     /// Runs the timers that are due: retransmissions, delayed ACKs, the end
-    /// of TIME-WAIT and FIN-WAIT-2, and drops half-open connections that ran
-    /// out of SYN-ACK retries.
+    /// of TIME-WAIT and FIN-WAIT-2, the idle timeout, and drops half-open
+    /// connections that ran out of SYN-ACK retries. Each connection whose
+    /// deadline is `now` or earlier runs once (in deadline order); an early
+    /// call does nothing.
+    ///
+    /// Cost: O((k + 1) log n) for `k` connections due among `n` slots; the
+    /// timer heap hands out the due connections without looking at the
+    /// others.
     pub fn handle_timeout<I: Io>(&mut self, now: Instant, io: &mut I) {
-        if self.next_wake.is_none_or(|w| now < w) {
-            return;
-        }
-        self.next_wake = None;
-        for i in 0..self.slots.len() {
-            let slot = &self.slots[i];
-            let Some(conn) = slot.conn.as_ref() else {
+        self.sweep = Some(now);
+        while let Some(i) = self.timers.pop_due(self.slots, now) {
+            let Some(conn) = self.slots[i as usize].conn.as_ref() else {
                 continue;
             };
             let before = conn.state;
-            match self.deadline(conn) {
-                Some(d) if d <= now => {}
-                Some(d) => {
-                    self.next_wake = Some(self.next_wake.map_or(d, |w| w.min(d)));
-                    continue;
-                }
-                None => continue,
+            if self.deadline(conn).is_none_or(|d| d > now) {
+                // Not due after all (the heap's keys are the true
+                // deadlines, so this does not happen): file it again.
+                self.wake_for(i);
+                continue;
             }
             let idle = self.cfg.conn.idle_timeout;
             if idle > crate::time::Duration::ZERO && now >= conn.last_rx + idle {
                 // Nothing heard for the idle timeout: reset and report it.
                 let t = before.abort_with(CloseReason::TimedOut);
-                self.apply(i as u32, before.name(), t, now, io);
+                self.apply(i, before.name(), t, now, io);
                 continue;
             }
             let cfg = self.cfg.conn;
-            let (_, rx) = self.rx_buf(i as u32);
+            let (_, rx) = self.rx_buf(i);
             let t = before.on_timeout(now, &cfg, &rx);
             self.stats.retransmits += t
                 .replies
                 .iter()
                 .filter(|r| r.control == TcpControl::Syn)
                 .count() as u64;
-            self.apply(i as u32, before.name(), t, now, io);
+            self.apply(i, before.name(), t, now, io);
         }
+        self.sweep = None;
+        self.timers.unpark_all(self.slots);
     }
 
     /// The application closes connection `id` (sends our FIN).
