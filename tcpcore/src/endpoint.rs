@@ -999,10 +999,24 @@ impl<'s> Endpoint<'s> {
             let Some(conn) = conn.as_mut() else {
                 return;
             };
-            conn.peer_mac = eth.src_addr;
-            conn.last_rx = now;
             let before = conn.state;
             let t = before.on_segment(tcp, now, &cfg, &mut rx);
+            // Only a segment the connection took (not one dropped as out of
+            // window, PAWS-old or with a bad ACK, which anyone who knows
+            // the 4-tuple can send) shows that the peer is there and where
+            // it is: it alone refreshes the idle timer and the peer's MAC.
+            // A keepalive probe (RFC 9293 §3.8.4: SEG.SEQ = RCV.NXT - 1,
+            // at most one byte) is dropped as old, yet comes from a live
+            // peer.
+            let keepalive = t.dropped == Some(SegmentDrop::OutOfWindow)
+                && tcp.payload.len() <= 1
+                && before.rcv_nxt().is_some_and(|n| tcp.seq_number == n - 1u32);
+            if t.dropped.is_none() {
+                conn.peer_mac = eth.src_addr;
+            }
+            if t.dropped.is_none() || keepalive {
+                conn.last_rx = now;
+            }
             if let Some(d) = t.dropped {
                 self.drop_frame(DropReason::from_segment_drop(d));
             }

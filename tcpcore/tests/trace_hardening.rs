@@ -214,6 +214,46 @@ fn idle_timeout_resets() {
     );
 }
 
+/// The idle timeout measures silence from the peer, so only segments the
+/// connection accepts refresh it: forged segments far outside the window
+/// (anyone who knows the 4-tuple can send them; they get a rate-limited
+/// ACK and are dropped) do not keep a dead peer's slot, and do not move
+/// where our frames go (the peer's MAC). A keepalive probe (RFC 9293
+/// §3.8.4: SEG.SEQ = RCV.NXT - 1) does refresh it: the peer is alive.
+/// Before the fix every segment refreshed it and the reset never came.
+#[test]
+fn idle_timeout_ignores_forged_segments_but_not_keepalives() {
+    let mut h = Harness::new(default_config_idle());
+    h.run(
+        "0.000 < S 1000:1000(0) win 64240
+         0.000 > S. 0:0(0) ack 1001
+         0.010 < . 1001:1001(0) ack 1 win 502
+         5.000 < . 900000:900010(10) ack 1 win 502
+         5.000 > . 1:1(0) ack 1001
+         9.000 < . 700000:700010(10) ack 1 win 502
+         9.000 > . 1:1(0) ack 1001
+         10.010 > R. 1:1(0) ack 1001
+         10.010 ! closed timedout",
+    );
+    let mut h = Harness::new(default_config_idle());
+    h.run(
+        "0.000 < S 1000:1000(0) win 64240
+         0.000 > S. 0:0(0) ack 1001
+         0.010 < . 1001:1001(0) ack 1 win 502
+         8.000 < . 1000:1000(0) ack 1 win 502
+         8.000 > . 1:1(0) ack 1001
+         16.000 ! state ESTABLISHED
+         18.000 > R. 1:1(0) ack 1001
+         18.000 ! closed timedout",
+    );
+}
+
+fn default_config_idle() -> tcpcore::EndpointConfig {
+    let mut cfg = default_config();
+    cfg.conn.idle_timeout = tcpcore::Duration::from_secs(10);
+    cfg
+}
+
 /// RFC 5961 §4.2: a SYN gets a challenge ACK "irrespective of the sequence
 /// number" -- also far outside the window -- and those ACKs are rate-limited
 /// (§7), as are the ACKs for out-of-window segments: forged segments cannot
