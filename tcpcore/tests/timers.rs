@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use common::{client_frame, default_config, storage, Recorder, CLIENT_IP, SERVER_IP, SERVER_PORT};
 use proptest::prelude::*;
 use tcpcore::wire::{self, ChecksumPolicy, Frame, TcpControl, TcpOptions, TcpRepr};
-use tcpcore::{Duration, Endpoint, EndpointConfig, FourTuple, Instant, SeqNum};
+use tcpcore::{DropReason, Duration, Endpoint, EndpointConfig, FourTuple, Instant, SeqNum};
 
 /// Connection slots; the peers use more ports than that, so the table fills.
 const SLOTS: usize = 24;
@@ -180,9 +180,26 @@ impl World {
         let next = seq.wrapping_add(tcp.segment_len() as u32);
         let frame = client_frame(&tcp);
         let now = self.now();
+        // The idle timer restarts only on a segment the connection takes,
+        // or a keepalive probe (SEG.SEQ = RCV.NXT - 1), which is dropped as
+        // out of window.
+        let drops = |ep: &Endpoint<'_>| ep.stats().drops.iter().sum::<u64>();
+        let (drops_before, oow_before) = (
+            drops(&self.ep),
+            self.ep.stats().dropped(DropReason::OutOfWindow),
+        );
+        let rcv_nxt = self
+            .ep
+            .find(&tuple(port))
+            .and_then(|id| self.ep.state(id))
+            .and_then(|s| s.rcv_nxt());
         self.ep
             .handle_frame(now, &frame, ChecksumPolicy::Verify, &mut self.rec);
-        if self.ep.find(&tuple(port)).is_some() {
+        let dropped = drops(&self.ep) != drops_before;
+        let keepalive = self.ep.stats().dropped(DropReason::OutOfWindow) != oow_before
+            && tcp.payload.len() <= 1
+            && rcv_nxt.is_some_and(|n| tcp.seq_number == n - 1u32);
+        if self.ep.find(&tuple(port)).is_some() && (!dropped || keepalive) {
             self.last_rx.insert(port, now);
         }
         let p = self.peers.entry(port).or_default();
