@@ -76,7 +76,7 @@ impl Default for Config {
             synack_retries: 5,
             max_retries: 8,
             nagle: true,
-            syn_debounce: Duration::from_millis(200),
+            syn_debounce: Duration::from_millis(500),
             delayed_ack: Duration::from_millis(40),
             time_wait: Duration::from_secs(60),
             fin_wait2_timeout: Duration::from_secs(60),

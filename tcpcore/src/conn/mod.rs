@@ -315,8 +315,13 @@ pub struct SynReceived {
     pub rcv: RecvHalf,
     /// Window scaling was negotiated (both SYNs carry the option).
     pub window_scaling: bool,
-    /// When the SYN-ACK was last sent (for the debounce).
-    pub synack_at: Instant,
+    /// When a retransmitted SYN was last answered (for the debounce of
+    /// further duplicates); `None` until the first one. The SYN-ACKs sent by
+    /// [`State::accept`] and by the retransmission timer do not count.
+    pub dup_syn_answered: Option<Instant>,
+    /// The application closed in SYN-RECEIVED: our FIN follows as soon as
+    /// the handshake completes (RFC 9293 §3.10.4).
+    pub close_queued: bool,
 }
 
 /// A state in which both halves are open or ours is closing: ESTABLISHED,
@@ -987,7 +992,8 @@ impl State {
                 fin: None,
             },
             window_scaling: scaled,
-            synack_at: now,
+            dup_syn_answered: None,
+            close_queued: false,
         };
         let reply = syn_ack(&mut s, now, cfg);
         arm(&mut s.tcb.rtx, now, cfg);
@@ -1053,7 +1059,6 @@ impl State {
                     }
                     s.tcb.rtx.retries += 1;
                     s.tcb.rtx.deadline = Some(now + send::backed_off(&s.tcb.rtx, cfg));
-                    s.synack_at = now;
                     let r = syn_ack(&mut s, now, cfg);
                     let mut t = Transition::new(State::SynReceived(s));
                     t.reply(r);
@@ -1446,13 +1451,22 @@ fn syn_received<'a>(
     cfg: &Config,
     rx: &mut RecvBuffer<'_>,
 ) -> Transition<'a> {
-    // A retransmitted SYN (SEG.SEQ = IRS) gets the SYN-ACK again, at most
-    // once per debounce interval. It would fail the acceptability test,
-    // so it is recognised first (as Linux's tcp_check_req does).
+    // A retransmitted SYN (SEG.SEQ = IRS) means the client lost our
+    // SYN-ACK: it gets the same SYN-ACK at once. It would fail the
+    // acceptability test ("If an incoming segment is not acceptable, an
+    // acknowledgment should be sent in reply", RFC 9293 §3.10.7.4 first), so
+    // it is recognised first, as Linux's tcp_check_req does. Only the
+    // answers to further duplicates are debounced, one per
+    // `cfg.syn_debounce` (Linux: tcp_oow_rate_limited with
+    // tcp_invalid_ratelimit, 500 ms); the SYN-ACKs of `accept` and of the
+    // retransmission timer do not count.
     if seg.control == TcpControl::Syn && seg.ack_number.is_none() && seg.seq_number == s.rcv.irs {
         let mut t = Transition::new(State::SynReceived(s));
-        if now.saturating_since(s.synack_at) >= cfg.syn_debounce {
-            s.synack_at = now;
+        let limited = s
+            .dup_syn_answered
+            .is_some_and(|at| now.saturating_since(at) < cfg.syn_debounce);
+        if !limited {
+            s.dup_syn_answered = Some(now);
             let r = syn_ack(&mut s, now, cfg);
             t.reply(r);
             t.state = State::SynReceived(s);
@@ -1487,9 +1501,14 @@ fn syn_received<'a>(
         mut tcb,
         mut snd,
         rcv,
-        ..
+        window_scaling: _,
+        dup_syn_answered,
+        close_queued: _,
     } = s;
-    if tcb.rtx.retries == 0 {
+    // Karn (RFC 6298 §3): the ACK of a SYN-ACK sent more than once -- by
+    // the timer or in answer to a retransmitted SYN (Linux counts both in
+    // req->num_retrans) -- gives no RTT sample.
+    if tcb.rtx.retries == 0 && dup_syn_answered.is_none() {
         rtt_sample(&mut tcb.rtx, now, cfg);
     }
     tcb.rtx.deadline = None;
