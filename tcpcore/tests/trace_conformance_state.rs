@@ -259,7 +259,6 @@ fn fin_wait2_stays_up_while_data_flows() {
 /// retransmission timer resends the SYN-ACK (never a byte or FIN at the
 /// ISS), and the handshake ACK releases the FIN at ISS + 1.
 #[test]
-#[ignore = "PENDING"]
 fn close_in_syn_received_is_queued_until_established() {
     run(
         default_config(),

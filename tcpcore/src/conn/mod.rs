@@ -1100,23 +1100,29 @@ impl State {
 
     /// The application closes its side (RFC 9293 §3.10.4): our FIN is queued
     /// after any data still to send, and [`State::poll_transmit`] sends it.
-    /// ESTABLISHED and SYN-RECEIVED enter FIN-WAIT-1, CLOSE-WAIT enters
-    /// LAST-ACK; elsewhere nothing changes.
+    /// ESTABLISHED enters FIN-WAIT-1, CLOSE-WAIT enters LAST-ACK;
+    /// SYN-RECEIVED queues the close until the handshake completes;
+    /// elsewhere nothing changes.
     pub fn close(self, _now: Instant, _cfg: &Config) -> Transition<'static> {
         match self {
             State::Established(mut s) => {
                 s.snd.fin = true;
                 Transition::new(State::FinWait1(s))
             }
-            State::SynReceived(s) => {
-                // "If no SENDs have been issued and there is no pending data
-                // to send, then form a FIN segment and send it, and enter
-                // FIN-WAIT-1 state."
-                let SynReceived {
-                    tcb, mut snd, rcv, ..
-                } = s;
-                snd.fin = true;
-                Transition::new(State::FinWait1(Open { tcb, snd, rcv }))
+            State::SynReceived(mut s) => {
+                // RFC 9293 §3.10.4, CLOSE in SYN-RECEIVED: "If no SENDs have
+                // been issued and there is no pending data to send, then
+                // form a FIN segment and send it, and enter FIN-WAIT-1
+                // state; otherwise, queue for processing after entering
+                // ESTABLISHED state." Entering FIN-WAIT-1 now would leave
+                // SND.UNA = ISS, and the retransmission timer would resend
+                // from there a byte of the send buffer and the FIN instead
+                // of the SYN-ACK. So the close is queued (the RFC's
+                // "otherwise" branch): the SYN-ACK keeps being
+                // retransmitted, and the handshake ACK enters ESTABLISHED
+                // and then FIN-WAIT-1, our FIN going out at ISS + 1.
+                s.close_queued = true;
+                Transition::new(State::SynReceived(s))
             }
             State::CloseWait(mut s) => {
                 s.snd.fin = true;
@@ -1503,7 +1509,7 @@ fn syn_received<'a>(
         rcv,
         window_scaling: _,
         dup_syn_answered,
-        close_queued: _,
+        close_queued,
     } = s;
     // Karn (RFC 6298 §3): the ACK of a SYN-ACK sent more than once -- by
     // the timer or in answer to a retransmitted SYN (Linux counts both in
@@ -1525,6 +1531,13 @@ fn syn_received<'a>(
     // The rest of the segment (text, FIN) as in ESTABLISHED.
     let mut t = t;
     after_ack(OpenKind::Established, est, false, seg, now, cfg, rx, &mut t);
+    if close_queued {
+        // RFC 9293 §3.10.4: the CLOSE queued in SYN-RECEIVED is processed
+        // now that the connection is ESTABLISHED (or CLOSE-WAIT, if this
+        // segment carried the peer's FIN); `poll_transmit` sends the FIN.
+        let c = t.state.close(now, cfg);
+        t.state = c.state;
+    }
     t
 }
 
