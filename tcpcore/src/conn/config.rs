@@ -38,7 +38,9 @@ pub struct Config {
     pub delayed_ack: Duration,
     /// How long TIME-WAIT lasts (2 × MSL).
     pub time_wait: Duration,
-    /// How long FIN-WAIT-2 waits for the peer's FIN before giving up.
+    /// How long FIN-WAIT-2 waits for the peer's FIN before giving up,
+    /// counted from the last acceptable segment received (data may still
+    /// flow after our half-close).
     pub fin_wait2_timeout: Duration,
     /// Challenge ACKs a connection may send per second (RFC 5961 §7).
     pub challenge_acks_per_sec: u8,

@@ -1724,6 +1724,22 @@ fn fin_wait2<'a>(
         cfg,
         rx,
     );
+    // The application only half-closed: it still receives, and RFC 9293
+    // (§3.10.7.4, FIN-WAIT-2: "process the segment text") sets no limit
+    // on how long the peer may keep sending. The timeout is for a peer
+    // that went quiet, so every acceptable segment (one that passed the
+    // sequence, RST, SYN and ACK checks; data that found no buffer
+    // space still shows the peer alive) restarts it. Linux's
+    // tcp_fin_timeout applies only to orphaned sockets (closed by the
+    // application, which then reads nothing: Linux resets on data
+    // arriving there); a socket the application only shut down for
+    // writing waits in FIN-WAIT-2 with no limit. Ours keeps reading, so
+    // it waits as long as data flows and `fin_wait2_timeout` after the
+    // last segment.
+    let deadline = match t.dropped {
+        None | Some(SegmentDrop::NoBuffer) => now + cfg.fin_wait2_timeout,
+        Some(_) => deadline,
+    };
     if let State::FinWait1(o) = t.state {
         // The FIN was acknowledged before; stay in FIN-WAIT-2.
         let Open { tcb, snd, rcv } = o;
