@@ -282,7 +282,6 @@ fn close_in_syn_received_is_queued_until_established() {
 /// every non-<RST> segment ... and SHOULD be sent in an <RST> segment". The
 /// reset of an abort carries TSval (our clock) and TSecr = TS.Recent.
 #[test]
-#[ignore = "PENDING"]
 fn abort_reset_carries_timestamps() {
     run(
         default_config(),
@@ -298,7 +297,6 @@ fn abort_reset_carries_timestamps() {
 /// RFC 7323 §3.2, as above, for the reset sent when the retransmission
 /// limit runs out (RFC 9293 §3.8.3 R2).
 #[test]
-#[ignore = "PENDING"]
 fn give_up_reset_carries_timestamps() {
     let mut cfg = default_config();
     cfg.conn.max_retries = 2;

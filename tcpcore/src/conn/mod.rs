@@ -1328,34 +1328,44 @@ impl State {
     }
 
     /// The application aborts (RFC 9293 §3.10.5): send a reset and close.
-    pub fn abort(self) -> Transition<'static> {
-        self.abort_with(CloseReason::Aborted)
+    pub fn abort(self, now: Instant) -> Transition<'static> {
+        self.abort_with(CloseReason::Aborted, now)
     }
 
     /// As [`State::abort`], reporting `reason` (the endpoint's idle timeout
     /// reports [`CloseReason::TimedOut`]).
-    pub fn abort_with(self, reason: CloseReason) -> Transition<'static> {
+    pub fn abort_with(self, reason: CloseReason, now: Instant) -> Transition<'static> {
         let rst = match &self {
-            State::SynReceived(s) => Some((s.snd.nxt, s.rcv.nxt)),
-            State::Established(s) | State::FinWait1(s) => Some((s.snd.nxt, s.rcv.nxt)),
-            State::FinWait2(s) => Some((s.snd.nxt, s.rcv.nxt)),
+            State::SynReceived(s) => Some((s.snd.nxt, s.rcv.nxt, s.tcb.ts)),
+            State::Established(s) | State::FinWait1(s) => Some((s.snd.nxt, s.rcv.nxt, s.tcb.ts)),
+            State::FinWait2(s) => Some((s.snd.nxt, s.rcv.nxt, s.tcb.ts)),
             State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
-                Some((s.snd.nxt, s.rcv.nxt))
+                Some((s.snd.nxt, s.rcv.nxt, s.tcb.ts))
             }
             State::TimeWait(_) | State::Closed(_) => None,
         };
         let mut t = Transition::new(State::Closed(reason));
-        if let Some((seq, ack)) = rst {
-            t.reply(Reply::rst(seq, Some(ack)));
+        if let Some((seq, ack, ts)) = rst {
+            t.reply(rst_ts(seq, Some(ack), ts, now));
             t.event(Event::Closed(reason));
         }
         t
     }
 }
 
-fn give_up(snd_nxt: SeqNum, rcv_nxt: SeqNum) -> Transition<'static> {
+/// A reset on a connection: RFC 7323 §3.2, once timestamps are negotiated
+/// TSopt "MUST be sent in every non-<RST> segment for the duration of the
+/// connection, and SHOULD be sent in an <RST> segment" (TSval our clock,
+/// TSecr TS.Recent, as Linux's tcp_send_active_reset does).
+fn rst_ts(seq: SeqNum, ack: Option<SeqNum>, ts: Option<TsState>, now: Instant) -> Reply {
+    let mut r = Reply::rst(seq, ack);
+    r.options.timestamps = ts_option(ts, now);
+    r
+}
+
+fn give_up(tcb: &Tcb, snd_nxt: SeqNum, rcv_nxt: SeqNum, now: Instant) -> Transition<'static> {
     let mut t = Transition::new(State::Closed(CloseReason::TimedOut));
-    t.reply(Reply::rst(snd_nxt, Some(rcv_nxt)));
+    t.reply(rst_ts(snd_nxt, Some(rcv_nxt), tcb.ts, now));
     t.event(Event::Closed(CloseReason::TimedOut));
     t
 }
@@ -1499,7 +1509,7 @@ fn syn_received<'a>(
         return t.drop_seg(SegmentDrop::BadAck);
     };
     if !(s.snd.una.before(ack) && ack.before_eq(s.snd.nxt)) {
-        t.reply(Reply::rst(ack, None));
+        t.reply(rst_ts(ack, None, s.tcb.ts, now));
         t.state = State::SynReceived(s);
         return t.drop_seg(SegmentDrop::BadAck);
     }
@@ -1862,7 +1872,7 @@ fn half_closed_timeout(
         return Transition::new(half_state(kind, s));
     }
     if !send::on_rto(&mut s.snd, &mut s.tcb, now, cfg) {
-        return give_up(s.snd.nxt, s.rcv.nxt);
+        return give_up(&s.tcb, s.snd.nxt, s.rcv.nxt, now);
     }
     Transition::new(half_state(kind, s))
 }
@@ -1892,7 +1902,7 @@ fn open_timeout(
         s.tcb.rtx.deadline = None;
         let idle = s.snd.una == s.snd.max && !(s.snd.cc.persist && s.snd.una.before(s.snd.end));
         if !idle && !send::on_rto(&mut s.snd, &mut s.tcb, now, cfg) {
-            return give_up(s.snd.nxt, s.rcv.nxt);
+            return give_up(&s.tcb, s.snd.nxt, s.rcv.nxt, now);
         }
     }
     t.state = wrap(s);
