@@ -686,6 +686,19 @@ fn challenge_allowed(tcb: &mut Tcb, now: Instant, cfg: &Config) -> bool {
     }
 }
 
+/// Whether an unacceptable (out-of-window, PAWS-old or duplicate) segment
+/// gets its ACK (RFC 9293 §3.10.7.4 first: "an acknowledgment should be
+/// sent in reply"). Pure ACKs share the challenge-ACK budget (RFC 5961 §7),
+/// so forged ones cannot make us an ACK amplifier; a segment that occupies
+/// sequence space (data or FIN) is always answered: it is most likely a
+/// retransmission whose ACK was lost, and the sender needs the duplicate
+/// ACK (RFC 5681 §4.2). Linux tcp_oow_rate_limited: "Data packets without
+/// SYNs are not subject to rate limiting".
+fn dup_ack_allowed(tcb: &mut Tcb, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> bool {
+    let occupies = seg.segment_len() > 0 && seg.control != TcpControl::Syn;
+    occupies || challenge_allowed(tcb, now, cfg)
+}
+
 /// RFC 9293 §3.10.7.4 first: the acceptability test, all four cases of
 /// segment length and receive window.
 pub fn acceptable(rcv_nxt: SeqNum, rcv_wnd: u32, seq: SeqNum, seg_len: u32) -> bool {
@@ -1420,7 +1433,7 @@ fn front_checks<'a>(
     // RFC 7323 §5.3: PAWS comes before the acceptability test; the
     // offending segment is acknowledged and dropped.
     if paws_rejects(tcb, seg, now) {
-        if challenge_allowed(tcb, now, cfg) {
+        if dup_ack_allowed(tcb, seg, now, cfg) {
             let r = make_ack(tcb, snd_nxt, rcv, rx, now);
             t.reply(r);
         }
@@ -1433,10 +1446,10 @@ fn front_checks<'a>(
     if !acceptable(rcv.nxt, wnd, seg.seq_number, seg_len) {
         // "If an incoming segment is not acceptable, an acknowledgment
         // should be sent in reply (unless the RST bit is set)" -- within the
-        // challenge-ACK rate limit, so that forged out-of-window segments
-        // cannot turn us into an ACK amplifier (Linux does the same with
-        // tcp_invalid_ratelimit).
-        if seg.control != TcpControl::Rst && challenge_allowed(tcb, now, cfg) {
+        // challenge-ACK rate limit for pure ACKs, so that forged
+        // out-of-window segments cannot turn us into an ACK amplifier
+        // (Linux does the same with tcp_invalid_ratelimit); data is exempt.
+        if seg.control != TcpControl::Rst && dup_ack_allowed(tcb, seg, now, cfg) {
             let r = make_ack(tcb, snd_nxt, rcv, rx, now);
             t.reply(r);
         }
@@ -1785,7 +1798,7 @@ fn half_closed<'a>(
     let mut t = Transition::new(half_state(kind, s));
     let snd_nxt = s.snd.nxt;
     if paws_rejects(&s.tcb, seg, now) {
-        if challenge_allowed(&mut s.tcb, now, cfg) {
+        if dup_ack_allowed(&mut s.tcb, seg, now, cfg) {
             let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
             t.reply(r);
         }
@@ -1799,8 +1812,9 @@ fn half_closed<'a>(
     if seg.control != TcpControl::Syn && !acceptable(s.rcv.nxt, 0, seg.seq_number, seg_len) {
         // A RST is acceptable when it is at RCV.NXT only (RFC 5961 §3.2);
         // here a RST elsewhere is dropped silently. Other segments get an
-        // ACK within the challenge-ACK rate limit.
-        if seg.control != TcpControl::Rst && challenge_allowed(&mut s.tcb, now, cfg) {
+        // ACK: a retransmitted data or FIN segment always, a pure ACK
+        // within the challenge-ACK rate limit.
+        if seg.control != TcpControl::Rst && dup_ack_allowed(&mut s.tcb, seg, now, cfg) {
             let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
             t.reply(r);
         }
@@ -1942,9 +1956,9 @@ fn time_wait<'a>(mut s: TimeWait, seg: &TcpRepr<'a>, now: Instant, cfg: &Config)
             deadline: None,
         },
     };
-    // A retransmitted FIN is always answered; anything else within the
-    // challenge-ACK rate limit (RFC 5961 §7).
-    if seg.control == TcpControl::Fin || challenge_allowed(&mut tcb, now, cfg) {
+    // A retransmitted FIN or data segment is always answered; anything else
+    // within the challenge-ACK rate limit (RFC 5961 §7).
+    if seg.control == TcpControl::Fin || dup_ack_allowed(&mut tcb, seg, now, cfg) {
         let r = make_ack_closed(&mut tcb, s.snd_nxt, &s.rcv, now);
         t.reply(r);
     }
