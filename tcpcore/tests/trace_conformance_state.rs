@@ -204,7 +204,6 @@ fn window_closes_to_zero(rx: usize, shift: u8) {
 /// the right edge never passes the end of the buffer, the window reaches
 /// zero, and a zero-window probe gets an ACK with win 0.
 #[test]
-#[ignore = "PENDING"]
 fn scaled_window_closes_to_zero_shift_1() {
     window_closes_to_zero(BUF, 1);
 }
@@ -212,7 +211,6 @@ fn scaled_window_closes_to_zero_shift_1() {
 /// As above with our window shift 7 (a 4 MiB buffer), where the rounding
 /// of the scaled window field is 128 bytes.
 #[test]
-#[ignore = "PENDING"]
 fn scaled_window_closes_to_zero_shift_7() {
     window_closes_to_zero(1 << 22, 7);
 }

@@ -596,23 +596,33 @@ fn ts_option(ts: Option<TsState>, now: Instant) -> Option<Timestamps> {
     })
 }
 
-/// The window field to advertise, and the right edge it stands for.
+/// The window field to advertise; records the right edge it stands for.
 ///
-/// RFC 9293 §3.8.6: the right edge `RCV.NXT + RCV.WND` is never moved left.
 /// The buffer covers `[read, read + cap)`, so the window is the free space
-/// from RCV.NXT to `read + cap`; scaling rounds down, and where that would
-/// pull the edge left of what was advertised we round up instead.
+/// from RCV.NXT to `read + cap`, scaled down by our shift. RFC 9293 §3.8.6
+/// and RFC 7323 §2.4: never offer space that will not be accepted -- every
+/// byte inside any window we advertised must be taken later, and no byte
+/// beyond the buffer may ever be inside one. So the field is the free space
+/// rounded DOWN to the scale unit, and with less than one unit free it is
+/// zero (the peer then probes, RFC 9293 §3.8.6.1).
+///
+/// RFC 9293 §3.8.6: "A TCP receiver SHOULD NOT shrink the window, i.e.,
+/// move the right window edge to the left (SHLD-14). However, a sending TCP
+/// peer MUST be robust against window shrinking". Where rounding down puts
+/// the edge left of the one advertised before (`adv_right`, which never
+/// moves left), that edge cannot be kept: it is not a whole number of units
+/// from RCV.NXT, and rounding up would offer bytes past the end of the
+/// buffer, which would be dropped and never acknowledged, and the window
+/// would never reach zero. RFC 7323 §2.4 allows exactly this retraction of
+/// less than one unit with a non-zero shift; `adv_right` keeps the old
+/// edge, and the acceptability test (`front_checks`) still accepts every
+/// byte up to it, which the buffer has room for. (Linux's tcp_select_window
+/// rounds the current window up instead, relying on the slack of its
+/// socket memory accounting; this buffer has none.)
 #[inline]
 fn advertise(rcv: &mut RecvHalf) -> u16 {
-    let max = 0xffffu32 << rcv.wscale;
     let free = (rcv.read + rcv.cap) - rcv.nxt;
-    let wnd = free.min(max);
-    let mut field = wnd >> rcv.wscale;
-    let right = rcv.nxt + (field << rcv.wscale);
-    if right.before(rcv.adv_right) {
-        let need = rcv.adv_right - rcv.nxt;
-        field = need.div_ceil(1 << rcv.wscale).min(0xffff);
-    }
+    let field = (free >> rcv.wscale).min(0xffff);
     let right = rcv.nxt + (field << rcv.wscale);
     rcv.adv_right = rcv.adv_right.max(right);
     field as u16
