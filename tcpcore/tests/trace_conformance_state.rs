@@ -377,7 +377,6 @@ fn state_prefixes() -> Vec<(&'static str, String, u32)> {
 /// with and without ACK, with an old TSval, with payload starting below
 /// RCV.NXT -- produces no segment and no state change.
 #[test]
-#[ignore = "PENDING"]
 fn out_of_window_rst_is_dropped_silently_in_every_state() {
     let mut failures = Vec::new();
     for (name, prefix, nxt) in state_prefixes() {

@@ -1449,6 +1449,31 @@ fn front_checks<'a>(
         }
         return Err(SegmentDrop::Paws);
     }
+    // A RST is judged by its sequence number alone against the window we
+    // advertised (RFC 5961 §3.2, which RFC 9293 §3.10.7.4 first and second
+    // adopt): "1) If the RST bit is set and the sequence number is outside
+    // the current receive window, silently drop the segment. 2) If the RST
+    // bit is set and the sequence number exactly matches the next expected
+    // sequence number (RCV.NXT), then TCP MUST reset the connection. 3) If
+    // the RST bit is set and the sequence number does not exactly match the
+    // next expected sequence value, yet is within the current receive
+    // window, TCP MUST send an acknowledgment (challenge ACK)". The window
+    // is [RCV.NXT, adv_right): what the peer was told, not the larger
+    // buffer space that data may still use, and not the segment's payload
+    // (a RST whose text starts below RCV.NXT is outside).
+    if seg.control == TcpControl::Rst {
+        if seg.seq_number == rcv.nxt {
+            return Ok(());
+        }
+        if !seg.seq_number.in_window(rcv.nxt, rcv.adv_right) {
+            return Err(SegmentDrop::OutOfWindow);
+        }
+        if challenge_allowed(tcb, now, cfg) {
+            let r = make_ack(tcb, snd_nxt, rcv, rx, now);
+            t.reply(r);
+        }
+        return Err(SegmentDrop::RstNotExact);
+    }
     // First: the sequence number. The receive window is the buffer space
     // from RCV.NXT (the application has consumed all in-order data).
     let wnd = rcv.adv_right.max(rcv.read + rcv.cap) - rcv.nxt;
@@ -1459,24 +1484,13 @@ fn front_checks<'a>(
         // challenge-ACK rate limit for pure ACKs, so that forged
         // out-of-window segments cannot turn us into an ACK amplifier
         // (Linux does the same with tcp_invalid_ratelimit); data is exempt.
-        if seg.control != TcpControl::Rst && dup_ack_allowed(tcb, seg, now, cfg) {
+        if dup_ack_allowed(tcb, seg, now, cfg) {
             let r = make_ack(tcb, snd_nxt, rcv, rx, now);
             t.reply(r);
         }
         return Err(SegmentDrop::OutOfWindow);
     }
-    // Second: RST (RFC 5961 §3.2). Exactly RCV.NXT resets; otherwise, being
-    // in the window, it earns a challenge ACK.
-    if seg.control == TcpControl::Rst {
-        if seg.seq_number == rcv.nxt {
-            return Ok(());
-        }
-        if challenge_allowed(tcb, now, cfg) {
-            let r = make_ack(tcb, snd_nxt, rcv, rx, now);
-            t.reply(r);
-        }
-        return Err(SegmentDrop::RstNotExact);
-    }
+    // Second: RST, handled above (RFC 5961 §3.2).
     // Third: security and compartment -- no IP security options are used.
     // Fourth: the SYN was handled first (RFC 5961 §4).
     Ok(())
