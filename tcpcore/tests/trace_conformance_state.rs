@@ -466,3 +466,26 @@ fn duplicate_data_fin_is_acked_in_close_wait_when_budget_is_spent() {
          0.300 ! state CLOSE-WAIT";
     run(default_config(), &script);
 }
+
+/// RFC 7323 §4.3: TS.Recent follows the peer's TSval in every synchronized
+/// state, CLOSE-WAIT included ("If SEG.TSval >= TS.Recent and SEG.SEQ =<
+/// Last.ACK.sent, then SEG.TSval is copied to TS.Recent"). After the peer's
+/// FIN, our data segments must echo the TSval of the peer's latest ACK, or
+/// its RTT measurement (RFC 7323 §4.1) is taken from a stale echo.
+#[test]
+fn ts_recent_follows_the_peer_in_close_wait() {
+    run(
+        default_config(),
+        &format!(
+            "{HS_TS}
+             0.100 < F. 1001:1001(0) ack 1 win 502 <nop,nop,TS val 120 ecr *>
+             0.100 > . 1:1(0) ack 1002 <nop,nop,TS val * ecr 120>
+             0.100 ! state CLOSE-WAIT
+             0.110 ! app-send 10
+             0.110 > P. 1:11(10) ack 1002 <nop,nop,TS val * ecr 120>
+             0.120 < . 1002:1002(0) ack 11 win 502 <nop,nop,TS val 200 ecr *>
+             0.130 ! app-send 10
+             0.130 > P. 11:21(10) ack 1002 <nop,nop,TS val * ecr 200>"
+        ),
+    );
+}

@@ -1868,6 +1868,10 @@ fn half_closed<'a>(
             t.drop_seg(SegmentDrop::BadAck)
         }
         AckCheck::Ok { fin_acked } => {
+            // RFC 7323 §4.3: "If SEG.TSval >= TS.Recent and SEG.SEQ =<
+            // Last.ACK.sent, then SEG.TSval is copied to TS.Recent" -- in
+            // these states too, or our segments echo a stale TSval.
+            update_ts_recent(&mut s.tcb, seg, now);
             t.state = match (kind, fin_acked) {
                 // "LAST-ACK: The only thing that can arrive in this state is
                 // an acknowledgment of our FIN. If our FIN is now
