@@ -489,3 +489,49 @@ fn ts_recent_follows_the_peer_in_close_wait() {
         ),
     );
 }
+
+/// RFC 9293 §3.10.5, ABORT in "CLOSING STATE, LAST-ACK STATE, TIME-WAIT
+/// STATE: Respond with "ok" and delete the TCB, enter CLOSED state, and
+/// return" -- no reset (Linux `tcp_need_reset` excludes them too); the
+/// application still learns that the connection is gone.
+#[test]
+fn abort_in_last_ack_closing_and_time_wait_sends_no_reset() {
+    let prefixes = state_prefixes();
+    for (name, prefix, _) in prefixes {
+        if !matches!(name, "LAST-ACK" | "CLOSING" | "TIME-WAIT") {
+            continue;
+        }
+        let h = run(
+            default_config(),
+            &format!(
+                "{prefix}
+                 0.150 ! app-abort
+                 0.150 ! state CLOSED
+                 0.150 ! closed aborted"
+            ),
+        );
+        assert_eq!(h.ep.len(), 0, "{name}");
+    }
+}
+
+/// RFC 9293 §3.10.7.4, TIME-WAIT: a bare ACK at RCV.NXT is acceptable and
+/// "The only thing that can arrive in this state is a retransmission of the
+/// remote FIN": the ACK is not answered (an ACK for an ACK), as in Linux's
+/// `tcp_timewait_state_process`; the retransmitted FIN still is.
+#[test]
+fn time_wait_does_not_answer_a_bare_ack() {
+    let (_, tw, _) = state_prefixes()
+        .into_iter()
+        .find(|(n, _, _)| *n == "TIME-WAIT")
+        .expect("prefix");
+    run(
+        default_config(),
+        &format!(
+            "{tw}
+             0.150 < . 1002:1002(0) ack 2 win 502 <nop,nop,TS val 140 ecr *>
+             0.160 < F. 1001:1001(0) ack 2 win 502 <nop,nop,TS val 150 ecr *>
+             0.160 > . 2:2(0) ack 1002
+             0.170 ! state TIME-WAIT"
+        ),
+    );
+}

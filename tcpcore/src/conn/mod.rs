@@ -1350,28 +1350,35 @@ impl State {
         }
     }
 
-    /// The application aborts (RFC 9293 §3.10.5): send a reset and close.
+    /// The application aborts (RFC 9293 §3.10.5): send a reset (where the
+    /// state calls for one) and close.
     pub fn abort(self, now: Instant) -> Transition<'static> {
         self.abort_with(CloseReason::Aborted, now)
     }
 
     /// As [`State::abort`], reporting `reason` (the endpoint's idle timeout
     /// reports [`CloseReason::TimedOut`]).
+    ///
+    /// RFC 9293 §3.10.5: SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2
+    /// and CLOSE-WAIT send `<SEQ=SND.NXT><CTL=RST>`; in "CLOSING STATE,
+    /// LAST-ACK STATE, TIME-WAIT STATE: Respond with "ok" and delete the
+    /// TCB" without a reset (Linux's tcp_need_reset agrees).
     pub fn abort_with(self, reason: CloseReason, now: Instant) -> Transition<'static> {
         let rst = match &self {
             State::SynReceived(s) => Some((s.snd.nxt, s.rcv.nxt, s.tcb.ts)),
             State::Established(s) | State::FinWait1(s) => Some((s.snd.nxt, s.rcv.nxt, s.tcb.ts)),
             State::FinWait2(s) => Some((s.snd.nxt, s.rcv.nxt, s.tcb.ts)),
-            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
-                Some((s.snd.nxt, s.rcv.nxt, s.tcb.ts))
-            }
-            State::TimeWait(_) | State::Closed(_) => None,
+            State::CloseWait(s) => Some((s.snd.nxt, s.rcv.nxt, s.tcb.ts)),
+            State::Closing(_) | State::LastAck(_) | State::TimeWait(_) | State::Closed(_) => None,
         };
+        if let State::Closed(r) = self {
+            return Transition::new(State::Closed(r));
+        }
         let mut t = Transition::new(State::Closed(reason));
         if let Some((seq, ack, ts)) = rst {
             t.reply(rst_ts(seq, Some(ack), ts, now));
-            t.event(Event::Closed(reason));
         }
+        t.event(Event::Closed(reason));
         t
     }
 }
@@ -1967,7 +1974,13 @@ fn time_wait<'a>(mut s: TimeWait, seg: &TcpRepr<'a>, now: Instant, cfg: &Config)
     // "The only thing that can arrive in this state is a retransmission of
     // the remote FIN. Acknowledge it, and restart the 2 MSL timeout." Any
     // other segment is answered with an ACK as well (RFC 9293's
-    // unacceptable-segment rule; RFC 5961 §4 for a SYN).
+    // unacceptable-segment rule; RFC 5961 §4 for a SYN) -- except a bare ACK
+    // at RCV.NXT: it is acceptable (zero length at RCV.NXT with a zero
+    // window) and carries nothing to acknowledge, so answering it would be
+    // an ACK for an ACK (Linux's tcp_timewait_state_process drops it too).
+    if seg.control == TcpControl::None && seg.payload.is_empty() && seg.seq_number == s.rcv.nxt {
+        return t;
+    }
     if seg.control == TcpControl::Fin {
         s.expires = now + cfg.time_wait;
     }
