@@ -535,3 +535,22 @@ fn time_wait_does_not_answer_a_bare_ack() {
         ),
     );
 }
+
+/// RFC 9293 §3.8.6.3 / RFC 5681 §4.2: "an ACK SHOULD be generated for at
+/// least every second full-sized segment". With timestamps, every segment
+/// of the peer carries 12 option bytes inside our MSS (RFC 6691), so a
+/// full-sized segment holds MSS - 12 = 1448 bytes: the second one is
+/// acknowledged at once, not after a third or the delayed-ACK timer.
+#[test]
+fn every_second_full_sized_segment_is_acked_with_timestamps() {
+    run(
+        default_config(),
+        &format!(
+            "{HS_TS}
+             0.100 < . 1001:2449(1448) ack 1 win 502 <nop,nop,TS val 120 ecr *>
+             0.101 < . 2449:3897(1448) ack 1 win 502 <nop,nop,TS val 121 ecr *>
+             0.101 > . 1:1(0) ack 3897
+             0.200 ! delivered 2896"
+        ),
+    );
+}

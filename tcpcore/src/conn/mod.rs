@@ -925,7 +925,13 @@ fn ack_policy(
     cfg: &Config,
     t: &mut Transition<'_>,
 ) {
-    let full = u32::from(cfg.mss);
+    // A full-sized segment of the peer: our MSS less the options it must
+    // carry in every segment (RFC 6691: the MSS excludes options; RFC 7323
+    // §3.2: with timestamps, 12 bytes in every segment). Linux measures it
+    // instead (tcp_measure_rcv_mss); a peer on a smaller path MTU still
+    // gets its ACK by the delayed-ACK timer.
+    let options = if tcb.ts.is_some() { 12 } else { 0 };
+    let full = u32::from(cfg.mss).saturating_sub(options).max(1);
     if ack_now || rcv.unacked >= 2 * full {
         let r = make_ack(tcb, snd_nxt, rcv, rx, now);
         t.reply(r);
