@@ -554,3 +554,28 @@ fn every_second_full_sized_segment_is_acked_with_timestamps() {
         ),
     );
 }
+
+/// RFC 9293 §3.8.6.1: "The transmitting host SHOULD send the first
+/// zero-window probe when a zero window has existed for the retransmission
+/// timeout period ... and SHOULD increase exponentially the interval between
+/// successive probes" (MUST-36 / SHLD-29) -- in CLOSE-WAIT too, where the
+/// application still sends after the peer's FIN. Without probes a lost
+/// window update leaves both ends waiting for ever.
+#[test]
+fn zero_window_is_probed_in_close_wait() {
+    run(
+        default_config(),
+        &format!(
+            "{HS}
+             0.100 < F. 1001:1001(0) ack 1 win 0
+             0.100 > . 1:1(0) ack 1002
+             0.110 ! app-send 10
+             0.310 > . 1:2(1) ack 1002
+             0.710 > . 1:2(1) ack 1002
+             0.720 < . 1002:1002(0) ack 1 win 502
+             0.720 > P. 1:11(10) ack 1002
+             0.730 < . 1002:1002(0) ack 11 win 502
+             0.730 ! state CLOSE-WAIT"
+        ),
+    );
+}

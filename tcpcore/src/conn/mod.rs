@@ -1923,7 +1923,13 @@ fn half_closed_timeout(
         return Transition::new(half_state(kind, s));
     }
     s.tcb.rtx.deadline = None;
-    if s.snd.una == s.snd.max {
+    // Nothing in flight and no zero window to probe: the timer has nothing
+    // to do. With data queued behind a zero window this is the persist
+    // timer (RFC 9293 §3.8.6.1), which must send its probe here as in
+    // ESTABLISHED (`open_timeout`): the application may still send after
+    // the peer's FIN.
+    let idle = s.snd.una == s.snd.max && !(s.snd.cc.persist && s.snd.una.before(s.snd.end));
+    if idle {
         return Transition::new(half_state(kind, s));
     }
     if !send::on_rto(&mut s.snd, &mut s.tcb, now, cfg) {
