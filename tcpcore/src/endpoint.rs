@@ -1613,7 +1613,7 @@ impl<'s> Endpoint<'s> {
             let idle = self.cfg.conn.idle_timeout;
             if idle > crate::time::Duration::ZERO && now >= conn.last_rx + idle {
                 // Nothing heard for the idle timeout: reset and report it.
-                let t = before.abort_with(CloseReason::TimedOut);
+                let t = before.abort_with(CloseReason::TimedOut, now);
                 self.apply(i, before.name(), t, now, io);
                 continue;
             }
@@ -1642,7 +1642,7 @@ impl<'s> Endpoint<'s> {
     /// The application aborts connection `id` (sends a reset).
     pub fn abort<I: Io>(&mut self, id: ConnId, now: Instant, io: &mut I) {
         if let Some(state) = self.state(id).copied() {
-            let t = state.abort();
+            let t = state.abort(now);
             self.apply(id.index, state.name(), t, now, io);
         }
     }

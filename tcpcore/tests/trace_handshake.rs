@@ -130,8 +130,9 @@ fn syn_received_bad_ack_gets_reset() {
     );
 }
 
-/// The seed's "retransmission debounce": a retransmitted SYN in SYN-RECEIVED
-/// gets the same SYN-ACK again, at most once per 200 ms.
+/// The retransmission debounce: a retransmitted SYN in SYN-RECEIVED gets
+/// the same SYN-ACK at once; further duplicates at most once per 500 ms
+/// (Linux `tcp_oow_rate_limited`).
 #[test]
 fn syn_received_duplicate_syn_is_answered_once_per_interval() {
     run(
@@ -139,11 +140,12 @@ fn syn_received_duplicate_syn_is_answered_once_per_interval() {
         "0.000 < S 1000:1000(0) win 64240 <mss 1460>
          0.000 > S. 0:0(0) ack 1001 <mss 1460>
          0.050 < S 1000:1000(0) win 64240 <mss 1460>
+         0.050 > S. 0:0(0) ack 1001 <mss 1460>
          0.100 tick
          0.300 < S 1000:1000(0) win 64240 <mss 1460>
-         0.300 > S. 0:0(0) ack 1001 <mss 1460>
-         0.350 < S 1000:1000(0) win 64240 <mss 1460>
-         0.400 ! conns 1",
+         0.550 < S 1000:1000(0) win 64240 <mss 1460>
+         0.550 > S. 0:0(0) ack 1001 <mss 1460>
+         0.600 ! conns 1",
     );
 }
 

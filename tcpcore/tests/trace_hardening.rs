@@ -256,8 +256,12 @@ fn default_config_idle() -> tcpcore::EndpointConfig {
 
 /// RFC 5961 §4.2: a SYN gets a challenge ACK "irrespective of the sequence
 /// number" -- also far outside the window -- and those ACKs are rate-limited
-/// (§7), as are the ACKs for out-of-window segments: forged segments cannot
-/// make the server an ACK amplifier.
+/// (§7): forged SYNs cannot make the server an ACK amplifier. Out-of-window
+/// data segments are answered each (RFC 9293 §3.10.7.4 first; Linux
+/// `tcp_oow_rate_limited`: "Data packets without SYNs are not subject to
+/// rate limiting"), even with the challenge-ACK budget spent: one ACK for
+/// one larger segment amplifies nothing, and a retransmission whose ACK was
+/// lost needs it.
 #[test]
 fn out_of_window_syns_and_data_get_rate_limited_acks() {
     let mut body = String::from(
@@ -266,7 +270,8 @@ fn out_of_window_syns_and_data_get_rate_limited_acks() {
          0.010 < . 1001:1001(0) ack 1 win 502\n",
     );
     // 15 SYNs far out of the window, then 15 data segments far out of it,
-    // all within one second: 10 ACKs in all.
+    // all within one second: 10 challenge ACKs, then an ACK for each data
+    // segment.
     for i in 0..15u32 {
         let seq = 500_000 + i * 7919;
         body += &format!("0.{:03} < S {seq}:{seq}(0) win 64240\n", 100 + i);
@@ -281,6 +286,7 @@ fn out_of_window_syns_and_data_get_rate_limited_acks() {
             200 + i,
             seq + 10
         );
+        body += &format!("0.{:03} > . 1:1(0) ack 1001\n", 200 + i);
     }
     body += "0.300 ! state ESTABLISHED\n";
     let h = common::run(default_config(), &body);

@@ -40,7 +40,9 @@ pub struct Config {
     pub delayed_ack: Duration,
     /// How long TIME-WAIT lasts (2 × MSL).
     pub time_wait: Duration,
-    /// How long FIN-WAIT-2 waits for the peer's FIN before giving up.
+    /// How long FIN-WAIT-2 waits for the peer's FIN before giving up,
+    /// counted from the last acceptable segment received (data may still
+    /// flow after our half-close).
     pub fin_wait2_timeout: Duration,
     /// Challenge ACKs a connection may send per second (RFC 5961 §7).
     pub challenge_acks_per_sec: u8,
@@ -78,7 +80,7 @@ impl Default for Config {
             synack_retries: 5,
             max_retries: 8,
             nagle: true,
-            syn_debounce: Duration::from_millis(200),
+            syn_debounce: Duration::from_millis(500),
             delayed_ack: Duration::from_millis(40),
             time_wait: Duration::from_secs(60),
             fin_wait2_timeout: Duration::from_secs(60),

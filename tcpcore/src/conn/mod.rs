@@ -322,8 +322,13 @@ pub struct SynReceived {
     pub rcv: RecvHalf,
     /// Window scaling was negotiated (both SYNs carry the option).
     pub window_scaling: bool,
-    /// When the SYN-ACK was last sent (for the debounce).
-    pub synack_at: Instant,
+    /// When a retransmitted SYN was last answered (for the debounce of
+    /// further duplicates); `None` until the first one. The SYN-ACKs sent by
+    /// [`State::accept`] and by the retransmission timer do not count.
+    pub dup_syn_answered: Option<Instant>,
+    /// The application closed in SYN-RECEIVED: our FIN follows as soon as
+    /// the handshake completes (RFC 9293 §3.10.4).
+    pub close_queued: bool,
 }
 
 /// A state in which both halves are open or ours is closing: ESTABLISHED,
@@ -618,23 +623,33 @@ fn ts_option(ts: Option<TsState>, now: Instant) -> Option<Timestamps> {
     })
 }
 
-/// The window field to advertise, and the right edge it stands for.
+/// The window field to advertise; records the right edge it stands for.
 ///
-/// RFC 9293 §3.8.6: the right edge `RCV.NXT + RCV.WND` is never moved left.
 /// The buffer covers `[read, read + cap)`, so the window is the free space
-/// from RCV.NXT to `read + cap`; scaling rounds down, and where that would
-/// pull the edge left of what was advertised we round up instead.
+/// from RCV.NXT to `read + cap`, scaled down by our shift. RFC 9293 §3.8.6
+/// and RFC 7323 §2.4: never offer space that will not be accepted -- every
+/// byte inside any window we advertised must be taken later, and no byte
+/// beyond the buffer may ever be inside one. So the field is the free space
+/// rounded DOWN to the scale unit, and with less than one unit free it is
+/// zero (the peer then probes, RFC 9293 §3.8.6.1).
+///
+/// RFC 9293 §3.8.6: "A TCP receiver SHOULD NOT shrink the window, i.e.,
+/// move the right window edge to the left (SHLD-14). However, a sending TCP
+/// peer MUST be robust against window shrinking". Where rounding down puts
+/// the edge left of the one advertised before (`adv_right`, which never
+/// moves left), that edge cannot be kept: it is not a whole number of units
+/// from RCV.NXT, and rounding up would offer bytes past the end of the
+/// buffer, which would be dropped and never acknowledged, and the window
+/// would never reach zero. RFC 7323 §2.4 allows exactly this retraction of
+/// less than one unit with a non-zero shift; `adv_right` keeps the old
+/// edge, and the acceptability test (`front_checks`) still accepts every
+/// byte up to it, which the buffer has room for. (Linux's tcp_select_window
+/// rounds the current window up instead, relying on the slack of its
+/// socket memory accounting; this buffer has none.)
 #[inline]
 fn advertise(rcv: &mut RecvHalf) -> u16 {
-    let max = 0xffffu32 << rcv.wscale;
     let free = (rcv.read + rcv.cap) - rcv.nxt;
-    let wnd = free.min(max);
-    let mut field = wnd >> rcv.wscale;
-    let right = rcv.nxt + (field << rcv.wscale);
-    if right.before(rcv.adv_right) {
-        let need = rcv.adv_right - rcv.nxt;
-        field = need.div_ceil(1 << rcv.wscale).min(0xffff);
-    }
+    let field = (free >> rcv.wscale).min(0xffff);
     let right = rcv.nxt + (field << rcv.wscale);
     rcv.adv_right = rcv.adv_right.max(right);
     field as u16
@@ -706,6 +721,19 @@ fn challenge_allowed(tcb: &mut Tcb, now: Instant, cfg: &Config) -> bool {
     } else {
         false
     }
+}
+
+/// Whether an unacceptable (out-of-window, PAWS-old or duplicate) segment
+/// gets its ACK (RFC 9293 §3.10.7.4 first: "an acknowledgment should be
+/// sent in reply"). Pure ACKs share the challenge-ACK budget (RFC 5961 §7),
+/// so forged ones cannot make us an ACK amplifier; a segment that occupies
+/// sequence space (data or FIN) is always answered: it is most likely a
+/// retransmission whose ACK was lost, and the sender needs the duplicate
+/// ACK (RFC 5681 §4.2). Linux tcp_oow_rate_limited: "Data packets without
+/// SYNs are not subject to rate limiting".
+fn dup_ack_allowed(tcb: &mut Tcb, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> bool {
+    let occupies = seg.segment_len() > 0 && seg.control != TcpControl::Syn;
+    occupies || challenge_allowed(tcb, now, cfg)
 }
 
 /// RFC 9293 §3.10.7.4 first: the acceptability test, all four cases of
@@ -924,7 +952,13 @@ fn ack_policy(
     cfg: &Config,
     t: &mut Transition<'_>,
 ) {
-    let full = u32::from(cfg.mss);
+    // A full-sized segment of the peer: our MSS less the options it must
+    // carry in every segment (RFC 6691: the MSS excludes options; RFC 7323
+    // §3.2: with timestamps, 12 bytes in every segment). Linux measures it
+    // instead (tcp_measure_rcv_mss); a peer on a smaller path MTU still
+    // gets its ACK by the delayed-ACK timer.
+    let options = if tcb.ts.is_some() { 12 } else { 0 };
+    let full = u32::from(cfg.mss).saturating_sub(options).max(1);
     if ack_now || rcv.unacked >= 2 * full {
         let r = make_ack(tcb, snd_nxt, rcv, rx, now);
         t.reply(r);
@@ -1015,7 +1049,8 @@ impl State {
                 fin: None,
             },
             window_scaling: scaled,
-            synack_at: now,
+            dup_syn_answered: None,
+            close_queued: false,
         };
         let reply = syn_ack(&mut s, now, cfg);
         arm(&mut s.tcb.rtx, now, cfg);
@@ -1081,7 +1116,6 @@ impl State {
                     }
                     s.tcb.rtx.retries += 1;
                     s.tcb.rtx.deadline = Some(now + send::backed_off(&s.tcb.rtx, cfg));
-                    s.synack_at = now;
                     let r = syn_ack(&mut s, now, cfg);
                     let mut t = Transition::new(State::SynReceived(s));
                     t.reply(r);
@@ -1123,23 +1157,29 @@ impl State {
 
     /// The application closes its side (RFC 9293 §3.10.4): our FIN is queued
     /// after any data still to send, and [`State::poll_transmit`] sends it.
-    /// ESTABLISHED and SYN-RECEIVED enter FIN-WAIT-1, CLOSE-WAIT enters
-    /// LAST-ACK; elsewhere nothing changes.
+    /// ESTABLISHED enters FIN-WAIT-1, CLOSE-WAIT enters LAST-ACK;
+    /// SYN-RECEIVED queues the close until the handshake completes;
+    /// elsewhere nothing changes.
     pub fn close(self, _now: Instant, _cfg: &Config) -> Transition<'static> {
         match self {
             State::Established(mut s) => {
                 s.snd.fin = true;
                 Transition::new(State::FinWait1(s))
             }
-            State::SynReceived(s) => {
-                // "If no SENDs have been issued and there is no pending data
-                // to send, then form a FIN segment and send it, and enter
-                // FIN-WAIT-1 state."
-                let SynReceived {
-                    tcb, mut snd, rcv, ..
-                } = s;
-                snd.fin = true;
-                Transition::new(State::FinWait1(Open { tcb, snd, rcv }))
+            State::SynReceived(mut s) => {
+                // RFC 9293 §3.10.4, CLOSE in SYN-RECEIVED: "If no SENDs have
+                // been issued and there is no pending data to send, then
+                // form a FIN segment and send it, and enter FIN-WAIT-1
+                // state; otherwise, queue for processing after entering
+                // ESTABLISHED state." Entering FIN-WAIT-1 now would leave
+                // SND.UNA = ISS, and the retransmission timer would resend
+                // from there a byte of the send buffer and the FIN instead
+                // of the SYN-ACK. So the close is queued (the RFC's
+                // "otherwise" branch): the SYN-ACK keeps being
+                // retransmitted, and the handshake ACK enters ESTABLISHED
+                // and then FIN-WAIT-1, our FIN going out at ISS + 1.
+                s.close_queued = true;
+                Transition::new(State::SynReceived(s))
             }
             State::CloseWait(mut s) => {
                 s.snd.fin = true;
@@ -1344,35 +1384,52 @@ impl State {
         }
     }
 
-    /// The application aborts (RFC 9293 §3.10.5): send a reset and close.
-    pub fn abort(self) -> Transition<'static> {
-        self.abort_with(CloseReason::Aborted)
+    /// The application aborts (RFC 9293 §3.10.5): send a reset (where the
+    /// state calls for one) and close.
+    pub fn abort(self, now: Instant) -> Transition<'static> {
+        self.abort_with(CloseReason::Aborted, now)
     }
 
     /// As [`State::abort`], reporting `reason` (the endpoint's idle timeout
     /// reports [`CloseReason::TimedOut`]).
-    pub fn abort_with(self, reason: CloseReason) -> Transition<'static> {
+    ///
+    /// RFC 9293 §3.10.5: SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2
+    /// and CLOSE-WAIT send `<SEQ=SND.NXT><CTL=RST>`; in "CLOSING STATE,
+    /// LAST-ACK STATE, TIME-WAIT STATE: Respond with "ok" and delete the
+    /// TCB" without a reset (Linux's tcp_need_reset agrees).
+    pub fn abort_with(self, reason: CloseReason, now: Instant) -> Transition<'static> {
         let rst = match &self {
-            State::SynReceived(s) => Some((s.snd.nxt, s.rcv.nxt)),
-            State::Established(s) | State::FinWait1(s) => Some((s.snd.nxt, s.rcv.nxt)),
-            State::FinWait2(s) => Some((s.snd.nxt, s.rcv.nxt)),
-            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
-                Some((s.snd.nxt, s.rcv.nxt))
-            }
-            State::TimeWait(_) | State::Closed(_) => None,
+            State::SynReceived(s) => Some((s.snd.nxt, s.rcv.nxt, s.tcb.ts)),
+            State::Established(s) | State::FinWait1(s) => Some((s.snd.nxt, s.rcv.nxt, s.tcb.ts)),
+            State::FinWait2(s) => Some((s.snd.nxt, s.rcv.nxt, s.tcb.ts)),
+            State::CloseWait(s) => Some((s.snd.nxt, s.rcv.nxt, s.tcb.ts)),
+            State::Closing(_) | State::LastAck(_) | State::TimeWait(_) | State::Closed(_) => None,
         };
-        let mut t = Transition::new(State::Closed(reason));
-        if let Some((seq, ack)) = rst {
-            t.reply(Reply::rst(seq, Some(ack)));
-            t.event(Event::Closed(reason));
+        if let State::Closed(r) = self {
+            return Transition::new(State::Closed(r));
         }
+        let mut t = Transition::new(State::Closed(reason));
+        if let Some((seq, ack, ts)) = rst {
+            t.reply(rst_ts(seq, Some(ack), ts, now));
+        }
+        t.event(Event::Closed(reason));
         t
     }
 }
 
-fn give_up(snd_nxt: SeqNum, rcv_nxt: SeqNum) -> Transition<'static> {
+/// A reset on a connection: RFC 7323 §3.2, once timestamps are negotiated
+/// TSopt "MUST be sent in every non-<RST> segment for the duration of the
+/// connection, and SHOULD be sent in an <RST> segment" (TSval our clock,
+/// TSecr TS.Recent, as Linux's tcp_send_active_reset does).
+fn rst_ts(seq: SeqNum, ack: Option<SeqNum>, ts: Option<TsState>, now: Instant) -> Reply {
+    let mut r = Reply::rst(seq, ack);
+    r.options.timestamps = ts_option(ts, now);
+    r
+}
+
+fn give_up(tcb: &Tcb, snd_nxt: SeqNum, rcv_nxt: SeqNum, now: Instant) -> Transition<'static> {
     let mut t = Transition::new(State::Closed(CloseReason::TimedOut));
-    t.reply(Reply::rst(snd_nxt, Some(rcv_nxt)));
+    t.reply(rst_ts(snd_nxt, Some(rcv_nxt), tcb.ts, now));
     t.event(Event::Closed(CloseReason::TimedOut));
     t
 }
@@ -1427,11 +1484,36 @@ fn front_checks<'a>(
     // RFC 7323 §5.3: PAWS comes before the acceptability test; the
     // offending segment is acknowledged and dropped.
     if paws_rejects(tcb, seg, now) {
-        if challenge_allowed(tcb, now, cfg) {
+        if dup_ack_allowed(tcb, seg, now, cfg) {
             let r = make_ack(tcb, snd_nxt, rcv, rx, now);
             t.reply(r);
         }
         return Err(SegmentDrop::Paws);
+    }
+    // A RST is judged by its sequence number alone against the window we
+    // advertised (RFC 5961 §3.2, which RFC 9293 §3.10.7.4 first and second
+    // adopt): "1) If the RST bit is set and the sequence number is outside
+    // the current receive window, silently drop the segment. 2) If the RST
+    // bit is set and the sequence number exactly matches the next expected
+    // sequence number (RCV.NXT), then TCP MUST reset the connection. 3) If
+    // the RST bit is set and the sequence number does not exactly match the
+    // next expected sequence value, yet is within the current receive
+    // window, TCP MUST send an acknowledgment (challenge ACK)". The window
+    // is [RCV.NXT, adv_right): what the peer was told, not the larger
+    // buffer space that data may still use, and not the segment's payload
+    // (a RST whose text starts below RCV.NXT is outside).
+    if seg.control == TcpControl::Rst {
+        if seg.seq_number == rcv.nxt {
+            return Ok(());
+        }
+        if !seg.seq_number.in_window(rcv.nxt, rcv.adv_right) {
+            return Err(SegmentDrop::OutOfWindow);
+        }
+        if challenge_allowed(tcb, now, cfg) {
+            let r = make_ack(tcb, snd_nxt, rcv, rx, now);
+            t.reply(r);
+        }
+        return Err(SegmentDrop::RstNotExact);
     }
     // First: the sequence number. The receive window is the buffer space
     // from RCV.NXT (the application has consumed all in-order data).
@@ -1440,27 +1522,16 @@ fn front_checks<'a>(
     if !acceptable(rcv.nxt, wnd, seg.seq_number, seg_len) {
         // "If an incoming segment is not acceptable, an acknowledgment
         // should be sent in reply (unless the RST bit is set)" -- within the
-        // challenge-ACK rate limit, so that forged out-of-window segments
-        // cannot turn us into an ACK amplifier (Linux does the same with
-        // tcp_invalid_ratelimit).
-        if seg.control != TcpControl::Rst && challenge_allowed(tcb, now, cfg) {
+        // challenge-ACK rate limit for pure ACKs, so that forged
+        // out-of-window segments cannot turn us into an ACK amplifier
+        // (Linux does the same with tcp_invalid_ratelimit); data is exempt.
+        if dup_ack_allowed(tcb, seg, now, cfg) {
             let r = make_ack(tcb, snd_nxt, rcv, rx, now);
             t.reply(r);
         }
         return Err(SegmentDrop::OutOfWindow);
     }
-    // Second: RST (RFC 5961 §3.2). Exactly RCV.NXT resets; otherwise, being
-    // in the window, it earns a challenge ACK.
-    if seg.control == TcpControl::Rst {
-        if seg.seq_number == rcv.nxt {
-            return Ok(());
-        }
-        if challenge_allowed(tcb, now, cfg) {
-            let r = make_ack(tcb, snd_nxt, rcv, rx, now);
-            t.reply(r);
-        }
-        return Err(SegmentDrop::RstNotExact);
-    }
+    // Second: RST, handled above (RFC 5961 §3.2).
     // Third: security and compartment -- no IP security options are used.
     // Fourth: the SYN was handled first (RFC 5961 §4).
     Ok(())
@@ -1474,13 +1545,22 @@ fn syn_received<'a>(
     cfg: &Config,
     rx: &mut RecvBuffer<'_>,
 ) -> Transition<'a> {
-    // A retransmitted SYN (SEG.SEQ = IRS) gets the SYN-ACK again, at most
-    // once per debounce interval. It would fail the acceptability test,
-    // so it is recognised first (as Linux's tcp_check_req does).
+    // A retransmitted SYN (SEG.SEQ = IRS) means the client lost our
+    // SYN-ACK: it gets the same SYN-ACK at once. It would fail the
+    // acceptability test ("If an incoming segment is not acceptable, an
+    // acknowledgment should be sent in reply", RFC 9293 §3.10.7.4 first), so
+    // it is recognised first, as Linux's tcp_check_req does. Only the
+    // answers to further duplicates are debounced, one per
+    // `cfg.syn_debounce` (Linux: tcp_oow_rate_limited with
+    // tcp_invalid_ratelimit, 500 ms); the SYN-ACKs of `accept` and of the
+    // retransmission timer do not count.
     if seg.control == TcpControl::Syn && seg.ack_number.is_none() && seg.seq_number == s.rcv.irs {
         let mut t = Transition::new(State::SynReceived(s));
-        if now.saturating_since(s.synack_at) >= cfg.syn_debounce {
-            s.synack_at = now;
+        let limited = s
+            .dup_syn_answered
+            .is_some_and(|at| now.saturating_since(at) < cfg.syn_debounce);
+        if !limited {
+            s.dup_syn_answered = Some(now);
             let r = syn_ack(&mut s, now, cfg);
             t.reply(r);
             t.state = State::SynReceived(s);
@@ -1507,7 +1587,7 @@ fn syn_received<'a>(
         return t.drop_seg(SegmentDrop::BadAck);
     };
     if !(s.snd.una.before(ack) && ack.before_eq(s.snd.nxt)) {
-        t.reply(Reply::rst(ack, None));
+        t.reply(rst_ts(ack, None, s.tcb.ts, now));
         t.state = State::SynReceived(s);
         return t.drop_seg(SegmentDrop::BadAck);
     }
@@ -1515,9 +1595,14 @@ fn syn_received<'a>(
         mut tcb,
         mut snd,
         rcv,
-        ..
+        window_scaling: _,
+        dup_syn_answered,
+        close_queued,
     } = s;
-    if tcb.rtx.retries == 0 {
+    // Karn (RFC 6298 §3): the ACK of a SYN-ACK sent more than once -- by
+    // the timer or in answer to a retransmitted SYN (Linux counts both in
+    // req->num_retrans) -- gives no RTT sample.
+    if tcb.rtx.retries == 0 && dup_syn_answered.is_none() {
         rtt_sample(&mut tcb.rtx, now, cfg);
     }
     tcb.rtx.deadline = None;
@@ -1534,6 +1619,13 @@ fn syn_received<'a>(
     // The rest of the segment (text, FIN) as in ESTABLISHED.
     let mut t = t;
     after_ack(OpenKind::Established, est, false, seg, now, cfg, rx, &mut t);
+    if close_queued {
+        // RFC 9293 §3.10.4: the CLOSE queued in SYN-RECEIVED is processed
+        // now that the connection is ESTABLISHED (or CLOSE-WAIT, if this
+        // segment carried the peer's FIN); `poll_transmit` sends the FIN.
+        let c = t.state.close(now, cfg);
+        t.state = c.state;
+    }
     t
 }
 
@@ -1720,6 +1812,22 @@ fn fin_wait2<'a>(
         cfg,
         rx,
     );
+    // The application only half-closed: it still receives, and RFC 9293
+    // (§3.10.7.4, FIN-WAIT-2: "process the segment text") sets no limit
+    // on how long the peer may keep sending. The timeout is for a peer
+    // that went quiet, so every acceptable segment (one that passed the
+    // sequence, RST, SYN and ACK checks; data that found no buffer
+    // space still shows the peer alive) restarts it. Linux's
+    // tcp_fin_timeout applies only to orphaned sockets (closed by the
+    // application, which then reads nothing: Linux resets on data
+    // arriving there); a socket the application only shut down for
+    // writing waits in FIN-WAIT-2 with no limit. Ours keeps reading, so
+    // it waits as long as data flows and `fin_wait2_timeout` after the
+    // last segment.
+    let deadline = match t.dropped {
+        None | Some(SegmentDrop::NoBuffer) => now + cfg.fin_wait2_timeout,
+        Some(_) => deadline,
+    };
     if let State::FinWait1(o) = t.state {
         // The FIN was acknowledged before; stay in FIN-WAIT-2.
         let Open { tcb, snd, rcv } = o;
@@ -1755,7 +1863,7 @@ fn half_closed<'a>(
     let mut t = Transition::new(half_state(kind, s));
     let snd_nxt = s.snd.nxt;
     if paws_rejects(&s.tcb, seg, now) {
-        if challenge_allowed(&mut s.tcb, now, cfg) {
+        if dup_ack_allowed(&mut s.tcb, seg, now, cfg) {
             let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
             t.reply(r);
         }
@@ -1769,8 +1877,9 @@ fn half_closed<'a>(
     if seg.control != TcpControl::Syn && !acceptable(s.rcv.nxt, 0, seg.seq_number, seg_len) {
         // A RST is acceptable when it is at RCV.NXT only (RFC 5961 §3.2);
         // here a RST elsewhere is dropped silently. Other segments get an
-        // ACK within the challenge-ACK rate limit.
-        if seg.control != TcpControl::Rst && challenge_allowed(&mut s.tcb, now, cfg) {
+        // ACK: a retransmitted data or FIN segment always, a pure ACK
+        // within the challenge-ACK rate limit.
+        if seg.control != TcpControl::Rst && dup_ack_allowed(&mut s.tcb, seg, now, cfg) {
             let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
             t.reply(r);
         }
@@ -1800,6 +1909,10 @@ fn half_closed<'a>(
             t.drop_seg(SegmentDrop::BadAck)
         }
         AckCheck::Ok { fin_acked } => {
+            // RFC 7323 §4.3: "If SEG.TSval >= TS.Recent and SEG.SEQ =<
+            // Last.ACK.sent, then SEG.TSval is copied to TS.Recent" -- in
+            // these states too, or our segments echo a stale TSval.
+            update_ts_recent(&mut s.tcb, seg, now);
             t.state = match (kind, fin_acked) {
                 // "LAST-ACK: The only thing that can arrive in this state is
                 // an acknowledgment of our FIN. If our FIN is now
@@ -1838,11 +1951,17 @@ fn half_closed_timeout(
         return Transition::new(half_state(kind, s));
     }
     s.tcb.rtx.deadline = None;
-    if s.snd.una == s.snd.max {
+    // Nothing in flight and no zero window to probe: the timer has nothing
+    // to do. With data queued behind a zero window this is the persist
+    // timer (RFC 9293 §3.8.6.1), which must send its probe here as in
+    // ESTABLISHED (`open_timeout`): the application may still send after
+    // the peer's FIN.
+    let idle = s.snd.una == s.snd.max && !(s.snd.cc.persist && s.snd.una.before(s.snd.end));
+    if idle {
         return Transition::new(half_state(kind, s));
     }
     if !send::on_rto(&mut s.snd, &mut s.tcb, now, cfg) {
-        return give_up(s.snd.nxt, s.rcv.nxt);
+        return give_up(&s.tcb, s.snd.nxt, s.rcv.nxt, now);
     }
     Transition::new(half_state(kind, s))
 }
@@ -1872,7 +1991,7 @@ fn open_timeout(
         s.tcb.rtx.deadline = None;
         let idle = s.snd.una == s.snd.max && !(s.snd.cc.persist && s.snd.una.before(s.snd.end));
         if !idle && !send::on_rto(&mut s.snd, &mut s.tcb, now, cfg) {
-            return give_up(s.snd.nxt, s.rcv.nxt);
+            return give_up(&s.tcb, s.snd.nxt, s.rcv.nxt, now);
         }
     }
     t.state = wrap(s);
@@ -1923,7 +2042,13 @@ fn time_wait<'a>(mut s: TimeWait, seg: &TcpRepr<'a>, now: Instant, cfg: &Config)
     // "The only thing that can arrive in this state is a retransmission of
     // the remote FIN. Acknowledge it, and restart the 2 MSL timeout." Any
     // other segment is answered with an ACK as well (RFC 9293's
-    // unacceptable-segment rule; RFC 5961 §4 for a SYN).
+    // unacceptable-segment rule; RFC 5961 §4 for a SYN) -- except a bare ACK
+    // at RCV.NXT: it is acceptable (zero length at RCV.NXT with a zero
+    // window) and carries nothing to acknowledge, so answering it would be
+    // an ACK for an ACK (Linux's tcp_timewait_state_process drops it too).
+    if seg.control == TcpControl::None && seg.payload.is_empty() && seg.seq_number == s.rcv.nxt {
+        return t;
+    }
     if seg.control == TcpControl::Fin {
         s.expires = now + cfg.time_wait;
     }
@@ -1940,9 +2065,9 @@ fn time_wait<'a>(mut s: TimeWait, seg: &TcpRepr<'a>, now: Instant, cfg: &Config)
             deadline: None,
         },
     };
-    // A retransmitted FIN is always answered; anything else within the
-    // challenge-ACK rate limit (RFC 5961 §7).
-    if seg.control == TcpControl::Fin || challenge_allowed(&mut tcb, now, cfg) {
+    // A retransmitted FIN or data segment is always answered; anything else
+    // within the challenge-ACK rate limit (RFC 5961 §7).
+    if seg.control == TcpControl::Fin || dup_ack_allowed(&mut tcb, seg, now, cfg) {
         let r = make_ack_closed(&mut tcb, s.snd_nxt, &s.rcv, now);
         t.reply(r);
     }
