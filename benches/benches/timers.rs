@@ -79,6 +79,7 @@ fn config() -> EndpointConfig {
         addr: SERVER_IP,
         port: SERVER_PORT,
         answer_arp: true,
+        reset_other_ports: false,
         max_half_open: 64,
         conn: Config::default(),
     }
