@@ -65,9 +65,9 @@ fn no_nagle_sends_tail_at_once() {
 /// retransmitted and the RTO doubles. The RTO comes from the handshake's
 /// RTT (10 ms) and is bounded below by 200 ms; before it, the tail loss
 /// probe (RFC 8985 §7: 2 SRTT + 50 ms for a single segment) sends the
-/// segment once. Karn's rule (RFC 6298 §3): the ACK of a retransmitted
-/// segment gives no RTT sample, so the next segment's RTO is again 200 ms,
-/// not 1.4 s.
+/// segment once. Karn's rule (RFC 6298 §3, §5): the ACK of a retransmitted
+/// segment gives no RTT sample, so the backed-off RTO (200 ms << 3) stays
+/// for the next segment until a new sample is taken.
 #[test]
 fn rto_backoff_and_karn() {
     let h = run(
@@ -84,7 +84,7 @@ fn rto_backoff_and_karn() {
              2.000 ! app-send 100
              2.000 > P. 101:201(100) ack 1001
              2.070 > P. 101:201(100) ack 1001
-             2.200 > P. 101:201(100) ack 1001"
+             3.600 > P. 101:201(100) ack 1001"
         ),
     );
     assert_eq!(h.ep.stats().retransmits, 6);

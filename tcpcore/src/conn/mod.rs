@@ -222,8 +222,14 @@ pub struct Rtx {
     pub rtt: Option<(u64, u64)>,
     /// The current RTO (before backoff).
     pub rto: Duration,
-    /// Retransmissions of the segment in flight.
+    /// Retransmission timeouts (or unanswered zero-window probes) in a row
+    /// without forward progress; the connection gives up at
+    /// `Config::max_retries` (Linux `icsk_retransmits`, `icsk_probes_out`).
     pub retries: u8,
+    /// RFC 6298 §5.5: how many times the RTO has doubled since the last
+    /// valid RTT sample (Linux `icsk_backoff`). Karn: only a new sample
+    /// collapses it, not the ACK of retransmitted data.
+    pub backoff: u8,
     /// When the segment in flight was first sent (Karn: only a segment never
     /// retransmitted gives a sample).
     pub sent_at: Instant,
@@ -727,6 +733,7 @@ fn rtt_sample(rtx: &mut Rtx, now: Instant, cfg: &Config) {
 fn arm(rtx: &mut Rtx, now: Instant, cfg: &Config) {
     rtx.sent_at = now;
     rtx.retries = 0;
+    rtx.backoff = 0;
     rtx.deadline = Some(now + rtx.rto.min(cfg.rto_max));
 }
 
@@ -800,6 +807,7 @@ fn check_ack(
             // data instead of waiting for the backed-off timer.
             snd.nxt = snd.una;
             tcb.rtx.retries = 0;
+            tcb.rtx.backoff = 0; // Linux tcp_ack_probe
             tcb.rtx.deadline = None;
         }
     }
@@ -955,6 +963,7 @@ impl State {
                     rtt: None,
                     rto: cfg.rto_initial,
                     retries: 0,
+                    backoff: 0,
                     sent_at: now,
                     deadline: None,
                 },
@@ -1052,6 +1061,7 @@ impl State {
                         return t;
                     }
                     s.tcb.rtx.retries += 1;
+                    s.tcb.rtx.backoff = s.tcb.rtx.backoff.saturating_add(1);
                     s.tcb.rtx.deadline = Some(now + send::backed_off(&s.tcb.rtx, cfg));
                     s.synack_at = now;
                     let r = syn_ack(&mut s, now, cfg);
@@ -1494,6 +1504,7 @@ fn syn_received<'a>(
     }
     tcb.rtx.deadline = None;
     tcb.rtx.retries = 0;
+    tcb.rtx.backoff = 0;
     snd.una = ack;
     // "...and continue processing with the variables below set to:
     // SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK"
@@ -1880,6 +1891,7 @@ fn time_wait<'a>(mut s: TimeWait, seg: &TcpRepr<'a>, now: Instant, cfg: &Config)
             rtt: None,
             rto: cfg.rto_initial,
             retries: 0,
+            backoff: 0,
             sent_at: now,
             deadline: None,
         },

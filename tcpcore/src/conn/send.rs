@@ -317,11 +317,15 @@ pub fn rtt_update(rtx: &mut Rtx, sample: Duration, cfg: &Config) {
     // Clock granularity G: 1 ms.
     let rto = Duration::from_micros(srtt + (4 * rttvar).max(1000));
     rtx.rto = rto.max(cfg.rto_min).min(cfg.rto_max);
+    // RFC 6298 §5.7 / Karn: the backed-off RTO is kept until a valid
+    // sample; this is one (Linux tcp_ack_update_rtt: "RFC6298: only reset
+    // backoff on valid RTT measurement").
+    rtx.backoff = 0;
 }
 
-/// The RTO after `retries` backoffs (RFC 6298 §5.5), bounded by `rto_max`.
+/// The RTO after `backoff` doublings (RFC 6298 §5.5), bounded by `rto_max`.
 pub fn backed_off(rtx: &Rtx, cfg: &Config) -> Duration {
-    let shift = u32::from(rtx.retries).min(16);
+    let shift = u32::from(rtx.backoff).min(16);
     rtx.rto.saturating_mul(1 << shift).min(cfg.rto_max)
 }
 
@@ -367,6 +371,9 @@ pub fn on_ack(
                 snd.cc.rtt_probe = None;
             }
         }
+        // Forward progress: the give-up count starts again (Linux tcp_ack
+        // clears icsk_retransmits when SND.UNA advances). The backoff does
+        // not: it goes only with a new RTT sample (RFC 6298 §5, Karn).
         tcb.rtx.retries = 0;
         let cc = &mut snd.cc;
         match cc.recover {
@@ -396,9 +403,11 @@ pub fn on_ack(
             }
         }
         cc.dupacks = 0;
-        // RFC 6298 §5.2 / §5.3: restart the timer while data is outstanding.
+        // RFC 6298 §5.2 / §5.3: restart the timer while data is outstanding,
+        // with the RTO as it stands, backoff included (Linux tcp_rearm_rto
+        // uses icsk_rto, which keeps the backoff until a new sample).
         tcb.rtx.deadline = if snd.nxt != snd.una {
-            Some(now + tcb.rtx.rto)
+            Some(now + backed_off(&tcb.rtx, cfg))
         } else {
             None
         };
@@ -572,7 +581,7 @@ pub fn next_segment(
         }
         if tcb.rtx.deadline.is_none() || snd.cc.persist {
             snd.cc.persist = false;
-            tcb.rtx.deadline = Some(now + tcb.rtx.rto);
+            tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
         }
         arm_pto(snd, tcb, now);
         let fin = fin_seq == Some(snd.nxt) && snd.nxt.after_eq(snd.max) && wnd_end.after(snd.nxt);
@@ -587,7 +596,7 @@ pub fn next_segment(
         snd.nxt += 1;
         snd.max = snd.max.max(snd.nxt);
         if tcb.rtx.deadline.is_none() {
-            tcb.rtx.deadline = Some(now + tcb.rtx.rto);
+            tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
         }
         return Some((data_end, 0, true));
     }
@@ -659,6 +668,8 @@ pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) -> 
         return false;
     }
     tcb.rtx.retries = tcb.rtx.retries.saturating_add(1);
+    // RFC 6298 §5.5: "back off the timer".
+    tcb.rtx.backoff = tcb.rtx.backoff.saturating_add(1);
     tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
     if probing {
         // One byte beyond the closed window (or the FIN) goes out as a probe.

@@ -1,0 +1,190 @@
+//! Loss recovery and timers of the send path (issue #14): RTO backoff and
+//! Karn's rule (RFC 6298 §5), the persist timer's give-up (RFC 9293
+//! §3.8.6.1), SACK recovery (RFC 6675), congestion control (RFC 5681, RFC
+//! 3465, RFC 6582), tail loss probes (RFC 8985 §7), and the RTT sample of a
+//! SYN-cookie connection (RFC 7323 §4).
+//!
+//! Where a packet trace is awkward, the tests drive a [`State`] directly
+//! through its public API and look at its public fields.
+
+mod common;
+
+#[allow(unused_imports)]
+use common::{default_config, run, Harness};
+use tcpcore::conn::{Open, RecvRanges, Reply};
+use tcpcore::wire::{SackBlocks, TcpControl, TcpOptions, TcpRepr};
+use tcpcore::{Buffers, Config, EndpointConfig, Instant, RecvBuffer, SeqNum, State};
+
+/// Our ISS in the direct tests.
+const ISS: u32 = 0;
+/// The peer's ISN in the direct tests.
+const IRS: u32 = 1000;
+/// The peer's MSS in the direct tests (no options on our segments, so it
+/// is also SMSS).
+const MSS: u32 = 1000;
+
+fn ms(t: u64) -> Instant {
+    Instant::from_millis(t)
+}
+
+/// One connection driven directly, with its receive buffer.
+struct Direct {
+    st: State,
+    cfg: Config,
+    ranges: RecvRanges,
+    data: Vec<u8>,
+}
+
+impl Direct {
+    /// SYN at 0 ms, its ACK at 10 ms (an RTT sample of 10 ms: SRTT 10 ms,
+    /// RTO 200 ms, the lower bound). `sack`: SACK is negotiated. The peer's
+    /// window is 1 MB (shift 4).
+    fn new(cfg: Config, sack: bool) -> Direct {
+        let syn = seg(IRS, None, TcpControl::Syn, 65535, |o| {
+            o.mss = Some(MSS as u16);
+            o.sack_permitted = sack;
+            o.window_scale = Some(4);
+        });
+        let bufs = Buffers {
+            rx: 1 << 16,
+            tx: 1 << 20,
+        };
+        let t = State::accept(&syn, SeqNum::new(ISS), 0, ms(0), &cfg, bufs);
+        let mut d = Direct {
+            st: t.state,
+            cfg,
+            ranges: RecvRanges::new(),
+            data: vec![0; 1 << 16],
+        };
+        d.ack_at(10, 1, 65535, &[]);
+        assert!(matches!(d.st, State::Established(_)), "{:?}", d.st);
+        d
+    }
+
+    fn open(&self) -> &Open {
+        match &self.st {
+            State::Established(o) | State::FinWait1(o) => o,
+            other => panic!("not open: {other:?}"),
+        }
+    }
+
+    /// The peer's ACK of our byte `ack` (relative to the ISS), window
+    /// `win` (before scaling), SACK blocks relative to the ISS.
+    fn ack_at(&mut self, t: u64, ack: u32, win: u16, sack: &[(u32, u32)]) {
+        let s = seg(IRS + 1, Some(ack), TcpControl::None, win, |o| {
+            let mut b = SackBlocks::new();
+            for &(l, r) in sack {
+                b.push(SeqNum::new(ISS + l), SeqNum::new(ISS + r));
+            }
+            o.sack_blocks = b;
+        });
+        let mut rx = RecvBuffer::new(&mut self.ranges, &mut self.data).unwrap();
+        let st = core::mem::replace(&mut self.st, State::Closed(tcpcore::CloseReason::Normal));
+        self.st = st.on_segment(&s, ms(t), &self.cfg, &mut rx).state;
+    }
+
+    /// Queues `n` bytes to send.
+    fn queue(&mut self, n: usize) {
+        assert_eq!(self.st.queue(n), n);
+    }
+
+    /// Everything the connection sends now: `(seq relative to the ISS, len)`.
+    fn send_at(&mut self, t: u64) -> Vec<(u32, u32)> {
+        let mut out = Vec::new();
+        while let Some(r) = self.st.poll_transmit(ms(t), &self.cfg) {
+            let Reply { seq, len, .. } = r;
+            out.push((seq.get().wrapping_sub(ISS), len));
+            assert!(out.len() < 1000);
+        }
+        out
+    }
+
+    /// Runs the timers due at `t`, then sends.
+    fn timeout_at(&mut self, t: u64) -> Vec<(u32, u32)> {
+        let rx = RecvBuffer::new(&mut self.ranges, &mut self.data).unwrap();
+        let st = core::mem::replace(&mut self.st, State::Closed(tcpcore::CloseReason::Normal));
+        self.st = st.on_timeout(ms(t), &self.cfg, &rx).state;
+        self.send_at(t)
+    }
+
+    /// The RTO deadline, in ms from the start.
+    fn rto_deadline(&self) -> Option<u64> {
+        self.open().tcb.rtx.deadline.map(|d| d.as_millis())
+    }
+}
+
+fn seg(
+    seq: u32,
+    ack: Option<u32>,
+    control: TcpControl,
+    win: u16,
+    opts: impl FnOnce(&mut TcpOptions),
+) -> TcpRepr<'static> {
+    let mut options = TcpOptions::default();
+    opts(&mut options);
+    TcpRepr {
+        src_port: 40000,
+        dst_port: 80,
+        seq_number: SeqNum::new(seq),
+        ack_number: ack.map(|a| SeqNum::new(ISS.wrapping_add(a))),
+        control,
+        push: false,
+        urgent: None,
+        ece: false,
+        cwr: false,
+        window_len: win,
+        options,
+        payload: &[],
+    }
+}
+
+#[allow(dead_code)]
+fn no_nagle() -> EndpointConfig {
+    let mut c = default_config();
+    c.conn.nagle = false;
+    c
+}
+
+/// RFC 6298 §5 and Karn's algorithm (§3): the backed-off RTO is kept until
+/// a new RTT sample is taken; an ACK that covers retransmitted data gives
+/// no sample and so must not collapse the backoff (Linux
+/// `tcp_ack_update_rtt`: "RFC6298: only reset backoff on valid RTT
+/// measurement"). Otherwise, once the path's RTT has grown above the RTO,
+/// every timeout is spurious and cwnd never leaves one segment. A later
+/// valid sample does reset it.
+#[test]
+fn karn_ack_of_retransmission_keeps_backoff() {
+    let mut d = Direct::new(Config::default(), false);
+    d.queue(1000);
+    assert_eq!(d.send_at(100), vec![(1, 1000)]);
+    // Two retransmission timeouts (the RTO doubles: 200, 400, 800 ms);
+    // run every timer as it comes (a tail loss probe may come first).
+    let mut t = 100;
+    while d.open().tcb.rtx.retries < 2 {
+        t = d.st.poll_timeout().unwrap().as_millis();
+        d.timeout_at(t);
+    }
+    // The ACK of the retransmitted segment: no sample (no timestamps).
+    d.ack_at(t + 500, 1001, 65535, &[]);
+    assert_eq!(
+        d.open().tcb.rtx.retries,
+        0,
+        "forward progress resets the retry count"
+    );
+    d.queue(1000);
+    let now = t + 600;
+    assert_eq!(d.send_at(now), vec![(1001, 1000)]);
+    assert_eq!(
+        d.rto_deadline(),
+        Some(now + 800),
+        "the RTO stays backed off (200 ms << 2) without a new RTT sample"
+    );
+    // A valid sample (the new segment was never retransmitted) resets the
+    // backoff: SRTT 7/8 * 10 + 1/8 * 100 ms, RTO 200 ms + 4 RTTVAR.
+    d.ack_at(now + 100, 2001, 65535, &[]);
+    d.queue(1000);
+    assert_eq!(d.send_at(now + 200), vec![(2001, 1000)]);
+    let rto = d.open().tcb.rtx.rto.as_millis();
+    assert_eq!(d.rto_deadline(), Some(now + 200 + rto));
+    assert!(rto < 800, "rto {rto}");
+}
