@@ -188,3 +188,86 @@ fn karn_ack_of_retransmission_keeps_backoff() {
     assert_eq!(d.rto_deadline(), Some(now + 200 + rto));
     assert!(rto < 800, "rto {rto}");
 }
+
+/// Handshake with SACK and window scaling (client window 502 << 7).
+const HS_SACK: &str = "
+    0.000 < S 1000:1000(0) win 64240 <mss 1460,sackOK,nop,wscale 7>
+    0.000 > S. 0:0(0) ack 1001
+    0.010 < . 1001:1001(0) ack 1 win 502";
+
+/// RFC 9293 §3.8.6.1 / RFC 1122 §4.2.2.17: a zero-window probe that is
+/// never answered counts towards the retry limit, as Linux's
+/// `tcp_probe_timer` counts `icsk_probes_out` against `tcp_retries2`: a peer
+/// that closed its window and vanished does not hold the slot for ever.
+#[test]
+fn unanswered_zero_window_probes_give_up() {
+    let mut cfg = no_nagle();
+    cfg.conn.max_retries = 2;
+    run(
+        cfg,
+        &format!(
+            "{HS_SACK}
+             0.050 < . 1001:1001(0) ack 1 win 0
+             0.100 ! app-send 100
+             0.300 > . 1:2(1) ack 1001
+             0.700 > . 1:2(1) ack 1001
+             1.500 > R. 2:2(0) ack 1001
+             1.500 ! closed timedout
+             1.500 ! state CLOSED"
+        ),
+    );
+}
+
+/// The same in LAST-ACK: the peer sent its FIN with a zero window and
+/// vanished; our FIN, retransmitted as a probe, gives up after the retry
+/// limit (RFC 9293 §3.8.6.1; Linux `tcp_probe_timer`).
+#[test]
+fn unanswered_fin_probes_in_last_ack_give_up() {
+    let mut cfg = no_nagle();
+    cfg.conn.max_retries = 2;
+    run(
+        cfg,
+        &format!(
+            "{HS_SACK}
+             0.050 < F. 1001:1001(0) ack 1 win 0
+             0.050 > . 1:1(0) ack 1002
+             0.100 ! app-close
+             0.100 > F. 1:1(0) ack 1002
+             0.100 ! state LAST-ACK
+             0.300 > F. 1:1(0) ack 1002
+             0.700 > F. 1:1(0) ack 1002
+             1.500 > R. 2:2(0) ack 1002
+             1.500 ! closed timedout
+             1.500 ! state CLOSED"
+        ),
+    );
+}
+
+/// Any acceptable ACK from the peer resets the probe count (Linux `tcp_ack`
+/// clears `icsk_probes_out`): a peer that answers each probe with a zero
+/// window keeps the connection, in LAST-ACK too, past the retry limit.
+#[test]
+fn answered_fin_probes_in_last_ack_keep_it_alive() {
+    let mut cfg = no_nagle();
+    cfg.conn.max_retries = 2;
+    run(
+        cfg,
+        &format!(
+            "{HS_SACK}
+             0.050 < F. 1001:1001(0) ack 1 win 0
+             0.050 > . 1:1(0) ack 1002
+             0.100 ! app-close
+             0.100 > F. 1:1(0) ack 1002
+             0.300 > F. 1:1(0) ack 1002
+             0.310 < . 1002:1002(0) ack 1 win 0
+             0.700 > F. 1:1(0) ack 1002
+             0.710 < . 1002:1002(0) ack 1 win 0
+             1.500 > F. 1:1(0) ack 1002
+             1.510 < . 1002:1002(0) ack 1 win 0
+             3.100 > F. 1:1(0) ack 1002
+             3.110 < . 1002:1002(0) ack 2 win 0
+             3.110 ! state CLOSED
+             3.110 ! closed normal"
+        ),
+    );
+}

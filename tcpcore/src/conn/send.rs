@@ -343,6 +343,12 @@ pub fn on_ack(
     let mss = smss(snd, tcb);
     let wnd = u32::from(seg.window_len) << snd.wscale;
     let mut acked = 0;
+    if snd.cc.persist && ack.after_eq(snd.una) {
+        // The peer answered a zero-window probe: it is alive, so the probe
+        // count starts again (Linux tcp_ack clears icsk_probes_out on any
+        // ACK that is not old).
+        tcb.rtx.retries = 0;
+    }
     if ack.after(snd.una) {
         acked = ack - snd.una;
         snd.una = ack;
@@ -659,12 +665,16 @@ fn retransmit(
 /// the timer off. RFC 5681 §3.1: ssthresh = max(FlightSize / 2, 2 SMSS) and
 /// cwnd = one segment (the loss window). Everything not acknowledged is sent
 /// again from SND.UNA (go-back-N), since the SACK information may be stale.
-/// A zero-window probe (RFC 9293 §3.8.6.1) is backed off the same way but
-/// never gives up while the peer answers.
+/// A zero-window probe (RFC 9293 §3.8.6.1) is backed off the same way and
+/// counts towards the same limit, but any acceptable ACK (the peer's answer
+/// to a probe) starts the count again, so the connection never gives up
+/// while the peer answers (Linux tcp_probe_timer: unanswered probes,
+/// icsk_probes_out, against tcp_retries2). A peer that closed its window
+/// and vanished no longer holds the connection for ever.
 pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) -> bool {
     let mss = smss(snd, tcb);
     let probing = snd.wnd == 0;
-    if !probing && tcb.rtx.retries >= cfg.max_retries {
+    if tcb.rtx.retries >= cfg.max_retries {
         return false;
     }
     tcb.rtx.retries = tcb.rtx.retries.saturating_add(1);
