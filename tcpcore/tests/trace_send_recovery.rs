@@ -271,3 +271,36 @@ fn answered_fin_probes_in_last_ack_keep_it_alive() {
         ),
     );
 }
+
+/// RFC 6675 §5: in SACK-based recovery cwnd is set to ssthresh on entry and
+/// `pipe` alone decides what may be sent; a partial ACK does not deflate
+/// cwnd. (NewReno's "deflate by the amount acknowledged, add back one
+/// SMSS", RFC 6582 §3.2 step 5, applies to recovery without SACK only.)
+/// Deflating here took cwnd to a couple of segments after the first
+/// partial ACK and stopped sending for an RTT.
+#[test]
+fn sack_recovery_partial_ack_keeps_cwnd() {
+    let mut d = Direct::new(Config::default(), true);
+    d.queue(30_000);
+    let sent = d.send_at(100);
+    assert_eq!(sent.len(), 10);
+    // Segments [1, 1001) and [3001, 4001) are lost; the others are SACKed.
+    d.ack_at(110, 1, 65535, &[(1001, 2001)]);
+    d.ack_at(111, 1, 65535, &[(1001, 3001)]);
+    d.ack_at(112, 1, 65535, &[(4001, 5001), (1001, 3001)]);
+    assert_eq!(d.send_at(112), vec![(1, 1000)], "the first hole, at once");
+    let cc = d.open().snd.cc;
+    assert_eq!((cc.ssthresh, cc.cwnd), (5000, 5000));
+    d.ack_at(113, 1, 65535, &[(4001, 6001), (1001, 3001)]);
+    d.ack_at(114, 1, 65535, &[(4001, 7001), (1001, 3001)]);
+    assert_eq!(d.send_at(114), vec![(3001, 1000)], "the second hole");
+    // The partial ACK: the first hole repaired; recovery goes on (recover
+    // is 10001).
+    d.ack_at(120, 3001, 65535, &[(4001, 8001)]);
+    let cc = d.open().snd.cc;
+    assert!(cc.recover.is_some());
+    assert_eq!(cc.cwnd, 5000, "cwnd stays at ssthresh in RFC 6675 recovery");
+    // pipe: [3001, 4001) resent, [8001, 10001) in flight: 3000 < cwnd, so
+    // two new segments go at once.
+    assert_eq!(d.send_at(120), vec![(10001, 1000), (11001, 1000)]);
+}

@@ -116,6 +116,10 @@ pub struct Congestion {
     /// In fast recovery until this sequence number is acknowledged
     /// (RFC 6582 `recover`).
     pub recover: Option<SeqNum>,
+    /// This recovery is SACK-based (RFC 6675: cwnd stays at ssthresh and
+    /// `pipe` decides), not NewReno's (RFC 6582: cwnd inflated by
+    /// duplicate ACKs, deflated by partial ACKs).
+    pub sack_recovery: bool,
     /// RFC 6675 HighRxt: the highest sequence number retransmitted in this
     /// recovery; the next hole to resend starts at or after it.
     pub high_rxt: SeqNum,
@@ -150,6 +154,7 @@ impl Congestion {
             ssthresh: u32::MAX,
             dupacks: 0,
             recover: None,
+            sack_recovery: false,
             high_rxt: SeqNum::new(0),
             rtx_una: false,
             sacked: Scoreboard::new(),
@@ -390,13 +395,20 @@ pub fn on_ack(
                 let flight = snd.nxt - snd.una;
                 cc.cwnd = cc.ssthresh.min(flight.max(mss) + mss);
             }
-            // A partial acknowledgment: retransmit the first unacknowledged
-            // segment, deflate cwnd by the amount acked and add back one
-            // SMSS (RFC 6582 §3.2 step 5).
-            Some(_) => {
+            // A partial acknowledgment in SACK-based recovery: RFC 6675 §5
+            // sets cwnd = ssthresh on entry and changes it no more; `pipe`
+            // decides what is sent. With nothing SACKed above the new
+            // SND.UNA, no hole is known: the segment there is resent.
+            Some(_) if cc.sack_recovery => {
                 if cc.sacked.is_empty() {
                     cc.rtx_una = true;
                 }
+            }
+            // A partial acknowledgment without SACK: retransmit the first
+            // unacknowledged segment, deflate cwnd by the amount acked and
+            // add back one SMSS (RFC 6582 §3.2 step 5).
+            Some(_) => {
+                cc.rtx_una = true;
                 cc.cwnd = cc.cwnd.saturating_sub(acked).saturating_add(mss).max(mss);
             }
             None if cc.cwnd < cc.ssthresh => {
@@ -432,7 +444,7 @@ pub fn on_ack(
     {
         // RFC 5681 §2: a duplicate ACK.
         snd.cc.dupacks = snd.cc.dupacks.saturating_add(1);
-        if snd.cc.recover.is_some() && snd.cc.sacked.is_empty() {
+        if snd.cc.recover.is_some() && !snd.cc.sack_recovery {
             // NewReno: each further duplicate ACK inflates cwnd (RFC 6582
             // §3.2 step 4).
             snd.cc.cwnd = snd.cc.cwnd.saturating_add(mss);
@@ -466,6 +478,7 @@ pub fn on_ack(
             cc.ssthresh
         };
         cc.recover = Some(snd.nxt);
+        cc.sack_recovery = !cc.sacked.is_empty();
         cc.high_rxt = snd.una;
         cc.rtx_una = true;
         cc.rtt_probe = None;
