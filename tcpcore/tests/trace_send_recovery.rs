@@ -304,3 +304,54 @@ fn sack_recovery_partial_ack_keeps_cwnd() {
     // two new segments go at once.
     assert_eq!(d.send_at(120), vec![(10001, 1000), (11001, 1000)]);
 }
+
+/// Gets a connection without SACK into congestion avoidance with cwnd =
+/// ssthresh = 5000 and five segments in flight, [10001, 15001): ten
+/// segments out, the first lost, NewReno recovery (RFC 6582), the full
+/// ACK at 130 ms.
+fn in_congestion_avoidance() -> Direct {
+    let mut d = Direct::new(Config::default(), false);
+    d.queue(100_000);
+    assert_eq!(d.send_at(100).len(), 10);
+    for k in 0..9 {
+        d.ack_at(110 + k, 1, 65535, &[]);
+        d.send_at(110 + k);
+    }
+    let cc = d.open().snd.cc;
+    assert_eq!(cc.ssthresh, 5000);
+    d.ack_at(130, 10_001, 65535, &[]);
+    d.send_at(130);
+    let o = d.open();
+    assert!(o.snd.cc.recover.is_none());
+    assert_eq!((o.snd.cc.cwnd, o.snd.cc.ssthresh), (5000, 5000));
+    assert_eq!(o.snd.max.get().wrapping_sub(ISS), 15_001);
+    d
+}
+
+/// RFC 5681 §3.1 with RFC 3465 §2.1 (appropriate byte counting):
+/// congestion avoidance grows cwnd by one SMSS once a whole cwnd of bytes
+/// has been acknowledged, however many ACKs that took (Linux
+/// `tcp_cong_avoid_ai` with `snd_cwnd_cnt`). Counting per ACK
+/// (`SMSS * SMSS / cwnd` each) grows cwnd five times slower here, where one
+/// stretch ACK covers the window, and twenty times slower with a peer that
+/// acknowledges every twentieth segment.
+#[test]
+fn congestion_avoidance_counts_bytes_acked() {
+    let mut d = in_congestion_avoidance();
+    // One ACK for the whole window.
+    d.ack_at(150, 15_001, 65535, &[]);
+    assert_eq!(
+        d.open().snd.cc.cwnd,
+        6000,
+        "one SMSS per cwnd of bytes acked"
+    );
+    // The next window, acknowledged one segment at a time: cwnd grows by
+    // one SMSS after 6000 bytes, not before.
+    d.send_at(150);
+    for k in 1..=5 {
+        d.ack_at(160 + k, 15_001 + 1000 * k as u32, 65535, &[]);
+        assert_eq!(d.open().snd.cc.cwnd, 6000, "after {k} segments");
+    }
+    d.ack_at(166, 21_001, 65535, &[]);
+    assert_eq!(d.open().snd.cc.cwnd, 7000);
+}

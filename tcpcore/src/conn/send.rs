@@ -111,6 +111,9 @@ pub struct Congestion {
     pub cwnd: u32,
     /// ssthresh, in bytes.
     pub ssthresh: u32,
+    /// RFC 3465 §2.1 `bytes_acked`: bytes acknowledged in congestion
+    /// avoidance since cwnd last grew (Linux `snd_cwnd_cnt`, in bytes).
+    pub bytes_acked: u32,
     /// Duplicate ACKs in a row.
     pub dupacks: u8,
     /// In fast recovery until this sequence number is acknowledged
@@ -152,6 +155,7 @@ impl Congestion {
         Congestion {
             cwnd: 10 * mss,
             ssthresh: u32::MAX,
+            bytes_acked: 0,
             dupacks: 0,
             recover: None,
             sack_recovery: false,
@@ -416,8 +420,18 @@ pub fn on_ack(
                 cc.cwnd = cc.cwnd.saturating_add(acked.min(mss));
             }
             None => {
-                // Congestion avoidance: about one SMSS per RTT.
-                cc.cwnd = cc.cwnd.saturating_add((mss * mss / cc.cwnd.max(1)).max(1));
+                // Congestion avoidance, RFC 5681 §3.1 with RFC 3465 §2.1
+                // (appropriate byte counting): "When bytes_acked becomes
+                // greater than or equal to the value of the congestion
+                // window, bytes_acked is reduced by the value of cwnd. Next,
+                // cwnd is incremented by a full-sized segment (SMSS)." So one
+                // SMSS per window of data acknowledged, however many ACKs
+                // that took (Linux tcp_cong_avoid_ai).
+                cc.bytes_acked = cc.bytes_acked.saturating_add(acked);
+                if cc.bytes_acked >= cc.cwnd {
+                    cc.bytes_acked -= cc.cwnd;
+                    cc.cwnd = cc.cwnd.saturating_add(mss);
+                }
             }
         }
         cc.dupacks = 0;
@@ -478,6 +492,7 @@ pub fn on_ack(
             cc.ssthresh
         };
         cc.recover = Some(snd.nxt);
+        cc.bytes_acked = 0;
         cc.sack_recovery = !cc.sacked.is_empty();
         cc.high_rxt = snd.una;
         cc.rtx_una = true;
@@ -712,6 +727,7 @@ pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) -> 
         cc.ssthresh = (flight / 2).max(2 * mss);
     }
     cc.cwnd = mss;
+    cc.bytes_acked = 0;
     cc.recover = None;
     cc.dupacks = 0;
     cc.sacked.clear();
