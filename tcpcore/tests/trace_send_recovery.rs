@@ -355,3 +355,42 @@ fn congestion_avoidance_counts_bytes_acked() {
     d.ack_at(166, 21_001, 65535, &[]);
     assert_eq!(d.open().snd.cc.cwnd, 7000);
 }
+
+/// RFC 6582 §4 (and RFC 6675 §5.1): "After a retransmission timeout,
+/// record the highest sequence number transmitted in the variable
+/// recover"; duplicate ACKs then start a fast retransmit only once the
+/// cumulative ACK covers more than `recover` (§3.2 step 2). Duplicate ACKs
+/// for data sent before the timeout (here: the original segments arriving
+/// late) must not halve ssthresh again and start a spurious recovery.
+#[test]
+fn rto_sets_recover_to_highest_sent() {
+    let mut d = Direct::new(Config::default(), false);
+    d.queue(10_000);
+    assert_eq!(d.send_at(100).len(), 10);
+    let mut t = 100;
+    while d.open().tcb.rtx.retries < 1 {
+        t = d.st.poll_timeout().unwrap().as_millis();
+        d.timeout_at(t);
+    }
+    let ssthresh = d.open().snd.cc.ssthresh;
+    assert_eq!(ssthresh, 5000);
+    // Go-back-N from SND.UNA, one segment (cwnd = 1 SMSS), sent by the
+    // timeout above. Three duplicate ACKs from segments sent before it:
+    for k in 1..=3 {
+        d.ack_at(t + k, 1, 65535, &[]);
+        assert_eq!(d.send_at(t + k), vec![], "no fast retransmit");
+    }
+    let cc = d.open().snd.cc;
+    assert!(cc.recover.is_none(), "no fast recovery: {cc:?}");
+    assert_eq!(cc.ssthresh, ssthresh);
+    // Once SND.UNA passes the old SND.MAX, fast retransmit works again.
+    d.ack_at(t + 10, 10_001, 65535, &[]);
+    d.queue(10_000);
+    let sent = d.send_at(t + 10);
+    assert!(!sent.is_empty());
+    for k in 11..=13 {
+        d.ack_at(t + k, 10_001, 65535, &[]);
+    }
+    assert!(d.open().snd.cc.recover.is_some());
+    assert_eq!(d.send_at(t + 13).first(), Some(&(10_001, 1000)));
+}

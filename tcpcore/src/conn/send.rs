@@ -123,6 +123,11 @@ pub struct Congestion {
     /// `pipe` decides), not NewReno's (RFC 6582: cwnd inflated by
     /// duplicate ACKs, deflated by partial ACKs).
     pub sack_recovery: bool,
+    /// RFC 6582 §4 `recover` after a retransmission timeout: SND.MAX when
+    /// it fired (one past the highest byte sent). Fast retransmit may start
+    /// again only once SND.UNA has reached it (§3.2 step 2), so that
+    /// duplicate ACKs for data sent before the timeout start no recovery.
+    pub rto_recover: Option<SeqNum>,
     /// RFC 6675 HighRxt: the highest sequence number retransmitted in this
     /// recovery; the next hole to resend starts at or after it.
     pub high_rxt: SeqNum,
@@ -159,6 +164,7 @@ impl Congestion {
             dupacks: 0,
             recover: None,
             sack_recovery: false,
+            rto_recover: None,
             high_rxt: SeqNum::new(0),
             rtx_una: false,
             sacked: Scoreboard::new(),
@@ -481,7 +487,17 @@ pub fn on_ack(
         // earlier, shows those holes lost (the probe was sent a PTO after
         // them, longer than any reordering window).
         || snd.cc.tlp.is_some_and(|end| snd.cc.highest_sacked() == Some(end));
-    if snd.cc.recover.is_none() && snd.nxt != snd.una && (snd.cc.dupacks >= DUP_THRESH || sack_loss)
+    // RFC 6582 §3.2 step 2 / §4: not for duplicate ACKs of data sent
+    // before a retransmission timeout ("If the Cumulative Acknowledgment
+    // field covers more than recover ... Otherwise ... do not enter").
+    // `rto_recover` is one past that highest byte, as `recover` is.
+    if snd.cc.rto_recover.is_some_and(|r| snd.una.after_eq(r)) {
+        snd.cc.rto_recover = None;
+    }
+    if snd.cc.recover.is_none()
+        && snd.cc.rto_recover.is_none()
+        && snd.nxt != snd.una
+        && (snd.cc.dupacks >= DUP_THRESH || sack_loss)
     {
         let cc = &mut snd.cc;
         let flight = snd.nxt - snd.una;
@@ -728,7 +744,12 @@ pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) -> 
     }
     cc.cwnd = mss;
     cc.bytes_acked = 0;
+    // RFC 6582 §4: "After a retransmission timeout, record the highest
+    // sequence number transmitted in the variable recover, and exit the
+    // fast recovery procedure if applicable." (RFC 6675 §5.1 likewise sets
+    // RecoveryPoint to HighData.)
     cc.recover = None;
+    cc.rto_recover = Some(snd.max);
     cc.dupacks = 0;
     cc.sacked.clear();
     cc.high_rxt = snd.una;
