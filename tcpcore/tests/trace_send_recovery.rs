@@ -394,3 +394,52 @@ fn rto_sets_recover_to_highest_sent() {
     assert!(d.open().snd.cc.recover.is_some());
     assert_eq!(d.send_at(t + 13).first(), Some(&(10_001, 1000)));
 }
+
+/// RFC 8985 §7.3: "the sender MUST re-arm the RTO timer, not the PTO
+/// timer" after sending the loss probe while data is in flight (Linux
+/// `tcp_send_loss_probe` calls `tcp_rearm_rto`): the probe gets a whole RTO
+/// to be answered. Here the probe goes 2 SRTT (20 ms) after the last ACK;
+/// neither it nor anything else is answered, so the RTO fires 200 ms after
+/// the probe (0.330), not 200 ms after the ACK (0.310).
+#[test]
+fn tail_loss_probe_rearms_rto() {
+    run(
+        no_nagle(),
+        &format!(
+            "{HS_SACK}
+             0.100 ! app-send 7300
+             0.100 > . 1:1461(1460) ack 1001
+             0.100 > . 1461:2921(1460) ack 1001
+             0.100 > . 2921:4381(1460) ack 1001
+             0.100 > . 4381:5841(1460) ack 1001
+             0.100 > P. 5841:7301(1460) ack 1001
+             0.110 < . 1001:1001(0) ack 4381 win 502
+             0.130 > P. 5841:7301(1460) ack 1001
+             0.330 > . 4381:5841(1460) ack 1001"
+        ),
+    );
+}
+
+/// RFC 8985 §7.2: with one segment in flight the PTO is 2 SRTT plus the
+/// worst-case delayed ACK (WCDelAckT, 200 ms recommended; Linux adds
+/// `TCP_RTO_MIN`, also 200 ms), so that a delayed ACK is not taken for a
+/// loss; and the PTO is never later than the RTO: "If Now() + PTO >
+/// TCP_RTO_expiration(): PTO = TCP_RTO_expiration() - Now()". Here 20 ms +
+/// 200 ms is beyond the RTO (200 ms), so the probe goes at the RTO's time
+/// (0.300) and the RTO is re-armed after it (§7.3): the timeout comes at
+/// 0.500.
+#[test]
+fn tail_loss_probe_single_segment_allows_for_delayed_ack() {
+    run(
+        no_nagle(),
+        &format!(
+            "{HS_SACK}
+             0.100 ! app-send 100
+             0.100 > P. 1:101(100) ack 1001
+             0.300 > P. 1:101(100) ack 1001
+             0.500 > P. 1:101(100) ack 1001
+             0.510 < . 1001:1001(0) ack 101 win 502
+             2.000 tick"
+        ),
+    );
+}

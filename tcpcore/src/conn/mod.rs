@@ -1813,8 +1813,13 @@ fn half_closed_timeout(
     now: Instant,
     cfg: &Config,
 ) -> Transition<'static> {
-    if s.snd.cc.pto.is_some_and(|p| now >= p) && s.tcb.rtx.deadline.is_none_or(|d| now < d) {
-        send::on_pto(&mut s.snd, now);
+    // RFC 8985 §7.2: a probe due no later than the RTO goes in its place.
+    if s.snd
+        .cc
+        .pto
+        .is_some_and(|p| now >= p && s.tcb.rtx.deadline.is_none_or(|d| p <= d))
+    {
+        send::on_pto(&mut s.snd, &mut s.tcb, now, cfg);
         return Transition::new(half_state(kind, s));
     }
     if s.tcb.rtx.deadline.is_none_or(|d| now < d) {
@@ -1848,8 +1853,13 @@ fn open_timeout(
         let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx, now);
         t.reply(r);
     }
-    if s.snd.cc.pto.is_some_and(|p| now >= p) && s.tcb.rtx.deadline.is_none_or(|d| now < d) {
-        send::on_pto(&mut s.snd, now);
+    // RFC 8985 §7.2: a probe due no later than the RTO goes in its place.
+    if s.snd
+        .cc
+        .pto
+        .is_some_and(|p| now >= p && s.tcb.rtx.deadline.is_none_or(|d| p <= d))
+    {
+        send::on_pto(&mut s.snd, &mut s.tcb, now, cfg);
     }
     if s.tcb.rtx.deadline.is_some_and(|d| now >= d) {
         s.tcb.rtx.deadline = None;

@@ -276,21 +276,30 @@ fn pipe(snd: &SendHalf, mss: u32) -> u32 {
         .saturating_sub(lost)
 }
 
-/// RFC 8985 §7.2: the probe timeout, 2 SRTT (at least 10 ms), plus an
-/// allowance for a delayed ACK when a single segment is in flight; `None`
-/// before the first RTT sample or when it would not come before the RTO.
+/// RFC 8985 §7.2: the worst-case delayed ACK of the peer (WCDelAckT, 200 ms
+/// recommended; Linux adds TCP_RTO_MIN, also 200 ms).
+const WC_DEL_ACK: u64 = 200_000;
+
+/// RFC 8985 §7.2, TLP_calc_PTO: "PTO = 2 * SRTT. If FlightSize is equal to
+/// one segment, PTO += WCDelAckT", at least 10 ms (Linux
+/// tcp_schedule_loss_probe), and "If Now() + PTO > TCP_RTO_expiration():
+/// PTO = TCP_RTO_expiration() - Now()": the probe is never later than the
+/// RTO, and goes in its place. `None` before the first RTT sample.
 fn pto_after(snd: &SendHalf, tcb: &Tcb, now: Instant) -> Option<Instant> {
     let (srtt, _) = tcb.rtx.rtt?;
     let mut pto = (2 * srtt).max(10_000);
     if snd.max - snd.una <= smss(snd, tcb) {
-        pto += 50_000;
+        pto += WC_DEL_ACK;
     }
-    let pto = Duration::from_micros(pto);
-    (pto < tcb.rtx.rto).then(|| now + pto)
+    let at = now + Duration::from_micros(pto);
+    Some(match tcb.rtx.deadline {
+        Some(rto) if rto < at => rto,
+        _ => at,
+    })
 }
 
 /// Arms (or re-arms) the tail-loss-probe timer while data is in flight and
-/// no probe is out; stops it otherwise.
+/// no probe is out; stops it otherwise. The RTO deadline must be set first.
 fn arm_pto(snd: &mut SendHalf, tcb: &Tcb, now: Instant) {
     snd.cc.pto = if snd.una != snd.max && snd.cc.tlp.is_none() && snd.cc.recover.is_none() {
         pto_after(snd, tcb, now)
@@ -301,13 +310,18 @@ fn arm_pto(snd: &mut SendHalf, tcb: &Tcb, now: Instant) {
 
 /// The tail-loss-probe timer fired (RFC 8985 §7.3): the last segment is sent
 /// again, so that a lost tail draws a SACK (and recovery) instead of
-/// waiting for the RTO.
-pub fn on_pto(snd: &mut SendHalf, now: Instant) {
-    let _ = now;
+/// waiting for the RTO. "After attempting to send a loss probe, regardless
+/// of whether a loss probe was sent, the sender MUST re-arm the RTO timer,
+/// not the PTO timer, if FlightSize is not empty" (Linux
+/// tcp_send_loss_probe -> tcp_rearm_rto).
+pub fn on_pto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) {
     snd.cc.pto = None;
     if snd.una != snd.max && snd.cc.tlp.is_none() && snd.cc.recover.is_none() {
         snd.cc.tlp = Some(snd.max);
         snd.cc.rtx_last = true;
+    }
+    if snd.una != snd.max {
+        tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
     }
 }
 
