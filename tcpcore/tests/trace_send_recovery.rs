@@ -443,3 +443,32 @@ fn tail_loss_probe_single_segment_allows_for_delayed_ack() {
         ),
     );
 }
+
+/// RFC 5681 §4.1: "a TCP SHOULD set cwnd to no more than RW before
+/// beginning transmission if the TCP has not sent data in an interval
+/// exceeding the retransmission timeout", RW = min(IW, cwnd) (Linux
+/// `tcp_cwnd_restart`, with `tcp_slow_start_after_idle` = 1, its default).
+/// A cwnd grown before the idle time no longer describes the path: after
+/// it, at most the initial window (ten segments) goes out at once.
+#[test]
+fn restart_window_after_idle() {
+    let mut d = Direct::new(Config::default(), true);
+    d.queue(10_000);
+    assert_eq!(d.send_at(100).len(), 10);
+    for k in 1..=10 {
+        d.ack_at(110 + u64::from(k), 1 + 1000 * k, 65535, &[]);
+    }
+    assert_eq!(d.open().snd.cc.cwnd, 20_000, "slow start");
+    // Not idle longer than the RTO (200 ms): the whole cwnd.
+    d.queue(20_000);
+    assert_eq!(d.send_at(250).len(), 20);
+    for k in 1..=20 {
+        d.ack_at(260, 10_001 + 1000 * k, 65535, &[]);
+    }
+    let cwnd = d.open().snd.cc.cwnd;
+    assert_eq!(cwnd, 40_000);
+    // Idle for a second: the restart window.
+    d.queue(40_000);
+    assert_eq!(d.send_at(1260).len(), 10, "RW = min(IW, cwnd)");
+    assert_eq!(d.open().snd.cc.cwnd, 10_000);
+}

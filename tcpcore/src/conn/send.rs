@@ -150,15 +150,17 @@ pub struct Congestion {
     pub tlp: Option<SeqNum>,
     /// The next transmission is the tail loss probe: the last segment again.
     pub rtx_last: bool,
+    /// When data was last sent (new or retransmitted), for the restart
+    /// window after idle (RFC 5681 §4.1; Linux `lsndtime`).
+    pub last_sent: Option<Instant>,
 }
 
 impl Congestion {
     /// The initial state for a peer MSS of `mss` (RFC 6928: an initial
     /// window of ten segments).
     pub fn new(mss: u16) -> Self {
-        let mss = u32::from(mss.max(1));
         Congestion {
-            cwnd: 10 * mss,
+            cwnd: initial_window(mss),
             ssthresh: u32::MAX,
             bytes_acked: 0,
             dupacks: 0,
@@ -174,6 +176,7 @@ impl Congestion {
             pto: None,
             tlp: None,
             rtx_last: false,
+            last_sent: None,
         }
     }
 
@@ -244,6 +247,11 @@ impl Congestion {
             }
         }
     }
+}
+
+/// RFC 6928: the initial window, ten segments of the peer's MSS.
+fn initial_window(mss: u16) -> u32 {
+    10 * u32::from(mss.max(1))
 }
 
 /// The largest payload of one segment: the peer's MSS less our options.
@@ -585,6 +593,18 @@ pub fn next_segment(
     }
     let wnd_end = snd.una + snd.wnd;
     if snd.nxt.before(data_end) {
+        // RFC 5681 §4.1: "a TCP SHOULD set cwnd to no more than RW before
+        // beginning transmission if the TCP has not sent data in an
+        // interval exceeding the retransmission timeout", RW = min(IW,
+        // cwnd) (Linux tcp_cwnd_restart, tcp_slow_start_after_idle = 1;
+        // Linux halves cwnd per idle RTO down to RW, the RFC goes to RW).
+        let idle_long = snd
+            .cc
+            .last_sent
+            .is_some_and(|t| now.saturating_since(t) > tcb.rtx.rto);
+        if snd.una == snd.max && idle_long {
+            snd.cc.cwnd = snd.cc.cwnd.min(initial_window(snd.mss));
+        }
         let flight = pipe(snd, mss);
         let cwnd_room = snd.cc.cwnd.saturating_sub(flight);
         let wnd_room = wnd_end - snd.nxt;
@@ -638,6 +658,7 @@ pub fn next_segment(
             return None;
         }
         let seq = snd.nxt;
+        snd.cc.last_sent = Some(now);
         snd.nxt += len;
         snd.max = snd.max.max(snd.nxt);
         if snd.cc.rtt_probe.is_none() && snd.nxt == snd.max {
@@ -698,6 +719,9 @@ fn retransmit(
         len = len.min(s - seq);
     }
     let end = seq + len;
+    if len > 0 {
+        snd.cc.last_sent = Some(now);
+    }
     snd.cc.high_rxt = snd.cc.high_rxt.max(end);
     // Karn: a retransmitted segment gives no RTT sample.
     if snd.cc.rtt_probe.is_some_and(|(s, _)| s.before(end)) {
