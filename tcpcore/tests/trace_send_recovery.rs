@@ -472,3 +472,75 @@ fn restart_window_after_idle() {
     assert_eq!(d.send_at(1260).len(), 10, "RW = min(IW, cwnd)");
     assert_eq!(d.open().snd.cc.cwnd, 10_000);
 }
+
+/// The RTT state of the connection from `port`, if established.
+fn rtt_of(h: &Harness, port: u16) -> Option<(u64, u64)> {
+    let (id, _, _) = h.ep.connections().find(|(_, t, _)| t.remote_port == port)?;
+    match h.ep.state(id)? {
+        State::Established(o) => o.tcb.rtx.rtt,
+        other => panic!("not established: {other:?}"),
+    }
+}
+
+/// An endpoint with one half-open place, taken by a connection from port
+/// 40000; the next SYN (from port 40001) gets a SYN cookie.
+fn cookie_harness() -> Harness {
+    let mut cfg = no_nagle();
+    cfg.max_half_open = 1;
+    let mut h = Harness::new(cfg);
+    h.run(
+        "0.000 < S 1000:1000(0) win 64240
+         0.000 > S. 0:0(0) ack 1001",
+    );
+    h.port = 40001;
+    h.iss = None;
+    h
+}
+
+/// A connection made from a SYN cookie (RFC 4987 §3.6) keeps no record of
+/// when its SYN-ACK went out. With timestamps, its RTT sample comes from
+/// the ACK's TSecr (RFC 7323 §4: "RTTM"; Linux `tcp_synack_rtt_meas` and
+/// `tcp_ack_update_rtt` use it), here 50 ms -- plus up to two rounds of the
+/// cookie's TSval low bits (RFC 4987 §3.6: the SYN-ACK's TSval was rounded
+/// down to carry the client's options; Linux's sample is as high). It must
+/// not be the 0 µs between the connection's creation and the same ACK
+/// (SRTT 1 µs, a 10 ms probe timeout and spurious probes).
+#[test]
+fn syn_cookie_rtt_from_tsecr() {
+    let mut h = cookie_harness();
+    h.run(
+        "0.100 < S 5000:5000(0) win 64240 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
+         0.100 > S. 0:0(0) ack 5001 <mss 1460,sackOK,TS val * ecr 100,nop,wscale 1>
+         0.150 < . 5001:5001(0) ack 1 win 502 <nop,nop,TS val 150 ecr *>
+         0.150 ! state ESTABLISHED",
+    );
+    assert_eq!(h.ep.stats().syn_cookies_accepted, 1);
+    let (srtt, _) = rtt_of(&h, 40001).expect("an RTT sample");
+    assert!(
+        (50_000..=50_000 + 2 * 32_000).contains(&srtt),
+        "srtt {srtt}"
+    );
+}
+
+/// Without timestamps the SYN-ACK's time of a cookie connection is unknown:
+/// no RTT sample is taken (Linux's cookie request has no `snt_synack`), so
+/// the RTO stays at its initial value and no tail loss probe fires 10 ms
+/// after the first data segment (RFC 6298 §2.1; RFC 8985 §7.2).
+#[test]
+fn syn_cookie_without_timestamps_takes_no_rtt_sample() {
+    let mut h = cookie_harness();
+    h.run(
+        "0.100 < S 5000:5000(0) win 64240 <mss 1460>
+         0.100 > S. 0:0(0) ack 5001 <mss 1460>
+         0.150 < . 5001:5001(0) ack 1 win 64240
+         0.150 ! state ESTABLISHED",
+    );
+    assert_eq!(rtt_of(&h, 40001), None);
+    h.run(
+        "0.200 ! app-send 100
+         0.200 > P. 1:101(100) ack 5001
+         0.300 tick
+         0.310 < . 5001:5001(0) ack 101 win 64240",
+    );
+    assert_eq!(rtt_of(&h, 40001), Some((110_000, 55_000)));
+}

@@ -1499,7 +1499,14 @@ fn syn_received<'a>(
         rcv,
         ..
     } = s;
-    if tcb.rtx.retries == 0 {
+    // The handshake's RTT sample: from the ACK's TSecr when it echoes one
+    // (RFC 7323 §4.1), else from when the SYN-ACK went out if it went out
+    // once (Karn). A connection made from a SYN cookie was created at this
+    // ACK's arrival (`sent_at == now`): the SYN-ACK's time is unknown and
+    // no sample is taken (Linux: a cookie's request has no snt_synack).
+    if let Some(sample) = send::ts_rtt_sample(&tcb, seg, now) {
+        send::rtt_update(&mut tcb.rtx, sample, cfg);
+    } else if tcb.rtx.retries == 0 && tcb.rtx.sent_at != now {
         rtt_sample(&mut tcb.rtx, now, cfg);
     }
     tcb.rtx.deadline = None;

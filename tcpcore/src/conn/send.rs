@@ -340,6 +340,20 @@ pub struct AckEffect {
     pub acked: u32,
 }
 
+/// RFC 7323 §4.1: the RTT measured from the TSecr of an acceptable ACK
+/// (our clock now less the echoed TSval), when timestamps are in use and the
+/// segment echoes one; samples over a minute are taken for bogus echoes.
+pub fn ts_rtt_sample(tcb: &Tcb, seg: &TcpRepr<'_>, now: Instant) -> Option<Duration> {
+    match (tcb.ts, seg.options.timestamps) {
+        (Some(ts), Some(t)) if t.tsecr != 0 => {
+            let our_now = (now.as_millis() as u32).wrapping_add(ts.offset);
+            let ms = our_now.wrapping_sub(t.tsecr);
+            (ms < 60_000).then(|| Duration::from_millis(u64::from(ms)))
+        }
+        _ => None,
+    }
+}
+
 /// RFC 6298 §2: a new RTT sample updates SRTT, RTTVAR and the RTO.
 pub fn rtt_update(rtx: &mut Rtx, sample: Duration, cfg: &Config) {
     let r = sample.as_micros().max(1);
@@ -397,15 +411,7 @@ pub fn on_ack(
         snd.cc.persist = false;
         // RTT (RFC 6298 §3, Karn's rule): from the timed segment, or from the
         // echoed timestamp (RFC 7323 §4.1), which is never ambiguous.
-        let ts_sample = match (tcb.ts, seg.options.timestamps) {
-            (Some(ts), Some(t)) if t.tsecr != 0 => {
-                let our_now = (now.as_millis() as u32).wrapping_add(ts.offset);
-                let ms = our_now.wrapping_sub(t.tsecr);
-                (ms < 60_000).then(|| Duration::from_millis(u64::from(ms)))
-            }
-            _ => None,
-        };
-        if let Some(s) = ts_sample {
+        if let Some(s) = ts_rtt_sample(tcb, seg, now) {
             rtt_update(&mut tcb.rtx, s, cfg);
             snd.cc.rtt_probe = None;
         } else if let Some((seq, sent)) = snd.cc.rtt_probe {
