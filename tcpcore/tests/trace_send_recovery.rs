@@ -544,3 +544,53 @@ fn syn_cookie_without_timestamps_takes_no_rtt_sample() {
     );
     assert_eq!(rtt_of(&h, 40001), Some((110_000, 55_000)));
 }
+
+/// Five segments out, the first three acknowledged at 110 ms, the last
+/// lost; the tail loss probe resends it at 130 ms (2 SRTT after the ACK).
+fn tail_probe_out() -> Direct {
+    let mut d = Direct::new(Config::default(), true);
+    d.queue(5000);
+    assert_eq!(d.send_at(100).len(), 5);
+    d.ack_at(110, 3001, 65535, &[]);
+    assert_eq!(d.st.poll_timeout(), Some(ms(130)));
+    assert_eq!(d.timeout_at(130), vec![(4001, 1000)], "the probe");
+    d
+}
+
+/// RFC 8985 §7.4.2: "If the TLP sender does not receive such an indication
+/// [a DSACK, or a duplicate ACK, showing that both the original and the
+/// probe arrived] before the end of the TLP recovery episode, then it MUST
+/// estimate that either the original data segment or the TLP
+/// retransmission were lost, and congestion control MUST react
+/// appropriately to that loss as it would any other loss." The episode ends
+/// with an ACK beyond the probe (RFC 8985 §7.4.2's pseudo-code, Linux
+/// `tcp_process_tlp_ack`); the response is Linux's: ssthresh from cwnd
+/// (`tcp_init_cwnd_reduction`), cwnd = ssthresh (`tcp_end_cwnd_reduction`).
+#[test]
+fn tail_loss_probe_repair_reduces_cwnd() {
+    let mut d = tail_probe_out();
+    // The probe's ACK: it repaired the loss (no DSACK follows).
+    d.ack_at(140, 5001, 65535, &[]);
+    d.queue(1000);
+    assert_eq!(d.send_at(150), vec![(5001, 1000)]);
+    let before = d.open().snd.cc.cwnd;
+    d.ack_at(160, 6001, 65535, &[]);
+    let cc = d.open().snd.cc;
+    assert_eq!(cc.ssthresh, (before + 1000) / 2, "{cc:?}");
+    assert_eq!(cc.cwnd, cc.ssthresh);
+    assert!(cc.tlp.is_none());
+}
+
+/// RFC 8985 §7.4.2 / RFC 2883: a DSACK for the probe shows that the
+/// original arrived too: nothing was lost, cwnd is not reduced.
+#[test]
+fn tail_loss_probe_dsack_means_no_loss() {
+    let mut d = tail_probe_out();
+    d.ack_at(140, 5001, 65535, &[]);
+    d.ack_at(141, 5001, 65535, &[(4001, 5001)]);
+    assert!(d.open().snd.cc.tlp.is_none());
+    d.queue(1000);
+    assert_eq!(d.send_at(150), vec![(5001, 1000)]);
+    d.ack_at(160, 6001, 65535, &[]);
+    assert_eq!(d.open().snd.cc.ssthresh, u32::MAX);
+}

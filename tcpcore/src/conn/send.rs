@@ -394,6 +394,7 @@ pub fn on_ack(
     let mss = smss(snd, tcb);
     let wnd = u32::from(seg.window_len) << snd.wscale;
     let mut acked = 0;
+    let prior_una = snd.una;
     if snd.cc.persist && ack.after_eq(snd.una) {
         // The peer answered a zero-window probe: it is alive, so the probe
         // count starts again (Linux tcp_ack clears icsk_probes_out on any
@@ -477,10 +478,24 @@ pub fn on_ack(
         } else {
             None
         };
-        if snd.cc.tlp.is_some_and(|end| ack.after_eq(end)) {
-            // The probe's ACK covers the tail: it was not lost after all,
-            // or the probe repaired it.
-            snd.cc.tlp = None;
+        if let Some(end) = snd.cc.tlp.filter(|&end| ack.after_eq(end)) {
+            // RFC 8985 §7.4.2: the ACK covers the probe. A DSACK for it
+            // shows the original arrived too: no loss. An ACK beyond it ends
+            // the TLP episode with no such sign: "congestion control MUST
+            // react appropriately to that loss as it would any other loss"
+            // (Linux tcp_process_tlp_ack: tcp_init_cwnd_reduction, then
+            // tcp_end_cwnd_reduction; ssthresh from cwnd, as Linux's Reno
+            // and CUBIC do, for FlightSize is all but zero by now). An ACK
+            // just up to it waits for a DSACK or a duplicate ACK.
+            if dsack_covers(seg, ack, end) {
+                snd.cc.tlp = None;
+            } else if ack.after(end) {
+                snd.cc.tlp = None;
+                let cc = &mut snd.cc;
+                cc.ssthresh = (cc.cwnd / 2).max(2 * mss);
+                cc.cwnd = cc.ssthresh;
+                cc.bytes_acked = 0;
+            }
         }
         arm_pto(snd, tcb, now);
     } else if ack == snd.una
@@ -492,11 +507,22 @@ pub fn on_ack(
     {
         // RFC 5681 §2: a duplicate ACK.
         snd.cc.dupacks = snd.cc.dupacks.saturating_add(1);
+        tlp_dupack(snd, seg, ack);
         if snd.cc.recover.is_some() && !snd.cc.sack_recovery {
             // NewReno: each further duplicate ACK inflates cwnd (RFC 6582
             // §3.2 step 4).
             snd.cc.cwnd = snd.cc.cwnd.saturating_add(mss);
         }
+    }
+    if ack == prior_una
+        && snd.nxt == prior_una
+        && seg.payload.is_empty()
+        && seg.control == TcpControl::None
+        && wnd == snd.wnd
+    {
+        // Nothing in flight: not a duplicate ACK for fast retransmit, but
+        // it may still answer a loss probe.
+        tlp_dupack(snd, seg, ack);
     }
     // SACK blocks (RFC 2018) within (SND.UNA, SND.MAX].
     if tcb.sack {
@@ -545,6 +571,28 @@ pub fn on_ack(
         cc.pto = None;
     }
     AckEffect { acked }
+}
+
+/// RFC 2883 §4: the ACK's first SACK block lies at or below its cumulative
+/// ACK (a DSACK) and reports the segment that ends at `end` (the loss
+/// probe) as received twice.
+fn dsack_covers(seg: &TcpRepr<'_>, ack: SeqNum, end: SeqNum) -> bool {
+    seg.options
+        .sack_blocks
+        .as_slice()
+        .first()
+        .is_some_and(|&(l, r)| r.before_eq(ack) && l.before(end) && r.after_eq(end))
+}
+
+/// RFC 8985 §7.4.2: a duplicate ACK at or beyond the loss probe's end, with
+/// a DSACK for it or with no SACK option at all, shows that both the
+/// original and the probe arrived: the probe repaired nothing.
+fn tlp_dupack(snd: &mut SendHalf, seg: &TcpRepr<'_>, ack: SeqNum) {
+    if let Some(end) = snd.cc.tlp.filter(|&end| ack.after_eq(end)) {
+        if seg.options.sack_blocks.as_slice().is_empty() || dsack_covers(seg, ack, end) {
+            snd.cc.tlp = None;
+        }
+    }
 }
 
 /// What to send next: `(seq, len, fin)`, or nothing. Retransmissions come
