@@ -594,3 +594,30 @@ fn tail_loss_probe_dsack_means_no_loss() {
     d.ack_at(160, 6001, 65535, &[]);
     assert_eq!(d.open().snd.cc.ssthresh, u32::MAX);
 }
+
+/// RFC 6675 §5: SACK-based recovery ends when SND.UNA reaches
+/// RecoveryPoint, and nothing in it lowers cwnd below ssthresh (the
+/// `min(ssthresh, FlightSize + SMSS)` of RFC 6582 §3.2 step 3 is NewReno's;
+/// Linux `tcp_end_cwnd_reduction` also leaves recovery with cwnd =
+/// ssthresh). Here the full ACK comes with two segments in flight: cwnd
+/// stays 5000, it does not fall to 3000.
+#[test]
+fn sack_recovery_exit_keeps_cwnd_at_ssthresh() {
+    let mut d = Direct::new(Config::default(), true);
+    d.queue(30_000);
+    assert_eq!(d.send_at(100).len(), 10);
+    d.ack_at(110, 1, 65535, &[(1001, 2001)]);
+    d.ack_at(111, 1, 65535, &[(1001, 3001)]);
+    d.ack_at(112, 1, 65535, &[(4001, 5001), (1001, 3001)]);
+    d.send_at(112);
+    d.ack_at(113, 1, 65535, &[(4001, 6001), (1001, 3001)]);
+    d.ack_at(114, 1, 65535, &[(4001, 7001), (1001, 3001)]);
+    d.send_at(114);
+    d.ack_at(120, 3001, 65535, &[(4001, 8001)]);
+    d.send_at(120);
+    // The full ACK (recover = 10001), with [10001, 12001) in flight.
+    d.ack_at(130, 10_001, 65535, &[]);
+    let cc = d.open().snd.cc;
+    assert!(cc.recover.is_none());
+    assert_eq!((cc.ssthresh, cc.cwnd), (5000, 5000));
+}

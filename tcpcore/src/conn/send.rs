@@ -368,9 +368,12 @@ pub fn rtt_update(rtx: &mut Rtx, sample: Duration, cfg: &Config) {
     // Clock granularity G: 1 ms.
     let rto = Duration::from_micros(srtt + (4 * rttvar).max(1000));
     rtx.rto = rto.max(cfg.rto_min).min(cfg.rto_max);
-    // RFC 6298 §5.7 / Karn: the backed-off RTO is kept until a valid
-    // sample; this is one (Linux tcp_ack_update_rtt: "RFC6298: only reset
-    // backoff on valid RTT measurement").
+    // RFC 6298 §5 (the note after rule 5.7): "once a new RTT measurement
+    // is obtained ... the computation of RTO ... may result in
+    // 'collapsing' RTO back down after it has been subject to exponential
+    // back off". Only a valid sample does that (Karn; Linux
+    // tcp_ack_update_rtt: "RFC6298: only reset backoff on valid RTT
+    // measurement").
     rtx.backoff = 0;
 }
 
@@ -427,12 +430,16 @@ pub fn on_ack(
         tcb.rtx.retries = 0;
         let cc = &mut snd.cc;
         match cc.recover {
-            // RFC 6582 §3.2 step 3: a full acknowledgment ends recovery;
-            // cwnd = min(ssthresh, FlightSize + SMSS).
+            // A full acknowledgment ends recovery. RFC 6675 §5: cwnd stays
+            // at ssthresh (Linux tcp_end_cwnd_reduction: cwnd = ssthresh).
+            // RFC 6582 §3.2 step 3 (NewReno): cwnd = min(ssthresh,
+            // max(FlightSize, SMSS) + SMSS), to avoid a burst.
             Some(rec) if ack.after_eq(rec) => {
                 cc.recover = None;
-                let flight = snd.nxt - snd.una;
-                cc.cwnd = cc.ssthresh.min(flight.max(mss) + mss);
+                if !cc.sack_recovery {
+                    let flight = snd.nxt - snd.una;
+                    cc.cwnd = cc.ssthresh.min(flight.max(mss) + mss);
+                }
             }
             // A partial acknowledgment in SACK-based recovery: RFC 6675 §5
             // sets cwnd = ssthresh on entry and changes it no more; `pipe`
