@@ -621,3 +621,26 @@ fn sack_recovery_exit_keeps_cwnd_at_ssthresh() {
     assert!(cc.recover.is_none());
     assert_eq!((cc.ssthresh, cc.cwnd), (5000, 5000));
 }
+
+/// RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN segment
+/// and the TCP implementation is using an RTO less than 3 seconds, the RTO
+/// MUST be re-initialized to 3 seconds when data transmission begins"
+/// (Linux `tcp_init_metrics`, TCP_TIMEOUT_FALLBACK). Here the SYN-ACK was
+/// resent, so the handshake gives no sample (Karn; no timestamps): the
+/// first data segment's RTO is 3 s, not the initial 1 s.
+#[test]
+fn rto_three_seconds_after_synack_timeout() {
+    run(
+        no_nagle(),
+        "0.000 < S 1000:1000(0) win 64240 <mss 1460,sackOK,nop,wscale 7>
+         0.000 > S. 0:0(0) ack 1001
+         1.000 > S. 0:0(0) ack 1001
+         1.010 < . 1001:1001(0) ack 1 win 502
+         1.010 ! state ESTABLISHED
+         1.100 ! app-send 100
+         1.100 > P. 1:101(100) ack 1001
+         4.100 > P. 1:101(100) ack 1001
+         4.110 < . 1001:1001(0) ack 101 win 502
+         10.000 tick",
+    );
+}

@@ -1508,6 +1508,13 @@ fn syn_received<'a>(
         send::rtt_update(&mut tcb.rtx, sample, cfg);
     } else if tcb.rtx.retries == 0 && tcb.rtx.sent_at != now {
         rtt_sample(&mut tcb.rtx, now, cfg);
+    } else if tcb.rtx.retries > 0 && tcb.rtx.rtt.is_none() {
+        // RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN
+        // segment and the TCP implementation is using an RTO less than 3
+        // seconds, the RTO MUST be re-initialized to 3 seconds when data
+        // transmission begins" (Linux tcp_init_metrics:
+        // TCP_TIMEOUT_FALLBACK).
+        tcb.rtx.rto = tcb.rtx.rto.max(Duration::from_secs(3)).min(cfg.rto_max);
     }
     tcb.rtx.deadline = None;
     tcb.rtx.retries = 0;
