@@ -306,25 +306,27 @@ fn sack_recovery_partial_ack_keeps_cwnd() {
 }
 
 /// Gets a connection without SACK into congestion avoidance with cwnd =
-/// ssthresh = 5000 and five segments in flight, [10001, 15001): ten
-/// segments out, the first lost, NewReno recovery (RFC 6582), the full
-/// ACK at 130 ms.
+/// ssthresh = 6000 and six segments in flight, [12001, 18001): ten
+/// segments out, the first lost; two more by Limited Transmit (RFC 3042);
+/// NewReno recovery (RFC 6582) from the third duplicate ACK (recover =
+/// 12001), five more segments as cwnd inflates; the full ACK at 130 ms
+/// (cwnd = min(ssthresh, FlightSize + SMSS)), and one more segment.
 fn in_congestion_avoidance() -> Direct {
     let mut d = Direct::new(Config::default(), false);
     d.queue(100_000);
     assert_eq!(d.send_at(100).len(), 10);
-    for k in 0..9 {
+    for k in 0..11 {
         d.ack_at(110 + k, 1, 65535, &[]);
         d.send_at(110 + k);
     }
     let cc = d.open().snd.cc;
-    assert_eq!(cc.ssthresh, 5000);
-    d.ack_at(130, 10_001, 65535, &[]);
-    d.send_at(130);
+    assert_eq!(cc.ssthresh, 6000);
+    d.ack_at(130, 12_001, 65535, &[]);
+    assert_eq!(d.send_at(130), vec![(17_001, 1000)]);
     let o = d.open();
     assert!(o.snd.cc.recover.is_none());
-    assert_eq!((o.snd.cc.cwnd, o.snd.cc.ssthresh), (5000, 5000));
-    assert_eq!(o.snd.max.get().wrapping_sub(ISS), 15_001);
+    assert_eq!((o.snd.cc.cwnd, o.snd.cc.ssthresh), (6000, 6000));
+    assert_eq!(o.snd.max.get().wrapping_sub(ISS), 18_001);
     d
 }
 
@@ -332,28 +334,28 @@ fn in_congestion_avoidance() -> Direct {
 /// congestion avoidance grows cwnd by one SMSS once a whole cwnd of bytes
 /// has been acknowledged, however many ACKs that took (Linux
 /// `tcp_cong_avoid_ai` with `snd_cwnd_cnt`). Counting per ACK
-/// (`SMSS * SMSS / cwnd` each) grows cwnd five times slower here, where one
+/// (`SMSS * SMSS / cwnd` each) grows cwnd six times slower here, where one
 /// stretch ACK covers the window, and twenty times slower with a peer that
 /// acknowledges every twentieth segment.
 #[test]
 fn congestion_avoidance_counts_bytes_acked() {
     let mut d = in_congestion_avoidance();
     // One ACK for the whole window.
-    d.ack_at(150, 15_001, 65535, &[]);
+    d.ack_at(150, 18_001, 65535, &[]);
     assert_eq!(
         d.open().snd.cc.cwnd,
-        6000,
+        7000,
         "one SMSS per cwnd of bytes acked"
     );
     // The next window, acknowledged one segment at a time: cwnd grows by
-    // one SMSS after 6000 bytes, not before.
-    d.send_at(150);
-    for k in 1..=5 {
-        d.ack_at(160 + k, 15_001 + 1000 * k as u32, 65535, &[]);
-        assert_eq!(d.open().snd.cc.cwnd, 6000, "after {k} segments");
+    // one SMSS after 7000 bytes, not before.
+    assert_eq!(d.send_at(150).len(), 7);
+    for k in 1..=6 {
+        d.ack_at(160 + k, 18_001 + 1000 * k as u32, 65535, &[]);
+        assert_eq!(d.open().snd.cc.cwnd, 7000, "after {k} segments");
     }
-    d.ack_at(166, 21_001, 65535, &[]);
-    assert_eq!(d.open().snd.cc.cwnd, 7000);
+    d.ack_at(167, 25_001, 65535, &[]);
+    assert_eq!(d.open().snd.cc.cwnd, 8000);
 }
 
 /// RFC 6582 §4 (and RFC 6675 §5.1): "After a retransmission timeout,
@@ -643,4 +645,26 @@ fn rto_three_seconds_after_synack_timeout() {
          4.110 < . 1001:1001(0) ack 101 win 502
          10.000 tick",
     );
+}
+
+/// RFC 5681 §3.2 / RFC 3042 (Limited Transmit): "On the first and second
+/// duplicate ACKs received at a sender, a TCP SHOULD send a segment of
+/// previously unsent data ... provided that the receiver's advertised
+/// window allows, the total FlightSize would remain less than or equal to
+/// cwnd plus 2*SMSS, and that new data is available", cwnd unchanged.
+/// Without SACK (with it, `pipe` already counts the SACKed segments out).
+#[test]
+fn limited_transmit_on_first_two_dupacks() {
+    let mut d = Direct::new(Config::default(), false);
+    d.queue(20_000);
+    assert_eq!(d.send_at(100).len(), 10);
+    d.ack_at(110, 1, 65535, &[]);
+    assert_eq!(d.send_at(110), vec![(10_001, 1000)]);
+    d.ack_at(111, 1, 65535, &[]);
+    assert_eq!(d.send_at(111), vec![(11_001, 1000)]);
+    assert_eq!(d.open().snd.cc.cwnd, 10_000, "cwnd unchanged");
+    // The third: fast retransmit, ssthresh from the FlightSize of 12000.
+    d.ack_at(112, 1, 65535, &[]);
+    assert_eq!(d.send_at(112), vec![(1, 1000)]);
+    assert_eq!(d.open().snd.cc.ssthresh, 6000);
 }

@@ -667,7 +667,23 @@ pub fn next_segment(
             snd.cc.cwnd = snd.cc.cwnd.min(initial_window(snd.mss));
         }
         let flight = pipe(snd, mss);
-        let cwnd_room = snd.cc.cwnd.saturating_sub(flight);
+        // RFC 5681 §3.2 / RFC 3042 (Limited Transmit): on the first and
+        // second duplicate ACKs, a segment of new data each, "provided
+        // that ... the total FlightSize would remain less than or equal to
+        // cwnd plus 2*SMSS"; cwnd itself is not changed. With SACK blocks
+        // `pipe` already leaves the SACKed segments out (RFC 6675 §5 (1)).
+        // Not after a timeout: only previously unsent data, and not for
+        // duplicate ACKs of data sent before it (Linux: not in CA_Loss).
+        let limited = if snd.cc.recover.is_none()
+            && snd.cc.rto_recover.is_none()
+            && snd.cc.sacked.is_empty()
+            && snd.nxt == snd.max
+        {
+            u32::from(snd.cc.dupacks.min(DUP_THRESH - 1)) * mss
+        } else {
+            0
+        };
+        let cwnd_room = snd.cc.cwnd.saturating_add(limited).saturating_sub(flight);
         let wnd_room = wnd_end - snd.nxt;
         let avail = data_end - snd.nxt;
         // With segmentation offload, one "segment" may carry many MSS (the
