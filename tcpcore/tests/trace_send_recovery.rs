@@ -668,3 +668,33 @@ fn limited_transmit_on_first_two_dupacks() {
     assert_eq!(d.send_at(112), vec![(1, 1000)]);
     assert_eq!(d.open().snd.cc.ssthresh, 6000);
 }
+
+/// RFC 6582 §3.2 step 5: on a partial ACK, "deflate the congestion window
+/// by the amount of new data acknowledged by the Cumulative Acknowledgment
+/// field. If the partial ACK acknowledges at least one SMSS of new data,
+/// then add back SMSS bytes to the congestion window." Here the segments
+/// are small (100 bytes, no Nagle): a partial ACK of 100 bytes takes them
+/// off cwnd and adds nothing back.
+#[test]
+fn newreno_partial_ack_below_smss_adds_nothing_back() {
+    let cfg = Config {
+        nagle: false,
+        ..Config::default()
+    };
+    let mut d = Direct::new(cfg, false);
+    for k in 0..10 {
+        d.queue(100);
+        assert_eq!(d.send_at(100), vec![(1 + 100 * k, 100)]);
+    }
+    for k in 0..3 {
+        d.ack_at(110 + k, 1, 65535, &[]);
+    }
+    // The fast retransmit (repacketized: up to one SMSS from SND.UNA).
+    assert_eq!(d.send_at(112).first().map(|r| r.0), Some(1));
+    let cc = d.open().snd.cc;
+    assert_eq!((cc.ssthresh, cc.cwnd), (2000, 5000));
+    // A partial ACK of 100 bytes (the peer took only the first of them).
+    d.ack_at(120, 101, 65535, &[]);
+    assert!(d.open().snd.cc.recover.is_some());
+    assert_eq!(d.open().snd.cc.cwnd, 4900);
+}

@@ -451,11 +451,14 @@ pub fn on_ack(
                 }
             }
             // A partial acknowledgment without SACK: retransmit the first
-            // unacknowledged segment, deflate cwnd by the amount acked and
-            // add back one SMSS (RFC 6582 §3.2 step 5).
+            // unacknowledged segment, and (RFC 6582 §3.2 step 5) "deflate
+            // the congestion window by the amount of new data acknowledged
+            // ... If the partial ACK acknowledges at least one SMSS of new
+            // data, then add back SMSS bytes to the congestion window."
             Some(_) => {
                 cc.rtx_una = true;
-                cc.cwnd = cc.cwnd.saturating_sub(acked).saturating_add(mss).max(mss);
+                let back = if acked >= mss { mss } else { 0 };
+                cc.cwnd = cc.cwnd.saturating_sub(acked).saturating_add(back).max(mss);
             }
             None if cc.cwnd < cc.ssthresh => {
                 // Slow start (RFC 5681 §3.1), with RFC 3465's L = 1 SMSS.
