@@ -64,8 +64,9 @@ fn no_nagle_sends_tail_at_once() {
 /// RFC 6298 §5.4-5.5: on timeout the earliest unacknowledged segment is
 /// retransmitted and the RTO doubles. The RTO comes from the handshake's
 /// RTT (10 ms) and is bounded below by 200 ms. The tail loss probe (RFC
-/// 8985 §7.2: 2 SRTT + 200 ms for a single segment, but never later than
-/// the RTO) goes first, at the RTO's time, and re-arms the RTO (§7.3).
+/// 8985 §7.2: 2 SRTT + TLP.max_ack_delay, 200 ms as Linux's, for a single
+/// segment, but never later than the RTO) goes first, at the RTO's time,
+/// and re-arms the RTO (§7.3).
 /// Karn's rule (RFC 6298 §3, §5): the ACK of a retransmitted segment gives
 /// no RTT sample, so the backed-off RTO (200 ms << 3) stays for the next
 /// segment until a new sample is taken.

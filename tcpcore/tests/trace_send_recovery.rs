@@ -422,10 +422,10 @@ fn tail_loss_probe_rearms_rto() {
     );
 }
 
-/// RFC 8985 §7.2: with one segment in flight the PTO is 2 SRTT plus the
-/// worst-case delayed ACK (WCDelAckT, 200 ms recommended; Linux adds
-/// `TCP_RTO_MIN`, also 200 ms), so that a delayed ACK is not taken for a
-/// loss; and the PTO is never later than the RTO: "If Now() + PTO >
+/// RFC 8985 §7.2: with one segment in flight the PTO is 2 SRTT plus
+/// TLP.max_ack_delay ("implementation specific"; Linux adds `TCP_RTO_MIN`,
+/// 200 ms), so that a delayed ACK is not taken for a loss; and the PTO is
+/// never later than the RTO: "If Now() + PTO >
 /// TCP_RTO_expiration(): PTO = TCP_RTO_expiration() - Now()". Here 20 ms +
 /// 200 ms is beyond the RTO (200 ms), so the probe goes at the RTO's time
 /// (0.300) and the RTO is re-armed after it (§7.3): the timeout comes at
@@ -629,7 +629,10 @@ fn sack_recovery_exit_keeps_cwnd_at_ssthresh() {
 /// MUST be re-initialized to 3 seconds when data transmission begins"
 /// (Linux `tcp_init_metrics`, TCP_TIMEOUT_FALLBACK). Here the SYN-ACK was
 /// resent, so the handshake gives no sample (Karn; no timestamps): the
-/// first data segment's RTO is 3 s, not the initial 1 s.
+/// first data segment's RTO is 3 s, not the initial 1 s. Without an SRTT
+/// the tail loss probe comes after 1 s (RFC 8985 §7.2: "when there is no
+/// SRTT estimate available, the PTO SHOULD be 1 second"; Linux
+/// TCP_TIMEOUT_INIT) and re-arms the RTO (§7.3): 3 s after the probe.
 #[test]
 fn rto_three_seconds_after_synack_timeout() {
     run(
@@ -641,8 +644,9 @@ fn rto_three_seconds_after_synack_timeout() {
          1.010 ! state ESTABLISHED
          1.100 ! app-send 100
          1.100 > P. 1:101(100) ack 1001
-         4.100 > P. 1:101(100) ack 1001
-         4.110 < . 1001:1001(0) ack 101 win 502
+         2.100 > P. 1:101(100) ack 1001
+         5.100 > P. 1:101(100) ack 1001
+         5.110 < . 1001:1001(0) ack 101 win 502
          10.000 tick",
     );
 }

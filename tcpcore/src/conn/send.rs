@@ -284,21 +284,30 @@ fn pipe(snd: &SendHalf, mss: u32) -> u32 {
         .saturating_sub(lost)
 }
 
-/// RFC 8985 §7.2: the worst-case delayed ACK of the peer (WCDelAckT, 200 ms
-/// recommended; Linux adds TCP_RTO_MIN, also 200 ms).
-const WC_DEL_ACK: u64 = 200_000;
+/// RFC 8985 §7.2: TLP.max_ack_delay, what the probe timeout of a lone
+/// segment allows for the peer's delayed ACK ("implementation specific"):
+/// Linux's, TCP_RTO_MIN, 200 ms (tcp_schedule_loss_probe).
+const TLP_MAX_ACK_DELAY: u64 = 200_000;
+/// RFC 8985 §7.2: "when there is no SRTT estimate available, the PTO
+/// SHOULD be 1 second" (Linux: TCP_TIMEOUT_INIT).
+const PTO_NO_SRTT: u64 = 1_000_000;
 
-/// RFC 8985 §7.2, TLP_calc_PTO: "PTO = 2 * SRTT. If FlightSize is equal to
-/// one segment, PTO += WCDelAckT", at least 10 ms (Linux
-/// tcp_schedule_loss_probe), and "If Now() + PTO > TCP_RTO_expiration():
-/// PTO = TCP_RTO_expiration() - Now()": the probe is never later than the
-/// RTO, and goes in its place. `None` before the first RTT sample.
+/// RFC 8985 §7.2, TLP_calc_PTO: "If SRTT is available: PTO = 2 * SRTT. If
+/// FlightSize is one segment: PTO += TLP.max_ack_delay. Else: PTO = 1 sec.
+/// If Now() + PTO > TCP_RTO_expiration(): PTO = TCP_RTO_expiration() -
+/// Now()": the probe is never later than the RTO, and goes in its place.
+/// At least 10 ms, as Linux's tcp_schedule_loss_probe.
 fn pto_after(snd: &SendHalf, tcb: &Tcb, now: Instant) -> Option<Instant> {
-    let (srtt, _) = tcb.rtx.rtt?;
-    let mut pto = (2 * srtt).max(10_000);
-    if snd.max - snd.una <= smss(snd, tcb) {
-        pto += WC_DEL_ACK;
-    }
+    let pto = match tcb.rtx.rtt {
+        Some((srtt, _)) => {
+            let mut pto = (2 * srtt).max(10_000);
+            if snd.max - snd.una <= smss(snd, tcb) {
+                pto += TLP_MAX_ACK_DELAY;
+            }
+            pto
+        }
+        None => PTO_NO_SRTT,
+    };
     let at = now + Duration::from_micros(pto);
     Some(match tcb.rtx.deadline {
         Some(rto) if rto < at => rto,
