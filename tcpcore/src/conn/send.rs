@@ -1,8 +1,10 @@
 //! The send half's data path: the send buffer, segmentation, the
 //! retransmission timer (RFC 6298), congestion control and loss recovery
-//! (RFC 5681 slow start and congestion avoidance, fast retransmit, NewReno
-//! fast recovery of RFC 6582, SACK-based recovery after RFC 6675), and the
-//! persist timer (RFC 9293 §3.8.6.1).
+//! (RFC 5681 slow start, congestion avoidance with RFC 3465 byte counting,
+//! the restart window after idle, fast retransmit with RFC 3042 Limited
+//! Transmit, NewReno fast recovery of RFC 6582, SACK-based recovery after
+//! RFC 6675), tail loss probes (RFC 8985 §7), and the persist timer (RFC
+//! 9293 §3.8.6.1).
 //!
 //! The functions here work on the send half alone and are called by the
 //! state machine in `mod.rs`; none of them builds a segment header.
