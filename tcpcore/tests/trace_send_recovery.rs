@@ -702,3 +702,27 @@ fn newreno_partial_ack_below_smss_adds_nothing_back() {
     assert!(d.open().snd.cc.recover.is_some());
     assert_eq!(d.open().snd.cc.cwnd, 4900);
 }
+
+/// A loss probe resends data (RFC 8985 §7.3: the last segment sent); with
+/// only our FIN in flight there is none, so no probe is scheduled and the
+/// FIN is retransmitted by the RTO itself (RFC 6298 §5.4), 200 ms after the
+/// ACK of the data -- a probe that sent nothing and re-armed the RTO would
+/// put it off by a whole RTO.
+#[test]
+fn fin_alone_in_flight_has_no_loss_probe() {
+    run(
+        no_nagle(),
+        &format!(
+            "{HS_SACK}
+             0.100 ! app-send 100
+             0.100 > P. 1:101(100) ack 1001
+             0.105 ! app-close
+             0.105 > F. 101:101(0) ack 1001
+             0.110 < . 1001:1001(0) ack 101 win 502
+             0.310 > F. 101:101(0) ack 1001
+             0.710 > F. 101:101(0) ack 1001
+             0.720 < . 1001:1001(0) ack 102 win 502
+             0.720 ! state FIN-WAIT-2"
+        ),
+    );
+}

@@ -317,10 +317,17 @@ fn pto_after(snd: &SendHalf, tcb: &Tcb, now: Instant) -> Option<Instant> {
     })
 }
 
+/// Data (not only our FIN) is in flight: a loss probe would have
+/// something to resend.
+fn data_in_flight(snd: &SendHalf) -> bool {
+    snd.una.before(snd.max.min(snd.end))
+}
+
 /// Arms (or re-arms) the tail-loss-probe timer while data is in flight and
 /// no probe is out; stops it otherwise. The RTO deadline must be set first.
+/// With only the FIN in flight the RTO alone resends it.
 fn arm_pto(snd: &mut SendHalf, tcb: &Tcb, now: Instant) {
-    snd.cc.pto = if snd.una != snd.max && snd.cc.tlp.is_none() && snd.cc.recover.is_none() {
+    snd.cc.pto = if data_in_flight(snd) && snd.cc.tlp.is_none() && snd.cc.recover.is_none() {
         pto_after(snd, tcb, now)
     } else {
         None
@@ -335,11 +342,9 @@ fn arm_pto(snd: &mut SendHalf, tcb: &Tcb, now: Instant) {
 /// tcp_send_loss_probe -> tcp_rearm_rto).
 pub fn on_pto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) {
     snd.cc.pto = None;
-    if snd.una != snd.max && snd.cc.tlp.is_none() && snd.cc.recover.is_none() {
+    if data_in_flight(snd) && snd.cc.tlp.is_none() && snd.cc.recover.is_none() {
         snd.cc.tlp = Some(snd.max);
         snd.cc.rtx_last = true;
-    }
-    if snd.una != snd.max {
         tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
     }
 }
