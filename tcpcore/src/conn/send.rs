@@ -339,7 +339,7 @@ fn arm_pto(snd: &mut SendHalf, tcb: &Tcb, now: Instant) {
 /// waiting for the RTO. "After attempting to send a loss probe, regardless
 /// of whether a loss probe was sent, the sender MUST re-arm the RTO timer,
 /// not the PTO timer, if FlightSize is not empty" (Linux
-/// tcp_send_loss_probe -> tcp_rearm_rto). [`arm_pto`] schedules no probe
+/// tcp_send_loss_probe -> tcp_rearm_rto). `arm_pto` schedules no probe
 /// without data to resend, so one that finds none (only the FIN in flight)
 /// leaves the RTO as it was.
 pub fn on_pto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) {
