@@ -63,11 +63,13 @@ fn no_nagle_sends_tail_at_once() {
 
 /// RFC 6298 §5.4-5.5: on timeout the earliest unacknowledged segment is
 /// retransmitted and the RTO doubles. The RTO comes from the handshake's
-/// RTT (10 ms) and is bounded below by 200 ms; before it, the tail loss
-/// probe (RFC 8985 §7: 2 SRTT + 50 ms for a single segment) sends the
-/// segment once. Karn's rule (RFC 6298 §3): the ACK of a retransmitted
-/// segment gives no RTT sample, so the next segment's RTO is again 200 ms,
-/// not 1.4 s.
+/// RTT (10 ms) and is bounded below by 200 ms. The tail loss probe (RFC
+/// 8985 §7.2: 2 SRTT + TLP.max_ack_delay, 200 ms as Linux's, for a single
+/// segment, but never later than the RTO) goes first, at the RTO's time,
+/// and re-arms the RTO (§7.3).
+/// Karn's rule (RFC 6298 §3, §5): the ACK of a retransmitted segment gives
+/// no RTT sample, so the backed-off RTO (200 ms << 3) stays for the next
+/// segment until a new sample is taken.
 #[test]
 fn rto_backoff_and_karn() {
     let h = run(
@@ -76,15 +78,15 @@ fn rto_backoff_and_karn() {
             "{HS_SACK}
              0.100 ! app-send 100
              0.100 > P. 1:101(100) ack 1001
-             0.170 > P. 1:101(100) ack 1001
              0.300 > P. 1:101(100) ack 1001
-             0.700 > P. 1:101(100) ack 1001
-             1.500 > P. 1:101(100) ack 1001
-             1.510 < . 1001:1001(0) ack 101 win 502
+             0.500 > P. 1:101(100) ack 1001
+             0.900 > P. 1:101(100) ack 1001
+             1.700 > P. 1:101(100) ack 1001
+             1.710 < . 1001:1001(0) ack 101 win 502
              2.000 ! app-send 100
              2.000 > P. 101:201(100) ack 1001
-             2.070 > P. 101:201(100) ack 1001
-             2.200 > P. 101:201(100) ack 1001"
+             2.220 > P. 101:201(100) ack 1001
+             3.820 > P. 101:201(100) ack 1001"
         ),
     );
     assert_eq!(h.ep.stats().retransmits, 6);
@@ -101,11 +103,11 @@ fn retry_limit_resets() {
             "{HS_SACK}
              0.100 ! app-send 100
              0.100 > P. 1:101(100) ack 1001
-             0.170 > P. 1:101(100) ack 1001
              0.300 > P. 1:101(100) ack 1001
-             0.700 > P. 1:101(100) ack 1001
-             1.500 > R. 101:101(0) ack 1001
-             1.500 ! closed timedout"
+             0.500 > P. 1:101(100) ack 1001
+             0.900 > P. 1:101(100) ack 1001
+             1.700 > R. 101:101(0) ack 1001
+             1.700 ! closed timedout"
         ),
     );
 }

@@ -228,8 +228,14 @@ pub struct Rtx {
     pub rtt: Option<(u64, u64)>,
     /// The current RTO (before backoff).
     pub rto: Duration,
-    /// Retransmissions of the segment in flight.
+    /// Retransmission timeouts (or unanswered zero-window probes) in a row
+    /// without forward progress; the connection gives up at
+    /// `Config::max_retries` (Linux `icsk_retransmits`, `icsk_probes_out`).
     pub retries: u8,
+    /// RFC 6298 §5.5: how many times the RTO has doubled since the last
+    /// valid RTT sample (Linux `icsk_backoff`). Karn: only a new sample
+    /// collapses it, not the ACK of retransmitted data.
+    pub backoff: u8,
     /// When the segment in flight was first sent (Karn: only a segment never
     /// retransmitted gives a sample).
     pub sent_at: Instant,
@@ -782,6 +788,7 @@ fn rtt_sample(rtx: &mut Rtx, now: Instant, cfg: &Config) {
 fn arm(rtx: &mut Rtx, now: Instant, cfg: &Config) {
     rtx.sent_at = now;
     rtx.retries = 0;
+    rtx.backoff = 0;
     rtx.deadline = Some(now + rtx.rto.min(cfg.rto_max));
 }
 
@@ -855,6 +862,7 @@ fn check_ack(
             // data instead of waiting for the backed-off timer.
             snd.nxt = snd.una;
             tcb.rtx.retries = 0;
+            tcb.rtx.backoff = 0; // Linux tcp_ack_probe
             tcb.rtx.deadline = None;
         }
     }
@@ -1017,6 +1025,7 @@ impl State {
                     rtt: None,
                     rto: cfg.rto_initial,
                     retries: 0,
+                    backoff: 0,
                     sent_at: now,
                     deadline: None,
                 },
@@ -1115,6 +1124,7 @@ impl State {
                         return t;
                     }
                     s.tcb.rtx.retries += 1;
+                    s.tcb.rtx.backoff = s.tcb.rtx.backoff.saturating_add(1);
                     s.tcb.rtx.deadline = Some(now + send::backed_off(&s.tcb.rtx, cfg));
                     let r = syn_ack(&mut s, now, cfg);
                     let mut t = Transition::new(State::SynReceived(s));
@@ -1599,14 +1609,29 @@ fn syn_received<'a>(
         dup_syn_answered,
         close_queued,
     } = s;
-    // Karn (RFC 6298 §3): the ACK of a SYN-ACK sent more than once -- by
-    // the timer or in answer to a retransmitted SYN (Linux counts both in
-    // req->num_retrans) -- gives no RTT sample.
-    if tcb.rtx.retries == 0 && dup_syn_answered.is_none() {
+    // The handshake's RTT sample: from the ACK's TSecr when it echoes one
+    // (RFC 7323 §4.1), which is never ambiguous; else from when the SYN-ACK
+    // went out, if it went out once. Karn (RFC 6298 §3): the ACK of a
+    // SYN-ACK sent more than once -- by the timer or in answer to a
+    // retransmitted SYN (Linux counts both in req->num_retrans) -- gives no
+    // sample. A connection made from a SYN cookie was created at this ACK's
+    // arrival (`sent_at == now`): the SYN-ACK's time is unknown and no
+    // sample is taken (Linux: a cookie's request has no snt_synack).
+    if let Some(sample) = send::ts_rtt_sample(&tcb, seg, now) {
+        send::rtt_update(&mut tcb.rtx, sample, cfg);
+    } else if tcb.rtx.retries == 0 && dup_syn_answered.is_none() && tcb.rtx.sent_at != now {
         rtt_sample(&mut tcb.rtx, now, cfg);
+    } else if tcb.rtx.retries > 0 && tcb.rtx.rtt.is_none() {
+        // RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN
+        // segment and the TCP implementation is using an RTO less than 3
+        // seconds, the RTO MUST be re-initialized to 3 seconds when data
+        // transmission begins" (Linux tcp_init_metrics:
+        // TCP_TIMEOUT_FALLBACK).
+        tcb.rtx.rto = tcb.rtx.rto.max(Duration::from_secs(3)).min(cfg.rto_max);
     }
     tcb.rtx.deadline = None;
     tcb.rtx.retries = 0;
+    tcb.rtx.backoff = 0;
     snd.una = ack;
     // "...and continue processing with the variables below set to:
     // SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK"
@@ -1943,8 +1968,13 @@ fn half_closed_timeout(
     now: Instant,
     cfg: &Config,
 ) -> Transition<'static> {
-    if s.snd.cc.pto.is_some_and(|p| now >= p) && s.tcb.rtx.deadline.is_none_or(|d| now < d) {
-        send::on_pto(&mut s.snd, now);
+    // RFC 8985 §7.2: a probe due no later than the RTO goes in its place.
+    if s.snd
+        .cc
+        .pto
+        .is_some_and(|p| now >= p && s.tcb.rtx.deadline.is_none_or(|d| p <= d))
+    {
+        send::on_pto(&mut s.snd, &mut s.tcb, now, cfg);
         return Transition::new(half_state(kind, s));
     }
     if s.tcb.rtx.deadline.is_none_or(|d| now < d) {
@@ -1984,8 +2014,13 @@ fn open_timeout(
         let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx, now);
         t.reply(r);
     }
-    if s.snd.cc.pto.is_some_and(|p| now >= p) && s.tcb.rtx.deadline.is_none_or(|d| now < d) {
-        send::on_pto(&mut s.snd, now);
+    // RFC 8985 §7.2: a probe due no later than the RTO goes in its place.
+    if s.snd
+        .cc
+        .pto
+        .is_some_and(|p| now >= p && s.tcb.rtx.deadline.is_none_or(|d| p <= d))
+    {
+        send::on_pto(&mut s.snd, &mut s.tcb, now, cfg);
     }
     if s.tcb.rtx.deadline.is_some_and(|d| now >= d) {
         s.tcb.rtx.deadline = None;
@@ -2061,6 +2096,7 @@ fn time_wait<'a>(mut s: TimeWait, seg: &TcpRepr<'a>, now: Instant, cfg: &Config)
             rtt: None,
             rto: cfg.rto_initial,
             retries: 0,
+            backoff: 0,
             sent_at: now,
             deadline: None,
         },

@@ -1,8 +1,10 @@
 //! The send half's data path: the send buffer, segmentation, the
 //! retransmission timer (RFC 6298), congestion control and loss recovery
-//! (RFC 5681 slow start and congestion avoidance, fast retransmit, NewReno
-//! fast recovery of RFC 6582, SACK-based recovery after RFC 6675), and the
-//! persist timer (RFC 9293 §3.8.6.1).
+//! (RFC 5681 slow start, congestion avoidance with RFC 3465 byte counting,
+//! the restart window after idle, fast retransmit with RFC 3042 Limited
+//! Transmit, NewReno fast recovery of RFC 6582, SACK-based recovery after
+//! RFC 6675), tail loss probes (RFC 8985 §7), and the persist timer (RFC
+//! 9293 §3.8.6.1).
 //!
 //! The functions here work on the send half alone and are called by the
 //! state machine in `mod.rs`; none of them builds a segment header.
@@ -111,11 +113,23 @@ pub struct Congestion {
     pub cwnd: u32,
     /// ssthresh, in bytes.
     pub ssthresh: u32,
+    /// RFC 3465 §2.1 `bytes_acked`: bytes acknowledged in congestion
+    /// avoidance since cwnd last grew (Linux `snd_cwnd_cnt`, in bytes).
+    pub bytes_acked: u32,
     /// Duplicate ACKs in a row.
     pub dupacks: u8,
     /// In fast recovery until this sequence number is acknowledged
     /// (RFC 6582 `recover`).
     pub recover: Option<SeqNum>,
+    /// This recovery is SACK-based (RFC 6675: cwnd stays at ssthresh and
+    /// `pipe` decides), not NewReno's (RFC 6582: cwnd inflated by
+    /// duplicate ACKs, deflated by partial ACKs).
+    pub sack_recovery: bool,
+    /// RFC 6582 §4 `recover` after a retransmission timeout: SND.MAX when
+    /// it fired (one past the highest byte sent). Fast retransmit may start
+    /// again only once SND.UNA has reached it (§3.2 step 2), so that
+    /// duplicate ACKs for data sent before the timeout start no recovery.
+    pub rto_recover: Option<SeqNum>,
     /// RFC 6675 HighRxt: the highest sequence number retransmitted in this
     /// recovery; the next hole to resend starts at or after it.
     pub high_rxt: SeqNum,
@@ -138,18 +152,23 @@ pub struct Congestion {
     pub tlp: Option<SeqNum>,
     /// The next transmission is the tail loss probe: the last segment again.
     pub rtx_last: bool,
+    /// When data was last sent (new or retransmitted), for the restart
+    /// window after idle (RFC 5681 §4.1; Linux `lsndtime`).
+    pub last_sent: Option<Instant>,
 }
 
 impl Congestion {
     /// The initial state for a peer MSS of `mss` (RFC 6928: an initial
     /// window of ten segments).
     pub fn new(mss: u16) -> Self {
-        let mss = u32::from(mss.max(1));
         Congestion {
-            cwnd: 10 * mss,
+            cwnd: initial_window(mss),
             ssthresh: u32::MAX,
+            bytes_acked: 0,
             dupacks: 0,
             recover: None,
+            sack_recovery: false,
+            rto_recover: None,
             high_rxt: SeqNum::new(0),
             rtx_una: false,
             sacked: Scoreboard::new(),
@@ -159,6 +178,7 @@ impl Congestion {
             pto: None,
             tlp: None,
             rtx_last: false,
+            last_sent: None,
         }
     }
 
@@ -231,6 +251,11 @@ impl Congestion {
     }
 }
 
+/// RFC 6928: the initial window, ten segments of the peer's MSS.
+fn initial_window(mss: u16) -> u32 {
+    10 * u32::from(mss.max(1))
+}
+
 /// The largest payload of one segment: the peer's MSS less our options.
 pub fn smss(snd: &SendHalf, tcb: &Tcb) -> u32 {
     let opts = if tcb.ts.is_some() { 12 } else { 0 };
@@ -261,23 +286,48 @@ fn pipe(snd: &SendHalf, mss: u32) -> u32 {
         .saturating_sub(lost)
 }
 
-/// RFC 8985 §7.2: the probe timeout, 2 SRTT (at least 10 ms), plus an
-/// allowance for a delayed ACK when a single segment is in flight; `None`
-/// before the first RTT sample or when it would not come before the RTO.
+/// RFC 8985 §7.2: TLP.max_ack_delay, what the probe timeout of a lone
+/// segment allows for the peer's delayed ACK ("implementation specific"):
+/// Linux's, TCP_RTO_MIN, 200 ms (tcp_schedule_loss_probe).
+const TLP_MAX_ACK_DELAY: u64 = 200_000;
+/// RFC 8985 §7.2: "when there is no SRTT estimate available, the PTO
+/// SHOULD be 1 second" (Linux: TCP_TIMEOUT_INIT).
+const PTO_NO_SRTT: u64 = 1_000_000;
+
+/// RFC 8985 §7.2, TLP_calc_PTO: "If SRTT is available: PTO = 2 * SRTT. If
+/// FlightSize is one segment: PTO += TLP.max_ack_delay. Else: PTO = 1 sec.
+/// If Now() + PTO > TCP_RTO_expiration(): PTO = TCP_RTO_expiration() -
+/// Now()": the probe is never later than the RTO, and goes in its place.
+/// At least 10 ms, as Linux's tcp_schedule_loss_probe.
 fn pto_after(snd: &SendHalf, tcb: &Tcb, now: Instant) -> Option<Instant> {
-    let (srtt, _) = tcb.rtx.rtt?;
-    let mut pto = (2 * srtt).max(10_000);
-    if snd.max - snd.una <= smss(snd, tcb) {
-        pto += 50_000;
-    }
-    let pto = Duration::from_micros(pto);
-    (pto < tcb.rtx.rto).then(|| now + pto)
+    let pto = match tcb.rtx.rtt {
+        Some((srtt, _)) => {
+            let mut pto = (2 * srtt).max(10_000);
+            if snd.max - snd.una <= smss(snd, tcb) {
+                pto += TLP_MAX_ACK_DELAY;
+            }
+            pto
+        }
+        None => PTO_NO_SRTT,
+    };
+    let at = now + Duration::from_micros(pto);
+    Some(match tcb.rtx.deadline {
+        Some(rto) if rto < at => rto,
+        _ => at,
+    })
+}
+
+/// Data (not only our FIN) is in flight: a loss probe would have
+/// something to resend.
+fn data_in_flight(snd: &SendHalf) -> bool {
+    snd.una.before(snd.max.min(snd.end))
 }
 
 /// Arms (or re-arms) the tail-loss-probe timer while data is in flight and
-/// no probe is out; stops it otherwise.
+/// no probe is out; stops it otherwise. The RTO deadline must be set first.
+/// With only the FIN in flight the RTO alone resends it.
 fn arm_pto(snd: &mut SendHalf, tcb: &Tcb, now: Instant) {
-    snd.cc.pto = if snd.una != snd.max && snd.cc.tlp.is_none() && snd.cc.recover.is_none() {
+    snd.cc.pto = if data_in_flight(snd) && snd.cc.tlp.is_none() && snd.cc.recover.is_none() {
         pto_after(snd, tcb, now)
     } else {
         None
@@ -286,13 +336,18 @@ fn arm_pto(snd: &mut SendHalf, tcb: &Tcb, now: Instant) {
 
 /// The tail-loss-probe timer fired (RFC 8985 §7.3): the last segment is sent
 /// again, so that a lost tail draws a SACK (and recovery) instead of
-/// waiting for the RTO.
-pub fn on_pto(snd: &mut SendHalf, now: Instant) {
-    let _ = now;
+/// waiting for the RTO. "After attempting to send a loss probe, regardless
+/// of whether a loss probe was sent, the sender MUST re-arm the RTO timer,
+/// not the PTO timer, if FlightSize is not empty" (Linux
+/// tcp_send_loss_probe -> tcp_rearm_rto). `arm_pto` schedules no probe
+/// without data to resend, so one that finds none (only the FIN in flight)
+/// leaves the RTO as it was.
+pub fn on_pto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) {
     snd.cc.pto = None;
-    if snd.una != snd.max && snd.cc.tlp.is_none() && snd.cc.recover.is_none() {
+    if data_in_flight(snd) && snd.cc.tlp.is_none() && snd.cc.recover.is_none() {
         snd.cc.tlp = Some(snd.max);
         snd.cc.rtx_last = true;
+        tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
     }
 }
 
@@ -301,6 +356,20 @@ pub fn on_pto(snd: &mut SendHalf, now: Instant) {
 pub struct AckEffect {
     /// Bytes newly acknowledged (SYN and FIN count one each).
     pub acked: u32,
+}
+
+/// RFC 7323 §4.1: the RTT measured from the TSecr of an acceptable ACK
+/// (our clock now less the echoed TSval), when timestamps are in use and the
+/// segment echoes one; samples over a minute are taken for bogus echoes.
+pub fn ts_rtt_sample(tcb: &Tcb, seg: &TcpRepr<'_>, now: Instant) -> Option<Duration> {
+    match (tcb.ts, seg.options.timestamps) {
+        (Some(ts), Some(t)) if t.tsecr != 0 => {
+            let our_now = (now.as_millis() as u32).wrapping_add(ts.offset);
+            let ms = our_now.wrapping_sub(t.tsecr);
+            (ms < 60_000).then(|| Duration::from_millis(u64::from(ms)))
+        }
+        _ => None,
+    }
 }
 
 /// RFC 6298 §2: a new RTT sample updates SRTT, RTTVAR and the RTO.
@@ -317,11 +386,18 @@ pub fn rtt_update(rtx: &mut Rtx, sample: Duration, cfg: &Config) {
     // Clock granularity G: 1 ms.
     let rto = Duration::from_micros(srtt + (4 * rttvar).max(1000));
     rtx.rto = rto.max(cfg.rto_min).min(cfg.rto_max);
+    // RFC 6298 §5 (the note after rule 5.7): "once a new RTT measurement
+    // is obtained ... the computation of RTO ... may result in
+    // 'collapsing' RTO back down after it has been subject to exponential
+    // back off". Only a valid sample does that (Karn; Linux
+    // tcp_ack_update_rtt: "RFC6298: only reset backoff on valid RTT
+    // measurement").
+    rtx.backoff = 0;
 }
 
-/// The RTO after `retries` backoffs (RFC 6298 §5.5), bounded by `rto_max`.
+/// The RTO after `backoff` doublings (RFC 6298 §5.5), bounded by `rto_max`.
 pub fn backed_off(rtx: &Rtx, cfg: &Config) -> Duration {
-    let shift = u32::from(rtx.retries).min(16);
+    let shift = u32::from(rtx.backoff).min(16);
     rtx.rto.saturating_mul(1 << shift).min(cfg.rto_max)
 }
 
@@ -339,6 +415,13 @@ pub fn on_ack(
     let mss = smss(snd, tcb);
     let wnd = u32::from(seg.window_len) << snd.wscale;
     let mut acked = 0;
+    let prior_una = snd.una;
+    if snd.cc.persist && ack.after_eq(snd.una) {
+        // The peer answered a zero-window probe: it is alive, so the probe
+        // count starts again (Linux tcp_ack clears icsk_probes_out on any
+        // ACK that is not old).
+        tcb.rtx.retries = 0;
+    }
     if ack.after(snd.una) {
         acked = ack - snd.una;
         snd.una = ack;
@@ -350,15 +433,7 @@ pub fn on_ack(
         snd.cc.persist = false;
         // RTT (RFC 6298 §3, Karn's rule): from the timed segment, or from the
         // echoed timestamp (RFC 7323 §4.1), which is never ambiguous.
-        let ts_sample = match (tcb.ts, seg.options.timestamps) {
-            (Some(ts), Some(t)) if t.tsecr != 0 => {
-                let our_now = (now.as_millis() as u32).wrapping_add(ts.offset);
-                let ms = our_now.wrapping_sub(t.tsecr);
-                (ms < 60_000).then(|| Duration::from_millis(u64::from(ms)))
-            }
-            _ => None,
-        };
-        if let Some(s) = ts_sample {
+        if let Some(s) = ts_rtt_sample(tcb, seg, now) {
             rtt_update(&mut tcb.rtx, s, cfg);
             snd.cc.rtt_probe = None;
         } else if let Some((seq, sent)) = snd.cc.rtt_probe {
@@ -367,45 +442,88 @@ pub fn on_ack(
                 snd.cc.rtt_probe = None;
             }
         }
+        // Forward progress: the give-up count starts again (Linux tcp_ack
+        // clears icsk_retransmits when SND.UNA advances). The backoff does
+        // not: it goes only with a new RTT sample (RFC 6298 §5, Karn).
         tcb.rtx.retries = 0;
         let cc = &mut snd.cc;
         match cc.recover {
-            // RFC 6582 §3.2 step 3: a full acknowledgment ends recovery;
-            // cwnd = min(ssthresh, FlightSize + SMSS).
+            // A full acknowledgment ends recovery. RFC 6675 §5: cwnd stays
+            // at ssthresh (Linux tcp_end_cwnd_reduction: cwnd = ssthresh).
+            // RFC 6582 §3.2 step 3 (NewReno): cwnd = min(ssthresh,
+            // max(FlightSize, SMSS) + SMSS), to avoid a burst.
             Some(rec) if ack.after_eq(rec) => {
                 cc.recover = None;
-                let flight = snd.nxt - snd.una;
-                cc.cwnd = cc.ssthresh.min(flight.max(mss) + mss);
+                if !cc.sack_recovery {
+                    let flight = snd.nxt - snd.una;
+                    cc.cwnd = cc.ssthresh.min(flight.max(mss) + mss);
+                }
             }
-            // A partial acknowledgment: retransmit the first unacknowledged
-            // segment, deflate cwnd by the amount acked and add back one
-            // SMSS (RFC 6582 §3.2 step 5).
-            Some(_) => {
+            // A partial acknowledgment in SACK-based recovery: RFC 6675 §5
+            // sets cwnd = ssthresh on entry and changes it no more; `pipe`
+            // decides what is sent. With nothing SACKed above the new
+            // SND.UNA, no hole is known: the segment there is resent.
+            Some(_) if cc.sack_recovery => {
                 if cc.sacked.is_empty() {
                     cc.rtx_una = true;
                 }
-                cc.cwnd = cc.cwnd.saturating_sub(acked).saturating_add(mss).max(mss);
+            }
+            // A partial acknowledgment without SACK: retransmit the first
+            // unacknowledged segment, and (RFC 6582 §3.2 step 5) "deflate
+            // the congestion window by the amount of new data acknowledged
+            // ... If the partial ACK acknowledges at least one SMSS of new
+            // data, then add back SMSS bytes to the congestion window."
+            Some(_) => {
+                cc.rtx_una = true;
+                let back = if acked >= mss { mss } else { 0 };
+                cc.cwnd = cc.cwnd.saturating_sub(acked).saturating_add(back).max(mss);
             }
             None if cc.cwnd < cc.ssthresh => {
                 // Slow start (RFC 5681 §3.1), with RFC 3465's L = 1 SMSS.
                 cc.cwnd = cc.cwnd.saturating_add(acked.min(mss));
             }
             None => {
-                // Congestion avoidance: about one SMSS per RTT.
-                cc.cwnd = cc.cwnd.saturating_add((mss * mss / cc.cwnd.max(1)).max(1));
+                // Congestion avoidance, RFC 5681 §3.1 with RFC 3465 §2.1
+                // (appropriate byte counting): "When bytes_acked becomes
+                // greater than or equal to the value of the congestion
+                // window, bytes_acked is reduced by the value of cwnd. Next,
+                // cwnd is incremented by a full-sized segment (SMSS)." So one
+                // SMSS per window of data acknowledged, however many ACKs
+                // that took (Linux tcp_cong_avoid_ai).
+                cc.bytes_acked = cc.bytes_acked.saturating_add(acked);
+                if cc.bytes_acked >= cc.cwnd {
+                    cc.bytes_acked -= cc.cwnd;
+                    cc.cwnd = cc.cwnd.saturating_add(mss);
+                }
             }
         }
         cc.dupacks = 0;
-        // RFC 6298 §5.2 / §5.3: restart the timer while data is outstanding.
+        // RFC 6298 §5.2 / §5.3: restart the timer while data is outstanding,
+        // with the RTO as it stands, backoff included (Linux tcp_rearm_rto
+        // uses icsk_rto, which keeps the backoff until a new sample).
         tcb.rtx.deadline = if snd.nxt != snd.una {
-            Some(now + tcb.rtx.rto)
+            Some(now + backed_off(&tcb.rtx, cfg))
         } else {
             None
         };
-        if snd.cc.tlp.is_some_and(|end| ack.after_eq(end)) {
-            // The probe's ACK covers the tail: it was not lost after all,
-            // or the probe repaired it.
-            snd.cc.tlp = None;
+        if let Some(end) = snd.cc.tlp.filter(|&end| ack.after_eq(end)) {
+            // RFC 8985 §7.4.2: the ACK covers the probe. A DSACK for it
+            // shows the original arrived too: no loss. An ACK beyond it ends
+            // the TLP episode with no such sign: "congestion control MUST
+            // react appropriately to that loss as it would any other loss"
+            // (Linux tcp_process_tlp_ack: tcp_init_cwnd_reduction, then
+            // tcp_end_cwnd_reduction; ssthresh from cwnd, as Linux's Reno
+            // and CUBIC do, for FlightSize is all but zero by now). An ACK
+            // just up to it waits for a DSACK or a duplicate ACK.
+            if dsack_covers(seg, ack, end) {
+                snd.cc.tlp = None;
+            } else if ack.after(end) {
+                snd.cc.tlp = None;
+                let cc = &mut snd.cc;
+                cc.ssthresh = (cc.cwnd / 2).max(2 * mss);
+                cc.cwnd = cc.ssthresh;
+                cc.bytes_acked = 0;
+            }
         }
         arm_pto(snd, tcb, now);
     } else if ack == snd.una
@@ -417,11 +535,22 @@ pub fn on_ack(
     {
         // RFC 5681 §2: a duplicate ACK.
         snd.cc.dupacks = snd.cc.dupacks.saturating_add(1);
-        if snd.cc.recover.is_some() && snd.cc.sacked.is_empty() {
+        tlp_dupack(snd, seg, ack);
+        if snd.cc.recover.is_some() && !snd.cc.sack_recovery {
             // NewReno: each further duplicate ACK inflates cwnd (RFC 6582
             // §3.2 step 4).
             snd.cc.cwnd = snd.cc.cwnd.saturating_add(mss);
         }
+    }
+    if ack == prior_una
+        && snd.nxt == prior_una
+        && seg.payload.is_empty()
+        && seg.control == TcpControl::None
+        && wnd == snd.wnd
+    {
+        // Nothing in flight: not a duplicate ACK for fast retransmit, but
+        // it may still answer a loss probe.
+        tlp_dupack(snd, seg, ack);
     }
     // SACK blocks (RFC 2018) within (SND.UNA, SND.MAX].
     if tcb.sack {
@@ -440,7 +569,17 @@ pub fn on_ack(
         // earlier, shows those holes lost (the probe was sent a PTO after
         // them, longer than any reordering window).
         || snd.cc.tlp.is_some_and(|end| snd.cc.highest_sacked() == Some(end));
-    if snd.cc.recover.is_none() && snd.nxt != snd.una && (snd.cc.dupacks >= DUP_THRESH || sack_loss)
+    // RFC 6582 §3.2 step 2 / §4: not for duplicate ACKs of data sent
+    // before a retransmission timeout ("If the Cumulative Acknowledgment
+    // field covers more than recover ... Otherwise ... do not enter").
+    // `rto_recover` is one past that highest byte, as `recover` is.
+    if snd.cc.rto_recover.is_some_and(|r| snd.una.after_eq(r)) {
+        snd.cc.rto_recover = None;
+    }
+    if snd.cc.recover.is_none()
+        && snd.cc.rto_recover.is_none()
+        && snd.nxt != snd.una
+        && (snd.cc.dupacks >= DUP_THRESH || sack_loss)
     {
         let cc = &mut snd.cc;
         let flight = snd.nxt - snd.una;
@@ -451,6 +590,8 @@ pub fn on_ack(
             cc.ssthresh
         };
         cc.recover = Some(snd.nxt);
+        cc.bytes_acked = 0;
+        cc.sack_recovery = !cc.sacked.is_empty();
         cc.high_rxt = snd.una;
         cc.rtx_una = true;
         cc.rtt_probe = None;
@@ -458,6 +599,28 @@ pub fn on_ack(
         cc.pto = None;
     }
     AckEffect { acked }
+}
+
+/// RFC 2883 §4: the ACK's first SACK block lies at or below its cumulative
+/// ACK (a DSACK) and reports the segment that ends at `end` (the loss
+/// probe) as received twice.
+fn dsack_covers(seg: &TcpRepr<'_>, ack: SeqNum, end: SeqNum) -> bool {
+    seg.options
+        .sack_blocks
+        .as_slice()
+        .first()
+        .is_some_and(|&(l, r)| r.before_eq(ack) && l.before(end) && r.after_eq(end))
+}
+
+/// RFC 8985 §7.4.2: a duplicate ACK at or beyond the loss probe's end, with
+/// a DSACK for it or with no SACK option at all, shows that both the
+/// original and the probe arrived: the probe repaired nothing.
+fn tlp_dupack(snd: &mut SendHalf, seg: &TcpRepr<'_>, ack: SeqNum) {
+    if let Some(end) = snd.cc.tlp.filter(|&end| ack.after_eq(end)) {
+        if seg.options.sack_blocks.as_slice().is_empty() || dsack_covers(seg, ack, end) {
+            snd.cc.tlp = None;
+        }
+    }
 }
 
 /// What to send next: `(seq, len, fin)`, or nothing. Retransmissions come
@@ -512,8 +675,36 @@ pub fn next_segment(
     }
     let wnd_end = snd.una + snd.wnd;
     if snd.nxt.before(data_end) {
+        // RFC 5681 §4.1: "a TCP SHOULD set cwnd to no more than RW before
+        // beginning transmission if the TCP has not sent data in an
+        // interval exceeding the retransmission timeout", RW = min(IW,
+        // cwnd) (Linux tcp_cwnd_restart, tcp_slow_start_after_idle = 1;
+        // Linux halves cwnd per idle RTO down to RW, the RFC goes to RW).
+        let idle_long = snd
+            .cc
+            .last_sent
+            .is_some_and(|t| now.saturating_since(t) > tcb.rtx.rto);
+        if snd.una == snd.max && idle_long {
+            snd.cc.cwnd = snd.cc.cwnd.min(initial_window(snd.mss));
+        }
         let flight = pipe(snd, mss);
-        let cwnd_room = snd.cc.cwnd.saturating_sub(flight);
+        // RFC 5681 §3.2 / RFC 3042 (Limited Transmit): on the first and
+        // second duplicate ACKs, a segment of new data each, "provided
+        // that ... the total FlightSize would remain less than or equal to
+        // cwnd plus 2*SMSS"; cwnd itself is not changed. With SACK blocks
+        // `pipe` already leaves the SACKed segments out (RFC 6675 §5 (1)).
+        // Not after a timeout: only previously unsent data, and not for
+        // duplicate ACKs of data sent before it (Linux: not in CA_Loss).
+        let limited = if snd.cc.recover.is_none()
+            && snd.cc.rto_recover.is_none()
+            && snd.cc.sacked.is_empty()
+            && snd.nxt == snd.max
+        {
+            u32::from(snd.cc.dupacks.min(DUP_THRESH - 1)) * mss
+        } else {
+            0
+        };
+        let cwnd_room = snd.cc.cwnd.saturating_add(limited).saturating_sub(flight);
         let wnd_room = wnd_end - snd.nxt;
         let avail = data_end - snd.nxt;
         // With segmentation offload, one "segment" may carry many MSS (the
@@ -565,6 +756,7 @@ pub fn next_segment(
             return None;
         }
         let seq = snd.nxt;
+        snd.cc.last_sent = Some(now);
         snd.nxt += len;
         snd.max = snd.max.max(snd.nxt);
         if snd.cc.rtt_probe.is_none() && snd.nxt == snd.max {
@@ -572,7 +764,7 @@ pub fn next_segment(
         }
         if tcb.rtx.deadline.is_none() || snd.cc.persist {
             snd.cc.persist = false;
-            tcb.rtx.deadline = Some(now + tcb.rtx.rto);
+            tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
         }
         arm_pto(snd, tcb, now);
         let fin = fin_seq == Some(snd.nxt) && snd.nxt.after_eq(snd.max) && wnd_end.after(snd.nxt);
@@ -587,7 +779,7 @@ pub fn next_segment(
         snd.nxt += 1;
         snd.max = snd.max.max(snd.nxt);
         if tcb.rtx.deadline.is_none() {
-            tcb.rtx.deadline = Some(now + tcb.rtx.rto);
+            tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
         }
         return Some((data_end, 0, true));
     }
@@ -625,6 +817,9 @@ fn retransmit(
         len = len.min(s - seq);
     }
     let end = seq + len;
+    if len > 0 {
+        snd.cc.last_sent = Some(now);
+    }
     snd.cc.high_rxt = snd.cc.high_rxt.max(end);
     // Karn: a retransmitted segment gives no RTT sample.
     if snd.cc.rtt_probe.is_some_and(|(s, _)| s.before(end)) {
@@ -650,15 +845,21 @@ fn retransmit(
 /// the timer off. RFC 5681 §3.1: ssthresh = max(FlightSize / 2, 2 SMSS) and
 /// cwnd = one segment (the loss window). Everything not acknowledged is sent
 /// again from SND.UNA (go-back-N), since the SACK information may be stale.
-/// A zero-window probe (RFC 9293 §3.8.6.1) is backed off the same way but
-/// never gives up while the peer answers.
+/// A zero-window probe (RFC 9293 §3.8.6.1) is backed off the same way and
+/// counts towards the same limit, but any acceptable ACK (the peer's answer
+/// to a probe) starts the count again, so the connection never gives up
+/// while the peer answers (Linux tcp_probe_timer: unanswered probes,
+/// icsk_probes_out, against tcp_retries2). A peer that closed its window
+/// and vanished no longer holds the connection for ever.
 pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) -> bool {
     let mss = smss(snd, tcb);
     let probing = snd.wnd == 0;
-    if !probing && tcb.rtx.retries >= cfg.max_retries {
+    if tcb.rtx.retries >= cfg.max_retries {
         return false;
     }
     tcb.rtx.retries = tcb.rtx.retries.saturating_add(1);
+    // RFC 6298 §5.5: "back off the timer".
+    tcb.rtx.backoff = tcb.rtx.backoff.saturating_add(1);
     tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
     if probing {
         // One byte beyond the closed window (or the FIN) goes out as a probe.
@@ -678,7 +879,13 @@ pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) -> 
         cc.ssthresh = (flight / 2).max(2 * mss);
     }
     cc.cwnd = mss;
+    cc.bytes_acked = 0;
+    // RFC 6582 §4: "After a retransmission timeout, record the highest
+    // sequence number transmitted in the variable recover, and exit the
+    // fast recovery procedure if applicable." (RFC 6675 §5.1 likewise sets
+    // RecoveryPoint to HighData.)
     cc.recover = None;
+    cc.rto_recover = Some(snd.max);
     cc.dupacks = 0;
     cc.sacked.clear();
     cc.high_rxt = snd.una;
