@@ -1617,6 +1617,22 @@ fn syn_received<'a>(
     // sample. A connection made from a SYN cookie was created at this ACK's
     // arrival (`sent_at == now`): the SYN-ACK's time is unknown and no
     // sample is taken (Linux: a cookie's request has no snt_synack).
+    // RFC 5681 §3.1: "If the SYN or SYN/ACK is lost, the initial window
+    // used by a sender after a correctly transmitted SYN MUST be one
+    // segment". The SYN-ACK timed out (`retries > 0`); unless the ACK's
+    // TSecr echoes the TSval of the first SYN-ACK -- then that one arrived
+    // and the timeout was spurious (Linux tcp_try_undo_spurious_syn) -- the
+    // first flight is one segment. (Linux tcp_init_transfer cuts cwnd to 1
+    // only after two or more SYN-ACK retransmissions, in view of the 1 s
+    // initial RTO; the RFC's MUST has no such allowance and is followed.)
+    if tcb.rtx.retries > 0 {
+        let first_tsval = tcb.ts.map(|ts| ts_now(&ts, tcb.rtx.sent_at));
+        let echo = seg.options.timestamps.map(|t| t.tsecr);
+        let spurious = first_tsval.is_some() && first_tsval == echo;
+        if !spurious {
+            snd.cc.cwnd = send::smss(&snd, &tcb);
+        }
+    }
     if let Some(sample) = send::ts_rtt_sample(&tcb, seg, now) {
         send::rtt_update(&mut tcb.rtx, sample, cfg);
     } else if tcb.rtx.retries == 0 && dup_syn_answered.is_none() && tcb.rtx.sent_at != now {
