@@ -219,7 +219,6 @@ fn syn_received_reset_is_not_reported_as_closed() {
 /// sequence number, so it is one (Linux queues it out of order and ACKs at
 /// once).
 #[test]
-#[ignore = "WIP: fixed in a later commit"]
 fn out_of_order_bare_fin_gets_immediate_dup_ack() {
     run(
         default_config(),

@@ -941,6 +941,14 @@ fn take_text<'a>(
         rcv.nxt += 1;
         rcv.fin = None;
         res.ack_now = true;
+    } else if seg.control == TcpControl::Fin && (seq + payload.len() as u32).after(rcv.nxt) {
+        // A FIN still above RCV.NXT is out of order even without data: it
+        // occupies a sequence number past a gap. RFC 5681 §4.2: "A TCP
+        // receiver SHOULD send an immediate duplicate ACK when an
+        // out-of-order segment arrives" (Linux queues the FIN out of order
+        // and __tcp_ack_snd_check ACKs at once while that queue is not
+        // empty).
+        res.ack_now = true;
     }
     res
 }
