@@ -1587,6 +1587,38 @@ fn syn_received<'a>(
     }
     let mut t = Transition::new(State::SynReceived(s));
     let snd_nxt = s.snd.nxt;
+    if seg.control == TcpControl::Syn {
+        // Any other SYN (or SYN-ACK). RFC 5961 §4 is for synchronized
+        // states; SYN-RECEIVED keeps RFC 9293 §3.10.7.4's order. First, the
+        // sequence number (with PAWS, RFC 7323 §5.3): a SYN that is not
+        // acceptable "should" get an ACK, within the challenge-ACK budget
+        // (RFC 5961 §7), and is dropped. Fourth, an acceptable SYN:
+        // "SYN-RECEIVED STATE: If the connection was initiated with a passive
+        // OPEN, then return this connection to the LISTEN state and return"
+        // -- the embryonic connection goes, without a reply. (Linux
+        // tcp_check_req does the same, except that it also sends a RST for
+        // the in-window SYN, `embryonic_reset`; the RFC sends nothing, and
+        // a RST to an address that may be spoofed helps no one.)
+        let wnd = s.rcv.adv_right.max(s.rcv.read + s.rcv.cap) - s.rcv.nxt;
+        let seg_len = seg.segment_len() as u32;
+        let paws = paws_rejects(&s.tcb, seg, now);
+        if paws || !acceptable(s.rcv.nxt, wnd, seg.seq_number, seg_len) {
+            if challenge_allowed(&mut s.tcb, now, cfg) {
+                let r = make_ack(&mut s.tcb, snd_nxt, &mut s.rcv, rx, now);
+                t.reply(r);
+            }
+            t.state = State::SynReceived(s);
+            let why = if paws {
+                SegmentDrop::Paws
+            } else {
+                SegmentDrop::OutOfWindow
+            };
+            return t.drop_seg(why);
+        }
+        t.state = State::Closed(CloseReason::Reset);
+        t.event(Event::Closed(CloseReason::Reset));
+        return t;
+    }
     if let Err(why) = front_checks(&mut s.tcb, snd_nxt, &mut s.rcv, rx, seg, now, cfg, &mut t) {
         t.state = State::SynReceived(s);
         return t.drop_seg(why);
