@@ -258,7 +258,6 @@ const TO_TIME_WAIT: &str = "
 /// second): the eleventh and twelfth FIN within the second go unanswered, a
 /// FIN in the next second is answered again.
 #[test]
-#[ignore = "WIP: fixed in a later commit"]
 fn time_wait_fin_acks_are_rate_limited() {
     let mut script = format!("{HS}{TO_TIME_WAIT}\n");
     for i in 0..12 {
@@ -283,7 +282,6 @@ fn time_wait_fin_acks_are_rate_limited() {
 /// TS.Recent) and dropped, even a bare ACK at RCV.NXT that TIME-WAIT would
 /// otherwise take silently.
 #[test]
-#[ignore = "WIP: fixed in a later commit"]
 fn time_wait_updates_ts_recent_and_applies_paws() {
     run(
         default_config(),
@@ -312,7 +310,6 @@ fn time_wait_updates_ts_recent_and_applies_paws() {
 /// window but not at RCV.NXT gets a challenge ACK and changes nothing; the
 /// RST at RCV.NXT then resets the connection.
 #[test]
-#[ignore = "WIP: fixed in a later commit"]
 fn close_wait_in_window_rst_gets_challenge_ack() {
     run(
         default_config(),
@@ -333,7 +330,6 @@ fn close_wait_in_window_rst_gets_challenge_ack() {
 
 /// RFC 5961 §3.2 in LAST-ACK.
 #[test]
-#[ignore = "WIP: fixed in a later commit"]
 fn last_ack_in_window_rst_gets_challenge_ack() {
     run(
         default_config(),
@@ -356,7 +352,6 @@ fn last_ack_in_window_rst_gets_challenge_ack() {
 
 /// RFC 5961 §3.2 in CLOSING (simultaneous close).
 #[test]
-#[ignore = "WIP: fixed in a later commit"]
 fn closing_in_window_rst_gets_challenge_ack() {
     run(
         default_config(),
@@ -367,19 +362,18 @@ fn closing_in_window_rst_gets_challenge_ack() {
              0.110 < F. 1001:1001(0) ack 1 win 502
              0.110 > . 2:2(0) ack 1002
              0.110 ! state CLOSING
-             0.200 < R 1500:1500(0) win 0
-             0.200 > . 2:2(0) ack 1002
-             0.200 ! state CLOSING
-             0.300 < R 1002:1002(0) win 0
-             0.300 ! state CLOSED
-             0.300 ! closed reset"
+             0.150 < R 1500:1500(0) win 0
+             0.150 > . 2:2(0) ack 1002
+             0.150 ! state CLOSING
+             0.160 < R 1002:1002(0) win 0
+             0.160 ! state CLOSED
+             0.160 ! closed reset"
         ),
     );
 }
 
 /// RFC 5961 §3.2 in TIME-WAIT.
 #[test]
-#[ignore = "WIP: fixed in a later commit"]
 fn time_wait_in_window_rst_gets_challenge_ack() {
     run(
         default_config(),

@@ -315,6 +315,10 @@ pub struct RecvClosed {
     /// The first byte the application has not consumed yet (`nxt - 1` once
     /// everything before the FIN is read).
     pub read: SeqNum,
+    /// The right edge of the receive window last advertised (at least
+    /// `nxt`): a RST between `nxt` and here is in the window (RFC 5961
+    /// §3.2) and gets a challenge ACK.
+    pub right: SeqNum,
 }
 
 /// SYN-RECEIVED: our SYN-ACK is out, the peer's ACK not yet in.
@@ -1359,6 +1363,7 @@ impl State {
                         nxt: rcv.nxt,
                         window,
                         read: rcv.read,
+                        right: rcv.adv_right,
                     },
                     now,
                 );
@@ -1802,6 +1807,7 @@ fn after_ack<'a>(
             nxt: rcv.nxt,
             window,
             read: rcv.read,
+            right: rcv.adv_right.max(rcv.nxt),
         };
         match (kind, fin_acked) {
             (OpenKind::Established, _) => {
@@ -1934,6 +1940,21 @@ fn fin_wait2<'a>(
     t
 }
 
+/// RFC 5961 §3.2 after the peer's FIN (CLOSE-WAIT, CLOSING, LAST-ACK,
+/// TIME-WAIT): `Ok` for a RST exactly at RCV.NXT, which resets;
+/// `Err(RstNotExact)` for one elsewhere in the window last advertised,
+/// which gets a challenge ACK (within the rate limit of §7);
+/// `Err(OutOfWindow)` for one outside it, dropped silently.
+fn rst_check(rcv: &RecvClosed, seg: &TcpRepr<'_>) -> Result<(), SegmentDrop> {
+    if seg.seq_number == rcv.nxt {
+        Ok(())
+    } else if seg.seq_number.in_window(rcv.nxt, rcv.right) {
+        Err(SegmentDrop::RstNotExact)
+    } else {
+        Err(SegmentDrop::OutOfWindow)
+    }
+}
+
 fn half_closed<'a>(
     kind: HalfKind,
     mut s: HalfClosed,
@@ -1951,26 +1972,43 @@ fn half_closed<'a>(
         t.state = half_state(kind, s);
         return t.drop_seg(SegmentDrop::Paws);
     }
+    if seg.control == TcpControl::Rst {
+        // RFC 5961 §3.2 holds in every synchronized state: a RST at
+        // RCV.NXT resets; one elsewhere in the window we advertised gets a
+        // challenge ACK; one outside it is dropped silently (Linux
+        // tcp_validate_incoming, which CLOSE-WAIT, CLOSING and LAST-ACK go
+        // through as ESTABLISHED does).
+        return match rst_check(&s.rcv, seg) {
+            Ok(()) => {
+                // "CLOSING, LAST-ACK, TIME-WAIT: If the RST bit is set,
+                // then enter the CLOSED state"; CLOSE-WAIT: "any
+                // outstanding RECEIVEs and SEND should receive 'reset'".
+                t.state = close_reason_rst(&mut t);
+                t
+            }
+            Err(why) => {
+                if why == SegmentDrop::RstNotExact && challenge_allowed(&mut s.tcb, now, cfg) {
+                    let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
+                    t.reply(r);
+                }
+                t.state = half_state(kind, s);
+                t.drop_seg(why)
+            }
+        };
+    }
     // The receive window after the peer's FIN: nothing more may come, so
     // only a zero-length segment at RCV.NXT is acceptable; a retransmitted
     // FIN (below RCV.NXT) is answered with an ACK.
     let seg_len = seg.segment_len() as u32;
     if seg.control != TcpControl::Syn && !acceptable(s.rcv.nxt, 0, seg.seq_number, seg_len) {
-        // A RST is acceptable when it is at RCV.NXT only (RFC 5961 §3.2);
-        // here a RST elsewhere is dropped silently. Other segments get an
-        // ACK: a retransmitted data or FIN segment always, a pure ACK
-        // within the challenge-ACK rate limit.
-        if seg.control != TcpControl::Rst && dup_ack_allowed(&mut s.tcb, seg, now, cfg) {
+        // A retransmitted data or FIN segment always gets an ACK, a pure
+        // ACK within the challenge-ACK rate limit.
+        if dup_ack_allowed(&mut s.tcb, seg, now, cfg) {
             let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
             t.reply(r);
         }
         t.state = half_state(kind, s);
         return t.drop_seg(SegmentDrop::OutOfWindow);
-    }
-    if seg.control == TcpControl::Rst {
-        // In CLOSING, LAST-ACK and TIME-WAIT a RST closes the connection.
-        t.state = close_reason_rst(&mut t);
-        return t;
     }
     if seg.control == TcpControl::Syn {
         if challenge_allowed(&mut s.tcb, now, cfg) {
@@ -2091,16 +2129,49 @@ fn open_timeout(
 
 fn time_wait<'a>(mut s: TimeWait, seg: &TcpRepr<'a>, now: Instant, cfg: &Config) -> Transition<'a> {
     let mut t = Transition::new(State::TimeWait(s));
+    // What TIME-WAIT keeps of a TCB, for the helpers: TS.Recent, the
+    // challenge-ACK budget, Last.ACK.sent (RCV.NXT: every ACK we sent here
+    // acknowledged the peer's FIN).
+    let mut tcb = Tcb {
+        ts: s.ts,
+        sack: false,
+        last_ack_sent: s.rcv.nxt,
+        challenge: s.challenge,
+        rtx: Rtx {
+            rtt: None,
+            rto: cfg.rto_initial,
+            retries: 0,
+            backoff: 0,
+            sent_at: now,
+            deadline: None,
+        },
+    };
     if seg.control == TcpControl::Rst {
         // RFC 9293: "If the RST bit is set, then enter the CLOSED state";
-        // RFC 5961 §3.2 narrows that to a RST exactly at RCV.NXT. (RFC 1337
-        // warns against TIME-WAIT assassination; an exact RST is accepted
-        // here as the RFC says.)
-        if seg.seq_number == s.rcv.nxt {
-            t.event(Event::Closed(CloseReason::Reset));
-            t.state = State::Closed(CloseReason::Reset);
+        // RFC 5961 §3.2 narrows that to a RST exactly at RCV.NXT, and has
+        // one elsewhere in the window answered with a challenge ACK, in
+        // every synchronized state. (RFC 1337 warns against TIME-WAIT
+        // assassination; an exact RST is accepted here as the RFC says, as
+        // Linux does with tcp_rfc1337 = 0. Linux's
+        // tcp_timewait_state_process drops an inexact RST silently; RFC
+        // 5961's MUST is followed instead -- the ACK is rate-limited and
+        // costs the peer nothing.)
+        match rst_check(&s.rcv, seg) {
+            Ok(()) => {
+                t.event(Event::Closed(CloseReason::Reset));
+                t.state = State::Closed(CloseReason::Reset);
+                return t;
+            }
+            Err(why) => {
+                if why == SegmentDrop::RstNotExact && challenge_allowed(&mut tcb, now, cfg) {
+                    let r = make_ack_closed(&mut tcb, s.snd_nxt, &s.rcv, now);
+                    t.reply(r);
+                }
+                s.challenge = tcb.challenge;
+                t.state = State::TimeWait(s);
+                return t.drop_seg(why);
+            }
         }
-        return t;
     }
     if seg.control == TcpControl::Syn && seg.ack_number.is_none() {
         // RFC 9293 §3.10.7.4 allows, and RFC 1122 4.2.2.13 and RFC 6191 §2
@@ -2130,6 +2201,33 @@ fn time_wait<'a>(mut s: TimeWait, seg: &TcpRepr<'a>, now: Instant, cfg: &Config)
             return t;
         }
     }
+    // RFC 7323 §5.3 R1 (PAWS), in TIME-WAIT too (Linux
+    // tcp_timewait_state_process: `paws_reject`): a segment with a TSval
+    // older than TS.Recent is an old duplicate; it is acknowledged, within
+    // the challenge-ACK budget, and dropped -- it neither updates TS.Recent
+    // nor restarts the timer.
+    if paws_rejects(&tcb, seg, now) {
+        if challenge_allowed(&mut tcb, now, cfg) {
+            let r = make_ack_closed(&mut tcb, s.snd_nxt, &s.rcv, now);
+            t.reply(r);
+        }
+        s.challenge = tcb.challenge;
+        t.state = State::TimeWait(s);
+        return t.drop_seg(SegmentDrop::Paws);
+    }
+    // The acceptable segments: a bare ACK at RCV.NXT, and a retransmission
+    // of the peer's FIN (ending at RCV.NXT). RFC 7323 §4.3: "If SEG.TSval
+    // >= TS.Recent and SEG.SEQ =< Last.ACK.sent, then SEG.TSval is copied
+    // to TS.Recent" (Linux `tw_ts_recent`), so that our ACK echoes the
+    // newest TSval.
+    let bare_ack =
+        seg.control == TcpControl::None && seg.payload.is_empty() && seg.seq_number == s.rcv.nxt;
+    let fin_again = seg.control == TcpControl::Fin
+        && seg.seq_number + seg.payload.len() as u32 + 1 == s.rcv.nxt;
+    if bare_ack || fin_again {
+        update_ts_recent(&mut tcb, seg, now);
+        s.ts = tcb.ts;
+    }
     // "The only thing that can arrive in this state is a retransmission of
     // the remote FIN. Acknowledge it, and restart the 2 MSL timeout." Any
     // other segment is answered with an ACK as well (RFC 9293's
@@ -2137,29 +2235,22 @@ fn time_wait<'a>(mut s: TimeWait, seg: &TcpRepr<'a>, now: Instant, cfg: &Config)
     // at RCV.NXT: it is acceptable (zero length at RCV.NXT with a zero
     // window) and carries nothing to acknowledge, so answering it would be
     // an ACK for an ACK (Linux's tcp_timewait_state_process drops it too).
-    if seg.control == TcpControl::None && seg.payload.is_empty() && seg.seq_number == s.rcv.nxt {
+    if bare_ack {
+        t.state = State::TimeWait(s);
         return t;
     }
     if seg.control == TcpControl::Fin {
         s.expires = now + cfg.time_wait;
     }
-    let mut tcb = Tcb {
-        ts: s.ts,
-        sack: false,
-        last_ack_sent: s.rcv.nxt,
-        challenge: s.challenge,
-        rtx: Rtx {
-            rtt: None,
-            rto: cfg.rto_initial,
-            retries: 0,
-            backoff: 0,
-            sent_at: now,
-            deadline: None,
-        },
-    };
-    // A retransmitted FIN or data segment is always answered; anything else
-    // within the challenge-ACK rate limit (RFC 5961 §7).
-    if seg.control == TcpControl::Fin || dup_ack_allowed(&mut tcb, seg, now, cfg) {
+    // RFC 5961 §7: every ACK TIME-WAIT sends -- for a retransmitted FIN
+    // too -- comes out of the challenge-ACK budget (Linux
+    // tcp_timewait_check_oow_rate_limit). Linux's tcp_oow_rate_limited
+    // exempts segments that occupy sequence space, FINs included; here,
+    // where the connection is over, nothing legitimate arrives faster than
+    // the peer's backed-off FIN retransmissions, far below the budget,
+    // while forged FINs at any sequence number would otherwise each draw
+    // an ACK.
+    if challenge_allowed(&mut tcb, now, cfg) {
         let r = make_ack_closed(&mut tcb, s.snd_nxt, &s.rcv, now);
         t.reply(r);
     }
