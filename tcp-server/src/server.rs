@@ -405,6 +405,9 @@ fn add_stats(total: &mut tcpcore::Stats, s: &tcpcore::Stats) {
     for (t, n) in total.closed.iter_mut().zip(s.closed) {
         *t += n;
     }
+    for (t, n) in total.handshakes_failed.iter_mut().zip(s.handshakes_failed) {
+        *t += n;
+    }
     total.bytes_delivered += s.bytes_delivered;
     total.retransmits += s.retransmits;
     total.resets_sent += s.resets_sent;

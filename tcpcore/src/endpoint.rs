@@ -99,7 +99,10 @@ pub enum AppEvent<'a> {
     Data(&'a [u8]),
     /// The peer sent its FIN.
     PeerClosed,
-    /// The connection is over and its slot free.
+    /// The connection is over and its slot free. Sent only for a
+    /// connection that was reported [`AppEvent::Established`]; one that
+    /// ends during the handshake is counted in
+    /// [`Stats::handshakes_failed`] instead.
     Closed(CloseReason),
 }
 
@@ -270,7 +273,14 @@ pub struct Stats {
     /// Connections that completed the handshake.
     pub established: u64,
     /// Connections that ended, by reason: normal, reset, timed out, aborted.
+    /// Only connections that were established (reported with
+    /// [`AppEvent::Established`]) count here.
     pub closed: [u64; 4],
+    /// Connections that ended in SYN-RECEIVED, before the handshake
+    /// completed, by the same reasons as `closed` (a RST, a new SYN, the
+    /// SYN-ACK retransmission limit, an abort). The application was never
+    /// told of them, so it gets no [`AppEvent::Closed`] for them either.
+    pub handshakes_failed: [u64; 4],
     /// Payload bytes delivered in order to the application.
     pub bytes_delivered: u64,
     /// SYN-ACK and FIN retransmissions.
@@ -297,6 +307,11 @@ impl Stats {
     /// Connections ended for `reason`.
     pub fn closed_by(&self, reason: CloseReason) -> u64 {
         self.closed[close_index(reason)]
+    }
+
+    /// Connections that ended in SYN-RECEIVED for `reason`.
+    pub fn handshakes_failed_by(&self, reason: CloseReason) -> u64 {
+        self.handshakes_failed[close_index(reason)]
     }
 }
 
@@ -1279,8 +1294,12 @@ impl<'s> Endpoint<'s> {
         }
         // Events in the RFC's order: establishment, data, FIN, closing.
         let mut events = t.events.iter().peekable();
+        // A connection that leaves SYN-RECEIVED without being established
+        // was never reported to the application: its end is not either.
+        let mut reported = from != StateName::SynReceived;
         while let Some(Event::Established) = events.peek() {
             events.next();
+            reported = true;
             self.stats.established += 1;
             io.event(id, &tuple, AppEvent::Established);
         }
@@ -1356,6 +1375,9 @@ impl<'s> Endpoint<'s> {
             match e {
                 Event::Established => {}
                 Event::PeerClosed => io.event(id, &tuple, AppEvent::PeerClosed),
+                Event::Closed(r) if !reported => {
+                    self.stats.handshakes_failed[close_index(*r)] += 1;
+                }
                 Event::Closed(r) => {
                     self.stats.closed[close_index(*r)] += 1;
                     io.event(id, &tuple, AppEvent::Closed(*r));

@@ -381,11 +381,20 @@ fn out_of_window_rst_is_dropped_silently_in_every_state() {
     let mut failures = Vec::new();
     for (name, prefix, nxt) in state_prefixes() {
         // Our advertised window: 65535 (SYN-ACK, unscaled) until an ACK
-        // with a scaled window is sent; ESTABLISHED sent none.
+        // with a scaled window is sent; ESTABLISHED sent none. After the
+        // peer's FIN the window last advertised stays the receive window
+        // for RSTs (RFC 5961 §3.2 in every synchronized state, as Linux's
+        // tcp_validate_incoming): the ACK of the FIN advertised 32767 << 1
+        // bytes from RCV.NXT, or, from FIN-WAIT-1, the edge advertised
+        // before (1001 + 65536; it never moves left). (This was `nxt + 1`,
+        // when a RST anywhere but at RCV.NXT was dropped there; a RST
+        // inside that window now draws a challenge ACK,
+        // `trace_sweep_state.rs`.)
         let edge = match name {
             "SYN-RECEIVED" | "ESTABLISHED" => nxt + 65535,
             "FIN-WAIT-1" | "FIN-WAIT-2" => nxt + 65536,
-            _ => nxt + 1,
+            "CLOSE-WAIT" | "LAST-ACK" => nxt + 65534,
+            _ => nxt + 65535,
         };
         let rsts = [
             format!("R {s}:{s}(0) win 0", s = nxt - 1),

@@ -152,6 +152,11 @@ fn syn_received_duplicate_syn_is_answered_once_per_interval() {
 /// RFC 6298 §5.5 and §2.1: the SYN-ACK is retransmitted after an initial RTO
 /// of 1 s, doubling each time; after 5 retries the embryonic connection is
 /// dropped.
+///
+/// The end was checked with `closed timedout`, an `AppEvent::Closed`. A
+/// connection that was never established is no longer reported closed to
+/// the application, which never heard of it (no `Established`); the end
+/// is counted in `Stats::handshakes_failed` instead, checked here.
 #[test]
 fn syn_received_synack_backoff_then_drop() {
     let h = run(
@@ -164,24 +169,38 @@ fn syn_received_synack_backoff_then_drop() {
          15.000 > S. 0:0(0) ack 1001
          31.000 > S. 0:0(0) ack 1001
          62.000 ! state SYN-RECEIVED
-         63.000 ! state CLOSED
-         63.000 ! closed timedout",
+         63.000 ! state CLOSED",
     );
     assert_eq!(h.ep.half_open(), 0);
     assert_eq!(h.ep.stats().retransmits, 5);
+    assert!(h.rec.closed.is_empty(), "{:?}", h.rec.closed);
+    assert_eq!(
+        h.ep.stats()
+            .handshakes_failed_by(tcpcore::CloseReason::TimedOut),
+        1
+    );
 }
 
 /// RFC 5961 §3.2 / RFC 9293 §3.10.7.4 second: a RST at exactly RCV.NXT in
 /// SYN-RECEIVED (passive open) removes the embryonic connection.
+///
+/// The end was checked with `closed reset`, an `AppEvent::Closed`; the
+/// application never heard of this connection, so it is now counted in
+/// `Stats::handshakes_failed` instead (see `trace_sweep_state.rs`).
 #[test]
 fn syn_received_exact_reset_closes() {
-    run(
+    let h = run(
         default_config(),
         "0.000 < S 1000:1000(0) win 64240
          0.000 > S. 0:0(0) ack 1001
          0.010 < R 1001:1001(0) win 0
-         0.010 ! state CLOSED
-         0.010 ! closed reset",
+         0.010 ! state CLOSED",
+    );
+    assert!(h.rec.closed.is_empty(), "{:?}", h.rec.closed);
+    assert_eq!(
+        h.ep.stats()
+            .handshakes_failed_by(tcpcore::CloseReason::Reset),
+        1
     );
 }
 

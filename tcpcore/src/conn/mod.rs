@@ -315,6 +315,10 @@ pub struct RecvClosed {
     /// The first byte the application has not consumed yet (`nxt - 1` once
     /// everything before the FIN is read).
     pub read: SeqNum,
+    /// The right edge of the receive window last advertised (at least
+    /// `nxt`): a RST between `nxt` and here is in the window (RFC 5961
+    /// §3.2) and gets a challenge ACK.
+    pub right: SeqNum,
 }
 
 /// SYN-RECEIVED: our SYN-ACK is out, the peer's ACK not yet in.
@@ -941,6 +945,14 @@ fn take_text<'a>(
         rcv.nxt += 1;
         rcv.fin = None;
         res.ack_now = true;
+    } else if seg.control == TcpControl::Fin && (seq + payload.len() as u32).after(rcv.nxt) {
+        // A FIN still above RCV.NXT is out of order even without data: it
+        // occupies a sequence number past a gap. RFC 5681 §4.2: "A TCP
+        // receiver SHOULD send an immediate duplicate ACK when an
+        // out-of-order segment arrives" (Linux queues the FIN out of order
+        // and __tcp_ack_snd_check ACKs at once while that queue is not
+        // empty).
+        res.ack_now = true;
     }
     res
 }
@@ -1351,6 +1363,7 @@ impl State {
                         nxt: rcv.nxt,
                         window,
                         read: rcv.read,
+                        right: rcv.adv_right,
                     },
                     now,
                 );
@@ -1579,6 +1592,38 @@ fn syn_received<'a>(
     }
     let mut t = Transition::new(State::SynReceived(s));
     let snd_nxt = s.snd.nxt;
+    if seg.control == TcpControl::Syn {
+        // Any other SYN (or SYN-ACK). RFC 5961 §4 is for synchronized
+        // states; SYN-RECEIVED keeps RFC 9293 §3.10.7.4's order. First, the
+        // sequence number (with PAWS, RFC 7323 §5.3): a SYN that is not
+        // acceptable "should" get an ACK, within the challenge-ACK budget
+        // (RFC 5961 §7), and is dropped. Fourth, an acceptable SYN:
+        // "SYN-RECEIVED STATE: If the connection was initiated with a passive
+        // OPEN, then return this connection to the LISTEN state and return"
+        // -- the embryonic connection goes, without a reply. (Linux
+        // tcp_check_req does the same, except that it also sends a RST for
+        // the in-window SYN, `embryonic_reset`; the RFC sends nothing, and
+        // a RST to an address that may be spoofed helps no one.)
+        let wnd = s.rcv.adv_right.max(s.rcv.read + s.rcv.cap) - s.rcv.nxt;
+        let seg_len = seg.segment_len() as u32;
+        let paws = paws_rejects(&s.tcb, seg, now);
+        if paws || !acceptable(s.rcv.nxt, wnd, seg.seq_number, seg_len) {
+            if challenge_allowed(&mut s.tcb, now, cfg) {
+                let r = make_ack(&mut s.tcb, snd_nxt, &mut s.rcv, rx, now);
+                t.reply(r);
+            }
+            t.state = State::SynReceived(s);
+            let why = if paws {
+                SegmentDrop::Paws
+            } else {
+                SegmentDrop::OutOfWindow
+            };
+            return t.drop_seg(why);
+        }
+        t.state = State::Closed(CloseReason::Reset);
+        t.event(Event::Closed(CloseReason::Reset));
+        return t;
+    }
     if let Err(why) = front_checks(&mut s.tcb, snd_nxt, &mut s.rcv, rx, seg, now, cfg, &mut t) {
         t.state = State::SynReceived(s);
         return t.drop_seg(why);
@@ -1617,6 +1662,22 @@ fn syn_received<'a>(
     // sample. A connection made from a SYN cookie was created at this ACK's
     // arrival (`sent_at == now`): the SYN-ACK's time is unknown and no
     // sample is taken (Linux: a cookie's request has no snt_synack).
+    // RFC 5681 §3.1: "If the SYN or SYN/ACK is lost, the initial window
+    // used by a sender after a correctly transmitted SYN MUST be one
+    // segment". The SYN-ACK timed out (`retries > 0`); unless the ACK's
+    // TSecr echoes the TSval of the first SYN-ACK -- then that one arrived
+    // and the timeout was spurious (Linux tcp_try_undo_spurious_syn) -- the
+    // first flight is one segment. (Linux tcp_init_transfer cuts cwnd to 1
+    // only after two or more SYN-ACK retransmissions, in view of the 1 s
+    // initial RTO; the RFC's MUST has no such allowance and is followed.)
+    if tcb.rtx.retries > 0 {
+        let first_tsval = tcb.ts.map(|ts| ts_now(&ts, tcb.rtx.sent_at));
+        let echo = seg.options.timestamps.map(|t| t.tsecr);
+        let spurious = first_tsval.is_some() && first_tsval == echo;
+        if !spurious {
+            snd.cc.cwnd = send::smss(&snd, &tcb);
+        }
+    }
     if let Some(sample) = send::ts_rtt_sample(&tcb, seg, now) {
         send::rtt_update(&mut tcb.rtx, sample, cfg);
     } else if tcb.rtx.retries == 0 && dup_syn_answered.is_none() && tcb.rtx.sent_at != now {
@@ -1746,6 +1807,7 @@ fn after_ack<'a>(
             nxt: rcv.nxt,
             window,
             read: rcv.read,
+            right: rcv.adv_right.max(rcv.nxt),
         };
         match (kind, fin_acked) {
             (OpenKind::Established, _) => {
@@ -1878,6 +1940,21 @@ fn fin_wait2<'a>(
     t
 }
 
+/// RFC 5961 §3.2 after the peer's FIN (CLOSE-WAIT, CLOSING, LAST-ACK,
+/// TIME-WAIT): `Ok` for a RST exactly at RCV.NXT, which resets;
+/// `Err(RstNotExact)` for one elsewhere in the window last advertised,
+/// which gets a challenge ACK (within the rate limit of §7);
+/// `Err(OutOfWindow)` for one outside it, dropped silently.
+fn rst_check(rcv: &RecvClosed, seg: &TcpRepr<'_>) -> Result<(), SegmentDrop> {
+    if seg.seq_number == rcv.nxt {
+        Ok(())
+    } else if seg.seq_number.in_window(rcv.nxt, rcv.right) {
+        Err(SegmentDrop::RstNotExact)
+    } else {
+        Err(SegmentDrop::OutOfWindow)
+    }
+}
+
 fn half_closed<'a>(
     kind: HalfKind,
     mut s: HalfClosed,
@@ -1895,26 +1972,43 @@ fn half_closed<'a>(
         t.state = half_state(kind, s);
         return t.drop_seg(SegmentDrop::Paws);
     }
+    if seg.control == TcpControl::Rst {
+        // RFC 5961 §3.2 holds in every synchronized state: a RST at
+        // RCV.NXT resets; one elsewhere in the window we advertised gets a
+        // challenge ACK; one outside it is dropped silently (Linux
+        // tcp_validate_incoming, which CLOSE-WAIT, CLOSING and LAST-ACK go
+        // through as ESTABLISHED does).
+        return match rst_check(&s.rcv, seg) {
+            Ok(()) => {
+                // "CLOSING, LAST-ACK, TIME-WAIT: If the RST bit is set,
+                // then enter the CLOSED state"; CLOSE-WAIT: "any
+                // outstanding RECEIVEs and SEND should receive 'reset'".
+                t.state = close_reason_rst(&mut t);
+                t
+            }
+            Err(why) => {
+                if why == SegmentDrop::RstNotExact && challenge_allowed(&mut s.tcb, now, cfg) {
+                    let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
+                    t.reply(r);
+                }
+                t.state = half_state(kind, s);
+                t.drop_seg(why)
+            }
+        };
+    }
     // The receive window after the peer's FIN: nothing more may come, so
     // only a zero-length segment at RCV.NXT is acceptable; a retransmitted
     // FIN (below RCV.NXT) is answered with an ACK.
     let seg_len = seg.segment_len() as u32;
     if seg.control != TcpControl::Syn && !acceptable(s.rcv.nxt, 0, seg.seq_number, seg_len) {
-        // A RST is acceptable when it is at RCV.NXT only (RFC 5961 §3.2);
-        // here a RST elsewhere is dropped silently. Other segments get an
-        // ACK: a retransmitted data or FIN segment always, a pure ACK
-        // within the challenge-ACK rate limit.
-        if seg.control != TcpControl::Rst && dup_ack_allowed(&mut s.tcb, seg, now, cfg) {
+        // A retransmitted data or FIN segment always gets an ACK, a pure
+        // ACK within the challenge-ACK rate limit.
+        if dup_ack_allowed(&mut s.tcb, seg, now, cfg) {
             let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
             t.reply(r);
         }
         t.state = half_state(kind, s);
         return t.drop_seg(SegmentDrop::OutOfWindow);
-    }
-    if seg.control == TcpControl::Rst {
-        // In CLOSING, LAST-ACK and TIME-WAIT a RST closes the connection.
-        t.state = close_reason_rst(&mut t);
-        return t;
     }
     if seg.control == TcpControl::Syn {
         if challenge_allowed(&mut s.tcb, now, cfg) {
@@ -2035,16 +2129,49 @@ fn open_timeout(
 
 fn time_wait<'a>(mut s: TimeWait, seg: &TcpRepr<'a>, now: Instant, cfg: &Config) -> Transition<'a> {
     let mut t = Transition::new(State::TimeWait(s));
+    // What TIME-WAIT keeps of a TCB, for the helpers: TS.Recent, the
+    // challenge-ACK budget, Last.ACK.sent (RCV.NXT: every ACK we sent here
+    // acknowledged the peer's FIN).
+    let mut tcb = Tcb {
+        ts: s.ts,
+        sack: false,
+        last_ack_sent: s.rcv.nxt,
+        challenge: s.challenge,
+        rtx: Rtx {
+            rtt: None,
+            rto: cfg.rto_initial,
+            retries: 0,
+            backoff: 0,
+            sent_at: now,
+            deadline: None,
+        },
+    };
     if seg.control == TcpControl::Rst {
         // RFC 9293: "If the RST bit is set, then enter the CLOSED state";
-        // RFC 5961 §3.2 narrows that to a RST exactly at RCV.NXT. (RFC 1337
-        // warns against TIME-WAIT assassination; an exact RST is accepted
-        // here as the RFC says.)
-        if seg.seq_number == s.rcv.nxt {
-            t.event(Event::Closed(CloseReason::Reset));
-            t.state = State::Closed(CloseReason::Reset);
+        // RFC 5961 §3.2 narrows that to a RST exactly at RCV.NXT, and has
+        // one elsewhere in the window answered with a challenge ACK, in
+        // every synchronized state. (RFC 1337 warns against TIME-WAIT
+        // assassination; an exact RST is accepted here as the RFC says, as
+        // Linux does with tcp_rfc1337 = 0. Linux's
+        // tcp_timewait_state_process drops an inexact RST silently; RFC
+        // 5961's MUST is followed instead -- the ACK is rate-limited and
+        // costs the peer nothing.)
+        match rst_check(&s.rcv, seg) {
+            Ok(()) => {
+                t.event(Event::Closed(CloseReason::Reset));
+                t.state = State::Closed(CloseReason::Reset);
+                return t;
+            }
+            Err(why) => {
+                if why == SegmentDrop::RstNotExact && challenge_allowed(&mut tcb, now, cfg) {
+                    let r = make_ack_closed(&mut tcb, s.snd_nxt, &s.rcv, now);
+                    t.reply(r);
+                }
+                s.challenge = tcb.challenge;
+                t.state = State::TimeWait(s);
+                return t.drop_seg(why);
+            }
         }
-        return t;
     }
     if seg.control == TcpControl::Syn && seg.ack_number.is_none() {
         // RFC 9293 §3.10.7.4 allows, and RFC 1122 4.2.2.13 and RFC 6191 §2
@@ -2074,6 +2201,33 @@ fn time_wait<'a>(mut s: TimeWait, seg: &TcpRepr<'a>, now: Instant, cfg: &Config)
             return t;
         }
     }
+    // RFC 7323 §5.3 R1 (PAWS), in TIME-WAIT too (Linux
+    // tcp_timewait_state_process: `paws_reject`): a segment with a TSval
+    // older than TS.Recent is an old duplicate; it is acknowledged, within
+    // the challenge-ACK budget, and dropped -- it neither updates TS.Recent
+    // nor restarts the timer.
+    if paws_rejects(&tcb, seg, now) {
+        if challenge_allowed(&mut tcb, now, cfg) {
+            let r = make_ack_closed(&mut tcb, s.snd_nxt, &s.rcv, now);
+            t.reply(r);
+        }
+        s.challenge = tcb.challenge;
+        t.state = State::TimeWait(s);
+        return t.drop_seg(SegmentDrop::Paws);
+    }
+    // The acceptable segments: a bare ACK at RCV.NXT, and a retransmission
+    // of the peer's FIN (ending at RCV.NXT). RFC 7323 §4.3: "If SEG.TSval
+    // >= TS.Recent and SEG.SEQ =< Last.ACK.sent, then SEG.TSval is copied
+    // to TS.Recent" (Linux `tw_ts_recent`), so that our ACK echoes the
+    // newest TSval.
+    let bare_ack =
+        seg.control == TcpControl::None && seg.payload.is_empty() && seg.seq_number == s.rcv.nxt;
+    let fin_again = seg.control == TcpControl::Fin
+        && seg.seq_number + seg.payload.len() as u32 + 1 == s.rcv.nxt;
+    if bare_ack || fin_again {
+        update_ts_recent(&mut tcb, seg, now);
+        s.ts = tcb.ts;
+    }
     // "The only thing that can arrive in this state is a retransmission of
     // the remote FIN. Acknowledge it, and restart the 2 MSL timeout." Any
     // other segment is answered with an ACK as well (RFC 9293's
@@ -2081,29 +2235,22 @@ fn time_wait<'a>(mut s: TimeWait, seg: &TcpRepr<'a>, now: Instant, cfg: &Config)
     // at RCV.NXT: it is acceptable (zero length at RCV.NXT with a zero
     // window) and carries nothing to acknowledge, so answering it would be
     // an ACK for an ACK (Linux's tcp_timewait_state_process drops it too).
-    if seg.control == TcpControl::None && seg.payload.is_empty() && seg.seq_number == s.rcv.nxt {
+    if bare_ack {
+        t.state = State::TimeWait(s);
         return t;
     }
     if seg.control == TcpControl::Fin {
         s.expires = now + cfg.time_wait;
     }
-    let mut tcb = Tcb {
-        ts: s.ts,
-        sack: false,
-        last_ack_sent: s.rcv.nxt,
-        challenge: s.challenge,
-        rtx: Rtx {
-            rtt: None,
-            rto: cfg.rto_initial,
-            retries: 0,
-            backoff: 0,
-            sent_at: now,
-            deadline: None,
-        },
-    };
-    // A retransmitted FIN or data segment is always answered; anything else
-    // within the challenge-ACK rate limit (RFC 5961 §7).
-    if seg.control == TcpControl::Fin || dup_ack_allowed(&mut tcb, seg, now, cfg) {
+    // RFC 5961 §7: every ACK TIME-WAIT sends -- for a retransmitted FIN
+    // too -- comes out of the challenge-ACK budget (Linux
+    // tcp_timewait_check_oow_rate_limit). Linux's tcp_oow_rate_limited
+    // exempts segments that occupy sequence space, FINs included; here,
+    // where the connection is over, nothing legitimate arrives faster than
+    // the peer's backed-off FIN retransmissions, far below the budget,
+    // while forged FINs at any sequence number would otherwise each draw
+    // an ACK.
+    if challenge_allowed(&mut tcb, now, cfg) {
         let r = make_ack_closed(&mut tcb, s.snd_nxt, &s.rcv, now);
         t.reply(r);
     }
