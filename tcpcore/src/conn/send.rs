@@ -141,8 +141,13 @@ pub struct Congestion {
     /// The segment being timed for an RTT sample (Karn: never a
     /// retransmitted one), and when it was sent.
     pub rtt_probe: Option<(SeqNum, Instant)>,
-    /// The timer running is the persist timer (zero window), not the RTO.
+    /// The timer running is the persist timer (zero window), not the RTO;
+    /// with a non-zero window, the sender's silly-window override timer
+    /// (RFC 9293 §3.8.6.2.1).
     pub persist: bool,
+    /// The silly-window override timer fired: the next new segment goes
+    /// even if it is smaller than sender SWS avoidance would allow.
+    pub sws_override: bool,
     /// The next retransmission is a zero-window probe: one byte.
     pub probe: bool,
     /// The tail-loss-probe timer (RFC 8985 §7.2): fires before the RTO
@@ -174,6 +179,7 @@ impl Congestion {
             sacked: Scoreboard::new(),
             rtt_probe: None,
             persist: false,
+            sws_override: false,
             probe: false,
             pto: None,
             tlp: None,
@@ -730,6 +736,7 @@ pub fn next_segment(
             len = len.min(s - snd.nxt);
         }
         if len == 0 {
+            snd.cc.sws_override = false;
             if wnd_room == 0 && snd.nxt == snd.una && tcb.rtx.deadline.is_none() {
                 // RFC 9293 §3.8.6.1: the peer's window is zero and nothing is
                 // in flight: the persist timer.
@@ -746,15 +753,36 @@ pub fn next_segment(
         let ring_cut = len == ring_room(snd.nxt, ring) && len < avail.min(mss);
         // Nagle (RFC 896, RFC 9293 §3.7.4): with data in flight, hold back a
         // segment smaller than the MSS. Sender-side silly window avoidance
-        // (RFC 9293 §3.8.6.2.1): send a full segment, or all that is queued,
-        // or at least half the largest window the peer offered -- or, with
-        // nothing in flight, what the window allows (the override that keeps
-        // a peer with a window below one MSS from waiting forever).
+        // (RFC 9293 §3.8.6.2.1, MUST-38): send a full segment, or all that
+        // is queued, or at least half the largest window the peer offered
+        // (so a peer whose window never reaches one MSS is served), "or if
+        // the override timeout occurs". Only the peer's window holds a
+        // segment back here: a piece cut by cwnd waits for the ACKs that
+        // open cwnd.
         let nagle_holds = cfg.nagle && len < mss && !idle && !ring_cut;
-        let sws_ok = len >= mss || all || len >= snd.max_wnd / 2 || idle || ring_cut;
+        let wnd_small = len == wnd_room && len < avail;
+        let sws_ok = len >= mss
+            || all
+            || len >= snd.max_wnd / 2
+            || ring_cut
+            || !wnd_small && idle
+            || snd.cc.sws_override;
         if !sws_ok || nagle_holds {
+            if !sws_ok && idle && (tcb.rtx.deadline.is_none() || snd.cc.persist) {
+                // The override timer, with nothing in flight: Linux's probe
+                // timer, whose tcp_write_wakeup sends what the window
+                // allows (armed by tcp_check_probe_timer when tcp_write_xmit
+                // found tcp_snd_wnd_test refusing the segment), one RTO
+                // after; here the RTO kept within MUST-38's 0.1-1.0 s.
+                if !snd.cc.persist || tcb.rtx.deadline.is_none() {
+                    snd.cc.persist = true;
+                    tcb.rtx.retries = 0;
+                    tcb.rtx.deadline = Some(now + sws_override_after(&tcb.rtx));
+                }
+            }
             return None;
         }
+        snd.cc.sws_override = false;
         let seq = snd.nxt;
         snd.cc.last_sent = Some(now);
         snd.nxt += len;
@@ -784,6 +812,15 @@ pub fn next_segment(
         return Some((data_end, 0, true));
     }
     None
+}
+
+/// RFC 9293 §3.8.6.2.1: the sender's silly-window override timeout, "in
+/// the range 0.1 - 1.0 seconds": the RTO (Linux's probe timer interval,
+/// `tcp_probe0_base`), kept within that range.
+fn sws_override_after(rtx: &Rtx) -> Duration {
+    rtx.rto
+        .max(Duration::from_millis(100))
+        .min(Duration::from_secs(1))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -854,6 +891,16 @@ fn retransmit(
 pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) -> bool {
     let mss = smss(snd, tcb);
     let probing = snd.wnd == 0;
+    if snd.cc.persist && !probing && snd.una == snd.max {
+        // RFC 9293 §3.8.6.2.1: the silly-window override timer (armed by
+        // `next_segment` with nothing in flight and a small window): the
+        // next new segment goes, as small as the window is. No backoff,
+        // no retry: nothing was lost.
+        snd.cc.persist = false;
+        snd.cc.sws_override = true;
+        tcb.rtx.deadline = None;
+        return true;
+    }
     if tcb.rtx.retries >= cfg.max_retries {
         return false;
     }

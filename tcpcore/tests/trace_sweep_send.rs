@@ -1,0 +1,111 @@
+//! Packet traces for the send-path defects found by the conformance sweep
+//! (`CONFORMANCE.md`, "Defects found by the sweep"): D3 (sender silly-window
+//! override timer), D9 (SACK blocks on every ACK while holes exist), D10
+//! (the tail loss probe sends new data), D16 (initial window from the
+//! effective MSS), D18 (the probe timeout's delayed-ACK allowance) and D21
+//! (SACK blocks repeated by recency).
+
+mod common;
+use common::{default_config, run, Harness};
+use tcpcore::{Duration, EndpointConfig};
+
+/// Handshake with SACK and window scaling, no timestamps (client window
+/// 502 << 7; our window shift is 1 for the 64 KiB trace buffer).
+const HS: &str = "
+    0.000 < S 1000:1000(0) win 64240 <mss 1460,sackOK,nop,wscale 7>
+    0.000 > S. 0:0(0) ack 1001
+    0.010 < . 1001:1001(0) ack 1 win 502";
+
+/// As [`HS`], with timestamps.
+const HS_TS: &str = "
+    0.000 < S 1000:1000(0) win 64240 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
+    0.000 > S. 0:0(0) ack 1001
+    0.010 < . 1001:1001(0) ack 1 win 502 <nop,nop,TS val 110 ecr *>";
+
+fn no_nagle() -> EndpointConfig {
+    let mut c = default_config();
+    c.conn.nagle = false;
+    c
+}
+
+/// D3. RFC 9293 §3.8.6.2.1 (MUST-38): the sender sends when a full segment,
+/// or all queued data, or at least half the peer's largest window can go,
+/// "or if the override timeout occurs" (0.1 to 1.0 s). With nothing in
+/// flight, a window reopened by 100 bytes (of a largest window of 3000) gets
+/// no 100-byte segment at once; the override timer (the RTO, 200 ms here,
+/// as Linux's probe timer: `tcp_write_xmit` refuses the segment in
+/// `tcp_snd_wnd_test`, `tcp_probe_timer` -> `tcp_write_wakeup` sends what
+/// the window allows) sends it.
+#[test]
+fn d3_sws_override_timer_sends_small_window() {
+    run(
+        no_nagle(),
+        "0.000 < S 1000:1000(0) win 3000 <mss 1460>
+         0.000 > S. 0:0(0) ack 1001
+         0.010 < . 1001:1001(0) ack 1 win 3000
+         0.100 ! app-send 5000
+         0.100 > . 1:1461(1460) ack 1001
+         0.100 > . 1461:2921(1460) ack 1001
+         0.110 < . 1001:1001(0) ack 2921 win 100
+         0.300 tick
+         0.310 > . 2921:3021(100) ack 1001",
+    );
+}
+
+/// D3. RFC 9293 §3.8.6.2.1: once the window opens to a full segment before
+/// the override timer fires, the segment goes at once, and the timer sends
+/// nothing more.
+#[test]
+fn d3_sws_full_window_cancels_override() {
+    run(
+        no_nagle(),
+        "0.000 < S 1000:1000(0) win 3000 <mss 1460>
+         0.000 > S. 0:0(0) ack 1001
+         0.010 < . 1001:1001(0) ack 1 win 3000
+         0.100 ! app-send 3080
+         0.100 > . 1:1461(1460) ack 1001
+         0.100 > . 1461:2921(1460) ack 1001
+         0.110 < . 1001:1001(0) ack 2921 win 50
+         0.200 < . 1001:1001(0) ack 2921 win 3000
+         0.200 > P. 2921:3081(160) ack 1001
+         0.250 < . 1001:1001(0) ack 3081 win 3000
+         1.500 tick",
+    );
+}
+
+/// D18. RFC 8985 §7.2: with one segment in flight, PTO = 2·SRTT +
+/// TLP.max_ack_delay, "WCDelAckT ... RECOMMENDED ... 200 ms" (Linux adds
+/// TCP_RTO_MIN, `tcp_schedule_loss_probe`). A reply ACK delayed by 150 ms
+/// draws no probe.
+#[test]
+fn d18_pto_allows_delayed_ack() {
+    run(
+        no_nagle(),
+        &format!(
+            "{HS}
+             0.100 ! app-send 100
+             0.100 > P. 1:101(100) ack 1001
+             0.250 < . 1001:1001(0) ack 101 win 502
+             0.600 tick"
+        ),
+    );
+}
+
+/// D18. RFC 8985 §7.2: the probe for a lone segment goes exactly 2·SRTT +
+/// 200 ms after it (SRTT 10 ms from the handshake); an RTO floor of 1 s
+/// keeps the RTO from coming first.
+#[test]
+fn d18_pto_single_segment_is_2srtt_plus_200ms() {
+    let mut cfg = no_nagle();
+    cfg.conn.rto_min = Duration::from_secs(1);
+    run(
+        cfg,
+        &format!(
+            "{HS}
+             0.100 ! app-send 100
+             0.100 > P. 1:101(100) ack 1001
+             0.319 tick
+             0.320 > P. 1:101(100) ack 1001"
+        ),
+    );
+}
