@@ -73,6 +73,39 @@ fn d3_sws_full_window_cancels_override() {
     );
 }
 
+/// D10. RFC 8985 §7.3: "If a previously unsent segment exists AND the
+/// receive window allows new data to be sent: Transmit that new segment"
+/// (Linux `tcp_send_loss_probe` pushes one new segment past cwnd). The
+/// flight is limited by cwnd (ten segments), more data is queued: the probe
+/// (PTO = 2 SRTT = 20 ms) is the eleventh segment, not the tenth again.
+#[test]
+fn d10_tlp_sends_new_data() {
+    let mut s = String::from(HS);
+    s.push_str("\n0.100 ! app-send 20000\n");
+    for i in 0..10 {
+        let a = 1 + i * 1460;
+        s.push_str(&format!("0.100 > . {a}:{}(1460) ack 1001\n", a + 1460));
+    }
+    s.push_str("0.120 > . 14601:16061(1460) ack 1001\n");
+    run(no_nagle(), &s);
+}
+
+/// D10. RFC 8985 §7.3: "Otherwise ... retransmit the last segment": when
+/// the peer's window holds no new segment the probe resends the last one.
+#[test]
+fn d10_tlp_resends_last_when_window_full() {
+    run(
+        no_nagle(),
+        "0.000 < S 1000:1000(0) win 2920 <mss 1460,sackOK>
+         0.000 > S. 0:0(0) ack 1001
+         0.010 < . 1001:1001(0) ack 1 win 2920
+         0.100 ! app-send 5000
+         0.100 > . 1:1461(1460) ack 1001
+         0.100 > . 1461:2921(1460) ack 1001
+         0.120 > . 1461:2921(1460) ack 1001",
+    );
+}
+
 /// D18. RFC 8985 §7.2: with one segment in flight, PTO = 2·SRTT +
 /// TLP.max_ack_delay, "WCDelAckT ... RECOMMENDED ... 200 ms" (Linux adds
 /// TCP_RTO_MIN, `tcp_schedule_loss_probe`). A reply ACK delayed by 150 ms

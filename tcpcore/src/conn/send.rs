@@ -155,7 +155,8 @@ pub struct Congestion {
     pub pto: Option<Instant>,
     /// A tail loss probe is out; its end (SND.MAX when it was sent).
     pub tlp: Option<SeqNum>,
-    /// The next transmission is the tail loss probe: the last segment again.
+    /// The next transmission is the tail loss probe: a new segment if the
+    /// peer's window allows, else the last segment again (RFC 8985 §7.3).
     pub rtx_last: bool,
     /// When data was last sent (new or retransmitted), for the restart
     /// window after idle (RFC 5681 §4.1; Linux `lsndtime`).
@@ -340,9 +341,9 @@ fn arm_pto(snd: &mut SendHalf, tcb: &Tcb, now: Instant) {
     };
 }
 
-/// The tail-loss-probe timer fired (RFC 8985 §7.3): the last segment is sent
-/// again, so that a lost tail draws a SACK (and recovery) instead of
-/// waiting for the RTO. "After attempting to send a loss probe, regardless
+/// The tail-loss-probe timer fired (RFC 8985 §7.3): a new segment, or the
+/// last segment again, is sent (by [`next_segment`]), so that a lost tail
+/// draws a SACK (and recovery) instead of waiting for the RTO. "After attempting to send a loss probe, regardless
 /// of whether a loss probe was sent, the sender MUST re-arm the RTO timer,
 /// not the PTO timer, if FlightSize is not empty" (Linux
 /// tcp_send_loss_probe -> tcp_rearm_rto). `arm_pto` schedules no probe
@@ -645,8 +646,24 @@ pub fn next_segment(
     let data_end = snd.end;
     let fin_seq = snd.fin.then_some(data_end);
     let cc_rtx = snd.cc.rtx_una;
-    // 0. The tail loss probe: the last segment sent, again.
+    // 0. The tail loss probe. RFC 8985 §7.3: "If a previously unsent
+    // segment exists AND the receive window allows new data to be sent:
+    // Transmit that new segment" -- one segment, beyond cwnd (Linux
+    // tcp_send_loss_probe: tcp_write_xmit with push_one = 2, which skips
+    // the cwnd test but not tcp_snd_wnd_test); "Otherwise ... retransmit the
+    // last segment". Either way TLP.end_seq is SND.NXT after it.
     if core::mem::take(&mut snd.cc.rtx_last) && snd.una != snd.max {
+        let wnd_end = snd.una + snd.wnd;
+        if snd.nxt == snd.max && snd.nxt.before(data_end) && wnd_end.after(snd.nxt) {
+            let len = (data_end - snd.nxt)
+                .min(mss)
+                .min(ring_room(snd.nxt, ring));
+            if len > 0 && wnd_end - snd.nxt >= len {
+                let r = send_new(snd, tcb, len, fin_seq, now, cfg);
+                snd.cc.tlp = Some(snd.max);
+                return Some(r);
+            }
+        }
         let data_max = snd.max.min(snd.end);
         let back = (data_max - snd.una).min(mss);
         if back > 0 {
@@ -783,24 +800,7 @@ pub fn next_segment(
             return None;
         }
         snd.cc.sws_override = false;
-        let seq = snd.nxt;
-        snd.cc.last_sent = Some(now);
-        snd.nxt += len;
-        snd.max = snd.max.max(snd.nxt);
-        if snd.cc.rtt_probe.is_none() && snd.nxt == snd.max {
-            snd.cc.rtt_probe = Some((seq, now));
-        }
-        if tcb.rtx.deadline.is_none() || snd.cc.persist {
-            snd.cc.persist = false;
-            tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
-        }
-        arm_pto(snd, tcb, now);
-        let fin = fin_seq == Some(snd.nxt) && snd.nxt.after_eq(snd.max) && wnd_end.after(snd.nxt);
-        if fin {
-            snd.nxt += 1;
-            snd.max = snd.max.max(snd.nxt);
-        }
-        return Some((seq, len, fin));
+        return Some(send_new(snd, tcb, len, fin_seq, now, cfg));
     }
     // 4. The FIN, after the last byte (RFC 9293 §3.10.4).
     if fin_seq == Some(snd.nxt) {
@@ -812,6 +812,38 @@ pub fn next_segment(
         return Some((data_end, 0, true));
     }
     None
+}
+
+/// Sends `len` new bytes from SND.NXT (with the FIN when they are the last
+/// and the peer's window has room for it): times the segment for an RTT
+/// sample, starts the RTO unless it runs, and arms the loss probe.
+fn send_new(
+    snd: &mut SendHalf,
+    tcb: &mut Tcb,
+    len: u32,
+    fin_seq: Option<SeqNum>,
+    now: Instant,
+    cfg: &Config,
+) -> (SeqNum, u32, bool) {
+    let wnd_end = snd.una + snd.wnd;
+    let seq = snd.nxt;
+    snd.cc.last_sent = Some(now);
+    snd.nxt += len;
+    snd.max = snd.max.max(snd.nxt);
+    if snd.cc.rtt_probe.is_none() && snd.nxt == snd.max {
+        snd.cc.rtt_probe = Some((seq, now));
+    }
+    if tcb.rtx.deadline.is_none() || snd.cc.persist {
+        snd.cc.persist = false;
+        tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
+    }
+    arm_pto(snd, tcb, now);
+    let fin = fin_seq == Some(snd.nxt) && snd.nxt.after_eq(snd.max) && wnd_end.after(snd.nxt);
+    if fin {
+        snd.nxt += 1;
+        snd.max = snd.max.max(snd.nxt);
+    }
+    (seq, len, fin)
 }
 
 /// RFC 9293 §3.8.6.2.1: the sender's silly-window override timeout, "in
