@@ -106,6 +106,47 @@ fn d10_tlp_resends_last_when_window_full() {
     );
 }
 
+/// D16. RFC 6928 §2: IW = min(10·SMSS, max(2·SMSS, 14600)), SMSS being the
+/// effective send MSS. On a 9000-byte link with a peer announcing MSS 8960
+/// that is 17920 bytes: two segments before any ACK, not ten.
+#[test]
+fn d16_initial_window_capped() {
+    let mut cfg = no_nagle();
+    cfg.conn.mss = 8960;
+    let mut h = Harness::new(cfg);
+    // A client port whose ISS puts the end of the 64 KiB send ring past the
+    // data sent here, so that no segment is cut short by it.
+    h.port = 40026;
+    h.run(
+        "0.000 < S 1000:1000(0) win 65535 <mss 8960>
+         0.000 > S. 0:0(0) ack 1001
+         0.010 < . 1001:1001(0) ack 1 win 65535
+         0.100 ! app-send 60000
+         0.100 > . 1:8961(8960) ack 1001
+         0.100 > . 8961:17921(8960) ack 1001
+         0.110 < . 1001:1001(0) ack 17921 win 65535
+         0.110 > . 17921:26881(8960) ack 1001
+         0.110 > . 26881:35841(8960) ack 1001
+         0.110 > . 35841:44801(8960) ack 1001",
+    );
+}
+
+/// D16. RFC 6928 §2 with RFC 5681's SMSS (options excluded): with
+/// timestamps a segment carries 1448 bytes, and IW = 10 · 1448 = 14480
+/// bytes; of 14600 bytes queued, the last 120 wait for an ACK (an IW of
+/// 10 · 1460, from the MSS before the option, would send them at once).
+#[test]
+fn d16_initial_window_from_smss_with_timestamps() {
+    let mut s = String::from(HS_TS);
+    s.push_str("\n0.100 ! app-send 14600\n");
+    for i in 0..10 {
+        let a = 1 + i * 1448;
+        s.push_str(&format!("0.100 > . {a}:{}(1448) ack 1001\n", a + 1448));
+    }
+    s.push_str("0.105 tick\n");
+    run(no_nagle(), &s);
+}
+
 /// D18. RFC 8985 §7.2: with one segment in flight, PTO = 2·SRTT +
 /// TLP.max_ack_delay, "WCDelAckT ... RECOMMENDED ... 200 ms" (Linux adds
 /// TCP_RTO_MIN, `tcp_schedule_loss_probe`). A reply ACK delayed by 150 ms

@@ -1044,7 +1044,8 @@ impl State {
                 max: iss + 1,
                 end: iss + 1,
                 fin: false,
-                cc: Congestion::new(send_mss),
+                // RFC 6928 §2: IW from SMSS, the effective MSS less options.
+                cc: Congestion::new(send::smss_for(send_mss, ts.is_some())),
             },
             rcv: RecvHalf {
                 irs,

@@ -164,11 +164,12 @@ pub struct Congestion {
 }
 
 impl Congestion {
-    /// The initial state for a peer MSS of `mss` (RFC 6928: an initial
-    /// window of ten segments).
-    pub fn new(mss: u16) -> Self {
+    /// The initial state for a sender MSS of `smss` bytes of payload (the
+    /// effective send MSS less our options, [`smss_for`]), with RFC 6928's
+    /// initial window.
+    pub fn new(smss: u32) -> Self {
         Congestion {
-            cwnd: initial_window(mss),
+            cwnd: initial_window(smss),
             ssthresh: u32::MAX,
             bytes_acked: 0,
             dupacks: 0,
@@ -258,15 +259,28 @@ impl Congestion {
     }
 }
 
-/// RFC 6928: the initial window, ten segments of the peer's MSS.
-fn initial_window(mss: u16) -> u32 {
-    10 * u32::from(mss.max(1))
+/// RFC 6928 §2: the initial window, "min (10*MSS, max (2*MSS, 14600))",
+/// MSS being SMSS (RFC 5681: the payload of the largest segment the sender
+/// sends, the effective send MSS less options). Linux counts cwnd in
+/// segments (`TCP_INIT_CWND`, 10) without the byte cap; the cap only
+/// matters above an SMSS of 1460.
+fn initial_window(smss: u32) -> u32 {
+    let smss = smss.max(1);
+    (10 * smss).min((2 * smss).max(14_600))
 }
 
-/// The largest payload of one segment: the peer's MSS less our options.
+/// SMSS for an effective send MSS of `mss` (RFC 9293 §3.7.1, which counts
+/// TCP options): `mss` less the timestamp option when it is on every
+/// segment (12 bytes with its padding), at least 1.
+pub fn smss_for(mss: u16, timestamps: bool) -> u32 {
+    let opts = if timestamps { 12 } else { 0 };
+    u32::from(mss).saturating_sub(opts).max(1)
+}
+
+/// The largest payload of one segment: the effective send MSS less our
+/// options (see [`smss_for`]).
 pub fn smss(snd: &SendHalf, tcb: &Tcb) -> u32 {
-    let opts = if tcb.ts.is_some() { 12 } else { 0 };
-    u32::from(snd.mss).saturating_sub(opts).max(1)
+    smss_for(snd.mss, tcb.ts.is_some())
 }
 
 /// RFC 6675 `pipe`: the bytes thought to be in the network. SACKed bytes are
@@ -708,7 +722,7 @@ pub fn next_segment(
             .last_sent
             .is_some_and(|t| now.saturating_since(t) > tcb.rtx.rto);
         if snd.una == snd.max && idle_long {
-            snd.cc.cwnd = snd.cc.cwnd.min(initial_window(snd.mss));
+            snd.cc.cwnd = snd.cc.cwnd.min(initial_window(mss));
         }
         let flight = pipe(snd, mss);
         // RFC 5681 §3.2 / RFC 3042 (Limited Transmit): on the first and
