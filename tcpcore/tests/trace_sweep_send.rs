@@ -147,6 +147,33 @@ fn d16_initial_window_from_smss_with_timestamps() {
     run(no_nagle(), &s);
 }
 
+/// D21. RFC 2018 §4: "The first SACK block ... MUST specify the contiguous
+/// block of data containing the segment which triggered this ACK"; the
+/// option "SHOULD be filled out by repeating the most recently reported SACK
+/// blocks (based on first SACK blocks in previous SACK options)". With four
+/// held ranges and room for three blocks, the range that last grew comes
+/// first, then the two reported most recently (Linux keeps
+/// `selective_acks[]` in that order, `tcp_sack_new_ofo_skb`).
+#[test]
+fn d21_sack_blocks_by_recency() {
+    run(
+        default_config(),
+        &format!(
+            "{HS_TS}
+             0.100 < . 5001:5101(100) ack 1 win 502 <nop,nop,TS val 200 ecr *>
+             0.100 > . 1:1(0) ack 1001
+             0.101 < . 4001:4101(100) ack 1 win 502 <nop,nop,TS val 200 ecr *>
+             0.101 > . 1:1(0) ack 1001
+             0.102 < . 3001:3101(100) ack 1 win 502 <nop,nop,TS val 200 ecr *>
+             0.102 > . 1:1(0) ack 1001
+             0.103 < . 2001:2101(100) ack 1 win 502 <nop,nop,TS val 200 ecr *>
+             0.103 > . 1:1(0) ack 1001 <nop,nop,TS val * ecr 110,sack 2001:2101 3001:3101 4001:4101>
+             0.104 < . 5101:5201(100) ack 1 win 502 <nop,nop,TS val 200 ecr *>
+             0.104 > . 1:1(0) ack 1001 <nop,nop,TS val * ecr 110,sack 5001:5201 2001:2101 3001:3101>"
+        ),
+    );
+}
+
 /// D18. RFC 8985 §7.2: with one segment in flight, PTO = 2·SRTT +
 /// TLP.max_ack_delay, "WCDelAckT ... RECOMMENDED ... 200 ms" (Linux adds
 /// TCP_RTO_MIN, `tcp_schedule_loss_probe`). A reply ACK delayed by 150 ms
