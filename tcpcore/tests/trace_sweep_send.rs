@@ -147,6 +147,46 @@ fn d16_initial_window_from_smss_with_timestamps() {
     run(no_nagle(), &s);
 }
 
+/// D9. RFC 2018 §4: "SACK options SHOULD be included in all ACKs which do
+/// not ACK the highest sequence number in the data receiver's queue": the
+/// window update sent when the application reads again carries the block of
+/// the out-of-order data still held (Linux `tcp_established_options`).
+#[test]
+fn d9_window_update_carries_sack() {
+    run(
+        default_config(),
+        &format!(
+            "{HS}
+             0.050 ! app-budget 0
+             0.100 < . 1001:33769(32768) ack 1 win 502
+             0.100 > . 1:1(0) ack 33769 win 16384
+             0.110 < . 40000:41000(1000) ack 1 win 502
+             0.110 > . 1:1(0) ack 33769 <sack 40000:41000>
+             0.200 ! app-resume
+             0.200 > . 1:1(0) ack 33769 <sack 40000:41000>"
+        ),
+    );
+}
+
+/// D9. RFC 2018 §4: data segments we send while holes exist carry the SACK
+/// blocks too, where the option fits within the MSS: a full-sized segment
+/// has no room for it (the effective MSS counts options, RFC 9293 §3.7.1),
+/// the short one that follows carries it.
+#[test]
+fn d9_data_segments_carry_sack() {
+    run(
+        no_nagle(),
+        &format!(
+            "{HS}
+             0.100 < . 2001:2101(100) ack 1 win 502
+             0.100 > . 1:1(0) ack 1001 <sack 2001:2101>
+             0.150 ! app-send 1500
+             0.150 > . 1:1461(1460) ack 1001 <>
+             0.150 > P. 1461:1501(40) ack 1001 <sack 2001:2101>"
+        ),
+    );
+}
+
 /// D21. RFC 2018 §4: "The first SACK block ... MUST specify the contiguous
 /// block of data containing the segment which triggered this ACK"; the
 /// option "SHOULD be filled out by repeating the most recently reported SACK

@@ -353,7 +353,12 @@ mod tests {
             b.insert(s(0), s(0), s(at), b"xx", true);
         }
         let l = |b: &RecvBuffer<'_>, n| {
-            let v: Vec<u32> = b.sack_blocks(n).as_slice().iter().map(|r| r.0.get()).collect();
+            let v: Vec<u32> = b
+                .sack_blocks(n)
+                .as_slice()
+                .iter()
+                .map(|r| r.0.get())
+                .collect();
             v
         };
         assert_eq!(l(&b, 3), [10, 20, 30]);

@@ -669,9 +669,7 @@ pub fn next_segment(
     if core::mem::take(&mut snd.cc.rtx_last) && snd.una != snd.max {
         let wnd_end = snd.una + snd.wnd;
         if snd.nxt == snd.max && snd.nxt.before(data_end) && wnd_end.after(snd.nxt) {
-            let len = (data_end - snd.nxt)
-                .min(mss)
-                .min(ring_room(snd.nxt, ring));
+            let len = (data_end - snd.nxt).min(mss).min(ring_room(snd.nxt, ring));
             if len > 0 && wnd_end - snd.nxt >= len {
                 let r = send_new(snd, tcb, len, fin_seq, now, cfg);
                 snd.cc.tlp = Some(snd.max);
