@@ -1308,9 +1308,10 @@ impl<'s> Endpoint<'s> {
         let unread = t.state.unread();
         let consumed = self.deliver(i, id, &tuple, unread, t.data, io);
         let cfg = self.cfg.conn;
-        if let Some(state) = self.slots[i as usize].conn.as_mut().map(|c| &mut c.state) {
+        let slot = &mut self.slots[i as usize];
+        if let Some(state) = slot.conn.as_mut().map(|c| &mut c.state) {
             if consumed > 0 {
-                let update = state.consume(consumed, now, &cfg);
+                let update = state.consume(consumed, now, &cfg, &slot.rx);
                 if replies.is_empty() {
                     more.extend(update);
                 } else if let Some(w) = state.readvertise() {
@@ -1518,7 +1519,7 @@ impl<'s> Endpoint<'s> {
         // Bounded: the windows bound it already; this guards the loop.
         for _ in 0..4096 {
             let max = conn.state.send_max();
-            let Some(r) = conn.state.poll_transmit(now, &conn_cfg) else {
+            let Some(r) = conn.state.poll_transmit(now, &conn_cfg, &slot.rx) else {
                 break;
             };
             if max.is_some_and(|m| r.seq.before(m)) {
@@ -1590,7 +1591,12 @@ impl<'s> Endpoint<'s> {
         send::ring_write(tx, send_at, a);
         send::ring_write(tx, send_at + a.len() as u32, b);
         let queued = state.queue(n);
-        let update = state.consume(queued as u32, now, &self.cfg.conn);
+        let update = state.consume(
+            queued as u32,
+            now,
+            &self.cfg.conn,
+            &self.slots[i as usize].rx,
+        );
         self.stats.bytes_delivered += queued as u64;
         let mut t = Transition::idle(state);
         if let Some(r) = update {

@@ -91,7 +91,7 @@ impl Direct {
     /// Everything the connection sends now: `(seq relative to the ISS, len)`.
     fn send_at(&mut self, t: u64) -> Vec<(u32, u32)> {
         let mut out = Vec::new();
-        while let Some(r) = self.st.poll_transmit(ms(t), &self.cfg) {
+        while let Some(r) = self.st.poll_transmit(ms(t), &self.cfg, &self.ranges) {
             let Reply { seq, len, .. } = r;
             out.push((seq.get().wrapping_sub(ISS), len));
             assert!(out.len() < 1000);

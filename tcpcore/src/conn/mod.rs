@@ -701,6 +701,18 @@ fn make_ack(
     }
 }
 
+/// RFC 2018 §4: the SACK blocks for a segment we send, when SACK was
+/// negotiated and `rx` holds out-of-order data; room for 3 blocks with
+/// timestamps, else 4 (Linux `tcp_established_options` adds them to every
+/// segment).
+fn sack_for(tcb: &Tcb, rx: &RecvRanges) -> SackBlocks {
+    if tcb.sack {
+        rx.sack_blocks(if tcb.ts.is_some() { 3 } else { 4 })
+    } else {
+        SackBlocks::new()
+    }
+}
+
 fn make_ack_closed(tcb: &mut Tcb, snd_nxt: SeqNum, rcv: &RecvClosed, now: Instant) -> Reply {
     tcb.last_ack_sent = rcv.nxt;
     Reply {
@@ -1056,7 +1068,8 @@ impl State {
                 max: iss + 1,
                 end: iss + 1,
                 fin: false,
-                cc: Congestion::new(send_mss),
+                // RFC 6928 §2: IW from SMSS, the effective MSS less options.
+                cc: Congestion::new(send::smss_for(send_mss, ts.is_some())),
             },
             rcv: RecvHalf {
                 irs,
@@ -1278,8 +1291,10 @@ impl State {
     /// retransmission, new data from the send buffer (of `M` bytes) within
     /// the peer's window and the congestion window, or our FIN. Call it
     /// until it returns `None` after every other call. Each segment carries
-    /// the current ACK and window, so a delayed ACK is sent with it.
-    pub fn poll_transmit(&mut self, now: Instant, cfg: &Config) -> Option<Reply> {
+    /// the current ACK and window, so a delayed ACK is sent with it, and
+    /// (RFC 2018 §4) the SACK blocks of `rx`, the connection's receive
+    /// ranges, where they fit.
+    pub fn poll_transmit(&mut self, now: Instant, cfg: &Config, rx: &RecvRanges) -> Option<Reply> {
         let (tcb, snd, rcv) = match self {
             State::Established(s) | State::FinWait1(s) => (&mut s.tcb, &mut s.snd, Ok(&mut s.rcv)),
             State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
@@ -1300,6 +1315,23 @@ impl State {
             Err(closed) => (closed.nxt, closed.window),
         };
         tcb.last_ack_sent = rcv_nxt;
+        let mut options = TcpOptions {
+            timestamps: ts_option(tcb.ts, now),
+            sack_blocks: sack_for(tcb, rx),
+            ..TcpOptions::default()
+        };
+        // RFC 9293 §3.7.1: options and data together stay within the
+        // effective send MSS; a full-sized segment (each piece of a GSO
+        // one) has no room for SACK blocks, a shorter one takes what fits.
+        // (Linux instead shortens the segments, tcp_current_mss counting
+        // the SACK blocks; RFC 2018 §4 asks for them on ACKs, "at least"
+        // where they fit is what the sizing here allows.)
+        let piece = if gso > 0 { u32::from(gso) } else { len };
+        while !options.sack_blocks.is_empty()
+            && options.buffer_len() as u32 + piece > u32::from(snd.mss)
+        {
+            options.sack_blocks.truncate(options.sack_blocks.len() - 1);
+        }
         Some(Reply {
             seq,
             len,
@@ -1312,10 +1344,7 @@ impl State {
                 TcpControl::None
             },
             window,
-            options: TcpOptions {
-                timestamps: ts_option(tcb.ts, now),
-                ..TcpOptions::default()
-            },
+            options,
         })
     }
 
@@ -1337,8 +1366,16 @@ impl State {
     /// The application consumed `n` more in-order bytes. The window opens;
     /// when it had shrunk to less than half of what it can now be, and
     /// grows by at least one MSS (or half the buffer), a window update is
-    /// sent (RFC 9293 §3.8.6.2.2, receiver-side silly window avoidance).
-    pub fn consume(&mut self, n: u32, now: Instant, cfg: &Config) -> Option<Reply> {
+    /// sent (RFC 9293 §3.8.6.2.2, receiver-side silly window avoidance),
+    /// with the SACK blocks of `rx`, the connection's receive ranges, while
+    /// it holds out-of-order data (RFC 2018 §4).
+    pub fn consume(
+        &mut self,
+        n: u32,
+        now: Instant,
+        cfg: &Config,
+        rx: &RecvRanges,
+    ) -> Option<Reply> {
         fn advance(read: &mut SeqNum, end: SeqNum, n: u32) {
             *read = (*read + n).min(end);
         }
@@ -1349,6 +1386,7 @@ impl State {
             n: u32,
             now: Instant,
             cfg: &Config,
+            rx: &RecvRanges,
         ) -> Option<Reply> {
             advance(&mut rcv.read, rcv.nxt, n);
             let cur = rcv.adv_right - rcv.nxt;
@@ -1367,7 +1405,7 @@ impl State {
                     },
                     now,
                 );
-                r.options.sack_blocks = SackBlocks::new();
+                r.options.sack_blocks = sack_for(tcb, rx);
                 rcv.unacked = 0;
                 rcv.ack_due = None;
                 Some(r)
@@ -1381,9 +1419,9 @@ impl State {
                 None
             }
             State::Established(s) | State::FinWait1(s) => {
-                update(&mut s.tcb, s.snd.nxt, &mut s.rcv, n, now, cfg)
+                update(&mut s.tcb, s.snd.nxt, &mut s.rcv, n, now, cfg, rx)
             }
-            State::FinWait2(s) => update(&mut s.tcb, s.snd.nxt, &mut s.rcv, n, now, cfg),
+            State::FinWait2(s) => update(&mut s.tcb, s.snd.nxt, &mut s.rcv, n, now, cfg, rx),
             State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
                 advance(&mut s.rcv.read, s.rcv.nxt - 1, n);
                 None

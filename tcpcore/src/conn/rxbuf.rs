@@ -28,24 +28,84 @@ pub struct RecvRanges {
     /// Out-of-order ranges `[start, end)`, sorted, disjoint, non-adjacent,
     /// all strictly after the in-order edge.
     ranges: heapless::Vec<(SeqNum, SeqNum), MAX_RANGES>,
-    /// A sequence number in the range that last received data (for the
-    /// first SACK block).
-    recent: Option<SeqNum>,
+    /// The ranges most recently reported as first SACK block, most recent
+    /// first, each named by a sequence number inside it (RFC 2018 §4; Linux
+    /// `tp->selective_acks[]`). At most [`SACK_RECENT`].
+    recent: heapless::Vec<SeqNum, SACK_RECENT>,
 }
+
+/// How many ranges are remembered by recency: the most SACK blocks an
+/// option carries (4, without timestamps; Linux `TCP_NUM_SACKS`).
+const SACK_RECENT: usize = 4;
 
 impl RecvRanges {
     /// No ranges.
     pub const fn new() -> Self {
         RecvRanges {
             ranges: heapless::Vec::new(),
-            recent: None,
+            recent: heapless::Vec::new(),
         }
     }
 
     /// Forget everything (the connection is gone or reused).
     pub fn clear(&mut self) {
         self.ranges.clear();
-        self.recent = None;
+        self.recent.clear();
+    }
+
+    /// The held range that contains `seq`.
+    fn range_of(&self, seq: SeqNum) -> Option<(SeqNum, SeqNum)> {
+        self.ranges
+            .iter()
+            .copied()
+            .find(|&(s, e)| seq.in_window(s, e))
+    }
+
+    /// Data just arrived at `seq` (out of order, and held): its range is
+    /// the first SACK block from now on, the others move down one place
+    /// (Linux `tcp_sack_new_ofo_skb`). Ranges it merged with drop out of
+    /// the list, so each range appears once.
+    fn note_recent(&mut self, seq: SeqNum) {
+        let Some((s, e)) = self.range_of(seq) else {
+            return;
+        };
+        self.recent.retain(|r| !r.in_window(s, e));
+        if self.recent.is_full() {
+            self.recent.pop();
+        }
+        // Cannot fail: there is room now.
+        let _ = self.recent.insert(0, seq);
+    }
+
+    /// Drops the remembered ranges that are no longer held (the in-order
+    /// edge swallowed them).
+    fn prune_recent(&mut self) {
+        let ranges = &self.ranges;
+        self.recent
+            .retain(|&r| ranges.iter().any(|&(s, e)| r.in_window(s, e)));
+    }
+
+    /// SACK blocks describing the held ranges, at most `max` (RFC 2018 §4):
+    /// "The first SACK block ... MUST specify the contiguous block of data
+    /// containing the segment which triggered this ACK", and the option
+    /// "SHOULD be filled out by repeating the most recently reported SACK
+    /// blocks", so each range is reported in several successive ACKs. So:
+    /// the ranges by how recently they received data, most recent first
+    /// (Linux `tcp_sack_new_ofo_skb`); then, if room is left, the others,
+    /// highest first.
+    pub fn sack_blocks(&self, max: usize) -> SackBlocks {
+        let mut blocks = SackBlocks::new();
+        let listed = |b: &SackBlocks, s: SeqNum| b.as_slice().iter().any(|&(l, _)| l == s);
+        let recent = self.recent.iter().filter_map(|&r| self.range_of(r));
+        for (s, e) in recent.chain(self.ranges.iter().rev().copied()) {
+            if blocks.len() >= max {
+                break;
+            }
+            if !listed(&blocks, s) {
+                blocks.push(s, e);
+            }
+        }
+        blocks
     }
 }
 
@@ -147,16 +207,14 @@ impl<'b> RecvBuffer<'b> {
                 edge = edge.max(e);
                 self.meta.ranges.remove(0);
             }
-            if self.meta.ranges.is_empty() {
-                self.meta.recent = None;
-            }
+            self.meta.prune_recent();
             return Insert {
                 advanced: edge - nxt,
                 dropped,
             };
         }
         if self.add_range(start, end) {
-            self.meta.recent = Some(start);
+            self.meta.note_recent(start);
         } else {
             dropped += end - start;
         }
@@ -219,28 +277,10 @@ impl<'b> RecvBuffer<'b> {
         (&self.data[at..at + first], &self.data[..len - first])
     }
 
-    /// SACK blocks describing the held ranges (RFC 2018 §4): the block with
-    /// the most recently received data first, then the others, at most `max`.
+    /// SACK blocks describing the held ranges, most recently received
+    /// first, at most `max` (see [`RecvRanges::sack_blocks`]).
     pub fn sack_blocks(&self, max: usize) -> SackBlocks {
-        let mut blocks = SackBlocks::new();
-        let mut first = None;
-        if let Some(r) = self.meta.recent {
-            if let Some(&(s, e)) = self.meta.ranges.iter().find(|&&(s, e)| r.in_window(s, e)) {
-                if max > 0 {
-                    blocks.push(s, e);
-                }
-                first = Some(s);
-            }
-        }
-        for &(s, e) in self.meta.ranges.iter().rev() {
-            if blocks.len() >= max {
-                break;
-            }
-            if Some(s) != first {
-                blocks.push(s, e);
-            }
-        }
-        blocks
+        self.meta.sack_blocks(max)
     }
 
     /// The out-of-order ranges held, in sequence order.
@@ -300,6 +340,37 @@ mod tests {
         let (a, z) = b.slices(s(104), s(116));
         assert_eq!(a, b"efghijklmnop");
         assert!(z.is_empty());
+    }
+
+    /// RFC 2018 §4: blocks by recency; a range that merges with another is
+    /// listed once; ranges the in-order edge swallows drop out.
+    #[test]
+    fn sack_blocks_by_recency() {
+        let mut meta = RecvRanges::new();
+        let mut mem = [0u8; 128];
+        let mut b = meta.buffer(&mut mem);
+        for at in [50, 40, 30, 20, 10] {
+            b.insert(s(0), s(0), s(at), b"xx", true);
+        }
+        let l = |b: &RecvBuffer<'_>, n| {
+            let v: Vec<u32> = b
+                .sack_blocks(n)
+                .as_slice()
+                .iter()
+                .map(|r| r.0.get())
+                .collect();
+            v
+        };
+        assert_eq!(l(&b, 3), [10, 20, 30]);
+        assert_eq!(l(&b, 4), [10, 20, 30, 40]);
+        // [22, 30) joins 20 and 30: one range, first. 50, pushed out of the
+        // recency list, fills the place left.
+        b.insert(s(0), s(0), s(22), b"abcdefgh", true);
+        assert_eq!(l(&b, 4), [20, 10, 40, 50]);
+        // The edge moves past 10 and [20, 32).
+        let r = b.insert(s(0), s(0), s(0), &[0; 20], true);
+        assert_eq!(r.advanced, 32);
+        assert_eq!(l(&b, 4), [40, 50]);
     }
 
     #[test]

@@ -141,8 +141,13 @@ pub struct Congestion {
     /// The segment being timed for an RTT sample (Karn: never a
     /// retransmitted one), and when it was sent.
     pub rtt_probe: Option<(SeqNum, Instant)>,
-    /// The timer running is the persist timer (zero window), not the RTO.
+    /// The timer running is the persist timer (zero window), not the RTO;
+    /// with a non-zero window, the sender's silly-window override timer
+    /// (RFC 9293 §3.8.6.2.1).
     pub persist: bool,
+    /// The silly-window override timer fired: the next new segment goes
+    /// even if it is smaller than sender SWS avoidance would allow.
+    pub sws_override: bool,
     /// The next retransmission is a zero-window probe: one byte.
     pub probe: bool,
     /// The tail-loss-probe timer (RFC 8985 §7.2): fires before the RTO
@@ -150,7 +155,8 @@ pub struct Congestion {
     pub pto: Option<Instant>,
     /// A tail loss probe is out; its end (SND.MAX when it was sent).
     pub tlp: Option<SeqNum>,
-    /// The next transmission is the tail loss probe: the last segment again.
+    /// The next transmission is the tail loss probe: a new segment if the
+    /// peer's window allows, else the last segment again (RFC 8985 §7.3).
     pub rtx_last: bool,
     /// When data was last sent (new or retransmitted), for the restart
     /// window after idle (RFC 5681 §4.1; Linux `lsndtime`).
@@ -158,11 +164,12 @@ pub struct Congestion {
 }
 
 impl Congestion {
-    /// The initial state for a peer MSS of `mss` (RFC 6928: an initial
-    /// window of ten segments).
-    pub fn new(mss: u16) -> Self {
+    /// The initial state for a sender MSS of `smss` bytes of payload (the
+    /// effective send MSS less our options, [`smss_for`]), with RFC 6928's
+    /// initial window.
+    pub fn new(smss: u32) -> Self {
         Congestion {
-            cwnd: initial_window(mss),
+            cwnd: initial_window(smss),
             ssthresh: u32::MAX,
             bytes_acked: 0,
             dupacks: 0,
@@ -174,6 +181,7 @@ impl Congestion {
             sacked: Scoreboard::new(),
             rtt_probe: None,
             persist: false,
+            sws_override: false,
             probe: false,
             pto: None,
             tlp: None,
@@ -251,15 +259,28 @@ impl Congestion {
     }
 }
 
-/// RFC 6928: the initial window, ten segments of the peer's MSS.
-fn initial_window(mss: u16) -> u32 {
-    10 * u32::from(mss.max(1))
+/// RFC 6928 §2: the initial window, "min (10*MSS, max (2*MSS, 14600))",
+/// MSS being SMSS (RFC 5681: the payload of the largest segment the sender
+/// sends, the effective send MSS less options). Linux counts cwnd in
+/// segments (`TCP_INIT_CWND`, 10) without the byte cap; the cap only
+/// matters above an SMSS of 1460.
+fn initial_window(smss: u32) -> u32 {
+    let smss = smss.max(1);
+    (10 * smss).min((2 * smss).max(14_600))
 }
 
-/// The largest payload of one segment: the peer's MSS less our options.
+/// SMSS for an effective send MSS of `mss` (RFC 9293 §3.7.1, which counts
+/// TCP options): `mss` less the timestamp option when it is on every
+/// segment (12 bytes with its padding), at least 1.
+pub fn smss_for(mss: u16, timestamps: bool) -> u32 {
+    let opts = if timestamps { 12 } else { 0 };
+    u32::from(mss).saturating_sub(opts).max(1)
+}
+
+/// The largest payload of one segment: the effective send MSS less our
+/// options (see [`smss_for`]).
 pub fn smss(snd: &SendHalf, tcb: &Tcb) -> u32 {
-    let opts = if tcb.ts.is_some() { 12 } else { 0 };
-    u32::from(snd.mss).saturating_sub(opts).max(1)
+    smss_for(snd.mss, tcb.ts.is_some())
 }
 
 /// RFC 6675 `pipe`: the bytes thought to be in the network. SACKed bytes are
@@ -334,9 +355,9 @@ fn arm_pto(snd: &mut SendHalf, tcb: &Tcb, now: Instant) {
     };
 }
 
-/// The tail-loss-probe timer fired (RFC 8985 §7.3): the last segment is sent
-/// again, so that a lost tail draws a SACK (and recovery) instead of
-/// waiting for the RTO. "After attempting to send a loss probe, regardless
+/// The tail-loss-probe timer fired (RFC 8985 §7.3): a new segment, or the
+/// last segment again, is sent (by [`next_segment`]), so that a lost tail
+/// draws a SACK (and recovery) instead of waiting for the RTO. "After attempting to send a loss probe, regardless
 /// of whether a loss probe was sent, the sender MUST re-arm the RTO timer,
 /// not the PTO timer, if FlightSize is not empty" (Linux
 /// tcp_send_loss_probe -> tcp_rearm_rto). `arm_pto` schedules no probe
@@ -639,8 +660,22 @@ pub fn next_segment(
     let data_end = snd.end;
     let fin_seq = snd.fin.then_some(data_end);
     let cc_rtx = snd.cc.rtx_una;
-    // 0. The tail loss probe: the last segment sent, again.
+    // 0. The tail loss probe. RFC 8985 §7.3: "If a previously unsent
+    // segment exists AND the receive window allows new data to be sent:
+    // Transmit that new segment" -- one segment, beyond cwnd (Linux
+    // tcp_send_loss_probe: tcp_write_xmit with push_one = 2, which skips
+    // the cwnd test but not tcp_snd_wnd_test); "Otherwise ... retransmit the
+    // last segment". Either way TLP.end_seq is SND.NXT after it.
     if core::mem::take(&mut snd.cc.rtx_last) && snd.una != snd.max {
+        let wnd_end = snd.una + snd.wnd;
+        if snd.nxt == snd.max && snd.nxt.before(data_end) && wnd_end.after(snd.nxt) {
+            let len = (data_end - snd.nxt).min(mss).min(ring_room(snd.nxt, ring));
+            if len > 0 && wnd_end - snd.nxt >= len {
+                let r = send_new(snd, tcb, len, fin_seq, now, cfg);
+                snd.cc.tlp = Some(snd.max);
+                return Some(r);
+            }
+        }
         let data_max = snd.max.min(snd.end);
         let back = (data_max - snd.una).min(mss);
         if back > 0 {
@@ -685,7 +720,7 @@ pub fn next_segment(
             .last_sent
             .is_some_and(|t| now.saturating_since(t) > tcb.rtx.rto);
         if snd.una == snd.max && idle_long {
-            snd.cc.cwnd = snd.cc.cwnd.min(initial_window(snd.mss));
+            snd.cc.cwnd = snd.cc.cwnd.min(initial_window(mss));
         }
         let flight = pipe(snd, mss);
         // RFC 5681 §3.2 / RFC 3042 (Limited Transmit): on the first and
@@ -730,6 +765,7 @@ pub fn next_segment(
             len = len.min(s - snd.nxt);
         }
         if len == 0 {
+            snd.cc.sws_override = false;
             if wnd_room == 0 && snd.nxt == snd.una && tcb.rtx.deadline.is_none() {
                 // RFC 9293 §3.8.6.1: the peer's window is zero and nothing is
                 // in flight: the persist timer.
@@ -746,33 +782,37 @@ pub fn next_segment(
         let ring_cut = len == ring_room(snd.nxt, ring) && len < avail.min(mss);
         // Nagle (RFC 896, RFC 9293 §3.7.4): with data in flight, hold back a
         // segment smaller than the MSS. Sender-side silly window avoidance
-        // (RFC 9293 §3.8.6.2.1): send a full segment, or all that is queued,
-        // or at least half the largest window the peer offered -- or, with
-        // nothing in flight, what the window allows (the override that keeps
-        // a peer with a window below one MSS from waiting forever).
+        // (RFC 9293 §3.8.6.2.1, MUST-38): send a full segment, or all that
+        // is queued, or at least half the largest window the peer offered
+        // (so a peer whose window never reaches one MSS is served), "or if
+        // the override timeout occurs". Only the peer's window holds a
+        // segment back here: a piece cut by cwnd waits for the ACKs that
+        // open cwnd.
         let nagle_holds = cfg.nagle && len < mss && !idle && !ring_cut;
-        let sws_ok = len >= mss || all || len >= snd.max_wnd / 2 || idle || ring_cut;
+        let wnd_small = len == wnd_room && len < avail;
+        let sws_ok = len >= mss
+            || all
+            || len >= snd.max_wnd / 2
+            || ring_cut
+            || !wnd_small && idle
+            || snd.cc.sws_override;
         if !sws_ok || nagle_holds {
+            if !sws_ok && idle && (tcb.rtx.deadline.is_none() || snd.cc.persist) {
+                // The override timer, with nothing in flight: Linux's probe
+                // timer, whose tcp_write_wakeup sends what the window
+                // allows (armed by tcp_check_probe_timer when tcp_write_xmit
+                // found tcp_snd_wnd_test refusing the segment), one RTO
+                // after; here the RTO kept within MUST-38's 0.1-1.0 s.
+                if !snd.cc.persist || tcb.rtx.deadline.is_none() {
+                    snd.cc.persist = true;
+                    tcb.rtx.retries = 0;
+                    tcb.rtx.deadline = Some(now + sws_override_after(&tcb.rtx));
+                }
+            }
             return None;
         }
-        let seq = snd.nxt;
-        snd.cc.last_sent = Some(now);
-        snd.nxt += len;
-        snd.max = snd.max.max(snd.nxt);
-        if snd.cc.rtt_probe.is_none() && snd.nxt == snd.max {
-            snd.cc.rtt_probe = Some((seq, now));
-        }
-        if tcb.rtx.deadline.is_none() || snd.cc.persist {
-            snd.cc.persist = false;
-            tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
-        }
-        arm_pto(snd, tcb, now);
-        let fin = fin_seq == Some(snd.nxt) && snd.nxt.after_eq(snd.max) && wnd_end.after(snd.nxt);
-        if fin {
-            snd.nxt += 1;
-            snd.max = snd.max.max(snd.nxt);
-        }
-        return Some((seq, len, fin));
+        snd.cc.sws_override = false;
+        return Some(send_new(snd, tcb, len, fin_seq, now, cfg));
     }
     // 4. The FIN, after the last byte (RFC 9293 §3.10.4).
     if fin_seq == Some(snd.nxt) {
@@ -784,6 +824,47 @@ pub fn next_segment(
         return Some((data_end, 0, true));
     }
     None
+}
+
+/// Sends `len` new bytes from SND.NXT (with the FIN when they are the last
+/// and the peer's window has room for it): times the segment for an RTT
+/// sample, starts the RTO unless it runs, and arms the loss probe.
+fn send_new(
+    snd: &mut SendHalf,
+    tcb: &mut Tcb,
+    len: u32,
+    fin_seq: Option<SeqNum>,
+    now: Instant,
+    cfg: &Config,
+) -> (SeqNum, u32, bool) {
+    let wnd_end = snd.una + snd.wnd;
+    let seq = snd.nxt;
+    snd.cc.last_sent = Some(now);
+    snd.nxt += len;
+    snd.max = snd.max.max(snd.nxt);
+    if snd.cc.rtt_probe.is_none() && snd.nxt == snd.max {
+        snd.cc.rtt_probe = Some((seq, now));
+    }
+    if tcb.rtx.deadline.is_none() || snd.cc.persist {
+        snd.cc.persist = false;
+        tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
+    }
+    arm_pto(snd, tcb, now);
+    let fin = fin_seq == Some(snd.nxt) && snd.nxt.after_eq(snd.max) && wnd_end.after(snd.nxt);
+    if fin {
+        snd.nxt += 1;
+        snd.max = snd.max.max(snd.nxt);
+    }
+    (seq, len, fin)
+}
+
+/// RFC 9293 §3.8.6.2.1: the sender's silly-window override timeout, "in
+/// the range 0.1 - 1.0 seconds": the RTO (Linux's probe timer interval,
+/// `tcp_probe0_base`), kept within that range.
+fn sws_override_after(rtx: &Rtx) -> Duration {
+    rtx.rto
+        .max(Duration::from_millis(100))
+        .min(Duration::from_secs(1))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -854,6 +935,16 @@ fn retransmit(
 pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) -> bool {
     let mss = smss(snd, tcb);
     let probing = snd.wnd == 0;
+    if snd.cc.persist && !probing && snd.una == snd.max {
+        // RFC 9293 §3.8.6.2.1: the silly-window override timer (armed by
+        // `next_segment` with nothing in flight and a small window): the
+        // next new segment goes, as small as the window is. No backoff,
+        // no retry: nothing was lost.
+        snd.cc.persist = false;
+        snd.cc.sws_override = true;
+        tcb.rtx.deadline = None;
+        return true;
+    }
     if tcb.rtx.retries >= cfg.max_retries {
         return false;
     }
