@@ -486,6 +486,16 @@ fn summary(
             s.syn_cookies_sent, s.syn_cookies_accepted
         );
     }
+    let failed: u64 = s.handshakes_failed.iter().sum();
+    if failed > 0 {
+        let _ = writeln!(
+            err,
+            "  handshakes   {failed} ended before ESTABLISHED: {} reset, {} timed out, {} aborted",
+            s.handshakes_failed_by(CloseReason::Reset),
+            s.handshakes_failed_by(CloseReason::TimedOut),
+            s.handshakes_failed_by(CloseReason::Aborted),
+        );
+    }
     if s.time_wait_recycled > 0 {
         let _ = writeln!(
             err,
