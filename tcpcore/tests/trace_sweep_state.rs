@@ -72,8 +72,11 @@ fn synack_timeout_sets_initial_window_to_one_segment() {
 /// retransmitted SYN-ACK, so RFC 7323 §4.1 gives an unambiguous RTT sample
 /// (10 ms): the RTO comes from it (the 200 ms floor) instead of the 3 s of
 /// RFC 6298 §5.7, and the loss probe (RFC 8985 §7.2, 2 SRTT + 200 ms,
-/// capped by the RTO) resends the one segment at 1.3 s. The first SYN-ACK was still lost (the echo is not its
-/// TSval), so the initial window is one segment (RFC 5681 §3.1).
+/// capped by the RTO) fires at 1.3 s; with new data queued and room in the
+/// peer's window the probe is the next new segment (RFC 8985 §7.3, D10).
+/// The first SYN-ACK was still lost (the echo is not its TSval), so the
+/// initial window is one segment (RFC 5681 §3.1): nothing else goes before
+/// the probe.
 #[test]
 fn synack_timeout_with_ts_sample_keeps_measured_rto_and_iw1() {
     run(
@@ -84,7 +87,7 @@ fn synack_timeout_with_ts_sample_keeps_measured_rto_and_iw1() {
          1.010 < . 1001:1001(0) ack 1 win 502 <nop,nop,TS val 110 ecr *>
          1.100 ! app-send 3000
          1.100 > . 1:1449(1448) ack 1001
-         1.300 > . 1:1449(1448) ack 1001",
+         1.300 > . 1449:2897(1448) ack 1001",
     );
 }
 
