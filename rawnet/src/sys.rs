@@ -410,11 +410,103 @@ fn u32_of(v: usize, what: &'static str) -> Result<u32, (&'static str, Errno)> {
     u32::try_from(v).map_err(|_| (what, Errno::EINVAL))
 }
 
+/// `PACKET_RX_RING` for `layout`, given its (block size, block count,
+/// frame size), its TPACKET_V2 frame count and its size in bytes.
+fn set_rx_ring(
+    fd: BorrowedFd<'_>,
+    layout: RingLayout,
+    (block_size, block_nr, frame_size): (usize, usize, usize),
+    frame_nr: u32,
+    total: usize,
+) -> Result<(), (&'static str, Errno)> {
+    let rc = match layout {
+        RingLayout::V2 { .. } => {
+            let req = TpacketReq {
+                tp_block_size: u32_of(block_size, "block size")?,
+                tp_block_nr: u32_of(block_nr, "block count")?,
+                tp_frame_size: u32_of(frame_size, "frame size")?,
+                tp_frame_nr: frame_nr,
+            };
+            // SAFETY: `req` is a fully initialised tpacket_req and we pass its size.
+            unsafe {
+                libc::setsockopt(
+                    fd.as_raw_fd(),
+                    SOL_PACKET,
+                    PACKET_RX_RING,
+                    (&req as *const TpacketReq).cast::<c_void>(),
+                    size_of::<TpacketReq>() as libc::socklen_t,
+                )
+            }
+        }
+        RingLayout::V3 { retire_ms, .. } => {
+            let req = TpacketReq3 {
+                tp_block_size: u32_of(block_size, "block size")?,
+                tp_block_nr: u32_of(block_nr, "block count")?,
+                tp_frame_size: u32_of(frame_size, "frame size")?,
+                tp_frame_nr: u32_of(total / frame_size, "frame count")?,
+                tp_retire_blk_tov: retire_ms,
+                tp_sizeof_priv: 0,
+                tp_feature_req_word: 0,
+            };
+            // SAFETY: `req` is a fully initialised tpacket_req3 and we pass its size.
+            unsafe {
+                libc::setsockopt(
+                    fd.as_raw_fd(),
+                    SOL_PACKET,
+                    PACKET_RX_RING,
+                    (&req as *const TpacketReq3).cast::<c_void>(),
+                    size_of::<TpacketReq3>() as libc::socklen_t,
+                )
+            }
+        }
+    };
+    if rc != 0 {
+        return Err(("setsockopt(PACKET_RX_RING)", Errno::last()));
+    }
+    Ok(())
+}
+
+/// Maps the socket's ring of `total` bytes, locked in memory if the
+/// `RLIMIT_MEMLOCK` allows.
+fn map_ring(fd: BorrowedFd<'_>, total: usize) -> Result<*mut c_void, (&'static str, Errno)> {
+    // SAFETY: we ask for a fresh shared mapping of the socket's ring, of
+    // exactly the size we configured; no existing memory is affected.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            total,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_LOCKED,
+            fd.as_raw_fd(),
+            0,
+        )
+    };
+    Ok(if ptr == libc::MAP_FAILED {
+        // MAP_LOCKED fails under a low RLIMIT_MEMLOCK; retry without it.
+        // SAFETY: as above.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                total,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(("mmap of the receive ring", Errno::last()));
+        }
+        p
+    } else {
+        ptr
+    })
+}
+
 impl Ring {
     /// Sets up `PACKET_RX_RING` as `layout` says (the matching
     /// `PACKET_VERSION` must already be selected) and maps it.
     pub fn new(fd: BorrowedFd<'_>, layout: RingLayout) -> Result<Ring, (&'static str, Errno)> {
-        let err = |what| move |e| (what, e);
         let (block_size, block_nr, frame_size) = match layout {
             RingLayout::V2 {
                 block_size,
@@ -436,82 +528,14 @@ impl Ring {
             .ok_or(("ring size overflows", Errno::EINVAL))?;
         let per_block = block_size / frame_size;
         let frame_nr = u32_of(per_block * block_nr, "frame count")?;
-        let rc = match layout {
-            RingLayout::V2 { .. } => {
-                let req = TpacketReq {
-                    tp_block_size: u32_of(block_size, "block size")?,
-                    tp_block_nr: u32_of(block_nr, "block count")?,
-                    tp_frame_size: u32_of(frame_size, "frame size")?,
-                    tp_frame_nr: frame_nr,
-                };
-                // SAFETY: `req` is a fully initialised tpacket_req and we pass its size.
-                unsafe {
-                    libc::setsockopt(
-                        fd.as_raw_fd(),
-                        SOL_PACKET,
-                        PACKET_RX_RING,
-                        (&req as *const TpacketReq).cast::<c_void>(),
-                        size_of::<TpacketReq>() as libc::socklen_t,
-                    )
-                }
-            }
-            RingLayout::V3 { retire_ms, .. } => {
-                let req = TpacketReq3 {
-                    tp_block_size: u32_of(block_size, "block size")?,
-                    tp_block_nr: u32_of(block_nr, "block count")?,
-                    tp_frame_size: u32_of(frame_size, "frame size")?,
-                    tp_frame_nr: u32_of(total / frame_size, "frame count")?,
-                    tp_retire_blk_tov: retire_ms,
-                    tp_sizeof_priv: 0,
-                    tp_feature_req_word: 0,
-                };
-                // SAFETY: `req` is a fully initialised tpacket_req3 and we pass its size.
-                unsafe {
-                    libc::setsockopt(
-                        fd.as_raw_fd(),
-                        SOL_PACKET,
-                        PACKET_RX_RING,
-                        (&req as *const TpacketReq3).cast::<c_void>(),
-                        size_of::<TpacketReq3>() as libc::socklen_t,
-                    )
-                }
-            }
-        };
-        if rc != 0 {
-            return Err(err("setsockopt(PACKET_RX_RING)")(Errno::last()));
-        }
-        // SAFETY: we ask for a fresh shared mapping of the socket's ring, of
-        // exactly the size we configured; no existing memory is affected.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                total,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_LOCKED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        let ptr = if ptr == libc::MAP_FAILED {
-            // MAP_LOCKED fails under a low RLIMIT_MEMLOCK; retry without it.
-            // SAFETY: as above.
-            let p = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    total,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_SHARED,
-                    fd.as_raw_fd(),
-                    0,
-                )
-            };
-            if p == libc::MAP_FAILED {
-                return Err(err("mmap of the receive ring")(Errno::last()));
-            }
-            p
-        } else {
-            ptr
-        };
+        set_rx_ring(
+            fd,
+            layout,
+            (block_size, block_nr, frame_size),
+            frame_nr,
+            total,
+        )?;
+        let ptr = map_ring(fd, total)?;
         let base = NonNull::new(ptr.cast::<u8>()).ok_or(("mmap returned null", Errno::EINVAL))?;
         Ok(match layout {
             RingLayout::V2 { .. } => Ring {

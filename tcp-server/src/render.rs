@@ -93,95 +93,10 @@ pub fn tcp_options(out: &mut String, opts: &[u8]) {
             }
             l
         };
-        let left = opts.len() - i;
-        let name = match kind {
-            0 => "eol".to_string(),
-            1 => "nop".to_string(),
-            2 => "mss".to_string(),
-            3 => "wscale".to_string(),
-            4 => "sackOK".to_string(),
-            5 => "sack".to_string(),
-            6 => "echo".to_string(),
-            7 => "echoreply".to_string(),
-            8 => "TS".to_string(),
-            11 => "cc".to_string(),
-            12 => "ccnew".to_string(),
-            13 => "ccecho".to_string(),
-            19 => "md5".to_string(),
-            20 => "scps".to_string(),
-            28 => "uto".to_string(),
-            29 => "tcp-ao".to_string(),
-            30 => "mptcp".to_string(),
-            34 => "tfo".to_string(),
-            254 => "exp".to_string(),
-            k => format!("unknown-{k}"),
-        };
-        out.push_str(&name);
-        let data = &opts[i..];
-        let datalen = match kind {
-            0 | 1 | 4 => 0,
-            2 => {
-                if left < 2 {
-                    out.push_str("[bad opt]");
-                    return;
-                }
-                let _ = write!(out, " {}", u16::from_be_bytes([data[0], data[1]]));
-                2
-            }
-            3 => {
-                if left < 1 {
-                    out.push_str("[bad opt]");
-                    return;
-                }
-                let _ = write!(out, " {}", data[0]);
-                1
-            }
-            5 => {
-                let dl = len - 2;
-                if dl % 8 != 0 {
-                    out.push_str(" invalid sack");
-                } else {
-                    let _ = write!(out, " {} ", dl / 8);
-                    for k in (0..dl).step_by(8) {
-                        let (Some(s), Some(e)) = (be32(data, k), be32(data, k + 4)) else {
-                            out.push_str("[bad opt]");
-                            return;
-                        };
-                        let _ = write!(out, "{{{s}:{e}}}");
-                    }
-                }
-                dl
-            }
-            6 | 7 | 11..=13 => {
-                let Some(v) = be32(data, 0) else {
-                    out.push_str("[bad opt]");
-                    return;
-                };
-                let _ = write!(out, " {v}");
-                4
-            }
-            8 => {
-                let (Some(val), Some(ecr)) = (be32(data, 0), be32(data, 4)) else {
-                    out.push_str("[bad opt]");
-                    return;
-                };
-                let _ = write!(out, " val {val} ecr {ecr}");
-                8
-            }
-            _ => {
-                let dl = len - 2;
-                if dl > left {
-                    out.push_str("[bad opt]");
-                    return;
-                }
-                if dl > 0 {
-                    out.push_str(" 0x");
-                }
-                for b in &data[..dl] {
-                    let _ = write!(out, "{b:02x}");
-                }
-                dl
-            }
+        out.push_str(&option_name(kind));
+        let Some(datalen) = option_data(out, kind, len, &opts[i..]) else {
+            out.push_str("[bad opt]");
+            return;
         };
         i = (i + datalen).min(opts.len());
         let spec = datalen + if zero_len { 1 } else { 2 };
@@ -192,6 +107,93 @@ pub fn tcp_options(out: &mut String, opts: &[u8]) {
             break;
         }
     }
+}
+
+/// tcpdump's name of TCP option `kind`.
+fn option_name(kind: u8) -> String {
+    match kind {
+        0 => "eol".to_string(),
+        1 => "nop".to_string(),
+        2 => "mss".to_string(),
+        3 => "wscale".to_string(),
+        4 => "sackOK".to_string(),
+        5 => "sack".to_string(),
+        6 => "echo".to_string(),
+        7 => "echoreply".to_string(),
+        8 => "TS".to_string(),
+        11 => "cc".to_string(),
+        12 => "ccnew".to_string(),
+        13 => "ccecho".to_string(),
+        19 => "md5".to_string(),
+        20 => "scps".to_string(),
+        28 => "uto".to_string(),
+        29 => "tcp-ao".to_string(),
+        30 => "mptcp".to_string(),
+        34 => "tfo".to_string(),
+        254 => "exp".to_string(),
+        k => format!("unknown-{k}"),
+    }
+}
+
+/// Prints the data of one option of `kind` and length `len` (as its length
+/// byte says), `data` being the rest of the options area after the kind
+/// and length bytes; returns how many bytes of data tcpdump takes for it,
+/// or `None` where tcpdump prints `[bad opt]` and stops.
+fn option_data(out: &mut String, kind: u8, len: usize, data: &[u8]) -> Option<usize> {
+    let left = data.len();
+    Some(match kind {
+        0 | 1 | 4 => 0,
+        2 => {
+            if left < 2 {
+                return None;
+            }
+            let _ = write!(out, " {}", u16::from_be_bytes([data[0], data[1]]));
+            2
+        }
+        3 => {
+            if left < 1 {
+                return None;
+            }
+            let _ = write!(out, " {}", data[0]);
+            1
+        }
+        5 => {
+            let dl = len - 2;
+            if dl % 8 != 0 {
+                out.push_str(" invalid sack");
+            } else {
+                let _ = write!(out, " {} ", dl / 8);
+                for k in (0..dl).step_by(8) {
+                    let (s, e) = (be32(data, k)?, be32(data, k + 4)?);
+                    let _ = write!(out, "{{{s}:{e}}}");
+                }
+            }
+            dl
+        }
+        6 | 7 | 11..=13 => {
+            let v = be32(data, 0)?;
+            let _ = write!(out, " {v}");
+            4
+        }
+        8 => {
+            let (val, ecr) = (be32(data, 0)?, be32(data, 4)?);
+            let _ = write!(out, " val {val} ecr {ecr}");
+            8
+        }
+        _ => {
+            let dl = len - 2;
+            if dl > left {
+                return None;
+            }
+            if dl > 0 {
+                out.push_str(" 0x");
+            }
+            for b in &data[..dl] {
+                let _ = write!(out, "{b:02x}");
+            }
+            dl
+        }
+    })
 }
 
 /// The line `tcpdump -n -S` prints for `frame` (an Ethernet frame), without

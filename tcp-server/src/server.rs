@@ -1,8 +1,7 @@
 //! Setting up a run: the interface, the raw sockets (one per worker), the
 //! endpoints, the firewall rule; starting the workers ([`crate::worker`]),
-//! waiting for them, and the exit summary.
+//! waiting for them, and the exit summary (in `summary`).
 
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::Ipv4Addr;
@@ -11,12 +10,16 @@ use std::process::ExitCode;
 use rawnet::firewall::{rst_drop_commands, NftTable, RstWatch};
 use rawnet::{Filter, Interface, RawSocket, SocketConfig};
 use tcpcore::wire::EthernetAddress;
-use tcpcore::{CloseReason, Config, DropReason, Endpoint, EndpointConfig, OwnedStorage};
+use tcpcore::{CloseReason, Config, Endpoint, EndpointConfig, OwnedStorage};
 
 use crate::cli::{Cli, Mode};
 use crate::pcap::PcapWriter;
 use crate::sys;
 use crate::worker::{self, ErrOut, Report, Settings, Shared, Stop, Worker};
+
+mod summary;
+
+use summary::summary;
 
 /// The longest sleep on the socket with one worker.
 const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -63,15 +66,81 @@ fn ring_bytes(workers: usize) -> usize {
     }
 }
 
+/// Where the server listens and how the work is divided: decided from the
+/// command line and the interface before any socket is opened.
+struct Placement {
+    iface: Interface,
+    addr: Ipv4Addr,
+    port: u16,
+    /// Own-address mode (`--ip`): the kernel does not have `addr`.
+    own: bool,
+    workers: usize,
+    /// The `PACKET_FANOUT_HASH` group of this process's sockets.
+    group: u16,
+    /// Each worker's share of `--max-conns`, rounded up.
+    per_worker: usize,
+    mss: u16,
+}
+
 /// Runs the server as `cli` says; the exit status on success.
 pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
     // Settings first, before anything touches the network.
+    check_memory_bound(cli)?;
+    sys::init_time_zone();
+    let at = placement(cli)?;
+    let socks = open_sockets(cli, &at)?;
+    let mut err = ErrOut::new();
+    let (rules, watch) = install_rules(cli, &at, &mut err)?;
+    let pcap = match &cli.pcap {
+        Some(path) => Some(PcapWriter::create(path).map_err(|e| {
+            Failure::Runtime(format!("cannot create pcap file {}: {e}", path.display()))
+        })?),
+        None => None,
+    };
+    let mut owned = storage(cli, &at)?;
+    let endpoints = endpoints(cli, &at, &mut owned)?;
+
+    sys::install_signal_handlers()
+        .map_err(|e| Failure::Runtime(format!("installing signal handlers: {}", e.desc())))?;
+    announce(&mut err, cli.mode, &at);
+
+    let shared = Shared::new(pcap);
+    let settings = Settings {
+        mode: cli.mode,
+        debug: cli.debug,
+        verbose: cli.verbose,
+        color: cli.color.enabled(),
+        single_session: cli.single_session,
+        max_wait: if at.workers == 1 {
+            MAX_WAIT
+        } else {
+            MAX_WAIT_MANY
+        },
+        start: std::time::Instant::now(),
+    };
+    let parts = assemble(socks, endpoints, watch);
+    let reports = run_workers(settings, &shared, parts);
+
+    let mut rule_result = Ok(());
+    for r in rules {
+        let removed = r.remove().map_err(Failure::from);
+        if rule_result.is_ok() {
+            rule_result = removed;
+        }
+    }
+    summary(&mut err, &reports, settings.start.elapsed());
+    let _ = err.flush();
+    outcome(reports, rule_result, &shared)
+}
+
+/// The total memory bound: every buffer of every connection, at worst,
+/// must fit in `--max-memory`.
+fn check_memory_bound(cli: &Cli) -> Result<(), Failure> {
     let echo_tx = if cli.mode == Mode::Echo {
         cli.tx_buf
     } else {
         0
     };
-    // The total memory bound: every buffer of every connection, at worst.
     let worst = ((cli.max_conns as usize).div_ceil(usize::from(cli.workers))
         * usize::from(cli.workers)) as u64
         * (cli.rx_buf + echo_tx) as u64;
@@ -85,7 +154,12 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
             cli.max_memory
         )));
     }
-    sys::init_time_zone();
+    Ok(())
+}
+
+/// The interface, the address (refused if `--ip` names one the kernel has
+/// already), the number of workers and their share of the connections.
+fn placement(cli: &Cli) -> Result<Placement, Failure> {
     let iface = match &cli.iface {
         Some(name) => Interface::by_name(name)?,
         None => Interface::default_interface()?,
@@ -104,15 +178,34 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         }
         None => iface.require_ipv4()?.0,
     };
-    let port = cli.port;
     let workers = usize::from(cli.workers.max(1));
-    // One PACKET_FANOUT_HASH group for this process's sockets: the kernel
-    // hashes each flow to one of them.
-    let group = (std::process::id() & 0xffff) as u16;
+    let mss = u16::try_from(iface.mtu.saturating_sub(40))
+        .ok()
+        .filter(|&m| m >= 536)
+        .unwrap_or(1460);
+    Ok(Placement {
+        iface,
+        addr,
+        port: cli.port,
+        own,
+        workers,
+        // One PACKET_FANOUT_HASH group for this process's sockets: the kernel
+        // hashes each flow to one of them.
+        group: (std::process::id() & 0xffff) as u16,
+        // Each worker has its own table: a share of --max-conns, rounded up.
+        per_worker: (cli.max_conns as usize).div_ceil(workers),
+        mss,
+    })
+}
+
+/// One raw socket per worker, all open (and in the fanout group) before
+/// any connection is served: a flow never moves from one to another.
+fn open_sockets(cli: &Cli, at: &Placement) -> Result<Vec<RawSocket>, Failure> {
+    let (addr, own, workers) = (at.addr, at.own, at.workers);
     let sock_cfg = SocketConfig {
         filter: Some(Filter {
             ipv4: addr,
-            tcp_port: port,
+            tcp_port: at.port,
             arp: own,
             // Own-address mode: the address's other ports are ours to
             // answer with a reset (RFC 9293 §3.10.7.1), so their segments
@@ -120,7 +213,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
             // answers them.
             all_ports: own,
         }),
-        fanout: (workers > 1).then_some(group),
+        fanout: (workers > 1).then_some(at.group),
         ring_bytes: ring_bytes(workers),
         ring: match cli.ring {
             crate::cli::Ring::V2 => rawnet::RingVersion::V2,
@@ -128,11 +221,9 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         },
         ..SocketConfig::default()
     };
-    // Every socket is open (and in the group) before any connection is
-    // served: a flow never moves from one to another.
     let mut socks = Vec::with_capacity(workers);
     for _ in 0..workers {
-        let mut sock = RawSocket::open(&iface, &sock_cfg)?;
+        let mut sock = RawSocket::open(&at.iface, &sock_cfg)?;
         // Large segments cut by the kernel (GSO) when it takes them; the
         // server sends data in echo mode only.
         if cli.mode == Mode::Echo && !cli.no_gso {
@@ -140,27 +231,33 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         }
         socks.push(sock);
     }
+    Ok(socks)
+}
 
-    let color = cli.color.enabled();
-    let mut err = ErrOut::new();
-
-    // Shared-address mode: the kernel owns `addr` and resets what it does
-    // not know, so its RSTs from our port must be dropped.
+/// Shared-address mode: the kernel owns the address and resets what it
+/// does not know, so its RSTs from our port must be dropped (a rule,
+/// removed on exit) or at least watched for (with a warning now).
+fn install_rules(
+    cli: &Cli,
+    at: &Placement,
+    err: &mut ErrOut,
+) -> Result<(Vec<NftTable>, Option<RstWatch>), Failure> {
+    let (addr, port) = (at.addr, at.port);
     let mut rules: Vec<NftTable> = Vec::new();
     let mut watch: Option<RstWatch> = None;
     if cli.install_ingress_rule {
-        let r = NftTable::install_ingress_drop(&iface.name, addr, port)?;
+        let r = NftTable::install_ingress_drop(&at.iface.name, addr, port)?;
         let _ = writeln!(
             err,
             "tcp-server: installed nftables table `netdev {}` dropping frames to {addr}:{port} at {}'s ingress once this server has its copy: the kernel's IP stack never sees them (removed on exit)",
             r.table(),
-            iface.name
+            at.iface.name
         );
         rules.push(r);
     }
     // With the ingress rule the kernel sees none of our segments, so it
     // answers none with a RST.
-    if !own && !cli.install_ingress_rule {
+    if !at.own && !cli.install_ingress_rule {
         if cli.install_rst_rule {
             let r = NftTable::install_rst_drop(addr, port)?;
             let _ = writeln!(
@@ -177,63 +274,40 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
 Drop its RSTs from {addr}:{port} with one of (as root):\n  {nft}\n  {ipt}\n\
 or run with --install-rst-rule or --install-ingress-rule (removed on exit), or serve on an unassigned address with --ip ADDR."
             );
-            watch = RstWatch::new(&iface, addr, port).ok();
+            watch = RstWatch::new(&at.iface, addr, port).ok();
         }
     }
+    Ok((rules, watch))
+}
 
-    let pcap = match &cli.pcap {
-        Some(path) => Some(PcapWriter::create(path).map_err(|e| {
-            Failure::Runtime(format!("cannot create pcap file {}: {e}", path.display()))
-        })?),
-        None => None,
-    };
-
-    let mss = u16::try_from(iface.mtu.saturating_sub(40))
-        .ok()
-        .filter(|&m| m >= 536)
-        .unwrap_or(1460);
-    // Each worker has its own table: a share of --max-conns, rounded up.
-    let per_worker = (cli.max_conns as usize).div_ceil(workers);
-    let cfg = EndpointConfig {
-        mac: EthernetAddress(iface.mac),
-        addr,
-        port,
-        answer_arp: own,
-        // The address is ours alone: its other ports are closed (RFC 9293
-        // §3.10.7.1) and get a reset from us, as the kernel would.
-        reset_other_ports: own,
-        max_half_open: cli
-            .max_half_open
-            .map_or(per_worker.div_ceil(2), |n| n as usize)
-            .max(1),
-        conn: Config {
-            mss,
-            // Echo answers each message at once (RFC 862); Nagle would hold
-            // back the tail of every reply for an ACK.
-            nagle: cli.mode != Mode::Echo,
-            syn_cookies: !cli.no_syn_cookies,
-            max_per_source: cli.max_per_source,
-            idle_timeout: tcpcore::Duration::from_secs(cli.idle_timeout),
-            max_retries: cli.max_retries,
-            gso_max: 64 * 1024,
-            ..Config::default()
-        },
-    };
+/// Each worker's connection storage: a share of `--max-conns`, with the
+/// buffers (a send buffer in echo mode only). Zeroed, so the system backs
+/// a connection's buffers with memory only where data lands: idle
+/// connections cost their slot alone.
+fn storage(cli: &Cli, at: &Placement) -> Result<Vec<OwnedStorage>, Failure> {
     let tx_buf = if cli.mode == Mode::Echo {
         cli.tx_buf
     } else {
         0
     };
-    // Zeroed, so the system backs a connection's buffers with memory only
-    // where data lands: idle connections cost their slot alone.
-    let mut owned = Vec::with_capacity(workers);
-    for _ in 0..workers {
+    let mut owned = Vec::with_capacity(at.workers);
+    for _ in 0..at.workers {
         owned.push(
-            OwnedStorage::new(per_worker, cli.rx_buf, tx_buf)
+            OwnedStorage::new(at.per_worker, cli.rx_buf, tx_buf)
                 .map_err(|e| Failure::Runtime(e.to_string()))?,
         );
     }
-    let mut endpoints = Vec::with_capacity(workers);
+    Ok(owned)
+}
+
+/// One endpoint per worker, each on its storage with its own secret key.
+fn endpoints<'s>(
+    cli: &Cli,
+    at: &Placement,
+    owned: &'s mut [OwnedStorage],
+) -> Result<Vec<Endpoint<'s>>, Failure> {
+    let cfg = endpoint_config(cli, at);
+    let mut endpoints = Vec::with_capacity(owned.len());
     for o in owned.iter_mut() {
         let mut ep = Endpoint::new(cfg, o.storage(), random_key()?)
             .map_err(|e| Failure::Runtime(e.to_string()))?;
@@ -241,54 +315,17 @@ or run with --install-rst-rule or --install-ingress-rule (removed on exit), or s
         ep.set_batching(true);
         endpoints.push(ep);
     }
+    Ok(endpoints)
+}
 
-    sys::install_signal_handlers()
-        .map_err(|e| Failure::Runtime(format!("installing signal handlers: {}", e.desc())))?;
-
-    // With one worker, exactly --max-conns.
-    let cap = per_worker * workers;
-    let _ = write!(
-        err,
-        "tcp-server: listening on {addr}:{port} on {} ({}), MSS {mss}, up to {cap} connections, mode {}",
-        iface.name,
-        if own {
-            format!(
-                "own address, answering ARP as {}",
-                EthernetAddress(iface.mac)
-            )
-        } else {
-            "shared address".to_string()
-        },
-        match cli.mode {
-            Mode::Print => "print",
-            Mode::Discard => "discard",
-            Mode::Echo => "echo",
-        }
-    );
-    if workers > 1 {
-        let _ = write!(
-            err,
-            ", {workers} workers ({per_worker} connections each, fanout group {group})"
-        );
-    }
-    let _ = writeln!(err);
-    let _ = err.flush();
-
-    let shared = Shared::new(pcap);
-    let settings = Settings {
-        mode: cli.mode,
-        debug: cli.debug,
-        verbose: cli.verbose,
-        color,
-        single_session: cli.single_session,
-        max_wait: if workers == 1 {
-            MAX_WAIT
-        } else {
-            MAX_WAIT_MANY
-        },
-        start: std::time::Instant::now(),
-    };
-    let mut parts: Vec<Worker<'_>> = socks
+/// Each worker's pieces: a socket and an endpoint; the RST watch goes to
+/// the first.
+fn assemble<'s>(
+    socks: Vec<RawSocket>,
+    endpoints: Vec<Endpoint<'s>>,
+    watch: Option<RstWatch>,
+) -> Vec<Worker<'s>> {
+    let mut parts: Vec<Worker<'s>> = socks
         .into_iter()
         .zip(endpoints)
         .enumerate()
@@ -302,57 +339,130 @@ or run with --install-rst-rule or --install-ingress-rule (removed on exit), or s
     if let Some(w) = parts.first_mut() {
         w.watch = watch;
     }
+    parts
+}
 
-    // One worker runs on this thread (exactly the single-threaded server);
-    // several run on threads of their own, joined here.
-    let reports: Vec<Result<Report, Failure>> = if workers == 1 {
-        parts
-            .into_iter()
-            .map(|w| Ok(worker::run(settings, &shared, w)))
-            .collect()
-    } else {
-        let shared = &shared;
-        std::thread::scope(|s| {
-            let handles: Vec<_> = parts
-                .into_iter()
-                .map(|w| {
-                    let index = w.index;
-                    let handle = std::thread::Builder::new()
-                        .name(format!("worker-{index}"))
-                        .spawn_scoped(s, move || worker::run(settings, shared, w));
-                    if handle.is_err() {
-                        shared.request_stop(Stop::Failed);
-                    }
-                    (index, handle)
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|(index, handle)| match handle {
-                    Ok(h) => h.join().map_err(|_| {
-                        shared.request_stop(Stop::Failed);
-                        Failure::Runtime(format!("worker {index} stopped on an internal error"))
-                    }),
-                    Err(e) => Err(Failure::Runtime(format!(
-                        "starting worker thread {index}: {e}"
-                    ))),
-                })
-                .collect()
-        })
-    };
-
-    let mut rule_result = Ok(());
-    for r in rules {
-        let removed = r.remove().map_err(Failure::from);
-        if rule_result.is_ok() {
-            rule_result = removed;
-        }
+/// Each worker's endpoint configuration.
+fn endpoint_config(cli: &Cli, at: &Placement) -> EndpointConfig {
+    EndpointConfig {
+        mac: EthernetAddress(at.iface.mac),
+        addr: at.addr,
+        port: at.port,
+        answer_arp: at.own,
+        // The address is ours alone: its other ports are closed (RFC 9293
+        // §3.10.7.1) and get a reset from us, as the kernel would.
+        reset_other_ports: at.own,
+        max_half_open: cli
+            .max_half_open
+            .map_or(at.per_worker.div_ceil(2), |n| n as usize)
+            .max(1),
+        conn: Config {
+            mss: at.mss,
+            // Echo answers each message at once (RFC 862); Nagle would hold
+            // back the tail of every reply for an ACK.
+            nagle: cli.mode != Mode::Echo,
+            syn_cookies: !cli.no_syn_cookies,
+            max_per_source: cli.max_per_source,
+            idle_timeout: tcpcore::Duration::from_secs(cli.idle_timeout),
+            max_retries: cli.max_retries,
+            gso_max: 64 * 1024,
+            ..Config::default()
+        },
     }
-    summary(&mut err, &reports, settings.start.elapsed());
-    let _ = err.flush();
+}
 
-    // Errors in the order the single worker always reported them: how the
-    // loop ended, the last send, the rule, the pcap file, stdout.
+/// The `listening on ...` line.
+fn announce(err: &mut ErrOut, mode: Mode, at: &Placement) {
+    let Placement {
+        iface,
+        addr,
+        port,
+        own,
+        workers,
+        group,
+        per_worker,
+        mss,
+    } = at;
+    // With one worker, exactly --max-conns.
+    let cap = per_worker * workers;
+    let _ = write!(
+        err,
+        "tcp-server: listening on {addr}:{port} on {} ({}), MSS {mss}, up to {cap} connections, mode {}",
+        iface.name,
+        if *own {
+            format!(
+                "own address, answering ARP as {}",
+                EthernetAddress(iface.mac)
+            )
+        } else {
+            "shared address".to_string()
+        },
+        match mode {
+            Mode::Print => "print",
+            Mode::Discard => "discard",
+            Mode::Echo => "echo",
+        }
+    );
+    if *workers > 1 {
+        let _ = write!(
+            err,
+            ", {workers} workers ({per_worker} connections each, fanout group {group})"
+        );
+    }
+    let _ = writeln!(err);
+    let _ = err.flush();
+}
+
+/// Runs the workers until they end: one on this thread (exactly the
+/// single-threaded server); several on threads of their own, joined here.
+fn run_workers(
+    settings: Settings,
+    shared: &Shared,
+    parts: Vec<Worker<'_>>,
+) -> Vec<Result<Report, Failure>> {
+    if parts.len() == 1 {
+        return parts
+            .into_iter()
+            .map(|w| Ok(worker::run(settings, shared, w)))
+            .collect();
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|w| {
+                let index = w.index;
+                let handle = std::thread::Builder::new()
+                    .name(format!("worker-{index}"))
+                    .spawn_scoped(s, move || worker::run(settings, shared, w));
+                if handle.is_err() {
+                    shared.request_stop(Stop::Failed);
+                }
+                (index, handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(index, handle)| match handle {
+                Ok(h) => h.join().map_err(|_| {
+                    shared.request_stop(Stop::Failed);
+                    Failure::Runtime(format!("worker {index} stopped on an internal error"))
+                }),
+                Err(e) => Err(Failure::Runtime(format!(
+                    "starting worker thread {index}: {e}"
+                ))),
+            })
+            .collect()
+    })
+}
+
+/// The exit status, or the error to report: in the order the single worker
+/// always reported them: how the loop ended, the last send, the rule, the
+/// pcap file, stdout.
+fn outcome(
+    reports: Vec<Result<Report, Failure>>,
+    rule_result: Result<(), Failure>,
+    shared: &Shared,
+) -> Result<ExitCode, Failure> {
     let mut loop_errors = Vec::new();
     let mut send_errors = Vec::new();
     let mut out_errors = Vec::new();
@@ -394,135 +504,4 @@ or run with --install-rst-rule or --install-ingress-rule (removed on exit), or s
         Some(Stop::Session(CloseReason::Reset)) => ExitCode::from(3),
         Some(Stop::Session(CloseReason::TimedOut | CloseReason::Aborted)) => ExitCode::from(4),
     })
-}
-
-/// Adds `s`'s counters to `total` (every counter: a field added to
-/// `tcpcore::Stats` must be added here too).
-fn add_stats(total: &mut tcpcore::Stats, s: &tcpcore::Stats) {
-    total.rx_frames += s.rx_frames;
-    total.tx_frames += s.tx_frames;
-    total.established += s.established;
-    for (t, n) in total.closed.iter_mut().zip(s.closed) {
-        *t += n;
-    }
-    for (t, n) in total.handshakes_failed.iter_mut().zip(s.handshakes_failed) {
-        *t += n;
-    }
-    total.bytes_delivered += s.bytes_delivered;
-    total.retransmits += s.retransmits;
-    total.resets_sent += s.resets_sent;
-    total.syn_cookies_sent += s.syn_cookies_sent;
-    total.syn_cookies_accepted += s.syn_cookies_accepted;
-    total.time_wait_recycled += s.time_wait_recycled;
-    for (t, n) in total.drops.iter_mut().zip(s.drops) {
-        *t += n;
-    }
-}
-
-/// Adds `s`'s counters to `total`.
-fn add_sock_stats(total: &mut rawnet::Stats, s: &rawnet::Stats) {
-    total.packets += s.packets;
-    total.drops += s.drops;
-    total.freeze_q_cnt += s.freeze_q_cnt;
-    total.rx_frames += s.rx_frames;
-    total.truncated += s.truncated;
-    total.tx_frames += s.tx_frames;
-    total.tx_dropped += s.tx_dropped;
-    total.tx_retries += s.tx_retries;
-}
-
-/// The exit summary: the counters of all workers added up, then (with
-/// several workers) a line per worker.
-fn summary(
-    err: &mut impl Write,
-    reports: &[Result<Report, Failure>],
-    elapsed: std::time::Duration,
-) {
-    let mut s = tcpcore::Stats::default();
-    let mut r = rawnet::Stats::default();
-    let mut open = 0;
-    let mut time_wait = 0;
-    for rep in reports.iter().flatten() {
-        add_stats(&mut s, &rep.stats);
-        add_sock_stats(&mut r, &rep.sock);
-        open += rep.open;
-        time_wait += rep.time_wait;
-    }
-    let mut drops = String::new();
-    for reason in DropReason::ALL {
-        let n = s.dropped(reason);
-        if n > 0 {
-            if !drops.is_empty() {
-                drops.push_str(", ");
-            }
-            let _ = write!(drops, "{} {n}", reason.as_str());
-        }
-    }
-    if drops.is_empty() {
-        drops.push_str("none");
-    }
-    let _ = writeln!(
-        err,
-        "tcp-server: summary after {:.3} s\n  connections  {} established; closed: {} normal, {} reset, {} timed out, {} aborted\n  payload      {} bytes received in order\n  frames       {} received, {} sent, {} retransmissions, {} resets to unknown connections\n  dropped      {drops}\n  socket       {} frames dropped by the kernel (ring full), {} truncated, {} not sent",
-        elapsed.as_secs_f64(),
-        s.established,
-        s.closed_by(CloseReason::Normal),
-        s.closed_by(CloseReason::Reset),
-        s.closed_by(CloseReason::TimedOut),
-        s.closed_by(CloseReason::Aborted),
-        s.bytes_delivered,
-        s.rx_frames,
-        s.tx_frames,
-        s.retransmits,
-        s.resets_sent,
-        r.drops,
-        r.truncated,
-        r.tx_dropped,
-    );
-    if s.syn_cookies_sent > 0 {
-        let _ = writeln!(
-            err,
-            "  syn cookies  {} sent, {} returned valid (the half-open bound was reached)",
-            s.syn_cookies_sent, s.syn_cookies_accepted
-        );
-    }
-    let failed: u64 = s.handshakes_failed.iter().sum();
-    if failed > 0 {
-        let _ = writeln!(
-            err,
-            "  handshakes   {failed} ended before ESTABLISHED: {} reset, {} timed out, {} aborted",
-            s.handshakes_failed_by(CloseReason::Reset),
-            s.handshakes_failed_by(CloseReason::TimedOut),
-            s.handshakes_failed_by(CloseReason::Aborted),
-        );
-    }
-    if s.time_wait_recycled > 0 {
-        let _ = writeln!(
-            err,
-            "  time-wait    {} ended early to make room in a full table",
-            s.time_wait_recycled
-        );
-    }
-    let _ = write!(err, "  open         {open} connections left in the table");
-    if time_wait > 0 {
-        let _ = write!(err, " ({time_wait} in TIME-WAIT)");
-    }
-    let _ = writeln!(err);
-    if reports.len() > 1 {
-        for (i, rep) in reports.iter().enumerate() {
-            let label = format!("worker {i}");
-            match rep {
-                Ok(rep) => {
-                    let _ = writeln!(
-                        err,
-                        "  {label:<11}  {} connections, {} bytes received, {} frames received",
-                        rep.stats.established, rep.stats.bytes_delivered, rep.stats.rx_frames
-                    );
-                }
-                Err(_) => {
-                    let _ = writeln!(err, "  {label:<11}  stopped on an error (not counted)");
-                }
-            }
-        }
-    }
 }

@@ -1,0 +1,158 @@
+//! The exit summary: the counters of all workers added up, then (with
+//! several workers) a line per worker.
+
+use std::fmt::Write as _;
+use std::io::Write;
+
+use tcpcore::{CloseReason, DropReason};
+
+use super::Failure;
+use crate::worker::Report;
+
+/// Adds `s`'s counters to `total` (every counter: a field added to
+/// `tcpcore::Stats` must be added here too).
+fn add_stats(total: &mut tcpcore::Stats, s: &tcpcore::Stats) {
+    total.rx_frames += s.rx_frames;
+    total.tx_frames += s.tx_frames;
+    total.established += s.established;
+    for (t, n) in total.closed.iter_mut().zip(s.closed) {
+        *t += n;
+    }
+    for (t, n) in total.handshakes_failed.iter_mut().zip(s.handshakes_failed) {
+        *t += n;
+    }
+    total.bytes_delivered += s.bytes_delivered;
+    total.retransmits += s.retransmits;
+    total.resets_sent += s.resets_sent;
+    total.syn_cookies_sent += s.syn_cookies_sent;
+    total.syn_cookies_accepted += s.syn_cookies_accepted;
+    total.time_wait_recycled += s.time_wait_recycled;
+    for (t, n) in total.drops.iter_mut().zip(s.drops) {
+        *t += n;
+    }
+}
+
+/// Adds `s`'s counters to `total`.
+fn add_sock_stats(total: &mut rawnet::Stats, s: &rawnet::Stats) {
+    total.packets += s.packets;
+    total.drops += s.drops;
+    total.freeze_q_cnt += s.freeze_q_cnt;
+    total.rx_frames += s.rx_frames;
+    total.truncated += s.truncated;
+    total.tx_frames += s.tx_frames;
+    total.tx_dropped += s.tx_dropped;
+    total.tx_retries += s.tx_retries;
+}
+
+/// The exit summary: the counters of all workers added up, then (with
+/// several workers) a line per worker.
+pub(super) fn summary(
+    err: &mut impl Write,
+    reports: &[Result<Report, Failure>],
+    elapsed: std::time::Duration,
+) {
+    let mut s = tcpcore::Stats::default();
+    let mut r = rawnet::Stats::default();
+    let mut open = 0;
+    let mut time_wait = 0;
+    for rep in reports.iter().flatten() {
+        add_stats(&mut s, &rep.stats);
+        add_sock_stats(&mut r, &rep.sock);
+        open += rep.open;
+        time_wait += rep.time_wait;
+    }
+    let _ = writeln!(
+        err,
+        "tcp-server: summary after {:.3} s\n  connections  {} established; closed: {} normal, {} reset, {} timed out, {} aborted\n  payload      {} bytes received in order\n  frames       {} received, {} sent, {} retransmissions, {} resets to unknown connections\n  dropped      {}\n  socket       {} frames dropped by the kernel (ring full), {} truncated, {} not sent",
+        elapsed.as_secs_f64(),
+        s.established,
+        s.closed_by(CloseReason::Normal),
+        s.closed_by(CloseReason::Reset),
+        s.closed_by(CloseReason::TimedOut),
+        s.closed_by(CloseReason::Aborted),
+        s.bytes_delivered,
+        s.rx_frames,
+        s.tx_frames,
+        s.retransmits,
+        s.resets_sent,
+        drops(&s),
+        r.drops,
+        r.truncated,
+        r.tx_dropped,
+    );
+    rare_lines(err, &s);
+    let _ = write!(err, "  open         {open} connections left in the table");
+    if time_wait > 0 {
+        let _ = write!(err, " ({time_wait} in TIME-WAIT)");
+    }
+    let _ = writeln!(err);
+    if reports.len() > 1 {
+        per_worker(err, reports);
+    }
+}
+
+/// `reason n, ...` for every drop reason counted, or `none`.
+fn drops(s: &tcpcore::Stats) -> String {
+    let mut drops = String::new();
+    for reason in DropReason::ALL {
+        let n = s.dropped(reason);
+        if n > 0 {
+            if !drops.is_empty() {
+                drops.push_str(", ");
+            }
+            let _ = write!(drops, "{} {n}", reason.as_str());
+        }
+    }
+    if drops.is_empty() {
+        drops.push_str("none");
+    }
+    drops
+}
+
+/// The lines printed only when their counters are not zero: SYN cookies,
+/// failed handshakes, TIME-WAIT recycled.
+fn rare_lines(err: &mut impl Write, s: &tcpcore::Stats) {
+    if s.syn_cookies_sent > 0 {
+        let _ = writeln!(
+            err,
+            "  syn cookies  {} sent, {} returned valid (the half-open bound was reached)",
+            s.syn_cookies_sent, s.syn_cookies_accepted
+        );
+    }
+    let failed: u64 = s.handshakes_failed.iter().sum();
+    if failed > 0 {
+        let _ = writeln!(
+            err,
+            "  handshakes   {failed} ended before ESTABLISHED: {} reset, {} timed out, {} aborted",
+            s.handshakes_failed_by(CloseReason::Reset),
+            s.handshakes_failed_by(CloseReason::TimedOut),
+            s.handshakes_failed_by(CloseReason::Aborted),
+        );
+    }
+    if s.time_wait_recycled > 0 {
+        let _ = writeln!(
+            err,
+            "  time-wait    {} ended early to make room in a full table",
+            s.time_wait_recycled
+        );
+    }
+}
+
+/// A line per worker.
+fn per_worker(err: &mut impl Write, reports: &[Result<Report, Failure>]) {
+    for (i, rep) in reports.iter().enumerate() {
+        let label = format!("worker {i}");
+        match rep {
+            Ok(rep) => {
+                let _ = writeln!(
+                    err,
+                    "  {label:<11}  {} connections, {} bytes received, {} frames received",
+                    rep.stats.established, rep.stats.bytes_delivered, rep.stats.rx_frames
+                );
+            }
+            Err(_) => {
+                let _ = writeln!(err, "  {label:<11}  stopped on an error (not counted)");
+            }
+        }
+    }
+}

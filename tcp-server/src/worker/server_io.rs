@@ -1,0 +1,256 @@
+//! The endpoint's [`Io`] in a worker: outgoing frames written into one
+//! arena per batch and then queued on the socket (RSTs counted, frames
+//! traced), events turned into payload on stdout, and echo mode's
+//! connections with bytes to send back.
+
+use std::collections::HashSet;
+use std::io::{self, BufWriter, Stdout, Write};
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use rawnet::RawSocket;
+use tcpcore::{AppEvent, CloseReason, ConnId, Endpoint, FourTuple, Instant, Io, StateName};
+
+use super::shared::Shared;
+use super::trace::Trace;
+use super::Settings;
+use crate::cli::Mode;
+use crate::render::CsumNote;
+use crate::server::Failure;
+
+/// Bytes of outgoing frames held between two flushes.
+const TX_ARENA_BYTES: usize = 16 << 20;
+/// Outgoing frames held between two flushes.
+const TX_ARENA_FRAMES: usize = 16384;
+/// Bytes of payload a worker buffers for stdout.
+const OUT_BUF: usize = 256 * 1024;
+
+/// Outgoing frames of one batch, in one preallocated buffer: the endpoint
+/// writes into slices of it, the loop then queues them on the socket.
+struct TxArena {
+    buf: Vec<u8>,
+    ends: Vec<usize>,
+    /// Per frame: the GSO segment size, or 0 for a plain frame.
+    gso: Vec<u16>,
+}
+
+impl TxArena {
+    fn new() -> TxArena {
+        TxArena {
+            buf: Vec::with_capacity(TX_ARENA_BYTES),
+            ends: Vec::with_capacity(TX_ARENA_FRAMES),
+            gso: Vec::with_capacity(TX_ARENA_FRAMES),
+        }
+    }
+
+    fn alloc(&mut self, len: usize, gso: u16) -> Option<&mut [u8]> {
+        let start = self.buf.len();
+        if start + len > self.buf.capacity() || self.ends.len() == self.ends.capacity() {
+            return None;
+        }
+        self.buf.resize(start + len, 0);
+        self.ends.push(start + len);
+        self.gso.push(gso);
+        Some(&mut self.buf[start..])
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn frame(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.buf[start..self.ends[i]]
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.ends.clear();
+        self.gso.clear();
+    }
+}
+
+/// What the application does with events: the payload, and the first
+/// connection's end for `--single-session`.
+pub(super) struct App {
+    pub(super) mode: Mode,
+    pub(super) out: BufWriter<Stdout>,
+    pub(super) out_error: Option<io::Error>,
+    /// The state the connection being closed was in (from its last
+    /// `StateChange`, which comes right before its `Closed`).
+    pub(super) closing_from: StateName,
+    /// How the first connection of this worker that completed the
+    /// handshake ended.
+    pub(super) first_end: Option<CloseReason>,
+    pub(super) flush_due: bool,
+}
+
+/// The endpoint's [`Io`]: lends slices of the arena for outgoing frames and
+/// takes the events.
+pub(super) struct ServerIo<'a> {
+    arena: TxArena,
+    /// Frames of the arena already traced.
+    traced: usize,
+    pub(super) shared: &'a Shared,
+    pub(super) app: App,
+    pub(super) trace: Trace<'a>,
+    /// Echo mode: connections with received bytes not yet echoed.
+    pub(super) echo: HashSet<ConnId>,
+    /// The socket takes GSO frames (`RawSocket::enable_gso` worked).
+    gso: bool,
+}
+
+impl Io for ServerIo<'_> {
+    fn tx(&mut self, len: usize) -> Option<&mut [u8]> {
+        self.arena.alloc(len, 0)
+    }
+
+    fn gso(&self) -> bool {
+        self.gso
+    }
+
+    fn tx_gso(&mut self, len: usize, gso_size: u16) -> Option<&mut [u8]> {
+        if !self.gso {
+            return None;
+        }
+        self.arena.alloc(len, gso_size)
+    }
+
+    fn deliver(&mut self, id: ConnId, tuple: &FourTuple, data: &[u8]) -> usize {
+        if self.app.mode == Mode::Echo {
+            // The bytes stay in the receive buffer; `Endpoint::echo` moves
+            // them into the send buffer after the batch.
+            self.echo.insert(id);
+            return 0;
+        }
+        self.event(id, tuple, AppEvent::Data(data));
+        data.len()
+    }
+
+    fn event(&mut self, _id: ConnId, tuple: &FourTuple, event: AppEvent<'_>) {
+        match event {
+            AppEvent::StateChange { from, to } => {
+                self.trace.state(tuple, from, to);
+                if to == StateName::Closed {
+                    self.app.closing_from = from;
+                }
+            }
+            AppEvent::Established => {}
+            AppEvent::Data(bytes) => {
+                if self.app.mode == Mode::Print && self.app.out_error.is_none() {
+                    if let Err(e) = self.app.out.write_all(bytes) {
+                        self.app.out_error = Some(e);
+                    }
+                    // Written out once per batch, so an interactive peer's
+                    // lines show up as they come.
+                    self.app.flush_due = true;
+                }
+            }
+            AppEvent::PeerClosed => self.app.flush_due = true,
+            AppEvent::Closed(reason) => {
+                self.trace.closed(tuple, reason);
+                self.app.flush_due = true;
+                if self.app.closing_from != StateName::SynReceived {
+                    self.app.first_end.get_or_insert(reason);
+                }
+            }
+        }
+    }
+}
+
+impl<'a> ServerIo<'a> {
+    /// The `Io` of one worker, its buffers allocated.
+    pub(super) fn new(settings: &Settings, shared: &'a Shared, gso: bool) -> ServerIo<'a> {
+        ServerIo {
+            arena: TxArena::new(),
+            traced: 0,
+            shared,
+            app: App {
+                mode: settings.mode,
+                out: BufWriter::with_capacity(OUT_BUF, io::stdout()),
+                out_error: None,
+                closing_from: StateName::Listen,
+                first_end: None,
+                flush_due: false,
+            },
+            trace: Trace::new(settings, shared.pcap.as_ref()),
+            echo: HashSet::new(),
+            gso,
+        }
+    }
+
+    /// Traces the frames the endpoint wrote since the last call.
+    pub(super) fn trace_new_frames(&mut self) {
+        for i in self.traced..self.arena.len() {
+            let frame = self.arena.frame(i);
+            // TCP flags: Ethernet 14 + IPv4 20 (we send no IP options) + 13.
+            if frame.get(12..14) == Some(&[0x08, 0x00])
+                && frame.get(47).is_some_and(|f| f & 0x04 != 0)
+            {
+                self.shared.our_rsts.fetch_add(1, Ordering::SeqCst);
+            }
+            if self.trace.wants_frames() {
+                let frame = self.arena.frame(i);
+                // A GSO frame's TCP checksum is left to the segmentation.
+                let note = if self.arena.gso[i] > 0 {
+                    CsumNote::NotReady
+                } else {
+                    CsumNote::Plain
+                };
+                self.trace.frame("TX", frame, SystemTime::now(), note);
+            }
+        }
+        self.traced = self.arena.len();
+    }
+
+    /// Traces and sends every frame the endpoint wrote.
+    pub(super) fn send(&mut self, sock: &mut RawSocket) -> Result<(), Failure> {
+        self.trace_new_frames();
+        if self.arena.len() == 0 {
+            return Ok(());
+        }
+        for i in 0..self.arena.len() {
+            let queued = match self.arena.gso[i] {
+                0 => sock.queue(self.arena.frame(i)),
+                g => sock.queue_gso(self.arena.frame(i), g),
+            };
+            // A frame the socket cannot take is that frame's problem (its
+            // connection retransmits or times out), never the server's end:
+            // no input from the network may stop the server.
+            if let Err(e) = queued {
+                self.trace.warn_limited(&e.to_string());
+            }
+        }
+        self.arena.clear();
+        self.traced = 0;
+        let res = sock.flush();
+        if let Some(e) = sock.take_refused() {
+            self.trace.warn_limited(&e.to_string());
+        }
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_transient() => {
+                self.trace.warn(&e.to_string());
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Echo mode: moves what each connection received into its send buffer, as
+/// far as there is room; a connection whose send buffer is full stays in the
+/// set (its receive window closes meanwhile) and is tried again after the
+/// next batch, when ACKs have made room.
+pub(super) fn echo_pending(endpoint: &mut Endpoint<'_>, sio: &mut ServerIo<'_>, now: Instant) {
+    let mut ids = std::mem::take(&mut sio.echo);
+    ids.retain(|&id| {
+        endpoint.echo(id, now, sio);
+        endpoint
+            .state(id)
+            .and_then(|s| s.unread())
+            .is_some_and(|(r, e)| r != e)
+    });
+    ids.extend(sio.echo.drain());
+    sio.echo = ids;
+}

@@ -1,0 +1,215 @@
+//! The `--debug` / `--verbose` / `--pcap` side of a worker: frames, state
+//! changes and warnings to stderr (through [`ErrOut`]), frames to the pcap
+//! file.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use tcpcore::wire::{Ipv4Packet, TcpPacket};
+use tcpcore::{CloseReason, FourTuple, StateName};
+
+use super::shared::{lock, ErrOut, PcapSink};
+use super::Settings;
+use crate::render::{self, CsumNote, Palette};
+use crate::sys;
+
+/// The `--debug` / `--verbose` / `--pcap` side: everything about frames
+/// that goes to stderr or the pcap file.
+pub(super) struct Trace<'a> {
+    pub(super) debug: bool,
+    pub(super) verbose: bool,
+    pub(super) palette: Palette,
+    pub(super) err: ErrOut,
+    /// The shared pcap file; `None` without `--pcap` and after a write
+    /// error.
+    pub(super) pcap: Option<&'a Mutex<PcapSink>>,
+    pub(super) line: String,
+    pub(super) scratch: Vec<u8>,
+    /// When what is being handled happened: the received frame's kernel
+    /// timestamp, or the time a timer was run. State lines carry it, so the
+    /// trace reads in the order things happened.
+    pub(super) event_ts: SystemTime,
+    /// When a send-side warning was last printed, and how many were held
+    /// back since: at most one a second, so that a peer cannot flood
+    /// stderr.
+    pub(super) warned: (Option<std::time::Instant>, u64),
+}
+
+impl<'a> Trace<'a> {
+    /// The trace of one worker as `settings` ask, writing frames to `pcap`
+    /// if there is one.
+    pub(super) fn new(settings: &Settings, pcap: Option<&'a Mutex<PcapSink>>) -> Trace<'a> {
+        Trace {
+            debug: settings.debug,
+            verbose: settings.verbose,
+            palette: Palette::new(settings.color),
+            err: ErrOut::new(),
+            pcap,
+            line: String::with_capacity(4096),
+            scratch: Vec::with_capacity(64 * 1024),
+            event_ts: SystemTime::now(),
+            warned: (None, 0),
+        }
+    }
+
+    pub(super) fn wants_frames(&self) -> bool {
+        self.debug || self.verbose || self.pcap.is_some()
+    }
+
+    pub(super) fn frame(&mut self, dir: &str, frame: &[u8], ts: SystemTime, note: CsumNote) {
+        if self.debug || self.verbose {
+            let time = sys::tcpdump_time(ts);
+            let style = if dir == "RX" {
+                self.palette.rx
+            } else {
+                self.palette.tx
+            };
+            if self.debug {
+                self.line.clear();
+                let _ = write!(self.line, "{style}{dir}{style:#} {time} ");
+                render::tcpdump_line(&mut self.line, frame);
+                self.line.push('\n');
+                let _ = self.err.write_all(self.line.as_bytes());
+            }
+            if self.verbose {
+                self.line.clear();
+                let head = format!("{style}{dir}{style:#} {time}");
+                render::verbose(&mut self.line, &self.palette, &head, frame, note);
+                let _ = self.err.write_all(self.line.as_bytes());
+            }
+            self.err.line_done();
+        }
+        if let Some(sink) = self.pcap {
+            // A frame whose TCP checksum is not filled in yet (offload) is
+            // written with the checksum filled in: the pcap shows what the
+            // peer meant, and tshark finds no bad checksums in it.
+            let data = if note == CsumNote::NotReady {
+                fill_tcp_checksum(&mut self.scratch, frame)
+            } else {
+                frame
+            };
+            let mut sink = lock(sink);
+            let failed = match sink.writer.as_mut().map(|w| w.write(ts, data, frame.len())) {
+                Some(Ok(())) => false,
+                Some(Err(e)) => {
+                    sink.error.get_or_insert(e);
+                    sink.writer = None;
+                    true
+                }
+                None => true,
+            };
+            drop(sink);
+            if failed {
+                self.pcap = None;
+            }
+        }
+    }
+
+    pub(super) fn state(&mut self, tuple: &FourTuple, from: StateName, to: StateName) {
+        if self.debug {
+            let s = self.palette.state;
+            let time = sys::tcpdump_time(self.event_ts);
+            let _ = writeln!(
+                self.err,
+                "{s}--{s:#} {time} {}:{} {} -> {}",
+                tuple.remote_addr,
+                tuple.remote_port,
+                from.as_str(),
+                to.as_str()
+            );
+            self.err.line_done();
+        }
+    }
+
+    pub(super) fn closed(&mut self, tuple: &FourTuple, reason: CloseReason) {
+        if self.debug {
+            let s = self.palette.state;
+            let time = sys::tcpdump_time(self.event_ts);
+            let _ = writeln!(
+                self.err,
+                "{s}--{s:#} {time} {}:{} closed ({})",
+                tuple.remote_addr,
+                tuple.remote_port,
+                reason_str(reason)
+            );
+            self.err.line_done();
+        }
+    }
+
+    pub(super) fn warn(&mut self, msg: &str) {
+        let _ = writeln!(self.err, "tcp-server: warning: {msg}");
+        self.err.line_done();
+    }
+
+    /// As `warn`, at most once a second; the count of warnings held back
+    /// goes with the next one printed.
+    pub(super) fn warn_limited(&mut self, msg: &str) {
+        let now = std::time::Instant::now();
+        let (last, held) = self.warned;
+        if last.is_some_and(|l| now.duration_since(l) < std::time::Duration::from_secs(1)) {
+            self.warned.1 = held + 1;
+            return;
+        }
+        self.warned = (Some(now), 0);
+        if held > 0 {
+            self.warn(&format!("{msg} (and {held} more like it)"));
+        } else {
+            self.warn(msg);
+        }
+    }
+
+    pub(super) fn flush(&mut self) {
+        let _ = self.err.flush();
+        if let Some(sink) = self.pcap {
+            let mut sink = lock(sink);
+            let failed = match sink.writer.as_mut().map(|w| w.flush()) {
+                Some(Ok(())) => false,
+                Some(Err(e)) => {
+                    sink.error.get_or_insert(e);
+                    sink.writer = None;
+                    true
+                }
+                None => true,
+            };
+            drop(sink);
+            if failed {
+                self.pcap = None;
+            }
+        }
+    }
+}
+
+/// Copies `frame` into `scratch` with its TCP checksum computed; `frame`
+/// itself if it is not an IPv4/TCP frame that can be fixed.
+fn fill_tcp_checksum<'a>(scratch: &'a mut Vec<u8>, frame: &'a [u8]) -> &'a [u8] {
+    let Some(ip_bytes) = frame.get(14..) else {
+        return frame;
+    };
+    let Ok(ip) = Ipv4Packet::new_checked(ip_bytes) else {
+        return frame;
+    };
+    if u8::from(ip.protocol()) != 6 || ip.frag_offset() != 0 || ip.more_frags() {
+        return frame;
+    }
+    let (src, dst) = (ip.src_addr(), ip.dst_addr());
+    let start = 14 + usize::from(ip.header_len());
+    let end = 14 + usize::from(ip.total_len());
+    if start + 20 > end || end > frame.len() {
+        return frame;
+    }
+    scratch.clear();
+    scratch.extend_from_slice(frame);
+    TcpPacket::new_unchecked(&mut scratch[start..end]).fill_checksum(src, dst);
+    scratch
+}
+
+fn reason_str(r: CloseReason) -> &'static str {
+    match r {
+        CloseReason::Normal => "normal",
+        CloseReason::Reset => "reset",
+        CloseReason::TimedOut => "timed out",
+        CloseReason::Aborted => "aborted",
+    }
+}
