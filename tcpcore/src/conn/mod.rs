@@ -23,14 +23,14 @@
 //! the SYN and the FIN.
 
 mod config;
-mod rxbuf;
+mod recv;
 pub mod send;
 
 pub use config::Config;
-pub use rxbuf::{Insert, RecvBuffer, RecvRanges, MAX_RANGES};
+pub use recv::{Insert, RecvBuffer, RecvRanges, MAX_RANGES};
 pub use send::Congestion;
 
-pub(crate) use rxbuf::valid_size as rxbuf_valid_size;
+pub(crate) use recv::valid_size as rxbuf_valid_size;
 
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
