@@ -130,3 +130,16 @@ pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) -> 
     snd.nxt = snd.una;
     true
 }
+
+/// RFC 6298 §2: a new RTT sample, from `rtx.sent_at` to `now`.
+pub(crate) fn rtt_sample(rtx: &mut Rtx, now: Instant, cfg: &Config) {
+    let sample = now.saturating_since(rtx.sent_at);
+    rtt_update(rtx, sample, cfg);
+}
+
+pub(crate) fn arm(rtx: &mut Rtx, now: Instant, cfg: &Config) {
+    rtx.sent_at = now;
+    rtx.retries = 0;
+    rtx.backoff = 0;
+    rtx.deadline = Some(now + rtx.rto.min(cfg.rto_max));
+}
