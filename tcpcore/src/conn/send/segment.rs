@@ -36,20 +36,7 @@ pub fn next_segment(
     // the cwnd test but not tcp_snd_wnd_test); "Otherwise ... retransmit the
     // last segment". Either way TLP.end_seq is SND.NXT after it.
     if core::mem::take(&mut snd.cc.rtx_last) && snd.una != snd.max {
-        let wnd_end = snd.una + snd.wnd;
-        if snd.nxt == snd.max && snd.nxt.before(data_end) && wnd_end.after(snd.nxt) {
-            let len = (data_end - snd.nxt).min(mss).min(ring_room(snd.nxt, ring));
-            if len > 0 && wnd_end - snd.nxt >= len {
-                let r = send_new(snd, tcb, len, fin_seq, now, cfg);
-                snd.cc.tlp = Some(snd.max);
-                return Some(r);
-            }
-        }
-        let data_max = snd.max.min(snd.end);
-        let back = (data_max - snd.una).min(mss);
-        if back > 0 {
-            let seq = data_max - back;
-            let r = retransmit(snd, tcb, seq, mss, ring, fin_seq, now, cfg);
+        if let Some(r) = loss_probe(snd, tcb, ring, mss, fin_seq, now, cfg) {
             return Some(r);
         }
     }
@@ -60,128 +47,15 @@ pub fn next_segment(
         return Some(retransmit(snd, tcb, seq, mss, ring, fin_seq, now, cfg));
     }
     // 2. SACK recovery: the next hole below the highest SACKed byte.
-    if snd.cc.recover.is_some() && !snd.cc.sacked.is_empty() && pipe(snd, mss) < snd.cc.cwnd {
-        let high = snd.cc.highest_sacked().unwrap_or(snd.una);
-        let mut seq = snd.cc.high_rxt.max(snd.una);
-        for _ in 0..=SCOREBOARD {
-            match snd.cc.sacked_end(seq) {
-                Some(e) => seq = e,
-                None => break,
-            }
-        }
-        if seq.before(high) {
-            return Some(retransmit(snd, tcb, seq, mss, ring, fin_seq, now, cfg));
-        }
+    if let Some(seq) = next_hole(snd, mss) {
+        return Some(retransmit(snd, tcb, seq, mss, ring, fin_seq, now, cfg));
     }
     // 3. New data (or data again after a go-back), skipping SACKed ranges.
     while let Some(e) = snd.cc.sacked_end(snd.nxt) {
         snd.nxt = e;
     }
-    let wnd_end = snd.una + snd.wnd;
     if snd.nxt.before(data_end) {
-        // RFC 5681 §4.1: "a TCP SHOULD set cwnd to no more than RW before
-        // beginning transmission if the TCP has not sent data in an
-        // interval exceeding the retransmission timeout", RW = min(IW,
-        // cwnd) (Linux tcp_cwnd_restart, tcp_slow_start_after_idle = 1;
-        // Linux halves cwnd per idle RTO down to RW, the RFC goes to RW).
-        let idle_long = snd
-            .cc
-            .last_sent
-            .is_some_and(|t| now.saturating_since(t) > tcb.rtx.rto);
-        if snd.una == snd.max && idle_long {
-            snd.cc.cwnd = snd.cc.cwnd.min(initial_window(mss));
-        }
-        let flight = pipe(snd, mss);
-        // RFC 5681 §3.2 / RFC 3042 (Limited Transmit): on the first and
-        // second duplicate ACKs, a segment of new data each, "provided
-        // that ... the total FlightSize would remain less than or equal to
-        // cwnd plus 2*SMSS"; cwnd itself is not changed. With SACK blocks
-        // `pipe` already leaves the SACKed segments out (RFC 6675 §5 (1)).
-        // Not after a timeout: only previously unsent data, and not for
-        // duplicate ACKs of data sent before it (Linux: not in CA_Loss).
-        let limited = if snd.cc.recover.is_none()
-            && snd.cc.rto_recover.is_none()
-            && snd.cc.sacked.is_empty()
-            && snd.nxt == snd.max
-        {
-            u32::from(snd.cc.dupacks.min(DUP_THRESH - 1)) * mss
-        } else {
-            0
-        };
-        let cwnd_room = snd.cc.cwnd.saturating_add(limited).saturating_sub(flight);
-        let wnd_room = wnd_end - snd.nxt;
-        let avail = data_end - snd.nxt;
-        // With segmentation offload, one "segment" may carry many MSS (the
-        // transport cuts it); never more than fits one IPv4 packet.
-        let seg_max = if cfg.gso_max > mss {
-            cfg.gso_max.min(65_535 - 20 - 60) / mss * mss
-        } else {
-            mss
-        };
-        let mut len = avail
-            .min(seg_max)
-            .min(wnd_room)
-            .min(cwnd_room)
-            .min(ring_room(snd.nxt, ring));
-        // Stop before a SACKed range.
-        if let Some(&(s, _)) = snd
-            .cc
-            .sacked
-            .as_slice()
-            .iter()
-            .find(|&&(s, _)| s.after(snd.nxt))
-        {
-            len = len.min(s - snd.nxt);
-        }
-        if len == 0 {
-            snd.cc.sws_override = false;
-            if wnd_room == 0 && snd.nxt == snd.una && tcb.rtx.deadline.is_none() {
-                // RFC 9293 §3.8.6.1: the peer's window is zero and nothing is
-                // in flight: the persist timer.
-                snd.cc.persist = true;
-                tcb.rtx.retries = 0;
-                tcb.rtx.deadline = Some(now + tcb.rtx.rto);
-            }
-            return None;
-        }
-        let all = len == avail;
-        let idle = snd.nxt == snd.una;
-        // A segment cut short by the end of the ring is not a small segment:
-        // the rest follows at once from the ring's start.
-        let ring_cut = len == ring_room(snd.nxt, ring) && len < avail.min(mss);
-        // Nagle (RFC 896, RFC 9293 §3.7.4): with data in flight, hold back a
-        // segment smaller than the MSS. Sender-side silly window avoidance
-        // (RFC 9293 §3.8.6.2.1, MUST-38): send a full segment, or all that
-        // is queued, or at least half the largest window the peer offered
-        // (so a peer whose window never reaches one MSS is served), "or if
-        // the override timeout occurs". Only the peer's window holds a
-        // segment back here: a piece cut by cwnd waits for the ACKs that
-        // open cwnd.
-        let nagle_holds = cfg.nagle && len < mss && !idle && !ring_cut;
-        let wnd_small = len == wnd_room && len < avail;
-        let sws_ok = len >= mss
-            || all
-            || len >= snd.max_wnd / 2
-            || ring_cut
-            || !wnd_small && idle
-            || snd.cc.sws_override;
-        if !sws_ok || nagle_holds {
-            if !sws_ok && idle && (tcb.rtx.deadline.is_none() || snd.cc.persist) {
-                // The override timer, with nothing in flight: Linux's probe
-                // timer, whose tcp_write_wakeup sends what the window
-                // allows (armed by tcp_check_probe_timer when tcp_write_xmit
-                // found tcp_snd_wnd_test refusing the segment), one RTO
-                // after; here the RTO kept within MUST-38's 0.1-1.0 s.
-                if !snd.cc.persist || tcb.rtx.deadline.is_none() {
-                    snd.cc.persist = true;
-                    tcb.rtx.retries = 0;
-                    tcb.rtx.deadline = Some(now + sws_override_after(&tcb.rtx));
-                }
-            }
-            return None;
-        }
-        snd.cc.sws_override = false;
-        return Some(send_new(snd, tcb, len, fin_seq, now, cfg));
+        return new_data(snd, tcb, ring, mss, fin_seq, now, cfg);
     }
     // 4. The FIN, after the last byte (RFC 9293 §3.10.4).
     if fin_seq == Some(snd.nxt) {
@@ -193,6 +67,178 @@ pub fn next_segment(
         return Some((data_end, 0, true));
     }
     None
+}
+
+/// Step 0 of [`next_segment`], the tail loss probe (RFC 8985 §7.3): a new
+/// segment if the peer's window allows one, else the last segment again.
+fn loss_probe(
+    snd: &mut SendHalf,
+    tcb: &mut Tcb,
+    ring: usize,
+    mss: u32,
+    fin_seq: Option<SeqNum>,
+    now: Instant,
+    cfg: &Config,
+) -> Option<(SeqNum, u32, bool)> {
+    let data_end = snd.end;
+    let wnd_end = snd.una + snd.wnd;
+    if snd.nxt == snd.max && snd.nxt.before(data_end) && wnd_end.after(snd.nxt) {
+        let len = (data_end - snd.nxt).min(mss).min(ring_room(snd.nxt, ring));
+        if len > 0 && wnd_end - snd.nxt >= len {
+            let r = send_new(snd, tcb, len, fin_seq, now, cfg);
+            snd.cc.tlp = Some(snd.max);
+            return Some(r);
+        }
+    }
+    let data_max = snd.max.min(snd.end);
+    let back = (data_max - snd.una).min(mss);
+    if back > 0 {
+        let seq = data_max - back;
+        let r = retransmit(snd, tcb, seq, mss, ring, fin_seq, now, cfg);
+        return Some(r);
+    }
+    None
+}
+
+/// Step 2 of [`next_segment`], SACK recovery (RFC 6675 NextSeg): the first
+/// byte of the next hole below the highest SACKed byte, while `pipe` is
+/// below cwnd.
+fn next_hole(snd: &SendHalf, mss: u32) -> Option<SeqNum> {
+    if snd.cc.recover.is_some() && !snd.cc.sacked.is_empty() && pipe(snd, mss) < snd.cc.cwnd {
+        let high = snd.cc.highest_sacked().unwrap_or(snd.una);
+        let mut seq = snd.cc.high_rxt.max(snd.una);
+        for _ in 0..=SCOREBOARD {
+            match snd.cc.sacked_end(seq) {
+                Some(e) => seq = e,
+                None => break,
+            }
+        }
+        if seq.before(high) {
+            return Some(seq);
+        }
+    }
+    None
+}
+
+/// Step 3 of [`next_segment`], new data (or data again after a go-back):
+/// within cwnd (RFC 5681 §4.1 restart window, RFC 3042 Limited Transmit)
+/// and the peer's window, cut at the MSS, the end of the ring and the next
+/// SACKed range, held back by Nagle (RFC 896) and sender-side silly window
+/// avoidance (RFC 9293 §3.8.6.2.1), or arming the persist timer (§3.8.6.1).
+fn new_data(
+    snd: &mut SendHalf,
+    tcb: &mut Tcb,
+    ring: usize,
+    mss: u32,
+    fin_seq: Option<SeqNum>,
+    now: Instant,
+    cfg: &Config,
+) -> Option<(SeqNum, u32, bool)> {
+    let data_end = snd.end;
+    let wnd_end = snd.una + snd.wnd;
+    // RFC 5681 §4.1: "a TCP SHOULD set cwnd to no more than RW before
+    // beginning transmission if the TCP has not sent data in an
+    // interval exceeding the retransmission timeout", RW = min(IW,
+    // cwnd) (Linux tcp_cwnd_restart, tcp_slow_start_after_idle = 1;
+    // Linux halves cwnd per idle RTO down to RW, the RFC goes to RW).
+    let idle_long = snd
+        .cc
+        .last_sent
+        .is_some_and(|t| now.saturating_since(t) > tcb.rtx.rto);
+    if snd.una == snd.max && idle_long {
+        snd.cc.cwnd = snd.cc.cwnd.min(initial_window(mss));
+    }
+    let flight = pipe(snd, mss);
+    // RFC 5681 §3.2 / RFC 3042 (Limited Transmit): on the first and
+    // second duplicate ACKs, a segment of new data each, "provided
+    // that ... the total FlightSize would remain less than or equal to
+    // cwnd plus 2*SMSS"; cwnd itself is not changed. With SACK blocks
+    // `pipe` already leaves the SACKed segments out (RFC 6675 §5 (1)).
+    // Not after a timeout: only previously unsent data, and not for
+    // duplicate ACKs of data sent before it (Linux: not in CA_Loss).
+    let limited = if snd.cc.recover.is_none()
+        && snd.cc.rto_recover.is_none()
+        && snd.cc.sacked.is_empty()
+        && snd.nxt == snd.max
+    {
+        u32::from(snd.cc.dupacks.min(DUP_THRESH - 1)) * mss
+    } else {
+        0
+    };
+    let cwnd_room = snd.cc.cwnd.saturating_add(limited).saturating_sub(flight);
+    let wnd_room = wnd_end - snd.nxt;
+    let avail = data_end - snd.nxt;
+    // With segmentation offload, one "segment" may carry many MSS (the
+    // transport cuts it); never more than fits one IPv4 packet.
+    let seg_max = if cfg.gso_max > mss {
+        cfg.gso_max.min(65_535 - 20 - 60) / mss * mss
+    } else {
+        mss
+    };
+    let mut len = avail
+        .min(seg_max)
+        .min(wnd_room)
+        .min(cwnd_room)
+        .min(ring_room(snd.nxt, ring));
+    // Stop before a SACKed range.
+    if let Some(&(s, _)) = snd
+        .cc
+        .sacked
+        .as_slice()
+        .iter()
+        .find(|&&(s, _)| s.after(snd.nxt))
+    {
+        len = len.min(s - snd.nxt);
+    }
+    if len == 0 {
+        snd.cc.sws_override = false;
+        if wnd_room == 0 && snd.nxt == snd.una && tcb.rtx.deadline.is_none() {
+            // RFC 9293 §3.8.6.1: the peer's window is zero and nothing is
+            // in flight: the persist timer.
+            snd.cc.persist = true;
+            tcb.rtx.retries = 0;
+            tcb.rtx.deadline = Some(now + tcb.rtx.rto);
+        }
+        return None;
+    }
+    let all = len == avail;
+    let idle = snd.nxt == snd.una;
+    // A segment cut short by the end of the ring is not a small segment:
+    // the rest follows at once from the ring's start.
+    let ring_cut = len == ring_room(snd.nxt, ring) && len < avail.min(mss);
+    // Nagle (RFC 896, RFC 9293 §3.7.4): with data in flight, hold back a
+    // segment smaller than the MSS. Sender-side silly window avoidance
+    // (RFC 9293 §3.8.6.2.1, MUST-38): send a full segment, or all that
+    // is queued, or at least half the largest window the peer offered
+    // (so a peer whose window never reaches one MSS is served), "or if
+    // the override timeout occurs". Only the peer's window holds a
+    // segment back here: a piece cut by cwnd waits for the ACKs that
+    // open cwnd.
+    let nagle_holds = cfg.nagle && len < mss && !idle && !ring_cut;
+    let wnd_small = len == wnd_room && len < avail;
+    let sws_ok = len >= mss
+        || all
+        || len >= snd.max_wnd / 2
+        || ring_cut
+        || !wnd_small && idle
+        || snd.cc.sws_override;
+    if !sws_ok || nagle_holds {
+        if !sws_ok && idle && (tcb.rtx.deadline.is_none() || snd.cc.persist) {
+            // The override timer, with nothing in flight: Linux's probe
+            // timer, whose tcp_write_wakeup sends what the window
+            // allows (armed by tcp_check_probe_timer when tcp_write_xmit
+            // found tcp_snd_wnd_test refusing the segment), one RTO
+            // after; here the RTO kept within MUST-38's 0.1-1.0 s.
+            if !snd.cc.persist || tcb.rtx.deadline.is_none() {
+                snd.cc.persist = true;
+                tcb.rtx.retries = 0;
+                tcb.rtx.deadline = Some(now + sws_override_after(&tcb.rtx));
+            }
+        }
+        return None;
+    }
+    snd.cc.sws_override = false;
+    return Some(send_new(snd, tcb, len, fin_seq, now, cfg));
 }
 
 /// Sends `len` new bytes from SND.NXT (with the FIN when they are the last
