@@ -238,7 +238,7 @@ fn new_data(
         return None;
     }
     snd.cc.sws_override = false;
-    return Some(send_new(snd, tcb, len, fin_seq, now, cfg));
+    Some(send_new(snd, tcb, len, fin_seq, now, cfg))
 }
 
 /// Sends `len` new bytes from SND.NXT (with the FIN when they are the last
