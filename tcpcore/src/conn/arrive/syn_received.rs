@@ -1,0 +1,289 @@
+//! LISTEN receives a SYN (RFC 9293 §3.10.7.2) and SYN-RECEIVED receives a
+//! segment (RFC 9293 §3.10.7.4): the handshake completes, with its RTT
+//! sample (RFC 6298 §3, RFC 7323 §4.1) and initial window (RFC 5681 §3.1).
+
+use crate::conn::arrive::checks::{acceptable, challenge_allowed, front_checks, paws_rejects};
+use crate::conn::arrive::close_reason_rst;
+use crate::conn::arrive::synchronized::after_ack;
+use crate::conn::close::rst_ts;
+use crate::conn::recv::ack::make_ack;
+use crate::conn::send::{arm, rtt_sample};
+use crate::conn::state::{ts_now, ts_option, OpenKind};
+use crate::conn::{
+    effective_send_mss, send, window_shift_for, Buffers, CloseReason, Config, Congestion, Event,
+    Open, RecvBuffer, RecvHalf, Reply, Rtx, SegmentDrop, SendHalf, State, SynReceived, Tcb,
+    Transition, TsState, MAX_WINDOW_SHIFT,
+};
+use crate::seq::SeqNum;
+use crate::time::{Duration, Instant};
+use crate::wire::{SackBlocks, TcpControl, TcpOptions, TcpRepr};
+
+impl State {
+    /// LISTEN receives a SYN (RFC 9293 §3.10.7.2): choose the ISS, negotiate
+    /// options, enter SYN-RECEIVED and send `<SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>`.
+    ///
+    /// The SYN-ACK carries our MSS, and window scale, SACK-permitted and
+    /// timestamps when the client offered them and `cfg` allows them.
+    /// `ts_offset` randomises our timestamp clock. The caller has checked
+    /// that `syn` is a SYN without ACK or RST.
+    pub fn accept(
+        syn: &TcpRepr<'_>,
+        iss: SeqNum,
+        ts_offset: u32,
+        now: Instant,
+        cfg: &Config,
+        bufs: Buffers,
+    ) -> Transition<'static> {
+        let opts = &syn.options;
+        // RFC 7323 §2.2: scaling only if both sides send the option; a shift
+        // above 14 is taken as 14 (§2.3).
+        let (snd_wscale, rcv_wscale, scaled) = match opts.window_scale {
+            Some(peer) if cfg.window_scale => {
+                (peer.min(MAX_WINDOW_SHIFT), window_shift_for(bufs.rx), true)
+            }
+            _ => (0, 0, false),
+        };
+        let ts = match opts.timestamps {
+            Some(t) if cfg.timestamps => Some(TsState {
+                recent: t.tsval,
+                recent_at: now,
+                offset: ts_offset,
+            }),
+            _ => None,
+        };
+        let irs = syn.seq_number;
+        let send_mss = effective_send_mss(opts.mss, ts.is_some(), cfg);
+        let mut s = SynReceived {
+            tcb: Tcb {
+                ts,
+                sack: cfg.sack && opts.sack_permitted,
+                last_ack_sent: irs + 1,
+                challenge: (now, 0),
+                rtx: Rtx {
+                    rtt: None,
+                    rto: cfg.rto_initial,
+                    retries: 0,
+                    backoff: 0,
+                    sent_at: now,
+                    deadline: None,
+                },
+            },
+            snd: SendHalf {
+                iss,
+                una: iss,
+                nxt: iss + 1,
+                wnd: u32::from(syn.window_len), // RFC 7323 §2.2: the SYN's window is not scaled
+                max_wnd: u32::from(syn.window_len),
+                wl1: irs,
+                wl2: iss,
+                wscale: snd_wscale,
+                mss: send_mss,
+                buf: bufs.tx.min(1 << 30) as u32,
+                max: iss + 1,
+                end: iss + 1,
+                fin: false,
+                // RFC 6928 §2: IW from SMSS, the effective MSS less options.
+                cc: Congestion::new(send::smss_for(send_mss, ts.is_some())),
+            },
+            rcv: RecvHalf {
+                irs,
+                nxt: irs + 1,
+                read: irs + 1,
+                wscale: rcv_wscale,
+                cap: bufs.rx.min(1 << 30) as u32,
+                adv_right: irs + 1,
+                unacked: 0,
+                ack_due: None,
+                fin: None,
+            },
+            window_scaling: scaled,
+            dup_syn_answered: None,
+            close_queued: false,
+        };
+        let reply = syn_ack(&mut s, now, cfg);
+        arm(&mut s.tcb.rtx, now, cfg);
+        let mut t = Transition::new(State::SynReceived(s));
+        t.reply(reply);
+        t
+    }
+}
+
+pub(crate) fn syn_ack(s: &mut SynReceived, now: Instant, cfg: &Config) -> Reply {
+    let window_scaling = s.window_scaling;
+    let SynReceived { tcb, snd, rcv, .. } = s;
+    let window = rcv.cap.min(0xffff) as u16; // RFC 7323 §2.2: the SYN's window is never scaled.
+    rcv.adv_right = rcv.nxt + u32::from(window);
+    let options = TcpOptions {
+        mss: Some(cfg.mss),
+        window_scale: window_scaling.then_some(rcv.wscale),
+        sack_permitted: tcb.sack,
+        sack_blocks: SackBlocks::new(),
+        timestamps: ts_option(tcb.ts, now),
+    };
+    tcb.last_ack_sent = rcv.nxt;
+    Reply {
+        seq: snd.iss,
+        len: 0,
+        gso: 0,
+        push: false,
+        ack: Some(rcv.nxt),
+        control: TcpControl::Syn,
+        window,
+        options,
+    }
+}
+
+#[inline]
+pub(crate) fn syn_received<'a>(
+    mut s: SynReceived,
+    seg: &TcpRepr<'a>,
+    now: Instant,
+    cfg: &Config,
+    rx: &mut RecvBuffer<'_>,
+) -> Transition<'a> {
+    // A retransmitted SYN (SEG.SEQ = IRS) means the client lost our
+    // SYN-ACK: it gets the same SYN-ACK at once. It would fail the
+    // acceptability test ("If an incoming segment is not acceptable, an
+    // acknowledgment should be sent in reply", RFC 9293 §3.10.7.4 first), so
+    // it is recognised first, as Linux's tcp_check_req does. Only the
+    // answers to further duplicates are debounced, one per
+    // `cfg.syn_debounce` (Linux: tcp_oow_rate_limited with
+    // tcp_invalid_ratelimit, 500 ms); the SYN-ACKs of `accept` and of the
+    // retransmission timer do not count.
+    if seg.control == TcpControl::Syn && seg.ack_number.is_none() && seg.seq_number == s.rcv.irs {
+        let mut t = Transition::new(State::SynReceived(s));
+        let limited = s
+            .dup_syn_answered
+            .is_some_and(|at| now.saturating_since(at) < cfg.syn_debounce);
+        if !limited {
+            s.dup_syn_answered = Some(now);
+            let r = syn_ack(&mut s, now, cfg);
+            t.reply(r);
+            t.state = State::SynReceived(s);
+        }
+        return t;
+    }
+    let mut t = Transition::new(State::SynReceived(s));
+    let snd_nxt = s.snd.nxt;
+    if seg.control == TcpControl::Syn {
+        // Any other SYN (or SYN-ACK). RFC 5961 §4 is for synchronized
+        // states; SYN-RECEIVED keeps RFC 9293 §3.10.7.4's order. First, the
+        // sequence number (with PAWS, RFC 7323 §5.3): a SYN that is not
+        // acceptable "should" get an ACK, within the challenge-ACK budget
+        // (RFC 5961 §7), and is dropped. Fourth, an acceptable SYN:
+        // "SYN-RECEIVED STATE: If the connection was initiated with a passive
+        // OPEN, then return this connection to the LISTEN state and return"
+        // -- the embryonic connection goes, without a reply. (Linux
+        // tcp_check_req does the same, except that it also sends a RST for
+        // the in-window SYN, `embryonic_reset`; the RFC sends nothing, and
+        // a RST to an address that may be spoofed helps no one.)
+        let wnd = s.rcv.adv_right.max(s.rcv.read + s.rcv.cap) - s.rcv.nxt;
+        let seg_len = seg.segment_len() as u32;
+        let paws = paws_rejects(&s.tcb, seg, now);
+        if paws || !acceptable(s.rcv.nxt, wnd, seg.seq_number, seg_len) {
+            if challenge_allowed(&mut s.tcb, now, cfg) {
+                let r = make_ack(&mut s.tcb, snd_nxt, &mut s.rcv, rx, now);
+                t.reply(r);
+            }
+            t.state = State::SynReceived(s);
+            let why = if paws {
+                SegmentDrop::Paws
+            } else {
+                SegmentDrop::OutOfWindow
+            };
+            return t.drop_seg(why);
+        }
+        t.state = State::Closed(CloseReason::Reset);
+        t.event(Event::Closed(CloseReason::Reset));
+        return t;
+    }
+    if let Err(why) = front_checks(&mut s.tcb, snd_nxt, &mut s.rcv, rx, seg, now, cfg, &mut t) {
+        t.state = State::SynReceived(s);
+        return t.drop_seg(why);
+    }
+    if seg.control == TcpControl::Rst {
+        // RFC 9293: a passive open in SYN-RECEIVED returns to LISTEN on RST;
+        // for the endpoint that means the embryonic connection goes away.
+        t.state = close_reason_rst(&mut t);
+        return t;
+    }
+    // Fifth: ACK. "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED
+    // state ... If the segment acknowledgment is not acceptable, form a reset
+    // segment <SEQ=SEG.ACK><CTL=RST> and send it."
+    let Some(ack) = seg.ack_number else {
+        t.state = State::SynReceived(s);
+        return t.drop_seg(SegmentDrop::BadAck);
+    };
+    if !(s.snd.una.before(ack) && ack.before_eq(s.snd.nxt)) {
+        t.reply(rst_ts(ack, None, s.tcb.ts, now));
+        t.state = State::SynReceived(s);
+        return t.drop_seg(SegmentDrop::BadAck);
+    }
+    let SynReceived {
+        mut tcb,
+        mut snd,
+        rcv,
+        window_scaling: _,
+        dup_syn_answered,
+        close_queued,
+    } = s;
+    // The handshake's RTT sample: from the ACK's TSecr when it echoes one
+    // (RFC 7323 §4.1), which is never ambiguous; else from when the SYN-ACK
+    // went out, if it went out once. Karn (RFC 6298 §3): the ACK of a
+    // SYN-ACK sent more than once -- by the timer or in answer to a
+    // retransmitted SYN (Linux counts both in req->num_retrans) -- gives no
+    // sample. A connection made from a SYN cookie was created at this ACK's
+    // arrival (`sent_at == now`): the SYN-ACK's time is unknown and no
+    // sample is taken (Linux: a cookie's request has no snt_synack).
+    // RFC 5681 §3.1: "If the SYN or SYN/ACK is lost, the initial window
+    // used by a sender after a correctly transmitted SYN MUST be one
+    // segment". The SYN-ACK timed out (`retries > 0`); unless the ACK's
+    // TSecr echoes the TSval of the first SYN-ACK -- then that one arrived
+    // and the timeout was spurious (Linux tcp_try_undo_spurious_syn) -- the
+    // first flight is one segment. (Linux tcp_init_transfer cuts cwnd to 1
+    // only after two or more SYN-ACK retransmissions, in view of the 1 s
+    // initial RTO; the RFC's MUST has no such allowance and is followed.)
+    if tcb.rtx.retries > 0 {
+        let first_tsval = tcb.ts.map(|ts| ts_now(&ts, tcb.rtx.sent_at));
+        let echo = seg.options.timestamps.map(|t| t.tsecr);
+        let spurious = first_tsval.is_some() && first_tsval == echo;
+        if !spurious {
+            snd.cc.cwnd = send::smss(&snd, &tcb);
+        }
+    }
+    if let Some(sample) = send::ts_rtt_sample(&tcb, seg, now) {
+        send::rtt_update(&mut tcb.rtx, sample, cfg);
+    } else if tcb.rtx.retries == 0 && dup_syn_answered.is_none() && tcb.rtx.sent_at != now {
+        rtt_sample(&mut tcb.rtx, now, cfg);
+    } else if tcb.rtx.retries > 0 && tcb.rtx.rtt.is_none() {
+        // RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN
+        // segment and the TCP implementation is using an RTO less than 3
+        // seconds, the RTO MUST be re-initialized to 3 seconds when data
+        // transmission begins" (Linux tcp_init_metrics:
+        // TCP_TIMEOUT_FALLBACK).
+        tcb.rtx.rto = tcb.rtx.rto.max(Duration::from_secs(3)).min(cfg.rto_max);
+    }
+    tcb.rtx.deadline = None;
+    tcb.rtx.retries = 0;
+    tcb.rtx.backoff = 0;
+    snd.una = ack;
+    // "...and continue processing with the variables below set to:
+    // SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK"
+    snd.wnd = u32::from(seg.window_len) << snd.wscale;
+    snd.max_wnd = snd.max_wnd.max(snd.wnd);
+    snd.wl1 = seg.seq_number;
+    snd.wl2 = ack;
+    t.event(Event::Established);
+    let est = Open { tcb, snd, rcv };
+    // The rest of the segment (text, FIN) as in ESTABLISHED.
+    let mut t = t;
+    after_ack(OpenKind::Established, est, false, seg, now, cfg, rx, &mut t);
+    if close_queued {
+        // RFC 9293 §3.10.4: the CLOSE queued in SYN-RECEIVED is processed
+        // now that the connection is ESTABLISHED (or CLOSE-WAIT, if this
+        // segment carried the peer's FIN); `poll_transmit` sends the FIN.
+        let c = t.state.close(now, cfg);
+        t.state = c.state;
+    }
+    t
+}

@@ -1,0 +1,241 @@
+//! RFC 9293 §3.10.7.4 in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2: the
+//! checks, then the ACK, then URG, text and FIN (sixth to eighth).
+
+use crate::conn::arrive::checks::{
+    challenge_allowed, check_ack, front_checks, update_ts_recent, AckCheck,
+};
+use crate::conn::arrive::close_reason_rst;
+use crate::conn::recv::ack::{ack_policy, advertise, make_ack, make_ack_closed};
+use crate::conn::recv::text::take_text;
+use crate::conn::state::OpenKind;
+use crate::conn::{
+    CloseReason, Config, Event, FinWait2, HalfClosed, Open, RecvBuffer, RecvClosed, SegmentDrop,
+    State, TimeWait, Transition,
+};
+use crate::time::Instant;
+use crate::wire::{TcpControl, TcpRepr};
+
+#[inline]
+pub(crate) fn open<'a>(
+    kind: OpenKind,
+    mut s: Open,
+    seg: &TcpRepr<'a>,
+    now: Instant,
+    cfg: &Config,
+    rx: &mut RecvBuffer<'_>,
+) -> Transition<'a> {
+    let wrap = |k: OpenKind, s: Open| match k {
+        OpenKind::Established => State::Established(s),
+        OpenKind::FinWait1 => State::FinWait1(s),
+    };
+    // The state goes into the transition once, at the end of each path.
+    let mut t = Transition::new(State::Closed(CloseReason::Normal));
+    let snd_nxt = s.snd.nxt;
+    if let Err(why) = front_checks(&mut s.tcb, snd_nxt, &mut s.rcv, rx, seg, now, cfg, &mut t) {
+        // RFC 9293 §3.10.7.4: "If the RCV.WND is zero, no segments will be
+        // acceptable, but special allowance should be made to accept valid
+        // ACKs". A segment at RCV.NXT refused only for our zero window still
+        // carries the peer's ACK and window: without them a sender whose
+        // own buffer is full (an echo) and a peer that keeps sending data
+        // would wait on each other for ever.
+        let wnd = s.rcv.adv_right.max(s.rcv.read + s.rcv.cap) - s.rcv.nxt;
+        if why == SegmentDrop::OutOfWindow
+            && wnd == 0
+            && seg.seq_number == s.rcv.nxt
+            && matches!(seg.control, TcpControl::None | TcpControl::Fin)
+        {
+            let _ = check_ack(&mut s.snd, &mut s.tcb, seg, now, cfg);
+        }
+        t.state = wrap(kind, s);
+        return t.drop_seg(why);
+    }
+    if seg.control == TcpControl::Rst {
+        t.state = close_reason_rst(&mut t);
+        return t;
+    }
+    match check_ack(&mut s.snd, &mut s.tcb, seg, now, cfg) {
+        AckCheck::ChallengeAndDrop => {
+            // RFC 5961 §5.2 / RFC 9293: an ACK for something not yet sent is
+            // answered with an ACK and dropped; a segment without ACK is
+            // dropped silently.
+            if seg.ack_number.is_some() && challenge_allowed(&mut s.tcb, now, cfg) {
+                let r = make_ack(&mut s.tcb, snd_nxt, &mut s.rcv, rx, now);
+                t.reply(r);
+            }
+            t.state = wrap(kind, s);
+            t.drop_seg(SegmentDrop::BadAck)
+        }
+        AckCheck::Ok { fin_acked } => {
+            after_ack(kind, s, fin_acked, seg, now, cfg, rx, &mut t);
+            t
+        }
+    }
+}
+
+/// Steps six to eight (URG, text, FIN) for ESTABLISHED and FIN-WAIT-1/2,
+/// after the ACK was taken. `fin_acked`: in FIN-WAIT-1, our FIN is now
+/// acknowledged (enter FIN-WAIT-2).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn after_ack<'a>(
+    kind: OpenKind,
+    mut s: Open,
+    fin_acked: bool,
+    seg: &TcpRepr<'a>,
+    now: Instant,
+    cfg: &Config,
+    rx: &mut RecvBuffer<'_>,
+    t: &mut Transition<'a>,
+) {
+    update_ts_recent(&mut s.tcb, seg, now);
+    // Sixth: URG. RFC 6093: urgent data is delivered in line; nothing to do.
+    // Seventh and eighth: text and FIN.
+    let text = take_text(&mut s.rcv, rx, seg, t);
+    if text.dropped > 0 && t.dropped.is_none() && t.data.is_empty() && t.buffered == 0 {
+        t.dropped = Some(SegmentDrop::NoBuffer);
+    }
+    let snd_nxt = s.snd.nxt;
+    if text.fin {
+        t.event(Event::PeerClosed);
+        let Open {
+            mut tcb,
+            snd,
+            mut rcv,
+        } = s;
+        let window = advertise(&mut rcv);
+        let closed = RecvClosed {
+            nxt: rcv.nxt,
+            window,
+            read: rcv.read,
+            right: rcv.adv_right.max(rcv.nxt),
+        };
+        match (kind, fin_acked) {
+            (OpenKind::Established, _) => {
+                let mut hc = HalfClosed {
+                    tcb,
+                    snd,
+                    rcv: closed,
+                };
+                // The endpoint closes our side once the application has
+                // read everything (`Config::close_on_peer_fin`); its FIN
+                // then replaces this ACK.
+                let r = make_ack_closed(&mut hc.tcb, snd_nxt, &closed, now);
+                t.reply(r);
+                t.state = State::CloseWait(hc);
+            }
+            (OpenKind::FinWait1, false) => {
+                // "If our FIN has not been ACKed, enter CLOSING."
+                let mut hc = HalfClosed {
+                    tcb,
+                    snd,
+                    rcv: closed,
+                };
+                let r = make_ack_closed(&mut hc.tcb, snd_nxt, &closed, now);
+                t.reply(r);
+                t.state = State::Closing(hc);
+            }
+            (OpenKind::FinWait1, true) => {
+                // "If our FIN has been ACKed (perhaps in this segment), then
+                // enter TIME-WAIT, start the time-wait timer".
+                let r = make_ack_closed(&mut tcb, snd_nxt, &closed, now);
+                t.reply(r);
+                t.state = State::TimeWait(TimeWait {
+                    ts: tcb.ts,
+                    snd_nxt,
+                    rcv: closed,
+                    expires: now + cfg.time_wait,
+                    challenge: (now, 0),
+                });
+            }
+        }
+        return;
+    }
+    ack_policy(
+        &mut s.tcb,
+        snd_nxt,
+        &mut s.rcv,
+        rx,
+        text.ack_now,
+        now,
+        cfg,
+        t,
+    );
+    t.state = match (kind, fin_acked) {
+        (OpenKind::Established, _) => State::Established(s),
+        (OpenKind::FinWait1, false) => State::FinWait1(s),
+        (OpenKind::FinWait1, true) => {
+            let Open { tcb, snd, rcv } = s;
+            State::FinWait2(FinWait2 {
+                tcb,
+                snd,
+                rcv,
+                deadline: now + cfg.fin_wait2_timeout,
+            })
+        }
+    };
+}
+
+#[inline]
+pub(crate) fn fin_wait2<'a>(
+    s: FinWait2,
+    seg: &TcpRepr<'a>,
+    now: Instant,
+    cfg: &Config,
+    rx: &mut RecvBuffer<'_>,
+) -> Transition<'a> {
+    let FinWait2 {
+        tcb,
+        snd,
+        rcv,
+        deadline,
+    } = s;
+    // FIN-WAIT-2 takes segments as FIN-WAIT-1 whose FIN is acknowledged:
+    // text is still received; the peer's FIN leads to TIME-WAIT.
+    let mut t = open(
+        OpenKind::FinWait1,
+        Open { tcb, snd, rcv },
+        seg,
+        now,
+        cfg,
+        rx,
+    );
+    // The application only half-closed: it still receives, and RFC 9293
+    // (§3.10.7.4, FIN-WAIT-2: "process the segment text") sets no limit
+    // on how long the peer may keep sending. The timeout is for a peer
+    // that went quiet, so every acceptable segment (one that passed the
+    // sequence, RST, SYN and ACK checks; data that found no buffer
+    // space still shows the peer alive) restarts it. Linux's
+    // tcp_fin_timeout applies only to orphaned sockets (closed by the
+    // application, which then reads nothing: Linux resets on data
+    // arriving there); a socket the application only shut down for
+    // writing waits in FIN-WAIT-2 with no limit. Ours keeps reading, so
+    // it waits as long as data flows and `fin_wait2_timeout` after the
+    // last segment.
+    let deadline = match t.dropped {
+        None | Some(SegmentDrop::NoBuffer) => now + cfg.fin_wait2_timeout,
+        Some(_) => deadline,
+    };
+    if let State::FinWait1(o) = t.state {
+        // The FIN was acknowledged before; stay in FIN-WAIT-2.
+        let Open { tcb, snd, rcv } = o;
+        t.state = State::FinWait2(FinWait2 {
+            tcb,
+            snd,
+            rcv,
+            deadline,
+        });
+    } else if let State::FinWait2(mut f) = t.state {
+        f.deadline = deadline;
+        t.state = State::FinWait2(f);
+    } else if let State::Closing(hc) = t.state {
+        // Our FIN was acknowledged already: the peer's FIN means TIME-WAIT.
+        t.state = State::TimeWait(TimeWait {
+            ts: hc.tcb.ts,
+            snd_nxt: hc.snd.nxt,
+            rcv: hc.rcv,
+            expires: now + cfg.time_wait,
+            challenge: (now, 0),
+        });
+    }
+    t
+}

@@ -1,0 +1,142 @@
+//! The ACKs we send and the window in them: window advertisement (RFC 9293
+//! §3.8.6, RFC 7323 §2.4), ACKs with timestamps (RFC 7323 §3.2) and SACK
+//! blocks (RFC 2018 §4), and the ACK policy (RFC 9293 §3.8.6.3, RFC 1122
+//! §4.2.3.2: delayed ACKs, an ACK for every second full-sized segment).
+
+use crate::conn::state::ts_option;
+use crate::conn::{Config, RecvBuffer, RecvClosed, RecvHalf, RecvRanges, Reply, Tcb, Transition};
+use crate::seq::SeqNum;
+use crate::time::Instant;
+use crate::wire::{SackBlocks, TcpControl, TcpOptions};
+
+/// The window field to advertise; records the right edge it stands for.
+///
+/// The buffer covers `[read, read + cap)`, so the window is the free space
+/// from RCV.NXT to `read + cap`, scaled down by our shift. RFC 9293 §3.8.6
+/// and RFC 7323 §2.4: never offer space that will not be accepted -- every
+/// byte inside any window we advertised must be taken later, and no byte
+/// beyond the buffer may ever be inside one. So the field is the free space
+/// rounded DOWN to the scale unit, and with less than one unit free it is
+/// zero (the peer then probes, RFC 9293 §3.8.6.1).
+///
+/// RFC 9293 §3.8.6: "A TCP receiver SHOULD NOT shrink the window, i.e.,
+/// move the right window edge to the left (SHLD-14). However, a sending TCP
+/// peer MUST be robust against window shrinking". Where rounding down puts
+/// the edge left of the one advertised before (`adv_right`, which never
+/// moves left), that edge cannot be kept: it is not a whole number of units
+/// from RCV.NXT, and rounding up would offer bytes past the end of the
+/// buffer, which would be dropped and never acknowledged, and the window
+/// would never reach zero. RFC 7323 §2.4 allows exactly this retraction of
+/// less than one unit with a non-zero shift; `adv_right` keeps the old
+/// edge, and the acceptability test (`front_checks`) still accepts every
+/// byte up to it, which the buffer has room for. (Linux's tcp_select_window
+/// rounds the current window up instead, relying on the slack of its
+/// socket memory accounting; this buffer has none.)
+#[inline]
+pub(crate) fn advertise(rcv: &mut RecvHalf) -> u16 {
+    let free = (rcv.read + rcv.cap) - rcv.nxt;
+    let field = (free >> rcv.wscale).min(0xffff);
+    let right = rcv.nxt + (field << rcv.wscale);
+    rcv.adv_right = rcv.adv_right.max(right);
+    field as u16
+}
+
+/// An ACK for the current receive state, with timestamps and SACK blocks
+/// when negotiated (RFC 2018 §4: the first block covers the segment that
+/// triggered the ACK).
+#[inline]
+pub(crate) fn make_ack(
+    tcb: &mut Tcb,
+    snd_nxt: SeqNum,
+    rcv: &mut RecvHalf,
+    rx: &RecvBuffer<'_>,
+    now: Instant,
+) -> Reply {
+    let window = advertise(rcv);
+    let mut options = TcpOptions {
+        timestamps: ts_option(tcb.ts, now),
+        ..TcpOptions::default()
+    };
+    if tcb.sack {
+        // 40 option bytes: with timestamps (12) room for 3 blocks, else 4.
+        let max = if tcb.ts.is_some() { 3 } else { 4 };
+        options.sack_blocks = rx.sack_blocks(max);
+    }
+    tcb.last_ack_sent = rcv.nxt;
+    rcv.unacked = 0;
+    rcv.ack_due = None;
+    Reply {
+        seq: snd_nxt,
+        len: 0,
+        gso: 0,
+        push: false,
+        ack: Some(rcv.nxt),
+        control: TcpControl::None,
+        window,
+        options,
+    }
+}
+
+/// RFC 2018 §4: the SACK blocks for a segment we send, when SACK was
+/// negotiated and `rx` holds out-of-order data; room for 3 blocks with
+/// timestamps, else 4 (Linux `tcp_established_options` adds them to every
+/// segment).
+pub(crate) fn sack_for(tcb: &Tcb, rx: &RecvRanges) -> SackBlocks {
+    if tcb.sack {
+        rx.sack_blocks(if tcb.ts.is_some() { 3 } else { 4 })
+    } else {
+        SackBlocks::new()
+    }
+}
+
+pub(crate) fn make_ack_closed(
+    tcb: &mut Tcb,
+    snd_nxt: SeqNum,
+    rcv: &RecvClosed,
+    now: Instant,
+) -> Reply {
+    tcb.last_ack_sent = rcv.nxt;
+    Reply {
+        seq: snd_nxt,
+        len: 0,
+        gso: 0,
+        push: false,
+        ack: Some(rcv.nxt),
+        control: TcpControl::None,
+        window: rcv.window,
+        options: TcpOptions {
+            timestamps: ts_option(tcb.ts, now),
+            ..TcpOptions::default()
+        },
+    }
+}
+
+/// Acknowledge now or arm the delayed-ACK timer (RFC 9293 §3.8.6.3, RFC
+/// 1122 §4.2.3.2): an ACK for at least every second full-sized segment, and
+/// no later than `cfg.delayed_ack` (at most 200 ms).
+#[allow(clippy::too_many_arguments)] // the pieces of one state, borrowed apart
+#[inline]
+pub(crate) fn ack_policy(
+    tcb: &mut Tcb,
+    snd_nxt: SeqNum,
+    rcv: &mut RecvHalf,
+    rx: &RecvBuffer<'_>,
+    ack_now: bool,
+    now: Instant,
+    cfg: &Config,
+    t: &mut Transition<'_>,
+) {
+    // A full-sized segment of the peer: our MSS less the options it must
+    // carry in every segment (RFC 6691: the MSS excludes options; RFC 7323
+    // §3.2: with timestamps, 12 bytes in every segment). Linux measures it
+    // instead (tcp_measure_rcv_mss); a peer on a smaller path MTU still
+    // gets its ACK by the delayed-ACK timer.
+    let options = if tcb.ts.is_some() { 12 } else { 0 };
+    let full = u32::from(cfg.mss).saturating_sub(options).max(1);
+    if ack_now || rcv.unacked >= 2 * full {
+        let r = make_ack(tcb, snd_nxt, rcv, rx, now);
+        t.reply(r);
+    } else if rcv.unacked > 0 && rcv.ack_due.is_none() {
+        rcv.ack_due = Some(now + cfg.delayed_ack);
+    }
+}

@@ -1,0 +1,173 @@
+//! The send half's data path: the send buffer, segmentation, the
+//! retransmission timer (RFC 6298), congestion control and loss recovery
+//! (RFC 5681 slow start, congestion avoidance with RFC 3465 byte counting,
+//! the restart window after idle, fast retransmit with RFC 3042 Limited
+//! Transmit, NewReno fast recovery of RFC 6582, SACK-based recovery after
+//! RFC 6675), tail loss probes (RFC 8985 §7), and the persist timer (RFC
+//! 9293 §3.8.6.1).
+//!
+//! The functions here work on the send half alone and are called by the
+//! state machine (`conn::arrive`, `conn::timers`); none of them builds a
+//! segment header.
+//!
+//! | RFC | file | functions |
+//! |-----|------|-----------|
+//! | RFC 9293 §3.3.1, the send buffer | `ring.rs` | [`ring_write`], [`ring_read`], [`ring_room`] |
+//! | RFC 9293 §3.7, §3.8.6.2.1, §3.10.4 segmentation, Nagle, SWS, FIN | `segment.rs` | [`next_segment`] |
+//! | RFC 9293 §3.10.7.4 fifth, RFC 5681, 3465, 6582, 6675, 2018 | `ack.rs` | [`on_ack`] |
+//! | RFC 5681, 6928 cwnd; RFC 6675 `pipe`; the scoreboard | `cc.rs` | [`Congestion`], [`Scoreboard`], [`smss`] |
+//! | RFC 6298 RTO, RFC 7323 §4.1, RFC 9293 §3.8.6.1 persist | `rto.rs` | [`rtt_update`], [`ts_rtt_sample`], [`backed_off`], [`on_rto`] |
+//! | RFC 8985 §7 tail loss probes, RFC 2883 DSACK | `tlp.rs` | [`on_pto`] |
+
+mod ack;
+mod cc;
+mod ring;
+mod rto;
+mod segment;
+mod tlp;
+
+pub use ack::{on_ack, AckEffect};
+pub use cc::{smss, smss_for, Congestion, Scoreboard, SCOREBOARD};
+pub use ring::{ring_read, ring_room, ring_write};
+pub use rto::{backed_off, on_rto, rtt_update, ts_rtt_sample};
+pub use segment::next_segment;
+pub use tlp::on_pto;
+
+pub(crate) use rto::{arm, rtt_sample};
+
+use crate::conn::recv::ack::{advertise, sack_for};
+use crate::conn::state::ts_option;
+use crate::conn::{Config, RecvRanges, Reply, SendHalf, State};
+use crate::seq::SeqNum;
+use crate::time::Instant;
+use crate::wire::{TcpControl, TcpOptions};
+
+pub(crate) fn snd_buf(snd: &SendHalf) -> usize {
+    snd.buf as usize
+}
+
+impl State {
+    /// The application queued `n` more bytes, written into the send buffer
+    /// at [`State::send_end`]; returns how many fit: the buffer holds at most
+    /// `M` bytes from SND.UNA, and nothing is taken once our FIN is queued.
+    pub fn queue(&mut self, n: usize) -> usize {
+        let Some(snd) = self.send_half_mut() else {
+            return 0;
+        };
+        if snd.fin {
+            return 0;
+        }
+        let used = (snd.end - snd.una) as usize;
+        let take = n.min((snd.buf as usize).saturating_sub(used));
+        snd.end += take as u32;
+        take
+    }
+
+    /// Where the next byte the application sends goes in the send buffer,
+    /// and how much room is left there, while it may still send.
+    pub fn send_space(&self) -> Option<(SeqNum, usize)> {
+        let snd = self.send_half()?;
+        if snd.fin {
+            return None;
+        }
+        let used = (snd.end - snd.una) as usize;
+        Some((snd.end, (snd.buf as usize).saturating_sub(used)))
+    }
+
+    /// The end of the queued data (see [`State::queue`]).
+    pub fn send_end(&self) -> Option<SeqNum> {
+        self.send_half().map(|s| s.end)
+    }
+
+    /// SND.MAX, the highest sequence number sent (a segment that starts
+    /// before it is a retransmission).
+    pub fn send_max(&self) -> Option<SeqNum> {
+        match self {
+            State::Established(s) | State::FinWait1(s) => Some(s.snd.max),
+            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => Some(s.snd.max),
+            _ => None,
+        }
+    }
+
+    /// Bytes queued and not yet acknowledged.
+    pub fn send_pending(&self) -> u32 {
+        self.send_half().map_or(0, |s| s.end - s.una)
+    }
+
+    pub(crate) fn send_half(&self) -> Option<&SendHalf> {
+        match self {
+            State::Established(s) | State::FinWait1(s) => Some(&s.snd),
+            State::CloseWait(s) => Some(&s.snd),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn send_half_mut(&mut self) -> Option<&mut SendHalf> {
+        match self {
+            State::Established(s) | State::FinWait1(s) => Some(&mut s.snd),
+            State::CloseWait(s) => Some(&mut s.snd),
+            _ => None,
+        }
+    }
+
+    /// The next segment to send, if any (quinn's `poll_transmit`): a
+    /// retransmission, new data from the send buffer (of `M` bytes) within
+    /// the peer's window and the congestion window, or our FIN. Call it
+    /// until it returns `None` after every other call. Each segment carries
+    /// the current ACK and window, so a delayed ACK is sent with it, and
+    /// (RFC 2018 §4) the SACK blocks of `rx`, the connection's receive
+    /// ranges, where they fit.
+    pub fn poll_transmit(&mut self, now: Instant, cfg: &Config, rx: &RecvRanges) -> Option<Reply> {
+        let (tcb, snd, rcv) = match self {
+            State::Established(s) | State::FinWait1(s) => (&mut s.tcb, &mut s.snd, Ok(&mut s.rcv)),
+            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
+                (&mut s.tcb, &mut s.snd, Err(s.rcv))
+            }
+            _ => return None,
+        };
+        let (seq, len, fin) = next_segment(snd, tcb, snd_buf(snd), now, cfg)?;
+        let mss = smss(snd, tcb);
+        let gso = if len > mss { mss.min(0xffff) as u16 } else { 0 };
+        let (rcv_nxt, window) = match rcv {
+            Ok(rcv) => {
+                // The segment carries the ACK: no delayed ACK is owed now.
+                rcv.unacked = 0;
+                rcv.ack_due = None;
+                (rcv.nxt, advertise(rcv))
+            }
+            Err(closed) => (closed.nxt, closed.window),
+        };
+        tcb.last_ack_sent = rcv_nxt;
+        let mut options = TcpOptions {
+            timestamps: ts_option(tcb.ts, now),
+            sack_blocks: sack_for(tcb, rx),
+            ..TcpOptions::default()
+        };
+        // RFC 9293 §3.7.1: options and data together stay within the
+        // effective send MSS; a full-sized segment (each piece of a GSO
+        // one) has no room for SACK blocks, a shorter one takes what fits.
+        // (Linux instead shortens the segments, tcp_current_mss counting
+        // the SACK blocks; RFC 2018 §4 asks for them on ACKs, "at least"
+        // where they fit is what the sizing here allows.)
+        let piece = if gso > 0 { u32::from(gso) } else { len };
+        while !options.sack_blocks.is_empty()
+            && options.buffer_len() as u32 + piece > u32::from(snd.mss)
+        {
+            options.sack_blocks.truncate(options.sack_blocks.len() - 1);
+        }
+        Some(Reply {
+            seq,
+            len,
+            gso,
+            push: len > 0 && seq + len == snd.end,
+            ack: Some(rcv_nxt),
+            control: if fin {
+                TcpControl::Fin
+            } else {
+                TcpControl::None
+            },
+            window,
+            options,
+        })
+    }
+}

@@ -1,0 +1,145 @@
+//! The retransmission timer (RFC 6298): RTT samples (with RFC 7323 §4.1
+//! timestamps), the RTO and its back-off, and what a timeout does to the
+//! send half (go-back-N, RFC 5681 §3.1 loss window, RFC 6582 §4), the
+//! persist timer (RFC 9293 §3.8.6.1) and the sender's silly-window override
+//! timer (RFC 9293 §3.8.6.2.1).
+
+use crate::time::{Duration, Instant};
+use crate::wire::TcpRepr;
+
+use super::cc::smss;
+use crate::conn::{Config, Rtx, SendHalf, Tcb};
+
+/// RFC 7323 §4.1: the RTT measured from the TSecr of an acceptable ACK
+/// (our clock now less the echoed TSval), when timestamps are in use and the
+/// segment echoes one; samples over a minute are taken for bogus echoes.
+pub fn ts_rtt_sample(tcb: &Tcb, seg: &TcpRepr<'_>, now: Instant) -> Option<Duration> {
+    match (tcb.ts, seg.options.timestamps) {
+        (Some(ts), Some(t)) if t.tsecr != 0 => {
+            let our_now = (now.as_millis() as u32).wrapping_add(ts.offset);
+            let ms = our_now.wrapping_sub(t.tsecr);
+            (ms < 60_000).then(|| Duration::from_millis(u64::from(ms)))
+        }
+        _ => None,
+    }
+}
+
+/// RFC 6298 §2: a new RTT sample updates SRTT, RTTVAR and the RTO.
+pub fn rtt_update(rtx: &mut Rtx, sample: Duration, cfg: &Config) {
+    let r = sample.as_micros().max(1);
+    let (srtt, rttvar) = match rtx.rtt {
+        None => (r, r / 2),
+        Some((srtt, rttvar)) => {
+            let delta = srtt.abs_diff(r);
+            ((7 * srtt + r) / 8, (3 * rttvar + delta) / 4)
+        }
+    };
+    rtx.rtt = Some((srtt, rttvar));
+    // Clock granularity G: 1 ms.
+    let rto = Duration::from_micros(srtt + (4 * rttvar).max(1000));
+    rtx.rto = rto.max(cfg.rto_min).min(cfg.rto_max);
+    // RFC 6298 §5 (the note after rule 5.7): "once a new RTT measurement
+    // is obtained ... the computation of RTO ... may result in
+    // 'collapsing' RTO back down after it has been subject to exponential
+    // back off". Only a valid sample does that (Karn; Linux
+    // tcp_ack_update_rtt: "RFC6298: only reset backoff on valid RTT
+    // measurement").
+    rtx.backoff = 0;
+}
+
+/// The RTO after `backoff` doublings (RFC 6298 §5.5), bounded by `rto_max`.
+pub fn backed_off(rtx: &Rtx, cfg: &Config) -> Duration {
+    let shift = u32::from(rtx.backoff).min(16);
+    rtx.rto.saturating_mul(1 << shift).min(cfg.rto_max)
+}
+
+/// RFC 9293 §3.8.6.2.1: the sender's silly-window override timeout, "in
+/// the range 0.1 - 1.0 seconds": the RTO (Linux's probe timer interval,
+/// `tcp_probe0_base`), kept within that range.
+pub(crate) fn sws_override_after(rtx: &Rtx) -> Duration {
+    rtx.rto
+        .max(Duration::from_millis(100))
+        .min(Duration::from_secs(1))
+}
+
+/// The retransmission (or persist) timer fired. Returns false when the
+/// retry limit is reached and the connection must be reset.
+///
+/// RFC 6298 §5.4-5.6: retransmit the earliest unacknowledged segment, back
+/// the timer off. RFC 5681 §3.1: ssthresh = max(FlightSize / 2, 2 SMSS) and
+/// cwnd = one segment (the loss window). Everything not acknowledged is sent
+/// again from SND.UNA (go-back-N), since the SACK information may be stale.
+/// A zero-window probe (RFC 9293 §3.8.6.1) is backed off the same way and
+/// counts towards the same limit, but any acceptable ACK (the peer's answer
+/// to a probe) starts the count again, so the connection never gives up
+/// while the peer answers (Linux tcp_probe_timer: unanswered probes,
+/// icsk_probes_out, against tcp_retries2). A peer that closed its window
+/// and vanished no longer holds the connection for ever.
+pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) -> bool {
+    let mss = smss(snd, tcb);
+    let probing = snd.wnd == 0;
+    if snd.cc.persist && !probing && snd.una == snd.max {
+        // RFC 9293 §3.8.6.2.1: the silly-window override timer (armed by
+        // `next_segment` with nothing in flight and a small window): the
+        // next new segment goes, as small as the window is. No backoff,
+        // no retry: nothing was lost.
+        snd.cc.persist = false;
+        snd.cc.sws_override = true;
+        tcb.rtx.deadline = None;
+        return true;
+    }
+    if tcb.rtx.retries >= cfg.max_retries {
+        return false;
+    }
+    tcb.rtx.retries = tcb.rtx.retries.saturating_add(1);
+    // RFC 6298 §5.5: "back off the timer".
+    tcb.rtx.backoff = tcb.rtx.backoff.saturating_add(1);
+    tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
+    if probing {
+        // One byte beyond the closed window (or the FIN) goes out as a probe.
+        snd.cc.rtx_una = snd.una != snd.max;
+        snd.cc.probe = true;
+        snd.cc.persist = true;
+        if snd.una == snd.max && snd.una.before(snd.end) {
+            snd.nxt = snd.una;
+            snd.max = snd.una + 1;
+            snd.cc.rtx_una = true;
+        }
+        return true;
+    }
+    let cc = &mut snd.cc;
+    if tcb.rtx.retries == 1 {
+        let flight = snd.max - snd.una;
+        cc.ssthresh = (flight / 2).max(2 * mss);
+    }
+    cc.cwnd = mss;
+    cc.bytes_acked = 0;
+    // RFC 6582 §4: "After a retransmission timeout, record the highest
+    // sequence number transmitted in the variable recover, and exit the
+    // fast recovery procedure if applicable." (RFC 6675 §5.1 likewise sets
+    // RecoveryPoint to HighData.)
+    cc.recover = None;
+    cc.rto_recover = Some(snd.max);
+    cc.dupacks = 0;
+    cc.sacked.clear();
+    cc.high_rxt = snd.una;
+    cc.rtt_probe = None;
+    cc.rtx_una = true;
+    cc.tlp = None;
+    cc.pto = None;
+    snd.nxt = snd.una;
+    true
+}
+
+/// RFC 6298 §2: a new RTT sample, from `rtx.sent_at` to `now`.
+pub(crate) fn rtt_sample(rtx: &mut Rtx, now: Instant, cfg: &Config) {
+    let sample = now.saturating_since(rtx.sent_at);
+    rtt_update(rtx, sample, cfg);
+}
+
+pub(crate) fn arm(rtx: &mut Rtx, now: Instant, cfg: &Config) {
+    rtx.sent_at = now;
+    rtx.retries = 0;
+    rtx.backoff = 0;
+    rtx.deadline = Some(now + rtx.rto.min(cfg.rto_max));
+}

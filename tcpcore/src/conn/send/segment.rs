@@ -1,0 +1,326 @@
+//! Segmentation: what to send next (RFC 9293 §3.7 and §3.8.6.2.1: the
+//! effective MSS, Nagle, sender-side silly window avoidance), within the
+//! peer's window and the congestion window (RFC 5681 §4.1 restart window,
+//! RFC 3042 Limited Transmit), retransmissions first (RFC 6675 NextSeg),
+//! then new data, then the FIN (RFC 9293 §3.10.4).
+
+use crate::seq::SeqNum;
+use crate::time::Instant;
+
+use super::cc::{initial_window, pipe, smss, DUP_THRESH, SCOREBOARD};
+use super::ring::ring_room;
+use super::rto::{backed_off, sws_override_after};
+use super::tlp::arm_pto;
+use crate::conn::{Config, SendHalf, Tcb};
+
+/// What to send next: `(seq, len, fin)`, or nothing. Retransmissions come
+/// first (SND.UNA after a timeout, fast retransmit or partial ACK; then the
+/// holes SACK shows, RFC 6675 NextSeg), then new data within
+/// `min(cwnd, peer window)`, cut at the peer's MSS (less our options) and
+/// at the end of the ring; then the FIN once all data is sent.
+pub fn next_segment(
+    snd: &mut SendHalf,
+    tcb: &mut Tcb,
+    ring: usize,
+    now: Instant,
+    cfg: &Config,
+) -> Option<(SeqNum, u32, bool)> {
+    let mss = smss(snd, tcb);
+    let data_end = snd.end;
+    let fin_seq = snd.fin.then_some(data_end);
+    let cc_rtx = snd.cc.rtx_una;
+    // 0. The tail loss probe. RFC 8985 §7.3: "If a previously unsent
+    // segment exists AND the receive window allows new data to be sent:
+    // Transmit that new segment" -- one segment, beyond cwnd (Linux
+    // tcp_send_loss_probe: tcp_write_xmit with push_one = 2, which skips
+    // the cwnd test but not tcp_snd_wnd_test); "Otherwise ... retransmit the
+    // last segment". Either way TLP.end_seq is SND.NXT after it.
+    if core::mem::take(&mut snd.cc.rtx_last) && snd.una != snd.max {
+        if let Some(r) = loss_probe(snd, tcb, ring, mss, fin_seq, now, cfg) {
+            return Some(r);
+        }
+    }
+    // 1. The segment at SND.UNA, once.
+    if cc_rtx && snd.una != snd.max {
+        snd.cc.rtx_una = false;
+        let seq = snd.una;
+        return Some(retransmit(snd, tcb, seq, mss, ring, fin_seq, now, cfg));
+    }
+    // 2. SACK recovery: the next hole below the highest SACKed byte.
+    if let Some(seq) = next_hole(snd, mss) {
+        return Some(retransmit(snd, tcb, seq, mss, ring, fin_seq, now, cfg));
+    }
+    // 3. New data (or data again after a go-back), skipping SACKed ranges.
+    while let Some(e) = snd.cc.sacked_end(snd.nxt) {
+        snd.nxt = e;
+    }
+    if snd.nxt.before(data_end) {
+        return new_data(snd, tcb, ring, mss, fin_seq, now, cfg);
+    }
+    // 4. The FIN, after the last byte (RFC 9293 §3.10.4).
+    if fin_seq == Some(snd.nxt) {
+        snd.nxt += 1;
+        snd.max = snd.max.max(snd.nxt);
+        if tcb.rtx.deadline.is_none() {
+            tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
+        }
+        return Some((data_end, 0, true));
+    }
+    None
+}
+
+/// Step 0 of [`next_segment`], the tail loss probe (RFC 8985 §7.3): a new
+/// segment if the peer's window allows one, else the last segment again.
+fn loss_probe(
+    snd: &mut SendHalf,
+    tcb: &mut Tcb,
+    ring: usize,
+    mss: u32,
+    fin_seq: Option<SeqNum>,
+    now: Instant,
+    cfg: &Config,
+) -> Option<(SeqNum, u32, bool)> {
+    let data_end = snd.end;
+    let wnd_end = snd.una + snd.wnd;
+    if snd.nxt == snd.max && snd.nxt.before(data_end) && wnd_end.after(snd.nxt) {
+        let len = (data_end - snd.nxt).min(mss).min(ring_room(snd.nxt, ring));
+        if len > 0 && wnd_end - snd.nxt >= len {
+            let r = send_new(snd, tcb, len, fin_seq, now, cfg);
+            snd.cc.tlp = Some(snd.max);
+            return Some(r);
+        }
+    }
+    let data_max = snd.max.min(snd.end);
+    let back = (data_max - snd.una).min(mss);
+    if back > 0 {
+        let seq = data_max - back;
+        let r = retransmit(snd, tcb, seq, mss, ring, fin_seq, now, cfg);
+        return Some(r);
+    }
+    None
+}
+
+/// Step 2 of [`next_segment`], SACK recovery (RFC 6675 NextSeg): the first
+/// byte of the next hole below the highest SACKed byte, while `pipe` is
+/// below cwnd.
+fn next_hole(snd: &SendHalf, mss: u32) -> Option<SeqNum> {
+    if snd.cc.recover.is_some() && !snd.cc.sacked.is_empty() && pipe(snd, mss) < snd.cc.cwnd {
+        let high = snd.cc.highest_sacked().unwrap_or(snd.una);
+        let mut seq = snd.cc.high_rxt.max(snd.una);
+        for _ in 0..=SCOREBOARD {
+            match snd.cc.sacked_end(seq) {
+                Some(e) => seq = e,
+                None => break,
+            }
+        }
+        if seq.before(high) {
+            return Some(seq);
+        }
+    }
+    None
+}
+
+/// Step 3 of [`next_segment`], new data (or data again after a go-back):
+/// within cwnd (RFC 5681 §4.1 restart window, RFC 3042 Limited Transmit)
+/// and the peer's window, cut at the MSS, the end of the ring and the next
+/// SACKed range, held back by Nagle (RFC 896) and sender-side silly window
+/// avoidance (RFC 9293 §3.8.6.2.1), or arming the persist timer (§3.8.6.1).
+fn new_data(
+    snd: &mut SendHalf,
+    tcb: &mut Tcb,
+    ring: usize,
+    mss: u32,
+    fin_seq: Option<SeqNum>,
+    now: Instant,
+    cfg: &Config,
+) -> Option<(SeqNum, u32, bool)> {
+    let data_end = snd.end;
+    let wnd_end = snd.una + snd.wnd;
+    // RFC 5681 §4.1: "a TCP SHOULD set cwnd to no more than RW before
+    // beginning transmission if the TCP has not sent data in an
+    // interval exceeding the retransmission timeout", RW = min(IW,
+    // cwnd) (Linux tcp_cwnd_restart, tcp_slow_start_after_idle = 1;
+    // Linux halves cwnd per idle RTO down to RW, the RFC goes to RW).
+    let idle_long = snd
+        .cc
+        .last_sent
+        .is_some_and(|t| now.saturating_since(t) > tcb.rtx.rto);
+    if snd.una == snd.max && idle_long {
+        snd.cc.cwnd = snd.cc.cwnd.min(initial_window(mss));
+    }
+    let flight = pipe(snd, mss);
+    // RFC 5681 §3.2 / RFC 3042 (Limited Transmit): on the first and
+    // second duplicate ACKs, a segment of new data each, "provided
+    // that ... the total FlightSize would remain less than or equal to
+    // cwnd plus 2*SMSS"; cwnd itself is not changed. With SACK blocks
+    // `pipe` already leaves the SACKed segments out (RFC 6675 §5 (1)).
+    // Not after a timeout: only previously unsent data, and not for
+    // duplicate ACKs of data sent before it (Linux: not in CA_Loss).
+    let limited = if snd.cc.recover.is_none()
+        && snd.cc.rto_recover.is_none()
+        && snd.cc.sacked.is_empty()
+        && snd.nxt == snd.max
+    {
+        u32::from(snd.cc.dupacks.min(DUP_THRESH - 1)) * mss
+    } else {
+        0
+    };
+    let cwnd_room = snd.cc.cwnd.saturating_add(limited).saturating_sub(flight);
+    let wnd_room = wnd_end - snd.nxt;
+    let avail = data_end - snd.nxt;
+    // With segmentation offload, one "segment" may carry many MSS (the
+    // transport cuts it); never more than fits one IPv4 packet.
+    let seg_max = if cfg.gso_max > mss {
+        cfg.gso_max.min(65_535 - 20 - 60) / mss * mss
+    } else {
+        mss
+    };
+    let mut len = avail
+        .min(seg_max)
+        .min(wnd_room)
+        .min(cwnd_room)
+        .min(ring_room(snd.nxt, ring));
+    // Stop before a SACKed range.
+    if let Some(&(s, _)) = snd
+        .cc
+        .sacked
+        .as_slice()
+        .iter()
+        .find(|&&(s, _)| s.after(snd.nxt))
+    {
+        len = len.min(s - snd.nxt);
+    }
+    if len == 0 {
+        snd.cc.sws_override = false;
+        if wnd_room == 0 && snd.nxt == snd.una && tcb.rtx.deadline.is_none() {
+            // RFC 9293 §3.8.6.1: the peer's window is zero and nothing is
+            // in flight: the persist timer.
+            snd.cc.persist = true;
+            tcb.rtx.retries = 0;
+            tcb.rtx.deadline = Some(now + tcb.rtx.rto);
+        }
+        return None;
+    }
+    let all = len == avail;
+    let idle = snd.nxt == snd.una;
+    // A segment cut short by the end of the ring is not a small segment:
+    // the rest follows at once from the ring's start.
+    let ring_cut = len == ring_room(snd.nxt, ring) && len < avail.min(mss);
+    // Nagle (RFC 896, RFC 9293 §3.7.4): with data in flight, hold back a
+    // segment smaller than the MSS. Sender-side silly window avoidance
+    // (RFC 9293 §3.8.6.2.1, MUST-38): send a full segment, or all that
+    // is queued, or at least half the largest window the peer offered
+    // (so a peer whose window never reaches one MSS is served), "or if
+    // the override timeout occurs". Only the peer's window holds a
+    // segment back here: a piece cut by cwnd waits for the ACKs that
+    // open cwnd.
+    let nagle_holds = cfg.nagle && len < mss && !idle && !ring_cut;
+    let wnd_small = len == wnd_room && len < avail;
+    let sws_ok = len >= mss
+        || all
+        || len >= snd.max_wnd / 2
+        || ring_cut
+        || !wnd_small && idle
+        || snd.cc.sws_override;
+    if !sws_ok || nagle_holds {
+        if !sws_ok && idle && (tcb.rtx.deadline.is_none() || snd.cc.persist) {
+            // The override timer, with nothing in flight: Linux's probe
+            // timer, whose tcp_write_wakeup sends what the window
+            // allows (armed by tcp_check_probe_timer when tcp_write_xmit
+            // found tcp_snd_wnd_test refusing the segment), one RTO
+            // after; here the RTO kept within MUST-38's 0.1-1.0 s.
+            if !snd.cc.persist || tcb.rtx.deadline.is_none() {
+                snd.cc.persist = true;
+                tcb.rtx.retries = 0;
+                tcb.rtx.deadline = Some(now + sws_override_after(&tcb.rtx));
+            }
+        }
+        return None;
+    }
+    snd.cc.sws_override = false;
+    Some(send_new(snd, tcb, len, fin_seq, now, cfg))
+}
+
+/// Sends `len` new bytes from SND.NXT (with the FIN when they are the last
+/// and the peer's window has room for it): times the segment for an RTT
+/// sample, starts the RTO unless it runs, and arms the loss probe.
+pub(crate) fn send_new(
+    snd: &mut SendHalf,
+    tcb: &mut Tcb,
+    len: u32,
+    fin_seq: Option<SeqNum>,
+    now: Instant,
+    cfg: &Config,
+) -> (SeqNum, u32, bool) {
+    let wnd_end = snd.una + snd.wnd;
+    let seq = snd.nxt;
+    snd.cc.last_sent = Some(now);
+    snd.nxt += len;
+    snd.max = snd.max.max(snd.nxt);
+    if snd.cc.rtt_probe.is_none() && snd.nxt == snd.max {
+        snd.cc.rtt_probe = Some((seq, now));
+    }
+    if tcb.rtx.deadline.is_none() || snd.cc.persist {
+        snd.cc.persist = false;
+        tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
+    }
+    arm_pto(snd, tcb, now);
+    let fin = fin_seq == Some(snd.nxt) && snd.nxt.after_eq(snd.max) && wnd_end.after(snd.nxt);
+    if fin {
+        snd.nxt += 1;
+        snd.max = snd.max.max(snd.nxt);
+    }
+    (seq, len, fin)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn retransmit(
+    snd: &mut SendHalf,
+    tcb: &mut Tcb,
+    seq: SeqNum,
+    mss: u32,
+    ring: usize,
+    fin_seq: Option<SeqNum>,
+    now: Instant,
+    cfg: &Config,
+) -> (SeqNum, u32, bool) {
+    let limit = snd.max.min(snd.end);
+    let mut len = if seq.before(limit) {
+        (limit - seq).min(mss).min(ring_room(seq, ring))
+    } else {
+        0
+    };
+    if core::mem::take(&mut snd.cc.probe) {
+        // RFC 9293 §3.8.6.1: a zero-window probe carries one byte.
+        len = len.min(1);
+    }
+    if let Some(&(s, _)) = snd
+        .cc
+        .sacked
+        .as_slice()
+        .iter()
+        .find(|&&(s, _)| s.after(seq))
+    {
+        len = len.min(s - seq);
+    }
+    let end = seq + len;
+    if len > 0 {
+        snd.cc.last_sent = Some(now);
+    }
+    snd.cc.high_rxt = snd.cc.high_rxt.max(end);
+    // Karn: a retransmitted segment gives no RTT sample.
+    if snd.cc.rtt_probe.is_some_and(|(s, _)| s.before(end)) {
+        snd.cc.rtt_probe = None;
+    }
+    if snd.nxt.before(end) {
+        snd.nxt = end;
+    }
+    let fin = fin_seq == Some(end) && snd.max.after(end);
+    if fin && snd.nxt == end {
+        snd.nxt += 1;
+    }
+    if tcb.rtx.deadline.is_none() {
+        tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
+    }
+    (seq, len, fin)
+}

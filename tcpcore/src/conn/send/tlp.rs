@@ -1,0 +1,97 @@
+//! Tail loss probes (RFC 8985 §7): the probe timeout, the probe, and how
+//! an ACK or a DSACK (RFC 2883) ends the TLP episode.
+
+use crate::seq::SeqNum;
+use crate::time::{Duration, Instant};
+use crate::wire::TcpRepr;
+
+use super::cc::smss;
+use super::rto::backed_off;
+use crate::conn::{Config, SendHalf, Tcb};
+
+/// RFC 8985 §7.2: TLP.max_ack_delay, what the probe timeout of a lone
+/// segment allows for the peer's delayed ACK ("implementation specific"):
+/// Linux's, TCP_RTO_MIN, 200 ms (tcp_schedule_loss_probe).
+pub(crate) const TLP_MAX_ACK_DELAY: u64 = 200_000;
+/// RFC 8985 §7.2: "when there is no SRTT estimate available, the PTO
+/// SHOULD be 1 second" (Linux: TCP_TIMEOUT_INIT).
+pub(crate) const PTO_NO_SRTT: u64 = 1_000_000;
+
+/// RFC 8985 §7.2, TLP_calc_PTO: "If SRTT is available: PTO = 2 * SRTT. If
+/// FlightSize is one segment: PTO += TLP.max_ack_delay. Else: PTO = 1 sec.
+/// If Now() + PTO > TCP_RTO_expiration(): PTO = TCP_RTO_expiration() -
+/// Now()": the probe is never later than the RTO, and goes in its place.
+/// At least 10 ms, as Linux's tcp_schedule_loss_probe.
+pub(crate) fn pto_after(snd: &SendHalf, tcb: &Tcb, now: Instant) -> Option<Instant> {
+    let pto = match tcb.rtx.rtt {
+        Some((srtt, _)) => {
+            let mut pto = (2 * srtt).max(10_000);
+            if snd.max - snd.una <= smss(snd, tcb) {
+                pto += TLP_MAX_ACK_DELAY;
+            }
+            pto
+        }
+        None => PTO_NO_SRTT,
+    };
+    let at = now + Duration::from_micros(pto);
+    Some(match tcb.rtx.deadline {
+        Some(rto) if rto < at => rto,
+        _ => at,
+    })
+}
+
+/// Data (not only our FIN) is in flight: a loss probe would have
+/// something to resend.
+pub(crate) fn data_in_flight(snd: &SendHalf) -> bool {
+    snd.una.before(snd.max.min(snd.end))
+}
+
+/// Arms (or re-arms) the tail-loss-probe timer while data is in flight and
+/// no probe is out; stops it otherwise. The RTO deadline must be set first.
+/// With only the FIN in flight the RTO alone resends it.
+pub(crate) fn arm_pto(snd: &mut SendHalf, tcb: &Tcb, now: Instant) {
+    snd.cc.pto = if data_in_flight(snd) && snd.cc.tlp.is_none() && snd.cc.recover.is_none() {
+        pto_after(snd, tcb, now)
+    } else {
+        None
+    };
+}
+
+/// The tail-loss-probe timer fired (RFC 8985 §7.3): a new segment, or the
+/// last segment again, is sent (by [`next_segment`](super::next_segment)), so that a lost tail
+/// draws a SACK (and recovery) instead of waiting for the RTO. "After attempting to send a loss probe, regardless
+/// of whether a loss probe was sent, the sender MUST re-arm the RTO timer,
+/// not the PTO timer, if FlightSize is not empty" (Linux
+/// tcp_send_loss_probe -> tcp_rearm_rto). `arm_pto` schedules no probe
+/// without data to resend, so one that finds none (only the FIN in flight)
+/// leaves the RTO as it was.
+pub fn on_pto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) {
+    snd.cc.pto = None;
+    if data_in_flight(snd) && snd.cc.tlp.is_none() && snd.cc.recover.is_none() {
+        snd.cc.tlp = Some(snd.max);
+        snd.cc.rtx_last = true;
+        tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
+    }
+}
+
+/// RFC 2883 §4: the ACK's first SACK block lies at or below its cumulative
+/// ACK (a DSACK) and reports the segment that ends at `end` (the loss
+/// probe) as received twice.
+pub(crate) fn dsack_covers(seg: &TcpRepr<'_>, ack: SeqNum, end: SeqNum) -> bool {
+    seg.options
+        .sack_blocks
+        .as_slice()
+        .first()
+        .is_some_and(|&(l, r)| r.before_eq(ack) && l.before(end) && r.after_eq(end))
+}
+
+/// RFC 8985 §7.4.2: a duplicate ACK at or beyond the loss probe's end, with
+/// a DSACK for it or with no SACK option at all, shows that both the
+/// original and the probe arrived: the probe repaired nothing.
+pub(crate) fn tlp_dupack(snd: &mut SendHalf, seg: &TcpRepr<'_>, ack: SeqNum) {
+    if let Some(end) = snd.cc.tlp.filter(|&end| ack.after_eq(end)) {
+        if seg.options.sack_blocks.as_slice().is_empty() || dsack_covers(seg, ack, end) {
+            snd.cc.tlp = None;
+        }
+    }
+}

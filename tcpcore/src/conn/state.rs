@@ -1,0 +1,324 @@
+//! A connection's state (RFC 9293 §3.3.2): the enum [`State`] of per-state
+//! structs, each holding only the fields valid in that state, and the
+//! pieces they share: the TCB's options and bookkeeping ([`Tcb`], RFC 7323
+//! timestamps [`TsState`], the RFC 6298 timer [`Rtx`]), the send half (RFC
+//! 9293 §3.3.1 send sequence variables, [`SendHalf`]) and the receive half
+//! ([`RecvHalf`], and [`RecvClosed`] after the peer's FIN).
+
+use crate::conn::{CloseReason, Congestion, StateName};
+use crate::seq::SeqNum;
+use crate::time::{Duration, Instant};
+use crate::wire::Timestamps;
+
+/// Timestamp state when RFC 7323 timestamps were negotiated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TsState {
+    /// TS.Recent: the peer's timestamp to echo.
+    pub recent: u32,
+    /// When TS.Recent was last updated (for the 24-day PAWS idle rule).
+    pub recent_at: Instant,
+    /// Added to our millisecond clock so that TSval does not reveal uptime.
+    pub offset: u32,
+}
+
+/// Options and bookkeeping common to every synchronized state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tcb {
+    /// Timestamps, if negotiated.
+    pub ts: Option<TsState>,
+    /// SACK was negotiated.
+    pub sack: bool,
+    /// Last.ACK.sent (RFC 7323 §4.3).
+    pub last_ack_sent: SeqNum,
+    /// Start of the current challenge-ACK second, and how many were sent in it.
+    pub challenge: (Instant, u8),
+    /// Retransmission timer of the SYN-ACK or the FIN.
+    pub rtx: Rtx,
+}
+
+/// RFC 6298 retransmission-timer state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rtx {
+    /// SRTT and RTTVAR in microseconds, once a sample was taken.
+    pub rtt: Option<(u64, u64)>,
+    /// The current RTO (before backoff).
+    pub rto: Duration,
+    /// Retransmission timeouts (or unanswered zero-window probes) in a row
+    /// without forward progress; the connection gives up at
+    /// `Config::max_retries` (Linux `icsk_retransmits`, `icsk_probes_out`).
+    pub retries: u8,
+    /// RFC 6298 §5.5: how many times the RTO has doubled since the last
+    /// valid RTT sample (Linux `icsk_backoff`). Karn: only a new sample
+    /// collapses it, not the ACK of retransmitted data.
+    pub backoff: u8,
+    /// When the segment in flight was first sent (Karn: only a segment never
+    /// retransmitted gives a sample).
+    pub sent_at: Instant,
+    /// When to retransmit, if something is in flight.
+    pub deadline: Option<Instant>,
+}
+
+/// The send half: RFC 9293 §3.3.1 send sequence variables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SendHalf {
+    /// ISS.
+    pub iss: SeqNum,
+    /// SND.UNA.
+    pub una: SeqNum,
+    /// SND.NXT.
+    pub nxt: SeqNum,
+    /// SND.WND, in bytes (already scaled).
+    pub wnd: u32,
+    /// The largest window the peer has offered (RFC 5961 §5.2 MAX.SND.WND).
+    pub max_wnd: u32,
+    /// SND.WL1.
+    pub wl1: SeqNum,
+    /// SND.WL2.
+    pub wl2: SeqNum,
+    /// The peer's window shift (Snd.Wind.Shift).
+    pub wscale: u8,
+    /// The effective send MSS (RFC 9293 §3.7.1): the peer's MSS clamped to
+    /// what our link carries, see [`effective_send_mss`](crate::conn::effective_send_mss).
+    pub mss: u16,
+    /// The size of the send buffer (0: this connection sends no data).
+    pub buf: u32,
+    /// SND.MAX: the highest sequence number sent so far (SND.NXT goes back
+    /// to SND.UNA after a retransmission timeout).
+    pub max: SeqNum,
+    /// The end of the data the application queued: the send buffer holds
+    /// `[SND.UNA, end)`.
+    pub end: SeqNum,
+    /// The application closed: our FIN follows the byte before `end`.
+    pub fin: bool,
+    /// Congestion control and loss recovery.
+    pub cc: Congestion,
+}
+
+/// The receive half while data may still arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecvHalf {
+    /// IRS.
+    pub irs: SeqNum,
+    /// RCV.NXT.
+    pub nxt: SeqNum,
+    /// The first byte the application has not consumed yet; the receive
+    /// buffer covers `[read, read + N)`.
+    pub read: SeqNum,
+    /// Our window shift (Rcv.Wind.Shift).
+    pub wscale: u8,
+    /// The size of the receive buffer (a power of two).
+    pub cap: u32,
+    /// The right edge of the window we last advertised (never moves left,
+    /// RFC 9293 §3.8.6).
+    pub adv_right: SeqNum,
+    /// In-order bytes received since we last sent an ACK.
+    pub unacked: u32,
+    /// When a delayed ACK is due.
+    pub ack_due: Option<Instant>,
+    /// The sequence number of the peer's FIN, seen while a gap was open.
+    pub fin: Option<SeqNum>,
+}
+
+/// The receive half after the peer's FIN: only what is needed to ACK, and
+/// where the application is in reading what came before the FIN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecvClosed {
+    /// RCV.NXT (one past the peer's FIN).
+    pub nxt: SeqNum,
+    /// The window field we advertise, already scaled.
+    pub window: u16,
+    /// The first byte the application has not consumed yet (`nxt - 1` once
+    /// everything before the FIN is read).
+    pub read: SeqNum,
+    /// The right edge of the receive window last advertised (at least
+    /// `nxt`): a RST between `nxt` and here is in the window (RFC 5961
+    /// §3.2) and gets a challenge ACK.
+    pub right: SeqNum,
+}
+
+/// SYN-RECEIVED: our SYN-ACK is out, the peer's ACK not yet in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SynReceived {
+    /// Common state.
+    pub tcb: Tcb,
+    /// Send half.
+    pub snd: SendHalf,
+    /// Receive half.
+    pub rcv: RecvHalf,
+    /// Window scaling was negotiated (both SYNs carry the option).
+    pub window_scaling: bool,
+    /// When a retransmitted SYN was last answered (for the debounce of
+    /// further duplicates); `None` until the first one. The SYN-ACKs sent by
+    /// [`State::accept`] and by the retransmission timer do not count.
+    pub dup_syn_answered: Option<Instant>,
+    /// The application closed in SYN-RECEIVED: our FIN follows as soon as
+    /// the handshake completes (RFC 9293 §3.10.4).
+    pub close_queued: bool,
+}
+
+/// A state in which both halves are open or ours is closing: ESTABLISHED,
+/// FIN-WAIT-1, FIN-WAIT-2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Open {
+    /// Common state.
+    pub tcb: Tcb,
+    /// Send half.
+    pub snd: SendHalf,
+    /// Receive half.
+    pub rcv: RecvHalf,
+}
+
+/// FIN-WAIT-2: our FIN is acknowledged; waiting for the peer's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FinWait2 {
+    /// Common state.
+    pub tcb: Tcb,
+    /// Send half.
+    pub snd: SendHalf,
+    /// Receive half.
+    pub rcv: RecvHalf,
+    /// When to give up waiting.
+    pub deadline: Instant,
+}
+
+/// A state after the peer's FIN: CLOSE-WAIT, CLOSING, LAST-ACK.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HalfClosed {
+    /// Common state.
+    pub tcb: Tcb,
+    /// Send half.
+    pub snd: SendHalf,
+    /// What is left of the receive half.
+    pub rcv: RecvClosed,
+}
+
+/// TIME-WAIT: both FINs done; a retransmitted FIN is acknowledged again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeWait {
+    /// Timestamps, to answer with.
+    pub ts: Option<TsState>,
+    /// SND.NXT.
+    pub snd_nxt: SeqNum,
+    /// What is left of the receive half.
+    pub rcv: RecvClosed,
+    /// When TIME-WAIT ends.
+    pub expires: Instant,
+    /// The challenge-ACK rate limit's second and count (RFC 5961 §7).
+    pub challenge: (Instant, u8),
+}
+
+/// A connection's state (RFC 9293 §3.3.2). LISTEN lives in the endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// SYN-RECEIVED.
+    SynReceived(SynReceived),
+    /// ESTABLISHED.
+    Established(Open),
+    /// FIN-WAIT-1: our FIN is out, the peer may still send.
+    FinWait1(Open),
+    /// FIN-WAIT-2.
+    FinWait2(FinWait2),
+    /// CLOSE-WAIT: the peer's FIN is in; ours not yet sent.
+    CloseWait(HalfClosed),
+    /// CLOSING: both FINs out, ours not yet acknowledged.
+    Closing(HalfClosed),
+    /// LAST-ACK: we closed after the peer; waiting for the ACK of our FIN.
+    LastAck(HalfClosed),
+    /// TIME-WAIT.
+    TimeWait(TimeWait),
+    /// CLOSED, and why.
+    Closed(CloseReason),
+}
+
+impl State {
+    /// This state's name.
+    pub const fn name(&self) -> StateName {
+        match self {
+            State::SynReceived(_) => StateName::SynReceived,
+            State::Established(_) => StateName::Established,
+            State::FinWait1(_) => StateName::FinWait1,
+            State::FinWait2(_) => StateName::FinWait2,
+            State::CloseWait(_) => StateName::CloseWait,
+            State::Closing(_) => StateName::Closing,
+            State::LastAck(_) => StateName::LastAck,
+            State::TimeWait(_) => StateName::TimeWait,
+            State::Closed(_) => StateName::Closed,
+        }
+    }
+
+    /// RCV.NXT, where the state still has it.
+    pub fn rcv_nxt(&self) -> Option<SeqNum> {
+        match self {
+            State::SynReceived(s) => Some(s.rcv.nxt),
+            State::Established(s) | State::FinWait1(s) => Some(s.rcv.nxt),
+            State::FinWait2(s) => Some(s.rcv.nxt),
+            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => Some(s.rcv.nxt),
+            State::TimeWait(s) => Some(s.rcv.nxt),
+            State::Closed(_) => None,
+        }
+    }
+
+    /// The right edge of the receive window last advertised, while data may
+    /// still arrive.
+    pub fn rcv_adv_right(&self) -> Option<SeqNum> {
+        match self {
+            State::SynReceived(s) => Some(s.rcv.adv_right),
+            State::Established(s) | State::FinWait1(s) => Some(s.rcv.adv_right),
+            State::FinWait2(s) => Some(s.rcv.adv_right),
+            _ => None,
+        }
+    }
+
+    /// Whether the state is SYN-RECEIVED (counts against the half-open bound).
+    pub const fn is_half_open(&self) -> bool {
+        matches!(self, State::SynReceived(_))
+    }
+
+    /// The bytes received in order that the application has not consumed:
+    /// `[read, end)`, held in the connection's receive buffer.
+    pub fn unread(&self) -> Option<(SeqNum, SeqNum)> {
+        match self {
+            State::SynReceived(s) => Some((s.rcv.read, s.rcv.nxt)),
+            State::Established(s) | State::FinWait1(s) => Some((s.rcv.read, s.rcv.nxt)),
+            State::FinWait2(s) => Some((s.rcv.read, s.rcv.nxt)),
+            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
+                Some((s.rcv.read, s.rcv.nxt - 1))
+            }
+            State::TimeWait(s) => Some((s.rcv.read, s.rcv.nxt - 1)),
+            State::Closed(_) => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpenKind {
+    Established,
+    FinWait1,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HalfKind {
+    CloseWait,
+    Closing,
+    LastAck,
+}
+
+pub(crate) fn half_state(kind: HalfKind, s: HalfClosed) -> State {
+    match kind {
+        HalfKind::CloseWait => State::CloseWait(s),
+        HalfKind::Closing => State::Closing(s),
+        HalfKind::LastAck => State::LastAck(s),
+    }
+}
+
+pub(crate) fn ts_now(ts: &TsState, now: Instant) -> u32 {
+    (now.as_millis() as u32).wrapping_add(ts.offset)
+}
+
+/// RFC 7323 §3.2: segments carry TSval = our clock, TSecr = TS.Recent.
+pub(crate) fn ts_option(ts: Option<TsState>, now: Instant) -> Option<Timestamps> {
+    ts.map(|t| Timestamps {
+        tsval: ts_now(&t, now),
+        tsecr: t.recent,
+    })
+}
