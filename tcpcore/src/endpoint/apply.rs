@@ -3,11 +3,14 @@
 //! sent (or held for ACK batching), the events reported, and the slot
 //! refiled in the timer heap or freed.
 
+use core::iter::Peekable;
+use core::slice;
+
 use crate::conn::{Event, Reply, State, StateName, Transition};
 use crate::isn::FourTuple;
 use crate::seq::SeqNum;
 use crate::time::Instant;
-use crate::wire::TcpControl;
+use crate::wire::{EthernetAddress, TcpControl};
 
 use super::stats::close_index;
 use super::{AppEvent, ConnId, Endpoint, Io};
@@ -25,70 +28,141 @@ impl Endpoint<'_> {
         now: Instant,
         io: &mut I,
     ) {
-        let slot = &mut self.slots[i as usize];
-        let id = ConnId {
-            index: i,
-            generation: slot.generation,
-        };
+        let slot = &self.slots[i as usize];
         let Some(conn) = slot.conn.as_ref() else {
             return;
         };
-        let (tuple, peer_mac) = (conn.tuple, conn.peer_mac);
+        let at = Target {
+            id: ConnId {
+                index: i,
+                generation: slot.generation,
+            },
+            tuple: conn.tuple,
+            mac: conn.peer_mac,
+        };
         let to = t.state.name();
-        // The new state goes into the table once; what follows works on it
-        // there, in place.
-        if let Some(c) = self.slots[i as usize].conn.as_mut() {
-            c.state = t.state;
+        self.enter(&at, from, &t.state, io);
+        // Events in the RFC's order: establishment, data, FIN, closing.
+        let mut events = t.events.iter().peekable();
+        let reported = self.report_established(&at, from, &mut events, io);
+        let mut replies = t.replies;
+        let consumed = self.deliver(i, at.id, &at.tuple, t.state.unread(), t.data, io);
+        let mut more: heapless::Vec<Reply, 4> = heapless::Vec::new();
+        more.extend(self.reopen_window(i, consumed, &mut replies, now));
+        more.extend(self.close_after_peer_fin(i, now));
+        let advanced = !t.data.is_empty() || t.buffered > 0;
+        let all = replies.iter().chain(more.iter());
+        let (last, closed) = self.send_replies(&at, all, advanced, now, io);
+        if last != to {
+            io.event(
+                at.id,
+                &at.tuple,
+                AppEvent::StateChange { from: to, to: last },
+            );
+        }
+        self.report_events(&at, events, reported, io);
+        self.refile(i, last, closed);
+    }
+
+    /// The new state goes into the table once (what follows works on it
+    /// there, in place); the half-open count and the application learn of
+    /// the change.
+    fn enter<I: Io>(&mut self, at: &Target, from: StateName, state: &State, io: &mut I) {
+        let to = state.name();
+        if let Some(c) = self.slots[at.id.index as usize].conn.as_mut() {
+            c.state = *state;
         }
         if from == StateName::SynReceived && to != StateName::SynReceived {
             self.half_open -= 1;
         }
         if from != to {
-            io.event(id, &tuple, AppEvent::StateChange { from, to });
+            io.event(at.id, &at.tuple, AppEvent::StateChange { from, to });
         }
-        // Events in the RFC's order: establishment, data, FIN, closing.
-        let mut events = t.events.iter().peekable();
-        // A connection that leaves SYN-RECEIVED without being established
-        // was never reported to the application: its end is not either.
+    }
+
+    /// Reports the establishment at the front of `events`, if it is there.
+    /// Returns whether the application knows of the connection: one that
+    /// leaves SYN-RECEIVED without being established was never reported to
+    /// the application, so its end is not either.
+    fn report_established<'e, I: Io>(
+        &mut self,
+        at: &Target,
+        from: StateName,
+        events: &mut Peekable<slice::Iter<'e, Event>>,
+        io: &mut I,
+    ) -> bool {
         let mut reported = from != StateName::SynReceived;
         while let Some(Event::Established) = events.peek() {
             events.next();
             reported = true;
             self.stats.established += 1;
-            io.event(id, &tuple, AppEvent::Established);
+            io.event(at.id, &at.tuple, AppEvent::Established);
         }
-        let mut replies = t.replies;
-        let mut more: heapless::Vec<Reply, 4> = heapless::Vec::new();
-        let unread = t.state.unread();
-        let consumed = self.deliver(i, id, &tuple, unread, t.data, io);
+        reported
+    }
+
+    /// The application took `consumed` bytes: the receive window reopens by
+    /// as much. Returns the window update to send when there are no
+    /// `replies`; otherwise the replies, made before the application took
+    /// the data, advertise the window as it is now instead.
+    fn reopen_window(
+        &mut self,
+        i: u32,
+        consumed: u32,
+        replies: &mut heapless::Vec<Reply, 2>,
+        now: Instant,
+    ) -> Option<Reply> {
+        if consumed == 0 {
+            return None;
+        }
         let cfg = self.cfg.conn;
         let slot = &mut self.slots[i as usize];
-        if let Some(state) = slot.conn.as_mut().map(|c| &mut c.state) {
-            if consumed > 0 {
-                let update = state.consume(consumed, now, &cfg, &slot.rx);
-                if replies.is_empty() {
-                    more.extend(update);
-                } else if let Some(w) = state.readvertise() {
-                    // The replies were made before the application took the
-                    // data: they advertise the window as it is now instead.
-                    for r in replies.iter_mut().filter(|r| r.control != TcpControl::Rst) {
-                        r.window = w;
-                    }
-                }
-            }
-            // The seed's behaviour: once the peer's FIN is in and everything
-            // before it read, close our side.
-            if cfg.close_on_peer_fin
-                && matches!(state, State::CloseWait(_))
-                && state.unread().is_some_and(|(r, e)| r == e)
-            {
-                let c = state.close(now, &cfg);
-                *state = c.state;
-                more.extend(c.replies);
+        let state = slot.conn.as_mut().map(|c| &mut c.state)?;
+        let update = state.consume(consumed, now, &cfg, &slot.rx);
+        if replies.is_empty() {
+            return update;
+        }
+        if let Some(w) = state.readvertise() {
+            for r in replies.iter_mut().filter(|r| r.control != TcpControl::Rst) {
+                r.window = w;
             }
         }
-        // Data and FIN to send go first; a pure ACK they make redundant (the
-        // same ACK, no SACK blocks) is left out.
+        None
+    }
+
+    /// The seed's behaviour: once the peer's FIN is in and everything
+    /// before it read, close our side. Returns the replies of that close.
+    fn close_after_peer_fin(&mut self, i: u32, now: Instant) -> heapless::Vec<Reply, 2> {
+        let cfg = self.cfg.conn;
+        let Some(state) = self.slots[i as usize].conn.as_mut().map(|c| &mut c.state) else {
+            return heapless::Vec::new();
+        };
+        if cfg.close_on_peer_fin
+            && matches!(state, State::CloseWait(_))
+            && state.unread().is_some_and(|(r, e)| r == e)
+        {
+            let c = state.close(now, &cfg);
+            *state = c.state;
+            return c.replies;
+        }
+        heapless::Vec::new()
+    }
+
+    /// Sends the connection's data and FIN first, then `replies`: a pure
+    /// ACK the segments just sent make redundant (the same ACK, no SACK
+    /// blocks) is left out, and with batching on one that only moves
+    /// RCV.NXT forward (`advanced`) is held. Returns the state's name after
+    /// sending, and whether it is closed.
+    fn send_replies<'r, I: Io>(
+        &mut self,
+        at: &Target,
+        replies: impl Iterator<Item = &'r Reply>,
+        advanced: bool,
+        now: Instant,
+        io: &mut I,
+    ) -> (StateName, bool) {
+        let i = at.id.index;
+        let (tuple, peer_mac) = (at.tuple, at.mac);
         let sent = self.transmit(i, &tuple, peer_mac, now, io);
         let (rcv_nxt, last, closed) = match self.slots[i as usize].conn.as_ref() {
             Some(c) => (
@@ -98,8 +172,7 @@ impl Endpoint<'_> {
             ),
             None => (None, StateName::Closed, true),
         };
-        let advanced = !t.data.is_empty() || t.buffered > 0;
-        for r in replies.iter().chain(more.iter()) {
+        for r in replies {
             let pure =
                 r.control == TcpControl::None && r.len == 0 && r.options.sack_blocks.is_empty();
             if sent > 0 && pure && r.ack == rcv_nxt {
@@ -111,7 +184,7 @@ impl Endpoint<'_> {
                 // Batching: an ACK that only moves RCV.NXT forward waits for
                 // the end of the batch, where one ACK per connection covers
                 // every segment of the batch.
-                self.defer_ack(i, id.generation, *r, &tuple, peer_mac, io);
+                self.defer_ack(i, at.id.generation, *r, &tuple, peer_mac, io);
                 continue;
             }
             if r.ack.is_some() {
@@ -123,22 +196,37 @@ impl Endpoint<'_> {
         if sent > 0 {
             self.forget_ack(i);
         }
-        if last != to {
-            io.event(id, &tuple, AppEvent::StateChange { from: to, to: last });
-        }
+        (last, closed)
+    }
+
+    /// Reports the events after establishment: the peer's FIN, and the end
+    /// of the connection (only counted when the application never knew of
+    /// it, see [`Endpoint::report_established`]).
+    fn report_events<'e, I: Io>(
+        &mut self,
+        at: &Target,
+        events: impl Iterator<Item = &'e Event>,
+        reported: bool,
+        io: &mut I,
+    ) {
         for e in events {
             match e {
                 Event::Established => {}
-                Event::PeerClosed => io.event(id, &tuple, AppEvent::PeerClosed),
+                Event::PeerClosed => io.event(at.id, &at.tuple, AppEvent::PeerClosed),
                 Event::Closed(r) if !reported => {
                     self.stats.handshakes_failed[close_index(*r)] += 1;
                 }
                 Event::Closed(r) => {
                     self.stats.closed[close_index(*r)] += 1;
-                    io.event(id, &tuple, AppEvent::Closed(*r));
+                    io.event(at.id, &at.tuple, AppEvent::Closed(*r));
                 }
             }
         }
+    }
+
+    /// Frees slot `i` when its connection is closed; otherwise files it in
+    /// the timer heap (and on the TIME-WAIT list when it entered TIME-WAIT).
+    fn refile(&mut self, i: u32, last: StateName, closed: bool) {
         if closed {
             self.remove(i);
         } else {
@@ -193,4 +281,12 @@ impl Endpoint<'_> {
         self.stats.bytes_delivered += u64::from(taken);
         taken
     }
+}
+
+/// The connection a transition is applied to: its id, 4-tuple and the
+/// peer's MAC address as they were when the transition began.
+struct Target {
+    id: ConnId,
+    tuple: FourTuple,
+    mac: EthernetAddress,
 }

@@ -6,7 +6,8 @@ use crate::conn::{reset_for, SegmentDrop};
 use crate::isn::FourTuple;
 use crate::time::Instant;
 use crate::wire::{
-    self, ArpOperation, ArpRepr, ChecksumPolicy, EtherType, EthernetRepr, Frame, Ipv4Repr, TcpRepr,
+    self, ArpOperation, ArpRepr, ChecksumPolicy, EtherType, EthernetAddress, EthernetRepr, Frame,
+    Ipv4Repr, TcpRepr,
 };
 
 use super::{DropReason, Endpoint, Io};
@@ -67,6 +68,8 @@ impl Endpoint<'_> {
         }
     }
 
+    /// A TCP segment: checked for its addresses, then handed to its
+    /// connection, to LISTEN, or answered as a segment to a closed port.
     fn handle_tcp<I: Io>(
         &mut self,
         now: Instant,
@@ -75,11 +78,37 @@ impl Endpoint<'_> {
         tcp: &TcpRepr<'_>,
         io: &mut I,
     ) {
+        if let Err(why) = self.screen(eth, ip, tcp) {
+            return self.drop_frame(why);
+        }
+        let tuple = FourTuple {
+            local_addr: self.cfg.addr,
+            local_port: tcp.dst_port,
+            remote_addr: ip.src_addr,
+            remote_port: tcp.src_port,
+        };
+        if tcp.dst_port != self.cfg.port {
+            return self.closed_port(&tuple, eth.src_addr, tcp, io);
+        }
+        match self.lookup(&tuple) {
+            Some(i) => self.segment_for_conn(i, now, eth.src_addr, &tuple, tcp, io),
+            None => self.listen(now, eth.src_addr, &tuple, tcp, None, io),
+        }
+    }
+
+    /// Whether a segment is addressed to us and comes from an address that
+    /// can be a peer; the reason to drop it if not.
+    fn screen(
+        &self,
+        eth: &EthernetRepr,
+        ip: &Ipv4Repr,
+        tcp: &TcpRepr<'_>,
+    ) -> Result<(), DropReason> {
         if eth.dst_addr != self.cfg.mac
             || ip.dst_addr != self.cfg.addr
             || (tcp.dst_port != self.cfg.port && !self.cfg.reset_other_ports)
         {
-            return self.drop_frame(DropReason::NotForUs);
+            return Err(DropReason::NotForUs);
         }
         // RFC 9293 §3.10.7.2: a SYN from a broadcast or multicast address is
         // ignored; so is any segment from an address that cannot be a peer.
@@ -96,67 +125,77 @@ impl Endpoint<'_> {
             || src == self.cfg.addr
             || eth.src_addr.is_multicast()
         {
-            return self.drop_frame(DropReason::BadSource);
+            return Err(DropReason::BadSource);
         }
-        let tuple = FourTuple {
-            local_addr: self.cfg.addr,
-            local_port: tcp.dst_port,
-            remote_addr: src,
-            remote_port: tcp.src_port,
+        Ok(())
+    }
+
+    /// Own-address mode: nothing else listens on this address, so every
+    /// other port is CLOSED. RFC 9293 §3.10.7.1: "all data in the incoming
+    /// segment is discarded. An incoming segment containing a RST is
+    /// discarded. An incoming segment not containing a RST causes a RST to
+    /// be sent in response." The reset carries no data or options, so it is
+    /// never larger than what it answers; like Linux (`tcp_v4_send_reset`,
+    /// which the kernel sends for a closed port without a rate limit), it is
+    /// not rate-limited.
+    fn closed_port<I: Io>(
+        &mut self,
+        tuple: &FourTuple,
+        mac: EthernetAddress,
+        tcp: &TcpRepr<'_>,
+        io: &mut I,
+    ) {
+        self.drop_frame(DropReason::NoConnection);
+        if let Some(rst) = reset_for(tcp) {
+            self.stats.resets_sent += 1;
+            self.emit(tuple, mac, &rst, io);
+        }
+    }
+
+    /// A segment for the connection in slot `i`: its transition is carried
+    /// out, or, for a SYN that opens a new incarnation from TIME-WAIT, the
+    /// old one ends and LISTEN takes the SYN.
+    fn segment_for_conn<I: Io>(
+        &mut self,
+        i: u32,
+        now: Instant,
+        mac: EthernetAddress,
+        tuple: &FourTuple,
+        tcp: &TcpRepr<'_>,
+        io: &mut I,
+    ) {
+        let cfg = self.cfg.conn;
+        let (conn, mut rx) = self.rx_buf(i);
+        let Some(conn) = conn.as_mut() else {
+            return;
         };
-        if tcp.dst_port != self.cfg.port {
-            // Own-address mode: nothing else listens on this address, so
-            // every other port is CLOSED. RFC 9293 §3.10.7.1: "all data in
-            // the incoming segment is discarded. An incoming segment
-            // containing a RST is discarded. An incoming segment not
-            // containing a RST causes a RST to be sent in response." The
-            // reset carries no data or options, so it is never larger than
-            // what it answers; like Linux (`tcp_v4_send_reset`, which the
-            // kernel sends for a closed port without a rate limit), it is
-            // not rate-limited.
-            self.drop_frame(DropReason::NoConnection);
-            if let Some(rst) = reset_for(tcp) {
-                self.stats.resets_sent += 1;
-                self.emit(&tuple, eth.src_addr, &rst, io);
-            }
-            return;
+        let before = conn.state;
+        let t = before.on_segment(tcp, now, &cfg, &mut rx);
+        // Only a segment the connection took (not one dropped as out of
+        // window, PAWS-old or with a bad ACK, which anyone who knows
+        // the 4-tuple can send) shows that the peer is there and where
+        // it is: it alone refreshes the idle timer and the peer's MAC.
+        // A keepalive probe (RFC 9293 §3.8.4: SEG.SEQ = RCV.NXT - 1,
+        // at most one byte) is dropped as old, yet comes from a live
+        // peer.
+        let keepalive = t.dropped == Some(SegmentDrop::OutOfWindow)
+            && tcp.payload.len() <= 1
+            && before.rcv_nxt().is_some_and(|n| tcp.seq_number == n - 1u32);
+        if t.dropped.is_none() {
+            conn.peer_mac = mac;
         }
-        if let Some(i) = self.lookup(&tuple) {
-            let cfg = self.cfg.conn;
-            let (conn, mut rx) = self.rx_buf(i);
-            let Some(conn) = conn.as_mut() else {
-                return;
-            };
-            let before = conn.state;
-            let t = before.on_segment(tcp, now, &cfg, &mut rx);
-            // Only a segment the connection took (not one dropped as out of
-            // window, PAWS-old or with a bad ACK, which anyone who knows
-            // the 4-tuple can send) shows that the peer is there and where
-            // it is: it alone refreshes the idle timer and the peer's MAC.
-            // A keepalive probe (RFC 9293 §3.8.4: SEG.SEQ = RCV.NXT - 1,
-            // at most one byte) is dropped as old, yet comes from a live
-            // peer.
-            let keepalive = t.dropped == Some(SegmentDrop::OutOfWindow)
-                && tcp.payload.len() <= 1
-                && before.rcv_nxt().is_some_and(|n| tcp.seq_number == n - 1u32);
-            if t.dropped.is_none() {
-                conn.peer_mac = eth.src_addr;
-            }
-            if t.dropped.is_none() || keepalive {
-                conn.last_rx = now;
-            }
-            if let Some(d) = t.dropped {
-                self.drop_frame(DropReason::from_segment_drop(d));
-            }
-            if let Some(iss) = t.reopen {
-                // A new incarnation from TIME-WAIT (RFC 6191): the old one
-                // ends, and the SYN goes to LISTEN.
-                self.end_time_wait(i, now, io);
-                return self.listen(now, eth.src_addr, &tuple, tcp, Some(iss), io);
-            }
-            self.apply(i, before.name(), t, now, io);
-            return;
+        if t.dropped.is_none() || keepalive {
+            conn.last_rx = now;
         }
-        self.listen(now, eth.src_addr, &tuple, tcp, None, io)
+        if let Some(d) = t.dropped {
+            self.drop_frame(DropReason::from_segment_drop(d));
+        }
+        if let Some(iss) = t.reopen {
+            // A new incarnation from TIME-WAIT (RFC 6191): the old one
+            // ends, and the SYN goes to LISTEN.
+            self.end_time_wait(i, now, io);
+            return self.listen(now, mac, tuple, tcp, Some(iss), io);
+        }
+        self.apply(i, before.name(), t, now, io);
     }
 }
