@@ -4,6 +4,8 @@
 //! cookies (RFC 4987) answer instead, and a valid returning cookie opens
 //! the connection its SYN would have.
 
+use core::net::Ipv4Addr;
+
 use crate::conn::{reset_for, State, StateName};
 use crate::cookie;
 use crate::isn::FourTuple;
@@ -26,31 +28,13 @@ impl Endpoint<'_> {
         iss: Option<SeqNum>,
         io: &mut I,
     ) {
-        let tuple = *tuple;
-        let src = tuple.remote_addr;
         // LISTEN (RFC 9293 §3.10.7.2): first check for a RST, then an ACK,
         // then a SYN.
         if tcp.control == TcpControl::Rst {
             return self.drop_frame(DropReason::NoConnection);
         }
-        if let (Some(ack), TcpControl::None | TcpControl::Fin) = (tcp.ack_number, tcp.control) {
-            if self.cookies_until.is_some_and(|u| now <= u) {
-                let tsecr = tcp.options.timestamps.map(|t| t.tsecr);
-                if let Some(opts) =
-                    cookie::check(&self.keyed, &tuple, tcp.seq_number, ack, tsecr, now)
-                {
-                    return self.accept_cookie(&tuple, mac, tcp, opts, now, io);
-                }
-                // The MAC covers the client's ISN, known only from a
-                // segment at ISN + 1. When the handshake ACK and the first
-                // segment after it were lost, later segments fail the
-                // check; the reset of RFC 9293 §3.10.7.2 (which Linux
-                // sends) would kill a connection that the client's
-                // retransmission of its first segment completes.
-                if cookie::slot_is_current(ack, now) {
-                    return self.drop_frame(DropReason::CookieUnverified);
-                }
-            }
+        if self.returning_cookie(now, mac, tuple, tcp, io) {
+            return;
         }
         if tcp.ack_number.is_some() {
             // RFC 9293 §3.10.7.2, second: "Any acknowledgment is bad if it
@@ -61,7 +45,7 @@ impl Endpoint<'_> {
             self.drop_frame(DropReason::NoConnection);
             if let Some(rst) = reset_for(tcp) {
                 self.stats.resets_sent += 1;
-                self.emit(&tuple, mac, &rst, io);
+                self.emit(tuple, mac, &rst, io);
             }
             return;
         }
@@ -74,8 +58,58 @@ impl Endpoint<'_> {
             // discards them too.)
             return self.drop_frame(DropReason::NoConnection);
         }
-        let max_src = self.cfg.conn.max_per_source;
-        if max_src > 0 && u32::from(self.per_source[self.source_bucket(src)]) >= max_src {
+        self.open(now, mac, tuple, tcp, iss, io);
+    }
+
+    /// While SYN cookies are out, an ACK (with no other control) may bring
+    /// one back: a valid cookie opens the connection its SYN would have
+    /// ([`Endpoint::accept_cookie`]). Returns whether the segment was taken
+    /// care of here (accepted, or dropped as an unverified cookie).
+    fn returning_cookie<I: Io>(
+        &mut self,
+        now: Instant,
+        mac: EthernetAddress,
+        tuple: &FourTuple,
+        tcp: &TcpRepr<'_>,
+        io: &mut I,
+    ) -> bool {
+        let (Some(ack), TcpControl::None | TcpControl::Fin) = (tcp.ack_number, tcp.control) else {
+            return false;
+        };
+        if self.cookies_until.is_none_or(|u| now > u) {
+            return false;
+        }
+        let tsecr = tcp.options.timestamps.map(|t| t.tsecr);
+        if let Some(opts) = cookie::check(&self.keyed, tuple, tcp.seq_number, ack, tsecr, now) {
+            self.accept_cookie(tuple, mac, tcp, opts, now, io);
+            return true;
+        }
+        // The MAC covers the client's ISN, known only from a segment at
+        // ISN + 1. When the handshake ACK and the first segment after it
+        // were lost, later segments fail the check; the reset of RFC 9293
+        // §3.10.7.2 (which Linux sends) would kill a connection that the
+        // client's retransmission of its first segment completes.
+        if cookie::slot_is_current(ack, now) {
+            self.drop_frame(DropReason::CookieUnverified);
+            return true;
+        }
+        false
+    }
+
+    /// A SYN in LISTEN (RFC 9293 §3.10.7.2, third): a new connection in
+    /// SYN-RECEIVED, within the per-source, table and half-open bounds (past
+    /// the half-open bound, a SYN cookie instead when they are on; in a full
+    /// table, the oldest TIME-WAIT gives way).
+    fn open<I: Io>(
+        &mut self,
+        now: Instant,
+        mac: EthernetAddress,
+        tuple: &FourTuple,
+        tcp: &TcpRepr<'_>,
+        iss: Option<SeqNum>,
+        io: &mut I,
+    ) {
+        if self.source_full(tuple.remote_addr) {
             return self.drop_frame(DropReason::PerSourceLimit);
         }
         if self.free == NIL && self.tw_head == NIL {
@@ -85,18 +119,18 @@ impl Endpoint<'_> {
         }
         if self.half_open >= self.cfg.max_half_open {
             if self.cfg.conn.syn_cookies {
-                return self.send_cookie(&tuple, mac, tcp, now, io);
+                return self.send_cookie(tuple, mac, tcp, now, io);
             }
             return self.drop_frame(DropReason::HalfOpenFull);
         }
         if self.free == NIL {
             self.recycle_time_wait(now, io);
         }
-        let iss = iss.unwrap_or_else(|| self.keyed.isn(&tuple, now));
-        let ts_offset = self.keyed.ts_offset(&tuple);
+        let iss = iss.unwrap_or_else(|| self.keyed.isn(tuple, now));
+        let ts_offset = self.keyed.ts_offset(tuple);
         let t = State::accept(tcp, iss, ts_offset, now, &self.cfg.conn, self.bufs);
         let conn = Conn {
-            tuple,
+            tuple: *tuple,
             peer_mac: mac,
             state: t.state,
             last_rx: now,
@@ -106,6 +140,13 @@ impl Endpoint<'_> {
         };
         self.half_open += 1;
         self.apply(i, StateName::Listen, t, now, io);
+    }
+
+    /// Whether the source address `addr` has its most connections
+    /// ([`crate::Config::max_per_source`], 0 for no bound).
+    fn source_full(&self, addr: Ipv4Addr) -> bool {
+        let max_src = self.cfg.conn.max_per_source;
+        max_src > 0 && u32::from(self.per_source[self.source_bucket(addr)]) >= max_src
     }
 
     /// RFC 4987 §3.6: the half-open bound is reached; answer with a SYN
@@ -157,32 +198,13 @@ impl Endpoint<'_> {
         now: Instant,
         io: &mut I,
     ) {
-        let max_src = self.cfg.conn.max_per_source;
-        if max_src > 0
-            && u32::from(self.per_source[self.source_bucket(tuple.remote_addr)]) >= max_src
-        {
+        if self.source_full(tuple.remote_addr) {
             return self.drop_frame(DropReason::PerSourceLimit);
         }
         let Some(iss) = ack.ack_number.map(|a| a - 1u32) else {
             return;
         };
-        let syn = TcpRepr {
-            seq_number: ack.seq_number - 1u32,
-            ack_number: None,
-            control: TcpControl::Syn,
-            payload: &[],
-            options: crate::wire::TcpOptions {
-                mss: Some(opts.mss),
-                window_scale: opts.window_scale,
-                sack_permitted: opts.sack_permitted,
-                sack_blocks: crate::wire::SackBlocks::new(),
-                timestamps: ack.options.timestamps.map(|t| crate::wire::Timestamps {
-                    tsval: t.tsval,
-                    tsecr: 0,
-                }),
-            },
-            ..*ack
-        };
+        let syn = cookie_syn(ack, opts);
         let t = State::accept(
             &syn,
             iss,
@@ -224,5 +246,27 @@ impl Endpoint<'_> {
             },
         );
         self.apply(i, StateName::SynReceived, t, now, io);
+    }
+}
+
+/// The SYN a returning cookie stands for, rebuilt from the ACK that brought
+/// it (SEG.SEQ - 1) and the options the cookie encodes.
+fn cookie_syn<'a>(ack: &TcpRepr<'a>, opts: cookie::CookieOptions) -> TcpRepr<'a> {
+    TcpRepr {
+        seq_number: ack.seq_number - 1u32,
+        ack_number: None,
+        control: TcpControl::Syn,
+        payload: &[],
+        options: crate::wire::TcpOptions {
+            mss: Some(opts.mss),
+            window_scale: opts.window_scale,
+            sack_permitted: opts.sack_permitted,
+            sack_blocks: crate::wire::SackBlocks::new(),
+            timestamps: ack.options.timestamps.map(|t| crate::wire::Timestamps {
+                tsval: t.tsval,
+                tsecr: 0,
+            }),
+        },
+        ..*ack
     }
 }

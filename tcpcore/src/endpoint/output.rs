@@ -86,7 +86,7 @@ impl Endpoint<'_> {
     }
 
     /// Sends what connection `i` has to send: retransmissions, new data,
-    /// its FIN (see [`State::poll_transmit`]). Pure ACKs in `acks` are left
+    /// its FIN (see [`State::poll_transmit`](crate::State::poll_transmit)). Pure ACKs in `acks` are left
     /// out when a segment goes anyway, since it carries the same ACK.
     pub(super) fn transmit<I: Io>(
         &mut self,

@@ -1,5 +1,5 @@
 //! The memory an endpoint works in, lent by the caller ([`Storage`]) or
-//! owned ([`OwnedStorage`], with `std`): the connection table's [`Slot`]s
+//! owned (`OwnedStorage`, with `std`): the connection table's [`Slot`]s
 //! and each connection's share of the receive and send buffers, and the
 //! checks of their shapes ([`StorageError`]).
 
