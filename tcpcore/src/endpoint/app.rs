@@ -1,0 +1,151 @@
+//! The application's calls on a connection: send, echo, resume delivery,
+//! close and abort (one connection or all).
+
+use crate::conn::{send, RecvBuffer, Transition};
+use crate::time::Instant;
+
+use super::{ConnId, Endpoint, Io};
+
+impl Endpoint<'_> {
+    /// The application is ready for more bytes on connection `id`: what
+    /// waits in its receive buffer is offered again through [`Io::deliver`],
+    /// and the window reopens (with a window update when it had closed).
+    pub fn resume<I: Io>(&mut self, id: ConnId, now: Instant, io: &mut I) {
+        if let Some(state) = self.state(id).copied() {
+            let t = Transition::idle(state);
+            self.apply(id.index, state.name(), t, now, io);
+        }
+    }
+
+    /// The application sends `data` on connection `id`; returns how many
+    /// bytes the send buffer took (fewer when it is full, none once the
+    /// connection is closing). They go out as the windows allow.
+    pub fn send<I: Io>(&mut self, id: ConnId, data: &[u8], now: Instant, io: &mut I) -> usize {
+        let Some(slot) = self.slots.get_mut(id.index as usize) else {
+            return 0;
+        };
+        if slot.generation != id.generation {
+            return 0;
+        }
+        let Some(conn) = slot.conn.as_mut() else {
+            return 0;
+        };
+        let Some((end, room)) = conn.state.send_space() else {
+            return 0;
+        };
+        let n = data.len().min(room);
+        let each = self.bufs.tx;
+        let at = id.index as usize * each;
+        send::ring_write(&mut self.tx_mem[at..at + each], end, &data[..n]);
+        let taken = conn.state.queue(n);
+        let (tuple, mac) = (conn.tuple, conn.peer_mac);
+        self.transmit(id.index, &tuple, mac, now, io);
+        self.wake_for(id.index);
+        taken
+    }
+
+    /// RFC 862 echo without a copy through the application: moves as many
+    /// of connection `id`'s unread received bytes as its send buffer has room
+    /// for into the send buffer, reopens the receive window by as much, and
+    /// sends. Returns how many bytes moved. An application that echoes
+    /// leaves its [`Io::deliver`] taking nothing and calls this after each
+    /// batch of frames (and after ACKs free send-buffer room).
+    pub fn echo<I: Io>(&mut self, id: ConnId, now: Instant, io: &mut I) -> usize {
+        let Some(mut state) = self.state(id).copied() else {
+            return 0;
+        };
+        let (Some((read, end)), Some((send_at, room))) = (state.unread(), state.send_space())
+        else {
+            return 0;
+        };
+        let n = ((end - read) as usize).min(room);
+        if n == 0 {
+            return 0;
+        }
+        let i = id.index;
+        let tx_each = self.bufs.tx;
+        let tx_at = i as usize * tx_each;
+        let rx_each = self.bufs.rx;
+        let rx_at = i as usize * rx_each;
+        let tx = &mut self.tx_mem[tx_at..tx_at + tx_each];
+        let rx = RecvBuffer::from_checked(
+            &mut self.slots[i as usize].rx,
+            &mut self.rx_mem[rx_at..rx_at + rx_each],
+        );
+        let (a, b) = rx.slices(read, read + n as u32);
+        send::ring_write(tx, send_at, a);
+        send::ring_write(tx, send_at + a.len() as u32, b);
+        let queued = state.queue(n);
+        let update = state.consume(
+            queued as u32,
+            now,
+            &self.cfg.conn,
+            &self.slots[i as usize].rx,
+        );
+        self.stats.bytes_delivered += queued as u64;
+        let mut t = Transition::idle(state);
+        if let Some(r) = update {
+            t.push_reply(r);
+        }
+        if let Some(conn) = self.slots[i as usize].conn.as_mut() {
+            conn.state = state;
+        }
+        self.apply(i, state.name(), t, now, io);
+        queued
+    }
+
+    /// Bytes connection `id` could still queue with [`Endpoint::send`].
+    pub fn send_room(&self, id: ConnId) -> usize {
+        self.state(id)
+            .and_then(|s| s.send_space())
+            .map_or(0, |(_, r)| r)
+    }
+
+    /// The application closes connection `id` (sends our FIN).
+    pub fn close<I: Io>(&mut self, id: ConnId, now: Instant, io: &mut I) {
+        if let Some(state) = self.state(id).copied() {
+            let t = state.close(now, &self.cfg.conn);
+            self.apply(id.index, state.name(), t, now, io);
+        }
+    }
+
+    /// The application aborts connection `id` (sends a reset).
+    pub fn abort<I: Io>(&mut self, id: ConnId, now: Instant, io: &mut I) {
+        if let Some(state) = self.state(id).copied() {
+            let t = state.abort(now);
+            self.apply(id.index, state.name(), t, now, io);
+        }
+    }
+
+    /// Closes every connection gracefully (for shutdown): each gets our FIN,
+    /// and [`Endpoint::handle_frame`] / [`Endpoint::handle_timeout`] finish
+    /// the exchange.
+    pub fn close_all<I: Io>(&mut self, now: Instant, io: &mut I) {
+        for i in 0..self.slots.len() {
+            let slot = &self.slots[i];
+            if let Some(conn) = slot.conn.as_ref() {
+                let id = ConnId {
+                    index: i as u32,
+                    generation: slot.generation,
+                };
+                let _ = conn;
+                self.close(id, now, io);
+            }
+        }
+    }
+
+    /// Aborts every connection that is still open (the last step of a
+    /// shutdown whose graceful close ran out of time).
+    pub fn abort_all<I: Io>(&mut self, now: Instant, io: &mut I) {
+        for i in 0..self.slots.len() {
+            let slot = &self.slots[i];
+            if slot.conn.is_some() {
+                let id = ConnId {
+                    index: i as u32,
+                    generation: slot.generation,
+                };
+                self.abort(id, now, io);
+            }
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! Carrying out a connection's transition: the new state stored, the
+//! application's data offered and its window re-advertised, the replies
+//! sent (or held for ACK batching), the events reported, and the slot
+//! refiled in the timer heap or freed.
+
+use core::iter::Peekable;
+use core::slice;
+
+use crate::conn::{Event, Reply, State, StateName, Transition};
+use crate::isn::FourTuple;
+use crate::seq::SeqNum;
+use crate::time::Instant;
+use crate::wire::{EthernetAddress, TcpControl};
+
+use super::stats::close_index;
+use super::{AppEvent, ConnId, Endpoint, Io};
+
+impl Endpoint<'_> {
+    /// Carries out a transition of the connection in slot `i`: stores the
+    /// new state, offers the application its data, closes our side after the
+    /// peer's FIN when configured to, sends the replies, reports events, and
+    /// frees the slot when the connection is closed.
+    pub(super) fn apply<I: Io>(
+        &mut self,
+        i: u32,
+        from: StateName,
+        t: Transition<'_>,
+        now: Instant,
+        io: &mut I,
+    ) {
+        let slot = &self.slots[i as usize];
+        let Some(conn) = slot.conn.as_ref() else {
+            return;
+        };
+        let at = Target {
+            id: ConnId {
+                index: i,
+                generation: slot.generation,
+            },
+            tuple: conn.tuple,
+            mac: conn.peer_mac,
+        };
+        let to = t.state.name();
+        self.enter(&at, from, &t.state, io);
+        // Events in the RFC's order: establishment, data, FIN, closing.
+        let mut events = t.events.iter().peekable();
+        let reported = self.report_established(&at, from, &mut events, io);
+        let mut replies = t.replies;
+        let consumed = self.deliver(i, at.id, &at.tuple, t.state.unread(), t.data, io);
+        let mut more: heapless::Vec<Reply, 4> = heapless::Vec::new();
+        more.extend(self.reopen_window(i, consumed, &mut replies, now));
+        more.extend(self.close_after_peer_fin(i, now));
+        let advanced = !t.data.is_empty() || t.buffered > 0;
+        let all = replies.iter().chain(more.iter());
+        let (last, closed) = self.send_replies(&at, all, advanced, now, io);
+        if last != to {
+            io.event(
+                at.id,
+                &at.tuple,
+                AppEvent::StateChange { from: to, to: last },
+            );
+        }
+        self.report_events(&at, events, reported, io);
+        self.refile(i, last, closed);
+    }
+
+    /// The new state goes into the table once (what follows works on it
+    /// there, in place); the half-open count and the application learn of
+    /// the change.
+    fn enter<I: Io>(&mut self, at: &Target, from: StateName, state: &State, io: &mut I) {
+        let to = state.name();
+        if let Some(c) = self.slots[at.id.index as usize].conn.as_mut() {
+            c.state = *state;
+        }
+        if from == StateName::SynReceived && to != StateName::SynReceived {
+            self.half_open -= 1;
+        }
+        if from != to {
+            io.event(at.id, &at.tuple, AppEvent::StateChange { from, to });
+        }
+    }
+
+    /// Reports the establishment at the front of `events`, if it is there.
+    /// Returns whether the application knows of the connection: one that
+    /// leaves SYN-RECEIVED without being established was never reported to
+    /// the application, so its end is not either.
+    fn report_established<'e, I: Io>(
+        &mut self,
+        at: &Target,
+        from: StateName,
+        events: &mut Peekable<slice::Iter<'e, Event>>,
+        io: &mut I,
+    ) -> bool {
+        let mut reported = from != StateName::SynReceived;
+        while let Some(Event::Established) = events.peek() {
+            events.next();
+            reported = true;
+            self.stats.established += 1;
+            io.event(at.id, &at.tuple, AppEvent::Established);
+        }
+        reported
+    }
+
+    /// The application took `consumed` bytes: the receive window reopens by
+    /// as much. Returns the window update to send when there are no
+    /// `replies`; otherwise the replies, made before the application took
+    /// the data, advertise the window as it is now instead.
+    fn reopen_window(
+        &mut self,
+        i: u32,
+        consumed: u32,
+        replies: &mut heapless::Vec<Reply, 2>,
+        now: Instant,
+    ) -> Option<Reply> {
+        if consumed == 0 {
+            return None;
+        }
+        let cfg = self.cfg.conn;
+        let slot = &mut self.slots[i as usize];
+        let state = slot.conn.as_mut().map(|c| &mut c.state)?;
+        let update = state.consume(consumed, now, &cfg, &slot.rx);
+        if replies.is_empty() {
+            return update;
+        }
+        if let Some(w) = state.readvertise() {
+            for r in replies.iter_mut().filter(|r| r.control != TcpControl::Rst) {
+                r.window = w;
+            }
+        }
+        None
+    }
+
+    /// The seed's behaviour: once the peer's FIN is in and everything
+    /// before it read, close our side. Returns the replies of that close.
+    fn close_after_peer_fin(&mut self, i: u32, now: Instant) -> heapless::Vec<Reply, 2> {
+        let cfg = self.cfg.conn;
+        let Some(state) = self.slots[i as usize].conn.as_mut().map(|c| &mut c.state) else {
+            return heapless::Vec::new();
+        };
+        if cfg.close_on_peer_fin
+            && matches!(state, State::CloseWait(_))
+            && state.unread().is_some_and(|(r, e)| r == e)
+        {
+            let c = state.close(now, &cfg);
+            *state = c.state;
+            return c.replies;
+        }
+        heapless::Vec::new()
+    }
+
+    /// Sends the connection's data and FIN first, then `replies`: a pure
+    /// ACK the segments just sent make redundant (the same ACK, no SACK
+    /// blocks) is left out, and with batching on one that only moves
+    /// RCV.NXT forward (`advanced`) is held. Returns the state's name after
+    /// sending, and whether it is closed.
+    fn send_replies<'r, I: Io>(
+        &mut self,
+        at: &Target,
+        replies: impl Iterator<Item = &'r Reply>,
+        advanced: bool,
+        now: Instant,
+        io: &mut I,
+    ) -> (StateName, bool) {
+        let i = at.id.index;
+        let (tuple, peer_mac) = (at.tuple, at.mac);
+        let sent = self.transmit(i, &tuple, peer_mac, now, io);
+        let (rcv_nxt, last, closed) = match self.slots[i as usize].conn.as_ref() {
+            Some(c) => (
+                c.state.rcv_nxt(),
+                c.state.name(),
+                matches!(c.state, State::Closed(_)),
+            ),
+            None => (None, StateName::Closed, true),
+        };
+        for r in replies {
+            let pure =
+                r.control == TcpControl::None && r.len == 0 && r.options.sack_blocks.is_empty();
+            if sent > 0 && pure && r.ack == rcv_nxt {
+                // Made redundant by the segments just sent.
+                self.forget_ack(i);
+                continue;
+            }
+            if self.batching && pure && advanced && !closed {
+                // Batching: an ACK that only moves RCV.NXT forward waits for
+                // the end of the batch, where one ACK per connection covers
+                // every segment of the batch.
+                self.defer_ack(i, at.id.generation, *r, &tuple, peer_mac, io);
+                continue;
+            }
+            if r.ack.is_some() {
+                // It acknowledges at least as much as any held ACK.
+                self.forget_ack(i);
+            }
+            self.emit(&tuple, peer_mac, r, io);
+        }
+        if sent > 0 {
+            self.forget_ack(i);
+        }
+        (last, closed)
+    }
+
+    /// Reports the events after establishment: the peer's FIN, and the end
+    /// of the connection (only counted when the application never knew of
+    /// it, see [`Endpoint::report_established`]).
+    fn report_events<'e, I: Io>(
+        &mut self,
+        at: &Target,
+        events: impl Iterator<Item = &'e Event>,
+        reported: bool,
+        io: &mut I,
+    ) {
+        for e in events {
+            match e {
+                Event::Established => {}
+                Event::PeerClosed => io.event(at.id, &at.tuple, AppEvent::PeerClosed),
+                Event::Closed(r) if !reported => {
+                    self.stats.handshakes_failed[close_index(*r)] += 1;
+                }
+                Event::Closed(r) => {
+                    self.stats.closed[close_index(*r)] += 1;
+                    io.event(at.id, &at.tuple, AppEvent::Closed(*r));
+                }
+            }
+        }
+    }
+
+    /// Frees slot `i` when its connection is closed; otherwise files it in
+    /// the timer heap (and on the TIME-WAIT list when it entered TIME-WAIT).
+    fn refile(&mut self, i: u32, last: StateName, closed: bool) {
+        if closed {
+            self.remove(i);
+        } else {
+            if last == StateName::TimeWait {
+                self.tw_link(i);
+            }
+            self.wake_for(i);
+        }
+    }
+
+    /// Offers the application the in-order bytes it has not consumed:
+    /// `data` straight from the segment (it starts at the first unread byte
+    /// when non-empty), then what waits in the receive buffer. Bytes it
+    /// refuses from `data` are kept in the buffer. Returns how many it took.
+    pub(super) fn deliver<I: Io>(
+        &mut self,
+        i: u32,
+        id: ConnId,
+        tuple: &FourTuple,
+        unread: Option<(SeqNum, SeqNum)>,
+        data: &[u8],
+        io: &mut I,
+    ) -> u32 {
+        let Some((read, end)) = unread else {
+            return 0;
+        };
+        let (_, mut rx) = self.rx_buf(i);
+        let mut taken = 0u32;
+        if !data.is_empty() {
+            let n = io.deliver(id, tuple, data).min(data.len());
+            taken += n as u32;
+            if n < data.len() {
+                rx.store(read + n as u32, &data[n..]);
+                self.stats.bytes_delivered += u64::from(taken);
+                return taken;
+            }
+        }
+        let from = read + taken;
+        if from.before(end) {
+            let (a, b) = rx.slices(from, end);
+            for part in [a, b] {
+                if part.is_empty() {
+                    continue;
+                }
+                let n = io.deliver(id, tuple, part).min(part.len());
+                taken += n as u32;
+                if n < part.len() {
+                    break;
+                }
+            }
+        }
+        self.stats.bytes_delivered += u64::from(taken);
+        taken
+    }
+}
+
+/// The connection a transition is applied to: its id, 4-tuple and the
+/// peer's MAC address as they were when the transition began.
+struct Target {
+    id: ConnId,
+    tuple: FourTuple,
+    mac: EthernetAddress,
+}

@@ -1,0 +1,201 @@
+//! Demultiplexing: a received frame is parsed, ARP for our address is
+//! answered, and a TCP segment is checked for its addresses and handed to
+//! its connection, to LISTEN, or answered with the reset of a closed port.
+
+use crate::conn::{reset_for, SegmentDrop};
+use crate::isn::FourTuple;
+use crate::time::Instant;
+use crate::wire::{
+    self, ArpOperation, ArpRepr, ChecksumPolicy, EtherType, EthernetAddress, EthernetRepr, Frame,
+    Ipv4Repr, TcpRepr,
+};
+
+use super::{DropReason, Endpoint, Io};
+
+impl Endpoint<'_> {
+    pub(super) fn drop_frame(&mut self, why: DropReason) {
+        self.stats.drops[why as usize] += 1;
+    }
+
+    /// One received Ethernet frame. `tcp_checksum` says whether to verify
+    /// the TCP checksum ([`ChecksumPolicy::Skip`] when the kernel reports
+    /// it valid, or not yet filled in on veth and loopback).
+    pub fn handle_frame<I: Io>(
+        &mut self,
+        now: Instant,
+        frame: &[u8],
+        tcp_checksum: ChecksumPolicy,
+        io: &mut I,
+    ) {
+        self.stats.rx_frames += 1;
+        let parsed = match wire::parse_frame(frame, tcp_checksum) {
+            Ok(f) => f,
+            Err(e) => return self.drop_frame(DropReason::from_frame_error(&e)),
+        };
+        match parsed {
+            Frame::Arp { eth, arp } => self.handle_arp(&eth, &arp, io),
+            Frame::Tcp { eth, ip, tcp } => self.handle_tcp(now, &eth, &ip, &tcp, io),
+        }
+    }
+
+    fn handle_arp<I: Io>(&mut self, eth: &EthernetRepr, arp: &ArpRepr, io: &mut I) {
+        if !self.cfg.answer_arp
+            || arp.operation != ArpOperation::Request
+            || arp.target_protocol_addr != self.cfg.addr
+        {
+            return self.drop_frame(DropReason::ArpIgnored);
+        }
+        let reply = ArpRepr {
+            operation: ArpOperation::Reply,
+            source_hardware_addr: self.cfg.mac,
+            source_protocol_addr: self.cfg.addr,
+            target_hardware_addr: arp.source_hardware_addr,
+            target_protocol_addr: arp.source_protocol_addr,
+        };
+        let eth = EthernetRepr {
+            src_addr: self.cfg.mac,
+            dst_addr: eth.src_addr,
+            ethertype: EtherType::Arp,
+        };
+        // ARP frames are padded to the Ethernet minimum of 60 bytes.
+        match io.tx(60) {
+            Some(buf) => {
+                if wire::emit_arp_frame(buf, &eth, &reply).is_ok() {
+                    self.stats.tx_frames += 1;
+                }
+            }
+            None => self.drop_frame(DropReason::TxNoRoom),
+        }
+    }
+
+    /// A TCP segment: checked for its addresses, then handed to its
+    /// connection, to LISTEN, or answered as a segment to a closed port.
+    fn handle_tcp<I: Io>(
+        &mut self,
+        now: Instant,
+        eth: &EthernetRepr,
+        ip: &Ipv4Repr,
+        tcp: &TcpRepr<'_>,
+        io: &mut I,
+    ) {
+        if let Err(why) = self.screen(eth, ip, tcp) {
+            return self.drop_frame(why);
+        }
+        let tuple = FourTuple {
+            local_addr: self.cfg.addr,
+            local_port: tcp.dst_port,
+            remote_addr: ip.src_addr,
+            remote_port: tcp.src_port,
+        };
+        if tcp.dst_port != self.cfg.port {
+            return self.closed_port(&tuple, eth.src_addr, tcp, io);
+        }
+        match self.lookup(&tuple) {
+            Some(i) => self.segment_for_conn(i, now, eth.src_addr, &tuple, tcp, io),
+            None => self.listen(now, eth.src_addr, &tuple, tcp, None, io),
+        }
+    }
+
+    /// Whether a segment is addressed to us and comes from an address that
+    /// can be a peer; the reason to drop it if not.
+    fn screen(
+        &self,
+        eth: &EthernetRepr,
+        ip: &Ipv4Repr,
+        tcp: &TcpRepr<'_>,
+    ) -> Result<(), DropReason> {
+        if eth.dst_addr != self.cfg.mac
+            || ip.dst_addr != self.cfg.addr
+            || (tcp.dst_port != self.cfg.port && !self.cfg.reset_other_ports)
+        {
+            return Err(DropReason::NotForUs);
+        }
+        // RFC 9293 §3.10.7.2: a SYN from a broadcast or multicast address is
+        // ignored; so is any segment from an address that cannot be a peer.
+        // RFC 1122 §3.2.1.3 (g): loopback addresses "MUST NOT appear outside
+        // a host", and a datagram from one MUST be silently discarded. Our
+        // own address as the source is a LAND attack (a SYN-ACK to
+        // ourselves): Linux drops that "martian source" in
+        // `fib_validate_source`.
+        let src = ip.src_addr;
+        if src.is_broadcast()
+            || src.is_multicast()
+            || src.is_unspecified()
+            || src.is_loopback()
+            || src == self.cfg.addr
+            || eth.src_addr.is_multicast()
+        {
+            return Err(DropReason::BadSource);
+        }
+        Ok(())
+    }
+
+    /// Own-address mode: nothing else listens on this address, so every
+    /// other port is CLOSED. RFC 9293 §3.10.7.1: "all data in the incoming
+    /// segment is discarded. An incoming segment containing a RST is
+    /// discarded. An incoming segment not containing a RST causes a RST to
+    /// be sent in response." The reset carries no data or options, so it is
+    /// never larger than what it answers; like Linux (`tcp_v4_send_reset`,
+    /// which the kernel sends for a closed port without a rate limit), it is
+    /// not rate-limited.
+    fn closed_port<I: Io>(
+        &mut self,
+        tuple: &FourTuple,
+        mac: EthernetAddress,
+        tcp: &TcpRepr<'_>,
+        io: &mut I,
+    ) {
+        self.drop_frame(DropReason::NoConnection);
+        if let Some(rst) = reset_for(tcp) {
+            self.stats.resets_sent += 1;
+            self.emit(tuple, mac, &rst, io);
+        }
+    }
+
+    /// A segment for the connection in slot `i`: its transition is carried
+    /// out, or, for a SYN that opens a new incarnation from TIME-WAIT, the
+    /// old one ends and LISTEN takes the SYN.
+    fn segment_for_conn<I: Io>(
+        &mut self,
+        i: u32,
+        now: Instant,
+        mac: EthernetAddress,
+        tuple: &FourTuple,
+        tcp: &TcpRepr<'_>,
+        io: &mut I,
+    ) {
+        let cfg = self.cfg.conn;
+        let (conn, mut rx) = self.rx_buf(i);
+        let Some(conn) = conn.as_mut() else {
+            return;
+        };
+        let before = conn.state;
+        let t = before.on_segment(tcp, now, &cfg, &mut rx);
+        // Only a segment the connection took (not one dropped as out of
+        // window, PAWS-old or with a bad ACK, which anyone who knows
+        // the 4-tuple can send) shows that the peer is there and where
+        // it is: it alone refreshes the idle timer and the peer's MAC.
+        // A keepalive probe (RFC 9293 §3.8.4: SEG.SEQ = RCV.NXT - 1,
+        // at most one byte) is dropped as old, yet comes from a live
+        // peer.
+        let keepalive = t.dropped == Some(SegmentDrop::OutOfWindow)
+            && tcp.payload.len() <= 1
+            && before.rcv_nxt().is_some_and(|n| tcp.seq_number == n - 1u32);
+        if t.dropped.is_none() {
+            conn.peer_mac = mac;
+        }
+        if t.dropped.is_none() || keepalive {
+            conn.last_rx = now;
+        }
+        if let Some(d) = t.dropped {
+            self.drop_frame(DropReason::from_segment_drop(d));
+        }
+        if let Some(iss) = t.reopen {
+            // A new incarnation from TIME-WAIT (RFC 6191): the old one
+            // ends, and the SYN goes to LISTEN.
+            self.end_time_wait(i, now, io);
+            return self.listen(now, mac, tuple, tcp, Some(iss), io);
+        }
+        self.apply(i, before.name(), t, now, io);
+    }
+}

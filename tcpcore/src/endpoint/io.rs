@@ -1,0 +1,80 @@
+//! What the endpoint asks of its surroundings and tells them: the [`Io`]
+//! trait (transmit buffers, application events, delivery of bytes), the
+//! [`AppEvent`]s, and the [`ConnId`] that names a connection in them.
+
+use crate::conn::{CloseReason, StateName};
+use crate::isn::FourTuple;
+
+/// What the endpoint needs from its surroundings.
+pub trait Io {
+    /// A buffer of exactly `len` bytes for one outgoing frame; the frame is
+    /// sent once the endpoint has written it. `None` when there is no room:
+    /// the frame is dropped and counted (TCP recovers by retransmission).
+    fn tx(&mut self, len: usize) -> Option<&mut [u8]>;
+
+    /// Something happened on connection `id`.
+    fn event(&mut self, id: ConnId, tuple: &FourTuple, event: AppEvent<'_>);
+
+    /// In-order bytes for connection `id`; returns how many the application
+    /// took. Bytes not taken stay in the connection's receive buffer, the
+    /// receive window shrinks by as much, and they are offered again by
+    /// [`Endpoint::resume`](super::Endpoint::resume). The default takes everything, as
+    /// [`AppEvent::Data`].
+    fn deliver(&mut self, id: ConnId, tuple: &FourTuple, data: &[u8]) -> usize {
+        self.event(id, tuple, AppEvent::Data(data));
+        data.len()
+    }
+
+    /// Whether [`Io::tx_gso`] works: the transport takes one large TCP
+    /// segment and cuts it into segments of a given size (GSO/TSO). The
+    /// default says no, and segments are then never larger than the MSS.
+    fn gso(&self) -> bool {
+        false
+    }
+
+    /// As [`Io::tx`], for a frame whose TCP payload the transport cuts into
+    /// segments of `gso_size` bytes. Its TCP checksum field holds the
+    /// pseudo-header sum (folded, not inverted) for the transport or device
+    /// to complete, as in Linux's `CHECKSUM_PARTIAL`.
+    fn tx_gso(&mut self, len: usize, gso_size: u16) -> Option<&mut [u8]> {
+        let _ = (len, gso_size);
+        None
+    }
+}
+
+/// An event for the application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppEvent<'a> {
+    /// The connection moved from one state to another (for traces).
+    StateChange {
+        /// The state before.
+        from: StateName,
+        /// The state after.
+        to: StateName,
+    },
+    /// The three-way handshake completed.
+    Established,
+    /// In-order bytes from the peer, each delivered exactly once.
+    Data(&'a [u8]),
+    /// The peer sent its FIN.
+    PeerClosed,
+    /// The connection is over and its slot free. Sent only for a
+    /// connection that was reported [`AppEvent::Established`]; one that
+    /// ends during the handshake is counted in
+    /// [`Stats::handshakes_failed`](super::Stats::handshakes_failed) instead.
+    Closed(CloseReason),
+}
+
+/// Identifies a connection slot and its incarnation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConnId {
+    pub(super) index: u32,
+    pub(super) generation: u32,
+}
+
+impl ConnId {
+    /// The slot index in the table.
+    pub fn index(&self) -> usize {
+        self.index as usize
+    }
+}

@@ -1,0 +1,285 @@
+//! The endpoint: every connection of one listening address and port.
+//!
+//! It takes whole Ethernet frames in and writes whole frames out into buffers
+//! the caller lends ([`Io::tx`]). Between the two it parses Ethernet, ARP,
+//! IPv4 and TCP, finds the connection by its 4-tuple in a bounded table with
+//! O(1) lookup, runs the connection's pure transition ([`State::on_segment`]),
+//! answers segments that match no connection with the RFC 9293 §3.10.7.1
+//! reset, answers ARP for its own address, and counts every frame it drops
+//! by reason ([`DropReason`]).
+//!
+//! Every connection with a deadline (a state timer or the idle timeout) is
+//! filed in a timer heap kept inside the table's slots (`endpoint/timers.rs`):
+//! [`Endpoint::poll_timeout`] is O(1), refiling a connection after each of
+//! its transitions is O(log n), and [`Endpoint::handle_timeout`] visits only
+//! the connections that are due, O(log n) each, however many others wait.
+//!
+//! # Calling order
+//!
+//! 1. [`Endpoint::handle_frame`] for every frame received, with `now`.
+//! 2. [`Endpoint::handle_timeout`] whenever `now` has reached
+//!    [`Endpoint::poll_timeout`] (an extra call is harmless).
+//! 3. Sleep until a frame arrives or [`Endpoint::poll_timeout`].
+//!
+//! Application events (a connection established, bytes delivered in order,
+//! the peer's FIN, the end of a connection, each state change) are handed to
+//! [`Io::event`] during those calls. Delivered bytes are borrowed from the
+//! frame or from the connection's receive buffer and must be consumed then.
+//!
+//! # Where each part lives
+//!
+//! | File | Responsibility |
+//! |------|----------------|
+//! | `mod.rs` | [`Endpoint`], [`EndpointConfig`], construction, accessors |
+//! | `io.rs` | [`Io`], [`AppEvent`], [`ConnId`]: what the endpoint asks of its surroundings and tells them |
+//! | `storage.rs` | [`Slot`], [`Storage`], `OwnedStorage`, [`StorageError`]: the lent memory and its checks |
+//! | `stats.rs` | [`Stats`], [`DropReason`]: the counters |
+//! | `table.rs` | the connection table: hash index, free list, per-source counts, TIME-WAIT list and recycling |
+//! | `demux.rs` | [`Endpoint::handle_frame`]: parsing, ARP, address checks, a segment to its connection |
+//! | `listen.rs` | LISTEN (RFC 9293 §3.10.7.2), SYN cookies (RFC 4987), ISNs of new connections |
+//! | `apply.rs` | carrying out a connection's transition: state, data to the application, replies, events |
+//! | `output.rs` | framing and sending: replies, data segments, ACK batching ([`Endpoint::flush_acks`]) |
+//! | `timeout.rs` | each connection's deadline, [`Endpoint::poll_timeout`], [`Endpoint::handle_timeout`] |
+//! | `timers.rs` | the timer heap kept inside the table's slots |
+//! | `app.rs` | the application's calls: [`Endpoint::send`], [`Endpoint::echo`], [`Endpoint::close`], ... |
+
+use core::net::Ipv4Addr;
+
+use crate::conn::{Buffers, Config, RecvBuffer, Reply, State, StateName};
+use crate::isn::{FourTuple, Keyed};
+use crate::time::Instant;
+use crate::wire::EthernetAddress;
+
+mod app;
+mod apply;
+mod demux;
+mod io;
+mod listen;
+mod output;
+mod stats;
+mod storage;
+mod table;
+mod timeout;
+mod timers;
+
+pub use io::{AppEvent, ConnId, Io};
+pub use stats::{DropReason, Stats};
+#[cfg(feature = "std")]
+pub use storage::OwnedStorage;
+pub use storage::{Slot, Storage, StorageError};
+
+use storage::tx_size_ok;
+use timers::Timers;
+
+const NIL: u32 = u32::MAX;
+
+/// The endpoint's settings.
+#[derive(Clone, Copy, Debug)]
+pub struct EndpointConfig {
+    /// Our MAC address.
+    pub mac: EthernetAddress,
+    /// The address we listen on.
+    pub addr: Ipv4Addr,
+    /// The port we listen on.
+    pub port: u16,
+    /// Answer ARP requests for `addr` (own-address mode).
+    pub answer_arp: bool,
+    /// Answer a segment to any other port of `addr` with the reset of a
+    /// CLOSED port (RFC 9293 §3.10.7.1). Set it when this endpoint is the
+    /// address's only TCP (own-address mode, with `answer_arp`); leave it
+    /// off when the address is the kernel's too, which answers for its
+    /// other ports itself.
+    pub reset_other_ports: bool,
+    /// Most connections in SYN-RECEIVED at once.
+    pub max_half_open: usize,
+    /// Per-connection settings.
+    pub conn: Config,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Conn {
+    tuple: FourTuple,
+    peer_mac: EthernetAddress,
+    state: State,
+    /// When a segment last arrived (for the idle timeout).
+    last_rx: Instant,
+}
+
+/// Buckets of the per-source connection counts.
+const SOURCE_BUCKETS: usize = 256;
+/// Connections whose ACK can wait for the end of a batch at once.
+const DEFERRED_ACKS: usize = 64;
+
+/// The connections of one listening address and port.
+pub struct Endpoint<'s> {
+    cfg: EndpointConfig,
+    slots: &'s mut [Slot],
+    rx_mem: &'s mut [u8],
+    tx_mem: &'s mut [u8],
+    bufs: Buffers,
+    free: u32,
+    len: usize,
+    half_open: usize,
+    keyed: Keyed,
+    ident: u16,
+    /// Every connection with a deadline, earliest first (see
+    /// `endpoint/timers.rs`).
+    timers: Timers,
+    /// While [`Endpoint::handle_timeout`] runs: its `now`. A connection
+    /// still due after its turn is parked until the end of the call.
+    sweep: Option<Instant>,
+    stats: Stats,
+    /// Connections per keyed hash of the source address.
+    per_source: [u16; SOURCE_BUCKETS],
+    /// The slot [`Endpoint::lookup`] found last.
+    last_hit: core::cell::Cell<u32>,
+    /// ACK batching is on ([`Endpoint::set_batching`]).
+    batching: bool,
+    /// ACKs owed at the end of the batch: slot, generation, the ACK.
+    deferred: heapless::Vec<(u32, u32, Reply), DEFERRED_ACKS>,
+    /// Returning cookies are checked until then (two cookie periods after
+    /// the last one was sent).
+    cookies_until: Option<Instant>,
+    /// The TIME-WAIT slots, oldest first (a list through [`Slot`]'s
+    /// `tw_prev` / `tw_next`), or `NIL`.
+    tw_head: u32,
+    tw_tail: u32,
+}
+
+impl<'s> Endpoint<'s> {
+    /// An endpoint working in `storage` (see [`Storage`] for its shape),
+    /// keyed with 16 secret random bytes for ISNs and table placement.
+    pub fn new(
+        cfg: EndpointConfig,
+        storage: Storage<'s>,
+        key: [u8; 16],
+    ) -> Result<Self, StorageError> {
+        let Storage { slots, rx, tx } = storage;
+        let n = slots.len();
+        if n == 0 || n >= NIL as usize {
+            return Err(StorageError::BadSlotCount);
+        }
+        let rx_each = rx.len() / n;
+        if rx_each * n != rx.len() || !crate::conn::rxbuf_valid_size(rx_each) {
+            return Err(StorageError::BadReceiveBuffer);
+        }
+        let tx_each = tx.len() / n;
+        if tx_each * n != tx.len() || !tx_size_ok(tx_each) {
+            return Err(StorageError::BadSendBuffer);
+        }
+        for (i, s) in slots.iter_mut().enumerate() {
+            s.bucket = NIL;
+            s.next = if i + 1 < n { (i + 1) as u32 } else { NIL };
+            s.conn = None;
+            s.rx.clear();
+            s.tw_prev = NIL;
+            s.tw_next = NIL;
+            s.tw_linked = false;
+        }
+        let mut timers = Timers::new();
+        timers.clear(slots);
+        Ok(Endpoint {
+            cfg,
+            free: 0,
+            slots,
+            rx_mem: rx,
+            tx_mem: tx,
+            bufs: Buffers {
+                rx: rx_each,
+                tx: tx_each,
+            },
+            len: 0,
+            half_open: 0,
+            keyed: Keyed::new(key),
+            ident: 0,
+            timers,
+            sweep: None,
+            stats: Stats::default(),
+            per_source: [0; SOURCE_BUCKETS],
+            last_hit: core::cell::Cell::new(0),
+            batching: false,
+            deferred: heapless::Vec::new(),
+            cookies_until: None,
+            tw_head: NIL,
+            tw_tail: NIL,
+        })
+    }
+
+    /// Each connection's buffer sizes.
+    pub fn buffers(&self) -> Buffers {
+        self.bufs
+    }
+
+    /// Connection `i`'s receive buffer.
+    fn rx_buf(&mut self, i: u32) -> (&mut Option<Conn>, RecvBuffer<'_>) {
+        let n = self.bufs.rx;
+        let at = i as usize * n;
+        let slot = &mut self.slots[i as usize];
+        let mem = &mut self.rx_mem[at..at + n];
+        (&mut slot.conn, RecvBuffer::from_checked(&mut slot.rx, mem))
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.cfg
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Connections in the table, in any state.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Connections in SYN-RECEIVED.
+    pub fn half_open(&self) -> usize {
+        self.half_open
+    }
+
+    /// The table's capacity.
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The state of connection `id`, if it still exists.
+    pub fn state(&self, id: ConnId) -> Option<&State> {
+        let slot = self.slots.get(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.conn.as_ref().map(|c| &c.state)
+    }
+
+    /// The connection with this 4-tuple.
+    pub fn find(&self, tuple: &FourTuple) -> Option<ConnId> {
+        let i = self.lookup(tuple)?;
+        Some(ConnId {
+            index: i,
+            generation: self.slots[i as usize].generation,
+        })
+    }
+
+    /// Every live connection, with its 4-tuple and state name.
+    pub fn connections(&self) -> impl Iterator<Item = (ConnId, FourTuple, StateName)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            s.conn.as_ref().map(|c| {
+                (
+                    ConnId {
+                        index: i as u32,
+                        generation: s.generation,
+                    },
+                    c.tuple,
+                    c.state.name(),
+                )
+            })
+        })
+    }
+}

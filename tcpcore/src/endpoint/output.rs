@@ -1,0 +1,196 @@
+//! Framing and sending: a reply or segment becomes an Ethernet + IPv4 +
+//! TCP frame in a buffer from [`Io::tx`] (or [`Io::tx_gso`]); a
+//! connection's data and FIN go out as its windows allow; ACK batching
+//! holds pure ACKs until [`Endpoint::flush_acks`].
+
+use crate::conn::{send, Reply};
+use crate::isn::FourTuple;
+use crate::time::Instant;
+use crate::wire::{self, EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr};
+
+use super::{DropReason, Endpoint, EndpointConfig, Io, Stats};
+
+impl Endpoint<'_> {
+    /// ACK batching: with it on, an ACK that only acknowledges new in-order
+    /// data (not a duplicate ACK, not one with SACK blocks) is held until
+    /// [`Endpoint::flush_acks`], which the caller calls after each batch of
+    /// frames: a burst of segments then costs one ACK, as GRO makes it for
+    /// Linux. Off by default (every ACK goes out at once).
+    pub fn set_batching(&mut self, on: bool) {
+        self.batching = on;
+    }
+
+    /// How many connections have an ACK held back by batching, waiting for
+    /// [`Endpoint::flush_acks`].
+    pub fn acks_held(&self) -> usize {
+        self.deferred.len()
+    }
+
+    /// Sends the ACKs held back by batching (see [`Endpoint::set_batching`]).
+    pub fn flush_acks<I: Io>(&mut self, io: &mut I) {
+        let held = core::mem::take(&mut self.deferred);
+        for (i, generation, r) in held {
+            let Some(slot) = self.slots.get(i as usize) else {
+                continue;
+            };
+            let Some(conn) = slot.conn.as_ref().filter(|_| slot.generation == generation) else {
+                continue;
+            };
+            let (tuple, mac) = (conn.tuple, conn.peer_mac);
+            self.emit(&tuple, mac, &r, io);
+        }
+    }
+
+    pub(super) fn defer_ack<I: Io>(
+        &mut self,
+        i: u32,
+        generation: u32,
+        r: Reply,
+        tuple: &FourTuple,
+        mac: EthernetAddress,
+        io: &mut I,
+    ) {
+        if let Some(d) = self
+            .deferred
+            .iter_mut()
+            .find(|d| d.0 == i && d.1 == generation)
+        {
+            // A later ACK covers the earlier one.
+            d.2 = r;
+            return;
+        }
+        if self.deferred.push((i, generation, r)).is_err() {
+            self.emit(tuple, mac, &r, io);
+        }
+    }
+
+    pub(super) fn forget_ack(&mut self, i: u32) {
+        if !self.deferred.is_empty() {
+            self.deferred.retain(|d| d.0 != i);
+        }
+    }
+
+    pub(super) fn emit<I: Io>(
+        &mut self,
+        tuple: &FourTuple,
+        peer_mac: EthernetAddress,
+        r: &Reply,
+        io: &mut I,
+    ) {
+        let mut out = Out {
+            cfg: &self.cfg,
+            ident: &mut self.ident,
+            stats: &mut self.stats,
+        };
+        out.emit(tuple, peer_mac, r, &[], io);
+    }
+
+    /// Sends what connection `i` has to send: retransmissions, new data,
+    /// its FIN (see [`State::poll_transmit`](crate::State::poll_transmit)). Pure ACKs in `acks` are left
+    /// out when a segment goes anyway, since it carries the same ACK.
+    pub(super) fn transmit<I: Io>(
+        &mut self,
+        i: u32,
+        tuple: &FourTuple,
+        peer_mac: EthernetAddress,
+        now: Instant,
+        io: &mut I,
+    ) -> usize {
+        let each = self.bufs.tx;
+        let at = i as usize * each;
+        let tx = &self.tx_mem[at..at + each];
+        let slot = &mut self.slots[i as usize];
+        let Some(conn) = slot.conn.as_mut() else {
+            return 0;
+        };
+        let mut out = Out {
+            cfg: &self.cfg,
+            ident: &mut self.ident,
+            stats: &mut self.stats,
+        };
+        let mut conn_cfg = self.cfg.conn;
+        if !io.gso() {
+            conn_cfg.gso_max = 0;
+        }
+        let mut sent = 0;
+        // Bounded: the windows bound it already; this guards the loop.
+        for _ in 0..4096 {
+            let max = conn.state.send_max();
+            let Some(r) = conn.state.poll_transmit(now, &conn_cfg, &slot.rx) else {
+                break;
+            };
+            if max.is_some_and(|m| r.seq.before(m)) {
+                out.stats.retransmits += 1;
+            }
+            let payload = send::ring_read(tx, r.seq, r.len as usize);
+            out.emit(tuple, peer_mac, &r, payload, io);
+            sent += 1;
+        }
+        sent
+    }
+}
+
+/// What emitting a frame needs from the endpoint, borrowed apart from the
+/// connection table.
+struct Out<'a> {
+    cfg: &'a EndpointConfig,
+    ident: &'a mut u16,
+    stats: &'a mut Stats,
+}
+
+impl Out<'_> {
+    pub(super) fn emit<I: Io>(
+        &mut self,
+        tuple: &FourTuple,
+        peer_mac: EthernetAddress,
+        r: &Reply,
+        payload: &[u8],
+        io: &mut I,
+    ) {
+        let tcp = r.to_repr(tuple.local_port, tuple.remote_port, payload);
+        let eth = EthernetRepr {
+            src_addr: self.cfg.mac,
+            dst_addr: peer_mac,
+            ethertype: EtherType::Ipv4,
+        };
+        *self.ident = self.ident.wrapping_add(1);
+        let ip = Ipv4Repr {
+            src_addr: tuple.local_addr,
+            dst_addr: tuple.remote_addr,
+            protocol: IpProtocol::Tcp,
+            payload_len: tcp.buffer_len(),
+            ttl: 64,
+            dscp: 0,
+            ecn: 0,
+            ident: *self.ident,
+            dont_frag: true,
+            more_frags: false,
+            frag_offset: 0,
+        };
+        let len = wire::tcp_frame_len(&tcp);
+        let buf = if r.gso > 0 {
+            io.tx_gso(len, r.gso)
+        } else {
+            io.tx(len)
+        };
+        match buf {
+            Some(buf) => {
+                if wire::emit_tcp_frame(buf, &eth, &ip, &tcp).is_ok() {
+                    self.stats.tx_frames += 1;
+                    if r.gso > 0 {
+                        // CHECKSUM_PARTIAL: the pseudo-header sum only; the
+                        // segmentation completes each segment's checksum.
+                        let tcp_len = (len - 14 - Ipv4Repr::HEADER_LEN) as u32;
+                        let ph =
+                            wire::checksum::pseudo_header(ip.src_addr, ip.dst_addr, 6, tcp_len);
+                        let at = 14 + Ipv4Repr::HEADER_LEN + 16;
+                        if let Some(c) = buf.get_mut(at..at + 2) {
+                            c.copy_from_slice(&ph.to_be_bytes());
+                        }
+                    }
+                }
+            }
+            None => self.stats.drops[DropReason::TxNoRoom as usize] += 1,
+        }
+    }
+}
