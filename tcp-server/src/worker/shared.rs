@@ -60,7 +60,7 @@ pub struct PcapSink {
 pub struct Shared {
     stop: AtomicU8,
     /// RSTs the workers sent, counted before they go out (so that the
-    /// [`RstWatch`] never sees one of ours before it is counted).
+    /// [`rawnet::firewall::RstWatch`] never sees one of ours before it is counted).
     pub(super) our_rsts: AtomicU64,
     pub(super) pcap: Option<Mutex<PcapSink>>,
 }
