@@ -167,6 +167,30 @@ fn syn_received() {
 }
 
 #[test]
+fn syn_received_after_a_duplicate_syn() {
+    // The retransmitted SYN was answered 100 ms ago.
+    let mut fx = Fx::syn_received(PLAIN);
+    let o = fx.feed(&syn().seq(P::Irs(0)));
+    assert_eq!(o.replies.len(), 1, "the first duplicate SYN is answered");
+    fx.wait(tcpcore::Duration::from_millis(100));
+    let rows = [
+        row(
+            "retransmitted SYN within the debounce interval",
+            "RFC 5961 §7 / Linux tcp_oow_rate_limited: further duplicates are answered at most once per Config::syn_debounce (500 ms)",
+            syn().seq(P::Irs(0)),
+            to(SynReceived),
+        ),
+        row(
+            "handshake ACK",
+            "RFC 9293 §3.10.7.4 fifth, SYN-RECEIVED: enter ESTABLISHED (RFC 6298 §3 Karn: no RTT sample, CONFORMANCE.md D5)",
+            seg().ack(P::SndNxt(0)),
+            to(Established).event(Event::Established),
+        ),
+    ];
+    run_table("SYN-RECEIVED (duplicate SYN answered)", &fx, &rows);
+}
+
+#[test]
 fn syn_received_timestamps() {
     let rows = [
         row(
@@ -236,6 +260,12 @@ fn established() {
             "RST+ACK at RCV.NXT",
             RST_EXACT,
             rst().ack(P::SndUna(0)),
+            to(Closed).event(Event::Closed(CloseReason::Reset)),
+        ),
+        row(
+            "RST+ACK at RCV.NXT, ACK ahead of SND.NXT",
+            "RFC 9293 §3.10.7.4: the RST (second) is processed before the ACK field (fifth)",
+            rst().ack(P::SndNxt(1)),
             to(Closed).event(Event::Closed(CloseReason::Reset)),
         ),
         row(

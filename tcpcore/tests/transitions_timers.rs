@@ -208,3 +208,73 @@ fn timers_timestamps() {
     ];
     run_timers(&rows);
 }
+
+/// The application's ABORT (RFC 9293 §3.10.5) and CLOSE (§3.10.4) in each
+/// state: the next state, the events and the segment sent.
+#[test]
+fn abort_and_close() {
+    let fixtures = || {
+        [
+            Fx::syn_received(PLAIN),
+            Fx::established(PLAIN),
+            Fx::fin_wait_1(PLAIN),
+            Fx::fin_wait_2(PLAIN),
+            Fx::close_wait(PLAIN),
+            Fx::closing(PLAIN),
+            Fx::last_ack(PLAIN),
+            Fx::time_wait(PLAIN),
+        ]
+    };
+    let mut failures = Vec::new();
+    for fx in fixtures() {
+        let name = fx.state.name();
+        // "SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2, CLOSE-WAIT:
+        // Send a reset segment: <SEQ=SND.NXT><CTL=RST>" (with the ACK of
+        // RCV.NXT, as Linux tcp_send_active_reset); "CLOSING, LAST-ACK,
+        // TIME-WAIT: Respond with 'ok' and delete the TCB" (CONFORMANCE.md
+        // D19, D23, fixed).
+        let want: Vec<Out> = match name {
+            Closing | LastAck | TimeWait => vec![],
+            _ => vec![rst_ack_out(P::SndNxt(0), P::RcvNxt(0))],
+        };
+        let v = fx.vars();
+        let t = fx.state.abort(fx.now);
+        let mut errs = Vec::new();
+        if t.state.name() != Closed {
+            errs.push(format!("state {}", t.state.name()));
+        }
+        if t.events.as_slice() != [Event::Closed(CloseReason::Aborted)] {
+            errs.push(format!("events {:?}", t.events));
+        }
+        let replies: Vec<_> = t.replies.iter().copied().collect();
+        check_replies(&fx, &v, &replies, &want, None, "replies", &mut errs);
+        if !errs.is_empty() {
+            failures.push(format!(
+                "ABORT in {name} [RFC 9293 §3.10.5]: {}",
+                errs.join("; ")
+            ));
+        }
+    }
+    for fx in fixtures() {
+        let name = fx.state.name();
+        // §3.10.4: ESTABLISHED -> FIN-WAIT-1, CLOSE-WAIT -> LAST-ACK (the
+        // FIN is then sent by poll_transmit); SYN-RECEIVED queues the close
+        // until ESTABLISHED (CONFORMANCE.md); elsewhere nothing changes
+        // ("error: connection closing").
+        let want = match name {
+            Established => FinWait1,
+            CloseWait => LastAck,
+            other => other,
+        };
+        let t = fx.state.close(fx.now, &fx.cfg);
+        if t.state.name() != want || !t.replies.is_empty() || !t.events.is_empty() {
+            failures.push(format!(
+                "CLOSE in {name} [RFC 9293 §3.10.4]: state {}, want {want}; replies {:?}; events {:?}",
+                t.state.name(),
+                t.replies,
+                t.events
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
