@@ -2,7 +2,8 @@
 //! rows of (state, segment) -> (next state, segments sent, events, drop
 //! reason, bytes delivered), each citing its RFC rule, calling
 //! `State::on_segment` directly. FIN-WAIT-1 to TIME-WAIT are in
-//! `transitions_closing.rs`, the timers in `transitions_timers.rs`.
+//! `transitions_closing.rs` and `transitions_time_wait.rs`, the timers and
+//! the application's calls in `transitions_timers.rs`.
 //! The fixtures and the row runner are in `transitions/mod.rs`.
 
 #[path = "transitions/mod.rs"]
