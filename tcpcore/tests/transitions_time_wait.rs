@@ -137,18 +137,20 @@ fn time_wait_timestamps() {
     run_table("TIME-WAIT (TS)", &Fx::time_wait(FULL), &rows);
 }
 
-// Rows where the current behaviour differs from RFC 9293 and CONFORMANCE.md
-// does not record the difference: each asserts the RFC's disposition and is
-// ignored until the defect is fixed (or documented).
+// Rows for three defects these tables found (fixed in
+// conn/arrive/time_wait.rs; each failed before the fix): a FIN without ACK
+// restarted 2 MSL, a FIN at any sequence number restarted it, and
+// unacceptable segments were not reported dropped, so the endpoint took
+// them as accepted (peer MAC, idle clock, counters).
 
 #[test]
-#[ignore = "defect: TIME-WAIT acknowledges a FIN without ACK and restarts 2 MSL; RFC 9293 §3.10.7.4 fifth drops it"]
 fn time_wait_fin_without_ack_is_dropped() {
     let rows = [row(
         "retransmitted FIN without ACK",
-        "RFC 9293 §3.10.7.4 fifth: if the ACK bit is off, drop the segment and return (before the FIN, eighth)",
+        "RFC 9293 §3.10.7.4 first: below RCV.NXT, unacceptable: ACK; fifth: the ACK bit is off, drop; 2 MSL not restarted (Linux tcp_timewait_state_process)",
         fin().seq(P::RcvNxt(-1)).no_ack(),
         to(TimeWait)
+            .reply(challenge())
             .drop(BadAck)
             .then(After::Deadline(Duration::from_secs(59))),
     )];
@@ -156,7 +158,6 @@ fn time_wait_fin_without_ack_is_dropped() {
 }
 
 #[test]
-#[ignore = "defect: TIME-WAIT restarts its 2 MSL timer for a FIN at any sequence number; RFC 9293 §3.10.7.4 first drops an unacceptable one first"]
 fn time_wait_out_of_window_fin_does_not_restart_the_timer() {
     let rows = [row(
         "FIN above RCV.NXT",
@@ -171,7 +172,6 @@ fn time_wait_out_of_window_fin_does_not_restart_the_timer() {
 }
 
 #[test]
-#[ignore = "defect: TIME-WAIT reports no drop reason for unacceptable segments (data, refused SYNs), so the endpoint takes them as accepted (peer MAC, idle clock, counters)"]
 fn time_wait_unacceptable_segments_are_reported_dropped() {
     let rows = [
         row(

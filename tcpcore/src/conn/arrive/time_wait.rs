@@ -127,9 +127,25 @@ pub(crate) fn time_wait<'a>(
         t.state = State::TimeWait(s);
         return t;
     }
-    if seg.control == TcpControl::Fin {
+    // Only the peer's FIN sent again (with its ACK) restarts 2 MSL (RFC
+    // 9293 §3.10.7.4 eighth; Linux tcp_timewait_state_process reschedules
+    // for segments with ACK). Everything else is unacceptable here and
+    // reported dropped, so that the endpoint neither refreshes the idle
+    // clock and the peer's MAC nor counts it as accepted: a FIN or data
+    // beyond RCV.NXT (first check), a SYN that could not reopen (RFC 5961
+    // §4), and a FIN without ACK (fifth check: "if the ACK bit is off drop
+    // the segment"; Linux does not reschedule for an ACK-less segment).
+    // All of them still get the ACK of the first check, as Linux sends.
+    let why = if seg.control == TcpControl::Syn {
+        Some(SegmentDrop::UnexpectedSyn)
+    } else if seg.ack_number.is_none() {
+        Some(SegmentDrop::BadAck)
+    } else if fin_again {
         s.expires = now + cfg.time_wait;
-    }
+        None
+    } else {
+        Some(SegmentDrop::OutOfWindow)
+    };
     // RFC 5961 §7: every ACK TIME-WAIT sends -- for a retransmitted FIN
     // too -- comes out of the challenge-ACK budget (Linux
     // tcp_timewait_check_oow_rate_limit). Linux's tcp_oow_rate_limited
@@ -144,5 +160,8 @@ pub(crate) fn time_wait<'a>(
     }
     s.challenge = tcb.challenge;
     t.state = State::TimeWait(s);
-    t
+    match why {
+        Some(why) => t.drop_seg(why),
+        None => t,
+    }
 }
