@@ -234,7 +234,10 @@ fn syn_timeout_means_rto_3s_and_iw_1() {
     let State::Established(o) = conn_state(&h) else {
         panic!("not established");
     };
-    assert_eq!(o.tcb.rtx.rtt, None, "Karn: no sample from a retransmitted SYN");
+    assert_eq!(
+        o.tcb.rtx.rtt, None,
+        "Karn: no sample from a retransmitted SYN"
+    );
     assert_eq!(o.tcb.rtx.rto, Duration::from_secs(3));
     assert_eq!(o.snd.cc.cwnd, 1460);
 
@@ -264,7 +267,10 @@ fn ephemeral_ports_and_tuple_in_use() {
     let ports: Vec<u16> = h.ep.connections().map(|(_, t, _)| t.local_port).collect();
     assert_ne!(a, b);
     assert_ne!(ports[0], ports[1]);
-    assert!(ports.iter().all(|p| (32768..=60999).contains(p)), "{ports:?}");
+    assert!(
+        ports.iter().all(|p| (32768..=60999).contains(p)),
+        "{ports:?}"
+    );
     let err = h.ep.connect(ports[0], remote, now, &mut h.rec).unwrap_err();
     assert_eq!(err, tcpcore::endpoint::ConnectError::TupleInUse);
 }
@@ -304,7 +310,8 @@ fn sent(h: &mut Harness, target: std::net::Ipv4Addr) -> (usize, usize) {
             assert_eq!(arp.target_protocol_addr, target);
             assert_eq!(arp.source_protocol_addr, SERVER_IP);
             arps += 1;
-        } else if let Ok(Frame::Tcp { eth, tcp, .. }) = wire::parse_frame(&f, ChecksumPolicy::Verify)
+        } else if let Ok(Frame::Tcp { eth, tcp, .. }) =
+            wire::parse_frame(&f, ChecksumPolicy::Verify)
         {
             assert_eq!(eth.dst_addr, CLIENT_MAC);
             assert_eq!(tcp.control, tcpcore::wire::TcpControl::Syn);
