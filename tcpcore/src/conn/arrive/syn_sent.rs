@@ -193,6 +193,41 @@ fn established<'a>(
     cfg: &Config,
     rx: &mut RecvBuffer<'_>,
 ) -> Transition<'a> {
+    let irs = seg.seq_number;
+    let open = synchronize(s, seg, now, cfg);
+    let mut t = Transition::new(State::Closed(CloseReason::Normal));
+    t.event(Event::Established);
+    // Sixth on: the SYN-ACK's text (data in a SYN-ACK is accepted, RFC
+    // 9293 §3.10.7.3) and FIN, as in ESTABLISHED, from IRS + 1.
+    let mut rest = *seg;
+    rest.seq_number = irs + 1;
+    rest.control = TcpControl::None;
+    after_ack(
+        OpenKind::Established,
+        open,
+        false,
+        &rest,
+        now,
+        cfg,
+        rx,
+        &mut t,
+    );
+    // "form an ACK segment ... and send it": at once, not delayed (Linux
+    // delays it only with data waiting to go or TCP_DEFER_ACCEPT /
+    // quickack off, none of which applies here).
+    if t.replies.is_empty() {
+        if let State::Established(o) = &mut t.state {
+            let r = make_ack(&mut o.tcb, o.snd.nxt, &mut o.rcv, rx, now);
+            t.reply(r);
+        }
+    }
+    t
+}
+
+/// The synchronized connection a SYN-ACK makes of SYN-SENT: options
+/// negotiated, the RTT sample, the initial window and the sequence
+/// variables.
+fn synchronize(s: SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Open {
     let SynSent {
         iss,
         ts_offset,
@@ -200,7 +235,7 @@ fn established<'a>(
         sack,
         rcv_cap,
         snd_buf,
-        mut rtx,
+        rtx,
     } = s;
     let opts = &seg.options;
     // RFC 7323 §2.2: scaling only if both SYNs carry the option; a shift
@@ -228,26 +263,7 @@ fn established<'a>(
         challenge: (now, 0),
         rtx,
     };
-    // The handshake's RTT sample (RFC 6298 §3, Karn): from the SYN-ACK's
-    // TSecr when it echoes one (RFC 7323 §4.1), else from when the SYN
-    // went out, unless it was retransmitted.
-    if let Some(sample) = send::ts_rtt_sample(&tcb, seg, now) {
-        rtt_update(&mut rtx, sample, cfg);
-    } else if rtx.retries == 0 {
-        rtt_sample(&mut rtx, now, cfg);
-    } else if rtx.rtt.is_none() {
-        // RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN
-        // segment and the TCP implementation is using an RTO less than 3
-        // seconds, the RTO MUST be re-initialized to 3 seconds when data
-        // transmission begins" (Linux tcp_init_metrics:
-        // TCP_TIMEOUT_FALLBACK).
-        rtx.rto = rtx.rto.max(Duration::from_secs(3)).min(cfg.rto_max);
-    }
-    let retried = rtx.retries > 0;
-    rtx.deadline = None;
-    rtx.retries = 0;
-    rtx.backoff = 0;
-    tcb.rtx = rtx;
+    let retried = handshake_rtt(&mut tcb, seg, now, cfg);
     let smss = send::smss_for(mss, ts.is_some());
     let mut cc = Congestion::new(smss);
     if retried {
@@ -286,33 +302,7 @@ fn established<'a>(
         ack_due: None,
         fin: None,
     };
-    let mut t = Transition::new(State::Closed(CloseReason::Normal));
-    t.event(Event::Established);
-    // Sixth on: the SYN-ACK's text (data in a SYN-ACK is accepted, RFC
-    // 9293 §3.10.7.3) and FIN, as in ESTABLISHED, from IRS + 1.
-    let mut rest = *seg;
-    rest.seq_number = irs + 1;
-    rest.control = TcpControl::None;
-    after_ack(
-        OpenKind::Established,
-        Open { tcb, snd, rcv },
-        false,
-        &rest,
-        now,
-        cfg,
-        rx,
-        &mut t,
-    );
-    // "form an ACK segment ... and send it": at once, not delayed (Linux
-    // delays it only with data waiting to go or TCP_DEFER_ACCEPT /
-    // quickack off, none of which applies here).
-    if t.replies.is_empty() {
-        if let State::Established(o) = &mut t.state {
-            let r = make_ack(&mut o.tcb, o.snd.nxt, &mut o.rcv, rx, now);
-            t.reply(r);
-        }
-    }
-    t
+    Open { tcb, snd, rcv }
 }
 
 /// The SYN timer fires (RFC 6298 §5.4-5.6 for the SYN, §5.5 back-off):
@@ -333,4 +323,31 @@ pub(crate) fn syn_sent_timeout(mut s: SynSent, now: Instant, cfg: &Config) -> Tr
     let mut t = Transition::new(State::SynSent(s));
     t.reply(syn(&s, now, cfg));
     t
+}
+
+/// The handshake's timer bookkeeping: the RTT sample, or the RTO of RFC
+/// 6298 §5.7; the timer stopped. Returns whether the SYN was retransmitted.
+fn handshake_rtt(tcb: &mut Tcb, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> bool {
+    let mut rtx = tcb.rtx;
+    // The handshake's RTT sample (RFC 6298 §3, Karn): from the SYN-ACK's
+    // TSecr when it echoes one (RFC 7323 §4.1), else from when the SYN
+    // went out, unless it was retransmitted.
+    if let Some(sample) = send::ts_rtt_sample(tcb, seg, now) {
+        rtt_update(&mut rtx, sample, cfg);
+    } else if rtx.retries == 0 {
+        rtt_sample(&mut rtx, now, cfg);
+    } else if rtx.rtt.is_none() {
+        // RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN
+        // segment and the TCP implementation is using an RTO less than 3
+        // seconds, the RTO MUST be re-initialized to 3 seconds when data
+        // transmission begins" (Linux tcp_init_metrics:
+        // TCP_TIMEOUT_FALLBACK).
+        rtx.rto = rtx.rto.max(Duration::from_secs(3)).min(cfg.rto_max);
+    }
+    let retried = rtx.retries > 0;
+    rtx.deadline = None;
+    rtx.retries = 0;
+    rtx.backoff = 0;
+    tcb.rtx = rtx;
+    retried
 }
