@@ -253,8 +253,9 @@ fuzz_target!(|steps: Vec<Step>| {
                     base.wrapping_add(seq_off as i32 as u32)
                 };
                 let len = (len % 3000) as usize;
-                // A SYN's text starts after the SYN's sequence number.
-                let first = if flags & 0x02 != 0 {
+                // A SYN's text starts after the SYN's sequence number (the
+                // control is SYN only for these bits, see below).
+                let first = if flags & 0x07 == 0x02 {
                     seq.wrapping_add(1)
                 } else {
                     seq
