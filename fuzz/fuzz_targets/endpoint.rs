@@ -1,6 +1,7 @@
 //! Structure-aware: sequences of frames (built from fuzzer-chosen fields,
 //! around the connections' real sequence numbers), raw garbage, time steps
-//! and application calls go into one endpoint. After every step: no panic,
+//! and application calls (active opens among them: SYN-SENT, and ARP
+//! resolution) go into one endpoint. After every step: no panic,
 //! RCV.NXT of every connection never goes back, the advertised right edge
 //! never moves left, the delivered bytes of each connection are a prefix of
 //! what its client sends (byte `s` of a stream is a function of `s`), and
@@ -72,6 +73,14 @@ enum Step {
     Echo(u8),
     /// Every connection closed (or aborted) at once, as on shutdown.
     CloseAll(bool),
+    /// An active open (SYN-SENT) to client `client`: from the listening
+    /// port (so that the client's segments reach it) or an ephemeral one,
+    /// with the client's MAC known or to be resolved by ARP.
+    Connect {
+        client: u8,
+        ephemeral: bool,
+        known: bool,
+    },
     /// The transport takes GSO frames (`Io::gso`) or not.
     Gso(bool),
 }
@@ -196,6 +205,8 @@ fuzz_target!(|steps: Vec<Step>| {
         answer_arp: true,
         reset_other_ports: true,
         max_half_open: 2,
+        gateway: None,
+        prefix_len: 0,
         conn: Config {
             max_per_source: 3,
             idle_timeout: Duration::from_secs(30),
@@ -242,8 +253,15 @@ fuzz_target!(|steps: Vec<Step>| {
                     base.wrapping_add(seq_off as i32 as u32)
                 };
                 let len = (len % 3000) as usize;
+                // A SYN's text starts after the SYN's sequence number (the
+                // control is SYN only for these bits, see below).
+                let first = if flags & 0x07 == 0x02 {
+                    seq.wrapping_add(1)
+                } else {
+                    seq
+                };
                 let payload: Vec<u8> = (0..len as u32)
-                    .map(|i| pattern(seq.wrapping_add(i).wrapping_sub(isn + 1)))
+                    .map(|i| pattern(first.wrapping_add(i).wrapping_sub(isn + 1)))
                     .collect();
                 let mut sb = SackBlocks::new();
                 if let Some((off, l)) = sack {
@@ -375,6 +393,20 @@ fuzz_target!(|steps: Vec<Step>| {
                 } else {
                     ep.close_all(now, &mut app);
                 }
+            }
+            Step::Connect {
+                client,
+                ephemeral,
+                known,
+            } => {
+                let c = (client % 8) as usize;
+                let client_ip = Ipv4Addr::new(198, 18, 0, 2);
+                if known {
+                    ep.set_neighbor(client_ip, CLIENT_MAC);
+                }
+                let remote = std::net::SocketAddrV4::new(client_ip, 40000 + c as u16);
+                let local = if ephemeral { 0 } else { 3000 };
+                let _ = ep.connect(local, remote, now, &mut app);
             }
             Step::Gso(on) => app.gso = on,
             Step::FlushAcks => {

@@ -70,6 +70,8 @@ fn harness_with_rx(cfg: EndpointConfig, rx: usize) -> Harness {
         tcp_checksum: ChecksumPolicy::Verify,
         client_isn: None,
         last_tsval: 0,
+        local_port: common::SERVER_PORT,
+        active: false,
     }
 }
 
