@@ -88,6 +88,8 @@ fn config() -> EndpointConfig {
         answer_arp: true,
         reset_other_ports: true,
         max_half_open: 64,
+        gateway: None,
+        prefix_len: 0,
         conn: Config {
             close_on_peer_fin: true,
             ..Config::default()

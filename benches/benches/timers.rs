@@ -81,6 +81,8 @@ fn config() -> EndpointConfig {
         answer_arp: true,
         reset_other_ports: false,
         max_half_open: 64,
+        gateway: None,
+        prefix_len: 0,
         conn: Config::default(),
     }
 }

@@ -196,6 +196,8 @@ fuzz_target!(|steps: Vec<Step>| {
         answer_arp: true,
         reset_other_ports: true,
         max_half_open: 2,
+        gateway: None,
+        prefix_len: 0,
         conn: Config {
             max_per_source: 3,
             idle_timeout: Duration::from_secs(30),

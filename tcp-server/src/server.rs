@@ -385,6 +385,9 @@ fn endpoint_config(cli: &Cli, at: &Placement) -> EndpointConfig {
             .max_half_open
             .map_or(at.per_worker.div_ceil(2), |n| n as usize)
             .max(1),
+        // The server only answers: it never resolves a neighbour.
+        gateway: None,
+        prefix_len: 0,
         conn: Config {
             mss: at.mss,
             // Echo answers each message at once (RFC 862); Nagle would hold

@@ -12,6 +12,7 @@ impl State {
     /// after any data still to send, and [`State::poll_transmit`] sends it.
     /// ESTABLISHED enters FIN-WAIT-1, CLOSE-WAIT enters LAST-ACK;
     /// SYN-RECEIVED queues the close until the handshake completes;
+    /// SYN-SENT ends at once, without a reset ([`CloseReason::Aborted`]);
     /// elsewhere nothing changes.
     pub fn close(self, _now: Instant, _cfg: &Config) -> Transition<'static> {
         match self {
@@ -38,6 +39,15 @@ impl State {
                 s.snd.fin = true;
                 Transition::new(State::LastAck(s))
             }
+            State::SynSent(_) => {
+                // RFC 9293 §3.10.4, CLOSE in SYN-SENT: "Delete the TCB and
+                // return "error: closing" responses to any queued SENDs, or
+                // RECEIVEs." Nothing is sent (Linux tcp_close: a socket in
+                // SYN-SENT is closed without a reset).
+                let mut t = Transition::new(State::Closed(CloseReason::Aborted));
+                t.event(Event::Closed(CloseReason::Aborted));
+                t
+            }
             other => Transition::new(other),
         }
     }
@@ -61,7 +71,13 @@ impl State {
             State::Established(s) | State::FinWait1(s) => Some((s.snd.nxt, s.rcv.nxt, s.tcb.ts)),
             State::FinWait2(s) => Some((s.snd.nxt, s.rcv.nxt, s.tcb.ts)),
             State::CloseWait(s) => Some((s.snd.nxt, s.rcv.nxt, s.tcb.ts)),
-            State::Closing(_) | State::LastAck(_) | State::TimeWait(_) | State::Closed(_) => None,
+            // "SYN-SENT STATE: All queued SENDs and RECEIVEs should be given
+            // "reset" notification; delete the TCB": no reset is sent.
+            State::SynSent(_)
+            | State::Closing(_)
+            | State::LastAck(_)
+            | State::TimeWait(_)
+            | State::Closed(_) => None,
         };
         if let State::Closed(r) = self {
             return Transition::new(State::Closed(r));

@@ -25,6 +25,11 @@ pub struct Config {
     pub rto_max: Duration,
     /// SYN-ACK retransmissions before a half-open connection is dropped.
     pub synack_retries: u8,
+    /// SYN retransmissions of an active open before it gives up with
+    /// [`CloseReason::TimedOut`](crate::CloseReason::TimedOut) (Linux
+    /// `tcp_syn_retries`, 6: with the initial RTO of 1 s doubling, the
+    /// SYN goes at 0, 1, 3, 7, 15, 31 and 63 s).
+    pub syn_retries: u8,
     /// Retransmissions of data or FIN (timeouts in a row) before the
     /// connection is reset. Zero-window probes do not count while the peer
     /// answers them.
@@ -78,6 +83,7 @@ impl Default for Config {
             rto_min: Duration::from_millis(200),
             rto_max: Duration::from_secs(60),
             synack_retries: 5,
+            syn_retries: 6,
             max_retries: 8,
             nagle: true,
             syn_debounce: Duration::from_millis(500),

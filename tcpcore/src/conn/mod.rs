@@ -7,6 +7,8 @@
 //!
 //! - [`State::accept`]: a SYN arrives at the listener (the endpoint owns
 //!   LISTEN); returns SYN-RECEIVED and the SYN-ACK.
+//! - [`State::connect`]: the application opens a connection (active open);
+//!   returns SYN-SENT and the SYN.
 //! - [`State::on_segment`]: the state and one incoming segment (and `now`) in;
 //!   the next state, the segments to send, and the events for the
 //!   application out, as a [`Transition`].
@@ -29,6 +31,7 @@
 //! | RFC 9293 §3.3.2 states, §3.3.1 sequence variables | `state.rs` | [`State`], [`Tcb`], [`SendHalf`], [`RecvHalf`] |
 //! | §3.10.7.1 CLOSED, §3.10.7.4 dispatch | `arrive/mod.rs` | [`State::on_segment`] |
 //! | §3.10.7.2 LISTEN, §3.10.7.4 SYN-RECEIVED | `arrive/syn_received.rs` | [`State::accept`] |
+//! | §3.10.7.3 SYN-SENT, §3.10.4 OPEN (active), RFC 5961 §3.2 | `arrive/syn_sent.rs` | [`State::connect`] |
 //! | §3.10.7.4 first to fifth (RFC 5961, RFC 7323 §5) | `arrive/checks.rs` | [`acceptable`] |
 //! | §3.10.7.4 ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2 | `arrive/synchronized.rs` | |
 //! | §3.10.7.4 CLOSE-WAIT, CLOSING, LAST-ACK | `arrive/closing.rs` | |
@@ -54,8 +57,8 @@ pub use config::Config;
 pub use recv::{Insert, RecvBuffer, RecvRanges, MAX_RANGES};
 pub use send::Congestion;
 pub use state::{
-    FinWait2, HalfClosed, Open, RecvClosed, RecvHalf, Rtx, SendHalf, State, SynReceived, Tcb,
-    TimeWait, TsState,
+    FinWait2, HalfClosed, Open, RecvClosed, RecvHalf, Rtx, SendHalf, State, SynReceived, SynSent,
+    Tcb, TimeWait, TsState,
 };
 
 pub(crate) use recv::valid_size as rxbuf_valid_size;
@@ -180,6 +183,8 @@ pub enum Event {
 pub enum StateName {
     /// Listening (the endpoint's state, never a connection's).
     Listen,
+    /// SYN-SENT.
+    SynSent,
     /// SYN-RECEIVED.
     SynReceived,
     /// ESTABLISHED.
@@ -205,6 +210,7 @@ impl StateName {
     pub const fn as_str(self) -> &'static str {
         match self {
             StateName::Listen => "LISTEN",
+            StateName::SynSent => "SYN-SENT",
             StateName::SynReceived => "SYN-RECEIVED",
             StateName::Established => "ESTABLISHED",
             StateName::CloseWait => "CLOSE-WAIT",

@@ -136,6 +136,28 @@ pub struct RecvClosed {
     pub right: SeqNum,
 }
 
+/// SYN-SENT (active open): our SYN is out, nothing of the peer's known
+/// yet but its address. Only what the SYN offered and the timer are kept;
+/// the send and receive halves are made when the peer's SYN arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SynSent {
+    /// ISS.
+    pub iss: SeqNum,
+    /// Our timestamp clock's offset, when the SYN offered timestamps.
+    pub ts_offset: Option<u32>,
+    /// Our window shift, when the SYN offered window scaling.
+    pub wscale: Option<u8>,
+    /// The SYN offered SACK.
+    pub sack: bool,
+    /// The size of the receive buffer (a power of two).
+    pub rcv_cap: u32,
+    /// The size of the send buffer (0: this connection sends no data).
+    pub snd_buf: u32,
+    /// The SYN's retransmission timer (RFC 6298 §5); `retries` counts the
+    /// SYN's retransmissions.
+    pub rtx: Rtx,
+}
+
 /// SYN-RECEIVED: our SYN-ACK is out, the peer's ACK not yet in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SynReceived {
@@ -154,6 +176,9 @@ pub struct SynReceived {
     /// The application closed in SYN-RECEIVED: our FIN follows as soon as
     /// the handshake completes (RFC 9293 §3.10.4).
     pub close_queued: bool,
+    /// Entered from SYN-SENT (a simultaneous open, RFC 9293 §3.5 figure
+    /// 7): the peer's SYN-ACK then completes the handshake.
+    pub simultaneous: bool,
 }
 
 /// A state in which both halves are open or ours is closing: ESTABLISHED,
@@ -210,6 +235,8 @@ pub struct TimeWait {
 /// A connection's state (RFC 9293 §3.3.2). LISTEN lives in the endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
+    /// SYN-SENT.
+    SynSent(SynSent),
     /// SYN-RECEIVED.
     SynReceived(SynReceived),
     /// ESTABLISHED.
@@ -234,6 +261,7 @@ impl State {
     /// This state's name.
     pub const fn name(&self) -> StateName {
         match self {
+            State::SynSent(_) => StateName::SynSent,
             State::SynReceived(_) => StateName::SynReceived,
             State::Established(_) => StateName::Established,
             State::FinWait1(_) => StateName::FinWait1,
@@ -254,7 +282,7 @@ impl State {
             State::FinWait2(s) => Some(s.rcv.nxt),
             State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => Some(s.rcv.nxt),
             State::TimeWait(s) => Some(s.rcv.nxt),
-            State::Closed(_) => None,
+            State::SynSent(_) | State::Closed(_) => None,
         }
     }
 
@@ -285,7 +313,7 @@ impl State {
                 Some((s.rcv.read, s.rcv.nxt - 1))
             }
             State::TimeWait(s) => Some((s.rcv.read, s.rcv.nxt - 1)),
-            State::Closed(_) => None,
+            State::SynSent(_) | State::Closed(_) => None,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Timers (RFC 9293 §3.8): the SYN-ACK and data retransmission timers (RFC
+//! Timers (RFC 9293 §3.8): the SYN (RFC 6298 §5.5 back-off, given up after
+//! `Config::syn_retries`), SYN-ACK and data retransmission timers (RFC
 //! 6298 §5), tail loss probes (RFC 8985 §7.2), the persist timer (RFC 9293
 //! §3.8.6.1), the delayed ACK (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2), the
 //! FIN-WAIT-2 timeout and the TIME-WAIT timer (RFC 9293 §3.10.8);
@@ -6,6 +7,7 @@
 //! runs what is due.
 
 use crate::conn::arrive::syn_received::syn_ack;
+use crate::conn::arrive::syn_sent::syn_sent_timeout;
 use crate::conn::close::give_up;
 use crate::conn::recv::ack::make_ack;
 use crate::conn::state::{half_state, HalfKind, OpenKind};
@@ -18,6 +20,7 @@ impl State {
     /// The earliest instant at which [`State::on_timeout`] has work to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self {
+            State::SynSent(s) => s.rtx.deadline,
             State::SynReceived(s) => s.tcb.rtx.deadline,
             State::Established(s) | State::FinWait1(s) => {
                 min_opt(min_opt(s.tcb.rtx.deadline, s.rcv.ack_due), s.snd.cc.pto)
@@ -44,6 +47,7 @@ impl State {
     ) -> Transition<'static> {
         let due = |d: Option<Instant>| d.is_some_and(|d| now >= d);
         match self {
+            State::SynSent(s) => syn_sent_timeout(s, now, cfg),
             State::SynReceived(mut s) => {
                 if due(s.tcb.rtx.deadline) {
                     if s.tcb.rtx.retries >= cfg.synack_retries {

@@ -28,6 +28,7 @@ impl Endpoint<'_> {
         now: Instant,
         io: &mut I,
     ) {
+        let mac = self.peer_mac_of(i);
         let slot = &self.slots[i as usize];
         let Some(conn) = slot.conn.as_ref() else {
             return;
@@ -38,7 +39,8 @@ impl Endpoint<'_> {
                 generation: slot.generation,
             },
             tuple: conn.tuple,
-            mac: conn.peer_mac,
+            mac,
+            active: conn.active,
         };
         let to = t.state.name();
         self.enter(&at, from, &t.state, io);
@@ -75,6 +77,10 @@ impl Endpoint<'_> {
         if from == StateName::SynReceived && to != StateName::SynReceived {
             self.half_open -= 1;
         }
+        if from == StateName::SynSent && to == StateName::SynReceived {
+            // A simultaneous open is half-open too (`State::is_half_open`).
+            self.half_open += 1;
+        }
         if from != to {
             io.event(at.id, &at.tuple, AppEvent::StateChange { from, to });
         }
@@ -91,7 +97,7 @@ impl Endpoint<'_> {
         events: &mut Peekable<slice::Iter<'e, Event>>,
         io: &mut I,
     ) -> bool {
-        let mut reported = from != StateName::SynReceived;
+        let mut reported = !matches!(from, StateName::SynReceived | StateName::SynSent);
         while let Some(Event::Established) = events.peek() {
             events.next();
             reported = true;
@@ -215,6 +221,10 @@ impl Endpoint<'_> {
                 Event::PeerClosed => io.event(at.id, &at.tuple, AppEvent::PeerClosed),
                 Event::Closed(r) if !reported => {
                     self.stats.handshakes_failed[close_index(*r)] += 1;
+                    if at.active {
+                        // The application asked for this connection.
+                        io.event(at.id, &at.tuple, AppEvent::Closed(*r));
+                    }
                 }
                 Event::Closed(r) => {
                     self.stats.closed[close_index(*r)] += 1;
@@ -289,4 +299,6 @@ struct Target {
     id: ConnId,
     tuple: FourTuple,
     mac: EthernetAddress,
+    /// Opened by [`Endpoint::connect`].
+    active: bool,
 }

@@ -1,6 +1,8 @@
 //! Demultiplexing: a received frame is parsed, ARP for our address is
-//! answered, and a TCP segment is checked for its addresses and handed to
-//! its connection, to LISTEN, or answered with the reset of a closed port.
+//! answered (and teaches the neighbour cache), and a TCP segment is checked
+//! for its addresses and handed to its connection (found by its 4-tuple
+//! first, whatever its port), to LISTEN, or answered with the reset of a
+//! closed port.
 
 use crate::conn::{reset_for, SegmentDrop};
 use crate::isn::FourTuple;
@@ -33,12 +35,21 @@ impl Endpoint<'_> {
             Err(e) => return self.drop_frame(DropReason::from_frame_error(&e)),
         };
         match parsed {
-            Frame::Arp { eth, arp } => self.handle_arp(&eth, &arp, io),
+            Frame::Arp { eth, arp } => self.handle_arp(now, &eth, &arp, io),
             Frame::Tcp { eth, ip, tcp } => self.handle_tcp(now, &eth, &ip, &tcp, io),
         }
     }
 
-    fn handle_arp<I: Io>(&mut self, eth: &EthernetRepr, arp: &ArpRepr, io: &mut I) {
+    fn handle_arp<I: Io>(&mut self, now: Instant, eth: &EthernetRepr, arp: &ArpRepr, io: &mut I) {
+        // A request or reply addressed to us tells where its sender is (RFC
+        // 826: "the sender's ... pair is merged into the table"); connections
+        // waiting for that neighbour send their SYN now.
+        if arp.target_protocol_addr == self.cfg.addr
+            && matches!(arp.operation, ArpOperation::Request | ArpOperation::Reply)
+            && arp.source_protocol_addr != self.cfg.addr
+        {
+            self.resolved(arp.source_protocol_addr, arp.source_hardware_addr, now, io);
+        }
         if !self.cfg.answer_arp
             || arp.operation != ArpOperation::Request
             || arp.target_protocol_addr != self.cfg.addr
@@ -78,20 +89,23 @@ impl Endpoint<'_> {
         tcp: &TcpRepr<'_>,
         io: &mut I,
     ) {
-        if let Err(why) = self.screen(eth, ip, tcp) {
-            return self.drop_frame(why);
-        }
         let tuple = FourTuple {
             local_addr: self.cfg.addr,
             local_port: tcp.dst_port,
             remote_addr: ip.src_addr,
             remote_port: tcp.src_port,
         };
-        if tcp.dst_port != self.cfg.port {
-            return self.closed_port(&tuple, eth.src_addr, tcp, io);
+        // The table first: a connection we opened has a port of its own,
+        // not the listening port.
+        let found = self.lookup(&tuple);
+        if let Err(why) = self.screen(eth, ip, tcp, found.is_some()) {
+            return self.drop_frame(why);
         }
-        match self.lookup(&tuple) {
+        match found {
             Some(i) => self.segment_for_conn(i, now, eth.src_addr, &tuple, tcp, io),
+            None if tcp.dst_port != self.cfg.port => {
+                self.closed_port(&tuple, eth.src_addr, tcp, io)
+            }
             None => self.listen(now, eth.src_addr, &tuple, tcp, None, io),
         }
     }
@@ -103,10 +117,11 @@ impl Endpoint<'_> {
         eth: &EthernetRepr,
         ip: &Ipv4Repr,
         tcp: &TcpRepr<'_>,
+        known: bool,
     ) -> Result<(), DropReason> {
         if eth.dst_addr != self.cfg.mac
             || ip.dst_addr != self.cfg.addr
-            || (tcp.dst_port != self.cfg.port && !self.cfg.reset_other_ports)
+            || (tcp.dst_port != self.cfg.port && !known && !self.cfg.reset_other_ports)
         {
             return Err(DropReason::NotForUs);
         }
@@ -181,9 +196,16 @@ impl Endpoint<'_> {
         let keepalive = t.dropped == Some(SegmentDrop::OutOfWindow)
             && tcp.payload.len() <= 1
             && before.rcv_nxt().is_some_and(|n| tcp.seq_number == n - 1u32);
-        if t.dropped.is_none() {
+        if t.dropped.is_none() && conn.peer_mac != mac {
+            // The peer moved, or an active open learns its next hop from
+            // the peer's answer: the neighbour cache learns it too.
             conn.peer_mac = mac;
+            let hop = super::neighbor::next_hop(&self.cfg, tuple.remote_addr);
+            self.neighbors.learn(hop, mac);
         }
+        let Some(conn) = self.slots[i as usize].conn.as_mut() else {
+            return;
+        };
         if t.dropped.is_none() || keepalive {
             conn.last_rx = now;
         }

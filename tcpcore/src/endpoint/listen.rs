@@ -134,6 +134,7 @@ impl Endpoint<'_> {
             peer_mac: mac,
             state: t.state,
             last_rx: now,
+            active: false,
         };
         let Some(i) = self.insert(conn) else {
             return self.drop_frame(DropReason::TableFull);
@@ -218,6 +219,7 @@ impl Endpoint<'_> {
             peer_mac: mac,
             state: t.state,
             last_rx: now,
+            active: false,
         };
         if self.free == NIL {
             self.recycle_time_wait(now, io);

@@ -1,4 +1,5 @@
-//! The endpoint: every connection of one listening address and port.
+//! The endpoint: every connection of one address: those accepted on its
+//! listening port, and those it opened ([`Endpoint::connect`]).
 //!
 //! It takes whole Ethernet frames in and writes whole frames out into buffers
 //! the caller lends ([`Io::tx`]). Between the two it parses Ethernet, ARP,
@@ -36,6 +37,8 @@
 //! | `stats.rs` | [`Stats`], [`DropReason`]: the counters |
 //! | `table.rs` | the connection table: hash index, free list, per-source counts, TIME-WAIT list and recycling |
 //! | `demux.rs` | [`Endpoint::handle_frame`]: parsing, ARP, address checks, a segment to its connection |
+//! | `connect.rs` | [`Endpoint::connect`]: active opens, ephemeral ports (RFC 6056), [`ConnectError`] |
+//! | `neighbor.rs` | the neighbour cache, next hop and ARP requests of active opens, [`Endpoint::set_neighbor`] |
 //! | `listen.rs` | LISTEN (RFC 9293 §3.10.7.2), SYN cookies (RFC 4987), ISNs of new connections |
 //! | `apply.rs` | carrying out a connection's transition: state, data to the application, replies, events |
 //! | `output.rs` | framing and sending: replies, data segments, ACK batching ([`Endpoint::flush_acks`]) |
@@ -52,9 +55,11 @@ use crate::wire::EthernetAddress;
 
 mod app;
 mod apply;
+mod connect;
 mod demux;
 mod io;
 mod listen;
+mod neighbor;
 mod output;
 mod stats;
 mod storage;
@@ -62,7 +67,9 @@ mod table;
 mod timeout;
 mod timers;
 
+pub use connect::{ConnectError, EPHEMERAL_FIRST, EPHEMERAL_LAST};
 pub use io::{AppEvent, ConnId, Io};
+pub use neighbor::NEIGHBORS;
 pub use stats::{DropReason, Stats};
 #[cfg(feature = "std")]
 pub use storage::OwnedStorage;
@@ -92,6 +99,12 @@ pub struct EndpointConfig {
     pub reset_other_ports: bool,
     /// Most connections in SYN-RECEIVED at once.
     pub max_half_open: usize,
+    /// The router for remote addresses off our subnet (active opens
+    /// resolve its MAC instead of theirs); `None`: every address is on-link.
+    pub gateway: Option<Ipv4Addr>,
+    /// Our subnet's prefix length (with `gateway`: addresses that share
+    /// this many leading bits with `addr` are on-link).
+    pub prefix_len: u8,
     /// Per-connection settings.
     pub conn: Config,
 }
@@ -103,6 +116,9 @@ struct Conn {
     state: State,
     /// When a segment last arrived (for the idle timeout).
     last_rx: Instant,
+    /// Opened by [`Endpoint::connect`]: the application knows of it from
+    /// the start, and learns of its end even before it is established.
+    active: bool,
 }
 
 /// Buckets of the per-source connection counts.
@@ -144,6 +160,10 @@ pub struct Endpoint<'s> {
     /// `tw_prev` / `tw_next`), or `NIL`.
     tw_head: u32,
     tw_tail: u32,
+    /// The neighbour cache, and the active opens waiting for it.
+    neighbors: neighbor::Neighbors,
+    /// RFC 6056 Algorithm 3's counter (`next_ephemeral`).
+    next_ephemeral: u32,
 }
 
 impl<'s> Endpoint<'s> {
@@ -202,6 +222,8 @@ impl<'s> Endpoint<'s> {
             cookies_until: None,
             tw_head: NIL,
             tw_tail: NIL,
+            neighbors: neighbor::Neighbors::default(),
+            next_ephemeral: 0,
         })
     }
 

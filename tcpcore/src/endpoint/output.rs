@@ -8,6 +8,7 @@ use crate::isn::FourTuple;
 use crate::time::Instant;
 use crate::wire::{self, EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr};
 
+use super::neighbor::{arp_request, next_hop, UNRESOLVED};
 use super::{DropReason, Endpoint, EndpointConfig, Io, Stats};
 
 impl Endpoint<'_> {
@@ -147,6 +148,12 @@ impl Out<'_> {
         payload: &[u8],
         io: &mut I,
     ) {
+        if peer_mac == UNRESOLVED {
+            // An active open whose next hop is not known yet: ask for it
+            // instead (the SYN follows when the answer comes).
+            let hop = next_hop(self.cfg, tuple.remote_addr);
+            return arp_request(self.cfg, self.stats, hop, io);
+        }
         let tcp = r.to_repr(tuple.local_port, tuple.remote_port, payload);
         let eth = EthernetRepr {
             src_addr: self.cfg.mac,

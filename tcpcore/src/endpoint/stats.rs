@@ -155,16 +155,22 @@ pub struct Stats {
     pub rx_frames: u64,
     /// Frames written for sending.
     pub tx_frames: u64,
-    /// Connections that completed the handshake.
+    /// Connections that completed the handshake (passive and active).
     pub established: u64,
+    /// Connections opened by [`Endpoint::connect`](super::Endpoint::connect).
+    pub active_opens: u64,
+    /// ARP requests sent to resolve the next hop of active opens.
+    pub arp_requests: u64,
     /// Connections that ended, by reason: normal, reset, timed out, aborted.
     /// Only connections that were established (reported with
     /// [`AppEvent::Established`](super::AppEvent::Established)) count here.
     pub closed: [u64; 4],
-    /// Connections that ended in SYN-RECEIVED, before the handshake
-    /// completed, by the same reasons as `closed` (a RST, a new SYN, the
-    /// SYN-ACK retransmission limit, an abort). The application was never
-    /// told of them, so it gets no [`AppEvent::Closed`](super::AppEvent::Closed) for them either.
+    /// Connections that ended in SYN-RECEIVED or SYN-SENT, before the
+    /// handshake completed, by the same reasons as `closed` (a RST, a new
+    /// SYN, the SYN or SYN-ACK retransmission limit, an abort). The
+    /// application was never told of passive ones, so it gets no
+    /// [`AppEvent::Closed`](super::AppEvent::Closed) for them either; it
+    /// does for its own active opens.
     pub handshakes_failed: [u64; 4],
     /// Payload bytes delivered in order to the application.
     pub bytes_delivered: u64,

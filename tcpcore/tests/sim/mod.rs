@@ -264,6 +264,8 @@ pub fn server_config() -> EndpointConfig {
         answer_arp: true,
         reset_other_ports: true,
         max_half_open: 16,
+        gateway: None,
+        prefix_len: 0,
         conn: Config {
             close_on_peer_fin: true,
             ..Config::default()

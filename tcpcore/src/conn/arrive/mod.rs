@@ -6,6 +6,7 @@
 //! |----------|------|----------|
 //! | §3.10.7.1 CLOSED | `mod.rs` | [`State::on_segment`] |
 //! | §3.10.7.2 LISTEN (a SYN; the endpoint owns LISTEN) | `syn_received.rs` | [`State::accept`] |
+//! | §3.10.7.3 SYN-SENT (and the active OPEN, §3.10.1) | `syn_sent.rs` | [`State::connect`], `syn_sent` |
 //! | §3.10.7.4 SYN-RECEIVED | `syn_received.rs` | `syn_received` |
 //! | §3.10.7.4 first to fourth (PAWS, sequence, RST, SYN; RFC 5961, RFC 7323 §5) | `checks.rs` | `front_checks`, `paws_rejects`, `acceptable` |
 //! | §3.10.7.4 fifth, ACK (RFC 5961 §5.2, the window update) | `checks.rs` | `check_ack` |
@@ -16,6 +17,7 @@
 pub(crate) mod checks;
 pub(crate) mod closing;
 pub(crate) mod syn_received;
+pub(crate) mod syn_sent;
 pub(crate) mod synchronized;
 pub(crate) mod time_wait;
 
@@ -43,6 +45,7 @@ impl State {
         rx: &mut RecvBuffer<'_>,
     ) -> Transition<'a> {
         match self {
+            State::SynSent(s) => syn_sent::syn_sent(s, seg, now, cfg, rx),
             State::SynReceived(s) => syn_received::syn_received(s, seg, now, cfg, rx),
             State::Established(s) => {
                 synchronized::open(OpenKind::Established, s, seg, now, cfg, rx)

@@ -99,6 +99,7 @@ impl State {
             window_scaling: scaled,
             dup_syn_answered: None,
             close_queued: false,
+            simultaneous: false,
         };
         let reply = syn_ack(&mut s, now, cfg);
         arm(&mut s.tcb.rtx, now, cfg);
@@ -163,6 +164,14 @@ pub(crate) fn syn_received<'a>(
         }
         return t;
     }
+    let simul;
+    let seg = match simultaneous_syn_ack(&s, seg) {
+        Some(ack) => {
+            simul = ack;
+            &simul
+        }
+        None => seg,
+    };
     let mut t = Transition::new(State::SynReceived(s));
     let snd_nxt = s.snd.nxt;
     if seg.control == TcpControl::Syn {
@@ -226,6 +235,7 @@ pub(crate) fn syn_received<'a>(
         window_scaling: _,
         dup_syn_answered,
         close_queued,
+        simultaneous: _,
     } = s;
     // The handshake's RTT sample: from the ACK's TSecr when it echoes one
     // (RFC 7323 §4.1), which is never ambiguous; else from when the SYN-ACK
@@ -286,4 +296,24 @@ pub(crate) fn syn_received<'a>(
         t.state = c.state;
     }
     t
+}
+
+/// A simultaneous open (RFC 9293 §3.5, figure 7): both sides in
+/// SYN-RECEIVED, the peer's SYN-ACK `<SEQ=IRS><ACK=ISS+1><CTL=SYN,ACK>`
+/// completes the handshake as the ACK it carries would. The RFC's first
+/// check would find SEG.SEQ = IRS below RCV.NXT; Linux lets exactly this
+/// segment pass (tcp_validate_incoming: "SYN-ACK in simultaneous open" --
+/// sk_state SYN_RECV, ACK = SND.NXT, SEQ + 1 = RCV.NXT). Returns it as the
+/// pure ACK at RCV.NXT it stands for (any data in it is left for the peer to
+/// send again); `None` for any other segment or a passive open.
+fn simultaneous_syn_ack<'a>(s: &SynReceived, seg: &TcpRepr<'a>) -> Option<TcpRepr<'a>> {
+    let exact = seg.control == TcpControl::Syn
+        && seg.ack_number == Some(s.snd.nxt)
+        && seg.seq_number == s.rcv.irs;
+    (s.simultaneous && exact).then(|| TcpRepr {
+        seq_number: s.rcv.irs + 1,
+        control: TcpControl::None,
+        payload: &[],
+        ..*seg
+    })
 }

@@ -87,7 +87,7 @@ impl State {
                 advance(&mut s.rcv.read, s.rcv.nxt - 1, n);
                 None
             }
-            State::Closed(_) => None,
+            State::SynSent(_) | State::Closed(_) => None,
         }
     }
 

@@ -1,0 +1,336 @@
+//! The active open (RFC 9293 §3.10.1 OPEN, §3.10.7.3 SYN-SENT): our SYN
+//! goes out ([`State::connect`]); the peer's SYN-ACK completes the
+//! handshake (options negotiated as RFC 7323 §2.2, §3.2 and RFC 2018 §2
+//! say, the RTT sample of RFC 6298 §3 / RFC 7323 §4.1), its bare SYN makes
+//! a simultaneous open (MUST-10), its RST refuses the connection when it
+//! acknowledges our SYN (RFC 5961 §3.2), and anything else is dropped.
+//!
+//! Where the RFCs leave a choice, Linux's `tcp_rcv_synsent_state_process`
+//! (net/ipv4/tcp_input.c) is followed, as said at each place.
+
+use crate::conn::arrive::synchronized::after_ack;
+use crate::conn::recv::ack::make_ack;
+use crate::conn::send::{self, rtt_sample, rtt_update};
+use crate::conn::state::OpenKind;
+use crate::conn::{
+    effective_send_mss, window_shift_for, Buffers, CloseReason, Config, Congestion, Event, Open,
+    RecvBuffer, RecvHalf, Reply, Rtx, SegmentDrop, SendHalf, State, SynSent, Tcb, Transition,
+    TsState, MAX_WINDOW_SHIFT,
+};
+use crate::seq::SeqNum;
+use crate::time::{Duration, Instant};
+use crate::wire::{SackBlocks, TcpControl, TcpOptions, TcpRepr, Timestamps};
+
+impl State {
+    /// The application opens a connection (RFC 9293 §3.10.1, active OPEN):
+    /// SYN-SENT, and the SYN `<SEQ=ISS><CTL=SYN>` to send.
+    ///
+    /// The SYN offers what a SYN-ACK of ours accepts (see
+    /// [`State::accept`]): our MSS (`cfg.mss`, the MTU less 40), window
+    /// scaling with the shift our receive buffer needs
+    /// ([`window_shift_for`]), SACK-permitted and timestamps (TSval our
+    /// clock plus `ts_offset`), each when `cfg` allows it. The
+    /// retransmission timer starts at `cfg.rto_initial` (RFC 6298 §2.1:
+    /// 1 s, Linux `TCP_TIMEOUT_INIT`).
+    pub fn connect(
+        iss: SeqNum,
+        ts_offset: u32,
+        now: Instant,
+        cfg: &Config,
+        bufs: Buffers,
+    ) -> (State, Reply) {
+        let cap = bufs.rx.min(1 << 30) as u32;
+        let mut s = SynSent {
+            iss,
+            ts_offset: cfg.timestamps.then_some(ts_offset),
+            wscale: cfg.window_scale.then(|| window_shift_for(cap as usize)),
+            sack: cfg.sack,
+            rcv_cap: cap,
+            snd_buf: bufs.tx.min(1 << 30) as u32,
+            rtx: Rtx {
+                rtt: None,
+                rto: cfg.rto_initial,
+                retries: 0,
+                backoff: 0,
+                sent_at: now,
+                deadline: None,
+            },
+        };
+        send::arm(&mut s.rtx, now, cfg);
+        let syn = syn(&s, now, cfg);
+        (State::SynSent(s), syn)
+    }
+
+    /// SYN-SENT's SYN goes out again now, without counting as a
+    /// retransmission: the endpoint has just learnt where to send it (the
+    /// neighbour's link-layer address). If it never left before, it leaves
+    /// now (RTT samples count from here); the timer restarts from now.
+    /// `None` in any other state.
+    pub fn resend_syn(&mut self, now: Instant, cfg: &Config) -> Option<Reply> {
+        let State::SynSent(s) = self else {
+            return None;
+        };
+        if s.rtx.retries == 0 {
+            s.rtx.sent_at = now;
+        }
+        s.rtx.deadline = Some(now + send::backed_off(&s.rtx, cfg));
+        Some(syn(s, now, cfg))
+    }
+}
+
+/// Our SYN, with the options `s` offers; RFC 7323 §2.2: the window field of
+/// a SYN is never scaled.
+pub(crate) fn syn(s: &SynSent, now: Instant, cfg: &Config) -> Reply {
+    Reply {
+        seq: s.iss,
+        len: 0,
+        gso: 0,
+        push: false,
+        ack: None,
+        control: TcpControl::Syn,
+        window: s.rcv_cap.min(0xffff) as u16,
+        options: TcpOptions {
+            mss: Some(cfg.mss),
+            window_scale: s.wscale,
+            sack_permitted: s.sack,
+            sack_blocks: SackBlocks::new(),
+            timestamps: s.ts_offset.map(|off| Timestamps {
+                tsval: (now.as_millis() as u32).wrapping_add(off),
+                tsecr: 0,
+            }),
+        },
+    }
+}
+
+/// RFC 9293 §3.10.7.3: a segment arrives in SYN-SENT.
+pub(crate) fn syn_sent<'a>(
+    s: SynSent,
+    seg: &TcpRepr<'a>,
+    now: Instant,
+    cfg: &Config,
+    rx: &mut RecvBuffer<'_>,
+) -> Transition<'a> {
+    let mut t = Transition::new(State::SynSent(s));
+    // "First, check the ACK bit. If the ACK bit is set, If SEG.ACK =< ISS or
+    // SEG.ACK > SND.NXT, send a reset (unless the RST bit is set, if so drop
+    // the segment and return) <SEQ=SEG.ACK><CTL=RST> and discard the
+    // segment. Return." SND.UNA = ISS and SND.NXT = ISS + 1: the only
+    // acceptable ACK is ISS + 1.
+    let acked = match seg.ack_number {
+        Some(ack) if ack != s.iss + 1 => {
+            if seg.control != TcpControl::Rst {
+                t.reply(Reply::rst(ack, None));
+            }
+            return t.drop_seg(SegmentDrop::BadAck);
+        }
+        Some(_) => true,
+        None => false,
+    };
+    // "Second, check the RST bit. If the RST bit is set, If the ACK was
+    // acceptable, then signal to the user "error: connection reset", drop
+    // the segment, enter CLOSED state, delete TCB, and return. Otherwise
+    // (no ACK), drop the segment and return." RFC 5961 §3.2 agrees: in
+    // SYN-SENT a RST is acceptable if its ACK acknowledges the SYN (its
+    // sequence number is not checked: nothing of the peer's is known).
+    if seg.control == TcpControl::Rst {
+        if acked {
+            t.state = State::Closed(CloseReason::Reset);
+            t.event(Event::Closed(CloseReason::Reset));
+            return t;
+        }
+        return t.drop_seg(SegmentDrop::RstNotExact);
+    }
+    // Third: security and compartment -- no IP security options are used.
+    // "Fifth, if neither of the SYN or RST bits is set, then drop the
+    // segment and return." (This is the fourth step's failure too: a
+    // segment with an acceptable ACK but no SYN.)
+    if seg.control != TcpControl::Syn {
+        return t.drop_seg(SegmentDrop::BadAck);
+    }
+    if !acked {
+        // "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment
+        // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." (a simultaneous
+        // open, RFC 9293 §3.5, MUST-10). The SYN-ACK offers what our SYN
+        // did and is negotiated against the peer's SYN exactly as LISTEN
+        // does. "If there are other controls or text in the segment, queue
+        // them for processing after the ESTABLISHED state has been reached"
+        // -- they are not kept here (the peer retransmits them), as Linux
+        // (tcp_rcv_synsent_state_process: "We see SYN without ACK ... "
+        // drops the data of the SYN).
+        let bufs = Buffers {
+            rx: s.rcv_cap as usize,
+            tx: s.snd_buf as usize,
+        };
+        let mut syn = *seg;
+        syn.payload = &[];
+        let off = s.ts_offset.unwrap_or(0);
+        let accepted = State::accept(&syn, s.iss, off, now, cfg, bufs);
+        let mut t2 = Transition::new(accepted.state);
+        if let State::SynReceived(mut r) = accepted.state {
+            r.simultaneous = true;
+            t2.state = State::SynReceived(r);
+        }
+        for r in accepted.replies {
+            t2.reply(r);
+        }
+        return t2;
+    }
+    established(s, seg, now, cfg, rx)
+}
+
+/// RFC 9293 §3.10.7.3 fourth, a SYN-ACK that acknowledges our SYN: "RCV.NXT
+/// is set to SEG.SEQ+1, IRS is set to SEG.SEQ. SND.UNA should be advanced
+/// to equal SEG.ACK ... If SND.UNA > ISS (our SYN has been ACKed), change
+/// the connection state to ESTABLISHED, form an ACK segment
+/// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it. Data or controls that
+/// were queued for transmission MAY be included. ... If there are other
+/// controls or text in the segment, then continue processing at the sixth
+/// step".
+fn established<'a>(
+    s: SynSent,
+    seg: &TcpRepr<'a>,
+    now: Instant,
+    cfg: &Config,
+    rx: &mut RecvBuffer<'_>,
+) -> Transition<'a> {
+    let SynSent {
+        iss,
+        ts_offset,
+        wscale,
+        sack,
+        rcv_cap,
+        snd_buf,
+        mut rtx,
+    } = s;
+    let opts = &seg.options;
+    // RFC 7323 §2.2: scaling only if both SYNs carry the option; a shift
+    // above 14 is taken as 14 (§2.3).
+    let (snd_wscale, rcv_wscale) = match (wscale, opts.window_scale) {
+        (Some(ours), Some(peer)) => (peer.min(MAX_WINDOW_SHIFT), ours),
+        _ => (0, 0),
+    };
+    // RFC 7323 §3.2: timestamps only if both SYNs carry them.
+    let ts = match (ts_offset, opts.timestamps) {
+        (Some(offset), Some(t)) => Some(TsState {
+            recent: t.tsval,
+            recent_at: now,
+            offset,
+        }),
+        _ => None,
+    };
+    let irs = seg.seq_number;
+    let ack = iss + 1;
+    let mss = effective_send_mss(opts.mss, ts.is_some(), cfg);
+    let mut tcb = Tcb {
+        ts,
+        sack: sack && opts.sack_permitted,
+        last_ack_sent: irs + 1,
+        challenge: (now, 0),
+        rtx,
+    };
+    // The handshake's RTT sample (RFC 6298 §3, Karn): from the SYN-ACK's
+    // TSecr when it echoes one (RFC 7323 §4.1), else from when the SYN
+    // went out, unless it was retransmitted.
+    if let Some(sample) = send::ts_rtt_sample(&tcb, seg, now) {
+        rtt_update(&mut rtx, sample, cfg);
+    } else if rtx.retries == 0 {
+        rtt_sample(&mut rtx, now, cfg);
+    } else if rtx.rtt.is_none() {
+        // RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN
+        // segment and the TCP implementation is using an RTO less than 3
+        // seconds, the RTO MUST be re-initialized to 3 seconds when data
+        // transmission begins" (Linux tcp_init_metrics:
+        // TCP_TIMEOUT_FALLBACK).
+        rtx.rto = rtx.rto.max(Duration::from_secs(3)).min(cfg.rto_max);
+    }
+    let retried = rtx.retries > 0;
+    rtx.deadline = None;
+    rtx.retries = 0;
+    rtx.backoff = 0;
+    tcb.rtx = rtx;
+    let smss = send::smss_for(mss, ts.is_some());
+    let mut cc = Congestion::new(smss);
+    if retried {
+        // RFC 5681 §3.1: "If the SYN or SYN/ACK is lost, the initial
+        // window used by a sender after a correctly transmitted SYN MUST be
+        // one segment". (Linux tcp_init_transfer cuts cwnd to 1 only after
+        // two or more retransmissions; the RFC's MUST is followed.)
+        cc.cwnd = smss;
+    }
+    // RFC 7323 §2.2: the window of a SYN is never scaled.
+    let wnd = u32::from(seg.window_len);
+    let snd = SendHalf {
+        iss,
+        una: ack,
+        nxt: ack,
+        wnd,
+        max_wnd: wnd,
+        wl1: irs,
+        wl2: ack,
+        wscale: snd_wscale,
+        mss,
+        buf: snd_buf,
+        max: ack,
+        end: ack,
+        fin: false,
+        cc,
+    };
+    let rcv = RecvHalf {
+        irs,
+        nxt: irs + 1,
+        read: irs + 1,
+        wscale: rcv_wscale,
+        cap: rcv_cap,
+        adv_right: irs + 1 + rcv_cap.min(0xffff),
+        unacked: 0,
+        ack_due: None,
+        fin: None,
+    };
+    let mut t = Transition::new(State::Closed(CloseReason::Normal));
+    t.event(Event::Established);
+    // Sixth on: the SYN-ACK's text (data in a SYN-ACK is accepted, RFC
+    // 9293 §3.10.7.3) and FIN, as in ESTABLISHED, from IRS + 1.
+    let mut rest = *seg;
+    rest.seq_number = irs + 1;
+    rest.control = TcpControl::None;
+    after_ack(
+        OpenKind::Established,
+        Open { tcb, snd, rcv },
+        false,
+        &rest,
+        now,
+        cfg,
+        rx,
+        &mut t,
+    );
+    // "form an ACK segment ... and send it": at once, not delayed (Linux
+    // delays it only with data waiting to go or TCP_DEFER_ACCEPT /
+    // quickack off, none of which applies here).
+    if t.replies.is_empty() {
+        if let State::Established(o) = &mut t.state {
+            let r = make_ack(&mut o.tcb, o.snd.nxt, &mut o.rcv, rx, now);
+            t.reply(r);
+        }
+    }
+    t
+}
+
+/// The SYN timer fires (RFC 6298 §5.4-5.6 for the SYN, §5.5 back-off):
+/// the SYN again, or, after `cfg.syn_retries` retransmissions, the end
+/// ([`CloseReason::TimedOut`], no reset: nothing was synchronized).
+pub(crate) fn syn_sent_timeout(mut s: SynSent, now: Instant, cfg: &Config) -> Transition<'static> {
+    if s.rtx.deadline.is_none_or(|d| now < d) {
+        return Transition::new(State::SynSent(s));
+    }
+    if s.rtx.retries >= cfg.syn_retries {
+        let mut t = Transition::new(State::Closed(CloseReason::TimedOut));
+        t.event(Event::Closed(CloseReason::TimedOut));
+        return t;
+    }
+    s.rtx.retries += 1;
+    s.rtx.backoff = s.rtx.backoff.saturating_add(1);
+    s.rtx.deadline = Some(now + send::backed_off(&s.rtx, cfg));
+    let mut t = Transition::new(State::SynSent(s));
+    t.reply(syn(&s, now, cfg));
+    t
+}
