@@ -8,7 +8,7 @@
 //! ([`crate::worker::trace`]), the outgoing frame arena
 //! ([`crate::worker::tx`]) and the receive step ([`crate::worker::receive`]).
 
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsFd, AsRawFd};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
@@ -27,13 +27,10 @@ use crate::worker::{receive, wait_for, Shared};
 
 mod cli;
 mod io;
-mod pending_core;
 
 pub use cli::ClientCli;
 
 use io::ClientIo;
-#[allow(unused_imports)]
-use pending_core::Connect as _;
 
 /// The connection's receive and send buffers, each.
 const BUF: usize = 1 << 20;
@@ -160,6 +157,8 @@ fn endpoint_config(cli: &ClientCli, iface: &Interface) -> EndpointConfig {
         answer_arp: true,
         reset_other_ports: true,
         max_half_open: 1,
+        gateway: cli.gateway,
+        prefix_len: prefix_len(cli.ip, iface),
         conn: Config {
             mss: mss_for(iface),
             // stdin may still have data after the peer's FIN: we close
@@ -169,6 +168,20 @@ fn endpoint_config(cli: &ClientCli, iface: &Interface) -> EndpointConfig {
             ..Config::default()
         },
     }
+}
+
+/// Our subnet's prefix length, for telling on-link hosts from those behind
+/// `--gateway`: that of the interface's subnet that holds our address, or
+/// 32 (every other host is behind the gateway) when none does.
+fn prefix_len(own: Ipv4Addr, iface: &Interface) -> u8 {
+    iface
+        .ipv4_all
+        .iter()
+        .find(|&&(a, len)| {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            u32::from(a) & mask == u32::from(own) & mask
+        })
+        .map_or(32, |&(_, len)| len)
 }
 
 /// stdin, as far as it went out.
