@@ -306,6 +306,7 @@ impl Session {
                 ep.handle_timeout(now, cio);
             }
             if cio.established {
+                cio.trace.event_ts = SystemTime::now();
                 self.input.pump(ep, self.id, now, cio)?;
             }
             cio.send(sock)?;

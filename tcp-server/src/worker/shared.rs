@@ -142,6 +142,12 @@ impl ErrOut {
     }
 }
 
+impl Default for ErrOut {
+    fn default() -> ErrOut {
+        ErrOut::new()
+    }
+}
+
 impl Write for ErrOut {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
         self.buf.extend_from_slice(b);
