@@ -31,6 +31,7 @@
 //! `app-resume` (take everything again, and say so to the endpoint),
 //! `batching on`, `flush-acks` and `acks-held N` (ACK batching,
 //! `Endpoint::set_batching`; N ACKs held),
+//! `connect` (an active open from `Harness::local_port` to the client),
 //! `app-send N` (queue N bytes to send), `app-echo` (move what was received
 //! and not taken into the send buffer: `Endpoint::echo`).
 
@@ -277,6 +278,11 @@ pub struct Harness {
     pub client_isn: Option<u32>,
     /// Our TSval in the last segment checked.
     pub last_tsval: u32,
+    /// Our port: the listening port, or the one `! connect` opens from.
+    pub local_port: u16,
+    /// `! connect` opened the connection (the peer's SYN-ACK then carries
+    /// the first byte's sequence number, for `delivered`).
+    pub active: bool,
 }
 
 pub fn default_config() -> EndpointConfig {
@@ -319,6 +325,8 @@ impl Harness {
             tcp_checksum: ChecksumPolicy::Verify,
             client_isn: None,
             last_tsval: 0,
+            local_port: SERVER_PORT,
+            active: false,
         }
     }
 
@@ -372,7 +380,7 @@ impl Harness {
         };
         let tcp = TcpRepr {
             src_port: self.port,
-            dst_port: SERVER_PORT,
+            dst_port: self.local_port,
             seq_number: SeqNum::new(s.seq),
             ack_number: ack,
             control,
@@ -419,7 +427,7 @@ impl Harness {
         assert_eq!(eth.dst_addr, CLIENT_MAC, "`{line}`: destination MAC");
         assert_eq!(ip.dst_addr, CLIENT_IP, "`{line}`: destination address");
         assert_eq!(tcp.dst_port, self.port, "`{line}`: destination port");
-        assert_eq!(tcp.src_port, SERVER_PORT, "`{line}`: source port");
+        assert_eq!(tcp.src_port, self.local_port, "`{line}`: source port");
         if let Some(ts) = tcp.options.timestamps {
             self.last_tsval = ts.tsval;
         }
@@ -516,6 +524,17 @@ impl Harness {
                         );
                     }
                 }
+            }
+            ["connect"] => {
+                // An active open from `local_port` to the client's address,
+                // its MAC known (see `trace_syn_sent.rs` for ARP).
+                self.active = true;
+                self.ep.set_neighbor(CLIENT_IP, CLIENT_MAC);
+                let remote = std::net::SocketAddrV4::new(CLIENT_IP, self.port);
+                self.ep
+                    .connect(self.local_port, remote, self.rec.now, &mut self.rec)
+                    .expect("connect");
+                self.rec.flush();
             }
             ["app-close"] => {
                 let id = self.conn_id().expect("no connection to close");
@@ -616,7 +635,7 @@ impl Harness {
                 Line::In(t, seg) => {
                     self.advance(at(t));
                     self.assert_quiet(&text);
-                    if seg.flags.contains('S') && !seg.flags.contains('.') {
+                    if seg.flags.contains('S') && (!seg.flags.contains('.') || self.active) {
                         self.client_isn = Some(seg.seq);
                     }
                     let f = self.frame_for(&seg);
