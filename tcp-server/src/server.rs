@@ -48,12 +48,49 @@ impl From<rawnet::Error> for Failure {
     }
 }
 
-fn random_key() -> Result<[u8; 16], Failure> {
+/// The exit status of `result` for program `prog`, with the error (if
+/// any) printed as one line: `prog: <error>`; 2 for a usage error, 1 for
+/// any other.
+pub fn exit(prog: &str, result: Result<ExitCode, Failure>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("{prog}: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(msg)) => {
+            eprintln!("{prog}: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// 16 secret random bytes (the endpoint's key for ISNs and its table).
+pub fn random_key() -> Result<[u8; 16], Failure> {
     let mut key = [0u8; 16];
     File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut key))
         .map_err(|e| Failure::Runtime(format!("reading 16 random bytes from /dev/urandom: {e}")))?;
     Ok(key)
+}
+
+/// `--pcap FILE`: the file created, or none.
+pub(crate) fn open_pcap(path: Option<&std::path::Path>) -> Result<Option<PcapWriter>, Failure> {
+    path.map(|path| {
+        PcapWriter::create(path).map_err(|e| {
+            Failure::Runtime(format!("cannot create pcap file {}: {e}", path.display()))
+        })
+    })
+    .transpose()
+}
+
+/// The MSS that fits `iface`'s MTU (IPv4 and TCP headers without options),
+/// 1460 when the MTU is unknown or too small.
+pub(crate) fn mss_for(iface: &Interface) -> u16 {
+    u16::try_from(iface.mtu.saturating_sub(40))
+        .ok()
+        .filter(|&m| m >= 536)
+        .unwrap_or(1460)
 }
 
 /// The receive ring of each of `workers` sockets.
@@ -91,12 +128,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
     let socks = open_sockets(cli, &at)?;
     let mut err = ErrOut::new();
     let (rules, watch) = install_rules(cli, &at, &mut err)?;
-    let pcap = match &cli.pcap {
-        Some(path) => Some(PcapWriter::create(path).map_err(|e| {
-            Failure::Runtime(format!("cannot create pcap file {}: {e}", path.display()))
-        })?),
-        None => None,
-    };
+    let pcap = open_pcap(cli.pcap.as_deref())?;
     let mut owned = storage(cli, &at)?;
     let endpoints = endpoints(cli, &at, &mut owned)?;
 
@@ -179,10 +211,7 @@ fn placement(cli: &Cli) -> Result<Placement, Failure> {
         None => iface.require_ipv4()?.0,
     };
     let workers = usize::from(cli.workers.max(1));
-    let mss = u16::try_from(iface.mtu.saturating_sub(40))
-        .ok()
-        .filter(|&m| m >= 536)
-        .unwrap_or(1460);
+    let mss = mss_for(&iface);
     Ok(Placement {
         iface,
         addr,

@@ -31,6 +31,14 @@ pub fn install_signal_handlers() -> nix::Result<()> {
     Ok(())
 }
 
+/// Makes a panic print one line, `prog: internal error: ...`, instead of
+/// a backtrace (the binaries are written not to panic; should one anyway).
+pub fn one_line_panics(prog: &'static str) {
+    std::panic::set_hook(Box::new(move |info| {
+        eprintln!("{prog}: internal error: {info}");
+    }));
+}
+
 /// How many SIGINT/SIGTERM arrived so far.
 pub fn signals() -> u32 {
     SIGNALS.load(Ordering::SeqCst)

@@ -29,13 +29,14 @@ use std::time::SystemTime;
 use rawnet::firewall::RstWatch;
 use rawnet::{CsumStatus, RawSocket, RxMeta};
 use tcpcore::wire::ChecksumPolicy;
-use tcpcore::{ConnId, Endpoint, Instant, StateName};
+use tcpcore::{ConnId, Endpoint, Instant, Io, StateName};
 
 mod acks;
-mod pace;
+pub(crate) mod pace;
 mod server_io;
-mod shared;
-mod trace;
+pub(crate) mod shared;
+pub(crate) mod trace;
+pub(crate) mod tx;
 
 pub use shared::{ErrOut, Shared, Stop};
 
@@ -241,7 +242,7 @@ fn watch_stop(
 
 /// How long to wait on the socket: until the endpoint's next timer or the
 /// shutdown deadline, at most `max_wait`.
-fn wait_for(
+pub(crate) fn wait_for(
     endpoint: &Endpoint<'_>,
     deadline: Option<Instant>,
     now: Instant,
@@ -257,12 +258,30 @@ fn wait_for(
     }
 }
 
+/// An endpoint's [`Io`] with a trace: what [`receive`] needs.
+pub(crate) trait TracedIo: Io {
+    /// A frame came in (kernel timestamp `ts`): trace it, if asked.
+    fn trace_rx(&mut self, frame: &[u8], ts: SystemTime, note: CsumNote);
+    /// Traces the frames the endpoint wrote since the last call.
+    fn trace_new_frames(&mut self);
+}
+
+impl TracedIo for ServerIo<'_> {
+    fn trace_rx(&mut self, frame: &[u8], ts: SystemTime, note: CsumNote) {
+        self.trace.rx(frame, ts, note);
+    }
+
+    fn trace_new_frames(&mut self) {
+        ServerIo::trace_new_frames(self);
+    }
+}
+
 /// Waits up to `wait` for a batch of frames and hands each to the endpoint
 /// (traced first); returns (frames, bytes of frames).
-fn receive(
+pub(crate) fn receive<I: TracedIo>(
     sock: &mut RawSocket,
     endpoint: &mut Endpoint<'_>,
-    sio: &mut ServerIo<'_>,
+    sio: &mut I,
     wait: std::time::Duration,
     clock: &impl Fn() -> Instant,
 ) -> Result<(usize, usize), Failure> {
@@ -275,10 +294,7 @@ fn receive(
             CsumStatus::Valid => (ChecksumPolicy::Skip, CsumNote::Plain),
             CsumStatus::NotReady => (ChecksumPolicy::Skip, CsumNote::NotReady),
         };
-        if sio.trace.wants_frames() {
-            sio.trace.event_ts = meta.timestamp;
-            sio.trace.frame("RX", frame, meta.timestamp, note);
-        }
+        sio.trace_rx(frame, meta.timestamp, note);
         endpoint.handle_frame(now, frame, policy, sio);
         sio.trace_new_frames();
     })?;

@@ -5,70 +5,19 @@
 
 use std::collections::HashSet;
 use std::io::{self, BufWriter, Stdout, Write};
-use std::sync::atomic::Ordering;
-use std::time::SystemTime;
 
 use rawnet::RawSocket;
 use tcpcore::{AppEvent, CloseReason, ConnId, Endpoint, FourTuple, Instant, Io, StateName};
 
 use super::shared::Shared;
 use super::trace::Trace;
+use super::tx::Tx;
 use super::Settings;
 use crate::cli::Mode;
-use crate::render::CsumNote;
 use crate::server::Failure;
 
-/// Bytes of outgoing frames held between two flushes.
-const TX_ARENA_BYTES: usize = 16 << 20;
-/// Outgoing frames held between two flushes.
-const TX_ARENA_FRAMES: usize = 16384;
 /// Bytes of payload a worker buffers for stdout.
 const OUT_BUF: usize = 256 * 1024;
-
-/// Outgoing frames of one batch, in one preallocated buffer: the endpoint
-/// writes into slices of it, the loop then queues them on the socket.
-struct TxArena {
-    buf: Vec<u8>,
-    ends: Vec<usize>,
-    /// Per frame: the GSO segment size, or 0 for a plain frame.
-    gso: Vec<u16>,
-}
-
-impl TxArena {
-    fn new() -> TxArena {
-        TxArena {
-            buf: Vec::with_capacity(TX_ARENA_BYTES),
-            ends: Vec::with_capacity(TX_ARENA_FRAMES),
-            gso: Vec::with_capacity(TX_ARENA_FRAMES),
-        }
-    }
-
-    fn alloc(&mut self, len: usize, gso: u16) -> Option<&mut [u8]> {
-        let start = self.buf.len();
-        if start + len > self.buf.capacity() || self.ends.len() == self.ends.capacity() {
-            return None;
-        }
-        self.buf.resize(start + len, 0);
-        self.ends.push(start + len);
-        self.gso.push(gso);
-        Some(&mut self.buf[start..])
-    }
-
-    fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    fn frame(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.buf[start..self.ends[i]]
-    }
-
-    fn clear(&mut self) {
-        self.buf.clear();
-        self.ends.clear();
-        self.gso.clear();
-    }
-}
 
 /// What the application does with events: the payload, and the first
 /// connection's end for `--single-session`.
@@ -88,9 +37,7 @@ pub(super) struct App {
 /// The endpoint's [`Io`]: lends slices of the arena for outgoing frames and
 /// takes the events.
 pub(super) struct ServerIo<'a> {
-    arena: TxArena,
-    /// Frames of the arena already traced.
-    traced: usize,
+    tx: Tx,
     pub(super) shared: &'a Shared,
     pub(super) app: App,
     pub(super) trace: Trace<'a>,
@@ -102,7 +49,7 @@ pub(super) struct ServerIo<'a> {
 
 impl Io for ServerIo<'_> {
     fn tx(&mut self, len: usize) -> Option<&mut [u8]> {
-        self.arena.alloc(len, 0)
+        self.tx.alloc(len, 0)
     }
 
     fn gso(&self) -> bool {
@@ -113,7 +60,7 @@ impl Io for ServerIo<'_> {
         if !self.gso {
             return None;
         }
-        self.arena.alloc(len, gso_size)
+        self.tx.alloc(len, gso_size)
     }
 
     fn deliver(&mut self, id: ConnId, tuple: &FourTuple, data: &[u8]) -> usize {
@@ -162,8 +109,7 @@ impl<'a> ServerIo<'a> {
     /// The `Io` of one worker, its buffers allocated.
     pub(super) fn new(settings: &Settings, shared: &'a Shared, gso: bool) -> ServerIo<'a> {
         ServerIo {
-            arena: TxArena::new(),
-            traced: 0,
+            tx: Tx::new(),
             shared,
             app: App {
                 mode: settings.mode,
@@ -179,62 +125,17 @@ impl<'a> ServerIo<'a> {
         }
     }
 
-    /// Traces the frames the endpoint wrote since the last call.
+    /// Traces the frames the endpoint wrote since the last call (and
+    /// counts our RSTs).
     pub(super) fn trace_new_frames(&mut self) {
-        for i in self.traced..self.arena.len() {
-            let frame = self.arena.frame(i);
-            // TCP flags: Ethernet 14 + IPv4 20 (we send no IP options) + 13.
-            if frame.get(12..14) == Some(&[0x08, 0x00])
-                && frame.get(47).is_some_and(|f| f & 0x04 != 0)
-            {
-                self.shared.our_rsts.fetch_add(1, Ordering::SeqCst);
-            }
-            if self.trace.wants_frames() {
-                let frame = self.arena.frame(i);
-                // A GSO frame's TCP checksum is left to the segmentation.
-                let note = if self.arena.gso[i] > 0 {
-                    CsumNote::NotReady
-                } else {
-                    CsumNote::Plain
-                };
-                self.trace.frame("TX", frame, SystemTime::now(), note);
-            }
-        }
-        self.traced = self.arena.len();
+        self.tx
+            .trace_new_frames(&mut self.trace, Some(&self.shared.our_rsts));
     }
 
     /// Traces and sends every frame the endpoint wrote.
     pub(super) fn send(&mut self, sock: &mut RawSocket) -> Result<(), Failure> {
-        self.trace_new_frames();
-        if self.arena.len() == 0 {
-            return Ok(());
-        }
-        for i in 0..self.arena.len() {
-            let queued = match self.arena.gso[i] {
-                0 => sock.queue(self.arena.frame(i)),
-                g => sock.queue_gso(self.arena.frame(i), g),
-            };
-            // A frame the socket cannot take is that frame's problem (its
-            // connection retransmits or times out), never the server's end:
-            // no input from the network may stop the server.
-            if let Err(e) = queued {
-                self.trace.warn_limited(&e.to_string());
-            }
-        }
-        self.arena.clear();
-        self.traced = 0;
-        let res = sock.flush();
-        if let Some(e) = sock.take_refused() {
-            self.trace.warn_limited(&e.to_string());
-        }
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_transient() => {
-                self.trace.warn(&e.to_string());
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
-        }
+        self.tx
+            .send(sock, &mut self.trace, Some(&self.shared.our_rsts))
     }
 }
 

@@ -92,6 +92,11 @@ impl Shared {
         Stop::from_code(self.stop.load(Ordering::SeqCst))
     }
 
+    /// The pcap file, for a [`Trace`](super::trace::Trace).
+    pub(crate) fn pcap_sink(&self) -> Option<&Mutex<PcapSink>> {
+        self.pcap.as_ref()
+    }
+
     /// The pcap file's state (its first write error), if there is one.
     pub fn pcap(&self) -> Option<MutexGuard<'_, PcapSink>> {
         self.pcap.as_ref().map(lock)
@@ -134,6 +139,12 @@ impl ErrOut {
         if self.buf.len() >= ERR_BUF {
             let _ = self.flush();
         }
+    }
+}
+
+impl Default for ErrOut {
+    fn default() -> ErrOut {
+        ErrOut::new()
     }
 }
 

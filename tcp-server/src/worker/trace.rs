@@ -17,34 +17,51 @@ use crate::sys;
 
 /// The `--debug` / `--verbose` / `--pcap` side: everything about frames
 /// that goes to stderr or the pcap file.
-pub(super) struct Trace<'a> {
-    pub(super) debug: bool,
-    pub(super) verbose: bool,
-    pub(super) palette: Palette,
-    pub(super) err: ErrOut,
+pub(crate) struct Trace<'a> {
+    /// The program's name, at the head of warnings.
+    pub(crate) prog: &'static str,
+    pub(crate) debug: bool,
+    pub(crate) verbose: bool,
+    pub(crate) palette: Palette,
+    pub(crate) err: ErrOut,
     /// The shared pcap file; `None` without `--pcap` and after a write
     /// error.
-    pub(super) pcap: Option<&'a Mutex<PcapSink>>,
-    pub(super) line: String,
-    pub(super) scratch: Vec<u8>,
+    pub(crate) pcap: Option<&'a Mutex<PcapSink>>,
+    pub(crate) line: String,
+    pub(crate) scratch: Vec<u8>,
     /// When what is being handled happened: the received frame's kernel
     /// timestamp, or the time a timer was run. State lines carry it, so the
     /// trace reads in the order things happened.
-    pub(super) event_ts: SystemTime,
+    pub(crate) event_ts: SystemTime,
     /// When a send-side warning was last printed, and how many were held
     /// back since: at most one a second, so that a peer cannot flood
     /// stderr.
-    pub(super) warned: (Option<std::time::Instant>, u64),
+    pub(crate) warned: (Option<std::time::Instant>, u64),
 }
 
 impl<'a> Trace<'a> {
     /// The trace of one worker as `settings` ask, writing frames to `pcap`
     /// if there is one.
-    pub(super) fn new(settings: &Settings, pcap: Option<&'a Mutex<PcapSink>>) -> Trace<'a> {
+    pub(crate) fn new(settings: &Settings, pcap: Option<&'a Mutex<PcapSink>>) -> Trace<'a> {
+        Trace::with(
+            "tcp-server",
+            (settings.debug, settings.verbose, settings.color),
+            pcap,
+        )
+    }
+
+    /// The trace of program `prog` (the head of its warnings) with
+    /// `(debug, verbose, color)`, writing frames to `pcap` if there is one.
+    pub(crate) fn with(
+        prog: &'static str,
+        (debug, verbose, color): (bool, bool, bool),
+        pcap: Option<&'a Mutex<PcapSink>>,
+    ) -> Trace<'a> {
         Trace {
-            debug: settings.debug,
-            verbose: settings.verbose,
-            palette: Palette::new(settings.color),
+            prog,
+            debug,
+            verbose,
+            palette: Palette::new(color),
             err: ErrOut::new(),
             pcap,
             line: String::with_capacity(4096),
@@ -54,11 +71,20 @@ impl<'a> Trace<'a> {
         }
     }
 
-    pub(super) fn wants_frames(&self) -> bool {
+    pub(crate) fn wants_frames(&self) -> bool {
         self.debug || self.verbose || self.pcap.is_some()
     }
 
-    pub(super) fn frame(&mut self, dir: &str, frame: &[u8], ts: SystemTime, note: CsumNote) {
+    /// A received frame (kernel timestamp `ts`): traced if asked, and the
+    /// time of what follows from it.
+    pub(crate) fn rx(&mut self, frame: &[u8], ts: SystemTime, note: CsumNote) {
+        if self.wants_frames() {
+            self.event_ts = ts;
+            self.frame("RX", frame, ts, note);
+        }
+    }
+
+    pub(crate) fn frame(&mut self, dir: &str, frame: &[u8], ts: SystemTime, note: CsumNote) {
         if self.debug || self.verbose {
             let time = sys::tcpdump_time(ts);
             let style = if dir == "RX" {
@@ -107,7 +133,7 @@ impl<'a> Trace<'a> {
         }
     }
 
-    pub(super) fn state(&mut self, tuple: &FourTuple, from: StateName, to: StateName) {
+    pub(crate) fn state(&mut self, tuple: &FourTuple, from: StateName, to: StateName) {
         if self.debug {
             let s = self.palette.state;
             let time = sys::tcpdump_time(self.event_ts);
@@ -123,7 +149,7 @@ impl<'a> Trace<'a> {
         }
     }
 
-    pub(super) fn closed(&mut self, tuple: &FourTuple, reason: CloseReason) {
+    pub(crate) fn closed(&mut self, tuple: &FourTuple, reason: CloseReason) {
         if self.debug {
             let s = self.palette.state;
             let time = sys::tcpdump_time(self.event_ts);
@@ -138,14 +164,20 @@ impl<'a> Trace<'a> {
         }
     }
 
-    pub(super) fn warn(&mut self, msg: &str) {
-        let _ = writeln!(self.err, "tcp-server: warning: {msg}");
+    /// A line of information: `prog: msg`.
+    pub(crate) fn note(&mut self, msg: &str) {
+        let _ = writeln!(self.err, "{}: {msg}", self.prog);
+        self.err.line_done();
+    }
+
+    pub(crate) fn warn(&mut self, msg: &str) {
+        let _ = writeln!(self.err, "{}: warning: {msg}", self.prog);
         self.err.line_done();
     }
 
     /// As `warn`, at most once a second; the count of warnings held back
     /// goes with the next one printed.
-    pub(super) fn warn_limited(&mut self, msg: &str) {
+    pub(crate) fn warn_limited(&mut self, msg: &str) {
         let now = std::time::Instant::now();
         let (last, held) = self.warned;
         if last.is_some_and(|l| now.duration_since(l) < std::time::Duration::from_secs(1)) {
@@ -160,7 +192,7 @@ impl<'a> Trace<'a> {
         }
     }
 
-    pub(super) fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         let _ = self.err.flush();
         if let Some(sink) = self.pcap {
             let mut sink = lock(sink);

@@ -1,0 +1,371 @@
+//! `tcp-client`: the reference client on the server's transport. One
+//! connection from our own address (`--ip`, answered for by ARP) on a raw
+//! socket: stdin goes out, what comes in goes to stdout, our FIN follows
+//! the end of stdin, and the run ends when both sides have closed.
+//!
+//! It is built from the server's parts: the raw socket and its filter
+//! ([`rawnet`]), the endpoint ([`tcpcore`]), the trace and pcap
+//! ([`crate::worker::trace`]), the outgoing frame arena
+//! ([`crate::worker::tx`]) and the receive step ([`crate::worker::receive`]).
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::{AsFd, AsRawFd};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use rawnet::{Filter, Interface, RawSocket, SocketConfig};
+use tcpcore::wire::EthernetAddress;
+use tcpcore::{
+    CloseReason, Config, ConnId, Endpoint, EndpointConfig, Instant, OwnedStorage, StateName,
+};
+
+use crate::server::{mss_for, open_pcap, random_key, Failure};
+use crate::sys;
+use crate::worker::trace::Trace;
+use crate::worker::{receive, wait_for, Shared};
+
+mod cli;
+mod io;
+
+pub use cli::ClientCli;
+
+use io::ClientIo;
+
+/// The connection's receive and send buffers, each.
+const BUF: usize = 1 << 20;
+/// Bytes read from stdin at once, at most.
+const READ_MAX: usize = 256 * 1024;
+/// Reads from stdin in one pass of the loop, at most.
+const READS_PER_PASS: usize = 16;
+/// The longest sleep on the socket.
+const MAX_WAIT: Duration = Duration::from_secs(1);
+
+/// Runs the client as `cli` says; the exit status on success.
+pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
+    sys::init_time_zone();
+    let remote = SocketAddrV4::new(cli.host, cli.port);
+    if cli.host == cli.ip {
+        return Err(Failure::Usage(format!(
+            "HOST {} is our own address (--ip): connect to another host",
+            cli.host
+        )));
+    }
+    let iface = Interface::by_name(&cli.iface)?;
+    if iface.owns_address(cli.ip) {
+        return Err(rawnet::Error::AddressInUse {
+            addr: cli.ip,
+            iface: iface.name.clone(),
+        }
+        .into());
+    }
+    let local_port = match cli.local_port {
+        Some(p) => p,
+        None => random_port()?,
+    };
+    let sock_cfg = SocketConfig {
+        filter: Some(Filter {
+            ipv4: cli.ip,
+            tcp_port: local_port,
+            all_ports: false,
+            arp: true,
+        }),
+        ..SocketConfig::default()
+    };
+    let mut sock = RawSocket::open(&iface, &sock_cfg)?;
+    let shared = Shared::new(open_pcap(cli.pcap.as_deref())?);
+    let mut owned = OwnedStorage::new(1, BUF, BUF).map_err(|e| Failure::Runtime(e.to_string()))?;
+    let mut ep = Endpoint::new(endpoint_config(cli, &iface), owned.storage(), random_key()?)
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    sys::install_signal_handlers()
+        .map_err(|e| Failure::Runtime(format!("installing signal handlers: {}", e.desc())))?;
+
+    let trace = Trace::with(
+        "tcp-client",
+        (cli.debug, cli.verbose, cli.color.enabled()),
+        shared.pcap_sink(),
+    );
+    let mut cio = ClientIo::new(trace);
+    if cli.debug || cli.verbose {
+        cio.trace.note(&format!(
+            "connecting to {remote} from {}:{local_port} on {} (own address, answering ARP as {}), MSS {}",
+            cli.ip,
+            iface.name,
+            EthernetAddress(iface.mac),
+            mss_for(&iface)
+        ));
+    }
+    let start = std::time::Instant::now();
+    let clock = || Instant::from_micros(start.elapsed().as_micros() as u64);
+    let id = ep
+        .connect(local_port, remote, clock(), &mut cio)
+        .map_err(|e| Failure::Runtime(format!("cannot connect to {remote}: {e}")))?;
+    let mut session = Session {
+        id,
+        remote,
+        input: Input::default(),
+        failed_before: *ep.stats(),
+    };
+    let result = session.run(&mut ep, &mut sock, &mut cio, &clock);
+
+    // Also after an error: a connection still open is reset, not left.
+    if ep
+        .state(id)
+        .is_some_and(|s| s.name() != StateName::TimeWait)
+    {
+        cio.trace.event_ts = SystemTime::now();
+        ep.abort(id, clock(), &mut cio);
+    }
+    let sent = cio.send(&mut sock);
+    cio.flush();
+    if cli.debug || cli.verbose {
+        cio.trace.note(&format!(
+            "{} bytes sent, {} received in {:.3} s",
+            session.input.sent,
+            ep.stats().bytes_delivered,
+            start.elapsed().as_secs_f64()
+        ));
+        cio.trace.flush();
+    }
+    result?;
+    sent?;
+    if let Some(e) = shared.pcap().and_then(|mut p| p.error.take()) {
+        return Err(Failure::Runtime(format!("writing the pcap file: {e}")));
+    }
+    if let Some(e) = cio.out_error.take() {
+        return Err(Failure::Runtime(format!(
+            "writing the payload to stdout: {e}"
+        )));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A random port from the dynamic range, 49152 to 65535 (RFC 6335).
+fn random_port() -> Result<u16, Failure> {
+    let k = random_key()?;
+    Ok(49152 + u16::from_le_bytes([k[0], k[1]]) % 16384)
+}
+
+/// The endpoint of one active open: our address (ARP answered), no
+/// listener, other segments to our port reset.
+fn endpoint_config(cli: &ClientCli, iface: &Interface) -> EndpointConfig {
+    EndpointConfig {
+        mac: EthernetAddress(iface.mac),
+        addr: cli.ip,
+        // No listener: the client accepts nothing.
+        port: 0,
+        answer_arp: true,
+        reset_other_ports: true,
+        max_half_open: 1,
+        gateway: cli.gateway,
+        prefix_len: prefix_len(cli.ip, iface),
+        conn: Config {
+            mss: mss_for(iface),
+            // stdin may still have data after the peer's FIN: we close
+            // when it ends, not when the peer does.
+            close_on_peer_fin: false,
+            idle_timeout: tcpcore::Duration::ZERO,
+            ..Config::default()
+        },
+    }
+}
+
+/// Our subnet's prefix length, for telling on-link hosts from those behind
+/// `--gateway`: that of the interface's subnet that holds our address, or
+/// 32 (every other host is behind the gateway) when none does.
+fn prefix_len(own: Ipv4Addr, iface: &Interface) -> u8 {
+    iface
+        .ipv4_all
+        .iter()
+        .find(|&&(a, len)| {
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            u32::from(a) & mask == u32::from(own) & mask
+        })
+        .map_or(32, |&(_, len)| len)
+}
+
+/// stdin, as far as it went out.
+#[derive(Default)]
+struct Input {
+    /// Read but not yet taken by the send buffer.
+    pending: Vec<u8>,
+    /// What a read fills.
+    buf: Vec<u8>,
+    /// stdin ended.
+    eof: bool,
+    /// Our FIN is queued (after the last byte of stdin).
+    fin: bool,
+    /// Bytes read from stdin.
+    sent: u64,
+}
+
+impl Input {
+    /// Whether the loop should wake for stdin.
+    fn wants_stdin(&self) -> bool {
+        !self.eof && self.pending.is_empty()
+    }
+
+    /// Moves what stdin has ready into connection `id`'s send buffer, as far
+    /// as it has room; queues our FIN after the end of stdin.
+    fn pump(
+        &mut self,
+        ep: &mut Endpoint<'_>,
+        id: ConnId,
+        now: Instant,
+        cio: &mut ClientIo<'_>,
+    ) -> Result<(), Failure> {
+        for _ in 0..READS_PER_PASS {
+            if !self.pending.is_empty() {
+                let n = ep.send(id, &self.pending, now, cio);
+                self.pending.drain(..n);
+                if !self.pending.is_empty() {
+                    return Ok(());
+                }
+            }
+            if self.eof {
+                if !self.fin {
+                    self.fin = true;
+                    ep.close(id, now, cio);
+                }
+                return Ok(());
+            }
+            let room = ep.send_room(id).min(READ_MAX);
+            if room == 0 || !stdin_ready(Duration::ZERO) {
+                return Ok(());
+            }
+            self.buf.resize(room, 0);
+            let n = match nix::unistd::read(std::io::stdin().as_raw_fd(), &mut self.buf) {
+                Ok(n) => n,
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => return Ok(()),
+                Err(e) => return Err(Failure::Runtime(format!("reading stdin: {}", e.desc()))),
+            };
+            if n == 0 {
+                self.eof = true;
+                continue;
+            }
+            self.sent += n as u64;
+            self.pending.extend_from_slice(&self.buf[..n]);
+        }
+        Ok(())
+    }
+}
+
+/// Whether stdin has something to read (or its end) within `wait`.
+fn stdin_ready(wait: Duration) -> bool {
+    let stdin = std::io::stdin();
+    let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+    matches!(poll(&mut fds, poll_timeout(wait)), Ok(n) if n > 0)
+}
+
+/// `wait` for `poll`, rounded up to whole milliseconds.
+fn poll_timeout(wait: Duration) -> PollTimeout {
+    PollTimeout::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(PollTimeout::MAX)
+}
+
+/// Sleeps until the socket or stdin has something, at most `wait`.
+fn wait_both(sock: &RawSocket, wait: Duration) {
+    let stdin = std::io::stdin();
+    let mut fds = [
+        PollFd::new(sock.as_fd(), PollFlags::POLLIN),
+        PollFd::new(stdin.as_fd(), PollFlags::POLLIN),
+    ];
+    // EINTR (a signal) and errors end the wait; the loop looks again.
+    let _ = poll(&mut fds, poll_timeout(wait));
+}
+
+/// The one connection, from the connect to its end.
+struct Session {
+    id: ConnId,
+    remote: SocketAddrV4,
+    input: Input,
+    /// The endpoint's counters before the connect (to tell how a
+    /// handshake failed).
+    failed_before: tcpcore::Stats,
+}
+
+impl Session {
+    /// Runs until both sides have closed (`Ok`), or the connection failed
+    /// or a signal came (`Err`, with the line to print).
+    fn run(
+        &mut self,
+        ep: &mut Endpoint<'_>,
+        sock: &mut RawSocket,
+        cio: &mut ClientIo<'_>,
+        clock: &impl Fn() -> Instant,
+    ) -> Result<(), Failure> {
+        loop {
+            let now = clock();
+            if sys::signals() > 0 {
+                return Err(Failure::Runtime(format!(
+                    "interrupted: connection to {} reset",
+                    self.remote
+                )));
+            }
+            if ep.poll_timeout().is_some_and(|w| w <= now) {
+                cio.trace.event_ts = SystemTime::now();
+                ep.handle_timeout(now, cio);
+            }
+            if cio.established {
+                cio.trace.event_ts = SystemTime::now();
+                self.input.pump(ep, self.id, now, cio)?;
+            }
+            cio.send(sock)?;
+            if let Some(end) = self.end(ep, cio) {
+                return end;
+            }
+            let wait = wait_for(ep, None, now, MAX_WAIT);
+            let stdin = cio.established && self.input.wants_stdin() && ep.send_room(self.id) > 0;
+            let wait = if stdin {
+                wait_both(sock, wait);
+                Duration::ZERO
+            } else {
+                wait
+            };
+            receive(sock, ep, cio, wait, clock)?;
+            cio.send(sock)?;
+            cio.flush();
+            if let Some(e) = cio.out_error.take() {
+                return Err(Failure::Runtime(format!(
+                    "writing the payload to stdout: {e}"
+                )));
+            }
+        }
+    }
+
+    /// How the session ended, if it did: both sides closed and our FIN
+    /// acknowledged (TIME-WAIT, or CLOSED from LAST-ACK), or the line of
+    /// the error.
+    fn end(&self, ep: &Endpoint<'_>, cio: &ClientIo<'_>) -> Option<Result<(), Failure>> {
+        let remote = self.remote;
+        let fail = |msg: String| Some(Err(Failure::Runtime(msg)));
+        match cio.closed {
+            Some(CloseReason::Normal) => return Some(Ok(())),
+            Some(CloseReason::Reset) if !cio.established => {
+                return fail(format!("connection refused by {remote}"))
+            }
+            Some(CloseReason::Reset) => return fail(format!("connection reset by {remote}")),
+            Some(CloseReason::TimedOut) => {
+                return fail(format!("connection to {remote} timed out"))
+            }
+            Some(CloseReason::Aborted) => return fail(format!("connection to {remote} aborted")),
+            None => {}
+        }
+        match ep.state(self.id).map(|s| s.name()) {
+            Some(StateName::TimeWait) => Some(Ok(())),
+            Some(_) => None,
+            // Gone without a `Closed` event: the handshake failed.
+            None => {
+                let s = ep.stats();
+                let b = &self.failed_before;
+                let more = |r| s.handshakes_failed_by(r) > b.handshakes_failed_by(r);
+                if more(CloseReason::Reset) {
+                    fail(format!("connection refused by {remote}"))
+                } else if more(CloseReason::TimedOut) {
+                    fail(format!("connection to {remote} timed out (no answer)"))
+                } else {
+                    fail(format!("connection to {remote} failed"))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Outgoing frames: the endpoint writes them into one arena per batch
+//! ([`Tx`]), the loop then traces them and queues them on the socket.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use rawnet::RawSocket;
+
+use super::trace::Trace;
+use crate::render::CsumNote;
+use crate::server::Failure;
+
+/// Bytes of outgoing frames held between two flushes.
+const TX_ARENA_BYTES: usize = 16 << 20;
+/// Outgoing frames held between two flushes.
+const TX_ARENA_FRAMES: usize = 16384;
+/// Outgoing frames of one batch, in one preallocated buffer: the endpoint
+/// writes into slices of it, the loop then queues them on the socket.
+pub(crate) struct TxArena {
+    buf: Vec<u8>,
+    ends: Vec<usize>,
+    /// Per frame: the GSO segment size, or 0 for a plain frame.
+    gso: Vec<u16>,
+}
+
+impl TxArena {
+    fn new() -> TxArena {
+        TxArena {
+            buf: Vec::with_capacity(TX_ARENA_BYTES),
+            ends: Vec::with_capacity(TX_ARENA_FRAMES),
+            gso: Vec::with_capacity(TX_ARENA_FRAMES),
+        }
+    }
+
+    fn alloc(&mut self, len: usize, gso: u16) -> Option<&mut [u8]> {
+        let start = self.buf.len();
+        if start + len > self.buf.capacity() || self.ends.len() == self.ends.capacity() {
+            return None;
+        }
+        self.buf.resize(start + len, 0);
+        self.ends.push(start + len);
+        self.gso.push(gso);
+        Some(&mut self.buf[start..])
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn frame(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.buf[start..self.ends[i]]
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.ends.clear();
+        self.gso.clear();
+    }
+}
+
+/// The frames of one batch, and how many of them are traced already.
+pub(crate) struct Tx {
+    arena: TxArena,
+    /// Frames of the arena already traced.
+    traced: usize,
+}
+
+impl Tx {
+    /// An empty arena (its buffers allocated).
+    pub(crate) fn new() -> Tx {
+        Tx {
+            arena: TxArena::new(),
+            traced: 0,
+        }
+    }
+
+    /// A buffer of `len` bytes for one frame (GSO segment size `gso`, or
+    /// 0); `None` when the arena is full.
+    pub(crate) fn alloc(&mut self, len: usize, gso: u16) -> Option<&mut [u8]> {
+        self.arena.alloc(len, gso)
+    }
+
+    /// Traces the frames the endpoint wrote since the last call, and counts
+    /// the RSTs among them in `rsts`.
+    pub(crate) fn trace_new_frames(&mut self, trace: &mut Trace<'_>, rsts: Option<&AtomicU64>) {
+        for i in self.traced..self.arena.len() {
+            let frame = self.arena.frame(i);
+            // TCP flags: Ethernet 14 + IPv4 20 (we send no IP options) + 13.
+            if let Some(rsts) = rsts {
+                if frame.get(12..14) == Some(&[0x08, 0x00])
+                    && frame.get(47).is_some_and(|f| f & 0x04 != 0)
+                {
+                    rsts.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            if trace.wants_frames() {
+                // A GSO frame's TCP checksum is left to the segmentation.
+                let note = if self.arena.gso[i] > 0 {
+                    CsumNote::NotReady
+                } else {
+                    CsumNote::Plain
+                };
+                trace.frame("TX", frame, SystemTime::now(), note);
+            }
+        }
+        self.traced = self.arena.len();
+    }
+
+    /// Traces and sends every frame the endpoint wrote.
+    pub(crate) fn send(
+        &mut self,
+        sock: &mut RawSocket,
+        trace: &mut Trace<'_>,
+        rsts: Option<&AtomicU64>,
+    ) -> Result<(), Failure> {
+        self.trace_new_frames(trace, rsts);
+        if self.arena.len() == 0 {
+            return Ok(());
+        }
+        for i in 0..self.arena.len() {
+            let queued = match self.arena.gso[i] {
+                0 => sock.queue(self.arena.frame(i)),
+                g => sock.queue_gso(self.arena.frame(i), g),
+            };
+            // A frame the socket cannot take is that frame's problem (its
+            // connection retransmits or times out), never the server's end:
+            // no input from the network may stop the server.
+            if let Err(e) = queued {
+                trace.warn_limited(&e.to_string());
+            }
+        }
+        self.arena.clear();
+        self.traced = 0;
+        let res = sock.flush();
+        if let Some(e) = sock.take_refused() {
+            trace.warn_limited(&e.to_string());
+        }
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_transient() => {
+                trace.warn(&e.to_string());
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
