@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# make demo: tcp-server answers a Linux TCP client over a private veth pair.
+# make demo: tcp-server answers a Linux TCP client over a private veth pair,
+# then tcp-client talks to tcp-server (in echo mode) over the same pair.
 #
 # Two network namespaces (named with this script's pid) joined by a veth
 # pair: the server side has 198.18.0.1/24, the client side 198.18.0.2/24.
 # The server runs in own-address mode on 198.18.0.10, an address the kernel
 # does not own (the server answers ARP for it), so the kernel never resets
-# its connections and no firewall rule is needed. The client is `nc`.
+# its connections and no firewall rule is needed. The first client is `nc`;
+# the second is tcp-client on 198.18.0.20, also not the kernel's.
 # Everything is removed on exit, also on failure or Ctrl-C.
 set -euo pipefail
 
@@ -13,6 +15,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SRV_NS="tsdemo$$s"
 CLI_NS="tsdemo$$c"
 SRV_ADDR=198.18.0.10
+CLI_ADDR=198.18.0.20
 PORT=3000
 TMP=$(mktemp -d /tmp/tcp-server-demo.XXXXXX)
 # shellcheck source=scripts/lib.sh
@@ -35,10 +38,13 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-say "building: cargo build --release -p tcp-server"
+say "building: cargo build --release -p tcp-server   (tcp-server and tcp-client)"
 (cd "$ROOT" && cargo build --release -p tcp-server --quiet)
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/tcp-server"
-[[ -x $BIN ]] || { echo "demo: $BIN not found after the build" >&2; exit 1; }
+CLIENT="${CARGO_TARGET_DIR:-$ROOT/target}/release/tcp-client"
+for b in "$BIN" "$CLIENT"; do
+    [[ -x $b ]] || { echo "demo: $b not found after the build" >&2; exit 1; }
+done
 
 say "network: $SRV_NS (198.18.0.1/24) <-veth-> $CLI_NS (198.18.0.2/24)"
 make_pair
@@ -52,15 +58,8 @@ wait_listening 100 || { cat "$TMP/trace" >&2; echo "demo: the server did not sta
 say "client: printf 'Hello\\n' | nc -N $SRV_ADDR $PORT   (Linux TCP, in $CLI_NS)"
 printf 'Hello\n' | ip netns exec "$CLI_NS" timeout 5 nc -N -w 5 "$SRV_ADDR" "$PORT"
 
-status=
-for _ in $(seq 100); do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        set +e; wait "$SERVER_PID"; status=$?; set -e
-        SERVER_PID=
-        break
-    fi
-    sleep 0.05
-done
+wait_server_exit 100 || true
+status=$SERVER_STATUS
 
 say "server trace (stderr)"
 cat "$TMP/trace"
@@ -71,4 +70,47 @@ if [[ -z $status ]]; then
     exit 1
 fi
 say "server exit status: $status"
-[[ $status -eq 0 ]] && [[ $(cat "$TMP/payload") == Hello ]]
+if [[ $status -ne 0 ]] || [[ $(cat "$TMP/payload") != Hello ]]; then
+    echo "demo: the server session failed (exit $status, payload above)" >&2
+    exit 1
+fi
+
+# Part two: our client to our server. tcp-server echoes (RFC 862) this
+# time; tcp-client, in the client namespace on 198.18.0.20 (another
+# address the kernel does not own: it answers ARP for it too), resolves the
+# server by ARP, opens the connection, sends its stdin, closes at EOF and
+# prints what comes back.
+MSG="Hello from tcp-client"
+say "server: tcp-server -s --mode echo -i $SRV_NS --ip $SRV_ADDR"
+ip netns exec "$SRV_NS" "$BIN" -s --mode echo -i "$SRV_NS" --ip "$SRV_ADDR" -p "$PORT" \
+    >/dev/null 2>"$TMP/trace2" &
+SERVER_PID=$!
+wait_listening 100 "$TMP/trace2" || {
+    cat "$TMP/trace2" >&2; echo "demo: the echo server did not start" >&2; exit 1
+}
+
+say "client: echo '$MSG' | tcp-client -d -i $CLI_NS --ip $CLI_ADDR $SRV_ADDR $PORT"
+set +e
+echo "$MSG" | ip netns exec "$CLI_NS" timeout 10 "$CLIENT" -d -i "$CLI_NS" --ip "$CLI_ADDR" \
+    "$SRV_ADDR" "$PORT" >"$TMP/reply" 2>"$TMP/client-trace"
+client_status=$?
+set -e
+wait_server_exit 100 || true
+status=$SERVER_STATUS
+
+say "client trace (stderr)"
+cat "$TMP/client-trace"
+say "what came back (client stdout)"
+cat "$TMP/reply"
+say "client exit status: $client_status; echo server exit status: ${status:-still running}"
+if [[ $client_status -ne 0 ]] || [[ $(cat "$TMP/reply") != "$MSG" ]]; then
+    echo "demo: the tcp-client session failed; the echo server's log:" >&2
+    cat "$TMP/trace2" >&2
+    exit 1
+fi
+if [[ -z $status ]] || [[ $status -ne 0 ]]; then
+    echo "demo: the echo server did not exit cleanly; its log:" >&2
+    cat "$TMP/trace2" >&2
+    exit 1
+fi
+say "demo: both sessions passed"

@@ -36,13 +36,31 @@ make_pair() {
 }
 
 # Waits ($1 steps of 50 ms at most) for the server's
-# "listening on" line in $TMP/trace; false if it did not come.
+# "listening on" line in its trace ($2, default $TMP/trace); false if it
+# did not come.
 wait_listening() {
-    local _
+    local _ trace=${2:-$TMP/trace}
     for _ in $(seq "$1"); do
-        grep -q "listening on" "$TMP/trace" 2>/dev/null && return 0
+        grep -q "listening on" "$trace" 2>/dev/null && return 0
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.05
     done
-    grep -q "listening on" "$TMP/trace"
+    grep -q "listening on" "$trace"
+}
+
+# Waits ($1 steps of 50 ms at most) for the server to exit; sets
+# SERVER_STATUS to its exit status (empty if it is still running) and clears
+# SERVER_PID once it has gone.
+wait_server_exit() {
+    local _
+    SERVER_STATUS=
+    for _ in $(seq "$1"); do
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            set +e; wait "$SERVER_PID"; SERVER_STATUS=$?; set -e
+            SERVER_PID=
+            return 0
+        fi
+        sleep 0.05
+    done
+    return 1
 }
