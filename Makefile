@@ -4,7 +4,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 20
 BIN := target/release/tcp-server
 
-.PHONY: all build test clean format format-check lint doc bench bench-e2e fuzz fuzz-coverage demo valgrind no-std setup unit
+.PHONY: all build test clean format format-check lint doc bench bench-e2e fuzz fuzz-coverage demo valgrind no-std setup unit package
 
 all: build
 
@@ -17,8 +17,9 @@ setup:
 
 # Everything CI checks: formatting, lints, every test (unit, property,
 # trace, interop, and the root end-to-end tests on veth pairs), the no_std
-# build, a short fuzz run of every target, and the benches compiled.
-test: setup format-check lint unit no-std doc
+# build, tcpcore's crates.io package, a short fuzz run of every target, and
+# the benches compiled.
+test: setup format-check lint unit no-std doc package
 	bash fuzz/run.sh $(FUZZ_SECONDS)
 	$(CARGO) bench --workspace --no-run
 	@echo "make test: all passed"
@@ -42,6 +43,11 @@ lint:
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+
+# tcpcore as crates.io would get it: the file list, the .crate built on its
+# own, the docs as docs.rs builds them (scripts/package.sh).
+package:
+	bash scripts/package.sh
 
 bench:
 	$(CARGO) bench --workspace
