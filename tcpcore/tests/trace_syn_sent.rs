@@ -157,6 +157,25 @@ fn bare_syn_is_a_simultaneous_open() {
     ));
 }
 
+// RFC 9293 §3.10.7.4 fourth, SYN-RECEIVED: "If the connection was initiated
+// with a passive OPEN, then return this connection to the LISTEN state ...
+// Otherwise, handle per the directions for synchronized states": after a
+// simultaneous open, a new in-window SYN gets RFC 5961 §4's challenge ACK
+// and the connection stays (Linux tcp_validate_incoming does the same).
+#[test]
+fn syn_after_simultaneous_open_gets_challenge_ack() {
+    run_active(&format!(
+        "0.000 ! connect\n{SYN}\n\
+         0.050 < S 5000:5000(0) win 65535 <mss 1400>\n\
+         0.050 > S. 0:0(0) ack 5001 win 65535 <mss 1460>\n\
+         0.060 < S 5100:5100(0) win 65535 <mss 1400>\n\
+         0.060 > . 1:1(0) ack 5001\n\
+         0.060 ! state SYN-RECEIVED\n\
+         0.070 < . 5001:5001(0) ack 1 win 65535\n\
+         0.070 ! state ESTABLISHED\n"
+    ));
+}
+
 // RFC 6298 §5.5 (back-off, initial RTO 1 s as Linux's TCP_TIMEOUT_INIT) and
 // Linux's tcp_syn_retries = 6: SYNs at 0, 1, 3, 7, 15, 31, 63 s (the RTO
 // bounded by rto_max, 60 s: RFC 6298 §2.5), then the connection gives up,

@@ -202,6 +202,18 @@ pub(crate) fn syn_received<'a>(
             };
             return t.drop_seg(why);
         }
+        if s.simultaneous {
+            // "Otherwise, handle per the directions for synchronized
+            // states": a connection we opened (simultaneous open) answers
+            // an acceptable SYN with RFC 5961 §4's challenge ACK and stays
+            // (Linux tcp_validate_incoming).
+            if challenge_allowed(&mut s.tcb, now, cfg) {
+                let r = make_ack(&mut s.tcb, snd_nxt, &mut s.rcv, rx, now);
+                t.reply(r);
+            }
+            t.state = State::SynReceived(s);
+            return t.drop_seg(SegmentDrop::UnexpectedSyn);
+        }
         t.state = State::Closed(CloseReason::Reset);
         t.event(Event::Closed(CloseReason::Reset));
         return t;
