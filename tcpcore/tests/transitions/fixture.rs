@@ -42,7 +42,9 @@ pub fn vars(s: &State) -> Vars {
             v.snd_nxt = x.snd_nxt;
             (None, x.ts)
         }
-        State::Closed(_) => (None, None),
+        // The tables start from passive opens only (SYN-SENT has its own
+        // tests in trace_syn_sent.rs).
+        State::SynSent(_) | State::Closed(_) => (None, None),
     };
     if let Some(snd) = snd {
         v.snd_una = snd.una;
