@@ -19,10 +19,12 @@ const SERVER_PORT: u16 = 7;
 const DELAY: u64 = 1_000;
 
 fn config(last: u8, port: u16) -> EndpointConfig {
-    let mut conn = tcpcore::Config::default();
     // The application decides when to close (not the endpoint, after the
     // peer's FIN).
-    conn.close_on_peer_fin = false;
+    let conn = tcpcore::Config {
+        close_on_peer_fin: false,
+        ..Default::default()
+    };
     EndpointConfig {
         mac: EthernetAddress([0x02, 0, 0, 0, 0, last]),
         addr: Ipv4Addr::new(10, 0, 0, last),

@@ -175,8 +175,10 @@ impl App for Client {
 }
 
 fn config(last: u8, port: u16) -> EndpointConfig {
-    let mut conn = tcpcore::Config::default();
-    conn.close_on_peer_fin = false;
+    let conn = tcpcore::Config {
+        close_on_peer_fin: false,
+        ..Default::default()
+    };
     EndpointConfig {
         mac: EthernetAddress([0x02, 0, 0, 0, 0, last]),
         addr: Ipv4Addr::new(192, 168, 7, last),

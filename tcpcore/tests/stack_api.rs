@@ -17,8 +17,10 @@ const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const PORT: u16 = 7;
 
 fn config(last: u8, port: u16) -> EndpointConfig {
-    let mut conn = tcpcore::Config::default();
-    conn.close_on_peer_fin = false;
+    let conn = tcpcore::Config {
+        close_on_peer_fin: false,
+        ..Default::default()
+    };
     EndpointConfig {
         mac: EthernetAddress([2, 0, 0, 0, 0, last]),
         addr: Ipv4Addr::new(10, 0, 0, last),

@@ -344,6 +344,12 @@ fn frame_max(cfg: &EndpointConfig) -> usize {
 impl<'s> Stack<'s> {
     /// A stack working in `storage`, keyed with 16 secret random bytes (for
     /// ISNs, ephemeral ports and table placement, see [`Endpoint::new`]).
+    ///
+    /// `cfg.conn.close_on_peer_fin` (on by default, the server's
+    /// behaviour) closes our side by itself once the peer's FIN is in and
+    /// everything before it was read; an application that still writes
+    /// after [`StackEvent::PeerClosed`] turns it off and calls
+    /// [`Stack::close`] itself.
     pub fn new(
         cfg: EndpointConfig,
         storage: StackStorage<'s>,
