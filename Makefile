@@ -4,7 +4,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 20
 BIN := target/release/tcp-server
 
-.PHONY: all build test clean format format-check lint doc bench bench-e2e fuzz fuzz-coverage demo valgrind no-std setup unit package
+.PHONY: all build test clean format format-check lint doc bench bench-e2e fuzz fuzz-coverage demo valgrind no-std setup unit package examples
 
 all: build
 
@@ -17,15 +17,20 @@ setup:
 
 # Everything CI checks: formatting, lints, every test (unit, property,
 # trace, interop, and the root end-to-end tests on veth pairs), the no_std
-# build, tcpcore's crates.io package, a short fuzz run of every target, and
-# the benches compiled.
-test: setup format-check lint unit no-std doc package
+# build, tcpcore's examples run, tcpcore's crates.io package, a short fuzz
+# run of every target, and the benches compiled.
+test: setup format-check lint unit examples no-std doc package
 	bash fuzz/run.sh $(FUZZ_SECONDS)
 	$(CARGO) bench --workspace --no-run
 	@echo "make test: all passed"
 
 unit:
 	$(CARGO) test --workspace --release
+
+# tcpcore's examples, run (each checks its own outcome and fails loudly).
+examples:
+	$(CARGO) run -p tcpcore --release --example echo_pair
+	$(CARGO) run -p tcpcore --release --example embed
 
 no-std:
 	$(CARGO) build -p tcpcore --target thumbv7em-none-eabihf --release

@@ -8,7 +8,10 @@
 //!   IPv4 and TCP headers, with checksums.
 //! - [`seq`]: sequence-number arithmetic with wrapping comparisons.
 //! - the connection state machine and the endpoint that owns the connections
-//!   of one listening port.
+//!   of one listening port: [`Endpoint`], the low-level, zero-copy layer
+//!   that reports through callbacks ([`Io`]), and [`Stack`], the pull API
+//!   over it (`handle_*` in, `poll_*` out, `recv`/`send`), which is the one
+//!   to embed.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -18,6 +21,7 @@ pub mod cookie;
 pub mod endpoint;
 pub mod isn;
 pub mod seq;
+pub mod stack;
 pub mod time;
 pub mod wire;
 
@@ -30,6 +34,11 @@ pub use endpoint::{
 };
 pub use isn::FourTuple;
 pub use seq::SeqNum;
+#[cfg(feature = "std")]
+pub use stack::OwnedStackStorage;
+pub use stack::{
+    RecvError, SendError, Stack, StackError, StackEvent, StackStats, StackStorage, Transmit,
+};
 pub use time::{Duration, Instant};
 
 /// The README's Rust examples, compiled and run as doctests so that they stay true.

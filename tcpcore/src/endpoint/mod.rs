@@ -45,6 +45,7 @@
 //! | `timeout.rs` | each connection's deadline, [`Endpoint::poll_timeout`], [`Endpoint::handle_timeout`] |
 //! | `timers.rs` | the timer heap kept inside the table's slots |
 //! | `app.rs` | the application's calls: [`Endpoint::send`], [`Endpoint::echo`], [`Endpoint::close`], ... |
+//! | `read.rs` | [`Endpoint::read`]: the application copying its unread bytes out (the pull side of [`Io::deliver`]) |
 
 use core::net::Ipv4Addr;
 
@@ -61,6 +62,7 @@ mod io;
 mod listen;
 mod neighbor;
 mod output;
+mod read;
 mod stats;
 mod storage;
 mod table;
