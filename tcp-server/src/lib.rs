@@ -16,3 +16,11 @@ pub mod render;
 pub mod server;
 pub mod sys;
 pub mod worker;
+
+/// The workspace README's Rust examples (the embedding of `tcpcore`),
+/// compiled and run as doctests so that they stay true. They live here, not
+/// in `tcpcore`, so that the published `tcpcore` crate does not reach
+/// outside its own directory.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -40,8 +40,3 @@ pub use stack::{
     RecvError, SendError, Stack, StackError, StackEvent, StackStats, StackStorage, Transmit,
 };
 pub use time::{Duration, Instant};
-
-/// The README's Rust examples, compiled and run as doctests so that they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;
