@@ -1,5 +1,6 @@
 //! The endpoint: every connection of one address: those accepted on its
-//! listening port, and those it opened ([`Endpoint::connect`]).
+//! listening ports ([`Endpoint::listen`], [`Endpoint::listen_any`]), and
+//! those it opened ([`Endpoint::connect`]).
 //!
 //! It takes whole Ethernet frames in and writes whole frames out into buffers
 //! the caller lends ([`Io::tx`]). Between the two it parses Ethernet, ARP,
@@ -39,6 +40,7 @@
 //! | `demux.rs` | [`Endpoint::handle_frame`]: parsing, ARP, address checks, a segment to its connection |
 //! | `connect.rs` | [`Endpoint::connect`]: active opens, ephemeral ports (RFC 6056), [`ConnectError`] |
 //! | `neighbor.rs` | the neighbour cache, next hop and ARP requests of active opens, [`Endpoint::set_neighbor`] |
+//! | `listeners.rs` | the listener table, accept queues, [`Endpoint::listen`], [`Endpoint::accept`], [`ListenError`] |
 //! | `listen.rs` | LISTEN (RFC 9293 §3.10.7.2), SYN cookies (RFC 4987), ISNs of new connections |
 //! | `apply.rs` | carrying out a connection's transition: state, data to the application, replies, events |
 //! | `output.rs` | framing and sending: replies, data segments, ACK batching ([`Endpoint::flush_acks`]) |
@@ -59,6 +61,7 @@ mod connect;
 mod demux;
 mod io;
 mod listen;
+mod listeners;
 mod neighbor;
 mod output;
 mod stats;
@@ -69,6 +72,7 @@ mod timers;
 
 pub use connect::{ConnectError, EPHEMERAL_FIRST, EPHEMERAL_LAST};
 pub use io::{AppEvent, ConnId, Io};
+pub use listeners::{ListenError, ListenerId, ListenerInfo, LISTENERS};
 pub use neighbor::NEIGHBORS;
 pub use stats::{DropReason, Stats};
 #[cfg(feature = "std")]
@@ -85,9 +89,11 @@ const NIL: u32 = u32::MAX;
 pub struct EndpointConfig {
     /// Our MAC address.
     pub mac: EthernetAddress,
-    /// The address we listen on.
+    /// Our address.
     pub addr: Ipv4Addr,
-    /// The port we listen on.
+    /// The port [`Endpoint::new`] listens on, with an auto-accepting
+    /// listener (no accept queue: see `endpoint::listeners`); 0 for none
+    /// (a client, or listeners made with [`Endpoint::listen`] only).
     pub port: u16,
     /// Answer ARP requests for `addr` (own-address mode).
     pub answer_arp: bool,
@@ -97,7 +103,8 @@ pub struct EndpointConfig {
     /// off when the address is the kernel's too, which answers for its
     /// other ports itself.
     pub reset_other_ports: bool,
-    /// Most connections in SYN-RECEIVED at once.
+    /// Most connections in SYN-RECEIVED at once, per listener (past it,
+    /// SYN cookies or drops).
     pub max_half_open: usize,
     /// The router for remote addresses off our subnet (active opens
     /// resolve its MAC instead of theirs); `None`: every address is on-link.
@@ -119,6 +126,8 @@ struct Conn {
     /// Opened by [`Endpoint::connect`]: the application knows of it from
     /// the start, and learns of its end even before it is established.
     active: bool,
+    /// The listener that made it, and its place on that accept queue.
+    lq: listeners::Membership,
 }
 
 /// Buckets of the per-source connection counts.
@@ -126,9 +135,11 @@ const SOURCE_BUCKETS: usize = 256;
 /// Connections whose ACK can wait for the end of a batch at once.
 const DEFERRED_ACKS: usize = 64;
 
-/// The connections of one listening address and port.
+/// The connections of one address: its listeners' and its own.
 pub struct Endpoint<'s> {
     cfg: EndpointConfig,
+    /// The listening ports and their accept queues.
+    listeners: listeners::Listeners,
     slots: &'s mut [Slot],
     rx_mem: &'s mut [u8],
     tx_mem: &'s mut [u8],
@@ -200,6 +211,7 @@ impl<'s> Endpoint<'s> {
         timers.clear(slots);
         Ok(Endpoint {
             cfg,
+            listeners: listeners::Listeners::new(cfg.port),
             free: 0,
             slots,
             rx_mem: rx,
@@ -261,7 +273,7 @@ impl<'s> Endpoint<'s> {
         self.len == 0
     }
 
-    /// Connections in SYN-RECEIVED.
+    /// Connections in SYN-RECEIVED, over all listeners.
     pub fn half_open(&self) -> usize {
         self.half_open
     }
