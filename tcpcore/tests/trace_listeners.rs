@@ -71,8 +71,7 @@ fn unanswered_syn(t: f64) -> String {
 
 /// The connection from client port `port`.
 fn conn_from(h: &Harness, port: u16) -> Option<(ConnId, u16, StateName)> {
-    h.ep
-        .connections()
+    h.ep.connections()
         .find(|(_, t, _)| t.remote_port == port)
         .map(|(id, t, s)| (id, t.local_port, s))
 }

@@ -114,12 +114,7 @@ impl Endpoint<'_> {
     /// can be a peer; the reason to drop it if not. `ours`: its port has a
     /// connection or a listener (other ports are ours only in own-address
     /// mode, `reset_other_ports`).
-    fn screen(
-        &self,
-        eth: &EthernetRepr,
-        ip: &Ipv4Repr,
-        ours: bool,
-    ) -> Result<(), DropReason> {
+    fn screen(&self, eth: &EthernetRepr, ip: &Ipv4Repr, ours: bool) -> Result<(), DropReason> {
         if eth.dst_addr != self.cfg.mac
             || ip.dst_addr != self.cfg.addr
             || (!ours && !self.cfg.reset_other_ports)
