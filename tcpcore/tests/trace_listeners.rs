@@ -412,6 +412,39 @@ fn half_open_bound_and_cookies_per_listener() {
     assert_eq!(h.ep.stats().syn_cookies_accepted, 1);
 }
 
+/// RFC 6191's new incarnation from TIME-WAIT is the listener's to open: once
+/// the port is no longer listened on, a SYN for the 4-tuple in TIME-WAIT
+/// opens nothing (dropped, no reset), and TIME-WAIT stays as it was.
+#[test]
+fn time_wait_reopens_only_with_a_listener() {
+    let mut h = Harness::new(default_config());
+    h.ep.listen(OTHER_PORT, 4).unwrap();
+    turn(&mut h, fresh(OTHER_PORT, CLIENT_PORT));
+    h.run(&format!(
+        "{}
+         0.100 ! app-close
+         0.100 > F. 1:1(0) ack 1001
+         0.110 < F. 1001:1001(0) ack 2 win 502
+         0.110 > . 2:2(0) ack 1002
+         0.110 ! state TIME-WAIT",
+        handshake(0.0)
+    ));
+    assert!(h.ep.unlisten(OTHER_PORT));
+    h.run(
+        "0.200 < S 5000:5000(0) win 64240
+         0.200 ! state TIME-WAIT
+         0.200 ! drops no-connection 1
+         0.200 ! conns 1",
+    );
+    // Listened on again, the same SYN opens the new incarnation.
+    h.ep.listen(OTHER_PORT, 4).unwrap();
+    h.run(
+        "0.300 < S 5000:5000(0) win 64240
+         0.300 > S. 65539:65539(0) ack 5001
+         0.300 ! state SYN-RECEIVED",
+    );
+}
+
 /// The table holds [`LISTENERS`] exact listeners; port 0 and a zero
 /// backlog are refused.
 #[test]

@@ -97,8 +97,9 @@ pub struct EndpointConfig {
     pub port: u16,
     /// Answer ARP requests for `addr` (own-address mode).
     pub answer_arp: bool,
-    /// Answer a segment to any other port of `addr` with the reset of a
-    /// CLOSED port (RFC 9293 §3.10.7.1). Set it when this endpoint is the
+    /// Answer a segment to a port of `addr` with no connection and no
+    /// listener (see [`Endpoint::listen`]) with the reset of a CLOSED port
+    /// (RFC 9293 §3.10.7.1). Set it when this endpoint is the
     /// address's only TCP (own-address mode, with `answer_arp`); leave it
     /// off when the address is the kernel's too, which answers for its
     /// other ports itself.
