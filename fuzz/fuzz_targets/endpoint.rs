@@ -83,6 +83,13 @@ enum Step {
     },
     /// The transport takes GSO frames (`Io::gso`) or not.
     Gso(bool),
+    /// The listener of port 3000 taken away, and made again (queued, with
+    /// this backlog) when `Some`.
+    Listen(Option<u8>),
+    /// The any-port listener on (queued, backlog 2) or off.
+    ListenAny(bool),
+    /// One connection taken off each listener's accept queue.
+    Accept,
 }
 
 #[derive(Default)]
@@ -409,6 +416,25 @@ fuzz_target!(|steps: Vec<Step>| {
                 let _ = ep.connect(local, remote, now, &mut app);
             }
             Step::Gso(on) => app.gso = on,
+            Step::Listen(backlog) => {
+                ep.unlisten(3000);
+                if let Some(b) = backlog {
+                    let _ = ep.listen(3000, u16::from(b));
+                }
+            }
+            Step::ListenAny(true) => {
+                let _ = ep.listen_any(2);
+            }
+            Step::ListenAny(false) => {
+                ep.unlisten_any();
+            }
+            Step::Accept => {
+                for l in [ep.listener(3000), ep.any_listener()].into_iter().flatten() {
+                    if let Some(id) = ep.accept(l) {
+                        assert!(ep.state(id).is_some(), "accepted a connection that is gone");
+                    }
+                }
+            }
             Step::FlushAcks => {
                 ep.flush_acks(&mut app);
                 assert_eq!(ep.acks_held(), 0, "ACKs still held after flush_acks");
@@ -421,6 +447,19 @@ fuzz_target!(|steps: Vec<Step>| {
         );
         // Invariants.
         assert!(ep.len() <= CONNS);
+        let mut half_open = 0;
+        for l in [ep.listener(3000), ep.any_listener()].into_iter().flatten() {
+            let info = ep.listener_info(l).unwrap();
+            assert!(
+                info.auto_accept || info.queued <= usize::from(info.backlog),
+                "accept queue beyond its backlog"
+            );
+            half_open += info.half_open;
+        }
+        assert!(
+            half_open <= ep.half_open(),
+            "listeners count more half-open"
+        );
         for (id, t, _) in ep.connections().collect::<Vec<_>>() {
             let st = ep.state(id).unwrap();
             if let Some(nxt) = st.rcv_nxt() {

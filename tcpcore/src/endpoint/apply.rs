@@ -71,11 +71,14 @@ impl Endpoint<'_> {
     /// the change.
     fn enter<I: Io>(&mut self, at: &Target, from: StateName, state: &State, io: &mut I) {
         let to = state.name();
+        let mut lq = super::listeners::Membership::NONE;
         if let Some(c) = self.slots[at.id.index as usize].conn.as_mut() {
             c.state = *state;
+            lq = c.lq;
         }
         if from == StateName::SynReceived && to != StateName::SynReceived {
             self.half_open -= 1;
+            self.listener_half_open(lq, false);
         }
         if from == StateName::SynSent && to == StateName::SynReceived {
             // A simultaneous open is half-open too (`State::is_half_open`).
@@ -102,6 +105,8 @@ impl Endpoint<'_> {
             events.next();
             reported = true;
             self.stats.established += 1;
+            // A queued listener's connection waits for `accept` too.
+            self.enqueue(at.id.index);
             io.event(at.id, &at.tuple, AppEvent::Established);
         }
         reported

@@ -59,7 +59,7 @@ impl Endpoint<'_> {
     /// (Algorithm 3) does, from Linux's ephemeral range 32768-60999: a
     /// keyed hash of the addresses and remote port, plus a counter, probing
     /// upwards to the first port free for this remote (and other than our
-    /// listening port).
+    /// listening ports).
     ///
     /// When the MAC of the next hop (the remote itself, or
     /// [`EndpointConfig::gateway`](super::EndpointConfig::gateway) for a
@@ -112,6 +112,7 @@ impl Endpoint<'_> {
             state,
             last_rx: now,
             active: true,
+            lq: super::listeners::Membership::NONE,
         };
         let i = self.insert(conn).ok_or(ConnectError::TableFull)?;
         let id = ConnId {
@@ -143,7 +144,7 @@ impl Endpoint<'_> {
                 local_port: port,
                 ..*tuple
             };
-            if port != self.cfg.port && self.lookup(&candidate).is_none() {
+            if self.listeners.exact(port).is_none() && self.lookup(&candidate).is_none() {
                 self.next_ephemeral = self.next_ephemeral.wrapping_add(k + 1);
                 return Ok(port);
             }

@@ -1,8 +1,9 @@
 //! Demultiplexing: a received frame is parsed, ARP for our address is
 //! answered (and teaches the neighbour cache), and a TCP segment is checked
 //! for its addresses and handed to its connection (found by its 4-tuple
-//! first, whatever its port), to LISTEN, or answered with the reset of a
-//! closed port.
+//! first, whatever its port), to LISTEN when its port has a listener (its
+//! own or the any-port one, `endpoint/listeners.rs`), or answered with the
+//! reset of a closed port.
 
 use crate::conn::{reset_for, SegmentDrop};
 use crate::isn::FourTuple;
@@ -96,32 +97,27 @@ impl Endpoint<'_> {
             remote_port: tcp.src_port,
         };
         // The table first: a connection we opened has a port of its own,
-        // not the listening port.
+        // not a listening port.
         let found = self.lookup(&tuple);
-        if let Err(why) = self.screen(eth, ip, tcp, found.is_some()) {
+        let listened = self.listeners.find(tcp.dst_port).is_some();
+        if let Err(why) = self.screen(eth, ip, found.is_some() || listened) {
             return self.drop_frame(why);
         }
         match found {
             Some(i) => self.segment_for_conn(i, now, eth.src_addr, &tuple, tcp, io),
-            None if tcp.dst_port != self.cfg.port => {
-                self.closed_port(&tuple, eth.src_addr, tcp, io)
-            }
-            None => self.listen(now, eth.src_addr, &tuple, tcp, None, io),
+            None if !listened => self.closed_port(&tuple, eth.src_addr, tcp, io),
+            None => self.listen_segment(now, eth.src_addr, &tuple, tcp, None, io),
         }
     }
 
     /// Whether a segment is addressed to us and comes from an address that
-    /// can be a peer; the reason to drop it if not.
-    fn screen(
-        &self,
-        eth: &EthernetRepr,
-        ip: &Ipv4Repr,
-        tcp: &TcpRepr<'_>,
-        known: bool,
-    ) -> Result<(), DropReason> {
+    /// can be a peer; the reason to drop it if not. `ours`: its port has a
+    /// connection or a listener (other ports are ours only in own-address
+    /// mode, `reset_other_ports`).
+    fn screen(&self, eth: &EthernetRepr, ip: &Ipv4Repr, ours: bool) -> Result<(), DropReason> {
         if eth.dst_addr != self.cfg.mac
             || ip.dst_addr != self.cfg.addr
-            || (tcp.dst_port != self.cfg.port && !known && !self.cfg.reset_other_ports)
+            || (!ours && !self.cfg.reset_other_ports)
         {
             return Err(DropReason::NotForUs);
         }
@@ -179,6 +175,9 @@ impl Endpoint<'_> {
         tcp: &TcpRepr<'_>,
         io: &mut I,
     ) {
+        if self.accept_overflow(i, tcp) {
+            return self.drop_frame(DropReason::AcceptQueueFull);
+        }
         let cfg = self.cfg.conn;
         let (conn, mut rx) = self.rx_buf(i);
         let Some(conn) = conn.as_mut() else {
@@ -213,10 +212,16 @@ impl Endpoint<'_> {
             self.drop_frame(DropReason::from_segment_drop(d));
         }
         if let Some(iss) = t.reopen {
+            if self.listeners.find(tuple.local_port).is_none() {
+                // No listener for its port (one we opened, or one no
+                // longer listened on): no new incarnation; TIME-WAIT
+                // stays as it was.
+                return self.drop_frame(DropReason::NoConnection);
+            }
             // A new incarnation from TIME-WAIT (RFC 6191): the old one
             // ends, and the SYN goes to LISTEN.
             self.end_time_wait(i, now, io);
-            return self.listen(now, mac, tuple, tcp, Some(iss), io);
+            return self.listen_segment(now, mac, tuple, tcp, Some(iss), io);
         }
         self.apply(i, before.name(), t, now, io);
     }

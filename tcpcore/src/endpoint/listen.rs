@@ -1,8 +1,9 @@
-//! LISTEN (RFC 9293 §3.10.7.2): a segment for no connection opens one
-//! (a SYN, within the table's, the half-open and the per-source bounds), is
-//! answered with a reset (an ACK) or dropped; past the half-open bound, SYN
-//! cookies (RFC 4987) answer instead, and a valid returning cookie opens
-//! the connection its SYN would have.
+//! LISTEN (RFC 9293 §3.10.7.2): a segment for no connection, to a port
+//! with a listener (`endpoint/listeners.rs`), opens one (a SYN, within the
+//! table's, the listener's accept-queue and half-open, and the per-source
+//! bounds), is answered with a reset (an ACK) or dropped; past the
+//! listener's half-open bound, SYN cookies (RFC 4987) answer instead, and a
+//! valid returning cookie opens the connection its SYN would have.
 
 use core::net::Ipv4Addr;
 
@@ -13,13 +14,14 @@ use crate::seq::SeqNum;
 use crate::time::Instant;
 use crate::wire::{EthernetAddress, TcpControl, TcpRepr};
 
+use super::listeners::Membership;
 use super::{AppEvent, Conn, ConnId, DropReason, Endpoint, Io, NIL};
 
 impl Endpoint<'_> {
-    /// A segment for no connection on the listening port: LISTEN (RFC 9293
-    /// §3.10.7.2). `iss` is the ISS to use when it opens a new incarnation
-    /// of a connection that was in TIME-WAIT.
-    pub(super) fn listen<I: Io>(
+    /// A segment for no connection, to a port with a listener: LISTEN (RFC
+    /// 9293 §3.10.7.2). `iss` is the ISS to use when it opens a new
+    /// incarnation of a connection that was in TIME-WAIT.
+    pub(super) fn listen_segment<I: Io>(
         &mut self,
         now: Instant,
         mac: EthernetAddress,
@@ -109,6 +111,13 @@ impl Endpoint<'_> {
         iss: Option<SeqNum>,
         io: &mut I,
     ) {
+        let lid = self.listeners.find(tuple.local_port);
+        let listener = self.listeners.get(lid).copied();
+        if listener.is_some_and(|l| l.queue_full()) {
+            // Linux `tcp_conn_request`: `sk_acceptq_is_full` drops the SYN,
+            // cookies or not.
+            return self.drop_frame(DropReason::AcceptQueueFull);
+        }
         if self.source_full(tuple.remote_addr) {
             return self.drop_frame(DropReason::PerSourceLimit);
         }
@@ -117,7 +126,9 @@ impl Endpoint<'_> {
             // leaves every connection as it is.
             return self.drop_frame(DropReason::TableFull);
         }
-        if self.half_open >= self.cfg.max_half_open {
+        // The half-open bound is the listener's (Linux's SYN queue).
+        let half_open = listener.map_or(self.half_open, |l| l.half_open);
+        if half_open >= self.cfg.max_half_open {
             if self.cfg.conn.syn_cookies {
                 return self.send_cookie(tuple, mac, tcp, now, io);
             }
@@ -135,11 +146,13 @@ impl Endpoint<'_> {
             state: t.state,
             last_rx: now,
             active: false,
+            lq: Membership::of(lid),
         };
         let Some(i) = self.insert(conn) else {
             return self.drop_frame(DropReason::TableFull);
         };
         self.half_open += 1;
+        self.listener_half_open(conn.lq, true);
         self.apply(i, StateName::Listen, t, now, io);
     }
 
@@ -199,6 +212,12 @@ impl Endpoint<'_> {
         now: Instant,
         io: &mut I,
     ) {
+        let lid = self.listeners.find(tuple.local_port);
+        if self.listeners.get(lid).is_some_and(|l| l.queue_full()) {
+            // Linux `cookie_v4_check` → `tcp_v4_syn_recv_sock`: no room
+            // in the accept queue, the ACK is dropped.
+            return self.drop_frame(DropReason::AcceptQueueFull);
+        }
         if self.source_full(tuple.remote_addr) {
             return self.drop_frame(DropReason::PerSourceLimit);
         }
@@ -220,6 +239,7 @@ impl Endpoint<'_> {
             state: t.state,
             last_rx: now,
             active: false,
+            lq: Membership::of(lid),
         };
         if self.free == NIL {
             self.recycle_time_wait(now, io);
@@ -229,6 +249,7 @@ impl Endpoint<'_> {
         };
         self.stats.syn_cookies_accepted += 1;
         self.half_open += 1;
+        self.listener_half_open(conn.lq, true);
         // The SYN-ACK went out with the cookie; now the ACK as usual.
         let cfg = self.cfg.conn;
         let (_, mut rx) = self.rx_buf(i);

@@ -1,5 +1,6 @@
 //! The endpoint: every connection of one address: those accepted on its
-//! listening port, and those it opened ([`Endpoint::connect`]).
+//! listening ports ([`Endpoint::listen`], [`Endpoint::listen_any`]), and
+//! those it opened ([`Endpoint::connect`]).
 //!
 //! It takes whole Ethernet frames in and writes whole frames out into buffers
 //! the caller lends ([`Io::tx`]). Between the two it parses Ethernet, ARP,
@@ -39,6 +40,7 @@
 //! | `demux.rs` | [`Endpoint::handle_frame`]: parsing, ARP, address checks, a segment to its connection |
 //! | `connect.rs` | [`Endpoint::connect`]: active opens, ephemeral ports (RFC 6056), [`ConnectError`] |
 //! | `neighbor.rs` | the neighbour cache, next hop and ARP requests of active opens, [`Endpoint::set_neighbor`] |
+//! | `listeners.rs` | the listener table, accept queues, [`Endpoint::listen`], [`Endpoint::accept`], [`ListenError`] |
 //! | `listen.rs` | LISTEN (RFC 9293 §3.10.7.2), SYN cookies (RFC 4987), ISNs of new connections |
 //! | `apply.rs` | carrying out a connection's transition: state, data to the application, replies, events |
 //! | `output.rs` | framing and sending: replies, data segments, ACK batching ([`Endpoint::flush_acks`]) |
@@ -60,6 +62,7 @@ mod connect;
 mod demux;
 mod io;
 mod listen;
+mod listeners;
 mod neighbor;
 mod output;
 mod read;
@@ -71,6 +74,7 @@ mod timers;
 
 pub use connect::{ConnectError, EPHEMERAL_FIRST, EPHEMERAL_LAST};
 pub use io::{AppEvent, ConnId, Io};
+pub use listeners::{ListenError, ListenerId, ListenerInfo, LISTENERS};
 pub use neighbor::NEIGHBORS;
 pub use stats::{DropReason, Stats};
 #[cfg(feature = "std")]
@@ -87,19 +91,23 @@ const NIL: u32 = u32::MAX;
 pub struct EndpointConfig {
     /// Our MAC address.
     pub mac: EthernetAddress,
-    /// The address we listen on.
+    /// Our address.
     pub addr: Ipv4Addr,
-    /// The port we listen on.
+    /// The port [`Endpoint::new`] listens on, with an auto-accepting
+    /// listener (no accept queue: see `endpoint::listeners`); 0 for none
+    /// (a client, or listeners made with [`Endpoint::listen`] only).
     pub port: u16,
     /// Answer ARP requests for `addr` (own-address mode).
     pub answer_arp: bool,
-    /// Answer a segment to any other port of `addr` with the reset of a
-    /// CLOSED port (RFC 9293 §3.10.7.1). Set it when this endpoint is the
+    /// Answer a segment to a port of `addr` with no connection and no
+    /// listener (see [`Endpoint::listen`]) with the reset of a CLOSED port
+    /// (RFC 9293 §3.10.7.1). Set it when this endpoint is the
     /// address's only TCP (own-address mode, with `answer_arp`); leave it
     /// off when the address is the kernel's too, which answers for its
     /// other ports itself.
     pub reset_other_ports: bool,
-    /// Most connections in SYN-RECEIVED at once.
+    /// Most connections in SYN-RECEIVED at once, per listener (past it,
+    /// SYN cookies or drops).
     pub max_half_open: usize,
     /// The router for remote addresses off our subnet (active opens
     /// resolve its MAC instead of theirs); `None`: every address is on-link.
@@ -121,6 +129,8 @@ struct Conn {
     /// Opened by [`Endpoint::connect`]: the application knows of it from
     /// the start, and learns of its end even before it is established.
     active: bool,
+    /// The listener that made it, and its place on that accept queue.
+    lq: listeners::Membership,
 }
 
 /// Buckets of the per-source connection counts.
@@ -128,9 +138,11 @@ const SOURCE_BUCKETS: usize = 256;
 /// Connections whose ACK can wait for the end of a batch at once.
 const DEFERRED_ACKS: usize = 64;
 
-/// The connections of one listening address and port.
+/// The connections of one address: its listeners' and its own.
 pub struct Endpoint<'s> {
     cfg: EndpointConfig,
+    /// The listening ports and their accept queues.
+    listeners: listeners::Listeners,
     slots: &'s mut [Slot],
     rx_mem: &'s mut [u8],
     tx_mem: &'s mut [u8],
@@ -202,6 +214,7 @@ impl<'s> Endpoint<'s> {
         timers.clear(slots);
         Ok(Endpoint {
             cfg,
+            listeners: listeners::Listeners::new(cfg.port),
             free: 0,
             slots,
             rx_mem: rx,
@@ -263,7 +276,7 @@ impl<'s> Endpoint<'s> {
         self.len == 0
     }
 
-    /// Connections in SYN-RECEIVED.
+    /// Connections in SYN-RECEIVED, over all listeners.
     pub fn half_open(&self) -> usize {
         self.half_open
     }

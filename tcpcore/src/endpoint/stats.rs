@@ -60,11 +60,14 @@ pub enum DropReason {
     /// ISN plus one. Dropped without a reset; the client's retransmission
     /// of that first segment brings the cookie back.
     CookieUnverified,
+    /// A SYN, a returning SYN cookie or a handshake-completing ACK for a
+    /// listener whose accept queue is full (Linux: `ListenOverflows`).
+    AcceptQueueFull,
 }
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 23;
+    pub const COUNT: usize = 24;
 
     /// Every reason, in order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -91,6 +94,7 @@ impl DropReason {
         DropReason::TxNoRoom,
         DropReason::PerSourceLimit,
         DropReason::CookieUnverified,
+        DropReason::AcceptQueueFull,
     ];
 
     /// A short stable name, for counters and summaries.
@@ -119,6 +123,7 @@ impl DropReason {
             DropReason::TxNoRoom => "tx-no-room",
             DropReason::PerSourceLimit => "per-source-limit",
             DropReason::CookieUnverified => "cookie-unverified",
+            DropReason::AcceptQueueFull => "accept-queue-full",
         }
     }
 

@@ -97,7 +97,10 @@ impl Endpoint<'_> {
         self.per_source[src] = self.per_source[src].saturating_sub(1);
         if conn.state.is_half_open() {
             self.half_open -= 1;
+            self.listener_half_open(conn.lq, false);
         }
+        // A connection closed before it was accepted leaves the queue.
+        self.unlink(conn.lq);
     }
 
     /// Puts slot `i` at the tail of the TIME-WAIT list, unless it is on it.
