@@ -30,7 +30,8 @@ pub use conn::{CloseReason, Config, Event, RecvBuffer, State, StateName};
 #[cfg(feature = "std")]
 pub use endpoint::OwnedStorage;
 pub use endpoint::{
-    AppEvent, ConnId, DropReason, Endpoint, EndpointConfig, Io, Slot, Stats, Storage, StorageError,
+    AppEvent, ConnId, ConnectError, DropReason, Endpoint, EndpointConfig, Io, ListenError,
+    ListenerId, Slot, Stats, Storage, StorageError,
 };
 pub use isn::FourTuple;
 pub use seq::SeqNum;

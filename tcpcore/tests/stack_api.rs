@@ -292,3 +292,51 @@ fn call_order_misuse_does_not_panic_and_is_counted() {
     assert_eq!(net.c.send(id2, &[], net.at()), Ok(0));
     net.shuttle();
 }
+
+/// Many listeners through the pull API (issue #15): a stack with no
+/// configured port listens on two ports with accept queues; each
+/// connection is reported established and waits in its listener's queue
+/// until `accept` takes it, in order; a port nobody listens on is refused
+/// (RFC 9293 §3.10.7.1), and after `unlisten` so is the first port.
+#[test]
+fn listen_and_accept_through_the_stack() {
+    let mut s = stack(2, 0, 8, 1 << 15, 1 << 16);
+    let a = s.listen(PORT, 4).unwrap();
+    let b = s.listen(PORT + 1, 4).unwrap();
+    let mut net = Net::new(stack(1, 0, 8, 1 << 15, 1 << 16), s);
+    let mut server_ids = Vec::new();
+    for port in [PORT, PORT + 1, PORT] {
+        let remote = SocketAddrV4::new(SERVER, port);
+        let id = net.c.connect(0, remote, net.at()).unwrap();
+        net.shuttle();
+        assert_eq!(net.c.poll_event(), Some(StackEvent::Established(id)));
+        let Some(StackEvent::Established(sid)) = net.s.poll_event() else {
+            panic!("the server did not complete the handshake on port {port}");
+        };
+        server_ids.push(sid);
+    }
+    assert_eq!(net.s.accept(a), Some(server_ids[0]));
+    assert_eq!(net.s.accept(a), Some(server_ids[2]));
+    assert_eq!(net.s.accept(a), None);
+    assert_eq!(net.s.accept(b), Some(server_ids[1]));
+    // Nobody listens on PORT + 2: the SYN is answered with a reset.
+    let refused = net
+        .c
+        .connect(0, SocketAddrV4::new(SERVER, PORT + 2), net.at())
+        .unwrap();
+    net.shuttle();
+    assert_eq!(
+        net.c.poll_event(),
+        Some(StackEvent::Closed(refused, CloseReason::Reset))
+    );
+    assert!(net.s.unlisten(PORT));
+    let late = net
+        .c
+        .connect(0, SocketAddrV4::new(SERVER, PORT), net.at())
+        .unwrap();
+    net.shuttle();
+    assert_eq!(
+        net.c.poll_event(),
+        Some(StackEvent::Closed(late, CloseReason::Reset))
+    );
+}

@@ -22,7 +22,8 @@ use core::net::SocketAddrV4;
 
 use crate::conn::{CloseReason, StateName};
 use crate::endpoint::{
-    AppEvent, ConnId, ConnectError, Endpoint, EndpointConfig, Io, Storage, StorageError,
+    AppEvent, ConnId, ConnectError, Endpoint, EndpointConfig, Io, ListenError, ListenerId, Storage,
+    StorageError,
 };
 use crate::isn::FourTuple;
 use crate::time::Instant;
@@ -471,6 +472,33 @@ impl<'s> Stack<'s> {
     ) -> Result<ConnId, ConnectError> {
         let (ep, mut io) = self.io();
         ep.connect(local_port, remote, now, &mut io)
+    }
+
+    /// Listens on `port` with an accept queue of `backlog` connections
+    /// (see [`Endpoint::listen`]): each connection it completes is reported
+    /// [`StackEvent::Established`] and waits in the queue until
+    /// [`Stack::accept`] takes it; while the queue is full, new SYNs for the
+    /// port are dropped, as Linux does.
+    pub fn listen(&mut self, port: u16, backlog: u16) -> Result<ListenerId, ListenError> {
+        self.ep.listen(port, backlog)
+    }
+
+    /// Listens on every port of our address that has no listener of its
+    /// own, for transparent-proxy use (see [`Endpoint::listen_any`]).
+    pub fn listen_any(&mut self, backlog: u16) -> Result<ListenerId, ListenError> {
+        self.ep.listen_any(backlog)
+    }
+
+    /// Stops listening on `port`; established connections carry on (see
+    /// [`Endpoint::unlisten`]). Returns whether there was a listener.
+    pub fn unlisten(&mut self, port: u16) -> bool {
+        self.ep.unlisten(port)
+    }
+
+    /// The oldest connection of `listener`'s accept queue, taken off it.
+    #[must_use]
+    pub fn accept(&mut self, listener: ListenerId) -> Option<ConnId> {
+        self.ep.accept(listener)
     }
 
     /// Queues as much of `data` as the send buffer of connection `id` has
