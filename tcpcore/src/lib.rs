@@ -1,4 +1,4 @@
-//! A sans-IO, `no_std`, allocation-free TCP server core.
+//! A sans-IO, `no_std`, allocation-free TCP core, for servers and clients.
 //!
 //! `tcpcore` knows no clock, no socket and no operating system: frames go in
 //! as byte slices, time goes in as an [`Instant`] argument, and frames come
@@ -8,7 +8,8 @@
 //!   IPv4 and TCP headers, with checksums.
 //! - [`seq`]: sequence-number arithmetic with wrapping comparisons.
 //! - the connection state machine and the endpoint that owns the connections
-//!   of one listening port: [`Endpoint`], the low-level, zero-copy layer
+//!   of one address (its listeners with their accept queues, and active
+//!   opens): [`Endpoint`], the low-level, zero-copy layer
 //!   that reports through callbacks ([`Io`]), and [`Stack`], the pull API
 //!   over it (`handle_*` in, `poll_*` out, `recv`/`send`), which is the one
 //!   to embed.
