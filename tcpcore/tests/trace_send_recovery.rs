@@ -109,7 +109,7 @@ impl Direct {
 
     /// The RTO deadline, in ms from the start.
     fn rto_deadline(&self) -> Option<u64> {
-        self.open().tcb.rtx.deadline.map(|d| d.as_millis())
+        self.open().tcb.timers.rto_deadline().map(|d| d.as_millis())
     }
 }
 

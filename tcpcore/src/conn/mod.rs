@@ -60,6 +60,7 @@ pub use state::{
     FinWait2, HalfClosed, Open, RecvClosed, RecvHalf, Rtx, SendHalf, State, SynReceived, SynSent,
     Tcb, TimeWait, TsState,
 };
+pub use timers::{Timer, TimerTable};
 
 pub(crate) use recv::valid_size as rxbuf_valid_size;
 

@@ -5,7 +5,7 @@
 //! 9293 §3.3.1 send sequence variables, [`SendHalf`]) and the receive half
 //! ([`RecvHalf`], and [`RecvClosed`] after the peer's FIN).
 
-use crate::conn::{CloseReason, Congestion, StateName};
+use crate::conn::{CloseReason, Congestion, StateName, TimerTable};
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
 use crate::wire::Timestamps;
@@ -32,8 +32,10 @@ pub struct Tcb {
     pub last_ack_sent: SeqNum,
     /// Start of the current challenge-ACK second, and how many were sent in it.
     pub challenge: (Instant, u8),
-    /// Retransmission timer of the SYN-ACK or the FIN.
+    /// RFC 6298 state of the retransmission timer (SYN-ACK, data, FIN).
     pub rtx: Rtx,
+    /// The connection's timers.
+    pub timers: TimerTable,
 }
 
 /// RFC 6298 retransmission-timer state.
@@ -54,8 +56,6 @@ pub struct Rtx {
     /// When the segment in flight was first sent (Karn: only a segment never
     /// retransmitted gives a sample).
     pub sent_at: Instant,
-    /// When to retransmit, if something is in flight.
-    pub deadline: Option<Instant>,
 }
 
 /// The send half: RFC 9293 §3.3.1 send sequence variables.
@@ -111,10 +111,9 @@ pub struct RecvHalf {
     /// The right edge of the window we last advertised (never moves left,
     /// RFC 9293 §3.8.6).
     pub adv_right: SeqNum,
-    /// In-order bytes received since we last sent an ACK.
+    /// In-order bytes received since we last sent an ACK (the delayed ACK
+    /// is [`Timer::DelayedAck`](crate::conn::Timer::DelayedAck)).
     pub unacked: u32,
-    /// When a delayed ACK is due.
-    pub ack_due: Option<Instant>,
     /// The sequence number of the peer's FIN, seen while a gap was open.
     pub fin: Option<SeqNum>,
 }
@@ -156,6 +155,8 @@ pub struct SynSent {
     /// The SYN's retransmission timer (RFC 6298 §5); `retries` counts the
     /// SYN's retransmissions.
     pub rtx: Rtx,
+    /// The connection's timers (only [`Timer::Retransmit`](crate::conn::Timer::Retransmit) runs here).
+    pub timers: TimerTable,
 }
 
 /// SYN-RECEIVED: our SYN-ACK is out, the peer's ACK not yet in.
@@ -200,10 +201,8 @@ pub struct FinWait2 {
     pub tcb: Tcb,
     /// Send half.
     pub snd: SendHalf,
-    /// Receive half.
+    /// Receive half. When to give up waiting is [`Timer::FinWait2`](crate::conn::Timer::FinWait2).
     pub rcv: RecvHalf,
-    /// When to give up waiting.
-    pub deadline: Instant,
 }
 
 /// A state after the peer's FIN: CLOSE-WAIT, CLOSING, LAST-ACK.
@@ -226,8 +225,8 @@ pub struct TimeWait {
     pub snd_nxt: SeqNum,
     /// What is left of the receive half.
     pub rcv: RecvClosed,
-    /// When TIME-WAIT ends.
-    pub expires: Instant,
+    /// When TIME-WAIT ends: [`Timer::TimeWait`](crate::conn::Timer::TimeWait).
+    pub timers: TimerTable,
     /// The challenge-ACK rate limit's second and count (RFC 5961 §7).
     pub challenge: (Instant, u8),
 }

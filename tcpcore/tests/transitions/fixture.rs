@@ -42,7 +42,7 @@ pub fn vars(s: &State) -> Vars {
             v.snd_nxt = x.snd_nxt;
             (None, x.ts)
         }
-        State::Closed(_) => (None, None),
+        State::SynSent(_) | State::Closed(_) => (None, None),
     };
     if let Some(snd) = snd {
         v.snd_una = snd.una;

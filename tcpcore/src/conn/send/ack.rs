@@ -11,7 +11,7 @@ use crate::wire::{TcpControl, TcpRepr};
 use super::cc::{smss, DUP_THRESH};
 use super::rto::{backed_off, rtt_update, ts_rtt_sample};
 use super::tlp::{arm_pto, dsack_covers, tlp_dupack};
-use crate::conn::{Config, SendHalf, Tcb};
+use crate::conn::{Config, SendHalf, Tcb, Timer};
 
 /// What an acceptable ACK did to the send half.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub fn on_ack(
     let wnd = u32::from(seg.window_len) << snd.wscale;
     let mut acked = 0;
     let prior_una = snd.una;
-    if snd.cc.persist && ack.after_eq(snd.una) {
+    if tcb.timers.persist() && ack.after_eq(snd.una) {
         // The peer answered a zero-window probe: it is alive, so the probe
         // count starts again (Linux tcp_ack clears icsk_probes_out on any
         // ACK that is not old).
@@ -63,7 +63,7 @@ pub fn on_ack(
         tlp_dupack(snd, seg, ack);
     }
     take_sack_blocks(snd, tcb, seg);
-    enter_recovery(snd, mss);
+    enter_recovery(snd, tcb, mss);
     AckEffect { acked }
 }
 
@@ -88,7 +88,6 @@ fn on_new_ack(
         snd.nxt = ack;
     }
     snd.cc.trim_below(ack);
-    snd.cc.persist = false;
     // RTT (RFC 6298 §3, Karn's rule): from the timed segment, or from the
     // echoed timestamp (RFC 7323 §4.1), which is never ambiguous.
     if let Some(s) = ts_rtt_sample(tcb, seg, now) {
@@ -108,11 +107,12 @@ fn on_new_ack(
     // RFC 6298 §5.2 / §5.3: restart the timer while data is outstanding,
     // with the RTO as it stands, backoff included (Linux tcp_rearm_rto
     // uses icsk_rto, which keeps the backoff until a new sample).
-    tcb.rtx.deadline = if snd.nxt != snd.una {
-        Some(now + backed_off(&tcb.rtx, cfg))
+    if snd.nxt != snd.una {
+        tcb.timers
+            .set_rto(Timer::Retransmit, now + backed_off(&tcb.rtx, cfg));
     } else {
-        None
-    };
+        tcb.timers.clear_rto();
+    }
     tlp_on_ack(snd, seg, ack, mss);
     arm_pto(snd, tcb, now);
     acked
@@ -227,7 +227,7 @@ fn take_sack_blocks(snd: &mut SendHalf, tcb: &Tcb, seg: &TcpRepr<'_>) {
 
 /// RFC 5681 §3.2, RFC 6675 §5, RFC 6582 §3.2: enter fast recovery when
 /// duplicate ACKs or SACKs show a loss.
-fn enter_recovery(snd: &mut SendHalf, mss: u32) {
+fn enter_recovery(snd: &mut SendHalf, tcb: &mut Tcb, mss: u32) {
     // RFC 5681 §3.2 / RFC 6675 §5: enter fast recovery on the third
     // duplicate ACK, or when SACKs show more than (DupThresh - 1) segments
     // above SND.UNA, unless already recovering (RFC 6582 §3.2 step 2:
@@ -264,6 +264,6 @@ fn enter_recovery(snd: &mut SendHalf, mss: u32) {
         cc.rtx_una = true;
         cc.rtt_probe = None;
         cc.tlp = None;
-        cc.pto = None;
+        tcb.timers.clear(Timer::TailLossProbe);
     }
 }

@@ -95,11 +95,7 @@ pub struct Congestion {
     /// The segment being timed for an RTT sample (Karn: never a
     /// retransmitted one), and when it was sent.
     pub rtt_probe: Option<(SeqNum, Instant)>,
-    /// The timer running is the persist timer (zero window), not the RTO;
-    /// with a non-zero window, the sender's silly-window override timer
-    /// (RFC 9293 §3.8.6.2.1).
-    pub persist: bool,
-    /// The silly-window override timer fired: the next new segment goes
+    /// The silly-window override timer ([`Timer::SwsOverride`](crate::conn::Timer)) fired: the next new segment goes
     /// even if it is smaller than sender SWS avoidance would allow.
     pub sws_override: bool,
     /// The next retransmission is a zero-window probe: one byte.
@@ -134,7 +130,6 @@ impl Congestion {
             rtx_una: false,
             sacked: Scoreboard::new(),
             rtt_probe: None,
-            persist: false,
             sws_override: false,
             probe: false,
             pto: None,

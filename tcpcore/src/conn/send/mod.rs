@@ -37,7 +37,7 @@ pub(crate) use rto::{arm, rtt_sample};
 
 use crate::conn::recv::ack::{advertise, sack_for};
 use crate::conn::state::ts_option;
-use crate::conn::{Config, RecvRanges, Reply, SendHalf, State};
+use crate::conn::{Config, RecvRanges, Reply, SendHalf, State, Timer};
 use crate::seq::SeqNum;
 use crate::time::Instant;
 use crate::wire::{TcpControl, TcpOptions};
@@ -132,7 +132,7 @@ impl State {
             Ok(rcv) => {
                 // The segment carries the ACK: no delayed ACK is owed now.
                 rcv.unacked = 0;
-                rcv.ack_due = None;
+                tcb.timers.clear(Timer::DelayedAck);
                 (rcv.nxt, advertise(rcv))
             }
             Err(closed) => (closed.nxt, closed.window),

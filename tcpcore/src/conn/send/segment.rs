@@ -11,7 +11,7 @@ use super::cc::{initial_window, pipe, smss, DUP_THRESH, SCOREBOARD};
 use super::ring::ring_room;
 use super::rto::{backed_off, sws_override_after};
 use super::tlp::arm_pto;
-use crate::conn::{Config, SendHalf, Tcb};
+use crate::conn::{Config, SendHalf, Tcb, Timer};
 
 /// What to send next: `(seq, len, fin)`, or nothing. Retransmissions come
 /// first (SND.UNA after a timeout, fast retransmit or partial ACK; then the
@@ -61,8 +61,9 @@ pub fn next_segment(
     if fin_seq == Some(snd.nxt) {
         snd.nxt += 1;
         snd.max = snd.max.max(snd.nxt);
-        if tcb.rtx.deadline.is_none() {
-            tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
+        if tcb.timers.rto().is_none() {
+            tcb.timers
+                .set_rto(Timer::Retransmit, now + backed_off(&tcb.rtx, cfg));
         }
         return Some((data_end, 0, true));
     }
@@ -192,12 +193,11 @@ fn new_data(
     }
     if len == 0 {
         snd.cc.sws_override = false;
-        if wnd_room == 0 && snd.nxt == snd.una && tcb.rtx.deadline.is_none() {
+        if wnd_room == 0 && snd.nxt == snd.una && tcb.timers.rto().is_none() {
             // RFC 9293 §3.8.6.1: the peer's window is zero and nothing is
             // in flight: the persist timer.
-            snd.cc.persist = true;
             tcb.rtx.retries = 0;
-            tcb.rtx.deadline = Some(now + tcb.rtx.rto);
+            tcb.timers.set_rto(Timer::Persist, now + tcb.rtx.rto);
         }
         return None;
     }
@@ -223,17 +223,15 @@ fn new_data(
         || !wnd_small && idle
         || snd.cc.sws_override;
     if !sws_ok || nagle_holds {
-        if !sws_ok && idle && (tcb.rtx.deadline.is_none() || snd.cc.persist) {
+        if !sws_ok && idle && tcb.timers.rto().is_none() {
             // The override timer, with nothing in flight: Linux's probe
             // timer, whose tcp_write_wakeup sends what the window
             // allows (armed by tcp_check_probe_timer when tcp_write_xmit
             // found tcp_snd_wnd_test refusing the segment), one RTO
             // after; here the RTO kept within MUST-38's 0.1-1.0 s.
-            if !snd.cc.persist || tcb.rtx.deadline.is_none() {
-                snd.cc.persist = true;
-                tcb.rtx.retries = 0;
-                tcb.rtx.deadline = Some(now + sws_override_after(&tcb.rtx));
-            }
+            tcb.rtx.retries = 0;
+            let at = now + sws_override_after(&tcb.rtx);
+            tcb.timers.set_rto(Timer::SwsOverride, at);
         }
         return None;
     }
@@ -260,9 +258,9 @@ pub(crate) fn send_new(
     if snd.cc.rtt_probe.is_none() && snd.nxt == snd.max {
         snd.cc.rtt_probe = Some((seq, now));
     }
-    if tcb.rtx.deadline.is_none() || snd.cc.persist {
-        snd.cc.persist = false;
-        tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
+    if tcb.timers.rto().is_none() || tcb.timers.persist() {
+        tcb.timers
+            .set_rto(Timer::Retransmit, now + backed_off(&tcb.rtx, cfg));
     }
     arm_pto(snd, tcb, now);
     let fin = fin_seq == Some(snd.nxt) && snd.nxt.after_eq(snd.max) && wnd_end.after(snd.nxt);
@@ -319,8 +317,9 @@ pub(crate) fn retransmit(
     if fin && snd.nxt == end {
         snd.nxt += 1;
     }
-    if tcb.rtx.deadline.is_none() {
-        tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
+    if tcb.timers.rto().is_none() {
+        tcb.timers
+            .set_rto(Timer::Retransmit, now + backed_off(&tcb.rtx, cfg));
     }
     (seq, len, fin)
 }
