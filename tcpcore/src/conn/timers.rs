@@ -322,7 +322,7 @@ pub(crate) fn half_closed_timeout(
     };
     // The application may still send after the peer's FIN: the persist
     // timer sends its probe here as in ESTABLISHED (`open_timeout`).
-    if rto_idle(&&s.snd, due) {
+    if rto_idle(&s.snd, due) {
         return Transition::new(half_state(kind, s));
     }
     if !send::on_rto(&mut s.snd, &mut s.tcb, due, now, cfg) {
@@ -353,7 +353,7 @@ pub(crate) fn open_timeout(
         send::on_pto(&mut s.snd, &mut s.tcb, now, cfg);
     }
     if let Some(due) = take_due_rto(&mut s.tcb.timers, now) {
-        let idle = rto_idle(&&s.snd, due);
+        let idle = rto_idle(&s.snd, due);
         if !idle && !send::on_rto(&mut s.snd, &mut s.tcb, due, now, cfg) {
             return give_up(&s.tcb, s.snd.nxt, s.rcv.nxt, now);
         }

@@ -275,7 +275,7 @@ fn synchronize(s: SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Ope
         // window used by a sender after a correctly transmitted SYN MUST be
         // one segment". (Linux tcp_init_transfer cuts cwnd to 1 only after
         // two or more retransmissions; the RFC's MUST is followed.)
-        cc.cwnd = smss;
+        cc.cc.set_cwnd(smss);
     }
     // RFC 7323 §2.2: the window of a SYN is never scaled.
     let wnd = u32::from(seg.window_len);

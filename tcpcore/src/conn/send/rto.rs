@@ -8,6 +8,7 @@ use crate::time::{Duration, Instant};
 use crate::wire::TcpRepr;
 
 use super::cc::smss;
+use super::recovery::Recovery;
 use crate::conn::{Config, Rtx, SendHalf, Tcb, Timer, TimerTable};
 
 /// RFC 7323 §4.1: the RTT measured from the TSecr of an acceptable ACK
@@ -111,18 +112,12 @@ pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, fired: Timer, now: Instant, cfg
         return true;
     }
     let cc = &mut snd.cc;
-    if tcb.rtx.retries == 1 {
-        let flight = snd.max - snd.una;
-        cc.ssthresh = (flight / 2).max(2 * mss);
-    }
-    cc.cwnd = mss;
-    cc.bytes_acked = 0;
+    cc.cc.on_rto(snd.max - snd.una, tcb.rtx.retries == 1, mss);
     // RFC 6582 §4: "After a retransmission timeout, record the highest
     // sequence number transmitted in the variable recover, and exit the
     // fast recovery procedure if applicable." (RFC 6675 §5.1 likewise sets
     // RecoveryPoint to HighData.)
-    cc.recover = None;
-    cc.rto_recover = Some(snd.max);
+    cc.recovery = Recovery::Loss { recover: snd.max };
     cc.dupacks = 0;
     cc.sacked.clear();
     cc.high_rxt = snd.una;

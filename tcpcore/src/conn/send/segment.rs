@@ -7,9 +7,11 @@
 use crate::seq::SeqNum;
 use crate::time::Instant;
 
-use super::cc::{initial_window, pipe, smss, DUP_THRESH, SCOREBOARD};
+use super::cc::{initial_window, smss, DUP_THRESH};
+use super::recovery::Recovery;
 use super::ring::ring_room;
 use super::rto::{backed_off, sws_override_after};
+use super::sack::{pipe, SCOREBOARD};
 use super::tlp::arm_pto;
 use crate::conn::{Config, SendHalf, Tcb, Timer};
 
@@ -105,7 +107,10 @@ fn loss_probe(
 /// byte of the next hole below the highest SACKed byte, while `pipe` is
 /// below cwnd.
 fn next_hole(snd: &SendHalf, mss: u32) -> Option<SeqNum> {
-    if snd.cc.recover.is_some() && !snd.cc.sacked.is_empty() && pipe(snd, mss) < snd.cc.cwnd {
+    if snd.cc.recovery.in_fast_recovery()
+        && !snd.cc.sacked.is_empty()
+        && pipe(snd, mss) < snd.cc.cwnd()
+    {
         let high = snd.cc.highest_sacked().unwrap_or(snd.una);
         let mut seq = snd.cc.high_rxt.max(snd.una);
         for _ in 0..=SCOREBOARD {
@@ -147,7 +152,7 @@ fn new_data(
         .last_sent
         .is_some_and(|t| now.saturating_since(t) > tcb.rtx.rto);
     if snd.una == snd.max && idle_long {
-        snd.cc.cwnd = snd.cc.cwnd.min(initial_window(mss));
+        snd.cc.cc.restart_after_idle(initial_window(mss));
     }
     let flight = pipe(snd, mss);
     // RFC 5681 §3.2 / RFC 3042 (Limited Transmit): on the first and
@@ -157,16 +162,13 @@ fn new_data(
     // `pipe` already leaves the SACKed segments out (RFC 6675 §5 (1)).
     // Not after a timeout: only previously unsent data, and not for
     // duplicate ACKs of data sent before it (Linux: not in CA_Loss).
-    let limited = if snd.cc.recover.is_none()
-        && snd.cc.rto_recover.is_none()
-        && snd.cc.sacked.is_empty()
-        && snd.nxt == snd.max
-    {
-        u32::from(snd.cc.dupacks.min(DUP_THRESH - 1)) * mss
-    } else {
-        0
-    };
-    let cwnd_room = snd.cc.cwnd.saturating_add(limited).saturating_sub(flight);
+    let limited =
+        if snd.cc.recovery == Recovery::Open && snd.cc.sacked.is_empty() && snd.nxt == snd.max {
+            u32::from(snd.cc.dupacks.min(DUP_THRESH - 1)) * mss
+        } else {
+            0
+        };
+    let cwnd_room = snd.cc.cwnd().saturating_add(limited).saturating_sub(flight);
     let wnd_room = wnd_end - snd.nxt;
     let avail = data_end - snd.nxt;
     // With segmentation offload, one "segment" may carry many MSS (the

@@ -50,7 +50,7 @@ pub(crate) fn data_in_flight(snd: &SendHalf) -> bool {
 /// no probe is out; stops it otherwise. The RTO deadline must be set first.
 /// With only the FIN in flight the RTO alone resends it.
 pub(crate) fn arm_pto(snd: &SendHalf, tcb: &mut Tcb, now: Instant) {
-    let at = if data_in_flight(snd) && snd.cc.tlp.is_none() && snd.cc.recover.is_none() {
+    let at = if data_in_flight(snd) && snd.cc.tlp.is_none() && !snd.cc.recovery.in_fast_recovery() {
         pto_after(snd, tcb, now)
     } else {
         None
@@ -71,7 +71,7 @@ pub(crate) fn arm_pto(snd: &SendHalf, tcb: &mut Tcb, now: Instant) {
 /// leaves the RTO as it was.
 pub fn on_pto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) {
     tcb.timers.clear(Timer::TailLossProbe);
-    if data_in_flight(snd) && snd.cc.tlp.is_none() && snd.cc.recover.is_none() {
+    if data_in_flight(snd) && snd.cc.tlp.is_none() && !snd.cc.recovery.in_fast_recovery() {
         snd.cc.tlp = Some(snd.max);
         snd.cc.rtx_last = true;
         tcb.timers.rearm_rto(now + backed_off(&tcb.rtx, cfg));
