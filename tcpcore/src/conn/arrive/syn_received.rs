@@ -258,8 +258,7 @@ pub(crate) fn syn_received<'a>(
         let echo = seg.options.timestamps.map(|t| t.tsecr);
         let spurious = first_tsval.is_some() && first_tsval == echo;
         if !spurious {
-            let w = send::smss(&snd, &tcb);
-            snd.cc.cc.set_cwnd(w);
+            snd.cc.cc.set_cwnd(send::smss(&snd, &tcb));
         }
     }
     if let Some(sample) = send::ts_rtt_sample(&tcb, seg, now) {

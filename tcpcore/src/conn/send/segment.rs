@@ -142,33 +142,7 @@ fn new_data(
 ) -> Option<(SeqNum, u32, bool)> {
     let data_end = snd.end;
     let wnd_end = snd.una + snd.wnd;
-    // RFC 5681 §4.1: "a TCP SHOULD set cwnd to no more than RW before
-    // beginning transmission if the TCP has not sent data in an
-    // interval exceeding the retransmission timeout", RW = min(IW,
-    // cwnd) (Linux tcp_cwnd_restart, tcp_slow_start_after_idle = 1;
-    // Linux halves cwnd per idle RTO down to RW, the RFC goes to RW).
-    let idle_long = snd
-        .cc
-        .last_sent
-        .is_some_and(|t| now.saturating_since(t) > tcb.rtx.rto);
-    if snd.una == snd.max && idle_long {
-        snd.cc.cc.restart_after_idle(initial_window(mss));
-    }
-    let flight = pipe(snd, mss);
-    // RFC 5681 §3.2 / RFC 3042 (Limited Transmit): on the first and
-    // second duplicate ACKs, a segment of new data each, "provided
-    // that ... the total FlightSize would remain less than or equal to
-    // cwnd plus 2*SMSS"; cwnd itself is not changed. With SACK blocks
-    // `pipe` already leaves the SACKed segments out (RFC 6675 §5 (1)).
-    // Not after a timeout: only previously unsent data, and not for
-    // duplicate ACKs of data sent before it (Linux: not in CA_Loss).
-    let limited =
-        if snd.cc.recovery == Recovery::Open && snd.cc.sacked.is_empty() && snd.nxt == snd.max {
-            u32::from(snd.cc.dupacks.min(DUP_THRESH - 1)) * mss
-        } else {
-            0
-        };
-    let cwnd_room = snd.cc.cwnd().saturating_add(limited).saturating_sub(flight);
+    let cwnd_room = cwnd_room(snd, tcb, mss, now);
     let wnd_room = wnd_end - snd.nxt;
     let avail = data_end - snd.nxt;
     // With segmentation offload, one "segment" may carry many MSS (the
@@ -239,6 +213,39 @@ fn new_data(
     }
     snd.cc.sws_override = false;
     Some(send_new(snd, tcb, len, fin_seq, now, cfg))
+}
+
+/// The room cwnd leaves for new data: after the restart window (RFC 5681
+/// §4.1) and with RFC 3042 Limited Transmit, less what is in the network
+/// (RFC 6675 `pipe`).
+fn cwnd_room(snd: &mut SendHalf, tcb: &Tcb, mss: u32, now: Instant) -> u32 {
+    // RFC 5681 §4.1: "a TCP SHOULD set cwnd to no more than RW before
+    // beginning transmission if the TCP has not sent data in an
+    // interval exceeding the retransmission timeout", RW = min(IW,
+    // cwnd) (Linux tcp_cwnd_restart, tcp_slow_start_after_idle = 1;
+    // Linux halves cwnd per idle RTO down to RW, the RFC goes to RW).
+    let idle_long = snd
+        .cc
+        .last_sent
+        .is_some_and(|t| now.saturating_since(t) > tcb.rtx.rto);
+    if snd.una == snd.max && idle_long {
+        snd.cc.cc.restart_after_idle(initial_window(mss));
+    }
+    let flight = pipe(snd, mss);
+    // RFC 5681 §3.2 / RFC 3042 (Limited Transmit): on the first and
+    // second duplicate ACKs, a segment of new data each, "provided
+    // that ... the total FlightSize would remain less than or equal to
+    // cwnd plus 2*SMSS"; cwnd itself is not changed. With SACK blocks
+    // `pipe` already leaves the SACKed segments out (RFC 6675 §5 (1)).
+    // Not after a timeout: only previously unsent data, and not for
+    // duplicate ACKs of data sent before it (Linux: not in CA_Loss).
+    let limited =
+        if snd.cc.recovery == Recovery::Open && snd.cc.sacked.is_empty() && snd.nxt == snd.max {
+            u32::from(snd.cc.dupacks.min(DUP_THRESH - 1)) * mss
+        } else {
+            0
+        };
+    snd.cc.cwnd().saturating_add(limited).saturating_sub(flight)
 }
 
 /// Sends `len` new bytes from SND.NXT (with the FIN when they are the last
