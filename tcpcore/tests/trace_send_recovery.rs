@@ -109,7 +109,11 @@ impl Direct {
 
     /// The RTO deadline, in ms from the start.
     fn rto_deadline(&self) -> Option<u64> {
-        self.open().tcb.rtx.deadline.map(|d| d.as_millis())
+        self.open()
+            .tcb()
+            .timers()
+            .rto_deadline()
+            .map(|d| d.as_millis())
     }
 }
 
@@ -160,14 +164,14 @@ fn karn_ack_of_retransmission_keeps_backoff() {
     // Two retransmission timeouts (the RTO doubles: 200, 400, 800 ms);
     // run every timer as it comes (a tail loss probe may come first).
     let mut t = 100;
-    while d.open().tcb.rtx.retries < 2 {
+    while d.open().tcb().rtx().retries() < 2 {
         t = d.st.poll_timeout().unwrap().as_millis();
         d.timeout_at(t);
     }
     // The ACK of the retransmitted segment: no sample (no timestamps).
     d.ack_at(t + 500, 1001, 65535, &[]);
     assert_eq!(
-        d.open().tcb.rtx.retries,
+        d.open().tcb().rtx().retries(),
         0,
         "forward progress resets the retry count"
     );
@@ -184,7 +188,7 @@ fn karn_ack_of_retransmission_keeps_backoff() {
     d.ack_at(now + 100, 2001, 65535, &[]);
     d.queue(1000);
     assert_eq!(d.send_at(now + 200), vec![(2001, 1000)]);
-    let rto = d.open().tcb.rtx.rto.as_millis();
+    let rto = d.open().tcb().rtx().rto().as_millis();
     assert_eq!(d.rto_deadline(), Some(now + 200 + rto));
     assert!(rto < 800, "rto {rto}");
 }
@@ -289,17 +293,21 @@ fn sack_recovery_partial_ack_keeps_cwnd() {
     d.ack_at(111, 1, 65535, &[(1001, 3001)]);
     d.ack_at(112, 1, 65535, &[(4001, 5001), (1001, 3001)]);
     assert_eq!(d.send_at(112), vec![(1, 1000)], "the first hole, at once");
-    let cc = d.open().snd.cc;
-    assert_eq!((cc.ssthresh, cc.cwnd), (5000, 5000));
+    let cc = d.open().snd().cc();
+    assert_eq!((cc.ssthresh(), cc.cwnd()), (5000, 5000));
     d.ack_at(113, 1, 65535, &[(4001, 6001), (1001, 3001)]);
     d.ack_at(114, 1, 65535, &[(4001, 7001), (1001, 3001)]);
     assert_eq!(d.send_at(114), vec![(3001, 1000)], "the second hole");
     // The partial ACK: the first hole repaired; recovery goes on (recover
     // is 10001).
     d.ack_at(120, 3001, 65535, &[(4001, 8001)]);
-    let cc = d.open().snd.cc;
-    assert!(cc.recover.is_some());
-    assert_eq!(cc.cwnd, 5000, "cwnd stays at ssthresh in RFC 6675 recovery");
+    let cc = d.open().snd().cc();
+    assert!(cc.recover().is_some());
+    assert_eq!(
+        cc.cwnd(),
+        5000,
+        "cwnd stays at ssthresh in RFC 6675 recovery"
+    );
     // pipe: [3001, 4001) resent, [8001, 10001) in flight: 3000 < cwnd, so
     // two new segments go at once.
     assert_eq!(d.send_at(120), vec![(10001, 1000), (11001, 1000)]);
@@ -319,14 +327,14 @@ fn in_congestion_avoidance() -> Direct {
         d.ack_at(110 + k, 1, 65535, &[]);
         d.send_at(110 + k);
     }
-    let cc = d.open().snd.cc;
-    assert_eq!(cc.ssthresh, 6000);
+    let cc = d.open().snd().cc();
+    assert_eq!(cc.ssthresh(), 6000);
     d.ack_at(130, 12_001, 65535, &[]);
     assert_eq!(d.send_at(130), vec![(17_001, 1000)]);
     let o = d.open();
-    assert!(o.snd.cc.recover.is_none());
-    assert_eq!((o.snd.cc.cwnd, o.snd.cc.ssthresh), (6000, 6000));
-    assert_eq!(o.snd.max.get().wrapping_sub(ISS), 18_001);
+    assert!(o.snd().cc().recover().is_none());
+    assert_eq!((o.snd().cc().cwnd(), o.snd().cc().ssthresh()), (6000, 6000));
+    assert_eq!(o.snd().max().get().wrapping_sub(ISS), 18_001);
     d
 }
 
@@ -343,7 +351,7 @@ fn congestion_avoidance_counts_bytes_acked() {
     // One ACK for the whole window.
     d.ack_at(150, 18_001, 65535, &[]);
     assert_eq!(
-        d.open().snd.cc.cwnd,
+        d.open().snd().cc().cwnd(),
         7000,
         "one SMSS per cwnd of bytes acked"
     );
@@ -352,10 +360,10 @@ fn congestion_avoidance_counts_bytes_acked() {
     assert_eq!(d.send_at(150).len(), 7);
     for k in 1..=6 {
         d.ack_at(160 + k, 18_001 + 1000 * k as u32, 65535, &[]);
-        assert_eq!(d.open().snd.cc.cwnd, 7000, "after {k} segments");
+        assert_eq!(d.open().snd().cc().cwnd(), 7000, "after {k} segments");
     }
     d.ack_at(167, 25_001, 65535, &[]);
-    assert_eq!(d.open().snd.cc.cwnd, 8000);
+    assert_eq!(d.open().snd().cc().cwnd(), 8000);
 }
 
 /// RFC 6582 §4 (and RFC 6675 §5.1): "After a retransmission timeout,
@@ -370,11 +378,11 @@ fn rto_sets_recover_to_highest_sent() {
     d.queue(10_000);
     assert_eq!(d.send_at(100).len(), 10);
     let mut t = 100;
-    while d.open().tcb.rtx.retries < 1 {
+    while d.open().tcb().rtx().retries() < 1 {
         t = d.st.poll_timeout().unwrap().as_millis();
         d.timeout_at(t);
     }
-    let ssthresh = d.open().snd.cc.ssthresh;
+    let ssthresh = d.open().snd().cc().ssthresh();
     assert_eq!(ssthresh, 5000);
     // Go-back-N from SND.UNA, one segment (cwnd = 1 SMSS), sent by the
     // timeout above. Three duplicate ACKs from segments sent before it:
@@ -382,9 +390,9 @@ fn rto_sets_recover_to_highest_sent() {
         d.ack_at(t + k, 1, 65535, &[]);
         assert_eq!(d.send_at(t + k), vec![], "no fast retransmit");
     }
-    let cc = d.open().snd.cc;
-    assert!(cc.recover.is_none(), "no fast recovery: {cc:?}");
-    assert_eq!(cc.ssthresh, ssthresh);
+    let cc = d.open().snd().cc();
+    assert!(cc.recover().is_none(), "no fast recovery: {cc:?}");
+    assert_eq!(cc.ssthresh(), ssthresh);
     // Once SND.UNA passes the old SND.MAX, fast retransmit works again.
     d.ack_at(t + 10, 10_001, 65535, &[]);
     d.queue(10_000);
@@ -393,7 +401,7 @@ fn rto_sets_recover_to_highest_sent() {
     for k in 11..=13 {
         d.ack_at(t + k, 10_001, 65535, &[]);
     }
-    assert!(d.open().snd.cc.recover.is_some());
+    assert!(d.open().snd().cc().recover().is_some());
     assert_eq!(d.send_at(t + 13).first(), Some(&(10_001, 1000)));
 }
 
@@ -460,26 +468,26 @@ fn restart_window_after_idle() {
     for k in 1..=10 {
         d.ack_at(110 + u64::from(k), 1 + 1000 * k, 65535, &[]);
     }
-    assert_eq!(d.open().snd.cc.cwnd, 20_000, "slow start");
+    assert_eq!(d.open().snd().cc().cwnd(), 20_000, "slow start");
     // Not idle longer than the RTO (200 ms): the whole cwnd.
     d.queue(20_000);
     assert_eq!(d.send_at(250).len(), 20);
     for k in 1..=20 {
         d.ack_at(260, 10_001 + 1000 * k, 65535, &[]);
     }
-    let cwnd = d.open().snd.cc.cwnd;
+    let cwnd = d.open().snd().cc().cwnd();
     assert_eq!(cwnd, 40_000);
     // Idle for a second: the restart window.
     d.queue(40_000);
     assert_eq!(d.send_at(1260).len(), 10, "RW = min(IW, cwnd)");
-    assert_eq!(d.open().snd.cc.cwnd, 10_000);
+    assert_eq!(d.open().snd().cc().cwnd(), 10_000);
 }
 
 /// The RTT state of the connection from `port`, if established.
 fn rtt_of(h: &Harness, port: u16) -> Option<(u64, u64)> {
     let (id, _, _) = h.ep.connections().find(|(_, t, _)| t.remote_port == port)?;
     match h.ep.state(id)? {
-        State::Established(o) => o.tcb.rtx.rtt,
+        State::Established(o) => o.tcb().rtx().rtt(),
         other => panic!("not established: {other:?}"),
     }
 }
@@ -575,12 +583,12 @@ fn tail_loss_probe_repair_reduces_cwnd() {
     d.ack_at(140, 5001, 65535, &[]);
     d.queue(1000);
     assert_eq!(d.send_at(150), vec![(5001, 1000)]);
-    let before = d.open().snd.cc.cwnd;
+    let before = d.open().snd().cc().cwnd();
     d.ack_at(160, 6001, 65535, &[]);
-    let cc = d.open().snd.cc;
-    assert_eq!(cc.ssthresh, (before + 1000) / 2, "{cc:?}");
-    assert_eq!(cc.cwnd, cc.ssthresh);
-    assert!(cc.tlp.is_none());
+    let cc = d.open().snd().cc();
+    assert_eq!(cc.ssthresh(), (before + 1000) / 2, "{cc:?}");
+    assert_eq!(cc.cwnd(), cc.ssthresh());
+    assert!(cc.tlp().is_none());
 }
 
 /// RFC 8985 §7.4.2 / RFC 2883: a DSACK for the probe shows that the
@@ -590,11 +598,11 @@ fn tail_loss_probe_dsack_means_no_loss() {
     let mut d = tail_probe_out();
     d.ack_at(140, 5001, 65535, &[]);
     d.ack_at(141, 5001, 65535, &[(4001, 5001)]);
-    assert!(d.open().snd.cc.tlp.is_none());
+    assert!(d.open().snd().cc().tlp().is_none());
     d.queue(1000);
     assert_eq!(d.send_at(150), vec![(5001, 1000)]);
     d.ack_at(160, 6001, 65535, &[]);
-    assert_eq!(d.open().snd.cc.ssthresh, u32::MAX);
+    assert_eq!(d.open().snd().cc().ssthresh(), u32::MAX);
 }
 
 /// RFC 6675 §5: SACK-based recovery ends when SND.UNA reaches
@@ -619,9 +627,9 @@ fn sack_recovery_exit_keeps_cwnd_at_ssthresh() {
     d.send_at(120);
     // The full ACK (recover = 10001), with [10001, 12001) in flight.
     d.ack_at(130, 10_001, 65535, &[]);
-    let cc = d.open().snd.cc;
-    assert!(cc.recover.is_none());
-    assert_eq!((cc.ssthresh, cc.cwnd), (5000, 5000));
+    let cc = d.open().snd().cc();
+    assert!(cc.recover().is_none());
+    assert_eq!((cc.ssthresh(), cc.cwnd()), (5000, 5000));
 }
 
 /// RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN segment
@@ -666,11 +674,11 @@ fn limited_transmit_on_first_two_dupacks() {
     assert_eq!(d.send_at(110), vec![(10_001, 1000)]);
     d.ack_at(111, 1, 65535, &[]);
     assert_eq!(d.send_at(111), vec![(11_001, 1000)]);
-    assert_eq!(d.open().snd.cc.cwnd, 10_000, "cwnd unchanged");
+    assert_eq!(d.open().snd().cc().cwnd(), 10_000, "cwnd unchanged");
     // The third: fast retransmit, ssthresh from the FlightSize of 12000.
     d.ack_at(112, 1, 65535, &[]);
     assert_eq!(d.send_at(112), vec![(1, 1000)]);
-    assert_eq!(d.open().snd.cc.ssthresh, 6000);
+    assert_eq!(d.open().snd().cc().ssthresh(), 6000);
 }
 
 /// RFC 6582 §3.2 step 5: on a partial ACK, "deflate the congestion window
@@ -695,12 +703,12 @@ fn newreno_partial_ack_below_smss_adds_nothing_back() {
     }
     // The fast retransmit (repacketized: up to one SMSS from SND.UNA).
     assert_eq!(d.send_at(112).first().map(|r| r.0), Some(1));
-    let cc = d.open().snd.cc;
-    assert_eq!((cc.ssthresh, cc.cwnd), (2000, 5000));
+    let cc = d.open().snd().cc();
+    assert_eq!((cc.ssthresh(), cc.cwnd()), (2000, 5000));
     // A partial ACK of 100 bytes (the peer took only the first of them).
     d.ack_at(120, 101, 65535, &[]);
-    assert!(d.open().snd.cc.recover.is_some());
-    assert_eq!(d.open().snd.cc.cwnd, 4900);
+    assert!(d.open().snd().cc().recover().is_some());
+    assert_eq!(d.open().snd().cc().cwnd(), 4900);
 }
 
 /// A loss probe resends data (RFC 8985 §7.3: the last segment sent); with

@@ -254,11 +254,12 @@ fn syn_timeout_means_rto_3s_and_iw_1() {
         panic!("not established");
     };
     assert_eq!(
-        o.tcb.rtx.rtt, None,
+        o.tcb().rtx().rtt(),
+        None,
         "Karn: no sample from a retransmitted SYN"
     );
-    assert_eq!(o.tcb.rtx.rto, Duration::from_secs(3));
-    assert_eq!(o.snd.cc.cwnd, 1460);
+    assert_eq!(o.tcb().rtx().rto(), Duration::from_secs(3));
+    assert_eq!(o.snd().cc().cwnd(), 1460);
 
     let h = run_active(&format!(
         "0.000 ! connect\n{SYN}\n\
@@ -268,8 +269,8 @@ fn syn_timeout_means_rto_3s_and_iw_1() {
     let State::Established(o) = conn_state(&h) else {
         panic!("not established");
     };
-    assert_eq!(o.tcb.rtx.rtt, Some((100_000, 50_000)));
-    assert!(o.snd.cc.cwnd > 1460);
+    assert_eq!(o.tcb().rtx().rtt(), Some((100_000, 50_000)));
+    assert!(o.snd().cc().cwnd() > 1460);
 }
 
 // A connection from an ephemeral port (RFC 6056 Algorithm 3 over Linux's

@@ -40,10 +40,11 @@
 //! | reassembly (RFC 2018 SACK blocks) | `recv/rxbuf.rs` | [`RecvBuffer`], [`RecvRanges`] |
 //! | §3.8.6 window, §3.8.6.3 delayed ACK (RFC 1122 §4.2.3.2) | `recv/ack.rs` | [`State::readvertise`] |
 //! | §3.8.6.2.2 receiver SWS avoidance | `recv/mod.rs` | [`State::consume`] |
-//! | send buffer, segmentation, RTO, recovery, cc, TLP | `send/` | [`State::poll_transmit`], [`send`] |
-//! | §3.8 timers (RFC 6298, RFC 8985 §7.2, §3.10.8) | `timers.rs` | [`State::on_timeout`], [`State::poll_timeout`] |
+//! | send buffer, segmentation, RTO, recovery modes (RFC 5681, 6582, 6675), congestion control (NewReno), TLP | `send/` | [`State::poll_transmit`], [`send`], [`send::Recovery`], [`send::Cc`] |
+//! | §3.8 timers (RFC 6298, RFC 8985 §7.2, §3.10.8): one [`Timer`] enum, a [`TimerTable`] per connection | `timers.rs` | [`State::on_timeout`], [`State::poll_timeout`] |
 //! | §3.10.4 CLOSE, §3.10.5 ABORT | `close.rs` | [`State::close`], [`State::abort`] |
 
+mod access;
 mod arrive;
 mod close;
 mod config;
@@ -60,6 +61,7 @@ pub use state::{
     FinWait2, HalfClosed, Open, RecvClosed, RecvHalf, Rtx, SendHalf, State, SynReceived, SynSent,
     Tcb, TimeWait, TsState,
 };
+pub use timers::{Timer, TimerTable};
 
 pub(crate) use recv::valid_size as rxbuf_valid_size;
 

@@ -4,8 +4,13 @@
 //! timestamps [`TsState`], the RFC 6298 timer [`Rtx`]), the send half (RFC
 //! 9293 §3.3.1 send sequence variables, [`SendHalf`]) and the receive half
 //! ([`RecvHalf`], and [`RecvClosed`] after the peer's FIN).
+//!
+//! The fields are `pub(crate)`: only the transitions make and change a
+//! state, so an embedder cannot build an impossible one. They are read
+//! through accessors named after them (`access.rs`) and through the
+//! [`State`] methods below.
 
-use crate::conn::{CloseReason, Congestion, StateName};
+use crate::conn::{CloseReason, Congestion, StateName, TimerTable};
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
 use crate::wire::Timestamps;
@@ -14,109 +19,108 @@ use crate::wire::Timestamps;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TsState {
     /// TS.Recent: the peer's timestamp to echo.
-    pub recent: u32,
+    pub(crate) recent: u32,
     /// When TS.Recent was last updated (for the 24-day PAWS idle rule).
-    pub recent_at: Instant,
+    pub(crate) recent_at: Instant,
     /// Added to our millisecond clock so that TSval does not reveal uptime.
-    pub offset: u32,
+    pub(crate) offset: u32,
 }
 
 /// Options and bookkeeping common to every synchronized state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tcb {
     /// Timestamps, if negotiated.
-    pub ts: Option<TsState>,
+    pub(crate) ts: Option<TsState>,
     /// SACK was negotiated.
-    pub sack: bool,
+    pub(crate) sack: bool,
     /// Last.ACK.sent (RFC 7323 §4.3).
-    pub last_ack_sent: SeqNum,
+    pub(crate) last_ack_sent: SeqNum,
     /// Start of the current challenge-ACK second, and how many were sent in it.
-    pub challenge: (Instant, u8),
-    /// Retransmission timer of the SYN-ACK or the FIN.
-    pub rtx: Rtx,
+    pub(crate) challenge: (Instant, u8),
+    /// RFC 6298 state of the retransmission timer (SYN-ACK, data, FIN).
+    pub(crate) rtx: Rtx,
+    /// The connection's timers.
+    pub(crate) timers: TimerTable,
 }
 
 /// RFC 6298 retransmission-timer state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rtx {
     /// SRTT and RTTVAR in microseconds, once a sample was taken.
-    pub rtt: Option<(u64, u64)>,
+    pub(crate) rtt: Option<(u64, u64)>,
     /// The current RTO (before backoff).
-    pub rto: Duration,
+    pub(crate) rto: Duration,
     /// Retransmission timeouts (or unanswered zero-window probes) in a row
     /// without forward progress; the connection gives up at
     /// `Config::max_retries` (Linux `icsk_retransmits`, `icsk_probes_out`).
-    pub retries: u8,
+    pub(crate) retries: u8,
     /// RFC 6298 §5.5: how many times the RTO has doubled since the last
     /// valid RTT sample (Linux `icsk_backoff`). Karn: only a new sample
     /// collapses it, not the ACK of retransmitted data.
-    pub backoff: u8,
+    pub(crate) backoff: u8,
     /// When the segment in flight was first sent (Karn: only a segment never
     /// retransmitted gives a sample).
-    pub sent_at: Instant,
-    /// When to retransmit, if something is in flight.
-    pub deadline: Option<Instant>,
+    pub(crate) sent_at: Instant,
 }
 
 /// The send half: RFC 9293 §3.3.1 send sequence variables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SendHalf {
     /// ISS.
-    pub iss: SeqNum,
+    pub(crate) iss: SeqNum,
     /// SND.UNA.
-    pub una: SeqNum,
+    pub(crate) una: SeqNum,
     /// SND.NXT.
-    pub nxt: SeqNum,
+    pub(crate) nxt: SeqNum,
     /// SND.WND, in bytes (already scaled).
-    pub wnd: u32,
+    pub(crate) wnd: u32,
     /// The largest window the peer has offered (RFC 5961 §5.2 MAX.SND.WND).
-    pub max_wnd: u32,
+    pub(crate) max_wnd: u32,
     /// SND.WL1.
-    pub wl1: SeqNum,
+    pub(crate) wl1: SeqNum,
     /// SND.WL2.
-    pub wl2: SeqNum,
+    pub(crate) wl2: SeqNum,
     /// The peer's window shift (Snd.Wind.Shift).
-    pub wscale: u8,
+    pub(crate) wscale: u8,
     /// The effective send MSS (RFC 9293 §3.7.1): the peer's MSS clamped to
     /// what our link carries, see [`effective_send_mss`](crate::conn::effective_send_mss).
-    pub mss: u16,
+    pub(crate) mss: u16,
     /// The size of the send buffer (0: this connection sends no data).
-    pub buf: u32,
+    pub(crate) buf: u32,
     /// SND.MAX: the highest sequence number sent so far (SND.NXT goes back
     /// to SND.UNA after a retransmission timeout).
-    pub max: SeqNum,
+    pub(crate) max: SeqNum,
     /// The end of the data the application queued: the send buffer holds
     /// `[SND.UNA, end)`.
-    pub end: SeqNum,
+    pub(crate) end: SeqNum,
     /// The application closed: our FIN follows the byte before `end`.
-    pub fin: bool,
+    pub(crate) fin: bool,
     /// Congestion control and loss recovery.
-    pub cc: Congestion,
+    pub(crate) cc: Congestion,
 }
 
 /// The receive half while data may still arrive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecvHalf {
     /// IRS.
-    pub irs: SeqNum,
+    pub(crate) irs: SeqNum,
     /// RCV.NXT.
-    pub nxt: SeqNum,
+    pub(crate) nxt: SeqNum,
     /// The first byte the application has not consumed yet; the receive
     /// buffer covers `[read, read + N)`.
-    pub read: SeqNum,
+    pub(crate) read: SeqNum,
     /// Our window shift (Rcv.Wind.Shift).
-    pub wscale: u8,
+    pub(crate) wscale: u8,
     /// The size of the receive buffer (a power of two).
-    pub cap: u32,
+    pub(crate) cap: u32,
     /// The right edge of the window we last advertised (never moves left,
     /// RFC 9293 §3.8.6).
-    pub adv_right: SeqNum,
-    /// In-order bytes received since we last sent an ACK.
-    pub unacked: u32,
-    /// When a delayed ACK is due.
-    pub ack_due: Option<Instant>,
+    pub(crate) adv_right: SeqNum,
+    /// In-order bytes received since we last sent an ACK (the delayed ACK
+    /// is [`Timer::DelayedAck`](crate::conn::Timer::DelayedAck)).
+    pub(crate) unacked: u32,
     /// The sequence number of the peer's FIN, seen while a gap was open.
-    pub fin: Option<SeqNum>,
+    pub(crate) fin: Option<SeqNum>,
 }
 
 /// The receive half after the peer's FIN: only what is needed to ACK, and
@@ -124,16 +128,16 @@ pub struct RecvHalf {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecvClosed {
     /// RCV.NXT (one past the peer's FIN).
-    pub nxt: SeqNum,
+    pub(crate) nxt: SeqNum,
     /// The window field we advertise, already scaled.
-    pub window: u16,
+    pub(crate) window: u16,
     /// The first byte the application has not consumed yet (`nxt - 1` once
     /// everything before the FIN is read).
-    pub read: SeqNum,
+    pub(crate) read: SeqNum,
     /// The right edge of the receive window last advertised (at least
     /// `nxt`): a RST between `nxt` and here is in the window (RFC 5961
     /// §3.2) and gets a challenge ACK.
-    pub right: SeqNum,
+    pub(crate) right: SeqNum,
 }
 
 /// SYN-SENT (active open): our SYN is out, nothing of the peer's known
@@ -142,43 +146,45 @@ pub struct RecvClosed {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SynSent {
     /// ISS.
-    pub iss: SeqNum,
+    pub(crate) iss: SeqNum,
     /// Our timestamp clock's offset, when the SYN offered timestamps.
-    pub ts_offset: Option<u32>,
+    pub(crate) ts_offset: Option<u32>,
     /// Our window shift, when the SYN offered window scaling.
-    pub wscale: Option<u8>,
+    pub(crate) wscale: Option<u8>,
     /// The SYN offered SACK.
-    pub sack: bool,
+    pub(crate) sack: bool,
     /// The size of the receive buffer (a power of two).
-    pub rcv_cap: u32,
+    pub(crate) rcv_cap: u32,
     /// The size of the send buffer (0: this connection sends no data).
-    pub snd_buf: u32,
+    pub(crate) snd_buf: u32,
     /// The SYN's retransmission timer (RFC 6298 §5); `retries` counts the
     /// SYN's retransmissions.
-    pub rtx: Rtx,
+    pub(crate) rtx: Rtx,
+    /// The connection's timers (only [`Timer::Retransmit`](crate::conn::Timer::Retransmit) runs here).
+    pub(crate) timers: TimerTable,
 }
 
 /// SYN-RECEIVED: our SYN-ACK is out, the peer's ACK not yet in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SynReceived {
     /// Common state.
-    pub tcb: Tcb,
+    pub(crate) tcb: Tcb,
     /// Send half.
-    pub snd: SendHalf,
+    pub(crate) snd: SendHalf,
     /// Receive half.
-    pub rcv: RecvHalf,
+    pub(crate) rcv: RecvHalf,
     /// Window scaling was negotiated (both SYNs carry the option).
-    pub window_scaling: bool,
+    pub(crate) window_scaling: bool,
     /// When a retransmitted SYN was last answered (for the debounce of
     /// further duplicates); `None` until the first one. The SYN-ACKs sent by
     /// [`State::accept`] and by the retransmission timer do not count.
-    pub dup_syn_answered: Option<Instant>,
+    pub(crate) dup_syn_answered: Option<Instant>,
     /// The application closed in SYN-RECEIVED: our FIN follows as soon as
     /// the handshake completes (RFC 9293 §3.10.4).
-    pub close_queued: bool,
+    pub(crate) close_queued: bool,
     /// Entered from SYN-SENT (a simultaneous open, RFC 9293 §3.5 figure
     /// 7): the peer's SYN-ACK then completes the handshake.
-    pub simultaneous: bool,
+    pub(crate) simultaneous: bool,
 }
 
 /// A state in which both halves are open or ours is closing: ESTABLISHED,
@@ -186,50 +192,48 @@ pub struct SynReceived {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Open {
     /// Common state.
-    pub tcb: Tcb,
+    pub(crate) tcb: Tcb,
     /// Send half.
-    pub snd: SendHalf,
+    pub(crate) snd: SendHalf,
     /// Receive half.
-    pub rcv: RecvHalf,
+    pub(crate) rcv: RecvHalf,
 }
 
 /// FIN-WAIT-2: our FIN is acknowledged; waiting for the peer's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FinWait2 {
     /// Common state.
-    pub tcb: Tcb,
+    pub(crate) tcb: Tcb,
     /// Send half.
-    pub snd: SendHalf,
-    /// Receive half.
-    pub rcv: RecvHalf,
-    /// When to give up waiting.
-    pub deadline: Instant,
+    pub(crate) snd: SendHalf,
+    /// Receive half. When to give up waiting is [`Timer::FinWait2`](crate::conn::Timer::FinWait2).
+    pub(crate) rcv: RecvHalf,
 }
 
 /// A state after the peer's FIN: CLOSE-WAIT, CLOSING, LAST-ACK.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HalfClosed {
     /// Common state.
-    pub tcb: Tcb,
+    pub(crate) tcb: Tcb,
     /// Send half.
-    pub snd: SendHalf,
+    pub(crate) snd: SendHalf,
     /// What is left of the receive half.
-    pub rcv: RecvClosed,
+    pub(crate) rcv: RecvClosed,
 }
 
 /// TIME-WAIT: both FINs done; a retransmitted FIN is acknowledged again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimeWait {
     /// Timestamps, to answer with.
-    pub ts: Option<TsState>,
+    pub(crate) ts: Option<TsState>,
     /// SND.NXT.
-    pub snd_nxt: SeqNum,
+    pub(crate) snd_nxt: SeqNum,
     /// What is left of the receive half.
-    pub rcv: RecvClosed,
-    /// When TIME-WAIT ends.
-    pub expires: Instant,
+    pub(crate) rcv: RecvClosed,
+    /// When TIME-WAIT ends: [`Timer::TimeWait`](crate::conn::Timer::TimeWait).
+    pub(crate) timers: TimerTable,
     /// The challenge-ACK rate limit's second and count (RFC 5961 §7).
-    pub challenge: (Instant, u8),
+    pub(crate) challenge: (Instant, u8),
 }
 
 /// A connection's state (RFC 9293 §3.3.2). LISTEN lives in the endpoint.
@@ -284,6 +288,45 @@ impl State {
             State::TimeWait(s) => Some(s.rcv.nxt),
             State::SynSent(_) | State::Closed(_) => None,
         }
+    }
+
+    /// SND.UNA, where the state has a send half (TIME-WAIT: SND.NXT, all of
+    /// it acknowledged).
+    pub fn snd_una(&self) -> Option<SeqNum> {
+        match self {
+            State::SynReceived(s) => Some(s.snd.una),
+            State::Established(s) | State::FinWait1(s) => Some(s.snd.una),
+            State::FinWait2(s) => Some(s.snd.una),
+            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => Some(s.snd.una),
+            State::TimeWait(s) => Some(s.snd_nxt),
+            State::SynSent(s) => Some(s.iss),
+            State::Closed(_) => None,
+        }
+    }
+
+    /// SND.WND, the peer's window in bytes (scaled), where the state has a
+    /// send half.
+    pub fn snd_wnd(&self) -> Option<u32> {
+        match self {
+            State::SynReceived(s) => Some(s.snd.wnd),
+            State::Established(s) | State::FinWait1(s) => Some(s.snd.wnd),
+            State::FinWait2(s) => Some(s.snd.wnd),
+            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => Some(s.snd.wnd),
+            _ => None,
+        }
+    }
+
+    /// TS.Recent (RFC 7323 §4.3), when timestamps are in use.
+    pub fn ts_recent(&self) -> Option<u32> {
+        let ts = match self {
+            State::SynReceived(s) => s.tcb.ts,
+            State::Established(s) | State::FinWait1(s) => s.tcb.ts,
+            State::FinWait2(s) => s.tcb.ts,
+            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => s.tcb.ts,
+            State::TimeWait(s) => s.ts,
+            State::SynSent(_) | State::Closed(_) => None,
+        };
+        ts.map(|t| t.recent)
     }
 
     /// The right edge of the receive window last advertised, while data may

@@ -1,10 +1,22 @@
-//! Timers (RFC 9293 §3.8): the SYN (RFC 6298 §5.5 back-off, given up after
-//! `Config::syn_retries`), SYN-ACK and data retransmission timers (RFC
-//! 6298 §5), tail loss probes (RFC 8985 §7.2), the persist timer (RFC 9293
-//! §3.8.6.1), the delayed ACK (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2), the
-//! FIN-WAIT-2 timeout and the TIME-WAIT timer (RFC 9293 §3.10.8);
-//! [`State::poll_timeout`] is the earliest of them, [`State::on_timeout`]
-//! runs what is due.
+//! Timers (RFC 9293 §3.8): one [`Timer`] enum and a small table per
+//! connection ([`TimerTable`]); [`State::poll_timeout`] is the earliest of the
+//! timers the state runs (a `min` over the table), [`State::on_timeout`]
+//! runs those that are due.
+//!
+//! | [`Timer`] | what | RFC |
+//! |-----------|------|-----|
+//! | `Retransmit` | the SYN (back-off, given up after `Config::syn_retries`), the SYN-ACK, data and FIN | RFC 6298 §5 |
+//! | `Persist` | zero-window probes | RFC 9293 §3.8.6.1 |
+//! | `SwsOverride` | the sender's silly-window override | RFC 9293 §3.8.6.2.1 |
+//! | `TailLossProbe` | the probe timeout, never after the RTO | RFC 8985 §7.2 |
+//! | `DelayedAck` | the delayed ACK | RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2 |
+//! | `FinWait2` | the FIN-WAIT-2 timeout | (Linux `tcp_fin_timeout`) |
+//! | `TimeWait` | 2 MSL in TIME-WAIT | RFC 9293 §3.10.8 |
+//!
+//! `Retransmit`, `Persist` and `SwsOverride` share one slot (at most one of
+//! them runs, [`TimerTable::rto`]): RFC 9293 §3.8.6.1's persist timer and the
+//! override timer run only with nothing in flight, when the retransmission
+//! timer does not.
 
 use crate::conn::arrive::syn_received::syn_ack;
 use crate::conn::arrive::syn_sent::syn_sent_timeout;
@@ -12,26 +24,197 @@ use crate::conn::close::give_up;
 use crate::conn::recv::ack::make_ack;
 use crate::conn::state::{half_state, HalfKind, OpenKind};
 use crate::conn::{
-    send, CloseReason, Config, Event, HalfClosed, Open, RecvBuffer, State, Transition,
+    send, CloseReason, Config, Event, HalfClosed, Open, RecvBuffer, SendHalf, State, Transition,
 };
 use crate::time::Instant;
 
+/// A connection's timers (RFC 9293 §3.8), one slot each in [`TimerTable`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Timer {
+    /// RFC 6298 §5: the retransmission timer of the SYN, the SYN-ACK, data
+    /// and the FIN.
+    Retransmit,
+    /// RFC 9293 §3.8.6.1: the persist timer (zero-window probes).
+    Persist,
+    /// RFC 9293 §3.8.6.2.1: the sender's silly-window override timer.
+    SwsOverride,
+    /// RFC 8985 §7.2: the tail-loss-probe timer (PTO).
+    TailLossProbe,
+    /// RFC 9293 §3.8.6.3: the delayed ACK.
+    DelayedAck,
+    /// The FIN-WAIT-2 timeout.
+    FinWait2,
+    /// RFC 9293 §3.10.8: the TIME-WAIT timer (2 MSL).
+    TimeWait,
+}
+
+impl Timer {
+    /// Every timer, in table order.
+    pub const ALL: [Timer; 7] = [
+        Timer::Retransmit,
+        Timer::Persist,
+        Timer::SwsOverride,
+        Timer::TailLossProbe,
+        Timer::DelayedAck,
+        Timer::FinWait2,
+        Timer::TimeWait,
+    ];
+    /// The timers that share the retransmission timer's slot.
+    pub(crate) const RTO: [Timer; 3] = [Timer::Retransmit, Timer::Persist, Timer::SwsOverride];
+}
+
+/// The timers each state runs (others may hold a deadline, carried over
+/// from the state before, that waits for a later state or is never run).
+const SYN: &[Timer] = &[Timer::Retransmit];
+const OPEN: &[Timer] = &[
+    Timer::Retransmit,
+    Timer::Persist,
+    Timer::SwsOverride,
+    Timer::TailLossProbe,
+    Timer::DelayedAck,
+];
+const FIN_WAIT_2: &[Timer] = &[Timer::FinWait2, Timer::DelayedAck];
+const HALF_CLOSED: &[Timer] = &[
+    Timer::Retransmit,
+    Timer::Persist,
+    Timer::SwsOverride,
+    Timer::TailLossProbe,
+];
+const TIME_WAIT: &[Timer] = &[Timer::TimeWait];
+
+/// A connection's timer table: one deadline per [`Timer`], each armed or
+/// not. Unarmed slots hold [`Instant::ZERO`], so that equal tables compare
+/// equal.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimerTable {
+    at: [Instant; Timer::ALL.len()],
+    armed: u8,
+}
+
+impl TimerTable {
+    /// No timer armed.
+    pub const fn new() -> Self {
+        TimerTable {
+            at: [Instant::ZERO; Timer::ALL.len()],
+            armed: 0,
+        }
+    }
+
+    /// When `timer` fires, if armed.
+    pub const fn get(&self, timer: Timer) -> Option<Instant> {
+        if self.armed & (1 << timer as u8) != 0 {
+            Some(self.at[timer as usize])
+        } else {
+            None
+        }
+    }
+
+    /// Arms `timer` to fire at `at` (re-arms it if it runs).
+    pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
+        self.at[timer as usize] = at;
+        self.armed |= 1 << timer as u8;
+    }
+
+    /// Stops `timer`.
+    pub(crate) fn clear(&mut self, timer: Timer) {
+        self.at[timer as usize] = Instant::ZERO;
+        self.armed &= !(1 << timer as u8);
+    }
+
+    /// Whether `timer` is armed and due at `now`.
+    pub(crate) fn due(&self, timer: Timer, now: Instant) -> bool {
+        self.get(timer).is_some_and(|d| now >= d)
+    }
+
+    /// The earliest armed timer and its deadline.
+    pub fn next(&self) -> Option<(Timer, Instant)> {
+        self.next_of(&Timer::ALL)
+    }
+
+    /// The earliest of `timers` that is armed, and its deadline.
+    pub(crate) fn next_of(&self, timers: &[Timer]) -> Option<(Timer, Instant)> {
+        timers
+            .iter()
+            .filter_map(|&k| self.get(k).map(|at| (k, at)))
+            .min_by_key(|&(_, at)| at)
+    }
+
+    /// The timer in the retransmission slot (retransmission, persist or
+    /// silly-window override), and when it fires.
+    pub(crate) fn rto(&self) -> Option<(Timer, Instant)> {
+        self.next_of(&Timer::RTO)
+    }
+
+    /// When the retransmission slot fires, whichever timer holds it
+    /// (retransmission, persist or silly-window override).
+    pub fn rto_deadline(&self) -> Option<Instant> {
+        self.rto_at()
+    }
+
+    /// When the retransmission slot fires, whichever timer holds it.
+    pub(crate) fn rto_at(&self) -> Option<Instant> {
+        self.rto().map(|(_, at)| at)
+    }
+
+    /// The persist or the override timer holds the retransmission slot.
+    pub(crate) fn persist(&self) -> bool {
+        self.rto().is_some_and(|(k, _)| k != Timer::Retransmit)
+    }
+
+    /// Arms `kind` (one of [`Timer::RTO`]) in the retransmission slot,
+    /// stopping the other two.
+    pub(crate) fn set_rto(&mut self, kind: Timer, at: Instant) {
+        self.clear_rto();
+        self.set(kind, at);
+    }
+
+    /// Re-arms the retransmission slot with whichever timer holds it (the
+    /// retransmission timer if none does).
+    pub(crate) fn rearm_rto(&mut self, at: Instant) {
+        let kind = self.rto().map_or(Timer::Retransmit, |(k, _)| k);
+        self.set(kind, at);
+    }
+
+    /// Stops the retransmission slot.
+    pub(crate) fn clear_rto(&mut self) {
+        for k in Timer::RTO {
+            self.clear(k);
+        }
+    }
+}
+
 impl State {
-    /// The earliest instant at which [`State::on_timeout`] has work to do.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    /// The timer table and the timers this state runs.
+    fn timer_table(&self) -> Option<(&TimerTable, &'static [Timer])> {
         match self {
-            State::SynSent(s) => s.rtx.deadline,
-            State::SynReceived(s) => s.tcb.rtx.deadline,
-            State::Established(s) | State::FinWait1(s) => {
-                min_opt(min_opt(s.tcb.rtx.deadline, s.rcv.ack_due), s.snd.cc.pto)
-            }
-            State::FinWait2(s) => min_opt(Some(s.deadline), s.rcv.ack_due),
+            State::SynSent(s) => Some((&s.timers, SYN)),
+            State::SynReceived(s) => Some((&s.tcb.timers, SYN)),
+            State::Established(s) | State::FinWait1(s) => Some((&s.tcb.timers, OPEN)),
+            State::FinWait2(s) => Some((&s.tcb.timers, FIN_WAIT_2)),
             State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
-                min_opt(s.tcb.rtx.deadline, s.snd.cc.pto)
+                Some((&s.tcb.timers, HALF_CLOSED))
             }
-            State::TimeWait(s) => Some(s.expires),
+            State::TimeWait(s) => Some((&s.timers, TIME_WAIT)),
             State::Closed(_) => None,
         }
+    }
+
+    /// When `timer` fires, if this state runs it and it is armed.
+    pub fn timer(&self, timer: Timer) -> Option<Instant> {
+        let (table, runs) = self.timer_table()?;
+        runs.contains(&timer).then(|| table.get(timer)).flatten()
+    }
+
+    /// The earliest timer this state runs, and when it fires.
+    pub fn next_timer(&self) -> Option<(Timer, Instant)> {
+        let (table, runs) = self.timer_table()?;
+        table.next_of(runs)
+    }
+
+    /// The earliest instant at which [`State::on_timeout`] has work to do:
+    /// the `min` of the state's [`TimerTable`].
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_timer().map(|(_, at)| at)
     }
 
     /// Timers fire (quinn's `handle_timeout`): retransmit the SYN-ACK, or
@@ -45,19 +228,17 @@ impl State {
         cfg: &Config,
         rx: &RecvBuffer<'_>,
     ) -> Transition<'static> {
-        let due = |d: Option<Instant>| d.is_some_and(|d| now >= d);
         match self {
             State::SynSent(s) => syn_sent_timeout(s, now, cfg),
             State::SynReceived(mut s) => {
-                if due(s.tcb.rtx.deadline) {
+                if s.tcb.timers.due(Timer::Retransmit, now) {
                     if s.tcb.rtx.retries >= cfg.synack_retries {
-                        let mut t = Transition::new(State::Closed(CloseReason::TimedOut));
-                        t.event(Event::Closed(CloseReason::TimedOut));
-                        return t;
+                        return timed_out(CloseReason::TimedOut);
                     }
                     s.tcb.rtx.retries += 1;
                     s.tcb.rtx.backoff = s.tcb.rtx.backoff.saturating_add(1);
-                    s.tcb.rtx.deadline = Some(now + send::backed_off(&s.tcb.rtx, cfg));
+                    let at = now + send::backed_off(&s.tcb.rtx, cfg);
+                    s.tcb.timers.set(Timer::Retransmit, at);
                     let r = syn_ack(&mut s, now, cfg);
                     let mut t = Transition::new(State::SynReceived(s));
                     t.reply(r);
@@ -68,13 +249,11 @@ impl State {
             State::Established(s) => open_timeout(OpenKind::Established, s, now, cfg, rx),
             State::FinWait1(s) => open_timeout(OpenKind::FinWait1, s, now, cfg, rx),
             State::FinWait2(mut s) => {
-                if now >= s.deadline {
-                    let mut t = Transition::new(State::Closed(CloseReason::TimedOut));
-                    t.event(Event::Closed(CloseReason::TimedOut));
-                    return t;
+                if s.tcb.timers.due(Timer::FinWait2, now) {
+                    return timed_out(CloseReason::TimedOut);
                 }
                 let mut t = Transition::new(State::FinWait2(s));
-                if due(s.rcv.ack_due) {
+                if s.tcb.timers.due(Timer::DelayedAck, now) {
                     let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx, now);
                     t.reply(r);
                     t.state = State::FinWait2(s);
@@ -85,10 +264,8 @@ impl State {
             State::Closing(s) => half_closed_timeout(HalfKind::Closing, s, now, cfg),
             State::LastAck(s) => half_closed_timeout(HalfKind::LastAck, s, now, cfg),
             State::TimeWait(s) => {
-                if now >= s.expires {
-                    let mut t = Transition::new(State::Closed(CloseReason::Normal));
-                    t.event(Event::Closed(CloseReason::Normal));
-                    t
+                if s.timers.due(Timer::TimeWait, now) {
+                    timed_out(CloseReason::Normal)
                 } else {
                     Transition::new(State::TimeWait(s))
                 }
@@ -98,12 +275,36 @@ impl State {
     }
 }
 
-pub(crate) fn min_opt(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, None) => a,
-        (None, b) => b,
+/// CLOSED, and the event that says why.
+fn timed_out(why: CloseReason) -> Transition<'static> {
+    let mut t = Transition::new(State::Closed(why));
+    t.event(Event::Closed(why));
+    t
+}
+
+/// RFC 8985 §7.2: the loss probe is due, and no later than the RTO (a
+/// probe due no later than the RTO goes in its place).
+fn pto_due(timers: &TimerTable, now: Instant) -> bool {
+    timers
+        .get(Timer::TailLossProbe)
+        .is_some_and(|p| now >= p && timers.rto_at().is_none_or(|d| p <= d))
+}
+
+/// The timer in the retransmission slot, if it is due; it is stopped.
+fn take_due_rto(timers: &mut TimerTable, now: Instant) -> Option<Timer> {
+    let (kind, at) = timers.rto()?;
+    if now < at {
+        return None;
     }
+    timers.clear_rto();
+    Some(kind)
+}
+
+/// Nothing in flight and no zero window to probe: the retransmission slot
+/// has nothing to do. With data queued behind a zero window it is the
+/// persist timer (RFC 9293 §3.8.6.1), which sends its probe.
+fn rto_idle(s: &SendHalf, kind: Timer) -> bool {
+    s.una == s.max && !(kind != Timer::Retransmit && s.una.before(s.end))
 }
 
 pub(crate) fn half_closed_timeout(
@@ -112,36 +313,26 @@ pub(crate) fn half_closed_timeout(
     now: Instant,
     cfg: &Config,
 ) -> Transition<'static> {
-    // RFC 8985 §7.2: a probe due no later than the RTO goes in its place.
-    if s.snd
-        .cc
-        .pto
-        .is_some_and(|p| now >= p && s.tcb.rtx.deadline.is_none_or(|d| p <= d))
-    {
+    if pto_due(&s.tcb.timers, now) {
         send::on_pto(&mut s.snd, &mut s.tcb, now, cfg);
         return Transition::new(half_state(kind, s));
     }
-    if s.tcb.rtx.deadline.is_none_or(|d| now < d) {
+    let Some(due) = take_due_rto(&mut s.tcb.timers, now) else {
+        return Transition::new(half_state(kind, s));
+    };
+    // The application may still send after the peer's FIN: the persist
+    // timer sends its probe here as in ESTABLISHED (`open_timeout`).
+    if rto_idle(&s.snd, due) {
         return Transition::new(half_state(kind, s));
     }
-    s.tcb.rtx.deadline = None;
-    // Nothing in flight and no zero window to probe: the timer has nothing
-    // to do. With data queued behind a zero window this is the persist
-    // timer (RFC 9293 §3.8.6.1), which must send its probe here as in
-    // ESTABLISHED (`open_timeout`): the application may still send after
-    // the peer's FIN.
-    let idle = s.snd.una == s.snd.max && !(s.snd.cc.persist && s.snd.una.before(s.snd.end));
-    if idle {
-        return Transition::new(half_state(kind, s));
-    }
-    if !send::on_rto(&mut s.snd, &mut s.tcb, now, cfg) {
+    if !send::on_rto(&mut s.snd, &mut s.tcb, due, now, cfg) {
         return give_up(&s.tcb, s.snd.nxt, s.rcv.nxt, now);
     }
     Transition::new(half_state(kind, s))
 }
 
-/// Timers of ESTABLISHED and FIN-WAIT-1: the delayed ACK, and the
-/// retransmission or persist timer.
+/// Timers of ESTABLISHED and FIN-WAIT-1: the delayed ACK, the loss probe,
+/// and the retransmission, persist or override timer.
 pub(crate) fn open_timeout(
     kind: OpenKind,
     mut s: Open,
@@ -154,25 +345,26 @@ pub(crate) fn open_timeout(
         OpenKind::FinWait1 => State::FinWait1(s),
     };
     let mut t = Transition::new(wrap(s));
-    if s.rcv.ack_due.is_some_and(|d| now >= d) {
+    if s.tcb.timers.due(Timer::DelayedAck, now) {
         let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx, now);
         t.reply(r);
     }
-    // RFC 8985 §7.2: a probe due no later than the RTO goes in its place.
-    if s.snd
-        .cc
-        .pto
-        .is_some_and(|p| now >= p && s.tcb.rtx.deadline.is_none_or(|d| p <= d))
-    {
+    if pto_due(&s.tcb.timers, now) {
         send::on_pto(&mut s.snd, &mut s.tcb, now, cfg);
     }
-    if s.tcb.rtx.deadline.is_some_and(|d| now >= d) {
-        s.tcb.rtx.deadline = None;
-        let idle = s.snd.una == s.snd.max && !(s.snd.cc.persist && s.snd.una.before(s.snd.end));
-        if !idle && !send::on_rto(&mut s.snd, &mut s.tcb, now, cfg) {
+    if let Some(due) = take_due_rto(&mut s.tcb.timers, now) {
+        let idle = rto_idle(&s.snd, due);
+        if !idle && !send::on_rto(&mut s.snd, &mut s.tcb, due, now, cfg) {
             return give_up(&s.tcb, s.snd.nxt, s.rcv.nxt, now);
         }
     }
     t.state = wrap(s);
     t
+}
+
+/// The timer table of a new TIME-WAIT: 2 MSL from `now` (RFC 9293 §3.10.8).
+pub(crate) fn time_wait_timer(now: Instant, cfg: &Config) -> TimerTable {
+    let mut timers = TimerTable::new();
+    timers.set(Timer::TimeWait, now + cfg.time_wait);
+    timers
 }

@@ -29,29 +29,29 @@ pub fn vars(s: &State) -> Vars {
         ts_recent: None,
     };
     let (snd, ts) = match s {
-        State::SynReceived(x) => (Some(x.snd), x.tcb.ts),
-        State::Established(x) | State::FinWait1(x) => (Some(x.snd), x.tcb.ts),
-        State::FinWait2(x) => (Some(x.snd), x.tcb.ts),
+        State::SynReceived(x) => (Some(*x.snd()), x.tcb().ts()),
+        State::Established(x) | State::FinWait1(x) => (Some(*x.snd()), x.tcb().ts()),
+        State::FinWait2(x) => (Some(*x.snd()), x.tcb().ts()),
         State::CloseWait(x) | State::Closing(x) | State::LastAck(x) => {
-            v.rcv_right = x.rcv.right;
-            (Some(x.snd), x.tcb.ts)
+            v.rcv_right = x.rcv().right();
+            (Some(*x.snd()), x.tcb().ts())
         }
         State::TimeWait(x) => {
-            v.rcv_right = x.rcv.right;
-            v.snd_una = x.snd_nxt;
-            v.snd_nxt = x.snd_nxt;
-            (None, x.ts)
+            v.rcv_right = x.rcv().right();
+            v.snd_una = x.snd_nxt();
+            v.snd_nxt = x.snd_nxt();
+            (None, x.ts())
         }
         // The tables start from passive opens only (SYN-SENT has its own
         // tests in trace_syn_sent.rs).
         State::SynSent(_) | State::Closed(_) => (None, None),
     };
     if let Some(snd) = snd {
-        v.snd_una = snd.una;
-        v.snd_nxt = snd.max;
-        v.max_wnd = snd.max_wnd;
+        v.snd_una = snd.una();
+        v.snd_nxt = snd.max();
+        v.max_wnd = snd.max_wnd();
     }
-    v.ts_recent = ts.map(|t| t.recent);
+    v.ts_recent = ts.map(|t| t.recent());
     v
 }
 

@@ -2,7 +2,7 @@
 //! the expected outcome reported with the row's name and RFC rule.
 
 use super::*;
-use tcpcore::conn::{Reply, State};
+use tcpcore::conn::{Reply, State, Timer};
 use tcpcore::wire::TcpControl;
 use tcpcore::{Duration, Instant, SeqNum};
 
@@ -134,8 +134,8 @@ fn check_after(fx: &Fx, before: &Vars, after: &[After], errs: &mut Vec<String>) 
             }
             After::Deadline(d) => {
                 let got = match fx.state {
-                    State::FinWait2(s) => Some(s.deadline),
-                    State::TimeWait(s) => Some(s.expires),
+                    State::FinWait2(_) => fx.state.timer(Timer::FinWait2),
+                    State::TimeWait(_) => fx.state.timer(Timer::TimeWait),
                     _ => None,
                 };
                 if got != Some(fx.now + d) {

@@ -129,7 +129,7 @@ pub(crate) fn check_ack(
             snd.nxt = snd.una;
             tcb.rtx.retries = 0;
             tcb.rtx.backoff = 0; // Linux tcp_ack_probe
-            tcb.rtx.deadline = None;
+            tcb.timers.clear_rto();
         }
     }
     AckCheck::Ok {

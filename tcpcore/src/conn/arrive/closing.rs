@@ -8,6 +8,7 @@ use crate::conn::arrive::checks::{
 use crate::conn::arrive::close_reason_rst;
 use crate::conn::recv::ack::make_ack_closed;
 use crate::conn::state::{half_state, HalfKind};
+use crate::conn::timers::time_wait_timer;
 use crate::conn::{
     CloseReason, Config, Event, HalfClosed, SegmentDrop, State, TimeWait, Transition,
 };
@@ -105,7 +106,7 @@ pub(crate) fn half_closed<'a>(
                     ts: s.tcb.ts,
                     snd_nxt: s.snd.nxt,
                     rcv: s.rcv,
-                    expires: now + cfg.time_wait,
+                    timers: time_wait_timer(now, cfg),
                     challenge: (now, 0),
                 }),
                 _ => half_state(kind, s),

@@ -14,6 +14,7 @@ use crate::conn::{
     Open, RecvBuffer, RecvHalf, Reply, Rtx, SegmentDrop, SendHalf, State, SynReceived, Tcb,
     Transition, TsState, MAX_WINDOW_SHIFT,
 };
+use crate::conn::{Timer, TimerTable};
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
 use crate::wire::{SackBlocks, TcpControl, TcpOptions, TcpRepr};
@@ -65,8 +66,8 @@ impl State {
                     retries: 0,
                     backoff: 0,
                     sent_at: now,
-                    deadline: None,
                 },
+                timers: TimerTable::new(),
             },
             snd: SendHalf {
                 iss,
@@ -93,7 +94,6 @@ impl State {
                 cap: bufs.rx.min(1 << 30) as u32,
                 adv_right: irs + 1,
                 unacked: 0,
-                ack_due: None,
                 fin: None,
             },
             window_scaling: scaled,
@@ -102,7 +102,7 @@ impl State {
             simultaneous: false,
         };
         let reply = syn_ack(&mut s, now, cfg);
-        arm(&mut s.tcb.rtx, now, cfg);
+        arm(&mut s.tcb.rtx, &mut s.tcb.timers, now, cfg);
         let mut t = Transition::new(State::SynReceived(s));
         t.reply(reply);
         t
@@ -270,7 +270,7 @@ pub(crate) fn syn_received<'a>(
         let echo = seg.options.timestamps.map(|t| t.tsecr);
         let spurious = first_tsval.is_some() && first_tsval == echo;
         if !spurious {
-            snd.cc.cwnd = send::smss(&snd, &tcb);
+            snd.cc.cc.set_cwnd(send::smss(&snd, &tcb));
         }
     }
     if let Some(sample) = send::ts_rtt_sample(&tcb, seg, now) {
@@ -285,7 +285,7 @@ pub(crate) fn syn_received<'a>(
         // TCP_TIMEOUT_FALLBACK).
         tcb.rtx.rto = tcb.rtx.rto.max(Duration::from_secs(3)).min(cfg.rto_max);
     }
-    tcb.rtx.deadline = None;
+    tcb.timers.clear(Timer::Retransmit);
     tcb.rtx.retries = 0;
     tcb.rtx.backoff = 0;
     snd.una = ack;

@@ -17,6 +17,7 @@ use crate::conn::{
     RecvBuffer, RecvHalf, Reply, Rtx, SegmentDrop, SendHalf, State, SynSent, Tcb, Transition,
     TsState, MAX_WINDOW_SHIFT,
 };
+use crate::conn::{Timer, TimerTable};
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
 use crate::wire::{SackBlocks, TcpControl, TcpOptions, TcpRepr, Timestamps};
@@ -53,10 +54,10 @@ impl State {
                 retries: 0,
                 backoff: 0,
                 sent_at: now,
-                deadline: None,
             },
+            timers: TimerTable::new(),
         };
-        send::arm(&mut s.rtx, now, cfg);
+        send::arm(&mut s.rtx, &mut s.timers, now, cfg);
         let syn = syn(&s, now, cfg);
         (State::SynSent(s), syn)
     }
@@ -73,7 +74,8 @@ impl State {
         if s.rtx.retries == 0 {
             s.rtx.sent_at = now;
         }
-        s.rtx.deadline = Some(now + send::backed_off(&s.rtx, cfg));
+        let at = now + send::backed_off(&s.rtx, cfg);
+        s.timers.set(Timer::Retransmit, at);
         Some(syn(s, now, cfg))
     }
 }
@@ -236,6 +238,7 @@ fn synchronize(s: SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Ope
         rcv_cap,
         snd_buf,
         rtx,
+        timers,
     } = s;
     let opts = &seg.options;
     // RFC 7323 §2.2: scaling only if both SYNs carry the option; a shift
@@ -262,6 +265,7 @@ fn synchronize(s: SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Ope
         last_ack_sent: irs + 1,
         challenge: (now, 0),
         rtx,
+        timers,
     };
     let retried = handshake_rtt(&mut tcb, seg, now, cfg);
     let smss = send::smss_for(mss, ts.is_some());
@@ -271,7 +275,7 @@ fn synchronize(s: SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Ope
         // window used by a sender after a correctly transmitted SYN MUST be
         // one segment". (Linux tcp_init_transfer cuts cwnd to 1 only after
         // two or more retransmissions; the RFC's MUST is followed.)
-        cc.cwnd = smss;
+        cc.cc.set_cwnd(smss);
     }
     // RFC 7323 §2.2: the window of a SYN is never scaled.
     let wnd = u32::from(seg.window_len);
@@ -299,7 +303,6 @@ fn synchronize(s: SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Ope
         cap: rcv_cap,
         adv_right: irs + 1 + rcv_cap.min(0xffff),
         unacked: 0,
-        ack_due: None,
         fin: None,
     };
     Open { tcb, snd, rcv }
@@ -309,7 +312,7 @@ fn synchronize(s: SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Ope
 /// the SYN again, or, after `cfg.syn_retries` retransmissions, the end
 /// ([`CloseReason::TimedOut`], no reset: nothing was synchronized).
 pub(crate) fn syn_sent_timeout(mut s: SynSent, now: Instant, cfg: &Config) -> Transition<'static> {
-    if s.rtx.deadline.is_none_or(|d| now < d) {
+    if !s.timers.due(Timer::Retransmit, now) {
         return Transition::new(State::SynSent(s));
     }
     if s.rtx.retries >= cfg.syn_retries {
@@ -319,7 +322,8 @@ pub(crate) fn syn_sent_timeout(mut s: SynSent, now: Instant, cfg: &Config) -> Tr
     }
     s.rtx.retries += 1;
     s.rtx.backoff = s.rtx.backoff.saturating_add(1);
-    s.rtx.deadline = Some(now + send::backed_off(&s.rtx, cfg));
+    let at = now + send::backed_off(&s.rtx, cfg);
+    s.timers.set(Timer::Retransmit, at);
     let mut t = Transition::new(State::SynSent(s));
     t.reply(syn(&s, now, cfg));
     t
@@ -345,7 +349,7 @@ fn handshake_rtt(tcb: &mut Tcb, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -
         rtx.rto = rtx.rto.max(Duration::from_secs(3)).min(cfg.rto_max);
     }
     let retried = rtx.retries > 0;
-    rtx.deadline = None;
+    tcb.timers.clear(Timer::Retransmit);
     rtx.retries = 0;
     rtx.backoff = 0;
     tcb.rtx = rtx;

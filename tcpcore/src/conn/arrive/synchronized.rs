@@ -8,10 +8,12 @@ use crate::conn::arrive::close_reason_rst;
 use crate::conn::recv::ack::{ack_policy, advertise, make_ack, make_ack_closed};
 use crate::conn::recv::text::take_text;
 use crate::conn::state::OpenKind;
+use crate::conn::timers::time_wait_timer;
 use crate::conn::{
     CloseReason, Config, Event, FinWait2, HalfClosed, Open, RecvBuffer, RecvClosed, SegmentDrop,
     State, TimeWait, Transition,
 };
+use crate::conn::{Timer, TimerTable};
 use crate::time::Instant;
 use crate::wire::{TcpControl, TcpRepr};
 
@@ -143,7 +145,7 @@ pub(crate) fn after_ack<'a>(
                     ts: tcb.ts,
                     snd_nxt,
                     rcv: closed,
-                    expires: now + cfg.time_wait,
+                    timers: time_wait_timer(now, cfg),
                     challenge: (now, 0),
                 });
             }
@@ -164,13 +166,9 @@ pub(crate) fn after_ack<'a>(
         (OpenKind::Established, _) => State::Established(s),
         (OpenKind::FinWait1, false) => State::FinWait1(s),
         (OpenKind::FinWait1, true) => {
-            let Open { tcb, snd, rcv } = s;
-            State::FinWait2(FinWait2 {
-                tcb,
-                snd,
-                rcv,
-                deadline: now + cfg.fin_wait2_timeout,
-            })
+            let Open { mut tcb, snd, rcv } = s;
+            tcb.timers.set(Timer::FinWait2, now + cfg.fin_wait2_timeout);
+            State::FinWait2(FinWait2 { tcb, snd, rcv })
         }
     };
 }
@@ -183,12 +181,8 @@ pub(crate) fn fin_wait2<'a>(
     cfg: &Config,
     rx: &mut RecvBuffer<'_>,
 ) -> Transition<'a> {
-    let FinWait2 {
-        tcb,
-        snd,
-        rcv,
-        deadline,
-    } = s;
+    let FinWait2 { tcb, snd, rcv } = s;
+    let deadline = tcb.timers.get(Timer::FinWait2);
     // FIN-WAIT-2 takes segments as FIN-WAIT-1 whose FIN is acknowledged:
     // text is still received; the peer's FIN leads to TIME-WAIT.
     let mut t = open(
@@ -212,20 +206,20 @@ pub(crate) fn fin_wait2<'a>(
     // it waits as long as data flows and `fin_wait2_timeout` after the
     // last segment.
     let deadline = match t.dropped {
-        None | Some(SegmentDrop::NoBuffer) => now + cfg.fin_wait2_timeout,
+        None | Some(SegmentDrop::NoBuffer) => Some(now + cfg.fin_wait2_timeout),
         Some(_) => deadline,
+    };
+    let restart = |timers: &mut TimerTable| match deadline {
+        Some(at) => timers.set(Timer::FinWait2, at),
+        None => timers.clear(Timer::FinWait2),
     };
     if let State::FinWait1(o) = t.state {
         // The FIN was acknowledged before; stay in FIN-WAIT-2.
-        let Open { tcb, snd, rcv } = o;
-        t.state = State::FinWait2(FinWait2 {
-            tcb,
-            snd,
-            rcv,
-            deadline,
-        });
+        let Open { mut tcb, snd, rcv } = o;
+        restart(&mut tcb.timers);
+        t.state = State::FinWait2(FinWait2 { tcb, snd, rcv });
     } else if let State::FinWait2(mut f) = t.state {
-        f.deadline = deadline;
+        restart(&mut f.tcb.timers);
         t.state = State::FinWait2(f);
     } else if let State::Closing(hc) = t.state {
         // Our FIN was acknowledged already: the peer's FIN means TIME-WAIT.
@@ -233,7 +227,7 @@ pub(crate) fn fin_wait2<'a>(
             ts: hc.tcb.ts,
             snd_nxt: hc.snd.nxt,
             rcv: hc.rcv,
-            expires: now + cfg.time_wait,
+            timers: time_wait_timer(now, cfg),
             challenge: (now, 0),
         });
     }

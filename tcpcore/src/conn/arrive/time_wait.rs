@@ -7,6 +7,7 @@ use crate::conn::recv::ack::make_ack_closed;
 use crate::conn::{
     CloseReason, Config, Event, Rtx, SegmentDrop, State, Tcb, TimeWait, Transition, PAWS_IDLE,
 };
+use crate::conn::{Timer, TimerTable};
 use crate::time::Instant;
 use crate::wire::{TcpControl, TcpRepr};
 
@@ -31,8 +32,8 @@ pub(crate) fn time_wait<'a>(
             retries: 0,
             backoff: 0,
             sent_at: now,
-            deadline: None,
         },
+        timers: TimerTable::new(),
     };
     if seg.control == TcpControl::Rst {
         // RFC 9293: "If the RST bit is set, then enter the CLOSED state";
@@ -141,7 +142,7 @@ pub(crate) fn time_wait<'a>(
     } else if seg.ack_number.is_none() {
         Some(SegmentDrop::BadAck)
     } else if fin_again {
-        s.expires = now + cfg.time_wait;
+        s.timers.set(Timer::TimeWait, now + cfg.time_wait);
         None
     } else {
         Some(SegmentDrop::OutOfWindow)

@@ -4,6 +4,7 @@
 //! §4.2.3.2: delayed ACKs, an ACK for every second full-sized segment).
 
 use crate::conn::state::ts_option;
+use crate::conn::Timer;
 use crate::conn::{Config, RecvBuffer, RecvClosed, RecvHalf, RecvRanges, Reply, Tcb, Transition};
 use crate::seq::SeqNum;
 use crate::time::Instant;
@@ -64,7 +65,7 @@ pub(crate) fn make_ack(
     }
     tcb.last_ack_sent = rcv.nxt;
     rcv.unacked = 0;
-    rcv.ack_due = None;
+    tcb.timers.clear(Timer::DelayedAck);
     Reply {
         seq: snd_nxt,
         len: 0,
@@ -136,7 +137,7 @@ pub(crate) fn ack_policy(
     if ack_now || rcv.unacked >= 2 * full {
         let r = make_ack(tcb, snd_nxt, rcv, rx, now);
         t.reply(r);
-    } else if rcv.unacked > 0 && rcv.ack_due.is_none() {
-        rcv.ack_due = Some(now + cfg.delayed_ack);
+    } else if rcv.unacked > 0 && tcb.timers.get(Timer::DelayedAck).is_none() {
+        tcb.timers.set(Timer::DelayedAck, now + cfg.delayed_ack);
     }
 }

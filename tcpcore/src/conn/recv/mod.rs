@@ -15,6 +15,7 @@ pub use rxbuf::{Insert, RecvBuffer, RecvRanges, MAX_RANGES};
 pub(crate) use rxbuf::valid_size;
 
 use crate::conn::recv::ack::{advertise, make_ack_closed, sack_for};
+use crate::conn::Timer;
 use crate::conn::{Config, RecvClosed, RecvHalf, Reply, State, Tcb};
 use crate::seq::SeqNum;
 use crate::time::Instant;
@@ -64,7 +65,7 @@ impl State {
                 );
                 r.options.sack_blocks = sack_for(tcb, rx);
                 rcv.unacked = 0;
-                rcv.ack_due = None;
+                tcb.timers.clear(Timer::DelayedAck);
                 Some(r)
             } else {
                 None

@@ -8,10 +8,11 @@ use crate::seq::SeqNum;
 use crate::time::Instant;
 use crate::wire::{TcpControl, TcpRepr};
 
-use super::cc::{smss, DUP_THRESH};
+use super::cc::smss;
+use super::recovery;
 use super::rto::{backed_off, rtt_update, ts_rtt_sample};
 use super::tlp::{arm_pto, dsack_covers, tlp_dupack};
-use crate::conn::{Config, SendHalf, Tcb};
+use crate::conn::{Config, SendHalf, Tcb, Timer};
 
 /// What an acceptable ACK did to the send half.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +36,7 @@ pub fn on_ack(
     let wnd = u32::from(seg.window_len) << snd.wscale;
     let mut acked = 0;
     let prior_una = snd.una;
-    if snd.cc.persist && ack.after_eq(snd.una) {
+    if tcb.timers.persist() && ack.after_eq(snd.una) {
         // The peer answered a zero-window probe: it is alive, so the probe
         // count starts again (Linux tcp_ack clears icsk_probes_out on any
         // ACK that is not old).
@@ -63,7 +64,7 @@ pub fn on_ack(
         tlp_dupack(snd, seg, ack);
     }
     take_sack_blocks(snd, tcb, seg);
-    enter_recovery(snd, mss);
+    recovery::enter_recovery(snd, tcb, mss);
     AckEffect { acked }
 }
 
@@ -88,7 +89,6 @@ fn on_new_ack(
         snd.nxt = ack;
     }
     snd.cc.trim_below(ack);
-    snd.cc.persist = false;
     // RTT (RFC 6298 §3, Karn's rule): from the timed segment, or from the
     // echoed timestamp (RFC 7323 §4.1), which is never ambiguous.
     if let Some(s) = ts_rtt_sample(tcb, seg, now) {
@@ -104,77 +104,19 @@ fn on_new_ack(
     // clears icsk_retransmits when SND.UNA advances). The backoff does
     // not: it goes only with a new RTT sample (RFC 6298 §5, Karn).
     tcb.rtx.retries = 0;
-    grow_cwnd(snd, ack, acked, mss);
+    recovery::on_new_ack(snd, ack, acked, mss);
     // RFC 6298 §5.2 / §5.3: restart the timer while data is outstanding,
     // with the RTO as it stands, backoff included (Linux tcp_rearm_rto
     // uses icsk_rto, which keeps the backoff until a new sample).
-    tcb.rtx.deadline = if snd.nxt != snd.una {
-        Some(now + backed_off(&tcb.rtx, cfg))
+    if snd.nxt != snd.una {
+        tcb.timers
+            .set_rto(Timer::Retransmit, now + backed_off(&tcb.rtx, cfg));
     } else {
-        None
-    };
+        tcb.timers.clear_rto();
+    }
     tlp_on_ack(snd, seg, ack, mss);
     arm_pto(snd, tcb, now);
     acked
-}
-
-/// The congestion window on an ACK of new data: recovery ends on a full
-/// acknowledgment (RFC 6582 §3.2 step 3, RFC 6675 §5) or goes on after a
-/// partial one (RFC 6582 §3.2 step 5); otherwise slow start or congestion
-/// avoidance (RFC 5681 §3.1, RFC 3465).
-fn grow_cwnd(snd: &mut SendHalf, ack: SeqNum, acked: u32, mss: u32) {
-    let flight = snd.nxt - snd.una;
-    let cc = &mut snd.cc;
-    match cc.recover {
-        // A full acknowledgment ends recovery. RFC 6675 §5: cwnd stays
-        // at ssthresh (Linux tcp_end_cwnd_reduction: cwnd = ssthresh).
-        // RFC 6582 §3.2 step 3 (NewReno): cwnd = min(ssthresh,
-        // max(FlightSize, SMSS) + SMSS), to avoid a burst.
-        Some(rec) if ack.after_eq(rec) => {
-            cc.recover = None;
-            if !cc.sack_recovery {
-                cc.cwnd = cc.ssthresh.min(flight.max(mss) + mss);
-            }
-        }
-        // A partial acknowledgment in SACK-based recovery: RFC 6675 §5
-        // sets cwnd = ssthresh on entry and changes it no more; `pipe`
-        // decides what is sent. With nothing SACKed above the new
-        // SND.UNA, no hole is known: the segment there is resent.
-        Some(_) if cc.sack_recovery => {
-            if cc.sacked.is_empty() {
-                cc.rtx_una = true;
-            }
-        }
-        // A partial acknowledgment without SACK: retransmit the first
-        // unacknowledged segment, and (RFC 6582 §3.2 step 5) "deflate
-        // the congestion window by the amount of new data acknowledged
-        // ... If the partial ACK acknowledges at least one SMSS of new
-        // data, then add back SMSS bytes to the congestion window."
-        Some(_) => {
-            cc.rtx_una = true;
-            let back = if acked >= mss { mss } else { 0 };
-            cc.cwnd = cc.cwnd.saturating_sub(acked).saturating_add(back).max(mss);
-        }
-        None if cc.cwnd < cc.ssthresh => {
-            // Slow start (RFC 5681 §3.1), with RFC 3465's L = 1 SMSS.
-            cc.cwnd = cc.cwnd.saturating_add(acked.min(mss));
-        }
-        None => {
-            // Congestion avoidance, RFC 5681 §3.1 with RFC 3465 §2.1
-            // (appropriate byte counting): "When bytes_acked becomes
-            // greater than or equal to the value of the congestion
-            // window, bytes_acked is reduced by the value of cwnd. Next,
-            // cwnd is incremented by a full-sized segment (SMSS)." So one
-            // SMSS per window of data acknowledged, however many ACKs
-            // that took (Linux tcp_cong_avoid_ai).
-            cc.bytes_acked = cc.bytes_acked.saturating_add(acked);
-            if cc.bytes_acked >= cc.cwnd {
-                cc.bytes_acked -= cc.cwnd;
-                cc.cwnd = cc.cwnd.saturating_add(mss);
-            }
-        }
-    }
-    cc.dupacks = 0;
 }
 
 /// RFC 8985 §7.4.2: whether an ACK of new data ends the TLP episode, and
@@ -193,10 +135,9 @@ fn tlp_on_ack(snd: &mut SendHalf, seg: &TcpRepr<'_>, ack: SeqNum, mss: u32) {
             snd.cc.tlp = None;
         } else if ack.after(end) {
             snd.cc.tlp = None;
-            let cc = &mut snd.cc;
-            cc.ssthresh = (cc.cwnd / 2).max(2 * mss);
-            cc.cwnd = cc.ssthresh;
-            cc.bytes_acked = 0;
+            let cc = &mut snd.cc.cc;
+            cc.on_congestion_event(cc.cwnd(), mss);
+            cc.set_cwnd(cc.ssthresh());
         }
     }
 }
@@ -207,11 +148,7 @@ fn on_dup_ack(snd: &mut SendHalf, seg: &TcpRepr<'_>, ack: SeqNum, mss: u32) {
     // RFC 5681 §2: a duplicate ACK.
     snd.cc.dupacks = snd.cc.dupacks.saturating_add(1);
     tlp_dupack(snd, seg, ack);
-    if snd.cc.recover.is_some() && !snd.cc.sack_recovery {
-        // NewReno: each further duplicate ACK inflates cwnd (RFC 6582
-        // §3.2 step 4).
-        snd.cc.cwnd = snd.cc.cwnd.saturating_add(mss);
-    }
+    recovery::on_dup_ack(&mut snd.cc, mss);
 }
 
 /// RFC 2018: the SACK blocks within (SND.UNA, SND.MAX] go on the scoreboard.
@@ -222,48 +159,5 @@ fn take_sack_blocks(snd: &mut SendHalf, tcb: &Tcb, seg: &TcpRepr<'_>) {
                 snd.cc.add_sack(l, r);
             }
         }
-    }
-}
-
-/// RFC 5681 §3.2, RFC 6675 §5, RFC 6582 §3.2: enter fast recovery when
-/// duplicate ACKs or SACKs show a loss.
-fn enter_recovery(snd: &mut SendHalf, mss: u32) {
-    // RFC 5681 §3.2 / RFC 6675 §5: enter fast recovery on the third
-    // duplicate ACK, or when SACKs show more than (DupThresh - 1) segments
-    // above SND.UNA, unless already recovering (RFC 6582 §3.2 step 2:
-    // only if SND.UNA has passed the previous `recover`).
-    let sack_loss = snd.cc.sacked_above(snd.una) > u32::from(DUP_THRESH - 1) * mss
-        // RFC 8985: a SACK for the tail loss probe, with holes below it sent
-        // earlier, shows those holes lost (the probe was sent a PTO after
-        // them, longer than any reordering window).
-        || snd.cc.tlp.is_some_and(|end| snd.cc.highest_sacked() == Some(end));
-    // RFC 6582 §3.2 step 2 / §4: not for duplicate ACKs of data sent
-    // before a retransmission timeout ("If the Cumulative Acknowledgment
-    // field covers more than recover ... Otherwise ... do not enter").
-    // `rto_recover` is one past that highest byte, as `recover` is.
-    if snd.cc.rto_recover.is_some_and(|r| snd.una.after_eq(r)) {
-        snd.cc.rto_recover = None;
-    }
-    if snd.cc.recover.is_none()
-        && snd.cc.rto_recover.is_none()
-        && snd.nxt != snd.una
-        && (snd.cc.dupacks >= DUP_THRESH || sack_loss)
-    {
-        let cc = &mut snd.cc;
-        let flight = snd.nxt - snd.una;
-        cc.ssthresh = (flight / 2).max(2 * mss);
-        cc.cwnd = if cc.sacked.is_empty() {
-            cc.ssthresh + u32::from(DUP_THRESH) * mss
-        } else {
-            cc.ssthresh
-        };
-        cc.recover = Some(snd.nxt);
-        cc.bytes_acked = 0;
-        cc.sack_recovery = !cc.sacked.is_empty();
-        cc.high_rxt = snd.una;
-        cc.rtx_una = true;
-        cc.rtt_probe = None;
-        cc.tlp = None;
-        cc.pto = None;
     }
 }

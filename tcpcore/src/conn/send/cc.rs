@@ -1,214 +1,139 @@
-//! Congestion control state (RFC 5681 slow start and congestion avoidance,
-//! RFC 3465 byte counting, RFC 6928's initial window), the SACK scoreboard
-//! (RFC 2018, RFC 6675 `pipe`) and the sender MSS (RFC 9293 §3.7.1).
-
-use crate::seq::SeqNum;
-use crate::time::Instant;
+//! Congestion control (RFC 5681 slow start and congestion avoidance, RFC
+//! 3465 byte counting, RFC 6928's initial window, RFC 5681 §4.1's restart
+//! window) behind one enum, [`Cc`], with NewReno's window rules
+//! ([`NewReno`]) as its only member today: another algorithm (CUBIC, RFC
+//! 9438) is another module and another variant, called through the same
+//! operations ([`Cc::on_ack`], [`Cc::on_congestion_event`], [`Cc::on_rto`],
+//! [`Cc::restart_after_idle`], [`Cc::cwnd`], [`Cc::ssthresh`]). Loss
+//! recovery, which decides when these are called, is in `recovery.rs`.
+//! Also the sender MSS (RFC 9293 §3.7.1).
 
 use crate::conn::{SendHalf, Tcb};
 
-/// At most this many SACKed ranges are remembered above SND.UNA.
-pub const SCOREBOARD: usize = 6;
 /// RFC 5681 §3.2 / RFC 6675: DupThresh.
 pub(crate) const DUP_THRESH: u8 = 3;
 
-/// Sorted, disjoint sequence ranges, in a fixed array (so that the state
-/// stays `Copy`).
+/// The congestion-control algorithm and its state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Scoreboard {
-    ranges: [(SeqNum, SeqNum); SCOREBOARD],
-    len: u8,
+pub enum Cc {
+    /// RFC 5681 with RFC 3465 byte counting (the window rules of NewReno).
+    NewReno(NewReno),
 }
 
-impl Scoreboard {
-    const fn new() -> Self {
-        Scoreboard {
-            ranges: [(SeqNum::new(0), SeqNum::new(0)); SCOREBOARD],
-            len: 0,
-        }
-    }
-
-    /// The ranges, in sequence order.
-    pub fn as_slice(&self) -> &[(SeqNum, SeqNum)] {
-        &self.ranges[..usize::from(self.len)]
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.len = 0;
-    }
-
-    pub(crate) fn remove(&mut self, i: usize) {
-        let n = usize::from(self.len);
-        if i < n {
-            self.ranges.copy_within(i + 1..n, i);
-            self.len -= 1;
-        }
-    }
-
-    pub(crate) fn insert(&mut self, i: usize, r: (SeqNum, SeqNum)) {
-        let n = usize::from(self.len);
-        if n == SCOREBOARD || i > n {
-            return;
-        }
-        self.ranges.copy_within(i..n, i + 1);
-        self.ranges[i] = r;
-        self.len += 1;
-    }
-}
-
-/// Congestion control and loss-recovery state.
+/// RFC 5681 / RFC 3465 state: cwnd, ssthresh and the bytes acknowledged
+/// in congestion avoidance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Congestion {
+pub struct NewReno {
     /// cwnd, in bytes.
-    pub cwnd: u32,
+    cwnd: u32,
     /// ssthresh, in bytes.
-    pub ssthresh: u32,
+    ssthresh: u32,
     /// RFC 3465 §2.1 `bytes_acked`: bytes acknowledged in congestion
     /// avoidance since cwnd last grew (Linux `snd_cwnd_cnt`, in bytes).
-    pub bytes_acked: u32,
-    /// Duplicate ACKs in a row.
-    pub dupacks: u8,
-    /// In fast recovery until this sequence number is acknowledged
-    /// (RFC 6582 `recover`).
-    pub recover: Option<SeqNum>,
-    /// This recovery is SACK-based (RFC 6675: cwnd stays at ssthresh and
-    /// `pipe` decides), not NewReno's (RFC 6582: cwnd inflated by
-    /// duplicate ACKs, deflated by partial ACKs).
-    pub sack_recovery: bool,
-    /// RFC 6582 §4 `recover` after a retransmission timeout: SND.MAX when
-    /// it fired (one past the highest byte sent). Fast retransmit may start
-    /// again only once SND.UNA has reached it (§3.2 step 2), so that
-    /// duplicate ACKs for data sent before the timeout start no recovery.
-    pub rto_recover: Option<SeqNum>,
-    /// RFC 6675 HighRxt: the highest sequence number retransmitted in this
-    /// recovery; the next hole to resend starts at or after it.
-    pub high_rxt: SeqNum,
-    /// A retransmission of the segment at SND.UNA is due (fast retransmit,
-    /// a partial ACK, a retransmission timeout, a persist probe).
-    pub rtx_una: bool,
-    /// Ranges the peer has SACKed above SND.UNA, sorted and disjoint.
-    pub sacked: Scoreboard,
-    /// The segment being timed for an RTT sample (Karn: never a
-    /// retransmitted one), and when it was sent.
-    pub rtt_probe: Option<(SeqNum, Instant)>,
-    /// The timer running is the persist timer (zero window), not the RTO;
-    /// with a non-zero window, the sender's silly-window override timer
-    /// (RFC 9293 §3.8.6.2.1).
-    pub persist: bool,
-    /// The silly-window override timer fired: the next new segment goes
-    /// even if it is smaller than sender SWS avoidance would allow.
-    pub sws_override: bool,
-    /// The next retransmission is a zero-window probe: one byte.
-    pub probe: bool,
-    /// The tail-loss-probe timer (RFC 8985 §7.2): fires before the RTO
-    /// while data is in flight.
-    pub pto: Option<Instant>,
-    /// A tail loss probe is out; its end (SND.MAX when it was sent).
-    pub tlp: Option<SeqNum>,
-    /// The next transmission is the tail loss probe: a new segment if the
-    /// peer's window allows, else the last segment again (RFC 8985 §7.3).
-    pub rtx_last: bool,
-    /// When data was last sent (new or retransmitted), for the restart
-    /// window after idle (RFC 5681 §4.1; Linux `lsndtime`).
-    pub last_sent: Option<Instant>,
+    bytes_acked: u32,
 }
 
-impl Congestion {
-    /// The initial state for a sender MSS of `smss` bytes of payload (the
-    /// effective send MSS less our options, [`smss_for`]), with RFC 6928's
-    /// initial window.
+impl NewReno {
+    /// RFC 6928's initial window for a sender MSS of `smss`; ssthresh
+    /// arbitrarily high (RFC 5681 §3.1).
     pub fn new(smss: u32) -> Self {
-        Congestion {
+        NewReno {
             cwnd: initial_window(smss),
             ssthresh: u32::MAX,
             bytes_acked: 0,
-            dupacks: 0,
-            recover: None,
-            sack_recovery: false,
-            rto_recover: None,
-            high_rxt: SeqNum::new(0),
-            rtx_una: false,
-            sacked: Scoreboard::new(),
-            rtt_probe: None,
-            persist: false,
-            sws_override: false,
-            probe: false,
-            pto: None,
-            tlp: None,
-            rtx_last: false,
-            last_sent: None,
         }
     }
 
-    /// Bytes SACKed at or above `seq`.
-    pub(crate) fn sacked_above(&self, seq: SeqNum) -> u32 {
-        self.sacked
-            .as_slice()
-            .iter()
-            .map(|&(s, e)| {
-                if s.after_eq(seq) {
-                    e - s
-                } else if e.after(seq) {
-                    e - seq
-                } else {
-                    0
-                }
-            })
-            .sum()
-    }
-
-    /// Whether `seq` falls in a SACKed range; if so, where that range ends.
-    pub(crate) fn sacked_end(&self, seq: SeqNum) -> Option<SeqNum> {
-        self.sacked
-            .as_slice()
-            .iter()
-            .find(|&&(s, e)| seq.in_window(s, e))
-            .map(|&(_, e)| e)
-    }
-
-    pub(crate) fn highest_sacked(&self) -> Option<SeqNum> {
-        self.sacked.as_slice().last().map(|&(_, e)| e)
-    }
-
-    /// Adds a SACK block `[l, r)` that lies within `(una, high]`.
-    pub(crate) fn add_sack(&mut self, mut l: SeqNum, mut r: SeqNum) {
-        let mut i = 0;
-        while i < self.sacked.as_slice().len() {
-            let (s, e) = self.sacked.as_slice()[i];
-            if e.before(l) {
-                i += 1;
-                continue;
+    fn on_ack(&mut self, acked: u32, mss: u32) {
+        if self.cwnd < self.ssthresh {
+            // Slow start (RFC 5681 §3.1), with RFC 3465's L = 1 SMSS.
+            self.cwnd = self.cwnd.saturating_add(acked.min(mss));
+        } else {
+            // Congestion avoidance, RFC 5681 §3.1 with RFC 3465 §2.1
+            // (appropriate byte counting): "When bytes_acked becomes
+            // greater than or equal to the value of the congestion
+            // window, bytes_acked is reduced by the value of cwnd. Next,
+            // cwnd is incremented by a full-sized segment (SMSS)." So one
+            // SMSS per window of data acknowledged, however many ACKs
+            // that took (Linux tcp_cong_avoid_ai).
+            self.bytes_acked = self.bytes_acked.saturating_add(acked);
+            if self.bytes_acked >= self.cwnd {
+                self.bytes_acked -= self.cwnd;
+                self.cwnd = self.cwnd.saturating_add(mss);
             }
-            if r.before(s) {
-                break;
-            }
-            l = l.min(s);
-            r = r.max(e);
-            self.sacked.remove(i);
         }
-        let n = self.sacked.as_slice().len();
-        if n == SCOREBOARD {
-            // Forget the highest range: the data is simply resent if needed.
-            self.sacked.remove(n - 1);
-        }
-        let n = self.sacked.as_slice().len();
-        self.sacked.insert(i.min(n), (l, r));
+    }
+}
+
+impl Cc {
+    /// NewReno, with RFC 6928's initial window for a sender MSS of `smss`.
+    pub fn new(smss: u32) -> Self {
+        Cc::NewReno(NewReno::new(smss))
     }
 
-    pub(crate) fn trim_below(&mut self, una: SeqNum) {
-        while let Some(&(s, e)) = self.sacked.as_slice().first() {
-            if e.before_eq(una) {
-                self.sacked.remove(0);
-            } else {
-                if s.before(una) {
-                    self.sacked.ranges[0].0 = una;
-                }
-                break;
+    /// cwnd, in bytes.
+    pub const fn cwnd(&self) -> u32 {
+        match self {
+            Cc::NewReno(r) => r.cwnd,
+        }
+    }
+
+    /// ssthresh, in bytes.
+    pub const fn ssthresh(&self) -> u32 {
+        match self {
+            Cc::NewReno(r) => r.ssthresh,
+        }
+    }
+
+    /// `acked` new bytes acknowledged outside fast recovery: slow start or
+    /// congestion avoidance (RFC 5681 §3.1, RFC 3465).
+    pub(crate) fn on_ack(&mut self, acked: u32, mss: u32) {
+        match self {
+            Cc::NewReno(r) => r.on_ack(acked, mss),
+        }
+    }
+
+    /// A loss was detected (fast retransmit, a loss the tail loss probe
+    /// repaired): RFC 5681 §3.2 equation (4), ssthresh = max(FlightSize /
+    /// 2, 2 SMSS). cwnd is left to the recovery that follows
+    /// ([`Cc::set_cwnd`]).
+    pub(crate) fn on_congestion_event(&mut self, flight: u32, mss: u32) {
+        match self {
+            Cc::NewReno(r) => {
+                r.ssthresh = (flight / 2).max(2 * mss);
+                r.bytes_acked = 0;
             }
+        }
+    }
+
+    /// A retransmission timeout: RFC 5681 §3.1, ssthresh as for any loss
+    /// on the first timeout of a series (`first`; later ones keep it, RFC
+    /// 5681 equation (4) note), cwnd = the loss window, one segment.
+    pub(crate) fn on_rto(&mut self, flight: u32, first: bool, mss: u32) {
+        if first {
+            self.on_congestion_event(flight, mss);
+        }
+        match self {
+            Cc::NewReno(r) => {
+                r.cwnd = mss;
+                r.bytes_acked = 0;
+            }
+        }
+    }
+
+    /// RFC 5681 §4.1: after an idle period longer than the RTO, cwnd is no
+    /// more than the restart window `rw`.
+    pub(crate) fn restart_after_idle(&mut self, rw: u32) {
+        match self {
+            Cc::NewReno(r) => r.cwnd = r.cwnd.min(rw),
+        }
+    }
+
+    /// Sets cwnd, for loss recovery (RFC 6582 inflation and deflation, RFC
+    /// 6675's cwnd = ssthresh) and the loss window after a lost SYN.
+    pub(crate) fn set_cwnd(&mut self, cwnd: u32) {
+        match self {
+            Cc::NewReno(r) => r.cwnd = cwnd,
         }
     }
 }
@@ -235,28 +160,4 @@ pub fn smss_for(mss: u16, timestamps: bool) -> u32 {
 /// options (see [`smss_for`]).
 pub fn smss(snd: &SendHalf, tcb: &Tcb) -> u32 {
     smss_for(snd.mss, tcb.ts.is_some())
-}
-
-/// RFC 6675 `pipe`: the bytes thought to be in the network. SACKed bytes are
-/// not; bytes below a SACKed range that is at least DupThresh segments
-/// above them are thought lost, and are not either unless retransmitted.
-pub(crate) fn pipe(snd: &SendHalf, mss: u32) -> u32 {
-    let cc = &snd.cc;
-    let flight = snd.nxt - snd.una;
-    if cc.sacked.is_empty() {
-        return flight;
-    }
-    let mut lost = 0u32;
-    let mut at = snd.una;
-    for &(s, e) in cc.sacked.as_slice().iter() {
-        if at.before(s) && cc.sacked_above(s) >= u32::from(DUP_THRESH) * mss {
-            // The hole [at, s) is lost; the part below HighRxt was resent.
-            let resent_to = cc.high_rxt.max(at).min(s);
-            lost += s - resent_to;
-        }
-        at = at.max(e);
-    }
-    flight
-        .saturating_sub(cc.sacked_above(snd.una))
-        .saturating_sub(lost)
 }

@@ -6,30 +6,50 @@
 //! RFC 6675), tail loss probes (RFC 8985 §7), and the persist timer (RFC
 //! 9293 §3.8.6.1).
 //!
+//! Recovery and congestion control are explicit state, kept apart so that
+//! each algorithm is a module of its own:
+//! - [`Recovery`] is the loss-recovery mode: `Open`, `FastRecovery` (RFC
+//!   6582 NewReno), `SackRecovery` (RFC 6675), `Loss` (after a timeout,
+//!   RFC 5681 §3.1 / RFC 6582 §4); `recovery.rs` holds its transitions.
+//!   A later RACK-TLP (RFC 8985 §6) or PRR (RFC 6937) is another module
+//!   driving the same modes.
+//! - [`Cc`] is the congestion-control algorithm behind the operations
+//!   `on_ack`, `on_congestion_event`, `on_rto`, `restart_after_idle`,
+//!   `cwnd`, `ssthresh`; [`NewReno`] is its one variant today, CUBIC (RFC
+//!   9438) is to be another module and variant.
+//!
 //! The functions here work on the send half alone and are called by the
 //! state machine (`conn::arrive`, `conn::timers`); none of them builds a
-//! segment header.
+//! segment header. Their timers (retransmission, persist, silly-window
+//! override, tail loss probe) are slots of the connection's
+//! [`TimerTable`](crate::conn::TimerTable).
 //!
 //! | RFC | file | functions |
 //! |-----|------|-----------|
 //! | RFC 9293 §3.3.1, the send buffer | `ring.rs` | [`ring_write`], [`ring_read`], [`ring_room`] |
 //! | RFC 9293 §3.7, §3.8.6.2.1, §3.10.4 segmentation, Nagle, SWS, FIN | `segment.rs` | [`next_segment`] |
-//! | RFC 9293 §3.10.7.4 fifth, RFC 5681, 3465, 6582, 6675, 2018 | `ack.rs` | [`on_ack`] |
-//! | RFC 5681, 6928 cwnd; RFC 6675 `pipe`; the scoreboard | `cc.rs` | [`Congestion`], [`Scoreboard`], [`smss`] |
+//! | RFC 9293 §3.10.7.4 fifth, RFC 3465 | `ack.rs` | [`on_ack`] |
+//! | RFC 5681 §3.2, 6582, 6675 recovery modes | `recovery.rs` | [`Recovery`], [`Congestion`] |
+//! | RFC 5681, 3465, 6928 cwnd and ssthresh (NewReno) | `cc.rs` | [`Cc`], [`NewReno`], [`smss`] |
+//! | RFC 2018 scoreboard, RFC 6675 `pipe` | `sack.rs` | [`Scoreboard`] |
 //! | RFC 6298 RTO, RFC 7323 §4.1, RFC 9293 §3.8.6.1 persist | `rto.rs` | [`rtt_update`], [`ts_rtt_sample`], [`backed_off`], [`on_rto`] |
 //! | RFC 8985 §7 tail loss probes, RFC 2883 DSACK | `tlp.rs` | [`on_pto`] |
 
 mod ack;
 mod cc;
+mod recovery;
 mod ring;
 mod rto;
+mod sack;
 mod segment;
 mod tlp;
 
 pub use ack::{on_ack, AckEffect};
-pub use cc::{smss, smss_for, Congestion, Scoreboard, SCOREBOARD};
+pub use cc::{smss, smss_for, Cc, NewReno};
+pub use recovery::{Congestion, Recovery};
 pub use ring::{ring_read, ring_room, ring_write};
 pub use rto::{backed_off, on_rto, rtt_update, ts_rtt_sample};
+pub use sack::{Scoreboard, SCOREBOARD};
 pub use segment::next_segment;
 pub use tlp::on_pto;
 
@@ -37,7 +57,7 @@ pub(crate) use rto::{arm, rtt_sample};
 
 use crate::conn::recv::ack::{advertise, sack_for};
 use crate::conn::state::ts_option;
-use crate::conn::{Config, RecvRanges, Reply, SendHalf, State};
+use crate::conn::{Config, RecvRanges, Reply, SendHalf, State, Timer};
 use crate::seq::SeqNum;
 use crate::time::Instant;
 use crate::wire::{TcpControl, TcpOptions};
@@ -132,7 +152,7 @@ impl State {
             Ok(rcv) => {
                 // The segment carries the ACK: no delayed ACK is owed now.
                 rcv.unacked = 0;
-                rcv.ack_due = None;
+                tcb.timers.clear(Timer::DelayedAck);
                 (rcv.nxt, advertise(rcv))
             }
             Err(closed) => (closed.nxt, closed.window),

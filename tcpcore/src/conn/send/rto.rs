@@ -8,7 +8,8 @@ use crate::time::{Duration, Instant};
 use crate::wire::TcpRepr;
 
 use super::cc::smss;
-use crate::conn::{Config, Rtx, SendHalf, Tcb};
+use super::recovery::Recovery;
+use crate::conn::{Config, Rtx, SendHalf, Tcb, Timer, TimerTable};
 
 /// RFC 7323 §4.1: the RTT measured from the TSecr of an acceptable ACK
 /// (our clock now less the echoed TSval), when timestamps are in use and the
@@ -62,8 +63,10 @@ pub(crate) fn sws_override_after(rtx: &Rtx) -> Duration {
         .min(Duration::from_secs(1))
 }
 
-/// The retransmission (or persist) timer fired. Returns false when the
-/// retry limit is reached and the connection must be reset.
+/// The timer in the retransmission slot fired: `fired` is
+/// [`Timer::Retransmit`], [`Timer::Persist`] or [`Timer::SwsOverride`].
+/// Returns false when the retry limit is reached and the connection must
+/// be reset.
 ///
 /// RFC 6298 §5.4-5.6: retransmit the earliest unacknowledged segment, back
 /// the timer off. RFC 5681 §3.1: ssthresh = max(FlightSize / 2, 2 SMSS) and
@@ -75,17 +78,16 @@ pub(crate) fn sws_override_after(rtx: &Rtx) -> Duration {
 /// while the peer answers (Linux tcp_probe_timer: unanswered probes,
 /// icsk_probes_out, against tcp_retries2). A peer that closed its window
 /// and vanished no longer holds the connection for ever.
-pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) -> bool {
+pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, fired: Timer, now: Instant, cfg: &Config) -> bool {
     let mss = smss(snd, tcb);
     let probing = snd.wnd == 0;
-    if snd.cc.persist && !probing && snd.una == snd.max {
+    if fired != Timer::Retransmit && !probing && snd.una == snd.max {
         // RFC 9293 §3.8.6.2.1: the silly-window override timer (armed by
         // `next_segment` with nothing in flight and a small window): the
         // next new segment goes, as small as the window is. No backoff,
         // no retry: nothing was lost.
-        snd.cc.persist = false;
         snd.cc.sws_override = true;
-        tcb.rtx.deadline = None;
+        tcb.timers.clear_rto();
         return true;
     }
     if tcb.rtx.retries >= cfg.max_retries {
@@ -94,12 +96,14 @@ pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) -> 
     tcb.rtx.retries = tcb.rtx.retries.saturating_add(1);
     // RFC 6298 §5.5: "back off the timer".
     tcb.rtx.backoff = tcb.rtx.backoff.saturating_add(1);
-    tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
+    let at = now + backed_off(&tcb.rtx, cfg);
+    // The timer that fired runs again (a persist timer stays one).
+    tcb.timers.set_rto(fired, at);
     if probing {
         // One byte beyond the closed window (or the FIN) goes out as a probe.
         snd.cc.rtx_una = snd.una != snd.max;
         snd.cc.probe = true;
-        snd.cc.persist = true;
+        tcb.timers.set_rto(Timer::Persist, at);
         if snd.una == snd.max && snd.una.before(snd.end) {
             snd.nxt = snd.una;
             snd.max = snd.una + 1;
@@ -108,25 +112,19 @@ pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) -> 
         return true;
     }
     let cc = &mut snd.cc;
-    if tcb.rtx.retries == 1 {
-        let flight = snd.max - snd.una;
-        cc.ssthresh = (flight / 2).max(2 * mss);
-    }
-    cc.cwnd = mss;
-    cc.bytes_acked = 0;
+    cc.cc.on_rto(snd.max - snd.una, tcb.rtx.retries == 1, mss);
     // RFC 6582 §4: "After a retransmission timeout, record the highest
     // sequence number transmitted in the variable recover, and exit the
     // fast recovery procedure if applicable." (RFC 6675 §5.1 likewise sets
     // RecoveryPoint to HighData.)
-    cc.recover = None;
-    cc.rto_recover = Some(snd.max);
+    cc.recovery = Recovery::Loss { recover: snd.max };
     cc.dupacks = 0;
     cc.sacked.clear();
     cc.high_rxt = snd.una;
     cc.rtt_probe = None;
     cc.rtx_una = true;
     cc.tlp = None;
-    cc.pto = None;
+    tcb.timers.clear(Timer::TailLossProbe);
     snd.nxt = snd.una;
     true
 }
@@ -137,9 +135,9 @@ pub(crate) fn rtt_sample(rtx: &mut Rtx, now: Instant, cfg: &Config) {
     rtt_update(rtx, sample, cfg);
 }
 
-pub(crate) fn arm(rtx: &mut Rtx, now: Instant, cfg: &Config) {
+pub(crate) fn arm(rtx: &mut Rtx, timers: &mut TimerTable, now: Instant, cfg: &Config) {
     rtx.sent_at = now;
     rtx.retries = 0;
     rtx.backoff = 0;
-    rtx.deadline = Some(now + rtx.rto.min(cfg.rto_max));
+    timers.set(Timer::Retransmit, now + rtx.rto.min(cfg.rto_max));
 }

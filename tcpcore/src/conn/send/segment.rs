@@ -7,11 +7,13 @@
 use crate::seq::SeqNum;
 use crate::time::Instant;
 
-use super::cc::{initial_window, pipe, smss, DUP_THRESH, SCOREBOARD};
+use super::cc::{initial_window, smss, DUP_THRESH};
+use super::recovery::Recovery;
 use super::ring::ring_room;
 use super::rto::{backed_off, sws_override_after};
+use super::sack::{pipe, SCOREBOARD};
 use super::tlp::arm_pto;
-use crate::conn::{Config, SendHalf, Tcb};
+use crate::conn::{Config, SendHalf, Tcb, Timer};
 
 /// What to send next: `(seq, len, fin)`, or nothing. Retransmissions come
 /// first (SND.UNA after a timeout, fast retransmit or partial ACK; then the
@@ -61,8 +63,9 @@ pub fn next_segment(
     if fin_seq == Some(snd.nxt) {
         snd.nxt += 1;
         snd.max = snd.max.max(snd.nxt);
-        if tcb.rtx.deadline.is_none() {
-            tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
+        if tcb.timers.rto().is_none() {
+            tcb.timers
+                .set_rto(Timer::Retransmit, now + backed_off(&tcb.rtx, cfg));
         }
         return Some((data_end, 0, true));
     }
@@ -104,7 +107,10 @@ fn loss_probe(
 /// byte of the next hole below the highest SACKed byte, while `pipe` is
 /// below cwnd.
 fn next_hole(snd: &SendHalf, mss: u32) -> Option<SeqNum> {
-    if snd.cc.recover.is_some() && !snd.cc.sacked.is_empty() && pipe(snd, mss) < snd.cc.cwnd {
+    if snd.cc.recovery.in_fast_recovery()
+        && !snd.cc.sacked.is_empty()
+        && pipe(snd, mss) < snd.cc.cwnd()
+    {
         let high = snd.cc.highest_sacked().unwrap_or(snd.una);
         let mut seq = snd.cc.high_rxt.max(snd.una);
         for _ in 0..=SCOREBOARD {
@@ -136,36 +142,7 @@ fn new_data(
 ) -> Option<(SeqNum, u32, bool)> {
     let data_end = snd.end;
     let wnd_end = snd.una + snd.wnd;
-    // RFC 5681 §4.1: "a TCP SHOULD set cwnd to no more than RW before
-    // beginning transmission if the TCP has not sent data in an
-    // interval exceeding the retransmission timeout", RW = min(IW,
-    // cwnd) (Linux tcp_cwnd_restart, tcp_slow_start_after_idle = 1;
-    // Linux halves cwnd per idle RTO down to RW, the RFC goes to RW).
-    let idle_long = snd
-        .cc
-        .last_sent
-        .is_some_and(|t| now.saturating_since(t) > tcb.rtx.rto);
-    if snd.una == snd.max && idle_long {
-        snd.cc.cwnd = snd.cc.cwnd.min(initial_window(mss));
-    }
-    let flight = pipe(snd, mss);
-    // RFC 5681 §3.2 / RFC 3042 (Limited Transmit): on the first and
-    // second duplicate ACKs, a segment of new data each, "provided
-    // that ... the total FlightSize would remain less than or equal to
-    // cwnd plus 2*SMSS"; cwnd itself is not changed. With SACK blocks
-    // `pipe` already leaves the SACKed segments out (RFC 6675 §5 (1)).
-    // Not after a timeout: only previously unsent data, and not for
-    // duplicate ACKs of data sent before it (Linux: not in CA_Loss).
-    let limited = if snd.cc.recover.is_none()
-        && snd.cc.rto_recover.is_none()
-        && snd.cc.sacked.is_empty()
-        && snd.nxt == snd.max
-    {
-        u32::from(snd.cc.dupacks.min(DUP_THRESH - 1)) * mss
-    } else {
-        0
-    };
-    let cwnd_room = snd.cc.cwnd.saturating_add(limited).saturating_sub(flight);
+    let cwnd_room = cwnd_room(snd, tcb, mss, now);
     let wnd_room = wnd_end - snd.nxt;
     let avail = data_end - snd.nxt;
     // With segmentation offload, one "segment" may carry many MSS (the
@@ -192,12 +169,11 @@ fn new_data(
     }
     if len == 0 {
         snd.cc.sws_override = false;
-        if wnd_room == 0 && snd.nxt == snd.una && tcb.rtx.deadline.is_none() {
+        if wnd_room == 0 && snd.nxt == snd.una && tcb.timers.rto().is_none() {
             // RFC 9293 §3.8.6.1: the peer's window is zero and nothing is
             // in flight: the persist timer.
-            snd.cc.persist = true;
             tcb.rtx.retries = 0;
-            tcb.rtx.deadline = Some(now + tcb.rtx.rto);
+            tcb.timers.set_rto(Timer::Persist, now + tcb.rtx.rto);
         }
         return None;
     }
@@ -223,22 +199,53 @@ fn new_data(
         || !wnd_small && idle
         || snd.cc.sws_override;
     if !sws_ok || nagle_holds {
-        if !sws_ok && idle && (tcb.rtx.deadline.is_none() || snd.cc.persist) {
+        if !sws_ok && idle && tcb.timers.rto().is_none() {
             // The override timer, with nothing in flight: Linux's probe
             // timer, whose tcp_write_wakeup sends what the window
             // allows (armed by tcp_check_probe_timer when tcp_write_xmit
             // found tcp_snd_wnd_test refusing the segment), one RTO
             // after; here the RTO kept within MUST-38's 0.1-1.0 s.
-            if !snd.cc.persist || tcb.rtx.deadline.is_none() {
-                snd.cc.persist = true;
-                tcb.rtx.retries = 0;
-                tcb.rtx.deadline = Some(now + sws_override_after(&tcb.rtx));
-            }
+            tcb.rtx.retries = 0;
+            let at = now + sws_override_after(&tcb.rtx);
+            tcb.timers.set_rto(Timer::SwsOverride, at);
         }
         return None;
     }
     snd.cc.sws_override = false;
     Some(send_new(snd, tcb, len, fin_seq, now, cfg))
+}
+
+/// The room cwnd leaves for new data: after the restart window (RFC 5681
+/// §4.1) and with RFC 3042 Limited Transmit, less what is in the network
+/// (RFC 6675 `pipe`).
+fn cwnd_room(snd: &mut SendHalf, tcb: &Tcb, mss: u32, now: Instant) -> u32 {
+    // RFC 5681 §4.1: "a TCP SHOULD set cwnd to no more than RW before
+    // beginning transmission if the TCP has not sent data in an
+    // interval exceeding the retransmission timeout", RW = min(IW,
+    // cwnd) (Linux tcp_cwnd_restart, tcp_slow_start_after_idle = 1;
+    // Linux halves cwnd per idle RTO down to RW, the RFC goes to RW).
+    let idle_long = snd
+        .cc
+        .last_sent
+        .is_some_and(|t| now.saturating_since(t) > tcb.rtx.rto);
+    if snd.una == snd.max && idle_long {
+        snd.cc.cc.restart_after_idle(initial_window(mss));
+    }
+    let flight = pipe(snd, mss);
+    // RFC 5681 §3.2 / RFC 3042 (Limited Transmit): on the first and
+    // second duplicate ACKs, a segment of new data each, "provided
+    // that ... the total FlightSize would remain less than or equal to
+    // cwnd plus 2*SMSS"; cwnd itself is not changed. With SACK blocks
+    // `pipe` already leaves the SACKed segments out (RFC 6675 §5 (1)).
+    // Not after a timeout: only previously unsent data, and not for
+    // duplicate ACKs of data sent before it (Linux: not in CA_Loss).
+    let limited =
+        if snd.cc.recovery == Recovery::Open && snd.cc.sacked.is_empty() && snd.nxt == snd.max {
+            u32::from(snd.cc.dupacks.min(DUP_THRESH - 1)) * mss
+        } else {
+            0
+        };
+    snd.cc.cwnd().saturating_add(limited).saturating_sub(flight)
 }
 
 /// Sends `len` new bytes from SND.NXT (with the FIN when they are the last
@@ -260,9 +267,9 @@ pub(crate) fn send_new(
     if snd.cc.rtt_probe.is_none() && snd.nxt == snd.max {
         snd.cc.rtt_probe = Some((seq, now));
     }
-    if tcb.rtx.deadline.is_none() || snd.cc.persist {
-        snd.cc.persist = false;
-        tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
+    if tcb.timers.rto().is_none() || tcb.timers.persist() {
+        tcb.timers
+            .set_rto(Timer::Retransmit, now + backed_off(&tcb.rtx, cfg));
     }
     arm_pto(snd, tcb, now);
     let fin = fin_seq == Some(snd.nxt) && snd.nxt.after_eq(snd.max) && wnd_end.after(snd.nxt);
@@ -319,8 +326,9 @@ pub(crate) fn retransmit(
     if fin && snd.nxt == end {
         snd.nxt += 1;
     }
-    if tcb.rtx.deadline.is_none() {
-        tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
+    if tcb.timers.rto().is_none() {
+        tcb.timers
+            .set_rto(Timer::Retransmit, now + backed_off(&tcb.rtx, cfg));
     }
     (seq, len, fin)
 }

@@ -7,7 +7,7 @@ use crate::wire::TcpRepr;
 
 use super::cc::smss;
 use super::rto::backed_off;
-use crate::conn::{Config, SendHalf, Tcb};
+use crate::conn::{Config, SendHalf, Tcb, Timer};
 
 /// RFC 8985 §7.2: TLP.max_ack_delay, what the probe timeout of a lone
 /// segment allows for the peer's delayed ACK ("implementation specific"):
@@ -34,7 +34,7 @@ pub(crate) fn pto_after(snd: &SendHalf, tcb: &Tcb, now: Instant) -> Option<Insta
         None => PTO_NO_SRTT,
     };
     let at = now + Duration::from_micros(pto);
-    Some(match tcb.rtx.deadline {
+    Some(match tcb.timers.rto_at() {
         Some(rto) if rto < at => rto,
         _ => at,
     })
@@ -49,12 +49,16 @@ pub(crate) fn data_in_flight(snd: &SendHalf) -> bool {
 /// Arms (or re-arms) the tail-loss-probe timer while data is in flight and
 /// no probe is out; stops it otherwise. The RTO deadline must be set first.
 /// With only the FIN in flight the RTO alone resends it.
-pub(crate) fn arm_pto(snd: &mut SendHalf, tcb: &Tcb, now: Instant) {
-    snd.cc.pto = if data_in_flight(snd) && snd.cc.tlp.is_none() && snd.cc.recover.is_none() {
+pub(crate) fn arm_pto(snd: &SendHalf, tcb: &mut Tcb, now: Instant) {
+    let at = if data_in_flight(snd) && snd.cc.tlp.is_none() && !snd.cc.recovery.in_fast_recovery() {
         pto_after(snd, tcb, now)
     } else {
         None
     };
+    match at {
+        Some(at) => tcb.timers.set(Timer::TailLossProbe, at),
+        None => tcb.timers.clear(Timer::TailLossProbe),
+    }
 }
 
 /// The tail-loss-probe timer fired (RFC 8985 §7.3): a new segment, or the
@@ -66,11 +70,11 @@ pub(crate) fn arm_pto(snd: &mut SendHalf, tcb: &Tcb, now: Instant) {
 /// without data to resend, so one that finds none (only the FIN in flight)
 /// leaves the RTO as it was.
 pub fn on_pto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) {
-    snd.cc.pto = None;
-    if data_in_flight(snd) && snd.cc.tlp.is_none() && snd.cc.recover.is_none() {
+    tcb.timers.clear(Timer::TailLossProbe);
+    if data_in_flight(snd) && snd.cc.tlp.is_none() && !snd.cc.recovery.in_fast_recovery() {
         snd.cc.tlp = Some(snd.max);
         snd.cc.rtx_last = true;
-        tcb.rtx.deadline = Some(now + backed_off(&tcb.rtx, cfg));
+        tcb.timers.rearm_rto(now + backed_off(&tcb.rtx, cfg));
     }
 }
 

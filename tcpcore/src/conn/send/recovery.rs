@@ -1,0 +1,259 @@
+//! Loss recovery as explicit state: [`Recovery`], the mode the sender is
+//! in (RFC 5681 §3.2 fast retransmit, RFC 6582 NewReno fast recovery, RFC
+//! 6675 SACK-based recovery, and the loss state after a retransmission
+//! timeout, RFC 5681 §3.1 / RFC 6582 §4), and [`Congestion`], the send
+//! half's congestion-control and recovery state: the algorithm ([`Cc`],
+//! `cc.rs`), the mode, the SACK scoreboard (`sack.rs`) and the tail loss
+//! probe's episode (`tlp.rs`). A later RACK-TLP (RFC 8985 §6) or PRR (RFC
+//! 6937) is a module that drives the same [`Recovery`] transitions.
+
+use crate::seq::SeqNum;
+use crate::time::Instant;
+
+use super::cc::{Cc, DUP_THRESH};
+use super::sack::Scoreboard;
+use crate::conn::{SendHalf, Tcb, Timer};
+
+/// The loss-recovery mode (RFC 5681, RFC 6582, RFC 6675; Linux's
+/// `TCP_CA_Open`, `TCP_CA_Recovery`, `TCP_CA_Loss`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// No loss being repaired: cwnd grows (slow start or congestion
+    /// avoidance) and duplicate ACKs may start fast retransmit.
+    Open,
+    /// RFC 6582 NewReno fast recovery, until `recover` (SND.NXT when it
+    /// began) is acknowledged: cwnd is inflated by duplicate ACKs (§3.2
+    /// step 4) and deflated by partial ACKs (step 5).
+    FastRecovery {
+        /// RFC 6582 `recover`.
+        recover: SeqNum,
+    },
+    /// RFC 6675 SACK-based loss recovery, until `recover` (RecoveryPoint)
+    /// is acknowledged: cwnd stays at ssthresh and `pipe` decides what is
+    /// sent; holes are resent from HighRxt (`Congestion::high_rxt`).
+    SackRecovery {
+        /// RFC 6675 RecoveryPoint.
+        recover: SeqNum,
+    },
+    /// After a retransmission timeout (RFC 5681 §3.1, go-back-N from
+    /// SND.UNA): RFC 6582 §4 `recover` is SND.MAX when the timer fired, and
+    /// fast retransmit may start again only once SND.UNA has reached it
+    /// (§3.2 step 2), so that duplicate ACKs for data sent before the
+    /// timeout start no recovery.
+    Loss {
+        /// RFC 6582 §4 `recover`.
+        recover: SeqNum,
+    },
+}
+
+impl Recovery {
+    /// The recovery point of fast or SACK-based recovery.
+    pub const fn fast_recover(&self) -> Option<SeqNum> {
+        match *self {
+            Recovery::FastRecovery { recover } | Recovery::SackRecovery { recover } => {
+                Some(recover)
+            }
+            Recovery::Open | Recovery::Loss { .. } => None,
+        }
+    }
+
+    /// In fast recovery (NewReno or SACK-based).
+    pub const fn in_fast_recovery(&self) -> bool {
+        self.fast_recover().is_some()
+    }
+}
+
+/// Congestion control and loss-recovery state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Congestion {
+    /// The congestion-control algorithm: cwnd, ssthresh.
+    pub(crate) cc: Cc,
+    /// The loss-recovery mode.
+    pub(crate) recovery: Recovery,
+    /// Duplicate ACKs in a row.
+    pub(crate) dupacks: u8,
+    /// RFC 6675 HighRxt: the highest sequence number retransmitted in this
+    /// recovery; the next hole to resend starts at or after it (`pipe`
+    /// counts the holes below it as resent, in any mode).
+    pub(crate) high_rxt: SeqNum,
+    /// A retransmission of the segment at SND.UNA is due (fast retransmit,
+    /// a partial ACK, a retransmission timeout, a persist probe).
+    pub(crate) rtx_una: bool,
+    /// Ranges the peer has SACKed above SND.UNA, sorted and disjoint.
+    pub(crate) sacked: Scoreboard,
+    /// The segment being timed for an RTT sample (Karn: never a
+    /// retransmitted one), and when it was sent.
+    pub(crate) rtt_probe: Option<(SeqNum, Instant)>,
+    /// The silly-window override timer ([`Timer::SwsOverride`]) fired: the
+    /// next new segment goes even if it is smaller than sender SWS
+    /// avoidance would allow.
+    pub(crate) sws_override: bool,
+    /// The next retransmission is a zero-window probe: one byte.
+    pub(crate) probe: bool,
+    /// A tail loss probe is out (RFC 8985 §7, a TLP episode); its end
+    /// (TLP.end_seq: SND.MAX when it was sent).
+    pub(crate) tlp: Option<SeqNum>,
+    /// The next transmission is the tail loss probe: a new segment if the
+    /// peer's window allows, else the last segment again (RFC 8985 §7.3).
+    pub(crate) rtx_last: bool,
+    /// When data was last sent (new or retransmitted), for the restart
+    /// window after idle (RFC 5681 §4.1; Linux `lsndtime`).
+    pub(crate) last_sent: Option<Instant>,
+}
+
+impl Congestion {
+    /// The initial state for a sender MSS of `smss` bytes of payload (the
+    /// effective send MSS less our options, [`smss_for`](super::smss_for)),
+    /// with RFC 6928's initial window.
+    pub fn new(smss: u32) -> Self {
+        Congestion {
+            cc: Cc::new(smss),
+            recovery: Recovery::Open,
+            dupacks: 0,
+            high_rxt: SeqNum::new(0),
+            rtx_una: false,
+            sacked: Scoreboard::new(),
+            rtt_probe: None,
+            sws_override: false,
+            probe: false,
+            tlp: None,
+            rtx_last: false,
+            last_sent: None,
+        }
+    }
+
+    /// cwnd, in bytes.
+    pub const fn cwnd(&self) -> u32 {
+        self.cc.cwnd()
+    }
+
+    /// ssthresh, in bytes.
+    pub const fn ssthresh(&self) -> u32 {
+        self.cc.ssthresh()
+    }
+
+    /// The congestion-control algorithm and its state.
+    pub const fn cc(&self) -> &Cc {
+        &self.cc
+    }
+
+    /// The loss-recovery mode.
+    pub const fn recovery(&self) -> Recovery {
+        self.recovery
+    }
+
+    /// In fast recovery until this sequence number is acknowledged (RFC
+    /// 6582 `recover`, RFC 6675 RecoveryPoint).
+    pub const fn recover(&self) -> Option<SeqNum> {
+        self.recovery.fast_recover()
+    }
+
+    /// The end of the tail loss probe that is out, if one is (RFC 8985 §7).
+    pub const fn tlp(&self) -> Option<SeqNum> {
+        self.tlp
+    }
+
+    /// The SACK scoreboard: ranges SACKed above SND.UNA.
+    pub const fn sacked(&self) -> &Scoreboard {
+        &self.sacked
+    }
+}
+
+/// The recovery side of an ACK of new data (`acked` bytes up to `ack`): a
+/// full acknowledgment ends fast recovery (RFC 6582 §3.2 step 3, RFC 6675
+/// §5), a partial one goes on with it (RFC 6582 §3.2 step 5); outside fast
+/// recovery, congestion control grows cwnd (RFC 5681 §3.1, RFC 3465).
+pub(crate) fn on_new_ack(snd: &mut SendHalf, ack: SeqNum, acked: u32, mss: u32) {
+    let flight = snd.nxt - snd.una;
+    let cc = &mut snd.cc;
+    match cc.recovery {
+        // A full acknowledgment ends recovery. RFC 6675 §5: cwnd stays
+        // at ssthresh (Linux tcp_end_cwnd_reduction: cwnd = ssthresh).
+        // RFC 6582 §3.2 step 3 (NewReno): cwnd = min(ssthresh,
+        // max(FlightSize, SMSS) + SMSS), to avoid a burst.
+        Recovery::FastRecovery { recover } | Recovery::SackRecovery { recover }
+            if ack.after_eq(recover) =>
+        {
+            if matches!(cc.recovery, Recovery::FastRecovery { .. }) {
+                let w = cc.cc.ssthresh().min(flight.max(mss) + mss);
+                cc.cc.set_cwnd(w);
+            }
+            cc.recovery = Recovery::Open;
+        }
+        // A partial acknowledgment in SACK-based recovery: RFC 6675 §5
+        // sets cwnd = ssthresh on entry and changes it no more; `pipe`
+        // decides what is sent. With nothing SACKed above the new
+        // SND.UNA, no hole is known: the segment there is resent.
+        Recovery::SackRecovery { .. } => {
+            if cc.sacked.is_empty() {
+                cc.rtx_una = true;
+            }
+        }
+        // A partial acknowledgment without SACK: retransmit the first
+        // unacknowledged segment, and (RFC 6582 §3.2 step 5) "deflate
+        // the congestion window by the amount of new data acknowledged
+        // ... If the partial ACK acknowledges at least one SMSS of new
+        // data, then add back SMSS bytes to the congestion window."
+        Recovery::FastRecovery { .. } => {
+            cc.rtx_una = true;
+            let back = if acked >= mss { mss } else { 0 };
+            let w = cc.cwnd().saturating_sub(acked).saturating_add(back);
+            cc.cc.set_cwnd(w.max(mss));
+        }
+        Recovery::Open | Recovery::Loss { .. } => cc.cc.on_ack(acked, mss),
+    }
+    cc.dupacks = 0;
+}
+
+/// A duplicate ACK in NewReno fast recovery inflates cwnd (RFC 6582 §3.2
+/// step 4).
+pub(crate) fn on_dup_ack(cc: &mut Congestion, mss: u32) {
+    if matches!(cc.recovery, Recovery::FastRecovery { .. }) {
+        let w = cc.cwnd().saturating_add(mss);
+        cc.cc.set_cwnd(w);
+    }
+}
+
+/// RFC 5681 §3.2, RFC 6675 §5, RFC 6582 §3.2: enter fast recovery when
+/// duplicate ACKs or SACKs show a loss.
+pub(crate) fn enter_recovery(snd: &mut SendHalf, tcb: &mut Tcb, mss: u32) {
+    // RFC 5681 §3.2 / RFC 6675 §5: enter fast recovery on the third
+    // duplicate ACK, or when SACKs show more than (DupThresh - 1) segments
+    // above SND.UNA, unless already recovering (RFC 6582 §3.2 step 2:
+    // only if SND.UNA has passed the previous `recover`).
+    let sack_loss = snd.cc.sacked_above(snd.una) > u32::from(DUP_THRESH - 1) * mss
+        // RFC 8985: a SACK for the tail loss probe, with holes below it sent
+        // earlier, shows those holes lost (the probe was sent a PTO after
+        // them, longer than any reordering window).
+        || snd.cc.tlp.is_some_and(|end| snd.cc.highest_sacked() == Some(end));
+    // RFC 6582 §3.2 step 2 / §4: not for duplicate ACKs of data sent
+    // before a retransmission timeout ("If the Cumulative Acknowledgment
+    // field covers more than recover ... Otherwise ... do not enter").
+    // The loss state's `recover` is one past that highest byte.
+    if let Recovery::Loss { recover } = snd.cc.recovery {
+        if snd.una.after_eq(recover) {
+            snd.cc.recovery = Recovery::Open;
+        }
+    }
+    if snd.cc.recovery == Recovery::Open
+        && snd.nxt != snd.una
+        && (snd.cc.dupacks >= DUP_THRESH || sack_loss)
+    {
+        let cc = &mut snd.cc;
+        let flight = snd.nxt - snd.una;
+        cc.cc.on_congestion_event(flight, mss);
+        let ssthresh = cc.cc.ssthresh();
+        if cc.sacked.is_empty() {
+            cc.cc.set_cwnd(ssthresh + u32::from(DUP_THRESH) * mss);
+            cc.recovery = Recovery::FastRecovery { recover: snd.nxt };
+        } else {
+            cc.cc.set_cwnd(ssthresh);
+            cc.recovery = Recovery::SackRecovery { recover: snd.nxt };
+        }
+        cc.high_rxt = snd.una;
+        cc.rtx_una = true;
+        cc.rtt_probe = None;
+        cc.tlp = None;
+        tcb.timers.clear(Timer::TailLossProbe);
+    }
+}
