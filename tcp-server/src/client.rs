@@ -5,8 +5,8 @@
 //!
 //! It is built from the server's parts: the raw socket and its filter
 //! ([`rawnet`]), the endpoint ([`tcpcore`]), the trace and pcap
-//! ([`crate::worker::trace`]), the outgoing frame arena
-//! ([`crate::worker::tx`]) and the receive step ([`crate::worker::receive`]).
+//! (`worker::trace`), the outgoing frame arena
+//! (`worker::tx`) and the receive step (`worker::receive`).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsFd, AsRawFd};
