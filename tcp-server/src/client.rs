@@ -45,34 +45,12 @@ const MAX_WAIT: Duration = Duration::from_secs(1);
 pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
     sys::init_time_zone();
     let remote = SocketAddrV4::new(cli.host, cli.port);
-    if cli.host == cli.ip {
-        return Err(Failure::Usage(format!(
-            "HOST {} is our own address (--ip): connect to another host",
-            cli.host
-        )));
-    }
-    let iface = Interface::by_name(&cli.iface)?;
-    if iface.owns_address(cli.ip) {
-        return Err(rawnet::Error::AddressInUse {
-            addr: cli.ip,
-            iface: iface.name.clone(),
-        }
-        .into());
-    }
+    let iface = own_interface(cli)?;
     let local_port = match cli.local_port {
         Some(p) => p,
         None => random_port()?,
     };
-    let sock_cfg = SocketConfig {
-        filter: Some(Filter {
-            ipv4: cli.ip,
-            tcp_port: local_port,
-            all_ports: false,
-            arp: true,
-        }),
-        ..SocketConfig::default()
-    };
-    let mut sock = RawSocket::open(&iface, &sock_cfg)?;
+    let mut sock = open_socket(&iface, cli.ip, local_port)?;
     let shared = Shared::new(open_pcap(cli.pcap.as_deref())?);
     let mut owned = OwnedStorage::new(1, BUF, BUF).map_err(|e| Failure::Runtime(e.to_string()))?;
     let mut ep = Endpoint::new(endpoint_config(cli, &iface), owned.storage(), random_key()?)
@@ -107,17 +85,7 @@ pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
         failed_before: *ep.stats(),
     };
     let result = session.run(&mut ep, &mut sock, &mut cio, &clock);
-
-    // Also after an error: a connection still open is reset, not left.
-    if ep
-        .state(id)
-        .is_some_and(|s| s.name() != StateName::TimeWait)
-    {
-        cio.trace.event_ts = SystemTime::now();
-        ep.abort(id, clock(), &mut cio);
-    }
-    let sent = cio.send(&mut sock);
-    cio.flush();
+    let sent = shut_down(&mut ep, id, &mut sock, &mut cio, clock());
     if cli.debug || cli.verbose {
         cio.trace.note(&format!(
             "{} bytes sent, {} received in {:.3} s",
@@ -129,6 +97,67 @@ pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
     }
     result?;
     sent?;
+    output_errors(&shared, &mut cio)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The interface to use, after checking the addresses: HOST is another
+/// host, and our own address (`--ip`) is not one the kernel already owns.
+fn own_interface(cli: &ClientCli) -> Result<Interface, Failure> {
+    if cli.host == cli.ip {
+        return Err(Failure::Usage(format!(
+            "HOST {} is our own address (--ip): connect to another host",
+            cli.host
+        )));
+    }
+    let iface = Interface::by_name(&cli.iface)?;
+    if iface.owns_address(cli.ip) {
+        return Err(rawnet::Error::AddressInUse {
+            addr: cli.ip,
+            iface: iface.name.clone(),
+        }
+        .into());
+    }
+    Ok(iface)
+}
+
+/// The raw socket, filtered to our address and port, and ARP.
+fn open_socket(iface: &Interface, ip: Ipv4Addr, local_port: u16) -> Result<RawSocket, Failure> {
+    let sock_cfg = SocketConfig {
+        filter: Some(Filter {
+            ipv4: ip,
+            tcp_port: local_port,
+            all_ports: false,
+            arp: true,
+        }),
+        ..SocketConfig::default()
+    };
+    Ok(RawSocket::open(iface, &sock_cfg)?)
+}
+
+/// The end of a run, also after an error: a connection still open is
+/// reset, not left; what is queued goes out and stdout is flushed.
+fn shut_down(
+    ep: &mut Endpoint<'_>,
+    id: ConnId,
+    sock: &mut RawSocket,
+    cio: &mut ClientIo<'_>,
+    now: Instant,
+) -> Result<(), Failure> {
+    if ep
+        .state(id)
+        .is_some_and(|s| s.name() != StateName::TimeWait)
+    {
+        cio.trace.event_ts = SystemTime::now();
+        ep.abort(id, now, cio);
+    }
+    let sent = cio.send(sock);
+    cio.flush();
+    sent
+}
+
+/// The errors of the outputs, the pcap file first, then stdout.
+fn output_errors(shared: &Shared, cio: &mut ClientIo<'_>) -> Result<(), Failure> {
     if let Some(e) = shared.pcap().and_then(|mut p| p.error.take()) {
         return Err(Failure::Runtime(format!("writing the pcap file: {e}")));
     }
@@ -137,7 +166,7 @@ pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
             "writing the payload to stdout: {e}"
         )));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// A random port from the dynamic range, 49152 to 65535 (RFC 6335).

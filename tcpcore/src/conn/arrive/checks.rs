@@ -1,14 +1,9 @@
-//! RFC 9293 §3.10.7.4's checks shared by the synchronized states: PAWS (RFC
-//! 7323 §5.3), the acceptability test (first), RST (second; RFC 5961 §3.2),
-//! SYN (fourth; RFC 5961 §4), the challenge-ACK rate limit (RFC 5961 §7),
-//! ACK (fifth; RFC 5961 §5.2, the window update), and TS.Recent (RFC 7323
-//! §4.3).
+//! The predicates and bookkeeping the steps of `steps.rs` are made of: PAWS
+//! (RFC 7323 §5.3), the acceptability test (RFC 9293 §3.10.7.4 first), the
+//! challenge-ACK rate limit (RFC 5961 §7), the ACK's bookkeeping (fifth; RFC
+//! 5961 §5.2, the window update), and TS.Recent (RFC 7323 §4.3).
 
-use crate::conn::recv::ack::make_ack;
-use crate::conn::{
-    send, Config, RecvBuffer, RecvClosed, RecvHalf, SegmentDrop, SendHalf, Tcb, Transition,
-    PAWS_IDLE,
-};
+use crate::conn::{send, Config, SendHalf, Tcb, PAWS_IDLE};
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
 use crate::wire::{TcpControl, TcpRepr};
@@ -134,102 +129,5 @@ pub(crate) fn check_ack(
     }
     AckCheck::Ok {
         fin_acked: snd.fin && snd.una == snd.end + 1,
-    }
-}
-
-/// Steps one to four of RFC 9293 §3.10.7.4 for a state with an open
-/// receive half: PAWS, acceptability, RST, SYN. `Err` carries the finished
-/// transition when the segment stops here.
-#[allow(clippy::too_many_arguments)] // the pieces of one state, borrowed apart
-#[inline]
-pub(crate) fn front_checks<'a>(
-    tcb: &mut Tcb,
-    snd_nxt: SeqNum,
-    rcv: &mut RecvHalf,
-    rx: &RecvBuffer<'_>,
-    seg: &TcpRepr<'a>,
-    now: Instant,
-    cfg: &Config,
-    t: &mut Transition<'a>,
-) -> Result<(), SegmentDrop> {
-    // RFC 5961 §4.2: "If the SYN bit is set, irrespective of the sequence
-    // number, TCP MUST send an ACK (also referred to as challenge ACK)",
-    // rate-limited (§7) -- so before the window test, whose ACK would
-    // otherwise answer every forged SYN.
-    if seg.control == TcpControl::Syn {
-        if challenge_allowed(tcb, now, cfg) {
-            let r = make_ack(tcb, snd_nxt, rcv, rx, now);
-            t.reply(r);
-        }
-        return Err(SegmentDrop::UnexpectedSyn);
-    }
-    // RFC 7323 §5.3: PAWS comes before the acceptability test; the
-    // offending segment is acknowledged and dropped.
-    if paws_rejects(tcb, seg, now) {
-        if dup_ack_allowed(tcb, seg, now, cfg) {
-            let r = make_ack(tcb, snd_nxt, rcv, rx, now);
-            t.reply(r);
-        }
-        return Err(SegmentDrop::Paws);
-    }
-    // A RST is judged by its sequence number alone against the window we
-    // advertised (RFC 5961 §3.2, which RFC 9293 §3.10.7.4 first and second
-    // adopt): "1) If the RST bit is set and the sequence number is outside
-    // the current receive window, silently drop the segment. 2) If the RST
-    // bit is set and the sequence number exactly matches the next expected
-    // sequence number (RCV.NXT), then TCP MUST reset the connection. 3) If
-    // the RST bit is set and the sequence number does not exactly match the
-    // next expected sequence value, yet is within the current receive
-    // window, TCP MUST send an acknowledgment (challenge ACK)". The window
-    // is [RCV.NXT, adv_right): what the peer was told, not the larger
-    // buffer space that data may still use, and not the segment's payload
-    // (a RST whose text starts below RCV.NXT is outside).
-    if seg.control == TcpControl::Rst {
-        if seg.seq_number == rcv.nxt {
-            return Ok(());
-        }
-        if !seg.seq_number.in_window(rcv.nxt, rcv.adv_right) {
-            return Err(SegmentDrop::OutOfWindow);
-        }
-        if challenge_allowed(tcb, now, cfg) {
-            let r = make_ack(tcb, snd_nxt, rcv, rx, now);
-            t.reply(r);
-        }
-        return Err(SegmentDrop::RstNotExact);
-    }
-    // First: the sequence number. The receive window is the buffer space
-    // from RCV.NXT (the application has consumed all in-order data).
-    let wnd = rcv.adv_right.max(rcv.read + rcv.cap) - rcv.nxt;
-    let seg_len = seg.segment_len() as u32;
-    if !acceptable(rcv.nxt, wnd, seg.seq_number, seg_len) {
-        // "If an incoming segment is not acceptable, an acknowledgment
-        // should be sent in reply (unless the RST bit is set)" -- within the
-        // challenge-ACK rate limit for pure ACKs, so that forged
-        // out-of-window segments cannot turn us into an ACK amplifier
-        // (Linux does the same with tcp_invalid_ratelimit); data is exempt.
-        if dup_ack_allowed(tcb, seg, now, cfg) {
-            let r = make_ack(tcb, snd_nxt, rcv, rx, now);
-            t.reply(r);
-        }
-        return Err(SegmentDrop::OutOfWindow);
-    }
-    // Second: RST, handled above (RFC 5961 §3.2).
-    // Third: security and compartment -- no IP security options are used.
-    // Fourth: the SYN was handled first (RFC 5961 §4).
-    Ok(())
-}
-
-/// RFC 5961 §3.2 after the peer's FIN (CLOSE-WAIT, CLOSING, LAST-ACK,
-/// TIME-WAIT): `Ok` for a RST exactly at RCV.NXT, which resets;
-/// `Err(RstNotExact)` for one elsewhere in the window last advertised,
-/// which gets a challenge ACK (within the rate limit of §7);
-/// `Err(OutOfWindow)` for one outside it, dropped silently.
-pub(crate) fn rst_check(rcv: &RecvClosed, seg: &TcpRepr<'_>) -> Result<(), SegmentDrop> {
-    if seg.seq_number == rcv.nxt {
-        Ok(())
-    } else if seg.seq_number.in_window(rcv.nxt, rcv.right) {
-        Err(SegmentDrop::RstNotExact)
-    } else {
-        Err(SegmentDrop::OutOfWindow)
     }
 }

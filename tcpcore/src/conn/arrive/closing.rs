@@ -1,19 +1,19 @@
 //! RFC 9293 §3.10.7.4 in CLOSE-WAIT, CLOSING and LAST-ACK, after the peer's
-//! FIN: only an ACK (of our data or FIN) may still arrive.
+//! FIN: the shared steps one to five (`steps.rs`), judged against the
+//! window last advertised; only an ACK (of our data or FIN) may still
+//! arrive.
 
-use crate::conn::arrive::checks::{
-    acceptable, challenge_allowed, check_ack, dup_ack_allowed, paws_rejects, rst_check,
-    update_ts_recent, AckCheck,
+use core::ops::ControlFlow;
+
+use crate::conn::arrive::checks::update_ts_recent;
+use crate::conn::arrive::steps::{
+    fifth_ack, first_sequence, fourth_syn, second_rst, stopped, third_security, Arrival, Rcv, Step,
 };
-use crate::conn::arrive::close_reason_rst;
-use crate::conn::recv::ack::make_ack_closed;
 use crate::conn::state::{half_state, HalfKind};
 use crate::conn::timers::time_wait_timer;
-use crate::conn::{
-    CloseReason, Config, Event, HalfClosed, SegmentDrop, State, TimeWait, Transition,
-};
+use crate::conn::{CloseReason, Config, Event, HalfClosed, State, TimeWait, Transition};
 use crate::time::Instant;
-use crate::wire::{TcpControl, TcpRepr};
+use crate::wire::TcpRepr;
 
 pub(crate) fn half_closed<'a>(
     kind: HalfKind,
@@ -22,96 +22,77 @@ pub(crate) fn half_closed<'a>(
     now: Instant,
     cfg: &Config,
 ) -> Transition<'a> {
-    let mut t = Transition::new(half_state(kind, s));
-    let snd_nxt = s.snd.nxt;
-    if paws_rejects(&s.tcb, seg, now) {
-        if dup_ack_allowed(&mut s.tcb, seg, now, cfg) {
-            let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
-            t.reply(r);
-        }
-        t.state = half_state(kind, s);
-        return t.drop_seg(SegmentDrop::Paws);
-    }
-    if seg.control == TcpControl::Rst {
-        // RFC 5961 §3.2 holds in every synchronized state: a RST at
-        // RCV.NXT resets; one elsewhere in the window we advertised gets a
-        // challenge ACK; one outside it is dropped silently (Linux
-        // tcp_validate_incoming, which CLOSE-WAIT, CLOSING and LAST-ACK go
-        // through as ESTABLISHED does).
-        return match rst_check(&s.rcv, seg) {
-            Ok(()) => {
-                // "CLOSING, LAST-ACK, TIME-WAIT: If the RST bit is set,
-                // then enter the CLOSED state"; CLOSE-WAIT: "any
-                // outstanding RECEIVEs and SEND should receive 'reset'".
-                t.state = close_reason_rst(&mut t);
-                t
-            }
-            Err(why) => {
-                if why == SegmentDrop::RstNotExact && challenge_allowed(&mut s.tcb, now, cfg) {
-                    let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
-                    t.reply(r);
-                }
-                t.state = half_state(kind, s);
-                t.drop_seg(why)
-            }
-        };
-    }
-    // The receive window after the peer's FIN: nothing more may come, so
-    // only a zero-length segment at RCV.NXT is acceptable; a retransmitted
-    // FIN (below RCV.NXT) is answered with an ACK.
-    let seg_len = seg.segment_len() as u32;
-    if seg.control != TcpControl::Syn && !acceptable(s.rcv.nxt, 0, seg.seq_number, seg_len) {
-        // A retransmitted data or FIN segment always gets an ACK, a pure
-        // ACK within the challenge-ACK rate limit.
-        if dup_ack_allowed(&mut s.tcb, seg, now, cfg) {
-            let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
-            t.reply(r);
-        }
-        t.state = half_state(kind, s);
-        return t.drop_seg(SegmentDrop::OutOfWindow);
-    }
-    if seg.control == TcpControl::Syn {
-        if challenge_allowed(&mut s.tcb, now, cfg) {
-            let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
-            t.reply(r);
-        }
-        t.state = half_state(kind, s);
-        return t.drop_seg(SegmentDrop::UnexpectedSyn);
-    }
-    match check_ack(&mut s.snd, &mut s.tcb, seg, now, cfg) {
-        AckCheck::ChallengeAndDrop => {
-            if seg.ack_number.is_some() && challenge_allowed(&mut s.tcb, now, cfg) {
-                let r = make_ack_closed(&mut s.tcb, snd_nxt, &s.rcv, now);
-                t.reply(r);
-            }
-            t.state = half_state(kind, s);
-            t.drop_seg(SegmentDrop::BadAck)
-        }
-        AckCheck::Ok { fin_acked } => {
+    let mut t = Transition::new(State::Closed(CloseReason::Normal));
+    match first_to_fifth(&mut s, seg, now, cfg, &mut t) {
+        ControlFlow::Break(stop) => stopped(t, stop, half_state(kind, s)),
+        ControlFlow::Continue(fin_acked) => {
             // RFC 7323 §4.3: "If SEG.TSval >= TS.Recent and SEG.SEQ =<
             // Last.ACK.sent, then SEG.TSval is copied to TS.Recent" -- in
             // these states too, or our segments echo a stale TSval.
             update_ts_recent(&mut s.tcb, seg, now);
-            t.state = match (kind, fin_acked) {
-                // "LAST-ACK: The only thing that can arrive in this state is
-                // an acknowledgment of our FIN. If our FIN is now
-                // acknowledged, delete the TCB, enter the CLOSED state".
-                (HalfKind::LastAck, true) => {
-                    t.event(Event::Closed(CloseReason::Normal));
-                    State::Closed(CloseReason::Normal)
-                }
-                // "CLOSING: if the ACK acknowledges our FIN, then enter the
-                // TIME-WAIT state".
-                (HalfKind::Closing, true) => State::TimeWait(TimeWait {
-                    ts: s.tcb.ts,
-                    snd_nxt: s.snd.nxt,
-                    rcv: s.rcv,
-                    timers: time_wait_timer(now, cfg),
-                    challenge: (now, 0),
-                }),
-                _ => half_state(kind, s),
-            };
+            // Sixth to eighth (URG, text, FIN): "This should not occur,
+            // since a FIN has been received from the remote side" -- the
+            // first step let through only a zero-length segment.
+            t.state = after_ack(kind, s, fin_acked, now, cfg, &mut t);
             t
         }
+    }
+}
+
+/// RFC 9293 §3.10.7.4 first to fifth after the peer's FIN. RFC 5961 §3.2's
+/// RST rules hold here as in ESTABLISHED (Linux tcp_validate_incoming,
+/// which CLOSE-WAIT, CLOSING and LAST-ACK go through as ESTABLISHED does);
+/// the window is the one last advertised, and the acceptability test's
+/// RCV.WND is zero: nothing more may come after the FIN.
+fn first_to_fifth(
+    s: &mut HalfClosed,
+    seg: &TcpRepr<'_>,
+    now: Instant,
+    cfg: &Config,
+    t: &mut Transition<'_>,
+) -> Step<bool> {
+    let HalfClosed { tcb, snd, rcv } = s;
+    let mut a = Arrival {
+        tcb,
+        snd_nxt: snd.nxt,
+        rcv: Rcv::Closed(rcv),
+        now,
+        cfg,
+        synchronized: true,
+    };
+    first_sequence(&mut a, seg, t)?;
+    second_rst(&mut a, seg, t)?;
+    third_security()?;
+    fourth_syn(&mut a, seg, t)?;
+    fifth_ack(&mut a, snd, seg, t)
+}
+
+/// The fifth step's state changes in these states, once the ACK is taken.
+fn after_ack(
+    kind: HalfKind,
+    s: HalfClosed,
+    fin_acked: bool,
+    now: Instant,
+    cfg: &Config,
+    t: &mut Transition<'_>,
+) -> State {
+    match (kind, fin_acked) {
+        // "LAST-ACK: The only thing that can arrive in this state is an
+        // acknowledgment of our FIN. If our FIN is now acknowledged, delete
+        // the TCB, enter the CLOSED state".
+        (HalfKind::LastAck, true) => {
+            t.event(Event::Closed(CloseReason::Normal));
+            State::Closed(CloseReason::Normal)
+        }
+        // "CLOSING: if the ACK acknowledges our FIN, then enter the
+        // TIME-WAIT state".
+        (HalfKind::Closing, true) => State::TimeWait(TimeWait {
+            ts: s.tcb.ts,
+            snd_nxt: s.snd.nxt,
+            rcv: s.rcv,
+            timers: time_wait_timer(now, cfg),
+            challenge: (now, 0),
+        }),
+        _ => half_state(kind, s),
     }
 }

@@ -7,15 +7,22 @@
 //! | §3.10.7.1 CLOSED | `mod.rs` | [`State::on_segment`] |
 //! | §3.10.7.2 LISTEN (a SYN; the endpoint owns LISTEN) | `syn_received.rs` | [`State::accept`] |
 //! | §3.10.7.3 SYN-SENT (and the active OPEN, §3.10.1) | `syn_sent.rs` | [`State::connect`], `syn_sent` |
-//! | §3.10.7.4 SYN-RECEIVED | `syn_received.rs` | `syn_received` |
-//! | §3.10.7.4 first to fourth (PAWS, sequence, RST, SYN; RFC 5961, RFC 7323 §5) | `checks.rs` | `front_checks`, `paws_rejects`, `acceptable` |
-//! | §3.10.7.4 fifth, ACK (RFC 5961 §5.2, the window update) | `checks.rs` | `check_ack` |
-//! | §3.10.7.4 ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2 | `synchronized.rs` | `open`, `after_ack`, `fin_wait2` |
-//! | §3.10.7.4 CLOSE-WAIT, CLOSING, LAST-ACK | `closing.rs` | `half_closed` |
-//! | §3.10.7.4 TIME-WAIT (RFC 6191, RFC 7323 §5) | `time_wait.rs` | `time_wait` |
+//! | §3.10.7.4, the steps shared by the states (a [`ControlFlow`](core::ops::ControlFlow) of `Stop`; `stopped` gives the next state) | `steps.rs` | |
+//! | first: sequence number, RFC 7323 §5.3 PAWS | `steps.rs`, `checks.rs` | `first_sequence` (`paws_rejects`, `acceptable`, `dup_ack_allowed`) |
+//! | second: RST (RFC 5961 §3.2) | `steps.rs` | `second_rst` |
+//! | third: security | `steps.rs` | `third_security` |
+//! | fourth: SYN (RFC 5961 §4, rate limit §7) | `steps.rs`, `checks.rs` | `fourth_syn` (`challenge_allowed`) |
+//! | fifth: ACK (RFC 5961 §5.2, the window update) | `steps.rs`, `checks.rs` | `fifth_ack` (`check_ack`) |
+//! | sixth to eighth: URG, text, FIN | `synchronized.rs` | `after_ack`, `eighth_fin` |
+//! | §3.10.7.4 ESTABLISHED, FIN-WAIT-1: first to fifth, then sixth to eighth | `synchronized.rs` | `open`: `first_to_fifth`, `zero_window_ack` (RCV.WND = 0), `after_ack` |
+//! | §3.10.7.4 FIN-WAIT-2 | `synchronized.rs` | `fin_wait2` (as FIN-WAIT-1, FIN acknowledged) |
+//! | §3.10.7.4 SYN-RECEIVED: first to fifth; fourth "return to LISTEN", fifth enters ESTABLISHED | `syn_received.rs` | `syn_received`: `retransmitted_syn`, `first_to_fifth`, `fourth_syn_received`, `fifth_syn_received`, `establish`, `handshake_rtt` |
+//! | §3.10.7.4 CLOSE-WAIT, CLOSING, LAST-ACK (window last advertised, RCV.WND = 0) | `closing.rs` | `half_closed`: `first_to_fifth`, `after_ack` |
+//! | §3.10.7.4 TIME-WAIT (RFC 6191, RFC 7323 §5, RFC 5961 §7) | `time_wait.rs` | `time_wait`: `first_time_wait`, `second_rst`, `fourth_time_wait` (reopen) |
 
 pub(crate) mod checks;
 pub(crate) mod closing;
+pub(crate) mod steps;
 pub(crate) mod syn_received;
 pub(crate) mod syn_sent;
 pub(crate) mod synchronized;
@@ -24,7 +31,7 @@ pub(crate) mod time_wait;
 pub use checks::acceptable;
 
 use crate::conn::state::{HalfKind, OpenKind};
-use crate::conn::{reset_for, CloseReason, Config, Event, RecvBuffer, State, Transition};
+use crate::conn::{reset_for, Config, RecvBuffer, State, Transition};
 use crate::time::Instant;
 use crate::wire::TcpRepr;
 
@@ -66,9 +73,4 @@ impl State {
             }
         }
     }
-}
-
-pub(crate) fn close_reason_rst(t: &mut Transition<'_>) -> State {
-    t.event(Event::Closed(CloseReason::Reset));
-    State::Closed(CloseReason::Reset)
 }

@@ -2,17 +2,19 @@
 //! segment (RFC 9293 §3.10.7.4): the handshake completes, with its RTT
 //! sample (RFC 6298 §3, RFC 7323 §4.1) and initial window (RFC 5681 §3.1).
 
-use crate::conn::arrive::checks::{acceptable, challenge_allowed, front_checks, paws_rejects};
-use crate::conn::arrive::close_reason_rst;
+use core::ops::ControlFlow;
+
+use crate::conn::arrive::steps::{
+    first_sequence, fourth_syn, second_rst, stopped, third_security, Arrival, Rcv, Step, Stop,
+};
 use crate::conn::arrive::synchronized::after_ack;
 use crate::conn::close::rst_ts;
-use crate::conn::recv::ack::make_ack;
 use crate::conn::send::{arm, rtt_sample};
 use crate::conn::state::{ts_now, ts_option, OpenKind};
 use crate::conn::{
-    effective_send_mss, send, window_shift_for, Buffers, CloseReason, Config, Congestion, Event,
-    Open, RecvBuffer, RecvHalf, Reply, Rtx, SegmentDrop, SendHalf, State, SynReceived, Tcb,
-    Transition, TsState, MAX_WINDOW_SHIFT,
+    effective_send_mss, send, window_shift_for, Buffers, Config, Congestion, Event, Open,
+    RecvBuffer, RecvHalf, Reply, Rtx, SegmentDrop, SendHalf, State, SynReceived, Tcb, Transition,
+    TsState, MAX_WINDOW_SHIFT,
 };
 use crate::conn::{Timer, TimerTable};
 use crate::seq::SeqNum;
@@ -142,26 +144,7 @@ pub(crate) fn syn_received<'a>(
     cfg: &Config,
     rx: &mut RecvBuffer<'_>,
 ) -> Transition<'a> {
-    // A retransmitted SYN (SEG.SEQ = IRS) means the client lost our
-    // SYN-ACK: it gets the same SYN-ACK at once. It would fail the
-    // acceptability test ("If an incoming segment is not acceptable, an
-    // acknowledgment should be sent in reply", RFC 9293 §3.10.7.4 first), so
-    // it is recognised first, as Linux's tcp_check_req does. Only the
-    // answers to further duplicates are debounced, one per
-    // `cfg.syn_debounce` (Linux: tcp_oow_rate_limited with
-    // tcp_invalid_ratelimit, 500 ms); the SYN-ACKs of `accept` and of the
-    // retransmission timer do not count.
-    if seg.control == TcpControl::Syn && seg.ack_number.is_none() && seg.seq_number == s.rcv.irs {
-        let mut t = Transition::new(State::SynReceived(s));
-        let limited = s
-            .dup_syn_answered
-            .is_some_and(|at| now.saturating_since(at) < cfg.syn_debounce);
-        if !limited {
-            s.dup_syn_answered = Some(now);
-            let r = syn_ack(&mut s, now, cfg);
-            t.reply(r);
-            t.state = State::SynReceived(s);
-        }
+    if let Some(t) = retransmitted_syn(&mut s, seg, now, cfg) {
         return t;
     }
     let simul;
@@ -173,73 +156,141 @@ pub(crate) fn syn_received<'a>(
         None => seg,
     };
     let mut t = Transition::new(State::SynReceived(s));
-    let snd_nxt = s.snd.nxt;
-    if seg.control == TcpControl::Syn {
-        // Any other SYN (or SYN-ACK). RFC 5961 §4 is for synchronized
-        // states; SYN-RECEIVED keeps RFC 9293 §3.10.7.4's order. First, the
-        // sequence number (with PAWS, RFC 7323 §5.3): a SYN that is not
-        // acceptable "should" get an ACK, within the challenge-ACK budget
-        // (RFC 5961 §7), and is dropped. Fourth, an acceptable SYN:
-        // "SYN-RECEIVED STATE: If the connection was initiated with a passive
-        // OPEN, then return this connection to the LISTEN state and return"
-        // -- the embryonic connection goes, without a reply. (Linux
-        // tcp_check_req does the same, except that it also sends a RST for
-        // the in-window SYN, `embryonic_reset`; the RFC sends nothing, and
-        // a RST to an address that may be spoofed helps no one.)
-        let wnd = s.rcv.adv_right.max(s.rcv.read + s.rcv.cap) - s.rcv.nxt;
-        let seg_len = seg.segment_len() as u32;
-        let paws = paws_rejects(&s.tcb, seg, now);
-        if paws || !acceptable(s.rcv.nxt, wnd, seg.seq_number, seg_len) {
-            if challenge_allowed(&mut s.tcb, now, cfg) {
-                let r = make_ack(&mut s.tcb, snd_nxt, &mut s.rcv, rx, now);
-                t.reply(r);
+    match first_to_fifth(&mut s, seg, now, cfg, rx, &mut t) {
+        ControlFlow::Break(stop) => stopped(t, stop, State::SynReceived(s)),
+        ControlFlow::Continue(ack) => {
+            let (est, close_queued) = establish(s, ack, seg, now, cfg);
+            t.event(Event::Established);
+            // The rest of the segment (sixth to eighth: URG, text, FIN) as
+            // in ESTABLISHED.
+            after_ack(OpenKind::Established, est, false, seg, now, cfg, rx, &mut t);
+            if close_queued {
+                // RFC 9293 §3.10.4: the CLOSE queued in SYN-RECEIVED is
+                // processed now that the connection is ESTABLISHED (or
+                // CLOSE-WAIT, if this segment carried the peer's FIN);
+                // `poll_transmit` sends the FIN.
+                let c = t.state.close(now, cfg);
+                t.state = c.state;
             }
-            t.state = State::SynReceived(s);
-            let why = if paws {
-                SegmentDrop::Paws
-            } else {
-                SegmentDrop::OutOfWindow
-            };
-            return t.drop_seg(why);
+            t
         }
-        if s.simultaneous {
-            // "Otherwise, handle per the directions for synchronized
-            // states": a connection we opened (simultaneous open) answers
-            // an acceptable SYN with RFC 5961 §4's challenge ACK and stays
-            // (Linux tcp_validate_incoming).
-            if challenge_allowed(&mut s.tcb, now, cfg) {
-                let r = make_ack(&mut s.tcb, snd_nxt, &mut s.rcv, rx, now);
-                t.reply(r);
-            }
-            t.state = State::SynReceived(s);
-            return t.drop_seg(SegmentDrop::UnexpectedSyn);
-        }
-        t.state = State::Closed(CloseReason::Reset);
-        t.event(Event::Closed(CloseReason::Reset));
-        return t;
     }
-    if let Err(why) = front_checks(&mut s.tcb, snd_nxt, &mut s.rcv, rx, seg, now, cfg, &mut t) {
-        t.state = State::SynReceived(s);
-        return t.drop_seg(why);
+}
+
+/// A retransmitted SYN (SEG.SEQ = IRS) means the client lost our SYN-ACK:
+/// it gets the same SYN-ACK at once. It would fail the acceptability test
+/// ("If an incoming segment is not acceptable, an acknowledgment should be
+/// sent in reply", RFC 9293 §3.10.7.4 first), so it is recognised before
+/// the steps, as Linux's tcp_check_req does. Only the answers to further
+/// duplicates are debounced, one per `cfg.syn_debounce` (Linux:
+/// tcp_oow_rate_limited with tcp_invalid_ratelimit, 500 ms); the SYN-ACKs
+/// of `accept` and of the retransmission timer do not count.
+fn retransmitted_syn<'a>(
+    s: &mut SynReceived,
+    seg: &TcpRepr<'_>,
+    now: Instant,
+    cfg: &Config,
+) -> Option<Transition<'a>> {
+    if !(seg.control == TcpControl::Syn && seg.ack_number.is_none() && seg.seq_number == s.rcv.irs)
+    {
+        return None;
     }
-    if seg.control == TcpControl::Rst {
-        // RFC 9293: a passive open in SYN-RECEIVED returns to LISTEN on RST;
-        // for the endpoint that means the embryonic connection goes away.
-        t.state = close_reason_rst(&mut t);
-        return t;
+    let mut t = Transition::new(State::SynReceived(*s));
+    let limited = s
+        .dup_syn_answered
+        .is_some_and(|at| now.saturating_since(at) < cfg.syn_debounce);
+    if !limited {
+        s.dup_syn_answered = Some(now);
+        let r = syn_ack(s, now, cfg);
+        t.reply(r);
+        t.state = State::SynReceived(*s);
     }
-    // Fifth: ACK. "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED
-    // state ... If the segment acknowledgment is not acceptable, form a reset
-    // segment <SEQ=SEG.ACK><CTL=RST> and send it."
+    Some(t)
+}
+
+/// RFC 9293 §3.10.7.4 first to fifth in SYN-RECEIVED: the shared first and
+/// second steps, with a SYN judged by the first as RFC 9293 orders it (RFC
+/// 5961 §4 is for synchronized states); the fourth and fifth are
+/// SYN-RECEIVED's own. Goes on with the acceptable SEG.ACK.
+fn first_to_fifth(
+    s: &mut SynReceived,
+    seg: &TcpRepr<'_>,
+    now: Instant,
+    cfg: &Config,
+    rx: &RecvBuffer<'_>,
+    t: &mut Transition<'_>,
+) -> Step<SeqNum> {
+    let simultaneous = s.simultaneous;
+    let SynReceived { tcb, snd, rcv, .. } = &mut *s;
+    let mut a = Arrival {
+        tcb,
+        snd_nxt: snd.nxt,
+        rcv: Rcv::Open(rcv, rx),
+        now,
+        cfg,
+        synchronized: false,
+    };
+    first_sequence(&mut a, seg, t)?;
+    second_rst(&mut a, seg, t)?;
+    third_security()?;
+    fourth_syn_received(&mut a, simultaneous, seg, t)?;
+    fifth_syn_received(s, seg, now, t)
+}
+
+/// RFC 9293 §3.10.7.4 fourth in SYN-RECEIVED, for a SYN that passed the
+/// first step: "SYN-RECEIVED STATE: If the connection was initiated with a
+/// passive OPEN, then return this connection to the LISTEN state and
+/// return" -- the embryonic connection goes, without a reply. (Linux
+/// tcp_check_req does the same, except that it also sends a RST for the
+/// in-window SYN, `embryonic_reset`; the RFC sends nothing, and a RST to an
+/// address that may be spoofed helps no one.) "Otherwise, handle per the
+/// directions for synchronized states": a connection we opened
+/// (simultaneous open) answers with RFC 5961 §4's challenge ACK and stays
+/// (Linux tcp_validate_incoming).
+fn fourth_syn_received(
+    a: &mut Arrival,
+    simultaneous: bool,
+    seg: &TcpRepr<'_>,
+    t: &mut Transition<'_>,
+) -> Step {
+    if seg.control != TcpControl::Syn || simultaneous {
+        return fourth_syn(a, seg, t);
+    }
+    ControlFlow::Break(Stop::Reset)
+}
+
+/// RFC 9293 §3.10.7.4 fifth in SYN-RECEIVED: "If SND.UNA < SEG.ACK =<
+/// SND.NXT, then enter ESTABLISHED state ... If the segment acknowledgment
+/// is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST> and send
+/// it"; "if the ACK bit is off drop the segment".
+fn fifth_syn_received(
+    s: &SynReceived,
+    seg: &TcpRepr<'_>,
+    now: Instant,
+    t: &mut Transition<'_>,
+) -> Step<SeqNum> {
     let Some(ack) = seg.ack_number else {
-        t.state = State::SynReceived(s);
-        return t.drop_seg(SegmentDrop::BadAck);
+        return ControlFlow::Break(Stop::Drop(SegmentDrop::BadAck));
     };
     if !(s.snd.una.before(ack) && ack.before_eq(s.snd.nxt)) {
         t.reply(rst_ts(ack, None, s.tcb.ts, now));
-        t.state = State::SynReceived(s);
-        return t.drop_seg(SegmentDrop::BadAck);
+        return ControlFlow::Break(Stop::Drop(SegmentDrop::BadAck));
     }
+    ControlFlow::Continue(ack)
+}
+
+/// The handshake completes on an acceptable ACK (RFC 9293 §3.10.7.4 fifth):
+/// the RTT sample and initial window ([`handshake_rtt`]), then "continue
+/// processing with the variables below set to: SND.WND <- SEG.WND, SND.WL1
+/// <- SEG.SEQ, SND.WL2 <- SEG.ACK". Returns the ESTABLISHED connection and
+/// whether a CLOSE was queued.
+fn establish(
+    s: SynReceived,
+    ack: SeqNum,
+    seg: &TcpRepr<'_>,
+    now: Instant,
+    cfg: &Config,
+) -> (Open, bool) {
     let SynReceived {
         mut tcb,
         mut snd,
@@ -249,33 +300,61 @@ pub(crate) fn syn_received<'a>(
         close_queued,
         simultaneous: _,
     } = s;
-    // The handshake's RTT sample: from the ACK's TSecr when it echoes one
-    // (RFC 7323 §4.1), which is never ambiguous; else from when the SYN-ACK
-    // went out, if it went out once. Karn (RFC 6298 §3): the ACK of a
-    // SYN-ACK sent more than once -- by the timer or in answer to a
-    // retransmitted SYN (Linux counts both in req->num_retrans) -- gives no
-    // sample. A connection made from a SYN cookie was created at this ACK's
-    // arrival (`sent_at == now`): the SYN-ACK's time is unknown and no
-    // sample is taken (Linux: a cookie's request has no snt_synack).
-    // RFC 5681 §3.1: "If the SYN or SYN/ACK is lost, the initial window
-    // used by a sender after a correctly transmitted SYN MUST be one
-    // segment". The SYN-ACK timed out (`retries > 0`); unless the ACK's
-    // TSecr echoes the TSval of the first SYN-ACK -- then that one arrived
-    // and the timeout was spurious (Linux tcp_try_undo_spurious_syn) -- the
-    // first flight is one segment. (Linux tcp_init_transfer cuts cwnd to 1
-    // only after two or more SYN-ACK retransmissions, in view of the 1 s
-    // initial RTO; the RFC's MUST has no such allowance and is followed.)
+    handshake_rtt(
+        &mut tcb,
+        &mut snd,
+        dup_syn_answered.is_some(),
+        seg,
+        now,
+        cfg,
+    );
+    tcb.timers.clear(Timer::Retransmit);
+    tcb.rtx.retries = 0;
+    tcb.rtx.backoff = 0;
+    snd.una = ack;
+    snd.wnd = u32::from(seg.window_len) << snd.wscale;
+    snd.max_wnd = snd.max_wnd.max(snd.wnd);
+    snd.wl1 = seg.seq_number;
+    snd.wl2 = ack;
+    (Open { tcb, snd, rcv }, close_queued)
+}
+
+/// The handshake's RTT sample: from the ACK's TSecr when it echoes one
+/// (RFC 7323 §4.1), which is never ambiguous; else from when the SYN-ACK
+/// went out, if it went out once. Karn (RFC 6298 §3): the ACK of a SYN-ACK
+/// sent more than once -- by the timer or in answer to a retransmitted SYN
+/// (Linux counts both in req->num_retrans) -- gives no sample. A
+/// connection made from a SYN cookie was created at this ACK's arrival
+/// (`sent_at == now`): the SYN-ACK's time is unknown and no sample is taken
+/// (Linux: a cookie's request has no snt_synack).
+///
+/// RFC 5681 §3.1: "If the SYN or SYN/ACK is lost, the initial window used
+/// by a sender after a correctly transmitted SYN MUST be one segment". The
+/// SYN-ACK timed out (`retries > 0`); unless the ACK's TSecr echoes the
+/// TSval of the first SYN-ACK -- then that one arrived and the timeout was
+/// spurious (Linux tcp_try_undo_spurious_syn) -- the first flight is one
+/// segment. (Linux tcp_init_transfer cuts cwnd to 1 only after two or more
+/// SYN-ACK retransmissions, in view of the 1 s initial RTO; the RFC's MUST
+/// has no such allowance and is followed.)
+fn handshake_rtt(
+    tcb: &mut Tcb,
+    snd: &mut SendHalf,
+    dup_syn_answered: bool,
+    seg: &TcpRepr<'_>,
+    now: Instant,
+    cfg: &Config,
+) {
     if tcb.rtx.retries > 0 {
         let first_tsval = tcb.ts.map(|ts| ts_now(&ts, tcb.rtx.sent_at));
         let echo = seg.options.timestamps.map(|t| t.tsecr);
         let spurious = first_tsval.is_some() && first_tsval == echo;
         if !spurious {
-            snd.cc.cc.set_cwnd(send::smss(&snd, &tcb));
+            snd.cc.cc.set_cwnd(send::smss(snd, tcb));
         }
     }
-    if let Some(sample) = send::ts_rtt_sample(&tcb, seg, now) {
+    if let Some(sample) = send::ts_rtt_sample(tcb, seg, now) {
         send::rtt_update(&mut tcb.rtx, sample, cfg);
-    } else if tcb.rtx.retries == 0 && dup_syn_answered.is_none() && tcb.rtx.sent_at != now {
+    } else if tcb.rtx.retries == 0 && !dup_syn_answered && tcb.rtx.sent_at != now {
         rtt_sample(&mut tcb.rtx, now, cfg);
     } else if tcb.rtx.retries > 0 && tcb.rtx.rtt.is_none() {
         // RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN
@@ -285,29 +364,6 @@ pub(crate) fn syn_received<'a>(
         // TCP_TIMEOUT_FALLBACK).
         tcb.rtx.rto = tcb.rtx.rto.max(Duration::from_secs(3)).min(cfg.rto_max);
     }
-    tcb.timers.clear(Timer::Retransmit);
-    tcb.rtx.retries = 0;
-    tcb.rtx.backoff = 0;
-    snd.una = ack;
-    // "...and continue processing with the variables below set to:
-    // SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK"
-    snd.wnd = u32::from(seg.window_len) << snd.wscale;
-    snd.max_wnd = snd.max_wnd.max(snd.wnd);
-    snd.wl1 = seg.seq_number;
-    snd.wl2 = ack;
-    t.event(Event::Established);
-    let est = Open { tcb, snd, rcv };
-    // The rest of the segment (text, FIN) as in ESTABLISHED.
-    let mut t = t;
-    after_ack(OpenKind::Established, est, false, seg, now, cfg, rx, &mut t);
-    if close_queued {
-        // RFC 9293 §3.10.4: the CLOSE queued in SYN-RECEIVED is processed
-        // now that the connection is ESTABLISHED (or CLOSE-WAIT, if this
-        // segment carried the peer's FIN); `poll_transmit` sends the FIN.
-        let c = t.state.close(now, cfg);
-        t.state = c.state;
-    }
-    t
 }
 
 /// A simultaneous open (RFC 9293 §3.5, figure 7): both sides in

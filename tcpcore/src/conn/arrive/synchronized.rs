@@ -1,11 +1,15 @@
 //! RFC 9293 §3.10.7.4 in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2: the
-//! checks, then the ACK, then URG, text and FIN (sixth to eighth).
+//! shared steps one to five (`steps.rs`), then URG, text and FIN (sixth to
+//! eighth).
 
-use crate::conn::arrive::checks::{
-    challenge_allowed, check_ack, front_checks, update_ts_recent, AckCheck,
+use core::ops::ControlFlow;
+
+use crate::conn::arrive::checks::{check_ack, update_ts_recent};
+use crate::conn::arrive::steps::{
+    fifth_ack, first_sequence, fourth_syn, second_rst, stopped, third_security, Arrival, Rcv, Step,
+    Stop,
 };
-use crate::conn::arrive::close_reason_rst;
-use crate::conn::recv::ack::{ack_policy, advertise, make_ack, make_ack_closed};
+use crate::conn::recv::ack::{ack_policy, advertise, make_ack_closed};
 use crate::conn::recv::text::take_text;
 use crate::conn::state::OpenKind;
 use crate::conn::timers::time_wait_timer;
@@ -17,6 +21,13 @@ use crate::conn::{Timer, TimerTable};
 use crate::time::Instant;
 use crate::wire::{TcpControl, TcpRepr};
 
+fn wrap(kind: OpenKind, s: Open) -> State {
+    match kind {
+        OpenKind::Established => State::Established(s),
+        OpenKind::FinWait1 => State::FinWait1(s),
+    }
+}
+
 #[inline]
 pub(crate) fn open<'a>(
     kind: OpenKind,
@@ -26,51 +37,61 @@ pub(crate) fn open<'a>(
     cfg: &Config,
     rx: &mut RecvBuffer<'_>,
 ) -> Transition<'a> {
-    let wrap = |k: OpenKind, s: Open| match k {
-        OpenKind::Established => State::Established(s),
-        OpenKind::FinWait1 => State::FinWait1(s),
-    };
     // The state goes into the transition once, at the end of each path.
     let mut t = Transition::new(State::Closed(CloseReason::Normal));
-    let snd_nxt = s.snd.nxt;
-    if let Err(why) = front_checks(&mut s.tcb, snd_nxt, &mut s.rcv, rx, seg, now, cfg, &mut t) {
-        // RFC 9293 §3.10.7.4: "If the RCV.WND is zero, no segments will be
-        // acceptable, but special allowance should be made to accept valid
-        // ACKs". A segment at RCV.NXT refused only for our zero window still
-        // carries the peer's ACK and window: without them a sender whose
-        // own buffer is full (an echo) and a peer that keeps sending data
-        // would wait on each other for ever.
-        let wnd = s.rcv.adv_right.max(s.rcv.read + s.rcv.cap) - s.rcv.nxt;
-        if why == SegmentDrop::OutOfWindow
-            && wnd == 0
-            && seg.seq_number == s.rcv.nxt
-            && matches!(seg.control, TcpControl::None | TcpControl::Fin)
-        {
-            let _ = check_ack(&mut s.snd, &mut s.tcb, seg, now, cfg);
-        }
-        t.state = wrap(kind, s);
-        return t.drop_seg(why);
-    }
-    if seg.control == TcpControl::Rst {
-        t.state = close_reason_rst(&mut t);
-        return t;
-    }
-    match check_ack(&mut s.snd, &mut s.tcb, seg, now, cfg) {
-        AckCheck::ChallengeAndDrop => {
-            // RFC 5961 §5.2 / RFC 9293: an ACK for something not yet sent is
-            // answered with an ACK and dropped; a segment without ACK is
-            // dropped silently.
-            if seg.ack_number.is_some() && challenge_allowed(&mut s.tcb, now, cfg) {
-                let r = make_ack(&mut s.tcb, snd_nxt, &mut s.rcv, rx, now);
-                t.reply(r);
-            }
-            t.state = wrap(kind, s);
-            t.drop_seg(SegmentDrop::BadAck)
-        }
-        AckCheck::Ok { fin_acked } => {
+    match first_to_fifth(&mut s, seg, now, cfg, rx, &mut t) {
+        ControlFlow::Continue(fin_acked) => {
             after_ack(kind, s, fin_acked, seg, now, cfg, rx, &mut t);
             t
         }
+        ControlFlow::Break(stop) => {
+            if stop == Stop::Drop(SegmentDrop::OutOfWindow) {
+                zero_window_ack(&mut s, seg, now, cfg);
+            }
+            stopped(t, stop, wrap(kind, s))
+        }
+    }
+}
+
+/// RFC 9293 §3.10.7.4 first to fifth, as every synchronized state with an
+/// open receive half takes them.
+fn first_to_fifth(
+    s: &mut Open,
+    seg: &TcpRepr<'_>,
+    now: Instant,
+    cfg: &Config,
+    rx: &RecvBuffer<'_>,
+    t: &mut Transition<'_>,
+) -> Step<bool> {
+    let Open { tcb, snd, rcv } = s;
+    let mut a = Arrival {
+        tcb,
+        snd_nxt: snd.nxt,
+        rcv: Rcv::Open(rcv, rx),
+        now,
+        cfg,
+        synchronized: true,
+    };
+    first_sequence(&mut a, seg, t)?;
+    second_rst(&mut a, seg, t)?;
+    third_security()?;
+    fourth_syn(&mut a, seg, t)?;
+    fifth_ack(&mut a, snd, seg, t)
+}
+
+/// RFC 9293 §3.10.7.4: "If the RCV.WND is zero, no segments will be
+/// acceptable, but special allowance should be made to accept valid ACKs".
+/// A segment at RCV.NXT refused only for our zero window still carries the
+/// peer's ACK and window: without them a sender whose own buffer is full
+/// (an echo) and a peer that keeps sending data would wait on each other
+/// for ever.
+fn zero_window_ack(s: &mut Open, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) {
+    let wnd = s.rcv.adv_right.max(s.rcv.read + s.rcv.cap) - s.rcv.nxt;
+    if wnd == 0
+        && seg.seq_number == s.rcv.nxt
+        && matches!(seg.control, TcpControl::None | TcpControl::Fin)
+    {
+        let _ = check_ack(&mut s.snd, &mut s.tcb, seg, now, cfg);
     }
 }
 
@@ -91,67 +112,17 @@ pub(crate) fn after_ack<'a>(
 ) {
     update_ts_recent(&mut s.tcb, seg, now);
     // Sixth: URG. RFC 6093: urgent data is delivered in line; nothing to do.
-    // Seventh and eighth: text and FIN.
+    // Seventh: text.
     let text = take_text(&mut s.rcv, rx, seg, t);
     if text.dropped > 0 && t.dropped.is_none() && t.data.is_empty() && t.buffered == 0 {
         t.dropped = Some(SegmentDrop::NoBuffer);
     }
-    let snd_nxt = s.snd.nxt;
+    // Eighth: FIN.
     if text.fin {
-        t.event(Event::PeerClosed);
-        let Open {
-            mut tcb,
-            snd,
-            mut rcv,
-        } = s;
-        let window = advertise(&mut rcv);
-        let closed = RecvClosed {
-            nxt: rcv.nxt,
-            window,
-            read: rcv.read,
-            right: rcv.adv_right.max(rcv.nxt),
-        };
-        match (kind, fin_acked) {
-            (OpenKind::Established, _) => {
-                let mut hc = HalfClosed {
-                    tcb,
-                    snd,
-                    rcv: closed,
-                };
-                // The endpoint closes our side once the application has
-                // read everything (`Config::close_on_peer_fin`); its FIN
-                // then replaces this ACK.
-                let r = make_ack_closed(&mut hc.tcb, snd_nxt, &closed, now);
-                t.reply(r);
-                t.state = State::CloseWait(hc);
-            }
-            (OpenKind::FinWait1, false) => {
-                // "If our FIN has not been ACKed, enter CLOSING."
-                let mut hc = HalfClosed {
-                    tcb,
-                    snd,
-                    rcv: closed,
-                };
-                let r = make_ack_closed(&mut hc.tcb, snd_nxt, &closed, now);
-                t.reply(r);
-                t.state = State::Closing(hc);
-            }
-            (OpenKind::FinWait1, true) => {
-                // "If our FIN has been ACKed (perhaps in this segment), then
-                // enter TIME-WAIT, start the time-wait timer".
-                let r = make_ack_closed(&mut tcb, snd_nxt, &closed, now);
-                t.reply(r);
-                t.state = State::TimeWait(TimeWait {
-                    ts: tcb.ts,
-                    snd_nxt,
-                    rcv: closed,
-                    timers: time_wait_timer(now, cfg),
-                    challenge: (now, 0),
-                });
-            }
-        }
+        t.state = eighth_fin(kind, s, fin_acked, now, cfg, t);
         return;
     }
+    let snd_nxt = s.snd.nxt;
     ack_policy(
         &mut s.tcb,
         snd_nxt,
@@ -171,6 +142,60 @@ pub(crate) fn after_ack<'a>(
             State::FinWait2(FinWait2 { tcb, snd, rcv })
         }
     };
+}
+
+/// RFC 9293 §3.10.7.4 eighth: the peer's FIN, in order. It is acknowledged
+/// at once; the next state is CLOSE-WAIT, CLOSING or TIME-WAIT.
+fn eighth_fin(
+    kind: OpenKind,
+    s: Open,
+    fin_acked: bool,
+    now: Instant,
+    cfg: &Config,
+    t: &mut Transition<'_>,
+) -> State {
+    t.event(Event::PeerClosed);
+    let Open {
+        mut tcb,
+        snd,
+        mut rcv,
+    } = s;
+    let snd_nxt = snd.nxt;
+    let window = advertise(&mut rcv);
+    let closed = RecvClosed {
+        nxt: rcv.nxt,
+        window,
+        read: rcv.read,
+        right: rcv.adv_right.max(rcv.nxt),
+    };
+    // The endpoint closes our side of a CLOSE-WAIT once the application
+    // has read everything (`Config::close_on_peer_fin`); its FIN then
+    // replaces this ACK.
+    let r = make_ack_closed(&mut tcb, snd_nxt, &closed, now);
+    t.reply(r);
+    match (kind, fin_acked) {
+        // "ESTABLISHED STATE: Enter the CLOSE-WAIT state."
+        (OpenKind::Established, _) => State::CloseWait(HalfClosed {
+            tcb,
+            snd,
+            rcv: closed,
+        }),
+        // "If our FIN has not been ACKed, enter CLOSING."
+        (OpenKind::FinWait1, false) => State::Closing(HalfClosed {
+            tcb,
+            snd,
+            rcv: closed,
+        }),
+        // "If our FIN has been ACKed (perhaps in this segment), then enter
+        // TIME-WAIT, start the time-wait timer".
+        (OpenKind::FinWait1, true) => State::TimeWait(TimeWait {
+            ts: tcb.ts,
+            snd_nxt,
+            rcv: closed,
+            timers: time_wait_timer(now, cfg),
+            challenge: (now, 0),
+        }),
+    }
 }
 
 #[inline]

@@ -29,7 +29,7 @@ use crate::wire::{SackBlocks, TcpControl, TcpOptions};
 /// buffer, which would be dropped and never acknowledged, and the window
 /// would never reach zero. RFC 7323 §2.4 allows exactly this retraction of
 /// less than one unit with a non-zero shift; `adv_right` keeps the old
-/// edge, and the acceptability test (`front_checks`) still accepts every
+/// edge, and the acceptability test (`first_sequence`) still accepts every
 /// byte up to it, which the buffer has room for. (Linux's tcp_select_window
 /// rounds the current window up instead, relying on the slack of its
 /// socket memory accounting; this buffer has none.)

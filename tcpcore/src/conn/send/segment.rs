@@ -177,11 +177,33 @@ fn new_data(
         }
         return None;
     }
-    let all = len == avail;
-    let idle = snd.nxt == snd.una;
     // A segment cut short by the end of the ring is not a small segment:
     // the rest follows at once from the ring's start.
     let ring_cut = len == ring_room(snd.nxt, ring) && len < avail.min(mss);
+    if holds_back(snd, tcb, len, avail, wnd_room, ring_cut, mss, now, cfg) {
+        return None;
+    }
+    snd.cc.sws_override = false;
+    Some(send_new(snd, tcb, len, fin_seq, now, cfg))
+}
+
+/// Whether a new-data segment of `len` bytes waits: Nagle or sender-side
+/// silly window avoidance holds it back. `ring_cut`: the segment is cut
+/// short by the end of the ring.
+#[allow(clippy::too_many_arguments)] // the sizes the decision weighs
+fn holds_back(
+    snd: &SendHalf,
+    tcb: &mut Tcb,
+    len: u32,
+    avail: u32,
+    wnd_room: u32,
+    ring_cut: bool,
+    mss: u32,
+    now: Instant,
+    cfg: &Config,
+) -> bool {
+    let all = len == avail;
+    let idle = snd.nxt == snd.una;
     // Nagle (RFC 896, RFC 9293 §3.7.4): with data in flight, hold back a
     // segment smaller than the MSS. Sender-side silly window avoidance
     // (RFC 9293 §3.8.6.2.1, MUST-38): send a full segment, or all that
@@ -209,10 +231,9 @@ fn new_data(
             let at = now + sws_override_after(&tcb.rtx);
             tcb.timers.set_rto(Timer::SwsOverride, at);
         }
-        return None;
+        return true;
     }
-    snd.cc.sws_override = false;
-    Some(send_new(snd, tcb, len, fin_seq, now, cfg))
+    false
 }
 
 /// The room cwnd leaves for new data: after the restart window (RFC 5681
