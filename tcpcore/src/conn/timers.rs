@@ -82,6 +82,17 @@ const HALF_CLOSED: &[Timer] = &[
 ];
 const TIME_WAIT: &[Timer] = &[Timer::TimeWait];
 
+/// The bits of `timers` in a [`TimerTable`]'s `armed` mask.
+const fn mask_of(timers: &[Timer]) -> u8 {
+    let mut m = 0;
+    let mut i = 0;
+    while i < timers.len() {
+        m |= 1 << timers[i] as u8;
+        i += 1;
+    }
+    m
+}
+
 /// A connection's timer table: one deadline per [`Timer`], each armed or
 /// not. Unarmed slots hold [`Instant::ZERO`], so that equal tables compare
 /// equal.
@@ -139,6 +150,22 @@ impl TimerTable {
             .min_by_key(|&(_, at)| at)
     }
 
+    /// The earliest deadline among the armed timers whose bits are in
+    /// `mask`: a walk over the set bits only (usually one or two), since
+    /// the endpoint asks for it after every segment.
+    pub(crate) fn earliest(&self, mask: u8) -> Option<Instant> {
+        let mut bits = self.armed & mask;
+        let mut best: Option<Instant> = None;
+        while bits != 0 {
+            let at = self.at[bits.trailing_zeros() as usize];
+            bits &= bits - 1;
+            if best.is_none_or(|b| at < b) {
+                best = Some(at);
+            }
+        }
+        best
+    }
+
     /// The timer in the retransmission slot (retransmission, persist or
     /// silly-window override), and when it fires.
     pub(crate) fn rto(&self) -> Option<(Timer, Instant)> {
@@ -186,15 +213,25 @@ impl TimerTable {
 impl State {
     /// The timer table and the timers this state runs.
     fn timer_table(&self) -> Option<(&TimerTable, &'static [Timer])> {
+        self.timer_runs().map(|(t, runs, _)| (t, runs))
+    }
+
+    /// The timer table, the timers this state runs, and their bits.
+    fn timer_runs(&self) -> Option<(&TimerTable, &'static [Timer], u8)> {
+        const SYN_BITS: u8 = mask_of(SYN);
+        const OPEN_BITS: u8 = mask_of(OPEN);
+        const FIN_WAIT_2_BITS: u8 = mask_of(FIN_WAIT_2);
+        const HALF_CLOSED_BITS: u8 = mask_of(HALF_CLOSED);
+        const TIME_WAIT_BITS: u8 = mask_of(TIME_WAIT);
         match self {
-            State::SynSent(s) => Some((&s.timers, SYN)),
-            State::SynReceived(s) => Some((&s.tcb.timers, SYN)),
-            State::Established(s) | State::FinWait1(s) => Some((&s.tcb.timers, OPEN)),
-            State::FinWait2(s) => Some((&s.tcb.timers, FIN_WAIT_2)),
+            State::SynSent(s) => Some((&s.timers, SYN, SYN_BITS)),
+            State::SynReceived(s) => Some((&s.tcb.timers, SYN, SYN_BITS)),
+            State::Established(s) | State::FinWait1(s) => Some((&s.tcb.timers, OPEN, OPEN_BITS)),
+            State::FinWait2(s) => Some((&s.tcb.timers, FIN_WAIT_2, FIN_WAIT_2_BITS)),
             State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
-                Some((&s.tcb.timers, HALF_CLOSED))
+                Some((&s.tcb.timers, HALF_CLOSED, HALF_CLOSED_BITS))
             }
-            State::TimeWait(s) => Some((&s.timers, TIME_WAIT)),
+            State::TimeWait(s) => Some((&s.timers, TIME_WAIT, TIME_WAIT_BITS)),
             State::Closed(_) => None,
         }
     }
@@ -214,7 +251,8 @@ impl State {
     /// The earliest instant at which [`State::on_timeout`] has work to do:
     /// the `min` of the state's [`TimerTable`].
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.next_timer().map(|(_, at)| at)
+        let (table, _, bits) = self.timer_runs()?;
+        table.earliest(bits)
     }
 
     /// Timers fire (quinn's `handle_timeout`): retransmit the SYN-ACK, or
