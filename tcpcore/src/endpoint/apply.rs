@@ -69,6 +69,7 @@ impl Endpoint<'_> {
     /// The new state goes into the table once (what follows works on it
     /// there, in place); the half-open count and the application learn of
     /// the change.
+    #[inline]
     fn enter<I: Io>(&mut self, at: &Target, from: StateName, state: &State, io: &mut I) {
         let to = state.name();
         let mut lq = super::listeners::Membership::NONE;
@@ -93,6 +94,7 @@ impl Endpoint<'_> {
     /// Returns whether the application knows of the connection: one that
     /// leaves SYN-RECEIVED without being established was never reported to
     /// the application, so its end is not either.
+    #[inline]
     fn report_established<'e, I: Io>(
         &mut self,
         at: &Target,
@@ -116,6 +118,7 @@ impl Endpoint<'_> {
     /// as much. Returns the window update to send when there are no
     /// `replies`; otherwise the replies, made before the application took
     /// the data, advertise the window as it is now instead.
+    #[inline]
     fn reopen_window(
         &mut self,
         i: u32,
@@ -143,6 +146,7 @@ impl Endpoint<'_> {
 
     /// The seed's behaviour: once the peer's FIN is in and everything
     /// before it read, close our side. Returns the replies of that close.
+    #[inline]
     fn close_after_peer_fin(&mut self, i: u32, now: Instant) -> heapless::Vec<Reply, 2> {
         let cfg = self.cfg.conn;
         let Some(state) = self.slots[i as usize].conn.as_mut().map(|c| &mut c.state) else {
@@ -164,6 +168,7 @@ impl Endpoint<'_> {
     /// blocks) is left out, and with batching on one that only moves
     /// RCV.NXT forward (`advanced`) is held. Returns the state's name after
     /// sending, and whether it is closed.
+    #[inline]
     fn send_replies<'r, I: Io>(
         &mut self,
         at: &Target,
@@ -213,6 +218,7 @@ impl Endpoint<'_> {
     /// Reports the events after establishment: the peer's FIN, and the end
     /// of the connection (only counted when the application never knew of
     /// it, see [`Endpoint::report_established`]).
+    #[inline]
     fn report_events<'e, I: Io>(
         &mut self,
         at: &Target,
@@ -241,6 +247,7 @@ impl Endpoint<'_> {
 
     /// Frees slot `i` when its connection is closed; otherwise files it in
     /// the timer heap (and on the TIME-WAIT list when it entered TIME-WAIT).
+    #[inline]
     fn refile(&mut self, i: u32, last: StateName, closed: bool) {
         if closed {
             self.remove(i);

@@ -132,6 +132,7 @@ pub(super) struct Listener {
 
 impl Listener {
     /// A queued listener whose accept queue is full.
+    #[inline]
     pub(super) fn queue_full(&self) -> bool {
         !self.auto_accept && self.queued >= usize::from(self.backlog)
     }
@@ -187,17 +188,20 @@ impl Listeners {
 
     /// The listener for a segment to `port`: the exact one, or else the
     /// any-port listener.
+    #[inline]
     pub(super) fn find(&self, port: u16) -> Option<ListenerId> {
         self.exact(port).or_else(|| self.id_of(ANY))
     }
 
     /// The listener of exactly `port`.
+    #[inline]
     pub(super) fn exact(&self, port: u16) -> Option<ListenerId> {
         (0..LISTENERS)
             .find(|&i| self.entries[i].is_some_and(|l| l.port == port))
             .and_then(|i| self.id_of(i))
     }
 
+    #[inline]
     fn id_of(&self, i: usize) -> Option<ListenerId> {
         self.entries[i].map(|_| ListenerId {
             index: i as u8,
@@ -205,6 +209,7 @@ impl Listeners {
         })
     }
 
+    #[inline]
     pub(super) fn get(&self, id: Option<ListenerId>) -> Option<&Listener> {
         let id = id?;
         let i = usize::from(id.index);
@@ -214,6 +219,7 @@ impl Listeners {
         self.entries[i].as_ref()
     }
 
+    #[inline]
     pub(super) fn get_mut(&mut self, id: Option<ListenerId>) -> Option<&mut Listener> {
         let id = id?;
         let i = usize::from(id.index);
@@ -353,6 +359,7 @@ impl Endpoint<'_> {
 
     /// The connection in slot `i` is established: on a queued listener it
     /// joins the tail of the accept queue.
+    #[inline]
     pub(super) fn enqueue(&mut self, i: u32) {
         let Some(m) = self.slots[i as usize].conn.as_ref().map(|c| c.lq) else {
             return;
@@ -421,6 +428,7 @@ impl Endpoint<'_> {
     /// connection stays in SYN-RECEIVED; the client's next segment, or its
     /// answer to our SYN-ACK retransmission, completes it once there is
     /// room.
+    #[inline]
     pub(super) fn accept_overflow(&self, i: u32, tcp: &TcpRepr<'_>) -> bool {
         let Some(c) = self.slots[i as usize].conn.as_ref() else {
             return false;
@@ -436,6 +444,7 @@ impl Endpoint<'_> {
 
     /// The connection with membership `m` enters (`+1`) or leaves (`-1`)
     /// SYN-RECEIVED: its listener's count follows the endpoint's.
+    #[inline]
     pub(super) fn listener_half_open(&mut self, m: Membership, entered: bool) {
         if let Some(l) = self.listeners.get_mut(m.listener) {
             if entered {

@@ -35,6 +35,7 @@ pub(super) struct Neighbors {
 }
 
 impl Neighbors {
+    #[inline]
     pub(super) fn get(&self, addr: Ipv4Addr) -> Option<EthernetAddress> {
         self.entries.iter().find(|e| e.0 == addr).map(|e| e.1)
     }
@@ -60,6 +61,7 @@ impl Neighbors {
 
 /// The address whose MAC frames to `remote` go to: `remote` itself on our
 /// subnet (or always, without a gateway), else the gateway.
+#[inline]
 pub(super) fn next_hop(cfg: &EndpointConfig, remote: Ipv4Addr) -> Ipv4Addr {
     let Some(gw) = cfg.gateway else {
         return remote;
@@ -162,6 +164,7 @@ impl Endpoint<'_> {
 
     /// The MAC to send connection `i`'s frames to: its own, or, while
     /// unresolved, the cache's (which it then keeps).
+    #[inline]
     pub(super) fn peer_mac_of(&mut self, i: u32) -> EthernetAddress {
         let cfg = &self.cfg;
         let Some(conn) = self.slots.get_mut(i as usize).and_then(|s| s.conn.as_mut()) else {

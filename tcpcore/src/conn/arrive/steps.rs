@@ -41,6 +41,7 @@ pub(crate) type Step<T = ()> = ControlFlow<Stop, T>;
 
 /// The next state after a [`Stop`]: `stay` (the state the segment found,
 /// with what the steps changed in it) unless the connection was reset.
+#[inline]
 pub(crate) fn stopped<'a>(mut t: Transition<'a>, stop: Stop, stay: State) -> Transition<'a> {
     match stop {
         Stop::Drop(why) => {
@@ -77,6 +78,7 @@ pub(crate) enum Rcv<'x, 'b> {
 }
 
 impl Rcv<'_, '_> {
+    #[inline]
     pub(crate) fn nxt(&self) -> SeqNum {
         match self {
             Rcv::Open(rcv, _) => rcv.nxt,
@@ -85,6 +87,7 @@ impl Rcv<'_, '_> {
     }
 
     /// RCV.WND for the acceptability test (first).
+    #[inline]
     fn window(&self) -> u32 {
         match self {
             // The buffer space from RCV.NXT (the application has consumed
@@ -100,6 +103,7 @@ impl Rcv<'_, '_> {
     /// The right edge of the window a RST is judged against (RFC 5961
     /// §3.2): the one last advertised -- what the peer was told, not the
     /// larger buffer space that data may still use.
+    #[inline]
     fn rst_right(&self) -> SeqNum {
         match self {
             Rcv::Open(rcv, _) => rcv.adv_right,
@@ -123,6 +127,7 @@ pub(crate) struct Arrival<'x, 'b> {
 
 impl Arrival<'_, '_> {
     /// Sends an ACK of RCV.NXT now, if `allowed`.
+    #[inline]
     pub(crate) fn ack_if(&mut self, allowed: bool, t: &mut Transition<'_>) {
         if allowed {
             let r = self.ack();
@@ -139,6 +144,7 @@ impl Arrival<'_, '_> {
     }
 
     /// An ACK within RFC 5961 §7's challenge-ACK budget.
+    #[inline]
     pub(crate) fn challenge(&mut self, t: &mut Transition<'_>) {
         let allowed = challenge_allowed(self.tcb, self.now, self.cfg);
         self.ack_if(allowed, t);
@@ -158,6 +164,7 @@ impl Arrival<'_, '_> {
 /// a SYN in the fourth, "irrespective of the sequence number" (RFC 5961
 /// §4.2; so that the window test's ACK does not answer every forged SYN
 /// outside the challenge-ACK budget).
+#[inline]
 pub(crate) fn first_sequence(a: &mut Arrival, seg: &TcpRepr<'_>, t: &mut Transition<'_>) -> Step {
     match seg.control {
         TcpControl::Rst => return ControlFlow::Continue(()),
@@ -191,6 +198,7 @@ pub(crate) fn first_sequence(a: &mut Arrival, seg: &TcpRepr<'_>, t: &mut Transit
 /// current receive window, TCP MUST send an acknowledgment (challenge
 /// ACK)". The window is [RCV.NXT, the right edge last advertised); a RST
 /// whose text starts below RCV.NXT is outside it.
+#[inline]
 pub(crate) fn second_rst(a: &mut Arrival, seg: &TcpRepr<'_>, t: &mut Transition<'_>) -> Step {
     if seg.control != TcpControl::Rst {
         return ControlFlow::Continue(());
@@ -208,6 +216,7 @@ pub(crate) fn second_rst(a: &mut Arrival, seg: &TcpRepr<'_>, t: &mut Transition<
 
 /// RFC 9293 §3.10.7.4 third: security and compartment. No IP security
 /// options are used (RFC 9293 deprecates the check); nothing to do.
+#[inline]
 pub(crate) fn third_security() -> Step {
     ControlFlow::Continue(())
 }
@@ -216,6 +225,7 @@ pub(crate) fn third_security() -> Step {
 /// the SYN bit is set, irrespective of the sequence number, TCP MUST send an
 /// ACK (also referred to as challenge ACK) to the remote peer", within the
 /// rate limit of §7, and drop the segment.
+#[inline]
 pub(crate) fn fourth_syn(a: &mut Arrival, seg: &TcpRepr<'_>, t: &mut Transition<'_>) -> Step {
     if seg.control != TcpControl::Syn {
         return ControlFlow::Continue(());
@@ -228,6 +238,7 @@ pub(crate) fn fourth_syn(a: &mut Arrival, seg: &TcpRepr<'_>, t: &mut Transition<
 /// off drop the segment"; an ACK outside RFC 5961 §5.2's range is answered
 /// with an ACK (rate-limited, §7) and dropped; an acceptable one is taken
 /// ([`check_ack`]). Goes on with whether our FIN is now acknowledged.
+#[inline]
 pub(crate) fn fifth_ack(
     a: &mut Arrival,
     snd: &mut SendHalf,

@@ -185,6 +185,7 @@ pub(crate) fn syn_received<'a>(
 /// duplicates are debounced, one per `cfg.syn_debounce` (Linux:
 /// tcp_oow_rate_limited with tcp_invalid_ratelimit, 500 ms); the SYN-ACKs
 /// of `accept` and of the retransmission timer do not count.
+#[inline]
 fn retransmitted_syn<'a>(
     s: &mut SynReceived,
     seg: &TcpRepr<'_>,
@@ -212,6 +213,7 @@ fn retransmitted_syn<'a>(
 /// second steps, with a SYN judged by the first as RFC 9293 orders it (RFC
 /// 5961 §4 is for synchronized states); the fourth and fifth are
 /// SYN-RECEIVED's own. Goes on with the acceptable SEG.ACK.
+#[inline]
 fn first_to_fifth(
     s: &mut SynReceived,
     seg: &TcpRepr<'_>,
@@ -247,6 +249,7 @@ fn first_to_fifth(
 /// directions for synchronized states": a connection we opened
 /// (simultaneous open) answers with RFC 5961 §4's challenge ACK and stays
 /// (Linux tcp_validate_incoming).
+#[inline]
 fn fourth_syn_received(
     a: &mut Arrival,
     simultaneous: bool,
@@ -263,6 +266,7 @@ fn fourth_syn_received(
 /// SND.NXT, then enter ESTABLISHED state ... If the segment acknowledgment
 /// is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST> and send
 /// it"; "if the ACK bit is off drop the segment".
+#[inline]
 fn fifth_syn_received(
     s: &SynReceived,
     seg: &TcpRepr<'_>,
@@ -284,6 +288,7 @@ fn fifth_syn_received(
 /// processing with the variables below set to: SND.WND <- SEG.WND, SND.WL1
 /// <- SEG.SEQ, SND.WL2 <- SEG.ACK". Returns the ESTABLISHED connection and
 /// whether a CLOSE was queued.
+#[inline]
 fn establish(
     s: SynReceived,
     ack: SeqNum,

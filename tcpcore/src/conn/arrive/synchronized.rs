@@ -55,6 +55,7 @@ pub(crate) fn open<'a>(
 
 /// RFC 9293 §3.10.7.4 first to fifth, as every synchronized state with an
 /// open receive half takes them.
+#[inline]
 fn first_to_fifth(
     s: &mut Open,
     seg: &TcpRepr<'_>,
@@ -85,6 +86,7 @@ fn first_to_fifth(
 /// peer's ACK and window: without them a sender whose own buffer is full
 /// (an echo) and a peer that keeps sending data would wait on each other
 /// for ever.
+#[inline]
 fn zero_window_ack(s: &mut Open, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) {
     let wnd = s.rcv.adv_right.max(s.rcv.read + s.rcv.cap) - s.rcv.nxt;
     if wnd == 0
@@ -146,6 +148,7 @@ pub(crate) fn after_ack<'a>(
 
 /// RFC 9293 §3.10.7.4 eighth: the peer's FIN, in order. It is acknowledged
 /// at once; the next state is CLOSE-WAIT, CLOSING or TIME-WAIT.
+#[inline]
 fn eighth_fin(
     kind: OpenKind,
     s: Open,
