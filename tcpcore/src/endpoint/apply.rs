@@ -49,9 +49,12 @@ impl Endpoint<'_> {
         let reported = self.report_established(&at, from, &mut events, io);
         let mut replies = t.replies;
         let consumed = self.deliver(i, at.id, &at.tuple, t.state.unread(), t.data, io);
+        // Built in place: a `Vec` of replies is a few hundred bytes to move.
         let mut more: heapless::Vec<Reply, 4> = heapless::Vec::new();
-        more.extend(self.reopen_window(i, consumed, &mut replies, now));
-        more.extend(self.close_after_peer_fin(i, now));
+        if let Some(update) = self.reopen_window(i, consumed, &mut replies, now) {
+            let _ = more.push(update);
+        }
+        self.close_after_peer_fin(i, now, &mut more);
         let advanced = !t.data.is_empty() || t.buffered > 0;
         let all = replies.iter().chain(more.iter());
         let (last, closed) = self.send_replies(&at, all, advanced, now, io);
@@ -145,22 +148,24 @@ impl Endpoint<'_> {
     }
 
     /// The seed's behaviour: once the peer's FIN is in and everything
-    /// before it read, close our side. Returns the replies of that close.
+    /// before it read, close our side. The replies of that close go into
+    /// `more`.
     #[inline]
-    fn close_after_peer_fin(&mut self, i: u32, now: Instant) -> heapless::Vec<Reply, 2> {
+    fn close_after_peer_fin(&mut self, i: u32, now: Instant, more: &mut heapless::Vec<Reply, 4>) {
         let cfg = self.cfg.conn;
+        if !cfg.close_on_peer_fin {
+            return;
+        }
         let Some(state) = self.slots[i as usize].conn.as_mut().map(|c| &mut c.state) else {
-            return heapless::Vec::new();
+            return;
         };
-        if cfg.close_on_peer_fin
-            && matches!(state, State::CloseWait(_))
-            && state.unread().is_some_and(|(r, e)| r == e)
-        {
+        if matches!(state, State::CloseWait(_)) && state.unread().is_some_and(|(r, e)| r == e) {
             let c = state.close(now, &cfg);
             *state = c.state;
-            return c.replies;
+            for r in c.replies {
+                let _ = more.push(r);
+            }
         }
-        heapless::Vec::new()
     }
 
     /// Sends the connection's data and FIN first, then `replies`: a pure
