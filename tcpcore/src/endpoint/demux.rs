@@ -99,7 +99,8 @@ impl Endpoint<'_> {
         // The table first: a connection we opened has a port of its own,
         // not a listening port.
         let found = self.lookup(&tuple);
-        let listened = self.listeners.find(tcp.dst_port).is_some();
+        // The listeners are looked at only for a segment of no connection.
+        let listened = found.is_none() && self.listeners.find(tcp.dst_port).is_some();
         if let Err(why) = self.screen(eth, ip, found.is_some() || listened) {
             return self.drop_frame(why);
         }
