@@ -4,9 +4,10 @@
 //! the end of stdin, and the run ends when both sides have closed.
 //!
 //! It is built from the server's parts: the raw socket and its filter
-//! ([`rawnet`]), the endpoint ([`tcpcore`]), the trace and pcap
-//! (`worker::trace`), the outgoing frame arena
-//! (`worker::tx`) and the receive step (`worker::receive`).
+//! ([`rawnet`]), the trace and pcap (`worker::trace`) and the outgoing
+//! frame arena (`worker::tx`); the connection is driven through
+//! [`tcpcore::Stack`], the pull API (issue #15): frames in, then staged
+//! frames and events out, nothing called back.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsFd, AsRawFd};
@@ -14,23 +15,25 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use rawnet::{Filter, Interface, RawSocket, SocketConfig};
-use tcpcore::wire::EthernetAddress;
+use rawnet::{CsumStatus, Filter, Interface, RawSocket, RxMeta, SocketConfig};
+use tcpcore::wire::{ChecksumPolicy, EthernetAddress};
 use tcpcore::{
-    CloseReason, Config, ConnId, Endpoint, EndpointConfig, Instant, OwnedStorage, StateName,
+    CloseReason, Config, ConnId, EndpointConfig, FourTuple, Instant, OwnedStackStorage, Stack,
+    StateName,
 };
 
+use crate::render::CsumNote;
 use crate::server::{mss_for, open_pcap, random_key, Failure};
 use crate::sys;
 use crate::worker::trace::Trace;
-use crate::worker::{receive, wait_for, Shared};
+use crate::worker::{wait_for, Shared};
 
 mod cli;
-mod io;
+mod driver;
 
 pub use cli::ClientCli;
 
-use io::ClientIo;
+use driver::Driver;
 
 /// The connection's receive and send buffers, each.
 const BUF: usize = 1 << 20;
@@ -38,6 +41,9 @@ const BUF: usize = 1 << 20;
 const READ_MAX: usize = 256 * 1024;
 /// Reads from stdin in one pass of the loop, at most.
 const READS_PER_PASS: usize = 16;
+/// The stack's staging area: what one call can stage, a send buffer's
+/// worth of full frames with their headers, and more.
+const STAGING: usize = 2 * BUF;
 /// The longest sleep on the socket.
 const MAX_WAIT: Duration = Duration::from_secs(1);
 
@@ -52,8 +58,9 @@ pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
     };
     let mut sock = open_socket(&iface, cli.ip, local_port)?;
     let shared = Shared::new(open_pcap(cli.pcap.as_deref())?);
-    let mut owned = OwnedStorage::new(1, BUF, BUF).map_err(|e| Failure::Runtime(e.to_string()))?;
-    let mut ep = Endpoint::new(endpoint_config(cli, &iface), owned.storage(), random_key()?)
+    let mut owned = OwnedStackStorage::new(1, BUF, BUF, STAGING)
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    let stack = Stack::new(endpoint_config(cli, &iface), owned.storage(), random_key()?)
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     sys::install_signal_handlers()
         .map_err(|e| Failure::Runtime(format!("installing signal handlers: {}", e.desc())))?;
@@ -63,9 +70,15 @@ pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
         (cli.debug, cli.verbose, cli.color.enabled()),
         shared.pcap_sink(),
     );
-    let mut cio = ClientIo::new(trace);
+    let tuple = FourTuple {
+        local_addr: cli.ip,
+        local_port,
+        remote_addr: *remote.ip(),
+        remote_port: remote.port(),
+    };
+    let mut d = Driver::new(stack, trace, tuple);
     if cli.debug || cli.verbose {
-        cio.trace.note(&format!(
+        d.trace.note(&format!(
             "connecting to {remote} from {}:{local_port} on {} (own address, answering ARP as {}), MSS {}",
             cli.ip,
             iface.name,
@@ -75,29 +88,32 @@ pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
     }
     let start = std::time::Instant::now();
     let clock = || Instant::from_micros(start.elapsed().as_micros() as u64);
-    let id = ep
-        .connect(local_port, remote, clock(), &mut cio)
+    let failed_before = *d.stack.endpoint().stats();
+    let id = d
+        .stack
+        .connect(local_port, remote, clock())
         .map_err(|e| Failure::Runtime(format!("cannot connect to {remote}: {e}")))?;
+    d.settle(id, clock());
     let mut session = Session {
         id,
         remote,
         input: Input::default(),
-        failed_before: *ep.stats(),
+        failed_before,
     };
-    let result = session.run(&mut ep, &mut sock, &mut cio, &clock);
-    let sent = shut_down(&mut ep, id, &mut sock, &mut cio, clock());
+    let result = session.run(&mut d, &mut sock, &clock);
+    let sent = shut_down(&mut d, id, &mut sock, clock());
     if cli.debug || cli.verbose {
-        cio.trace.note(&format!(
+        d.trace.note(&format!(
             "{} bytes sent, {} received in {:.3} s",
             session.input.sent,
-            ep.stats().bytes_delivered,
+            d.stack.endpoint().stats().bytes_delivered,
             start.elapsed().as_secs_f64()
         ));
-        cio.trace.flush();
+        d.trace.flush();
     }
     result?;
     sent?;
-    output_errors(&shared, &mut cio)?;
+    output_errors(&shared, &mut d)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -138,30 +154,27 @@ fn open_socket(iface: &Interface, ip: Ipv4Addr, local_port: u16) -> Result<RawSo
 /// The end of a run, also after an error: a connection still open is
 /// reset, not left; what is queued goes out and stdout is flushed.
 fn shut_down(
-    ep: &mut Endpoint<'_>,
+    d: &mut Driver<'_, '_>,
     id: ConnId,
     sock: &mut RawSocket,
-    cio: &mut ClientIo<'_>,
     now: Instant,
 ) -> Result<(), Failure> {
-    if ep
-        .state(id)
-        .is_some_and(|s| s.name() != StateName::TimeWait)
-    {
-        cio.trace.event_ts = SystemTime::now();
-        ep.abort(id, now, cio);
+    if d.stack.state(id).is_some_and(|s| s != StateName::TimeWait) {
+        d.trace.event_ts = SystemTime::now();
+        d.stack.abort(id, now);
+        d.settle(id, now);
     }
-    let sent = cio.send(sock);
-    cio.flush();
+    let sent = d.send(sock);
+    d.flush();
     sent
 }
 
 /// The errors of the outputs, the pcap file first, then stdout.
-fn output_errors(shared: &Shared, cio: &mut ClientIo<'_>) -> Result<(), Failure> {
+fn output_errors(shared: &Shared, d: &mut Driver<'_, '_>) -> Result<(), Failure> {
     if let Some(e) = shared.pcap().and_then(|mut p| p.error.take()) {
         return Err(Failure::Runtime(format!("writing the pcap file: {e}")));
     }
-    if let Some(e) = cio.out_error.take() {
+    if let Some(e) = d.out_error.take() {
         return Err(Failure::Runtime(format!(
             "writing the payload to stdout: {e}"
         )));
@@ -236,16 +249,13 @@ impl Input {
 
     /// Moves what stdin has ready into connection `id`'s send buffer, as far
     /// as it has room; queues our FIN after the end of stdin.
-    fn pump(
-        &mut self,
-        ep: &mut Endpoint<'_>,
-        id: ConnId,
-        now: Instant,
-        cio: &mut ClientIo<'_>,
-    ) -> Result<(), Failure> {
+    fn pump(&mut self, d: &mut Driver<'_, '_>, id: ConnId, now: Instant) -> Result<(), Failure> {
         for _ in 0..READS_PER_PASS {
             if !self.pending.is_empty() {
-                let n = ep.send(id, &self.pending, now, cio);
+                // Refused (full, or the connection closing): tried again
+                // on a later pass, or the end comes by the connection.
+                let n = d.stack.send(id, &self.pending, now).unwrap_or(0);
+                d.settle(id, now);
                 self.pending.drain(..n);
                 if !self.pending.is_empty() {
                     return Ok(());
@@ -254,11 +264,12 @@ impl Input {
             if self.eof {
                 if !self.fin {
                     self.fin = true;
-                    ep.close(id, now, cio);
+                    d.stack.close(id, now);
+                    d.settle(id, now);
                 }
                 return Ok(());
             }
-            let room = ep.send_room(id).min(READ_MAX);
+            let room = d.stack.endpoint().send_room(id).min(READ_MAX);
             if room == 0 || !stdin_ready(Duration::ZERO) {
                 return Ok(());
             }
@@ -317,11 +328,11 @@ impl Session {
     /// or a signal came (`Err`, with the line to print).
     fn run(
         &mut self,
-        ep: &mut Endpoint<'_>,
+        d: &mut Driver<'_, '_>,
         sock: &mut RawSocket,
-        cio: &mut ClientIo<'_>,
         clock: &impl Fn() -> Instant,
     ) -> Result<(), Failure> {
+        let id = self.id;
         loop {
             let now = clock();
             if sys::signals() > 0 {
@@ -330,30 +341,31 @@ impl Session {
                     self.remote
                 )));
             }
-            if ep.poll_timeout().is_some_and(|w| w <= now) {
-                cio.trace.event_ts = SystemTime::now();
-                ep.handle_timeout(now, cio);
+            if d.stack.poll_timeout().is_some_and(|w| w <= now) {
+                d.trace.event_ts = SystemTime::now();
+                d.stack.handle_timeout(now);
+                d.settle(id, now);
             }
-            if cio.established {
-                cio.trace.event_ts = SystemTime::now();
-                self.input.pump(ep, self.id, now, cio)?;
+            if d.established {
+                d.trace.event_ts = SystemTime::now();
+                self.input.pump(d, id, now)?;
             }
-            cio.send(sock)?;
-            if let Some(end) = self.end(ep, cio) {
+            d.send(sock)?;
+            if let Some(end) = self.end(d) {
                 return end;
             }
-            let wait = wait_for(ep, None, now, MAX_WAIT);
-            let stdin = cio.established && self.input.wants_stdin() && ep.send_room(self.id) > 0;
-            let wait = if stdin {
+            let wait = wait_for(d.stack.endpoint(), None, now, MAX_WAIT);
+            let room = d.stack.endpoint().send_room(id) > 0;
+            let wait = if d.established && self.input.wants_stdin() && room {
                 wait_both(sock, wait);
                 Duration::ZERO
             } else {
                 wait
             };
-            receive(sock, ep, cio, wait, clock)?;
-            cio.send(sock)?;
-            cio.flush();
-            if let Some(e) = cio.out_error.take() {
+            receive(sock, d, id, wait, clock)?;
+            d.send(sock)?;
+            d.flush();
+            if let Some(e) = d.out_error.take() {
                 return Err(Failure::Runtime(format!(
                     "writing the payload to stdout: {e}"
                 )));
@@ -364,12 +376,12 @@ impl Session {
     /// How the session ended, if it did: both sides closed and our FIN
     /// acknowledged (TIME-WAIT, or CLOSED from LAST-ACK), or the line of
     /// the error.
-    fn end(&self, ep: &Endpoint<'_>, cio: &ClientIo<'_>) -> Option<Result<(), Failure>> {
+    fn end(&self, d: &Driver<'_, '_>) -> Option<Result<(), Failure>> {
         let remote = self.remote;
         let fail = |msg: String| Some(Err(Failure::Runtime(msg)));
-        match cio.closed {
+        match d.closed {
             Some(CloseReason::Normal) => return Some(Ok(())),
-            Some(CloseReason::Reset) if !cio.established => {
+            Some(CloseReason::Reset) if !d.established => {
                 return fail(format!("connection refused by {remote}"))
             }
             Some(CloseReason::Reset) => return fail(format!("connection reset by {remote}")),
@@ -379,12 +391,12 @@ impl Session {
             Some(CloseReason::Aborted) => return fail(format!("connection to {remote} aborted")),
             None => {}
         }
-        match ep.state(self.id).map(|s| s.name()) {
+        match d.stack.state(self.id) {
             Some(StateName::TimeWait) => Some(Ok(())),
             Some(_) => None,
             // Gone without a `Closed` event: the handshake failed.
             None => {
-                let s = ep.stats();
+                let s = d.stack.endpoint().stats();
                 let b = &self.failed_before;
                 let more = |r| s.handshakes_failed_by(r) > b.handshakes_failed_by(r);
                 if more(CloseReason::Reset) {
@@ -397,4 +409,28 @@ impl Session {
             }
         }
     }
+}
+
+/// Waits up to `wait` for a batch of frames and hands each to the stack
+/// (traced first), settling connection `id` after each.
+fn receive(
+    sock: &mut RawSocket,
+    d: &mut Driver<'_, '_>,
+    id: ConnId,
+    wait: Duration,
+    clock: &impl Fn() -> Instant,
+) -> Result<(), Failure> {
+    sock.recv_batch(Some(wait), |frame, meta: &RxMeta| {
+        let now = clock();
+        let (policy, note) = match meta.csum {
+            CsumStatus::Unknown => (ChecksumPolicy::Verify, CsumNote::Plain),
+            CsumStatus::Valid => (ChecksumPolicy::Skip, CsumNote::Plain),
+            CsumStatus::NotReady => (ChecksumPolicy::Skip, CsumNote::NotReady),
+        };
+        d.trace.rx(frame, meta.timestamp, note);
+        d.stack.set_tcp_checksum(policy);
+        d.stack.handle_frame(now, frame);
+        d.settle(id, now);
+    })?;
+    Ok(())
 }
