@@ -18,7 +18,6 @@ use std::collections::VecDeque;
 
 use sim::{earliest, Link, LinkParams, Rng, Server, MS, SEC};
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketSet};
-use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant as SmolInstant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
@@ -29,53 +28,8 @@ const MIB: usize = 1 << 20;
 const MAX_TIME: u64 = 600 * SEC;
 const MAX_STEPS: u64 = 1_000_000;
 
-/// An Ethernet device whose queues the test fills and drains.
-struct SimDevice {
-    rx: VecDeque<Vec<u8>>,
-    tx: Vec<Vec<u8>>,
-    /// Largest Ethernet frame (header included, FCS not).
-    mtu: usize,
-}
-
-struct RxTok(Vec<u8>);
-
-struct TxTok<'a>(&'a mut Vec<Vec<u8>>);
-
-impl phy::RxToken for RxTok {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-
-impl phy::TxToken for TxTok<'_> {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut buf = vec![0; len];
-        let r = f(&mut buf);
-        self.0.push(buf);
-        r
-    }
-}
-
-impl Device for SimDevice {
-    type RxToken<'a> = RxTok;
-    type TxToken<'a> = TxTok<'a>;
-
-    fn receive(&mut self, _now: SmolInstant) -> Option<(RxTok, TxTok<'_>)> {
-        let f = self.rx.pop_front()?;
-        Some((RxTok(f), TxTok(&mut self.tx)))
-    }
-
-    fn transmit(&mut self, _now: SmolInstant) -> Option<TxTok<'_>> {
-        Some(TxTok(&mut self.tx))
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut caps = DeviceCapabilities::default();
-        caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = self.mtu;
-        caps
-    }
-}
+mod smoldev;
+use smoldev::SimDevice;
 
 thread_local! {
     /// The simulated clock in milliseconds, for smoltcp's TSval generator
