@@ -3,14 +3,7 @@
 //! a peer announcing a tiny MSS cannot make us cut data into tiny frames.
 
 mod common;
-use common::{default_config, run};
-use tcpcore::EndpointConfig;
-
-fn no_nagle() -> EndpointConfig {
-    let mut c = default_config();
-    c.conn.nagle = false;
-    c
-}
+use common::{no_nagle, run};
 
 /// RFC 9293 §3.7.1 MUST-16: "Eff.snd.MSS = min(SendMSS+20, MMS_S) -
 /// TCPhdrsize - IPoptionsize". A jumbo-frame host behind a router announces

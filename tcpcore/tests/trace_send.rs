@@ -4,8 +4,7 @@
 //! persist probes (RFC 9293 §3.8.6.1), Nagle (RFC 896).
 
 mod common;
-use common::{default_config, run};
-use tcpcore::EndpointConfig;
+use common::{default_config, no_nagle, run};
 
 /// Handshake with SACK and window scaling (client window 502 << 7).
 const HS_SACK: &str = "
@@ -18,12 +17,6 @@ const HS_PLAIN: &str = "
     0.000 < S 1000:1000(0) win 64240 <mss 1460,nop,wscale 7>
     0.000 > S. 0:0(0) ack 1001
     0.010 < . 1001:1001(0) ack 1 win 502";
-
-fn no_nagle() -> EndpointConfig {
-    let mut c = default_config();
-    c.conn.nagle = false;
-    c
-}
 
 /// Segmentation by the peer's MSS; Nagle (RFC 896) holds the small tail
 /// while data is in flight; the FIN goes after the last byte, on the same

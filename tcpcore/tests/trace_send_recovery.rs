@@ -10,10 +10,10 @@
 mod common;
 
 #[allow(unused_imports)]
-use common::{default_config, run, Harness};
+use common::{default_config, no_nagle, run, Harness};
 use tcpcore::conn::{Open, RecvRanges, Reply};
 use tcpcore::wire::{SackBlocks, TcpControl, TcpOptions, TcpRepr};
-use tcpcore::{Buffers, Config, EndpointConfig, Instant, RecvBuffer, SeqNum, State};
+use tcpcore::{Buffers, Config, Instant, RecvBuffer, SeqNum, State};
 
 /// Our ISS in the direct tests.
 const ISS: u32 = 0;
@@ -140,13 +140,6 @@ fn seg(
         options,
         payload: &[],
     }
-}
-
-#[allow(dead_code)]
-fn no_nagle() -> EndpointConfig {
-    let mut c = default_config();
-    c.conn.nagle = false;
-    c
 }
 
 /// RFC 6298 §5 and Karn's algorithm (§3): the backed-off RTO is kept until

@@ -6,8 +6,8 @@
 //! (SACK blocks repeated by recency).
 
 mod common;
-use common::{default_config, run, Harness};
-use tcpcore::{Duration, EndpointConfig};
+use common::{default_config, no_nagle, run, Harness};
+use tcpcore::Duration;
 
 /// Handshake with SACK and window scaling, no timestamps (client window
 /// 502 << 7; our window shift is 1 for the 64 KiB trace buffer).
@@ -21,12 +21,6 @@ const HS_TS: &str = "
     0.000 < S 1000:1000(0) win 64240 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
     0.000 > S. 0:0(0) ack 1001
     0.010 < . 1001:1001(0) ack 1 win 502 <nop,nop,TS val 110 ecr *>";
-
-fn no_nagle() -> EndpointConfig {
-    let mut c = default_config();
-    c.conn.nagle = false;
-    c
-}
 
 /// D3. RFC 9293 §3.8.6.2.1 (MUST-38): the sender sends when a full segment,
 /// or all queued data, or at least half the peer's largest window can go,

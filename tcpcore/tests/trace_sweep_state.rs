@@ -4,8 +4,8 @@
 //! zero-window items). Each test names the RFC rule it checks.
 
 mod common;
-use common::{default_config, run, Harness};
-use tcpcore::{CloseReason, EndpointConfig};
+use common::{default_config, no_nagle, run, Harness};
+use tcpcore::CloseReason;
 
 const HS: &str = "
     0.000 < S 1000:1000(0) win 64240 <mss 1460,sackOK,nop,wscale 7>
@@ -17,12 +17,6 @@ const HS_TS: &str = "
     0.000 < S 1000:1000(0) win 64240 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
     0.000 > S. 0:0(0) ack 1001 <mss 1460,sackOK,TS val * ecr 100,nop,wscale 1>
     0.010 < . 1001:1001(0) ack 1 win 502 <nop,nop,TS val 110 ecr *>";
-
-fn no_nagle() -> EndpointConfig {
-    let mut c = default_config();
-    c.conn.nagle = false;
-    c
-}
 
 // ---------------------------------------------------------------- D4 / D5
 

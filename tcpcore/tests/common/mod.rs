@@ -302,6 +302,14 @@ pub fn default_config() -> EndpointConfig {
     }
 }
 
+/// [`default_config`] without Nagle's algorithm (RFC 896), for traces of
+/// the send path where small segments must go at once.
+pub fn no_nagle() -> EndpointConfig {
+    let mut c = default_config();
+    c.conn.nagle = false;
+    c
+}
+
 /// Storage for `n` connections with trace-test buffers, leaked for the
 /// test's lifetime.
 pub fn storage(n: usize) -> Storage<'static> {
