@@ -7,8 +7,6 @@
 
 mod sim;
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::net::SocketAddrV4;
 
 use sim::{earliest, Link, LinkParams, Rng, MS, SEC};
@@ -98,31 +96,15 @@ impl Host {
     }
 }
 
-fn hash(b: &[u8]) -> u64 {
-    let mut h = DefaultHasher::new();
-    b.hash(&mut h);
-    h.finish()
-}
-
-fn config(
-    mac: tcpcore::wire::EthernetAddress,
-    addr: std::net::Ipv4Addr,
-    port: u16,
-) -> EndpointConfig {
-    let mut cfg = sim::server_config();
-    cfg.mac = mac;
-    cfg.addr = addr;
-    cfg.port = port;
-    cfg.answer_arp = true;
-    cfg.conn.close_on_peer_fin = false;
-    cfg
-}
-
 fn run_pair(seed: u64, params: LinkParams, up: usize, down: usize) {
     let mut rng = Rng::new(seed);
-    let mut client = Host::new(config(sim::CLIENT_MAC, sim::CLIENT_IP, 9), 1, rng.bytes(up));
+    let mut client = Host::new(
+        sim::host_config(sim::CLIENT_MAC, sim::CLIENT_IP, 9),
+        1,
+        rng.bytes(up),
+    );
     let mut server = Host::new(
-        config(sim::SERVER_MAC, sim::SERVER_IP, sim::SERVER_PORT),
+        sim::host_config(sim::SERVER_MAC, sim::SERVER_IP, sim::SERVER_PORT),
         2,
         rng.bytes(down),
     );
@@ -191,14 +173,14 @@ fn run_pair(seed: u64, params: LinkParams, up: usize, down: usize) {
     assert_eq!(server.io.established, 1, "seed {seed}");
     assert_eq!(server.io.data.len(), up, "seed {seed}: bytes up");
     assert_eq!(
-        hash(&server.io.data),
-        hash(&client.send),
+        sim::hash(&server.io.data),
+        sim::hash(&client.send),
         "seed {seed}: data up"
     );
     assert_eq!(client.io.data.len(), down, "seed {seed}: bytes down");
     assert_eq!(
-        hash(&client.io.data),
-        hash(&server.send),
+        sim::hash(&client.io.data),
+        sim::hash(&server.send),
         "seed {seed}: data down"
     );
     assert!(

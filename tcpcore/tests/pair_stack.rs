@@ -9,8 +9,6 @@
 
 mod sim;
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::net::SocketAddrV4;
 
 use sim::{earliest, Link, LinkParams, Rng, SEC};
@@ -134,30 +132,10 @@ impl Host {
     }
 }
 
-fn hash(b: &[u8]) -> u64 {
-    let mut h = DefaultHasher::new();
-    b.hash(&mut h);
-    h.finish()
-}
-
-fn config(
-    mac: tcpcore::wire::EthernetAddress,
-    addr: std::net::Ipv4Addr,
-    port: u16,
-) -> EndpointConfig {
-    let mut cfg = sim::server_config();
-    cfg.mac = mac;
-    cfg.addr = addr;
-    cfg.port = port;
-    cfg.answer_arp = true;
-    cfg.conn.close_on_peer_fin = false;
-    cfg
-}
-
 fn run_pair(seed: u64, params: LinkParams, up: usize, down: usize) {
     let mut rng = Rng::new(seed);
-    let client_cfg = config(sim::CLIENT_MAC, sim::CLIENT_IP, 9);
-    let server_cfg = config(sim::SERVER_MAC, sim::SERVER_IP, sim::SERVER_PORT);
+    let client_cfg = sim::host_config(sim::CLIENT_MAC, sim::CLIENT_IP, 9);
+    let server_cfg = sim::host_config(sim::SERVER_MAC, sim::SERVER_IP, sim::SERVER_PORT);
     let mut client = Host::new(client_cfg, 1, rng.bytes(up), 1000);
     let mut server = Host::new(server_cfg, 2, rng.bytes(down), 3000);
     let mut c2s = Link::new(params, seed ^ 0xc2);
@@ -206,14 +184,14 @@ fn run_pair(seed: u64, params: LinkParams, up: usize, down: usize) {
 fn check(seed: u64, client: &Host, server: &Host, up: usize, down: usize) {
     assert_eq!(server.data.len(), up, "seed {seed}: bytes up");
     assert_eq!(
-        hash(&server.data),
-        hash(&client.send),
+        sim::hash(&server.data),
+        sim::hash(&client.send),
         "seed {seed}: data up"
     );
     assert_eq!(client.data.len(), down, "seed {seed}: bytes down");
     assert_eq!(
-        hash(&client.data),
-        hash(&server.send),
+        sim::hash(&client.data),
+        sim::hash(&server.send),
         "seed {seed}: data down"
     );
     // Both end normally -- or a side in TIME-WAIT is reset by a duplicated

@@ -501,3 +501,28 @@ pub fn trace(now: u64, dir: &str, frame: &[u8]) {
         ),
     }
 }
+
+/// A hash of `b`, to compare transfers without printing megabytes.
+pub fn hash(b: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    b.hash(&mut h);
+    h.finish()
+}
+
+/// One host of a tcpcore pair: [`server_config`] with its own MAC, address
+/// and listening port, answering ARP, and closing only when its
+/// application does.
+pub fn host_config(
+    mac: tcpcore::wire::EthernetAddress,
+    addr: std::net::Ipv4Addr,
+    port: u16,
+) -> EndpointConfig {
+    let mut cfg = server_config();
+    cfg.mac = mac;
+    cfg.addr = addr;
+    cfg.port = port;
+    cfg.answer_arp = true;
+    cfg.conn.close_on_peer_fin = false;
+    cfg
+}
