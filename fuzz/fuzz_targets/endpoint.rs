@@ -436,7 +436,7 @@ fuzz_target!(|steps: Vec<Step>| {
                 }
             }
             Step::FlushAcks => {
-                ep.flush_acks(&mut app);
+                ep.flush_acks(now, &mut app);
                 assert_eq!(ep.acks_held(), 0, "ACKs still held after flush_acks");
             }
         }

@@ -31,7 +31,6 @@ use rawnet::{CsumStatus, RawSocket, RxMeta};
 use tcpcore::wire::ChecksumPolicy;
 use tcpcore::{ConnId, Endpoint, Instant, Io, StateName};
 
-mod acks;
 pub(crate) mod pace;
 mod server_io;
 pub(crate) mod shared;
@@ -40,7 +39,6 @@ pub(crate) mod tx;
 
 pub use shared::{ErrOut, Shared, Stop};
 
-use acks::AckHold;
 use pace::Pace;
 use server_io::{echo_pending, ServerIo};
 use shared::StopOnDrop;
@@ -158,7 +156,6 @@ fn event_loop(
     let first = *index == 0;
     let mut deadline: Option<Instant> = None;
     let mut rsts = RstCheck::default();
-    let mut acks = AckHold::default();
     let mut pace = Pace::new(clock());
     loop {
         let now = clock();
@@ -182,14 +179,19 @@ fn event_loop(
         }
         sio.send(sock)?;
 
-        let wait = acks.limit_wait(now, wait_for(endpoint, deadline, now, settings.max_wait));
+        let wait = wait_for(endpoint, deadline, now, settings.max_wait);
         pace.set_waiting(sock);
         let batch = receive(sock, endpoint, sio, wait, &clock)?;
         if !sio.echo.is_empty() {
             echo_pending(endpoint, sio, clock());
         }
         pace.update(clock(), batch.1);
-        acks.after_batch(endpoint, sio, clock(), batch, deadline.is_some());
+        // ACK batching: each connection holds the ACK of its in-order data
+        // for a while (`Config::ack_hold_bytes`, `Config::ack_hold`, its
+        // timer); the ring running dry or the run closing ends the batch.
+        if endpoint.acks_held() > 0 && (batch.0 == 0 || deadline.is_some()) {
+            endpoint.flush_acks(clock(), sio);
+        }
         sio.send(sock)?;
 
         if let Some(w) = watch.as_mut() {

@@ -43,6 +43,16 @@ pub struct Config {
     /// How long an ACK may be delayed (RFC 9293 §3.8.6.3: under 0.5 s; RFC
     /// 1122 and the issue: at most 200 ms).
     pub delayed_ack: Duration,
+    /// With the endpoint's ACK batching on
+    /// ([`Endpoint::set_batching`](crate::Endpoint::set_batching)), an ACK
+    /// that only acknowledges new in-order data is held until the end of
+    /// the batch of frames, until this many bytes are unacknowledged, or
+    /// for at most [`Config::ack_hold`]: a burst of segments then costs one
+    /// ACK, as GRO makes it for Linux.
+    pub ack_hold_bytes: u32,
+    /// The longest an ACK is held by batching (see
+    /// [`Config::ack_hold_bytes`]).
+    pub ack_hold: Duration,
     /// How long TIME-WAIT lasts (2 × MSL).
     pub time_wait: Duration,
     /// How long FIN-WAIT-2 waits for the peer's FIN before giving up,
@@ -88,6 +98,8 @@ impl Default for Config {
             nagle: true,
             syn_debounce: Duration::from_millis(500),
             delayed_ack: Duration::from_millis(40),
+            ack_hold_bytes: 32 * 1024,
+            ack_hold: Duration::from_micros(50),
             time_wait: Duration::from_secs(60),
             fin_wait2_timeout: Duration::from_secs(60),
             challenge_acks_per_sec: 10,

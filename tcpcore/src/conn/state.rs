@@ -10,6 +10,7 @@
 //! through accessors named after them (`access.rs`) and through the
 //! [`State`] methods below.
 
+use crate::conn::recv::ack::AckOwed;
 use crate::conn::{CloseReason, Congestion, StateName, TimerTable};
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
@@ -41,6 +42,8 @@ pub struct Tcb {
     pub(crate) rtx: Rtx,
     /// The connection's timers.
     pub(crate) timers: TimerTable,
+    /// An ACK owed and not sent yet.
+    pub(crate) ack_owed: AckOwed,
 }
 
 /// RFC 6298 retransmission-timer state.
@@ -365,6 +368,8 @@ impl State {
 pub(crate) enum OpenKind {
     Established,
     FinWait1,
+    /// FIN-WAIT-1 whose FIN was acknowledged.
+    FinWait2,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -292,7 +292,7 @@ impl State {
                 }
                 let mut t = Transition::new(State::FinWait2(s));
                 if s.tcb.timers.due(Timer::DelayedAck, now) {
-                    let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx, now);
+                    let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx.meta(), now);
                     t.reply(r);
                     t.state = State::FinWait2(s);
                 }
@@ -378,13 +378,10 @@ pub(crate) fn open_timeout(
     cfg: &Config,
     rx: &RecvBuffer<'_>,
 ) -> Transition<'static> {
-    let wrap = |s: Open| match kind {
-        OpenKind::Established => State::Established(s),
-        OpenKind::FinWait1 => State::FinWait1(s),
-    };
+    let wrap = |s: Open| crate::conn::arrive::synchronized::wrap(kind, s);
     let mut t = Transition::new(wrap(s));
     if s.tcb.timers.due(Timer::DelayedAck, now) {
-        let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx, now);
+        let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx.meta(), now);
         t.reply(r);
     }
     if pto_due(&s.tcb.timers, now) {

@@ -10,7 +10,7 @@ use crate::conn::{Event, Reply, State, StateName, Transition};
 use crate::isn::FourTuple;
 use crate::seq::SeqNum;
 use crate::time::Instant;
-use crate::wire::{EthernetAddress, TcpControl};
+use crate::wire::EthernetAddress;
 
 use super::stats::close_index;
 use super::{AppEvent, ConnId, Endpoint, Io};
@@ -47,17 +47,14 @@ impl Endpoint<'_> {
         // Events in the RFC's order: establishment, data, FIN, closing.
         let mut events = t.events.iter().peekable();
         let reported = self.report_established(&at, from, &mut events, io);
-        let mut replies = t.replies;
         let consumed = self.deliver(i, at.id, &at.tuple, t.state.unread(), t.data, io);
-        // Built in place: a `Vec` of replies is a few hundred bytes to move.
-        let mut more: heapless::Vec<Reply, 4> = heapless::Vec::new();
-        if let Some(update) = self.reopen_window(i, consumed, &mut replies, now) {
-            let _ = more.push(update);
+        if consumed > 0 {
+            self.consume(i, consumed);
         }
-        self.close_after_peer_fin(i, now, &mut more);
-        let advanced = !t.data.is_empty() || t.buffered > 0;
-        let all = replies.iter().chain(more.iter());
-        let (last, closed) = self.send_replies(&at, all, advanced, now, io);
+        let mut closing: heapless::Vec<Reply, 2> = heapless::Vec::new();
+        self.close_after_peer_fin(i, now, &mut closing);
+        let (last, closed) =
+            self.send_replies(&at, t.replies.iter().chain(closing.iter()), now, io);
         if last != to {
             io.event(
                 at.id,
@@ -117,41 +114,22 @@ impl Endpoint<'_> {
         reported
     }
 
-    /// The application took `consumed` bytes: the receive window reopens by
-    /// as much. Returns the window update to send when there are no
-    /// `replies`; otherwise the replies, made before the application took
-    /// the data, advertise the window as it is now instead.
+    /// The application took `consumed` bytes: the receive window reopens
+    /// by as much (a window update it makes owed goes out with the
+    /// connection's next segments, see [`State::consume`]).
     #[inline]
-    fn reopen_window(
-        &mut self,
-        i: u32,
-        consumed: u32,
-        replies: &mut heapless::Vec<Reply, 2>,
-        now: Instant,
-    ) -> Option<Reply> {
-        if consumed == 0 {
-            return None;
-        }
+    fn consume(&mut self, i: u32, consumed: u32) {
         let cfg = self.cfg.conn;
-        let slot = &mut self.slots[i as usize];
-        let state = slot.conn.as_mut().map(|c| &mut c.state)?;
-        let update = state.consume(consumed, now, &cfg, &slot.rx);
-        if replies.is_empty() {
-            return update;
+        if let Some(c) = self.slots[i as usize].conn.as_mut() {
+            let _ = c.state.consume(consumed, &cfg);
         }
-        if let Some(w) = state.readvertise() {
-            for r in replies.iter_mut().filter(|r| r.control != TcpControl::Rst) {
-                r.window = w;
-            }
-        }
-        None
     }
 
     /// The seed's behaviour: once the peer's FIN is in and everything
     /// before it read, close our side. The replies of that close go into
     /// `more`.
     #[inline]
-    fn close_after_peer_fin(&mut self, i: u32, now: Instant, more: &mut heapless::Vec<Reply, 4>) {
+    fn close_after_peer_fin(&mut self, i: u32, now: Instant, more: &mut heapless::Vec<Reply, 2>) {
         let cfg = self.cfg.conn;
         if !cfg.close_on_peer_fin {
             return;
@@ -168,56 +146,32 @@ impl Endpoint<'_> {
         }
     }
 
-    /// Sends the connection's data and FIN first, then `replies`: a pure
-    /// ACK the segments just sent make redundant (the same ACK, no SACK
-    /// blocks) is left out, and with batching on one that only moves
-    /// RCV.NXT forward (`advanced`) is held. Returns the state's name after
-    /// sending, and whether it is closed.
+    /// Sends what the connection has to send (data, FIN, the ACK it owes;
+    /// with batching on, an owed ACK that only acknowledges in-order data
+    /// may wait for [`Endpoint::flush_acks`]), then `replies`, what the
+    /// transition answered. Returns the state's name after sending, and
+    /// whether it is closed.
     #[inline]
     fn send_replies<'r, I: Io>(
         &mut self,
         at: &Target,
         replies: impl Iterator<Item = &'r Reply>,
-        advanced: bool,
         now: Instant,
         io: &mut I,
     ) -> (StateName, bool) {
         let i = at.id.index;
         let (tuple, peer_mac) = (at.tuple, at.mac);
-        let sent = self.transmit(i, &tuple, peer_mac, now, io);
-        let (rcv_nxt, last, closed) = match self.slots[i as usize].conn.as_ref() {
-            Some(c) => (
-                c.state.rcv_nxt(),
-                c.state.name(),
-                matches!(c.state, State::Closed(_)),
-            ),
-            None => (None, StateName::Closed, true),
-        };
+        self.transmit(i, &tuple, peer_mac, now, self.batching, io);
+        if self.batching {
+            self.hold_ack(i, at.id.generation, now, io);
+        }
         for r in replies {
-            let pure =
-                r.control == TcpControl::None && r.len == 0 && r.options.sack_blocks.is_empty();
-            if sent > 0 && pure && r.ack == rcv_nxt {
-                // Made redundant by the segments just sent.
-                self.forget_ack(i);
-                continue;
-            }
-            if self.batching && pure && advanced && !closed {
-                // Batching: an ACK that only moves RCV.NXT forward waits for
-                // the end of the batch, where one ACK per connection covers
-                // every segment of the batch.
-                self.defer_ack(i, at.id.generation, *r, &tuple, peer_mac, io);
-                continue;
-            }
-            if r.ack.is_some() {
-                // It acknowledges at least as much as any held ACK.
-                self.forget_ack(i);
-            }
             self.emit(&tuple, peer_mac, r, io);
         }
-        if sent > 0 {
-            self.forget_ack(i);
+        match self.slots[i as usize].conn.as_ref() {
+            Some(c) => (c.state.name(), matches!(c.state, State::Closed(_))),
+            None => (StateName::Closed, true),
         }
-        (last, closed)
     }
 
     /// Reports the events after establishment: the peer's FIN, and the end

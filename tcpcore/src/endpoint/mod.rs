@@ -51,7 +51,7 @@
 
 use core::net::Ipv4Addr;
 
-use crate::conn::{Buffers, Config, RecvBuffer, Reply, State, StateName};
+use crate::conn::{Buffers, Config, RecvBuffer, State, StateName};
 use crate::isn::{FourTuple, Keyed};
 use crate::time::Instant;
 use crate::wire::EthernetAddress;
@@ -166,7 +166,7 @@ pub struct Endpoint<'s> {
     /// ACK batching is on ([`Endpoint::set_batching`]).
     batching: bool,
     /// ACKs owed at the end of the batch: slot, generation, the ACK.
-    deferred: heapless::Vec<(u32, u32, Reply), DEFERRED_ACKS>,
+    deferred: heapless::Vec<(u32, u32), DEFERRED_ACKS>,
     /// Returning cookies are checked until then (two cookie periods after
     /// the last one was sent).
     cookies_until: Option<Instant>,

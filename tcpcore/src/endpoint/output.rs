@@ -6,31 +6,38 @@
 use crate::conn::{send, Reply};
 use crate::isn::FourTuple;
 use crate::time::Instant;
-use crate::wire::{self, EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr};
+use crate::wire::{
+    self, EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr, TcpControl,
+};
 
 use super::neighbor::{arp_request, next_hop, UNRESOLVED};
 use super::{DropReason, Endpoint, EndpointConfig, Io, Stats};
 
 impl Endpoint<'_> {
     /// ACK batching: with it on, an ACK that only acknowledges new in-order
-    /// data (not a duplicate ACK, not one with SACK blocks) is held until
-    /// [`Endpoint::flush_acks`], which the caller calls after each batch of
-    /// frames: a burst of segments then costs one ACK, as GRO makes it for
-    /// Linux. Off by default (every ACK goes out at once).
+    /// data (not a duplicate ACK, not one with SACK blocks) is held by its
+    /// connection until [`Endpoint::flush_acks`], which the caller calls
+    /// after each batch of frames, or until the connection's own bounds
+    /// ([`Config::ack_hold_bytes`](crate::Config::ack_hold_bytes),
+    /// [`Config::ack_hold`](crate::Config::ack_hold)): a burst of
+    /// segments then costs one ACK, as GRO makes it for Linux. Off by
+    /// default (every ACK goes out at once).
     pub fn set_batching(&mut self, on: bool) {
         self.batching = on;
     }
 
-    /// How many connections have an ACK held back by batching, waiting for
-    /// [`Endpoint::flush_acks`].
+    /// How many connections may have an ACK held back by batching, waiting
+    /// for [`Endpoint::flush_acks`] (an upper bound: a connection's data
+    /// may have carried its ACK since).
     pub fn acks_held(&self) -> usize {
         self.deferred.len()
     }
 
-    /// Sends the ACKs held back by batching (see [`Endpoint::set_batching`]).
-    pub fn flush_acks<I: Io>(&mut self, io: &mut I) {
+    /// Sends the ACKs held back by batching (see [`Endpoint::set_batching`]),
+    /// built now: with the window and timestamp as they are.
+    pub fn flush_acks<I: Io>(&mut self, now: Instant, io: &mut I) {
         let held = core::mem::take(&mut self.deferred);
-        for (i, generation, r) in held {
+        for (i, generation) in held {
             let Some(slot) = self.slots.get(i as usize) else {
                 continue;
             };
@@ -38,33 +45,28 @@ impl Endpoint<'_> {
                 continue;
             };
             let (tuple, mac) = (conn.tuple, conn.peer_mac);
-            self.emit(&tuple, mac, &r, io);
+            if self.transmit(i, &tuple, mac, now, false, io) > 0 {
+                self.wake_for(i);
+            }
         }
     }
 
-    pub(super) fn defer_ack<I: Io>(
-        &mut self,
-        i: u32,
-        generation: u32,
-        r: Reply,
-        tuple: &FourTuple,
-        mac: EthernetAddress,
-        io: &mut I,
-    ) {
-        if let Some(d) = self
-            .deferred
-            .iter_mut()
-            .find(|d| d.0 == i && d.1 == generation)
-        {
-            // A later ACK covers the earlier one.
-            d.2 = r;
+    /// Notes connection `i` for [`Endpoint::flush_acks`] when it holds an
+    /// ACK back; sends it now when the list is full.
+    pub(super) fn hold_ack<I: Io>(&mut self, i: u32, generation: u32, now: Instant, io: &mut I) {
+        let Some(c) = self.slots[i as usize].conn.as_ref() else {
+            return;
+        };
+        if !c.state.ack_held() || self.deferred.iter().any(|d| d.0 == i && d.1 == generation) {
             return;
         }
-        if self.deferred.push((i, generation, r)).is_err() {
-            self.emit(tuple, mac, &r, io);
+        let (tuple, mac) = (c.tuple, c.peer_mac);
+        if self.deferred.push((i, generation)).is_err() {
+            self.transmit(i, &tuple, mac, now, false, io);
         }
     }
 
+    /// Connection `i` is gone: nothing of it is held any more.
     pub(super) fn forget_ack(&mut self, i: u32) {
         if !self.deferred.is_empty() {
             self.deferred.retain(|d| d.0 != i);
@@ -87,14 +89,17 @@ impl Endpoint<'_> {
     }
 
     /// Sends what connection `i` has to send: retransmissions, new data,
-    /// its FIN (see [`State::poll_transmit`](crate::State::poll_transmit)). Pure ACKs in `acks` are left
-    /// out when a segment goes anyway, since it carries the same ACK.
+    /// its FIN, then the ACK it owes (see
+    /// [`State::poll_transmit`](crate::State::poll_transmit)); with `hold`,
+    /// an owed ACK that only acknowledges in-order data may stay held
+    /// ([`Endpoint::set_batching`]). Returns how many segments went.
     pub(super) fn transmit<I: Io>(
         &mut self,
         i: u32,
         tuple: &FourTuple,
         peer_mac: EthernetAddress,
         now: Instant,
+        hold: bool,
         io: &mut I,
     ) -> usize {
         let each = self.bufs.tx;
@@ -117,10 +122,14 @@ impl Endpoint<'_> {
         // Bounded: the windows bound it already; this guards the loop.
         for _ in 0..4096 {
             let max = conn.state.send_max();
-            let Some(r) = conn.state.poll_transmit(now, &conn_cfg, &slot.rx) else {
+            let Some(r) = conn
+                .state
+                .poll_transmit_or_hold(now, &conn_cfg, &slot.rx, hold)
+            else {
                 break;
             };
-            if max.is_some_and(|m| r.seq.before(m)) {
+            let occupies = r.len > 0 || r.control != TcpControl::None;
+            if occupies && max.is_some_and(|m| r.seq.before(m)) {
                 out.stats.retransmits += 1;
             }
             let payload = send::ring_read(tx, r.seq, r.len as usize);

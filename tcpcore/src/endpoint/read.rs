@@ -39,12 +39,10 @@ impl Endpoint<'_> {
         let (a, b) = rx.slices(read, read + n as u32);
         buf[..a.len()].copy_from_slice(a);
         buf[a.len()..a.len() + b.len()].copy_from_slice(b);
-        let update = state.consume(n as u32, now, &self.cfg.conn, &self.slots[i as usize].rx);
+        // A window update it makes owed goes out with `apply`'s transmit.
+        let _ = state.consume(n as u32, &self.cfg.conn);
         self.stats.bytes_delivered += n as u64;
-        let mut t = Transition::idle(state);
-        if let Some(r) = update {
-            t.push_reply(r);
-        }
+        let t = Transition::idle(state);
         if let Some(conn) = self.slots[i as usize].conn.as_mut() {
             conn.state = state;
         }

@@ -567,7 +567,7 @@ impl Harness {
                 assert_eq!(self.ep.acks_held(), n.parse::<usize>().unwrap(), "`{line}`");
             }
             ["flush-acks"] => {
-                self.ep.flush_acks(&mut self.rec);
+                self.ep.flush_acks(self.rec.now, &mut self.rec);
                 self.rec.flush();
             }
             ["app-budget", n] => self.rec.budget = Some(n.parse().unwrap()),

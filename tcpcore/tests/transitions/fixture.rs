@@ -278,11 +278,27 @@ impl Fx {
 
     /// Feeds a segment; the state moves on.
     pub fn feed(&mut self, s: &Seg) -> Outcome {
+        let mut o = self.arrive(s);
+        // The ACK the transition made owed goes out now (with data to
+        // send, `poll_transmit` puts it on the data instead).
+        o.replies.extend(self.poll_ack());
+        o.state = self.state;
+        o
+    }
+
+    /// Feeds a segment and sends nothing yet: an ACK the transition made
+    /// owed stays owed (see [`Fx::transmit`], [`Fx::poll_ack`]).
+    pub fn arrive(&mut self, s: &Seg) -> Outcome {
         let repr = self.repr(s);
         let mut rx = RecvBuffer::new(&mut self.ranges, &mut self.buf).expect("rx buffer");
         let o = outcome(self.state.on_segment(&repr, self.now, &self.cfg, &mut rx));
         self.state = o.state;
         o
+    }
+
+    /// The owed pure ACK alone, if any.
+    pub fn poll_ack(&mut self) -> Option<Reply> {
+        self.state.poll_ack(self.now, &self.cfg, &self.ranges)
     }
 
     /// Feeds a segment that must lead to `want` (building fixtures).
@@ -293,7 +309,10 @@ impl Fx {
 
     /// The application reads `n` bytes.
     pub fn read(&mut self, n: u32) {
-        let _ = self.state.consume(n, self.now, &self.cfg, &self.ranges);
+        if self.state.consume(n, &self.cfg) {
+            // The window update is not what the rows look at.
+            let _ = self.state.poll_ack(self.now, &self.cfg, &self.ranges);
+        }
     }
 
     /// The application sends `n` bytes, and they go out.

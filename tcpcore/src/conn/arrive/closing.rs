@@ -59,6 +59,7 @@ fn first_to_fifth(
         now,
         cfg,
         synchronized: true,
+        owe: true,
     };
     first_sequence(&mut a, seg, t)?;
     second_rst(&mut a, seg, t)?;

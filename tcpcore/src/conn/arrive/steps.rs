@@ -12,7 +12,7 @@ use core::ops::ControlFlow;
 use crate::conn::arrive::checks::{
     acceptable, challenge_allowed, check_ack, dup_ack_allowed, paws_rejects, AckCheck,
 };
-use crate::conn::recv::ack::{make_ack, make_ack_closed};
+use crate::conn::recv::ack::{make_ack, make_ack_closed, AckOwed};
 use crate::conn::{
     CloseReason, Config, Event, RecvBuffer, RecvClosed, RecvHalf, Reply, SegmentDrop, SendHalf,
     State, Tcb, Transition,
@@ -123,13 +123,20 @@ pub(crate) struct Arrival<'x, 'b> {
     /// number" (the synchronized states). SYN-RECEIVED keeps RFC 9293's
     /// order, where a SYN meets the first check before the fourth.
     pub(crate) synchronized: bool,
+    /// The state's [`State::poll_transmit`](crate::State::poll_transmit)
+    /// sends the ACKs it owes (every synchronized state but TIME-WAIT):
+    /// an ACK is then owed, not built, so that data about to go carries
+    /// it instead.
+    pub(crate) owe: bool,
 }
 
 impl Arrival<'_, '_> {
     /// Sends an ACK of RCV.NXT now, if `allowed`.
     #[inline]
     pub(crate) fn ack_if(&mut self, allowed: bool, t: &mut Transition<'_>) {
-        if allowed {
+        if allowed && self.owe {
+            self.tcb.owe(AckOwed::Now);
+        } else if allowed {
             let r = self.ack();
             t.reply(r);
         }
@@ -138,7 +145,7 @@ impl Arrival<'_, '_> {
     /// The ACK of RCV.NXT, as this state sends it.
     pub(crate) fn ack(&mut self) -> Reply {
         match &mut self.rcv {
-            Rcv::Open(rcv, rx) => make_ack(self.tcb, self.snd_nxt, rcv, rx, self.now),
+            Rcv::Open(rcv, rx) => make_ack(self.tcb, self.snd_nxt, rcv, rx.meta(), self.now),
             Rcv::Closed(rcv) => make_ack_closed(self.tcb, self.snd_nxt, rcv, self.now),
         }
     }

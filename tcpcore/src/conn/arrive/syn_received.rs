@@ -2,6 +2,7 @@
 //! segment (RFC 9293 §3.10.7.4): the handshake completes, with its RTT
 //! sample (RFC 6298 §3, RFC 7323 §4.1) and initial window (RFC 5681 §3.1).
 
+use crate::conn::recv::ack::AckOwed;
 use core::ops::ControlFlow;
 
 use crate::conn::arrive::steps::{
@@ -70,6 +71,7 @@ impl State {
                     sent_at: now,
                 },
                 timers: TimerTable::new(),
+                ack_owed: AckOwed::No,
             },
             snd: SendHalf {
                 iss,
@@ -231,6 +233,7 @@ fn first_to_fifth(
         now,
         cfg,
         synchronized: false,
+        owe: false,
     };
     first_sequence(&mut a, seg, t)?;
     second_rst(&mut a, seg, t)?;

@@ -9,7 +9,7 @@
 //! (net/ipv4/tcp_input.c) is followed, as said at each place.
 
 use crate::conn::arrive::synchronized::after_ack;
-use crate::conn::recv::ack::make_ack;
+use crate::conn::recv::ack::AckOwed;
 use crate::conn::send::{self, rtt_sample, rtt_update};
 use crate::conn::state::OpenKind;
 use crate::conn::{
@@ -217,11 +217,12 @@ fn established<'a>(
     // "form an ACK segment ... and send it": at once, not delayed (Linux
     // delays it only with data waiting to go or TCP_DEFER_ACCEPT /
     // quickack off, none of which applies here).
-    if t.replies.is_empty() {
-        if let State::Established(o) = &mut t.state {
-            let r = make_ack(&mut o.tcb, o.snd.nxt, &mut o.rcv, rx, now);
-            t.reply(r);
-        }
+    // `poll_transmit` sends it, after any data queued during SYN-SENT
+    // (which carries it).
+    match &mut t.state {
+        State::Established(o) => o.tcb.owe(AckOwed::Now),
+        State::CloseWait(o) => o.tcb.owe(AckOwed::Now),
+        _ => {}
     }
     t
 }
@@ -266,6 +267,7 @@ fn synchronize(s: SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Ope
         challenge: (now, 0),
         rtx,
         timers,
+        ack_owed: AckOwed::No,
     };
     let retried = handshake_rtt(&mut tcb, seg, now, cfg);
     let smss = send::smss_for(mss, ts.is_some());

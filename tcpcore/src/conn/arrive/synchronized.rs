@@ -9,22 +9,26 @@ use crate::conn::arrive::steps::{
     fifth_ack, first_sequence, fourth_syn, second_rst, stopped, third_security, Arrival, Rcv, Step,
     Stop,
 };
-use crate::conn::recv::ack::{ack_policy, advertise, make_ack_closed};
+use crate::conn::recv::ack::{ack_policy, advertise, make_ack_closed, AckOwed};
 use crate::conn::recv::text::take_text;
 use crate::conn::state::OpenKind;
 use crate::conn::timers::time_wait_timer;
+use crate::conn::Timer;
 use crate::conn::{
     CloseReason, Config, Event, FinWait2, HalfClosed, Open, RecvBuffer, RecvClosed, SegmentDrop,
     State, TimeWait, Transition,
 };
-use crate::conn::{Timer, TimerTable};
 use crate::time::Instant;
 use crate::wire::{TcpControl, TcpRepr};
 
-fn wrap(kind: OpenKind, s: Open) -> State {
+pub(crate) fn wrap(kind: OpenKind, s: Open) -> State {
     match kind {
         OpenKind::Established => State::Established(s),
         OpenKind::FinWait1 => State::FinWait1(s),
+        OpenKind::FinWait2 => {
+            let Open { tcb, snd, rcv } = s;
+            State::FinWait2(FinWait2 { tcb, snd, rcv })
+        }
     }
 }
 
@@ -72,6 +76,7 @@ fn first_to_fifth(
         now,
         cfg,
         synchronized: true,
+        owe: true,
     };
     first_sequence(&mut a, seg, t)?;
     second_rst(&mut a, seg, t)?;
@@ -124,25 +129,15 @@ pub(crate) fn after_ack<'a>(
         t.state = eighth_fin(kind, s, fin_acked, now, cfg, t);
         return;
     }
-    let snd_nxt = s.snd.nxt;
-    ack_policy(
-        &mut s.tcb,
-        snd_nxt,
-        &mut s.rcv,
-        rx,
-        text.ack_now,
-        now,
-        cfg,
-        t,
-    );
+    ack_policy(&mut s.tcb, &mut s.rcv, rx, text.ack_now, now, cfg, t);
     t.state = match (kind, fin_acked) {
-        (OpenKind::Established, _) => State::Established(s),
-        (OpenKind::FinWait1, false) => State::FinWait1(s),
         (OpenKind::FinWait1, true) => {
-            let Open { mut tcb, snd, rcv } = s;
-            tcb.timers.set(Timer::FinWait2, now + cfg.fin_wait2_timeout);
-            State::FinWait2(FinWait2 { tcb, snd, rcv })
+            s.tcb
+                .timers
+                .set(Timer::FinWait2, now + cfg.fin_wait2_timeout);
+            wrap(OpenKind::FinWait2, s)
         }
+        _ => wrap(kind, s),
     };
 }
 
@@ -171,11 +166,21 @@ fn eighth_fin(
         read: rcv.read,
         right: rcv.adv_right.max(rcv.nxt),
     };
-    // The endpoint closes our side of a CLOSE-WAIT once the application
-    // has read everything (`Config::close_on_peer_fin`); its FIN then
-    // replaces this ACK.
-    let r = make_ack_closed(&mut tcb, snd_nxt, &closed, now);
-    t.reply(r);
+    // The FIN is acknowledged at once: in CLOSE-WAIT and CLOSING by
+    // `poll_transmit` (after our data, which carries the ACK; when the
+    // endpoint closes our side once the application has read everything,
+    // `Config::close_on_peer_fin`, our FIN carries it), in TIME-WAIT,
+    // which sends nothing else, here.
+    let time_wait = matches!(
+        (kind, fin_acked),
+        (OpenKind::FinWait1, true) | (OpenKind::FinWait2, _)
+    );
+    if time_wait {
+        let r = make_ack_closed(&mut tcb, snd_nxt, &closed, now);
+        t.reply(r);
+    } else {
+        tcb.owe(AckOwed::Now);
+    }
     match (kind, fin_acked) {
         // "ESTABLISHED STATE: Enter the CLOSE-WAIT state."
         (OpenKind::Established, _) => State::CloseWait(HalfClosed {
@@ -190,8 +195,9 @@ fn eighth_fin(
             rcv: closed,
         }),
         // "If our FIN has been ACKed (perhaps in this segment), then enter
-        // TIME-WAIT, start the time-wait timer".
-        (OpenKind::FinWait1, true) => State::TimeWait(TimeWait {
+        // TIME-WAIT, start the time-wait timer"; FIN-WAIT-2: "Enter the
+        // TIME-WAIT state. Start the time-wait timer".
+        (OpenKind::FinWait1, true) | (OpenKind::FinWait2, _) => State::TimeWait(TimeWait {
             ts: tcb.ts,
             snd_nxt,
             rcv: closed,
@@ -201,6 +207,20 @@ fn eighth_fin(
     }
 }
 
+/// RFC 9293 §3.10.7.4 in FIN-WAIT-2: "In addition to the processing for
+/// the ESTABLISHED state": text is still received, and the peer's FIN
+/// leads to TIME-WAIT.
+///
+/// The application only half-closed: it still receives, and RFC 9293
+/// sets no limit on how long the peer may keep sending. The timeout is
+/// for a peer that went quiet, so every acceptable segment (one that
+/// passed the sequence, RST, SYN and ACK checks; data that found no
+/// buffer space still shows the peer alive) restarts it. Linux's
+/// tcp_fin_timeout applies only to orphaned sockets (closed by the
+/// application, which then reads nothing: Linux resets on data arriving
+/// there); a socket the application only shut down for writing waits in
+/// FIN-WAIT-2 with no limit. Ours keeps reading, so it waits as long as
+/// data flows and `fin_wait2_timeout` after the last segment.
 #[inline]
 pub(crate) fn fin_wait2<'a>(
     s: FinWait2,
@@ -210,54 +230,18 @@ pub(crate) fn fin_wait2<'a>(
     rx: &mut RecvBuffer<'_>,
 ) -> Transition<'a> {
     let FinWait2 { tcb, snd, rcv } = s;
-    let deadline = tcb.timers.get(Timer::FinWait2);
-    // FIN-WAIT-2 takes segments as FIN-WAIT-1 whose FIN is acknowledged:
-    // text is still received; the peer's FIN leads to TIME-WAIT.
     let mut t = open(
-        OpenKind::FinWait1,
+        OpenKind::FinWait2,
         Open { tcb, snd, rcv },
         seg,
         now,
         cfg,
         rx,
     );
-    // The application only half-closed: it still receives, and RFC 9293
-    // (§3.10.7.4, FIN-WAIT-2: "process the segment text") sets no limit
-    // on how long the peer may keep sending. The timeout is for a peer
-    // that went quiet, so every acceptable segment (one that passed the
-    // sequence, RST, SYN and ACK checks; data that found no buffer
-    // space still shows the peer alive) restarts it. Linux's
-    // tcp_fin_timeout applies only to orphaned sockets (closed by the
-    // application, which then reads nothing: Linux resets on data
-    // arriving there); a socket the application only shut down for
-    // writing waits in FIN-WAIT-2 with no limit. Ours keeps reading, so
-    // it waits as long as data flows and `fin_wait2_timeout` after the
-    // last segment.
-    let deadline = match t.dropped {
-        None | Some(SegmentDrop::NoBuffer) => Some(now + cfg.fin_wait2_timeout),
-        Some(_) => deadline,
-    };
-    let restart = |timers: &mut TimerTable| match deadline {
-        Some(at) => timers.set(Timer::FinWait2, at),
-        None => timers.clear(Timer::FinWait2),
-    };
-    if let State::FinWait1(o) = t.state {
-        // The FIN was acknowledged before; stay in FIN-WAIT-2.
-        let Open { mut tcb, snd, rcv } = o;
-        restart(&mut tcb.timers);
-        t.state = State::FinWait2(FinWait2 { tcb, snd, rcv });
-    } else if let State::FinWait2(mut f) = t.state {
-        restart(&mut f.tcb.timers);
-        t.state = State::FinWait2(f);
-    } else if let State::Closing(hc) = t.state {
-        // Our FIN was acknowledged already: the peer's FIN means TIME-WAIT.
-        t.state = State::TimeWait(TimeWait {
-            ts: hc.tcb.ts,
-            snd_nxt: hc.snd.nxt,
-            rcv: hc.rcv,
-            timers: time_wait_timer(now, cfg),
-            challenge: (now, 0),
-        });
+    if let (None | Some(SegmentDrop::NoBuffer), State::FinWait2(f)) = (t.dropped, &mut t.state) {
+        f.tcb
+            .timers
+            .set(Timer::FinWait2, now + cfg.fin_wait2_timeout);
     }
     t
 }

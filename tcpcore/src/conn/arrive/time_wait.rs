@@ -3,6 +3,7 @@
 //! a new incarnation (RFC 6191, RFC 1122 §4.2.2.13). The second step (RST)
 //! is the shared one; the first and fourth are TIME-WAIT's own.
 
+use crate::conn::recv::ack::AckOwed;
 use core::ops::ControlFlow;
 
 use crate::conn::arrive::checks::{paws_rejects, update_ts_recent};
@@ -37,6 +38,7 @@ pub(crate) fn time_wait<'a>(
             sent_at: now,
         },
         timers: TimerTable::new(),
+        ack_owed: AckOwed::No,
     };
     let TimeWait {
         snd_nxt,
@@ -51,6 +53,7 @@ pub(crate) fn time_wait<'a>(
         now,
         cfg,
         synchronized: true,
+        owe: false,
     };
     let step = first_to_fourth(&mut a, timers, seg, &mut t);
     s.ts = tcb.ts;

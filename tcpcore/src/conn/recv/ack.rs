@@ -5,10 +5,40 @@
 
 use crate::conn::state::ts_option;
 use crate::conn::Timer;
-use crate::conn::{Config, RecvBuffer, RecvClosed, RecvHalf, RecvRanges, Reply, Tcb, Transition};
+use crate::conn::{
+    Config, RecvBuffer, RecvClosed, RecvHalf, RecvRanges, Reply, State, Tcb, Transition,
+};
 use crate::seq::SeqNum;
 use crate::time::Instant;
 use crate::wire::{SackBlocks, TcpControl, TcpOptions};
+
+/// An ACK the connection owes the peer and has not sent yet. The
+/// transition records it; [`State::poll_transmit`](crate::State::poll_transmit)
+/// sends it after the connection's data (which carries the same ACK and
+/// so makes it redundant, unless it also carries SACK blocks a data
+/// segment has no room for), built then, with the window as it is after
+/// the application read. The endpoint's ACK batching may hold an
+/// [`AckOwed::Held`] one a little longer (see [`Config::ack_hold`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum AckOwed {
+    /// Nothing owed.
+    #[default]
+    No,
+    /// An ACK that only acknowledges new in-order data (no SACK blocks):
+    /// it may wait for the end of a batch of frames.
+    Held,
+    /// An ACK that must go now: a duplicate ACK, one with SACK blocks, a
+    /// challenge ACK, a window update, the ACK of a FIN.
+    Now,
+}
+
+impl Tcb {
+    /// Records an owed ACK; a stronger one replaces a weaker one.
+    #[inline]
+    pub(crate) fn owe(&mut self, a: AckOwed) {
+        self.ack_owed = self.ack_owed.max(a);
+    }
+}
 
 /// The window field to advertise; records the right edge it stands for.
 ///
@@ -50,7 +80,7 @@ pub(crate) fn make_ack(
     tcb: &mut Tcb,
     snd_nxt: SeqNum,
     rcv: &mut RecvHalf,
-    rx: &RecvBuffer<'_>,
+    rx: &RecvRanges,
     now: Instant,
 ) -> Reply {
     let window = advertise(rcv);
@@ -64,6 +94,7 @@ pub(crate) fn make_ack(
         options.sack_blocks = rx.sack_blocks(max);
     }
     tcb.last_ack_sent = rcv.nxt;
+    tcb.ack_owed = AckOwed::No;
     rcv.unacked = 0;
     tcb.timers.clear(Timer::DelayedAck);
     Reply {
@@ -97,6 +128,7 @@ pub(crate) fn make_ack_closed(
     now: Instant,
 ) -> Reply {
     tcb.last_ack_sent = rcv.nxt;
+    tcb.ack_owed = AckOwed::No;
     Reply {
         seq: snd_nxt,
         len: 0,
@@ -115,17 +147,15 @@ pub(crate) fn make_ack_closed(
 /// Acknowledge now or arm the delayed-ACK timer (RFC 9293 §3.8.6.3, RFC
 /// 1122 §4.2.3.2): an ACK for at least every second full-sized segment, and
 /// no later than `cfg.delayed_ack` (at most 200 ms).
-#[allow(clippy::too_many_arguments)] // the pieces of one state, borrowed apart
 #[inline]
 pub(crate) fn ack_policy(
     tcb: &mut Tcb,
-    snd_nxt: SeqNum,
     rcv: &mut RecvHalf,
     rx: &RecvBuffer<'_>,
     ack_now: bool,
     now: Instant,
     cfg: &Config,
-    t: &mut Transition<'_>,
+    t: &Transition<'_>,
 ) {
     // A full-sized segment of the peer: our MSS less the options it must
     // carry in every segment (RFC 6691: the MSS excludes options; RFC 7323
@@ -135,9 +165,59 @@ pub(crate) fn ack_policy(
     let options = if tcb.ts.is_some() { 12 } else { 0 };
     let full = u32::from(cfg.mss).saturating_sub(options).max(1);
     if ack_now || rcv.unacked >= 2 * full {
-        let r = make_ack(tcb, snd_nxt, rcv, rx, now);
-        t.reply(r);
+        // One that only acknowledges in-order data (no SACK blocks to
+        // report) may wait for the end of a batch of frames.
+        let advanced = !t.data.is_empty() || t.buffered > 0;
+        let sack = tcb.sack && !rx.ranges().is_empty();
+        tcb.owe(if advanced && !sack {
+            AckOwed::Held
+        } else {
+            AckOwed::Now
+        });
     } else if rcv.unacked > 0 && tcb.timers.get(Timer::DelayedAck).is_none() {
         tcb.timers.set(Timer::DelayedAck, now + cfg.delayed_ack);
+    }
+}
+
+impl State {
+    /// The pure ACK the connection owes, built now, if any (the last
+    /// transition or [`State::consume`] asked for one and no segment has
+    /// carried it since). [`State::poll_transmit`] returns it after the
+    /// data; this is for a caller that wants the ACK alone.
+    pub fn poll_ack(&mut self, now: Instant, cfg: &Config, rx: &RecvRanges) -> Option<Reply> {
+        poll_ack(self, now, cfg, rx, false)
+    }
+}
+
+/// The ACK the connection owes ([`AckOwed`]), built now, if any: with
+/// `hold`, one that only acknowledges in-order data waits while fewer than
+/// [`Config::ack_hold_bytes`] bytes are unacknowledged, for at most
+/// [`Config::ack_hold`] (the delayed-ACK timer sends it then).
+pub(crate) fn poll_ack(
+    state: &mut State,
+    now: Instant,
+    cfg: &Config,
+    rx: &RecvRanges,
+    hold: bool,
+) -> Option<Reply> {
+    let (tcb, snd_nxt, rcv) = match state {
+        State::Established(s) | State::FinWait1(s) => (&mut s.tcb, s.snd.nxt, Ok(&mut s.rcv)),
+        State::FinWait2(s) => (&mut s.tcb, s.snd.nxt, Ok(&mut s.rcv)),
+        State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
+            (&mut s.tcb, s.snd.nxt, Err(&s.rcv))
+        }
+        _ => return None,
+    };
+    match (tcb.ack_owed, rcv) {
+        (AckOwed::No, _) => None,
+        (AckOwed::Held, Ok(rcv)) if hold && rcv.unacked < cfg.ack_hold_bytes => {
+            let by = now + cfg.ack_hold;
+            if tcb.timers.get(Timer::DelayedAck).is_none_or(|at| at > by) {
+                tcb.timers.set(Timer::DelayedAck, by);
+            }
+            None
+        }
+        (_, Ok(rcv)) => Some(make_ack(tcb, snd_nxt, rcv, rx, now)),
+        (_, Err(closed)) => Some(make_ack_closed(tcb, snd_nxt, closed, now)),
     }
 }

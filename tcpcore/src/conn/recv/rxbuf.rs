@@ -283,6 +283,11 @@ impl<'b> RecvBuffer<'b> {
         self.meta.sack_blocks(max)
     }
 
+    /// The bookkeeping of the held ranges.
+    pub(crate) fn meta(&self) -> &RecvRanges {
+        self.meta
+    }
+
     /// The out-of-order ranges held, in sequence order.
     pub fn ranges(&self) -> &[(SeqNum, SeqNum)] {
         &self.meta.ranges

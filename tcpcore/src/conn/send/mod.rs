@@ -55,7 +55,7 @@ pub use tlp::on_pto;
 
 pub(crate) use rto::{arm, rtt_sample};
 
-use crate::conn::recv::ack::{advertise, sack_for};
+use crate::conn::recv::ack::{advertise, poll_ack, sack_for, AckOwed};
 use crate::conn::state::ts_option;
 use crate::conn::{Config, RecvRanges, Reply, SendHalf, State, Timer};
 use crate::seq::SeqNum;
@@ -132,12 +132,47 @@ impl State {
 
     /// The next segment to send, if any (quinn's `poll_transmit`): a
     /// retransmission, new data from the send buffer (of `M` bytes) within
-    /// the peer's window and the congestion window, or our FIN. Call it
-    /// until it returns `None` after every other call. Each segment carries
-    /// the current ACK and window, so a delayed ACK is sent with it, and
-    /// (RFC 2018 §4) the SACK blocks of `rx`, the connection's receive
+    /// the peer's window and the congestion window, or our FIN; then the
+    /// pure ACK the connection owes, if any (the last transition asked for
+    /// it, or the application's reading opened the window). Call it until
+    /// it returns `None` after every other call. Each segment carries the
+    /// current ACK and window, so a delayed or owed ACK is sent with it,
+    /// and (RFC 2018 §4) the SACK blocks of `rx`, the connection's receive
     /// ranges, where they fit.
     pub fn poll_transmit(&mut self, now: Instant, cfg: &Config, rx: &RecvRanges) -> Option<Reply> {
+        self.poll_transmit_or_hold(now, cfg, rx, false)
+    }
+
+    /// [`State::poll_transmit`], where with `hold` an owed ACK that only
+    /// acknowledges in-order data may wait (ACK batching,
+    /// [`Config::ack_hold_bytes`]); [`State::ack_held`] tells whether one
+    /// does.
+    #[inline]
+    pub(crate) fn poll_transmit_or_hold(
+        &mut self,
+        now: Instant,
+        cfg: &Config,
+        rx: &RecvRanges,
+        hold: bool,
+    ) -> Option<Reply> {
+        match self.poll_segment(now, cfg, rx) {
+            Some(r) => Some(r),
+            None => poll_ack(self, now, cfg, rx, hold),
+        }
+    }
+
+    /// An ACK is owed and held back by ACK batching.
+    pub(crate) fn ack_held(&self) -> bool {
+        let tcb = match self {
+            State::Established(s) | State::FinWait1(s) => &s.tcb,
+            State::FinWait2(s) => &s.tcb,
+            _ => return false,
+        };
+        tcb.ack_owed == AckOwed::Held
+    }
+
+    #[inline]
+    fn poll_segment(&mut self, now: Instant, cfg: &Config, rx: &RecvRanges) -> Option<Reply> {
         let (tcb, snd, rcv) = match self {
             State::Established(s) | State::FinWait1(s) => (&mut s.tcb, &mut s.snd, Ok(&mut s.rcv)),
             State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
@@ -163,6 +198,12 @@ impl State {
             sack_blocks: sack_for(tcb, rx),
             ..TcpOptions::default()
         };
+        if options.sack_blocks.is_empty() {
+            // This segment carries the owed ACK. One with SACK blocks still
+            // goes as a pure ACK: the blocks may not fit here, and a
+            // duplicate ACK only counts as one without data (RFC 5681 §2).
+            tcb.ack_owed = AckOwed::No;
+        }
         // RFC 9293 §3.7.1: options and data together stay within the
         // effective send MSS; a full-sized segment (each piece of a GSO
         // one) has no room for SACK blocks, a shorter one takes what fits.
