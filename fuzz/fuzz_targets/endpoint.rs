@@ -417,7 +417,7 @@ fuzz_target!(|steps: Vec<Step>| {
             }
             Step::Gso(on) => app.gso = on,
             Step::Listen(backlog) => {
-                ep.unlisten(3000);
+                ep.unlisten(3000, now, &mut app);
                 if let Some(b) = backlog {
                     let _ = ep.listen(3000, u16::from(b));
                 }
@@ -426,7 +426,7 @@ fuzz_target!(|steps: Vec<Step>| {
                 let _ = ep.listen_any(2);
             }
             Step::ListenAny(false) => {
-                ep.unlisten_any();
+                ep.unlisten_any(now, &mut app);
             }
             Step::Accept => {
                 for l in [ep.listener(3000), ep.any_listener()].into_iter().flatten() {

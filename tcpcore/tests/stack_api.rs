@@ -10,7 +10,7 @@ use tcpcore::stack::OwnedStackStorage;
 use tcpcore::wire::{self, ChecksumPolicy, EthernetAddress, Frame};
 use tcpcore::{
     CloseReason, ConnId, DropReason, EndpointConfig, Instant, RecvError, SendError, Stack,
-    StackEvent,
+    StackEvent, StateName,
 };
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -298,6 +298,9 @@ fn call_order_misuse_does_not_panic_and_is_counted() {
 /// connection is reported established and waits in its listener's queue
 /// until `accept` takes it, in order; a port nobody listens on is refused
 /// (RFC 9293 §3.10.7.1), and after `unlisten` so is the first port.
+/// `unlisten` resets the connection its listener had not handed over yet
+/// (Linux's `inet_csk_listen_stop`): the client sees the reset, the server
+/// an aborted close after the establishment it reported.
 #[test]
 fn listen_and_accept_through_the_stack() {
     let mut s = stack(2, 0, 8, 1 << 15, 1 << 16);
@@ -329,7 +332,29 @@ fn listen_and_accept_through_the_stack() {
         net.c.poll_event(),
         Some(StackEvent::Closed(refused, CloseReason::Reset))
     );
-    assert!(net.s.unlisten(PORT));
+    let pending = net
+        .c
+        .connect(0, SocketAddrV4::new(SERVER, PORT), net.at())
+        .unwrap();
+    net.shuttle();
+    assert_eq!(net.c.poll_event(), Some(StackEvent::Established(pending)));
+    let Some(StackEvent::Established(server_pending)) = net.s.poll_event() else {
+        panic!("the server did not complete the handshake");
+    };
+    assert!(net.s.unlisten(PORT, net.at()));
+    net.shuttle();
+    assert_eq!(
+        net.c.poll_event(),
+        Some(StackEvent::Closed(pending, CloseReason::Reset))
+    );
+    assert_eq!(
+        net.s.poll_event(),
+        Some(StackEvent::Closed(server_pending, CloseReason::Aborted))
+    );
+    assert_eq!(net.s.poll_event(), None, "accepted connections go on");
+    for (i, &sid) in server_ids.iter().enumerate() {
+        assert_eq!(net.s.state(sid), Some(StateName::Established), "{i}");
+    }
     let late = net
         .c
         .connect(0, SocketAddrV4::new(SERVER, PORT), net.at())

@@ -8,7 +8,7 @@
 mod common;
 use common::{default_config, Harness, CLIENT_PORT, SERVER_PORT};
 use tcpcore::endpoint::{ListenError, ListenerId, LISTENERS};
-use tcpcore::{ConnId, DropReason, EndpointConfig, StateName};
+use tcpcore::{CloseReason, ConnId, DropReason, EndpointConfig, StateName};
 
 /// A second listening port.
 const OTHER_PORT: u16 = 8080;
@@ -74,6 +74,15 @@ fn conn_from(h: &Harness, port: u16) -> Option<(ConnId, u16, StateName)> {
     h.ep.connections()
         .find(|(_, t, _)| t.remote_port == port)
         .map(|(id, t, s)| (id, t.local_port, s))
+}
+
+/// `Endpoint::unlisten` at the harness's time, the frames it sends
+/// recorded for the script's next `>` lines.
+fn unlisten(h: &mut Harness, port: u16) -> bool {
+    let now = h.rec.now;
+    let had = h.ep.unlisten(port, now, &mut h.rec);
+    h.rec.flush();
+    had
 }
 
 fn shared_address() -> EndpointConfig {
@@ -152,16 +161,19 @@ fn syn_to_unlistened_port_is_reset_or_left_to_the_kernel() {
 }
 
 /// `unlisten`: the port is CLOSED from then on (a SYN gets the §3.10.7.1
-/// reset), while the connection it made goes on; the listener's id names
-/// nothing any more, even when the port is listened on again.
+/// reset), while the connection it made and the application accepted goes
+/// on; the listener's id names nothing any more, even when the port is
+/// listened on again.
 #[test]
 fn unlisten_then_syn_is_reset() {
     let mut h = Harness::new(default_config());
     let l = h.ep.listen(OTHER_PORT, 4).unwrap();
     turn(&mut h, fresh(OTHER_PORT, CLIENT_PORT));
     h.run(&handshake(0.0));
-    assert!(h.ep.unlisten(OTHER_PORT));
-    assert!(!h.ep.unlisten(OTHER_PORT));
+    let (accepted, ..) = conn_from(&h, CLIENT_PORT).unwrap();
+    assert_eq!(h.ep.accept(l), Some(accepted));
+    assert!(unlisten(&mut h, OTHER_PORT));
+    assert!(!unlisten(&mut h, OTHER_PORT));
     assert_eq!(h.ep.listener(OTHER_PORT), None);
     assert_eq!(h.ep.accept(l), None, "the old id names nothing");
     // The established connection still delivers.
@@ -343,7 +355,8 @@ fn any_port_listener_below_exact_ones() {
     assert_eq!(h.ep.accept(any), None);
     assert_eq!(h.ep.accept(exact), None);
 
-    assert!(h.ep.unlisten_any());
+    let now = h.rec.now;
+    assert!(h.ep.unlisten_any(now, &mut h.rec));
     turn(&mut h, fresh(5556, CLIENT_PORT + 2));
     h.run(&format!("{}\n 0.200 ! conns 2", unanswered_syn(0.200)));
     assert_eq!(h.ep.stats().dropped(DropReason::NotForUs), 1);
@@ -418,18 +431,19 @@ fn half_open_bound_and_cookies_per_listener() {
 #[test]
 fn time_wait_reopens_only_with_a_listener() {
     let mut h = Harness::new(default_config());
-    h.ep.listen(OTHER_PORT, 4).unwrap();
+    let l = h.ep.listen(OTHER_PORT, 4).unwrap();
     turn(&mut h, fresh(OTHER_PORT, CLIENT_PORT));
-    h.run(&format!(
-        "{}
-         0.100 ! app-close
+    h.run(&handshake(0.0));
+    // Accepted, so `unlisten` leaves it to its TIME-WAIT.
+    assert!(h.ep.accept(l).is_some());
+    h.run(
+        "0.100 ! app-close
          0.100 > F. 1:1(0) ack 1001
          0.110 < F. 1001:1001(0) ack 2 win 502
          0.110 > . 2:2(0) ack 1002
          0.110 ! state TIME-WAIT",
-        handshake(0.0)
-    ));
-    assert!(h.ep.unlisten(OTHER_PORT));
+    );
+    assert!(unlisten(&mut h, OTHER_PORT));
     h.run(
         "0.200 < S 5000:5000(0) win 64240
          0.200 ! state TIME-WAIT
@@ -458,7 +472,7 @@ fn listener_table_bounds() {
     assert_eq!(ids.len(), LISTENERS - 1);
     assert_eq!(h.ep.listen(9999, 1), Err(ListenError::TableFull));
     assert!(h.ep.listen_any(1).is_ok(), "the any-port listener is extra");
-    assert!(h.ep.unlisten(SERVER_PORT));
+    assert!(unlisten(&mut h, SERVER_PORT));
     assert!(h.ep.listen(9999, 1).is_ok());
     // Port 0 in the config: no listener at all (the client's endpoint).
     let mut cfg = default_config();
@@ -466,4 +480,159 @@ fn listener_table_bounds() {
     let h = Harness::new(cfg);
     assert_eq!(h.ep.listener(0), None);
     assert_eq!(h.ep.any_listener(), None);
+}
+
+/// `unlisten` orphans nothing (Linux's `inet_csk_listen_stop`: each child
+/// on the accept queue goes through `inet_child_forget` → `tcp_disconnect`,
+/// which sends a RST): a connection established on the listener and never
+/// accepted is aborted, `<SEQ=SND.NXT><CTL=RST,ACK>` (RFC 9293 §3.10.5),
+/// and its slot freed, so the SYN a full table refused before now opens a
+/// connection. It counts as an aborted close; the application, told of it
+/// by `AppEvent::Established`, learns of its end too.
+#[test]
+fn unlisten_resets_established_connections_not_accepted() {
+    let mut h = Harness::with_slots(default_config(), 1);
+    let l = h.ep.listen(OTHER_PORT, 4).unwrap();
+    turn(&mut h, fresh(OTHER_PORT, CLIENT_PORT));
+    h.run(&format!("{}\n 0.001 ! established 1", handshake(0.0)));
+    assert_eq!(h.ep.listener_info(l).unwrap().queued, 1);
+    // The table is full: a SYN to the configured port is dropped.
+    let queued = turn(&mut h, fresh(SERVER_PORT, CLIENT_PORT + 1));
+    h.run(&format!(
+        "{}\n 0.010 ! drops table-full 1",
+        unanswered_syn(0.010)
+    ));
+    let newcomer = turn(&mut h, queued);
+    h.run("0.020 tick");
+    assert!(unlisten(&mut h, OTHER_PORT));
+    h.run(
+        "0.020 > R. 1:1(0) ack 1001
+         0.020 ! state CLOSED
+         0.020 ! conns 0
+         0.020 ! closed aborted",
+    );
+    assert_eq!(h.ep.stats().closed_by(CloseReason::Aborted), 1);
+    assert_eq!(h.ep.stats().handshakes_failed_by(CloseReason::Aborted), 0);
+    assert_eq!(h.ep.accept(l), None, "the listener is gone");
+    // Nothing else follows (no timer of the aborted connection is left).
+    h.run("5.000 tick");
+    // The freed slot takes the client the full table refused.
+    turn(&mut h, newcomer);
+    h.run(&handshake(5.010));
+}
+
+/// `unlisten` frees the listener's connections in SYN-RECEIVED too: each
+/// gets the abort's `<SEQ=SND.NXT><CTL=RST,ACK>` (SND.NXT = ISS+1), its
+/// slot and half-open counts are freed, it counts as a handshake that
+/// failed (aborted), and the application, which never knew it, is told
+/// nothing. No SYN-ACK is retransmitted after, and the client's handshake
+/// ACK then finds a CLOSED port (RFC 9293 §3.10.7.1, `<SEQ=SEG.ACK><CTL=RST>`).
+/// Linux drops its request socks without a RST and resets that ACK; the
+/// RST here tells the client sooner.
+#[test]
+fn unlisten_resets_half_open_connections() {
+    let mut h = Harness::with_slots(default_config(), 1);
+    let l = h.ep.listen(OTHER_PORT, 4).unwrap();
+    turn(&mut h, fresh(OTHER_PORT, CLIENT_PORT));
+    h.run(
+        "0.000 < S 1000:1000(0) win 64240 <mss 1460,sackOK,nop,wscale 7>
+         0.000 > S. 0:0(0) ack 1001
+         0.000 ! state SYN-RECEIVED",
+    );
+    assert_eq!(h.ep.half_open(), 1);
+    assert_eq!(h.ep.listener_info(l).unwrap().half_open, 1);
+    h.run("0.010 tick");
+    assert!(unlisten(&mut h, OTHER_PORT));
+    h.run(
+        "0.010 > R. 1:1(0) ack 1001
+         0.010 ! state CLOSED
+         0.010 ! conns 0",
+    );
+    assert_eq!(h.ep.half_open(), 0);
+    assert_eq!(h.ep.stats().handshakes_failed_by(CloseReason::Aborted), 1);
+    assert_eq!(h.ep.stats().closed_by(CloseReason::Aborted), 0);
+    assert!(h.rec.closed.is_empty(), "the application never knew it");
+    assert_eq!(h.rec.established, 0);
+    h.run(
+        "0.020 < . 1001:1001(0) ack 1 win 502
+         0.020 > R 1:1(0)
+         0.020 ! conns 0
+         5.000 tick",
+    );
+    // The freed slot opens a new connection on the configured port.
+    turn(&mut h, fresh(SERVER_PORT, CLIENT_PORT + 1));
+    h.run(&handshake(5.010));
+}
+
+/// `unlisten` leaves accepted connections alone: of two connections of one
+/// listener, the one never accepted is reset, and the accepted one goes on
+/// -- data in, data out, and its close -- as Linux's accepted sockets
+/// outlive their listener.
+#[test]
+fn unlisten_leaves_accepted_connections_working() {
+    let mut h = Harness::new(default_config());
+    let l = h.ep.listen(OTHER_PORT, 4).unwrap();
+    turn(&mut h, fresh(OTHER_PORT, CLIENT_PORT));
+    h.run(&handshake(0.0));
+    let (kept, ..) = conn_from(&h, CLIENT_PORT).unwrap();
+    assert_eq!(h.ep.accept(l), Some(kept));
+    let kept_side = turn(&mut h, fresh(OTHER_PORT, CLIENT_PORT + 1));
+    h.run(&handshake(0.010));
+    h.run("0.020 tick");
+    assert!(unlisten(&mut h, OTHER_PORT));
+    // Only the connection never accepted is reset.
+    h.run(
+        "0.020 > R. 1:1(0) ack 1001
+         0.020 ! state CLOSED
+         0.020 ! conns 1",
+    );
+    turn(&mut h, kept_side);
+    h.run(
+        "0.030 ! state ESTABLISHED
+         0.030 < P. 1001:1101(100) ack 1 win 502
+         0.030 ! delivered 100
+         0.070 > . 1:1(0) ack 1101
+         0.100 ! app-send 50
+         0.100 > P. 1:51(50) ack 1101
+         0.110 < . 1101:1101(0) ack 51 win 502
+         0.120 ! app-close
+         0.120 > F. 51:51(0) ack 1101
+         0.130 < F. 1101:1101(0) ack 52 win 502
+         0.130 > . 52:52(0) ack 1102
+         0.130 ! state TIME-WAIT",
+    );
+    assert_eq!(
+        h.ep.state(kept).map(|s| s.name()),
+        Some(StateName::TimeWait)
+    );
+    assert_eq!(h.rec.closed, vec![CloseReason::Aborted], "only the other");
+    assert_eq!(h.ep.stats().closed_by(CloseReason::Aborted), 1);
+}
+
+/// After `unlisten`, nothing of the listener answers for it: a segment of
+/// a connection it had not handed over, and a new SYN, each get the reset
+/// of a CLOSED port (RFC 9293 §3.10.7.1): `<SEQ=SEG.ACK><CTL=RST>` for the
+/// first, `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>` for the SYN.
+#[test]
+fn unlisten_then_its_ports_segments_find_a_closed_port() {
+    let mut h = Harness::new(default_config());
+    h.ep.listen(OTHER_PORT, 4).unwrap();
+    turn(&mut h, fresh(OTHER_PORT, CLIENT_PORT));
+    h.run(&handshake(0.0));
+    h.run("0.010 tick");
+    assert!(unlisten(&mut h, OTHER_PORT));
+    h.run(
+        "0.010 > R. 1:1(0) ack 1001
+         0.020 < P. 1001:1101(100) ack 1 win 502
+         0.020 > R 1:1(0)
+         0.020 ! delivered 0
+         0.020 ! conns 0",
+    );
+    turn(&mut h, fresh(OTHER_PORT, CLIENT_PORT + 1));
+    h.run(
+        "0.030 < S 7000:7000(0) win 64240
+         0.030 > R. 0:0(0) ack 7001
+         0.030 ! conns 0",
+    );
+    assert_eq!(h.ep.stats().resets_sent, 2);
 }

@@ -36,6 +36,7 @@ const OOO: &str = "RFC 9293 §3.10.7.4 first (SHLD-31) / RFC 5681 §4.2: out-of-
 const FIN_OOO: &str = "RFC 9293 §3.10.7.4 eighth / RFC 5681 §4.2: a FIN beyond RCV.NXT is not yet processed; duplicate ACK";
 const PAWS: &str = "RFC 7323 §5.3 R1: TSval < TS.Recent, not a RST: unacceptable, ACK and drop";
 const AFTER_FIN: &str = "RFC 9293 §3.10.7.4 seventh/eighth after the peer's FIN: nothing more may arrive, the text is ignored (unacceptable with the window taken as zero)";
+const SYN_PAWS: &str = "RFC 5961 §4.2: a SYN in a synchronized state gets a challenge ACK \"irrespective of the sequence number\" -- and of PAWS (RFC 7323 §5.3 R1 would only ACK and drop it too); counted as an unexpected SYN, TS.Recent kept (current Linux tcp_validate_incoming: a SYN failing PAWS goes to syn_challenge)";
 const FIN_AGAIN: &str = "RFC 9293 §3.10.7.4 first and eighth: a retransmitted FIN (below RCV.NXT) is acknowledged, the state remains";
 
 fn reset() -> Expect {
@@ -558,8 +559,85 @@ fn half_closed_timestamps() {
                 fin().seq(P::RcvNxt(-1)).ts(Ts::Old),
                 to(state).reply(challenge()).drop(Paws),
             ),
+            row(
+                "PAWS-old SYN at RCV.NXT",
+                SYN_PAWS,
+                syn().ts(Ts::Old),
+                to(state)
+                    .reply(challenge())
+                    .drop(UnexpectedSyn)
+                    .then(After::TsRecent(Ts::Same))
+                    .then(After::SndUna(P::SndUna(0))),
+            ),
+            row(
+                "PAWS-old SYN below the window",
+                SYN_PAWS,
+                syn().seq(P::RcvNxt(-5000)).ts(Ts::Old),
+                to(state)
+                    .reply(challenge())
+                    .drop(UnexpectedSyn)
+                    .then(After::TsRecent(Ts::Same)),
+            ),
+            row(
+                "PAWS-old SYN-ACK acknowledging everything",
+                SYN_PAWS,
+                syn().ack(P::SndNxt(0)).ts(Ts::Old),
+                to(state)
+                    .reply(challenge())
+                    .drop(UnexpectedSyn)
+                    .then(After::SndUna(P::SndUna(0))),
+            ),
         ];
         run_table(name, &fx, &rows);
+    }
+}
+
+/// A PAWS-old SYN after the peer's FIN spends the RFC 5961 §7
+/// challenge-ACK budget like any other challenge: once
+/// `challenge_acks_per_sec` are sent within a second, the next is dropped
+/// without an ACK (still counted as an unexpected SYN, the state kept);
+/// a second later the budget is back.
+#[test]
+fn half_closed_paws_old_syn_challenge_budget() {
+    for (name, mut fx, state) in [
+        (
+            "CLOSE-WAIT (TS, budget spent)",
+            Fx::close_wait(FULL),
+            CloseWait,
+        ),
+        ("CLOSING (TS, budget spent)", Fx::closing(FULL), Closing),
+        ("LAST-ACK (TS, budget spent)", Fx::last_ack(FULL), LastAck),
+    ] {
+        let budget = usize::from(fx.cfg.challenge_acks_per_sec);
+        assert!(budget > 0, "{name}: the default has a budget");
+        let mut acks = 0;
+        for _ in 0..budget {
+            let o = fx.feed(&syn().ts(Ts::Old));
+            assert_eq!(o.state.name(), state, "{name}");
+            assert_eq!(o.dropped, Some(UnexpectedSyn), "{name}");
+            acks += o.replies.len();
+        }
+        assert_eq!(
+            acks, budget,
+            "{name}: one challenge ACK each, up to the budget"
+        );
+        let spent = [row(
+            "PAWS-old SYN, budget spent",
+            SYN_PAWS,
+            syn().ts(Ts::Old),
+            to(state)
+                .drop(UnexpectedSyn)
+                .then(After::TsRecent(Ts::Same)),
+        )];
+        run_table(name, &fx, &spent);
+        fx.wait(Duration::from_secs(1));
+        let refilled = [row(
+            "PAWS-old SYN, a second later",
+            SYN_PAWS,
+            syn().ts(Ts::Old),
+            to(state).reply(challenge()).drop(UnexpectedSyn),
+        )];
+        run_table(name, &fx, &refilled);
     }
 }
 

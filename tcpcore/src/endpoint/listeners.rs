@@ -43,10 +43,33 @@
 //!   MAC covers the 4-tuple, our port included, so it only opens a
 //!   connection on the port it was sent from.
 //!
-//! [`Endpoint::unlisten`] leaves the connections a listener made alone:
-//! they go on, no longer on any queue or counted by any listener (the
-//! application learnt of each established one from
-//! [`AppEvent::Established`]).
+//! # Removing a listener
+//!
+//! [`Endpoint::unlisten`] (and [`Endpoint::unlisten_any`]) leaves no
+//! connection orphaned, as Linux's `inet_csk_listen_stop` does when a
+//! listening socket is closed:
+//!
+//! - Connections on its accept queue (established, never taken with
+//!   [`Endpoint::accept`]) are aborted: a RST `<SEQ=SND.NXT><CTL=RST,ACK>`
+//!   goes to the peer where RFC 9293 §3.10.5 ABORT sends one (ESTABLISHED,
+//!   FIN-WAIT-1, FIN-WAIT-2, CLOSE-WAIT; not CLOSING, LAST-ACK or
+//!   TIME-WAIT, as Linux's `tcp_need_reset`), and the slot is freed.
+//!   Linux: `inet_child_forget` → `tcp_disconnect` →
+//!   `tcp_send_active_reset`. They end as any abort does: counted in
+//!   [`Stats::closed`] as aborted, and, since [`AppEvent::Established`]
+//!   told the application of them, reported [`AppEvent::Closed`] with
+//!   [`CloseReason::Aborted`].
+//! - Its connections in SYN-RECEIVED are aborted too (the same RST, SEQ =
+//!   ISS+1) and freed, counted in [`Stats::handshakes_failed`] as aborted;
+//!   the application never knew them and is told nothing (Linux drops the
+//!   request socks silently and resets the client's next segment as one
+//!   for a CLOSED port; the RST here only says so sooner).
+//! - Connections already accepted, and every connection of an
+//!   auto-accepting listener once established (the application's from
+//!   that moment), go on untouched.
+//!
+//! A SYN to the port then finds the any-port listener, or a CLOSED port
+//! (RFC 9293 §3.10.7.1).
 //!
 //! [`EndpointConfig::port`]: super::EndpointConfig::port
 //! [`EndpointConfig::max_half_open`]: super::EndpointConfig::max_half_open
@@ -54,11 +77,16 @@
 //! [`Io`]: super::Io
 //! [`DropReason::AcceptQueueFull`]: super::DropReason::AcceptQueueFull
 //! [`DropReason::HalfOpenFull`]: super::DropReason::HalfOpenFull
+//! [`Stats::closed`]: super::Stats::closed
+//! [`Stats::handshakes_failed`]: super::Stats::handshakes_failed
+//! [`AppEvent::Closed`]: super::AppEvent::Closed
+//! [`CloseReason::Aborted`]: crate::conn::CloseReason::Aborted
 
 use crate::conn::State;
+use crate::time::Instant;
 use crate::wire::{TcpControl, TcpRepr};
 
-use super::{ConnId, Endpoint, NIL};
+use super::{ConnId, Endpoint, Io, NIL};
 
 /// Listeners on exact ports an endpoint can have at once (the any-port
 /// listener comes on top).
@@ -294,19 +322,72 @@ impl Endpoint<'_> {
         Ok(self.listeners.add(ANY, Listener::new(0, backlog, false)))
     }
 
-    /// Stops listening on `port` (a SYN to it then finds the any-port
-    /// listener, or a CLOSED port). Connections the listener made go on,
-    /// off its accept queue. Returns whether there was such a listener.
-    pub fn unlisten(&mut self, port: u16) -> bool {
+    /// Stops listening on `port`: a SYN to it then finds the any-port
+    /// listener, or a CLOSED port (RFC 9293 §3.10.7.1). Returns whether
+    /// there was such a listener.
+    ///
+    /// No connection of the listener is left orphaned (Linux's
+    /// `inet_csk_listen_stop`, when a listening socket is closed):
+    ///
+    /// - each one on its accept queue, established but never
+    ///   [`Endpoint::accept`]ed, is aborted ([`State::abort`]: a RST
+    ///   `<SEQ=SND.NXT><CTL=RST,ACK>` in ESTABLISHED, FIN-WAIT and
+    ///   CLOSE-WAIT, none in CLOSING, LAST-ACK or TIME-WAIT) and its slot
+    ///   freed; it counts in [`Stats::closed`](super::Stats::closed) as
+    ///   aborted, and the application, which had
+    ///   [`AppEvent::Established`](super::AppEvent::Established) for it,
+    ///   gets [`AppEvent::Closed`](super::AppEvent::Closed) with
+    ///   [`CloseReason::Aborted`](crate::conn::CloseReason::Aborted);
+    /// - each one in SYN-RECEIVED is aborted the same way (a RST at
+    ///   ISS+1) and freed, counted in
+    ///   [`Stats::handshakes_failed`](super::Stats::handshakes_failed) as
+    ///   aborted; the application never knew it and is told nothing;
+    /// - connections already accepted (and the established connections of
+    ///   an auto-accepting listener, the application's from the start) go
+    ///   on untouched.
+    ///
+    /// The resets go out through `io` now, stamped `now`. O(table size).
+    pub fn unlisten<I: Io>(&mut self, port: u16, now: Instant, io: &mut I) -> bool {
         match (0..LISTENERS).find(|&i| self.listeners.entries[i].is_some_and(|l| l.port == port)) {
-            Some(i) => self.listeners.remove(i),
+            Some(i) => self.stop_listener(i, now, io),
             None => false,
         }
     }
 
-    /// Removes the any-port listener, as [`Endpoint::unlisten`] does.
-    pub fn unlisten_any(&mut self) -> bool {
-        self.listeners.remove(ANY)
+    /// Removes the any-port listener, as [`Endpoint::unlisten`] does (its
+    /// connections not yet accepted, and those in SYN-RECEIVED, are
+    /// reset and freed).
+    pub fn unlisten_any<I: Io>(&mut self, now: Instant, io: &mut I) -> bool {
+        self.stop_listener(ANY, now, io)
+    }
+
+    /// Removes the listener at table index `i` after aborting its
+    /// connections in SYN-RECEIVED and on its accept queue (see
+    /// [`Endpoint::unlisten`]). Each abort is carried out by
+    /// `Endpoint::apply`, as [`Endpoint::abort`] does, so the RST, the
+    /// counters, the half-open counts, the accept queue, the timer heap
+    /// and the free list all follow; the listener is removed last, once
+    /// its queue and half-open count are empty.
+    fn stop_listener<I: Io>(&mut self, i: usize, now: Instant, io: &mut I) -> bool {
+        let Some(id) = self.listeners.id_of(i) else {
+            return false;
+        };
+        for s in 0..self.slots.len() {
+            let Some(c) = self.slots[s].conn.as_ref() else {
+                continue;
+            };
+            if c.lq.listener != Some(id) || !(c.lq.queued || c.state.is_half_open()) {
+                continue;
+            }
+            let state = c.state;
+            let t = state.abort(now);
+            self.apply(s as u32, state.name(), t, now, io);
+        }
+        debug_assert!(self
+            .listeners
+            .get(Some(id))
+            .is_some_and(|l| l.queued == 0 && l.half_open == 0));
+        self.listeners.remove(i)
     }
 
     /// The listener of exactly `port` (not the any-port listener).

@@ -489,10 +489,15 @@ impl<'s> Stack<'s> {
         self.ep.listen_any(backlog)
     }
 
-    /// Stops listening on `port`; established connections carry on (see
-    /// [`Endpoint::unlisten`]). Returns whether there was a listener.
-    pub fn unlisten(&mut self, port: u16) -> bool {
-        self.ep.unlisten(port)
+    /// Stops listening on `port` (see [`Endpoint::unlisten`]): accepted
+    /// connections carry on; those still on its accept queue are reset
+    /// (each reported [`StackEvent::Closed`] with
+    /// [`CloseReason::Aborted`], after its [`StackEvent::Established`]),
+    /// and its half-open ones are reset silently. The resets are staged,
+    /// stamped `now`. Returns whether there was a listener.
+    pub fn unlisten(&mut self, port: u16, now: Instant) -> bool {
+        let (ep, mut io) = self.io();
+        ep.unlisten(port, now, &mut io)
     }
 
     /// The oldest connection of `listener`'s accept queue, taken off it.
