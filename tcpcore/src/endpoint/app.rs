@@ -13,7 +13,7 @@ impl Endpoint<'_> {
     pub fn resume<I: Io>(&mut self, id: ConnId, now: Instant, io: &mut I) {
         if let Some(state) = self.state(id).copied() {
             let t = Transition::idle(state);
-            self.apply(id.index, state.name(), t, now, io);
+            self.apply(id.index, state.name(), &t, now, io);
         }
     }
 
@@ -83,7 +83,7 @@ impl Endpoint<'_> {
         if let Some(conn) = self.slots[i as usize].conn.as_mut() {
             conn.state = state;
         }
-        self.apply(i, state.name(), t, now, io);
+        self.apply(i, state.name(), &t, now, io);
         queued
     }
 
@@ -98,7 +98,7 @@ impl Endpoint<'_> {
     pub fn close<I: Io>(&mut self, id: ConnId, now: Instant, io: &mut I) {
         if let Some(state) = self.state(id).copied() {
             let t = state.close(now, &self.cfg.conn);
-            self.apply(id.index, state.name(), t, now, io);
+            self.apply(id.index, state.name(), &t, now, io);
         }
     }
 
@@ -106,7 +106,7 @@ impl Endpoint<'_> {
     pub fn abort<I: Io>(&mut self, id: ConnId, now: Instant, io: &mut I) {
         if let Some(state) = self.state(id).copied() {
             let t = state.abort(now);
-            self.apply(id.index, state.name(), t, now, io);
+            self.apply(id.index, state.name(), &t, now, io);
         }
     }
 

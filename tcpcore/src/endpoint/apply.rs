@@ -24,7 +24,7 @@ impl Endpoint<'_> {
         &mut self,
         i: u32,
         from: StateName,
-        t: Transition<'_>,
+        t: &Transition<'_>,
         now: Instant,
         io: &mut I,
     ) {

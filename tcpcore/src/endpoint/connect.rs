@@ -125,7 +125,7 @@ impl Endpoint<'_> {
         self.stats.active_opens += 1;
         let mut t = Transition::idle(state);
         t.push_reply(syn);
-        self.apply(i, StateName::Closed, t, now, io);
+        self.apply(i, StateName::Closed, &t, now, io);
         Ok(id)
     }
 

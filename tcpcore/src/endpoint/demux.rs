@@ -224,6 +224,6 @@ impl Endpoint<'_> {
             self.end_time_wait(i, now, io);
             return self.listen_segment(now, mac, tuple, tcp, Some(iss), io);
         }
-        self.apply(i, before.name(), t, now, io);
+        self.apply(i, before.name(), &t, now, io);
     }
 }

@@ -153,7 +153,7 @@ impl Endpoint<'_> {
         };
         self.half_open += 1;
         self.listener_half_open(conn.lq, true);
-        self.apply(i, StateName::Listen, t, now, io);
+        self.apply(i, StateName::Listen, &t, now, io);
     }
 
     /// Whether the source address `addr` has its most connections
@@ -268,7 +268,7 @@ impl Endpoint<'_> {
                 to: StateName::SynReceived,
             },
         );
-        self.apply(i, StateName::SynReceived, t, now, io);
+        self.apply(i, StateName::SynReceived, &t, now, io);
     }
 }
 

@@ -381,7 +381,7 @@ impl Endpoint<'_> {
             }
             let state = c.state;
             let t = state.abort(now);
-            self.apply(s as u32, state.name(), t, now, io);
+            self.apply(s as u32, state.name(), &t, now, io);
         }
         debug_assert!(self
             .listeners

@@ -165,8 +165,12 @@ pub struct Endpoint<'s> {
     last_hit: core::cell::Cell<u32>,
     /// ACK batching is on ([`Endpoint::set_batching`]).
     batching: bool,
-    /// ACKs owed at the end of the batch: slot, generation, the ACK.
+    /// Connections that may hold an ACK until the end of the batch: slot,
+    /// generation.
     deferred: heapless::Vec<(u32, u32), DEFERRED_ACKS>,
+    /// The connections' configuration for an [`Io`] without segmentation
+    /// offload (`gso_max` 0), made once.
+    conn_no_gso: Config,
     /// Returning cookies are checked until then (two cookie periods after
     /// the last one was sent).
     cookies_until: Option<Instant>,
@@ -234,6 +238,10 @@ impl<'s> Endpoint<'s> {
             last_hit: core::cell::Cell::new(0),
             batching: false,
             deferred: heapless::Vec::new(),
+            conn_no_gso: Config {
+                gso_max: 0,
+                ..cfg.conn
+            },
             cookies_until: None,
             tw_head: NIL,
             tw_tail: NIL,

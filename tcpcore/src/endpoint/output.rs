@@ -114,17 +114,18 @@ impl Endpoint<'_> {
             ident: &mut self.ident,
             stats: &mut self.stats,
         };
-        let mut conn_cfg = self.cfg.conn;
-        if !io.gso() {
-            conn_cfg.gso_max = 0;
-        }
+        let conn_cfg = if io.gso() {
+            &self.cfg.conn
+        } else {
+            &self.conn_no_gso
+        };
         let mut sent = 0;
         // Bounded: the windows bound it already; this guards the loop.
         for _ in 0..4096 {
             let max = conn.state.send_max();
             let Some(r) = conn
                 .state
-                .poll_transmit_or_hold(now, &conn_cfg, &slot.rx, hold)
+                .poll_transmit_or_hold(now, conn_cfg, &slot.rx, hold)
             else {
                 break;
             };

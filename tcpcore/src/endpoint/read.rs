@@ -46,7 +46,7 @@ impl Endpoint<'_> {
         if let Some(conn) = self.slots[i as usize].conn.as_mut() {
             conn.state = state;
         }
-        self.apply(i, state.name(), t, now, io);
+        self.apply(i, state.name(), &t, now, io);
         Some(n)
     }
 }

@@ -148,7 +148,7 @@ impl Endpoint<'_> {
     pub(super) fn end_time_wait<I: Io>(&mut self, i: u32, now: Instant, io: &mut I) {
         let mut t = Transition::idle(State::Closed(CloseReason::Normal));
         let _ = t.events.push(Event::Closed(CloseReason::Normal));
-        self.apply(i, StateName::TimeWait, t, now, io);
+        self.apply(i, StateName::TimeWait, &t, now, io);
     }
 
     /// The table is full: frees the slot that entered TIME-WAIT first, if

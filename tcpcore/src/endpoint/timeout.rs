@@ -72,7 +72,7 @@ impl Endpoint<'_> {
             if idle > crate::time::Duration::ZERO && now >= conn.last_rx + idle {
                 // Nothing heard for the idle timeout: reset and report it.
                 let t = before.abort_with(CloseReason::TimedOut, now);
-                self.apply(i, before.name(), t, now, io);
+                self.apply(i, before.name(), &t, now, io);
                 continue;
             }
             let cfg = self.cfg.conn;
@@ -83,7 +83,7 @@ impl Endpoint<'_> {
                 .iter()
                 .filter(|r| r.control == TcpControl::Syn)
                 .count() as u64;
-            self.apply(i, before.name(), t, now, io);
+            self.apply(i, before.name(), &t, now, io);
         }
         self.sweep = None;
         self.timers.unpark_all(self.slots);

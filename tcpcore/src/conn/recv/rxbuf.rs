@@ -95,6 +95,9 @@ impl RecvRanges {
     /// highest first.
     pub fn sack_blocks(&self, max: usize) -> SackBlocks {
         let mut blocks = SackBlocks::new();
+        if self.ranges.is_empty() {
+            return blocks;
+        }
         let listed = |b: &SackBlocks, s: SeqNum| b.as_slice().iter().any(|&(l, _)| l == s);
         let recent = self.recent.iter().filter_map(|&r| self.range_of(r));
         for (s, e) in recent.chain(self.ranges.iter().rev().copied()) {
