@@ -118,7 +118,7 @@ pub fn run(settings: Settings, shared: &Shared, mut w: Worker<'_>) -> Report {
     for id in left {
         w.endpoint.abort(id, now, &mut sio);
     }
-    let sent = sio.send(&mut w.sock);
+    let sent = sio.send(&mut w.sock, w.endpoint.stats());
     if let Err(e) = sio.app.out.flush() {
         sio.app.out_error.get_or_insert(e);
     }
@@ -167,7 +167,7 @@ fn event_loop(
                 .connections()
                 .all(|(_, _, s)| s == StateName::TimeWait);
             if all_done || now >= d {
-                sio.send(sock)?;
+                sio.send(sock, endpoint.stats())?;
                 return Ok(());
             }
         }
@@ -177,7 +177,7 @@ fn event_loop(
             }
             endpoint.handle_timeout(now, sio);
         }
-        sio.send(sock)?;
+        sio.send(sock, endpoint.stats())?;
 
         let wait = wait_for(endpoint, deadline, now, settings.max_wait);
         pace.set_waiting(sock);
@@ -192,7 +192,7 @@ fn event_loop(
         if endpoint.acks_held() > 0 && (batch.0 == 0 || deadline.is_some()) {
             endpoint.flush_acks(clock(), sio);
         }
-        sio.send(sock)?;
+        sio.send(sock, endpoint.stats())?;
 
         if let Some(w) = watch.as_mut() {
             rsts.check(w, endpoint, sio);

@@ -215,8 +215,10 @@ fn abort_sends_reset() {
         default_config(),
         &format!(
             "{HS}
+             0.100 ! rsts 0
              0.100 ! app-abort
              0.100 > R. 1:1(0) ack 1001
+             0.100 ! rsts 1
              0.100 ! state CLOSED
              0.100 ! closed aborted"
         ),

@@ -125,6 +125,7 @@ fn closed_port_of_own_address_is_reset() {
     h.send(&segment(SERVER_PORT + 1, 7001, None, TcpControl::Rst, &[]));
     assert_eq!(sent(&mut h), vec![]);
     assert_eq!(h.ep.stats().resets_sent, 2);
+    assert_eq!(h.ep.stats().tx_rsts, 2, "every RST written is counted");
     assert_eq!(h.ep.len(), 0, "no state is kept for a closed port");
     assert_eq!(h.ep.stats().dropped(DropReason::NotForUs), 0);
     // The listening port still works.

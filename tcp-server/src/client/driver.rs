@@ -74,7 +74,7 @@ impl<'s, 't> Driver<'s, 't> {
             }
         }
         self.take_frames();
-        self.tx.trace_new_frames(&mut self.trace, None);
+        self.tx.trace_new_frames(&mut self.trace);
     }
 
     /// A line for the state change since the last step, if any.
@@ -113,7 +113,7 @@ impl<'s, 't> Driver<'s, 't> {
         &mut self,
         sock: &mut rawnet::RawSocket,
     ) -> Result<(), crate::server::Failure> {
-        self.tx.send(sock, &mut self.trace, None)
+        self.tx.send(sock, &mut self.trace)
     }
 
     /// Writes out the payload buffered for stdout, and the trace.

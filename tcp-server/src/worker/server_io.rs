@@ -5,9 +5,10 @@
 
 use std::collections::HashSet;
 use std::io::{self, BufWriter, Stdout, Write};
+use std::sync::atomic::Ordering;
 
 use rawnet::RawSocket;
-use tcpcore::{AppEvent, CloseReason, ConnId, Endpoint, FourTuple, Instant, Io, StateName};
+use tcpcore::{AppEvent, CloseReason, ConnId, Endpoint, FourTuple, Instant, Io, StateName, Stats};
 
 use super::shared::Shared;
 use super::trace::Trace;
@@ -45,6 +46,8 @@ pub(super) struct ServerIo<'a> {
     pub(super) echo: HashSet<ConnId>,
     /// The socket takes GSO frames (`RawSocket::enable_gso` worked).
     gso: bool,
+    /// The endpoint's `Stats::tx_rsts` already added to `Shared::our_rsts`.
+    rsts_published: u64,
 }
 
 impl Io for ServerIo<'_> {
@@ -122,20 +125,25 @@ impl<'a> ServerIo<'a> {
             trace: Trace::new(settings, shared.pcap.as_ref()),
             echo: HashSet::new(),
             gso,
+            rsts_published: 0,
         }
     }
 
-    /// Traces the frames the endpoint wrote since the last call (and
-    /// counts our RSTs).
+    /// Traces the frames the endpoint wrote since the last call.
     pub(super) fn trace_new_frames(&mut self) {
-        self.tx
-            .trace_new_frames(&mut self.trace, Some(&self.shared.our_rsts));
+        self.tx.trace_new_frames(&mut self.trace);
     }
 
-    /// Traces and sends every frame the endpoint wrote.
-    pub(super) fn send(&mut self, sock: &mut RawSocket) -> Result<(), Failure> {
-        self.tx
-            .send(sock, &mut self.trace, Some(&self.shared.our_rsts))
+    /// Traces and sends every frame the endpoint wrote; first tells the
+    /// other workers how many RSTs the endpoint has written (`stats`), so
+    /// the RST watch counts ours before it can see them on the wire.
+    pub(super) fn send(&mut self, sock: &mut RawSocket, stats: &Stats) -> Result<(), Failure> {
+        let new = stats.tx_rsts - self.rsts_published;
+        if new > 0 {
+            self.shared.our_rsts.fetch_add(new, Ordering::SeqCst);
+            self.rsts_published = stats.tx_rsts;
+        }
+        self.tx.send(sock, &mut self.trace)
     }
 }
 

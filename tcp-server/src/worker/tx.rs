@@ -1,7 +1,6 @@
 //! Outgoing frames: the endpoint writes them into one arena per batch
 //! ([`Tx`]), the loop then traces them and queues them on the socket.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use rawnet::RawSocket;
@@ -81,19 +80,10 @@ impl Tx {
         self.arena.alloc(len, gso)
     }
 
-    /// Traces the frames the endpoint wrote since the last call, and counts
-    /// the RSTs among them in `rsts`.
-    pub(crate) fn trace_new_frames(&mut self, trace: &mut Trace<'_>, rsts: Option<&AtomicU64>) {
+    /// Traces the frames the endpoint wrote since the last call.
+    pub(crate) fn trace_new_frames(&mut self, trace: &mut Trace<'_>) {
         for i in self.traced..self.arena.len() {
             let frame = self.arena.frame(i);
-            // TCP flags: Ethernet 14 + IPv4 20 (we send no IP options) + 13.
-            if let Some(rsts) = rsts {
-                if frame.get(12..14) == Some(&[0x08, 0x00])
-                    && frame.get(47).is_some_and(|f| f & 0x04 != 0)
-                {
-                    rsts.fetch_add(1, Ordering::SeqCst);
-                }
-            }
             if trace.wants_frames() {
                 // A GSO frame's TCP checksum is left to the segmentation.
                 let note = if self.arena.gso[i] > 0 {
@@ -112,9 +102,8 @@ impl Tx {
         &mut self,
         sock: &mut RawSocket,
         trace: &mut Trace<'_>,
-        rsts: Option<&AtomicU64>,
     ) -> Result<(), Failure> {
-        self.trace_new_frames(trace, rsts);
+        self.trace_new_frames(trace);
         if self.arena.len() == 0 {
             return Ok(());
         }

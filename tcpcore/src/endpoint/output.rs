@@ -194,6 +194,9 @@ impl Out<'_> {
             Some(buf) => {
                 if wire::emit_tcp_frame(buf, &eth, &ip, &tcp).is_ok() {
                     self.stats.tx_frames += 1;
+                    if r.control == TcpControl::Rst {
+                        self.stats.tx_rsts += 1;
+                    }
                     if r.gso > 0 {
                         // CHECKSUM_PARTIAL: the pseudo-header sum only; the
                         // segmentation completes each segment's checksum.

@@ -160,6 +160,9 @@ pub struct Stats {
     pub rx_frames: u64,
     /// Frames written for sending.
     pub tx_frames: u64,
+    /// Of those, TCP segments with RST: aborts, resets of segments to
+    /// closed ports, resets of half-open connections.
+    pub tx_rsts: u64,
     /// Connections that completed the handshake (passive and active).
     pub established: u64,
     /// Connections opened by [`Endpoint::connect`](super::Endpoint::connect).

@@ -25,7 +25,7 @@
 //!
 //! Checks (`!`): `delivered N` (bytes handed to the application so far, and
 //! they are exactly the client's bytes), `state NAME` (`CLOSED` when the
-//! connection is gone), `closed REASON`, `conns N`, `drops REASON N`,
+//! connection is gone), `closed REASON`, `conns N`, `drops REASON N`, `rsts N` (RSTs written),
 //! `established N`, `peer-closed`. Actions of the application (`!` too):
 //! `app-close`, `app-abort`, `app-budget N` (take only N more bytes),
 //! `app-resume` (take everything again, and say so to the endpoint),
@@ -604,6 +604,11 @@ impl Harness {
                     "`{line}`: close reason"
                 );
             }
+            ["rsts", n] => assert_eq!(
+                self.ep.stats().tx_rsts,
+                n.parse::<u64>().unwrap(),
+                "`{line}`: RSTs written"
+            ),
             ["conns", n] => assert_eq!(self.ep.len(), n.parse::<usize>().unwrap(), "`{line}`"),
             ["established", n] => assert_eq!(
                 self.rec.established,
