@@ -33,8 +33,8 @@ use tcpcore::wire::{
     TcpControl, TcpOptions, TcpRepr, Timestamps,
 };
 use tcpcore::{
-    AppEvent, ConnId, Endpoint, EndpointConfig, FourTuple, Instant, Io, OwnedStorage, SeqNum, Slot,
-    State,
+    AppEvent, ConnId, Endpoint, EndpointConfig, FourTuple, Instant, Io, OwnedStackStorage,
+    OwnedStorage, SeqNum, Slot, Stack, StackEvent, State,
 };
 
 const SERVER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 1]);
@@ -204,6 +204,35 @@ fn handshake(ep: &mut Endpoint<'_>, sink: &mut Sink, port: u16, now: u64, ts: bo
     iss
 }
 
+/// The handshake of [`handshake`] through a [`Stack`]; returns the
+/// connection (its ISS checked against the endpoint's, `iss`).
+fn stack_handshake(stack: &mut Stack<'_>, iss: u32) -> ConnId {
+    let syn = frame(&Seg {
+        port: 40000,
+        seq: CLIENT_ISN,
+        ack: None,
+        control: TcpControl::Syn,
+        options: syn_options(true),
+        payload: &[],
+    });
+    stack.handle_frame(at(0), &syn);
+    let synack = stack.poll_transmit().expect("SYN-ACK");
+    assert_eq!(synack.frame[38..42], iss.to_be_bytes(), "same ISS");
+    let ack = frame(&Seg {
+        port: 40000,
+        seq: CLIENT_ISN + 1,
+        ack: Some(iss.wrapping_add(1)),
+        control: TcpControl::None,
+        options: ts_options(1000),
+        payload: &[],
+    });
+    stack.handle_frame(at(10), &ack);
+    match stack.poll_event() {
+        Some(StackEvent::Established(id)) => id,
+        other => panic!("no connection: {other:?}"),
+    }
+}
+
 fn print_sizes() {
     let state = size_of::<State>();
     let slot = size_of::<Slot>();
@@ -270,6 +299,39 @@ fn segment(c: &mut Criterion) {
             })
         });
     }
+    // The same frames through the pull API, as an embedder drives it: each
+    // frame in, the bytes pulled out with `recv` (a copy the callback layer
+    // does not make), the events and the frames to send drained.
+    g.bench_function("stack", |b| {
+        b.iter_custom(|iters| {
+            let mut total = StdDuration::ZERO;
+            let mut left = iters;
+            let mut buf = vec![0u8; BUF];
+            while left > 0 {
+                let n = left.min(FRAMES as u64) as usize;
+                let mut s = OwnedStackStorage::new(1, BUF, 0, 1 << 16).expect("storage");
+                let mut stack = Stack::new(config(), s.storage(), KEY).expect("stack");
+                let id = stack_handshake(&mut stack, iss);
+                let start = std::time::Instant::now();
+                let mut got = 0usize;
+                for (i, f) in frames[..n].iter().enumerate() {
+                    let now = at(100 + i as u64 * 10);
+                    stack.handle_frame(now, f);
+                    while let Ok(k) = stack.recv(id, &mut buf, now) {
+                        got += k;
+                    }
+                    while stack.poll_event().is_some() {}
+                    while let Some(t) = stack.poll_transmit() {
+                        black_box(t.frame);
+                    }
+                }
+                total += start.elapsed();
+                assert_eq!(got, n * PAYLOAD, "not all received");
+                left -= n as u64;
+            }
+            total
+        })
+    });
     // The same frames into smoltcp. Its ISS is random, so each batch's
     // frames are built with its ACK number, outside the timing.
     g.bench_function("smoltcp", |b| {

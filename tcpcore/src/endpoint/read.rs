@@ -2,7 +2,7 @@
 //! pull side of [`Io::deliver`]): [`Endpoint::read`] copies the unread
 //! in-order bytes out and consumes them, which reopens the window.
 
-use crate::conn::{RecvBuffer, Transition};
+use crate::conn::{RecvBuffer, State, Transition};
 use crate::time::Instant;
 
 use super::{ConnId, Endpoint, Io};
@@ -23,30 +23,32 @@ impl Endpoint<'_> {
         now: Instant,
         io: &mut I,
     ) -> Option<usize> {
-        let mut state = self.state(id).copied()?;
-        let (read, end) = state.unread()?;
+        let (read, end) = self.state(id)?.unread()?;
         let n = ((end - read) as usize).min(buf.len());
         if n == 0 {
             return Some(0);
         }
-        let i = id.index;
+        let i = id.index as usize;
         let each = self.bufs.rx;
-        let at = i as usize * each;
-        let rx = RecvBuffer::from_checked(
-            &mut self.slots[i as usize].rx,
-            &mut self.rx_mem[at..at + each],
-        );
+        let at = i * each;
+        let slot = &mut self.slots[i];
+        let rx = RecvBuffer::from_checked(&mut slot.rx, &mut self.rx_mem[at..at + each]);
         let (a, b) = rx.slices(read, read + n as u32);
         buf[..a.len()].copy_from_slice(a);
         buf[a.len()..a.len() + b.len()].copy_from_slice(b);
-        // A window update it makes owed goes out with `apply`'s transmit.
-        let _ = state.consume(n as u32, &self.cfg.conn);
         self.stats.bytes_delivered += n as u64;
-        let t = Transition::idle(state);
-        if let Some(conn) = self.slots[i as usize].conn.as_mut() {
-            conn.state = state;
+        let conn = slot.conn.as_mut()?;
+        // Consumed in place: a window update it makes owed goes out below.
+        let owed = conn.state.consume(n as u32, &self.cfg.conn);
+        let all = n as u32 == end - read;
+        if !owed && all && !matches!(conn.state, State::CloseWait(_)) {
+            // Nothing else changes: no segment is due, no timer moves,
+            // nothing is left to offer.
+            return Some(n);
         }
-        self.apply(i, state.name(), &t, now, io);
+        let state = conn.state;
+        let t = Transition::idle(state);
+        self.apply(id.index, state.name(), &t, now, io);
         Some(n)
     }
 }
