@@ -31,7 +31,7 @@
 //! | RFC 9293 §3.3.2 states, §3.3.1 sequence variables | `state.rs` | [`State`], [`Tcb`], [`SendHalf`], [`RecvHalf`] |
 //! | §3.10.7.1 CLOSED, §3.10.7.4 dispatch | `arrive/mod.rs` | [`State::on_segment`] |
 //! | §3.10.7.2 LISTEN, §3.10.7.4 SYN-RECEIVED | `arrive/syn_received.rs` | [`State::accept`] |
-//! | §3.10.7.3 SYN-SENT, §3.10.4 OPEN (active), RFC 5961 §3.2 | `arrive/syn_sent.rs` | [`State::connect`] |
+//! | §3.10.7.3 SYN-SENT, first to fifth in the RFC's order (the ACK, RST as §3.5.3 has it in SYN-SENT, security, SYN, neither), §3.10.1 OPEN (active) | `arrive/syn_sent.rs` (the steps' table is in `arrive/mod.rs`) | [`State::connect`] |
 //! | §3.10.7.4 first to fifth (RFC 5961, RFC 7323 §5) | `arrive/checks.rs` | [`acceptable`] |
 //! | §3.10.7.4 ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2 | `arrive/synchronized.rs` | |
 //! | §3.10.7.4 CLOSE-WAIT, CLOSING, LAST-ACK | `arrive/closing.rs` | |

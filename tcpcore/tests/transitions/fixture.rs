@@ -1,6 +1,6 @@
 //! The fixtures: a connection brought into each state by `State::accept`
-//! and `State::on_segment`, and the connection's variables that rows are
-//! written against.
+//! (`State::connect` for SYN-SENT) and `State::on_segment`, and the
+//! connection's variables that rows are written against.
 
 use super::*;
 use tcpcore::conn::{Buffers, RecvBuffer, RecvRanges, Reply, SegmentDrop, State, Transition};
@@ -42,9 +42,14 @@ pub fn vars(s: &State) -> Vars {
             v.snd_nxt = x.snd_nxt();
             (None, x.ts())
         }
-        // The tables start from passive opens only (SYN-SENT has its own
-        // tests in trace_syn_sent.rs).
-        State::SynSent(_) | State::Closed(_) => (None, None),
+        // SYN-SENT: SND.UNA = ISS, SND.NXT = ISS + 1; nothing of the
+        // peer's is known (its rows use `P::Irs`).
+        State::SynSent(x) => {
+            v.snd_una = x.iss();
+            v.snd_nxt = x.iss() + 1;
+            (None, None)
+        }
+        State::Closed(_) => (None, None),
     };
     if let Some(snd) = snd {
         v.snd_una = snd.una();
@@ -173,6 +178,31 @@ impl Fx {
             buf: vec![0; RX],
         };
         fx.wait(Duration::from_millis(10));
+        fx
+    }
+
+    /// The application opens a connection (`State::connect`, ISS): our SYN
+    /// is out, SYN-SENT, 50 ms later. The peer's segments in rows carry no
+    /// options, so nothing but the MSS is negotiated.
+    pub fn syn_sent() -> Fx {
+        let cfg = Config::default();
+        let now = Instant::from_millis(10_000);
+        let (state, syn) =
+            State::connect(SeqNum::new(ISS), 0, now, &cfg, Buffers { rx: RX, tx: TX });
+        assert_eq!(
+            (syn.seq, syn.ack, syn.control),
+            (SeqNum::new(ISS), None, TcpControl::Syn),
+            "connect sends <SEQ=ISS><CTL=SYN>"
+        );
+        let mut fx = Fx {
+            state,
+            now,
+            cfg,
+            opts: PLAIN,
+            ranges: RecvRanges::default(),
+            buf: vec![0; RX],
+        };
+        fx.wait(Duration::from_millis(50));
         fx
     }
 

@@ -1,8 +1,9 @@
 //! Per-state transition tables (issue #15, Tests): a connection is brought
-//! into a state by driving [`State::accept`] and [`State::on_segment`]
-//! directly, without an endpoint, and each row of a table feeds one segment
-//! (or fires one timer) and checks exactly what comes out: the next state,
-//! the segments to send, the events, the drop reason, the bytes delivered.
+//! into a state by driving [`State::accept`] (or [`State::connect`]) and
+//! [`State::on_segment`] directly, without an endpoint, and each row of a
+//! table feeds one segment (or fires one timer) and checks exactly what
+//! comes out: the next state, the segments to send, the events, the drop
+//! reason, the bytes delivered.
 //!
 //! Sequence numbers in rows are written relative to the connection's
 //! variables before the segment ([`P`]), so a row reads like the RFC:
@@ -261,6 +262,13 @@ pub fn fin_out(seq: P) -> Out {
 }
 
 impl Out {
+    /// The acknowledgment number (where the default one does not apply:
+    /// SYN-SENT knows no RCV.NXT before the segment).
+    pub fn acking(mut self, p: P) -> Self {
+        self.ack = Some(p);
+        self
+    }
+
     /// The one SACK block the segment carries (RFC 2018 §4).
     pub fn sack(mut self, left: P, right: P) -> Self {
         self.sack = Some((left, right));

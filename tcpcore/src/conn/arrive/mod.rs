@@ -1,12 +1,18 @@
 //! A segment arrives (RFC 9293 §3.10.7): [`State::on_segment`] dispatches
-//! to the handler of the state, and each handler runs §3.10.7.4's steps in
-//! the RFC's order.
+//! to the handler of the state, and each handler runs its section's steps
+//! in the RFC's order: §3.10.7.3's in SYN-SENT, §3.10.7.4's in every other
+//! state.
 //!
 //! | RFC 9293 | file | function |
 //! |----------|------|----------|
 //! | §3.10.7.1 CLOSED | `mod.rs` | [`State::on_segment`] |
 //! | §3.10.7.2 LISTEN (a SYN; the endpoint owns LISTEN) | `syn_received.rs` | [`State::accept`] |
-//! | §3.10.7.3 SYN-SENT (and the active OPEN, §3.10.1) | `syn_sent.rs` | [`State::connect`], `syn_sent` |
+//! | §3.10.7.3 SYN-SENT (and the active OPEN, §3.10.1) | `syn_sent.rs` | [`State::connect`]; `syn_sent`: `first_to_fifth`, then a stop through `stopped`, or `established` / `simultaneous_open` |
+//! | §3.10.7.3 first: the ACK bit (`<SEQ=SEG.ACK><CTL=RST>` unless SEG.ACK = ISS + 1) | `syn_sent.rs` | `first_ack` |
+//! | §3.10.7.3 second: RST, acceptable if it acknowledges our SYN (§3.5.3; RFC 5961 §3.2's checks need RCV.NXT) | `syn_sent.rs` | `second_rst` (its own: no RCV.NXT yet) |
+//! | §3.10.7.3 third: security | `steps.rs` | `third_security` (shared) |
+//! | §3.10.7.3 fourth: SYN: ESTABLISHED (ACK owed, sixth step on) or SYN-RECEIVED (simultaneous open, SYN-ACK) | `syn_sent.rs` | `fourth_syn`, `established` (`synchronize`, `negotiate`, `send_half`, `handshake_rtt`), `simultaneous_open` |
+//! | §3.10.7.3 fifth: neither SYN nor RST, drop | `syn_sent.rs` | `fifth_drop` |
 //! | §3.10.7.4, the steps shared by the states (a [`ControlFlow`](core::ops::ControlFlow) of `Stop`; `stopped` gives the next state) | `steps.rs` | |
 //! | first: sequence number, RFC 7323 §5.3 PAWS | `steps.rs`, `checks.rs` | `first_sequence` (`paws_rejects`, `acceptable`, `dup_ack_allowed`) |
 //! | second: RST (RFC 5961 §3.2) | `steps.rs` | `second_rst` |
@@ -38,7 +44,8 @@ use crate::wire::TcpRepr;
 impl State {
     /// RFC 9293 §3.10.7.4: one segment arrives for this connection. The steps
     /// run in the RFC's order: sequence number (with PAWS), RST, security,
-    /// SYN, ACK, URG, text, FIN.
+    /// SYN, ACK, URG, text, FIN. In SYN-SENT they are §3.10.7.3's: ACK, RST,
+    /// security, SYN, then the drop of a segment with neither SYN nor RST.
     ///
     /// `rx` is this connection's receive buffer. In-order payload is returned
     /// in [`Transition::data`] (borrowed from `seg`) and

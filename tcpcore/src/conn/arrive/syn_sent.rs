@@ -5,9 +5,27 @@
 //! a simultaneous open (MUST-10), its RST refuses the connection when it
 //! acknowledges our SYN (RFC 5961 §3.2), and anything else is dropped.
 //!
+//! §3.10.7.3 is its own procedure, not §3.10.7.4's: the ACK is checked
+//! first, and nothing is judged against RCV.NXT (there is none yet). Its
+//! steps, in the RFC's order, are written as [`steps`](super::steps)' are:
+//! each returns a [`Step`], going on or stopping with a [`Stop`], and a
+//! stop ends through the shared [`stopped`]. Only the third step and that
+//! machinery are shared.
+//!
+//! | RFC 9293 §3.10.7.3 | function |
+//! |--------------------|----------|
+//! | first: the ACK bit (SEG.ACK =< ISS or > SND.NXT: `<SEQ=SEG.ACK><CTL=RST>`) | `first_ack` |
+//! | second: the RST bit (acceptable if it acknowledges our SYN, §3.5.3; its SEQ unchecked) | `second_rst` |
+//! | third: security | `steps::third_security` |
+//! | fourth: the SYN bit | `fourth_syn`, then `established` (SYN-ACK: ESTABLISHED, ACK owed, sixth step on) or `simultaneous_open` (bare SYN: SYN-RECEIVED, SYN-ACK) |
+//! | fifth: neither SYN nor RST, drop | `fifth_drop` |
+//!
 //! Where the RFCs leave a choice, Linux's `tcp_rcv_synsent_state_process`
 //! (net/ipv4/tcp_input.c) is followed, as said at each place.
 
+use core::ops::ControlFlow;
+
+use crate::conn::arrive::steps::{stopped, third_security, Step, Stop};
 use crate::conn::arrive::synchronized::after_ack;
 use crate::conn::recv::ack::AckOwed;
 use crate::conn::send::{self, rtt_sample, rtt_update};
@@ -104,7 +122,19 @@ pub(crate) fn syn(s: &SynSent, now: Instant, cfg: &Config) -> Reply {
     }
 }
 
-/// RFC 9293 §3.10.7.3: a segment arrives in SYN-SENT.
+/// What the fourth step makes of a SYN in SYN-SENT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Handshake {
+    /// "If SND.UNA > ISS (our SYN has been ACKed), change the connection
+    /// state to ESTABLISHED" -- and go on at the sixth step.
+    Established,
+    /// "Otherwise, enter SYN-RECEIVED" (a simultaneous open).
+    SimultaneousOpen,
+}
+
+/// RFC 9293 §3.10.7.3: a segment arrives in SYN-SENT. The steps run in the
+/// RFC's order ([`first_to_fifth`]); a stop ends through the shared
+/// [`stopped`], a SYN in [`established`] or [`simultaneous_open`].
 pub(crate) fn syn_sent<'a>(
     s: SynSent,
     seg: &TcpRepr<'a>,
@@ -113,71 +143,122 @@ pub(crate) fn syn_sent<'a>(
     rx: &mut RecvBuffer<'_>,
 ) -> Transition<'a> {
     let mut t = Transition::new(State::SynSent(s));
-    // "First, check the ACK bit. If the ACK bit is set, If SEG.ACK =< ISS or
-    // SEG.ACK > SND.NXT, send a reset (unless the RST bit is set, if so drop
-    // the segment and return) <SEQ=SEG.ACK><CTL=RST> and discard the
-    // segment. Return." SND.UNA = ISS and SND.NXT = ISS + 1: the only
-    // acceptable ACK is ISS + 1.
-    let acked = match seg.ack_number {
-        Some(ack) if ack != s.iss + 1 => {
+    match first_to_fifth(&s, seg, &mut t) {
+        ControlFlow::Break(stop) => stopped(t, stop, State::SynSent(s)),
+        ControlFlow::Continue(Handshake::Established) => established(s, seg, now, cfg, rx, t),
+        ControlFlow::Continue(Handshake::SimultaneousOpen) => {
+            simultaneous_open(s, seg, now, cfg, t)
+        }
+    }
+}
+
+/// RFC 9293 §3.10.7.3 first to fifth. Not §3.10.7.4's steps: nothing of the
+/// peer's sequence space is known yet, so there is no sequence-number
+/// check, and the ACK comes first. Only the third step is the shared one.
+/// Goes on with what the SYN makes of the connection.
+fn first_to_fifth(s: &SynSent, seg: &TcpRepr<'_>, t: &mut Transition<'_>) -> Step<Handshake> {
+    let acked = first_ack(s, seg, t)?;
+    second_rst(acked, seg)?;
+    third_security()?;
+    let syn = fourth_syn(acked, seg)?;
+    fifth_drop(syn)
+}
+
+/// RFC 9293 §3.10.7.3 first: "check the ACK bit. If the ACK bit is set, If
+/// SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset (unless the RST bit is
+/// set, if so drop the segment and return) <SEQ=SEG.ACK><CTL=RST> and
+/// discard the segment. Return. If SND.UNA < SEG.ACK =< SND.NXT, then the
+/// ACK is acceptable." SND.UNA = ISS and SND.NXT = ISS + 1: the only
+/// acceptable ACK is ISS + 1. Goes on with whether the segment carries that
+/// acceptable ACK (`false`: no ACK at all).
+fn first_ack(s: &SynSent, seg: &TcpRepr<'_>, t: &mut Transition<'_>) -> Step<bool> {
+    match seg.ack_number {
+        None => ControlFlow::Continue(false),
+        Some(ack) if ack == s.iss + 1 => ControlFlow::Continue(true),
+        Some(ack) => {
             if seg.control != TcpControl::Rst {
                 t.reply(Reply::rst(ack, None));
             }
-            return t.drop_seg(SegmentDrop::BadAck);
+            ControlFlow::Break(Stop::Drop(SegmentDrop::BadAck))
         }
-        Some(_) => true,
-        None => false,
+    }
+}
+
+/// RFC 9293 §3.10.7.3 second: "check the RST bit. If the RST bit is set, If
+/// the ACK was acceptable, then signal to the user "error: connection
+/// reset", drop the segment, enter CLOSED state, delete TCB, and return.
+/// Otherwise (no ACK), drop the segment and return." As RFC 9293 §3.5.3
+/// has it: "In the SYN-SENT state (a RST received in response to an
+/// initial SYN), the RST is acceptable if the ACK field acknowledges the
+/// SYN" -- its sequence number is not checked, as nothing of the peer's is
+/// known; RFC 5961 §3.2's checks against RCV.NXT (§3.10.7.4's
+/// `second_rst`) are for the states that have one. An unacceptable ACK was
+/// dropped by the first step.
+fn second_rst(acked: bool, seg: &TcpRepr<'_>) -> Step {
+    match (seg.control, acked) {
+        (TcpControl::Rst, true) => ControlFlow::Break(Stop::Reset),
+        (TcpControl::Rst, false) => ControlFlow::Break(Stop::Drop(SegmentDrop::RstNotExact)),
+        _ => ControlFlow::Continue(()),
+    }
+}
+
+/// RFC 9293 §3.10.7.3 fourth: "check the SYN bit. This step should be
+/// reached only if the ACK is ok, or there is no ACK, and the segment did
+/// not contain a RST. If the SYN bit is on ... If SND.UNA > ISS (our SYN
+/// has been ACKed), change the connection state to ESTABLISHED ...
+/// Otherwise, enter SYN-RECEIVED". Goes on with which of the two, or `None`
+/// without a SYN (for the fifth step).
+fn fourth_syn(acked: bool, seg: &TcpRepr<'_>) -> Step<Option<Handshake>> {
+    ControlFlow::Continue(match (seg.control, acked) {
+        (TcpControl::Syn, true) => Some(Handshake::Established),
+        (TcpControl::Syn, false) => Some(Handshake::SimultaneousOpen),
+        _ => None,
+    })
+}
+
+/// RFC 9293 §3.10.7.3 fifth: "if neither of the SYN or RST bits is set,
+/// then drop the segment and return" -- an acceptable ACK without SYN, data,
+/// a FIN (the RST stopped at the second step).
+fn fifth_drop(syn: Option<Handshake>) -> Step<Handshake> {
+    match syn {
+        Some(h) => ControlFlow::Continue(h),
+        None => ControlFlow::Break(Stop::Drop(SegmentDrop::BadAck)),
+    }
+}
+
+/// RFC 9293 §3.10.7.3 fourth, a SYN without ACK: "Otherwise, enter
+/// SYN-RECEIVED, form a SYN,ACK segment <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
+/// and send it." (a simultaneous open, RFC 9293 §3.5, MUST-10). The SYN-ACK
+/// offers what our SYN did and is negotiated against the peer's SYN exactly
+/// as LISTEN does. "If there are other controls or text in the segment,
+/// queue them for processing after the ESTABLISHED state has been reached"
+/// -- they are not kept here (the peer retransmits them), as Linux
+/// (tcp_rcv_synsent_state_process: "We see SYN without ACK ... " drops the
+/// data of the SYN).
+fn simultaneous_open<'a>(
+    s: SynSent,
+    seg: &TcpRepr<'_>,
+    now: Instant,
+    cfg: &Config,
+    mut t: Transition<'a>,
+) -> Transition<'a> {
+    let bufs = Buffers {
+        rx: s.rcv_cap as usize,
+        tx: s.snd_buf as usize,
     };
-    // "Second, check the RST bit. If the RST bit is set, If the ACK was
-    // acceptable, then signal to the user "error: connection reset", drop
-    // the segment, enter CLOSED state, delete TCB, and return. Otherwise
-    // (no ACK), drop the segment and return." RFC 5961 §3.2 agrees: in
-    // SYN-SENT a RST is acceptable if its ACK acknowledges the SYN (its
-    // sequence number is not checked: nothing of the peer's is known).
-    if seg.control == TcpControl::Rst {
-        if acked {
-            t.state = State::Closed(CloseReason::Reset);
-            t.event(Event::Closed(CloseReason::Reset));
-            return t;
-        }
-        return t.drop_seg(SegmentDrop::RstNotExact);
+    let mut syn = *seg;
+    syn.payload = &[];
+    let off = s.ts_offset.unwrap_or(0);
+    let accepted = State::accept(&syn, s.iss, off, now, cfg, bufs);
+    t.state = accepted.state;
+    if let State::SynReceived(mut r) = accepted.state {
+        r.simultaneous = true;
+        t.state = State::SynReceived(r);
     }
-    // Third: security and compartment -- no IP security options are used.
-    // "Fifth, if neither of the SYN or RST bits is set, then drop the
-    // segment and return." (This is the fourth step's failure too: a
-    // segment with an acceptable ACK but no SYN.)
-    if seg.control != TcpControl::Syn {
-        return t.drop_seg(SegmentDrop::BadAck);
+    for r in accepted.replies {
+        t.reply(r);
     }
-    if !acked {
-        // "Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment
-        // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> and send it." (a simultaneous
-        // open, RFC 9293 §3.5, MUST-10). The SYN-ACK offers what our SYN
-        // did and is negotiated against the peer's SYN exactly as LISTEN
-        // does. "If there are other controls or text in the segment, queue
-        // them for processing after the ESTABLISHED state has been reached"
-        // -- they are not kept here (the peer retransmits them), as Linux
-        // (tcp_rcv_synsent_state_process: "We see SYN without ACK ... "
-        // drops the data of the SYN).
-        let bufs = Buffers {
-            rx: s.rcv_cap as usize,
-            tx: s.snd_buf as usize,
-        };
-        let mut syn = *seg;
-        syn.payload = &[];
-        let off = s.ts_offset.unwrap_or(0);
-        let accepted = State::accept(&syn, s.iss, off, now, cfg, bufs);
-        let mut t2 = Transition::new(accepted.state);
-        if let State::SynReceived(mut r) = accepted.state {
-            r.simultaneous = true;
-            t2.state = State::SynReceived(r);
-        }
-        for r in accepted.replies {
-            t2.reply(r);
-        }
-        return t2;
-    }
-    established(s, seg, now, cfg, rx)
+    t
 }
 
 /// RFC 9293 §3.10.7.3 fourth, a SYN-ACK that acknowledges our SYN: "RCV.NXT
@@ -194,10 +275,10 @@ fn established<'a>(
     now: Instant,
     cfg: &Config,
     rx: &mut RecvBuffer<'_>,
+    mut t: Transition<'a>,
 ) -> Transition<'a> {
     let irs = seg.seq_number;
     let open = synchronize(s, seg, now, cfg);
-    let mut t = Transition::new(State::Closed(CloseReason::Normal));
     t.event(Event::Established);
     // Sixth on: the SYN-ACK's text (data in a SYN-ACK is accepted, RFC
     // 9293 §3.10.7.3) and FIN, as in ESTABLISHED, from IRS + 1.
@@ -228,28 +309,60 @@ fn established<'a>(
 }
 
 /// The synchronized connection a SYN-ACK makes of SYN-SENT: options
-/// negotiated, the RTT sample, the initial window and the sequence
-/// variables.
+/// negotiated ([`negotiate`]), the RTT sample, the initial window and the
+/// sequence variables.
 fn synchronize(s: SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Open {
-    let SynSent {
-        iss,
-        ts_offset,
-        wscale,
-        sack,
-        rcv_cap,
-        snd_buf,
-        rtx,
-        timers,
-    } = s;
+    let n = negotiate(&s, seg, now, cfg);
+    let irs = seg.seq_number;
+    let mut tcb = Tcb {
+        ts: n.ts,
+        sack: n.sack,
+        last_ack_sent: irs + 1,
+        challenge: (now, 0),
+        rtx: s.rtx,
+        timers: s.timers,
+        ack_owed: AckOwed::No,
+    };
+    let retried = handshake_rtt(&mut tcb, seg, now, cfg);
+    let snd = send_half(&s, seg, &n, retried);
+    let rcv = RecvHalf {
+        irs,
+        nxt: irs + 1,
+        read: irs + 1,
+        wscale: n.rcv_wscale,
+        cap: s.rcv_cap,
+        adv_right: irs + 1 + s.rcv_cap.min(0xffff),
+        unacked: 0,
+        fin: None,
+    };
+    Open { tcb, snd, rcv }
+}
+
+/// What our SYN and the peer's SYN-ACK settle between them.
+struct Negotiated {
+    /// The peer's window shift (applied to SEG.WND).
+    snd_wscale: u8,
+    /// Ours.
+    rcv_wscale: u8,
+    /// Timestamps, with TS.Recent from the SYN-ACK.
+    ts: Option<TsState>,
+    /// SACK.
+    sack: bool,
+    /// The effective send MSS.
+    mss: u16,
+}
+
+/// RFC 7323 §2.2, §3.2, RFC 2018 §2: window scaling, timestamps and SACK
+/// each only if both SYNs carry the option; a shift above 14 is taken as 14
+/// (RFC 7323 §2.3). The send MSS as RFC 9293 §3.7.1 has it
+/// ([`effective_send_mss`]).
+fn negotiate(s: &SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Negotiated {
     let opts = &seg.options;
-    // RFC 7323 §2.2: scaling only if both SYNs carry the option; a shift
-    // above 14 is taken as 14 (§2.3).
-    let (snd_wscale, rcv_wscale) = match (wscale, opts.window_scale) {
+    let (snd_wscale, rcv_wscale) = match (s.wscale, opts.window_scale) {
         (Some(ours), Some(peer)) => (peer.min(MAX_WINDOW_SHIFT), ours),
         _ => (0, 0),
     };
-    // RFC 7323 §3.2: timestamps only if both SYNs carry them.
-    let ts = match (ts_offset, opts.timestamps) {
+    let ts = match (s.ts_offset, opts.timestamps) {
         (Some(offset), Some(t)) => Some(TsState {
             recent: t.tsval,
             recent_at: now,
@@ -257,20 +370,20 @@ fn synchronize(s: SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Ope
         }),
         _ => None,
     };
-    let irs = seg.seq_number;
-    let ack = iss + 1;
-    let mss = effective_send_mss(opts.mss, ts.is_some(), cfg);
-    let mut tcb = Tcb {
+    Negotiated {
+        snd_wscale,
+        rcv_wscale,
         ts,
-        sack: sack && opts.sack_permitted,
-        last_ack_sent: irs + 1,
-        challenge: (now, 0),
-        rtx,
-        timers,
-        ack_owed: AckOwed::No,
-    };
-    let retried = handshake_rtt(&mut tcb, seg, now, cfg);
-    let smss = send::smss_for(mss, ts.is_some());
+        sack: s.sack && opts.sack_permitted,
+        mss: effective_send_mss(opts.mss, ts.is_some(), cfg),
+    }
+}
+
+/// The send half after the SYN-ACK: SND.UNA = SND.NXT = ISS + 1, the
+/// peer's window, SND.WL1 = IRS, SND.WL2 = ISS + 1, the initial window.
+fn send_half(s: &SynSent, seg: &TcpRepr<'_>, n: &Negotiated, retried: bool) -> SendHalf {
+    let ack = s.iss + 1;
+    let smss = send::smss_for(n.mss, n.ts.is_some());
     let mut cc = Congestion::new(smss);
     if retried {
         // RFC 5681 §3.1: "If the SYN or SYN/ACK is lost, the initial
@@ -281,33 +394,22 @@ fn synchronize(s: SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Ope
     }
     // RFC 7323 §2.2: the window of a SYN is never scaled.
     let wnd = u32::from(seg.window_len);
-    let snd = SendHalf {
-        iss,
+    SendHalf {
+        iss: s.iss,
         una: ack,
         nxt: ack,
         wnd,
         max_wnd: wnd,
-        wl1: irs,
+        wl1: seg.seq_number,
         wl2: ack,
-        wscale: snd_wscale,
-        mss,
-        buf: snd_buf,
+        wscale: n.snd_wscale,
+        mss: n.mss,
+        buf: s.snd_buf,
         max: ack,
         end: ack,
         fin: false,
         cc,
-    };
-    let rcv = RecvHalf {
-        irs,
-        nxt: irs + 1,
-        read: irs + 1,
-        wscale: rcv_wscale,
-        cap: rcv_cap,
-        adv_right: irs + 1 + rcv_cap.min(0xffff),
-        unacked: 0,
-        fin: None,
-    };
-    Open { tcb, snd, rcv }
+    }
 }
 
 /// The SYN timer fires (RFC 6298 §5.4-5.6 for the SYN, §5.5 back-off):
