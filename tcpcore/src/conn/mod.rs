@@ -238,7 +238,12 @@ impl core::fmt::Display for StateName {
 pub struct Transition<'a> {
     /// The next state.
     pub state: State,
-    /// Segments to send, in order.
+    /// Segments to send now, in order: handshake segments, resets, and the
+    /// ACKs of states that send nothing else (SYN-RECEIVED, TIME-WAIT).
+    /// The ACK a synchronized state owes is not here: it is recorded in
+    /// the state, and [`State::poll_transmit`] sends it, on the
+    /// connection's next data segment or as a pure ACK (see
+    /// [`State::poll_ack`]).
     pub replies: heapless::Vec<Reply, 2>,
     /// Events for the application, in order.
     pub events: heapless::Vec<Event, 3>,

@@ -11,7 +11,7 @@
 //! [`State`] methods below.
 
 use crate::conn::recv::ack::AckOwed;
-use crate::conn::{CloseReason, Congestion, StateName, TimerTable};
+use crate::conn::{CloseReason, Config, Congestion, StateName, TimerTable};
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
 use crate::wire::Timestamps;
@@ -44,6 +44,41 @@ pub struct Tcb {
     pub(crate) timers: TimerTable,
     /// An ACK owed and not sent yet.
     pub(crate) ack_owed: AckOwed,
+}
+
+impl Tcb {
+    /// A fresh TCB: no RTT sample yet (RFC 6298 §2.1: the initial RTO),
+    /// no timer armed, no ACK owed, a full challenge-ACK budget from `now`.
+    pub(crate) fn new(
+        ts: Option<TsState>,
+        sack: bool,
+        last_ack_sent: SeqNum,
+        now: Instant,
+        cfg: &Config,
+    ) -> Tcb {
+        Tcb {
+            ts,
+            sack,
+            last_ack_sent,
+            challenge: (now, 0),
+            rtx: Rtx::new(now, cfg),
+            timers: TimerTable::new(),
+            ack_owed: AckOwed::No,
+        }
+    }
+}
+
+impl Rtx {
+    /// Before any RTT sample: the initial RTO, nothing retried.
+    pub(crate) fn new(now: Instant, cfg: &Config) -> Rtx {
+        Rtx {
+            rtt: None,
+            rto: cfg.rto_initial,
+            retries: 0,
+            backoff: 0,
+            sent_at: now,
+        }
+    }
 }
 
 /// RFC 6298 retransmission-timer state.

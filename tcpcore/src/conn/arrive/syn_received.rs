@@ -2,7 +2,6 @@
 //! segment (RFC 9293 §3.10.7.4): the handshake completes, with its RTT
 //! sample (RFC 6298 §3, RFC 7323 §4.1) and initial window (RFC 5681 §3.1).
 
-use crate::conn::recv::ack::AckOwed;
 use core::ops::ControlFlow;
 
 use crate::conn::arrive::steps::{
@@ -12,12 +11,12 @@ use crate::conn::arrive::synchronized::after_ack;
 use crate::conn::close::rst_ts;
 use crate::conn::send::{arm, rtt_sample};
 use crate::conn::state::{ts_now, ts_option, OpenKind};
+use crate::conn::Timer;
 use crate::conn::{
     effective_send_mss, send, window_shift_for, Buffers, Config, Congestion, Event, Open,
-    RecvBuffer, RecvHalf, Reply, Rtx, SegmentDrop, SendHalf, State, SynReceived, Tcb, Transition,
+    RecvBuffer, RecvHalf, Reply, SegmentDrop, SendHalf, State, SynReceived, Tcb, Transition,
     TsState, MAX_WINDOW_SHIFT,
 };
-use crate::conn::{Timer, TimerTable};
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
 use crate::wire::{SackBlocks, TcpControl, TcpOptions, TcpRepr};
@@ -58,21 +57,7 @@ impl State {
         let irs = syn.seq_number;
         let send_mss = effective_send_mss(opts.mss, ts.is_some(), cfg);
         let mut s = SynReceived {
-            tcb: Tcb {
-                ts,
-                sack: cfg.sack && opts.sack_permitted,
-                last_ack_sent: irs + 1,
-                challenge: (now, 0),
-                rtx: Rtx {
-                    rtt: None,
-                    rto: cfg.rto_initial,
-                    retries: 0,
-                    backoff: 0,
-                    sent_at: now,
-                },
-                timers: TimerTable::new(),
-                ack_owed: AckOwed::No,
-            },
+            tcb: Tcb::new(ts, cfg.sack && opts.sack_permitted, irs + 1, now, cfg),
             snd: SendHalf {
                 iss,
                 una: iss,

@@ -66,13 +66,7 @@ impl State {
             sack: cfg.sack,
             rcv_cap: cap,
             snd_buf: bufs.tx.min(1 << 30) as u32,
-            rtx: Rtx {
-                rtt: None,
-                rto: cfg.rto_initial,
-                retries: 0,
-                backoff: 0,
-                sent_at: now,
-            },
+            rtx: Rtx::new(now, cfg),
             timers: TimerTable::new(),
         };
         send::arm(&mut s.rtx, &mut s.timers, now, cfg);

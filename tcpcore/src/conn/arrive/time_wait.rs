@@ -3,14 +3,13 @@
 //! a new incarnation (RFC 6191, RFC 1122 §4.2.2.13). The second step (RST)
 //! is the shared one; the first and fourth are TIME-WAIT's own.
 
-use crate::conn::recv::ack::AckOwed;
 use core::ops::ControlFlow;
 
 use crate::conn::arrive::checks::{paws_rejects, update_ts_recent};
 use crate::conn::arrive::steps::{
     fourth_syn, second_rst, stopped, third_security, Arrival, Rcv, Step, Stop,
 };
-use crate::conn::{Config, Rtx, SegmentDrop, State, Tcb, TimeWait, Transition};
+use crate::conn::{Config, SegmentDrop, State, Tcb, TimeWait, Transition};
 use crate::conn::{Timer, TimerTable};
 use crate::time::Instant;
 use crate::wire::{TcpControl, TcpRepr};
@@ -25,21 +24,8 @@ pub(crate) fn time_wait<'a>(
     // What TIME-WAIT keeps of a TCB, for the steps: TS.Recent, the
     // challenge-ACK budget, Last.ACK.sent (RCV.NXT: every ACK we sent here
     // acknowledged the peer's FIN).
-    let mut tcb = Tcb {
-        ts: s.ts,
-        sack: false,
-        last_ack_sent: s.rcv.nxt,
-        challenge: s.challenge,
-        rtx: Rtx {
-            rtt: None,
-            rto: cfg.rto_initial,
-            retries: 0,
-            backoff: 0,
-            sent_at: now,
-        },
-        timers: TimerTable::new(),
-        ack_owed: AckOwed::No,
-    };
+    let mut tcb = Tcb::new(s.ts, false, s.rcv.nxt, now, cfg);
+    tcb.challenge = s.challenge;
     let TimeWait {
         snd_nxt,
         rcv,
