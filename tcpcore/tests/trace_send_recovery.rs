@@ -269,9 +269,9 @@ fn answered_fin_probes_in_last_ack_keep_it_alive() {
     );
 }
 
-/// RFC 6675 §5: in SACK-based recovery cwnd is set to ssthresh on entry and
-/// `pipe` alone decides what may be sent; a partial ACK does not deflate
-/// cwnd. (NewReno's "deflate by the amount acknowledged, add back one
+/// RFC 6675 §5: in SACK-based recovery `pipe` decides what may be sent; a
+/// partial ACK does not deflate cwnd (RFC 6937 PRR sets cwnd on each ACK,
+/// here back up to ssthresh by its slow start reduction bound). (NewReno's "deflate by the amount acknowledged, add back one
 /// SMSS", RFC 6582 §3.2 step 5, applies to recovery without SACK only.)
 /// Deflating here took cwnd to a couple of segments after the first
 /// partial ACK and stopped sending for an RTT.
@@ -287,7 +287,10 @@ fn sack_recovery_partial_ack_keeps_cwnd() {
     d.ack_at(112, 1, 65535, &[(4001, 5001), (1001, 3001)]);
     assert_eq!(d.send_at(112), vec![(1, 1000)], "the first hole, at once");
     let cc = d.open().snd().cc();
-    assert_eq!((cc.ssthresh(), cc.cwnd()), (5000, 5000));
+    // RFC 6937 PRR (Linux tcp_cwnd_reduction), not cwnd = ssthresh on
+    // entry: cwnd = pipe + sndcnt = 6000 + 1000 (ceil(1000 * 5000 /
+    // 10000) rounded up to one segment, the fast retransmit just sent).
+    assert_eq!((cc.ssthresh(), cc.cwnd()), (5000, 7000));
     d.ack_at(113, 1, 65535, &[(4001, 6001), (1001, 3001)]);
     d.ack_at(114, 1, 65535, &[(4001, 7001), (1001, 3001)]);
     assert_eq!(d.send_at(114), vec![(3001, 1000)], "the second hole");
@@ -296,10 +299,12 @@ fn sack_recovery_partial_ack_keeps_cwnd() {
     d.ack_at(120, 3001, 65535, &[(4001, 8001)]);
     let cc = d.open().snd().cc();
     assert!(cc.recover().is_some());
+    // PRR's slow start reduction bound (pipe 3000 <= ssthresh): sndcnt =
+    // min(ssthresh - pipe, ...) = 2000, so cwnd = 5000, not deflated.
     assert_eq!(
         cc.cwnd(),
         5000,
-        "cwnd stays at ssthresh in RFC 6675 recovery"
+        "a partial ACK does not deflate cwnd in RFC 6675 recovery"
     );
     // pipe: [3001, 4001) resent, [8001, 10001) in flight: 3000 < cwnd, so
     // two new segments go at once.

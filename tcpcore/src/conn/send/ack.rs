@@ -9,9 +9,9 @@ use crate::time::Instant;
 use crate::wire::{TcpControl, TcpRepr};
 
 use super::cc::smss;
-use super::recovery;
 use super::rto::{backed_off, rtt_update, ts_rtt_sample};
 use super::tlp::{arm_pto, dsack_covers, tlp_dupack};
+use super::{prr, recovery};
 use crate::conn::{Config, SendHalf, Tcb, Timer};
 
 /// What an acceptable ACK did to the send half.
@@ -36,6 +36,9 @@ pub fn on_ack(
     let wnd = u32::from(seg.window_len) << snd.wscale;
     let mut acked = 0;
     let prior_una = snd.una;
+    // RFC 6937 DeliveredData: SND.UNA's advance plus the change in the
+    // bytes SACKed above it.
+    let prior_sacked = snd.cc.sacked_above(snd.una);
     if tcb.timers.persist() && ack.after_eq(snd.una) {
         // The peer answered a zero-window probe: it is alive, so the probe
         // count starts again (Linux tcp_ack clears icsk_probes_out on any
@@ -65,6 +68,10 @@ pub fn on_ack(
     }
     take_sack_blocks(snd, tcb, seg);
     recovery::enter_recovery(snd, tcb, mss);
+    let delivered = (snd.una - prior_una)
+        .saturating_add(snd.cc.sacked_above(snd.una))
+        .saturating_sub(prior_sacked);
+    prr::on_ack(snd, delivered, snd.una != prior_una, mss);
     AckEffect { acked }
 }
 

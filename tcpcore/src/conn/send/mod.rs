@@ -11,8 +11,10 @@
 //! - [`Recovery`] is the loss-recovery mode: `Open`, `FastRecovery` (RFC
 //!   6582 NewReno), `SackRecovery` (RFC 6675), `Loss` (after a timeout,
 //!   RFC 5681 §3.1 / RFC 6582 §4); `recovery.rs` holds its transitions.
-//!   A later RACK-TLP (RFC 8985 §6) or PRR (RFC 6937) is another module
-//!   driving the same modes.
+//!   In SACK-based recovery cwnd is set on every ACK by Proportional Rate
+//!   Reduction (RFC 6937, `prr.rs`, Linux `tcp_cwnd_reduction`); RFC 3042
+//!   Limited Transmit, in the open state, is `limited.rs`. A later
+//!   RACK-TLP (RFC 8985 §6) is another module driving the same modes.
 //! - [`Cc`] is the congestion-control algorithm behind the operations
 //!   `on_ack`, `on_congestion_event`, `on_rto`, `restart_after_idle`,
 //!   `cwnd`, `ssthresh`; [`NewReno`] is its one variant today, CUBIC (RFC
@@ -30,6 +32,8 @@
 //! | RFC 9293 §3.7, §3.8.6.2.1, §3.10.4 segmentation, Nagle, SWS, FIN | `segment.rs` | [`next_segment`] |
 //! | RFC 9293 §3.10.7.4 fifth, RFC 3465 | `ack.rs` | [`on_ack`] |
 //! | RFC 5681 §3.2, 6582, 6675 recovery modes | `recovery.rs` | [`Recovery`], [`Congestion`] |
+//! | RFC 3042 Limited Transmit | `limited.rs` | `allowance` |
+//! | RFC 6937 PRR (PRR-SSRB) | `prr.rs` | [`Prr`] |
 //! | RFC 5681, 3465, 6928 cwnd and ssthresh (NewReno) | `cc.rs` | [`Cc`], [`NewReno`], [`smss`] |
 //! | RFC 2018 scoreboard, RFC 6675 `pipe` | `sack.rs` | [`Scoreboard`] |
 //! | RFC 6298 RTO, RFC 7323 §4.1, RFC 9293 §3.8.6.1 persist | `rto.rs` | [`rtt_update`], [`ts_rtt_sample`], [`backed_off`], [`on_rto`] |
@@ -37,6 +41,8 @@
 
 mod ack;
 mod cc;
+mod limited;
+mod prr;
 mod recovery;
 mod ring;
 mod rto;
@@ -46,6 +52,7 @@ mod tlp;
 
 pub use ack::{on_ack, AckEffect};
 pub use cc::{smss, smss_for, Cc, NewReno};
+pub use prr::Prr;
 pub use recovery::{Congestion, Recovery};
 pub use ring::{ring_read, ring_room, ring_write};
 pub use rto::{backed_off, on_rto, rtt_update, ts_rtt_sample};

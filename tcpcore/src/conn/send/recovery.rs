@@ -4,13 +4,15 @@
 //! timeout, RFC 5681 §3.1 / RFC 6582 §4), and [`Congestion`], the send
 //! half's congestion-control and recovery state: the algorithm ([`Cc`],
 //! `cc.rs`), the mode, the SACK scoreboard (`sack.rs`) and the tail loss
-//! probe's episode (`tlp.rs`). A later RACK-TLP (RFC 8985 §6) or PRR (RFC
-//! 6937) is a module that drives the same [`Recovery`] transitions.
+//! probe's episode (`tlp.rs`), and PRR's counters (RFC 6937, `prr.rs`),
+//! which set cwnd in SACK-based recovery. A later RACK-TLP (RFC 8985 §6)
+//! is a module that drives the same [`Recovery`] transitions.
 
 use crate::seq::SeqNum;
 use crate::time::Instant;
 
 use super::cc::{Cc, DUP_THRESH};
+use super::prr::Prr;
 use super::sack::Scoreboard;
 use crate::conn::{SendHalf, Tcb, Timer};
 
@@ -29,8 +31,9 @@ pub enum Recovery {
         recover: SeqNum,
     },
     /// RFC 6675 SACK-based loss recovery, until `recover` (RecoveryPoint)
-    /// is acknowledged: cwnd stays at ssthresh and `pipe` decides what is
-    /// sent; holes are resent from HighRxt (`Congestion::high_rxt`).
+    /// is acknowledged: `pipe` decides what is sent against a cwnd that
+    /// RFC 6937 PRR (`prr.rs`, Linux `tcp_cwnd_reduction`) sets on every
+    /// ACK; holes are resent from HighRxt (`Congestion::high_rxt`).
     SackRecovery {
         /// RFC 6675 RecoveryPoint.
         recover: SeqNum,
@@ -99,6 +102,8 @@ pub struct Congestion {
     /// When data was last sent (new or retransmitted), for the restart
     /// window after idle (RFC 5681 §4.1; Linux `lsndtime`).
     pub(crate) last_sent: Option<Instant>,
+    /// RFC 6937 PRR's counters for the SACK-based recovery under way.
+    pub(crate) prr: Prr,
 }
 
 impl Congestion {
@@ -119,6 +124,7 @@ impl Congestion {
             tlp: None,
             rtx_last: false,
             last_sent: None,
+            prr: Prr::new(),
         }
     }
 
@@ -157,6 +163,11 @@ impl Congestion {
     pub const fn sacked(&self) -> &Scoreboard {
         &self.sacked
     }
+
+    /// RFC 6937 PRR's counters of the last SACK-based recovery.
+    pub const fn prr(&self) -> &Prr {
+        &self.prr
+    }
 }
 
 /// The recovery side of an ACK of new data (`acked` bytes up to `ack`): a
@@ -167,21 +178,24 @@ pub(crate) fn on_new_ack(snd: &mut SendHalf, ack: SeqNum, acked: u32, mss: u32) 
     let flight = snd.nxt - snd.una;
     let cc = &mut snd.cc;
     match cc.recovery {
-        // A full acknowledgment ends recovery. RFC 6675 §5: cwnd stays
-        // at ssthresh (Linux tcp_end_cwnd_reduction: cwnd = ssthresh).
-        // RFC 6582 §3.2 step 3 (NewReno): cwnd = min(ssthresh,
+        // A full acknowledgment ends recovery. RFC 6937 §3.1: "At the
+        // end of recovery ... set cwnd to ssthresh" (Linux
+        // tcp_end_cwnd_reduction: snd_cwnd = snd_ssthresh), whatever PRR
+        // made of it. RFC 6582 §3.2 step 3 (NewReno): cwnd = min(ssthresh,
         // max(FlightSize, SMSS) + SMSS), to avoid a burst.
         Recovery::FastRecovery { recover } | Recovery::SackRecovery { recover }
             if ack.after_eq(recover) =>
         {
-            if matches!(cc.recovery, Recovery::FastRecovery { .. }) {
-                let w = cc.cc.ssthresh().min(flight.max(mss) + mss);
-                cc.cc.set_cwnd(w);
-            }
+            let w = if matches!(cc.recovery, Recovery::FastRecovery { .. }) {
+                cc.cc.ssthresh().min(flight.max(mss) + mss)
+            } else {
+                cc.cc.ssthresh()
+            };
+            cc.cc.set_cwnd(w);
             cc.recovery = Recovery::Open;
         }
-        // A partial acknowledgment in SACK-based recovery: RFC 6675 §5
-        // sets cwnd = ssthresh on entry and changes it no more; `pipe`
+        // A partial acknowledgment in SACK-based recovery: cwnd is PRR's
+        // (`prr.rs`, after this ACK's SACK blocks are taken); `pipe`
         // decides what is sent. With nothing SACKed above the new
         // SND.UNA, no hole is known: the segment there is resent.
         Recovery::SackRecovery { .. } => {
@@ -247,7 +261,9 @@ pub(crate) fn enter_recovery(snd: &mut SendHalf, tcb: &mut Tcb, mss: u32) {
             cc.cc.set_cwnd(ssthresh + u32::from(DUP_THRESH) * mss);
             cc.recovery = Recovery::FastRecovery { recover: snd.nxt };
         } else {
-            cc.cc.set_cwnd(ssthresh);
+            // RFC 6937 §3 (Linux tcp_init_cwnd_reduction): PRR begins;
+            // cwnd is left to `prr::on_ack`, for this ACK too.
+            cc.prr = Prr::start(flight);
             cc.recovery = Recovery::SackRecovery { recover: snd.nxt };
         }
         cc.high_rxt = snd.una;

@@ -7,12 +7,12 @@
 use crate::seq::SeqNum;
 use crate::time::Instant;
 
-use super::cc::{initial_window, smss, DUP_THRESH};
-use super::recovery::Recovery;
+use super::cc::{initial_window, smss};
 use super::ring::ring_room;
 use super::rto::{backed_off, sws_override_after};
 use super::sack::{pipe, SCOREBOARD};
 use super::tlp::arm_pto;
+use super::{limited, prr};
 use crate::conn::{Config, SendHalf, Tcb, Timer};
 
 /// What to send next: `(seq, len, fin)`, or nothing. Retransmissions come
@@ -21,6 +21,22 @@ use crate::conn::{Config, SendHalf, Tcb, Timer};
 /// `min(cwnd, peer window)`, cut at the peer's MSS (less our options) and
 /// at the end of the ring; then the FIN once all data is sent.
 pub fn next_segment(
+    snd: &mut SendHalf,
+    tcb: &mut Tcb,
+    ring: usize,
+    now: Instant,
+    cfg: &Config,
+) -> Option<(SeqNum, u32, bool)> {
+    let r = pick_segment(snd, tcb, ring, now, cfg);
+    if let Some((_, len, fin)) = r {
+        // RFC 6937: what is sent in recovery counts to `prr_out`.
+        prr::on_sent(&mut snd.cc, len + u32::from(fin));
+    }
+    r
+}
+
+/// [`next_segment`] before PRR's accounting.
+fn pick_segment(
     snd: &mut SendHalf,
     tcb: &mut Tcb,
     ring: usize,
@@ -253,19 +269,8 @@ fn cwnd_room(snd: &mut SendHalf, tcb: &Tcb, mss: u32, now: Instant) -> u32 {
         snd.cc.cc.restart_after_idle(initial_window(mss));
     }
     let flight = pipe(snd, mss);
-    // RFC 5681 §3.2 / RFC 3042 (Limited Transmit): on the first and
-    // second duplicate ACKs, a segment of new data each, "provided
-    // that ... the total FlightSize would remain less than or equal to
-    // cwnd plus 2*SMSS"; cwnd itself is not changed. With SACK blocks
-    // `pipe` already leaves the SACKed segments out (RFC 6675 §5 (1)).
-    // Not after a timeout: only previously unsent data, and not for
-    // duplicate ACKs of data sent before it (Linux: not in CA_Loss).
-    let limited =
-        if snd.cc.recovery == Recovery::Open && snd.cc.sacked.is_empty() && snd.nxt == snd.max {
-            u32::from(snd.cc.dupacks.min(DUP_THRESH - 1)) * mss
-        } else {
-            0
-        };
+    // RFC 3042 Limited Transmit, `limited.rs`.
+    let limited = limited::allowance(snd, mss);
     snd.cc.cwnd().saturating_add(limited).saturating_sub(flight)
 }
 
