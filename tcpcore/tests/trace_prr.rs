@@ -26,6 +26,35 @@ const HS_PLAIN: &str = "
     0.000 > S. 0:0(0) ack 1001
     0.010 < . 1001:1001(0) ack 1 win 502";
 
+/// [`HS_PLAIN`] at 100 ms (see [`HS_SACK`]).
+const HS_PLAIN_LATE: &str = "
+    0.100 < S 1000:1000(0) win 64240 <mss 1000,nop,wscale 7>
+    0.100 > S. 0:0(0) ack 1001
+    0.110 < . 1001:1001(0) ack 1 win 502";
+
+/// At 200 ms, 10 segments of `total` bytes go; ten ACKs of one segment each
+/// (211..220 ms) release two more each (slow start): cwnd 20000 and
+/// `[10001, 30001)` in flight.
+fn slow_start_to_20(total: u32) -> String {
+    let mut body = format!("0.200 ! app-send {total}\n");
+    for k in 0..10 {
+        body += &out(200, 1 + 1000 * k, false);
+    }
+    let mut next = 10_001;
+    for k in 1..=10u32 {
+        body += &format!(
+            "0.{:03} < . 1001:1001(0) ack {} win 502\n",
+            210 + k,
+            1 + 1000 * k
+        );
+        for _ in 0..2 {
+            body += &out(210 + k, next, false);
+            next += 1000;
+        }
+    }
+    body
+}
+
 /// The one connection's (ssthresh, cwnd).
 fn cc_of(h: &Harness) -> (u32, u32) {
     let (id, _, _) = h.ep.connections().next().expect("a connection");
@@ -45,8 +74,8 @@ fn out(t: u32, seq: u32, push: bool) -> String {
 /// in flight (the initial window), the first lost. The first and the
 /// second duplicate ACK each release one segment of new data, cwnd
 /// unchanged (FlightSize up to cwnd + 2 SMSS); the third is the fast
-/// retransmit, and the fourth (NewReno inflation, cwnd = ssthresh + 4
-/// SMSS = 10000 below FlightSize 12000) sends nothing.
+/// retransmit, and the fourth sends nothing (PRR: ceil(2000 * 6000 /
+/// 12000) - 1000 = 0).
 #[test]
 fn limited_transmit_releases_one_segment_per_first_two_dupacks() {
     let mut body = String::from("0.100 ! app-send 20000\n");
@@ -62,9 +91,9 @@ fn limited_transmit_releases_one_segment_per_first_two_dupacks() {
     body += "0.113 < . 1001:1001(0) ack 1 win 502\n";
     body += "0.114 ! state ESTABLISHED\n";
     let h = run(no_nagle(), &format!("{HS_PLAIN}\n{body}"));
-    // ssthresh from the FlightSize of 12 segments; cwnd inflated by the
-    // four duplicate ACKs (RFC 6582 §3.2).
-    assert_eq!(cc_of(&h), (6000, 10_000));
+    // ssthresh from the FlightSize of 12 segments; cwnd = pipe + sndcnt =
+    // (12000 - 4 duplicate ACKs) + 0.
+    assert_eq!(cc_of(&h), (6000, 8000));
 }
 
 /// RFC 6937 PRR in SACK-based recovery. Slow start takes cwnd to 20
@@ -89,24 +118,8 @@ fn limited_transmit_releases_one_segment_per_first_two_dupacks() {
 ///   9000 in flight one more segment goes, the last.
 #[test]
 fn prr_sends_in_proportion_and_ends_at_ssthresh() {
-    let mut body = String::from("0.200 ! app-send 40000\n");
-    for k in 0..10 {
-        body += &out(200, 1 + 1000 * k, false);
-    }
-    // Slow start: each ACK of one segment releases two.
-    let mut next = 10_001;
-    for k in 1..=10u32 {
-        body += &format!(
-            "0.{:03} < . 1001:1001(0) ack {} win 502\n",
-            210 + k,
-            1 + 1000 * k
-        );
-        for _ in 0..2 {
-            body += &out(210 + k, next, false);
-            next += 1000;
-        }
-    }
-    assert_eq!(next, 30_001);
+    let mut body = slow_start_to_20(40_000);
+    let mut next = 30_001;
     // [10001, 11001) is lost. One ACK SACKs three segments: recovery.
     body += "0.221 < . 1001:1001(0) ack 10001 win 502 <sack 11001:14001>\n";
     body += &out(221, 10_001, false);
@@ -136,4 +149,52 @@ fn prr_sends_in_proportion_and_ends_at_ssthresh() {
     body += "0.238 ! state ESTABLISHED\n";
     let h = run(no_nagle(), &format!("{HS_SACK}\n{body}"));
     assert_eq!(cc_of(&h), (10_000, 10_000), "cwnd = ssthresh at the end");
+}
+
+/// RFC 6937 PRR in NewReno recovery (no SACK; Linux runs
+/// `tcp_cwnd_reduction` there too, its `pipe` less one segment per
+/// duplicate ACK, `tcp_add_reno_sack`). 20 segments in flight, the first
+/// lost: duplicate ACKs 1 and 2 release one segment each (Limited
+/// Transmit), the third starts recovery with FlightSize 22000: ssthresh
+/// 11000, RecoverFS 22000; DeliveredData is one SMSS per duplicate ACK
+/// (RFC 6937 §3).
+///
+/// - Entry: pipe = 22000 - 3000 - the lost head = 18000 > ssthresh,
+///   sndcnt = ceil(1000 * 11000 / 22000) = one segment, the fast
+///   retransmit.
+/// - Duplicate ACKs 4 to 16: one new segment per two (at 5, 7, ... 15).
+///   RFC 6582's inflation sent nothing new before the 12th.
+/// - The 17th: pipe = ssthresh, nothing; the 18th and 19th: pipe below
+///   it, the slow start reduction bound, one each.
+/// - The full ACK (32001, RFC 6582 `recover`): cwnd = ssthresh (RFC 6937
+///   §3.1, Linux `tcp_end_cwnd_reduction`), 8000 in flight: three more.
+#[test]
+fn prr_without_sack_sends_in_proportion_and_ends_at_ssthresh() {
+    let mut body = slow_start_to_20(43_000);
+    body += "0.221 < . 1001:1001(0) ack 10001 win 502\n";
+    body += &out(221, 30_001, false);
+    body += "0.222 < . 1001:1001(0) ack 10001 win 502\n";
+    body += &out(222, 31_001, false);
+    body += "0.223 < . 1001:1001(0) ack 10001 win 502\n";
+    body += &out(223, 10_001, false);
+    let mut next = 32_001;
+    let mut sent_at = Vec::new();
+    for k in 4..=19u32 {
+        let t = 220 + k;
+        body += &format!("0.{t:03} < . 1001:1001(0) ack 10001 win 502\n");
+        if (k % 2 == 1 && k <= 15) || k >= 18 {
+            body += &out(t, next, false);
+            next += 1000;
+            sent_at.push(k);
+        }
+    }
+    assert_eq!(sent_at, [5, 7, 9, 11, 13, 15, 18, 19]);
+    assert_eq!(next, 40_001);
+    body += "0.240 < . 1001:1001(0) ack 32001 win 502\n";
+    body += &out(240, 40_001, false);
+    body += &out(240, 41_001, false);
+    body += &out(240, 42_001, true);
+    body += "0.240 ! state ESTABLISHED\n";
+    let h = run(no_nagle(), &format!("{HS_PLAIN_LATE}\n{body}"));
+    assert_eq!(cc_of(&h), (11_000, 11_000), "cwnd = ssthresh at the end");
 }

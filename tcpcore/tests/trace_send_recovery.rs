@@ -271,10 +271,10 @@ fn answered_fin_probes_in_last_ack_keep_it_alive() {
 
 /// RFC 6675 §5: in SACK-based recovery `pipe` decides what may be sent; a
 /// partial ACK does not deflate cwnd (RFC 6937 PRR sets cwnd on each ACK,
-/// here back up to ssthresh by its slow start reduction bound). (NewReno's "deflate by the amount acknowledged, add back one
-/// SMSS", RFC 6582 §3.2 step 5, applies to recovery without SACK only.)
-/// Deflating here took cwnd to a couple of segments after the first
-/// partial ACK and stopped sending for an RTT.
+/// here back up to ssthresh by its slow start reduction bound; NewReno's
+/// "deflate by the amount acknowledged, add back one SMSS", RFC 6582 §3.2
+/// step 5, is not used). Deflating here took cwnd to a couple of segments
+/// after the first partial ACK and stopped sending for an RTT.
 #[test]
 fn sack_recovery_partial_ack_keeps_cwnd() {
     let mut d = Direct::new(Config::default(), true);
@@ -315,8 +315,8 @@ fn sack_recovery_partial_ack_keeps_cwnd() {
 /// ssthresh = 6000 and six segments in flight, [12001, 18001): ten
 /// segments out, the first lost; two more by Limited Transmit (RFC 3042);
 /// NewReno recovery (RFC 6582) from the third duplicate ACK (recover =
-/// 12001), five more segments as cwnd inflates; the full ACK at 130 ms
-/// (cwnd = min(ssthresh, FlightSize + SMSS)), and one more segment.
+/// 12001), five more segments as RFC 6937 PRR allows; the full ACK at 130
+/// ms (cwnd = ssthresh), and one more segment.
 fn in_congestion_avoidance() -> Direct {
     let mut d = Direct::new(Config::default(), false);
     d.queue(100_000);
@@ -604,10 +604,9 @@ fn tail_loss_probe_dsack_means_no_loss() {
 }
 
 /// RFC 6675 §5: SACK-based recovery ends when SND.UNA reaches
-/// RecoveryPoint, and nothing in it lowers cwnd below ssthresh (the
-/// `min(ssthresh, FlightSize + SMSS)` of RFC 6582 §3.2 step 3 is NewReno's;
-/// Linux `tcp_end_cwnd_reduction` also leaves recovery with cwnd =
-/// ssthresh). Here the full ACK comes with two segments in flight: cwnd
+/// RecoveryPoint with cwnd = ssthresh (RFC 6937 §3.1; Linux
+/// `tcp_end_cwnd_reduction`; not RFC 6582 §3.2 step 3's `min(ssthresh,
+/// FlightSize + SMSS)`). Here the full ACK comes with two segments in flight: cwnd
 /// stays 5000, it does not fall to 3000.
 #[test]
 fn sack_recovery_exit_keeps_cwnd_at_ssthresh() {
@@ -679,14 +678,17 @@ fn limited_transmit_on_first_two_dupacks() {
     assert_eq!(d.open().snd().cc().ssthresh(), 6000);
 }
 
-/// RFC 6582 §3.2 step 5: on a partial ACK, "deflate the congestion window
-/// by the amount of new data acknowledged by the Cumulative Acknowledgment
-/// field. If the partial ACK acknowledges at least one SMSS of new data,
-/// then add back SMSS bytes to the congestion window." Here the segments
-/// are small (100 bytes, no Nagle): a partial ACK of 100 bytes takes them
-/// off cwnd and adds nothing back.
+/// NewReno recovery with small segments (100 bytes, no Nagle), under RFC
+/// 6937 PRR (issue #16; it replaced RFC 6582 §3.2 step 4's inflation and
+/// step 5's "deflate ... add back SMSS", which this test checked before:
+/// cwnd 5000, then 4900). The ten segments are one SMSS in all, so no
+/// duplicate ACK counts as delivered (at most FlightSize less one SMSS
+/// may, Linux `tcp_limit_reno_sacked`), and pipe is 0 once the head is
+/// counted lost. Entry: cwnd = pipe + the fast retransmit's SMSS. A
+/// partial ACK of 100 bytes: the slow start reduction bound,
+/// DeliveredData + SMSS, and the segment at SND.UNA is resent.
 #[test]
-fn newreno_partial_ack_below_smss_adds_nothing_back() {
+fn newreno_small_segments_prr_partial_ack() {
     let cfg = Config {
         nagle: false,
         ..Config::default()
@@ -702,11 +704,12 @@ fn newreno_partial_ack_below_smss_adds_nothing_back() {
     // The fast retransmit (repacketized: up to one SMSS from SND.UNA).
     assert_eq!(d.send_at(112).first().map(|r| r.0), Some(1));
     let cc = d.open().snd().cc();
-    assert_eq!((cc.ssthresh(), cc.cwnd()), (2000, 5000));
+    assert_eq!((cc.ssthresh(), cc.cwnd()), (2000, 1000));
     // A partial ACK of 100 bytes (the peer took only the first of them).
     d.ack_at(120, 101, 65535, &[]);
     assert!(d.open().snd().cc().recover().is_some());
-    assert_eq!(d.open().snd().cc().cwnd(), 4900);
+    assert_eq!(d.open().snd().cc().cwnd(), 1100);
+    assert_eq!(d.send_at(120).first().map(|r| r.0), Some(101));
 }
 
 /// A loss probe resends data (RFC 8985 §7.3: the last segment sent); with

@@ -39,6 +39,7 @@ pub fn on_ack(
     // RFC 6937 DeliveredData: SND.UNA's advance plus the change in the
     // bytes SACKed above it.
     let prior_sacked = snd.cc.sacked_above(snd.una);
+    let prior_reno = snd.cc.reno_sacked;
     if tcb.timers.persist() && ack.after_eq(snd.una) {
         // The peer answered a zero-window probe: it is alive, so the probe
         // count starts again (Linux tcp_ack clears icsk_probes_out on any
@@ -68,8 +69,16 @@ pub fn on_ack(
     }
     take_sack_blocks(snd, tcb, seg);
     recovery::enter_recovery(snd, tcb, mss);
+    // Without SACK (NewReno recovery), RFC 6937: "DeliveredData is
+    // estimated to be 1 SMSS on duplicate acknowledgements, and on a
+    // subsequent partial or full ACK, DeliveredData is the change in
+    // snd.una, minus 1 SMSS for each preceding duplicate ACK".
+    let (now_sacked, prior_sacked) = match snd.cc.recovery {
+        recovery::Recovery::FastRecovery { .. } => (snd.cc.reno_sacked, prior_reno),
+        _ => (snd.cc.sacked_above(snd.una), prior_sacked),
+    };
     let delivered = (snd.una - prior_una)
-        .saturating_add(snd.cc.sacked_above(snd.una))
+        .saturating_add(now_sacked)
         .saturating_sub(prior_sacked);
     prr::on_ack(snd, delivered, snd.una != prior_una, mss);
     AckEffect { acked }
@@ -149,13 +158,14 @@ fn tlp_on_ack(snd: &mut SendHalf, seg: &TcpRepr<'_>, ack: SeqNum, mss: u32) {
     }
 }
 
-/// RFC 5681 §2: a duplicate ACK is counted; in NewReno recovery it inflates
-/// cwnd (RFC 6582 §3.2 step 4).
+/// RFC 5681 §2: a duplicate ACK is counted, and without SACK counted as one
+/// SMSS delivered (for PRR in NewReno recovery, `prr.rs`).
 fn on_dup_ack(snd: &mut SendHalf, seg: &TcpRepr<'_>, ack: SeqNum, mss: u32) {
     // RFC 5681 §2: a duplicate ACK.
     snd.cc.dupacks = snd.cc.dupacks.saturating_add(1);
     tlp_dupack(snd, seg, ack);
-    recovery::on_dup_ack(&mut snd.cc, mss);
+    let flight = snd.nxt - snd.una;
+    recovery::on_dup_ack(&mut snd.cc, flight, mss);
 }
 
 /// RFC 2018: the SACK blocks within (SND.UNA, SND.MAX] go on the scoreboard.

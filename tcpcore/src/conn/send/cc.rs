@@ -129,8 +129,8 @@ impl Cc {
         }
     }
 
-    /// Sets cwnd, for loss recovery (RFC 6582 inflation and deflation, RFC
-    /// 6675's cwnd = ssthresh) and the loss window after a lost SYN.
+    /// Sets cwnd, for loss recovery (RFC 6937 PRR, cwnd = ssthresh at its
+    /// end) and the loss window after a lost SYN.
     pub(crate) fn set_cwnd(&mut self, cwnd: u32) {
         match self {
             Cc::NewReno(r) => r.cwnd = cwnd,

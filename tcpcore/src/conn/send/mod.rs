@@ -11,8 +11,9 @@
 //! - [`Recovery`] is the loss-recovery mode: `Open`, `FastRecovery` (RFC
 //!   6582 NewReno), `SackRecovery` (RFC 6675), `Loss` (after a timeout,
 //!   RFC 5681 §3.1 / RFC 6582 §4); `recovery.rs` holds its transitions.
-//!   In SACK-based recovery cwnd is set on every ACK by Proportional Rate
-//!   Reduction (RFC 6937, `prr.rs`, Linux `tcp_cwnd_reduction`); RFC 3042
+//!   In fast recovery, with or without SACK, cwnd is set on every ACK by
+//!   Proportional Rate Reduction (RFC 6937, `prr.rs`, Linux
+//!   `tcp_cwnd_reduction`); RFC 3042
 //!   Limited Transmit, in the open state, is `limited.rs`. A later
 //!   RACK-TLP (RFC 8985 §6) is another module driving the same modes.
 //! - [`Cc`] is the congestion-control algorithm behind the operations

@@ -1,6 +1,7 @@
-//! Proportional Rate Reduction (RFC 6937) for the window during SACK-based
-//! recovery ([`Recovery::SackRecovery`]), as Linux `tcp_cwnd_reduction`
-//! (PRR-SSRB, Linux's default since 3.2).
+//! Proportional Rate Reduction (RFC 6937) for the window during fast
+//! recovery, with SACK ([`Recovery::SackRecovery`]) or without
+//! ([`Recovery::FastRecovery`]), as Linux `tcp_cwnd_reduction` (PRR-SSRB,
+//! Linux's default since 3.2).
 //!
 //! RFC 6937 §3: at the start of recovery `prr_delivered = prr_out = 0` and
 //! `RecoverFS = snd.nxt - snd.una` (Linux `tcp_init_cwnd_reduction`). On
@@ -31,12 +32,20 @@
 //! (Linux uses `prior_cwnd`, the cwnd then; the two agree when the sender
 //! was cwnd-limited).
 //!
-//! Recovery without SACK (RFC 6582 NewReno, [`Recovery::FastRecovery`])
-//! keeps RFC 6582's window inflation: without SACK this sender has no
-//! `pipe` that shrinks with duplicate ACKs (Linux estimates one with
-//! `tcp_add_reno_sack`).
+//! Without SACK (RFC 6582 NewReno recovery) PRR replaces RFC 6582's window
+//! inflation and deflation (§3.2 steps 4 and 5), as in Linux: each
+//! duplicate ACK counts one SMSS as delivered above SND.UNA
+//! (`Congestion::reno_sacked`, Linux `tcp_add_reno_sack`), which `pipe`
+//! leaves out, as it does the lost segment at SND.UNA until it is resent;
+//! a partial ACK takes all but one SMSS of what it acknowledges off that
+//! count (Linux `tcp_remove_reno_sacks`). DeliveredData is then RFC 6937's
+//! estimate: "1 SMSS on duplicate acknowledgements, and on a subsequent
+//! partial or full ACK ... the change in snd.una, minus 1 SMSS for each
+//! preceding duplicate ACK".
 
-use super::recovery::{Congestion, Recovery};
+use super::recovery::Congestion;
+#[cfg(doc)]
+use super::recovery::Recovery;
 use super::sack::pipe;
 use crate::conn::SendHalf;
 
@@ -93,7 +102,7 @@ impl Prr {
 /// cumulatively or newly SACKed; `una_advanced`: it moved SND.UNA. Sets
 /// cwnd = pipe + sndcnt. Call after the scoreboard took the ACK's blocks.
 pub(crate) fn on_ack(snd: &mut SendHalf, delivered: u32, una_advanced: bool, mss: u32) {
-    if !matches!(snd.cc.recovery, Recovery::SackRecovery { .. }) {
+    if !snd.cc.recovery.in_fast_recovery() {
         return;
     }
     // Linux: "if (newly_acked_sacked <= 0) return" -- except on the ACK
@@ -137,7 +146,7 @@ pub(crate) fn on_ack(snd: &mut SendHalf, delivered: u32, una_advanced: bool, mss
 /// (data sent)` (Linux `tcp_event_data_sent` / `tcp_retransmit_skb`,
 /// `tp->prr_out += pcount`).
 pub(crate) fn on_sent(cc: &mut Congestion, bytes: u32) {
-    if matches!(cc.recovery, Recovery::SackRecovery { .. }) {
+    if cc.recovery.in_fast_recovery() {
         cc.prr.out = cc.prr.out.saturating_add(bytes);
     }
 }

@@ -5,7 +5,7 @@
 //! half's congestion-control and recovery state: the algorithm ([`Cc`],
 //! `cc.rs`), the mode, the SACK scoreboard (`sack.rs`) and the tail loss
 //! probe's episode (`tlp.rs`), and PRR's counters (RFC 6937, `prr.rs`),
-//! which set cwnd in SACK-based recovery. A later RACK-TLP (RFC 8985 §6)
+//! which set cwnd in fast recovery. A later RACK-TLP (RFC 8985 §6)
 //! is a module that drives the same [`Recovery`] transitions.
 
 use crate::seq::SeqNum;
@@ -24,8 +24,11 @@ pub enum Recovery {
     /// avoidance) and duplicate ACKs may start fast retransmit.
     Open,
     /// RFC 6582 NewReno fast recovery, until `recover` (SND.NXT when it
-    /// began) is acknowledged: cwnd is inflated by duplicate ACKs (§3.2
-    /// step 4) and deflated by partial ACKs (step 5).
+    /// began) is acknowledged: the segment at SND.UNA is resent on entry
+    /// and on each partial ACK (§3.2 steps 2 and 5); cwnd is RFC 6937
+    /// PRR's (`prr.rs`), with `pipe` less one SMSS per duplicate ACK
+    /// (Linux `tcp_add_reno_sack`), in place of RFC 6582's inflation
+    /// (step 4) and deflation (step 5).
     FastRecovery {
         /// RFC 6582 `recover`.
         recover: SeqNum,
@@ -102,8 +105,12 @@ pub struct Congestion {
     /// When data was last sent (new or retransmitted), for the restart
     /// window after idle (RFC 5681 §4.1; Linux `lsndtime`).
     pub(crate) last_sent: Option<Instant>,
-    /// RFC 6937 PRR's counters for the SACK-based recovery under way.
+    /// RFC 6937 PRR's counters for the recovery under way.
     pub(crate) prr: Prr,
+    /// Without SACK: bytes thought delivered above SND.UNA, one SMSS per
+    /// duplicate ACK (Linux `sacked_out` for Reno, `tcp_add_reno_sack`),
+    /// for `pipe` and PRR's DeliveredData in NewReno recovery.
+    pub(crate) reno_sacked: u32,
 }
 
 impl Congestion {
@@ -125,6 +132,7 @@ impl Congestion {
             rtx_last: false,
             last_sent: None,
             prr: Prr::new(),
+            reno_sacked: 0,
         }
     }
 
@@ -175,24 +183,20 @@ impl Congestion {
 /// §5), a partial one goes on with it (RFC 6582 §3.2 step 5); outside fast
 /// recovery, congestion control grows cwnd (RFC 5681 §3.1, RFC 3465).
 pub(crate) fn on_new_ack(snd: &mut SendHalf, ack: SeqNum, acked: u32, mss: u32) {
-    let flight = snd.nxt - snd.una;
     let cc = &mut snd.cc;
     match cc.recovery {
         // A full acknowledgment ends recovery. RFC 6937 §3.1: "At the
         // end of recovery ... set cwnd to ssthresh" (Linux
         // tcp_end_cwnd_reduction: snd_cwnd = snd_ssthresh), whatever PRR
-        // made of it. RFC 6582 §3.2 step 3 (NewReno): cwnd = min(ssthresh,
-        // max(FlightSize, SMSS) + SMSS), to avoid a burst.
+        // made of it, with or without SACK (PRR has kept pipe near
+        // ssthresh, so RFC 6582 §3.2 step 3's burst guard, cwnd =
+        // min(ssthresh, max(FlightSize, SMSS) + SMSS), is not needed).
         Recovery::FastRecovery { recover } | Recovery::SackRecovery { recover }
             if ack.after_eq(recover) =>
         {
-            let w = if matches!(cc.recovery, Recovery::FastRecovery { .. }) {
-                cc.cc.ssthresh().min(flight.max(mss) + mss)
-            } else {
-                cc.cc.ssthresh()
-            };
-            cc.cc.set_cwnd(w);
+            cc.cc.set_cwnd(cc.cc.ssthresh());
             cc.recovery = Recovery::Open;
+            cc.reno_sacked = 0;
         }
         // A partial acknowledgment in SACK-based recovery: cwnd is PRR's
         // (`prr.rs`, after this ACK's SACK blocks are taken); `pipe`
@@ -204,28 +208,31 @@ pub(crate) fn on_new_ack(snd: &mut SendHalf, ack: SeqNum, acked: u32, mss: u32) 
             }
         }
         // A partial acknowledgment without SACK: retransmit the first
-        // unacknowledged segment, and (RFC 6582 §3.2 step 5) "deflate
-        // the congestion window by the amount of new data acknowledged
-        // ... If the partial ACK acknowledges at least one SMSS of new
-        // data, then add back SMSS bytes to the congestion window."
+        // unacknowledged segment (RFC 6582 §3.2 step 5). cwnd is PRR's;
+        // the duplicate ACKs counted as delivered are taken off, all but
+        // one SMSS of the ACK (Linux tcp_remove_reno_sacks: "One ACK
+        // acked hole. The rest eat duplicate ACKs.").
         Recovery::FastRecovery { .. } => {
             cc.rtx_una = true;
-            let back = if acked >= mss { mss } else { 0 };
-            let w = cc.cwnd().saturating_sub(acked).saturating_add(back);
-            cc.cc.set_cwnd(w.max(mss));
+            let eaten = acked.saturating_sub(mss).min(cc.reno_sacked);
+            cc.reno_sacked -= eaten;
         }
-        Recovery::Open | Recovery::Loss { .. } => cc.cc.on_ack(acked, mss),
+        Recovery::Open | Recovery::Loss { .. } => {
+            cc.reno_sacked = 0;
+            cc.cc.on_ack(acked, mss);
+        }
     }
     cc.dupacks = 0;
 }
 
-/// A duplicate ACK in NewReno fast recovery inflates cwnd (RFC 6582 §3.2
-/// step 4).
-pub(crate) fn on_dup_ack(cc: &mut Congestion, mss: u32) {
-    if matches!(cc.recovery, Recovery::FastRecovery { .. }) {
-        let w = cc.cwnd().saturating_add(mss);
-        cc.cc.set_cwnd(w);
-    }
+/// A duplicate ACK: without SACK, one more SMSS thought delivered above
+/// SND.UNA (Linux `tcp_add_reno_sack`), at most all but one SMSS of the
+/// flight (Linux `tcp_limit_reno_sacked`: the hole stays). In NewReno
+/// recovery this takes the place of RFC 6582 §3.2 step 4's inflation:
+/// PRR sets cwnd from it.
+pub(crate) fn on_dup_ack(cc: &mut Congestion, flight: u32, mss: u32) {
+    let cap = flight.saturating_sub(mss);
+    cc.reno_sacked = cc.reno_sacked.saturating_add(mss).min(cap);
 }
 
 /// RFC 5681 §3.2, RFC 6675 §5, RFC 6582 §3.2: enter fast recovery when
@@ -256,14 +263,13 @@ pub(crate) fn enter_recovery(snd: &mut SendHalf, tcb: &mut Tcb, mss: u32) {
         let cc = &mut snd.cc;
         let flight = snd.nxt - snd.una;
         cc.cc.on_congestion_event(flight, mss);
-        let ssthresh = cc.cc.ssthresh();
+        // RFC 6937 §3 (Linux tcp_init_cwnd_reduction): PRR begins; cwnd
+        // is left to `prr::on_ack`, for this ACK too.
+        cc.prr = Prr::start(flight);
         if cc.sacked.is_empty() {
-            cc.cc.set_cwnd(ssthresh + u32::from(DUP_THRESH) * mss);
             cc.recovery = Recovery::FastRecovery { recover: snd.nxt };
         } else {
-            // RFC 6937 §3 (Linux tcp_init_cwnd_reduction): PRR begins;
-            // cwnd is left to `prr::on_ack`, for this ACK too.
-            cc.prr = Prr::start(flight);
+            cc.reno_sacked = 0;
             cc.recovery = Recovery::SackRecovery { recover: snd.nxt };
         }
         cc.high_rxt = snd.una;

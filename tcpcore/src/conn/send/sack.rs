@@ -3,7 +3,7 @@
 use crate::seq::SeqNum;
 
 use super::cc::DUP_THRESH;
-use super::recovery::Congestion;
+use super::recovery::{Congestion, Recovery};
 use crate::conn::SendHalf;
 
 /// At most this many SACKed ranges are remembered above SND.UNA.
@@ -134,6 +134,13 @@ pub(crate) fn pipe(snd: &SendHalf, mss: u32) -> u32 {
     let cc = &snd.cc;
     let flight = snd.nxt - snd.una;
     if cc.sacked.is_empty() {
+        if matches!(cc.recovery, Recovery::FastRecovery { .. }) {
+            // NewReno recovery (Linux tcp_packets_in_flight for Reno):
+            // less one SMSS per duplicate ACK, and less the segment at
+            // SND.UNA while it is lost and not yet resent.
+            let head = if cc.rtx_una { mss.min(flight) } else { 0 };
+            return flight.saturating_sub(cc.reno_sacked).saturating_sub(head);
+        }
         return flight;
     }
     let mut lost = 0u32;
