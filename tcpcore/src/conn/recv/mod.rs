@@ -1,12 +1,16 @@
 //! The receive half: the reassembly buffer (RFC 9293 §3.10.7.4 seventh,
 //! RFC 2018 SACK blocks; `rxbuf.rs`), taking a segment's text and FIN in
 //! (§3.10.7.4 seventh and eighth; `text.rs`), the ACK policy (delayed ACK,
-//! RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2, RFC 5681 §4.2) and window
-//! advertisement (RFC 9293 §3.8.6, RFC 7323 §2.4; `ack.rs`), and the
+//! RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2, RFC 5681 §4.2; `ack.rs`, with
+//! Linux's quick-ACK mode and measured segment size in `quickack.rs`),
+//! D-SACK (RFC 2883; `dsack.rs`) and window advertisement (RFC 9293
+//! §3.8.6, RFC 7323 §2.4; `ack.rs`), and the
 //! application's reading with receiver-side silly window avoidance (RFC 9293
 //! §3.8.6.2.2; here, [`State::consume`]).
 
 pub(crate) mod ack;
+pub(crate) mod dsack;
+pub(crate) mod quickack;
 mod rxbuf;
 pub(crate) mod text;
 
