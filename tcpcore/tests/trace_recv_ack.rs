@@ -213,3 +213,26 @@ fn no_dsack_without_sack() {
          0.200 > . 1:1(0) ack 1101 <>",
     );
 }
+
+/// RFC 9293 §3.8.6.2.2 (MUST-39), receiver silly-window avoidance on every
+/// ACK (was CONFORMANCE.md D2): after a zero window, an application that
+/// reads 100 bytes does not make the next ACK offer a 100-byte window; the
+/// right edge stays until at least one full-sized segment (or half the
+/// buffer) is free (Linux `__tcp_select_window`).
+#[test]
+fn no_silly_window_on_ack_after_zero_window() {
+    run(
+        default_config(),
+        &format!(
+            "{HS}
+             0.050 ! app-budget 0
+             0.100 < . 1001:33769(32768) ack 1 win 502
+             0.100 > . 1:1(0) ack 33769 win 16384
+             0.101 < . 33769:66537(32768) ack 1 win 502
+             0.101 > . 1:1(0) ack 66537 win 0
+             0.200 ! app-budget 100
+             0.300 < . 66537:66538(1) ack 1 win 502
+             0.300 > . 1:1(0) ack 66537 win 0"
+        ),
+    );
+}

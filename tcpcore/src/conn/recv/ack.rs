@@ -4,7 +4,7 @@
 //! ACK policy (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2: delayed ACKs, an ACK
 //! for every second full-sized segment, quick ACKs: `quickack.rs`).
 
-use crate::conn::recv::dsack;
+use crate::conn::recv::{dsack, sws};
 use crate::conn::state::ts_option;
 use crate::conn::Timer;
 use crate::conn::{
@@ -45,7 +45,8 @@ impl Tcb {
 /// The window field to advertise; records the right edge it stands for.
 ///
 /// The buffer covers `[read, read + cap)`, so the window is the free space
-/// from RCV.NXT to `read + cap`, scaled down by our shift. RFC 9293 §3.8.6
+/// from RCV.NXT to `read + cap` (less, while that is too small to offer:
+/// RFC 9293 §3.8.6.2.2, `sws.rs`), scaled down by our shift. RFC 9293 §3.8.6
 /// and RFC 7323 §2.4: never offer space that will not be accepted -- every
 /// byte inside any window we advertised must be taken later, and no byte
 /// beyond the buffer may ever be inside one. So the field is the free space
@@ -67,7 +68,8 @@ impl Tcb {
 /// socket memory accounting; this buffer has none.)
 #[inline]
 pub(crate) fn advertise(rcv: &mut RecvHalf) -> u16 {
-    let free = (rcv.read + rcv.cap) - rcv.nxt;
+    // RFC 9293 §3.8.6.2.2: no silly window (`sws.rs`).
+    let free = sws::window(rcv);
     let field = (free >> rcv.wscale).min(0xffff);
     let right = rcv.nxt + (field << rcv.wscale);
     rcv.adv_right = rcv.adv_right.max(right);

@@ -6,12 +6,13 @@
 //! D-SACK (RFC 2883; `dsack.rs`) and window advertisement (RFC 9293
 //! §3.8.6, RFC 7323 §2.4; `ack.rs`), and the
 //! application's reading with receiver-side silly window avoidance (RFC 9293
-//! §3.8.6.2.2; here, [`State::consume`]).
+//! §3.8.6.2.2; here, [`State::consume`], and for every ACK `sws.rs`).
 
 pub(crate) mod ack;
 pub(crate) mod dsack;
 pub(crate) mod quickack;
 mod rxbuf;
+mod sws;
 pub(crate) mod text;
 
 pub use rxbuf::{Insert, RecvBuffer, RecvRanges, MAX_RANGES};
@@ -37,7 +38,9 @@ impl State {
         fn update(tcb: &mut Tcb, rcv: &mut RecvHalf, n: u32, cfg: &Config) -> bool {
             advance(&mut rcv.read, rcv.nxt, n);
             let cur = rcv.adv_right - rcv.nxt;
-            let new = ((rcv.read + rcv.cap) - rcv.nxt).min(0xffff << rcv.wscale);
+            // What an ACK would offer now: nothing new in the silly-window
+            // zone (`sws.rs`), so no update is owed there.
+            let new = sws::window(rcv).min(0xffff << rcv.wscale);
             let step = u32::from(cfg.mss).min(rcv.cap / 2);
             let open = new >= cur.saturating_add(step) && new >= 2 * cur;
             if open {
