@@ -236,3 +236,22 @@ fn no_silly_window_on_ack_after_zero_window() {
         ),
     );
 }
+
+/// With ACK batching on, an ACK that carries a D-SACK block is not held to
+/// the end of the batch (like one with SACK blocks): RFC 2883 §4.
+#[test]
+fn dsack_ack_not_held_by_batching() {
+    run(
+        default_config(),
+        &format!(
+            "{HS}
+             0.050 ! batching on
+             0.100 < . 1001:1101(100) ack 1 win 502
+             0.100 ! flush-acks
+             0.100 > . 1:1(0) ack 1101
+             0.200 < . 1051:1201(150) ack 1 win 502
+             0.200 > . 1:1(0) ack 1201 <nop,nop,sack 1051:1101>
+             0.200 ! acks-held 0"
+        ),
+    );
+}
