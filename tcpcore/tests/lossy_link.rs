@@ -398,8 +398,13 @@ impl Client {
             "server acknowledged {ack}, beyond what was sent ({sent})"
         );
         let ack_off = self.off(ack);
-        for &(l, r) in tcp.options.sack_blocks.as_slice() {
+        for (i, &(l, r)) in tcp.options.sack_blocks.as_slice().iter().enumerate() {
             assert!(self.sack, "SACK block without SACK negotiated");
+            if i == 0 && l.before(r) && r.before_eq(ack) {
+                // RFC 2883 §4: a D-SACK block, data received twice (below
+                // the ACK); it tells the sender nothing more to skip.
+                continue;
+            }
             assert!(
                 ack.before(l) && l.before(r) && r.before_eq(sent),
                 "SACK block {l}-{r} with ACK {ack}, sent up to {sent}"

@@ -345,6 +345,15 @@ fn staggered_delayed_acks_fire_one_by_one() {
     }
     assert_eq!(w.ep.len(), N as usize);
     assert_eq!(w.ep.poll_timeout(), None);
+    // Quick-ACK mode (Linux tcp_incr_quickack, issue #16): each
+    // connection's first 16 data segments are acknowledged at once, so no
+    // delayed-ACK timer is armed; the ACKs after them are delayed.
+    for k in 0..N {
+        for _ in 0..16 {
+            w.segment(k, TcpControl::None, 1);
+        }
+    }
+    assert_eq!(w.ep.poll_timeout(), None);
     let start = w.now() + Duration::from_millis(1);
     for k in 0..N {
         // In reverse slot order, 1 µs apart.

@@ -27,6 +27,7 @@ fn passive_close_with_auto_close() {
         &format!(
             "{HS}
              0.100 < P. 1001:1006(5) ack 1 win 502
+             0.100 > . 1:1(0) ack 1006
              0.100 < F. 1006:1006(0) ack 1 win 502
              0.100 > F. 1:1(0) ack 1007
              0.100 ! state LAST-ACK
@@ -118,6 +119,7 @@ fn active_close_through_time_wait() {
              0.110 < . 1001:1001(0) ack 2 win 502
              0.110 ! state FIN-WAIT-2
              0.120 < P. 1001:1011(10) ack 2 win 502
+             0.120 > . 2:2(0) ack 1011
              0.120 ! delivered 10
              0.130 < F. 1011:1011(0) ack 2 win 502
              0.130 > . 2:2(0) ack 1012

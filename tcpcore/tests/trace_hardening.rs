@@ -57,6 +57,7 @@ fn syn_cookie_without_timestamps_offers_no_wscale_or_sack() {
         "0.100 < S 5000:5000(0) win 64240 <mss 1460,sackOK,nop,wscale 7>
          0.100 > S. 0:0(0) ack 5001 <mss 1460>
          0.110 < P. 5001:5011(10) ack 1 win 64240
+         0.110 > . 1:1(0) ack 5011
          0.110 ! state ESTABLISHED
          0.110 ! delivered 10",
     );
@@ -136,10 +137,11 @@ fn cookie_connection_survives_a_lost_first_segment() {
          0.120 ! drops cookie-unverified 1
          0.120 ! conns 1
          0.400 < . 5001:5101(100) ack 1 win 502 <nop,nop,TS val 400 ecr *>
+         0.400 > . 1:1(0) ack 5101
          0.400 ! conns 2
          0.400 ! state ESTABLISHED
          0.410 < . 5101:5201(100) ack 1 win 502 <nop,nop,TS val 410 ecr *>
-         0.440 > . 1:1(0) ack 5201
+         0.410 > . 1:1(0) ack 5201
          0.440 ! delivered 200",
     );
     assert_eq!(h.ep.stats().syn_cookies_accepted, 1);
@@ -207,7 +209,7 @@ fn idle_timeout_resets() {
          0.000 > S. 0:0(0) ack 1001
          0.010 < . 1001:1001(0) ack 1 win 502
          5.000 < P. 1001:1011(10) ack 1 win 502
-         5.040 > . 1:1(0) ack 1011
+         5.000 > . 1:1(0) ack 1011
          14.000 ! state ESTABLISHED
          15.000 > R. 1:1(0) ack 1011
          15.000 ! closed timedout",

@@ -111,15 +111,15 @@ fn two_listeners_each_complete_handshakes_and_deliver() {
     h.run(&handshake(0.010));
     h.run(
         "0.020 < P. 1001:1101(100) ack 1 win 502
-         0.020 ! delivered 100
-         0.060 > . 1:1(0) ack 1101",
+         0.020 > . 1:1(0) ack 1101
+         0.020 ! delivered 100",
     );
     h.rec.data.clear();
     turn(&mut h, a_side);
     h.run(
         "0.070 < P. 1001:1201(200) ack 1 win 502
-         0.070 ! delivered 200
-         0.110 > . 1:1(0) ack 1201",
+         0.070 > . 1:1(0) ack 1201
+         0.070 ! delivered 200",
     );
     let (id_a, port_a, st_a) = conn_from(&h, CLIENT_PORT).unwrap();
     let (id_b, port_b, st_b) = conn_from(&h, CLIENT_PORT + 1).unwrap();
@@ -179,8 +179,8 @@ fn unlisten_then_syn_is_reset() {
     // The established connection still delivers.
     h.run(
         "0.010 < P. 1001:1101(100) ack 1 win 502
-         0.010 ! delivered 100
-         0.050 > . 1:1(0) ack 1101",
+         0.010 > . 1:1(0) ack 1101
+         0.010 ! delivered 100",
     );
     turn(&mut h, fresh(OTHER_PORT, CLIENT_PORT + 1));
     h.run(
@@ -341,8 +341,8 @@ fn any_port_listener_below_exact_ones() {
     h.run(&handshake(0.0));
     h.run(
         "0.010 < P. 1001:1101(100) ack 1 win 502
-         0.010 ! delivered 100
-         0.050 > . 1:1(0) ack 1101",
+         0.010 > . 1:1(0) ack 1101
+         0.010 ! delivered 100",
     );
     h.rec.data.clear();
     turn(&mut h, fresh(SERVER_PORT, CLIENT_PORT + 1));
@@ -590,8 +590,8 @@ fn unlisten_leaves_accepted_connections_working() {
     h.run(
         "0.030 ! state ESTABLISHED
          0.030 < P. 1001:1101(100) ack 1 win 502
+         0.030 > . 1:1(0) ack 1101
          0.030 ! delivered 100
-         0.070 > . 1:1(0) ack 1101
          0.100 ! app-send 50
          0.100 > P. 1:51(50) ack 1101
          0.110 < . 1101:1101(0) ack 51 win 502

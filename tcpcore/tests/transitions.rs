@@ -49,9 +49,12 @@ fn syn_received() {
             "handshake ACK with data",
             "RFC 9293 §3.10.7.4 fifth then seventh: enter ESTABLISHED, continue processing the text",
             seg().ack(P::SndNxt(0)).len(100),
+            // Quick-ACK mode at the start of the connection (issue #16, Linux
+            // tcp_incr_quickack): acknowledged at once, not after the delay.
             to(Established)
                 .event(Event::Established)
                 .delivered(100)
+                .reply(ack(P::SndNxt(0), P::RcvNxt(100)))
                 .then(After::RcvNxt(P::RcvNxt(100))),
         ),
         row(
@@ -377,10 +380,12 @@ fn established() {
             "data in order",
             TEXT,
             seg().len(100),
+            // Quick-ACK mode at the start of the connection (issue #16, Linux
+            // tcp_incr_quickack): acknowledged at once, not after the delay.
             to(Established)
                 .delivered(100)
-                .then(After::RcvNxt(P::RcvNxt(100)))
-                .then(After::Timeout(Some(tcpcore::Duration::from_millis(40)))),
+                .reply(ack(P::SndNxt(0), P::RcvNxt(100)))
+                .then(After::RcvNxt(P::RcvNxt(100))),
         ),
         row(
             "two full-sized segments in order",
@@ -402,8 +407,11 @@ fn established() {
             "data straddling RCV.NXT",
             "RFC 9293 §3.10.7.4 first: only the new part of a segment overlapping RCV.NXT is processed",
             seg().seq(P::RcvNxt(-50)).len(100),
+            // Quick-ACK mode at the start of the connection (issue #16, Linux
+            // tcp_incr_quickack): acknowledged at once, not after the delay.
             to(Established)
                 .delivered(50)
+                .reply(ack(P::SndNxt(0), P::RcvNxt(50)))
                 .then(After::RcvNxt(P::RcvNxt(50))),
         ),
         row(
@@ -586,24 +594,33 @@ fn established_timestamps_sack() {
             "TSval equal to TS.Recent",
             "RFC 7323 §5.3 R1: only SEG.TSval < TS.Recent fails PAWS",
             seg().len(100).ts(Ts::Same),
+            // Quick-ACK mode at the start of the connection (issue #16, Linux
+            // tcp_incr_quickack): acknowledged at once, not after the delay.
             to(Established)
                 .delivered(100)
+                .reply(ack(P::SndNxt(0), P::RcvNxt(100)))
                 .then(After::TsRecent(Ts::Same)),
         ),
         row(
             "data in order, fresh TSval",
             "RFC 7323 §4.3: TS.Recent <- SEG.TSval when SEG.SEQ =< Last.ACK.sent",
             seg().len(100),
+            // Quick-ACK mode at the start of the connection (issue #16, Linux
+            // tcp_incr_quickack): acknowledged at once, not after the delay.
             to(Established)
                 .delivered(100)
+                .reply(ack(P::SndNxt(0), P::RcvNxt(100)))
                 .then(After::TsRecent(Ts::Fresh)),
         ),
         row(
             "data without TSopt",
             "RFC 7323 §3.2 SHOULD drop; CONFORMANCE.md: differs on purpose, accepted as Linux",
             seg().len(100).ts(Ts::Absent),
+            // Quick-ACK mode at the start of the connection (issue #16, Linux
+            // tcp_incr_quickack): acknowledged at once, not after the delay.
             to(Established)
                 .delivered(100)
+                .reply(ack(P::SndNxt(0), P::RcvNxt(100)))
                 .then(After::TsRecent(Ts::Same)),
         ),
         row(

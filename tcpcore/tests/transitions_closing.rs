@@ -99,8 +99,11 @@ fn fin_wait_1() {
             "data in order",
             TEXT,
             seg().len(100),
+            // Quick-ACK mode at the start of the connection (issue #16, Linux
+            // tcp_incr_quickack): acknowledged at once, not after the delay.
             to(FinWait1)
                 .delivered(100)
+                .reply(ack(P::SndNxt(0), P::RcvNxt(100)))
                 .then(After::RcvNxt(P::RcvNxt(100))),
         ),
         row(
@@ -193,11 +196,13 @@ fn fin_wait_2() {
             "data in order",
             TEXT,
             seg().len(100),
+            // Quick-ACK mode at the start of the connection (issue #16, Linux
+            // tcp_incr_quickack): acknowledged at once, not after the delay.
             to(FinWait2)
                 .delivered(100)
+                .reply(ack(P::SndNxt(0), P::RcvNxt(100)))
                 .then(After::RcvNxt(P::RcvNxt(100)))
-                .then(restarted)
-                .then(After::Timeout(Some(Duration::from_millis(40)))),
+                .then(restarted),
         ),
         row(
             "data out of order",
@@ -673,7 +678,12 @@ fn fin_wait_timestamps() {
                 "data in order, fresh TSval",
                 "RFC 7323 §4.3: TS.Recent <- SEG.TSval when SEG.SEQ =< Last.ACK.sent",
                 seg().len(100),
-                to(state).delivered(100).then(After::TsRecent(Ts::Fresh)),
+                // Quick-ACK mode at the start of the connection (issue #16, Linux
+                // tcp_incr_quickack): acknowledged at once, not after the delay.
+                to(state)
+                    .delivered(100)
+                    .reply(ack(P::SndNxt(0), P::RcvNxt(100)))
+                    .then(After::TsRecent(Ts::Fresh)),
             ),
             row(
                 "data out of order",

@@ -11,6 +11,7 @@
 //! [`State`] methods below.
 
 use crate::conn::recv::ack::AckOwed;
+use crate::conn::recv::quickack::QuickAck;
 use crate::conn::{CloseReason, Config, Congestion, StateName, TimerTable};
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
@@ -159,6 +160,11 @@ pub struct RecvHalf {
     pub(crate) unacked: u32,
     /// The sequence number of the peer's FIN, seen while a gap was open.
     pub(crate) fin: Option<SeqNum>,
+    /// When to ACK: the peer's measured segment size and the quick-ACK
+    /// count (Linux `icsk_ack`; `recv/quickack.rs`).
+    pub(crate) ackq: QuickAck,
+    /// A D-SACK block (RFC 2883) for the next ACK (`recv/dsack.rs`).
+    pub(crate) dsack: Option<(SeqNum, SeqNum)>,
 }
 
 /// The receive half after the peer's FIN: only what is needed to ACK, and

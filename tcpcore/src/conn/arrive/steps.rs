@@ -13,6 +13,7 @@ use crate::conn::arrive::checks::{
     acceptable, challenge_allowed, check_ack, dup_ack_allowed, paws_rejects, AckCheck,
 };
 use crate::conn::recv::ack::{make_ack, make_ack_closed, AckOwed};
+use crate::conn::recv::dsack;
 use crate::conn::{
     CloseReason, Config, Event, RecvBuffer, RecvClosed, RecvHalf, Reply, SegmentDrop, SendHalf,
     State, Tcb, Transition,
@@ -189,10 +190,29 @@ pub(crate) fn first_sequence(a: &mut Arrival, seg: &TcpRepr<'_>, t: &mut Transit
         // challenge-ACK rate limit for pure ACKs, so that forged
         // out-of-window segments cannot turn us into an ACK amplifier
         // (Linux does the same with tcp_invalid_ratelimit); data is exempt.
+        // Data we already have is reported in a D-SACK block (RFC 2883),
+        // and quick-ACK mode entered (Linux `tcp_send_dupack`).
+        if let Rcv::Open(rcv, rx) = &mut a.rcv {
+            old_data(rcv, rx, a.tcb.sack, seg);
+        }
         a.dup_ack(seg, t);
         return ControlFlow::Break(Stop::Drop(SegmentDrop::OutOfWindow));
     }
     ControlFlow::Continue(())
+}
+
+/// An unacceptable segment with data below RCV.NXT (a needless
+/// retransmission): RFC 2883 §4, its D-SACK block for the ACK; Linux
+/// `tcp_send_dupack` (with SACK) sets it and enters quick-ACK mode.
+fn old_data(rcv: &mut RecvHalf, rx: &RecvBuffer<'_>, sack: bool, seg: &TcpRepr<'_>) {
+    let seq = seg.seq_number;
+    if sack && !seg.payload.is_empty() && seq.before(rcv.nxt) {
+        let wnd = rcv.adv_right.max(rcv.read + rcv.cap) - rcv.nxt;
+        let end = seq + seg.payload.len() as u32;
+        if dsack::note(rcv, sack, rx.ranges(), seq, end) {
+            rcv.ackq.enter(wnd);
+        }
+    }
 }
 
 /// RFC 9293 §3.10.7.4 second: RST, as RFC 5961 §3.2 has it (and RFC 9293

@@ -9,6 +9,7 @@ use crate::conn::arrive::steps::{
 };
 use crate::conn::arrive::synchronized::after_ack;
 use crate::conn::close::rst_ts;
+use crate::conn::recv::quickack::QuickAck;
 use crate::conn::send::{arm, rtt_sample};
 use crate::conn::state::{ts_now, ts_option, OpenKind};
 use crate::conn::Timer;
@@ -84,6 +85,13 @@ impl State {
                 adv_right: irs + 1,
                 unacked: 0,
                 fin: None,
+                ackq: QuickAck::new(
+                    cfg.mss,
+                    send_mss.saturating_sub(if ts.is_some() { 12 } else { 0 }),
+                    bufs.rx.min(1 << 30) as u32,
+                    ts.is_some(),
+                ),
+                dsack: None,
             },
             window_scaling: scaled,
             dup_syn_answered: None,

@@ -28,6 +28,7 @@ use core::ops::ControlFlow;
 use crate::conn::arrive::steps::{stopped, third_security, Step, Stop};
 use crate::conn::arrive::synchronized::after_ack;
 use crate::conn::recv::ack::AckOwed;
+use crate::conn::recv::quickack::QuickAck;
 use crate::conn::send::{self, rtt_sample, rtt_update};
 use crate::conn::state::OpenKind;
 use crate::conn::{
@@ -328,6 +329,13 @@ fn synchronize(s: SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Ope
         adv_right: irs + 1 + s.rcv_cap.min(0xffff),
         unacked: 0,
         fin: None,
+        ackq: QuickAck::new(
+            cfg.mss,
+            send::smss_for(snd.mss, tcb.ts.is_some()).min(0xffff) as u16,
+            s.rcv_cap,
+            tcb.ts.is_some(),
+        ),
+        dsack: None,
     };
     Open { tcb, snd, rcv }
 }

@@ -120,7 +120,7 @@ pub(crate) fn after_ack<'a>(
     update_ts_recent(&mut s.tcb, seg, now);
     // Sixth: URG. RFC 6093: urgent data is delivered in line; nothing to do.
     // Seventh: text.
-    let text = take_text(&mut s.rcv, rx, seg, t);
+    let text = take_text(&mut s.rcv, rx, s.tcb.sack, seg, t);
     if text.dropped > 0 && t.dropped.is_none() && t.data.is_empty() && t.buffered == 0 {
         t.dropped = Some(SegmentDrop::NoBuffer);
     }

@@ -1,8 +1,10 @@
 //! The ACKs we send and the window in them: window advertisement (RFC 9293
 //! §3.8.6, RFC 7323 §2.4), ACKs with timestamps (RFC 7323 §3.2) and SACK
-//! blocks (RFC 2018 §4), and the ACK policy (RFC 9293 §3.8.6.3, RFC 1122
-//! §4.2.3.2: delayed ACKs, an ACK for every second full-sized segment).
+//! blocks (RFC 2018 §4) and a D-SACK block (RFC 2883, `dsack.rs`), and the
+//! ACK policy (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2: delayed ACKs, an ACK
+//! for every second full-sized segment, quick ACKs: `quickack.rs`).
 
+use crate::conn::recv::{dsack, sws};
 use crate::conn::state::ts_option;
 use crate::conn::Timer;
 use crate::conn::{
@@ -43,7 +45,8 @@ impl Tcb {
 /// The window field to advertise; records the right edge it stands for.
 ///
 /// The buffer covers `[read, read + cap)`, so the window is the free space
-/// from RCV.NXT to `read + cap`, scaled down by our shift. RFC 9293 §3.8.6
+/// from RCV.NXT to `read + cap` (less, while that is too small to offer:
+/// RFC 9293 §3.8.6.2.2, `sws.rs`), scaled down by our shift. RFC 9293 §3.8.6
 /// and RFC 7323 §2.4: never offer space that will not be accepted -- every
 /// byte inside any window we advertised must be taken later, and no byte
 /// beyond the buffer may ever be inside one. So the field is the free space
@@ -65,7 +68,8 @@ impl Tcb {
 /// socket memory accounting; this buffer has none.)
 #[inline]
 pub(crate) fn advertise(rcv: &mut RecvHalf) -> u16 {
-    let free = (rcv.read + rcv.cap) - rcv.nxt;
+    // RFC 9293 §3.8.6.2.2: no silly window (`sws.rs`).
+    let free = sws::window(rcv);
     let field = (free >> rcv.wscale).min(0xffff);
     let right = rcv.nxt + (field << rcv.wscale);
     rcv.adv_right = rcv.adv_right.max(right);
@@ -89,12 +93,17 @@ pub(crate) fn make_ack(
         ..TcpOptions::default()
     };
     if tcb.sack {
-        // 40 option bytes: with timestamps (12) room for 3 blocks, else 4.
+        // 40 option bytes: with timestamps (12) room for 3 blocks, else 4;
+        // a pending D-SACK block first (RFC 2883 §4).
         let max = if tcb.ts.is_some() { 3 } else { 4 };
-        options.sack_blocks = rx.sack_blocks(max);
+        options.sack_blocks = dsack::with_dsack(rcv, |n| rx.sack_blocks(n), max);
     }
     tcb.last_ack_sent = rcv.nxt;
     tcb.ack_owed = AckOwed::No;
+    if rcv.unacked > 0 {
+        // An ACK of new data (Linux `tcp_event_ack_sent`).
+        rcv.ackq.sent();
+    }
     rcv.unacked = 0;
     tcb.timers.clear(Timer::DelayedAck);
     Reply {
@@ -157,14 +166,10 @@ pub(crate) fn ack_policy(
     cfg: &Config,
     t: &Transition<'_>,
 ) {
-    // A full-sized segment of the peer: our MSS less the options it must
-    // carry in every segment (RFC 6691: the MSS excludes options; RFC 7323
-    // §3.2: with timestamps, 12 bytes in every segment). Linux measures it
-    // instead (tcp_measure_rcv_mss); a peer on a smaller path MTU still
-    // gets its ACK by the delayed-ACK timer.
-    let options = if tcb.ts.is_some() { 12 } else { 0 };
-    let full = u32::from(cfg.mss).saturating_sub(options).max(1);
-    if ack_now || rcv.unacked >= 2 * full {
+    // Linux `__tcp_ack_snd_check`: more than one full-sized segment (as
+    // the peer sends them, measured, `recv/quickack.rs`) unacknowledged, or
+    // quick-ACK mode.
+    if ack_now || rcv.ackq.ack_now(rcv.unacked) {
         // One that only acknowledges in-order data (no SACK blocks to
         // report) may wait for the end of a batch of frames.
         let advanced = !t.data.is_empty() || t.buffered > 0;
@@ -208,7 +213,13 @@ pub(crate) fn poll_ack(
         }
         _ => return None,
     };
-    match (tcb.ack_owed, rcv) {
+    // A pending D-SACK block (RFC 2883) goes at once, in a pure ACK: a
+    // data segment that carried the ACK did not carry it.
+    let owed = match &rcv {
+        Ok(rcv) if rcv.dsack.is_some() => AckOwed::Now,
+        _ => tcb.ack_owed,
+    };
+    match (owed, rcv) {
         (AckOwed::No, _) => None,
         (AckOwed::Held, Ok(rcv)) if hold && rcv.unacked < cfg.ack_hold_bytes => {
             let by = now + cfg.ack_hold;

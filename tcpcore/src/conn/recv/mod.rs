@@ -1,13 +1,18 @@
 //! The receive half: the reassembly buffer (RFC 9293 §3.10.7.4 seventh,
 //! RFC 2018 SACK blocks; `rxbuf.rs`), taking a segment's text and FIN in
 //! (§3.10.7.4 seventh and eighth; `text.rs`), the ACK policy (delayed ACK,
-//! RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2, RFC 5681 §4.2) and window
-//! advertisement (RFC 9293 §3.8.6, RFC 7323 §2.4; `ack.rs`), and the
+//! RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2, RFC 5681 §4.2; `ack.rs`, with
+//! Linux's quick-ACK mode and measured segment size in `quickack.rs`),
+//! D-SACK (RFC 2883; `dsack.rs`) and window advertisement (RFC 9293
+//! §3.8.6, RFC 7323 §2.4; `ack.rs`), and the
 //! application's reading with receiver-side silly window avoidance (RFC 9293
-//! §3.8.6.2.2; here, [`State::consume`]).
+//! §3.8.6.2.2; here, [`State::consume`], and for every ACK `sws.rs`).
 
 pub(crate) mod ack;
+pub(crate) mod dsack;
+pub(crate) mod quickack;
 mod rxbuf;
+mod sws;
 pub(crate) mod text;
 
 pub use rxbuf::{Insert, RecvBuffer, RecvRanges, MAX_RANGES};
@@ -33,7 +38,9 @@ impl State {
         fn update(tcb: &mut Tcb, rcv: &mut RecvHalf, n: u32, cfg: &Config) -> bool {
             advance(&mut rcv.read, rcv.nxt, n);
             let cur = rcv.adv_right - rcv.nxt;
-            let new = ((rcv.read + rcv.cap) - rcv.nxt).min(0xffff << rcv.wscale);
+            // What an ACK would offer now: nothing new in the silly-window
+            // zone (`sws.rs`), so no update is owed there.
+            let new = sws::window(rcv).min(0xffff << rcv.wscale);
             let step = u32::from(cfg.mss).min(rcv.cap / 2);
             let open = new >= cur.saturating_add(step) && new >= 2 * cur;
             if open {

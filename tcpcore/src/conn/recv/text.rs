@@ -3,6 +3,7 @@
 //! reassembly buffer (RFC 5681 §4.2: an immediate ACK for out-of-order data
 //! and for data that fills a gap).
 
+use crate::conn::recv::dsack;
 use crate::conn::{RecvBuffer, RecvHalf, Transition};
 use crate::wire::{TcpControl, TcpRepr};
 
@@ -23,12 +24,19 @@ pub(crate) struct TextResult {
 pub(crate) fn take_text<'a>(
     rcv: &mut RecvHalf,
     rx: &mut RecvBuffer<'_>,
+    sack: bool,
     seg: &TcpRepr<'a>,
     t: &mut Transition<'a>,
 ) -> TextResult {
     let payload = seg.payload;
     let seq = seg.seq_number;
     let had_gap = rx.has_out_of_order();
+    // The window the peer was offered (Linux `tp->rcv_wnd`), for the
+    // quick-ACK count.
+    let wnd = rcv.adv_right.max(rcv.read + rcv.cap) - rcv.nxt;
+    // RFC 2883: data we already have (below RCV.NXT or held out of order)
+    // is reported in a D-SACK block, at once.
+    let dup = dsack::note(rcv, sack, rx.ranges(), seq, seq + payload.len() as u32);
     if seg.control == TcpControl::Fin {
         let fin_seq = seq + payload.len() as u32;
         // A FIN beyond the window is not seen (its data was trimmed).
@@ -63,11 +71,19 @@ pub(crate) fn take_text<'a>(
             t.buffered = ins.advanced - direct.len() as u32;
             rcv.nxt += ins.advanced;
             rcv.unacked = rcv.unacked.saturating_add(ins.advanced);
-            // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: ACK at once when filling a gap.
-            res.ack_now = had_gap;
+            // Linux `tcp_event_data_recv`: measure the peer's segment
+            // size; quick-ACK mode on the first data.
+            rcv.ackq.on_data(seg, wnd);
+            // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: ACK at once when filling a
+            // gap (Linux `tcp_data_queue`: ICSK_ACK_NOW), and a duplicate.
+            res.ack_now = had_gap || dup;
         } else {
             // Out of order (or a duplicate): RFC 5681 §4.2 / RFC 2018, ACK at
-            // once so the peer learns of the hole.
+            // once so the peer learns of the hole; and quick-ACK mode, so
+            // that the segments that fill it are acknowledged at once too
+            // (Linux `tcp_enter_quickack_mode`, as `tcp_data_queue` does
+            // for a duplicate).
+            rcv.ackq.enter(wnd);
             res.ack_now = true;
         }
     }
