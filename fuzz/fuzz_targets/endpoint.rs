@@ -142,10 +142,7 @@ impl Io for App {
     }
     fn event(&mut self, id: ConnId, _: &FourTuple, e: AppEvent<'_>) {
         if let AppEvent::Data(d) = e {
-            self.data
-                .entry(id)
-                .or_default()
-                .extend_from_slice(d);
+            self.data.entry(id).or_default().extend_from_slice(d);
         }
     }
     fn deliver(&mut self, id: ConnId, _: &FourTuple, d: &[u8]) -> usize {
