@@ -53,9 +53,14 @@ pub struct Cli {
     pub ip: Option<Ipv4Addr>,
 
     /// What to do with the received payload: print it to stdout, discard it
-    /// (count only), or echo it back (RFC 862)
+    /// (count only), echo it back (RFC 862), or discard it and send every
+    /// connection the --file, then close
     #[arg(long, value_enum, default_value_t = Mode::Print)]
     pub mode: Mode,
+
+    /// File mode: the file every connection is sent (read once at start)
+    #[arg(long, value_name = "PATH", required_if_eq("mode", "file"))]
+    pub file: Option<PathBuf>,
 
     /// Write every frame received and sent to FILE (pcap, for tcpdump and
     /// tshark)
@@ -71,13 +76,13 @@ pub struct Cli {
     #[arg(long, value_name = "BYTES", default_value = "256K", value_parser = parse_buf)]
     pub rx_buf: usize,
 
-    /// Send buffer per connection in bytes, used by echo mode (a power of
-    /// two, 4 KiB to 64 MiB)
+    /// Send buffer per connection in bytes, used by echo and file modes (a
+    /// power of two, 4 KiB to 64 MiB)
     #[arg(long, value_name = "BYTES", default_value = "256K", value_parser = parse_buf)]
     pub tx_buf: usize,
 
     /// Upper bound on the memory of all connection buffers, in MiB: start-up
-    /// is refused when --max-conns × (--rx-buf + --tx-buf in echo mode)
+    /// is refused when --max-conns × (--rx-buf + --tx-buf in echo or file mode)
     /// exceeds it (buffers are only backed by memory where data lands, so
     /// this bounds the worst case)
     #[arg(long, value_name = "MIB", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
@@ -109,7 +114,7 @@ pub struct Cli {
     pub ring: Ring,
 
     /// Send MSS-sized frames only, instead of large segments that the kernel
-    /// cuts (GSO through PACKET_VNET_HDR; echo mode)
+    /// cuts (GSO through PACKET_VNET_HDR; echo and file modes)
     #[arg(long)]
     pub no_gso: bool,
 
@@ -153,6 +158,15 @@ pub enum Mode {
     Discard,
     /// Send it back (RFC 862).
     Echo,
+    /// Discard it; send each connection the --file, then a FIN.
+    File,
+}
+
+impl Mode {
+    /// The server sends data (and so needs send buffers).
+    pub fn sends(self) -> bool {
+        matches!(self, Mode::Echo | Mode::File)
+    }
 }
 
 /// The receive ring's kind.

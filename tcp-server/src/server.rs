@@ -122,6 +122,7 @@ struct Placement {
 /// Runs the server as `cli` says; the exit status on success.
 pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
     // Settings first, before anything touches the network.
+    let file = load_file(cli)?;
     check_memory_bound(cli)?;
     sys::init_time_zone();
     let at = placement(cli)?;
@@ -139,6 +140,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
     let shared = Shared::new(pcap);
     let settings = Settings {
         mode: cli.mode,
+        file,
         debug: cli.debug,
         verbose: cli.verbose,
         color: cli.color.enabled(),
@@ -165,14 +167,28 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
     outcome(reports, rule_result, &shared)
 }
 
+/// File mode: the file every connection is sent, read once and shared by
+/// all workers and connections for the whole run (so leaked, not freed).
+/// A file that cannot be read is a usage error (exit status 2).
+fn load_file(cli: &Cli) -> Result<Option<&'static [u8]>, Failure> {
+    match (&cli.file, cli.mode) {
+        (Some(path), Mode::File) => match std::fs::read(path) {
+            Ok(bytes) => Ok(Some(Vec::leak(bytes))),
+            Err(e) => Err(Failure::Usage(format!(
+                "cannot read --file {}: {e}",
+                path.display()
+            ))),
+        },
+        (None, Mode::File) => Err(Failure::Usage("--mode file needs --file PATH".into())),
+        (Some(_), _) => Err(Failure::Usage("--file needs --mode file".into())),
+        (None, _) => Ok(None),
+    }
+}
+
 /// The total memory bound: every buffer of every connection, at worst,
 /// must fit in `--max-memory`.
 fn check_memory_bound(cli: &Cli) -> Result<(), Failure> {
-    let echo_tx = if cli.mode == Mode::Echo {
-        cli.tx_buf
-    } else {
-        0
-    };
+    let echo_tx = if cli.mode.sends() { cli.tx_buf } else { 0 };
     let worst = ((cli.max_conns as usize).div_ceil(usize::from(cli.workers))
         * usize::from(cli.workers)) as u64
         * (cli.rx_buf + echo_tx) as u64;
@@ -254,8 +270,8 @@ fn open_sockets(cli: &Cli, at: &Placement) -> Result<Vec<RawSocket>, Failure> {
     for _ in 0..workers {
         let mut sock = RawSocket::open(&at.iface, &sock_cfg)?;
         // Large segments cut by the kernel (GSO) when it takes them; the
-        // server sends data in echo mode only.
-        if cli.mode == Mode::Echo && !cli.no_gso {
+        // server sends data in echo and file modes only.
+        if cli.mode.sends() && !cli.no_gso {
             let _ = sock.enable_gso();
         }
         socks.push(sock);
@@ -310,15 +326,11 @@ or run with --install-rst-rule or --install-ingress-rule (removed on exit), or s
 }
 
 /// Each worker's connection storage: a share of `--max-conns`, with the
-/// buffers (a send buffer in echo mode only). Zeroed, so the system backs
+/// buffers (a send buffer in echo and file modes only). Zeroed, so the system backs
 /// a connection's buffers with memory only where data lands: idle
 /// connections cost their slot alone.
 fn storage(cli: &Cli, at: &Placement) -> Result<Vec<OwnedStorage>, Failure> {
-    let tx_buf = if cli.mode == Mode::Echo {
-        cli.tx_buf
-    } else {
-        0
-    };
+    let tx_buf = if cli.mode.sends() { cli.tx_buf } else { 0 };
     let mut owned = Vec::with_capacity(at.workers);
     for _ in 0..at.workers {
         owned.push(
@@ -433,6 +445,7 @@ fn announce(err: &mut ErrOut, mode: Mode, at: &Placement) {
             Mode::Print => "print",
             Mode::Discard => "discard",
             Mode::Echo => "echo",
+            Mode::File => "file",
         }
     );
     if *workers > 1 {

@@ -40,7 +40,7 @@ pub(crate) mod tx;
 pub use shared::{ErrOut, Shared, Stop};
 
 use pace::Pace;
-use server_io::{echo_pending, ServerIo};
+use server_io::{echo_pending, file_pending, ServerIo};
 use shared::StopOnDrop;
 
 use crate::cli::Mode;
@@ -55,6 +55,8 @@ const SHUTDOWN_GRACE: tcpcore::Duration = tcpcore::Duration::from_secs(2);
 #[derive(Clone, Copy)]
 pub struct Settings {
     pub mode: Mode,
+    /// File mode: the bytes every connection is sent.
+    pub file: Option<&'static [u8]>,
     pub debug: bool,
     pub verbose: bool,
     pub color: bool,
@@ -184,6 +186,9 @@ fn event_loop(
         let batch = receive(sock, endpoint, sio, wait, &clock)?;
         if !sio.echo.is_empty() {
             echo_pending(endpoint, sio, clock());
+        }
+        if !sio.file.is_empty() {
+            file_pending(endpoint, sio, clock());
         }
         pace.update(clock(), batch.1);
         // ACK batching: each connection holds the ACK of its in-order data

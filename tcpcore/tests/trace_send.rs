@@ -1,7 +1,8 @@
 //! Packet traces for the send path: segmentation, FIN after data, RTO with
 //! backoff and Karn's rule (RFC 6298), fast retransmit and NewReno recovery
 //! (RFC 5681, RFC 6582), SACK-based recovery (RFC 6675), zero window and
-//! persist probes (RFC 9293 §3.8.6.1), Nagle (RFC 896).
+//! persist probes (RFC 9293 §3.8.6.1), Nagle (RFC 896), PSH at the end of
+//! each write (RFC 9293 §3.9.1, as Linux `tcp_push`).
 
 mod common;
 use common::{default_config, no_nagle, run};
@@ -338,4 +339,49 @@ fn gso_sends_large_segments_within_the_windows() {
          0.100 > . 1:1461(1460) ack 1001
          0.100 > P. 1461:2921(1460) ack 1001"
     ));
+}
+
+/// PSH at write ends (RFC 9293 §3.9.1; Linux `tcp_push` marks the last
+/// buffer of each write): two writes of 3000 bytes without Nagle go out as
+/// 1460, 1460, 80 each; the segments ending at 3000 and 6000 carry PSH,
+/// the others not.
+#[test]
+fn psh_at_each_write_end() {
+    run(
+        no_nagle(),
+        &format!(
+            "{HS_SACK}
+             0.100 ! app-send 3000
+             0.100 > . 1:1461(1460) ack 1001
+             0.100 > . 1461:2921(1460) ack 1001
+             0.100 > P. 2921:3001(80) ack 1001
+             0.100 ! app-send 3000
+             0.100 > . 3001:4461(1460) ack 1001
+             0.100 > . 4461:5921(1460) ack 1001
+             0.100 > P. 5921:6001(80) ack 1001"
+        ),
+    );
+}
+
+/// With Nagle the first write's 80-byte tail waits and the second write
+/// joins it: the full segment that carries the end of the first write
+/// (byte 3000) is pushed although more data follows it, as Linux pushes
+/// the buffer a later write filled up; the one carrying the end of the
+/// second write (the last byte) is pushed too, the others are not.
+#[test]
+fn psh_on_segment_carrying_a_write_end() {
+    run(
+        default_config(),
+        &format!(
+            "{HS_SACK}
+             0.100 ! app-send 3000
+             0.100 > . 1:1461(1460) ack 1001
+             0.100 > . 1461:2921(1460) ack 1001
+             0.100 ! app-send 3000
+             0.100 > P. 2921:4381(1460) ack 1001
+             0.100 > . 4381:5841(1460) ack 1001
+             0.110 < . 1001:1001(0) ack 5841 win 502
+             0.110 > P. 5841:6001(160) ack 1001"
+        ),
+    );
 }

@@ -1,9 +1,10 @@
 //! The endpoint's [`Io`] in a worker: outgoing frames written into one
 //! arena per batch and then queued on the socket (RSTs counted, frames
-//! traced), events turned into payload on stdout, and echo mode's
-//! connections with bytes to send back.
+//! traced), events turned into payload on stdout, echo mode's
+//! connections with bytes to send back, and file mode's with the rest of
+//! the file to send.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, BufWriter, Stdout, Write};
 use std::sync::atomic::Ordering;
 
@@ -44,6 +45,11 @@ pub(super) struct ServerIo<'a> {
     pub(super) trace: Trace<'a>,
     /// Echo mode: connections with received bytes not yet echoed.
     pub(super) echo: HashSet<ConnId>,
+    /// File mode: the bytes every connection is sent.
+    file_data: Option<&'static [u8]>,
+    /// File mode: connections not yet sent all of the file, with how much of
+    /// it they have queued.
+    pub(super) file: HashMap<ConnId, usize>,
     /// The socket takes GSO frames (`RawSocket::enable_gso` worked).
     gso: bool,
     /// The endpoint's `Stats::tx_rsts` already added to `Shared::our_rsts`.
@@ -77,15 +83,26 @@ impl Io for ServerIo<'_> {
         data.len()
     }
 
-    fn event(&mut self, _id: ConnId, tuple: &FourTuple, event: AppEvent<'_>) {
+    fn event(&mut self, id: ConnId, tuple: &FourTuple, event: AppEvent<'_>) {
         match event {
             AppEvent::StateChange { from, to } => {
                 self.trace.state(tuple, from, to);
                 if to == StateName::Closed {
                     self.app.closing_from = from;
                 }
+                if to == StateName::TimeWait {
+                    // Our FIN went first (file mode, a simultaneous close):
+                    // for `--single-session` the session is over, TIME-WAIT
+                    // only outlives it in the table.
+                    self.app.first_end.get_or_insert(CloseReason::Normal);
+                }
             }
-            AppEvent::Established => {}
+            AppEvent::Established => {
+                // File mode: the file goes out after this batch.
+                if self.file_data.is_some() {
+                    self.file.insert(id, 0);
+                }
+            }
             AppEvent::Data(bytes) => {
                 if self.app.mode == Mode::Print && self.app.out_error.is_none() {
                     if let Err(e) = self.app.out.write_all(bytes) {
@@ -124,6 +141,8 @@ impl<'a> ServerIo<'a> {
             },
             trace: Trace::new(settings, shared.pcap.as_ref()),
             echo: HashSet::new(),
+            file_data: settings.file.filter(|_| settings.mode == Mode::File),
+            file: HashMap::new(),
             gso,
             rsts_published: 0,
         }
@@ -162,4 +181,32 @@ pub(super) fn echo_pending(endpoint: &mut Endpoint<'_>, sio: &mut ServerIo<'_>, 
     });
     ids.extend(sio.echo.drain());
     sio.echo = ids;
+}
+
+/// File mode: queues the next part of the file on each connection that has
+/// not had all of it, as far as its send buffer has room, and closes (sends
+/// the FIN after the last byte) once all is queued. A connection whose
+/// buffer is full stays in the map and is tried again after the next batch,
+/// when ACKs have made room; one that is closing or gone leaves it.
+pub(super) fn file_pending(endpoint: &mut Endpoint<'_>, sio: &mut ServerIo<'_>, now: Instant) {
+    let Some(data) = sio.file_data else {
+        sio.file.clear();
+        return;
+    };
+    let mut conns = std::mem::take(&mut sio.file);
+    conns.retain(|&id, off| {
+        if endpoint.state(id).and_then(|s| s.send_space()).is_none() {
+            return false;
+        }
+        if *off < data.len() {
+            *off += endpoint.send(id, &data[*off..], now, sio);
+        }
+        if *off < data.len() {
+            return true;
+        }
+        endpoint.close(id, now, sio);
+        false
+    });
+    conns.extend(sio.file.drain());
+    sio.file = conns;
 }

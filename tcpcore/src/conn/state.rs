@@ -12,6 +12,7 @@
 
 use crate::conn::recv::ack::AckOwed;
 use crate::conn::recv::quickack::QuickAck;
+use crate::conn::send::WriteEnds;
 use crate::conn::{CloseReason, Config, Congestion, StateName, TimerTable};
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
@@ -134,6 +135,8 @@ pub struct SendHalf {
     pub(crate) end: SeqNum,
     /// The application closed: our FIN follows the byte before `end`.
     pub(crate) fin: bool,
+    /// Where the latest writes end: the segments that carry PSH.
+    pub(crate) writes: WriteEnds,
     /// Congestion control and loss recovery.
     pub(crate) cc: Congestion,
 }

@@ -10,7 +10,7 @@ use crate::conn::arrive::steps::{
 use crate::conn::arrive::synchronized::after_ack;
 use crate::conn::close::rst_ts;
 use crate::conn::recv::quickack::QuickAck;
-use crate::conn::send::{arm, rtt_sample};
+use crate::conn::send::{arm, rtt_sample, WriteEnds};
 use crate::conn::state::{ts_now, ts_option, OpenKind};
 use crate::conn::Timer;
 use crate::conn::{
@@ -73,6 +73,7 @@ impl State {
                 max: iss + 1,
                 end: iss + 1,
                 fin: false,
+                writes: WriteEnds::new(iss),
                 // RFC 6928 §2: IW from SMSS, the effective MSS less options.
                 cc: Congestion::new(send::smss_for(send_mss, ts.is_some())),
             },

@@ -29,7 +29,7 @@ use crate::conn::arrive::steps::{stopped, third_security, Step, Stop};
 use crate::conn::arrive::synchronized::after_ack;
 use crate::conn::recv::ack::AckOwed;
 use crate::conn::recv::quickack::QuickAck;
-use crate::conn::send::{self, rtt_sample, rtt_update};
+use crate::conn::send::{self, rtt_sample, rtt_update, WriteEnds};
 use crate::conn::state::OpenKind;
 use crate::conn::{
     effective_send_mss, window_shift_for, Buffers, CloseReason, Config, Congestion, Event, Open,
@@ -410,6 +410,7 @@ fn send_half(s: &SynSent, seg: &TcpRepr<'_>, n: &Negotiated, retried: bool) -> S
         max: ack,
         end: ack,
         fin: false,
+        writes: WriteEnds::new(ack),
         cc,
     }
 }

@@ -29,7 +29,7 @@
 //!
 //! | RFC | file | functions |
 //! |-----|------|-----------|
-//! | RFC 9293 §3.3.1, the send buffer | `ring.rs` | [`ring_write`], [`ring_read`], [`ring_room`] |
+//! | RFC 9293 §3.3.1, the send buffer; §3.9.1 PUSH at write ends | `ring.rs` | [`ring_write`], [`ring_read`], [`ring_room`], [`WriteEnds`] |
 //! | RFC 9293 §3.7, §3.8.6.2.1, §3.10.4 segmentation, Nagle, SWS, FIN | `segment.rs` | [`next_segment`] |
 //! | RFC 9293 §3.10.7.4 fifth, RFC 3465 | `ack.rs` | [`on_ack`] |
 //! | RFC 5681 §3.2, 6582, 6675 recovery modes | `recovery.rs` | [`Recovery`], [`Congestion`] |
@@ -55,7 +55,7 @@ pub use ack::{on_ack, AckEffect};
 pub use cc::{smss, smss_for, Cc, NewReno};
 pub use prr::Prr;
 pub use recovery::{Congestion, Recovery};
-pub use ring::{ring_read, ring_room, ring_write};
+pub use ring::{ring_read, ring_room, ring_write, WriteEnds, WRITE_ENDS};
 pub use rto::{backed_off, on_rto, rtt_update, ts_rtt_sample};
 pub use sack::{Scoreboard, SCOREBOARD};
 pub use segment::next_segment;
@@ -88,6 +88,11 @@ impl State {
         let used = (snd.end - snd.una) as usize;
         let take = n.min((snd.buf as usize).saturating_sub(used));
         snd.end += take as u32;
+        if take > 0 {
+            // Each write ends with a push (see `WriteEnds`).
+            let (end, una) = (snd.end, snd.una);
+            snd.writes.record(end, una);
+        }
         take
     }
 
@@ -228,7 +233,9 @@ impl State {
             seq,
             len,
             gso,
-            push: len > 0 && seq + len == snd.end,
+            // PSH on the segment that carries the end of a write (Linux
+            // `tcp_push`) or empties the send buffer.
+            push: len > 0 && (seq + len == snd.end || snd.writes.pushes(seq, len)),
             ack: Some(rcv_nxt),
             control: if fin {
                 TcpControl::Fin
