@@ -10,7 +10,16 @@
 mod common;
 
 use common::{no_nagle, run, Harness};
-use tcpcore::State;
+use tcpcore::{CongestionControl, EndpointConfig, State};
+
+/// [`no_nagle`] with NewReno (RFC 5681, RFC 6582) in place of the default
+/// CUBIC: the ssthresh and cwnd these traces assert are NewReno's
+/// (FlightSize / 2 on a loss).
+fn newreno() -> EndpointConfig {
+    let mut c = no_nagle();
+    c.conn.congestion_control = CongestionControl::NewReno;
+    c
+}
 
 /// Handshake with SACK, MSS 1000, at 100 ms: the ISS (RFC 6528, with its
 /// clock) then puts the end of the 64 KiB send ring beyond the 40000 bytes
@@ -90,7 +99,7 @@ fn limited_transmit_releases_one_segment_per_first_two_dupacks() {
     body += &out(112, 1, false);
     body += "0.113 < . 1001:1001(0) ack 1 win 502\n";
     body += "0.114 ! state ESTABLISHED\n";
-    let h = run(no_nagle(), &format!("{HS_PLAIN}\n{body}"));
+    let h = run(newreno(), &format!("{HS_PLAIN}\n{body}"));
     // ssthresh from the FlightSize of 12 segments; cwnd = pipe + sndcnt =
     // (12000 - 4 duplicate ACKs) + 0.
     assert_eq!(cc_of(&h), (6000, 8000));
@@ -147,7 +156,7 @@ fn prr_sends_in_proportion_and_ends_at_ssthresh() {
     body += "0.238 < . 1001:1001(0) ack 30001 win 502\n";
     body += &out(238, 39_001, true);
     body += "0.238 ! state ESTABLISHED\n";
-    let h = run(no_nagle(), &format!("{HS_SACK}\n{body}"));
+    let h = run(newreno(), &format!("{HS_SACK}\n{body}"));
     assert_eq!(cc_of(&h), (10_000, 10_000), "cwnd = ssthresh at the end");
 }
 
@@ -195,6 +204,6 @@ fn prr_without_sack_sends_in_proportion_and_ends_at_ssthresh() {
     body += &out(240, 41_001, false);
     body += &out(240, 42_001, true);
     body += "0.240 ! state ESTABLISHED\n";
-    let h = run(no_nagle(), &format!("{HS_PLAIN_LATE}\n{body}"));
+    let h = run(newreno(), &format!("{HS_PLAIN_LATE}\n{body}"));
     assert_eq!(cc_of(&h), (11_000, 11_000), "cwnd = ssthresh at the end");
 }

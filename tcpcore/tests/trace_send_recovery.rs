@@ -13,7 +13,17 @@ mod common;
 use common::{default_config, no_nagle, run, Harness};
 use tcpcore::conn::{Open, RecvRanges, Reply};
 use tcpcore::wire::{SackBlocks, TcpControl, TcpOptions, TcpRepr};
-use tcpcore::{Buffers, Config, Instant, RecvBuffer, SeqNum, State};
+use tcpcore::{Buffers, Config, CongestionControl, Instant, RecvBuffer, SeqNum, State};
+
+/// The default configuration with NewReno (RFC 5681, RFC 6582) in place of
+/// the default CUBIC, for the tests that assert NewReno's ssthresh and
+/// cwnd (FlightSize / 2 on a loss, one SMSS per cwnd acknowledged).
+fn newreno() -> Config {
+    Config {
+        congestion_control: CongestionControl::NewReno,
+        ..Config::default()
+    }
+}
 
 /// Our ISS in the direct tests.
 const ISS: u32 = 0;
@@ -277,7 +287,7 @@ fn answered_fin_probes_in_last_ack_keep_it_alive() {
 /// after the first partial ACK and stopped sending for an RTT.
 #[test]
 fn sack_recovery_partial_ack_keeps_cwnd() {
-    let mut d = Direct::new(Config::default(), true);
+    let mut d = Direct::new(newreno(), true);
     d.queue(30_000);
     let sent = d.send_at(100);
     assert_eq!(sent.len(), 10);
@@ -318,7 +328,7 @@ fn sack_recovery_partial_ack_keeps_cwnd() {
 /// 12001), five more segments as RFC 6937 PRR allows; the full ACK at 130
 /// ms (cwnd = ssthresh), and one more segment.
 fn in_congestion_avoidance() -> Direct {
-    let mut d = Direct::new(Config::default(), false);
+    let mut d = Direct::new(newreno(), false);
     d.queue(100_000);
     assert_eq!(d.send_at(100).len(), 10);
     for k in 0..11 {
@@ -372,7 +382,7 @@ fn congestion_avoidance_counts_bytes_acked() {
 /// late) must not halve ssthresh again and start a spurious recovery.
 #[test]
 fn rto_sets_recover_to_highest_sent() {
-    let mut d = Direct::new(Config::default(), false);
+    let mut d = Direct::new(newreno(), false);
     d.queue(10_000);
     assert_eq!(d.send_at(100).len(), 10);
     let mut t = 100;
@@ -556,7 +566,7 @@ fn syn_cookie_without_timestamps_takes_no_rtt_sample() {
 /// Five segments out, the first three acknowledged at 110 ms, the last
 /// lost; the tail loss probe resends it at 130 ms (2 SRTT after the ACK).
 fn tail_probe_out() -> Direct {
-    let mut d = Direct::new(Config::default(), true);
+    let mut d = Direct::new(newreno(), true);
     d.queue(5000);
     assert_eq!(d.send_at(100).len(), 5);
     d.ack_at(110, 3001, 65535, &[]);
@@ -610,7 +620,7 @@ fn tail_loss_probe_dsack_means_no_loss() {
 /// stays 5000, it does not fall to 3000.
 #[test]
 fn sack_recovery_exit_keeps_cwnd_at_ssthresh() {
-    let mut d = Direct::new(Config::default(), true);
+    let mut d = Direct::new(newreno(), true);
     d.queue(30_000);
     assert_eq!(d.send_at(100).len(), 10);
     d.ack_at(110, 1, 65535, &[(1001, 2001)]);
@@ -664,7 +674,7 @@ fn rto_three_seconds_after_synack_timeout() {
 /// Without SACK (with it, `pipe` already counts the SACKed segments out).
 #[test]
 fn limited_transmit_on_first_two_dupacks() {
-    let mut d = Direct::new(Config::default(), false);
+    let mut d = Direct::new(newreno(), false);
     d.queue(20_000);
     assert_eq!(d.send_at(100).len(), 10);
     d.ack_at(110, 1, 65535, &[]);
@@ -691,7 +701,7 @@ fn limited_transmit_on_first_two_dupacks() {
 fn newreno_small_segments_prr_partial_ack() {
     let cfg = Config {
         nagle: false,
-        ..Config::default()
+        ..newreno()
     };
     let mut d = Direct::new(cfg, false);
     for k in 0..10 {
@@ -734,4 +744,60 @@ fn fin_alone_in_flight_has_no_loss_probe() {
              0.720 ! state FIN-WAIT-2"
         ),
     );
+}
+
+/// Issue #16: CUBIC (RFC 9438) is the default congestion control. On the
+/// third duplicate ACK, with cwnd 10000 (and FlightSize 12000 after
+/// Limited Transmit), ssthresh = cwnd · β_cubic = 10000 · 717 / 1024 =
+/// 7001 (RFC 9438 §4.6, Linux `cubictcp_recalc_ssthresh`), not NewReno's
+/// FlightSize / 2 = 6000 (RFC 5681 equation (4)); the full ACK ends
+/// recovery with cwnd = ssthresh. A timeout then takes ssthresh from cwnd
+/// again (0.7 · 7001 = 4901) and cwnd to one segment.
+#[test]
+fn default_congestion_control_is_cubic() {
+    let mut d = Direct::new(Config::default(), false);
+    assert_eq!(
+        d.open().snd().cc().cc().algorithm(),
+        CongestionControl::Cubic
+    );
+    d.queue(20_000);
+    assert_eq!(d.send_at(100).len(), 10);
+    d.ack_at(110, 1, 65535, &[]);
+    assert_eq!(d.send_at(110), vec![(10_001, 1000)]);
+    d.ack_at(111, 1, 65535, &[]);
+    assert_eq!(d.send_at(111), vec![(11_001, 1000)]);
+    d.ack_at(112, 1, 65535, &[]);
+    assert_eq!(d.send_at(112), vec![(1, 1000)], "the fast retransmit");
+    let cc = d.open().snd().cc();
+    assert_eq!(
+        cc.ssthresh(),
+        7001,
+        "0.7 x cwnd, not FlightSize / 2: {cc:?}"
+    );
+    d.ack_at(120, 12_001, 65535, &[]);
+    let cc = d.open().snd().cc();
+    assert!(cc.recover().is_none());
+    assert_eq!((cc.ssthresh(), cc.cwnd()), (7001, 7001));
+    d.send_at(120);
+    while d.open().tcb().rtx().retries() < 1 {
+        let t = d.st.poll_timeout().unwrap().as_millis();
+        d.timeout_at(t);
+    }
+    let cc = d.open().snd().cc();
+    assert_eq!((cc.ssthresh(), cc.cwnd()), (7001 * 717 / 1024, 1000));
+}
+
+/// The same with SACK: SACK-based recovery, ssthresh 0.7 · cwnd.
+#[test]
+fn default_congestion_control_is_cubic_with_sack() {
+    let mut d = Direct::new(Config::default(), true);
+    d.queue(30_000);
+    assert_eq!(d.send_at(100).len(), 10);
+    d.ack_at(110, 1, 65535, &[(1001, 2001)]);
+    d.ack_at(111, 1, 65535, &[(1001, 3001)]);
+    d.ack_at(112, 1, 65535, &[(1001, 4001)]);
+    assert_eq!(d.send_at(112).first(), Some(&(1, 1000)));
+    let cc = d.open().snd().cc();
+    assert!(cc.recover().is_some());
+    assert_eq!(cc.ssthresh(), 7001, "{cc:?}");
 }

@@ -80,6 +80,22 @@ pub struct Config {
     /// into MSS-sized segments); 0 or below the MSS: off. Used only when the
     /// endpoint's [`Io`](crate::Io) says it can ([`Io::gso`](crate::Io::gso)).
     pub gso_max: u32,
+    /// The congestion-control algorithm of new connections: CUBIC (RFC
+    /// 9438, Linux's default) unless NewReno (RFC 5681, RFC 6582) is
+    /// chosen.
+    pub congestion_control: CongestionControl,
+}
+
+/// A congestion-control algorithm ([`Config::congestion_control`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum CongestionControl {
+    /// RFC 9438 CUBIC as Linux `tcp_cubic.c` runs it by default (β 0.7,
+    /// C 0.4, fast convergence, the Reno-friendly region; no HyStart).
+    #[default]
+    Cubic,
+    /// RFC 5681 slow start and congestion avoidance with RFC 3465 byte
+    /// counting, halving on a loss.
+    NewReno,
 }
 
 impl Default for Config {
@@ -108,6 +124,7 @@ impl Default for Config {
             max_per_source: 0,
             idle_timeout: Duration::ZERO,
             gso_max: 0,
+            congestion_control: CongestionControl::Cubic,
         }
     }
 }

@@ -42,7 +42,7 @@
 //! | when to ACK: quick-ACK mode, every second full-sized segment as measured (RFC 5681 §4.2; Linux `tcp_incr_quickack`, `tcp_measure_rcv_mss`) | `recv/quickack.rs` | |
 //! | D-SACK (RFC 2883) | `recv/dsack.rs` | |
 //! | §3.8.6.2.2 receiver SWS avoidance (Linux `__tcp_select_window`) | `recv/sws.rs`, `recv/mod.rs` | [`State::consume`] |
-//! | send buffer, segmentation, RTO, recovery modes (RFC 5681, 6582, 6675), congestion control (NewReno), TLP | `send/` | [`State::poll_transmit`], [`send`], [`send::Recovery`], [`send::Cc`] |
+//! | send buffer, segmentation, RTO, recovery modes (RFC 5681, 6582, 6675), congestion control (CUBIC, NewReno), TLP | `send/` | [`State::poll_transmit`], [`send`], [`send::Recovery`], [`send::Cc`] |
 //! | §3.8 timers (RFC 6298, RFC 8985 §7.2, §3.10.8): one [`Timer`] enum, a [`TimerTable`] per connection | `timers.rs` | [`State::on_timeout`], [`State::poll_timeout`] |
 //! | §3.10.4 CLOSE, §3.10.5 ABORT | `close.rs` | [`State::close`], [`State::abort`] |
 
@@ -56,7 +56,7 @@ mod state;
 mod timers;
 
 pub use arrive::acceptable;
-pub use config::Config;
+pub use config::{Config, CongestionControl};
 pub use recv::{Insert, RecvBuffer, RecvRanges, MAX_RANGES};
 pub use send::Congestion;
 pub use state::{

@@ -75,7 +75,10 @@ impl State {
                 fin: false,
                 writes: WriteEnds::new(iss),
                 // RFC 6928 §2: IW from SMSS, the effective MSS less options.
-                cc: Congestion::new(send::smss_for(send_mss, ts.is_some())),
+                cc: Congestion::new(
+                    send::smss_for(send_mss, ts.is_some()),
+                    cfg.congestion_control,
+                ),
             },
             rcv: RecvHalf {
                 irs,

@@ -319,7 +319,7 @@ fn synchronize(s: SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Ope
         ack_owed: AckOwed::No,
     };
     let retried = handshake_rtt(&mut tcb, seg, now, cfg);
-    let snd = send_half(&s, seg, &n, retried);
+    let snd = send_half(&s, seg, &n, retried, cfg);
     let rcv = RecvHalf {
         irs,
         nxt: irs + 1,
@@ -383,10 +383,16 @@ fn negotiate(s: &SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Nego
 
 /// The send half after the SYN-ACK: SND.UNA = SND.NXT = ISS + 1, the
 /// peer's window, SND.WL1 = IRS, SND.WL2 = ISS + 1, the initial window.
-fn send_half(s: &SynSent, seg: &TcpRepr<'_>, n: &Negotiated, retried: bool) -> SendHalf {
+fn send_half(
+    s: &SynSent,
+    seg: &TcpRepr<'_>,
+    n: &Negotiated,
+    retried: bool,
+    cfg: &Config,
+) -> SendHalf {
     let ack = s.iss + 1;
     let smss = send::smss_for(n.mss, n.ts.is_some());
-    let mut cc = Congestion::new(smss);
+    let mut cc = Congestion::new(smss, cfg.congestion_control);
     if retried {
         // RFC 5681 §3.1: "If the SYN or SYN/ACK is lost, the initial
         // window used by a sender after a correctly transmitted SYN MUST be

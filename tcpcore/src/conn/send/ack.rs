@@ -107,20 +107,26 @@ fn on_new_ack(
     snd.cc.trim_below(ack);
     // RTT (RFC 6298 §3, Karn's rule): from the timed segment, or from the
     // echoed timestamp (RFC 7323 §4.1), which is never ambiguous.
+    let mut sample = None;
     if let Some(s) = ts_rtt_sample(tcb, seg, now) {
-        rtt_update(&mut tcb.rtx, s, cfg);
+        sample = Some(s);
         snd.cc.rtt_probe = None;
     } else if let Some((seq, sent)) = snd.cc.rtt_probe {
         if ack.after(seq) {
-            rtt_update(&mut tcb.rtx, now.saturating_since(sent), cfg);
+            sample = Some(now.saturating_since(sent));
             snd.cc.rtt_probe = None;
         }
+    }
+    if let Some(s) = sample {
+        rtt_update(&mut tcb.rtx, s, cfg);
+        // CUBIC's delay_min (Linux cubictcp_acked).
+        snd.cc.cc.on_rtt_sample(s, now);
     }
     // Forward progress: the give-up count starts again (Linux tcp_ack
     // clears icsk_retransmits when SND.UNA advances). The backoff does
     // not: it goes only with a new RTT sample (RFC 6298 §5, Karn).
     tcb.rtx.retries = 0;
-    recovery::on_new_ack(snd, ack, acked, mss);
+    recovery::on_new_ack(snd, ack, acked, mss, now);
     // RFC 6298 §5.2 / §5.3: restart the timer while data is outstanding,
     // with the RTO as it stands, backoff included (Linux tcp_rearm_rto
     // uses icsk_rto, which keeps the backoff until a new sample).

@@ -1,14 +1,18 @@
 //! Congestion control (RFC 5681 slow start and congestion avoidance, RFC
 //! 3465 byte counting, RFC 6928's initial window, RFC 5681 §4.1's restart
-//! window) behind one enum, [`Cc`], with NewReno's window rules
-//! ([`NewReno`]) as its only member today: another algorithm (CUBIC, RFC
-//! 9438) is another module and another variant, called through the same
-//! operations ([`Cc::on_ack`], [`Cc::on_congestion_event`], [`Cc::on_rto`],
+//! window) behind one enum, [`Cc`], with two members: CUBIC (RFC 9438,
+//! [`Cubic`], `cubic.rs`), the default, and NewReno's window rules
+//! ([`NewReno`]), chosen by
+//! [`Config::congestion_control`](crate::Config::congestion_control) when
+//! the connection starts, both called through the same operations
+//! ([`Cc::on_ack`], [`Cc::on_congestion_event`], [`Cc::on_rto`],
 //! [`Cc::restart_after_idle`], [`Cc::cwnd`], [`Cc::ssthresh`]). Loss
 //! recovery, which decides when these are called, is in `recovery.rs`.
 //! Also the sender MSS (RFC 9293 §3.7.1).
 
-use crate::conn::{SendHalf, Tcb};
+use super::cubic::Cubic;
+use crate::conn::{CongestionControl, SendHalf, Tcb};
+use crate::time::{Duration, Instant};
 
 /// RFC 5681 §3.2 / RFC 6675: DupThresh.
 pub(crate) const DUP_THRESH: u8 = 3;
@@ -18,6 +22,8 @@ pub(crate) const DUP_THRESH: u8 = 3;
 pub enum Cc {
     /// RFC 5681 with RFC 3465 byte counting (the window rules of NewReno).
     NewReno(NewReno),
+    /// RFC 9438 CUBIC, as Linux `tcp_cubic.c` (`cubic.rs`).
+    Cubic(Cubic),
 }
 
 /// RFC 5681 / RFC 3465 state: cwnd, ssthresh and the bytes acknowledged
@@ -66,15 +72,28 @@ impl NewReno {
 }
 
 impl Cc {
-    /// NewReno, with RFC 6928's initial window for a sender MSS of `smss`.
-    pub fn new(smss: u32) -> Self {
-        Cc::NewReno(NewReno::new(smss))
+    /// The algorithm `algo`, with RFC 6928's initial window for a sender
+    /// MSS of `smss`.
+    pub fn new(smss: u32, algo: CongestionControl) -> Self {
+        match algo {
+            CongestionControl::NewReno => Cc::NewReno(NewReno::new(smss)),
+            CongestionControl::Cubic => Cc::Cubic(Cubic::new(initial_window(smss))),
+        }
+    }
+
+    /// Which algorithm this is.
+    pub const fn algorithm(&self) -> CongestionControl {
+        match self {
+            Cc::NewReno(_) => CongestionControl::NewReno,
+            Cc::Cubic(_) => CongestionControl::Cubic,
+        }
     }
 
     /// cwnd, in bytes.
     pub const fn cwnd(&self) -> u32 {
         match self {
             Cc::NewReno(r) => r.cwnd,
+            Cc::Cubic(c) => c.cwnd,
         }
     }
 
@@ -82,42 +101,58 @@ impl Cc {
     pub const fn ssthresh(&self) -> u32 {
         match self {
             Cc::NewReno(r) => r.ssthresh,
+            Cc::Cubic(c) => c.ssthresh,
         }
     }
 
-    /// `acked` new bytes acknowledged outside fast recovery: slow start or
-    /// congestion avoidance (RFC 5681 §3.1, RFC 3465).
-    pub(crate) fn on_ack(&mut self, acked: u32, mss: u32) {
+    /// `acked` new bytes acknowledged outside fast recovery at `now`: slow
+    /// start or congestion avoidance (RFC 5681 §3.1, RFC 3465; RFC 9438
+    /// §4.2-4.5).
+    pub(crate) fn on_ack(&mut self, acked: u32, mss: u32, now: Instant) {
         match self {
             Cc::NewReno(r) => r.on_ack(acked, mss),
+            Cc::Cubic(c) => c.on_ack(acked, mss, now),
+        }
+    }
+
+    /// A new RTT sample (CUBIC keeps the least, Linux `delay_min`).
+    pub(crate) fn on_rtt_sample(&mut self, rtt: Duration, now: Instant) {
+        match self {
+            Cc::NewReno(_) => {}
+            Cc::Cubic(c) => c.on_rtt_sample(rtt, now),
         }
     }
 
     /// A loss was detected (fast retransmit, a loss the tail loss probe
-    /// repaired): RFC 5681 §3.2 equation (4), ssthresh = max(FlightSize /
-    /// 2, 2 SMSS). cwnd is left to the recovery that follows
-    /// ([`Cc::set_cwnd`]).
+    /// repaired): for NewReno RFC 5681 §3.2 equation (4), ssthresh =
+    /// max(FlightSize / 2, 2 SMSS); for CUBIC RFC 9438 §4.6, ssthresh =
+    /// max(cwnd · β_cubic, 2 SMSS) with β_cubic = 0.7, and W_max (§4.7).
+    /// cwnd is left to the recovery that follows ([`Cc::set_cwnd`]).
     pub(crate) fn on_congestion_event(&mut self, flight: u32, mss: u32) {
         match self {
             Cc::NewReno(r) => {
                 r.ssthresh = (flight / 2).max(2 * mss);
                 r.bytes_acked = 0;
             }
+            Cc::Cubic(c) => c.on_congestion_event(mss),
         }
     }
 
     /// A retransmission timeout: RFC 5681 §3.1, ssthresh as for any loss
     /// on the first timeout of a series (`first`; later ones keep it, RFC
     /// 5681 equation (4) note), cwnd = the loss window, one segment.
+    /// CUBIC also forgets W_max and its epoch (RFC 9438 §4.8, Linux
+    /// `bictcp_reset`).
     pub(crate) fn on_rto(&mut self, flight: u32, first: bool, mss: u32) {
-        if first {
-            self.on_congestion_event(flight, mss);
-        }
         match self {
             Cc::NewReno(r) => {
+                if first {
+                    r.ssthresh = (flight / 2).max(2 * mss);
+                }
                 r.cwnd = mss;
                 r.bytes_acked = 0;
             }
+            Cc::Cubic(c) => c.on_rto(first, mss),
         }
     }
 
@@ -126,6 +161,7 @@ impl Cc {
     pub(crate) fn restart_after_idle(&mut self, rw: u32) {
         match self {
             Cc::NewReno(r) => r.cwnd = r.cwnd.min(rw),
+            Cc::Cubic(c) => c.restart_after_idle(rw),
         }
     }
 
@@ -134,6 +170,7 @@ impl Cc {
     pub(crate) fn set_cwnd(&mut self, cwnd: u32) {
         match self {
             Cc::NewReno(r) => r.cwnd = cwnd,
+            Cc::Cubic(c) => c.cwnd = cwnd,
         }
     }
 }

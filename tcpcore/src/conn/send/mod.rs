@@ -18,8 +18,10 @@
 //!   RACK-TLP (RFC 8985 §6) is another module driving the same modes.
 //! - [`Cc`] is the congestion-control algorithm behind the operations
 //!   `on_ack`, `on_congestion_event`, `on_rto`, `restart_after_idle`,
-//!   `cwnd`, `ssthresh`; [`NewReno`] is its one variant today, CUBIC (RFC
-//!   9438) is to be another module and variant.
+//!   `cwnd`, `ssthresh`: CUBIC (RFC 9438, [`Cubic`], `cubic.rs`), the
+//!   default, or [`NewReno`], as
+//!   [`Config::congestion_control`](crate::Config::congestion_control)
+//!   says.
 //!
 //! The functions here work on the send half alone and are called by the
 //! state machine (`conn::arrive`, `conn::timers`); none of them builds a
@@ -36,12 +38,14 @@
 //! | RFC 3042 Limited Transmit | `limited.rs` | `allowance` |
 //! | RFC 6937 PRR (PRR-SSRB) | `prr.rs` | [`Prr`] |
 //! | RFC 5681, 3465, 6928 cwnd and ssthresh (NewReno) | `cc.rs` | [`Cc`], [`NewReno`], [`smss`] |
+//! | RFC 9438 CUBIC (Linux `tcp_cubic.c`) | `cubic.rs` | [`Cubic`] |
 //! | RFC 2018 scoreboard, RFC 6675 `pipe` | `sack.rs` | [`Scoreboard`] |
 //! | RFC 6298 RTO, RFC 7323 §4.1, RFC 9293 §3.8.6.1 persist | `rto.rs` | [`rtt_update`], [`ts_rtt_sample`], [`backed_off`], [`on_rto`] |
 //! | RFC 8985 §7 tail loss probes, RFC 2883 DSACK | `tlp.rs` | [`on_pto`] |
 
 mod ack;
 mod cc;
+mod cubic;
 mod limited;
 mod prr;
 mod recovery;
@@ -53,6 +57,7 @@ mod tlp;
 
 pub use ack::{on_ack, AckEffect};
 pub use cc::{smss, smss_for, Cc, NewReno};
+pub use cubic::Cubic;
 pub use prr::Prr;
 pub use recovery::{Congestion, Recovery};
 pub use ring::{ring_read, ring_room, ring_write, WriteEnds, WRITE_ENDS};

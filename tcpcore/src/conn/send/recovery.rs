@@ -14,7 +14,7 @@ use crate::time::Instant;
 use super::cc::{Cc, DUP_THRESH};
 use super::prr::Prr;
 use super::sack::Scoreboard;
-use crate::conn::{SendHalf, Tcb, Timer};
+use crate::conn::{CongestionControl, SendHalf, Tcb, Timer};
 
 /// The loss-recovery mode (RFC 5681, RFC 6582, RFC 6675; Linux's
 /// `TCP_CA_Open`, `TCP_CA_Recovery`, `TCP_CA_Loss`).
@@ -116,10 +116,11 @@ pub struct Congestion {
 impl Congestion {
     /// The initial state for a sender MSS of `smss` bytes of payload (the
     /// effective send MSS less our options, [`smss_for`](super::smss_for)),
-    /// with RFC 6928's initial window.
-    pub fn new(smss: u32) -> Self {
+    /// with RFC 6928's initial window, and the congestion-control
+    /// algorithm `algo`.
+    pub fn new(smss: u32, algo: CongestionControl) -> Self {
         Congestion {
-            cc: Cc::new(smss),
+            cc: Cc::new(smss, algo),
             recovery: Recovery::Open,
             dupacks: 0,
             high_rxt: SeqNum::new(0),
@@ -182,7 +183,7 @@ impl Congestion {
 /// full acknowledgment ends fast recovery (RFC 6582 §3.2 step 3, RFC 6675
 /// §5), a partial one goes on with it (RFC 6582 §3.2 step 5); outside fast
 /// recovery, congestion control grows cwnd (RFC 5681 §3.1, RFC 3465).
-pub(crate) fn on_new_ack(snd: &mut SendHalf, ack: SeqNum, acked: u32, mss: u32) {
+pub(crate) fn on_new_ack(snd: &mut SendHalf, ack: SeqNum, acked: u32, mss: u32, now: Instant) {
     let cc = &mut snd.cc;
     match cc.recovery {
         // A full acknowledgment ends recovery. RFC 6937 §3.1: "At the
@@ -219,7 +220,7 @@ pub(crate) fn on_new_ack(snd: &mut SendHalf, ack: SeqNum, acked: u32, mss: u32) 
         }
         Recovery::Open | Recovery::Loss { .. } => {
             cc.reno_sacked = 0;
-            cc.cc.on_ack(acked, mss);
+            cc.cc.on_ack(acked, mss, now);
         }
     }
     cc.dupacks = 0;
