@@ -27,7 +27,7 @@ pub mod time;
 pub mod wire;
 
 pub use conn::Buffers;
-pub use conn::{CloseReason, Config, Event, RecvBuffer, State, StateName};
+pub use conn::{CloseReason, Config, Event, KeepAlive, RecvBuffer, State, StateName};
 #[cfg(feature = "std")]
 pub use endpoint::OwnedStorage;
 pub use endpoint::{
