@@ -107,6 +107,12 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub idle_timeout: u64,
 
+    /// Keep-alive (RFC 1122 §4.2.3.6, off by default): probe a connection
+    /// idle for this many seconds, every 75 s after, and reset it after 9
+    /// unanswered probes (Linux's interval and count)
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub keepalive: Option<u64>,
+
     /// The receive ring: v2 hands each frame over at once (lowest latency,
     /// the default); v3 packs frames into blocks handed over when full or
     /// after 1 ms (fewer wake-ups; adds up to 1 ms of latency at low rates)
@@ -261,5 +267,16 @@ mod tests {
         assert!(parse_buf("1K").is_err());
         assert!(parse_buf("128M").is_err());
         assert!(parse_buf("x").is_err());
+    }
+
+    #[test]
+    fn keepalive_flag() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|c| c.keepalive);
+        assert_eq!(parse(&["tcp-server"]).unwrap(), None, "off by default");
+        assert_eq!(
+            parse(&["tcp-server", "--keepalive", "30"]).unwrap(),
+            Some(30)
+        );
+        assert!(parse(&["tcp-server", "--keepalive", "0"]).is_err());
     }
 }

@@ -410,6 +410,9 @@ fn endpoint_config(cli: &Cli, at: &Placement) -> EndpointConfig {
             idle_timeout: tcpcore::Duration::from_secs(cli.idle_timeout),
             max_retries: cli.max_retries,
             gso_max: 64 * 1024,
+            keepalive: cli
+                .keepalive
+                .map(|s| tcpcore::KeepAlive::after(tcpcore::Duration::from_secs(s))),
             ..Config::default()
         },
     }

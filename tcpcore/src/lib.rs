@@ -27,7 +27,9 @@ pub mod time;
 pub mod wire;
 
 pub use conn::Buffers;
-pub use conn::{CloseReason, Config, CongestionControl, Event, RecvBuffer, State, StateName};
+pub use conn::{
+    CloseReason, Config, CongestionControl, Event, KeepAlive, RecvBuffer, State, StateName,
+};
 #[cfg(feature = "std")]
 pub use endpoint::OwnedStorage;
 pub use endpoint::{

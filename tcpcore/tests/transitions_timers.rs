@@ -297,3 +297,172 @@ fn abort_and_close() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The keep-alive of the rows below: a probe after 60 s idle, Linux's
+/// interval (75 s) and count (9).
+const KA_IDLE: u64 = 60_000;
+
+fn keepalive() -> tcpcore::KeepAlive {
+    tcpcore::KeepAlive::after(ms(KA_IDLE))
+}
+
+/// `fx` after `d`.
+fn waited(mut fx: Fx, d: Duration) -> Fx {
+    fx.wait(d);
+    fx
+}
+
+/// ESTABLISHED with keep-alive on (`ka`), the peer's ACK of everything we
+/// sent just in: nothing in flight, the keep-alive timer runs.
+fn ka_established(o: Opts, ka: tcpcore::KeepAlive) -> Fx {
+    let mut fx = Fx::established(o);
+    fx.cfg.keepalive = Some(ka);
+    fx.step(seg().ack(P::SndNxt(0)), Established);
+    fx
+}
+
+/// The keep-alive probe (Linux tcp_xmit_probe_skb):
+/// `<SEQ=SND.UNA-1><ACK=RCV.NXT><CTL=ACK>`, no data.
+fn ka_probe() -> Out {
+    ack(P::SndUna(-1), P::RcvNxt(0))
+}
+
+/// Keep-alive (RFC 1122 §4.2.3.6; Linux tcp_keepalive_timer) and the user
+/// timeout (RFC 5482; Linux TCP_USER_TIMEOUT), issue #16.
+#[test]
+fn keepalive_timers() {
+    let cfg = tcpcore::Config::default();
+    assert_eq!(
+        (cfg.keepalive, cfg.user_timeout),
+        (None, None),
+        "off by default"
+    );
+    assert_eq!(
+        (keepalive().interval, keepalive().count),
+        (ms(75_000), 9),
+        "Linux's defaults"
+    );
+    let rows = [
+        timer(
+            "ESTABLISHED: keep-alive probe after idle",
+            "RFC 1122 §4.2.3.6: after the idle interval with nothing received, a probe; Linux tcp_write_wakeup -> tcp_xmit_probe_skb sends <SEQ=SND.UNA-1><ACK=RCV.NXT> without data (RFC 1122: SEG.SEQ = SND.NXT-1, no garbage octet); next probe after tcp_keepalive_intvl (75 s)",
+            ka_established(PLAIN, keepalive()),
+            ms(KA_IDLE),
+            to(Established)
+                .reply(ka_probe())
+                .then(After::Timeout(Some(ms(75_000)))),
+            vec![],
+        ),
+        timer(
+            "ESTABLISHED: keep-alive probe with TSopt",
+            "RFC 1122 §4.2.3.6 / RFC 7323 §3.2: the probe is a non-RST segment and carries TSopt",
+            ka_established(FULL, keepalive()),
+            ms(KA_IDLE),
+            to(Established).reply(ka_probe()),
+            vec![],
+        ),
+        timer(
+            "ESTABLISHED: a segment received restarts the keep-alive timer",
+            "RFC 1122 §4.2.3.6: probes go only after the idle interval without a segment received (Linux keepalive_time_elapsed from rcv_tstamp)",
+            after(waited(ka_established(PLAIN, keepalive()), ms(30_000)), seg(), Established),
+            ms(KA_IDLE),
+            to(Established).reply(ka_probe()),
+            vec![],
+        ),
+        timer(
+            "ESTABLISHED: the answer to a probe clears the probe count",
+            "RFC 1122 §4.2.3.6 / Linux tcp_ack (icsk_probes_out = 0): nine probes out, then the peer's ACK: after the idle interval a probe again, no reset",
+            after(fired(ka_established(PLAIN, keepalive()), 9), seg(), Established),
+            ms(KA_IDLE),
+            to(Established).reply(ka_probe()),
+            vec![],
+        ),
+        timer(
+            "ESTABLISHED: keep-alive gives up after count probes",
+            "RFC 1122 §4.2.3.6 / Linux tcp_keepalive_timer: tcp_keepalive_probes (9) unanswered, tcp_send_active_reset <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> and tcp_write_err (ETIMEDOUT)",
+            fired(ka_established(PLAIN, keepalive()), 9),
+            ms(75_000),
+            to(Closed)
+                .event(Event::Closed(CloseReason::TimedOut))
+                .reply(rst_ack_out(P::SndNxt(0), P::RcvNxt(0))),
+            vec![],
+        ),
+        timer(
+            "ESTABLISHED: no keep-alive probe with data in flight",
+            "RFC 1122 §4.2.3.6 / Linux tcp_keepalive_timer (\"It is alive without keepalive\": packets_out or a send head): the retransmission timer watches the peer; the keep-alive timer re-arms at idle",
+            {
+                let mut fx = ka_established(PLAIN, tcpcore::KeepAlive::after(ms(100)));
+                assert_eq!(fx.send(100).len(), 1, "data in flight");
+                fx
+            },
+            ms(100),
+            to(Established).then(After::Timeout(Some(ms(100)))),
+            vec![],
+        ),
+        timer(
+            "CLOSE-WAIT: keep-alive probe after idle",
+            "RFC 1122 §4.2.3.6 / Linux tcp_keepalive_timer: keep-alive runs in CLOSE-WAIT too; the probe acknowledges the peer's FIN",
+            {
+                let mut fx = Fx::close_wait(PLAIN);
+                fx.cfg.keepalive = Some(keepalive());
+                fx.step(seg().ack(P::SndNxt(0)), CloseWait);
+                fx
+            },
+            ms(KA_IDLE),
+            to(CloseWait).reply(ka_probe()),
+            vec![],
+        ),
+        timer(
+            "ESTABLISHED: user timeout ends retransmission before max_retries",
+            "RFC 5482 / Linux TCP_USER_TIMEOUT (retransmits_timed_out, never at the first RTO): data unacknowledged for 1 s (the TLP, RTOs at 0.4 and 0.8 s): at the next RTO <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>, TimedOut, after 2 of the 8 retransmissions",
+            fired(
+                {
+                    let mut fx = Fx::established(PLAIN);
+                    fx.cfg.user_timeout = Some(ms(1000));
+                    fx
+                },
+                3,
+            ),
+            ms(800),
+            to(Closed)
+                .event(Event::Closed(CloseReason::TimedOut))
+                .reply(rst_ack_out(P::SndNxt(0), P::RcvNxt(0))),
+            vec![],
+        ),
+        timer(
+            "ESTABLISHED: user timeout ends unanswered zero-window probes",
+            "RFC 5482 / Linux tcp_probe_timer (icsk_probes_tstamp against TCP_USER_TIMEOUT): zero-window probes (at 0.2, 0.6 s) unanswered for 1 s: at the third, 1.4 s, the connection ends with a reset (max_retries would allow 8)",
+            fired(
+                {
+                    let mut fx =
+                        after(Fx::established(PLAIN), seg().ack(P::SndNxt(0)).wnd(0), Established);
+                    fx.cfg.user_timeout = Some(ms(1000));
+                    assert!(fx.send(100).is_empty(), "nothing goes into a zero window");
+                    fx
+                },
+                2,
+            ),
+            ms(800),
+            to(Closed)
+                .event(Event::Closed(CloseReason::TimedOut))
+                .reply(rst_ack_out(P::SndNxt(0), P::RcvNxt(0))),
+            vec![],
+        ),
+    ];
+    run_timers(&rows);
+}
+
+/// RFC 1122 §4.2.3.6: keep-alive "MUST default to off": an idle connection
+/// runs no timer at all, and nothing is sent however long it stays idle.
+#[test]
+fn keepalive_off_by_default() {
+    let mut fx = Fx::established(PLAIN);
+    assert_eq!(fx.cfg.keepalive, None);
+    fx.step(seg().ack(P::SndNxt(0)), Established);
+    assert_eq!(fx.state.poll_timeout(), None, "no timer armed");
+    assert_eq!(fx.state.timer(tcpcore::conn::Timer::KeepAlive), None);
+    let at = fx.now + ms(10 * 3600 * 1000);
+    let o = fx.timeout_at(at);
+    assert_eq!(o.state.name(), Established);
+    assert!(o.replies.is_empty() && o.events.is_empty(), "{o:?}");
+}

@@ -84,6 +84,17 @@ pub struct Config {
     /// 9438, Linux's default) unless NewReno (RFC 5681, RFC 6582) is
     /// chosen.
     pub congestion_control: CongestionControl,
+    /// Keep-alive (RFC 1122 §4.2.3.6; Linux `SO_KEEPALIVE`): off (`None`)
+    /// by default, as the RFC requires. See [`KeepAlive`].
+    pub keepalive: Option<KeepAlive>,
+    /// The user timeout (RFC 5482; Linux `TCP_USER_TIMEOUT`): when data (or
+    /// a zero-window probe) has stayed unacknowledged for this long, the
+    /// connection is reset at the next retransmission timeout
+    /// ([`CloseReason::TimedOut`](crate::CloseReason::TimedOut)) instead of
+    /// after [`Config::max_retries`]. With keep-alive on, it also ends the
+    /// probing once this long has passed without an answer. `None` (or zero,
+    /// as for Linux): off.
+    pub user_timeout: Option<Duration>,
 }
 
 /// A congestion-control algorithm ([`Config::congestion_control`]).
@@ -96,6 +107,42 @@ pub enum CongestionControl {
     /// RFC 5681 slow start and congestion avoidance with RFC 3465 byte
     /// counting, halving on a loss.
     NewReno,
+}
+
+/// Keep-alive parameters (RFC 1122 §4.2.3.6; Linux `tcp_keepalive_time`,
+/// `tcp_keepalive_intvl`, `tcp_keepalive_probes`). In ESTABLISHED and
+/// CLOSE-WAIT with nothing in flight and nothing queued, after `idle`
+/// without a segment from the peer a probe `<SEQ=SND.UNA-1><ACK=RCV.NXT>`
+/// goes out, then one every `interval`; `count` probes unanswered and the
+/// connection is reset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeepAlive {
+    /// How long the connection stays idle before the first probe (RFC
+    /// 1122: "MUST be configurable and MUST default to no less than two
+    /// hours"; Linux's default 7200 s).
+    pub idle: Duration,
+    /// Between probes (Linux's default 75 s).
+    pub interval: Duration,
+    /// Unanswered probes before the connection is reset (Linux's default 9).
+    pub count: u8,
+}
+
+impl KeepAlive {
+    /// Probes after `idle`, with Linux's interval (75 s) and count (9).
+    pub const fn after(idle: Duration) -> Self {
+        KeepAlive {
+            idle,
+            interval: Duration::from_secs(75),
+            count: 9,
+        }
+    }
+}
+
+impl Default for KeepAlive {
+    /// Linux's defaults: 7200 s idle, 75 s interval, 9 probes.
+    fn default() -> Self {
+        KeepAlive::after(Duration::from_secs(7200))
+    }
 }
 
 impl Default for Config {
@@ -125,6 +172,8 @@ impl Default for Config {
             idle_timeout: Duration::ZERO,
             gso_max: 0,
             congestion_control: CongestionControl::Cubic,
+            keepalive: None,
+            user_timeout: None,
         }
     }
 }

@@ -44,19 +44,21 @@
 //! | §3.8.6.2.2 receiver SWS avoidance (Linux `__tcp_select_window`) | `recv/sws.rs`, `recv/mod.rs` | [`State::consume`] |
 //! | send buffer, segmentation, RTO, recovery modes (RFC 5681, 6582, 6675), congestion control (CUBIC, NewReno), TLP | `send/` | [`State::poll_transmit`], [`send`], [`send::Recovery`], [`send::Cc`] |
 //! | §3.8 timers (RFC 6298, RFC 8985 §7.2, §3.10.8): one [`Timer`] enum, a [`TimerTable`] per connection | `timers.rs` | [`State::on_timeout`], [`State::poll_timeout`] |
+//! | RFC 1122 §4.2.3.6 keep-alive (Linux `tcp_keepalive_timer`), RFC 5482 user timeout | `keepalive.rs`, `send/rto.rs` | [`Config::keepalive`], [`Config::user_timeout`] |
 //! | §3.10.4 CLOSE, §3.10.5 ABORT | `close.rs` | [`State::close`], [`State::abort`] |
 
 mod access;
 mod arrive;
 mod close;
 mod config;
+mod keepalive;
 mod recv;
 pub mod send;
 mod state;
 mod timers;
 
 pub use arrive::acceptable;
-pub use config::{Config, CongestionControl};
+pub use config::{Config, CongestionControl, KeepAlive};
 pub use recv::{Insert, RecvBuffer, RecvRanges, MAX_RANGES};
 pub use send::Congestion;
 pub use state::{

@@ -46,6 +46,9 @@ pub struct Tcb {
     pub(crate) timers: TimerTable,
     /// An ACK owed and not sent yet.
     pub(crate) ack_owed: AckOwed,
+    /// Keep-alive probes sent without an answer (Linux `icsk_probes_out`
+    /// for keep-alive; `keepalive.rs`).
+    pub(crate) ka_probes: u8,
 }
 
 impl Tcb {
@@ -66,6 +69,7 @@ impl Tcb {
             rtx: Rtx::new(now, cfg),
             timers: TimerTable::new(),
             ack_owed: AckOwed::No,
+            ka_probes: 0,
         }
     }
 }
@@ -79,6 +83,7 @@ impl Rtx {
             retries: 0,
             backoff: 0,
             sent_at: now,
+            stall: now,
         }
     }
 }
@@ -101,6 +106,12 @@ pub struct Rtx {
     /// When the segment in flight was first sent (Karn: only a segment never
     /// retransmitted gives a sample).
     pub(crate) sent_at: Instant,
+    /// While `retries > 0`: since when the data in flight has gone
+    /// unacknowledged (the first timeout less the RTO that ran out), or the
+    /// first unanswered zero-window probe went out, for
+    /// [`Config::user_timeout`] (Linux `retrans_stamp`,
+    /// `icsk_probes_tstamp`).
+    pub(crate) stall: Instant,
 }
 
 /// The send half: RFC 9293 §3.3.1 send sequence variables.

@@ -12,6 +12,7 @@
 //! | `DelayedAck` | the delayed ACK | RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2 |
 //! | `FinWait2` | the FIN-WAIT-2 timeout | (Linux `tcp_fin_timeout`) |
 //! | `TimeWait` | 2 MSL in TIME-WAIT | RFC 9293 §3.10.8 |
+//! | `KeepAlive` | keep-alive probes in ESTABLISHED and CLOSE-WAIT, off by default (`keepalive.rs`) | RFC 1122 §4.2.3.6 (Linux `tcp_keepalive_timer`) |
 //!
 //! `Retransmit`, `Persist` and `SwsOverride` share one slot (at most one of
 //! them runs, [`TimerTable::rto`]): RFC 9293 §3.8.6.1's persist timer and the
@@ -21,6 +22,7 @@
 use crate::conn::arrive::syn_received::syn_ack;
 use crate::conn::arrive::syn_sent::syn_sent_timeout;
 use crate::conn::close::give_up;
+use crate::conn::keepalive::KeepAliveDue;
 use crate::conn::recv::ack::make_ack;
 use crate::conn::state::{half_state, HalfKind, OpenKind};
 use crate::conn::{
@@ -46,11 +48,13 @@ pub enum Timer {
     FinWait2,
     /// RFC 9293 §3.10.8: the TIME-WAIT timer (2 MSL).
     TimeWait,
+    /// RFC 1122 §4.2.3.6: the keep-alive timer ([`Config::keepalive`]).
+    KeepAlive,
 }
 
 impl Timer {
     /// Every timer, in table order.
-    pub const ALL: [Timer; 7] = [
+    pub const ALL: [Timer; 8] = [
         Timer::Retransmit,
         Timer::Persist,
         Timer::SwsOverride,
@@ -58,6 +62,7 @@ impl Timer {
         Timer::DelayedAck,
         Timer::FinWait2,
         Timer::TimeWait,
+        Timer::KeepAlive,
     ];
     /// The timers that share the retransmission timer's slot.
     pub(crate) const RTO: [Timer; 3] = [Timer::Retransmit, Timer::Persist, Timer::SwsOverride];
@@ -66,6 +71,14 @@ impl Timer {
 /// The timers each state runs (others may hold a deadline, carried over
 /// from the state before, that waits for a later state or is never run).
 const SYN: &[Timer] = &[Timer::Retransmit];
+const ESTABLISHED: &[Timer] = &[
+    Timer::Retransmit,
+    Timer::Persist,
+    Timer::SwsOverride,
+    Timer::TailLossProbe,
+    Timer::DelayedAck,
+    Timer::KeepAlive,
+];
 const OPEN: &[Timer] = &[
     Timer::Retransmit,
     Timer::Persist,
@@ -80,6 +93,13 @@ const HALF_CLOSED: &[Timer] = &[
     Timer::SwsOverride,
     Timer::TailLossProbe,
 ];
+const CLOSE_WAIT: &[Timer] = &[
+    Timer::Retransmit,
+    Timer::Persist,
+    Timer::SwsOverride,
+    Timer::TailLossProbe,
+    Timer::KeepAlive,
+];
 const TIME_WAIT: &[Timer] = &[Timer::TimeWait];
 
 /// The bits of `timers` in a [`TimerTable`]'s `armed` mask.
@@ -92,6 +112,9 @@ const fn mask_of(timers: &[Timer]) -> u8 {
     }
     m
 }
+
+// The `armed` mask of a [`TimerTable`] has a bit per timer.
+const _: () = assert!(Timer::ALL.len() <= u8::BITS as usize);
 
 /// A connection's timer table: one deadline per [`Timer`], each armed or
 /// not. Unarmed slots hold [`Instant::ZERO`], so that equal tables compare
@@ -223,12 +246,16 @@ impl State {
         const FIN_WAIT_2_BITS: u8 = mask_of(FIN_WAIT_2);
         const HALF_CLOSED_BITS: u8 = mask_of(HALF_CLOSED);
         const TIME_WAIT_BITS: u8 = mask_of(TIME_WAIT);
+        const ESTABLISHED_BITS: u8 = mask_of(ESTABLISHED);
+        const CLOSE_WAIT_BITS: u8 = mask_of(CLOSE_WAIT);
         match self {
             State::SynSent(s) => Some((&s.timers, SYN, SYN_BITS)),
             State::SynReceived(s) => Some((&s.tcb.timers, SYN, SYN_BITS)),
-            State::Established(s) | State::FinWait1(s) => Some((&s.tcb.timers, OPEN, OPEN_BITS)),
+            State::Established(s) => Some((&s.tcb.timers, ESTABLISHED, ESTABLISHED_BITS)),
+            State::FinWait1(s) => Some((&s.tcb.timers, OPEN, OPEN_BITS)),
             State::FinWait2(s) => Some((&s.tcb.timers, FIN_WAIT_2, FIN_WAIT_2_BITS)),
-            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
+            State::CloseWait(s) => Some((&s.tcb.timers, CLOSE_WAIT, CLOSE_WAIT_BITS)),
+            State::Closing(s) | State::LastAck(s) => {
                 Some((&s.tcb.timers, HALF_CLOSED, HALF_CLOSED_BITS))
             }
             State::TimeWait(s) => Some((&s.timers, TIME_WAIT, TIME_WAIT_BITS)),
@@ -258,14 +285,35 @@ impl State {
     /// Timers fire (quinn's `handle_timeout`): retransmit the SYN-ACK, or
     /// data and FIN after a retransmission timeout (RFC 6298 §5.4-5.6, the
     /// segments themselves then come from [`State::poll_transmit`]), probe a
-    /// zero window, send a delayed ACK, or end TIME-WAIT / FIN-WAIT-2.
-    /// Calling it early is harmless.
+    /// zero window, send a delayed ACK, send a keep-alive probe (RFC 1122
+    /// §4.2.3.6), or end TIME-WAIT / FIN-WAIT-2. Calling it early is
+    /// harmless.
     pub fn on_timeout(
-        self,
+        mut self,
         now: Instant,
         cfg: &Config,
         rx: &RecvBuffer<'_>,
     ) -> Transition<'static> {
+        let probe = match self.keepalive_timeout(now, cfg, rx) {
+            None => None,
+            Some(KeepAliveDue::Probe(r)) => Some(r),
+            Some(KeepAliveDue::Reset(rst)) => {
+                let mut t = timed_out(CloseReason::TimedOut);
+                t.reply(rst);
+                return t;
+            }
+        };
+        let mut t = self.run_timers(now, cfg, rx);
+        if let Some(r) = probe {
+            if !matches!(t.state, State::Closed(_)) {
+                t.reply(r);
+            }
+        }
+        t
+    }
+
+    /// The timers other than keep-alive.
+    fn run_timers(self, now: Instant, cfg: &Config, rx: &RecvBuffer<'_>) -> Transition<'static> {
         match self {
             State::SynSent(s) => syn_sent_timeout(s, now, cfg),
             State::SynReceived(mut s) => {

@@ -37,7 +37,7 @@ pub(crate) mod time_wait;
 pub use checks::acceptable;
 
 use crate::conn::state::{HalfKind, OpenKind};
-use crate::conn::{reset_for, Config, RecvBuffer, State, Transition};
+use crate::conn::{reset_for, Config, RecvBuffer, SegmentDrop, State, Transition};
 use crate::time::Instant;
 use crate::wire::TcpRepr;
 
@@ -52,6 +52,20 @@ impl State {
     /// [`Transition::buffered`]; the caller hands both to the application.
     #[inline]
     pub fn on_segment<'a>(
+        self,
+        seg: &TcpRepr<'a>,
+        now: Instant,
+        cfg: &Config,
+        rx: &mut RecvBuffer<'_>,
+    ) -> Transition<'a> {
+        let mut t = self.arrive(seg, now, cfg, rx);
+        // RFC 1122 §4.2.3.6: a segment from the peer restarts keep-alive.
+        let accepted = matches!(t.dropped, None | Some(SegmentDrop::NoBuffer));
+        crate::conn::keepalive::on_segment(&mut t.state, accepted, now, cfg);
+        t
+    }
+
+    fn arrive<'a>(
         self,
         seg: &TcpRepr<'a>,
         now: Instant,

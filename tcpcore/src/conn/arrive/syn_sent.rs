@@ -317,6 +317,7 @@ fn synchronize(s: SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Ope
         rtx: s.rtx,
         timers: s.timers,
         ack_owed: AckOwed::No,
+        ka_probes: 0,
     };
     let retried = handshake_rtt(&mut tcb, seg, now, cfg);
     let snd = send_half(&s, seg, &n, retried, cfg);

@@ -78,6 +78,9 @@ pub(crate) fn sws_override_after(rtx: &Rtx) -> Duration {
 /// while the peer answers (Linux tcp_probe_timer: unanswered probes,
 /// icsk_probes_out, against tcp_retries2). A peer that closed its window
 /// and vanished no longer holds the connection for ever.
+/// With [`Config::user_timeout`], data (or zero-window probes) unanswered
+/// for that long end the connection at the next timeout, before the retry
+/// limit (RFC 5482; Linux `retransmits_timed_out`).
 pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, fired: Timer, now: Instant, cfg: &Config) -> bool {
     let mss = smss(snd, tcb);
     let probing = snd.wnd == 0;
@@ -90,8 +93,30 @@ pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, fired: Timer, now: Instant, cfg
         tcb.timers.clear_rto();
         return true;
     }
+    if tcb.rtx.retries == 0 {
+        // The first timeout without progress: the user timeout counts from
+        // when the oldest data went out (the RTO that ran out ago), or
+        // from this first zero-window probe (Linux `retrans_stamp`,
+        // `icsk_probes_tstamp`).
+        tcb.rtx.stall = if probing {
+            now
+        } else {
+            Instant::from_micros(
+                now.as_micros()
+                    .saturating_sub(backed_off(&tcb.rtx, cfg).as_micros()),
+            )
+        };
+    }
     if tcb.rtx.retries >= cfg.max_retries {
         return false;
+    }
+    // RFC 5482 / Linux TCP_USER_TIMEOUT (`retransmits_timed_out`, which
+    // never ends the connection at the first timeout): data or probes
+    // unanswered for longer than the user timeout end it now.
+    if let Some(u) = cfg.user_timeout.filter(|u| *u > Duration::ZERO) {
+        if tcb.rtx.retries > 0 && now.saturating_since(tcb.rtx.stall) >= u {
+            return false;
+        }
     }
     tcb.rtx.retries = tcb.rtx.retries.saturating_add(1);
     // RFC 6298 §5.5: "back off the timer".
