@@ -5,6 +5,7 @@
 
 use crate::conn::recv::dsack;
 use crate::conn::{RecvBuffer, RecvHalf, Transition};
+use crate::seq::SeqNum;
 use crate::wire::{TcpControl, TcpRepr};
 
 /// How a segment's text and FIN were taken in.
@@ -38,12 +39,7 @@ pub(crate) fn take_text<'a>(
     // is reported in a D-SACK block, at once.
     let dup = dsack::note(rcv, sack, rx.ranges(), seq, seq + payload.len() as u32);
     if seg.control == TcpControl::Fin {
-        let fin_seq = seq + payload.len() as u32;
-        // A FIN beyond the window is not seen (its data was trimmed).
-        let right = rcv.read + rcv.cap;
-        if fin_seq.before(right) && fin_seq.after_eq(rcv.nxt) {
-            rcv.fin = Some(fin_seq);
-        }
+        note_fin(rcv, seq + payload.len() as u32);
     }
     let mut res = TextResult {
         fin: false,
@@ -87,12 +83,32 @@ pub(crate) fn take_text<'a>(
             res.ack_now = true;
         }
     }
+    take_fin(rcv, seg, &mut res);
+    res
+}
+
+/// The FIN of a segment ending at `fin_seq` is noted (RCV.NXT takes it
+/// once everything before it is in); a FIN beyond the window is not seen
+/// (its data was trimmed).
+#[inline]
+fn note_fin(rcv: &mut RecvHalf, fin_seq: SeqNum) {
+    let right = rcv.read + rcv.cap;
+    if fin_seq.before(right) && fin_seq.after_eq(rcv.nxt) {
+        rcv.fin = Some(fin_seq);
+    }
+}
+
+/// RFC 9293 §3.10.7.4 eighth: the FIN is taken when RCV.NXT reaches it,
+/// and acknowledged at once.
+#[inline]
+fn take_fin(rcv: &mut RecvHalf, seg: &TcpRepr<'_>, res: &mut TextResult) {
+    let end = seg.seq_number + seg.payload.len() as u32;
     if rcv.fin == Some(rcv.nxt) {
         res.fin = true;
         rcv.nxt += 1;
         rcv.fin = None;
         res.ack_now = true;
-    } else if seg.control == TcpControl::Fin && (seq + payload.len() as u32).after(rcv.nxt) {
+    } else if seg.control == TcpControl::Fin && end.after(rcv.nxt) {
         // A FIN still above RCV.NXT is out of order even without data: it
         // occupies a sequence number past a gap. RFC 5681 §4.2: "A TCP
         // receiver SHOULD send an immediate duplicate ACK when an
@@ -101,5 +117,4 @@ pub(crate) fn take_text<'a>(
         // empty).
         res.ack_now = true;
     }
-    res
 }
