@@ -113,6 +113,14 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub keepalive: Option<u64>,
 
+    /// User timeout (RFC 5482, Linux TCP_USER_TIMEOUT; off by default):
+    /// reset a connection whose data has gone unacknowledged for this many
+    /// milliseconds, at its next retransmission timeout, instead of after
+    /// --max-retries; with --keepalive, also end the probing that long
+    /// after the last answer
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub user_timeout: Option<u64>,
+
     /// The receive ring: v2 hands each frame over at once (lowest latency,
     /// the default); v3 packs frames into blocks handed over when full or
     /// after 1 ms (fewer wake-ups; adds up to 1 ms of latency at low rates)
@@ -278,5 +286,17 @@ mod tests {
             Some(30)
         );
         assert!(parse(&["tcp-server", "--keepalive", "0"]).is_err());
+    }
+
+    #[test]
+    fn user_timeout_flag() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|c| c.user_timeout);
+        assert_eq!(parse(&["tcp-server"]).unwrap(), None, "off by default");
+        assert_eq!(
+            parse(&["tcp-server", "--user-timeout", "30000"]).unwrap(),
+            Some(30000)
+        );
+        assert!(parse(&["tcp-server", "--user-timeout", "0"]).is_err());
+        assert!(parse(&["tcp-server", "--user-timeout", "x"]).is_err());
     }
 }

@@ -53,3 +53,61 @@ fn no_keepalive_by_default() {
          100000.000 ! state ESTABLISHED",
     );
 }
+
+/// RFC 9293 §3.8.4 MUST-24: keep-alive is turned on "for each TCP
+/// connection" (Linux `SO_KEEPALIVE` with `TCP_KEEPIDLE` 10 s,
+/// `TCP_KEEPINTVL` 2 s, `TCP_KEEPCNT` 3): with the endpoint's default off,
+/// one connection probes from the moment it was turned on.
+#[test]
+fn keepalive_on_for_one_connection() {
+    let mut h = Harness::new(default_config());
+    h.run(
+        "0.000 < S 1000:1000(0) win 64240
+         0.000 > S. 0:0(0) ack 1001
+         0.010 < . 1001:1001(0) ack 1 win 502
+         5.000 ! app-keepalive 10000 2000 3
+         15.000 > . 0:0(0) ack 1001
+         17.000 > . 0:0(0) ack 1001
+         19.000 > . 0:0(0) ack 1001
+         21.000 > R. 1:1(0) ack 1001
+         21.000 ! closed timedout",
+    );
+}
+
+/// And off for one connection while the endpoint's default is on: the
+/// timer stops, nothing is sent however long the connection idles.
+#[test]
+fn keepalive_off_for_one_connection() {
+    let mut h = Harness::new(keepalive_config());
+    h.run(
+        "0.000 < S 1000:1000(0) win 64240
+         0.000 > S. 0:0(0) ack 1001
+         0.010 < . 1001:1001(0) ack 1 win 502
+         5.000 ! app-keepalive off
+         100000.000 tick
+         100000.000 ! state ESTABLISHED",
+    );
+}
+
+/// RFC 5482 makes the user timeout a parameter of each connection (Linux
+/// `TCP_USER_TIMEOUT`): set to 500 ms on this one, data unacknowledged
+/// since 0.100 ends it at the first retransmission timeout after 0.600
+/// (Linux `retransmits_timed_out`), not after `max_retries` (8).
+#[test]
+fn user_timeout_for_one_connection() {
+    let mut cfg = default_config();
+    cfg.conn.nagle = false;
+    let mut h = Harness::new(cfg);
+    h.run(
+        "0.000 < S 1000:1000(0) win 64240 <mss 1460,sackOK,nop,wscale 7>
+         0.000 > S. 0:0(0) ack 1001
+         0.010 < . 1001:1001(0) ack 1 win 502
+         0.050 ! app-user-timeout 500
+         0.100 ! app-send 100
+         0.100 > P. 1:101(100) ack 1001
+         0.300 > P. 1:101(100) ack 1001
+         0.500 > P. 1:101(100) ack 1001
+         0.900 > R. 101:101(0) ack 1001
+         0.900 ! closed timedout",
+    );
+}

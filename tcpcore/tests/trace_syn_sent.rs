@@ -395,3 +395,19 @@ fn off_subnet_remote_resolves_the_gateway() {
     h.rec.flush();
     assert_eq!(sent(&mut h, CLIENT_IP), (1, 0));
 }
+
+/// Keep-alive turned on in SYN-SENT (as Linux's `SO_KEEPALIVE` before
+/// `connect`) is kept for the synchronized connection: the idle time runs
+/// from the SYN-ACK (the last segment accepted).
+#[test]
+fn keepalive_set_in_syn_sent_is_kept() {
+    run_active(&format!(
+        "0.000 ! connect\n{SYN}\n\
+         0.000 ! app-keepalive 10000 2000 1\n\
+         0.050 < S. 5000:5000(0) ack 1 win 65535 <mss 1460,sackOK,TS val 100 ecr *,nop,wscale 7>\n\
+         0.050 > . 1:1(0) ack 5001 win 32768 <TS val * ecr 100>\n\
+         10.050 > . 0:0(0) ack 5001 win 32768 <TS val * ecr 100>\n\
+         12.050 > R. 1:1(0) ack 5001 <TS val * ecr 100>\n\
+         12.050 ! closed timedout\n"
+    ));
+}

@@ -316,7 +316,7 @@ fn waited(mut fx: Fx, d: Duration) -> Fx {
 /// sent just in: nothing in flight, the keep-alive timer runs.
 fn ka_established(o: Opts, ka: tcpcore::KeepAlive) -> Fx {
     let mut fx = Fx::established(o);
-    fx.cfg.keepalive = Some(ka);
+    assert!(fx.state.set_keepalive(Some(ka), fx.now));
     fx.step(seg().ack(P::SndNxt(0)), Established);
     fx
 }
@@ -404,7 +404,7 @@ fn keepalive_timers() {
             "RFC 1122 §4.2.3.6 / Linux tcp_keepalive_timer: keep-alive runs in CLOSE-WAIT too; the probe acknowledges the peer's FIN",
             {
                 let mut fx = Fx::close_wait(PLAIN);
-                fx.cfg.keepalive = Some(keepalive());
+                assert!(fx.state.set_keepalive(Some(keepalive()), fx.now));
                 fx.step(seg().ack(P::SndNxt(0)), CloseWait);
                 fx
             },
@@ -418,7 +418,7 @@ fn keepalive_timers() {
             fired(
                 {
                     let mut fx = Fx::established(PLAIN);
-                    fx.cfg.user_timeout = Some(ms(1000));
+                    assert!(fx.state.set_user_timeout(Some(ms(1000))));
                     fx
                 },
                 3,
@@ -436,7 +436,7 @@ fn keepalive_timers() {
                 {
                     let mut fx =
                         after(Fx::established(PLAIN), seg().ack(P::SndNxt(0)).wnd(0), Established);
-                    fx.cfg.user_timeout = Some(ms(1000));
+                    assert!(fx.state.set_user_timeout(Some(ms(1000))));
                     assert!(fx.send(100).is_empty(), "nothing goes into a zero window");
                     fx
                 },

@@ -19,17 +19,95 @@
 //!   no data (RFC 1122: "SEG.SEQ = SND.NXT-1", without the garbage
 //!   octet), an old sequence number that the peer must answer with an ACK
 //!   (RFC 9293 §3.10.7.4 first).
+//!
+//! Both are per connection ([`ConnOptions`], in the TCB): RFC 9293 §3.8.4
+//! MUST-24 wants keep-alive turned on or off "for each TCP connection",
+//! and RFC 5482 makes the user timeout a per-connection parameter. A new
+//! connection takes [`Config::keepalive`] and [`Config::user_timeout`];
+//! [`Stack::set_keepalive`](crate::Stack::set_keepalive) and
+//! [`Stack::set_user_timeout`](crate::Stack::set_user_timeout) change
+//! them (Linux's `SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`,
+//! `TCP_KEEPCNT` and `TCP_USER_TIMEOUT` socket options).
 
 use crate::conn::close::rst_ts;
 use crate::conn::recv::ack::{make_ack, make_ack_closed};
-use crate::conn::{Config, RecvBuffer, Reply, SendHalf, State, Tcb, Timer};
+use crate::conn::{
+    Config, HalfClosed, KeepAlive, Open, RecvBuffer, Reply, SendHalf, State, Tcb, Timer,
+};
 use crate::time::{Duration, Instant};
+
+/// A connection's keep-alive and user timeout, kept in milliseconds
+/// (16 bytes in the TCB instead of the 48 of the [`Config`] fields).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ConnOptions {
+    /// Keep-alive idle time; 0: keep-alive off.
+    ka_idle_ms: u32,
+    /// Between keep-alive probes.
+    ka_interval_ms: u32,
+    /// User timeout; 0: off.
+    user_timeout_ms: u32,
+    /// Keep-alive probes unanswered before the reset.
+    ka_count: u8,
+}
+
+/// A duration in milliseconds, at least `min`, saturating at `u32::MAX`
+/// (49 days).
+fn ms(d: Duration, min: u32) -> u32 {
+    u32::try_from(d.as_micros() / 1000)
+        .unwrap_or(u32::MAX)
+        .max(min)
+}
+
+impl ConnOptions {
+    /// Those of a new connection: the endpoint's [`Config`].
+    pub(crate) fn new(cfg: &Config) -> Self {
+        let mut o = ConnOptions {
+            ka_idle_ms: 0,
+            ka_interval_ms: 0,
+            user_timeout_ms: 0,
+            ka_count: 0,
+        };
+        o.set_keepalive(cfg.keepalive);
+        o.set_user_timeout(cfg.user_timeout);
+        o
+    }
+
+    /// Keep-alive on with `ka` (times below 1 ms count as 1 ms), or off.
+    pub(crate) fn set_keepalive(&mut self, ka: Option<KeepAlive>) {
+        match ka {
+            Some(ka) => {
+                self.ka_idle_ms = ms(ka.idle, 1);
+                self.ka_interval_ms = ms(ka.interval, 1);
+                self.ka_count = ka.count;
+            }
+            None => self.ka_idle_ms = 0,
+        }
+    }
+
+    /// The user timeout (`None` or zero: off, as Linux's 0).
+    pub(crate) fn set_user_timeout(&mut self, t: Option<Duration>) {
+        self.user_timeout_ms = t.map_or(0, |t| ms(t, 0));
+    }
+
+    /// Keep-alive, if on.
+    pub(crate) fn keepalive(&self) -> Option<KeepAlive> {
+        (self.ka_idle_ms > 0).then(|| KeepAlive {
+            idle: Duration::from_millis(u64::from(self.ka_idle_ms)),
+            interval: Duration::from_millis(u64::from(self.ka_interval_ms)),
+            count: self.ka_count,
+        })
+    }
+
+    /// The user timeout, if on.
+    pub(crate) fn user_timeout(&self) -> Option<Duration> {
+        (self.user_timeout_ms > 0).then(|| Duration::from_millis(u64::from(self.user_timeout_ms)))
+    }
+}
 
 /// A segment from the peer arrived, `accepted` by the connection: in
 /// ESTABLISHED and CLOSE-WAIT with keep-alive on, the timer starts again
 /// at `idle` and the probe count is cleared.
-pub(crate) fn on_segment(state: &mut State, accepted: bool, now: Instant, cfg: &Config) {
-    let Some(ka) = cfg.keepalive else { return };
+pub(crate) fn on_segment(state: &mut State, accepted: bool, now: Instant) {
     if !accepted {
         return;
     }
@@ -37,6 +115,9 @@ pub(crate) fn on_segment(state: &mut State, accepted: bool, now: Instant, cfg: &
         State::Established(s) => &mut s.tcb,
         State::CloseWait(s) => &mut s.tcb,
         _ => return,
+    };
+    let Some(ka) = tcb.opts.keepalive() else {
+        return;
     };
     tcb.ka_probes = 0;
     tcb.timers.set(Timer::KeepAlive, now + ka.idle);
@@ -59,11 +140,11 @@ enum Due {
 }
 
 /// The keep-alive timer, if due: re-armed, and what to do.
-fn due(tcb: &mut Tcb, snd: &SendHalf, now: Instant, cfg: &Config) -> Due {
+fn due(tcb: &mut Tcb, snd: &SendHalf, now: Instant) -> Due {
     if !tcb.timers.due(Timer::KeepAlive, now) {
         return Due::Nothing;
     }
-    let Some(ka) = cfg.keepalive else {
+    let Some(ka) = tcb.opts.keepalive() else {
         tcb.timers.clear(Timer::KeepAlive);
         return Due::Nothing;
     };
@@ -75,8 +156,8 @@ fn due(tcb: &mut Tcb, snd: &SendHalf, now: Instant, cfg: &Config) -> Due {
     // since the last segment received (`idle` and the probes' intervals)
     // and a probe is out; otherwise after `count` probes.
     let elapsed = ka.idle + ka.interval.saturating_mul(u64::from(tcb.ka_probes));
-    let out = match cfg.user_timeout {
-        Some(u) if u > Duration::ZERO => tcb.ka_probes > 0 && elapsed >= u,
+    let out = match tcb.opts.user_timeout() {
+        Some(u) => tcb.ka_probes > 0 && elapsed >= u,
         _ => tcb.ka_probes >= ka.count,
     };
     if out {
@@ -103,16 +184,58 @@ pub(crate) enum KeepAliveDue {
 }
 
 impl State {
+    /// The application turns keep-alive on (`Some`) or off for this
+    /// connection. In ESTABLISHED and CLOSE-WAIT the timer starts at once
+    /// from `now`, or stops (Linux `tcp_set_keepalive`); in the other
+    /// states the choice is kept (it matters once the connection is
+    /// established). `false` in TIME-WAIT and CLOSED.
+    pub fn set_keepalive(&mut self, ka: Option<KeepAlive>, now: Instant) -> bool {
+        let Some(opts) = self.options_mut() else {
+            return false;
+        };
+        opts.set_keepalive(ka);
+        if let State::Established(Open { tcb, .. }) | State::CloseWait(HalfClosed { tcb, .. }) =
+            self
+        {
+            match ka {
+                Some(ka) => tcb.timers.set(Timer::KeepAlive, now + ka.idle),
+                None => tcb.timers.clear(Timer::KeepAlive),
+            }
+        }
+        true
+    }
+
+    /// The application sets this connection's user timeout (RFC 5482;
+    /// `None` or zero: off). `false` when the connection has gone to TIME-WAIT or CLOSED.
+    pub fn set_user_timeout(&mut self, t: Option<Duration>) -> bool {
+        let Some(opts) = self.options_mut() else {
+            return false;
+        };
+        opts.set_user_timeout(t);
+        true
+    }
+
+    /// The connection's options, in every state but TIME-WAIT and CLOSED.
+    fn options_mut(&mut self) -> Option<&mut ConnOptions> {
+        match self {
+            State::SynSent(s) => Some(&mut s.opts),
+            State::SynReceived(s) => Some(&mut s.tcb.opts),
+            State::Established(s) | State::FinWait1(s) => Some(&mut s.tcb.opts),
+            State::FinWait2(s) => Some(&mut s.tcb.opts),
+            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => Some(&mut s.tcb.opts),
+            State::TimeWait(_) | State::Closed(_) => None,
+        }
+    }
+
     /// The keep-alive timer of ESTABLISHED and CLOSE-WAIT, if due (the
     /// timer re-armed, the probe counted); nothing in other states.
     pub(crate) fn keepalive_timeout(
         &mut self,
         now: Instant,
-        cfg: &Config,
         rx: &RecvBuffer<'_>,
     ) -> Option<KeepAliveDue> {
         match self {
-            State::Established(s) => match due(&mut s.tcb, &s.snd, now, cfg) {
+            State::Established(s) => match due(&mut s.tcb, &s.snd, now) {
                 Due::Nothing => None,
                 Due::Probe => {
                     let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx.meta(), now);
@@ -125,7 +248,7 @@ impl State {
                     now,
                 ))),
             },
-            State::CloseWait(s) => match due(&mut s.tcb, &s.snd, now, cfg) {
+            State::CloseWait(s) => match due(&mut s.tcb, &s.snd, now) {
                 Due::Nothing => None,
                 Due::Probe => {
                     let r = make_ack_closed(&mut s.tcb, s.snd.nxt, &s.rcv, now);

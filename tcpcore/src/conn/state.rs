@@ -10,6 +10,7 @@
 //! through accessors named after them (`access.rs`) and through the
 //! [`State`] methods below.
 
+use crate::conn::keepalive::ConnOptions;
 use crate::conn::recv::ack::AckOwed;
 use crate::conn::recv::quickack::QuickAck;
 use crate::conn::send::WriteEnds;
@@ -49,6 +50,8 @@ pub struct Tcb {
     /// Keep-alive probes sent without an answer (Linux `icsk_probes_out`
     /// for keep-alive; `keepalive.rs`).
     pub(crate) ka_probes: u8,
+    /// Keep-alive and user timeout of this connection (`keepalive.rs`).
+    pub(crate) opts: ConnOptions,
 }
 
 impl Tcb {
@@ -70,6 +73,7 @@ impl Tcb {
             timers: TimerTable::new(),
             ack_owed: AckOwed::No,
             ka_probes: 0,
+            opts: ConnOptions::new(cfg),
         }
     }
 }
@@ -220,6 +224,8 @@ pub struct SynSent {
     pub(crate) rtx: Rtx,
     /// The connection's timers (only [`Timer::Retransmit`](crate::conn::Timer::Retransmit) runs here).
     pub(crate) timers: TimerTable,
+    /// Keep-alive and user timeout, for the TCB (`keepalive.rs`).
+    pub(crate) opts: ConnOptions,
 }
 
 /// SYN-RECEIVED: our SYN-ACK is out, the peer's ACK not yet in.

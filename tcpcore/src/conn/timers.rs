@@ -294,7 +294,7 @@ impl State {
         cfg: &Config,
         rx: &RecvBuffer<'_>,
     ) -> Transition<'static> {
-        let probe = match self.keepalive_timeout(now, cfg, rx) {
+        let probe = match self.keepalive_timeout(now, rx) {
             None => None,
             Some(KeepAliveDue::Probe(r)) => Some(r),
             Some(KeepAliveDue::Reset(rst)) => {

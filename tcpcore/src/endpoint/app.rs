@@ -1,8 +1,8 @@
 //! The application's calls on a connection: send, echo, resume delivery,
-//! close and abort (one connection or all).
+//! keep-alive and user timeout, close and abort (one connection or all).
 
-use crate::conn::{send, RecvBuffer, Transition};
-use crate::time::Instant;
+use crate::conn::{send, KeepAlive, RecvBuffer, Transition};
+use crate::time::{Duration, Instant};
 
 use super::{ConnId, Endpoint, Io};
 
@@ -92,6 +92,51 @@ impl Endpoint<'_> {
         self.state(id)
             .and_then(|s| s.send_space())
             .map_or(0, |(_, r)| r)
+    }
+
+    /// Turns keep-alive (RFC 1122 §4.2.3.6) on with `ka`, or off (`None`),
+    /// for connection `id` alone (RFC 9293 §3.8.4 MUST-24; Linux
+    /// `SO_KEEPALIVE` with `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT`).
+    /// An established connection's idle time counts from `now`. `false`
+    /// when `id` is unknown, in TIME-WAIT or closed.
+    pub fn set_keepalive<I: Io>(
+        &mut self,
+        id: ConnId,
+        ka: Option<KeepAlive>,
+        now: Instant,
+        io: &mut I,
+    ) -> bool {
+        let Some(mut state) = self.state(id).copied() else {
+            return false;
+        };
+        if !state.set_keepalive(ka, now) {
+            return false;
+        }
+        let t = Transition::idle(state);
+        self.apply(id.index, state.name(), &t, now, io);
+        true
+    }
+
+    /// Sets connection `id`'s user timeout (RFC 5482; Linux
+    /// `TCP_USER_TIMEOUT`; `None` or zero: off), which otherwise is
+    /// [`Config::user_timeout`](crate::Config::user_timeout). `false` when
+    /// `id` is unknown, in TIME-WAIT or closed.
+    pub fn set_user_timeout<I: Io>(
+        &mut self,
+        id: ConnId,
+        t: Option<Duration>,
+        now: Instant,
+        io: &mut I,
+    ) -> bool {
+        let Some(mut state) = self.state(id).copied() else {
+            return false;
+        };
+        if !state.set_user_timeout(t) {
+            return false;
+        }
+        let t = Transition::idle(state);
+        self.apply(id.index, state.name(), &t, now, io);
+        true
     }
 
     /// The application closes connection `id` (sends our FIN).

@@ -20,13 +20,13 @@
 
 use core::net::SocketAddrV4;
 
-use crate::conn::{CloseReason, StateName};
+use crate::conn::{CloseReason, KeepAlive, StateName};
 use crate::endpoint::{
     AppEvent, ConnId, ConnectError, Endpoint, EndpointConfig, Io, ListenError, ListenerId, Storage,
     StorageError,
 };
 use crate::isn::FourTuple;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::wire::ChecksumPolicy;
 
 mod events;
@@ -546,6 +546,25 @@ impl<'s> Stack<'s> {
             _ if peer_fin_in(name) => Err(RecvError::Finished),
             _ => Err(RecvError::WouldBlock),
         }
+    }
+
+    /// Turns keep-alive (RFC 1122 §4.2.3.6) on with `ka`, or off, for
+    /// connection `id` alone (RFC 9293 §3.8.4 MUST-24), in place of
+    /// [`Config::keepalive`](crate::Config::keepalive); an established
+    /// connection's idle time counts from `now`. `false` when `id` is
+    /// unknown, in TIME-WAIT or closed. See
+    /// [`Endpoint::set_keepalive`].
+    pub fn set_keepalive(&mut self, id: ConnId, ka: Option<KeepAlive>, now: Instant) -> bool {
+        let (ep, mut io) = self.io();
+        ep.set_keepalive(id, ka, now, &mut io)
+    }
+
+    /// Sets connection `id`'s user timeout (RFC 5482; `None` or zero: off)
+    /// in place of [`Config::user_timeout`](crate::Config::user_timeout).
+    /// `false` when `id` is unknown, in TIME-WAIT or closed.
+    pub fn set_user_timeout(&mut self, id: ConnId, t: Option<Duration>, now: Instant) -> bool {
+        let (ep, mut io) = self.io();
+        ep.set_user_timeout(id, t, now, &mut io)
     }
 
     /// Closes our side of connection `id` (our FIN follows the data

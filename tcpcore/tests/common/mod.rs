@@ -45,8 +45,8 @@ use tcpcore::wire::{
     self, ChecksumPolicy, Frame, SackBlocks, TcpControl, TcpOptions, TcpRepr, Timestamps,
 };
 use tcpcore::{
-    AppEvent, CloseReason, ConnId, DropReason, Endpoint, EndpointConfig, FourTuple, Instant, Io,
-    SeqNum, StateName,
+    AppEvent, CloseReason, ConnId, DropReason, Duration, Endpoint, EndpointConfig, FourTuple,
+    Instant, Io, SeqNum, StateName,
 };
 
 mod link;
@@ -575,6 +575,31 @@ impl Harness {
                 self.rec.budget = None;
                 let id = self.conn_id().expect("no connection to resume");
                 self.ep.resume(id, self.rec.now, &mut self.rec);
+                self.rec.flush();
+            }
+            ["app-keepalive", "off"] => {
+                let id = self.conn_id().expect("no connection for keep-alive");
+                assert!(self.ep.set_keepalive(id, None, self.rec.now, &mut self.rec));
+                self.rec.flush();
+            }
+            ["app-keepalive", idle, interval, count] => {
+                let id = self.conn_id().expect("no connection for keep-alive");
+                let ka = tcpcore::KeepAlive {
+                    idle: Duration::from_millis(idle.parse().unwrap()),
+                    interval: Duration::from_millis(interval.parse().unwrap()),
+                    count: count.parse().unwrap(),
+                };
+                assert!(self
+                    .ep
+                    .set_keepalive(id, Some(ka), self.rec.now, &mut self.rec));
+                self.rec.flush();
+            }
+            ["app-user-timeout", ms] => {
+                let id = self.conn_id().expect("no connection for the user timeout");
+                let t = Duration::from_millis(ms.parse().unwrap());
+                assert!(self
+                    .ep
+                    .set_user_timeout(id, Some(t), self.rec.now, &mut self.rec));
                 self.rec.flush();
             }
             ["app-abort"] => {

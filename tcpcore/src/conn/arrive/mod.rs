@@ -61,7 +61,7 @@ impl State {
         let mut t = self.arrive(seg, now, cfg, rx);
         // RFC 1122 §4.2.3.6: a segment from the peer restarts keep-alive.
         let accepted = matches!(t.dropped, None | Some(SegmentDrop::NoBuffer));
-        crate::conn::keepalive::on_segment(&mut t.state, accepted, now, cfg);
+        crate::conn::keepalive::on_segment(&mut t.state, accepted, now);
         t
     }
 

@@ -27,6 +27,7 @@ use core::ops::ControlFlow;
 
 use crate::conn::arrive::steps::{stopped, third_security, Step, Stop};
 use crate::conn::arrive::synchronized::after_ack;
+use crate::conn::keepalive::ConnOptions;
 use crate::conn::recv::ack::AckOwed;
 use crate::conn::recv::quickack::QuickAck;
 use crate::conn::send::{self, rtt_sample, rtt_update, WriteEnds};
@@ -69,6 +70,7 @@ impl State {
             snd_buf: bufs.tx.min(1 << 30) as u32,
             rtx: Rtx::new(now, cfg),
             timers: TimerTable::new(),
+            opts: ConnOptions::new(cfg),
         };
         send::arm(&mut s.rtx, &mut s.timers, now, cfg);
         let syn = syn(&s, now, cfg);
@@ -318,6 +320,7 @@ fn synchronize(s: SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Ope
         timers: s.timers,
         ack_owed: AckOwed::No,
         ka_probes: 0,
+        opts: s.opts,
     };
     let retried = handshake_rtt(&mut tcb, seg, now, cfg);
     let snd = send_half(&s, seg, &n, retried, cfg);

@@ -113,7 +113,7 @@ pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, fired: Timer, now: Instant, cfg
     // RFC 5482 / Linux TCP_USER_TIMEOUT (`retransmits_timed_out`, which
     // never ends the connection at the first timeout): data or probes
     // unanswered for longer than the user timeout end it now.
-    if let Some(u) = cfg.user_timeout.filter(|u| *u > Duration::ZERO) {
+    if let Some(u) = tcb.opts.user_timeout() {
         if tcb.rtx.retries > 0 && now.saturating_since(tcb.rtx.stall) >= u {
             return false;
         }
