@@ -243,7 +243,19 @@ fn run(seed: u64, link: LinkParams, len: usize, echo: bool, timestamps: bool) ->
 
         let server_state = sockets.get_mut::<tcp::Socket>(h).state();
         let done = io.closed.is_some() && ep.is_empty() && server_closed;
-        if done && server_state == tcp::State::Closed && c2s.is_empty() && s2c.is_empty() {
+        // smoltcp 0.12 can sit in LAST-ACK with no timer at all when our
+        // last ACK is lost (its poll_at says "ingress only"), never
+        // retransmitting its FIN; our side is done and checked below.
+        let smol_stuck = done
+            && server_state == tcp::State::LastAck
+            && c2s.is_empty()
+            && s2c.is_empty()
+            && iface.poll_at(smol(now), &sockets).is_none();
+        if done
+            && (server_state == tcp::State::Closed || smol_stuck)
+            && c2s.is_empty()
+            && s2c.is_empty()
+        {
             let o = Outcome {
                 time: now,
                 steps,

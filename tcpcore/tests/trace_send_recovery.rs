@@ -416,9 +416,10 @@ fn rto_sets_recover_to_highest_sent() {
 /// RFC 8985 §7.3: "the sender MUST re-arm the RTO timer, not the PTO
 /// timer" after sending the loss probe while data is in flight (Linux
 /// `tcp_send_loss_probe` calls `tcp_rearm_rto`): the probe gets a whole RTO
-/// to be answered. Here the probe goes 2 SRTT (20 ms) after the last ACK;
-/// neither it nor anything else is answered, so the RTO fires 200 ms after
-/// the probe (0.330), not 200 ms after the ACK (0.310).
+/// to be answered. Here the probe goes 2 SRTT + 2 ms (22 ms, Linux's
+/// tcp_schedule_loss_probe) after the last ACK; neither it nor anything
+/// else is answered, so the RTO fires 200 ms after the probe (0.332), not
+/// 200 ms after the ACK (0.310).
 #[test]
 fn tail_loss_probe_rearms_rto() {
     run(
@@ -432,8 +433,8 @@ fn tail_loss_probe_rearms_rto() {
              0.100 > . 4381:5841(1460) ack 1001
              0.100 > P. 5841:7301(1460) ack 1001
              0.110 < . 1001:1001(0) ack 4381 win 502
-             0.130 > P. 5841:7301(1460) ack 1001
-             0.330 > . 4381:5841(1460) ack 1001"
+             0.132 > P. 5841:7301(1460) ack 1001
+             0.332 > . 4381:5841(1460) ack 1001"
         ),
     );
 }
@@ -564,14 +565,15 @@ fn syn_cookie_without_timestamps_takes_no_rtt_sample() {
 }
 
 /// Five segments out, the first three acknowledged at 110 ms, the last
-/// lost; the tail loss probe resends it at 130 ms (2 SRTT after the ACK).
+/// lost; the tail loss probe resends it at 132 ms (2 SRTT + 2 ms after the
+/// ACK).
 fn tail_probe_out() -> Direct {
     let mut d = Direct::new(newreno(), true);
     d.queue(5000);
     assert_eq!(d.send_at(100).len(), 5);
     d.ack_at(110, 3001, 65535, &[]);
-    assert_eq!(d.st.poll_timeout(), Some(ms(130)));
-    assert_eq!(d.timeout_at(130), vec![(4001, 1000)], "the probe");
+    assert_eq!(d.st.poll_timeout(), Some(ms(132)));
+    assert_eq!(d.timeout_at(132), vec![(4001, 1000)], "the probe");
     d
 }
 

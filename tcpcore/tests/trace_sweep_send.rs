@@ -71,7 +71,8 @@ fn d3_sws_full_window_cancels_override() {
 /// receive window allows new data to be sent: Transmit that new segment"
 /// (Linux `tcp_send_loss_probe` pushes one new segment past cwnd). The
 /// flight is limited by cwnd (ten segments), more data is queued: the probe
-/// (PTO = 2 SRTT = 20 ms) is the eleventh segment, not the tenth again.
+/// (PTO = 2 SRTT + 2 ms = 22 ms, Linux's tcp_schedule_loss_probe) is the
+/// eleventh segment, not the tenth again.
 #[test]
 fn d10_tlp_sends_new_data() {
     let mut s = String::from(HS);
@@ -80,7 +81,7 @@ fn d10_tlp_sends_new_data() {
         let a = 1 + i * 1460;
         s.push_str(&format!("0.100 > . {a}:{}(1460) ack 1001\n", a + 1460));
     }
-    s.push_str("0.120 > . 14601:16061(1460) ack 1001\n");
+    s.push_str("0.122 > . 14601:16061(1460) ack 1001\n");
     run(no_nagle(), &s);
 }
 
@@ -96,7 +97,7 @@ fn d10_tlp_resends_last_when_window_full() {
          0.100 ! app-send 5000
          0.100 > . 1:1461(1460) ack 1001
          0.100 > . 1461:2921(1460) ack 1001
-         0.120 > . 1461:2921(1460) ack 1001",
+         0.122 > . 1461:2921(1460) ack 1001",
     );
 }
 

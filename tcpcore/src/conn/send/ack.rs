@@ -5,7 +5,7 @@
 //! RFC 3042), and the SACK scoreboard updated (RFC 2018).
 
 use crate::seq::SeqNum;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::wire::{TcpControl, TcpRepr};
 
 use super::cc::smss;
@@ -105,22 +105,26 @@ fn on_new_ack(
         snd.nxt = ack;
     }
     snd.cc.trim_below(ack);
-    // RTT (RFC 6298 §3, Karn's rule): from the timed segment, or from the
-    // echoed timestamp (RFC 7323 §4.1), which is never ambiguous.
-    let mut sample = None;
-    if let Some(s) = ts_rtt_sample(tcb, seg, now) {
-        sample = Some(s);
-        snd.cc.rtt_probe = None;
-    } else if let Some((seq, sent)) = snd.cc.rtt_probe {
+    // RTT (RFC 6298 §3, Karn's rule): from the timed segment, to the
+    // microsecond, when this ACK covers it; else from the echoed timestamp
+    // (RFC 7323 §4.1), never ambiguous but in whole milliseconds, for the
+    // RTO. Linux's tcp_ack_update_rtt also prefers its microsecond sample
+    // to TSecr.
+    let mut fine = None;
+    if let Some((seq, sent)) = snd.cc.rtt_probe {
         if ack.after(seq) {
-            sample = Some(now.saturating_since(sent));
+            fine = Some(now.saturating_since(sent));
             snd.cc.rtt_probe = None;
         }
     }
+    let sample = fine.or_else(|| ts_rtt_sample(tcb, seg, now));
     if let Some(s) = sample {
         rtt_update(&mut tcb.rtx, s, cfg);
-        // CUBIC's delay_min (Linux cubictcp_acked).
-        snd.cc.cc.on_rtt_sample(s, now);
+        // CUBIC's delay_min (Linux cubictcp_acked, in microseconds): a
+        // timestamp sample of 0 ms says only "under a millisecond".
+        if fine.is_some() || s >= Duration::from_millis(1) {
+            snd.cc.cc.on_rtt_sample(s, now);
+        }
     }
     // Forward progress: the give-up count starts again (Linux tcp_ack
     // clears icsk_retransmits when SND.UNA advances). The backoff does

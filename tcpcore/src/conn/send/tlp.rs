@@ -13,6 +13,9 @@ use crate::conn::{Config, SendHalf, Tcb, Timer};
 /// segment allows for the peer's delayed ACK ("implementation specific"):
 /// Linux's, TCP_RTO_MIN, 200 ms (tcp_schedule_loss_probe).
 pub(crate) const TLP_MAX_ACK_DELAY: u64 = 200_000;
+/// What Linux's tcp_schedule_loss_probe adds to 2·SRTT when more than one
+/// segment is out: TCP_TIMEOUT_MIN, 2 ms (the RFC adds nothing).
+pub(crate) const TLP_MIN_SLACK: u64 = 2_000;
 /// RFC 8985 §7.2: "when there is no SRTT estimate available, the PTO
 /// SHOULD be 1 second" (Linux: TCP_TIMEOUT_INIT).
 pub(crate) const PTO_NO_SRTT: u64 = 1_000_000;
@@ -21,15 +24,18 @@ pub(crate) const PTO_NO_SRTT: u64 = 1_000_000;
 /// FlightSize is one segment: PTO += TLP.max_ack_delay. Else: PTO = 1 sec.
 /// If Now() + PTO > TCP_RTO_expiration(): PTO = TCP_RTO_expiration() -
 /// Now()": the probe is never later than the RTO, and goes in its place.
-/// At least 10 ms, as Linux's tcp_schedule_loss_probe.
+/// With more than one segment out, Linux's tcp_schedule_loss_probe adds
+/// TCP_TIMEOUT_MIN (2 ms) to 2·SRTT, room for the timer's granularity
+/// and the peer's ACK decimation ([`TLP_MIN_SLACK`]).
 pub(crate) fn pto_after(snd: &SendHalf, tcb: &Tcb, now: Instant) -> Option<Instant> {
     let pto = match tcb.rtx.rtt {
         Some((srtt, _)) => {
-            let mut pto = (2 * srtt).max(10_000);
-            if snd.max - snd.una <= smss(snd, tcb) {
-                pto += TLP_MAX_ACK_DELAY;
-            }
-            pto
+            let slack = if snd.max - snd.una <= smss(snd, tcb) {
+                TLP_MAX_ACK_DELAY
+            } else {
+                TLP_MIN_SLACK
+            };
+            2 * srtt + slack
         }
         None => PTO_NO_SRTT,
     };
