@@ -42,7 +42,8 @@ const BETA_RENO_SCALE: u64 = 8 * (BETA_SCALE + BETA) / 3 / (BETA_SCALE - BETA);
 /// The longest `t - K` the cube is taken of, in 2^-10 s: beyond it the
 /// target is saturated anyway.
 const MAX_OFFS: u64 = 1 << 32;
-/// Linux recomputes `cnt` at most every HZ/32 while cwnd stays the same.
+/// Linux recomputes `cnt` at least every HZ/32 (and every RTT when that is
+/// shorter) while cwnd stays the same.
 const RECALC: Duration = Duration::from_micros(1_000_000 / 32);
 
 /// Floor of the cube root of `a`, exact for every `u64` (Hacker's Delight
@@ -213,10 +214,16 @@ impl Cubic {
     /// Reno-friendly estimate. `cwnd` is in segments, `acked` in bytes.
     pub(crate) fn update(&mut self, cwnd: u32, acked: u32, mss: u32, now: Instant) {
         self.ack_cnt = self.ack_cnt.saturating_add(u64::from(acked));
+        // While cwnd stays the same, `cnt` is recomputed 32 times a second,
+        // or once per delay_min when the RTT is shorter: Linux's "tcp_cubic:
+        // fix to run bictcp_update() at least once per RTT" (2024). Without
+        // it a LAN flow whose losses come more often than every 31 ms never
+        // reaches the Reno-friendly region and stays at 2-3 segments.
+        let recalc = self.delay_min.map_or(RECALC, |d| d.min(RECALC));
         if self.last_cwnd == cwnd
             && self
                 .last_time
-                .is_some_and(|t| now.saturating_since(t) <= RECALC)
+                .is_some_and(|t| now.saturating_since(t) <= recalc)
         {
             return;
         }
@@ -479,6 +486,23 @@ mod tests {
         let w = run(&mut c, 1, 400, MSS);
         let per_rtt = f64::from(w[399] - w[0]) / 399.0;
         assert!(per_rtt > 0.4, "{w:?}");
+    }
+
+    #[test]
+    fn short_rtt_recomputes_every_rtt() {
+        // A 100 us RTT (a LAN): after a loss at 10 segments, one ACK per
+        // segment every 50 us. Linux (2024, "fix to run bictcp_update() at
+        // least once per RTT") recomputes cnt every delay_min, so the
+        // Reno-friendly estimate lifts cwnd well within 20 ms; with the
+        // 31 ms rule alone cwnd stops at 8 segments for those 31 ms.
+        let mut c = Cubic::new(10 * MSS);
+        c.on_rtt_sample(Duration::from_micros(100), Instant::ZERO);
+        c.on_congestion_event(MSS);
+        c.cwnd = c.ssthresh;
+        for i in 1..=400u64 {
+            c.on_ack(MSS, MSS, Instant::from_micros(i * 50));
+        }
+        assert!(c.cwnd >= 12 * MSS, "{c:?}");
     }
 
     #[test]
