@@ -138,6 +138,7 @@ fn net_reorder_relay() {
         dup_pct: 0,
         loss_pct: 0,
         lifetime: Duration::from_secs(120),
+        ..Impair::default()
     };
     let (net, mut relay) = RelayNet::new("rou", 134, imp);
     let mut h = Harness::with_net(net, "rou");
@@ -170,6 +171,7 @@ fn net_reorder_and_dup_relay() {
         dup_pct: 2,
         loss_pct: 0,
         lifetime: Duration::from_secs(120),
+        ..Impair::default()
     };
     let (net, mut relay) = RelayNet::new("rod", 136, imp);
     let mut h = Harness::with_net(net, "rod");
@@ -214,6 +216,7 @@ fn net_loss_5pct_relay() {
         dup_pct: 0,
         loss_pct: 5,
         lifetime: Duration::from_secs(150),
+        ..Impair::default()
     };
     let (net, mut relay) = RelayNet::new("lru", 139, imp);
     let mut h = Harness::with_net(net, "lru");
