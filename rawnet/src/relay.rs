@@ -69,7 +69,7 @@ pub struct Impair {
     pub fixed_delay_a_to_b: Duration,
     /// Per mille of the IPv4 frames from a to b displaced ...
     pub displace_permille: u32,
-    /// ... to after this many later frames (or [`DISPLACE_MAX_WAIT`] if
+    /// ... to after this many later frames (or 2 ms if
     /// fewer come).
     pub displace_by: u32,
     /// The relay stops by itself after this long.
