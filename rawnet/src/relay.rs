@@ -319,6 +319,33 @@ fn is_ipv4(frame: &[u8]) -> bool {
 }
 
 impl Out {
+    /// Displacement (a -> b): whether this frame was chosen to be sent
+    /// after later ones (then it is kept here).
+    fn displace(
+        &mut self,
+        imp: &Impair,
+        rng: &mut Rng,
+        now: Instant,
+        seq: u64,
+        frame: &[u8],
+        st: &mut RelayStats,
+    ) -> bool {
+        if imp.displace_permille == 0
+            || !is_ipv4(frame)
+            || rng.below(1000) >= u64::from(imp.displace_permille)
+        {
+            return false;
+        }
+        st.displaced += 1;
+        self.displaced.push(Displaced {
+            left: imp.displace_by.max(1),
+            deadline: now + DISPLACE_MAX_WAIT,
+            seq,
+            frame: frame.to_vec(),
+        });
+        true
+    }
+
     /// Queues one frame on `dst` (counting it, and whether it was
     /// overtaken), then the displaced frames whose turn it is.
     fn put(&mut self, dst: &mut RawSocket, seq: u64, frame: &[u8], st: &mut RelayStats) {
@@ -469,18 +496,7 @@ fn relay_loop(
                     fifo.q.push_back((arrived + fixed, seq, buf));
                     return;
                 }
-                if from_x
-                    && ipv4
-                    && imp.displace_permille > 0
-                    && rng.below(1000) < u64::from(imp.displace_permille)
-                {
-                    st.displaced += 1;
-                    out.displaced.push(Displaced {
-                        left: imp.displace_by.max(1),
-                        deadline: arrived + DISPLACE_MAX_WAIT,
-                        seq,
-                        frame: frame.to_vec(),
-                    });
+                if from_x && out.displace(&imp, &mut rng, arrived, seq, frame, &mut st) {
                     return;
                 }
                 out.put(dst, seq, frame, &mut st);
@@ -502,7 +518,9 @@ fn relay_loop(
                 break;
             };
             fifo.bytes -= buf.len();
-            outs[0].put(&mut sy, s, &buf, &mut st);
+            if !outs[0].displace(&imp, &mut rng, now, s, &buf, &mut st) {
+                outs[0].put(&mut sy, s, &buf, &mut st);
+            }
             fifo.free.push(buf);
         }
         // Displaced frames whose overtakers did not come in time.
