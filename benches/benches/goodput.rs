@@ -176,9 +176,7 @@ fn links(loss: f64, rng: &mut Rng) -> (Link, Link) {
     let p = |loss| LinkParams {
         delay: DELAY,
         loss,
-        dup: 0.0,
-        reorder: 0.0,
-        reorder_max: 0,
+        ..LinkParams::CLEAN
     };
     (
         Link::new(p(loss), rng.next_u64()),
