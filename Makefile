@@ -4,7 +4,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 20
 BIN := target/release/tcp-server
 
-.PHONY: all build test clean format format-check lint doc bench bench-e2e fuzz fuzz-coverage demo valgrind no-std setup unit package examples
+.PHONY: all build test clean format format-check lint doc bench bench-e2e bench-download bench-goodput fuzz fuzz-coverage demo valgrind no-std setup unit package examples
 
 all: build
 
@@ -61,6 +61,19 @@ bench:
 bench-e2e:
 	@bash scripts/setup.sh net
 	bash scripts/bench-e2e.sh
+
+# Download goodput (issue #16), ours and the kernel's, over clean, lossy,
+# reordering and delayed paths (root; about 10-15 min). Quicker:
+# make bench-download DOWNLOAD_ARGS="--download-mib 32 --rounds 1";
+# some paths: DOWNLOAD_ARGS="--download-paths clean,loss1,delay50".
+bench-download:
+	@bash scripts/setup.sh net
+	bash scripts/bench-e2e.sh --only download $(DOWNLOAD_ARGS)
+
+# In memory: tcpcore's sender to smoltcp and to tcpcore over the simulated
+# link, goodput and retransmissions per loss rate (seconds; no root).
+bench-goodput:
+	$(CARGO) bench -p benches --bench goodput
 
 fuzz:
 	@bash scripts/setup.sh fuzz

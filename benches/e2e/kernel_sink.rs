@@ -1,10 +1,13 @@
 //! The kernel's peer in the end-to-end benchmark: a TCP server on the
 //! Linux stack, one thread, epoll (level-triggered), non-blocking sockets.
 //!
-//! `e2e-kernel-sink --addr IP --port P --mode discard|echo`
+//! `e2e-kernel-sink --addr IP --port P --mode discard|echo|file [--file PATH]`
 //!
 //! discard: reads every connection to its end, then closes it.
 //! echo: writes back what it reads (TCP_NODELAY), closes at the peer's end.
+//! file: sends every connection the file (`sendfile`, on a thread of its
+//! own, blocking), then shuts its side down, reads to the peer's end (what
+//! the peer sends is discarded) and closes: what a download server does.
 //! Prints `ready` on stderr once listening; on SIGINT/SIGTERM prints its
 //! counters (`kernel-sink: N connections, M bytes`) and exits 0.
 
@@ -14,6 +17,9 @@ use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 struct Conn {
     stream: TcpStream,
@@ -78,13 +84,21 @@ fn main() {
     let port: u16 = common::arg("port", 5003);
     let mode: String = common::arg("mode", "discard".to_string());
     let echo = match mode.as_str() {
-        "discard" => false,
+        "discard" | "file" => false,
         "echo" => true,
         _ => {
-            eprintln!("kernel-sink: --mode discard|echo");
+            eprintln!("kernel-sink: --mode discard|echo|file");
             std::process::exit(2);
         }
     };
+    let file: Option<String> = (mode == "file").then(|| common::arg("file", String::new()));
+    if let Some(f) = &file {
+        if let Err(e) = std::fs::metadata(f) {
+            eprintln!("kernel-sink: --file {f:?}: {e}");
+            std::process::exit(2);
+        }
+    }
+    let sent = Arc::new(AtomicU64::new(0));
     let listener = match listen(SocketAddrV4::new(ip, port)) {
         Ok(l) => l,
         Err(e) => {
@@ -118,6 +132,12 @@ fn main() {
                 // Accept what is queued (bounded per wake-up).
                 for _ in 0..256 {
                     match listener.accept() {
+                        Ok((s, _)) if file.is_some() => {
+                            let path = file.clone().unwrap_or_default();
+                            let sent = Arc::clone(&sent);
+                            accepted += 1;
+                            std::thread::spawn(move || send_file(s, &path, &sent));
+                        }
                         Ok((s, _)) => {
                             let _ = s.set_nonblocking(true);
                             if echo {
@@ -206,8 +226,47 @@ fn main() {
             }
         }
     }
+    // File mode: the bytes sent.
+    let bytes = bytes + sent.load(Ordering::SeqCst);
     eprintln!(
         "kernel-sink: {accepted} connections, {bytes} bytes, {} open, {peak} at most",
         conns.len()
     );
+}
+
+/// File mode, one connection: the whole file with `sendfile` (blocking),
+/// then a FIN, then what the peer sends read to its end (at most 10 s),
+/// then close. The bytes sent are added to `sent`.
+fn send_file(mut s: TcpStream, path: &str, sent: &AtomicU64) {
+    let Ok(f) = std::fs::File::open(path) else {
+        return;
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut off: libc::off_t = 0;
+    // Bounded: every pass sends at least a byte, or ends.
+    while (off as u64) < len && !common::stopped() {
+        let want = (len - off as u64).min(1 << 30) as usize;
+        // SAFETY: both descriptors are open for the call; `off` is a valid
+        // offset the kernel advances.
+        let n = unsafe { libc::sendfile(s.as_raw_fd(), f.as_raw_fd(), &mut off, want) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == ErrorKind::Interrupted {
+                continue;
+            }
+            break;
+        }
+        if n == 0 {
+            break;
+        }
+        sent.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut buf = [0u8; 4096];
+    for _ in 0..100_000 {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
 }

@@ -11,8 +11,10 @@
 //! JSON under benches/results/.
 //!
 //! Usage (root): `bench-e2e [--quick] [--server PATH] [--out DIR]
-//! [--rounds N] [--only a,b,..]` where the parts are upload, echotput,
-//! connrate, echo, memory, scaling. scripts/bench-e2e.sh builds and runs it.
+//! [--rounds N] [--only a,b,..] [--download-mib N] [--download-paths
+//! a,b,..]` where the parts are upload, echotput, connrate, echo, memory,
+//! scaling, download (see download.rs). scripts/bench-e2e.sh builds and
+//! runs it.
 //!
 //! echotput (echo throughput): one connection to an echo server; the client
 //! writes N bytes on one thread and reads them back on another; the time
@@ -20,6 +22,7 @@
 //! compared with one of the bytes written.
 
 mod common;
+mod download;
 
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
@@ -47,6 +50,10 @@ struct Opts {
     /// Bytes of the echo throughput test.
     echo_bytes: u64,
     idle_conns: usize,
+    /// Bytes of the download file.
+    download: u64,
+    /// The download paths to run (all when `None`).
+    download_paths: Option<Vec<String>>,
     only: Option<Vec<String>>,
     /// Extra arguments for our server (`--server-arg`, repeatable), after
     /// the usual ones: to compare settings in one run.
@@ -55,7 +62,7 @@ struct Opts {
 
 fn usage(msg: &str) -> ! {
     eprintln!(
-        "bench-e2e: {msg}\nusage: bench-e2e [--quick] [--server PATH] [--out DIR] [--rounds N] [--upload-mib N] [--only upload,echotput,connrate,echo,memory,scaling] [--server-arg ARG]..."
+        "bench-e2e: {msg}\nusage: bench-e2e [--quick] [--server PATH] [--out DIR] [--rounds N] [--upload-mib N] [--download-mib N] [--download-paths LIST] [--only upload,echotput,connrate,echo,memory,scaling,download] [--server-arg ARG]..."
     );
     std::process::exit(2);
 }
@@ -72,6 +79,8 @@ fn opts() -> Opts {
     let mut rounds = None;
     let mut only = None;
     let mut upload_mib = None;
+    let mut download_mib = None;
+    let mut download_paths = None;
     let mut server_args = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -96,6 +105,33 @@ fn opts() -> Opts {
                         .filter(|&n: &u64| (1..=65536).contains(&n))
                         .unwrap_or_else(|| usage("--upload-mib 1..65536")),
                 )
+            }
+            "--download-mib" => {
+                download_mib = Some(
+                    it.next()
+                        .and_then(|v| v.parse().ok())
+                        .filter(|&n: &u64| (1..=65536).contains(&n))
+                        .unwrap_or_else(|| usage("--download-mib 1..65536")),
+                )
+            }
+            "--download-paths" => {
+                let v: Vec<String> = it
+                    .next()
+                    .unwrap_or_else(|| usage("--download-paths LIST"))
+                    .split(',')
+                    .map(str::to_string)
+                    .collect();
+                if let Some(bad) = v
+                    .iter()
+                    .find(|x| !download::PATHS.iter().any(|p| p.name == x.as_str()))
+                {
+                    let names: Vec<&str> = download::PATHS.iter().map(|p| p.name).collect();
+                    usage(&format!(
+                        "unknown download path `{bad}` (paths: {})",
+                        names.join(",")
+                    ));
+                }
+                download_paths = Some(v);
             }
             "--rounds" => {
                 rounds = Some(
@@ -136,6 +172,10 @@ fn opts() -> Opts {
         echo_trips: if quick { 2000 } else { 20_000 },
         echo_bytes: if quick { 32 << 20 } else { 256 << 20 },
         idle_conns: if quick { 2000 } else { 10_000 },
+        download: download_mib
+            .map(|m| m << 20)
+            .unwrap_or(if quick { 32 << 20 } else { 256 << 20 }),
+        download_paths,
         only,
         server_args,
     }
@@ -1485,7 +1525,7 @@ fn table(res: &Results, rounds: usize) -> String {
     ]];
     let r = |x: Option<f64>| x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "—".into());
     for m in &res.order {
-        if m.key.starts_with("scaling") {
+        if m.key.starts_with("scaling") || m.key.starts_with("download") {
             continue;
         }
         rows.push([
@@ -1525,15 +1565,17 @@ fn table(res: &Results, rounds: usize) -> String {
         }
         s + "\n"
     };
-    out += &line(&rows[0]);
-    out += &format!(
-        "|{}\n",
-        w.iter()
-            .map(|n| format!("{}|", "-".repeat(n + 2)))
-            .collect::<String>()
-    );
-    for row in &rows[1..] {
-        out += &line(row);
+    if rows.len() > 1 {
+        out += &line(&rows[0]);
+        out += &format!(
+            "|{}\n",
+            w.iter()
+                .map(|n| format!("{}|", "-".repeat(n + 2)))
+                .collect::<String>()
+        );
+        for row in &rows[1..] {
+            out += &line(row);
+        }
     }
     // Scaling: ours with 1 and 2 workers.
     let sc: Vec<&Measure> = res
@@ -1661,7 +1703,9 @@ fn main() {
     let ours = Who::Ours { workers: 1 };
     let smol = Who::Smoltcp { shipped: false };
     let three = [ours, Who::Kernel, smol];
-    let budget = Duration::from_secs(if opts.quick { 300 } else { 1200 });
+    let budget = Duration::from_secs(
+        if opts.quick { 300 } else { 1200 } + if want("download") { 1800 } else { 0 },
+    );
     let go_on = |res: &mut Results, what: &str| {
         if common::stopped() {
             return false;
@@ -1822,6 +1866,29 @@ fn main() {
                 }
             }
         }
+        if want("download") {
+            let file = match download::DlFile::make(opts.download) {
+                Ok(f) => f,
+                Err(e) => {
+                    res.notes
+                        .push(format!("download: cannot make the file: {e}"));
+                    break 'all;
+                }
+            };
+            download::run(
+                &cx,
+                &mut res,
+                &file,
+                opts.download_paths.as_deref(),
+                opts.rounds,
+                |res| go_on(res, "download"),
+            );
+            res.notes.push(format!(
+                "download: a {} MiB file (fixed pseudo-random bytes) served by ours (`--mode file`, --tx-buf 4M: the kernel's tcp_wmem max) and by the kernel (sendfile), read to EOF by a Linux TCP client; goodput = file bytes / (connect to EOF), size and hash checked. Offloads off except on `clean veth, offloads on`. Loss: nftables netdev ingress on the client's veth drops that share of the server's data frames (IPv4 length > 100) at random: wire loss no kernel sees. Relay rows: both contenders through the same one-thread user-space relay (rawnet::relay, frames copied between two veth pairs) whose own rate bounds them (see `relay, no impairment`); reordering: 1 % of the server's frames sent after the next 4; delay: fixed, server -> client, the RTT grows by as much. Retransmitted: the sender's count (ours: its exit summary; kernel: TcpRetransSegs). Duplicates at the client: the D-SACKs it sent (TcpExtTCPDSACKOldSent + TcpExtTCPDSACKOfoSent), one per duplicate segment received: spurious retransmissions, counted alike for both. Medians of {} round(s), the first of each round alternating.",
+                opts.download >> 20,
+                opts.rounds
+            ));
+        }
     }
     let _ = net.set_offloads(true);
     drop(net);
@@ -1860,7 +1927,7 @@ fn main() {
         }
     }
 
-    let text = table(&res, opts.rounds);
+    let text = table(&res, opts.rounds) + &download::table(&res, opts.download);
     let load_end = loadavg();
     let uptime_end = sh("uptime", &[]);
     println!("\nbench-e2e {} ({} round(s)), {date}, {} x {}, Linux {}, load {load_start} -> {load_end}\n", if opts.quick { "quick" } else { "full" }, opts.rounds, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), cpu_model(), read("/proc/sys/kernel/osrelease").trim());
@@ -1944,6 +2011,8 @@ fn main() {
             "echo_throughput_bytes": opts.echo_bytes,
             "echo_throughput": "one connection to the echo server; the client writes the bytes (1 MiB writes) on one thread and reads them back on another; the time from connect to the last byte read; a hash of the bytes read compared with one of the bytes written (a mismatch fails the run). Ours: --rx-buf 1M --tx-buf 1M; smoltcp: 1 MiB rx and tx buffers; kernel: autotuned. Offloads off (all three) and on (ours and kernel)",
             "idle_connections": opts.idle_conns,
+            "download_bytes": opts.download,
+            "download_paths": download::PATHS.iter().map(|p| json!({ "name": p.name, "key": p.measure.key, "label": p.measure.label })).collect::<Vec<_>>(),
             "server": opts.server.display().to_string(),
             "topology": "two network namespaces joined by one veth pair; servers in ns a (ours on an own address with --ip, smoltcp on another own address over phy::RawSocket, the kernel sink on the veth's address), Linux TCP clients on threads in ns b",
             "offloads": "upload and echo throughput: both; everything else: off (ethtool -K tx rx tso gso gro off on both ends)",

@@ -42,6 +42,7 @@ mod error;
 pub mod firewall;
 mod iface;
 pub mod netns;
+pub mod relay;
 mod socket;
 #[allow(unsafe_code)]
 mod sys;

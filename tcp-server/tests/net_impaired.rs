@@ -1,6 +1,6 @@
 //! End to end over an impaired link (needs root): random loss and
-//! duplication (nftables), reordering (a user-space relay between two veth
-//! pairs, `support/relay.rs`), a rate limit (tbf). Every transfer is checked
+//! duplication (nftables), reordering and fixed delay (a user-space relay
+//! between two veth pairs, `rawnet::relay`), a rate limit (tbf). Every transfer is checked
 //! by SHA-256 and ends with a clean close. Every rule, qdisc and the relay
 //! live in the test's own namespaces. Subnets 198.18.130-149.
 
@@ -138,6 +138,7 @@ fn net_reorder_relay() {
         dup_pct: 0,
         loss_pct: 0,
         lifetime: Duration::from_secs(120),
+        ..Impair::default()
     };
     let (net, mut relay) = RelayNet::new("rou", 134, imp);
     let mut h = Harness::with_net(net, "rou");
@@ -170,6 +171,7 @@ fn net_reorder_and_dup_relay() {
         dup_pct: 2,
         loss_pct: 0,
         lifetime: Duration::from_secs(120),
+        ..Impair::default()
     };
     let (net, mut relay) = RelayNet::new("rod", 136, imp);
     let mut h = Harness::with_net(net, "rod");
@@ -214,6 +216,7 @@ fn net_loss_5pct_relay() {
         dup_pct: 0,
         loss_pct: 5,
         lifetime: Duration::from_secs(150),
+        ..Impair::default()
     };
     let (net, mut relay) = RelayNet::new("lru", 139, imp);
     let mut h = Harness::with_net(net, "lru");
@@ -232,4 +235,61 @@ fn net_loss_5pct_relay() {
     eprintln!("[net_loss_5pct_relay] relay (echo): {st_e:?}");
     assert!(st_e.lost > 100 && s.retransmissions > 0, "{st_e:?} {s:?}");
     note("net_loss_5pct_relay", "passed", t0);
+}
+
+/// The relay's fixed delay and displacement (`rawnet::relay`, used by
+/// `bench-e2e --only download`): every frame from a to b held 20 ms, so a
+/// TCP handshake from b (its SYN-ACK held) takes 20 ms and a little more;
+/// and 2 % of the server's frames sent after the next 3, so an echo of
+/// 4 MiB arrives intact with frames overtaken.
+#[test]
+fn net_fixed_delay_and_displacement_relay() {
+    let t0 = Instant::now();
+    let imp = Impair {
+        fixed_delay_a_to_b: Duration::from_millis(20),
+        displace_permille: 20,
+        displace_by: 3,
+        lifetime: Duration::from_secs(120),
+        ..Impair::default()
+    };
+    let (net, mut relay) = RelayNet::new("fdl", 142, imp);
+    // A kernel listener in ns a; two connections from ns b, the second
+    // timed (the first also waits for ARP, whose reply is held too).
+    let to = SocketAddr::from((net.addr_a, 7000));
+    let listener = net
+        .run_in_a(move || std::net::TcpListener::bind(to))
+        .expect("ns a")
+        .expect("bind");
+    let times = net
+        .run_in_b(move || {
+            (0..2)
+                .map(|_| {
+                    let t = Instant::now();
+                    let s = std::net::TcpStream::connect_timeout(&to, Duration::from_secs(3));
+                    (t.elapsed(), s.is_ok())
+                })
+                .collect::<Vec<_>>()
+        })
+        .expect("ns b");
+    drop(listener);
+    eprintln!("[net_fixed_delay_and_displacement_relay] connect times {times:?}");
+    let (rtt, connected) = times[1];
+    assert!(connected, "{times:?}");
+    assert!(
+        rtt >= Duration::from_millis(20) && rtt < Duration::from_millis(60),
+        "handshake took {rtt:?} through a 20 ms one-way delay"
+    );
+    let mut h = Harness::with_net(net, "fdl");
+    echo_checked(
+        &mut h,
+        "net_fixed_delay_and_displacement_relay",
+        4 << 20,
+        32,
+    );
+    let st = relay.stop().expect("relay");
+    drop(h);
+    eprintln!("[net_fixed_delay_and_displacement_relay] relay: {st:?}");
+    assert!(st.displaced > 10 && st.overtaken > 10, "{st:?}");
+    assert!(st.queue_peak_bytes > 0 && st.queue_drops == 0, "{st:?}");
+    note("net_fixed_delay_and_displacement_relay", "passed", t0);
 }
