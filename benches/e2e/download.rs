@@ -291,7 +291,15 @@ fn fetch(net: &TestNet, to: SocketAddrV4, limit: Duration) -> Result<Got, String
 }
 
 /// One download from `who` over `cx`'s network.
-fn run_one(cx: &Ctx, res: &mut Results, p: &DlPath, who: Who, file: &DlFile, limit: Duration) {
+fn run_one(
+    cx: &Ctx,
+    res: &mut Results,
+    p: &DlPath,
+    who: Who,
+    file: &DlFile,
+    limit: Duration,
+    kernel_cc: &str,
+) {
     let m = p.measure;
     let to = cx.addr(who);
     let path = file.path.display().to_string();
@@ -304,7 +312,7 @@ fn run_one(cx: &Ctx, res: &mut Results, p: &DlPath, who: Who, file: &DlFile, lim
     let tx_buf = format!("{}", wmem_max.next_power_of_two().clamp(1 << 20, 64 << 20));
     let extra: Vec<&str> = match who {
         Who::Ours { .. } => vec!["--file", &path, "--tx-buf", &tx_buf],
-        _ => vec!["--file", &path],
+        _ => vec!["--file", &path, "--cc", kernel_cc],
     };
     let mut proc_ = match cx.start_with(who, "file", 16, &extra) {
         Ok(p) => p,
@@ -409,6 +417,7 @@ pub fn run(
     res: &mut Results,
     file: &DlFile,
     want: Option<&[String]>,
+    kernel_cc: &str,
     rounds: usize,
     mut go_on: impl FnMut(&mut Results) -> bool,
 ) {
@@ -437,7 +446,7 @@ pub fn run(
                         if !go_on(res) {
                             return;
                         }
-                        run_one(cx_main, res, p, who, file, limit);
+                        run_one(cx_main, res, p, who, file, limit, kernel_cc);
                     }
                 }
             }
@@ -461,7 +470,7 @@ pub fn run(
                             let _ = nft(&cx_main.net.ns_b, "delete table netdev bench_loss");
                             return;
                         }
-                        run_one(cx_main, res, p, who, file, limit);
+                        run_one(cx_main, res, p, who, file, limit, kernel_cc);
                     }
                 }
                 let _ = nft(&cx_main.net.ns_b, "delete table netdev bench_loss");
@@ -500,7 +509,7 @@ pub fn run(
                             stopped = true;
                             break 'rounds;
                         }
-                        run_one(&cx, res, p, who, file, limit);
+                        run_one(&cx, res, p, who, file, limit, kernel_cc);
                     }
                 }
                 let st = relay.stop();

@@ -1,7 +1,7 @@
 //! The kernel's peer in the end-to-end benchmark: a TCP server on the
 //! Linux stack, one thread, epoll (level-triggered), non-blocking sockets.
 //!
-//! `e2e-kernel-sink --addr IP --port P --mode discard|echo|file [--file PATH]`
+//! `e2e-kernel-sink --addr IP --port P --mode discard|echo|file [--file PATH] [--cc NAME]`
 //!
 //! discard: reads every connection to its end, then closes it.
 //! echo: writes back what it reads (TCP_NODELAY), closes at the peer's end.
@@ -106,6 +106,27 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // The congestion control of the accepted connections (they inherit the
+    // listener's): `--cc cubic` whatever the namespace's default is.
+    let cc: String = common::arg("cc", String::new());
+    if !cc.is_empty() {
+        // SAFETY: a socket option on a descriptor the listener owns; the
+        // name is a valid buffer of the length given.
+        let rc = unsafe {
+            libc::setsockopt(
+                listener.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_CONGESTION,
+                cc.as_ptr() as *const libc::c_void,
+                cc.len() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            let e = std::io::Error::last_os_error();
+            eprintln!("kernel-sink: --cc {cc}: {e}");
+            std::process::exit(2);
+        }
+    }
     // SAFETY: creates a descriptor this function owns (closed at exit).
     let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
     if ep < 0 {
@@ -114,7 +135,7 @@ fn main() {
     }
     let lfd = listener.as_raw_fd();
     epoll_ctl(ep, libc::EPOLL_CTL_ADD, lfd, libc::EPOLLIN as u32).expect("epoll_ctl");
-    eprintln!("kernel-sink: ready on {ip}:{port}, mode {mode}");
+    eprintln!("kernel-sink: ready on {ip}:{port}, mode {mode}, cc {cc}");
 
     let mut conns: HashMap<RawFd, Conn> = HashMap::new();
     let mut buf = vec![0u8; 1 << 20];

@@ -12,7 +12,7 @@
 //!
 //! Usage (root): `bench-e2e [--quick] [--server PATH] [--out DIR]
 //! [--rounds N] [--only a,b,..] [--download-mib N] [--download-paths
-//! a,b,..]` where the parts are upload, echotput, connrate, echo, memory,
+//! a,b,..] [--kernel-cc NAME]` where the parts are upload, echotput, connrate, echo, memory,
 //! scaling, download (see download.rs). scripts/bench-e2e.sh builds and
 //! runs it.
 //!
@@ -54,6 +54,8 @@ struct Opts {
     download: u64,
     /// The download paths to run (all when `None`).
     download_paths: Option<Vec<String>>,
+    /// The kernel sender's congestion control in the download part.
+    kernel_cc: String,
     only: Option<Vec<String>>,
     /// Extra arguments for our server (`--server-arg`, repeatable), after
     /// the usual ones: to compare settings in one run.
@@ -62,7 +64,7 @@ struct Opts {
 
 fn usage(msg: &str) -> ! {
     eprintln!(
-        "bench-e2e: {msg}\nusage: bench-e2e [--quick] [--server PATH] [--out DIR] [--rounds N] [--upload-mib N] [--download-mib N] [--download-paths LIST] [--only upload,echotput,connrate,echo,memory,scaling,download] [--server-arg ARG]..."
+        "bench-e2e: {msg}\nusage: bench-e2e [--quick] [--server PATH] [--out DIR] [--rounds N] [--upload-mib N] [--download-mib N] [--download-paths LIST] [--kernel-cc NAME] [--only upload,echotput,connrate,echo,memory,scaling,download] [--server-arg ARG]..."
     );
     std::process::exit(2);
 }
@@ -81,6 +83,7 @@ fn opts() -> Opts {
     let mut upload_mib = None;
     let mut download_mib = None;
     let mut download_paths = None;
+    let mut kernel_cc = "cubic".to_string();
     let mut server_args = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -113,6 +116,13 @@ fn opts() -> Opts {
                         .filter(|&n: &u64| (1..=65536).contains(&n))
                         .unwrap_or_else(|| usage("--download-mib 1..65536")),
                 )
+            }
+            "--kernel-cc" => {
+                kernel_cc = it
+                    .next()
+                    .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric()))
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| usage("--kernel-cc NAME (cubic, bbr, reno)"));
             }
             "--download-paths" => {
                 let v: Vec<String> = it
@@ -176,6 +186,7 @@ fn opts() -> Opts {
             .map(|m| m << 20)
             .unwrap_or(if quick { 32 << 20 } else { 256 << 20 }),
         download_paths,
+        kernel_cc,
         only,
         server_args,
     }
@@ -1880,12 +1891,14 @@ fn main() {
                 &mut res,
                 &file,
                 opts.download_paths.as_deref(),
+                &opts.kernel_cc,
                 opts.rounds,
                 |res| go_on(res, "download"),
             );
             res.notes.push(format!(
-                "download: a {} MiB file (fixed pseudo-random bytes) served by ours (`--mode file`, --tx-buf 4M: the kernel's tcp_wmem max) and by the kernel (sendfile), read to EOF by a Linux TCP client; goodput = file bytes / (connect to EOF), size and hash checked. Offloads off except on `clean veth, offloads on`. Loss: nftables netdev ingress on the client's veth drops that share of the server's data frames (IPv4 length > 100) at random: wire loss no kernel sees. Relay rows: both contenders through the same one-thread user-space relay (rawnet::relay, frames copied between two veth pairs) whose own rate bounds them (see `relay, no impairment`); reordering: 1 % of the server's frames sent after the next 4; delay: fixed, server -> client, the RTT grows by as much. Retransmitted: the sender's count (ours: its exit summary; kernel: TcpRetransSegs). Duplicates at the client: the D-SACKs it sent (TcpExtTCPDSACKOldSent + TcpExtTCPDSACKOfoSent), one per duplicate segment received: spurious retransmissions, counted alike for both. Medians of {} round(s), the first of each round alternating.",
+                "download: a {} MiB file (fixed pseudo-random bytes) served by ours (`--mode file`, --tx-buf 4M: the kernel's tcp_wmem max) and by the kernel (sendfile; congestion control {}, set on its listener: CUBIC, its compiled default and ours, unless `--kernel-cc` says otherwise; this machine's namespaces default to BBR, which does not take random loss as congestion), read to EOF by a Linux TCP client; goodput = file bytes / (connect to EOF), size and hash checked. Offloads off except on `clean veth, offloads on`. Loss: nftables netdev ingress on the client's veth drops that share of the server's data frames (IPv4 length > 100) at random: wire loss no kernel sees. Relay rows: both contenders through the same one-thread user-space relay (rawnet::relay, frames copied between two veth pairs) whose own rate bounds them (see `relay, no impairment`); reordering: 1 % of the server's frames sent after the next 4; delay: fixed, server -> client, the RTT grows by as much. Retransmitted: the sender's count (ours: its exit summary; kernel: TcpRetransSegs). Duplicates at the client: the D-SACKs it sent (TcpExtTCPDSACKOldSent + TcpExtTCPDSACKOfoSent), one per duplicate segment received: spurious retransmissions, counted alike for both. Medians of {} round(s), the first of each round alternating.",
                 opts.download >> 20,
+                opts.kernel_cc,
                 opts.rounds
             ));
         }
