@@ -10,6 +10,7 @@
 //! through accessors named after them (`access.rs`) and through the
 //! [`State`] methods below.
 
+use crate::conn::ecn::EcnState;
 use crate::conn::recv::ack::AckOwed;
 use crate::conn::recv::quickack::QuickAck;
 use crate::conn::send::WriteEnds;
@@ -49,11 +50,14 @@ pub struct Tcb {
     /// Keep-alive probes sent without an answer (Linux `icsk_probes_out`
     /// for keep-alive; `keepalive.rs`).
     pub(crate) ka_probes: u8,
+    /// ECN (RFC 3168): negotiated, and the ECE and CWR owed (`ecn.rs`).
+    pub(crate) ecn: EcnState,
 }
 
 impl Tcb {
     /// A fresh TCB: no RTT sample yet (RFC 6298 §2.1: the initial RTO),
-    /// no timer armed, no ACK owed, a full challenge-ACK budget from `now`.
+    /// no timer armed, no ACK owed, a full challenge-ACK budget from `now`,
+    /// ECN off.
     pub(crate) fn new(
         ts: Option<TsState>,
         sack: bool,
@@ -70,6 +74,7 @@ impl Tcb {
             timers: TimerTable::new(),
             ack_owed: AckOwed::No,
             ka_probes: 0,
+            ecn: EcnState::OFF,
         }
     }
 }
@@ -220,6 +225,8 @@ pub struct SynSent {
     pub(crate) rtx: Rtx,
     /// The connection's timers (only [`Timer::Retransmit`](crate::conn::Timer::Retransmit) runs here).
     pub(crate) timers: TimerTable,
+    /// The SYN asked for ECN (RFC 3168 §6.1.1, [`Ecn::On`](crate::conn::Ecn::On)).
+    pub(crate) ecn: bool,
 }
 
 /// SYN-RECEIVED: our SYN-ACK is out, the peer's ACK not yet in.

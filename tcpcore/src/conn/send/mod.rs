@@ -68,6 +68,7 @@ pub use tlp::on_pto;
 
 pub(crate) use rto::{arm, rtt_sample};
 
+use crate::conn::ecn;
 use crate::conn::recv::ack::{advertise, poll_ack, sack_for, AckOwed};
 use crate::conn::state::ts_option;
 use crate::conn::{Config, RecvRanges, Reply, SendHalf, State, Timer};
@@ -198,7 +199,13 @@ impl State {
             }
             _ => return None,
         };
+        let (max, probe) = (snd.max, snd.cc.probe);
         let (seq, len, fin) = next_segment(snd, tcb, snd_buf(snd), now, cfg)?;
+        // RFC 3168 §6.1.2, §6.1.5: new data, not a retransmission or a
+        // zero-window probe, goes ECT(0) (`ecn.rs`).
+        let probed = probe && !snd.cc.probe;
+        let new_data = len > 0 && !seq.before(max) && !probed;
+        let (ece, cwr, ect) = ecn::marks(tcb, new_data);
         let mss = smss(snd, tcb);
         let gso = if len > mss { mss.min(0xffff) as u16 } else { 0 };
         let (rcv_nxt, window) = match rcv {
@@ -249,6 +256,9 @@ impl State {
             },
             window,
             options,
+            ece,
+            cwr,
+            ect,
         })
     }
 }
