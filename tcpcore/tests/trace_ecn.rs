@@ -39,9 +39,12 @@ fn cc_of(h: &Harness) -> (u32, u32) {
     }
 }
 
-/// Whether the one connection negotiated ECN.
+/// Whether the connection from the harness's port negotiated ECN.
 fn ecn_of(h: &Harness) -> bool {
-    let (id, _, _) = h.ep.connections().next().expect("a connection");
+    let (id, _, _) =
+        h.ep.connections()
+            .find(|(_, t, _)| t.remote_port == h.port)
+            .expect("a connection");
     match h.ep.state(id) {
         Some(State::Established(o)) => o.tcb().ecn().negotiated(),
         other => panic!("not established: {other:?}"),
@@ -252,6 +255,29 @@ fn ece_reduces_once_per_window_and_sets_cwr() {
     assert_eq!(cc_of(&h).0, 2000);
 }
 
+/// A loss found during an ECN reduction turns it into fast recovery
+/// without cutting the window again (Linux `tcp_enter_recovery`: no new
+/// ssthresh while `tcp_in_cwnd_reduction`): ssthresh stays 5000, not half
+/// of the 9000 bytes then in flight. The retransmission is Not-ECT.
+#[test]
+fn loss_during_cwr_does_not_reduce_again() {
+    let mut h = Harness::new(newreno());
+    h.run(&format!(
+        "{HS_ECN}
+        {TEN_OUT}
+        0.210 < E. 1001:1001(0) ack 1001 win 502
+        0.210 > [ect0] W. 10001:11001(1000) ack 1001
+        0.211 < E. 1001:1001(0) ack 2001 win 502
+        0.212 < . 1001:1001(0) ack 3001 win 502
+        0.212 > [ect0] P. 11001:12001(1000) ack 1001
+        0.213 < . 1001:1001(0) ack 3001 win 502
+        0.214 < . 1001:1001(0) ack 3001 win 502
+        0.215 < . 1001:1001(0) ack 3001 win 502
+        0.215 > [noecn] . 3001:4001(1000) ack 1001"
+    ));
+    assert_eq!(cc_of(&h).0, 5000);
+}
+
 /// An ECE on an ACK with nothing in flight changes nothing (Linux
 /// `tcp_ack`: no `tcp_fastretrans_alert` without packets out), and an ECE
 /// on a connection without ECN is not taken as congestion.
@@ -345,4 +371,54 @@ fn active_open_passive_default_and_syn_fallback() {
         0.000 > SEW 0:0(0)
         1.000 > [noecn] S 0:0(0)",
     );
+}
+
+/// Fills the one half-open place (with `max_half_open` 1), so that the
+/// next SYN, from port 40001, is answered with a SYN cookie.
+fn cookies_from_now() -> Harness {
+    let mut cfg = no_nagle();
+    cfg.max_half_open = 1;
+    let mut h = Harness::new(cfg);
+    h.run(
+        "0.000 < S 1000:1000(0) win 64240
+         0.000 > S. 0:0(0) ack 1001",
+    );
+    h.port = 40001;
+    h.iss = None;
+    h
+}
+
+/// SYN cookies (RFC 4987) with timestamps: as Linux (`cookie_ecn_ok`), the
+/// SYN-ACK's acceptance of ECN is kept in our TSval's low bits and comes
+/// back in the client's TSecr, so the connection the cookie makes has ECN.
+#[test]
+fn syn_cookie_with_timestamps_keeps_ecn() {
+    let mut h = cookies_from_now();
+    h.run(
+        "0.100 < SEW 5000:5000(0) win 64240 <mss 1000,sackOK,TS val 100 ecr 0,nop,wscale 7>
+         0.100 > [noecn] SE. 0:0(0) ack 5001 <mss 1460,sackOK,TS val * ecr 100,nop,wscale 1>
+         0.110 < . 5001:5001(0) ack 1 win 502 <nop,nop,TS val 110 ecr *>
+         0.110 ! state ESTABLISHED
+         0.120 ! app-send 100
+         0.120 > [ect0] P. 1:101(100) ack 5001",
+    );
+    assert_eq!(h.ep.stats().syn_cookies_accepted, 1);
+    assert!(ecn_of(&h));
+}
+
+/// Without timestamps a cookie cannot carry ECN: the SYN-ACK does not
+/// accept it (Linux `tcp_conn_request`: no `tstamp_ok`, no `ecn_ok`).
+#[test]
+fn syn_cookie_without_timestamps_has_no_ecn() {
+    let mut h = cookies_from_now();
+    h.run(
+        "0.100 < SEW 5000:5000(0) win 64240 <mss 1000,nop,wscale 7>
+         0.100 > [noecn] S. 0:0(0) ack 5001
+         0.110 < . 5001:5001(0) ack 1 win 502
+         0.110 ! state ESTABLISHED
+         0.120 ! app-send 100
+         0.120 > [noecn] P. 1:101(100) ack 5001",
+    );
+    assert_eq!(h.ep.stats().syn_cookies_accepted, 1);
+    assert!(!ecn_of(&h));
 }
