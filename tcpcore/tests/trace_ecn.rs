@@ -143,6 +143,27 @@ fn retransmissions_and_pure_acks_are_not_ect() {
     );
 }
 
+/// RFC 3168 §6.1.6 (as the issue has it): a zero-window probe is not ECT,
+/// though its byte was never sent; the data that follows when the window
+/// opens starts with that byte again, so it is not ECT either.
+#[test]
+fn zero_window_probe_is_not_ect() {
+    run(
+        no_nagle(),
+        &format!(
+            "{HS_ECN}
+            0.150 < . 1001:1001(0) ack 1 win 0
+            0.200 ! app-send 100
+            0.400 > [noecn] . 1:2(1) ack 1001
+            0.410 < . 1001:1001(0) ack 1 win 502
+            0.410 > [noecn] P. 1:101(100) ack 1001
+            0.420 < . 1001:1001(0) ack 101 win 502
+            0.500 ! app-send 100
+            0.500 > [ect0] P. 101:201(100) ack 1001"
+        ),
+    );
+}
+
 /// The client's 16 segments that use up the quick-ACK mode of the start of
 /// the connection (Linux `tcp_incr_quickack`: 16 ACKs at most), each
 /// acknowledged at once, from 0.200 s; then every second full-sized
@@ -166,7 +187,10 @@ fn quick_acks_used_up() -> String {
 /// `tcp_enter_quickack_mode(sk, 2)`), the segment with CE is acknowledged
 /// at once (not after the delayed-ACK time a lone segment waits otherwise)
 /// and so is the next; the one after that waits again. The CWR segment is
-/// acknowledged at once (Linux `tcp_ecn_accept_cwr`), without ECE.
+/// acknowledged at once (Linux `tcp_ecn_accept_cwr`), without ECE. Once
+/// ECT has been seen, a Not-ECT data segment (likely a retransmission) is
+/// acknowledged at once too (Linux's "funny extension" in
+/// `__tcp_ecn_check_ce`).
 #[test]
 fn ce_is_echoed_with_ece_until_cwr() {
     run(
@@ -183,7 +207,9 @@ fn ce_is_echoed_with_ece_until_cwr() {
             0.400 < [ect0] W. 20001:21001(1000) ack 1 win 502
             0.400 > [noecn] . 1:1(0) ack 21001
             0.500 < [ect0] . 21001:22001(1000) ack 1 win 502
-            0.540 > [noecn] . 1:1(0) ack 22001",
+            0.540 > [noecn] . 1:1(0) ack 22001
+            0.600 < [noecn] . 22001:23001(1000) ack 1 win 502
+            0.600 > [noecn] . 1:1(0) ack 23001",
             quick = quick_acks_used_up()
         ),
     );

@@ -199,12 +199,13 @@ impl State {
             }
             _ => return None,
         };
-        let (max, probe) = (snd.max, snd.cc.probe);
+        let max = snd.max;
         let (seq, len, fin) = next_segment(snd, tcb, snd_buf(snd), now, cfg)?;
-        // RFC 3168 §6.1.2, §6.1.5: new data, not a retransmission or a
-        // zero-window probe, goes ECT(0) (`ecn.rs`).
-        let probed = probe && !snd.cc.probe;
-        let new_data = len > 0 && !seq.before(max) && !probed;
+        // RFC 3168 §6.1.2, §6.1.5: new data, not a retransmission, goes
+        // ECT(0) (`ecn.rs`). A zero-window probe counts as sent before
+        // it goes (`on_rto` moves SND.MAX past its byte), so it is not
+        // ECT either.
+        let new_data = len > 0 && !seq.before(max);
         let (ece, cwr, ect) = ecn::marks(tcb, new_data);
         let mss = smss(snd, tcb);
         let gso = if len > mss { mss.min(0xffff) as u16 } else { 0 };
