@@ -18,9 +18,8 @@
 //!   flight and no reduction is under way makes the sender reduce cwnd as
 //!   for a loss, without retransmitting: congestion control's
 //!   `on_congestion_event` sets ssthresh, the recovery mode becomes
-//!   [`Recovery::Cwr`] until the data
-//!   then outstanding is acknowledged (Linux `tcp_enter_cwr`, `TCP_CA_CWR`),
-//!   and PRR (RFC 6937, `send/prr.rs`, Linux `tcp_cwnd_reduction`) brings
+//!   [`Recovery::Cwr`] until the data then outstanding is acknowledged
+//!   (Linux `tcp_enter_cwr`, `TCP_CA_CWR`), and PRR (RFC 6937, `send/prr.rs`, Linux `tcp_cwnd_reduction`) brings
 //!   cwnd down on the ACKs that follow; at the end cwnd = ssthresh (Linux
 //!   `tcp_end_cwnd_reduction`). Further ECE in that window change nothing.
 //!   The next new data segment carries CWR (Linux `TCP_ECN_QUEUE_CWR`).
@@ -33,8 +32,9 @@
 //!   (likely a retransmission) also enters quick-ACK mode.
 //!
 //! The IP header's ECN field reaches the connection through
-//! [`State::on_segment_ecn`]; [`State::on_segment`] takes a segment as
-//! Not-ECT. The ECN marks of a segment to send are [`Reply::ece`],
+//! [`State::on_segment_ecn`]; [`State::on_segment`], for a caller that
+//! does not know the field, leaves the receiver's side of ECN out. The
+//! ECN marks of a segment to send are [`Reply::ece`],
 //! [`Reply::cwr`] and [`Reply::ect`].
 
 use crate::conn::recv::ack::AckOwed;
