@@ -175,7 +175,9 @@ fn conn_of(ep: &Endpoint<'_>, client: u8) -> Option<ConnId> {
         .map(|c| c.0)
 }
 
-fn frame(port: u16, tcp: &TcpRepr<'_>) -> Vec<u8> {
+/// A frame from the fuzzer's client on `port`, with `ecn` in the IP
+/// header's ECN field (RFC 3168: CE is 3).
+fn frame(port: u16, tcp: &TcpRepr<'_>, ecn: u8) -> Vec<u8> {
     let eth = EthernetRepr {
         src_addr: CLIENT_MAC,
         dst_addr: SERVER_MAC,
@@ -188,7 +190,7 @@ fn frame(port: u16, tcp: &TcpRepr<'_>) -> Vec<u8> {
         payload_len: tcp.buffer_len(),
         ttl: 64,
         dscp: 0,
-        ecn: 0,
+        ecn,
         ident: port,
         dont_frag: true,
         more_frags: false,
@@ -289,8 +291,10 @@ fuzz_target!(|steps: Vec<Step>| {
                     control,
                     push: flags & 0x08 != 0,
                     urgent: None,
-                    ece: false,
-                    cwr: false,
+                    // RFC 3168: ECE and CWR from the flags' top bits (a
+                    // SYN with both asks for ECN).
+                    ece: flags & 0x40 != 0,
+                    cwr: flags & 0x80 != 0,
                     window_len: window,
                     options: TcpOptions {
                         mss,
@@ -308,7 +312,9 @@ fuzz_target!(|steps: Vec<Step>| {
                     },
                     payload: &payload,
                 };
-                let f = frame(port, &tcp);
+                // The IP ECN field from the client byte's bits above the
+                // port's (0, Not-ECT, for the clients 0 to 7).
+                let f = frame(port, &tcp, (client >> 3) & 3);
                 ep.handle_frame(now, &f, ChecksumPolicy::Verify, &mut app);
                 clients[c].next = seq.wrapping_add(tcp.segment_len() as u32);
                 // Learn our sequence numbers from what the endpoint sent.

@@ -33,6 +33,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
+use tcpcore::conn::Ecn;
 use tcpcore::stack::OwnedStackStorage;
 use tcpcore::wire::{self, ChecksumPolicy, EthernetAddress, SackBlocks, TcpControl, Timestamps};
 use tcpcore::{
@@ -81,7 +82,8 @@ struct Knobs {
 
 #[derive(Arbitrary, Debug)]
 enum Mutation {
-    /// The control (none, SYN, FIN, RST), ACK present, PSH, URG, ECE, CWR.
+    /// The control (none, SYN, FIN, RST), ACK present, PSH, URG, ECE, CWR,
+    /// and CE in the IP header.
     Flags(u8),
     /// The sequence number moved (the payload cut to stay consistent).
     Seq(i32),
@@ -233,6 +235,9 @@ fn config(last: u8, port: u16, k: &Knobs) -> EndpointConfig {
             sack: k.sack,
             timestamps: k.timestamps,
             window_scale: k.window_scale,
+            // RFC 3168: both sides ask for ECN (a Flags mutation may take
+            // ECE and CWR off a SYN), so that ECT, CE, ECE and CWR flow.
+            ecn: Ecn::On,
             ..Config::default()
         },
     }
@@ -497,6 +502,10 @@ impl Harness<'_> {
                 tcp.urgent = (f & 16 != 0).then_some(1);
                 tcp.ece = f & 32 != 0;
                 tcp.cwr = f & 64 != 0;
+                if f & 128 != 0 {
+                    // A router on the way marks congestion (RFC 3168 §5).
+                    ip.ecn = 3;
+                }
             }
             Mutation::Seq(d) => {
                 tcp.seq_number = SeqNum::new(tcp.seq_number.get().wrapping_add(d as u32));

@@ -451,6 +451,17 @@ fn checksum_word(out: &mut String, p: &Palette, value: u16, ok: bool, csum: Csum
     }
 }
 
+/// The ECN field of a TOS byte as `tcpdump -v` names it after the TOS
+/// (`print-ip.c`: `tos 0x2,ECT(0)`): nothing for Not-ECT.
+fn ecn_name(tos: u8) -> &'static str {
+    match tos & 0x03 {
+        1 => ",ECT(1)",
+        2 => ",ECT(0)",
+        3 => ",CE",
+        _ => "",
+    }
+}
+
 fn verbose_ipv4(out: &mut String, p: &Palette, b: &[u8], csum: CsumNote) {
     let (
         Some(&vihl),
@@ -490,8 +501,9 @@ fn verbose_ipv4(out: &mut String, p: &Palette, b: &[u8], csum: CsumNote) {
     }
     let proto_name = if proto == PROTO_TCP { "TCP" } else { "other" };
     let head = format!(
-        "  IPv4      {src} > {dst}, version {}, hlen {hlen}, tos 0x{tos:02x}, length {total}, id {id}, flags [{}], offset {}, ttl {ttl}, proto {proto_name} ({proto}), ",
+        "  IPv4      {src} > {dst}, version {}, hlen {hlen}, tos 0x{tos:02x}{}, length {total}, id {id}, flags [{}], offset {}, ttl {ttl}, proto {proto_name} ({proto}), ",
         vihl >> 4,
+        ecn_name(tos),
         flags.join(","),
         (frag & 0x1fff) * 8
     );
@@ -699,6 +711,27 @@ RX frame, 74 bytes
         let mut s = String::new();
         verbose(&mut s, &Palette::new(false), "RX", &f, CsumNote::Plain);
         assert!(s.contains("(INVALID)"), "{s}");
+    }
+
+    /// The ECN field after the TOS, as `tcpdump -v` prints it (RFC 3168:
+    /// ECT(0) on our data, CE from a congested router); the one-line form
+    /// (`tcpdump -n -S`, no `-v`) does not show the TOS at all.
+    #[test]
+    fn verbose_names_the_ecn_field() {
+        for (tos, name) in [
+            (0x02, "tos 0x02,ECT(0),"),
+            (0x01, "tos 0x01,ECT(1),"),
+            (0xbb, "tos 0xbb,CE,"),
+        ] {
+            let mut f = syn_frame();
+            f[15] = tos;
+            let mut s = String::new();
+            verbose(&mut s, &Palette::new(false), "RX", &f, CsumNote::Plain);
+            assert!(s.contains(name), "{s}");
+            let mut s = String::new();
+            tcpdump_line(&mut s, &f);
+            assert!(!s.contains("tos"), "{s}");
+        }
     }
 
     #[test]

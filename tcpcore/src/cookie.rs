@@ -7,11 +7,13 @@
 //! 4-tuple, the period and the client's ISN. A cookie is accepted for two
 //! periods (64 to 128 seconds).
 //!
-//! What a cookie cannot hold is lost, as in Linux: the client's window scale
-//! and SACK-permitted are carried in the low 5 bits of our timestamp when the
+//! What a cookie cannot hold is lost, as in Linux: the client's window scale,
+//! SACK-permitted and whether ECN was accepted (RFC 3168, Linux
+//! `cookie_ecn_ok`) are carried in the low 6 bits of our timestamp when the
 //! client offered timestamps (and come back in its TSecr); without
-//! timestamps the SYN-ACK offers neither window scaling nor SACK, so such a
-//! connection has at most a 64 KiB window and no selective acknowledgments.
+//! timestamps the SYN-ACK offers neither window scaling nor SACK nor ECN, so
+//! such a connection has at most a 64 KiB window, no selective
+//! acknowledgments and no ECN.
 //! The MSS is rounded down to one of eight values.
 //!
 //! The MAC covers the client's ISN, which only a segment at ISN + 1 tells.
@@ -30,8 +32,10 @@ pub const MSS_TABLE: [u16; 8] = [536, 1200, 1360, 1400, 1440, 1460, 4312, 8960];
 /// Seconds per cookie period.
 const PERIOD_SECS: u64 = 64;
 /// The low bits of our TSval that carry the options.
-pub const TS_BITS: u32 = 5;
+pub const TS_BITS: u32 = 6;
 const TS_MASK: u32 = (1 << TS_BITS) - 1;
+/// ECN accepted, in the timestamp bits (Linux `TS_OPT_ECN`).
+const TS_ECN: u32 = 1 << 5;
 /// Window scale "none" in the timestamp bits.
 const NO_WSCALE: u32 = 15;
 
@@ -44,6 +48,9 @@ pub struct CookieOptions {
     pub window_scale: Option<u8>,
     /// The client offered SACK (known only with timestamps).
     pub sack_permitted: bool,
+    /// The client asked for ECN and the SYN-ACK accepted it (known only
+    /// with timestamps).
+    pub ecn: bool,
 }
 
 fn period(now: Instant) -> u32 {
@@ -70,10 +77,11 @@ pub fn make(
     SeqNum::new(((p & 31) << 27) | (index << 24) | mac(keyed, t, p, client_isn))
 }
 
-/// The timestamp bits carrying the client's window scale and SACK-permitted.
-pub fn ts_bits(window_scale: Option<u8>, sack_permitted: bool) -> u32 {
+/// The timestamp bits carrying the client's window scale, SACK-permitted,
+/// and whether the SYN-ACK accepted ECN.
+pub fn ts_bits(window_scale: Option<u8>, sack_permitted: bool, ecn: bool) -> u32 {
     let ws = window_scale.map_or(NO_WSCALE, |w| u32::from(w.min(14)));
-    (ws << 1) | u32::from(sack_permitted)
+    (ws << 1) | u32::from(sack_permitted) | if ecn { TS_ECN } else { 0 }
 }
 
 /// Our TSval for a cookie SYN-ACK: the connection's clock (`tsval`, which
@@ -116,18 +124,23 @@ pub fn check(
         return None;
     }
     let mss = MSS_TABLE[((cookie >> 24) & 7) as usize];
-    let (window_scale, sack_permitted) = match tsecr {
+    let (window_scale, sack_permitted, ecn) = match tsecr {
         Some(e) => {
             let bits = e & TS_MASK;
-            let ws = bits >> 1;
-            ((ws != NO_WSCALE).then_some(ws.min(14) as u8), bits & 1 == 1)
+            let ws = (bits >> 1) & 0xf;
+            (
+                (ws != NO_WSCALE).then_some(ws.min(14) as u8),
+                bits & 1 == 1,
+                bits & TS_ECN != 0,
+            )
         }
-        None => (None, false),
+        None => (None, false, false),
     };
     Some(CookieOptions {
         mss,
         window_scale,
         sack_permitted,
+        ecn,
     })
 }
 
@@ -151,7 +164,7 @@ mod tests {
         let now = Instant::from_micros(1_000_000_000);
         let isn = SeqNum::new(777);
         let c = make(&k, &tuple(), isn, Some(1460), now);
-        let bits = ts_bits(Some(7), true);
+        let bits = ts_bits(Some(7), true, true);
         let ok = check(
             &k,
             &tuple(),
@@ -166,12 +179,17 @@ mod tests {
             CookieOptions {
                 mss: 1460,
                 window_scale: Some(7),
-                sack_permitted: true
+                sack_permitted: true,
+                ecn: true,
             }
         );
-        // Without timestamps: no window scale, no SACK.
+        // Without timestamps: no window scale, no SACK, no ECN.
         let plain = check(&k, &tuple(), isn + 1, c + 1, None, now).unwrap();
         assert_eq!(plain.window_scale, None);
+        assert!(!plain.ecn);
+        let bits = ts_bits(None, false, false);
+        let no_ecn = check(&k, &tuple(), isn + 1, c + 1, Some(ts_value(1, bits)), now);
+        assert_eq!(no_ecn.map(|o| (o.window_scale, o.ecn)), Some((None, false)));
         // A minute later it still holds; after two periods it does not.
         let later = Instant::from_micros(now.as_micros() + 64_000_000);
         assert!(check(&k, &tuple(), isn + 1, c + 1, None, later).is_some());
@@ -202,9 +220,9 @@ mod tests {
             536
         );
         for tsval in [0u32, 31, 32, 1000, u32::MAX] {
-            let v = ts_value(tsval, 0b10101);
+            let v = ts_value(tsval, 0b110101);
             assert!((tsval.wrapping_sub(v) as i32) > 0, "{tsval} -> {v}");
-            assert_eq!(v & TS_MASK, 0b10101);
+            assert_eq!(v & TS_MASK, 0b110101);
         }
     }
 }

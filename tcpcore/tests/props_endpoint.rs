@@ -99,7 +99,7 @@ proptest! {
                         sack: if sack { vec![(1, 2)] } else { vec![] },
                         ..OptSpec::default()
                     });
-                    let seg = Seg { flags: flags_str(flags), seq, len: len as u32, ack: Some(ack_rel).filter(|_| flags & 0x10 != 0), win: Some(win), options };
+                    let seg = Seg { flags: flags_str(flags), seq, len: len as u32, ack: Some(ack_rel).filter(|_| flags & 0x10 != 0), win: Some(win), options, ecn: Some(win as u8 & 3) };
                     let f = h.frame_for(&seg);
                     h.send(&f);
                     last_frame = f;

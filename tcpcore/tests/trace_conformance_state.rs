@@ -120,6 +120,7 @@ fn window_closes_to_zero(rx: usize, shift: u8) {
                 ack: Some(1),
                 win: Some(502),
                 options: None,
+                ecn: None,
             });
             h.send(&f);
             nxt += len;
@@ -160,6 +161,7 @@ fn window_closes_to_zero(rx: usize, shift: u8) {
             ack: Some(1),
             win: Some(502),
             options: None,
+            ecn: None,
         });
         h.send(&f);
         t += 0.05;

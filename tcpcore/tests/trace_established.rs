@@ -391,6 +391,7 @@ fn bad_checksum_dropped() {
         ack: Some(1),
         win: Some(502),
         options: None,
+        ecn: None,
     });
     let last = f.len() - 1;
     f[last] ^= 0xff;

@@ -24,6 +24,11 @@ const VNET_HDR_LEN: usize = 10;
 const VNET_NEEDS_CSUM: u8 = 1;
 /// `VIRTIO_NET_HDR_GSO_TCPV4`.
 const VNET_GSO_TCPV4: u8 = 1;
+/// `VIRTIO_NET_HDR_GSO_ECN`: the segment has CWR, which only the first of
+/// the pieces keeps (Linux `SKB_GSO_TCP_ECN`, `tcp_gso_segment`).
+const VNET_GSO_ECN: u8 = 0x80;
+/// The CWR bit of the TCP flags byte.
+const TCP_CWR: u8 = 0x80;
 
 /// A `virtio_net_hdr` (host byte order, as the packet socket expects on a
 /// little-endian host).
@@ -87,9 +92,10 @@ impl RawSocket {
         if frame.len() > MAX_FRAME || hdr_len > frame.len() {
             return Err(bad());
         }
+        let cwr = frame.get(14 + ihl + 13).is_some_and(|f| f & TCP_CWR != 0);
         let h = vnet_hdr(
             VNET_NEEDS_CSUM,
-            VNET_GSO_TCPV4,
+            VNET_GSO_TCPV4 | if cwr { VNET_GSO_ECN } else { 0 },
             hdr_len as u16,
             gso_size,
             (14 + ihl) as u16,

@@ -4,8 +4,8 @@
 //! through these accessors, each named after its field.
 
 use crate::conn::{
-    Congestion, FinWait2, HalfClosed, Open, RecvClosed, RecvHalf, Rtx, SendHalf, SynReceived,
-    SynSent, Tcb, TimeWait, TimerTable, TsState,
+    Congestion, EcnState, FinWait2, HalfClosed, Open, RecvClosed, RecvHalf, Rtx, SendHalf,
+    SynReceived, SynSent, Tcb, TimeWait, TimerTable, TsState,
 };
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
@@ -52,6 +52,8 @@ getters!(Tcb {
     &rtx: Rtx,
     /// The connection's timers.
     &timers: TimerTable,
+    /// ECN (RFC 3168) state.
+    ecn: EcnState,
 });
 
 getters!(Rtx {

@@ -1,5 +1,6 @@
 //! Tunables of a connection, with defaults close to Linux's.
 
+use crate::conn::ecn::Ecn;
 use crate::time::Duration;
 
 /// What a connection may do and how long it waits. One `Config` is shared by
@@ -95,6 +96,10 @@ pub struct Config {
     /// probing once this long has passed without an answer. `None` (or zero,
     /// as for Linux): off.
     pub user_timeout: Option<Duration>,
+    /// Explicit Congestion Notification (RFC 3168): accepted when the peer
+    /// asks for it, not asked for on our active opens (Linux's default
+    /// `tcp_ecn = 2`), unless [`Ecn::On`]; see [`Ecn`].
+    pub ecn: Ecn,
 }
 
 /// A congestion-control algorithm ([`Config::congestion_control`]).
@@ -174,6 +179,7 @@ impl Default for Config {
             congestion_control: CongestionControl::Cubic,
             keepalive: None,
             user_timeout: None,
+            ecn: Ecn::Passive,
         }
     }
 }

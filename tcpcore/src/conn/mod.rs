@@ -46,11 +46,13 @@
 //! | §3.8 timers (RFC 6298, RFC 8985 §7.2, §3.10.8): one [`Timer`] enum, a [`TimerTable`] per connection | `timers.rs` | [`State::on_timeout`], [`State::poll_timeout`] |
 //! | RFC 1122 §4.2.3.6 keep-alive (Linux `tcp_keepalive_timer`), RFC 5482 user timeout | `keepalive.rs`, `send/rto.rs` | [`Config::keepalive`], [`Config::user_timeout`] |
 //! | §3.10.4 CLOSE, §3.10.5 ABORT | `close.rs` | [`State::close`], [`State::abort`] |
+//! | RFC 3168 §6.1 ECN: negotiation, ECT(0) on new data, ECE and CWR (Linux `tcp_ecn = 2`) | `ecn.rs` | [`State::on_segment_ecn`], [`Config::ecn`], [`Ecn`] |
 
 mod access;
 mod arrive;
 mod close;
 mod config;
+pub mod ecn;
 mod keepalive;
 mod recv;
 pub mod send;
@@ -59,6 +61,7 @@ mod timers;
 
 pub use arrive::acceptable;
 pub use config::{Config, CongestionControl, KeepAlive};
+pub use ecn::{Ecn, EcnState, IpEcn};
 pub use recv::{Insert, RecvBuffer, RecvRanges, MAX_RANGES};
 pub use send::Congestion;
 pub use state::{
@@ -108,6 +111,14 @@ pub struct Reply {
     pub window: u16,
     /// Options to carry.
     pub options: TcpOptions,
+    /// The ECE flag (RFC 3168 §6.1.3: congestion seen, the peer's CWR
+    /// awaited; on a SYN-ACK, ECN accepted).
+    pub ece: bool,
+    /// The CWR flag (RFC 3168 §6.1.2: the window was reduced).
+    pub cwr: bool,
+    /// Send with ECT(0) in the IP header's ECN field (RFC 3168 §6.1.2:
+    /// new data of a connection that negotiated ECN).
+    pub ect: bool,
 }
 
 impl Reply {
@@ -122,8 +133,8 @@ impl Reply {
             control: self.control,
             push: self.push,
             urgent: None,
-            ece: false,
-            cwr: false,
+            ece: self.ece,
+            cwr: self.cwr,
             window_len: self.window,
             options: self.options,
             payload,
@@ -140,6 +151,9 @@ impl Reply {
             control: TcpControl::Rst,
             window: 0,
             options: TcpOptions::default(),
+            ece: false,
+            cwr: false,
+            ect: false,
         }
     }
 }

@@ -11,6 +11,7 @@
 //! [`State`] methods below.
 
 use crate::conn::keepalive::ConnOptions;
+use crate::conn::ecn::EcnState;
 use crate::conn::recv::ack::AckOwed;
 use crate::conn::recv::quickack::QuickAck;
 use crate::conn::send::WriteEnds;
@@ -52,11 +53,14 @@ pub struct Tcb {
     pub(crate) ka_probes: u8,
     /// Keep-alive and user timeout of this connection (`keepalive.rs`).
     pub(crate) opts: ConnOptions,
+    /// ECN (RFC 3168): negotiated, and the ECE and CWR owed (`ecn.rs`).
+    pub(crate) ecn: EcnState,
 }
 
 impl Tcb {
     /// A fresh TCB: no RTT sample yet (RFC 6298 §2.1: the initial RTO),
-    /// no timer armed, no ACK owed, a full challenge-ACK budget from `now`.
+    /// no timer armed, no ACK owed, a full challenge-ACK budget from `now`,
+    /// ECN off.
     pub(crate) fn new(
         ts: Option<TsState>,
         sack: bool,
@@ -74,6 +78,7 @@ impl Tcb {
             ack_owed: AckOwed::No,
             ka_probes: 0,
             opts: ConnOptions::new(cfg),
+            ecn: EcnState::OFF,
         }
     }
 }
@@ -226,6 +231,8 @@ pub struct SynSent {
     pub(crate) timers: TimerTable,
     /// Keep-alive and user timeout, for the TCB (`keepalive.rs`).
     pub(crate) opts: ConnOptions,
+    /// The SYN asked for ECN (RFC 3168 §6.1.1, [`Ecn::On`](crate::conn::Ecn::On)).
+    pub(crate) ecn: bool,
 }
 
 /// SYN-RECEIVED: our SYN-ACK is out, the peer's ACK not yet in.

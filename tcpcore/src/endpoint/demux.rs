@@ -5,7 +5,7 @@
 //! own or the any-port one, `endpoint/listeners.rs`), or answered with the
 //! reset of a closed port.
 
-use crate::conn::{reset_for, SegmentDrop};
+use crate::conn::{reset_for, IpEcn, SegmentDrop};
 use crate::isn::FourTuple;
 use crate::time::Instant;
 use crate::wire::{
@@ -104,10 +104,12 @@ impl Endpoint<'_> {
         if let Err(why) = self.screen(eth, ip, found.is_some() || listened) {
             return self.drop_frame(why);
         }
+        // RFC 3168: the IP header's ECN field goes with the segment.
+        let ecn = IpEcn::from_bits(ip.ecn);
         match found {
-            Some(i) => self.segment_for_conn(i, now, eth.src_addr, &tuple, tcp, io),
+            Some(i) => self.segment_for_conn(i, now, eth.src_addr, &tuple, tcp, ecn, io),
             None if !listened => self.closed_port(&tuple, eth.src_addr, tcp, io),
-            None => self.listen_segment(now, eth.src_addr, &tuple, tcp, None, io),
+            None => self.listen_segment(now, eth.src_addr, &tuple, tcp, ecn, None, io),
         }
     }
 
@@ -166,7 +168,9 @@ impl Endpoint<'_> {
 
     /// A segment for the connection in slot `i`: its transition is carried
     /// out, or, for a SYN that opens a new incarnation from TIME-WAIT, the
-    /// old one ends and LISTEN takes the SYN.
+    /// old one ends and LISTEN takes the SYN. `ecn`: the IP header's ECN
+    /// field.
+    #[allow(clippy::too_many_arguments)]
     fn segment_for_conn<I: Io>(
         &mut self,
         i: u32,
@@ -174,6 +178,7 @@ impl Endpoint<'_> {
         mac: EthernetAddress,
         tuple: &FourTuple,
         tcp: &TcpRepr<'_>,
+        ecn: IpEcn,
         io: &mut I,
     ) {
         if self.accept_overflow(i, tcp) {
@@ -185,7 +190,7 @@ impl Endpoint<'_> {
             return;
         };
         let before = conn.state;
-        let t = before.on_segment(tcp, now, &cfg, &mut rx);
+        let t = before.on_segment_ecn(tcp, ecn, now, &cfg, &mut rx);
         // Only a segment the connection took (not one dropped as out of
         // window, PAWS-old or with a bad ACK, which anyone who knows
         // the 4-tuple can send) shows that the peer is there and where
@@ -222,7 +227,7 @@ impl Endpoint<'_> {
             // A new incarnation from TIME-WAIT (RFC 6191): the old one
             // ends, and the SYN goes to LISTEN.
             self.end_time_wait(i, now, io);
-            return self.listen_segment(now, mac, tuple, tcp, Some(iss), io);
+            return self.listen_segment(now, mac, tuple, tcp, ecn, Some(iss), io);
         }
         self.apply(i, before.name(), &t, now, io);
     }

@@ -7,7 +7,7 @@
 
 use core::net::Ipv4Addr;
 
-use crate::conn::{reset_for, State, StateName};
+use crate::conn::{ecn, reset_for, IpEcn, State, StateName};
 use crate::cookie;
 use crate::isn::FourTuple;
 use crate::seq::SeqNum;
@@ -20,13 +20,16 @@ use super::{AppEvent, Conn, ConnId, DropReason, Endpoint, Io, NIL};
 impl Endpoint<'_> {
     /// A segment for no connection, to a port with a listener: LISTEN (RFC
     /// 9293 §3.10.7.2). `iss` is the ISS to use when it opens a new
-    /// incarnation of a connection that was in TIME-WAIT.
+    /// incarnation of a connection that was in TIME-WAIT; `ecn` is the IP
+    /// header's ECN field.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn listen_segment<I: Io>(
         &mut self,
         now: Instant,
         mac: EthernetAddress,
         tuple: &FourTuple,
         tcp: &TcpRepr<'_>,
+        ecn: IpEcn,
         iss: Option<SeqNum>,
         io: &mut I,
     ) {
@@ -60,7 +63,9 @@ impl Endpoint<'_> {
             // discards them too.)
             return self.drop_frame(DropReason::NoConnection);
         }
-        self.open(now, mac, tuple, tcp, iss, io);
+        // RFC 3168 §6.1.1: whether the SYN asks for ECN (`conn/ecn.rs`).
+        let syn = ecn::syn_as_offered(tcp, ecn);
+        self.open(now, mac, tuple, &syn, iss, io);
     }
 
     /// While SYN cookies are out, an ACK (with no other control) may bring
@@ -177,10 +182,13 @@ impl Endpoint<'_> {
         let iss = cookie::make(&self.keyed, tuple, syn.seq_number, syn.options.mss, now);
         let mut syn = *syn;
         let with_ts = self.cfg.conn.timestamps && syn.options.timestamps.is_some();
-        let bits = cookie::ts_bits(syn.options.window_scale, syn.options.sack_permitted);
         if !with_ts {
             syn.options.window_scale = None;
             syn.options.sack_permitted = false;
+            // Linux tcp_conn_request: "if (!tmp_opt.tstamp_ok)
+            // inet_rsk(req)->ecn_ok = 0" -- the cookie cannot carry it.
+            syn.ece = false;
+            syn.cwr = false;
         }
         let t = State::accept(
             &syn,
@@ -191,6 +199,8 @@ impl Endpoint<'_> {
             self.bufs,
         );
         if let Some(mut r) = t.replies.first().copied() {
+            // The SYN-ACK's ECE says ECN was accepted (Linux cookie_ecn_ok).
+            let bits = cookie::ts_bits(syn.options.window_scale, syn.options.sack_permitted, r.ece);
             if let Some(ts) = r.options.timestamps.as_mut() {
                 ts.tsval = cookie::ts_value(ts.tsval, bits);
             }
@@ -290,6 +300,9 @@ fn cookie_syn<'a>(ack: &TcpRepr<'a>, opts: cookie::CookieOptions) -> TcpRepr<'a>
                 tsecr: 0,
             }),
         },
+        // RFC 3168 §6.1.1: the SYN asked for ECN, and it was accepted.
+        ece: opts.ecn,
+        cwr: opts.ecn,
         ..*ack
     }
 }

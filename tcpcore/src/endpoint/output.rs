@@ -3,7 +3,7 @@
 //! connection's data and FIN go out as its windows allow; ACK batching
 //! holds pure ACKs until [`Endpoint::flush_acks`].
 
-use crate::conn::{send, Reply};
+use crate::conn::{send, IpEcn, Reply};
 use crate::isn::FourTuple;
 use crate::time::Instant;
 use crate::wire::{
@@ -178,7 +178,8 @@ impl Out<'_> {
             payload_len: tcp.buffer_len(),
             ttl: 64,
             dscp: 0,
-            ecn: 0,
+            // RFC 3168 §6.1.2: ECT(0) on the segments the connection says.
+            ecn: if r.ect { IpEcn::Ect0.bits() } else { 0 },
             ident: *self.ident,
             dont_frag: true,
             more_frags: false,

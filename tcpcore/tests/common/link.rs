@@ -16,6 +16,11 @@ pub const SERVER_PORT: u16 = 3000;
 
 /// A TCP frame from `CLIENT_IP` to `SERVER_IP`.
 pub fn client_frame(tcp: &TcpRepr<'_>) -> Vec<u8> {
+    client_frame_ecn(tcp, 0)
+}
+
+/// [`client_frame`] with `ecn` in the IP header's ECN field.
+pub fn client_frame_ecn(tcp: &TcpRepr<'_>, ecn: u8) -> Vec<u8> {
     let eth = EthernetRepr {
         src_addr: CLIENT_MAC,
         dst_addr: SERVER_MAC,
@@ -28,7 +33,7 @@ pub fn client_frame(tcp: &TcpRepr<'_>) -> Vec<u8> {
         payload_len: tcp.buffer_len(),
         ttl: 64,
         dscp: 0,
-        ecn: 0,
+        ecn,
         ident: 1,
         dont_frag: true,
         more_frags: false,

@@ -34,6 +34,10 @@
 //! `connect` (an active open from `Harness::local_port` to the client),
 //! `app-send N` (queue N bytes to send), `app-echo` (move what was received
 //! and not taken into the send buffer: `Endpoint::echo`).
+//!
+//! The IP header's ECN field, as packetdrill writes it, before the flags:
+//! `[noecn]`, `[ect0]`, `[ect1]`, `[ce]`; set on an incoming segment
+//! (Not-ECT when left out), checked on an outgoing one when given.
 
 #![allow(dead_code)]
 
@@ -159,6 +163,8 @@ pub struct Seg {
     pub ack: Option<u32>,
     pub win: Option<u16>,
     pub options: Option<OptSpec>,
+    /// The IP header's ECN field (`[ect0]` ...), when written.
+    pub ecn: Option<u8>,
 }
 
 /// Options as written in a script; `ts_val: None` with `ts` set means `*`.
@@ -214,7 +220,17 @@ fn parse_seg(rest: &str) -> Seg {
         }
         None => (rest, None),
     };
-    let w: Vec<&str> = head.split_whitespace().collect();
+    let mut w: Vec<&str> = head.split_whitespace().collect();
+    let ecn = match w[0] {
+        "[noecn]" => Some(0),
+        "[ect1]" => Some(1),
+        "[ect0]" => Some(2),
+        "[ce]" => Some(3),
+        _ => None,
+    };
+    if ecn.is_some() {
+        w.remove(0);
+    }
     let flags = w[0].to_string();
     let (range, len) = w[1].split_once('(').expect("seq:end(len)");
     let len: u32 = len.trim_end_matches(')').parse().unwrap();
@@ -224,6 +240,7 @@ fn parse_seg(rest: &str) -> Seg {
         seq,
         len,
         options: opts,
+        ecn,
         ..Seg::default()
     };
     let mut i = 2;
@@ -400,7 +417,7 @@ impl Harness {
             options,
             payload: &payload,
         };
-        client_frame(&tcp)
+        client_frame_ecn(&tcp, s.ecn.unwrap_or(0))
     }
 
     /// Our sequence number `rel` relative to the ISS.
@@ -466,6 +483,9 @@ impl Harness {
         }
         if let Some(w) = want.win {
             assert_eq!(tcp.window_len, w, "`{line}`: window");
+        }
+        if let Some(e) = want.ecn {
+            assert_eq!(ip.ecn, e, "`{line}`: IP ECN field");
         }
         if let Some(o) = &want.options {
             let got = &tcp.options;

@@ -9,6 +9,7 @@ use crate::conn::arrive::steps::{
 };
 use crate::conn::arrive::synchronized::after_ack;
 use crate::conn::close::rst_ts;
+use crate::conn::ecn;
 use crate::conn::recv::quickack::QuickAck;
 use crate::conn::send::{arm, rtt_sample, WriteEnds};
 use crate::conn::state::{ts_now, ts_option, OpenKind};
@@ -102,6 +103,8 @@ impl State {
             close_queued: false,
             simultaneous: false,
         };
+        // RFC 3168 §6.1.1: ECN when the SYN asks for it and we allow it.
+        s.tcb.ecn = ecn::accept_syn(syn, cfg);
         let reply = syn_ack(&mut s, now, cfg);
         arm(&mut s.tcb.rtx, &mut s.tcb.timers, now, cfg);
         let mut t = Transition::new(State::SynReceived(s));
@@ -132,6 +135,11 @@ pub(crate) fn syn_ack(s: &mut SynReceived, now: Instant, cfg: &Config) -> Reply 
         control: TcpControl::Syn,
         window,
         options,
+        // RFC 3168 §6.1.1: an ECN-setup SYN-ACK has ECE, not CWR, and is
+        // never ECT.
+        ece: tcb.ecn.negotiated(),
+        cwr: false,
+        ect: false,
     }
 }
 

@@ -28,6 +28,7 @@ use core::ops::ControlFlow;
 use crate::conn::arrive::steps::{stopped, third_security, Step, Stop};
 use crate::conn::arrive::synchronized::after_ack;
 use crate::conn::keepalive::ConnOptions;
+use crate::conn::ecn;
 use crate::conn::recv::ack::AckOwed;
 use crate::conn::recv::quickack::QuickAck;
 use crate::conn::send::{self, rtt_sample, rtt_update, WriteEnds};
@@ -71,6 +72,7 @@ impl State {
             rtx: Rtx::new(now, cfg),
             timers: TimerTable::new(),
             opts: ConnOptions::new(cfg),
+            ecn: ecn::request(cfg),
         };
         send::arm(&mut s.rtx, &mut s.timers, now, cfg);
         let syn = syn(&s, now, cfg);
@@ -116,6 +118,10 @@ pub(crate) fn syn(s: &SynSent, now: Instant, cfg: &Config) -> Reply {
                 tsecr: 0,
             }),
         },
+        // RFC 3168 §6.1.1: an ECN-setup SYN; never ECT.
+        ece: ecn::syn_setup(s.ecn, s.rtx.retries),
+        cwr: ecn::syn_setup(s.ecn, s.rtx.retries),
+        ect: false,
     }
 }
 
@@ -243,7 +249,7 @@ fn simultaneous_open<'a>(
         rx: s.rcv_cap as usize,
         tx: s.snd_buf as usize,
     };
-    let mut syn = *seg;
+    let mut syn = ecn::simultaneous_syn(s.ecn, seg);
     syn.payload = &[];
     let off = s.ts_offset.unwrap_or(0);
     let accepted = State::accept(&syn, s.iss, off, now, cfg, bufs);
@@ -321,6 +327,8 @@ fn synchronize(s: SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Ope
         ack_owed: AckOwed::No,
         ka_probes: 0,
         opts: s.opts,
+        // RFC 3168 §6.1.1: the SYN-ACK's answer to our SYN.
+        ecn: ecn::on_syn_ack(s.ecn, seg),
     };
     let retried = handshake_rtt(&mut tcb, seg, now, cfg);
     let snd = send_half(&s, seg, &n, retried, cfg);

@@ -4,6 +4,7 @@
 //! ACK policy (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2: delayed ACKs, an ACK
 //! for every second full-sized segment, quick ACKs: `quickack.rs`).
 
+use crate::conn::ecn;
 use crate::conn::recv::{dsack, sws};
 use crate::conn::state::ts_option;
 use crate::conn::Timer;
@@ -106,6 +107,8 @@ pub(crate) fn make_ack(
     }
     rcv.unacked = 0;
     tcb.timers.clear(Timer::DelayedAck);
+    // RFC 3168 §6.1.4: a pure ACK is Not-ECT; it carries ECE while owed.
+    let (ece, _, _) = ecn::marks(tcb, false);
     Reply {
         seq: snd_nxt,
         len: 0,
@@ -115,6 +118,9 @@ pub(crate) fn make_ack(
         control: TcpControl::None,
         window,
         options,
+        ece,
+        cwr: false,
+        ect: false,
     }
 }
 
@@ -138,6 +144,7 @@ pub(crate) fn make_ack_closed(
 ) -> Reply {
     tcb.last_ack_sent = rcv.nxt;
     tcb.ack_owed = AckOwed::No;
+    let (ece, _, _) = ecn::marks(tcb, false);
     Reply {
         seq: snd_nxt,
         len: 0,
@@ -150,6 +157,9 @@ pub(crate) fn make_ack_closed(
             timestamps: ts_option(tcb.ts, now),
             ..TcpOptions::default()
         },
+        ece,
+        cwr: false,
+        ect: false,
     }
 }
 

@@ -89,7 +89,7 @@ impl QuickAck {
         self.measure(seg);
         if !self.started {
             self.started = true;
-            self.incr(rcv_wnd);
+            self.incr(rcv_wnd, MAX_QUICKACKS);
         }
     }
 
@@ -118,21 +118,26 @@ impl QuickAck {
     }
 
     /// Linux `tcp_incr_quickack`: at least as many quick ACKs as half the
-    /// window has full-sized segments (2 when it has none), at most
-    /// [`MAX_QUICKACKS`].
-    fn incr(&mut self, rcv_wnd: u32) {
+    /// window has full-sized segments (2 when it has none), at most `max`.
+    fn incr(&mut self, rcv_wnd: u32, max: u8) {
         let mut n = rcv_wnd / (2 * self.rcv_mss()).max(1);
         if n == 0 {
             n = 2;
         }
-        let n = n.min(u32::from(MAX_QUICKACKS)) as u8;
+        let n = n.min(u32::from(max)) as u8;
         self.quick = self.quick.max(n);
     }
 
     /// Linux `tcp_enter_quickack_mode`: the peer must learn of what arrived
     /// fast (out-of-order data, a duplicate).
     pub(crate) fn enter(&mut self, rcv_wnd: u32) {
-        self.incr(rcv_wnd);
+        self.incr(rcv_wnd, MAX_QUICKACKS);
+    }
+
+    /// Linux `tcp_enter_quickack_mode(sk, max)` with a smaller bound: two
+    /// quick ACKs after a CE mark (`conn/ecn.rs`).
+    pub(crate) fn enter_at_most(&mut self, rcv_wnd: u32, max: u8) {
+        self.incr(rcv_wnd, max);
     }
 
     /// An ACK of new data went out (Linux `tcp_dec_quickack_mode`).

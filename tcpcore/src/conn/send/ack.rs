@@ -12,7 +12,7 @@ use super::cc::smss;
 use super::rto::{backed_off, rtt_update, ts_rtt_sample};
 use super::tlp::{arm_pto, dsack_covers, tlp_dupack};
 use super::{prr, recovery};
-use crate::conn::{Config, SendHalf, Tcb, Timer};
+use crate::conn::{ecn, Config, SendHalf, Tcb, Timer};
 
 /// What an acceptable ACK did to the send half.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +34,9 @@ pub fn on_ack(
 ) -> AckEffect {
     let mss = smss(snd, tcb);
     let wnd = u32::from(seg.window_len) << snd.wscale;
+    // RFC 3168 §6.1.2: the end of an ECN reduction, or an ECE that
+    // begins one (`ecn.rs`).
+    ecn::on_ack(snd, tcb, seg, ack, mss);
     let mut acked = 0;
     let prior_una = snd.una;
     // RFC 6937 DeliveredData: SND.UNA's advance plus the change in the

@@ -68,6 +68,7 @@ pub use tlp::on_pto;
 
 pub(crate) use rto::{arm, rtt_sample};
 
+use crate::conn::ecn;
 use crate::conn::recv::ack::{advertise, poll_ack, sack_for, AckOwed};
 use crate::conn::state::ts_option;
 use crate::conn::{Config, RecvRanges, Reply, SendHalf, State, Timer};
@@ -198,7 +199,14 @@ impl State {
             }
             _ => return None,
         };
+        let max = snd.max;
         let (seq, len, fin) = next_segment(snd, tcb, snd_buf(snd), now, cfg)?;
+        // RFC 3168 §6.1.2, §6.1.5: new data, not a retransmission, goes
+        // ECT(0) (`ecn.rs`). A zero-window probe counts as sent before
+        // it goes (`on_rto` moves SND.MAX past its byte), so it is not
+        // ECT either.
+        let new_data = len > 0 && !seq.before(max);
+        let (ece, cwr, ect) = ecn::marks(tcb, new_data);
         let mss = smss(snd, tcb);
         let gso = if len > mss { mss.min(0xffff) as u16 } else { 0 };
         let (rcv_nxt, window) = match rcv {
@@ -249,6 +257,9 @@ impl State {
             },
             window,
             options,
+            ece,
+            cwr,
+            ect,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Proportional Rate Reduction (RFC 6937) for the window during fast
 //! recovery, with SACK ([`Recovery::SackRecovery`]) or without
-//! ([`Recovery::FastRecovery`]), as Linux `tcp_cwnd_reduction` (PRR-SSRB,
+//! ([`Recovery::FastRecovery`]), and during an ECN reduction
+//! ([`Recovery::Cwr`], RFC 3168 §6.1.2), as Linux `tcp_cwnd_reduction` (PRR-SSRB,
 //! Linux's default since 3.2).
 //!
 //! RFC 6937 §3: at the start of recovery `prr_delivered = prr_out = 0` and
@@ -102,7 +103,7 @@ impl Prr {
 /// cumulatively or newly SACKed; `una_advanced`: it moved SND.UNA. Sets
 /// cwnd = pipe + sndcnt. Call after the scoreboard took the ACK's blocks.
 pub(crate) fn on_ack(snd: &mut SendHalf, delivered: u32, una_advanced: bool, mss: u32) {
-    if !snd.cc.recovery.in_fast_recovery() {
+    if !snd.cc.recovery.in_cwnd_reduction() {
         return;
     }
     // Linux: "if (newly_acked_sacked <= 0) return" -- except on the ACK
@@ -146,7 +147,7 @@ pub(crate) fn on_ack(snd: &mut SendHalf, delivered: u32, una_advanced: bool, mss
 /// (data sent)` (Linux `tcp_event_data_sent` / `tcp_retransmit_skb`,
 /// `tp->prr_out += pcount`).
 pub(crate) fn on_sent(cc: &mut Congestion, bytes: u32) {
-    if cc.recovery.in_fast_recovery() {
+    if cc.recovery.in_cwnd_reduction() {
         cc.prr.out = cc.prr.out.saturating_add(bytes);
     }
 }

@@ -50,6 +50,13 @@ pub enum Recovery {
         /// RFC 6582 §4 `recover`.
         recover: SeqNum,
     },
+    /// RFC 3168 §6.1.2: the peer echoed congestion (ECE); cwnd comes down
+    /// by PRR as in fast recovery, with nothing retransmitted, until
+    /// `recover` (SND.NXT then) is passed (Linux `TCP_CA_CWR`; `ecn.rs`).
+    Cwr {
+        /// Linux `high_seq`.
+        recover: SeqNum,
+    },
 }
 
 impl Recovery {
@@ -59,8 +66,14 @@ impl Recovery {
             Recovery::FastRecovery { recover } | Recovery::SackRecovery { recover } => {
                 Some(recover)
             }
-            Recovery::Open | Recovery::Loss { .. } => None,
+            Recovery::Open | Recovery::Loss { .. } | Recovery::Cwr { .. } => None,
         }
+    }
+
+    /// cwnd is being reduced by PRR: fast recovery or an ECN reduction
+    /// (Linux `tcp_in_cwnd_reduction`).
+    pub const fn in_cwnd_reduction(&self) -> bool {
+        matches!(self, Recovery::Cwr { .. }) || self.in_fast_recovery()
     }
 
     /// In fast recovery (NewReno or SACK-based).
@@ -222,6 +235,8 @@ pub(crate) fn on_new_ack(snd: &mut SendHalf, ack: SeqNum, acked: u32, mss: u32, 
             cc.reno_sacked = 0;
             cc.cc.on_ack(acked, mss, now);
         }
+        // An ECN reduction: PRR's cwnd, no growth (`ecn.rs` ends it).
+        Recovery::Cwr { .. } => cc.reno_sacked = 0,
     }
     cc.dupacks = 0;
 }
@@ -257,16 +272,21 @@ pub(crate) fn enter_recovery(snd: &mut SendHalf, tcb: &mut Tcb, mss: u32) {
             snd.cc.recovery = Recovery::Open;
         }
     }
-    if snd.cc.recovery == Recovery::Open
+    let cwr = matches!(snd.cc.recovery, Recovery::Cwr { .. });
+    if (snd.cc.recovery == Recovery::Open || cwr)
         && snd.nxt != snd.una
         && (snd.cc.dupacks >= DUP_THRESH || sack_loss)
     {
         let cc = &mut snd.cc;
         let flight = snd.nxt - snd.una;
-        cc.cc.on_congestion_event(flight, mss);
         // RFC 6937 §3 (Linux tcp_init_cwnd_reduction): PRR begins; cwnd
-        // is left to `prr::on_ack`, for this ACK too.
-        cc.prr = Prr::start(flight);
+        // is left to `prr::on_ack`, for this ACK too. From an ECN
+        // reduction the window is not cut again (Linux
+        // tcp_enter_recovery: not when tcp_in_cwnd_reduction).
+        if !cwr {
+            cc.cc.on_congestion_event(flight, mss);
+            cc.prr = Prr::start(flight);
+        }
         if cc.sacked.is_empty() {
             cc.recovery = Recovery::FastRecovery { recover: snd.nxt };
         } else {
