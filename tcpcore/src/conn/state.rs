@@ -10,8 +10,8 @@
 //! through accessors named after them (`access.rs`) and through the
 //! [`State`] methods below.
 
-use crate::conn::keepalive::ConnOptions;
 use crate::conn::ecn::EcnState;
+use crate::conn::keepalive::ConnOptions;
 use crate::conn::recv::ack::AckOwed;
 use crate::conn::recv::quickack::QuickAck;
 use crate::conn::send::WriteEnds;

@@ -27,8 +27,8 @@ use core::ops::ControlFlow;
 
 use crate::conn::arrive::steps::{stopped, third_security, Step, Stop};
 use crate::conn::arrive::synchronized::after_ack;
-use crate::conn::keepalive::ConnOptions;
 use crate::conn::ecn;
+use crate::conn::keepalive::ConnOptions;
 use crate::conn::recv::ack::AckOwed;
 use crate::conn::recv::quickack::QuickAck;
 use crate::conn::send::{self, rtt_sample, rtt_update, WriteEnds};
