@@ -119,8 +119,9 @@ fn on_new_ack(
     }
     if let Some(s) = sample {
         rtt_update(&mut tcb.rtx, s, cfg);
-        // CUBIC's delay_min (Linux cubictcp_acked).
-        snd.cc.cc.on_rtt_sample(s, now);
+        // HyStart++ (RFC 9406) and CUBIC's delay_min (Linux
+        // cubictcp_acked).
+        snd.cc.cc.on_rtt_sample(s, now, snd.una, snd.nxt);
     }
     // Forward progress: the give-up count starts again (Linux tcp_ack
     // clears icsk_retransmits when SND.UNA advances). The backoff does

@@ -11,7 +11,9 @@
 //! Also the sender MSS (RFC 9293 §3.7.1).
 
 use super::cubic::Cubic;
+use super::hystart::{HyStart, Phase};
 use crate::conn::{CongestionControl, SendHalf, Tcb};
+use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
 
 /// RFC 5681 §3.2 / RFC 6675: DupThresh.
@@ -37,6 +39,8 @@ pub struct NewReno {
     /// RFC 3465 §2.1 `bytes_acked`: bytes acknowledged in congestion
     /// avoidance since cwnd last grew (Linux `snd_cwnd_cnt`, in bytes).
     bytes_acked: u32,
+    /// HyStart++ (RFC 9406, `hystart.rs`) for the first slow start.
+    hystart: HyStart,
 }
 
 impl NewReno {
@@ -47,13 +51,20 @@ impl NewReno {
             cwnd: initial_window(smss),
             ssthresh: u32::MAX,
             bytes_acked: 0,
+            hystart: HyStart::new(),
         }
     }
 
     fn on_ack(&mut self, acked: u32, mss: u32) {
         if self.cwnd < self.ssthresh {
-            // Slow start (RFC 5681 §3.1), with RFC 3465's L = 1 SMSS.
-            self.cwnd = self.cwnd.saturating_add(acked.min(mss));
+            // Slow start (RFC 5681 §3.1), with RFC 3465's L = 1 SMSS, or
+            // in the first one HyStart++'s (RFC 9406 §4.2).
+            let inc = if self.ssthresh == u32::MAX {
+                self.hystart.increase(acked, mss)
+            } else {
+                acked.min(mss)
+            };
+            self.cwnd = self.cwnd.saturating_add(inc);
         } else {
             // Congestion avoidance, RFC 5681 §3.1 with RFC 3465 §2.1
             // (appropriate byte counting): "When bytes_acked becomes
@@ -105,6 +116,16 @@ impl Cc {
         }
     }
 
+    /// HyStart++'s state (RFC 9406, `hystart.rs`): whether the first slow
+    /// start is in CSS. It matters only while ssthresh is at its initial
+    /// value.
+    pub const fn hystart(&self) -> &HyStart {
+        match self {
+            Cc::NewReno(r) => &r.hystart,
+            Cc::Cubic(c) => &c.hystart,
+        }
+    }
+
     /// `acked` new bytes acknowledged outside fast recovery at `now`: slow
     /// start or congestion avoidance (RFC 5681 §3.1, RFC 3465; RFC 9438
     /// §4.2-4.5).
@@ -115,11 +136,17 @@ impl Cc {
         }
     }
 
-    /// A new RTT sample (CUBIC keeps the least, Linux `delay_min`).
-    pub(crate) fn on_rtt_sample(&mut self, rtt: Duration, now: Instant) {
+    /// A new RTT sample, from an ACK that took SND.UNA to `una` with
+    /// SND.NXT at `nxt`: HyStart++'s (RFC 9406 §4.2, `hystart.rs`) in the
+    /// first slow start; CUBIC also keeps the least (Linux `delay_min`).
+    pub(crate) fn on_rtt_sample(&mut self, rtt: Duration, now: Instant, una: SeqNum, nxt: SeqNum) {
         match self {
-            Cc::NewReno(_) => {}
-            Cc::Cubic(c) => c.on_rtt_sample(rtt, now),
+            Cc::NewReno(r) => {
+                if r.cwnd < r.ssthresh && r.ssthresh == u32::MAX {
+                    hystart_sample(&mut r.hystart, &mut r.ssthresh, r.cwnd, rtt, una, nxt);
+                }
+            }
+            Cc::Cubic(c) => c.on_rtt_sample(rtt, now, una, nxt),
         }
     }
 
@@ -172,6 +199,22 @@ impl Cc {
             Cc::NewReno(r) => r.cwnd = cwnd,
             Cc::Cubic(c) => c.cwnd = cwnd,
         }
+    }
+}
+
+/// An RTT sample for HyStart++ (RFC 9406 §4.2) in the first slow start:
+/// after CSS_ROUNDS rounds of CSS, congestion avoidance (`ssthresh =
+/// cwnd`).
+pub(crate) fn hystart_sample(
+    hs: &mut HyStart,
+    ssthresh: &mut u32,
+    cwnd: u32,
+    rtt: Duration,
+    una: SeqNum,
+    nxt: SeqNum,
+) {
+    if hs.on_rtt(rtt, una, nxt) == Phase::Done {
+        *ssthresh = cwnd;
     }
 }
 

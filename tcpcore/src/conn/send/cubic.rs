@@ -24,6 +24,9 @@
 //! | §4.8 timeout | `cubictcp_state(TCP_CA_Loss)`: `bictcp_reset` | [`Cubic::on_rto`] |
 //! | §5.2 / `delay_min` | `cubictcp_acked` | [`Cubic::on_rtt_sample`] |
 
+use super::cc::hystart_sample;
+use super::hystart::HyStart;
+use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
 
 /// β_cubic in 1/1024 (Linux `beta` = 717, 0.7).
@@ -129,6 +132,8 @@ pub struct Cubic {
     /// RFC 9438 §4.3 W_est, the Reno-friendly estimate, in segments
     /// (`tcp_cwnd`).
     w_est: u32,
+    /// HyStart++ (RFC 9406, `hystart.rs`) for the first slow start.
+    pub(crate) hystart: HyStart,
 }
 
 impl Cubic {
@@ -148,6 +153,7 @@ impl Cubic {
             epoch: None,
             ack_cnt: 0,
             w_est: 0,
+            hystart: HyStart::new(),
         }
     }
 
@@ -179,8 +185,14 @@ impl Cubic {
         let mut acked = acked;
         if self.cwnd < self.ssthresh {
             // Linux tcp_slow_start: up to ssthresh, the rest goes to
-            // congestion avoidance.
-            let grown = self.cwnd.saturating_add(acked.min(mss));
+            // congestion avoidance. RFC 3465 L = 1 SMSS, or in the first
+            // slow start HyStart++'s (RFC 9406 §4.2).
+            let inc = if self.ssthresh == u32::MAX {
+                self.hystart.increase(acked, mss)
+            } else {
+                acked.min(mss)
+            };
+            let grown = self.cwnd.saturating_add(inc);
             if grown <= self.ssthresh {
                 self.cwnd = grown;
                 return;
@@ -320,7 +332,17 @@ impl Cubic {
     /// An RTT sample (Linux `cubictcp_acked`): the least one is
     /// `delay_min`; samples in the first second of an epoch are not taken,
     /// as Linux discards them while queues drain after a reduction.
-    pub(crate) fn on_rtt_sample(&mut self, rtt: Duration, now: Instant) {
+    pub(crate) fn on_rtt_sample(&mut self, rtt: Duration, now: Instant, una: SeqNum, nxt: SeqNum) {
+        if self.cwnd < self.ssthresh && self.ssthresh == u32::MAX {
+            hystart_sample(
+                &mut self.hystart,
+                &mut self.ssthresh,
+                self.cwnd,
+                rtt,
+                una,
+                nxt,
+            );
+        }
         if self
             .epoch
             .is_some_and(|e| now.saturating_since(e) < Duration::from_secs(1))
@@ -434,7 +456,12 @@ mod tests {
     fn run(c: &mut Cubic, rtt_ms: u64, rtts: usize, mss: u32) -> [u32; 400] {
         let mut now = 0u64;
         let mut out = [0; 400];
-        c.on_rtt_sample(Duration::from_millis(rtt_ms), Instant::from_millis(now));
+        c.on_rtt_sample(
+            Duration::from_millis(rtt_ms),
+            Instant::from_millis(now),
+            SeqNum::new(0),
+            SeqNum::new(0),
+        );
         for slot in out.iter_mut().take(rtts) {
             let segs = (c.cwnd / mss).max(1);
             for i in 0..segs {
@@ -524,7 +551,12 @@ mod tests {
             c.on_congestion_event(mss);
             c.on_ack(u32::MAX, mss, Instant::from_micros(u64::MAX / 2));
             c.on_ack(1, mss, Instant::from_micros(u64::MAX));
-            c.on_rtt_sample(Duration::MAX, Instant::from_micros(u64::MAX));
+            c.on_rtt_sample(
+                Duration::MAX,
+                Instant::from_micros(u64::MAX),
+                SeqNum::new(0),
+                SeqNum::new(0),
+            );
             c.restart_after_idle(u32::MAX);
             c.on_rto(true, mss);
             assert!(c.cwnd >= 1);

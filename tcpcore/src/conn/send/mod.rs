@@ -46,6 +46,7 @@
 mod ack;
 mod cc;
 mod cubic;
+mod hystart;
 mod limited;
 mod prr;
 mod recovery;
@@ -58,6 +59,7 @@ mod tlp;
 pub use ack::{on_ack, AckEffect};
 pub use cc::{smss, smss_for, Cc, NewReno};
 pub use cubic::Cubic;
+pub use hystart::HyStart;
 pub use prr::Prr;
 pub use recovery::{Congestion, Recovery};
 pub use ring::{ring_read, ring_room, ring_write, WriteEnds, WRITE_ENDS};
