@@ -278,3 +278,63 @@ fn rtt_drop_in_css_returns_to_slow_start() {
         }
     }
 }
+
+/// The path of [`run_path`] for an application that writes `bytes` at
+/// `start` and then nothing: ACKs until nothing is in flight. Returns the
+/// time of the last ACK.
+fn run_until_idle(c: &mut Conn, start: u64, bytes: usize, rtt: impl Fn(u64) -> u64) -> u64 {
+    c.st.queue(bytes);
+    let mut flight: VecDeque<(u32, u64)> = VecDeque::new();
+    for (seq, len) in c.send_at(start) {
+        flight.push_back((seq + len, start));
+    }
+    let mut t = start;
+    while let Some((end, sent)) = flight.pop_front() {
+        t = t.max(sent + rtt(sent));
+        c.ack_at(t, end, sent);
+        for (seq, len) in c.send_at(t) {
+            flight.push_back((seq + len, t));
+        }
+    }
+    t
+}
+
+/// CUBIC in congestion avoidance (HyStart++ left slow start: RTT 20 ms,
+/// then 30 ms), 1.5 MB written, then an application-limited pause of
+/// `idle` ms (shorter than the RTO, 60 s here, so no restart window);
+/// then the application writes again. Returns cwnd before the pause and
+/// after 300 more ACKs.
+fn cubic_after_pause(idle: u64) -> (u32, u32) {
+    let mut c = Conn::new(Config {
+        rto_min: tcpcore::Duration::from_secs(60),
+        ..Config::default()
+    });
+    let rtt = |sent: u64| if sent < 1140 { 20 } else { 30 };
+    let end = run_until_idle(&mut c, 1100, 1_500_000, rtt);
+    assert!(c.ssthresh() < u32::MAX, "in congestion avoidance");
+    let before = c.cwnd();
+    let steps = run_path(&mut c, end + idle, 300, |_| 30);
+    (before, steps.last().unwrap().after)
+}
+
+/// RFC 9438 §5.8 (Linux `cubictcp_cwnd_event(CA_EVENT_TX_START)`): after
+/// an application-limited pause the epoch moves forward by the idle time,
+/// so cwnd goes on along the cubic curve from where it was: 300 ACKs after
+/// a 20-second pause grow cwnd as much as after a 30 ms one (15 segments,
+/// Linux's floor of 5% per RTT before any loss). Without the shift the
+/// curve's time would have run on through the pause, and cwnd would jump
+/// toward a target 20 s further on (C·t³ = 3200 segments above the
+/// origin): one segment per two ACKs, 150.
+#[test]
+fn cubic_idle_restart_does_not_jump() {
+    let (before_short, after_short) = cubic_after_pause(0);
+    let (before_long, after_long) = cubic_after_pause(20_000);
+    assert_eq!(before_short, before_long);
+    let short = after_short - before_short;
+    let long = after_long - before_long;
+    assert!(short > 0, "cwnd grows in congestion avoidance");
+    assert!(
+        long.abs_diff(short) <= 2 * SMSS,
+        "after 20 s idle: +{long}, after none: +{short}"
+    );
+}

@@ -192,6 +192,16 @@ impl Cc {
         }
     }
 
+    /// Data goes out with nothing in flight, `idle` after the last segment
+    /// sent: CUBIC moves its epoch by that much (RFC 9438 §5.8, Linux
+    /// `CA_EVENT_TX_START`); NewReno has no clock to move.
+    pub(crate) fn on_tx_start(&mut self, idle: Duration, now: Instant) {
+        match self {
+            Cc::NewReno(_) => {}
+            Cc::Cubic(c) => c.on_tx_start(idle, now),
+        }
+    }
+
     /// Sets cwnd, for loss recovery (RFC 6937 PRR, cwnd = ssthresh at its
     /// end) and the loss window after a lost SYN.
     pub(crate) fn set_cwnd(&mut self, cwnd: u32) {

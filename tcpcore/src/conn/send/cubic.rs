@@ -2,7 +2,10 @@
 //! does it by default: β_cubic = 0.7 (`beta` 717/1024), C = 0.4
 //! (`bic_scale` 41, `cube_rtt_scale` 410/1024), fast convergence on
 //! (RFC 9438 §4.7), the Reno-friendly region on (RFC 9438 §4.3,
-//! `tcp_friendliness`), HyStart off.
+//! `tcp_friendliness`); the epoch shifted over application-limited pauses
+//! (RFC 9438 §5.8, `CA_EVENT_TX_START`). Slow start is HyStart++ (RFC
+//! 9406, `hystart.rs`) where Linux has its own HyStart (ACK trains and
+//! delay, `hystart_update`).
 //!
 //! Linux counts cwnd in segments; so does the cubic part here (`W_max`,
 //! the origin point, the target, the Reno estimate), while cwnd itself
@@ -22,6 +25,8 @@
 //! | §4.4, §4.5 concave and convex regions | `cnt` from the target | [`Cubic::on_ack`] |
 //! | §4.6 multiplicative decrease, §4.7 fast convergence | `cubictcp_recalc_ssthresh` | [`Cubic::on_congestion_event`] |
 //! | §4.8 timeout | `cubictcp_state(TCP_CA_Loss)`: `bictcp_reset` | [`Cubic::on_rto`] |
+//! | §5.8 application-limited flows | `cubictcp_cwnd_event(CA_EVENT_TX_START)` | [`Cubic::on_tx_start`] |
+//! | RFC 9406 HyStart++ (Linux: its own HyStart) | `hystart_update` | `hystart.rs` |
 //! | §5.2 / `delay_min` | `cubictcp_acked` | [`Cubic::on_rtt_sample`] |
 
 use super::cc::hystart_sample;
@@ -322,11 +327,25 @@ impl Cubic {
     }
 
     /// RFC 5681 §4.1 restart window: cwnd to at most `rw`, and a new
-    /// epoch from the next ACK in congestion avoidance. (Linux instead
-    /// shifts `epoch_start` by the idle time on `CA_EVENT_TX_START`.)
+    /// epoch from the next ACK in congestion avoidance (after an idle
+    /// period longer than the RTO; Linux `tcp_cwnd_restart` halves cwnd
+    /// per RTO idle instead, and keeps the epoch, shifted by
+    /// [`Cubic::on_tx_start`]).
     pub(crate) fn restart_after_idle(&mut self, rw: u32) {
         self.cwnd = self.cwnd.min(rw);
         self.epoch = None;
+    }
+
+    /// Data goes out again with nothing in flight, `idle` after the last
+    /// segment sent, at `now`: RFC 9438 §5.8, an application-limited
+    /// period is not part of the cubic curve's time; as Linux
+    /// `cubictcp_cwnd_event(CA_EVENT_TX_START)`, the epoch start moves
+    /// forward by the idle time (never past `now`), so that cwnd does not
+    /// jump to where the curve has got to meanwhile.
+    pub(crate) fn on_tx_start(&mut self, idle: Duration, now: Instant) {
+        if let Some(e) = self.epoch {
+            self.epoch = Some((e + idle).min(now));
+        }
     }
 
     /// An RTT sample (Linux `cubictcp_acked`): the least one is
@@ -539,6 +558,25 @@ mod tests {
     }
 
     #[test]
+    fn idle_shifts_the_epoch() {
+        let mut c = Cubic::new(100 * MSS);
+        c.on_congestion_event(MSS);
+        c.cwnd = c.ssthresh;
+        c.on_ack(MSS, MSS, Instant::from_millis(1000));
+        assert_eq!(c.epoch, Some(Instant::from_millis(1000)));
+        c.on_tx_start(Duration::from_millis(300), Instant::from_millis(1500));
+        assert_eq!(c.epoch, Some(Instant::from_millis(1300)));
+        // Never past now.
+        c.on_tx_start(Duration::from_secs(10), Instant::from_millis(2000));
+        assert_eq!(c.epoch, Some(Instant::from_millis(2000)));
+        // No epoch (slow start, or after a reduction): nothing.
+        let mut c = Cubic::new(10 * MSS);
+        c.on_tx_start(Duration::from_secs(1), Instant::from_millis(5000));
+        assert_eq!(c.epoch, None);
+        c.on_tx_start(Duration::MAX, Instant::from_micros(u64::MAX));
+    }
+
+    #[test]
     fn no_overflow_at_extremes() {
         for mss in [1u32, 48, 1460, 65_535] {
             let mut c = Cubic::new(u32::MAX - 7);
@@ -558,6 +596,7 @@ mod tests {
                 SeqNum::new(0),
             );
             c.restart_after_idle(u32::MAX);
+            c.on_tx_start(Duration::MAX, Instant::from_micros(u64::MAX));
             c.on_rto(true, mss);
             assert!(c.cwnd >= 1);
             // cwnd of one segment, tiny MSS, huge jump in time.

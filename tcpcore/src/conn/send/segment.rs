@@ -287,6 +287,11 @@ pub(crate) fn send_new(
 ) -> (SeqNum, u32, bool) {
     let wnd_end = snd.una + snd.wnd;
     let seq = snd.nxt;
+    if let Some(last) = snd.cc.last_sent.filter(|_| snd.una == snd.max) {
+        // Nothing in flight: the end of an application-limited pause
+        // (RFC 9438 §5.8; Linux tcp_event_data_sent: CA_EVENT_TX_START).
+        snd.cc.cc.on_tx_start(now.saturating_since(last), now);
+    }
     snd.cc.last_sent = Some(now);
     snd.nxt += len;
     snd.max = snd.max.max(snd.nxt);
