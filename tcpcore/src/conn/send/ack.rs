@@ -11,7 +11,7 @@ use crate::wire::{TcpControl, TcpRepr};
 use super::cc::smss;
 use super::rto::{backed_off, rtt_update, ts_rtt_sample};
 use super::tlp::{arm_pto, dsack_covers, tlp_dupack};
-use super::{prr, recovery};
+use super::{prr, recovery, undo};
 use crate::conn::{Config, SendHalf, Tcb, Timer};
 
 /// What an acceptable ACK did to the send half.
@@ -40,6 +40,9 @@ pub fn on_ack(
     // bytes SACKed above it.
     let prior_sacked = snd.cc.sacked_above(snd.una);
     let prior_reno = snd.cc.reno_sacked;
+    let prior_recovery = snd.cc.recovery;
+    // RFC 2883 D-SACKs of retransmissions, for undo (`undo.rs`).
+    undo::on_ack_dsack(snd, tcb, seg, ack, mss);
     if tcb.timers.persist() && ack.after_eq(snd.una) {
         // The peer answered a zero-window probe: it is alive, so the probe
         // count starts again (Linux tcp_ack clears icsk_probes_out on any
@@ -81,6 +84,8 @@ pub fn on_ack(
         .saturating_add(now_sacked)
         .saturating_sub(prior_sacked);
     prr::on_ack(snd, delivered, snd.una != prior_una, mss);
+    // RFC 3522 / RFC 2883: undo a reduction shown spurious (`undo.rs`).
+    undo::after_ack(snd, tcb, seg, prior_recovery, prior_una);
     AckEffect { acked }
 }
 

@@ -202,6 +202,19 @@ impl Cc {
         }
     }
 
+    /// Undo of a reduction shown spurious (Linux
+    /// `tcp_undo_cwnd_reduction`, `undo.rs`): cwnd = max(cwnd,
+    /// `prior_cwnd`) (Linux `tcp_reno_undo_cwnd`, CUBIC's too),
+    /// ssthresh = max(ssthresh, `prior_ssthresh`).
+    pub(crate) fn undo(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
+        let (cwnd, ssthresh) = match self {
+            Cc::NewReno(r) => (&mut r.cwnd, &mut r.ssthresh),
+            Cc::Cubic(c) => (&mut c.cwnd, &mut c.ssthresh),
+        };
+        *cwnd = (*cwnd).max(prior_cwnd);
+        *ssthresh = (*ssthresh).max(prior_ssthresh);
+    }
+
     /// Sets cwnd, for loss recovery (RFC 6937 PRR, cwnd = ssthresh at its
     /// end) and the loss window after a lost SYN.
     pub(crate) fn set_cwnd(&mut self, cwnd: u32) {

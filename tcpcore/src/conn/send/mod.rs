@@ -55,6 +55,7 @@ mod rto;
 mod sack;
 mod segment;
 mod tlp;
+mod undo;
 
 pub use ack::{on_ack, AckEffect};
 pub use cc::{smss, smss_for, Cc, NewReno};
@@ -67,6 +68,9 @@ pub use rto::{backed_off, on_rto, rtt_update, ts_rtt_sample};
 pub use sack::{Scoreboard, SCOREBOARD};
 pub use segment::next_segment;
 pub use tlp::on_pto;
+pub use undo::Undo;
+
+pub(crate) use undo::counts as undo_counts;
 
 pub(crate) use rto::{arm, rtt_sample};
 

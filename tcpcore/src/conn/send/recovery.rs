@@ -14,6 +14,7 @@ use crate::time::Instant;
 use super::cc::{Cc, DUP_THRESH};
 use super::prr::Prr;
 use super::sack::Scoreboard;
+use super::undo::{self, Undo};
 use crate::conn::{CongestionControl, SendHalf, Tcb, Timer};
 
 /// The loss-recovery mode (RFC 5681, RFC 6582, RFC 6675; Linux's
@@ -111,6 +112,8 @@ pub struct Congestion {
     /// duplicate ACK (Linux `sacked_out` for Reno, `tcp_add_reno_sack`),
     /// for `pipe` and PRR's DeliveredData in NewReno recovery.
     pub(crate) reno_sacked: u32,
+    /// The last cwnd reduction, to undo if it proves spurious (`undo.rs`).
+    pub(crate) undo: Undo,
 }
 
 impl Congestion {
@@ -134,6 +137,7 @@ impl Congestion {
             last_sent: None,
             prr: Prr::new(),
             reno_sacked: 0,
+            undo: Undo::new(),
         }
     }
 
@@ -171,6 +175,12 @@ impl Congestion {
     /// The SACK scoreboard: ranges SACKed above SND.UNA.
     pub const fn sacked(&self) -> &Scoreboard {
         &self.sacked
+    }
+
+    /// The record for undoing the last cwnd reduction, and the counts of
+    /// undos (`undo.rs`).
+    pub const fn undo(&self) -> &Undo {
+        &self.undo
     }
 
     /// RFC 6937 PRR's counters of the last SACK-based recovery.
@@ -261,6 +271,8 @@ pub(crate) fn enter_recovery(snd: &mut SendHalf, tcb: &mut Tcb, mss: u32) {
         && snd.nxt != snd.una
         && (snd.cc.dupacks >= DUP_THRESH || sack_loss)
     {
+        // Linux tcp_enter_recovery: tcp_init_undo (`undo.rs`).
+        undo::start(snd);
         let cc = &mut snd.cc;
         let flight = snd.nxt - snd.una;
         cc.cc.on_congestion_event(flight, mss);
