@@ -5,10 +5,13 @@
 //! ([`NewReno`]), chosen by
 //! [`Config::congestion_control`](crate::Config::congestion_control) when
 //! the connection starts, both called through the same operations
-//! ([`Cc::on_ack`], [`Cc::on_congestion_event`], [`Cc::on_rto`],
-//! [`Cc::restart_after_idle`], [`Cc::cwnd`], [`Cc::ssthresh`]). Loss
-//! recovery, which decides when these are called, is in `recovery.rs`.
-//! Also the sender MSS (RFC 9293 §3.7.1).
+//! ([`Cc::on_ack`], [`Cc::on_rtt_sample`], [`Cc::on_congestion_event`],
+//! [`Cc::on_rto`], [`Cc::restart_after_idle`], [`Cc::on_tx_start`],
+//! [`Cc::undo`], [`Cc::cwnd`], [`Cc::ssthresh`]). Both run HyStart++ (RFC
+//! 9406, `hystart.rs`) in their first slow start; a reduction shown
+//! spurious is undone through [`Cc::undo`] (RFC 3522, RFC 2883,
+//! `undo.rs`). Loss recovery, which decides when these are called, is in
+//! `recovery.rs`. Also the sender MSS (RFC 9293 §3.7.1).
 
 use super::cubic::Cubic;
 use super::hystart::{HyStart, Phase};

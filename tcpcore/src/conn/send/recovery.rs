@@ -4,8 +4,9 @@
 //! timeout, RFC 5681 §3.1 / RFC 6582 §4), and [`Congestion`], the send
 //! half's congestion-control and recovery state: the algorithm ([`Cc`],
 //! `cc.rs`), the mode, the SACK scoreboard (`sack.rs`) and the tail loss
-//! probe's episode (`tlp.rs`), and PRR's counters (RFC 6937, `prr.rs`),
-//! which set cwnd in fast recovery. A later RACK-TLP (RFC 8985 §6)
+//! probe's episode (`tlp.rs`), PRR's counters (RFC 6937, `prr.rs`),
+//! which set cwnd in fast recovery, and the record to undo a reduction
+//! shown spurious (`undo.rs`). A later RACK-TLP (RFC 8985 §6)
 //! is a module that drives the same [`Recovery`] transitions.
 
 use crate::seq::SeqNum;
