@@ -201,3 +201,28 @@ fn fast_recovery_shown_spurious_by_timestamps_is_undone() {
     assert_eq!(cc_of(&h), (u32::MAX, 10_000));
     assert_eq!(undo_stats(&h), (1, 1));
 }
+
+/// RFC 3522 with RFC 4015's response (Linux `tcp_try_undo_loss` unmarks
+/// the flight lost): the same spurious timeout, but the delayed ACK covers
+/// only half of the flight. The timeout is undone at once, and the other
+/// half, still in the network, is not sent again (go-back-N would resend
+/// `[5001, 11001)`): with 6000 bytes in flight and cwnd 10000, four new
+/// segments go.
+#[test]
+fn rto_undo_does_not_resend_the_flight() {
+    let mut h = Harness::new(no_nagle());
+    let mut body = hs_ts(true);
+    body += "\n0.200 ! app-send 40000\n";
+    body += &outs(200, 1, 10_001);
+    h.run(&body);
+    let ts_orig = h.last_tsval;
+    let mut body = outs(220, 10_001, 11_001);
+    body += &outs(420, 1, 1001);
+    body +=
+        &format!("0.430 < . 1001:1001(0) ack 5001 win 502 <nop,nop,TS val 430 ecr {ts_orig}>\n");
+    body += &outs(430, 11_001, 15_001);
+    body += "0.431 ! state ESTABLISHED\n";
+    h.run(&body);
+    assert_eq!(cc_of(&h), (u32::MAX, 10_000));
+    assert_eq!(undo_stats(&h), (1, 1));
+}
