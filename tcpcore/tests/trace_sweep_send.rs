@@ -103,7 +103,9 @@ fn d10_tlp_resends_last_when_window_full() {
 
 /// D16. RFC 6928 §2: IW = min(10·SMSS, max(2·SMSS, 14600)), SMSS being the
 /// effective send MSS. On a 9000-byte link with a peer announcing MSS 8960
-/// that is 17920 bytes: two segments before any ACK, not ten.
+/// that is 17920 bytes: two segments before any ACK, not ten. (The ACK of
+/// both grows cwnd by both, RFC 9406 §4.2's slow start with L = 8, as
+/// Linux `tcp_slow_start`: four segments go.)
 #[test]
 fn d16_initial_window_capped() {
     let mut cfg = no_nagle();
@@ -122,7 +124,8 @@ fn d16_initial_window_capped() {
          0.110 < . 1001:1001(0) ack 17921 win 65535
          0.110 > . 17921:26881(8960) ack 1001
          0.110 > . 26881:35841(8960) ack 1001
-         0.110 > . 35841:44801(8960) ack 1001",
+         0.110 > . 35841:44801(8960) ack 1001
+         0.110 > . 44801:53761(8960) ack 1001",
     );
 }
 

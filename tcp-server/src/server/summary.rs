@@ -23,6 +23,8 @@ fn add_stats(total: &mut tcpcore::Stats, s: &tcpcore::Stats) {
     }
     total.bytes_delivered += s.bytes_delivered;
     total.retransmits += s.retransmits;
+    total.spurious_retransmits += s.spurious_retransmits;
+    total.undos += s.undos;
     total.resets_sent += s.resets_sent;
     total.syn_cookies_sent += s.syn_cookies_sent;
     total.syn_cookies_accepted += s.syn_cookies_accepted;
@@ -134,6 +136,13 @@ fn rare_lines(err: &mut impl Write, s: &tcpcore::Stats) {
             err,
             "  time-wait    {} ended early to make room in a full table",
             s.time_wait_recycled
+        );
+    }
+    if s.undos > 0 || s.spurious_retransmits > 0 {
+        let _ = writeln!(
+            err,
+            "  spurious     {} retransmissions shown spurious (D-SACK, timestamps), {} cwnd reductions undone",
+            s.spurious_retransmits, s.undos
         );
     }
 }

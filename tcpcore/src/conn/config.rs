@@ -106,11 +106,14 @@ pub struct Config {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum CongestionControl {
     /// RFC 9438 CUBIC as Linux `tcp_cubic.c` runs it by default (β 0.7,
-    /// C 0.4, fast convergence, the Reno-friendly region; no HyStart).
+    /// C 0.4, fast convergence, the Reno-friendly region, the epoch
+    /// shifted over idle periods), with HyStart++ (RFC 9406) in place of
+    /// Linux's HyStart for the first slow start.
     #[default]
     Cubic,
     /// RFC 5681 slow start and congestion avoidance with RFC 3465 byte
-    /// counting, halving on a loss.
+    /// counting, halving on a loss; HyStart++ (RFC 9406) for the first
+    /// slow start too.
     NewReno,
 }
 

@@ -254,6 +254,9 @@ pub(crate) fn on_ack(snd: &mut SendHalf, tcb: &mut Tcb, seg: &TcpRepr<'_>, ack: 
         cc.cc.on_congestion_event(flight, mss);
         cc.prr = super::send::Prr::start(flight);
         cc.recovery = Recovery::Cwr { recover: snd.nxt };
+        // An ECN reduction is never undone (Linux tcp_enter_cwr clears
+        // undo_marker): a D-SACK after it must not restore the window.
+        cc.undo.marker = None;
         tcb.ecn.set(QUEUE_CWR, true);
     }
 }

@@ -229,6 +229,11 @@ impl Endpoint<'_> {
             self.end_time_wait(i, now, io);
             return self.listen_segment(now, mac, tuple, tcp, ecn, Some(iss), io);
         }
+        // Undos and spurious retransmissions the segment showed.
+        let (u0, s0) = crate::conn::send::undo_counts(&before);
+        let (u1, s1) = crate::conn::send::undo_counts(&t.state);
+        self.stats.undos += u64::from(u1.saturating_sub(u0));
+        self.stats.spurious_retransmits += u64::from(s1.saturating_sub(s0));
         self.apply(i, before.name(), &t, now, io);
     }
 }

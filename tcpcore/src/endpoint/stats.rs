@@ -184,6 +184,12 @@ pub struct Stats {
     pub bytes_delivered: u64,
     /// SYN-ACK and FIN retransmissions.
     pub retransmits: u64,
+    /// Retransmissions shown spurious: reported received twice by a
+    /// D-SACK (RFC 2883), or all of a recovery's when it was undone.
+    pub spurious_retransmits: u64,
+    /// cwnd reductions undone as spurious (RFC 3522 timestamps, RFC 2883
+    /// D-SACK; Linux `TCPFullUndo`, `TCPDSACKUndo`, `TCPLossUndo`).
+    pub undos: u64,
     /// Resets sent for segments that matched no connection.
     pub resets_sent: u64,
     /// SYN-ACKs sent with a SYN cookie (RFC 4987) instead of state.

@@ -11,7 +11,7 @@ use crate::wire::{TcpControl, TcpRepr};
 use super::cc::smss;
 use super::rto::{backed_off, rtt_update, ts_rtt_sample};
 use super::tlp::{arm_pto, dsack_covers, tlp_dupack};
-use super::{prr, recovery};
+use super::{prr, recovery, undo};
 use crate::conn::{ecn, Config, SendHalf, Tcb, Timer};
 
 /// What an acceptable ACK did to the send half.
@@ -43,6 +43,9 @@ pub fn on_ack(
     // bytes SACKed above it.
     let prior_sacked = snd.cc.sacked_above(snd.una);
     let prior_reno = snd.cc.reno_sacked;
+    let prior_recovery = snd.cc.recovery;
+    // RFC 2883 D-SACKs of retransmissions, for undo (`undo.rs`).
+    undo::on_ack_dsack(snd, tcb, seg, ack, mss);
     if tcb.timers.persist() && ack.after_eq(snd.una) {
         // The peer answered a zero-window probe: it is alive, so the probe
         // count starts again (Linux tcp_ack clears icsk_probes_out on any
@@ -84,6 +87,8 @@ pub fn on_ack(
         .saturating_add(now_sacked)
         .saturating_sub(prior_sacked);
     prr::on_ack(snd, delivered, snd.una != prior_una, mss);
+    // RFC 3522 / RFC 2883: undo a reduction shown spurious (`undo.rs`).
+    undo::after_ack(snd, tcb, seg, prior_recovery, prior_una);
     AckEffect { acked }
 }
 
@@ -123,10 +128,11 @@ fn on_new_ack(
     let sample = fine.or_else(|| ts_rtt_sample(tcb, seg, now));
     if let Some(s) = sample {
         rtt_update(&mut tcb.rtx, s, cfg);
-        // CUBIC's delay_min (Linux cubictcp_acked, in microseconds): a
-        // timestamp sample of 0 ms says only "under a millisecond".
+        // HyStart++ (RFC 9406) and CUBIC's delay_min (Linux
+        // cubictcp_acked, in microseconds): a timestamp sample of 0 ms
+        // says only "under a millisecond", and is not theirs.
         if fine.is_some() || s >= Duration::from_millis(1) {
-            snd.cc.cc.on_rtt_sample(s, now);
+            snd.cc.cc.on_rtt_sample(s, now, snd.una, snd.nxt);
         }
     }
     // Forward progress: the give-up count starts again (Linux tcp_ack

@@ -5,13 +5,18 @@
 //! ([`NewReno`]), chosen by
 //! [`Config::congestion_control`](crate::Config::congestion_control) when
 //! the connection starts, both called through the same operations
-//! ([`Cc::on_ack`], [`Cc::on_congestion_event`], [`Cc::on_rto`],
-//! [`Cc::restart_after_idle`], [`Cc::cwnd`], [`Cc::ssthresh`]). Loss
-//! recovery, which decides when these are called, is in `recovery.rs`.
-//! Also the sender MSS (RFC 9293 §3.7.1).
+//! ([`Cc::on_ack`], [`Cc::on_rtt_sample`], [`Cc::on_congestion_event`],
+//! [`Cc::on_rto`], [`Cc::restart_after_idle`], [`Cc::on_tx_start`],
+//! [`Cc::undo`], [`Cc::cwnd`], [`Cc::ssthresh`]). Both run HyStart++ (RFC
+//! 9406, `hystart.rs`) in their first slow start; a reduction shown
+//! spurious is undone through [`Cc::undo`] (RFC 3522, RFC 2883,
+//! `undo.rs`). Loss recovery, which decides when these are called, is in
+//! `recovery.rs`. Also the sender MSS (RFC 9293 §3.7.1).
 
 use super::cubic::Cubic;
+use super::hystart::{HyStart, Phase};
 use crate::conn::{CongestionControl, SendHalf, Tcb};
+use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
 
 /// RFC 5681 §3.2 / RFC 6675: DupThresh.
@@ -37,6 +42,8 @@ pub struct NewReno {
     /// RFC 3465 §2.1 `bytes_acked`: bytes acknowledged in congestion
     /// avoidance since cwnd last grew (Linux `snd_cwnd_cnt`, in bytes).
     bytes_acked: u32,
+    /// HyStart++ (RFC 9406, `hystart.rs`) for the first slow start.
+    hystart: HyStart,
 }
 
 impl NewReno {
@@ -47,13 +54,20 @@ impl NewReno {
             cwnd: initial_window(smss),
             ssthresh: u32::MAX,
             bytes_acked: 0,
+            hystart: HyStart::new(),
         }
     }
 
     fn on_ack(&mut self, acked: u32, mss: u32) {
         if self.cwnd < self.ssthresh {
-            // Slow start (RFC 5681 §3.1), with RFC 3465's L = 1 SMSS.
-            self.cwnd = self.cwnd.saturating_add(acked.min(mss));
+            // Slow start (RFC 5681 §3.1), with RFC 3465's L = 1 SMSS, or
+            // in the first one HyStart++'s (RFC 9406 §4.2).
+            let inc = if self.ssthresh == u32::MAX {
+                self.hystart.increase(acked, mss)
+            } else {
+                acked.min(mss)
+            };
+            self.cwnd = self.cwnd.saturating_add(inc);
         } else {
             // Congestion avoidance, RFC 5681 §3.1 with RFC 3465 §2.1
             // (appropriate byte counting): "When bytes_acked becomes
@@ -105,6 +119,16 @@ impl Cc {
         }
     }
 
+    /// HyStart++'s state (RFC 9406, `hystart.rs`): whether the first slow
+    /// start is in CSS. It matters only while ssthresh is at its initial
+    /// value.
+    pub const fn hystart(&self) -> &HyStart {
+        match self {
+            Cc::NewReno(r) => &r.hystart,
+            Cc::Cubic(c) => &c.hystart,
+        }
+    }
+
     /// `acked` new bytes acknowledged outside fast recovery at `now`: slow
     /// start or congestion avoidance (RFC 5681 §3.1, RFC 3465; RFC 9438
     /// §4.2-4.5).
@@ -115,11 +139,17 @@ impl Cc {
         }
     }
 
-    /// A new RTT sample (CUBIC keeps the least, Linux `delay_min`).
-    pub(crate) fn on_rtt_sample(&mut self, rtt: Duration, now: Instant) {
+    /// A new RTT sample, from an ACK that took SND.UNA to `una` with
+    /// SND.NXT at `nxt`: HyStart++'s (RFC 9406 §4.2, `hystart.rs`) in the
+    /// first slow start; CUBIC also keeps the least (Linux `delay_min`).
+    pub(crate) fn on_rtt_sample(&mut self, rtt: Duration, now: Instant, una: SeqNum, nxt: SeqNum) {
         match self {
-            Cc::NewReno(_) => {}
-            Cc::Cubic(c) => c.on_rtt_sample(rtt, now),
+            Cc::NewReno(r) => {
+                if r.cwnd < r.ssthresh && r.ssthresh == u32::MAX {
+                    hystart_sample(&mut r.hystart, &mut r.ssthresh, r.cwnd, rtt, una, nxt);
+                }
+            }
+            Cc::Cubic(c) => c.on_rtt_sample(rtt, now, una, nxt),
         }
     }
 
@@ -165,6 +195,29 @@ impl Cc {
         }
     }
 
+    /// Data goes out with nothing in flight, `idle` after the last segment
+    /// sent: CUBIC moves its epoch by that much (RFC 9438 §5.8, Linux
+    /// `CA_EVENT_TX_START`); NewReno has no clock to move.
+    pub(crate) fn on_tx_start(&mut self, idle: Duration, now: Instant) {
+        match self {
+            Cc::NewReno(_) => {}
+            Cc::Cubic(c) => c.on_tx_start(idle, now),
+        }
+    }
+
+    /// Undo of a reduction shown spurious (Linux
+    /// `tcp_undo_cwnd_reduction`, `undo.rs`): cwnd = max(cwnd,
+    /// `prior_cwnd`) (Linux `tcp_reno_undo_cwnd`, CUBIC's too),
+    /// ssthresh = max(ssthresh, `prior_ssthresh`).
+    pub(crate) fn undo(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
+        let (cwnd, ssthresh) = match self {
+            Cc::NewReno(r) => (&mut r.cwnd, &mut r.ssthresh),
+            Cc::Cubic(c) => (&mut c.cwnd, &mut c.ssthresh),
+        };
+        *cwnd = (*cwnd).max(prior_cwnd);
+        *ssthresh = (*ssthresh).max(prior_ssthresh);
+    }
+
     /// Sets cwnd, for loss recovery (RFC 6937 PRR, cwnd = ssthresh at its
     /// end) and the loss window after a lost SYN.
     pub(crate) fn set_cwnd(&mut self, cwnd: u32) {
@@ -172,6 +225,22 @@ impl Cc {
             Cc::NewReno(r) => r.cwnd = cwnd,
             Cc::Cubic(c) => c.cwnd = cwnd,
         }
+    }
+}
+
+/// An RTT sample for HyStart++ (RFC 9406 §4.2) in the first slow start:
+/// after CSS_ROUNDS rounds of CSS, congestion avoidance (`ssthresh =
+/// cwnd`).
+pub(crate) fn hystart_sample(
+    hs: &mut HyStart,
+    ssthresh: &mut u32,
+    cwnd: u32,
+    rtt: Duration,
+    una: SeqNum,
+    nxt: SeqNum,
+) {
+    if hs.on_rtt(rtt, una, nxt) == Phase::Done {
+        *ssthresh = cwnd;
     }
 }
 

@@ -2,7 +2,10 @@
 //! does it by default: β_cubic = 0.7 (`beta` 717/1024), C = 0.4
 //! (`bic_scale` 41, `cube_rtt_scale` 410/1024), fast convergence on
 //! (RFC 9438 §4.7), the Reno-friendly region on (RFC 9438 §4.3,
-//! `tcp_friendliness`), HyStart off.
+//! `tcp_friendliness`); the epoch shifted over application-limited pauses
+//! (RFC 9438 §5.8, `CA_EVENT_TX_START`). Slow start is HyStart++ (RFC
+//! 9406, `hystart.rs`) where Linux has its own HyStart (ACK trains and
+//! delay, `hystart_update`).
 //!
 //! Linux counts cwnd in segments; so does the cubic part here (`W_max`,
 //! the origin point, the target, the Reno estimate), while cwnd itself
@@ -22,8 +25,13 @@
 //! | §4.4, §4.5 concave and convex regions | `cnt` from the target | [`Cubic::on_ack`] |
 //! | §4.6 multiplicative decrease, §4.7 fast convergence | `cubictcp_recalc_ssthresh` | [`Cubic::on_congestion_event`] |
 //! | §4.8 timeout | `cubictcp_state(TCP_CA_Loss)`: `bictcp_reset` | [`Cubic::on_rto`] |
+//! | §5.8 application-limited flows | `cubictcp_cwnd_event(CA_EVENT_TX_START)` | [`Cubic::on_tx_start`] |
+//! | RFC 9406 HyStart++ (Linux: its own HyStart) | `hystart_update` | `hystart.rs` |
 //! | §5.2 / `delay_min` | `cubictcp_acked` | [`Cubic::on_rtt_sample`] |
 
+use super::cc::hystart_sample;
+use super::hystart::HyStart;
+use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
 
 /// β_cubic in 1/1024 (Linux `beta` = 717, 0.7).
@@ -130,6 +138,8 @@ pub struct Cubic {
     /// RFC 9438 §4.3 W_est, the Reno-friendly estimate, in segments
     /// (`tcp_cwnd`).
     w_est: u32,
+    /// HyStart++ (RFC 9406, `hystart.rs`) for the first slow start.
+    pub(crate) hystart: HyStart,
 }
 
 impl Cubic {
@@ -149,6 +159,7 @@ impl Cubic {
             epoch: None,
             ack_cnt: 0,
             w_est: 0,
+            hystart: HyStart::new(),
         }
     }
 
@@ -180,8 +191,14 @@ impl Cubic {
         let mut acked = acked;
         if self.cwnd < self.ssthresh {
             // Linux tcp_slow_start: up to ssthresh, the rest goes to
-            // congestion avoidance.
-            let grown = self.cwnd.saturating_add(acked.min(mss));
+            // congestion avoidance. RFC 3465 L = 1 SMSS, or in the first
+            // slow start HyStart++'s (RFC 9406 §4.2).
+            let inc = if self.ssthresh == u32::MAX {
+                self.hystart.increase(acked, mss)
+            } else {
+                acked.min(mss)
+            };
+            let grown = self.cwnd.saturating_add(inc);
             if grown <= self.ssthresh {
                 self.cwnd = grown;
                 return;
@@ -317,17 +334,41 @@ impl Cubic {
     }
 
     /// RFC 5681 §4.1 restart window: cwnd to at most `rw`, and a new
-    /// epoch from the next ACK in congestion avoidance. (Linux instead
-    /// shifts `epoch_start` by the idle time on `CA_EVENT_TX_START`.)
+    /// epoch from the next ACK in congestion avoidance (after an idle
+    /// period longer than the RTO; Linux `tcp_cwnd_restart` halves cwnd
+    /// per RTO idle instead, and keeps the epoch, shifted by
+    /// [`Cubic::on_tx_start`]).
     pub(crate) fn restart_after_idle(&mut self, rw: u32) {
         self.cwnd = self.cwnd.min(rw);
         self.epoch = None;
     }
 
+    /// Data goes out again with nothing in flight, `idle` after the last
+    /// segment sent, at `now`: RFC 9438 §5.8, an application-limited
+    /// period is not part of the cubic curve's time; as Linux
+    /// `cubictcp_cwnd_event(CA_EVENT_TX_START)`, the epoch start moves
+    /// forward by the idle time (never past `now`), so that cwnd does not
+    /// jump to where the curve has got to meanwhile.
+    pub(crate) fn on_tx_start(&mut self, idle: Duration, now: Instant) {
+        if let Some(e) = self.epoch {
+            self.epoch = Some((e + idle).min(now));
+        }
+    }
+
     /// An RTT sample (Linux `cubictcp_acked`): the least one is
     /// `delay_min`; samples in the first second of an epoch are not taken,
     /// as Linux discards them while queues drain after a reduction.
-    pub(crate) fn on_rtt_sample(&mut self, rtt: Duration, now: Instant) {
+    pub(crate) fn on_rtt_sample(&mut self, rtt: Duration, now: Instant, una: SeqNum, nxt: SeqNum) {
+        if self.cwnd < self.ssthresh && self.ssthresh == u32::MAX {
+            hystart_sample(
+                &mut self.hystart,
+                &mut self.ssthresh,
+                self.cwnd,
+                rtt,
+                una,
+                nxt,
+            );
+        }
         if self
             .epoch
             .is_some_and(|e| now.saturating_since(e) < Duration::from_secs(1))
@@ -441,7 +482,12 @@ mod tests {
     fn run(c: &mut Cubic, rtt_ms: u64, rtts: usize, mss: u32) -> [u32; 400] {
         let mut now = 0u64;
         let mut out = [0; 400];
-        c.on_rtt_sample(Duration::from_millis(rtt_ms), Instant::from_millis(now));
+        c.on_rtt_sample(
+            Duration::from_millis(rtt_ms),
+            Instant::from_millis(now),
+            SeqNum::new(0),
+            SeqNum::new(0),
+        );
         for slot in out.iter_mut().take(rtts) {
             let segs = (c.cwnd / mss).max(1);
             for i in 0..segs {
@@ -536,6 +582,25 @@ mod tests {
     }
 
     #[test]
+    fn idle_shifts_the_epoch() {
+        let mut c = Cubic::new(100 * MSS);
+        c.on_congestion_event(MSS);
+        c.cwnd = c.ssthresh;
+        c.on_ack(MSS, MSS, Instant::from_millis(1000));
+        assert_eq!(c.epoch, Some(Instant::from_millis(1000)));
+        c.on_tx_start(Duration::from_millis(300), Instant::from_millis(1500));
+        assert_eq!(c.epoch, Some(Instant::from_millis(1300)));
+        // Never past now.
+        c.on_tx_start(Duration::from_secs(10), Instant::from_millis(2000));
+        assert_eq!(c.epoch, Some(Instant::from_millis(2000)));
+        // No epoch (slow start, or after a reduction): nothing.
+        let mut c = Cubic::new(10 * MSS);
+        c.on_tx_start(Duration::from_secs(1), Instant::from_millis(5000));
+        assert_eq!(c.epoch, None);
+        c.on_tx_start(Duration::MAX, Instant::from_micros(u64::MAX));
+    }
+
+    #[test]
     fn no_overflow_at_extremes() {
         for mss in [1u32, 48, 1460, 65_535] {
             let mut c = Cubic::new(u32::MAX - 7);
@@ -548,8 +613,14 @@ mod tests {
             c.on_congestion_event(mss);
             c.on_ack(u32::MAX, mss, Instant::from_micros(u64::MAX / 2));
             c.on_ack(1, mss, Instant::from_micros(u64::MAX));
-            c.on_rtt_sample(Duration::MAX, Instant::from_micros(u64::MAX));
+            c.on_rtt_sample(
+                Duration::MAX,
+                Instant::from_micros(u64::MAX),
+                SeqNum::new(0),
+                SeqNum::new(0),
+            );
             c.restart_after_idle(u32::MAX);
+            c.on_tx_start(Duration::MAX, Instant::from_micros(u64::MAX));
             c.on_rto(true, mss);
             assert!(c.cwnd >= 1);
             // cwnd of one segment, tiny MSS, huge jump in time.

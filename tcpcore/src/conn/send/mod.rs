@@ -21,7 +21,11 @@
 //!   `cwnd`, `ssthresh`: CUBIC (RFC 9438, [`Cubic`], `cubic.rs`), the
 //!   default, or [`NewReno`], as
 //!   [`Config::congestion_control`](crate::Config::congestion_control)
-//!   says.
+//!   says; either with HyStart++ (RFC 9406, [`HyStart`], `hystart.rs`) in
+//!   the first slow start.
+//! - [`Undo`] (`undo.rs`) records each cwnd reduction (fast recovery, a
+//!   timeout) and undoes it when timestamps (RFC 3522) or D-SACKs (RFC
+//!   2883) show it spurious, as Linux's `tcp_try_undo_*`.
 //!
 //! The functions here work on the send half alone and are called by the
 //! state machine (`conn::arrive`, `conn::timers`); none of them builds a
@@ -38,7 +42,9 @@
 //! | RFC 3042 Limited Transmit | `limited.rs` | `allowance` |
 //! | RFC 6937 PRR (PRR-SSRB) | `prr.rs` | [`Prr`] |
 //! | RFC 5681, 3465, 6928 cwnd and ssthresh (NewReno) | `cc.rs` | [`Cc`], [`NewReno`], [`smss`] |
-//! | RFC 9438 CUBIC (Linux `tcp_cubic.c`) | `cubic.rs` | [`Cubic`] |
+//! | RFC 9438 CUBIC (Linux `tcp_cubic.c`), §5.8 idle periods | `cubic.rs` | [`Cubic`] |
+//! | RFC 9406 HyStart++ | `hystart.rs` | [`HyStart`] |
+//! | RFC 3522 Eifel detection, RFC 2883 D-SACK (sender): undo | `undo.rs` | [`Undo`] |
 //! | RFC 2018 scoreboard, RFC 6675 `pipe` | `sack.rs` | [`Scoreboard`] |
 //! | RFC 6298 RTO, RFC 7323 §4.1, RFC 9293 §3.8.6.1 persist | `rto.rs` | [`rtt_update`], [`ts_rtt_sample`], [`backed_off`], [`on_rto`] |
 //! | RFC 8985 §7 tail loss probes, RFC 2883 DSACK | `tlp.rs` | [`on_pto`] |
@@ -46,6 +52,7 @@
 mod ack;
 mod cc;
 mod cubic;
+mod hystart;
 mod limited;
 mod prr;
 mod recovery;
@@ -54,10 +61,12 @@ mod rto;
 mod sack;
 mod segment;
 mod tlp;
+mod undo;
 
 pub use ack::{on_ack, AckEffect};
 pub use cc::{smss, smss_for, Cc, NewReno};
 pub use cubic::Cubic;
+pub use hystart::HyStart;
 pub use prr::Prr;
 pub use recovery::{Congestion, Recovery};
 pub use ring::{ring_read, ring_room, ring_write, WriteEnds, WRITE_ENDS};
@@ -65,6 +74,9 @@ pub use rto::{backed_off, on_rto, rtt_update, ts_rtt_sample};
 pub use sack::{Scoreboard, SCOREBOARD};
 pub use segment::next_segment;
 pub use tlp::on_pto;
+pub use undo::Undo;
+
+pub(crate) use undo::counts as undo_counts;
 
 pub(crate) use rto::{arm, rtt_sample};
 

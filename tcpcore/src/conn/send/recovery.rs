@@ -4,8 +4,9 @@
 //! timeout, RFC 5681 §3.1 / RFC 6582 §4), and [`Congestion`], the send
 //! half's congestion-control and recovery state: the algorithm ([`Cc`],
 //! `cc.rs`), the mode, the SACK scoreboard (`sack.rs`) and the tail loss
-//! probe's episode (`tlp.rs`), and PRR's counters (RFC 6937, `prr.rs`),
-//! which set cwnd in fast recovery. A later RACK-TLP (RFC 8985 §6)
+//! probe's episode (`tlp.rs`), PRR's counters (RFC 6937, `prr.rs`),
+//! which set cwnd in fast recovery, and the record to undo a reduction
+//! shown spurious (`undo.rs`). A later RACK-TLP (RFC 8985 §6)
 //! is a module that drives the same [`Recovery`] transitions.
 
 use crate::seq::SeqNum;
@@ -14,6 +15,7 @@ use crate::time::Instant;
 use super::cc::{Cc, DUP_THRESH};
 use super::prr::Prr;
 use super::sack::Scoreboard;
+use super::undo::{self, Undo};
 use crate::conn::{CongestionControl, SendHalf, Tcb, Timer};
 
 /// The loss-recovery mode (RFC 5681, RFC 6582, RFC 6675; Linux's
@@ -124,6 +126,8 @@ pub struct Congestion {
     /// duplicate ACK (Linux `sacked_out` for Reno, `tcp_add_reno_sack`),
     /// for `pipe` and PRR's DeliveredData in NewReno recovery.
     pub(crate) reno_sacked: u32,
+    /// The last cwnd reduction, to undo if it proves spurious (`undo.rs`).
+    pub(crate) undo: Undo,
 }
 
 impl Congestion {
@@ -147,6 +151,7 @@ impl Congestion {
             last_sent: None,
             prr: Prr::new(),
             reno_sacked: 0,
+            undo: Undo::new(),
         }
     }
 
@@ -184,6 +189,12 @@ impl Congestion {
     /// The SACK scoreboard: ranges SACKed above SND.UNA.
     pub const fn sacked(&self) -> &Scoreboard {
         &self.sacked
+    }
+
+    /// The record for undoing the last cwnd reduction, and the counts of
+    /// undos (`undo.rs`).
+    pub const fn undo(&self) -> &Undo {
+        &self.undo
     }
 
     /// RFC 6937 PRR's counters of the last SACK-based recovery.
@@ -277,6 +288,8 @@ pub(crate) fn enter_recovery(snd: &mut SendHalf, tcb: &mut Tcb, mss: u32) {
         && snd.nxt != snd.una
         && (snd.cc.dupacks >= DUP_THRESH || sack_loss)
     {
+        // Linux tcp_enter_recovery: tcp_init_undo (`undo.rs`).
+        undo::start(snd);
         let cc = &mut snd.cc;
         let flight = snd.nxt - snd.una;
         // RFC 6937 §3 (Linux tcp_init_cwnd_reduction): PRR begins; cwnd

@@ -9,6 +9,7 @@ use crate::wire::TcpRepr;
 
 use super::cc::smss;
 use super::recovery::Recovery;
+use super::undo;
 use crate::conn::{Config, Rtx, SendHalf, Tcb, Timer, TimerTable};
 
 /// RFC 7323 §4.1: the RTT measured from the TSecr of an acceptable ACK
@@ -135,6 +136,11 @@ pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, fired: Timer, now: Instant, cfg
             snd.cc.rtx_una = true;
         }
         return true;
+    }
+    if tcb.rtx.retries == 1 && !snd.cc.recovery.in_fast_recovery() {
+        // Linux tcp_enter_loss: tcp_init_undo on the first timeout (in
+        // fast recovery the record from its start stays).
+        undo::start(snd);
     }
     let cc = &mut snd.cc;
     cc.cc.on_rto(snd.max - snd.una, tcb.rtx.retries == 1, mss);

@@ -12,7 +12,7 @@ use super::ring::ring_room;
 use super::rto::{backed_off, sws_override_after};
 use super::sack::{pipe, SCOREBOARD};
 use super::tlp::arm_pto;
-use super::{limited, prr};
+use super::{limited, prr, undo};
 use crate::conn::{Config, SendHalf, Tcb, Timer};
 
 /// What to send next: `(seq, len, fin)`, or nothing. Retransmissions come
@@ -27,10 +27,16 @@ pub fn next_segment(
     now: Instant,
     cfg: &Config,
 ) -> Option<(SeqNum, u32, bool)> {
+    let max = snd.max;
     let r = pick_segment(snd, tcb, ring, now, cfg);
-    if let Some((_, len, fin)) = r {
+    if let Some((seq, len, fin)) = r {
         // RFC 6937: what is sent in recovery counts to `prr_out`.
         prr::on_sent(&mut snd.cc, len + u32::from(fin));
+        if seq.before(max) {
+            // A retransmission, for undo (`undo.rs`).
+            let mss = smss(snd, tcb);
+            undo::on_retransmit(snd, tcb, seq, len, mss, now);
+        }
     }
     r
 }
@@ -287,6 +293,11 @@ pub(crate) fn send_new(
 ) -> (SeqNum, u32, bool) {
     let wnd_end = snd.una + snd.wnd;
     let seq = snd.nxt;
+    if let Some(last) = snd.cc.last_sent.filter(|_| snd.una == snd.max) {
+        // Nothing in flight: the end of an application-limited pause
+        // (RFC 9438 §5.8; Linux tcp_event_data_sent: CA_EVENT_TX_START).
+        snd.cc.cc.on_tx_start(now.saturating_since(last), now);
+    }
     snd.cc.last_sent = Some(now);
     snd.nxt += len;
     snd.max = snd.max.max(snd.nxt);
