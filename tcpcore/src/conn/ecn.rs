@@ -256,7 +256,7 @@ pub(crate) fn on_ack(snd: &mut SendHalf, tcb: &mut Tcb, seg: &TcpRepr<'_>, ack: 
         cc.recovery = Recovery::Cwr { recover: snd.nxt };
         // An ECN reduction is never undone (Linux tcp_enter_cwr clears
         // undo_marker): a D-SACK after it must not restore the window.
-        cc.undo.marker = None;
+        cc.undo.forget();
         tcb.ecn.set(QUEUE_CWR, true);
     }
 }

@@ -73,6 +73,12 @@ pub struct Undo {
 }
 
 impl Undo {
+    /// The record is dropped: the reduction in progress is not to be
+    /// undone (an ECN reduction; Linux tcp_enter_cwr).
+    pub(crate) fn forget(&mut self) {
+        self.marker = None;
+    }
+
     /// Nothing to undo, nothing counted.
     pub(crate) const fn new() -> Self {
         Undo {
