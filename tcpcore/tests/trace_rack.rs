@@ -303,3 +303,33 @@ fn probe_of_new_data_is_no_loss() {
     let h = run(newreno(), &format!("{HS}\n{body}"));
     assert_eq!(cc_of(&h), (u32::MAX, 12_000));
 }
+
+/// RFC 8985 §6.2 step 5 on a retransmission (its §3.3.4, "Lost
+/// retransmission"; Linux counts it as `TCPLostRetransmit`): the hole
+/// resent at 0.240 is lost again. A segment sent after the resend (new
+/// data at 0.250) is SACKed at 0.290, more than RACK.rtt + reo_wnd (0 in
+/// recovery) after the resend went: the resend is lost too and goes
+/// again at once, with no timeout. Only send times can tell: the resent
+/// hole lies below the SACKed segment in sequence space either way.
+#[test]
+fn lost_retransmission_is_detected() {
+    run(
+        newreno(),
+        &format!(
+            "{HS}
+             0.200 ! app-send 4000
+             0.200 > . 1:1001(1000) ack 1001
+             0.200 > . 1001:2001(1000) ack 1001
+             0.200 > . 2001:3001(1000) ack 1001
+             0.200 > P. 3001:4001(1000) ack 1001
+             0.240 < . 1001:1001(0) ack 1 win 502 <sack 1001:4001>
+             0.240 > . 1:1001(1000) ack 1001
+             0.250 ! app-send 1000
+             0.250 > P. 4001:5001(1000) ack 1001
+             0.290 < . 1001:1001(0) ack 1 win 502 <sack 1001:5001>
+             0.290 > . 1:1001(1000) ack 1001
+             0.330 < . 1001:1001(0) ack 5001 win 502
+             1.000 tick"
+        ),
+    );
+}
