@@ -26,17 +26,24 @@
 //! # Send times without per-segment storage
 //!
 //! RACK needs each segment's transmission time. The send buffer is a ring
-//! of bytes with no per-segment records, so this module keeps a partition
-//! of `[SND.UNA, SND.MAX)` into at most [`RACK_RUNS`] runs, each with the
-//! time it was (last) sent and whether it was retransmitted and is marked
-//! lost. A send overwrites its range; runs sent at the same instant with
-//! the same flags are one run; when there are more runs than slots, the
-//! two neighbours whose send times are closest are merged, with the later
-//! time (and marked lost only if both were): a merged run's bytes may be
-//! found lost a little later than exactly, never earlier than a segment
-//! sent with them. Within a run sent at one instant, the bytes below the
-//! most recently delivered segment count as sent before it (RFC 8985's
-//! `RACK_sent_after` compares end sequence numbers on equal times).
+//! of bytes with no per-segment records, and there is no heap, so this
+//! module keeps a partition of `[SND.UNA, SND.MAX)` into at most
+//! [`RACK_RUNS`] runs, each with the earliest and the latest time any of
+//! its bytes was (last) sent, whether it holds a retransmission, and
+//! whether it is marked lost. A send overwrites its range; neighbours sent
+//! at the same instant with the same flags are one run; when there are
+//! more runs than slots, the two neighbours whose union spans the least
+//! time are merged. The bounds keep RACK on the safe side: a delivered
+//! run stands for its segment with its earliest time (RACK.xmit_ts no
+//! later, RACK.rtt no shorter than exactly), a run awaiting delivery with
+//! its latest (sent before RACK.xmit_ts only if all of it was). Bytes never
+//! resent that lie below RACK.end_seq were first sent, in sequence order,
+//! before the RACK segment, whatever their run's times (RFC 8985's
+//! `RACK_sent_after` compares end sequence numbers on equal times); their
+//! deadline is the earlier of their run's latest send and RACK.xmit_ts,
+//! plus RACK.rtt and the window. So a merged run's loss may be found a
+//! little later than exactly, never earlier, and with up to
+//! [`RACK_RUNS`] distinct send times in flight it is exact.
 //! Times are kept as the low 32 bits of the microsecond clock (a run is
 //! never older than the connection's patience, far below 35 minutes).
 
