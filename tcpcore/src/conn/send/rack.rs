@@ -84,10 +84,16 @@ pub struct Rack {
     /// How many runs there are.
     len: u8,
     /// RACK.xmit_ts and RACK.end_seq: when the most recently sent
-    /// delivered segment was sent, and where it ends (none yet: `None`).
-    xmit: Option<(u32, SeqNum)>,
+    /// delivered segment was sent, and where it ends; and whether it was a
+    /// retransmission (none yet: `None`).
+    xmit: Option<(u32, SeqNum, bool)>,
     /// RACK.rtt, microseconds: its round-trip time.
     rtt: u32,
+    /// The same for the highest first transmission delivered: a lower
+    /// bound of its send time, its end, and its round-trip time. First
+    /// transmissions go in sequence order, so those below it were sent
+    /// before it, whatever the bounds of their runs say.
+    orig: Option<(u32, SeqNum, u32)>,
     /// RACK.min_RTT, microseconds (`u32::MAX`: none yet).
     min_rtt: u32,
     /// RACK.fack: the highest sequence number delivered so far.
@@ -154,6 +160,7 @@ impl Rack {
             flags: [0; RACK_RUNS],
             len: 0,
             xmit: None,
+            orig: None,
             rtt: 0,
             min_rtt: u32::MAX,
             fack: SeqNum::new(0),
@@ -418,12 +425,31 @@ impl Rack {
             if !rtx {
                 self.min_rtt = self.min_rtt.min(rtt);
             }
-            if self
-                .xmit
-                .is_none_or(|(ts, end)| sent_after(first, hi, ts, end))
-            {
-                self.xmit = Some((first, hi));
-                self.rtt = rtt;
+            // RACK_sent_after, by the times; or, both being first
+            // transmissions, by sequence order, which is their send order
+            // (RACK.xmit_ts then the later of the two bounds).
+            let later = match self.xmit {
+                None => Some(first),
+                Some((ts, end, xrtx)) => {
+                    if sent_after(first, hi, ts, end) {
+                        Some(first)
+                    } else if !rtx && !xrtx && hi.after(end) {
+                        Some(ts)
+                    } else {
+                        None
+                    }
+                }
+            };
+            if let Some(ts) = later {
+                self.xmit = Some((ts, hi, rtx));
+                self.rtt = now.wrapping_sub(ts);
+            }
+            if !rtx && self.orig.is_none_or(|(_, end, _)| hi.after(end)) {
+                let ts = match self.orig {
+                    Some((ts, _, _)) if (ts.wrapping_sub(first) as i32) > 0 => ts,
+                    _ => first,
+                };
+                self.orig = Some((ts, hi, now.wrapping_sub(ts)));
             }
         }
     }
@@ -464,45 +490,54 @@ impl Rack {
     /// marked lost, and how long until the next of the others would be
     /// (0: none waits).
     fn detect(&mut self, una: SeqNum, board: &Scoreboard, reo_wnd: u32, now: u32) -> (u32, u32) {
-        let Some((xmit_ts, end_seq)) = self.xmit else {
+        let Some((xmit_ts, end_seq, _)) = self.xmit else {
             return (0, 0);
         };
         let mut mark = [(SeqNum::new(0), SeqNum::new(0), (0u32, 0u32), 0u8); RACK_RUNS];
         let mut marks = 0;
         let mut timeout = 0u32;
+        let earlier = |a: u32, b: u32| if (a.wrapping_sub(b) as i32) < 0 { a } else { b };
         for (i, s, e) in self.runs(una) {
             if self.flags[i] & LOST != 0 {
                 continue;
             }
             let last = self.sent[i].1;
-            // The part of the run sent before the RACK segment: all of it
-            // if its latest send was earlier (`RACK_sent_after`); else,
-            // if never resent, its bytes below RACK.end_seq (first sent,
-            // in sequence order, before the RACK segment was first sent).
-            let e = if sent_after(xmit_ts, end_seq, last, e) {
-                e
-            } else if self.flags[i] & RTX == 0 {
-                e.min(end_seq)
-            } else {
-                continue;
-            };
-            if !s.before(e) || sacked_in(board, s, e) == e - s {
-                continue;
+            let original = self.flags[i] & RTX == 0;
+            // The parts of the run sent before a delivered segment, each
+            // with the time by which it is lost: all of it if its latest
+            // send was before RACK.xmit_ts (`RACK_sent_after`), by that
+            // send + RACK.rtt + reo_wnd; if never resent, its bytes below
+            // RACK.end_seq, and those below the highest first transmission
+            // delivered (first sent, in sequence order, before those
+            // were), by the earlier of its latest send and that segment's
+            // + that segment's RTT + reo_wnd.
+            let by_time = sent_after(xmit_ts, end_seq, last, e).then_some((e, last, self.rtt));
+            let below_rack = original.then_some((e.min(end_seq), earlier(last, xmit_ts), self.rtt));
+            let below_orig = self
+                .orig
+                .filter(|_| original)
+                .map(|(ts, end, rtt)| (e.min(end), earlier(last, ts), rtt));
+            let mut lost_to = s;
+            let mut wait: Option<u32> = None;
+            for (pe, t, rtt) in [by_time, below_rack, below_orig].into_iter().flatten() {
+                if !s.before(pe) || sacked_in(board, s, pe) == pe - s {
+                    continue;
+                }
+                let deadline = t.wrapping_add(rtt).wrapping_add(reo_wnd);
+                let remaining = deadline.wrapping_sub(now) as i32;
+                if remaining <= 0 {
+                    lost_to = lost_to.max(pe);
+                } else {
+                    let r = remaining as u32;
+                    wait = Some(wait.map_or(r, |w| w.min(r)));
+                }
             }
-            // Sent no later than both its run's latest send and the RACK
-            // segment: RACK.xmit_ts + RACK.rtt is when that was delivered.
-            let t = if (last.wrapping_sub(xmit_ts) as i32) < 0 {
-                last
-            } else {
-                xmit_ts
-            };
-            let deadline = t.wrapping_add(self.rtt).wrapping_add(reo_wnd);
-            let remaining = deadline.wrapping_sub(now) as i32;
-            if remaining <= 0 {
-                mark[marks] = (s, e, self.sent[i], self.flags[i]);
+            if lost_to.after(s) {
+                mark[marks] = (s, lost_to, self.sent[i], self.flags[i]);
                 marks += 1;
-            } else {
-                timeout = timeout.max(remaining as u32);
+            }
+            if let Some(w) = wait {
+                timeout = timeout.max(w);
             }
         }
         let mut lost = 0;
