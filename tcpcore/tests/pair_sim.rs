@@ -99,12 +99,16 @@ impl Host {
 fn run_pair(seed: u64, params: LinkParams, up: usize, down: usize) {
     let mut rng = Rng::new(seed);
     let mut client = Host::new(
-        sim::host_config(sim::CLIENT_MAC, sim::CLIENT_IP, 9),
+        sim::patient(sim::host_config(sim::CLIENT_MAC, sim::CLIENT_IP, 9)),
         1,
         rng.bytes(up),
     );
     let mut server = Host::new(
-        sim::host_config(sim::SERVER_MAC, sim::SERVER_IP, sim::SERVER_PORT),
+        sim::patient(sim::host_config(
+            sim::SERVER_MAC,
+            sim::SERVER_IP,
+            sim::SERVER_PORT,
+        )),
         2,
         rng.bytes(down),
     );

@@ -134,8 +134,12 @@ impl Host {
 
 fn run_pair(seed: u64, params: LinkParams, up: usize, down: usize) {
     let mut rng = Rng::new(seed);
-    let client_cfg = sim::host_config(sim::CLIENT_MAC, sim::CLIENT_IP, 9);
-    let server_cfg = sim::host_config(sim::SERVER_MAC, sim::SERVER_IP, sim::SERVER_PORT);
+    let client_cfg = sim::patient(sim::host_config(sim::CLIENT_MAC, sim::CLIENT_IP, 9));
+    let server_cfg = sim::patient(sim::host_config(
+        sim::SERVER_MAC,
+        sim::SERVER_IP,
+        sim::SERVER_PORT,
+    ));
     let mut client = Host::new(client_cfg, 1, rng.bytes(up), 1000);
     let mut server = Host::new(server_cfg, 2, rng.bytes(down), 3000);
     let mut c2s = Link::new(params, seed ^ 0xc2);

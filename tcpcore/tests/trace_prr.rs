@@ -207,3 +207,47 @@ fn prr_without_sack_sends_in_proportion_and_ends_at_ssthresh() {
     let h = run(newreno(), &format!("{HS_PLAIN_LATE}\n{body}"));
     assert_eq!(cc_of(&h), (11_000, 11_000), "cwnd = ssthresh at the end");
 }
+
+/// RFC 8985 §6.2 (RACK) driving RFC 6675 recovery under RFC 6937 PRR, with
+/// three holes: `[10001, 11001)` (found at once: three segments SACKed
+/// above it, reo_wnd 0), `[15001, 16001)` (found by the first SACK above
+/// it: in recovery reo_wnd is 0, and it was sent before the SACKed one)
+/// and `[28001, 29001)`, revealed by the partial ACK that the first
+/// retransmission draws at 235 ms. By then RACK's most recently sent
+/// delivered segment is that retransmission (sent at 221 ms), and the
+/// hole was sent at 220 ms alongside a segment sent at 221 ms: the send
+/// times kept for it (a merged run, `rack.rs`) cannot order it before the
+/// retransmission, but first transmissions go in sequence order, so the
+/// SACKed `[29001, 30001)` shows it lost, and it is resent at once, ahead
+/// of new data. The new segments between follow PRR: one per two ACKs
+/// while pipe > ssthresh.
+#[test]
+fn rack_finds_each_hole_in_prr_recovery() {
+    let mut body = slow_start_to_20(60_000);
+    body += "0.221 < . 1001:1001(0) ack 10001 win 502 <sack 11001:14001>\n";
+    body += &out(221, 10_001, false);
+    body += &out(221, 30_001, false);
+    body += "0.222 < . 1001:1001(0) ack 10001 win 502 <sack 11001:15001>\n";
+    body += "0.223 < . 1001:1001(0) ack 10001 win 502 <sack 11001:15001 16001:17001>\n";
+    body += &out(223, 15_001, false);
+    let mut next = 31_001;
+    for k in 0..11u32 {
+        let t = 224 + k;
+        body += &format!(
+            "0.{t:03} < . 1001:1001(0) ack 10001 win 502 <sack 11001:15001 16001:{}>\n",
+            18_001 + 1000 * k
+        );
+        if k % 2 == 1 && k != 9 || k == 10 {
+            body += &out(t, next, false);
+            next += 1000;
+        }
+    }
+    assert_eq!(next, 36_001);
+    body += "0.235 < . 1001:1001(0) ack 15001 win 502 <sack 16001:28001 29001:30001>\n";
+    body += &out(235, 28_001, false);
+    body += &out(235, 36_001, false);
+    body += &out(235, 37_001, false);
+    body += "0.235 ! state ESTABLISHED\n";
+    let h = run(newreno(), &format!("{HS_SACK}\n{body}"));
+    assert_eq!(cc_of(&h), (10_000, 10_000));
+}

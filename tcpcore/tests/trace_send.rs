@@ -261,9 +261,12 @@ fn echo_moves_received_bytes_out() {
 
 /// RFC 8985 §7: a lost tail draws no duplicate ACKs. The tail loss probe
 /// (2 SRTT + 2 ms after the last ACK, as Linux's tcp_schedule_loss_probe)
-/// sends the last segment again; its SACK shows
-/// the hole before it, which is then retransmitted at once -- long before
-/// the 200 ms RTO.
+/// sends the last segment again; its SACK, one RTT later, shows the hole
+/// before it lost (RFC 8985 §6.2: sent earlier than a delivered segment,
+/// by more than the reordering window), which is then retransmitted at
+/// once -- long before the 200 ms RTO. (A SACK of the probe sooner than
+/// min_RTT after it would be taken for the original's, Linux
+/// tcp_rack_advance, and give no RACK sample.)
 #[test]
 fn tail_loss_probe_recovers_lost_tail() {
     let h = run(
@@ -278,9 +281,9 @@ fn tail_loss_probe_recovers_lost_tail() {
              0.100 > P. 5841:7301(1460) ack 1001
              0.110 < . 1001:1001(0) ack 4381 win 502
              0.132 > P. 5841:7301(1460) ack 1001
-             0.140 < . 1001:1001(0) ack 4381 win 502 <sack 5841:7301>
-             0.140 > . 4381:5841(1460) ack 1001
-             0.150 < . 1001:1001(0) ack 7301 win 502
+             0.142 < . 1001:1001(0) ack 4381 win 502 <sack 5841:7301>
+             0.142 > . 4381:5841(1460) ack 1001
+             0.152 < . 1001:1001(0) ack 7301 win 502
              0.500 tick"
         ),
     );

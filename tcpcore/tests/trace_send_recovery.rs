@@ -298,9 +298,13 @@ fn sack_recovery_partial_ack_keeps_cwnd() {
     assert_eq!(d.send_at(112), vec![(1, 1000)], "the first hole, at once");
     let cc = d.open().snd().cc();
     // RFC 6937 PRR (Linux tcp_cwnd_reduction), not cwnd = ssthresh on
-    // entry: cwnd = pipe + sndcnt = 6000 + 1000 (ceil(1000 * 5000 /
+    // entry: cwnd = pipe + sndcnt = 5000 + 1000 (ceil(1000 * 5000 /
     // 10000) rounded up to one segment, the fast retransmit just sent).
-    assert_eq!((cc.ssthresh(), cc.cwnd()), (5000, 7000));
+    // RFC 8985 RACK (reo_wnd 0: three segments SACKed, no reordering
+    // seen) marks both holes lost, [3001, 4001) too, for it was sent
+    // before [4001, 5001): pipe = 10000 - 3000 SACKed - 2000 lost. (RFC
+    // 6675's IsLost held the second hole in flight: 6000.)
+    assert_eq!((cc.ssthresh(), cc.cwnd()), (5000, 6000));
     d.ack_at(113, 1, 65535, &[(4001, 6001), (1001, 3001)]);
     d.ack_at(114, 1, 65535, &[(4001, 7001), (1001, 3001)]);
     assert_eq!(d.send_at(114), vec![(3001, 1000)], "the second hole");
@@ -697,8 +701,9 @@ fn limited_transmit_on_first_two_dupacks() {
 /// duplicate ACK counts as delivered (at most FlightSize less one SMSS
 /// may, Linux `tcp_limit_reno_sacked`), and pipe is 0 once the head is
 /// counted lost. Entry: cwnd = pipe + the fast retransmit's SMSS. A
-/// partial ACK of 100 bytes: the slow start reduction bound,
-/// DeliveredData + SMSS, and the segment at SND.UNA is resent.
+/// partial ACK of 100 bytes: the slow start reduction bound, DeliveredData
+/// alone (the ACK marked the new head lost), and the segment at SND.UNA is
+/// resent.
 #[test]
 fn newreno_small_segments_prr_partial_ack() {
     let cfg = Config {
@@ -718,19 +723,25 @@ fn newreno_small_segments_prr_partial_ack() {
     let cc = d.open().snd().cc();
     assert_eq!((cc.ssthresh(), cc.cwnd()), (2000, 1000));
     // A partial ACK of 100 bytes (the peer took only the first of them).
+    // It shows the new head lost (Linux tcp_newreno_mark_lost), so the
+    // slow start reduction bound gives no extra SMSS (Linux
+    // tcp_cwnd_reduction: `FLAG_SND_UNA_ADVANCED && !newly_lost`):
+    // cwnd = pipe 0 + DeliveredData 100. The head is resent regardless.
     d.ack_at(120, 101, 65535, &[]);
     assert!(d.open().snd().cc().recover().is_some());
-    assert_eq!(d.open().snd().cc().cwnd(), 1100);
+    assert_eq!(d.open().snd().cc().cwnd(), 100);
     assert_eq!(d.send_at(120).first().map(|r| r.0), Some(101));
 }
 
-/// A loss probe resends data (RFC 8985 §7.3: the last segment sent); with
-/// only our FIN in flight there is none, so no probe is scheduled and the
-/// FIN is retransmitted by the RTO itself (RFC 6298 §5.4), 200 ms after the
-/// ACK of the data -- a probe that sent nothing and re-armed the RTO would
-/// put it off by a whole RTO.
+/// RFC 8985 §7.3: the loss probe retransmits "the last segment sent";
+/// with only our FIN in flight that is the FIN (Linux
+/// `tcp_send_loss_probe` resends the last buffer of the retransmission
+/// queue, a lone FIN included). The PTO (2 SRTT + TLP.max_ack_delay,
+/// 220 ms) is later than the RTO (200 ms after the ACK), so the probe goes
+/// at the RTO's time in its place (§7.2), and the RTO is re-armed after
+/// it (§7.3): the FIN again 200 ms later, the timeout.
 #[test]
-fn fin_alone_in_flight_has_no_loss_probe() {
+fn fin_alone_in_flight_is_the_loss_probe() {
     run(
         no_nagle(),
         &format!(
@@ -741,9 +752,9 @@ fn fin_alone_in_flight_has_no_loss_probe() {
              0.105 > F. 101:101(0) ack 1001
              0.110 < . 1001:1001(0) ack 101 win 502
              0.310 > F. 101:101(0) ack 1001
-             0.710 > F. 101:101(0) ack 1001
-             0.720 < . 1001:1001(0) ack 102 win 502
-             0.720 ! state FIN-WAIT-2"
+             0.510 > F. 101:101(0) ack 1001
+             0.520 < . 1001:1001(0) ack 102 win 502
+             0.520 ! state FIN-WAIT-2"
         ),
     );
 }

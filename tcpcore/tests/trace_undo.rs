@@ -122,7 +122,7 @@ fn dsack_of_data_not_retransmitted_undoes_nothing() {
 
 /// RFC 3522 (Eifel detection) and Linux `tcp_try_undo_loss`, as
 /// packetdrill's `undo/undo-rto-tsecr`: the ACKs of ten segments are
-/// delayed past the tail loss probe (a new segment, at 2·SRTT) and the
+/// delayed past the tail loss probe (a new segment, at 2·SRTT + 2 ms) and the
 /// RTO (200 ms after the probe), which resends segment 1 and sets
 /// ssthresh = 7001 (0.7 · 10000), cwnd one segment. Then the delayed ACK of everything
 /// arrives echoing the TSval of the original transmissions, older than
@@ -137,8 +137,8 @@ fn rto_shown_spurious_by_timestamps_is_undone() {
     body += &outs(200, 1, 10_001);
     h.run(&body);
     let ts_orig = h.last_tsval;
-    let mut body = outs(220, 10_001, 11_001);
-    body += &outs(420, 1, 1001);
+    let mut body = outs(222, 10_001, 11_001);
+    body += &outs(422, 1, 1001);
     body +=
         &format!("0.430 < . 1001:1001(0) ack 11001 win 502 <nop,nop,TS val 430 ecr {ts_orig}>\n");
     body += &outs(430, 11_001, 21_001);
@@ -157,8 +157,8 @@ fn rto_needed_is_not_undone() {
     let mut body = hs_ts(true);
     body += "\n0.200 ! app-send 40000\n";
     body += &outs(200, 1, 10_001);
-    body += &outs(220, 10_001, 11_001);
-    body += &outs(420, 1, 1001);
+    body += &outs(222, 10_001, 11_001);
+    body += &outs(422, 1, 1001);
     h.run(&body);
     let ts_rtx = h.last_tsval;
     let mut body =
@@ -216,8 +216,8 @@ fn rto_undo_does_not_resend_the_flight() {
     body += &outs(200, 1, 10_001);
     h.run(&body);
     let ts_orig = h.last_tsval;
-    let mut body = outs(220, 10_001, 11_001);
-    body += &outs(420, 1, 1001);
+    let mut body = outs(222, 10_001, 11_001);
+    body += &outs(422, 1, 1001);
     body +=
         &format!("0.430 < . 1001:1001(0) ack 5001 win 502 <nop,nop,TS val 430 ecr {ts_orig}>\n");
     body += &outs(430, 11_001, 15_001);

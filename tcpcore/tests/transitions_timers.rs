@@ -110,9 +110,17 @@ fn timers() {
             vec![data(P::SndUna(0), 1)],
         ),
         timer(
+            "FIN-WAIT-1: FIN loss probe",
+            "RFC 8985 §7.2-7.3 (Linux tcp_send_loss_probe): with only our FIN in flight the probe is the FIN, at the PTO clipped to the RTO; the RTO is re-armed after it, not backed off",
+            after(Fx::fin_wait_1(PLAIN), seg().ack(P::SndNxt(-1)), FinWait1),
+            ms(200),
+            to(FinWait1).then(After::Timeout(Some(ms(200)))),
+            vec![fin_out(P::SndNxt(-1))],
+        ),
+        timer(
             "FIN-WAIT-1: FIN retransmission",
             "RFC 6298 §5.4 / RFC 9293 §3.10.4: our FIN is retransmitted on timeout",
-            after(Fx::fin_wait_1(PLAIN), seg().ack(P::SndNxt(-1)), FinWait1),
+            fired(after(Fx::fin_wait_1(PLAIN), seg().ack(P::SndNxt(-1)), FinWait1), 1),
             ms(200),
             to(FinWait1).then(After::Timeout(Some(ms(400)))),
             vec![fin_out(P::SndNxt(-1))],
@@ -150,27 +158,43 @@ fn timers() {
             vec![data(P::SndUna(0), IN_FLIGHT)],
         ),
         timer(
+            "CLOSING: FIN loss probe",
+            "RFC 8985 §7.2-7.3: the probe is the lone FIN; the RTO is re-armed after it",
+            Fx::closing(PLAIN),
+            ms(200),
+            to(Closing).then(After::Timeout(Some(ms(200)))),
+            vec![fin_out(P::SndNxt(-1))],
+        ),
+        timer(
             "CLOSING: FIN retransmission",
             "RFC 6298 §5.4: our FIN is retransmitted on timeout",
-            Fx::closing(PLAIN),
+            fired(Fx::closing(PLAIN), 1),
             ms(200),
             to(Closing).then(After::Timeout(Some(ms(400)))),
             vec![fin_out(P::SndNxt(-1))],
         ),
         timer(
+            "LAST-ACK: FIN loss probe",
+            "RFC 8985 §7.2-7.3: the probe is the lone FIN; the RTO is re-armed after it",
+            after(Fx::last_ack(PLAIN), seg().ack(P::SndNxt(-1)), LastAck),
+            ms(200),
+            to(LastAck).then(After::Timeout(Some(ms(200)))),
+            vec![fin_out(P::SndNxt(-1))],
+        ),
+        timer(
             "LAST-ACK: FIN retransmission",
             "RFC 6298 §5.4: our FIN is retransmitted on timeout",
-            after(Fx::last_ack(PLAIN), seg().ack(P::SndNxt(-1)), LastAck),
+            fired(after(Fx::last_ack(PLAIN), seg().ack(P::SndNxt(-1)), LastAck), 1),
             ms(200),
             to(LastAck).then(After::Timeout(Some(ms(400)))),
             vec![fin_out(P::SndNxt(-1))],
         ),
         timer(
             "LAST-ACK: retries exhausted",
-            "RFC 9293 §3.8.3 R2 (MUST-20): close the connection after R2 retransmissions (Config::max_retries = 8), <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>",
+            "RFC 9293 §3.8.3 R2 (MUST-20): close the connection after R2 retransmissions (Config::max_retries = 8; the loss probe before them is not one), <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>",
             fired(
                 after(Fx::last_ack(PLAIN), seg().ack(P::SndNxt(-1)), LastAck),
-                8,
+                9,
             ),
             ms(51_200),
             to(Closed).event(Event::Closed(CloseReason::TimedOut)).reply(rst_ack_out(P::SndNxt(0), P::RcvNxt(0))),
@@ -212,11 +236,27 @@ fn timers_timestamps() {
             vec![],
         ),
         timer(
+            "ESTABLISHED: RACK reordering timer",
+            "RFC 8985 §6.3 (Linux tcp_rack_reo_timeout): a segment sent before a SACKed one, not yet past the reordering window (min_RTT / 4 = 2.5 ms: one segment SACKed, no reordering seen), is lost when the timer fires; recovery begins and it is resent",
+            {
+                let mut fx = Fx::established(FULL);
+                fx.cfg.nagle = false;
+                assert_eq!(fx.send(300).len(), 1);
+                fx.wait(ms(10));
+                let o = fx.feed(&seg().ack(P::SndUna(0)).sack(P::SndUna(300), P::SndUna(600)));
+                assert!(o.replies.is_empty());
+                fx
+            },
+            Duration::from_micros(2500),
+            to(Established),
+            vec![data(P::SndUna(0), IN_FLIGHT)],
+        ),
+        timer(
             "LAST-ACK: retries exhausted, RST with TSopt",
             "RFC 9293 §3.8.3 R2 (MUST-20) / RFC 7323 §3.2 SHOULD: the reset carries TSopt",
             fired(
                 after(Fx::last_ack(FULL), seg().ack(P::SndNxt(-1)), LastAck),
-                8,
+                9,
             ),
             ms(51_200),
             to(Closed)

@@ -9,6 +9,7 @@
 //! | `Persist` | zero-window probes | RFC 9293 §3.8.6.1 |
 //! | `SwsOverride` | the sender's silly-window override | RFC 9293 §3.8.6.2.1 |
 //! | `TailLossProbe` | the probe timeout, never after the RTO | RFC 8985 §7.2 |
+//! | `RackReorder` | RACK's reordering timer: segments sent before a delivered one, not yet past the reordering window | RFC 8985 §6.3 (Linux `tcp_rack_reo_timeout`) |
 //! | `DelayedAck` | the delayed ACK | RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2 |
 //! | `FinWait2` | the FIN-WAIT-2 timeout | (Linux `tcp_fin_timeout`) |
 //! | `TimeWait` | 2 MSL in TIME-WAIT | RFC 9293 §3.10.8 |
@@ -42,6 +43,8 @@ pub enum Timer {
     SwsOverride,
     /// RFC 8985 §7.2: the tail-loss-probe timer (PTO).
     TailLossProbe,
+    /// RFC 8985 §6.3: RACK's reordering timer.
+    RackReorder,
     /// RFC 9293 §3.8.6.3: the delayed ACK.
     DelayedAck,
     /// The FIN-WAIT-2 timeout.
@@ -54,11 +57,12 @@ pub enum Timer {
 
 impl Timer {
     /// Every timer, in table order.
-    pub const ALL: [Timer; 8] = [
+    pub const ALL: [Timer; 9] = [
         Timer::Retransmit,
         Timer::Persist,
         Timer::SwsOverride,
         Timer::TailLossProbe,
+        Timer::RackReorder,
         Timer::DelayedAck,
         Timer::FinWait2,
         Timer::TimeWait,
@@ -76,6 +80,7 @@ const ESTABLISHED: &[Timer] = &[
     Timer::Persist,
     Timer::SwsOverride,
     Timer::TailLossProbe,
+    Timer::RackReorder,
     Timer::DelayedAck,
     Timer::KeepAlive,
 ];
@@ -84,6 +89,7 @@ const OPEN: &[Timer] = &[
     Timer::Persist,
     Timer::SwsOverride,
     Timer::TailLossProbe,
+    Timer::RackReorder,
     Timer::DelayedAck,
 ];
 const FIN_WAIT_2: &[Timer] = &[Timer::FinWait2, Timer::DelayedAck];
@@ -92,18 +98,20 @@ const HALF_CLOSED: &[Timer] = &[
     Timer::Persist,
     Timer::SwsOverride,
     Timer::TailLossProbe,
+    Timer::RackReorder,
 ];
 const CLOSE_WAIT: &[Timer] = &[
     Timer::Retransmit,
     Timer::Persist,
     Timer::SwsOverride,
     Timer::TailLossProbe,
+    Timer::RackReorder,
     Timer::KeepAlive,
 ];
 const TIME_WAIT: &[Timer] = &[Timer::TimeWait];
 
 /// The bits of `timers` in a [`TimerTable`]'s `armed` mask.
-const fn mask_of(timers: &[Timer]) -> u8 {
+const fn mask_of(timers: &[Timer]) -> u16 {
     let mut m = 0;
     let mut i = 0;
     while i < timers.len() {
@@ -114,7 +122,7 @@ const fn mask_of(timers: &[Timer]) -> u8 {
 }
 
 // The `armed` mask of a [`TimerTable`] has a bit per timer.
-const _: () = assert!(Timer::ALL.len() <= u8::BITS as usize);
+const _: () = assert!(Timer::ALL.len() <= u16::BITS as usize);
 
 /// A connection's timer table: one deadline per [`Timer`], each armed or
 /// not. Unarmed slots hold [`Instant::ZERO`], so that equal tables compare
@@ -122,7 +130,7 @@ const _: () = assert!(Timer::ALL.len() <= u8::BITS as usize);
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TimerTable {
     at: [Instant; Timer::ALL.len()],
-    armed: u8,
+    armed: u16,
 }
 
 impl TimerTable {
@@ -176,7 +184,7 @@ impl TimerTable {
     /// The earliest deadline among the armed timers whose bits are in
     /// `mask`: a walk over the set bits only (usually one or two), since
     /// the endpoint asks for it after every segment.
-    pub(crate) fn earliest(&self, mask: u8) -> Option<Instant> {
+    pub(crate) fn earliest(&self, mask: u16) -> Option<Instant> {
         let mut bits = self.armed & mask;
         let mut best: Option<Instant> = None;
         while bits != 0 {
@@ -240,14 +248,14 @@ impl State {
     }
 
     /// The timer table, the timers this state runs, and their bits.
-    fn timer_runs(&self) -> Option<(&TimerTable, &'static [Timer], u8)> {
-        const SYN_BITS: u8 = mask_of(SYN);
-        const OPEN_BITS: u8 = mask_of(OPEN);
-        const FIN_WAIT_2_BITS: u8 = mask_of(FIN_WAIT_2);
-        const HALF_CLOSED_BITS: u8 = mask_of(HALF_CLOSED);
-        const TIME_WAIT_BITS: u8 = mask_of(TIME_WAIT);
-        const ESTABLISHED_BITS: u8 = mask_of(ESTABLISHED);
-        const CLOSE_WAIT_BITS: u8 = mask_of(CLOSE_WAIT);
+    fn timer_runs(&self) -> Option<(&TimerTable, &'static [Timer], u16)> {
+        const SYN_BITS: u16 = mask_of(SYN);
+        const OPEN_BITS: u16 = mask_of(OPEN);
+        const FIN_WAIT_2_BITS: u16 = mask_of(FIN_WAIT_2);
+        const HALF_CLOSED_BITS: u16 = mask_of(HALF_CLOSED);
+        const TIME_WAIT_BITS: u16 = mask_of(TIME_WAIT);
+        const ESTABLISHED_BITS: u16 = mask_of(ESTABLISHED);
+        const CLOSE_WAIT_BITS: u16 = mask_of(CLOSE_WAIT);
         match self {
             State::SynSent(s) => Some((&s.timers, SYN, SYN_BITS)),
             State::SynReceived(s) => Some((&s.tcb.timers, SYN, SYN_BITS)),
@@ -399,6 +407,9 @@ pub(crate) fn half_closed_timeout(
     now: Instant,
     cfg: &Config,
 ) -> Transition<'static> {
+    if s.tcb.timers.due(Timer::RackReorder, now) {
+        let _ = send::on_reorder_timeout(&mut s.snd, &mut s.tcb, now);
+    }
     if pto_due(&s.tcb.timers, now) {
         send::on_pto(&mut s.snd, &mut s.tcb, now, cfg);
         return Transition::new(half_state(kind, s));
@@ -431,6 +442,9 @@ pub(crate) fn open_timeout(
     if s.tcb.timers.due(Timer::DelayedAck, now) {
         let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx.meta(), now);
         t.reply(r);
+    }
+    if s.tcb.timers.due(Timer::RackReorder, now) {
+        let _ = send::on_reorder_timeout(&mut s.snd, &mut s.tcb, now);
     }
     if pto_due(&s.tcb.timers, now) {
         send::on_pto(&mut s.snd, &mut s.tcb, now, cfg);

@@ -513,6 +513,15 @@ pub fn hash(b: &[u8]) -> u64 {
 /// One host of a tcpcore pair: [`server_config`] with its own MAC, address
 /// and listening port, answering ARP, and closing only when its
 /// application does.
+/// `cfg` with a FIN-WAIT-2 timeout of 10 minutes: with 20% loss each way
+/// the RTO backs off past a minute (3, 6, 12, 24, 48 s), and a side that
+/// closed first must not give up in FIN-WAIT-2 (60 s, Linux's
+/// tcp_fin_timeout) while the other still retransmits its data.
+pub fn patient(mut cfg: EndpointConfig) -> EndpointConfig {
+    cfg.conn.fin_wait2_timeout = tcpcore::Duration::from_secs(600);
+    cfg
+}
+
 pub fn host_config(
     mac: tcpcore::wire::EthernetAddress,
     addr: std::net::Ipv4Addr,

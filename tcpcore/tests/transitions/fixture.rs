@@ -287,6 +287,10 @@ impl Fx {
         let v = self.vars();
         let ack_number = s.ack.map(|p| resolve(&v, p, None));
         let timestamps = tsval(&v, s.ts).map(|tsval| Timestamps { tsval, tsecr: 0 });
+        let mut sack_blocks = SackBlocks::new();
+        if let Some((l, r)) = s.sack_block() {
+            let _ = sack_blocks.push(resolve(&v, l, None), resolve(&v, r, None));
+        }
         TcpRepr {
             src_port: 40_000,
             dst_port: 80,
@@ -300,6 +304,7 @@ impl Fx {
             window_len: s.wnd,
             options: TcpOptions {
                 timestamps,
+                sack_blocks,
                 ..TcpOptions::default()
             },
             payload: &DATA[..s.len as usize],

@@ -112,6 +112,8 @@ pub struct Seg {
     len: u32,
     wnd: u16,
     ts: Ts,
+    /// One SACK block (RFC 2018), if any.
+    sack: Option<(P, P)>,
 }
 
 /// An ACK at RCV.NXT acknowledging nothing new (SEG.ACK = SND.UNA).
@@ -123,6 +125,7 @@ pub fn seg() -> Seg {
         len: 0,
         wnd: PEER_WND,
         ts: Ts::Fresh,
+        sack: None,
     }
 }
 
@@ -177,6 +180,15 @@ impl Seg {
     pub fn wnd(mut self, w: u16) -> Self {
         self.wnd = w;
         self
+    }
+    /// A SACK block `[left, right)` (RFC 2018).
+    pub fn sack(mut self, left: P, right: P) -> Self {
+        self.sack = Some((left, right));
+        self
+    }
+    /// The SACK block, if any.
+    pub fn sack_block(&self) -> Option<(P, P)> {
+        self.sack
     }
     /// The timestamp option.
     pub fn ts(mut self, ts: Ts) -> Self {

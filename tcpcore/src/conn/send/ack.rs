@@ -10,8 +10,8 @@ use crate::wire::{TcpControl, TcpRepr};
 
 use super::cc::smss;
 use super::rto::{backed_off, rtt_update, ts_rtt_sample};
-use super::tlp::{arm_pto, dsack_covers, tlp_dupack};
-use super::{prr, recovery, undo};
+use super::tlp::{arm_pto, dsack_covers, may_probe, tlp_dupack};
+use super::{prr, rack, recovery, undo};
 use crate::conn::{ecn, Config, SendHalf, Tcb, Timer};
 
 /// What an acceptable ACK did to the send half.
@@ -46,6 +46,7 @@ pub fn on_ack(
     let prior_recovery = snd.cc.recovery;
     // RFC 2883 D-SACKs of retransmissions, for undo (`undo.rs`).
     undo::on_ack_dsack(snd, tcb, seg, ack, mss);
+    let prior_board = snd.cc.sacked;
     if tcb.timers.persist() && ack.after_eq(snd.una) {
         // The peer answered a zero-window probe: it is alive, so the probe
         // count starts again (Linux tcp_ack clears icsk_probes_out on any
@@ -74,7 +75,25 @@ pub fn on_ack(
         tlp_dupack(snd, seg, ack);
     }
     take_sack_blocks(snd, tcb, seg);
+    // RFC 8985 §6.2: RACK marks what this ACK shows lost.
+    let mut newly_lost = rack::on_ack(snd, tcb, seg, prior_una, &prior_board, now, mss);
     recovery::enter_recovery(snd, tcb, mss);
+    if snd.una != prior_una {
+        // RFC 8985 §7.2: "upon receiving an ACK that cumulatively
+        // acknowledges new data", the probe timer starts again.
+        arm_pto(snd, tcb, now);
+    } else if !may_probe(snd) {
+        // SACKed data, or recovery: RACK's timer or the RTO, not a probe.
+        tcb.timers.clear(Timer::TailLossProbe);
+    }
+    if matches!(snd.cc.recovery, recovery::Recovery::FastRecovery { .. })
+        && snd.una != prior_una
+        && snd.cc.rtx_una
+    {
+        // NewReno's partial ACK marks the segment at SND.UNA lost (Linux
+        // tcp_newreno_mark_lost), for PRR's newly lost count.
+        newly_lost = newly_lost.saturating_add(mss);
+    }
     // Without SACK (NewReno recovery), RFC 6937: "DeliveredData is
     // estimated to be 1 SMSS on duplicate acknowledgements, and on a
     // subsequent partial or full ACK, DeliveredData is the change in
@@ -86,7 +105,7 @@ pub fn on_ack(
     let delivered = (snd.una - prior_una)
         .saturating_add(now_sacked)
         .saturating_sub(prior_sacked);
-    prr::on_ack(snd, delivered, snd.una != prior_una, mss);
+    prr::on_ack(snd, delivered, snd.una != prior_una, newly_lost, mss);
     // RFC 3522 / RFC 2883: undo a reduction shown spurious (`undo.rs`).
     undo::after_ack(snd, tcb, seg, prior_recovery, prior_una);
     AckEffect { acked }
@@ -128,10 +147,12 @@ fn on_new_ack(
     let sample = fine.or_else(|| ts_rtt_sample(tcb, seg, now));
     if let Some(s) = sample {
         rtt_update(&mut tcb.rtx, s, cfg);
-        // HyStart++ (RFC 9406) and CUBIC's delay_min (Linux
-        // cubictcp_acked, in microseconds): a timestamp sample of 0 ms
-        // says only "under a millisecond", and is not theirs.
+        // RACK.min_RTT (Linux tcp_update_rtt_min), HyStart++ (RFC 9406)
+        // and CUBIC's delay_min (Linux cubictcp_acked), all in
+        // microseconds: a timestamp sample of 0 ms says only "under a
+        // millisecond", and is not theirs.
         if fine.is_some() || s >= Duration::from_millis(1) {
+            snd.cc.rack.on_rtt_sample(s.as_micros());
             snd.cc.cc.on_rtt_sample(s, now, snd.una, snd.nxt);
         }
     }
@@ -150,7 +171,6 @@ fn on_new_ack(
         tcb.timers.clear_rto();
     }
     tlp_on_ack(snd, seg, ack, mss);
-    arm_pto(snd, tcb, now);
     acked
 }
 
@@ -166,7 +186,9 @@ fn tlp_on_ack(snd: &mut SendHalf, seg: &TcpRepr<'_>, ack: SeqNum, mss: u32) {
         // tcp_end_cwnd_reduction; ssthresh from cwnd, as Linux's Reno
         // and CUBIC do, for FlightSize is all but zero by now). An ACK
         // just up to it waits for a DSACK or a duplicate ACK.
-        if dsack_covers(seg, ack, end) {
+        // A probe of new data repaired nothing (Linux: "TLP of new data
+        // has been acknowledged").
+        if !snd.cc.tlp_retrans || dsack_covers(seg, ack, end) {
             snd.cc.tlp = None;
         } else if ack.after(end) {
             snd.cc.tlp = None;

@@ -542,7 +542,12 @@ mod tests {
         // Reno-friendly estimate lifts cwnd well within 20 ms; with the
         // 31 ms rule alone cwnd stops at 8 segments for those 31 ms.
         let mut c = Cubic::new(10 * MSS);
-        c.on_rtt_sample(Duration::from_micros(100), Instant::ZERO);
+        c.on_rtt_sample(
+            Duration::from_micros(100),
+            Instant::ZERO,
+            SeqNum::new(0),
+            SeqNum::new(0),
+        );
         c.on_congestion_event(MSS);
         c.cwnd = c.ssthresh;
         for i in 1..=400u64 {

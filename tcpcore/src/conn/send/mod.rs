@@ -3,8 +3,8 @@
 //! (RFC 5681 slow start, congestion avoidance with RFC 3465 byte counting,
 //! the restart window after idle, fast retransmit with RFC 3042 Limited
 //! Transmit, NewReno fast recovery of RFC 6582, SACK-based recovery after
-//! RFC 6675), tail loss probes (RFC 8985 §7), and the persist timer (RFC
-//! 9293 §3.8.6.1).
+//! RFC 6675, with RACK's time-based loss detection of RFC 8985 §6), tail
+//! loss probes (RFC 8985 §7), and the persist timer (RFC 9293 §3.8.6.1).
 //!
 //! Recovery and congestion control are explicit state, kept apart so that
 //! each algorithm is a module of its own:
@@ -14,8 +14,13 @@
 //!   In fast recovery, with or without SACK, cwnd is set on every ACK by
 //!   Proportional Rate Reduction (RFC 6937, `prr.rs`, Linux
 //!   `tcp_cwnd_reduction`); RFC 3042
-//!   Limited Transmit, in the open state, is `limited.rs`. A later
-//!   RACK-TLP (RFC 8985 §6) is another module driving the same modes.
+//!   Limited Transmit, in the open state, is `limited.rs`. With SACK,
+//!   RACK (RFC 8985 §6, `rack.rs`, Linux's default) marks the losses that
+//!   start SACK-based recovery and are resent in it, by time: a segment is
+//!   lost once one sent after it is delivered and it is not, a reordering
+//!   window later (the reordering timer, [`Timer::RackReorder`], for
+//!   those not yet past it); the tail loss probe (§7, `tlp.rs`) draws the
+//!   ACK that lets it see a lost tail.
 //! - [`Cc`] is the congestion-control algorithm behind the operations
 //!   `on_ack`, `on_congestion_event`, `on_rto`, `restart_after_idle`,
 //!   `cwnd`, `ssthresh`: CUBIC (RFC 9438, [`Cubic`], `cubic.rs`), the
@@ -47,6 +52,7 @@
 //! | RFC 3522 Eifel detection, RFC 2883 D-SACK (sender): undo | `undo.rs` | [`Undo`] |
 //! | RFC 2018 scoreboard, RFC 6675 `pipe` | `sack.rs` | [`Scoreboard`] |
 //! | RFC 6298 RTO, RFC 7323 §4.1, RFC 9293 §3.8.6.1 persist | `rto.rs` | [`rtt_update`], [`ts_rtt_sample`], [`backed_off`], [`on_rto`] |
+//! | RFC 8985 §6 RACK loss detection, reordering window, DSACK adaptation | `rack.rs` | [`Rack`], [`on_reorder_timeout`] |
 //! | RFC 8985 §7 tail loss probes, RFC 2883 DSACK | `tlp.rs` | [`on_pto`] |
 
 mod ack;
@@ -55,6 +61,7 @@ mod cubic;
 mod hystart;
 mod limited;
 mod prr;
+mod rack;
 mod recovery;
 mod ring;
 mod rto;
@@ -68,6 +75,7 @@ pub use cc::{smss, smss_for, Cc, NewReno};
 pub use cubic::Cubic;
 pub use hystart::HyStart;
 pub use prr::Prr;
+pub use rack::{on_reorder_timeout, Rack, RACK_RUNS};
 pub use recovery::{Congestion, Recovery};
 pub use ring::{ring_read, ring_room, ring_write, WriteEnds, WRITE_ENDS};
 pub use rto::{backed_off, on_rto, rtt_update, ts_rtt_sample};

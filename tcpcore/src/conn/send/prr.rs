@@ -25,8 +25,9 @@
 //! As Linux, which counts in packets: the proportional target is rounded
 //! up to whole segments (Linux's `div_u64(ssthresh * prr_delivered +
 //! prior_cwnd - 1, prior_cwnd)` in packets), the SSRB's extra MSS is given
-//! only when the ACK advanced SND.UNA (Linux: `FLAG_SND_UNA_ADVANCED`, with
-//! no newly lost segment, which this sender does not track), and the first
+//! only when the ACK advanced SND.UNA and marked no segment newly lost
+//! (Linux: `FLAG_SND_UNA_ADVANCED && !newly_lost`; the losses are RACK's,
+//! `rack.rs`, or NewReno's lost head on a partial ACK), and the first
 //! ACK of recovery always allows one segment, the fast retransmit ("Force
 //! a fast retransmit upon entering fast recovery": `sndcnt = max(sndcnt,
 //! prr_out ? 0 : 1)`). RecoverFS is the RFC's FlightSize at the start
@@ -100,9 +101,17 @@ impl Prr {
 
 /// RFC 6937 §3 "On every ACK during recovery" (Linux `tcp_cwnd_reduction`):
 /// `delivered` is DeliveredData, the bytes this ACK acknowledged
-/// cumulatively or newly SACKed; `una_advanced`: it moved SND.UNA. Sets
-/// cwnd = pipe + sndcnt. Call after the scoreboard took the ACK's blocks.
-pub(crate) fn on_ack(snd: &mut SendHalf, delivered: u32, una_advanced: bool, mss: u32) {
+/// cumulatively or newly SACKed; `una_advanced`: it moved SND.UNA;
+/// `newly_lost`: the bytes it showed lost (RACK's marks, `rack.rs`, or
+/// NewReno's lost head). Sets cwnd = pipe + sndcnt. Call after the
+/// scoreboard took the ACK's blocks and RACK marked its losses.
+pub(crate) fn on_ack(
+    snd: &mut SendHalf,
+    delivered: u32,
+    una_advanced: bool,
+    newly_lost: u32,
+    mss: u32,
+) {
     if !snd.cc.recovery.in_cwnd_reduction() {
         return;
     }
@@ -125,8 +134,16 @@ pub(crate) fn on_ack(snd: &mut SendHalf, delivered: u32, una_advanced: bool, mss
         let sndcnt = target.saturating_sub(u64::from(prr.out));
         u32::try_from(sndcnt).unwrap_or(u32::MAX)
     } else {
-        // The slow start reduction bound.
-        let extra = if una_advanced { mss } else { 0 };
+        // The slow start reduction bound: its extra segment only on an
+        // ACK that advanced SND.UNA and showed no new loss (Linux
+        // tcp_cwnd_reduction: `if (flag & FLAG_SND_UNA_ADVANCED &&
+        // !newly_lost) sndcnt++`; RFC 6937 §3's PRR-SSRB, in the
+        // conservative bound, PRR-CRB, otherwise).
+        let extra = if una_advanced && newly_lost == 0 {
+            mss
+        } else {
+            0
+        };
         let limit = prr
             .delivered
             .saturating_sub(prr.out)

@@ -6,14 +6,16 @@
 //! `cc.rs`), the mode, the SACK scoreboard (`sack.rs`) and the tail loss
 //! probe's episode (`tlp.rs`), PRR's counters (RFC 6937, `prr.rs`),
 //! which set cwnd in fast recovery, and the record to undo a reduction
-//! shown spurious (`undo.rs`). A later RACK-TLP (RFC 8985 §6)
-//! is a module that drives the same [`Recovery`] transitions.
+//! shown spurious (`undo.rs`). With SACK, RACK (RFC 8985 §6, `rack.rs`)
+//! finds the losses that start and drive SACK-based recovery, as Linux
+//! does by default; without SACK, three duplicate ACKs do.
 
 use crate::seq::SeqNum;
 use crate::time::Instant;
 
 use super::cc::{Cc, DUP_THRESH};
 use super::prr::Prr;
+use super::rack::Rack;
 use super::sack::Scoreboard;
 use super::undo::{self, Undo};
 use crate::conn::{CongestionControl, SendHalf, Tcb, Timer};
@@ -117,6 +119,11 @@ pub struct Congestion {
     /// The next transmission is the tail loss probe: a new segment if the
     /// peer's window allows, else the last segment again (RFC 8985 §7.3).
     pub(crate) rtx_last: bool,
+    /// The loss probe out resent data (RFC 8985 §7.3 TLP.is_retrans; Linux
+    /// `tlp_retrans`): only then can its ACK show a loss it repaired.
+    pub(crate) tlp_retrans: bool,
+    /// RACK's send times and reordering window (RFC 8985 §6, `rack.rs`).
+    pub(crate) rack: Rack,
     /// When data was last sent (new or retransmitted), for the restart
     /// window after idle (RFC 5681 §4.1; Linux `lsndtime`).
     pub(crate) last_sent: Option<Instant>,
@@ -148,6 +155,8 @@ impl Congestion {
             probe: false,
             tlp: None,
             rtx_last: false,
+            tlp_retrans: false,
+            rack: Rack::new(),
             last_sent: None,
             prr: Prr::new(),
             reno_sacked: 0,
@@ -201,6 +210,11 @@ impl Congestion {
     pub const fn prr(&self) -> &Prr {
         &self.prr
     }
+
+    /// RACK's state (RFC 8985 §6).
+    pub const fn rack(&self) -> &Rack {
+        &self.rack
+    }
 }
 
 /// The recovery side of an ACK of new data (`acked` bytes up to `ack`): a
@@ -222,16 +236,14 @@ pub(crate) fn on_new_ack(snd: &mut SendHalf, ack: SeqNum, acked: u32, mss: u32, 
             cc.cc.set_cwnd(cc.cc.ssthresh());
             cc.recovery = Recovery::Open;
             cc.reno_sacked = 0;
+            cc.rack.on_recovery_end();
         }
         // A partial acknowledgment in SACK-based recovery: cwnd is PRR's
         // (`prr.rs`, after this ACK's SACK blocks are taken); `pipe`
-        // decides what is sent. With nothing SACKed above the new
-        // SND.UNA, no hole is known: the segment there is resent.
-        Recovery::SackRecovery { .. } => {
-            if cc.sacked.is_empty() {
-                cc.rtx_una = true;
-            }
-        }
+        // decides what is sent, RACK (`rack.rs`) what is lost: the
+        // segment at SND.UNA once the ACK of one sent after it shows it
+        // lost (reo_wnd is zero in recovery until reordering is seen).
+        Recovery::SackRecovery { .. } => {}
         // A partial acknowledgment without SACK: retransmit the first
         // unacknowledged segment (RFC 6582 §3.2 step 5). cwnd is PRR's;
         // the duplicate ACKs counted as delivered are taken off, all but
@@ -262,18 +274,19 @@ pub(crate) fn on_dup_ack(cc: &mut Congestion, flight: u32, mss: u32) {
     cc.reno_sacked = cc.reno_sacked.saturating_add(mss).min(cap);
 }
 
-/// RFC 5681 §3.2, RFC 6675 §5, RFC 6582 §3.2: enter fast recovery when
-/// duplicate ACKs or SACKs show a loss.
+/// RFC 5681 §3.2, RFC 8985 §6, RFC 6582 §3.2: enter fast recovery when
+/// duplicate ACKs or RACK show a loss.
 pub(crate) fn enter_recovery(snd: &mut SendHalf, tcb: &mut Tcb, mss: u32) {
-    // RFC 5681 §3.2 / RFC 6675 §5: enter fast recovery on the third
-    // duplicate ACK, or when SACKs show more than (DupThresh - 1) segments
-    // above SND.UNA, unless already recovering (RFC 6582 §3.2 step 2:
-    // only if SND.UNA has passed the previous `recover`).
-    let sack_loss = snd.cc.sacked_above(snd.una) > u32::from(DUP_THRESH - 1) * mss
-        // RFC 8985: a SACK for the tail loss probe, with holes below it sent
-        // earlier, shows those holes lost (the probe was sent a PTO after
-        // them, longer than any reordering window).
-        || snd.cc.tlp.is_some_and(|end| snd.cc.highest_sacked() == Some(end));
+    // RFC 8985 §6 (Linux tcp_time_to_recover: "Trick#1: The loss is
+    // proven", lost_out; with RACK on, Linux's default, no other rule):
+    // with SACK, recovery begins once RACK marked a segment lost -- at
+    // once when DupThresh segments are SACKed above it and no reordering
+    // was seen (reo_wnd 0), else a reordering window later. RFC 5681
+    // §3.2: without SACK blocks, on the third duplicate ACK. Not while
+    // already recovering (RFC 6582 §3.2 step 2: only once SND.UNA has
+    // passed the previous `recover`).
+    let rack_loss = tcb.sack && snd.cc.rack.lost_below(snd.una, snd.max, &snd.cc.sacked) > 0;
+    let dupthresh = snd.cc.dupacks >= DUP_THRESH && snd.cc.sacked.is_empty();
     // RFC 6582 §3.2 step 2 / §4: not for duplicate ACKs of data sent
     // before a retransmission timeout ("If the Cumulative Acknowledgment
     // field covers more than recover ... Otherwise ... do not enter").
@@ -281,12 +294,11 @@ pub(crate) fn enter_recovery(snd: &mut SendHalf, tcb: &mut Tcb, mss: u32) {
     if let Recovery::Loss { recover } = snd.cc.recovery {
         if snd.una.after_eq(recover) {
             snd.cc.recovery = Recovery::Open;
+            snd.cc.rack.on_recovery_end();
         }
     }
     let cwr = matches!(snd.cc.recovery, Recovery::Cwr { .. });
-    if (snd.cc.recovery == Recovery::Open || cwr)
-        && snd.nxt != snd.una
-        && (snd.cc.dupacks >= DUP_THRESH || sack_loss)
+    if (snd.cc.recovery == Recovery::Open || cwr) && snd.nxt != snd.una && (dupthresh || rack_loss)
     {
         // Linux tcp_enter_recovery: tcp_init_undo (`undo.rs`).
         undo::start(snd);
@@ -300,14 +312,15 @@ pub(crate) fn enter_recovery(snd: &mut SendHalf, tcb: &mut Tcb, mss: u32) {
             cc.cc.on_congestion_event(flight, mss);
             cc.prr = Prr::start(flight);
         }
-        if cc.sacked.is_empty() {
-            cc.recovery = Recovery::FastRecovery { recover: snd.nxt };
-        } else {
+        if rack_loss {
+            // RACK's lost segments are resent (`segment.rs`).
             cc.reno_sacked = 0;
             cc.recovery = Recovery::SackRecovery { recover: snd.nxt };
+        } else {
+            cc.recovery = Recovery::FastRecovery { recover: snd.nxt };
+            cc.rtx_una = true;
         }
         cc.high_rxt = snd.una;
-        cc.rtx_una = true;
         cc.rtt_probe = None;
         cc.tlp = None;
         tcb.timers.clear(Timer::TailLossProbe);

@@ -156,6 +156,12 @@ pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, fired: Timer, now: Instant, cfg
     cc.rtx_una = true;
     cc.tlp = None;
     tcb.timers.clear(Timer::TailLossProbe);
+    // Linux tcp_enter_loss: everything in flight is marked lost (RACK's
+    // record, `rack.rs`), and RACK's timer stops.
+    if tcb.sack {
+        cc.rack.on_rto(snd.una, snd.max);
+    }
+    tcb.timers.clear(Timer::RackReorder);
     snd.nxt = snd.una;
     true
 }

@@ -1,8 +1,8 @@
-//! The SACK scoreboard (RFC 2018) and RFC 6675's `pipe`.
+//! The SACK scoreboard (RFC 2018) and RFC 6675's `pipe`, with RACK's
+//! losses (RFC 8985 §6).
 
 use crate::seq::SeqNum;
 
-use super::cc::DUP_THRESH;
 use super::recovery::{Congestion, Recovery};
 use crate::conn::SendHalf;
 
@@ -84,10 +84,6 @@ impl Congestion {
             .map(|&(_, e)| e)
     }
 
-    pub(crate) fn highest_sacked(&self) -> Option<SeqNum> {
-        self.sacked.as_slice().last().map(|&(_, e)| e)
-    }
-
     /// Adds a SACK block `[l, r)` that lies within `(una, high]`.
     pub(crate) fn add_sack(&mut self, mut l: SeqNum, mut r: SeqNum) {
         let mut i = 0;
@@ -127,13 +123,15 @@ impl Congestion {
     }
 }
 
-/// RFC 6675 `pipe`: the bytes thought to be in the network. SACKed bytes are
-/// not; bytes below a SACKed range that is at least DupThresh segments
-/// above them are thought lost, and are not either unless retransmitted.
+/// RFC 6675 `pipe`: the bytes thought to be in the network. SACKed bytes
+/// are not, nor are those RACK marked lost (RFC 8985 §6, `rack.rs`)
+/// unless resent since (Linux `tcp_packets_in_flight`: packets_out -
+/// (sacked_out + lost_out) + retrans_out).
 pub(crate) fn pipe(snd: &SendHalf, mss: u32) -> u32 {
     let cc = &snd.cc;
     let flight = snd.nxt - snd.una;
-    if cc.sacked.is_empty() {
+    let lost = cc.rack.lost_below(snd.una, snd.nxt, &cc.sacked);
+    if cc.sacked.is_empty() && lost == 0 {
         if matches!(cc.recovery, Recovery::FastRecovery { .. }) {
             // NewReno recovery (Linux tcp_packets_in_flight for Reno):
             // less one SMSS per duplicate ACK, and less the segment at
@@ -142,16 +140,6 @@ pub(crate) fn pipe(snd: &SendHalf, mss: u32) -> u32 {
             return flight.saturating_sub(cc.reno_sacked).saturating_sub(head);
         }
         return flight;
-    }
-    let mut lost = 0u32;
-    let mut at = snd.una;
-    for &(s, e) in cc.sacked.as_slice().iter() {
-        if at.before(s) && cc.sacked_above(s) >= u32::from(DUP_THRESH) * mss {
-            // The hole [at, s) is lost; the part below HighRxt was resent.
-            let resent_to = cc.high_rxt.max(at).min(s);
-            lost += s - resent_to;
-        }
-        at = at.max(e);
     }
     flight
         .saturating_sub(cc.sacked_above(snd.una))

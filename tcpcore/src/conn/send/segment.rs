@@ -10,7 +10,7 @@ use crate::time::Instant;
 use super::cc::{initial_window, smss};
 use super::ring::ring_room;
 use super::rto::{backed_off, sws_override_after};
-use super::sack::{pipe, SCOREBOARD};
+use super::sack::pipe;
 use super::tlp::arm_pto;
 use super::{limited, prr, undo};
 use crate::conn::{Config, SendHalf, Tcb, Timer};
@@ -27,16 +27,22 @@ pub fn next_segment(
     now: Instant,
     cfg: &Config,
 ) -> Option<(SeqNum, u32, bool)> {
-    let max = snd.max;
+    let prior_max = snd.max;
     let r = pick_segment(snd, tcb, ring, now, cfg);
     if let Some((seq, len, fin)) = r {
         // RFC 6937: what is sent in recovery counts to `prr_out`.
         prr::on_sent(&mut snd.cc, len + u32::from(fin));
-        if seq.before(max) {
+        if seq.before(prior_max) {
             // A retransmission, for undo (`undo.rs`).
             let mss = smss(snd, tcb);
             undo::on_retransmit(snd, tcb, seq, len, mss, now);
         }
+        // RFC 8985 §6.1: RACK records when each segment was sent.
+        let end = seq + len + u32::from(fin);
+        let una = snd.una;
+        snd.cc
+            .rack
+            .on_sent(una, seq, end, now, seq.before(prior_max));
     }
     r
 }
@@ -68,11 +74,17 @@ fn pick_segment(
     if cc_rtx && snd.una != snd.max {
         snd.cc.rtx_una = false;
         let seq = snd.una;
-        return Some(retransmit(snd, tcb, seq, mss, ring, fin_seq, now, cfg));
+        let limit = snd.max.min(snd.end);
+        return Some(retransmit(
+            snd, tcb, seq, limit, mss, ring, fin_seq, now, cfg,
+        ));
     }
-    // 2. SACK recovery: the next hole below the highest SACKed byte.
-    if let Some(seq) = next_hole(snd, mss) {
-        return Some(retransmit(snd, tcb, seq, mss, ring, fin_seq, now, cfg));
+    // 2. SACK recovery: the next segment RACK marked lost.
+    if let Some((seq, limit)) = next_hole(snd, mss) {
+        let limit = limit.min(snd.max.min(snd.end));
+        return Some(retransmit(
+            snd, tcb, seq, limit, mss, ring, fin_seq, now, cfg,
+        ));
     }
     // 3. New data (or data again after a go-back), skipping SACKed ranges.
     while let Some(e) = snd.cc.sacked_end(snd.nxt) {
@@ -95,7 +107,10 @@ fn pick_segment(
 }
 
 /// Step 0 of [`next_segment`], the tail loss probe (RFC 8985 §7.3): a new
-/// segment if the peer's window allows one, else the last segment again.
+/// segment if the peer's window allows one, else the last segment again
+/// (its last SMSS of data, with the FIN if the FIN followed it; Linux
+/// `tcp_send_loss_probe` cuts the last buffer to one MSS), or the FIN
+/// alone when nothing else is unacknowledged.
 fn loss_probe(
     snd: &mut SendHalf,
     tcb: &mut Tcb,
@@ -112,38 +127,29 @@ fn loss_probe(
         if len > 0 && wnd_end - snd.nxt >= len {
             let r = send_new(snd, tcb, len, fin_seq, now, cfg);
             snd.cc.tlp = Some(snd.max);
+            snd.cc.tlp_retrans = false;
             return Some(r);
         }
     }
     let data_max = snd.max.min(snd.end);
     let back = (data_max - snd.una).min(mss);
-    if back > 0 {
+    let fin_out = fin_seq.is_some_and(|f| snd.max.after(f));
+    if back > 0 || fin_out {
         let seq = data_max - back;
-        let r = retransmit(snd, tcb, seq, mss, ring, fin_seq, now, cfg);
+        let r = retransmit(snd, tcb, seq, data_max, mss, ring, fin_seq, now, cfg);
+        snd.cc.tlp_retrans = true;
         return Some(r);
     }
     None
 }
 
-/// Step 2 of [`next_segment`], SACK recovery (RFC 6675 NextSeg): the first
-/// byte of the next hole below the highest SACKed byte, while `pipe` is
-/// below cwnd.
-fn next_hole(snd: &SendHalf, mss: u32) -> Option<SeqNum> {
-    if snd.cc.recovery.in_fast_recovery()
-        && !snd.cc.sacked.is_empty()
-        && pipe(snd, mss) < snd.cc.cwnd()
-    {
-        let high = snd.cc.highest_sacked().unwrap_or(snd.una);
-        let mut seq = snd.cc.high_rxt.max(snd.una);
-        for _ in 0..=SCOREBOARD {
-            match snd.cc.sacked_end(seq) {
-                Some(e) => seq = e,
-                None => break,
-            }
-        }
-        if seq.before(high) {
-            return Some(seq);
-        }
+/// Step 2 of [`next_segment`], SACK recovery: the first byte RACK marked
+/// lost (RFC 8985 §6.2 step 5) that is neither SACKed nor resent, and the
+/// end of what was lost with it, while `pipe` is below cwnd (RFC 6675
+/// NextSeg's rule 1; Linux `tcp_xmit_retransmit_queue`).
+fn next_hole(snd: &SendHalf, mss: u32) -> Option<(SeqNum, SeqNum)> {
+    if snd.cc.recovery.in_fast_recovery() && pipe(snd, mss) < snd.cc.cwnd() {
+        return snd.cc.rack.first_lost(snd.una, &snd.cc.sacked);
     }
     None
 }
@@ -322,13 +328,13 @@ pub(crate) fn retransmit(
     snd: &mut SendHalf,
     tcb: &mut Tcb,
     seq: SeqNum,
+    limit: SeqNum,
     mss: u32,
     ring: usize,
     fin_seq: Option<SeqNum>,
     now: Instant,
     cfg: &Config,
 ) -> (SeqNum, u32, bool) {
-    let limit = snd.max.min(snd.end);
     let mut len = if seq.before(limit) {
         (limit - seq).min(mss).min(ring_room(seq, ring))
     } else {

@@ -1,11 +1,25 @@
 //! Tail loss probes (RFC 8985 §7): the probe timeout, the probe, and how
 //! an ACK or a DSACK (RFC 2883) ends the TLP episode.
+//!
+//! The probe timer runs while something is in flight (data, or only our
+//! FIN: Linux probes with the last buffer of the retransmission queue,
+//! which may be a lone FIN), in the open state with nothing SACKed (RFC
+//! 8985 §7.2: not "in fast recovery, RTO recovery, or" with "segments
+//! ... SACKed"; Linux `tcp_schedule_loss_probe` asks for `TCP_CA_Open`),
+//! and no probe out. The probe (`segment.rs`) is a new segment if the
+//! peer's window allows one, else the last segment again; either way the
+//! RTO is re-armed after it (§7.3). Its episode ends (§7.4) when an ACK
+//! covers it: without a loss if it carried new data, or a DSACK or a
+//! duplicate ACK shows the original arrived too; with a loss the probe
+//! repaired -- and a congestion response -- when an ACK goes beyond it
+//! with no such sign.
 
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
 use crate::wire::TcpRepr;
 
 use super::cc::smss;
+use super::recovery::Recovery;
 use super::rto::backed_off;
 use crate::conn::{Config, SendHalf, Tcb, Timer};
 
@@ -46,17 +60,21 @@ pub(crate) fn pto_after(snd: &SendHalf, tcb: &Tcb, now: Instant) -> Option<Insta
     })
 }
 
-/// Data (not only our FIN) is in flight: a loss probe would have
-/// something to resend.
-pub(crate) fn data_in_flight(snd: &SendHalf) -> bool {
-    snd.una.before(snd.max.min(snd.end))
+/// A loss probe may be scheduled (RFC 8985 §7.2): something (data or the
+/// FIN) is in flight, in the open state, with nothing SACKed, and no probe
+/// is out.
+pub(crate) fn may_probe(snd: &SendHalf) -> bool {
+    snd.una != snd.max
+        && snd.cc.tlp.is_none()
+        && snd.cc.recovery == Recovery::Open
+        && snd.cc.sacked.is_empty()
 }
 
-/// Arms (or re-arms) the tail-loss-probe timer while data is in flight and
-/// no probe is out; stops it otherwise. The RTO deadline must be set first.
-/// With only the FIN in flight the RTO alone resends it.
+/// Arms (or re-arms) the tail-loss-probe timer when a probe may be
+/// scheduled ([`may_probe`]); stops it otherwise. The RTO deadline must
+/// be set first.
 pub(crate) fn arm_pto(snd: &SendHalf, tcb: &mut Tcb, now: Instant) {
-    let at = if data_in_flight(snd) && snd.cc.tlp.is_none() && !snd.cc.recovery.in_fast_recovery() {
+    let at = if may_probe(snd) {
         pto_after(snd, tcb, now)
     } else {
         None
@@ -72,12 +90,10 @@ pub(crate) fn arm_pto(snd: &SendHalf, tcb: &mut Tcb, now: Instant) {
 /// draws a SACK (and recovery) instead of waiting for the RTO. "After attempting to send a loss probe, regardless
 /// of whether a loss probe was sent, the sender MUST re-arm the RTO timer,
 /// not the PTO timer, if FlightSize is not empty" (Linux
-/// tcp_send_loss_probe -> tcp_rearm_rto). `arm_pto` schedules no probe
-/// without data to resend, so one that finds none (only the FIN in flight)
-/// leaves the RTO as it was.
+/// tcp_send_loss_probe -> tcp_rearm_rto).
 pub fn on_pto(snd: &mut SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) {
     tcb.timers.clear(Timer::TailLossProbe);
-    if data_in_flight(snd) && snd.cc.tlp.is_none() && !snd.cc.recovery.in_fast_recovery() {
+    if may_probe(snd) {
         snd.cc.tlp = Some(snd.max);
         snd.cc.rtx_last = true;
         tcb.timers.rearm_rto(now + backed_off(&tcb.rtx, cfg));

@@ -257,6 +257,7 @@ pub(crate) fn after_ack(
                     snd.cc.recovery = Recovery::Open;
                 }
                 snd.cc.rtx_una = false;
+                snd.cc.rack.unmark_lost();
                 if snd.nxt.before(snd.max) {
                     snd.nxt = snd.max;
                 }

@@ -1,0 +1,337 @@
+//! Issue #16, RACK-TLP (RFC 8985) as packet traces, in the manner of
+//! Linux packetdrill's `tcp/rack/` and `tcp/tlp/` scripts: time-based loss
+//! detection with a reordering window and its timer (§6), the reordering
+//! window widened by DSACK (§6.2 step 4), and tail loss probes (§7): new
+//! data when there is some, else the last segment; the RTO re-armed after
+//! the probe; the congestion response when the probe repaired a loss.
+//!
+//! The client offers an MSS of 1000 and no timestamps; the handshake's
+//! RTT is 40 ms (SRTT 40 ms, RTO the 200 ms floor, PTO 2 SRTT + 2 ms =
+//! 82 ms, Linux's tcp_schedule_loss_probe),
+//! and so is every data round trip below: RACK.min_RTT is 40 ms and the
+//! reordering window, before any DSACK, min_RTT / 4 = 10 ms. NewReno
+//! (RFC 5681) makes the windows asserted easy to follow.
+
+mod common;
+
+use common::{no_nagle, run, Harness};
+use tcpcore::{CongestionControl, EndpointConfig, State};
+
+/// [`no_nagle`] with NewReno in place of the default CUBIC.
+fn newreno() -> EndpointConfig {
+    let mut c = no_nagle();
+    c.conn.congestion_control = CongestionControl::NewReno;
+    c
+}
+
+/// Handshake with SACK, MSS 1000, RTT 40 ms.
+const HS: &str = "
+    0.100 < S 1000:1000(0) win 64240 <mss 1000,sackOK,nop,wscale 7>
+    0.100 > S. 0:0(0) ack 1001
+    0.140 < . 1001:1001(0) ack 1 win 502";
+
+/// The one connection's send half: (ssthresh, cwnd).
+fn cc_of(h: &Harness) -> (u32, u32) {
+    let (id, _, _) = h.ep.connections().next().expect("a connection");
+    match h.ep.state(id) {
+        Some(State::Established(o)) => (o.snd().cc().ssthresh(), o.snd().cc().cwnd()),
+        other => panic!("not established: {other:?}"),
+    }
+}
+
+/// The one connection's RACK state: (reordering seen, reo_wnd_mult).
+fn rack_of(h: &Harness) -> (bool, u8) {
+    let (id, _, _) = h.ep.connections().next().expect("a connection");
+    match h.ep.state(id) {
+        Some(State::Established(o)) => {
+            let r = o.snd().cc().rack();
+            (r.reordering_seen(), r.reo_wnd_mult())
+        }
+        other => panic!("not established: {other:?}"),
+    }
+}
+
+/// RFC 8985 §6.2: a segment SACKed above a hole, fewer than DupThresh of
+/// them, with no reordering seen: the hole waits the reordering window
+/// (min_RTT / 4 = 10 ms, the timer armed for 0.250). The missing segment
+/// arrives 5 ms later, reordered: nothing is retransmitted, ever, and
+/// RACK.reordering_seen is set (§6.2 step 3: a never-retransmitted
+/// segment delivered below RACK.fack).
+#[test]
+fn reordering_within_the_window_is_not_a_loss() {
+    let h = run(
+        newreno(),
+        &format!(
+            "{HS}
+             0.200 ! app-send 3000
+             0.200 > . 1:1001(1000) ack 1001
+             0.200 > . 1001:2001(1000) ack 1001
+             0.200 > P. 2001:3001(1000) ack 1001
+             0.240 < . 1001:1001(0) ack 1 win 502 <sack 1001:2001>
+             0.245 < . 1001:1001(0) ack 2001 win 502
+             0.246 < . 1001:1001(0) ack 3001 win 502
+             1.000 tick
+             1.000 ! state ESTABLISHED"
+        ),
+    );
+    assert_eq!(rack_of(&h), (true, 1), "reordering seen");
+    assert_eq!(cc_of(&h).0, u32::MAX, "no congestion event");
+}
+
+/// RFC 8985 §6.2 step 4 (Linux `tcp_rack_reo_wnd`): with no reordering
+/// seen, DupThresh segments SACKed make the window zero, and the hole
+/// below them is lost at once -- the classic rule, kept as a time rule.
+/// Once reordering has been seen, three SACKed segments are not enough:
+/// the hole waits the window (10 ms), then the reordering timer marks it
+/// lost (§6.3), recovery begins and it is resent.
+#[test]
+fn dupthresh_sacks_mark_a_loss_at_once_until_reordering_is_seen() {
+    // No reordering seen: at once.
+    run(
+        newreno(),
+        &format!(
+            "{HS}
+             0.200 ! app-send 5000
+             0.200 > . 1:1001(1000) ack 1001
+             0.200 > . 1001:2001(1000) ack 1001
+             0.200 > . 2001:3001(1000) ack 1001
+             0.200 > . 3001:4001(1000) ack 1001
+             0.200 > P. 4001:5001(1000) ack 1001
+             0.240 < . 1001:1001(0) ack 1 win 502 <sack 1001:4001>
+             0.240 > . 1:1001(1000) ack 1001"
+        ),
+    );
+    // Reordering seen first (as in the test above), then the same.
+    run(
+        newreno(),
+        &format!(
+            "{HS}
+             0.200 ! app-send 2000
+             0.200 > . 1:1001(1000) ack 1001
+             0.200 > P. 1001:2001(1000) ack 1001
+             0.240 < . 1001:1001(0) ack 1 win 502 <sack 1001:2001>
+             0.245 < . 1001:1001(0) ack 2001 win 502
+             0.300 ! app-send 5000
+             0.300 > . 2001:3001(1000) ack 1001
+             0.300 > . 3001:4001(1000) ack 1001
+             0.300 > . 4001:5001(1000) ack 1001
+             0.300 > . 5001:6001(1000) ack 1001
+             0.300 > P. 6001:7001(1000) ack 1001
+             0.340 < . 1001:1001(0) ack 2001 win 502 <sack 3001:6001>
+             0.350 > . 2001:3001(1000) ack 1001"
+        ),
+    );
+}
+
+/// RFC 8985 §6.3, the reordering timer: one segment SACKed above a hole at
+/// 0.240, the hole sent at 0.200; it is lost once not delivered by its
+/// send time + RACK.rtt (40 ms) + reo_wnd (10 ms): the timer fires at
+/// 0.250 (Linux `tcp_rack_reo_timeout`), SACK-based recovery begins
+/// (ssthresh = FlightSize / 2, at least 2 SMSS) and PRR lets the
+/// retransmission go. The segment after the SACKed one, sent with it, is
+/// not suspected. The full ACK ends recovery with cwnd = ssthresh.
+#[test]
+fn reordering_timer_marks_the_hole_lost() {
+    let h = run(
+        newreno(),
+        &format!(
+            "{HS}
+             0.200 ! app-send 3000
+             0.200 > . 1:1001(1000) ack 1001
+             0.200 > . 1001:2001(1000) ack 1001
+             0.200 > P. 2001:3001(1000) ack 1001
+             0.240 < . 1001:1001(0) ack 1 win 502 <sack 1001:2001>
+             0.249 tick
+             0.250 > . 1:1001(1000) ack 1001
+             0.290 < . 1001:1001(0) ack 3001 win 502
+             1.000 tick"
+        ),
+    );
+    assert_eq!(cc_of(&h), (2000, 2000));
+    assert_eq!(rack_of(&h), (false, 1));
+}
+
+/// RFC 8985 §6.2 step 5: a segment SACKed that was sent 30 ms after the
+/// two below it -- more than the reordering window -- shows them lost at
+/// once, one segment SACKed or not. PRR (RFC 6937) paces the resends:
+/// the first at once; the second on the partial ACK that the first
+/// draws, the slow start reduction bound (pipe 0 <= ssthresh 2000) with
+/// its extra segment, that ACK showing no new loss.
+#[test]
+fn loss_detected_by_send_time() {
+    run(
+        newreno(),
+        &format!(
+            "{HS}
+             0.200 ! app-send 2000
+             0.200 > . 1:1001(1000) ack 1001
+             0.200 > P. 1001:2001(1000) ack 1001
+             0.230 ! app-send 1000
+             0.230 > P. 2001:3001(1000) ack 1001
+             0.270 < . 1001:1001(0) ack 1 win 502 <sack 2001:3001>
+             0.270 > . 1:1001(1000) ack 1001
+             0.310 < . 1001:1001(0) ack 1001 win 502 <sack 2001:3001>
+             0.310 > P. 1001:2001(1000) ack 1001
+             0.350 < . 1001:1001(0) ack 3001 win 502
+             1.000 tick"
+        ),
+    );
+}
+
+/// RFC 8985 §6.2 step 4, DSACK adaptation (Linux
+/// `tcp_rack_update_reo_wnd`): the reordering timer resends the hole at
+/// 0.250, but the original was only late (its ACK at 0.255); the peer's
+/// DSACK for the resent copy (RFC 2883) widens the window by a step:
+/// reo_wnd_mult 2, so the next time a hole waits 20 ms, not 10: the
+/// timer fires at 0.360, not 0.350.
+#[test]
+fn dsack_widens_the_reordering_window() {
+    let h = run(
+        newreno(),
+        &format!(
+            "{HS}
+             0.200 ! app-send 2000
+             0.200 > . 1:1001(1000) ack 1001
+             0.200 > P. 1001:2001(1000) ack 1001
+             0.240 < . 1001:1001(0) ack 1 win 502 <sack 1001:2001>
+             0.250 > . 1:1001(1000) ack 1001
+             0.255 < . 1001:1001(0) ack 2001 win 502
+             0.290 < . 1001:1001(0) ack 2001 win 502 <sack 1:1001>
+             0.300 ! app-send 2000
+             0.300 > . 2001:3001(1000) ack 1001
+             0.300 > P. 3001:4001(1000) ack 1001
+             0.340 < . 1001:1001(0) ack 2001 win 502 <sack 3001:4001>
+             0.359 tick
+             0.360 > . 2001:3001(1000) ack 1001"
+        ),
+    );
+    // The resent copy's ACK is no reordering (it was retransmitted).
+    assert_eq!(rack_of(&h), (false, 2));
+}
+
+/// RFC 8985 §7.3: at the PTO (2 SRTT + 2 ms = 82 ms after the flight went out)
+/// the probe is a new segment when there is one and the peer's window
+/// allows it -- beyond cwnd, the initial window of ten being all out
+/// (Linux `tcp_send_loss_probe`). "After attempting to send a loss probe
+/// ... the sender MUST re-arm the RTO timer": from 0.282, so the
+/// timeout comes at 0.482, not at 0.400.
+#[test]
+fn probe_sends_new_data_and_rearms_the_rto() {
+    let mut body = String::from("0.200 ! app-send 11000\n");
+    for k in 0..10 {
+        body += &format!(
+            "0.200 > . {}:{}(1000) ack 1001\n",
+            1 + 1000 * k,
+            1001 + 1000 * k
+        );
+    }
+    body += "0.282 > P. 10001:11001(1000) ack 1001\n";
+    body += "0.481 tick\n";
+    body += "0.482 > . 1:1001(1000) ack 1001\n";
+    run(newreno(), &format!("{HS}\n{body}"));
+}
+
+/// RFC 8985 §7.3: with no new data, the probe is the last segment sent,
+/// again; the RTO is re-armed from the probe.
+#[test]
+fn probe_resends_the_last_segment() {
+    run(
+        newreno(),
+        &format!(
+            "{HS}
+             0.200 ! app-send 3000
+             0.200 > . 1:1001(1000) ack 1001
+             0.200 > . 1001:2001(1000) ack 1001
+             0.200 > P. 2001:3001(1000) ack 1001
+             0.282 > P. 2001:3001(1000) ack 1001
+             0.481 tick
+             0.482 > . 1:1001(1000) ack 1001"
+        ),
+    );
+}
+
+/// RFC 8985 §7.4.2: the last segment is lost; the probe (at 0.440: the PTO
+/// of a lone segment, 2 SRTT + 200 ms, is clipped to the RTO, §7.2)
+/// repairs it. The ACK of just the probe's end waits (a DSACK or a
+/// duplicate ACK may yet show both copies arrived); the ACK beyond it,
+/// with no such sign, ends the episode with a loss: "congestion control
+/// MUST react appropriately to that loss" -- as Linux
+/// `tcp_process_tlp_ack`, ssthresh from cwnd (NewReno: 14000 / 2, the ACK
+/// of two segments at 0.240 having grown cwnd by two, RFC 9406's L = 8;
+/// the sender was not cwnd-limited on the last ACK) and cwnd = ssthresh.
+#[test]
+fn probe_that_repaired_a_loss_reduces_cwnd() {
+    let h = run(
+        newreno(),
+        &format!(
+            "{HS}
+             0.200 ! app-send 3000
+             0.200 > . 1:1001(1000) ack 1001
+             0.200 > . 1001:2001(1000) ack 1001
+             0.200 > P. 2001:3001(1000) ack 1001
+             0.240 < . 1001:1001(0) ack 2001 win 502
+             0.440 > P. 2001:3001(1000) ack 1001
+             0.450 ! app-send 1000
+             0.450 > P. 3001:4001(1000) ack 1001
+             0.480 < . 1001:1001(0) ack 3001 win 502
+             0.490 < . 1001:1001(0) ack 4001 win 502
+             1.000 tick"
+        ),
+    );
+    assert_eq!(cc_of(&h), (7000, 7000));
+}
+
+/// RFC 8985 §7.4 (Linux `tcp_process_tlp_ack`: "TLP of new data has been
+/// acknowledged"): a probe that carried new data repaired nothing; its
+/// ACK ends the episode, and the ACK of later data beyond it is no loss:
+/// ssthresh untouched, cwnd as slow start left it (RFC 9406 §4.3: at most
+/// L = 8 SMSS per ACK, unpaced: 10000 + 8000 + 1000).
+#[test]
+fn probe_of_new_data_is_no_loss() {
+    let mut body = String::from("0.200 ! app-send 11000\n");
+    for k in 0..10 {
+        body += &format!(
+            "0.200 > . {}:{}(1000) ack 1001\n",
+            1 + 1000 * k,
+            1001 + 1000 * k
+        );
+    }
+    body += "0.282 > P. 10001:11001(1000) ack 1001\n";
+    body += "0.320 < . 1001:1001(0) ack 11001 win 502\n";
+    body += "0.330 ! app-send 1000\n";
+    body += "0.330 > P. 11001:12001(1000) ack 1001\n";
+    body += "0.370 < . 1001:1001(0) ack 12001 win 502\n";
+    body += "1.000 tick\n";
+    let h = run(newreno(), &format!("{HS}\n{body}"));
+    assert_eq!(cc_of(&h), (u32::MAX, 19_000));
+}
+
+/// RFC 8985 §6.2 step 5 on a retransmission (its §3.3.4, "Lost
+/// retransmission"; Linux counts it as `TCPLostRetransmit`): the hole
+/// resent at 0.240 is lost again. A segment sent after the resend (new
+/// data at 0.250) is SACKed at 0.290, more than RACK.rtt + reo_wnd (0 in
+/// recovery) after the resend went: the resend is lost too and goes
+/// again at once, with no timeout. Only send times can tell: the resent
+/// hole lies below the SACKed segment in sequence space either way.
+#[test]
+fn lost_retransmission_is_detected() {
+    run(
+        newreno(),
+        &format!(
+            "{HS}
+             0.200 ! app-send 4000
+             0.200 > . 1:1001(1000) ack 1001
+             0.200 > . 1001:2001(1000) ack 1001
+             0.200 > . 2001:3001(1000) ack 1001
+             0.200 > P. 3001:4001(1000) ack 1001
+             0.240 < . 1001:1001(0) ack 1 win 502 <sack 1001:4001>
+             0.240 > . 1:1001(1000) ack 1001
+             0.250 ! app-send 1000
+             0.250 > P. 4001:5001(1000) ack 1001
+             0.290 < . 1001:1001(0) ack 1 win 502 <sack 1001:5001>
+             0.290 > . 1:1001(1000) ack 1001
+             0.330 < . 1001:1001(0) ack 5001 win 502
+             1.000 tick"
+        ),
+    );
+}
