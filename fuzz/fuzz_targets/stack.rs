@@ -38,7 +38,7 @@ use tcpcore::stack::OwnedStackStorage;
 use tcpcore::wire::{self, ChecksumPolicy, EthernetAddress, SackBlocks, TcpControl, Timestamps};
 use tcpcore::{
     Config, ConnId, DropReason, Duration, EndpointConfig, Instant, RecvError, SendError, SeqNum,
-    Stack, StackEvent,
+    Stack, StackEvent, State,
 };
 
 /// The link's MTU; each side's MSS is this less 40.
@@ -558,6 +558,26 @@ impl Harness<'_> {
     fn check(&self) {
         for side in 0..2 {
             let st = &self.stacks[side];
+            // RFC 6298 §5.1: data (or a FIN) in flight always has a
+            // retransmission timer running (or the persist timer).
+            for (id, _, _) in st.endpoint().connections() {
+                let Some(state) = st.endpoint().state(id) else {
+                    continue;
+                };
+                let timers = match state {
+                    State::Established(o) | State::FinWait1(o) => Some(o.tcb().timers()),
+                    State::CloseWait(h) | State::Closing(h) | State::LastAck(h) => {
+                        Some(h.tcb().timers())
+                    }
+                    _ => None,
+                };
+                if let Some(t) = timers {
+                    assert!(
+                        state.snd_una() == state.send_max() || t.rto_deadline().is_some(),
+                        "side {side}: {id:?} has data in flight and no retransmission timer: {state:?}"
+                    );
+                }
+            }
             let ep = st.endpoint().stats();
             assert_eq!(
                 st.stats().staging_full,
@@ -787,6 +807,19 @@ fuzz_target!(|input: Input| {
             continue;
         }
         for from in 0..2 {
+            if p.read[from] != p.sent[from].len() {
+                let id = if from == 0 { c } else { s };
+                eprintln!(
+                    "DEBUG sender state: {:#?}",
+                    h.stacks[from].endpoint().state(id)
+                );
+                eprintln!(
+                    "DEBUG now {:?} poll {:?} {:?}",
+                    h.now,
+                    h.stacks[0].poll_timeout(),
+                    h.stacks[1].poll_timeout()
+                );
+            }
             assert_eq!(
                 p.read[from],
                 p.sent[from].len(),

@@ -226,3 +226,38 @@ fn rto_undo_does_not_resend_the_flight() {
     assert_eq!(cc_of(&h), (u32::MAX, 10_000));
     assert_eq!(undo_stats(&h), (1, 1));
 }
+
+/// RFC 6298 §5.2-§5.3 after an undone timeout: a partial ACK shows the
+/// timeout spurious, SND.NXT goes back to SND.MAX and nothing new is
+/// queued, so nothing is sent -- the rest of the flight is still
+/// outstanding and the retransmission timer must run for it (it was
+/// cleared because SND.NXT, reset to SND.UNA by the go-back, equalled the
+/// new SND.UNA; the stack fuzz target found the stall). Here the flight
+/// is never acknowledged again: the timer resends it.
+#[test]
+fn undone_timeout_keeps_the_timer_for_the_rest() {
+    let mut h = Harness::new(no_nagle());
+    let mut body = hs_ts(true);
+    body += "\n0.200 ! app-send 10000\n";
+    body += &outs(200, 1, 9001);
+    body += "0.200 > P. 9001:10001(1000) ack 1001\n";
+    h.run(&body);
+    let ts_orig = h.last_tsval;
+    // The loss probe resends the last segment (nothing new is queued),
+    // then the timeout resends the first.
+    let mut body = String::from("0.222 > P. 9001:10001(1000) ack 1001\n");
+    body += &outs(422, 1, 1001);
+    body +=
+        &format!("0.430 < . 1001:1001(0) ack 5001 win 502 <nop,nop,TS val 430 ecr {ts_orig}>\n");
+    body += "0.431 ! state ESTABLISHED\n";
+    h.run(&body);
+    assert_eq!(undo_stats(&h), (1, 1));
+    let (id, _, _) = h.ep.connections().next().expect("a connection");
+    let Some(State::Established(o)) = h.ep.state(id) else {
+        panic!("not established");
+    };
+    assert!(
+        o.tcb().timers().rto_deadline().is_some(),
+        "data outstanding, no retransmission timer: {o:?}"
+    );
+}

@@ -164,7 +164,10 @@ fn on_new_ack(
     // RFC 6298 §5.2 / §5.3: restart the timer while data is outstanding,
     // with the RTO as it stands, backoff included (Linux tcp_rearm_rto
     // uses icsk_rto, which keeps the backoff until a new sample).
-    if snd.nxt != snd.una {
+    // Outstanding is up to SND.MAX: after a go-back SND.NXT may sit at
+    // SND.UNA with data still out (and an undone timeout moves it back to
+    // SND.MAX without sending anything).
+    if snd.max != snd.una {
         tcb.timers
             .set_rto(Timer::Retransmit, now + backed_off(&tcb.rtx, cfg));
     } else {
