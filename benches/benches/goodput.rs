@@ -28,10 +28,9 @@ mod sim;
 mod smoldev;
 
 use sim::{earliest, Link, LinkParams, Rng, MS, SEC};
-use smoldev::SimDevice;
+use smoldev::{smol, tsval, SimDevice};
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketSet};
 use smoltcp::socket::tcp;
-use smoltcp::time::Instant as SmolInstant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 use tcpcore::endpoint::OwnedStorage;
 use tcpcore::wire::{self, ChecksumPolicy, Frame, TcpControl};
@@ -45,19 +44,6 @@ const DELAY: u64 = 5 * MS;
 const MAX_TIME: u64 = 600 * SEC;
 const MAX_STEPS: u64 = 20_000_000;
 const LOSS: [f64; 4] = [0.0, 0.001, 0.01, 0.05];
-
-thread_local! {
-    /// The simulated clock in milliseconds, for smoltcp's TSval generator.
-    static NOW_MS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
-fn tsval() -> u32 {
-    NOW_MS.with(|c| c.get()).wrapping_add(7_000_000)
-}
-
-fn smol(now: u64) -> SmolInstant {
-    SmolInstant::from_micros(now as i64)
-}
 
 fn at(now: u64) -> Instant {
     Instant::from_micros(now)
@@ -226,7 +212,7 @@ fn run_smoltcp(seed: u64, loss: f64, len: usize) -> Run {
     let (mut now, mut steps, mut sent) = (0u64, 0u64, 0usize);
     let mut buf = vec![0u8; 64 << 10];
     let note = loop {
-        NOW_MS.with(|c| c.set((now / MS) as u32));
+        smoldev::set_clock(now);
         while let Some(f) = s2c.recv(now) {
             ep.handle_frame(at(now), &f, ChecksumPolicy::Verify, &mut io);
         }

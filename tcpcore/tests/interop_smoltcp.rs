@@ -13,13 +13,11 @@
 
 mod sim;
 
-use std::cell::Cell;
 use std::collections::VecDeque;
 
-use sim::{earliest, Link, LinkParams, Rng, Server, MS, SEC};
+use sim::{earliest, Link, LinkParams, Rng, Server, SEC};
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketSet};
 use smoltcp::socket::tcp;
-use smoltcp::time::Instant as SmolInstant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 
 /// Receive buffer per connection: 64 KiB.
@@ -29,21 +27,7 @@ const MAX_TIME: u64 = 600 * SEC;
 const MAX_STEPS: u64 = 1_000_000;
 
 mod smoldev;
-use smoldev::SimDevice;
-
-thread_local! {
-    /// The simulated clock in milliseconds, for smoltcp's TSval generator
-    /// (a plain `fn() -> u32`).
-    static NOW_MS: Cell<u32> = const { Cell::new(0) };
-}
-
-fn tsval() -> u32 {
-    NOW_MS.with(|c| c.get()).wrapping_add(1_000_000)
-}
-
-fn smol(now: u64) -> SmolInstant {
-    SmolInstant::from_micros(now as i64)
-}
+use smoldev::{smol, tsval, SimDevice};
 
 fn is_arp(frame: &[u8]) -> bool {
     frame.get(12..14) == Some(&[0x08, 0x06])
@@ -124,7 +108,7 @@ fn run_mode(seed: u64, link: LinkParams, len: usize, timestamps: bool, echo: boo
     let mut closed = false;
     let mut arp_requests = 0u64;
     loop {
-        NOW_MS.with(|c| c.set((now / MS) as u32));
+        smoldev::set_clock(now);
         // The client: take in what arrived, queue data, send what it will.
         while let Some(f) = s2c.recv(now) {
             dev.rx.push_back(f);

@@ -31,10 +31,9 @@ mod sim;
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
-use sim::{earliest, Link, LinkParams, Rng, MS, SEC};
+use sim::{earliest, Link, LinkParams, Rng, SEC};
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketSet};
 use smoltcp::socket::tcp;
-use smoltcp::time::Instant as SmolInstant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 use tcpcore::endpoint::OwnedStorage;
 use tcpcore::wire::ChecksumPolicy;
@@ -47,20 +46,7 @@ const MAX_TIME: u64 = 900 * SEC;
 const MAX_STEPS: u64 = 2_000_000;
 
 mod smoldev;
-use smoldev::SimDevice;
-
-thread_local! {
-    /// The simulated clock in milliseconds, for smoltcp's TSval generator.
-    static NOW_MS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
-fn tsval() -> u32 {
-    NOW_MS.with(|c| c.get()).wrapping_add(7_000_000)
-}
-
-fn smol(now: u64) -> SmolInstant {
-    SmolInstant::from_micros(now as i64)
-}
+use smoldev::{smol, tsval, SimDevice};
 
 fn at(now: u64) -> Instant {
     Instant::from_micros(now)
@@ -173,7 +159,7 @@ fn run(seed: u64, link: LinkParams, len: usize, echo: bool, timestamps: bool) ->
     let mut now = 0u64;
     let mut steps = 0u64;
     loop {
-        NOW_MS.with(|c| c.set((now / MS) as u32));
+        smoldev::set_clock(now);
         // Our side: frames in, timers, the application (write, close at
         // the end), frames out.
         while let Some(f) = s2c.recv(now) {

@@ -4,10 +4,32 @@
 
 #![allow(dead_code)]
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant as SmolInstant;
+
+thread_local! {
+    /// The simulated clock in milliseconds, for smoltcp's TSval generator.
+    static NOW_MS: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Sets the simulated clock (microseconds) that [`tsval`] reads.
+pub fn set_clock(now_us: u64) {
+    NOW_MS.with(|c| c.set((now_us / 1000) as u32));
+}
+
+/// smoltcp's TSval generator: the simulated clock in milliseconds, offset
+/// so that it does not start at zero.
+pub fn tsval() -> u32 {
+    NOW_MS.with(|c| c.get()).wrapping_add(7_000_000)
+}
+
+/// A simulated time (microseconds) as smoltcp's `Instant`.
+pub fn smol(now: u64) -> SmolInstant {
+    SmolInstant::from_micros(now as i64)
+}
 
 /// An Ethernet device whose queues the test fills and drains.
 pub struct SimDevice {
