@@ -56,6 +56,21 @@ pub struct TestNet {
 pub type VethPair = TestNet;
 
 impl TestNet {
+    /// The names and addresses of a test network from `base`: namespaces
+    /// and interfaces `{base}a`, `{base}b`, addresses 198.18.`subnet`.1 and
+    /// .2 /24. Nothing is made.
+    pub(crate) fn named(base: &str, subnet: u8) -> TestNet {
+        TestNet {
+            ns_a: format!("{base}a"),
+            ns_b: format!("{base}b"),
+            if_a: format!("{base}a"),
+            if_b: format!("{base}b"),
+            addr_a: Ipv4Addr::new(198, 18, subnet, 1),
+            addr_b: Ipv4Addr::new(198, 18, subnet, 2),
+            prefix: 24,
+        }
+    }
+
     /// Creates namespaces `rn<pid><tag>a` and `rn<pid><tag>b`, a veth pair
     /// between them (each end named like its namespace), addresses
     /// 198.18.`subnet`.1/24 (a) and .2/24 (b), all links (and `lo`) up, and
@@ -76,15 +91,7 @@ impl TestNet {
                 "netns tag `{tag}` must be 1.. lowercase letters/digits with `{base}a` at most 15 characters"
             )));
         }
-        let net = TestNet {
-            ns_a: format!("{base}a"),
-            ns_b: format!("{base}b"),
-            if_a: format!("{base}a"),
-            if_b: format!("{base}b"),
-            addr_a: Ipv4Addr::new(198, 18, subnet, 1),
-            addr_b: Ipv4Addr::new(198, 18, subnet, 2),
-            prefix: 24,
-        };
+        let net = TestNet::named(&base, subnet);
         // From here on, Drop cleans up whatever part was made.
         run(Command::new("ip").args(["netns", "add", &net.ns_a]))?;
         run(Command::new("ip").args(["netns", "add", &net.ns_b]))?;

@@ -29,7 +29,6 @@
 //! machine) bounds every transfer through it.
 
 use std::collections::VecDeque;
-use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -158,15 +157,7 @@ impl RelayNet {
             stop: Arc::new(AtomicBool::new(false)),
             thread: None,
         };
-        let net = TestNet {
-            ns_a: format!("{base}a"),
-            ns_b: format!("{base}b"),
-            if_a: format!("{base}a"),
-            if_b: format!("{base}b"),
-            addr_a: Ipv4Addr::new(198, 18, subnet, 1),
-            addr_b: Ipv4Addr::new(198, 18, subnet, 2),
-            prefix: 24,
-        };
+        let net = TestNet::named(&base, subnet);
         let setup = || -> Result<(), crate::Error> {
             for ns in [&net.ns_a, &relay.ns_r, &net.ns_b] {
                 ip(&["netns", "add", ns])?;
