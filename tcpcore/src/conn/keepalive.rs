@@ -34,6 +34,7 @@ use crate::conn::recv::ack::{make_ack, make_ack_closed};
 use crate::conn::{
     Config, HalfClosed, KeepAlive, Open, RecvBuffer, Reply, SendHalf, State, Tcb, Timer,
 };
+use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
 
 /// A connection's keep-alive and user timeout, kept in milliseconds
@@ -174,6 +175,12 @@ fn probe(mut r: Reply, snd: &SendHalf) -> Reply {
     r
 }
 
+/// The reset that ends a connection whose probes went unanswered:
+/// `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>`.
+fn reset(tcb: &Tcb, snd: &SendHalf, rcv_nxt: SeqNum, now: Instant) -> KeepAliveDue {
+    KeepAliveDue::Reset(rst_ts(snd.nxt, Some(rcv_nxt), tcb.ts, now))
+}
+
 /// What the keep-alive timer has to send.
 pub(crate) enum KeepAliveDue {
     /// The probe; the connection stays.
@@ -241,12 +248,7 @@ impl State {
                     let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx.meta(), now);
                     Some(KeepAliveDue::Probe(probe(r, &s.snd)))
                 }
-                Due::Abort => Some(KeepAliveDue::Reset(rst_ts(
-                    s.snd.nxt,
-                    Some(s.rcv.nxt),
-                    s.tcb.ts,
-                    now,
-                ))),
+                Due::Abort => Some(reset(&s.tcb, &s.snd, s.rcv.nxt, now)),
             },
             State::CloseWait(s) => match due(&mut s.tcb, &s.snd, now) {
                 Due::Nothing => None,
@@ -254,12 +256,7 @@ impl State {
                     let r = make_ack_closed(&mut s.tcb, s.snd.nxt, &s.rcv, now);
                     Some(KeepAliveDue::Probe(probe(r, &s.snd)))
                 }
-                Due::Abort => Some(KeepAliveDue::Reset(rst_ts(
-                    s.snd.nxt,
-                    Some(s.rcv.nxt),
-                    s.tcb.ts,
-                    now,
-                ))),
+                Due::Abort => Some(reset(&s.tcb, &s.snd, s.rcv.nxt, now)),
             },
             _ => None,
         }
