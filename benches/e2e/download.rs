@@ -375,24 +375,7 @@ fn run_one(
 
 /// Packets dropped so far by the loss rule in `ns` (0 without one).
 fn nft_count(ns: &str) -> u64 {
-    let Ok(out) = netns::run(&mut netns::exec(
-        ns,
-        ["nft", "list", "table", "netdev", "bench_loss"],
-    )) else {
-        return 0;
-    };
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut words = text.split_whitespace();
-    let mut sum = 0;
-    while let Some(w) = words.next() {
-        if w == "packets" {
-            sum += words
-                .next()
-                .and_then(|n| n.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    sum
+    netns::nft_packets(ns, "netdev", "bench_loss").unwrap_or(0)
 }
 
 fn nft(ns: &str, script: &str) -> Result<(), String> {

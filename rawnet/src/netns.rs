@@ -267,3 +267,22 @@ pub fn run(cmd: &mut Command) -> Result<Output, Error> {
         err.trim().replace('\n', "; ")
     )))
 }
+
+/// The sum of the `packets N` of every counter in nftables table `family
+/// table` in namespace `ns` (what the test and bench rules dropped or
+/// marked).
+pub fn nft_packets(ns: &str, family: &str, table: &str) -> Result<u64, Error> {
+    let out = run(&mut exec(ns, ["nft", "list", "table", family, table]))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut words = text.split_whitespace();
+    let mut sum = 0;
+    while let Some(w) = words.next() {
+        if w == "packets" {
+            sum += words
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Ok(sum)
+}

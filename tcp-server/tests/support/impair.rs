@@ -58,19 +58,7 @@ pub fn nft(ns: &str, script: &str) {
 /// The sum of the `packets N` of every counter in table `family name` in
 /// namespace `ns`.
 pub fn counted(ns: &str, family: &str, table: &str) -> u64 {
-    let out = run(&mut exec(ns, ["nft", "list", "table", family, table])).expect("nft list");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut sum = 0;
-    let mut words = text.split_whitespace();
-    while let Some(w) = words.next() {
-        if w == "packets" {
-            sum += words
-                .next()
-                .and_then(|n| n.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    sum
+    rawnet::netns::nft_packets(ns, family, table).expect("nft list")
 }
 
 /// Drops `pct` % of TCP packets at random in both directions, in namespace
