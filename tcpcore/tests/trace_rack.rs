@@ -205,8 +205,9 @@ fn dsack_widens_the_reordering_window() {
              0.360 > . 2001:3001(1000) ack 1001"
         ),
     );
-    // The resent copy's ACK is no reordering (it was retransmitted).
-    assert_eq!(rack_of(&h), (false, 2));
+    // The resent copy's ACK alone is no reordering (it was retransmitted);
+    // the DSACK that shows the original arrived too is.
+    assert_eq!(rack_of(&h), (true, 2));
 }
 
 /// RFC 8985 §7.3: at the PTO (2 SRTT + 2 ms = 82 ms after the flight went out)
@@ -331,6 +332,76 @@ fn lost_retransmission_is_detected() {
              0.290 < . 1001:1001(0) ack 1 win 502 <sack 1001:5001>
              0.290 > . 1:1001(1000) ack 1001
              0.330 < . 1001:1001(0) ack 5001 win 502
+             1.000 tick"
+        ),
+    );
+}
+
+/// A DSACK for a retransmission makes later holes wait (RFC 8985 §6.2
+/// with RFC 2883; see `rack.rs`): the hole at 1 is resent at DupThresh
+/// SACKs; its original arrives anyway (ACK 4001) and the peer reports
+/// the copy with a DSACK. The next hole, at 4001, again has three
+/// segments SACKed above it, but reordering has been seen: it waits the
+/// reordering window (two steps of min_RTT / 4 = 20 ms) and its original
+/// fills it at 0.350. Nothing is sent twice. Without the DSACK counting
+/// as reordering, 4001:5001 goes again at once at 0.340.
+#[test]
+fn dsack_of_a_retransmission_counts_as_reordering() {
+    let h = run(
+        newreno(),
+        &format!(
+            "{HS}
+             0.200 ! app-send 4000
+             0.200 > . 1:1001(1000) ack 1001
+             0.200 > . 1001:2001(1000) ack 1001
+             0.200 > . 2001:3001(1000) ack 1001
+             0.200 > P. 3001:4001(1000) ack 1001
+             0.240 < . 1001:1001(0) ack 1 win 502 <sack 1001:4001>
+             0.240 > . 1:1001(1000) ack 1001
+             0.242 < . 1001:1001(0) ack 4001 win 502
+             0.280 < . 1001:1001(0) ack 4001 win 502 <sack 1:1001>
+             0.300 ! app-send 4000
+             0.300 > . 4001:5001(1000) ack 1001
+             0.300 > . 5001:6001(1000) ack 1001
+             0.300 > . 6001:7001(1000) ack 1001
+             0.300 > P. 7001:8001(1000) ack 1001
+             0.340 < . 1001:1001(0) ack 4001 win 502 <sack 5001:8001>
+             0.350 < . 1001:1001(0) ack 8001 win 502
+             1.000 tick"
+        ),
+    );
+    assert!(rack_of(&h).0, "reordering seen");
+}
+
+/// A retransmission acknowledged sooner than SRTT / 2 after it went is
+/// taken for its late original (see `rack.rs`, `update`), not as the most
+/// recent delivery RACK measures from. One quick round trip (2 ms) makes
+/// min_RTT 2 ms while SRTT stays near 40 ms. The hole at 1001 is resent
+/// at 0.340 (three SACKed above it); 5001:6001, sent at 0.320, is still
+/// on its way when ACK 5001 comes at 0.345. Taken for the resend (5 ms
+/// is more than min_RTT), that ACK would make RACK.rtt 5 ms and mark
+/// 5001:6001 lost at once (its 20 ms in flight being more than 5 ms +
+/// a zero window): it would go again at 0.345. It is delivered at 0.360.
+#[test]
+fn quick_ack_of_a_retransmission_is_the_originals() {
+    run(
+        newreno(),
+        &format!(
+            "{HS}
+             0.200 ! app-send 1000
+             0.200 > P. 1:1001(1000) ack 1001
+             0.202 < . 1001:1001(0) ack 1001 win 502
+             0.300 ! app-send 4000
+             0.300 > . 1001:2001(1000) ack 1001
+             0.300 > . 2001:3001(1000) ack 1001
+             0.300 > . 3001:4001(1000) ack 1001
+             0.300 > P. 4001:5001(1000) ack 1001
+             0.320 ! app-send 1000
+             0.320 > P. 5001:6001(1000) ack 1001
+             0.340 < . 1001:1001(0) ack 1001 win 502 <sack 2001:5001>
+             0.340 > . 1001:2001(1000) ack 1001
+             0.345 < . 1001:1001(0) ack 5001 win 502
+             0.360 < . 1001:1001(0) ack 6001 win 502
              1.000 tick"
         ),
     );

@@ -21,7 +21,10 @@
 //! least DupThresh segments are SACKed (the classic rule, as a time rule),
 //! else `min(min_RTT / 4 * reo_wnd_mult, SRTT)`; each round trip that
 //! brings a DSACK (RFC 2883) widens it by one step, kept for 16
-//! recoveries.
+//! recoveries. A DSACK also counts as reordering seen (the original of a
+//! retransmission arrived after all), and a retransmission acknowledged
+//! sooner than SRTT / 2 after it went is taken for its late original, not
+//! for a delivery that could advance RACK (see `update`).
 //!
 //! # Send times without per-segment storage
 //!
@@ -172,7 +175,8 @@ impl Rack {
     }
 
     /// RACK.reordering_seen: a segment was delivered below one delivered
-    /// before it without having been resent.
+    /// before it without having been resent, or a DSACK reported a
+    /// segment received twice.
     pub const fn reordering_seen(&self) -> bool {
         self.reordering_seen
     }
@@ -394,6 +398,7 @@ impl Rack {
         prior: &Scoreboard,
         board: &Scoreboard,
         now: u32,
+        srtt: u32,
     ) {
         let n = usize::from(self.len).min(RACK_RUNS);
         for i in 0..n {
@@ -423,13 +428,22 @@ impl Rack {
             }
             // Step 2. Linux tcp_rack_advance: a resent segment delivered
             // sooner than min_RTT after the resend is taken for the
-            // original's delivery, and gives no sample.
+            // original's delivery, and gives no sample. Here also sooner
+            // than SRTT / 2: min_RTT is the emptiest the path ever was (a
+            // few microseconds on a LAN) while a resend waits in the same
+            // queue as everything else, so an ACK that quick is the late
+            // original's. Taken for the resend, it would make RACK.rtt that
+            // short and mark lost all sent before the resend and not yet
+            // delivered -- on a reordering path, most of the flight (seen
+            // through the relay of `bench-e2e`: thousands of segments sent
+            // twice). Skipping a real one costs little: later new data
+            // delivered advances RACK as well.
             // The run's earliest send time stands for the segment's: RACK.
             // xmit_ts no later, RACK.rtt (kept with it) no shorter than
             // exactly.
             let first = self.sent[i].0;
             let rtt = now.wrapping_sub(first);
-            if rtx && rtt < self.min_rtt {
+            if rtx && rtt < self.min_rtt.max(srtt / 2) {
                 continue;
             }
             if !rtx {
@@ -470,6 +484,18 @@ impl Rack {
     fn update_reo_wnd(&mut self, una: SeqNum, nxt: SeqNum, dsack: bool) {
         if self.dsack_round.is_some_and(|r| una.after_eq(r)) {
             self.dsack_round = None;
+        }
+        // A DSACK reports a segment received twice: a retransmission whose
+        // original arrived after all (or a copy made by the network). That
+        // is reordering as much as step 3's, found one round later: the
+        // hole step 3 would have seen filled was resent first, at DupThresh
+        // SACKs, so step 3 never sees it; then every later displaced segment
+        // is resent too. Linux finds these from timestamps
+        // (tcp_try_undo_partial -> tcp_check_sack_reordering), which at
+        // millisecond ticks cannot tell a resend apart from an original on a
+        // LAN; RFC 8985 §6.2 leaves the detection open.
+        if dsack {
+            self.reordering_seen = true;
         }
         if self.dsack_round.is_none() && dsack {
             self.dsack_round = Some(nxt);
@@ -592,7 +618,11 @@ pub(crate) fn on_ack(
         rack.trim(una);
         return 0;
     }
-    rack.update(prior_una, una, prior, &snd.cc.sacked, stamp(now));
+    let srtt = tcb
+        .rtx
+        .rtt
+        .map_or(0, |(s, _)| u32::try_from(s).unwrap_or(u32::MAX));
+    rack.update(prior_una, una, prior, &snd.cc.sacked, stamp(now), srtt);
     rack.trim(una);
     rack.update_reo_wnd(una, nxt, has_dsack(seg, seg.ack_number.unwrap_or(una)));
     if matches!(snd.cc.recovery, Recovery::Loss { .. }) {
