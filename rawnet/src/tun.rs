@@ -38,7 +38,10 @@
 //! [`TunDevice::open`] attaches to the device of that name, creating it if
 //! there is none ([`TunDevice::created`] says which). A device it created is
 //! not persistent, so the kernel removes it when the device is dropped
-//! (its file closed); nothing is left behind, also after a crash. A
+//! (its file closed); nothing is left behind, also after a crash. (The file
+//! is close-on-exec, but a child process that another thread is starting
+//! holds a copy until it execs, which may delay the removal by that
+//! moment.) A
 //! persistent device that existed before (`ip tuntap add`) is kept, with
 //! its addresses and routes.
 //!
@@ -371,15 +374,16 @@ impl TunDevice {
     /// Reads one packet into `buf`, without waiting: `Ok(None)` if there is
     /// none now. Returns its metadata, [`RxMeta::len`] being the packet's
     /// length; if that is more than `buf.len()`, the packet was cut to
-    /// `buf` (make `buf` at least the MTU, 64 KiB with
-    /// [`TunOptions::offload`]).
+    /// `buf` and the rest is lost (the kernel cuts silently; the length is
+    /// the IP header's). Make `buf` at least the MTU, 64 KiB with
+    /// [`TunOptions::offload`].
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<Option<RxMeta>, Error> {
         let mut hdr = [0u8; VNET_HDR_LEN];
         let head: &mut [u8] = if self.vnet_hdr { &mut hdr } else { &mut [] };
         let Some(n) = self.read(head, buf)? else {
             return Ok(None);
         };
-        let meta = self.meta(&hdr, n);
+        let meta = self.meta(&hdr, buf, n);
         if meta.len > buf.len() {
             self.stats.rx_truncated += 1;
         }
@@ -421,7 +425,7 @@ impl TunDevice {
             let (head, body) = buf.split_at_mut(skip);
             match self.read(head, body)? {
                 Some(n) => {
-                    let meta = self.meta(head, n);
+                    let meta = self.meta(head, body, n);
                     let data = body.get(..meta.len.min(body.len())).unwrap_or(&[]);
                     if data.len() < meta.len {
                         self.stats.rx_truncated += 1;
@@ -456,8 +460,16 @@ impl TunDevice {
         }
     }
 
-    /// Metadata of a packet of `len` bytes read with virtio-net header `hdr`.
-    fn meta(&self, hdr: &[u8], len: usize) -> RxMeta {
+    /// Metadata of a packet read with virtio-net header `hdr`: `got` bytes
+    /// of it are in `data` (when `data` is full, the packet may have been
+    /// longer: the kernel cuts it without saying so, and its IP header
+    /// tells).
+    fn meta(&self, hdr: &[u8], data: &[u8], got: usize) -> RxMeta {
+        let len = if got >= data.len() {
+            got.max(ip_len(data).unwrap_or(0))
+        } else {
+            got
+        };
         let flags = if self.vnet_hdr {
             hdr.first().copied().unwrap_or(0)
         } else {
@@ -592,6 +604,19 @@ impl std::fmt::Debug for TunDevice {
     }
 }
 
+/// The length of the IP packet that `p` starts with, from its header
+/// (`None` if too short to tell, or an IPv6 jumbogram).
+fn ip_len(p: &[u8]) -> Option<usize> {
+    match p.first()? >> 4 {
+        4 => Some(usize::from(u16::from_be_bytes([*p.get(2)?, *p.get(3)?]))),
+        6 => match u16::from_be_bytes([*p.get(4)?, *p.get(5)?]) {
+            0 => None,
+            n => Some(40 + usize::from(n)),
+        },
+        _ => None,
+    }
+}
+
 /// A refusal of one packet (not the device's state): what `send_batch`
 /// skips.
 fn is_refusal(e: &Error) -> bool {
@@ -671,6 +696,23 @@ mod tests {
             let e = check_name(bad).unwrap_err();
             assert!(!e.to_string().contains('\n'), "{e}");
         }
+    }
+
+    #[test]
+    fn ip_len_from_the_header() {
+        let mut v4 = [0u8; 20];
+        v4[0] = 0x45;
+        v4[2..4].copy_from_slice(&1028u16.to_be_bytes());
+        assert_eq!(ip_len(&v4), Some(1028));
+        let mut v6 = [0u8; 40];
+        v6[0] = 0x60;
+        v6[4..6].copy_from_slice(&8u16.to_be_bytes());
+        assert_eq!(ip_len(&v6), Some(48));
+        v6[4..6].fill(0);
+        assert_eq!(ip_len(&v6), None);
+        assert_eq!(ip_len(&[0x45, 0, 4]), None);
+        assert_eq!(ip_len(&[0x20; 20]), None);
+        assert_eq!(ip_len(&[]), None);
     }
 
     #[test]
