@@ -66,7 +66,7 @@ use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::process::Command;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -319,13 +319,39 @@ impl TunDevice {
     /// also routes that prefix to it: `ip addr add` (with `nodad` for IPv6),
     /// run in the device's network namespace. Needs `CAP_NET_ADMIN` (and
     /// `CAP_SYS_ADMIN` when called from a thread in another namespace).
+    ///
+    /// An IPv6 address becomes usable (its local route in place) a moment
+    /// after `ip` returns, in a kernel work queue: this waits up to 1 s for
+    /// that, so that packets to it are delivered as soon as this returns.
     pub fn add_address(&self, addr: IpAddr, prefix: u8) -> Result<(), Error> {
         let cidr = format!("{addr}/{prefix}");
-        let mut args = vec!["addr", "add", &cidr, "dev", &self.name];
-        if addr.is_ipv6() {
-            args.push("nodad");
-        }
-        self.ip(&args)
+        let host = addr.to_string();
+        let name = self.name.as_str();
+        self.in_netns(|| {
+            let mut add = Command::new("ip");
+            add.args(["addr", "add", &cidr, "dev", name]);
+            if addr.is_ipv6() {
+                add.arg("nodad");
+            }
+            run(&mut add)?;
+            if addr.is_ipv4() {
+                return Ok(());
+            }
+            let end = Instant::now() + Duration::from_secs(1);
+            // Bounded: ends at `end`.
+            loop {
+                let out = run(Command::new("ip").args(["-6", "route", "show", "table", "local", &host]))?;
+                if !out.stdout.is_empty() {
+                    return Ok(());
+                }
+                if Instant::now() >= end {
+                    return Err(Error::Tun(format!(
+                        "IPv6 address {host} on TUN device `{name}` is not usable after 1 s (no local route): see `ip -6 addr show dev {name}`"
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
     }
 
     /// Routes `dest`/`prefix` to the device: `ip route add`, run in the
@@ -333,17 +359,19 @@ impl TunDevice {
     /// `CAP_SYS_ADMIN` when called from a thread in another namespace).
     pub fn add_route(&self, dest: IpAddr, prefix: u8) -> Result<(), Error> {
         let cidr = format!("{dest}/{prefix}");
-        self.ip(&["route", "add", &cidr, "dev", &self.name])
+        self.in_netns(|| {
+            run(Command::new("ip").args(["route", "add", &cidr, "dev", &self.name])).map(|_| ())
+        })
     }
 
-    /// Runs `ip <args>` in the device's network namespace.
-    fn ip(&self, args: &[&str]) -> Result<(), Error> {
-        let go = || run(Command::new("ip").args(args)).map(|_| ());
+    /// Runs `f` (which runs `ip` commands) in the device's network
+    /// namespace: here, or on a thread that entered it.
+    fn in_netns<F: FnOnce() -> Result<(), Error> + Send>(&self, f: F) -> Result<(), Error> {
         match &self.netns {
             Some(ns) if !same_netns(ns) => {
-                run_in_ns_file(ns, &format!("of TUN device {}", self.name), go)?
+                run_in_ns_file(ns, &format!("of TUN device {}", self.name), f)?
             }
-            _ => go(),
+            _ => f(),
         }
     }
 
