@@ -29,6 +29,9 @@ pub enum Error {
     },
     /// Installing or removing the firewall rule failed; the text says why and what to do.
     Firewall(String),
+    /// A TUN device could not be opened or set up; the text says why and
+    /// what to do.
+    Tun(String),
     /// A [`SocketConfig`](crate::SocketConfig) value the kernel would refuse.
     InvalidConfig(&'static str),
     /// A command of the test harness ([`netns`](crate::netns)) failed.
@@ -91,7 +94,7 @@ impl fmt::Display for Error {
                 f,
                 "{addr} is the kernel's own address on `{iface}`, so the kernel would reset our connections: use an unassigned address (we answer ARP for it), or install the RST drop rule (rawnet::firewall)"
             ),
-            Error::Firewall(msg) => write!(f, "{msg}"),
+            Error::Firewall(msg) | Error::Tun(msg) => write!(f, "{msg}"),
             Error::InvalidConfig(msg) => write!(f, "invalid socket configuration: {msg}"),
             Error::Command(msg) => write!(f, "{msg}"),
             Error::Io { context, source } => {

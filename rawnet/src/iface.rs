@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
 
 use nix::ifaddrs::getifaddrs;
-use nix::net::if_::InterfaceFlags;
+use nix::net::if_::{if_nametoindex, InterfaceFlags};
 use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
 
 use crate::{sys, Error};
@@ -20,7 +20,8 @@ pub struct Interface {
     pub name: String,
     /// Interface index (what AF_PACKET binds to).
     pub index: u32,
-    /// Hardware (MAC) address; all zero for loopback.
+    /// Hardware (MAC) address; all zero for loopback and for devices without
+    /// one (a TUN device).
     pub mac: [u8; 6],
     /// First IPv4 address and its prefix length, if any.
     pub ipv4: Option<(Ipv4Addr, u8)>,
@@ -66,7 +67,24 @@ impl Interface {
         let mut out: Vec<Interface> = Vec::new();
         let mut v4: Vec<(String, Ipv4Addr, u8)> = Vec::new();
         for a in addrs {
-            let Some(addr) = a.address else { continue };
+            let Some(addr) = a.address else {
+                // A link without a link-layer address (a TUN device, ...):
+                // getifaddrs gives its AF_PACKET entry no address at all.
+                if !out.iter().any(|i| i.name == a.interface_name) {
+                    out.push(Interface {
+                        name: a.interface_name.clone(),
+                        index: if_nametoindex(a.interface_name.as_str()).unwrap_or(0),
+                        mac: [0; 6],
+                        ipv4: None,
+                        ipv4_all: Vec::new(),
+                        mtu: 0,
+                        up: a.flags.contains(InterfaceFlags::IFF_UP),
+                        running: a.flags.contains(InterfaceFlags::IFF_RUNNING),
+                        loopback: a.flags.contains(InterfaceFlags::IFF_LOOPBACK),
+                    });
+                }
+                continue;
+            };
             if let Some(link) = addr.as_link_addr() {
                 if out.iter().any(|i| i.name == a.interface_name) {
                     continue;

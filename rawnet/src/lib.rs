@@ -5,6 +5,9 @@
 //! go with it (checksum status of locally generated frames, our own frames
 //! echoed back, RSTs from the kernel).
 //!
+//! The other transport is a TUN device ([`TunDevice`], see [`tun`]): bare
+//! IP packets routed to it by the kernel.
+//!
 //! This crate knows nothing of TCP beyond the header fields its filters look at.
 //!
 //! All `unsafe` code lives in one private module (`sys`), each block with a
@@ -46,7 +49,9 @@ pub mod relay;
 mod socket;
 #[allow(unsafe_code)]
 mod sys;
+pub mod tun;
 
 pub use error::Error;
 pub use iface::Interface;
 pub use socket::{CsumStatus, Filter, RawSocket, RingVersion, RxMeta, SocketConfig, Stats};
+pub use tun::{TunDevice, TunOptions, TunStats};

@@ -182,6 +182,59 @@ impl Drop for TestNet {
     }
 }
 
+/// One network namespace of a test, `rn<pid><tag>`, with `lo` up; removed
+/// on drop (also on panic), with every interface in it.
+#[derive(Debug)]
+pub struct TestNs {
+    /// The namespace's name (under /run/netns).
+    pub name: String,
+}
+
+impl TestNs {
+    /// Creates namespace `rn<pid><tag>` and brings its `lo` up. `tag` is as
+    /// for [`TestNet::new`]: lowercase letters and digits, different for
+    /// tests that run at the same time, `rn<pid><tag>` at most 15
+    /// characters.
+    pub fn new(tag: &str) -> Result<TestNs, Error> {
+        let name = format!("rn{}{tag}", std::process::id());
+        if tag.is_empty()
+            || !tag
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            || name.len() > 15
+        {
+            return Err(Error::Command(format!(
+                "netns tag `{tag}` must be 1.. lowercase letters/digits with `{name}` at most 15 characters"
+            )));
+        }
+        run(Command::new("ip").args(["netns", "add", &name]))?;
+        // From here on, Drop removes it.
+        let ns = TestNs { name };
+        run(Command::new("ip").args(["-n", &ns.name, "link", "set", "lo", "up"]))?;
+        Ok(ns)
+    }
+
+    /// Runs `f` on a thread inside the namespace; see [`run_in_ns`].
+    pub fn run_in<T: Send, F: FnOnce() -> T + Send>(&self, f: F) -> Result<T, Error> {
+        run_in_ns(&self.name, f)
+    }
+
+    /// A command (program and arguments in `args`) to run inside the namespace.
+    pub fn exec<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(&self, args: I) -> Command {
+        exec(&self.name, args)
+    }
+}
+
+impl Drop for TestNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 /// Runs `f` on a new thread that first entered network namespace `ns` (a
 /// name under /run/netns, as `ip netns` makes) and returns its result. A
 /// panic in `f` is passed on to the caller.
@@ -189,9 +242,19 @@ impl Drop for TestNet {
 /// Sockets made by `f` stay in that namespace wherever they are used later.
 pub fn run_in_ns<T: Send, F: FnOnce() -> T + Send>(ns: &str, f: F) -> Result<T, Error> {
     let file = open_ns(ns)?;
+    run_in_ns_file(&file, ns, f)
+}
+
+/// [`run_in_ns`] for a namespace given as an open file (`/run/netns/<ns>`,
+/// `/proc/<pid>/ns/net`, ...); `ns` names it in errors.
+pub(crate) fn run_in_ns_file<T: Send, F: FnOnce() -> T + Send>(
+    file: &File,
+    ns: &str,
+    f: F,
+) -> Result<T, Error> {
     std::thread::scope(|s| {
         let h = s.spawn(move || -> Result<T, Error> {
-            enter(&file, ns)?;
+            enter(file, ns)?;
             Ok(f())
         });
         match h.join() {

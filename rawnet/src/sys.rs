@@ -1,6 +1,7 @@
-//! Every `unsafe` block of the crate: raw socket options, `bind`, `ioctl`,
-//! `sendmmsg`, `recvmsg` and the memory-mapped TPACKET_V2 / TPACKET_V3
-//! receive rings.
+//! Every `unsafe` block of the crate: raw socket options, `bind`, `ioctl`
+//! (interface MTU and flags, the TUN device), `sendmmsg`, `recvmsg`,
+//! `readv`/`writev` and the memory-mapped TPACKET_V2 / TPACKET_V3 receive
+//! rings.
 //!
 //! The functions here are thin and safe to call; all parsing of what the
 //! kernel wrote happens in safe code elsewhere, on byte slices.
@@ -207,8 +208,9 @@ pub fn packet_stats(fd: BorrowedFd<'_>) -> Result<TpacketStatsV3, Errno> {
     }
 }
 
-/// `SIOCGIFMTU` on any socket: the interface's MTU.
-pub fn interface_mtu(fd: BorrowedFd<'_>, name: &str) -> Result<u32, Errno> {
+/// An `ifreq` naming interface `name`, everything else zero. `ENODEV` for a
+/// name the kernel could not hold (empty, `IFNAMSIZ` bytes or more, a NUL).
+fn ifreq(name: &str) -> Result<libc::ifreq, Errno> {
     let bytes = name.as_bytes();
     if bytes.is_empty() || bytes.len() >= libc::IFNAMSIZ || bytes.contains(&0) {
         return Err(Errno::ENODEV);
@@ -219,6 +221,23 @@ pub fn interface_mtu(fd: BorrowedFd<'_>, name: &str) -> Result<u32, Errno> {
     for (dst, src) in req.ifr_name.iter_mut().zip(bytes) {
         *dst = *src as libc::c_char;
     }
+    Ok(req)
+}
+
+/// The interface name in `req.ifr_name`, up to its NUL.
+fn ifreq_name(req: &libc::ifreq) -> String {
+    let bytes: Vec<u8> = req
+        .ifr_name
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// `SIOCGIFMTU` on any socket: the interface's MTU.
+pub fn interface_mtu(fd: BorrowedFd<'_>, name: &str) -> Result<u32, Errno> {
+    let mut req = ifreq(name)?;
     // SAFETY: SIOCGIFMTU reads ifr_name (NUL-terminated: the array was zeroed
     // and the name is shorter than IFNAMSIZ) and writes ifr_mtu inside `req`.
     let rc = unsafe {
@@ -234,6 +253,194 @@ pub fn interface_mtu(fd: BorrowedFd<'_>, name: &str) -> Result<u32, Errno> {
     // SAFETY: the kernel filled the ifr_mtu member of the union on success.
     let mtu = unsafe { req.ifr_ifru.ifru_mtu };
     u32::try_from(mtu).map_err(|_| Errno::EINVAL)
+}
+
+/// `SIOCSIFMTU` on any socket (of the interface's network namespace).
+pub fn set_interface_mtu(fd: BorrowedFd<'_>, name: &str, mtu: u32) -> Result<(), Errno> {
+    let mut req = ifreq(name)?;
+    req.ifr_ifru.ifru_mtu = libc::c_int::try_from(mtu).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: SIOCSIFMTU reads ifr_name (NUL-terminated, see `ifreq`) and
+    // ifr_mtu from `req`, which lives across the call.
+    let rc = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::SIOCSIFMTU as _,
+            &mut req as *mut libc::ifreq,
+        )
+    };
+    if rc < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// `SIOCGIFFLAGS` on any socket: the interface's `IFF_*` flags.
+pub fn interface_flags(fd: BorrowedFd<'_>, name: &str) -> Result<libc::c_short, Errno> {
+    let mut req = ifreq(name)?;
+    // SAFETY: SIOCGIFFLAGS reads ifr_name (NUL-terminated, see `ifreq`) and
+    // writes ifr_flags inside `req`.
+    let rc = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::SIOCGIFFLAGS as _,
+            &mut req as *mut libc::ifreq,
+        )
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel filled the ifr_flags member of the union on success.
+    Ok(unsafe { req.ifr_ifru.ifru_flags })
+}
+
+/// `SIOCSIFFLAGS` on any socket (of the interface's network namespace).
+pub fn set_interface_flags(
+    fd: BorrowedFd<'_>,
+    name: &str,
+    flags: libc::c_short,
+) -> Result<(), Errno> {
+    let mut req = ifreq(name)?;
+    req.ifr_ifru.ifru_flags = flags;
+    // SAFETY: SIOCSIFFLAGS reads ifr_name (NUL-terminated, see `ifreq`) and
+    // ifr_flags from `req`, which lives across the call.
+    let rc = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::SIOCSIFFLAGS as _,
+            &mut req as *mut libc::ifreq,
+        )
+    };
+    if rc < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// `TUNSETIFF` on an open `/dev/net/tun`: attaches it to TUN/TAP device
+/// `name` with `flags` (`IFF_TUN`, `IFF_NO_PI`, ...), creating the device
+/// if there is none. Returns the device's name as the kernel has it.
+pub fn tun_set_iff(fd: BorrowedFd<'_>, name: &str, flags: libc::c_short) -> Result<String, Errno> {
+    let mut req = ifreq(name)?;
+    req.ifr_ifru.ifru_flags = flags;
+    // SAFETY: TUNSETIFF reads ifr_name (NUL-terminated, see `ifreq`) and
+    // ifr_flags, and writes the name back, all inside `req`, which lives
+    // across the call.
+    let rc = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::TUNSETIFF as _,
+            &mut req as *mut libc::ifreq,
+        )
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    Ok(ifreq_name(&req))
+}
+
+/// `TUNGETIFF` on an attached `/dev/net/tun` file: the device's TUN flags
+/// (`IFF_TUN`, `IFF_NO_PI`, `IFF_VNET_HDR`, `IFF_PERSIST`, ...).
+pub fn tun_get_iff(fd: BorrowedFd<'_>) -> Result<libc::c_short, Errno> {
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    // SAFETY: TUNGETIFF writes ifr_name and ifr_flags inside `req`, which
+    // lives across the call.
+    let rc = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::TUNGETIFF as _,
+            &mut req as *mut libc::ifreq,
+        )
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel filled the ifr_flags member of the union on success.
+    Ok(unsafe { req.ifr_ifru.ifru_flags })
+}
+
+/// `TUNSETVNETHDRSZ`: the size of the `virtio_net_hdr` before every packet.
+pub fn tun_set_vnet_hdr_size(fd: BorrowedFd<'_>, size: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: TUNSETVNETHDRSZ reads one int through the pointer, which points
+    // at `size` on our stack.
+    let rc = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::TUNSETVNETHDRSZ as _,
+            &size as *const libc::c_int,
+        )
+    };
+    if rc < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// `TUNSETOFFLOAD`: which offloads (`TUN_F_*`) the reader handles.
+pub fn tun_set_offload(fd: BorrowedFd<'_>, flags: libc::c_uint) -> Result<(), Errno> {
+    // SAFETY: TUNSETOFFLOAD takes its argument by value (an unsigned long),
+    // not through a pointer; nothing in our memory is touched.
+    let rc = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::TUNSETOFFLOAD as _,
+            libc::c_ulong::from(flags),
+        )
+    };
+    if rc < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// `readv` into `head` then `body` (one packet from a TUN file). Returns the
+/// bytes read, both parts together.
+pub fn readv2(fd: BorrowedFd<'_>, head: &mut [u8], body: &mut [u8]) -> Result<usize, Errno> {
+    let iov = [
+        libc::iovec {
+            iov_base: head.as_mut_ptr().cast::<c_void>(),
+            iov_len: head.len(),
+        },
+        libc::iovec {
+            iov_base: body.as_mut_ptr().cast::<c_void>(),
+            iov_len: body.len(),
+        },
+    ];
+    // SAFETY: the two iovecs cover exactly `head` and `body`, which are
+    // borrowed mutably (so writable and unaliased) for the whole call.
+    let rc = unsafe { libc::readv(fd.as_raw_fd(), iov.as_ptr(), 2) };
+    if rc < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(rc as usize)
+    }
+}
+
+/// `writev` of `head` then `body` (one packet to a TUN file). Returns the
+/// bytes written.
+pub fn writev2(fd: BorrowedFd<'_>, head: &[u8], body: &[u8]) -> Result<usize, Errno> {
+    let iov = [
+        libc::iovec {
+            iov_base: head.as_ptr().cast_mut().cast::<c_void>(),
+            iov_len: head.len(),
+        },
+        libc::iovec {
+            iov_base: body.as_ptr().cast_mut().cast::<c_void>(),
+            iov_len: body.len(),
+        },
+    ];
+    // SAFETY: the two iovecs cover exactly `head` and `body`, which live
+    // across the call; writev only reads through them.
+    let rc = unsafe { libc::writev(fd.as_raw_fd(), iov.as_ptr(), 2) };
+    if rc < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(rc as usize)
+    }
 }
 
 /// Sends `frames` (each a whole Ethernet frame, after `skip` bytes of
