@@ -52,12 +52,14 @@ impl Interface {
         Ok(iface)
     }
 
-    /// The first interface (by index) that is up, not loopback, and has an
-    /// IPv4 address; [`Error::NoDefaultInterface`] if there is none.
+    /// The first interface (by index) that is up, not loopback, has a
+    /// link-layer address (the server speaks Ethernet on it; a TUN device
+    /// has none) and an IPv4 address; [`Error::NoDefaultInterface`] if
+    /// there is none.
     pub fn default_interface() -> Result<Interface, Error> {
         Interface::list()?
             .into_iter()
-            .find(|i| i.up && !i.loopback && i.ipv4.is_some())
+            .find(|i| i.up && !i.loopback && i.mac != [0; 6] && i.ipv4.is_some())
             .ok_or(Error::NoDefaultInterface)
     }
 
