@@ -110,6 +110,7 @@ fn neighbor_solicitation() {
             source_lladdr: Some(MAC_A),
         }))
     );
+    assert_eq!(r.unwrap().check_ndp(&ip), Ok(()));
 }
 
 #[test]
@@ -126,6 +127,7 @@ fn duplicate_address_detection_with_nonce() {
         }))
     );
     assert_eq!(r.unwrap().buffer_len(), 24);
+    assert_eq!(r.unwrap().check_ndp(&ip), Ok(()));
 }
 
 #[test]
@@ -142,7 +144,9 @@ fn neighbor_advertisements() {
             target_lladdr: Some(MAC_B),
         }))
     );
-    let (_, r) = icmpv6(cap::NA_S_NO_OPTION, true);
+    assert_eq!(r.unwrap().check_ndp(&ip), Ok(()));
+    let (ip, r) = icmpv6(cap::NA_S_NO_OPTION, true);
+    assert_eq!(r.unwrap().check_ndp(&ip), Ok(()));
     assert_eq!(
         r,
         Ok(Icmpv6Repr::NeighborAdvert(NdpNeighborAdvert {

@@ -256,6 +256,11 @@ impl<'a> Icmpv4Repr<'a> {
     /// (RFC 792; with the next-hop MTU of RFC 1191).
     pub const CODE_FRAG_NEEDED: u8 = 4;
 
+    /// The most an error should quote of the datagram so that the whole
+    /// error (20-byte IPv4 header, ICMP header, quote) fits in 576 bytes
+    /// (RFC 1812 §4.3.2.3): 548 bytes.
+    pub const MAX_QUOTE_LEN: usize = 576 - 20 - HEADER_LEN;
+
     /// Parses an ICMPv4 message whose buffer is the whole message (the IPv4
     /// payload). Checks in this order: length, checksum (with
     /// [`ChecksumPolicy::Verify`]), type. The code of an echo is not

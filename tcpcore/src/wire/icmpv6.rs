@@ -403,6 +403,38 @@ fn parse_ndp_options(
 }
 
 impl<'a> Icmpv6Repr<'a> {
+    /// The most an error should quote of the invoking packet so that the
+    /// whole error (IPv6 header, ICMPv6 header, quote) fits in the minimum
+    /// IPv6 MTU of 1280 bytes (RFC 4443 §2.4 (c)): 1232 bytes.
+    pub const MAX_QUOTE_LEN: usize = 1280 - 40 - HEADER_LEN;
+
+    /// The checks of a neighbor message that need its IPv6 header (RFC 4861
+    /// §7.1.1, §7.1.2), after [`parse`](Self::parse) did the others: the
+    /// hop limit is 255; a solicitation from the unspecified address goes to
+    /// a solicited-node multicast address and has no source link-layer
+    /// address option; an advertisement to a multicast address has the S
+    /// flag clear. Other messages pass. Fails with [`Icmpv6Error::BadNdp`].
+    pub fn check_ndp(&self, ip: &super::Ipv6Repr) -> Result<(), Icmpv6Error> {
+        let ok = match *self {
+            Icmpv6Repr::NeighborSolicit(ns) => {
+                let solicited_node = ip.dst_addr.segments()[..6] == [0xff02, 0, 0, 0, 0, 1]
+                    && ip.dst_addr.octets()[12] == 0xff;
+                ip.hop_limit == 255
+                    && (!ip.src_addr.is_unspecified()
+                        || (solicited_node && ns.source_lladdr.is_none()))
+            }
+            Icmpv6Repr::NeighborAdvert(na) => {
+                ip.hop_limit == 255 && !(ip.dst_addr.is_multicast() && na.solicited_flag)
+            }
+            _ => true,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Icmpv6Error::BadNdp)
+        }
+    }
+
     /// Parses an ICMPv6 message whose buffer is the whole message (the
     /// upper-layer payload of an IPv6 packet from `src` to `dst`). Checks in
     /// this order: length, checksum (with [`ChecksumPolicy::Verify`]), type,
@@ -959,6 +991,66 @@ mod tests {
         // A link-layer option that is not 8 bytes.
         let n = ns_with(&[1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], &mut b);
         assert_eq!(parse(&b[..n]), Err(Icmpv6Error::BadOption));
+    }
+
+    #[test]
+    fn ndp_checks_with_the_ip_header() {
+        let ip = super::super::Ipv6Repr {
+            src_addr: A,
+            dst_addr: "ff02::1:ff00:2".parse().unwrap(),
+            next_header: IpProtocol::Unknown(58),
+            payload_len: 32,
+            hop_limit: 255,
+            dscp: 0,
+            ecn: 0,
+            flow_label: 0,
+        };
+        let ns = |source_lladdr| {
+            Icmpv6Repr::NeighborSolicit(NdpNeighborSolicit {
+                target_addr: B,
+                source_lladdr,
+            })
+        };
+        assert_eq!(ns(Some(MAC)).check_ndp(&ip), Ok(()));
+        let routed = super::super::Ipv6Repr {
+            hop_limit: 254,
+            ..ip
+        };
+        assert_eq!(ns(Some(MAC)).check_ndp(&routed), Err(Icmpv6Error::BadNdp));
+        // Duplicate address detection: from ::, to the solicited-node
+        // address, without the option.
+        let dad = super::super::Ipv6Repr {
+            src_addr: Ipv6Addr::UNSPECIFIED,
+            ..ip
+        };
+        assert_eq!(ns(None).check_ndp(&dad), Ok(()));
+        assert_eq!(ns(Some(MAC)).check_ndp(&dad), Err(Icmpv6Error::BadNdp));
+        let dad_unicast = super::super::Ipv6Repr { dst_addr: B, ..dad };
+        assert_eq!(ns(None).check_ndp(&dad_unicast), Err(Icmpv6Error::BadNdp));
+        let na = |solicited_flag| {
+            Icmpv6Repr::NeighborAdvert(NdpNeighborAdvert {
+                router_flag: false,
+                solicited_flag,
+                override_flag: true,
+                target_addr: B,
+                target_lladdr: None,
+            })
+        };
+        let to_all = super::super::Ipv6Repr {
+            dst_addr: "ff02::1".parse().unwrap(),
+            ..ip
+        };
+        assert_eq!(na(false).check_ndp(&to_all), Ok(()));
+        assert_eq!(na(true).check_ndp(&to_all), Err(Icmpv6Error::BadNdp));
+        let to_a = super::super::Ipv6Repr { dst_addr: A, ..ip };
+        assert_eq!(na(true).check_ndp(&to_a), Ok(()));
+        let echo = Icmpv6Repr::EchoRequest {
+            ident: 0,
+            seq_no: 0,
+            data: &[],
+        };
+        assert_eq!(echo.check_ndp(&routed), Ok(()));
+        assert_eq!(Icmpv6Repr::MAX_QUOTE_LEN, 1232);
     }
 
     #[test]
