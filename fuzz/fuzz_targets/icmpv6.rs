@@ -7,7 +7,9 @@
 use core::net::Ipv6Addr;
 
 use libfuzzer_sys::fuzz_target;
-use tcpcore::wire::{ChecksumPolicy, Icmpv6Packet, Icmpv6Repr, Icmpv6TcpQuote};
+use tcpcore::wire::{
+    ChecksumPolicy, Icmpv6Packet, Icmpv6Repr, Icmpv6TcpQuote, IpProtocol, Ipv6Repr,
+};
 
 fn addr(b: &[u8]) -> Ipv6Addr {
     let mut o = [0u8; 16];
@@ -48,6 +50,17 @@ fuzz_target!(|data: &[u8]| {
         if let Some(q) = repr.quote() {
             let _ = Icmpv6TcpQuote::parse(q);
         }
+        let ip = Ipv6Repr {
+            src_addr: src,
+            dst_addr: dst,
+            next_header: IpProtocol::Unknown(58),
+            payload_len: msg.len(),
+            hop_limit: msg.last().copied().unwrap_or(255),
+            dscp: 0,
+            ecn: 0,
+            flow_label: 0,
+        };
+        let _ = repr.check_ndp(&ip);
         let mut buf = vec![0u8; repr.buffer_len()];
         repr.emit(&mut Icmpv6Packet::new_unchecked(&mut buf[..]), src, dst)
             .expect("emit into buffer_len() bytes");
