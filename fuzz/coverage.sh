@@ -8,7 +8,7 @@
 #   fuzz/coverage.sh arp ethernet      # no argument: every target
 set -eu
 cd "$(dirname "$0")"
-TARGETS="${*:-ethernet arp ipv4 tcp frame endpoint differential}"
+TARGETS="${*:-ethernet arp ipv4 ipv6 icmpv4 icmpv6 tcp frame endpoint differential}"
 host=$(rustc +nightly -vV | sed -n 's/^host: //p')
 sysroot=$(rustc +nightly --print sysroot)
 llvm_cov="$sysroot/lib/rustlib/$host/bin/llvm-cov"

@@ -7,7 +7,7 @@
 set -eu
 SECONDS_EACH="${1:-20}"
 cd "$(dirname "$0")"
-TARGETS="ethernet arp ipv4 tcp frame endpoint stack differential"
+TARGETS="ethernet arp ipv4 ipv6 icmpv4 icmpv6 tcp frame endpoint stack differential"
 cargo +nightly fuzz build
 for t in $TARGETS; do
     scratch="corpus/$t"

@@ -1,5 +1,6 @@
-//! The Internet checksum (RFC 1071), its pseudo-header for TCP over IPv4
-//! (RFC 9293 §3.1), and its incremental update (RFC 1624).
+//! The Internet checksum (RFC 1071), its pseudo-headers for TCP over IPv4
+//! (RFC 9293 §3.1) and for TCP and ICMPv6 over IPv6 (RFC 8200 §8.1), and
+//! its incremental update (RFC 1624).
 //!
 //! [`data`], [`combine`] and [`pseudo_header`] return the one's complement
 //! *sum*, folded to 16 bits and **not** inverted; the value written into a
@@ -16,7 +17,7 @@
 //! let _header_value = !checksum::combine(&[ph, checksum::data(&[0u8; 20])]);
 //! ```
 
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 /// Bytes summed between two end-around-carry folds of the 64-bit
 /// accumulator: 2^18 words of at most 2^32 - 1 each cannot overflow it.
@@ -138,6 +139,70 @@ pub(crate) fn pseudo_header_unfolded(
         + u64::from(length & 0xffff)
 }
 
+/// The sum of the IPv6 pseudo-header of an upper-layer checksum (RFC 8200
+/// §8.1): source and destination addresses, the upper-layer `length`
+/// (header and data) as 32 bits, three zero bytes and `next_header` (the
+/// upper-layer protocol: 6 for TCP, 58 for ICMPv6).
+#[inline]
+pub fn pseudo_header_v6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, length: u32) -> u16 {
+    fold(pseudo_header_v6_unfolded(src, dst, next_header, length))
+}
+
+/// [`pseudo_header_v6`] before folding, to add more to it before one fold.
+#[inline(always)]
+pub(crate) fn pseudo_header_v6_unfolded(
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    next_header: u8,
+    length: u32,
+) -> u64 {
+    let mut sum = u64::from(next_header) + u64::from(length >> 16) + u64::from(length & 0xffff);
+    for w in src.segments().into_iter().chain(dst.segments()) {
+        sum += u64::from(w);
+    }
+    sum
+}
+
+/// The source and destination addresses of a packet, IPv4 or IPv6: what an
+/// upper-layer checksum's pseudo-header needs besides the protocol and the
+/// length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IpPair {
+    /// IPv4 addresses (pseudo-header of RFC 9293 §3.1).
+    V4 {
+        /// Source address.
+        src: Ipv4Addr,
+        /// Destination address.
+        dst: Ipv4Addr,
+    },
+    /// IPv6 addresses (pseudo-header of RFC 8200 §8.1).
+    V6 {
+        /// Source address.
+        src: Ipv6Addr,
+        /// Destination address.
+        dst: Ipv6Addr,
+    },
+}
+
+impl IpPair {
+    /// The folded, not inverted, sum of the pseudo-header for `protocol`
+    /// (the IPv4 protocol or the IPv6 upper-layer next header) and the
+    /// upper-layer `length`: [`pseudo_header`] or [`pseudo_header_v6`].
+    #[inline]
+    pub fn pseudo_header(&self, protocol: u8, length: u32) -> u16 {
+        fold(self.pseudo_header_unfolded(protocol, length))
+    }
+
+    /// [`IpPair::pseudo_header`] before folding.
+    #[inline(always)]
+    pub(crate) fn pseudo_header_unfolded(&self, protocol: u8, length: u32) -> u64 {
+        match *self {
+            IpPair::V4 { src, dst } => pseudo_header_unfolded(src, dst, protocol, length),
+            IpPair::V6 { src, dst } => pseudo_header_v6_unfolded(src, dst, protocol, length),
+        }
+    }
+}
+
 /// Incrementally updates a header's checksum field (the final, inverted
 /// value) when one 16-bit word of the header changes from `old_word` to
 /// `new_word` (RFC 1624, eqn. 3: `HC' = ~(~HC + ~m + m')`).
@@ -226,6 +291,35 @@ mod tests {
         assert_eq!(ph, 0x8c56);
         assert_eq!(combine(&[0xffff, 0x0001]), 0x0001);
         assert_eq!(combine(&[]), 0);
+    }
+
+    #[test]
+    fn pseudo_header_v6_value() {
+        // By hand: 2001:2::2 -> 2001:2::1, TCP, 40 bytes: 2001 + 0002 + 0002
+        // + 2001 + 0002 + 0001 + 0028 + 0006 = 4037.
+        let src: Ipv6Addr = "2001:2::2".parse().unwrap();
+        let dst: Ipv6Addr = "2001:2::1".parse().unwrap();
+        assert_eq!(pseudo_header_v6(src, dst, 6, 40), 0x4037);
+        assert_eq!(IpPair::V6 { src, dst }.pseudo_header(6, 40), 0x4037);
+        // A length above 16 bits counts both halves.
+        assert_eq!(
+            pseudo_header_v6(
+                Ipv6Addr::UNSPECIFIED,
+                Ipv6Addr::UNSPECIFIED,
+                58,
+                0x0001_0002
+            ),
+            58 + 3
+        );
+        // All ones fold to 0xffff, never overflow.
+        let ones = Ipv6Addr::from(u128::MAX);
+        assert_eq!(pseudo_header_v6(ones, ones, 0, u32::MAX), 0xffff);
+        assert_eq!(pseudo_header_v6(ones, ones, 255, u32::MAX), 0x00ff);
+        let (a, b) = (Ipv4Addr::new(198, 18, 0, 2), Ipv4Addr::new(198, 18, 0, 1));
+        assert_eq!(
+            IpPair::V4 { src: a, dst: b }.pseudo_header(6, 40),
+            pseudo_header(a, b, 6, 40)
+        );
     }
 
     #[test]

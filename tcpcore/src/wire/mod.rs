@@ -1,5 +1,6 @@
-//! Wire codecs: Ethernet, ARP, IPv4 and TCP (with its options), and the
-//! Internet checksum.
+//! Wire codecs: Ethernet, ARP, IPv4, IPv6 (with its extension headers),
+//! ICMPv4, ICMPv6 (with NDP's neighbor messages) and TCP (with its
+//! options), and the Internet checksum.
 //!
 //! Every header comes in two layers, in the manner of smoltcp:
 //!
@@ -36,15 +37,28 @@ pub mod checksum;
 mod arp;
 mod ethernet;
 mod frame;
+mod icmpv4;
+mod icmpv6;
 mod ipv4;
+mod ipv6;
 mod tcp;
 
 pub use arp::{ArpError, ArpOperation, ArpPacket, ArpRepr};
+pub use checksum::IpPair;
 pub use ethernet::{EtherType, EthernetAddress, EthernetError, EthernetFrame, EthernetRepr};
 pub use frame::{
     emit_arp_frame, emit_tcp_frame, parse_frame, tcp_frame_len, Frame, FrameError, ARP_FRAME_LEN,
 };
+pub use icmpv4::{Icmpv4Error, Icmpv4Packet, Icmpv4Repr, Icmpv4TcpQuote};
+pub use icmpv6::{
+    Icmpv6Error, Icmpv6Packet, Icmpv6Repr, Icmpv6TcpQuote, NdpNeighborAdvert, NdpNeighborSolicit,
+};
 pub use ipv4::{IpProtocol, Ipv4Error, Ipv4Packet, Ipv4Repr};
+pub use ipv6::{
+    walk_ext_headers, IcmpSend, Ipv6Error, Ipv6ExtError, Ipv6Packet, Ipv6Repr, Ipv6UpperLayer,
+    ParamProblem, ParamProblemCode, MAX_EXT_HEADERS, NEXT_HEADER_DEST_OPTS, NEXT_HEADER_FRAGMENT,
+    NEXT_HEADER_HOP_BY_HOP, NEXT_HEADER_ICMPV6, NEXT_HEADER_NONE, NEXT_HEADER_ROUTING,
+};
 pub use tcp::{
     SackBlocks, TcpControl, TcpError, TcpFlags, TcpOptions, TcpPacket, TcpRepr, Timestamps,
 };

@@ -5,7 +5,8 @@
 use core::fmt;
 use core::net::Ipv4Addr;
 
-use super::{checksum, get_u16, get_u32, put_u16, put_u32, ChecksumPolicy, EmitError};
+use super::checksum::{self, IpPair};
+use super::{get_u16, get_u32, put_u16, put_u32, ChecksumPolicy, EmitError};
 use crate::seq::SeqNum;
 
 mod options;
@@ -287,17 +288,22 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         self.buffer.as_ref().len()
     }
 
-    /// Whether the checksum over the whole buffer, with the pseudo-header
-    /// of `src` and `dst`, is correct.
+    /// Whether the checksum over the whole buffer, with the IPv4
+    /// pseudo-header of `src` and `dst`, is correct.
     pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
+        self.verify_checksum_ip(IpPair::V4 { src, dst })
+    }
+
+    /// Whether the checksum over the whole buffer, with the IPv4 (RFC 9293
+    /// §3.1) or IPv6 (RFC 8200 §8.1) pseudo-header of `ip`, is correct.
+    #[inline]
+    pub fn verify_checksum_ip(&self, ip: IpPair) -> bool {
         let b = self.buffer.as_ref();
         // A TCP segment longer than 4 GiB cannot exist; saturating keeps
         // this total.
         let len = u32::try_from(b.len()).unwrap_or(u32::MAX);
-        checksum::fold(
-            checksum::pseudo_header_unfolded(src, dst, PROTO_TCP, len)
-                + u64::from(checksum::data(b)),
-        ) == 0xffff
+        checksum::fold(ip.pseudo_header_unfolded(PROTO_TCP, len) + u64::from(checksum::data(b)))
+            == 0xffff
     }
 }
 
@@ -367,21 +373,24 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
         &mut self.buffer.as_mut()[start..]
     }
 
-    /// Computes the checksum over the whole buffer with the pseudo-header
-    /// of `src` and `dst`, and writes it.
+    /// Computes the checksum over the whole buffer with the IPv4
+    /// pseudo-header of `src` and `dst`, and writes it.
     pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
-        fill_checksum(self.buffer.as_mut(), src, dst);
+        fill_checksum(self.buffer.as_mut(), IpPair::V4 { src, dst });
+    }
+
+    /// Computes the checksum over the whole buffer with the IPv4 or IPv6
+    /// pseudo-header of `ip`, and writes it.
+    pub fn fill_checksum_ip(&mut self, ip: IpPair) {
+        fill_checksum(self.buffer.as_mut(), ip);
     }
 }
 
 /// Writes the checksum of the TCP segment `seg` (checksum field at 16..18).
-fn fill_checksum(seg: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
+fn fill_checksum(seg: &mut [u8], ip: IpPair) {
     put_u16(seg, field::CHECKSUM.start, 0);
     let len = u32::try_from(seg.len()).unwrap_or(u32::MAX);
-    let sum = checksum::combine(&[
-        checksum::pseudo_header(src, dst, PROTO_TCP, len),
-        checksum::data(seg),
-    ]);
+    let sum = checksum::combine(&[ip.pseudo_header(PROTO_TCP, len), checksum::data(seg)]);
     put_u16(seg, field::CHECKSUM.start, !sum);
 }
 
@@ -430,8 +439,19 @@ impl<'a> TcpRepr<'a> {
         dst: Ipv4Addr,
         checksum: ChecksumPolicy,
     ) -> Result<TcpRepr<'a>, TcpError> {
+        Self::parse_ip(packet, IpPair::V4 { src, dst }, checksum)
+    }
+
+    /// [`parse`](Self::parse) for TCP over IPv4 or IPv6: `ip` gives the
+    /// addresses of the pseudo-header (RFC 9293 §3.1, RFC 8200 §8.1).
+    #[inline(always)]
+    pub fn parse_ip<T: AsRef<[u8]> + ?Sized>(
+        packet: &TcpPacket<&'a T>,
+        ip: IpPair,
+        checksum: ChecksumPolicy,
+    ) -> Result<TcpRepr<'a>, TcpError> {
         packet.check_len()?;
-        if checksum == ChecksumPolicy::Verify && !packet.verify_checksum(src, dst) {
+        if checksum == ChecksumPolicy::Verify && !packet.verify_checksum_ip(ip) {
             return Err(TcpError::BadChecksum);
         }
         let flags = packet.flags();
@@ -499,11 +519,24 @@ impl<'a> TcpRepr<'a> {
     /// Writes the segment (header, options, data) and its checksum into the
     /// first [`buffer_len`](Self::buffer_len) bytes of `packet`. The
     /// checksum covers exactly those bytes, so the buffer may be longer.
+    /// `src` and `dst` are the IPv4 addresses of the pseudo-header.
+    #[inline]
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(
         &self,
         packet: &mut TcpPacket<&mut T>,
         src: Ipv4Addr,
         dst: Ipv4Addr,
+    ) -> Result<(), EmitError> {
+        self.emit_ip(packet, IpPair::V4 { src, dst })
+    }
+
+    /// [`emit`](Self::emit) for TCP over IPv4 or IPv6: `ip` gives the
+    /// addresses of the pseudo-header (RFC 9293 §3.1, RFC 8200 §8.1).
+    #[inline]
+    pub fn emit_ip<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(
+        &self,
+        packet: &mut TcpPacket<&mut T>,
+        ip: IpPair,
     ) -> Result<(), EmitError> {
         let header_len = self.header_len();
         let total = header_len + self.payload.len();
@@ -548,7 +581,7 @@ impl<'a> TcpRepr<'a> {
             + options_sum;
         let len = u32::try_from(total).unwrap_or(u32::MAX);
         let sum = checksum::fold(
-            checksum::pseudo_header_unfolded(src, dst, PROTO_TCP, len)
+            ip.pseudo_header_unfolded(PROTO_TCP, len)
                 + header_sum
                 + u64::from(checksum::data(self.payload)),
         );
