@@ -190,7 +190,7 @@ fn event_loop(
         if !sio.file.is_empty() {
             file_pending(endpoint, sio, clock());
         }
-        pace.update(clock(), batch.1 + sio.take_sent());
+        pace.update(clock(), batch.1);
         // ACK batching: each connection holds the ACK of its in-order data
         // for a while (`Config::ack_hold_bytes`, `Config::ack_hold`, its
         // timer); the ring running dry or the run closing ends the batch.

@@ -148,11 +148,6 @@ impl<'a> ServerIo<'a> {
         }
     }
 
-    /// The bytes of frames sent since the last call.
-    pub(super) fn take_sent(&mut self) -> usize {
-        self.tx.take_sent()
-    }
-
     /// Traces the frames the endpoint wrote since the last call.
     pub(super) fn trace_new_frames(&mut self) {
         self.tx.trace_new_frames(&mut self.trace);

@@ -63,8 +63,6 @@ pub(crate) struct Tx {
     arena: TxArena,
     /// Frames of the arena already traced.
     traced: usize,
-    /// Bytes of frames queued to the socket since [`Tx::take_sent`].
-    sent: usize,
 }
 
 impl Tx {
@@ -73,7 +71,6 @@ impl Tx {
         Tx {
             arena: TxArena::new(),
             traced: 0,
-            sent: 0,
         }
     }
 
@@ -100,11 +97,6 @@ impl Tx {
         self.traced = self.arena.len();
     }
 
-    /// The bytes of frames sent since the last call.
-    pub(crate) fn take_sent(&mut self) -> usize {
-        core::mem::take(&mut self.sent)
-    }
-
     /// Traces and sends every frame the endpoint wrote.
     pub(crate) fn send(
         &mut self,
@@ -115,7 +107,6 @@ impl Tx {
         if self.arena.len() == 0 {
             return Ok(());
         }
-        self.sent += self.arena.buf.len();
         for i in 0..self.arena.len() {
             let queued = match self.arena.gso[i] {
                 0 => sock.queue(self.arena.frame(i)),
