@@ -345,6 +345,33 @@ fn gso_sends_large_segments_within_the_windows() {
     ));
 }
 
+/// With segmentation offload, a burst that the congestion window cuts
+/// ends on a segment boundary (Linux `tcp_mss_split_point`: cwnd counts
+/// whole packets): an ACK of 1000 bytes (not a whole segment) leaves 2000
+/// bytes of cwnd room; one segment goes, not 2000 bytes, and the 540
+/// left are no runt of their own (one more packet and one more ACK for
+/// the same bytes): they wait for the next ACK, which sends the rest --
+/// cut where the send ring wraps (harness ring: 17726 bytes to its end).
+#[test]
+fn gso_burst_cut_by_cwnd_ends_on_a_segment() {
+    let mut cfg = no_nagle();
+    cfg.conn.gso_max = 64 * 1024;
+    let mut h = common::Harness::new(cfg);
+    h.rec.gso = true;
+    h.run(&format!(
+        "{HS_SACK}
+         0.100 ! app-send 20000
+         0.100 > . 1:14601(14600) ack 1001
+         0.110 < . 1001:1001(0) ack 1001 win 502
+         0.110 > . 14601:16061(1460) ack 1001
+         0.120 < . 1001:1001(0) ack 14601 win 502
+         0.120 > . 16061:17727(1666) ack 1001
+         0.120 > P. 17727:20001(2274) ack 1001
+         0.130 < . 1001:1001(0) ack 20001 win 502
+         0.500 tick"
+    ));
+}
+
 /// PSH at write ends (RFC 9293 §3.9.1; Linux `tcp_push` marks the last
 /// buffer of each write): two writes of 3000 bytes without Nagle go out as
 /// 1460, 1460, 80 each; the segments ending at 3000 and 6000 carry PSH,

@@ -525,10 +525,11 @@ impl Harness {
         if let Some((t, f)) = self.rec.out.front() {
             let desc = match wire::parse_frame(f, ChecksumPolicy::Skip) {
                 Ok(Frame::Tcp { tcp, .. }) => format!(
-                    "{} seq {} ack {:?}",
+                    "{} seq {} ack {:?} len {}",
                     tcp.flags(),
                     tcp.seq_number,
-                    tcp.ack_number
+                    tcp.ack_number,
+                    tcp.payload.len()
                 ),
                 _ => format!("{f:02x?}"),
             };

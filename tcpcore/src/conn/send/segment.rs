@@ -180,11 +180,23 @@ fn new_data(
     } else {
         mss
     };
-    let mut len = avail
-        .min(seg_max)
-        .min(wnd_room)
-        .min(cwnd_room)
-        .min(ring_room(snd.nxt, ring));
+    let other_cut = avail.min(seg_max).min(ring_room(snd.nxt, ring));
+    let mut len = other_cut.min(wnd_room).min(cwnd_room);
+    if len < other_cut {
+        // A burst that the congestion or the peer's window cuts ends on a
+        // segment boundary; the rest waits for the next ACK (Linux
+        // tcp_mss_split_point: cwnd counts whole packets, and only the end
+        // of the queued data makes a short segment, which Nagle judges).
+        // Else every ACK-clocked burst ends in a runt: one more packet and
+        // one more ACK for the same bytes.
+        if len > mss {
+            len -= len % mss;
+        } else if len < mss && len == cwnd_room && snd.una != snd.max {
+            // Nor does less than a segment of cwnd room send a runt while
+            // an ACK is to come (Linux: no cwnd quota, no packet).
+            return None;
+        }
+    }
     // Stop before a SACKed range.
     if let Some(&(s, _)) = snd
         .cc
