@@ -372,6 +372,31 @@ fn gso_burst_cut_by_cwnd_ends_on_a_segment() {
     ));
 }
 
+/// With segmentation offload and Nagle, the last piece of the queued data,
+/// less than a segment, is not the tail of a burst while data is in
+/// flight (Linux `tcp_mss_split_point` puts the partial tail to
+/// `tcp_nagle_check`): a write of 3000 bytes with a segment in flight
+/// sends two segments; the 80 bytes left go once all is acknowledged.
+#[test]
+fn gso_burst_tail_waits_for_nagle() {
+    let mut cfg = default_config();
+    cfg.conn.gso_max = 64 * 1024;
+    let mut h = common::Harness::new(cfg);
+    h.rec.gso = true;
+    h.run(&format!(
+        "{HS_SACK}
+         0.100 ! app-send 1460
+         0.100 > P. 1:1461(1460) ack 1001
+         0.101 ! app-send 3000
+         0.101 > . 1461:4381(2920) ack 1001
+         0.110 < . 1001:1001(0) ack 1461 win 502
+         0.111 < . 1001:1001(0) ack 4381 win 502
+         0.111 > P. 4381:4461(80) ack 1001
+         0.120 < . 1001:1001(0) ack 4461 win 502
+         0.500 tick"
+    ));
+}
+
 /// PSH at write ends (RFC 9293 §3.9.1; Linux `tcp_push` marks the last
 /// buffer of each write): two writes of 3000 bytes without Nagle go out as
 /// 1460, 1460, 80 each; the segments ending at 3000 and 6000 carry PSH,

@@ -191,11 +191,19 @@ fn new_data(
         // one more ACK for the same bytes.
         if len > mss {
             len -= len % mss;
-        } else if len < mss && len == cwnd_room && snd.una != snd.max {
+        } else if len < mss && len == cwnd_room && snd.nxt != snd.una {
             // Nor does less than a segment of cwnd room send a runt while
-            // an ACK is to come (Linux: no cwnd quota, no packet).
+            // an ACK is to come (Linux: no cwnd quota, no packet). Only
+            // with data in flight past SND.NXT's go-back point: else
+            // nothing would come, and nothing arm the timer.
             return None;
         }
+    } else if len > mss && len == avail && cfg.nagle && snd.nxt != snd.una {
+        // The end of the queued data: its last piece, less than a
+        // segment, goes only as Nagle would let a segment of its size go
+        // (Linux tcp_mss_split_point: tcp_nagle_check on the partial
+        // tail); until then it waits, and more data may fill it.
+        len -= len % mss;
     }
     // Stop before a SACKed range.
     if let Some(&(s, _)) = snd
