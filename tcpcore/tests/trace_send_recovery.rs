@@ -814,3 +814,105 @@ fn default_congestion_control_is_cubic_with_sack() {
     assert!(cc.recover().is_some());
     assert_eq!(cc.ssthresh(), 7001, "{cc:?}");
 }
+
+/// RFC 1191 / RFC 8201 with RFC 5927 §4.1 (Linux `tcp_v4_err`,
+/// `tcp_v4_mtu_reduced`, `tcp_simple_retransmit`): an ICMP "fragmentation
+/// needed" quoting data in flight lowers the MSS to the MTU less 40
+/// bytes, and what is in flight goes again at once, cut to it, with no
+/// congestion response; one quoting anything else, or allowing the MSS in
+/// use, changes nothing; an MTU below 552 counts as 552 (Linux
+/// `ip_rt_min_pmtu`).
+#[test]
+fn packet_too_big_lowers_the_mss_and_resends() {
+    use tcpcore::conn::pmtu::{PathFamily, TooBig};
+    let mut d = Direct::new(newreno(), true);
+    d.queue(5000);
+    let first = d.send_at(20);
+    assert_eq!(first.len(), 5);
+    let cwnd = d.open().snd().cc().cwnd();
+    let seq = |rel: u32| SeqNum::new(ISS + rel);
+    // Not data in flight: SND.NXT itself, and below SND.UNA.
+    assert_eq!(
+        d.st.on_packet_too_big(seq(5001), 576, PathFamily::V4),
+        TooBig::NotInFlight
+    );
+    assert_eq!(
+        d.st.on_packet_too_big(seq(0), 576, PathFamily::V4),
+        TooBig::NotInFlight
+    );
+    // An MTU that fits the MSS in use (IPv6's minimum of 1280: 1220).
+    assert_eq!(
+        d.st.on_packet_too_big(seq(1001), 1500, PathFamily::V4),
+        TooBig::NoChange
+    );
+    assert_eq!(
+        d.st.on_packet_too_big(seq(1001), 1280, PathFamily::V6),
+        TooBig::NoChange
+    );
+    assert!(d.send_at(21).is_empty(), "nothing changed, nothing sent");
+    // A 576-byte link: MSS 536, everything in flight again in 536-byte
+    // pieces, cwnd as it was.
+    assert_eq!(
+        d.st.on_packet_too_big(seq(2001), 576, PathFamily::V4),
+        TooBig::Lowered(536)
+    );
+    let again = d.send_at(22);
+    assert_eq!(again.first(), Some(&(1, 536)));
+    assert!(again.iter().all(|&(_, l)| l == 536), "{again:?}");
+    // Nine of them; the last 176 bytes wait for Nagle.
+    assert_eq!(again.len(), 9);
+    assert_eq!(d.open().snd().cc().cwnd(), cwnd, "no congestion response");
+    d.ack_at(25, 4825, 65535, &[]);
+    assert_eq!(d.send_at(25), vec![(4825, 176)]);
+    // Lower again, below the minimum: 552 - 40.
+    assert_eq!(
+        d.st.on_packet_too_big(seq(4825), 68, PathFamily::V4),
+        TooBig::Lowered(512)
+    );
+    // All acknowledged: nothing in flight to quote.
+    d.ack_at(30, 5001, 65535, &[]);
+    assert_eq!(
+        d.st.on_packet_too_big(seq(1), 300, PathFamily::V4),
+        TooBig::NotInFlight
+    );
+    d.queue(1000);
+    assert_eq!(
+        d.send_at(31),
+        vec![(5001, 512)],
+        "the 488 left wait for Nagle"
+    );
+}
+
+/// The black-hole fallback (RFC 4821's idea; Linux `tcp_mtu_probing`
+/// after `tcp_retries1` timeouts): a full-sized segment timed out three
+/// times in a row goes the third time at half the MSS, not below 536;
+/// with `Config::blackhole_fallback` off it stays full-sized.
+#[test]
+fn blackhole_fallback_halves_the_mss_at_the_third_timeout() {
+    for on in [true, false] {
+        let mut d = Direct::new(
+            Config {
+                blackhole_fallback: on,
+                ..newreno()
+            },
+            true,
+        );
+        d.queue(3000);
+        assert_eq!(d.send_at(20).len(), 3);
+        // Every timer as it comes (the loss probe goes first); what each
+        // timeout resends from SND.UNA.
+        let mut sent = Vec::new();
+        while d.open().tcb().rtx().retries() < 3 {
+            let t = d.st.poll_timeout().expect("a timer runs").as_millis();
+            let out = d.timeout_at(t);
+            if d.open().tcb().rtx().retries() > sent.len() as u8 {
+                sent.push(out.first().copied());
+            }
+        }
+        let third = if on { 536 } else { 1000 };
+        assert_eq!(
+            sent,
+            vec![Some((1, 1000)), Some((1, 1000)), Some((1, third))]
+        );
+    }
+}

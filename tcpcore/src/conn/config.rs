@@ -100,6 +100,14 @@ pub struct Config {
     /// asks for it, not asked for on our active opens (Linux's default
     /// `tcp_ecn = 2`), unless [`Ecn::On`]; see [`Ecn`].
     pub ecn: Ecn,
+    /// The black-hole fallback (RFC 4821's idea, `conn/pmtu.rs`): at the
+    /// third retransmission timeout in a row with full-sized segments in
+    /// flight, the MSS is halved (down to 536), for a path that drops big
+    /// packets without an ICMP message. On by default (Linux has it behind
+    /// `tcp_mtu_probing`, off by default, because its variant also probes
+    /// upwards; this one only steps down, and costs nothing until three
+    /// timeouts have passed).
+    pub blackhole_fallback: bool,
 }
 
 /// A congestion-control algorithm ([`Config::congestion_control`]).
@@ -183,6 +191,7 @@ impl Default for Config {
             keepalive: None,
             user_timeout: None,
             ecn: Ecn::Passive,
+            blackhole_fallback: true,
         }
     }
 }

@@ -46,6 +46,7 @@
 //! | §3.8 timers (RFC 6298, RFC 8985 §7.2, §3.10.8): one [`Timer`] enum, a [`TimerTable`] per connection | `timers.rs` | [`State::on_timeout`], [`State::poll_timeout`] |
 //! | RFC 1122 §4.2.3.6 keep-alive (Linux `tcp_keepalive_timer`), RFC 5482 user timeout | `keepalive.rs`, `send/rto.rs` | [`Config::keepalive`], [`Config::user_timeout`] |
 //! | §3.10.4 CLOSE, §3.10.5 ABORT | `close.rs` | [`State::close`], [`State::abort`] |
+//! | RFC 1191 / RFC 8201 path MTU (RFC 5927 §4.1 validation), RFC 4821's black-hole fallback | `pmtu.rs` | [`State::on_packet_too_big`], [`Config::blackhole_fallback`] |
 //! | RFC 3168 §6.1 ECN: negotiation, ECT(0) on new data, ECE and CWR (Linux `tcp_ecn = 2`) | `ecn.rs` | [`State::on_segment_ecn`], [`Config::ecn`], [`Ecn`] |
 
 mod access;
@@ -54,6 +55,7 @@ mod close;
 mod config;
 pub mod ecn;
 mod keepalive;
+pub mod pmtu;
 mod recv;
 pub mod send;
 mod state;

@@ -425,6 +425,9 @@ pub(crate) fn half_closed_timeout(
     if !send::on_rto(&mut s.snd, &mut s.tcb, due, now, cfg) {
         return give_up(&s.tcb, s.snd.nxt, s.rcv.nxt, now);
     }
+    if cfg.blackhole_fallback && due == Timer::Retransmit {
+        let _ = crate::conn::pmtu::on_rto(&s.tcb, &mut s.snd);
+    }
     Transition::new(half_state(kind, s))
 }
 
@@ -453,6 +456,9 @@ pub(crate) fn open_timeout(
         let idle = rto_idle(&s.snd, due);
         if !idle && !send::on_rto(&mut s.snd, &mut s.tcb, due, now, cfg) {
             return give_up(&s.tcb, s.snd.nxt, s.rcv.nxt, now);
+        }
+        if !idle && cfg.blackhole_fallback && due == Timer::Retransmit {
+            let _ = crate::conn::pmtu::on_rto(&s.tcb, &mut s.snd);
         }
     }
     t.state = wrap(s);
