@@ -75,6 +75,7 @@ impl Sink {
 
 fn config() -> EndpointConfig {
     EndpointConfig {
+        medium: tcpcore::Medium::Ethernet,
         mac: SERVER_MAC,
         addr: SERVER_IP,
         port: SERVER_PORT,

@@ -8,6 +8,10 @@
 //! the table never holds more than its capacity. No frame is longer than
 //! the link's MTU (RFC 9293 §3.7.1, whatever MSS the peer announces) unless
 //! it is a GSO frame, and a GSO frame's segments each fit the MTU.
+//!
+//! The medium (issue #17) comes from the input's first byte: Ethernet, or
+//! `Medium::Ip`, where the same steps go in as bare IPv4 packets and every
+//! packet out must be one, and no ARP is ever sent or answered.
 #![no_main]
 
 use std::collections::HashMap;
@@ -20,7 +24,7 @@ use tcpcore::wire::{
     SackBlocks, TcpControl, TcpOptions, TcpRepr, Timestamps,
 };
 use tcpcore::{
-    AppEvent, Config, ConnId, Duration, Endpoint, EndpointConfig, FourTuple, Instant, Io,
+    AppEvent, Config, ConnId, Duration, Endpoint, EndpointConfig, FourTuple, Instant, Io, Medium,
     OwnedStorage, SeqNum,
 };
 
@@ -102,17 +106,32 @@ struct App {
     gso: bool,
     /// The segment size of the GSO frame in `out`, checked once written.
     pending_gso: Option<u16>,
+    /// `Medium::Ip`: frames are bare IPv4 packets (no Ethernet header).
+    ip: bool,
+    /// A frame was written into `out` and not checked yet.
+    written: bool,
 }
 
 impl App {
     /// The GSO frame written last: each segment it is cut into (its IPv4
     /// and TCP headers plus `gso_size` bytes) fits the MTU.
     fn check_gso(&mut self) {
+        if std::mem::take(&mut self.written) && self.ip {
+            // Medium::Ip: a bare IPv4/TCP packet (the TCP checksum of a
+            // GSO packet is partial), never ARP.
+            if let Err(e) = wire::parse_ip_packet(&self.out, ChecksumPolicy::Skip) {
+                panic!(
+                    "Medium::Ip wrote no IPv4/TCP packet ({e}): {:02x?}",
+                    self.out
+                );
+            }
+        }
         let Some(g) = self.pending_gso.take() else {
             return;
         };
-        let ihl = usize::from(self.out[14] & 0x0f) * 4;
-        let doff = usize::from(self.out[14 + ihl + 12] >> 4) * 4;
+        let link = self.link();
+        let ihl = usize::from(self.out[link] & 0x0f) * 4;
+        let doff = usize::from(self.out[link + ihl + 12] >> 4) * 4;
         assert!(
             ihl + doff + usize::from(g) <= MTU,
             "GSO segments of {g} bytes do not fit the MTU"
@@ -120,10 +139,37 @@ impl App {
     }
 }
 
+impl App {
+    /// The link-layer header's length.
+    fn link(&self) -> usize {
+        if self.ip {
+            0
+        } else {
+            14
+        }
+    }
+
+    /// What the endpoint sent last, parsed as its medium frames it.
+    fn last_tcp(&self) -> Option<TcpRepr<'_>> {
+        if self.ip {
+            wire::parse_ip_packet(&self.out, ChecksumPolicy::Skip)
+                .ok()
+                .map(|(_, t)| t)
+        } else {
+            match wire::parse_frame(&self.out, ChecksumPolicy::Skip) {
+                Ok(wire::Frame::Tcp { tcp, .. }) => Some(tcp),
+                _ => None,
+            }
+        }
+    }
+}
+
 impl Io for App {
     fn tx(&mut self, len: usize) -> Option<&mut [u8]> {
         self.check_gso();
-        assert!(len <= 14 + MTU, "a {len}-byte frame on a {MTU}-byte link");
+        let link = self.link();
+        assert!(len <= link + MTU, "a {len}-byte frame on a {MTU}-byte link");
+        self.written = true;
         self.out.clear();
         self.out.resize(len, 0);
         Some(&mut self.out)
@@ -136,6 +182,7 @@ impl Io for App {
         self.check_gso();
         assert!(gso_size > 0);
         self.pending_gso = Some(gso_size);
+        self.written = true;
         self.out.clear();
         self.out.resize(len, 0);
         Some(&mut self.out)
@@ -176,8 +223,8 @@ fn conn_of(ep: &Endpoint<'_>, client: u8) -> Option<ConnId> {
 }
 
 /// A frame from the fuzzer's client on `port`, with `ecn` in the IP
-/// header's ECN field (RFC 3168: CE is 3).
-fn frame(port: u16, tcp: &TcpRepr<'_>, ecn: u8) -> Vec<u8> {
+/// header's ECN field (RFC 3168: CE is 3); with `ip`, the bare packet.
+fn frame(ip_medium: bool, port: u16, tcp: &TcpRepr<'_>, ecn: u8) -> Vec<u8> {
     let eth = EthernetRepr {
         src_addr: CLIENT_MAC,
         dst_addr: SERVER_MAC,
@@ -196,14 +243,26 @@ fn frame(port: u16, tcp: &TcpRepr<'_>, ecn: u8) -> Vec<u8> {
         more_frags: false,
         frag_offset: 0,
     };
+    if ip_medium {
+        let mut buf = vec![0u8; wire::tcp_packet_len(tcp)];
+        let _ = wire::emit_tcp_packet(&mut buf, &ip, tcp);
+        return buf;
+    }
     let mut buf = vec![0u8; wire::tcp_frame_len(tcp)];
     let _ = wire::emit_tcp_frame(&mut buf, &eth, &ip, tcp);
     buf
 }
 
-fuzz_target!(|steps: Vec<Step>| {
+fuzz_target!(|input: (u8, Vec<Step>)| {
+    let (medium, steps) = input;
+    let ip_medium = medium & 1 == 1;
     let mut mem = OwnedStorage::new(CONNS, 4096, 4096).unwrap();
     let cfg = EndpointConfig {
+        medium: if ip_medium {
+            Medium::Ip
+        } else {
+            Medium::Ethernet
+        },
         mac: SERVER_MAC,
         addr: SERVER,
         port: 3000,
@@ -221,7 +280,10 @@ fuzz_target!(|steps: Vec<Step>| {
         },
     };
     let mut ep = Endpoint::new(cfg, mem.storage(), [7; 16]).unwrap();
-    let mut app = App::default();
+    let mut app = App {
+        ip: ip_medium,
+        ..App::default()
+    };
     let mut now = Instant::from_millis(1);
     let mut clients = [Client::default(); 8];
     // Per connection incarnation: a new one on the same port (a TIME-WAIT
@@ -314,13 +376,11 @@ fuzz_target!(|steps: Vec<Step>| {
                 };
                 // The IP ECN field from the client byte's bits above the
                 // port's (0, Not-ECT, for the clients 0 to 7).
-                let f = frame(port, &tcp, (client >> 3) & 3);
+                let f = frame(ip_medium, port, &tcp, (client >> 3) & 3);
                 ep.handle_frame(now, &f, ChecksumPolicy::Verify, &mut app);
                 clients[c].next = seq.wrapping_add(tcp.segment_len() as u32);
                 // Learn our sequence numbers from what the endpoint sent.
-                if let Ok(wire::Frame::Tcp { tcp: out, .. }) =
-                    wire::parse_frame(&app.out, ChecksumPolicy::Skip)
-                {
+                if let Some(out) = app.last_tcp() {
                     if out.dst_port == port {
                         clients[c].ours =
                             out.seq_number.get().wrapping_add(out.segment_len() as u32);
@@ -383,7 +443,10 @@ fuzz_target!(|steps: Vec<Step>| {
                 let _ = wire::emit_arp_frame(&mut buf, &eth, &arp);
                 app.out.clear();
                 ep.handle_frame(now, &buf, ChecksumPolicy::Verify, &mut app);
-                if request && for_us {
+                if ip_medium {
+                    // No link layer, no ARP: the frame is no IPv4 packet.
+                    assert!(app.out.is_empty(), "an answer to ARP on Medium::Ip");
+                } else if request && for_us {
                     let Ok(wire::Frame::Arp { arp: reply, .. }) =
                         wire::parse_frame(&app.out, ChecksumPolicy::Verify)
                     else {
@@ -461,6 +524,9 @@ fuzz_target!(|steps: Vec<Step>| {
             }
         }
         app.check_gso();
+        if ip_medium {
+            assert_eq!(ep.stats().arp_requests, 0, "ARP on Medium::Ip");
+        }
         assert!(
             ep.acks_held() <= ep.len(),
             "more held ACKs than connections"
@@ -480,7 +546,7 @@ fuzz_target!(|steps: Vec<Step>| {
             half_open <= ep.half_open(),
             "listeners count more half-open"
         );
-        for (id, t, _) in ep.connections().collect::<Vec<_>>() {
+        for (id, _, _) in ep.connections().collect::<Vec<_>>() {
             let st = ep.state(id).unwrap();
             if let Some(nxt) = st.rcv_nxt() {
                 let right = st.rcv_adv_right();

@@ -220,6 +220,7 @@ struct Harness<'s> {
 
 fn config(last: u8, port: u16, k: &Knobs) -> EndpointConfig {
     EndpointConfig {
+        medium: tcpcore::Medium::Ethernet,
         mac: EthernetAddress([2, 0, 0, 0, 0, last]),
         addr: Ipv4Addr::new(10, 0, 0, last),
         port,

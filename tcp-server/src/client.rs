@@ -192,6 +192,7 @@ fn random_port() -> Result<u16, Failure> {
 /// listener, other segments to our port reset.
 fn endpoint_config(cli: &ClientCli, iface: &Interface) -> EndpointConfig {
     EndpointConfig {
+        medium: tcpcore::Medium::Ethernet,
         mac: EthernetAddress(iface.mac),
         addr: cli.ip,
         // No listener: the client accepts nothing.

@@ -386,6 +386,7 @@ fn assemble<'s>(
 /// Each worker's endpoint configuration.
 fn endpoint_config(cli: &Cli, at: &Placement) -> EndpointConfig {
     EndpointConfig {
+        medium: tcpcore::Medium::Ethernet,
         mac: EthernetAddress(at.iface.mac),
         addr: at.addr,
         port: at.port,

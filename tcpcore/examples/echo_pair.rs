@@ -26,6 +26,7 @@ fn config(last: u8, port: u16) -> EndpointConfig {
         ..Default::default()
     };
     EndpointConfig {
+        medium: tcpcore::Medium::Ethernet,
         mac: EthernetAddress([0x02, 0, 0, 0, 0, last]),
         addr: Ipv4Addr::new(10, 0, 0, last),
         port,

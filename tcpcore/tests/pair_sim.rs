@@ -3,7 +3,8 @@
 //! tcpcore server endpoint over the simulated link of `sim`, which loses,
 //! reorders and duplicates frames. Data goes both ways and is compared by
 //! hash; both sides close (RFC 9293 §3.10.4) and the connections end.
-//! Several seeds; each run is reproducible from its seed.
+//! Several seeds; each run is reproducible from its seed. The same pair
+//! runs over `Medium::Ip` too (bare IPv4 packets, no ARP).
 
 mod sim;
 
@@ -12,7 +13,9 @@ use std::net::SocketAddrV4;
 use sim::{earliest, Link, LinkParams, Rng, MS, SEC};
 use tcpcore::endpoint::OwnedStorage;
 use tcpcore::wire::ChecksumPolicy;
-use tcpcore::{AppEvent, CloseReason, ConnId, Endpoint, EndpointConfig, FourTuple, Instant, Io};
+use tcpcore::{
+    AppEvent, CloseReason, ConnId, Endpoint, EndpointConfig, FourTuple, Instant, Io, Medium,
+};
 
 #[derive(Default)]
 struct HostIo {
@@ -97,18 +100,30 @@ impl Host {
 }
 
 fn run_pair(seed: u64, params: LinkParams, up: usize, down: usize) {
+    run_pair_on(Medium::Ethernet, seed, params, up, down);
+}
+
+/// [`run_pair`] on `medium`: with [`Medium::Ip`] the link carries bare
+/// IPv4 packets (a point-to-point link, a TUN device), each checked to be
+/// one, and the client sends no ARP.
+fn run_pair_on(medium: Medium, seed: u64, params: LinkParams, up: usize, down: usize) {
     let mut rng = Rng::new(seed);
+    let on = |cfg: EndpointConfig| EndpointConfig { medium, ..cfg };
     let mut client = Host::new(
-        sim::patient(sim::host_config(sim::CLIENT_MAC, sim::CLIENT_IP, 9)),
+        on(sim::patient(sim::host_config(
+            sim::CLIENT_MAC,
+            sim::CLIENT_IP,
+            9,
+        ))),
         1,
         rng.bytes(up),
     );
     let mut server = Host::new(
-        sim::patient(sim::host_config(
+        on(sim::patient(sim::host_config(
             sim::SERVER_MAC,
             sim::SERVER_IP,
             sim::SERVER_PORT,
-        )),
+        ))),
         2,
         rng.bytes(down),
     );
@@ -120,6 +135,14 @@ fn run_pair(seed: u64, params: LinkParams, up: usize, down: usize) {
     client.ep.connect(0, remote, at(0), &mut client.io).unwrap();
     let limit = 900 * SEC;
     loop {
+        if medium == Medium::Ip {
+            for f in client.io.out.iter().chain(&server.io.out) {
+                assert!(
+                    tcpcore::wire::parse_ip_packet(f, ChecksumPolicy::Verify).is_ok(),
+                    "seed {seed}: not a bare IPv4/TCP packet: {f:02x?}"
+                );
+            }
+        }
         for f in client.io.out.drain(..) {
             sim::trace(now, "c>s", &f);
             c2s.send(now, f);
@@ -202,10 +225,17 @@ fn run_pair(seed: u64, params: LinkParams, up: usize, down: usize) {
         assert!(ok, "seed {seed}: {name} closed {:?}", io.closed);
     }
     assert_eq!(client.ep.stats().active_opens, 1);
-    assert!(
-        client.ep.stats().arp_requests >= 1,
-        "the client resolved the server"
-    );
+    match medium {
+        Medium::Ethernet => assert!(
+            client.ep.stats().arp_requests >= 1,
+            "the client resolved the server"
+        ),
+        Medium::Ip => assert_eq!(
+            client.ep.stats().arp_requests + server.ep.stats().arp_requests,
+            0,
+            "ARP on Medium::Ip"
+        ),
+    }
     let _ = MS;
 }
 
@@ -229,5 +259,21 @@ fn pair_lossy_links_several_seeds() {
 fn pair_heavy_loss() {
     for seed in 100..103 {
         run_pair(seed, LinkParams::lossy(0.2, 0.05, 0.2), 50_000, 50_000);
+    }
+}
+
+/// Issue #17: the pair over `Medium::Ip` (bare IPv4 packets, no ARP), on
+/// a clean link and on lossy ones.
+#[test]
+fn pair_over_ip_medium() {
+    run_pair_on(Medium::Ip, 1, LinkParams::CLEAN, 300_000, 200_000);
+    for seed in 0..4 {
+        run_pair_on(
+            Medium::Ip,
+            seed,
+            LinkParams::lossy(0.05, 0.03, 0.1),
+            200_000,
+            100_000,
+        );
     }
 }

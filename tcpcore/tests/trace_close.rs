@@ -3,7 +3,7 @@
 //! (RFC 6298).
 
 mod common;
-use common::{default_config, run};
+use common::{default_config, run, run_both};
 use tcpcore::EndpointConfig;
 
 const HS: &str = "
@@ -22,7 +22,7 @@ fn auto_close() -> EndpointConfig {
 /// ACK closes the connection (RFC 9293 §3.10.7.4, LAST-ACK).
 #[test]
 fn passive_close_with_auto_close() {
-    let h = run(
+    let (h, _) = run_both(
         auto_close(),
         &format!(
             "{HS}
@@ -65,7 +65,7 @@ fn close_wait_then_app_close() {
 /// bounded below by 200 ms).
 #[test]
 fn last_ack_fin_retransmitted_with_backoff() {
-    let h = run(
+    let (h, _) = run_both(
         auto_close(),
         &format!(
             "{HS}
@@ -109,7 +109,7 @@ fn fin_retry_limit_resets() {
 fn active_close_through_time_wait() {
     let mut cfg = default_config();
     cfg.conn.time_wait = tcpcore::time::Duration::from_secs(2);
-    run(
+    run_both(
         cfg,
         &format!(
             "{HS}

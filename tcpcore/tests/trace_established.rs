@@ -2,7 +2,7 @@
 //! processing (RFC 9293 §3.10.7.4), RFC 5961, RFC 2018, RFC 7323.
 
 mod common;
-use common::{default_config, run, Harness};
+use common::{default_config, run, run_both, Harness};
 
 /// Handshake without timestamps, with SACK and window scaling.
 const HS: &str = "
@@ -27,7 +27,7 @@ fn script(body: &str) -> String {
 /// `quick_ack_for_first_segments_then_delayed`).
 #[test]
 fn in_order_data_delayed_ack() {
-    run(
+    run_both(
         default_config(),
         &script(
             "0.100 < P. 1001:1101(100) ack 1 win 502
@@ -62,7 +62,7 @@ fn every_second_full_segment_acked_at_once() {
 /// once, in order.
 #[test]
 fn out_of_order_gets_sack_then_gap_fill_acked() {
-    run(
+    run_both(
         default_config(),
         &script(
             "0.100 < . 2001:2101(100) ack 1 win 502
@@ -175,7 +175,7 @@ fn segment_straddling_left_edge_is_acceptable() {
 /// RFC 5961 §3.2: a RST with SEG.SEQ = RCV.NXT resets the connection.
 #[test]
 fn exact_reset_closes() {
-    run(
+    run_both(
         default_config(),
         &script(
             "0.100 < R 1001:1001(0) win 0
@@ -321,7 +321,7 @@ fn gso_sized_segment_accepted() {
 /// reported, and ESTABLISHED becomes CLOSE-WAIT.
 #[test]
 fn fin_acked_and_close_wait() {
-    run(
+    run_both(
         default_config(),
         &script(
             "0.100 < F. 1001:1001(0) ack 1 win 502

@@ -2,7 +2,7 @@
 //! RFC 7323, RFC 2018, RFC 6298, RFC 5961).
 
 mod common;
-use common::{default_config, run};
+use common::{default_config, run, run_both};
 
 const SYN_FULL: &str =
     "0.000 < S 1000:1000(0) win 64240 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>";
@@ -14,7 +14,7 @@ const SYN_FULL: &str =
 /// scaled.
 #[test]
 fn listen_syn_gets_syn_ack_with_negotiated_options() {
-    let h = run(
+    let (h, _) = run_both(
         default_config(),
         &format!(
             "{SYN_FULL}
@@ -40,7 +40,7 @@ fn listen_syn_without_options_gets_mss_only() {
 /// one our buffer needs, whatever the client asks.
 #[test]
 fn listen_syn_with_huge_wscale_is_accepted() {
-    run(
+    run_both(
         default_config(),
         "0.000 < S 5000:5000(0) win 8192 <mss 1460,wscale 15>
          0.000 > S. 0:0(0) ack 5001 win 65535 <mss 1460,wscale 1>
@@ -53,7 +53,7 @@ fn listen_syn_with_huge_wscale_is_accepted() {
 /// <SEQ=SEG.ACK><CTL=RST>.
 #[test]
 fn no_connection_ack_gets_reset_at_seg_ack() {
-    let h = run(
+    let (h, _) = run_both(
         default_config(),
         "0.000 < . 7000:7000(0) ack 12345 win 100
          0.000 > R 12345:12345(0)

@@ -5,7 +5,7 @@
 //! each write (RFC 9293 §3.9.1, as Linux `tcp_push`).
 
 mod common;
-use common::{default_config, no_nagle, run};
+use common::{default_config, no_nagle, run, run_both};
 
 /// Handshake with SACK and window scaling (client window 502 << 7).
 const HS_SACK: &str = "
@@ -24,7 +24,7 @@ const HS_PLAIN: &str = "
 /// segment (RFC 9293 §3.10.4).
 #[test]
 fn segments_by_mss_nagle_then_fin_after_data() {
-    run(
+    run_both(
         default_config(),
         &format!(
             "{HS_SACK}
@@ -66,7 +66,7 @@ fn no_nagle_sends_tail_at_once() {
 /// segment until a new sample is taken.
 #[test]
 fn rto_backoff_and_karn() {
-    let h = run(
+    let (h, _) = run_both(
         no_nagle(),
         &format!(
             "{HS_SACK}
@@ -161,7 +161,7 @@ fn sack_holes_retransmitted_first() {
         0.120 < . 1001:1001(0) ack 4381 win 502 <sack 5841:14601>
         0.121 < . 1001:1001(0) ack 14601 win 502
         0.200 tick";
-    let h = run(no_nagle(), &format!("{HS_SACK}\n{body}"));
+    let (h, _) = run_both(no_nagle(), &format!("{HS_SACK}\n{body}"));
     assert_eq!(h.ep.stats().retransmits, 2);
 }
 

@@ -10,8 +10,8 @@ use crate::conn::{State, StateName, Transition};
 use crate::isn::FourTuple;
 use crate::time::Instant;
 
-use super::neighbor::{next_hop, UNRESOLVED};
-use super::{Conn, ConnId, Endpoint, Io, NIL};
+use super::neighbor::{next_hop, NO_LINK, UNRESOLVED};
+use super::{Conn, ConnId, Endpoint, Io, Medium, NIL};
 
 /// The first ephemeral port (Linux `ip_local_port_range`: 32768-60999).
 pub const EPHEMERAL_FIRST: u16 = 32768;
@@ -61,7 +61,8 @@ impl Endpoint<'_> {
     /// upwards to the first port free for this remote (and other than our
     /// listening ports).
     ///
-    /// When the MAC of the next hop (the remote itself, or
+    /// On [`Medium::Ip`] the SYN always goes at once. On Ethernet, when
+    /// the MAC of the next hop (the remote itself, or
     /// [`EndpointConfig::gateway`](super::EndpointConfig::gateway) for a
     /// remote off our subnet) is not in the neighbour cache, an ARP request
     /// goes out instead of the SYN, and the SYN follows the moment the
@@ -102,10 +103,14 @@ impl Endpoint<'_> {
         let iss = self.keyed.isn(&tuple, now);
         let ts_offset = self.keyed.ts_offset(&tuple);
         let (state, syn) = State::connect(iss, ts_offset, now, &self.cfg.conn, self.bufs);
-        let mac = self
-            .neighbors
-            .get(next_hop(&self.cfg, addr))
-            .unwrap_or(UNRESOLVED);
+        let mac = match self.cfg.medium {
+            Medium::Ethernet => self
+                .neighbors
+                .get(next_hop(&self.cfg, addr))
+                .unwrap_or(UNRESOLVED),
+            // No link layer, nothing to resolve: the SYN goes at once.
+            Medium::Ip => NO_LINK,
+        };
         let conn = Conn {
             tuple,
             peer_mac: mac,

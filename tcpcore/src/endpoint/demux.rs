@@ -13,16 +13,18 @@ use crate::wire::{
     Ipv4Repr, TcpRepr,
 };
 
-use super::{DropReason, Endpoint, Io};
+use super::neighbor::NO_LINK;
+use super::{DropReason, Endpoint, Io, Medium};
 
 impl Endpoint<'_> {
     pub(super) fn drop_frame(&mut self, why: DropReason) {
         self.stats.drops[why as usize] += 1;
     }
 
-    /// One received Ethernet frame. `tcp_checksum` says whether to verify
-    /// the TCP checksum ([`ChecksumPolicy::Skip`] when the kernel reports
-    /// it valid, or not yet filled in on veth and loopback).
+    /// One received frame: a whole Ethernet frame, or with
+    /// [`Medium::Ip`] a bare IPv4 packet. `tcp_checksum` says whether to
+    /// verify the TCP checksum ([`ChecksumPolicy::Skip`] when the kernel
+    /// reports it valid, or not yet filled in on veth and loopback).
     pub fn handle_frame<I: Io>(
         &mut self,
         now: Instant,
@@ -31,7 +33,22 @@ impl Endpoint<'_> {
         io: &mut I,
     ) {
         self.stats.rx_frames += 1;
-        let parsed = match wire::parse_frame(frame, tcp_checksum) {
+        let parsed = match self.cfg.medium {
+            Medium::Ethernet => wire::parse_frame(frame, tcp_checksum),
+            // No link layer: the packet is taken as if it came in a frame
+            // from the link's one peer (`NO_LINK`) to us, which is what
+            // the address checks and the connections then see.
+            Medium::Ip => wire::parse_ip_packet(frame, tcp_checksum).map(|(ip, tcp)| Frame::Tcp {
+                eth: EthernetRepr {
+                    src_addr: NO_LINK,
+                    dst_addr: self.cfg.mac,
+                    ethertype: EtherType::Ipv4,
+                },
+                ip,
+                tcp,
+            }),
+        };
+        let parsed = match parsed {
             Ok(f) => f,
             Err(e) => return self.drop_frame(DropReason::from_frame_error(&e)),
         };

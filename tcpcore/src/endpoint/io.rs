@@ -7,8 +7,9 @@ use crate::isn::FourTuple;
 
 /// What the endpoint needs from its surroundings.
 pub trait Io {
-    /// A buffer of exactly `len` bytes for one outgoing frame; the frame is
-    /// sent once the endpoint has written it. `None` when there is no room:
+    /// A buffer of exactly `len` bytes for one outgoing frame (a bare IPv4
+    /// packet on [`Medium::Ip`](super::Medium::Ip)); the frame is sent once
+    /// the endpoint has written it. `None` when there is no room:
     /// the frame is dropped and counted (TCP recovers by retransmission).
     fn tx(&mut self, len: usize) -> Option<&mut [u8]>;
 

@@ -3,8 +3,9 @@
 //! those it opened ([`Endpoint::connect`]).
 //!
 //! It takes whole Ethernet frames in and writes whole frames out into buffers
-//! the caller lends ([`Io::tx`]). Between the two it parses Ethernet, ARP,
-//! IPv4 and TCP, finds the connection by its 4-tuple in a bounded table with
+//! the caller lends ([`Io::tx`]) -- or, on a medium without a link layer
+//! ([`Medium::Ip`]: a TUN device, a PPP or SLIP link), bare IPv4 packets.
+//! Between the two it parses Ethernet, ARP, IPv4 and TCP, finds the connection by its 4-tuple in a bounded table with
 //! O(1) lookup, runs the connection's pure transition ([`State::on_segment`]),
 //! answers segments that match no connection with the RFC 9293 §3.10.7.1
 //! reset, answers ARP for its own address, and counts every frame it drops
@@ -86,10 +87,33 @@ use timers::Timers;
 
 const NIL: u32 = u32::MAX;
 
+/// What the frames that go in and out of an [`Endpoint`] are, chosen at
+/// construction ([`EndpointConfig::medium`]), as smoltcp's `Medium`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Medium {
+    /// Whole Ethernet frames (an `AF_PACKET` socket, a NIC, a TAP device):
+    /// Ethernet + IPv4 + TCP, and ARP, which the endpoint answers for its
+    /// address (`answer_arp`) and sends to resolve the next hop of an
+    /// active open ([`Endpoint::connect`]).
+    #[default]
+    Ethernet,
+    /// Bare IPv4 packets, no link-layer header (a TUN device, a PPP or SLIP
+    /// link): what comes in and what goes out starts with the IPv4 header.
+    /// There is no ARP: none is answered or sent, the neighbour cache is
+    /// not used, and an active open sends its SYN at once. `mac`,
+    /// `answer_arp`, `gateway` and `prefix_len` are not used. The MSS is
+    /// still the MTU less 40 (the MTU of an IP link counts no link-layer
+    /// header either).
+    Ip,
+}
+
 /// The endpoint's settings.
 #[derive(Clone, Copy, Debug)]
 pub struct EndpointConfig {
-    /// Our MAC address.
+    /// What the frames are: Ethernet frames, or bare IPv4 packets (see
+    /// [`Medium`]). Fixed for the endpoint's life.
+    pub medium: Medium,
+    /// Our MAC address (unused with [`Medium::Ip`]).
     pub mac: EthernetAddress,
     /// Our address.
     pub addr: Ipv4Addr,
@@ -97,7 +121,8 @@ pub struct EndpointConfig {
     /// listener (no accept queue: see `endpoint::listeners`); 0 for none
     /// (a client, or listeners made with [`Endpoint::listen`] only).
     pub port: u16,
-    /// Answer ARP requests for `addr` (own-address mode).
+    /// Answer ARP requests for `addr` (own-address mode; unused with
+    /// [`Medium::Ip`]).
     pub answer_arp: bool,
     /// Answer a segment to a port of `addr` with no connection and no
     /// listener (see [`Endpoint::listen`]) with the reset of a CLOSED port

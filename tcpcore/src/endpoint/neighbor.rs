@@ -22,6 +22,12 @@ const PENDING: usize = 16;
 /// for it become ARP requests. All-zero is never a station's address.
 pub(super) const UNRESOLVED: EthernetAddress = EthernetAddress([0; 6]);
 
+/// The peer "MAC" of every connection on [`Medium::Ip`](super::Medium::Ip),
+/// which has no link-layer addresses: a locally administered unicast
+/// address, never [`UNRESOLVED`], so that nothing waits for ARP. It is
+/// never written to the wire.
+pub(super) const NO_LINK: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0]);
+
 /// A bounded neighbour cache (IPv4 address to MAC), replaced oldest first.
 /// Entries do not expire: a peer that moves is learnt again from its
 /// segments or ARP.

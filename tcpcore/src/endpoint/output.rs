@@ -1,5 +1,6 @@
 //! Framing and sending: a reply or segment becomes an Ethernet + IPv4 +
-//! TCP frame in a buffer from [`Io::tx`] (or [`Io::tx_gso`]); a
+//! TCP frame (a bare IPv4 + TCP packet on [`Medium::Ip`]) in a buffer from
+//! [`Io::tx`] (or [`Io::tx_gso`]); a
 //! connection's data and FIN go out as its windows allow; ACK batching
 //! holds pure ACKs until [`Endpoint::flush_acks`].
 
@@ -11,7 +12,7 @@ use crate::wire::{
 };
 
 use super::neighbor::{arp_request, next_hop, UNRESOLVED};
-use super::{DropReason, Endpoint, EndpointConfig, Io, Stats};
+use super::{DropReason, Endpoint, EndpointConfig, Io, Medium, Stats};
 
 impl Endpoint<'_> {
     /// ACK batching: with it on, an ACK that only acknowledges new in-order
@@ -158,18 +159,14 @@ impl Out<'_> {
         payload: &[u8],
         io: &mut I,
     ) {
-        if peer_mac == UNRESOLVED {
+        let medium = self.cfg.medium;
+        if medium == Medium::Ethernet && peer_mac == UNRESOLVED {
             // An active open whose next hop is not known yet: ask for it
             // instead (the SYN follows when the answer comes).
             let hop = next_hop(self.cfg, tuple.remote_addr);
             return arp_request(self.cfg, self.stats, hop, io);
         }
         let tcp = r.to_repr(tuple.local_port, tuple.remote_port, payload);
-        let eth = EthernetRepr {
-            src_addr: self.cfg.mac,
-            dst_addr: peer_mac,
-            ethertype: EtherType::Ipv4,
-        };
         *self.ident = self.ident.wrapping_add(1);
         let ip = Ipv4Repr {
             src_addr: tuple.local_addr,
@@ -185,7 +182,12 @@ impl Out<'_> {
             more_frags: false,
             frag_offset: 0,
         };
-        let len = wire::tcp_frame_len(&tcp);
+        // The link-layer header's length: one branch on the medium per
+        // frame, the rest is the same.
+        let (link, len) = match medium {
+            Medium::Ethernet => (EthernetRepr::HEADER_LEN, wire::tcp_frame_len(&tcp)),
+            Medium::Ip => (0, wire::tcp_packet_len(&tcp)),
+        };
         let buf = if r.gso > 0 {
             io.tx_gso(len, r.gso)
         } else {
@@ -193,7 +195,18 @@ impl Out<'_> {
         };
         match buf {
             Some(buf) => {
-                if wire::emit_tcp_frame(buf, &eth, &ip, &tcp).is_ok() {
+                let written = match medium {
+                    Medium::Ethernet => {
+                        let eth = EthernetRepr {
+                            src_addr: self.cfg.mac,
+                            dst_addr: peer_mac,
+                            ethertype: EtherType::Ipv4,
+                        };
+                        wire::emit_tcp_frame(buf, &eth, &ip, &tcp)
+                    }
+                    Medium::Ip => wire::emit_tcp_packet(buf, &ip, &tcp),
+                };
+                if written.is_ok() {
                     self.stats.tx_frames += 1;
                     if r.control == TcpControl::Rst {
                         self.stats.tx_rsts += 1;
@@ -201,10 +214,10 @@ impl Out<'_> {
                     if r.gso > 0 {
                         // CHECKSUM_PARTIAL: the pseudo-header sum only; the
                         // segmentation completes each segment's checksum.
-                        let tcp_len = (len - 14 - Ipv4Repr::HEADER_LEN) as u32;
+                        let tcp_len = (len - link - Ipv4Repr::HEADER_LEN) as u32;
                         let ph =
                             wire::checksum::pseudo_header(ip.src_addr, ip.dst_addr, 6, tcp_len);
-                        let at = 14 + Ipv4Repr::HEADER_LEN + 16;
+                        let at = link + Ipv4Repr::HEADER_LEN + 16;
                         if let Some(c) = buf.get_mut(at..at + 2) {
                             c.copy_from_slice(&ph.to_be_bytes());
                         }

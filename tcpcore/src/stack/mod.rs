@@ -107,7 +107,8 @@ impl OwnedStackStorage {
 /// on the [`Stack`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Transmit<'a> {
-    /// The whole Ethernet frame.
+    /// The whole Ethernet frame, or on
+    /// [`Medium::Ip`](crate::endpoint::Medium::Ip) the bare IPv4 packet.
     pub frame: &'a [u8],
     /// With GSO on ([`Stack::set_gso`]): the TCP payload is to be cut into
     /// segments of this many bytes by the transport, and the TCP checksum
@@ -200,6 +201,11 @@ pub struct StackStats {
 /// accepted on its listening port and those it opened) with a staging area
 /// for outgoing frames and an event queue, all in lent memory.
 ///
+/// Either medium works ([`EndpointConfig::medium`]): Ethernet frames, or
+/// bare IPv4 packets ([`Medium::Ip`](crate::endpoint::Medium::Ip), for a
+/// TUN device), which go in through [`Stack::handle_frame`] and come out
+/// of [`Stack::poll_transmit`] alike.
+///
 /// # Call order
 ///
 /// 1. Input: [`Stack::handle_frame`] for every frame received, and
@@ -239,6 +245,7 @@ pub struct StackStats {
 ///
 /// fn cfg(last: u8, port: u16) -> EndpointConfig {
 ///     EndpointConfig {
+///         medium: tcpcore::Medium::Ethernet,
 ///         mac: EthernetAddress([2, 0, 0, 0, 0, last]),
 ///         addr: [10, 0, 0, last].into(),
 ///         port,
@@ -336,10 +343,15 @@ impl Io for PullIo<'_, '_> {
     }
 }
 
-/// The largest frame without GSO: Ethernet, IPv4 and TCP headers with
-/// options at their longest, and one MSS.
+/// The largest frame without GSO: the link-layer header (Ethernet's, or
+/// none on [`Medium::Ip`](crate::endpoint::Medium::Ip)), IPv4 and TCP
+/// headers with options at their longest, and one MSS.
 fn frame_max(cfg: &EndpointConfig) -> usize {
-    14 + 60 + 60 + usize::from(cfg.conn.mss)
+    let link = match cfg.medium {
+        crate::endpoint::Medium::Ethernet => 14,
+        crate::endpoint::Medium::Ip => 0,
+    };
+    link + 60 + 60 + usize::from(cfg.conn.mss)
 }
 
 impl<'s> Stack<'s> {
@@ -414,7 +426,9 @@ impl<'s> Stack<'s> {
         (&mut self.ep, io)
     }
 
-    /// One frame received from the wire.
+    /// One frame received from the wire: a whole Ethernet frame, or on
+    /// [`Medium::Ip`](crate::endpoint::Medium::Ip) a bare IPv4 packet (see
+    /// [`EndpointConfig::medium`]).
     pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) {
         let policy = self.tcp_checksum;
         let (ep, mut io) = self.io();

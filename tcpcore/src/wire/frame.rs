@@ -1,4 +1,6 @@
-//! Whole Ethernet frames: Ethernet + ARP, or Ethernet + IPv4 + TCP.
+//! Whole Ethernet frames: Ethernet + ARP, or Ethernet + IPv4 + TCP; and
+//! bare IPv4 + TCP packets, for a medium without a link layer (a TUN
+//! device, a PPP or SLIP link: [`Medium::Ip`](crate::endpoint::Medium::Ip)).
 
 use core::fmt;
 
@@ -125,20 +127,38 @@ pub fn parse_frame(bytes: &[u8], tcp_checksum: ChecksumPolicy) -> Result<Frame<'
             Ok(Frame::Arp { eth, arp })
         }
         EtherType::Ipv4 => {
-            let ip_packet = Ipv4Packet::new_checked(payload)?;
-            let ip = Ipv4Repr::parse(&ip_packet, ChecksumPolicy::Verify)?;
-            if ip.is_fragment() {
-                return Err(FrameError::Fragment);
-            }
-            if ip.protocol != IpProtocol::Tcp {
-                return Err(FrameError::UnsupportedProtocol(ip.protocol.into()));
-            }
-            let tcp_packet = TcpPacket::new_checked(ip_packet.payload())?;
-            let tcp = TcpRepr::parse(&tcp_packet, ip.src_addr, ip.dst_addr, tcp_checksum)?;
+            let (ip, tcp) = parse_ip_packet(payload, tcp_checksum)?;
             Ok(Frame::Tcp { eth, ip, tcp })
         }
         other => Err(FrameError::UnsupportedEtherType(other.into())),
     }
+}
+
+/// Parses a bare IPv4 packet (no link-layer header) down to TCP: what
+/// [`parse_frame`] does after the Ethernet header, for
+/// [`Medium::Ip`](crate::endpoint::Medium::Ip).
+///
+/// The IPv4 header checksum is always verified; the TCP checksum as
+/// `tcp_checksum` says. Bytes after the IPv4 total length are ignored.
+/// IPv4 fragments are [`FrameError::Fragment`], a payload other than TCP
+/// [`FrameError::UnsupportedProtocol`], and a packet whose version is not 4
+/// (an IPv6 packet on a TUN device) [`Ipv4Error::BadVersion`].
+#[inline]
+pub fn parse_ip_packet(
+    bytes: &[u8],
+    tcp_checksum: ChecksumPolicy,
+) -> Result<(Ipv4Repr, TcpRepr<'_>), FrameError> {
+    let ip_packet = Ipv4Packet::new_checked(bytes)?;
+    let ip = Ipv4Repr::parse(&ip_packet, ChecksumPolicy::Verify)?;
+    if ip.is_fragment() {
+        return Err(FrameError::Fragment);
+    }
+    if ip.protocol != IpProtocol::Tcp {
+        return Err(FrameError::UnsupportedProtocol(ip.protocol.into()));
+    }
+    let tcp_packet = TcpPacket::new_checked(ip_packet.payload())?;
+    let tcp = TcpRepr::parse(&tcp_packet, ip.src_addr, ip.dst_addr, tcp_checksum)?;
+    Ok((ip, tcp))
 }
 
 /// Length of the frame [`emit_tcp_frame`] writes: 14 + 20 +
@@ -184,6 +204,44 @@ pub fn emit_tcp_frame(
     let ip_bytes = frame
         .get_mut(EthernetRepr::HEADER_LEN..)
         .ok_or(EmitError::BufferTooSmall)?;
+    emit_ip_tcp(ip_bytes, &ip, tcp)?;
+    Ok(len)
+}
+
+/// Length of the packet [`emit_tcp_packet`] writes: 20 +
+/// `tcp.buffer_len()`.
+#[inline]
+pub fn tcp_packet_len(tcp: &TcpRepr) -> usize {
+    Ipv4Repr::HEADER_LEN + tcp.buffer_len()
+}
+
+/// Writes a bare IPv4/TCP packet (no link-layer header, for
+/// [`Medium::Ip`](crate::endpoint::Medium::Ip)), checksums included, and
+/// returns its length ([`tcp_packet_len`]).
+///
+/// The IP protocol written is TCP whatever `ip` says, and `ip.payload_len`
+/// is taken from `tcp`.
+#[inline]
+pub fn emit_tcp_packet(buf: &mut [u8], ip: &Ipv4Repr, tcp: &TcpRepr) -> Result<usize, EmitError> {
+    let tcp_len = tcp.buffer_len();
+    let len = Ipv4Repr::HEADER_LEN + tcp_len;
+    let ip = Ipv4Repr {
+        payload_len: tcp_len,
+        protocol: IpProtocol::Tcp,
+        ..*ip
+    };
+    if u16::try_from(ip.buffer_len()).is_err() {
+        return Err(EmitError::PayloadTooLarge);
+    }
+    let packet = buf.get_mut(..len).ok_or(EmitError::BufferTooSmall)?;
+    emit_ip_tcp(packet, &ip, tcp)?;
+    Ok(len)
+}
+
+/// The IPv4 header (its lengths and protocol already set) and the TCP
+/// segment, from the start of `ip_bytes`.
+#[inline(always)]
+fn emit_ip_tcp(ip_bytes: &mut [u8], ip: &Ipv4Repr, tcp: &TcpRepr) -> Result<(), EmitError> {
     ip.emit(&mut Ipv4Packet::new_unchecked(&mut *ip_bytes))?;
     let tcp_bytes = ip_bytes
         .get_mut(Ipv4Repr::HEADER_LEN..)
@@ -192,8 +250,7 @@ pub fn emit_tcp_frame(
         &mut TcpPacket::new_unchecked(tcp_bytes),
         ip.src_addr,
         ip.dst_addr,
-    )?;
-    Ok(len)
+    )
 }
 
 /// Writes an Ethernet/ARP frame padded with zeros to the 60-byte Ethernet
@@ -346,6 +403,47 @@ mod tests {
         p.fill_checksum();
         assert_eq!(f(&b[..n]), Err(FrameError::Fragment));
         assert_eq!(FrameError::Fragment.reason(), "ipv4_fragment");
+    }
+
+    #[test]
+    fn ip_packet_round_trip() {
+        let t = tcp(b"abc");
+        let mut buf = [0u8; 128];
+        let n = emit_tcp_packet(&mut buf, &ip(), &t).unwrap();
+        assert_eq!(n, 20 + 32 + 3);
+        assert_eq!(n, tcp_packet_len(&t));
+        // The same bytes as the frame's, without its Ethernet header.
+        let mut frame = [0u8; 128];
+        let m = emit_tcp_frame(&mut frame, &eth(), &ip(), &t).unwrap();
+        assert_eq!(&frame[14..m], &buf[..n]);
+        let want_ip = Ipv4Repr {
+            payload_len: 35,
+            ..ip()
+        };
+        assert_eq!(
+            parse_ip_packet(&buf[..n], ChecksumPolicy::Verify),
+            Ok((want_ip, t))
+        );
+        assert_eq!(
+            parse_ip_packet(&buf[..n + 7], ChecksumPolicy::Verify),
+            Ok((want_ip, t))
+        );
+        assert_eq!(
+            emit_tcp_packet(&mut buf[..n - 1], &ip(), &t),
+            Err(EmitError::BufferTooSmall)
+        );
+        // A whole frame is not a packet.
+        assert!(parse_ip_packet(&frame[..m], ChecksumPolicy::Verify).is_err());
+        let f = |b: &[u8]| parse_ip_packet(b, ChecksumPolicy::Verify).map(|_| ());
+        assert_eq!(f(&buf[..10]), Err(FrameError::Ipv4(Ipv4Error::Truncated)));
+        let mut b = buf;
+        b[20 + 30] ^= 0xff;
+        assert_eq!(f(&b[..n]), Err(FrameError::Tcp(TcpError::BadChecksum)));
+        let mut b = buf;
+        let mut p = Ipv4Packet::new_unchecked(&mut b[..n]);
+        p.set_more_frags(true);
+        p.fill_checksum();
+        assert_eq!(f(&b[..n]), Err(FrameError::Fragment));
     }
 
     #[test]

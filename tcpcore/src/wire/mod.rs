@@ -12,7 +12,8 @@
 //!   `parse` from a view and written back by `emit`.
 //!
 //! [`parse_frame`] and [`emit_tcp_frame`] / [`emit_arp_frame`] do a whole
-//! Ethernet frame at once.
+//! Ethernet frame at once; [`parse_ip_packet`] and [`emit_tcp_packet`] a
+//! bare IPv4 packet, for a medium without Ethernet.
 //!
 //! # Panic contract
 //!
@@ -47,7 +48,8 @@ pub use arp::{ArpError, ArpOperation, ArpPacket, ArpRepr};
 pub use checksum::IpPair;
 pub use ethernet::{EtherType, EthernetAddress, EthernetError, EthernetFrame, EthernetRepr};
 pub use frame::{
-    emit_arp_frame, emit_tcp_frame, parse_frame, tcp_frame_len, Frame, FrameError, ARP_FRAME_LEN,
+    emit_arp_frame, emit_tcp_frame, emit_tcp_packet, parse_frame, parse_ip_packet, tcp_frame_len,
+    tcp_packet_len, Frame, FrameError, ARP_FRAME_LEN,
 };
 pub use icmpv4::{Icmpv4Error, Icmpv4Packet, Icmpv4Repr, Icmpv4TcpQuote};
 pub use icmpv6::{

@@ -35,6 +35,11 @@
 //! `app-send N` (queue N bytes to send), `app-echo` (move what was received
 //! and not taken into the send buffer: `Endpoint::echo`).
 //!
+//! The same script runs on [`Medium::Ip`] too (`run_both`): the harness
+//! takes the Ethernet header off each incoming frame, checks that each
+//! outgoing one is a bare IPv4 packet and puts the link's header on it
+//! before the checks.
+//!
 //! The IP header's ECN field, as packetdrill writes it, before the flags:
 //! `[noecn]`, `[ect0]`, `[ect1]`, `[ce]`; set on an incoming segment
 //! (Not-ECT when left out), checked on an outgoing one when given.
@@ -50,7 +55,7 @@ use tcpcore::wire::{
 };
 use tcpcore::{
     AppEvent, CloseReason, ConnId, DropReason, Duration, Endpoint, EndpointConfig, FourTuple,
-    Instant, Io, SeqNum, StateName,
+    Instant, Io, Medium, SeqNum, StateName,
 };
 
 mod link;
@@ -86,6 +91,10 @@ pub struct Recorder {
     pub budget: Option<usize>,
     /// The transport takes GSO frames ([`Io::gso`]).
     pub gso: bool,
+    /// The endpoint is on [`Medium::Ip`]: what it writes must be a bare
+    /// IPv4 packet, and gets the link's Ethernet header added here (in
+    /// `flush`), so that the scripts' checks read it as on Ethernet.
+    pub ip_medium: bool,
 }
 
 impl Io for Recorder {
@@ -139,7 +148,10 @@ impl Recorder {
 
     pub fn flush(&mut self) {
         if !self.buf.is_empty() {
-            let f = std::mem::take(&mut self.buf);
+            let mut f = std::mem::take(&mut self.buf);
+            if self.ip_medium {
+                f = with_ethernet(&f);
+            }
             self.out.push_back((self.now, f));
         }
     }
@@ -304,6 +316,7 @@ pub struct Harness {
 
 pub fn default_config() -> EndpointConfig {
     EndpointConfig {
+        medium: tcpcore::Medium::Ethernet,
         mac: SERVER_MAC,
         addr: SERVER_IP,
         port: SERVER_PORT,
@@ -344,7 +357,10 @@ impl Harness {
     pub fn with_slots(cfg: EndpointConfig, n: usize) -> Self {
         Harness {
             ep: Endpoint::new(cfg, storage(n), [42; 16]).expect("endpoint"),
-            rec: Recorder::default(),
+            rec: Recorder {
+                ip_medium: cfg.medium == Medium::Ip,
+                ..Recorder::default()
+            },
             iss: None,
             port: CLIENT_PORT,
             tcp_checksum: ChecksumPolicy::Verify,
@@ -425,7 +441,14 @@ impl Harness {
         SeqNum::new(self.iss.unwrap_or(0).wrapping_add(rel))
     }
 
+    /// Hands `frame` to the endpoint: on [`Medium::Ip`], without its
+    /// Ethernet header.
     pub fn send(&mut self, frame: &[u8]) {
+        let frame = if self.rec.ip_medium {
+            frame.get(ETH_HEADER_LEN..).unwrap_or_default()
+        } else {
+            frame
+        };
         self.ep
             .handle_frame(self.rec.now, frame, self.tcp_checksum, &mut self.rec);
         self.rec.flush();
@@ -558,7 +581,9 @@ impl Harness {
                 // An active open from `local_port` to the client's address,
                 // its MAC known (see `trace_syn_sent.rs` for ARP).
                 self.active = true;
-                self.ep.set_neighbor(CLIENT_IP, CLIENT_MAC);
+                if !self.rec.ip_medium {
+                    self.ep.set_neighbor(CLIENT_IP, CLIENT_MAC);
+                }
                 let remote = std::net::SocketAddrV4::new(CLIENT_IP, self.port);
                 self.ep
                     .connect(self.local_port, remote, self.rec.now, &mut self.rec)
@@ -683,6 +708,50 @@ pub fn run(cfg: EndpointConfig, script: &str) -> Harness {
     let mut h = Harness::new(cfg);
     h.run(script);
     h
+}
+
+/// Runs `script` twice: against an endpoint with `cfg` on Ethernet, and
+/// against one on [`Medium::Ip`] (bare IPv4 packets, no ARP; see
+/// [`Recorder::ip_medium`]). Returns both harnesses, Ethernet first.
+pub fn run_both(cfg: EndpointConfig, script: &str) -> (Harness, Harness) {
+    let eth = run(
+        EndpointConfig {
+            medium: Medium::Ethernet,
+            ..cfg
+        },
+        script,
+    );
+    let ip = run(
+        EndpointConfig {
+            medium: Medium::Ip,
+            ..cfg
+        },
+        script,
+    );
+    assert_eq!(ip.ep.stats().arp_requests, 0, "ARP on Medium::Ip");
+    (eth, ip)
+}
+
+/// The Ethernet header of the link (client to server), length 14.
+const ETH_HEADER_LEN: usize = 14;
+
+/// A bare IPv4 packet the endpoint wrote on [`Medium::Ip`], checked to be
+/// one (TCP checksum aside: a GSO packet's is partial), in an Ethernet
+/// frame from the server to the client.
+pub fn with_ethernet(packet: &[u8]) -> Vec<u8> {
+    if let Err(e) = wire::parse_ip_packet(packet, ChecksumPolicy::Skip) {
+        panic!("Medium::Ip: not a bare IPv4/TCP packet ({e}): {packet:02x?}");
+    }
+    let eth = tcpcore::wire::EthernetRepr {
+        src_addr: SERVER_MAC,
+        dst_addr: CLIENT_MAC,
+        ethertype: tcpcore::wire::EtherType::Ipv4,
+    };
+    let mut f = vec![0u8; ETH_HEADER_LEN + packet.len()];
+    eth.emit(&mut tcpcore::wire::EthernetFrame::new_unchecked(&mut f[..]))
+        .expect("ethernet header");
+    f[ETH_HEADER_LEN..].copy_from_slice(packet);
+    f
 }
 
 impl Harness {

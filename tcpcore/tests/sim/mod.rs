@@ -258,6 +258,7 @@ impl Io for ServerIo {
 /// close right after the peer's FIN.
 pub fn server_config() -> EndpointConfig {
     EndpointConfig {
+        medium: tcpcore::Medium::Ethernet,
         mac: SERVER_MAC,
         addr: SERVER_IP,
         port: SERVER_PORT,
