@@ -50,6 +50,11 @@ impl Endpoint<'_> {
         };
         let parsed = match parsed {
             Ok(f) => f,
+            // Not TCP: ICMP is looked at (`endpoint/icmp.rs`), off the
+            // TCP path.
+            Err(wire::FrameError::UnsupportedProtocol(_)) => {
+                return self.handle_not_tcp(now, frame, io);
+            }
             Err(e) => return self.drop_frame(DropReason::from_frame_error(&e)),
         };
         match parsed {

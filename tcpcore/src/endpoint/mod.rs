@@ -61,6 +61,7 @@ mod app;
 mod apply;
 mod connect;
 mod demux;
+mod icmp;
 mod io;
 mod listen;
 mod listeners;
@@ -74,6 +75,7 @@ mod timeout;
 mod timers;
 
 pub use connect::{ConnectError, EPHEMERAL_FIRST, EPHEMERAL_LAST};
+pub use icmp::{ICMP_BURST, ICMP_PER_SEC};
 pub use io::{AppEvent, ConnId, Io};
 pub use listeners::{ListenError, ListenerId, ListenerInfo, LISTENERS};
 pub use neighbor::NEIGHBORS;
@@ -177,6 +179,8 @@ pub struct Endpoint<'s> {
     half_open: usize,
     keyed: Keyed,
     ident: u16,
+    /// The rate limit of the ICMP messages we send (`endpoint/icmp.rs`).
+    icmp_limit: icmp::IcmpLimit,
     /// Every connection with a deadline, earliest first (see
     /// `endpoint/timers.rs`).
     timers: Timers,
@@ -256,6 +260,7 @@ impl<'s> Endpoint<'s> {
             half_open: 0,
             keyed: Keyed::new(key),
             ident: 0,
+            icmp_limit: icmp::IcmpLimit::new(),
             timers,
             sweep: None,
             stats: Stats::default(),

@@ -63,11 +63,15 @@ pub enum DropReason {
     /// A SYN, a returning SYN cookie or a handshake-completing ACK for a
     /// listener whose accept queue is full (Linux: `ListenOverflows`).
     AcceptQueueFull,
+    /// An ICMP message not answered or not acted on: not an echo request
+    /// for an address of ours alone, over the rate, or an error that
+    /// quotes no data of ours in flight (`endpoint/icmp.rs`).
+    IcmpIgnored,
 }
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 24;
+    pub const COUNT: usize = 25;
 
     /// Every reason, in order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -95,6 +99,7 @@ impl DropReason {
         DropReason::PerSourceLimit,
         DropReason::CookieUnverified,
         DropReason::AcceptQueueFull,
+        DropReason::IcmpIgnored,
     ];
 
     /// A short stable name, for counters and summaries.
@@ -124,6 +129,7 @@ impl DropReason {
             DropReason::PerSourceLimit => "per-source-limit",
             DropReason::CookieUnverified => "cookie-unverified",
             DropReason::AcceptQueueFull => "accept-queue-full",
+            DropReason::IcmpIgnored => "icmp-ignored",
         }
     }
 
@@ -158,6 +164,10 @@ impl DropReason {
 pub struct Stats {
     /// Frames handed to [`Endpoint::handle_frame`](super::Endpoint::handle_frame).
     pub rx_frames: u64,
+    /// ICMP messages sent (echo replies).
+    pub icmp_sent: u64,
+    /// Connections whose MSS an ICMP "fragmentation needed" lowered.
+    pub pmtu_lowered: u64,
     /// Frames written for sending.
     pub tx_frames: u64,
     /// Of those, TCP segments with RST: aborts, resets of segments to
