@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make test` and `make demo` need, only when it is missing:
 # Debian packages (iproute2, nftables, tcpdump, tshark, netcat, ethtool,
-# valgrind), the thumbv7em-none-eabihf target, a nightly toolchain and
+# valgrind, iputils-ping), the thumbv7em-none-eabihf target, a nightly toolchain and
 # cargo-fuzz. Safe to run again: it does nothing when all is there.
 set -euo pipefail
 what=${1:-all}   # all | net | rust | fuzz | coverage (fuzz first)
@@ -17,6 +17,7 @@ if [[ $what == all || $what == net ]]; then
     want ethtool ethtool
     want valgrind valgrind
     want iptables iptables
+    want ping iputils-ping
 fi
 if ((${#need_apt[@]})); then
     if [[ $(id -u) -ne 0 ]]; then

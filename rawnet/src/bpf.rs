@@ -99,8 +99,10 @@ impl Asm {
 }
 
 /// Accepts IPv4 TCP to `addr:port` (unfragmented, untagged), or to every
-/// port of `addr` when `port` is `None`, and ARP if `arp`. VLAN-tagged
-/// frames are dropped: the server does not do VLANs.
+/// port of `addr` when `port` is `None`, ICMP to `addr` (echo requests,
+/// and the errors that quote our segments: "fragmentation needed" lowers a
+/// connection's MSS), and ARP if `arp`. VLAN-tagged frames are dropped:
+/// the server does not do VLANs.
 ///
 /// Every port is for own-address mode, where the server is the address's
 /// only TCP and must answer the other ports with a reset itself (RFC 9293
@@ -120,6 +122,7 @@ pub fn tcp_to(addr: Ipv4Addr, port: Option<u16>, arp: bool) -> Vec<Insn> {
         .op(op::LD_W_ABS, 30) // IPv4 destination
         .jump(op::JEQ_K, u32::from(addr), To::Next, To::Drop)
         .op(op::LD_B_ABS, 23) // protocol
+        .jump(op::JEQ_K, 1, To::Accept, To::Next) // ICMP
         .jump(op::JEQ_K, 6, To::Next, To::Drop)
         .op(op::LD_H_ABS, 20); // MF flag and fragment offset
     match port {
@@ -262,6 +265,12 @@ mod tests {
             0
         );
         assert_eq!(run(&p, &[0u8; 10], 0), 0, "short frame");
+        // ICMP to our address (echo, fragmentation needed), not to others.
+        assert_ne!(run(&p, &tcp_frame(us, [1; 4], 5, 1, 0, 0), 0), 0);
+        assert_eq!(
+            run(&p, &tcp_frame([198, 18, 1, 2], [1; 4], 5, 1, 0, 0), 0),
+            0
+        );
     }
 
     /// Own-address mode: TCP to every port of our address passes (the

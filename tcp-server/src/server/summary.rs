@@ -25,6 +25,8 @@ fn add_stats(total: &mut tcpcore::Stats, s: &tcpcore::Stats) {
     total.retransmits += s.retransmits;
     total.spurious_retransmits += s.spurious_retransmits;
     total.undos += s.undos;
+    total.icmp_sent += s.icmp_sent;
+    total.pmtu_lowered += s.pmtu_lowered;
     total.resets_sent += s.resets_sent;
     total.syn_cookies_sent += s.syn_cookies_sent;
     total.syn_cookies_accepted += s.syn_cookies_accepted;
@@ -143,6 +145,13 @@ fn rare_lines(err: &mut impl Write, s: &tcpcore::Stats) {
             err,
             "  spurious     {} retransmissions shown spurious (D-SACK, timestamps), {} cwnd reductions undone",
             s.spurious_retransmits, s.undos
+        );
+    }
+    if s.icmp_sent > 0 || s.pmtu_lowered > 0 {
+        let _ = writeln!(
+            err,
+            "  icmp         {} echo replies sent, {} connections' MSS lowered by \"fragmentation needed\"",
+            s.icmp_sent, s.pmtu_lowered
         );
     }
 }
