@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod link;
 pub mod pcap;
 pub mod render;
 pub mod server;

@@ -42,8 +42,16 @@ pub struct ClientCli {
     pub pcap: Option<PathBuf>,
 
     /// Network interface to send and receive on
-    #[arg(short, long, value_name = "NAME")]
-    pub iface: String,
+    #[arg(short, long, value_name = "NAME", required_unless_present = "tun")]
+    pub iface: Option<String>,
+
+    /// Use the TUN device NAME (bare IP packets, no Ethernet, no ARP)
+    /// instead of an interface: created if missing (and then removed on
+    /// exit), brought up, and the kernel is given a route to --ip (`ip
+    /// route add ADDR/32 dev NAME`, removed on exit), so that the host's
+    /// own TCP servers (HOST is then an address of this host) answer us
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["iface", "gateway"])]
+    pub tun: Option<String>,
 
     /// Our own address: one the kernel does not own on this host (we
     /// answer ARP for it)
