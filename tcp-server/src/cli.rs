@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 
 /// A TCP server that bypasses the kernel's TCP stack: it reads and writes
-/// whole Ethernet frames on a raw socket and runs its own TCP.
+/// whole Ethernet frames on a raw socket (or bare IP packets on a TUN
+/// device, `--tun`) and runs its own TCP.
 ///
 /// Needs root (CAP_NET_RAW). Two ways to keep the kernel from resetting its
 /// connections: `--ip ADDR` with an address the kernel does not own (the
