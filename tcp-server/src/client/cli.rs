@@ -90,4 +90,24 @@ mod tests {
     fn cli_is_consistent() {
         ClientCli::command().debug_assert();
     }
+
+    /// An interface or a TUN device, one of the two.
+    #[test]
+    fn iface_or_tun() {
+        let parse = |args: &[&str]| {
+            ClientCli::try_parse_from(
+                ["tcp-client", "--ip", "198.18.0.20"]
+                    .iter()
+                    .chain(args)
+                    .chain(&["198.18.0.10", "3000"]),
+            )
+        };
+        assert!(parse(&["-i", "eth0"]).is_ok());
+        let tun = parse(&["--tun", "tcpc0"]).expect("--tun alone");
+        assert_eq!(tun.tun.as_deref(), Some("tcpc0"));
+        assert_eq!(tun.iface, None);
+        assert!(parse(&[]).is_err(), "neither -i nor --tun");
+        assert!(parse(&["-i", "eth0", "--tun", "tcpc0"]).is_err());
+        assert!(parse(&["--tun", "tcpc0", "--gateway", "198.18.0.1"]).is_err());
+    }
 }
