@@ -175,6 +175,70 @@ fn tun_hello_from_linux_client() {
     );
 }
 
+/// A persistent device made before (`ip tuntap add`) is used and kept,
+/// and the route the server added through it is deleted on exit.
+#[test]
+fn tun_persistent_device_kept_route_removed() {
+    let ns = TestNs::new("tunp").expect("namespace (these tests need root)");
+    let st = ns
+        .exec(["ip", "tuntap", "add", "dev", DEV, "mode", "tun"])
+        .status()
+        .expect("ip tuntap add");
+    assert!(st.success(), "ip tuntap add: {st}");
+    // The namespace (and the device with it) goes when `ns` drops, after
+    // the server: `TunServer::start` makes its own namespace, so start
+    // this one by hand in `ns`.
+    let mut s = TunServer {
+        child: None,
+        dir: std::env::temp_dir().join(format!("tcp-server-{}-tunp", std::process::id())),
+        ns,
+    };
+    let _ = fs::remove_dir_all(&s.dir);
+    fs::create_dir_all(&s.dir).expect("scratch dir");
+    let st =
+        s.ns.exec(["ip", "addr", "add", KERNEL, "dev", "lo"])
+            .status()
+            .expect("ip addr add");
+    assert!(st.success());
+    let mut cmd = s.ns.exec([
+        BIN,
+        "--tun",
+        DEV,
+        "--ip",
+        &SERVER.to_string(),
+        "--mode",
+        "print",
+        "-s",
+    ]);
+    cmd.stdin(Stdio::null())
+        .stdout(fs::File::create(s.dir.join("stdout")).expect("stdout"))
+        .stderr(fs::File::create(s.dir.join("stderr")).expect("stderr"));
+    s.child = Some(cmd.spawn().expect("spawn tcp-server"));
+    let t0 = Instant::now();
+    while !s.stderr().contains("listening on") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "not listening in 10 s:\n{}",
+            s.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let route = |s: &TunServer| {
+        let out =
+            s.ns.exec(["ip", "route", "show", "198.18.77.1/32", "dev", DEV])
+                .output()
+                .expect("ip route show");
+        !out.stdout.is_empty()
+    };
+    assert!(route(&s), "the server routes its address to {DEV}");
+    s.client(b"Hello".to_vec(), 5).expect("the session");
+    let st = s.wait(10);
+    assert!(st.success(), "exit {st}: {}", s.stderr());
+    assert_eq!(s.stdout(), b"Hello");
+    assert!(s.device_exists(), "the persistent {DEV} was removed");
+    assert!(!route(&s), "the route through {DEV} was left behind");
+}
+
 /// An upload of 4 MiB, printed by the server, hashed on both sides; then
 /// the echo mode sends 1 MiB back unchanged.
 #[test]
