@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 
 /// A TCP server that bypasses the kernel's TCP stack: it reads and writes
-/// whole Ethernet frames on a raw socket and runs its own TCP.
+/// whole Ethernet frames on a raw socket (or bare IP packets on a TUN
+/// device, `--tun`) and runs its own TCP.
 ///
 /// Needs root (CAP_NET_RAW). Two ways to keep the kernel from resetting its
 /// connections: `--ip ADDR` with an address the kernel does not own (the
@@ -43,8 +44,16 @@ pub struct Cli {
 
     /// Network interface [default: the first one that is up, not loopback,
     /// with an IPv4 address]
-    #[arg(short, long, value_name = "NAME")]
+    #[arg(short, long, value_name = "NAME", conflicts_with = "tun")]
     pub iface: Option<String>,
+
+    /// Serve on the TUN device NAME (bare IP packets, no Ethernet, no ARP)
+    /// instead of an interface: it is created if missing (and then removed
+    /// on exit), brought up, and the kernel is given a route to --ip (`ip
+    /// route add ADDR/32 dev NAME`, removed on exit), so that the host's
+    /// ordinary clients reach the server. Needs --ip; one worker, no GSO
+    #[arg(long, value_name = "NAME", requires = "ip")]
+    pub tun: Option<String>,
 
     /// Own-address mode: serve on ADDR, an address the kernel does not own
     /// on this host, and answer ARP for it (no firewall rule needed).
@@ -159,7 +168,7 @@ pub struct Cli {
     /// frames to our address and port once this server has read them, so
     /// the kernel's IP stack spends nothing on them (and, on a shared
     /// address, sends no RSTs); removed on exit
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tun")]
     pub install_ingress_rule: bool,
 }
 

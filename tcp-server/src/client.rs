@@ -16,6 +16,8 @@ use std::time::{Duration, SystemTime};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use rawnet::{CsumStatus, Filter, Interface, RawSocket, RxMeta, SocketConfig};
+
+use crate::link::Link;
 use tcpcore::wire::{ChecksumPolicy, EthernetAddress};
 use tcpcore::{
     CloseReason, Config, ConnId, EndpointConfig, FourTuple, Instant, OwnedStackStorage, Stack,
@@ -51,12 +53,21 @@ const MAX_WAIT: Duration = Duration::from_secs(1);
 pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
     sys::init_time_zone();
     let remote = SocketAddrV4::new(cli.host, cli.port);
+    // `--tun`: the device first (its MTU is read below), and the kernel's
+    // route to our address (removed on exit).
+    let tun = match &cli.tun {
+        Some(name) => Some(crate::server::tun_with_route(name, cli.ip)?),
+        None => None,
+    };
     let iface = own_interface(cli)?;
     let local_port = match cli.local_port {
         Some(p) => p,
         None => random_port()?,
     };
-    let mut sock = open_socket(&iface, cli.ip, local_port)?;
+    let (mut sock, _route) = match tun {
+        Some((dev, route)) => (Link::Tun(dev), Some(route)),
+        None => (open_socket(&iface, cli.ip, local_port)?, None),
+    };
     let shared = Shared::new(open_pcap(cli.pcap.as_deref())?);
     let mut owned = OwnedStackStorage::new(1, BUF, BUF, STAGING)
         .map_err(|e| Failure::Runtime(e.to_string()))?;
@@ -65,11 +76,12 @@ pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
     sys::install_signal_handlers()
         .map_err(|e| Failure::Runtime(format!("installing signal handlers: {}", e.desc())))?;
 
-    let trace = Trace::with(
+    let mut trace = Trace::with(
         "tcp-client",
         (cli.debug, cli.verbose, cli.color.enabled()),
         shared.pcap_sink(),
     );
+    trace.ip_medium = sock.is_ip();
     let tuple = FourTuple {
         local_addr: cli.ip,
         local_port,
@@ -78,11 +90,18 @@ pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
     };
     let mut d = Driver::new(stack, trace, tuple);
     if cli.debug || cli.verbose {
+        let how = if sock.is_ip() {
+            "TUN device: bare IP packets, no ARP".to_string()
+        } else {
+            format!(
+                "own address, answering ARP as {}",
+                EthernetAddress(iface.mac)
+            )
+        };
         d.trace.note(&format!(
-            "connecting to {remote} from {}:{local_port} on {} (own address, answering ARP as {}), MSS {}",
+            "connecting to {remote} from {}:{local_port} on {} ({how}), MSS {}",
             cli.ip,
             iface.name,
-            EthernetAddress(iface.mac),
             mss_for(&iface)
         ));
     }
@@ -126,7 +145,12 @@ fn own_interface(cli: &ClientCli) -> Result<Interface, Failure> {
             cli.host
         )));
     }
-    let iface = Interface::by_name(&cli.iface)?;
+    let name = cli
+        .tun
+        .as_deref()
+        .or(cli.iface.as_deref())
+        .unwrap_or_default();
+    let iface = Interface::by_name(name)?;
     if iface.owns_address(cli.ip) {
         return Err(rawnet::Error::AddressInUse {
             addr: cli.ip,
@@ -138,7 +162,7 @@ fn own_interface(cli: &ClientCli) -> Result<Interface, Failure> {
 }
 
 /// The raw socket, filtered to our address and port, and ARP.
-fn open_socket(iface: &Interface, ip: Ipv4Addr, local_port: u16) -> Result<RawSocket, Failure> {
+fn open_socket(iface: &Interface, ip: Ipv4Addr, local_port: u16) -> Result<Link, Failure> {
     let sock_cfg = SocketConfig {
         filter: Some(Filter {
             ipv4: ip,
@@ -148,7 +172,7 @@ fn open_socket(iface: &Interface, ip: Ipv4Addr, local_port: u16) -> Result<RawSo
         }),
         ..SocketConfig::default()
     };
-    Ok(RawSocket::open(iface, &sock_cfg)?)
+    Ok(Link::Raw(RawSocket::open(iface, &sock_cfg)?))
 }
 
 /// The end of a run, also after an error: a connection still open is
@@ -156,7 +180,7 @@ fn open_socket(iface: &Interface, ip: Ipv4Addr, local_port: u16) -> Result<RawSo
 fn shut_down(
     d: &mut Driver<'_, '_>,
     id: ConnId,
-    sock: &mut RawSocket,
+    sock: &mut Link,
     now: Instant,
 ) -> Result<(), Failure> {
     if d.stack.state(id).is_some_and(|s| s != StateName::TimeWait) {
@@ -192,7 +216,12 @@ fn random_port() -> Result<u16, Failure> {
 /// listener, other segments to our port reset.
 fn endpoint_config(cli: &ClientCli, iface: &Interface) -> EndpointConfig {
     EndpointConfig {
-        medium: tcpcore::Medium::Ethernet,
+        // `--tun`: bare IP packets, no ARP.
+        medium: if cli.tun.is_some() {
+            tcpcore::Medium::Ip
+        } else {
+            tcpcore::Medium::Ethernet
+        },
         mac: EthernetAddress(iface.mac),
         addr: cli.ip,
         // No listener: the client accepts nothing.
@@ -304,7 +333,7 @@ fn poll_timeout(wait: Duration) -> PollTimeout {
 }
 
 /// Sleeps until the socket or stdin has something, at most `wait`.
-fn wait_both(sock: &RawSocket, wait: Duration) {
+fn wait_both(sock: &Link, wait: Duration) {
     let stdin = std::io::stdin();
     let mut fds = [
         PollFd::new(sock.as_fd(), PollFlags::POLLIN),
@@ -330,7 +359,7 @@ impl Session {
     fn run(
         &mut self,
         d: &mut Driver<'_, '_>,
-        sock: &mut RawSocket,
+        sock: &mut Link,
         clock: &impl Fn() -> Instant,
     ) -> Result<(), Failure> {
         let id = self.id;
@@ -415,7 +444,7 @@ impl Session {
 /// Waits up to `wait` for a batch of frames and hands each to the stack
 /// (traced first), settling connection `id` after each.
 fn receive(
-    sock: &mut RawSocket,
+    sock: &mut Link,
     d: &mut Driver<'_, '_>,
     id: ConnId,
     wait: Duration,

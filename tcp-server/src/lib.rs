@@ -1,7 +1,8 @@
 //! The reference binaries of the user-space TCP stack, `tcp-server` and
 //! `tcp-client`, and what they share. Each reads whole Ethernet frames from
-//! an AF_PACKET socket ([`rawnet`]), runs the sans-IO core ([`tcpcore`]) on
-//! them and writes the answering frames.
+//! an AF_PACKET socket ([`rawnet`]) -- or, with `--tun`, bare IP packets
+//! from a TUN device ([`link::Link`]) -- runs the sans-IO core
+//! ([`tcpcore`]) on them and writes the answering frames.
 //!
 //! stdout carries the connection's payload alone; everything else goes to
 //! stderr. Errors are one line, `tcp-server: <error>` or
@@ -11,6 +12,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod link;
 pub mod pcap;
 pub mod render;
 pub mod server;

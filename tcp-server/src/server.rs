@@ -13,6 +13,7 @@ use tcpcore::wire::EthernetAddress;
 use tcpcore::{CloseReason, Config, Endpoint, EndpointConfig, OwnedStorage};
 
 use crate::cli::{Cli, Mode};
+use crate::link::Link;
 use crate::pcap::PcapWriter;
 use crate::sys;
 use crate::worker::{self, ErrOut, Report, Settings, Shared, Stop, Worker};
@@ -111,6 +112,8 @@ struct Placement {
     port: u16,
     /// Own-address mode (`--ip`): the kernel does not have `addr`.
     own: bool,
+    /// `--tun`: `iface` is the TUN device (bare IP packets, no ARP).
+    tun: bool,
     workers: usize,
     /// The `PACKET_FANOUT_HASH` group of this process's sockets.
     group: u16,
@@ -125,8 +128,17 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
     let file = load_file(cli)?;
     check_memory_bound(cli)?;
     sys::init_time_zone();
+    // `--tun`: the device first (the placement reads its MTU), and the
+    // kernel's route to our address (removed on exit).
+    let tun = open_tun(cli)?;
     let at = placement(cli)?;
-    let socks = open_sockets(cli, &at)?;
+    let (socks, _route) = match tun {
+        Some((dev, route)) => (vec![Link::Tun(dev)], Some(route)),
+        None => (
+            open_sockets(cli, &at)?.into_iter().map(Link::Raw).collect(),
+            None,
+        ),
+    };
     let mut err = ErrOut::new();
     let (rules, watch) = install_rules(cli, &at, &mut err)?;
     let pcap = open_pcap(cli.pcap.as_deref())?;
@@ -208,9 +220,9 @@ fn check_memory_bound(cli: &Cli) -> Result<(), Failure> {
 /// The interface, the address (refused if `--ip` names one the kernel has
 /// already), the number of workers and their share of the connections.
 fn placement(cli: &Cli) -> Result<Placement, Failure> {
-    let iface = match &cli.iface {
-        Some(name) => Interface::by_name(name)?,
-        None => Interface::default_interface()?,
+    let iface = match (&cli.tun, &cli.iface) {
+        (Some(name), _) | (None, Some(name)) => Interface::by_name(name)?,
+        (None, None) => Interface::default_interface()?,
     };
     let own = cli.ip.is_some();
     let addr: Ipv4Addr = match cli.ip {
@@ -233,6 +245,7 @@ fn placement(cli: &Cli) -> Result<Placement, Failure> {
         addr,
         port: cli.port,
         own,
+        tun: cli.tun.is_some(),
         workers,
         // One PACKET_FANOUT_HASH group for this process's sockets: the kernel
         // hashes each flow to one of them.
@@ -241,6 +254,72 @@ fn placement(cli: &Cli) -> Result<Placement, Failure> {
         per_worker: (cli.max_conns as usize).div_ceil(workers),
         mss,
     })
+}
+
+/// The route `ip route add ADDR/32 dev NAME` that `--tun` gives the
+/// kernel to our address; deleted when dropped, unless the device goes
+/// away with it (one we created: the kernel removes the device, and its
+/// routes, when its file is closed).
+pub(crate) struct TunRoute {
+    addr: Ipv4Addr,
+    dev: String,
+    /// The device was there before us (persistent): the route must go.
+    remove: bool,
+}
+
+impl Drop for TunRoute {
+    fn drop(&mut self) {
+        if self.remove {
+            let cidr = format!("{}/32", self.addr);
+            let _ = rawnet::netns::run(
+                std::process::Command::new("ip").args(["route", "del", &cidr, "dev", &self.dev]),
+            );
+        }
+    }
+}
+
+/// `--tun NAME`: the TUN device, opened (created if missing, brought up),
+/// and the kernel's route to our address through it, `ip route add
+/// ADDR/32 dev NAME` (unless the kernel has one there already). Refused:
+/// more than one worker (one queue), and an address the kernel owns.
+pub(crate) fn open_tun(cli: &Cli) -> Result<Option<(rawnet::TunDevice, TunRoute)>, Failure> {
+    let Some(name) = &cli.tun else {
+        return Ok(None);
+    };
+    let Some(addr) = cli.ip else {
+        return Err(Failure::Usage("--tun needs --ip ADDR".into()));
+    };
+    if cli.workers > 1 {
+        return Err(Failure::Usage(
+            "--tun serves with one worker (--workers 1)".into(),
+        ));
+    }
+    tun_with_route(name, addr).map(Some)
+}
+
+/// The TUN device `name` (created if missing, brought up) and the
+/// kernel's route to `addr` through it (see [`open_tun`]).
+pub(crate) fn tun_with_route(
+    name: &str,
+    addr: Ipv4Addr,
+) -> Result<(rawnet::TunDevice, TunRoute), Failure> {
+    let dev = rawnet::TunDevice::open(name, &rawnet::TunOptions::default())?;
+    let dev_name = dev.name().to_string();
+    let cidr = format!("{addr}/32");
+    let have = rawnet::netns::run(
+        std::process::Command::new("ip").args(["route", "show", &cidr, "dev", &dev_name]),
+    )
+    .map(|o| !o.stdout.is_empty())
+    .unwrap_or(false);
+    if !have {
+        dev.add_route(std::net::IpAddr::V4(addr), 32)?;
+    }
+    let route = TunRoute {
+        addr,
+        dev: dev_name,
+        remove: !have && !dev.created(),
+    };
+    Ok((dev, route))
 }
 
 /// One raw socket per worker, all open (and in the fanout group) before
@@ -362,7 +441,7 @@ fn endpoints<'s>(
 /// Each worker's pieces: a socket and an endpoint; the RST watch goes to
 /// the first.
 fn assemble<'s>(
-    socks: Vec<RawSocket>,
+    socks: Vec<Link>,
     endpoints: Vec<Endpoint<'s>>,
     watch: Option<RstWatch>,
 ) -> Vec<Worker<'s>> {
@@ -386,7 +465,12 @@ fn assemble<'s>(
 /// Each worker's endpoint configuration.
 fn endpoint_config(cli: &Cli, at: &Placement) -> EndpointConfig {
     EndpointConfig {
-        medium: tcpcore::Medium::Ethernet,
+        // `--tun`: bare IP packets, no ARP.
+        medium: if cli.tun.is_some() {
+            tcpcore::Medium::Ip
+        } else {
+            tcpcore::Medium::Ethernet
+        },
         mac: EthernetAddress(at.iface.mac),
         addr: at.addr,
         port: at.port,
@@ -427,6 +511,7 @@ fn announce(err: &mut ErrOut, mode: Mode, at: &Placement) {
         addr,
         port,
         own,
+        tun,
         workers,
         group,
         per_worker,
@@ -438,7 +523,9 @@ fn announce(err: &mut ErrOut, mode: Mode, at: &Placement) {
         err,
         "tcp-server: listening on {addr}:{port} on {} ({}), MSS {mss}, up to {cap} connections, mode {}",
         iface.name,
-        if *own {
+        if *tun {
+            "TUN device: bare IP packets, no ARP; routed here by the kernel".to_string()
+        } else if *own {
             format!(
                 "own address, answering ARP as {}",
                 EthernetAddress(iface.mac)

@@ -27,7 +27,9 @@ use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use rawnet::firewall::RstWatch;
-use rawnet::{CsumStatus, RawSocket, RxMeta};
+use rawnet::{CsumStatus, RxMeta};
+
+use crate::link::Link;
 use tcpcore::wire::ChecksumPolicy;
 use tcpcore::{ConnId, Endpoint, Instant, Io, StateName};
 
@@ -72,7 +74,8 @@ pub struct Settings {
 pub struct Worker<'s> {
     /// 0 for the first; worker 0 also prints the run-wide warnings.
     pub index: usize,
-    pub sock: RawSocket,
+    /// The raw socket, or (`--tun`) the TUN device.
+    pub sock: Link,
     pub endpoint: Endpoint<'s>,
     /// Shared-address mode without the rule: watches the kernel's RSTs
     /// (given to one worker only).
@@ -100,6 +103,7 @@ pub struct Report {
 pub fn run(settings: Settings, shared: &Shared, mut w: Worker<'_>) -> Report {
     let _stop_others = StopOnDrop(shared);
     let mut sio = ServerIo::new(&settings, shared, w.sock.gso());
+    sio.trace.ip_medium = w.sock.is_ip();
     let start = settings.start;
     let clock = || Instant::from_micros(start.elapsed().as_micros() as u64);
     let result = event_loop(&settings, &mut w, &mut sio, clock);
@@ -286,7 +290,7 @@ impl TracedIo for ServerIo<'_> {
 /// Waits up to `wait` for a batch of frames and hands each to the endpoint
 /// (traced first); returns (frames, bytes of frames).
 pub(crate) fn receive<I: TracedIo>(
-    sock: &mut RawSocket,
+    sock: &mut Link,
     endpoint: &mut Endpoint<'_>,
     sio: &mut I,
     wait: std::time::Duration,

@@ -36,6 +36,7 @@ fn help_lists_the_seed_flags_and_ours() {
         "--workers",
         "--color <WHEN>",
         "--install-rst-rule",
+        "--tun <NAME>",
     ] {
         assert!(help.contains(flag), "--help lacks `{flag}`:\n{help}");
     }
@@ -64,6 +65,16 @@ fn bad_values_exit_2_with_clap_message() {
         &["--workers", "0"],
         &["--nonsense"],
         &["--ip", "198.18.0.10", "--install-rst-rule"],
+        // --tun needs --ip, and is no interface, so no ingress rule.
+        &["--tun", "tcps0"],
+        &["--tun", "tcps0", "--ip", "198.18.0.10", "-i", "eth0"],
+        &[
+            "--tun",
+            "tcps0",
+            "--ip",
+            "198.18.0.10",
+            "--install-ingress-rule",
+        ],
     ] {
         let out = run(args);
         let err = text(&out.stderr);
@@ -92,6 +103,15 @@ fn resource_flags_are_checked() {
     let err = text(&out.stderr);
     assert!(err.contains("over --max-memory 4096"), "{err}");
     assert_eq!(err.lines().filter(|l| l.contains("max-memory")).count(), 1);
+}
+
+/// `--tun` serves with one worker: refused before any device is made.
+#[test]
+fn tun_with_workers_is_refused() {
+    let out = run(&["--tun", "tcps0", "--ip", "198.18.0.10", "--workers", "2"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("one worker"), "{err}");
 }
 
 #[test]

@@ -42,8 +42,16 @@ pub struct ClientCli {
     pub pcap: Option<PathBuf>,
 
     /// Network interface to send and receive on
-    #[arg(short, long, value_name = "NAME")]
-    pub iface: String,
+    #[arg(short, long, value_name = "NAME", required_unless_present = "tun")]
+    pub iface: Option<String>,
+
+    /// Use the TUN device NAME (bare IP packets, no Ethernet, no ARP)
+    /// instead of an interface: created if missing (and then removed on
+    /// exit), brought up, and the kernel is given a route to --ip (`ip
+    /// route add ADDR/32 dev NAME`, removed on exit), so that the host's
+    /// own TCP servers (HOST is then an address of this host) answer us
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["iface", "gateway"])]
+    pub tun: Option<String>,
 
     /// Our own address: one the kernel does not own on this host (we
     /// answer ARP for it)
@@ -81,5 +89,25 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         ClientCli::command().debug_assert();
+    }
+
+    /// An interface or a TUN device, one of the two.
+    #[test]
+    fn iface_or_tun() {
+        let parse = |args: &[&str]| {
+            ClientCli::try_parse_from(
+                ["tcp-client", "--ip", "198.18.0.20"]
+                    .iter()
+                    .chain(args)
+                    .chain(&["198.18.0.10", "3000"]),
+            )
+        };
+        assert!(parse(&["-i", "eth0"]).is_ok());
+        let tun = parse(&["--tun", "tcpc0"]).expect("--tun alone");
+        assert_eq!(tun.tun.as_deref(), Some("tcpc0"));
+        assert_eq!(tun.iface, None);
+        assert!(parse(&[]).is_err(), "neither -i nor --tun");
+        assert!(parse(&["-i", "eth0", "--tun", "tcpc0"]).is_err());
+        assert!(parse(&["--tun", "tcpc0", "--gateway", "198.18.0.1"]).is_err());
     }
 }

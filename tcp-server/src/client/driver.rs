@@ -111,7 +111,7 @@ impl<'s, 't> Driver<'s, 't> {
     /// Sends what the stack wrote.
     pub(super) fn send(
         &mut self,
-        sock: &mut rawnet::RawSocket,
+        sock: &mut crate::link::Link,
     ) -> Result<(), crate::server::Failure> {
         self.tx.send(sock, &mut self.trace)
     }

@@ -1,7 +1,7 @@
 //! Waiting on the ring: spin for the next frame of a request/reply
 //! exchange, nap while a stream comes in ([`Pace`] tells which).
 
-use rawnet::RawSocket;
+use crate::link::Link;
 use tcpcore::Instant;
 
 /// Waiting on an empty ring: spin this long before sleeping in `poll`; a
@@ -68,7 +68,7 @@ impl Pace {
 
     /// Sets how `sock` waits on an empty ring: nap while a stream comes in,
     /// spin otherwise (see [`NAP_SPIN`]).
-    pub(super) fn set_waiting(&self, sock: &mut RawSocket) {
+    pub(super) fn set_waiting(&self, sock: &mut Link) {
         if self.streaming {
             sock.set_spin(NAP_SPIN);
             sock.set_nap(NAP, NAP_FOR);

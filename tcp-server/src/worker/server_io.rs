@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{self, BufWriter, Stdout, Write};
 use std::sync::atomic::Ordering;
 
-use rawnet::RawSocket;
+use crate::link::Link;
 use tcpcore::{AppEvent, CloseReason, ConnId, Endpoint, FourTuple, Instant, Io, StateName, Stats};
 
 use super::shared::Shared;
@@ -156,7 +156,7 @@ impl<'a> ServerIo<'a> {
     /// Traces and sends every frame the endpoint wrote; first tells the
     /// other workers how many RSTs the endpoint has written (`stats`), so
     /// the RST watch counts ours before it can see them on the wire.
-    pub(super) fn send(&mut self, sock: &mut RawSocket, stats: &Stats) -> Result<(), Failure> {
+    pub(super) fn send(&mut self, sock: &mut Link, stats: &Stats) -> Result<(), Failure> {
         let new = stats.tx_rsts - self.rsts_published;
         if new > 0 {
             self.shared.our_rsts.fetch_add(new, Ordering::SeqCst);

@@ -37,7 +37,19 @@ pub(crate) struct Trace<'a> {
     /// back since: at most one a second, so that a peer cannot flood
     /// stderr.
     pub(crate) warned: (Option<std::time::Instant>, u64),
+    /// The frames are bare IP packets (`--tun`, `Medium::Ip`): each is
+    /// traced (and written to the pcap file) behind a link-layer header of
+    /// zeros with the EtherType of its IP version, so that the renderers
+    /// and the pcap file (`LINKTYPE_ETHERNET`) take it as they take a frame.
+    pub(crate) ip_medium: bool,
+    /// The packet with that header, rebuilt for each.
+    link_buf: Vec<u8>,
 }
+
+/// The zeroed Ethernet header (MACs 00:00:00:00:00:00) put in front of a
+/// bare IPv4 packet for the trace; the last two bytes become 0x86dd for
+/// an IPv6 one.
+const PSEUDO_ETHERNET: [u8; 14] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00];
 
 impl<'a> Trace<'a> {
     /// The trace of one worker as `settings` ask, writing frames to `pcap`
@@ -68,6 +80,8 @@ impl<'a> Trace<'a> {
             scratch: Vec::with_capacity(64 * 1024),
             event_ts: SystemTime::now(),
             warned: (None, 0),
+            ip_medium: false,
+            link_buf: Vec::new(),
         }
     }
 
@@ -85,6 +99,23 @@ impl<'a> Trace<'a> {
     }
 
     pub(crate) fn frame(&mut self, dir: &str, frame: &[u8], ts: SystemTime, note: CsumNote) {
+        if self.ip_medium {
+            let mut buf = std::mem::take(&mut self.link_buf);
+            buf.clear();
+            buf.extend_from_slice(&PSEUDO_ETHERNET);
+            if frame.first().is_some_and(|b| b >> 4 == 6) {
+                buf[12..14].copy_from_slice(&[0x86, 0xdd]);
+            }
+            buf.extend_from_slice(frame);
+            self.link_frame(dir, &buf, ts, note);
+            self.link_buf = buf;
+        } else {
+            self.link_frame(dir, frame, ts, note);
+        }
+    }
+
+    /// [`Trace::frame`] of a whole Ethernet frame.
+    fn link_frame(&mut self, dir: &str, frame: &[u8], ts: SystemTime, note: CsumNote) {
         if self.debug || self.verbose {
             let time = sys::tcpdump_time(ts);
             let style = if dir == "RX" {

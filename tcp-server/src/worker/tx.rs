@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use rawnet::RawSocket;
+use crate::link::Link;
 
 use super::trace::Trace;
 use crate::render::CsumNote;
@@ -98,11 +98,7 @@ impl Tx {
     }
 
     /// Traces and sends every frame the endpoint wrote.
-    pub(crate) fn send(
-        &mut self,
-        sock: &mut RawSocket,
-        trace: &mut Trace<'_>,
-    ) -> Result<(), Failure> {
+    pub(crate) fn send(&mut self, sock: &mut Link, trace: &mut Trace<'_>) -> Result<(), Failure> {
         self.trace_new_frames(trace);
         if self.arena.len() == 0 {
             return Ok(());
