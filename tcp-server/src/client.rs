@@ -71,9 +71,9 @@ pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
         shared.pcap_sink(),
     );
     let tuple = FourTuple {
-        local_addr: cli.ip,
+        local_addr: cli.ip.into(),
         local_port,
-        remote_addr: *remote.ip(),
+        remote_addr: (*remote.ip()).into(),
         remote_port: remote.port(),
     };
     let mut d = Driver::new(stack, trace, tuple);

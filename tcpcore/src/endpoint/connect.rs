@@ -4,7 +4,7 @@
 //! of [`State::connect`] -- or, while the next hop's MAC is unknown, an ARP
 //! request first (see `neighbor.rs`).
 
-use core::net::SocketAddrV4;
+use core::net::{IpAddr, SocketAddr};
 
 use crate::conn::{State, StateName, Transition};
 use crate::isn::FourTuple;
@@ -72,22 +72,29 @@ impl Endpoint<'_> {
     pub fn connect<I: Io>(
         &mut self,
         local_port: u16,
-        remote: SocketAddrV4,
+        remote: impl Into<SocketAddr>,
         now: Instant,
         io: &mut I,
     ) -> Result<ConnId, ConnectError> {
-        let addr = *remote.ip();
-        if addr.is_unspecified()
-            || addr.is_broadcast()
-            || addr.is_multicast()
-            || addr.is_loopback()
-            || addr == self.cfg.addr
-            || remote.port() == 0
-        {
+        let remote: SocketAddr = remote.into();
+        let addr = remote.ip();
+        let local_addr: IpAddr = match addr {
+            IpAddr::V4(a)
+                if !(a.is_unspecified()
+                    || a.is_broadcast()
+                    || a.is_multicast()
+                    || a.is_loopback()
+                    || a == self.cfg.addr) =>
+            {
+                self.cfg.addr.into()
+            }
+            _ => return Err(ConnectError::BadRemote),
+        };
+        if remote.port() == 0 {
             return Err(ConnectError::BadRemote);
         }
         let mut tuple = FourTuple {
-            local_addr: self.cfg.addr,
+            local_addr,
             local_port,
             remote_addr: addr,
             remote_port: remote.port(),

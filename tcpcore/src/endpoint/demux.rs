@@ -71,7 +71,12 @@ impl Endpoint<'_> {
             && matches!(arp.operation, ArpOperation::Request | ArpOperation::Reply)
             && arp.source_protocol_addr != self.cfg.addr
         {
-            self.resolved(arp.source_protocol_addr, arp.source_hardware_addr, now, io);
+            self.resolved(
+                arp.source_protocol_addr.into(),
+                arp.source_hardware_addr,
+                now,
+                io,
+            );
         }
         if !self.cfg.answer_arp
             || arp.operation != ArpOperation::Request
@@ -113,9 +118,9 @@ impl Endpoint<'_> {
         io: &mut I,
     ) {
         let tuple = FourTuple {
-            local_addr: self.cfg.addr,
+            local_addr: self.cfg.addr.into(),
             local_port: tcp.dst_port,
-            remote_addr: ip.src_addr,
+            remote_addr: ip.src_addr.into(),
             remote_port: tcp.src_port,
         };
         // The table first: a connection we opened has a port of its own,

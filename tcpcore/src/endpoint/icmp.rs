@@ -139,9 +139,9 @@ impl Endpoint<'_> {
             return self.drop_frame(DropReason::IcmpIgnored);
         }
         let tuple = FourTuple {
-            local_addr: self.cfg.addr,
+            local_addr: self.cfg.addr.into(),
             local_port: q.src_port,
-            remote_addr: q.dst_addr,
+            remote_addr: q.dst_addr.into(),
             remote_port: q.dst_port,
         };
         let Some(i) = self.lookup(&tuple) else {

@@ -5,7 +5,7 @@
 //! listener's half-open bound, SYN cookies (RFC 4987) answer instead, and a
 //! valid returning cookie opens the connection its SYN would have.
 
-use core::net::Ipv4Addr;
+use core::net::IpAddr;
 
 use crate::conn::{ecn, reset_for, IpEcn, State, StateName};
 use crate::cookie;
@@ -162,8 +162,9 @@ impl Endpoint<'_> {
     }
 
     /// Whether the source address `addr` has its most connections
-    /// ([`crate::Config::max_per_source`], 0 for no bound).
-    fn source_full(&self, addr: Ipv4Addr) -> bool {
+    /// ([`crate::Config::max_per_source`], 0 for no bound). IPv6 sources
+    /// are counted by their /64 prefix (see [`Keyed::hash_addr`](crate::isn::Keyed::hash_addr)).
+    fn source_full(&self, addr: IpAddr) -> bool {
         let max_src = self.cfg.conn.max_per_source;
         max_src > 0 && u32::from(self.per_source[self.source_bucket(addr)]) >= max_src
     }

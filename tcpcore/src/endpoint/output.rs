@@ -4,6 +4,8 @@
 //! connection's data and FIN go out as its windows allow; ACK batching
 //! holds pure ACKs until [`Endpoint::flush_acks`].
 
+use core::net::IpAddr;
+
 use crate::conn::{send, IpEcn, Reply};
 use crate::isn::FourTuple;
 use crate::time::Instant;
@@ -163,14 +165,20 @@ impl Out<'_> {
         if medium == Medium::Ethernet && peer_mac == UNRESOLVED {
             // An active open whose next hop is not known yet: ask for it
             // instead (the SYN follows when the answer comes).
-            let hop = next_hop(self.cfg, tuple.remote_addr);
-            return arp_request(self.cfg, self.stats, hop, io);
+            return match next_hop(self.cfg, tuple.remote_addr) {
+                IpAddr::V4(hop) => arp_request(self.cfg, self.stats, hop, io),
+                IpAddr::V6(_) => {}
+            };
         }
+        let (IpAddr::V4(src_addr), IpAddr::V4(dst_addr)) = (tuple.local_addr, tuple.remote_addr)
+        else {
+            return;
+        };
         let tcp = r.to_repr(tuple.local_port, tuple.remote_port, payload);
         *self.ident = self.ident.wrapping_add(1);
         let ip = Ipv4Repr {
-            src_addr: tuple.local_addr,
-            dst_addr: tuple.remote_addr,
+            src_addr,
+            dst_addr,
             protocol: IpProtocol::Tcp,
             payload_len: tcp.buffer_len(),
             ttl: 64,
