@@ -265,6 +265,7 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
         },
         mac: SERVER_MAC,
         addr: SERVER,
+        addr6: None,
         port: 3000,
         answer_arp: true,
         reset_other_ports: true,

@@ -195,6 +195,7 @@ fn endpoint_config(cli: &ClientCli, iface: &Interface) -> EndpointConfig {
         medium: tcpcore::Medium::Ethernet,
         mac: EthernetAddress(iface.mac),
         addr: cli.ip,
+        addr6: None,
         // No listener: the client accepts nothing.
         port: 0,
         answer_arp: true,

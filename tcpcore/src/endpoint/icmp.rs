@@ -217,3 +217,18 @@ impl Endpoint<'_> {
         }
     }
 }
+
+impl Endpoint<'_> {
+    /// An ICMPv6 message (`body`, after the IPv6 extension headers) in the
+    /// IPv6 packet `ip` that came in `eth`.
+    pub(super) fn handle_icmpv6<I: Io>(
+        &mut self,
+        _now: Instant,
+        _eth: &EthernetRepr,
+        _ip: &wire::Ipv6Repr,
+        _body: &[u8],
+        _io: &mut I,
+    ) {
+        self.drop_frame(DropReason::IcmpIgnored)
+    }
+}

@@ -144,7 +144,14 @@ impl Endpoint<'_> {
         }
         let iss = iss.unwrap_or_else(|| self.keyed.isn(tuple, now));
         let ts_offset = self.keyed.ts_offset(tuple);
-        let t = State::accept(tcp, iss, ts_offset, now, &self.cfg.conn, self.bufs);
+        let t = State::accept(
+            tcp,
+            iss,
+            ts_offset,
+            now,
+            self.conn_cfg(tuple.is_ipv6()),
+            self.bufs,
+        );
         let conn = Conn {
             tuple: *tuple,
             peer_mac: mac,
@@ -196,7 +203,7 @@ impl Endpoint<'_> {
             iss,
             self.keyed.ts_offset(tuple),
             now,
-            &self.cfg.conn,
+            self.conn_cfg(tuple.is_ipv6()),
             self.bufs,
         );
         if let Some(mut r) = t.replies.first().copied() {
@@ -241,7 +248,7 @@ impl Endpoint<'_> {
             iss,
             self.keyed.ts_offset(tuple),
             now,
-            &self.cfg.conn,
+            self.conn_cfg(tuple.is_ipv6()),
             self.bufs,
         );
         let conn = Conn {
@@ -262,7 +269,7 @@ impl Endpoint<'_> {
         self.half_open += 1;
         self.listener_half_open(conn.lq, true);
         // The SYN-ACK went out with the cookie; now the ACK as usual.
-        let cfg = self.cfg.conn;
+        let cfg = *self.conn_cfg(tuple.is_ipv6());
         let (_, mut rx) = self.rx_buf(i);
         let t = t.state.on_segment(ack, now, &cfg, &mut rx);
         if let Some(d) = t.dropped {

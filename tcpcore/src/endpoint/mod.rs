@@ -50,7 +50,7 @@
 //! | `app.rs` | the application's calls: [`Endpoint::send`], [`Endpoint::echo`], [`Endpoint::close`], ... |
 //! | `read.rs` | [`Endpoint::read`]: the application copying its unread bytes out (the pull side of [`Io::deliver`]) |
 
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::conn::{Buffers, Config, RecvBuffer, State, StateName};
 use crate::isn::{FourTuple, Keyed};
@@ -119,6 +119,17 @@ pub struct EndpointConfig {
     pub mac: EthernetAddress,
     /// Our address.
     pub addr: Ipv4Addr,
+    /// Our IPv6 address, if the endpoint serves TCP over IPv6 too (issue
+    /// #17): frames to it (EtherType 0x86DD on Ethernet, version 6 on
+    /// [`Medium::Ip`]) reach the same listeners and connection table as
+    /// IPv4. An IPv6 connection advertises an MSS 20 bytes below
+    /// [`Config::mss`] (the MTU less 60: its IP header is 40 bytes), sends
+    /// no segmentation-offload batches, and takes ICMPv6 "packet too big"
+    /// for its path MTU. With [`EndpointConfig::answer_arp`] (own-address
+    /// mode) neighbor solicitations for it are answered (RFC 4861), and
+    /// with that or [`Medium::Ip`] ICMPv6 echo requests. `None`: IPv6 is
+    /// dropped ([`DropReason::BadIpv6`]).
+    pub addr6: Option<Ipv6Addr>,
     /// The port [`Endpoint::new`] listens on, with an auto-accepting
     /// listener (no accept queue: see `endpoint::listeners`); 0 for none
     /// (a client, or listeners made with [`Endpoint::listen`] only).
@@ -200,6 +211,9 @@ pub struct Endpoint<'s> {
     /// The connections' configuration for an [`Io`] without segmentation
     /// offload (`gso_max` 0), made once.
     conn_no_gso: Config,
+    /// The connections' configuration for IPv6 connections: the MSS 20
+    /// bytes lower (40-byte IP header), no segmentation offload.
+    conn6: Config,
     /// Returning cookies are checked until then (two cookie periods after
     /// the last one was sent).
     cookies_until: Option<Instant>,
@@ -272,12 +286,29 @@ impl<'s> Endpoint<'s> {
                 gso_max: 0,
                 ..cfg.conn
             },
+            conn6: Config {
+                gso_max: 0,
+                mss: cfg.conn.mss.saturating_sub(20).max(1),
+                ..cfg.conn
+            },
             cookies_until: None,
             tw_head: NIL,
             tw_tail: NIL,
             neighbors: neighbor::Neighbors::default(),
             next_ephemeral: 0,
         })
+    }
+
+    /// The connections' configuration for a connection of this family:
+    /// [`EndpointConfig::conn`] for IPv4, its IPv6 variant (see
+    /// [`EndpointConfig::addr6`]) for IPv6.
+    #[inline(always)]
+    fn conn_cfg(&self, v6: bool) -> &Config {
+        if v6 {
+            &self.conn6
+        } else {
+            &self.cfg.conn
+        }
     }
 
     /// Each connection's buffer sizes.

@@ -159,7 +159,7 @@ impl Endpoint<'_> {
                 let _ = self.neighbors.pending.push((i, generation));
                 continue;
             }
-            let cfg = self.cfg.conn;
+            let cfg = *self.conn_cfg(tuple.is_ipv6());
             let Some(conn) = self.slots[i as usize].conn.as_mut() else {
                 continue;
             };

@@ -67,11 +67,15 @@ pub enum DropReason {
     /// for an address of ours alone, over the rate, or an error that
     /// quotes no data of ours in flight (`endpoint/icmp.rs`).
     IcmpIgnored,
+    /// Malformed IPv6 header or extension headers (RFC 8200 §4: a bad
+    /// option, a Routing header with segments left, too many headers), or
+    /// IPv6 when we have no IPv6 address.
+    BadIpv6,
 }
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 25;
+    pub const COUNT: usize = 26;
 
     /// Every reason, in order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -100,6 +104,7 @@ impl DropReason {
         DropReason::CookieUnverified,
         DropReason::AcceptQueueFull,
         DropReason::IcmpIgnored,
+        DropReason::BadIpv6,
     ];
 
     /// A short stable name, for counters and summaries.
@@ -130,6 +135,7 @@ impl DropReason {
             DropReason::CookieUnverified => "cookie-unverified",
             DropReason::AcceptQueueFull => "accept-queue-full",
             DropReason::IcmpIgnored => "icmp-ignored",
+            DropReason::BadIpv6 => "bad-ipv6",
         }
     }
 

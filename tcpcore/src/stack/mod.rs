@@ -248,6 +248,7 @@ pub struct StackStats {
 ///         medium: tcpcore::Medium::Ethernet,
 ///         mac: EthernetAddress([2, 0, 0, 0, 0, last]),
 ///         addr: [10, 0, 0, last].into(),
+///         addr6: None,
 ///         port,
 ///         answer_arp: true,
 ///         reset_other_ports: true,
