@@ -5,7 +5,9 @@
 //! It takes whole Ethernet frames in and writes whole frames out into buffers
 //! the caller lends ([`Io::tx`]) -- or, on a medium without a link layer
 //! ([`Medium::Ip`]: a TUN device, a PPP or SLIP link), bare IPv4 packets.
-//! Between the two it parses Ethernet, ARP, IPv4 and TCP, finds the connection by its 4-tuple in a bounded table with
+//! Between the two it parses Ethernet, ARP, IPv4 and TCP -- and, with an
+//! IPv6 address ([`EndpointConfig::addr6`]), IPv6 with its extension
+//! headers, ICMPv6 and neighbor discovery -- finds the connection by its 4-tuple in a bounded table with
 //! O(1) lookup, runs the connection's pure transition ([`State::on_segment`]),
 //! answers segments that match no connection with the RFC 9293 §3.10.7.1
 //! reset, answers ARP for its own address, and counts every frame it drops
@@ -38,9 +40,10 @@
 //! | `storage.rs` | [`Slot`], [`Storage`], `OwnedStorage`, [`StorageError`]: the lent memory and its checks |
 //! | `stats.rs` | [`Stats`], [`DropReason`]: the counters |
 //! | `table.rs` | the connection table: hash index, free list, per-source counts, TIME-WAIT list and recycling |
-//! | `demux.rs` | [`Endpoint::handle_frame`]: parsing, ARP, address checks, a segment to its connection |
+//! | `demux.rs` | [`Endpoint::handle_frame`]: parsing (IPv4 and IPv6), ARP, address checks, a segment to its connection |
 //! | `connect.rs` | [`Endpoint::connect`]: active opens, ephemeral ports (RFC 6056), [`ConnectError`] |
-//! | `neighbor.rs` | the neighbour cache, next hop and ARP requests of active opens, [`Endpoint::set_neighbor`] |
+//! | `neighbor.rs` | the neighbour cache, next hop and ARP requests (IPv6: neighbor solicitations) of active opens, [`Endpoint::set_neighbor`] |
+//! | `icmp.rs` | ICMP and ICMPv6: echo, path MTU messages, neighbor solicitations answered |
 //! | `listeners.rs` | the listener table, accept queues, [`Endpoint::listen`], [`Endpoint::accept`], [`ListenError`] |
 //! | `listen.rs` | LISTEN (RFC 9293 §3.10.7.2), SYN cookies (RFC 4987), ISNs of new connections |
 //! | `apply.rs` | carrying out a connection's transition: state, data to the application, replies, events |

@@ -1,6 +1,8 @@
-//! Neighbour resolution for active opens (RFC 826 ARP): a small cache of
+//! Neighbour resolution for active opens (RFC 826 ARP; for IPv6, RFC 4861
+//! neighbor solicitations and advertisements): a small cache of
 //! link-layer addresses, learnt from ARP requests and replies addressed to
-//! us and from the source of accepted TCP segments; the next hop of a
+//! us (neighbor solicitations and advertisements for IPv6) and from the
+//! source of accepted TCP segments; the next hop of a
 //! remote address (itself on our subnet, else the gateway); ARP requests
 //! for a connection whose next hop is not known yet; and, when the answer
 //! comes, the SYN that was waiting for it.
@@ -115,6 +117,34 @@ pub(super) fn arp_request<I: Io>(
                 stats.arp_requests += 1;
             }
         }
+        None => stats.drops[DropReason::TxNoRoom as usize] += 1,
+    }
+}
+
+/// Sends the neighbor solicitation for `target` (RFC 4861 §7.2.2): to its
+/// solicited-node multicast address, hop limit 255, our MAC in the source
+/// link-layer address option. The IPv6 counterpart of [`arp_request`].
+pub(super) fn nd_solicit<I: Io>(
+    cfg: &EndpointConfig,
+    stats: &mut Stats,
+    target: core::net::Ipv6Addr,
+    io: &mut I,
+) {
+    let Some(src) = cfg.addr6 else {
+        return;
+    };
+    let group = super::icmp::solicited_node(target);
+    let ns = wire::Icmpv6Repr::NeighborSolicit(wire::NdpNeighborSolicit {
+        target_addr: target,
+        source_lladdr: Some(cfg.mac),
+    });
+    let mac = super::icmp::multicast_mac(group);
+    match super::icmp::send_icmpv6(cfg, src, mac, group, 255, &ns, io) {
+        Some(true) => {
+            stats.tx_frames += 1;
+            stats.nd_solicits += 1;
+        }
+        Some(false) => {}
         None => stats.drops[DropReason::TxNoRoom as usize] += 1,
     }
 }

@@ -42,7 +42,7 @@ pub(super) fn frame_v6<'b>(
     rest.get_mut(Ipv6Repr::HEADER_LEN..)
 }
 
-use super::neighbor::{arp_request, next_hop, UNRESOLVED};
+use super::neighbor::{arp_request, nd_solicit, next_hop, UNRESOLVED};
 use super::{DropReason, Endpoint, EndpointConfig, Io, Medium, Stats};
 
 impl Endpoint<'_> {
@@ -200,7 +200,7 @@ impl Out<'_> {
             // instead (the SYN follows when the answer comes).
             return match next_hop(self.cfg, tuple.remote_addr) {
                 IpAddr::V4(hop) => arp_request(self.cfg, self.stats, hop, io),
-                IpAddr::V6(_) => {}
+                IpAddr::V6(hop) => nd_solicit(self.cfg, self.stats, hop, io),
             };
         }
         // One branch on the family per frame; IPv4 goes on as before.

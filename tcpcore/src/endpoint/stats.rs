@@ -170,9 +170,17 @@ impl DropReason {
 pub struct Stats {
     /// Frames handed to [`Endpoint::handle_frame`](super::Endpoint::handle_frame).
     pub rx_frames: u64,
-    /// ICMP messages sent (echo replies).
+    /// ICMP and ICMPv6 messages sent (echo replies; neighbor messages are
+    /// counted apart).
     pub icmp_sent: u64,
-    /// Connections whose MSS an ICMP "fragmentation needed" lowered.
+    /// Neighbor advertisements sent (RFC 4861, answering solicitations for
+    /// our IPv6 address).
+    pub nd_adverts: u64,
+    /// Neighbor solicitations sent to resolve the next hop of IPv6 active
+    /// opens.
+    pub nd_solicits: u64,
+    /// Connections whose MSS an ICMP "fragmentation needed" or an ICMPv6
+    /// "packet too big" lowered.
     pub pmtu_lowered: u64,
     /// Frames written for sending.
     pub tx_frames: u64,

@@ -18,7 +18,7 @@
 //! | `staging.rs` | outgoing frames back to back in lent memory |
 //! | `events.rs` | [`EventSlot`]: the events not yet pulled, a FIFO over per-connection flags |
 
-use core::net::SocketAddrV4;
+use core::net::SocketAddr;
 
 use crate::conn::{CloseReason, KeepAlive, StateName};
 use crate::endpoint::{
@@ -482,7 +482,7 @@ impl<'s> Stack<'s> {
     pub fn connect(
         &mut self,
         local_port: u16,
-        remote: SocketAddrV4,
+        remote: impl Into<SocketAddr>,
         now: Instant,
     ) -> Result<ConnId, ConnectError> {
         let (ep, mut io) = self.io();
