@@ -69,11 +69,21 @@ impl FourTuple {
         }
     }
 
-    /// Feeds [`FourTuple::to_bytes`] to a hasher.
+    /// Feeds [`FourTuple::to_bytes`] to a hasher; an IPv4 tuple without
+    /// the IPv6 buffer (one branch on the family, the 12 bytes as before).
     #[inline(always)]
     fn write_to<H: Hasher>(&self, h: &mut H) {
-        let (b, n) = self.to_bytes();
-        h.write(&b[..n]);
+        if let (IpAddr::V4(l), IpAddr::V4(r)) = (self.local_addr, self.remote_addr) {
+            let mut b = [0u8; 12];
+            b[0..4].copy_from_slice(&l.octets());
+            b[4..6].copy_from_slice(&self.local_port.to_be_bytes());
+            b[6..10].copy_from_slice(&r.octets());
+            b[10..12].copy_from_slice(&self.remote_port.to_be_bytes());
+            h.write(&b);
+        } else {
+            let (b, n) = self.to_bytes();
+            h.write(&b[..n]);
+        }
     }
 }
 

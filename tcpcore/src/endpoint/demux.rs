@@ -36,7 +36,7 @@ impl Endpoint<'_> {
     }
 
     /// One received frame: a whole Ethernet frame, or with
-    /// [`Medium::Ip`] a bare IPv4 packet. `tcp_checksum` says whether to
+    /// [`Medium::Ip`] a bare IPv4 (or IPv6) packet. `tcp_checksum` says whether to
     /// verify the TCP checksum ([`ChecksumPolicy::Skip`] when the kernel
     /// reports it valid, or not yet filled in on veth and loopback).
     pub fn handle_frame<I: Io>(

@@ -102,8 +102,10 @@ pub enum Medium {
     /// active open ([`Endpoint::connect`]).
     #[default]
     Ethernet,
-    /// Bare IPv4 packets, no link-layer header (a TUN device, a PPP or SLIP
-    /// link): what comes in and what goes out starts with the IPv4 header.
+    /// Bare IP packets, no link-layer header (a TUN device, a PPP or SLIP
+    /// link): what comes in and what goes out starts with the IPv4 header
+    /// (or, with [`EndpointConfig::addr6`], the IPv6 one: the version
+    /// nibble tells them apart; no neighbor discovery is done).
     /// There is no ARP: none is answered or sent, the neighbour cache is
     /// not used, and an active open sends its SYN at once. `mac`,
     /// `answer_arp`, `gateway` and `prefix_len` are not used. The MSS is

@@ -21,7 +21,7 @@ pub enum DropReason {
     BadChecksum,
     /// An IPv4 fragment (the core does not reassemble).
     Fragment,
-    /// Neither IPv4 nor ARP.
+    /// Neither IPv4, IPv6 nor ARP.
     OtherEtherType,
     /// IPv4 but not TCP.
     OtherProtocol,
