@@ -85,6 +85,7 @@ fn config() -> EndpointConfig {
         medium: tcpcore::Medium::Ethernet,
         mac: SERVER_MAC,
         addr: SERVER_IP,
+        addr6: None,
         port: SERVER_PORT,
         answer_arp: true,
         reset_other_ports: true,

@@ -11,11 +11,15 @@
 //!
 //! The medium (issue #17) comes from the input's first byte: Ethernet, or
 //! `Medium::Ip`, where the same steps go in as bare IPv4 packets and every
-//! packet out must be one, and no ARP is ever sent or answered.
+//! packet out must be one, and no ARP is ever sent or answered. Its second
+//! bit picks the family: with it, the endpoint has an IPv6 address and the
+//! client's segments (and ICMPv6: neighbor solicitations, echo requests,
+//! packets too big) go in as IPv6, and every TCP segment out must be IPv6
+//! (its checksum over the IPv6 pseudo-header), never a GSO frame.
 #![no_main]
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
@@ -31,6 +35,8 @@ use tcpcore::{
 const SERVER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
 const CLIENT_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 2]);
 const SERVER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+const SERVER6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
+const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
 const CONNS: usize = 4;
 /// The link's MTU; the endpoint's MSS is this less 40.
 const MTU: usize = 1500;
@@ -94,6 +100,17 @@ enum Step {
     ListenAny(bool),
     /// One connection taken off each listener's accept queue.
     Accept,
+    /// ICMPv6 from the client (IPv6 runs): a neighbor solicitation for our
+    /// address (kind 0, to the solicited-node group; its hop limit `hop`),
+    /// an echo request (1), a packet too big quoting client `client`'s
+    /// connection at our last sequence number plus `seq_off` (2).
+    Icmp6 {
+        kind: u8,
+        hop: u8,
+        client: u8,
+        mtu: u16,
+        seq_off: i16,
+    },
 }
 
 #[derive(Default)]
@@ -108,6 +125,8 @@ struct App {
     pending_gso: Option<u16>,
     /// `Medium::Ip`: frames are bare IPv4 packets (no Ethernet header).
     ip: bool,
+    /// IPv6: the client's segments are IPv6, and so must ours be.
+    v6: bool,
     /// A frame was written into `out` and not checked yet.
     written: bool,
 }
@@ -116,7 +135,28 @@ impl App {
     /// The GSO frame written last: each segment it is cut into (its IPv4
     /// and TCP headers plus `gso_size` bytes) fits the MTU.
     fn check_gso(&mut self) {
-        if std::mem::take(&mut self.written) && self.ip {
+        if std::mem::take(&mut self.written) && self.v6 {
+            // IPv6: every frame is IPv6 (TCP whose checksum verifies, or
+            // ICMPv6) or, on Ethernet, an ARP reply.
+            let link = self.link();
+            let is_arp = !self.ip && self.out.get(12..14) == Some(&[0x08, 0x06][..]);
+            if !is_arp {
+                let p = wire::Ipv6Packet::new_checked(&self.out[link..])
+                    .unwrap_or_else(|e| panic!("IPv6 run wrote no IPv6 ({e}): {:02x?}", self.out));
+                let ip = wire::Ipv6Repr::parse(&p).expect("IPv6 header");
+                if ip.next_header == IpProtocol::Tcp {
+                    assert_eq!(ip.hop_limit, 64);
+                    let t = wire::TcpPacket::new_checked(p.payload()).expect("TCP header");
+                    let pair = wire::IpPair::V6 {
+                        src: ip.src_addr,
+                        dst: ip.dst_addr,
+                    };
+                    wire::TcpRepr::parse_ip(&t, pair, ChecksumPolicy::Verify)
+                        .expect("TCP over IPv6 with a valid checksum");
+                }
+            }
+            assert!(self.pending_gso.is_none(), "a GSO frame over IPv6");
+        } else if std::mem::take(&mut self.written) && self.ip {
             // Medium::Ip: a bare IPv4/TCP packet (the TCP checksum of a
             // GSO packet is partial), never ARP.
             if let Err(e) = wire::parse_ip_packet(&self.out, ChecksumPolicy::Skip) {
@@ -151,7 +191,19 @@ impl App {
 
     /// What the endpoint sent last, parsed as its medium frames it.
     fn last_tcp(&self) -> Option<TcpRepr<'_>> {
-        if self.ip {
+        if self.v6 {
+            let p = wire::Ipv6Packet::new_checked(self.out.get(self.link()..)?).ok()?;
+            let ip = wire::Ipv6Repr::parse(&p).ok()?;
+            if ip.next_header != IpProtocol::Tcp {
+                return None;
+            }
+            let t = wire::TcpPacket::new_checked(p.payload()).ok()?;
+            let pair = wire::IpPair::V6 {
+                src: ip.src_addr,
+                dst: ip.dst_addr,
+            };
+            wire::TcpRepr::parse_ip(&t, pair, ChecksumPolicy::Skip).ok()
+        } else if self.ip {
             wire::parse_ip_packet(&self.out, ChecksumPolicy::Skip)
                 .ok()
                 .map(|(_, t)| t)
@@ -224,7 +276,27 @@ fn conn_of(ep: &Endpoint<'_>, client: u8) -> Option<ConnId> {
 
 /// A frame from the fuzzer's client on `port`, with `ecn` in the IP
 /// header's ECN field (RFC 3168: CE is 3); with `ip`, the bare packet.
-fn frame(ip_medium: bool, port: u16, tcp: &TcpRepr<'_>, ecn: u8) -> Vec<u8> {
+fn frame(ip_medium: bool, v6: bool, port: u16, tcp: &TcpRepr<'_>, ecn: u8) -> Vec<u8> {
+    if v6 {
+        let ip = wire::Ipv6Repr {
+            src_addr: CLIENT6,
+            dst_addr: SERVER6,
+            next_header: IpProtocol::Tcp,
+            payload_len: tcp.buffer_len(),
+            hop_limit: 64,
+            dscp: 0,
+            ecn,
+            flow_label: 0,
+        };
+        let mut buf = ipv6_frame(ip_medium, SERVER_MAC, &ip);
+        let at = buf.len() - tcp.buffer_len();
+        let pair = wire::IpPair::V6 {
+            src: CLIENT6,
+            dst: SERVER6,
+        };
+        let _ = tcp.emit_ip(&mut wire::TcpPacket::new_unchecked(&mut buf[at..]), pair);
+        return buf;
+    }
     let eth = EthernetRepr {
         src_addr: CLIENT_MAC,
         dst_addr: SERVER_MAC,
@@ -253,9 +325,55 @@ fn frame(ip_medium: bool, port: u16, tcp: &TcpRepr<'_>, ecn: u8) -> Vec<u8> {
     buf
 }
 
+/// A frame (a bare packet with `ip_medium`) holding the IPv6 header `ip`
+/// from the client to `dst_mac`, its payload zero.
+fn ipv6_frame(ip_medium: bool, dst_mac: EthernetAddress, ip: &wire::Ipv6Repr) -> Vec<u8> {
+    let link = if ip_medium { 0 } else { 14 };
+    let mut buf = vec![0u8; link + ip.buffer_len()];
+    if !ip_medium {
+        let eth = EthernetRepr {
+            src_addr: CLIENT_MAC,
+            dst_addr: dst_mac,
+            ethertype: EtherType::Unknown(0x86dd),
+        };
+        let _ = eth.emit(&mut wire::EthernetFrame::new_unchecked(&mut buf[..]));
+    }
+    let _ = ip.emit(&mut wire::Ipv6Packet::new_unchecked(&mut buf[link..]));
+    buf
+}
+
+/// An ICMPv6 message from the client to `dst` (at `dst_mac`).
+fn icmp6_frame(
+    ip_medium: bool,
+    dst_mac: EthernetAddress,
+    dst: Ipv6Addr,
+    hop_limit: u8,
+    icmp: &wire::Icmpv6Repr<'_>,
+) -> Vec<u8> {
+    let ip = wire::Ipv6Repr {
+        src_addr: CLIENT6,
+        dst_addr: dst,
+        next_header: IpProtocol::from(58),
+        payload_len: icmp.buffer_len(),
+        hop_limit,
+        dscp: 0,
+        ecn: 0,
+        flow_label: 0,
+    };
+    let mut buf = ipv6_frame(ip_medium, dst_mac, &ip);
+    let at = buf.len() - icmp.buffer_len();
+    let _ = icmp.emit(
+        &mut wire::Icmpv6Packet::new_unchecked(&mut buf[at..]),
+        CLIENT6,
+        dst,
+    );
+    buf
+}
+
 fuzz_target!(|input: (u8, Vec<Step>)| {
     let (medium, steps) = input;
     let ip_medium = medium & 1 == 1;
+    let v6 = medium & 2 != 0;
     let mut mem = OwnedStorage::new(CONNS, 4096, 4096).unwrap();
     let cfg = EndpointConfig {
         medium: if ip_medium {
@@ -265,6 +383,7 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
         },
         mac: SERVER_MAC,
         addr: SERVER,
+        addr6: v6.then_some(SERVER6),
         port: 3000,
         answer_arp: true,
         reset_other_ports: true,
@@ -282,6 +401,7 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
     let mut ep = Endpoint::new(cfg, mem.storage(), [7; 16]).unwrap();
     let mut app = App {
         ip: ip_medium,
+        v6,
         ..App::default()
     };
     let mut now = Instant::from_millis(1);
@@ -376,7 +496,7 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
                 };
                 // The IP ECN field from the client byte's bits above the
                 // port's (0, Not-ECT, for the clients 0 to 7).
-                let f = frame(ip_medium, port, &tcp, (client >> 3) & 3);
+                let f = frame(ip_medium, v6, port, &tcp, (client >> 3) & 3);
                 ep.handle_frame(now, &f, ChecksumPolicy::Verify, &mut app);
                 clients[c].next = seq.wrapping_add(tcp.segment_len() as u32);
                 // Learn our sequence numbers from what the endpoint sent.
@@ -490,11 +610,15 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
                 known,
             } => {
                 let c = (client % 8) as usize;
-                let client_ip = Ipv4Addr::new(198, 18, 0, 2);
+                let client_ip: IpAddr = if v6 {
+                    CLIENT6.into()
+                } else {
+                    Ipv4Addr::new(198, 18, 0, 2).into()
+                };
                 if known {
                     ep.set_neighbor(client_ip, CLIENT_MAC);
                 }
-                let remote = std::net::SocketAddrV4::new(client_ip, 40000 + c as u16);
+                let remote = std::net::SocketAddr::new(client_ip, 40000 + c as u16);
                 let local = if ephemeral { 0 } else { 3000 };
                 let _ = ep.connect(local, remote, now, &mut app);
             }
@@ -521,6 +645,58 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
             Step::FlushAcks => {
                 ep.flush_acks(now, &mut app);
                 assert_eq!(ep.acks_held(), 0, "ACKs still held after flush_acks");
+            }
+            Step::Icmp6 {
+                kind,
+                hop,
+                client,
+                mtu,
+                seq_off,
+            } => {
+                let solicited = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 1, 0xff00, 1);
+                let group_mac = EthernetAddress([0x33, 0x33, 0xff, 0, 0, 1]);
+                let c = (client % 8) as usize;
+                let mut quote = [0u8; 48];
+                let f = match kind % 3 {
+                    0 => {
+                        let ns = wire::Icmpv6Repr::NeighborSolicit(wire::NdpNeighborSolicit {
+                            target_addr: SERVER6,
+                            source_lladdr: Some(CLIENT_MAC),
+                        });
+                        icmp6_frame(ip_medium, group_mac, solicited, hop, &ns)
+                    }
+                    1 => {
+                        let echo = wire::Icmpv6Repr::EchoRequest {
+                            ident: u16::from(hop),
+                            seq_no: mtu,
+                            data: &[1, 2, 3],
+                        };
+                        icmp6_frame(ip_medium, SERVER_MAC, SERVER6, hop, &echo)
+                    }
+                    _ => {
+                        let ip = wire::Ipv6Repr {
+                            src_addr: SERVER6,
+                            dst_addr: CLIENT6,
+                            next_header: IpProtocol::Tcp,
+                            payload_len: 0,
+                            hop_limit: 64,
+                            dscp: 0,
+                            ecn: 0,
+                            flow_label: 0,
+                        };
+                        let _ = ip.emit(&mut wire::Ipv6Packet::new_unchecked(&mut quote[..]));
+                        quote[40..42].copy_from_slice(&3000u16.to_be_bytes());
+                        quote[42..44].copy_from_slice(&(40000 + c as u16).to_be_bytes());
+                        let seq = clients[c].ours.wrapping_add(seq_off as i32 as u32);
+                        quote[44..48].copy_from_slice(&seq.to_be_bytes());
+                        let ptb = wire::Icmpv6Repr::PacketTooBig {
+                            mtu: u32::from(mtu),
+                            quote: &quote,
+                        };
+                        icmp6_frame(ip_medium, SERVER_MAC, SERVER6, hop, &ptb)
+                    }
+                };
+                ep.handle_frame(now, &f, ChecksumPolicy::Verify, &mut app);
             }
         }
         app.check_gso();

@@ -223,6 +223,7 @@ fn config(last: u8, port: u16, k: &Knobs) -> EndpointConfig {
         medium: tcpcore::Medium::Ethernet,
         mac: EthernetAddress([2, 0, 0, 0, 0, last]),
         addr: Ipv4Addr::new(10, 0, 0, last),
+        addr6: None,
         port,
         answer_arp: true,
         reset_other_ports: true,

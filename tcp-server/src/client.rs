@@ -83,9 +83,9 @@ pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
     );
     trace.ip_medium = sock.is_ip();
     let tuple = FourTuple {
-        local_addr: cli.ip,
+        local_addr: cli.ip.into(),
         local_port,
-        remote_addr: *remote.ip(),
+        remote_addr: (*remote.ip()).into(),
         remote_port: remote.port(),
     };
     let mut d = Driver::new(stack, trace, tuple);
@@ -224,6 +224,7 @@ fn endpoint_config(cli: &ClientCli, iface: &Interface) -> EndpointConfig {
         },
         mac: EthernetAddress(iface.mac),
         addr: cli.ip,
+        addr6: None,
         // No listener: the client accepts nothing.
         port: 0,
         answer_arp: true,

@@ -473,6 +473,7 @@ fn endpoint_config(cli: &Cli, at: &Placement) -> EndpointConfig {
         },
         mac: EthernetAddress(at.iface.mac),
         addr: at.addr,
+        addr6: None,
         port: at.port,
         answer_arp: at.own,
         // The address is ours alone: its other ports are closed (RFC 9293

@@ -151,11 +151,28 @@ mod tests {
 
     fn tuple() -> FourTuple {
         FourTuple {
-            local_addr: Ipv4Addr::new(198, 18, 0, 1),
+            local_addr: Ipv4Addr::new(198, 18, 0, 1).into(),
             local_port: 3000,
-            remote_addr: Ipv4Addr::new(198, 18, 0, 2),
+            remote_addr: Ipv4Addr::new(198, 18, 0, 2).into(),
             remote_port: 40000,
         }
+    }
+
+    #[test]
+    fn ipv6_cookie_covers_the_whole_address() {
+        use core::net::Ipv6Addr;
+        let t6 = |last: u16| FourTuple {
+            local_addr: Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1).into(),
+            local_port: 3000,
+            remote_addr: Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, last).into(),
+            remote_port: 40000,
+        };
+        let k = Keyed::new([9; 16]);
+        let now = Instant::from_micros(1_000_000_000);
+        let isn = SeqNum::new(777);
+        let c = make(&k, &t6(2), isn, Some(1440), now);
+        assert!(check(&k, &t6(2), isn + 1, c + 1, None, now).is_some());
+        assert!(check(&k, &t6(3), isn + 1, c + 1, None, now).is_none());
     }
 
     #[test]

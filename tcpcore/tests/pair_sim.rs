@@ -8,7 +8,7 @@
 
 mod sim;
 
-use std::net::SocketAddrV4;
+use std::net::{Ipv6Addr, SocketAddr};
 
 use sim::{earliest, Link, LinkParams, Rng, MS, SEC};
 use tcpcore::endpoint::OwnedStorage;
@@ -103,12 +103,37 @@ fn run_pair(seed: u64, params: LinkParams, up: usize, down: usize) {
     run_pair_on(Medium::Ethernet, seed, params, up, down);
 }
 
+const SERVER_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
+const CLIENT_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
+
 /// [`run_pair`] on `medium`: with [`Medium::Ip`] the link carries bare
 /// IPv4 packets (a point-to-point link, a TUN device), each checked to be
 /// one, and the client sends no ARP.
 fn run_pair_on(medium: Medium, seed: u64, params: LinkParams, up: usize, down: usize) {
+    run_pair_family(medium, false, seed, params, up, down);
+}
+
+/// [`run_pair_on`], over IPv6 when `v6`: both hosts have an IPv6 address,
+/// the client connects to the server's, every frame on the link is IPv6
+/// (or, on Ethernet, neighbor discovery), and no ARP is sent.
+fn run_pair_family(
+    medium: Medium,
+    v6: bool,
+    seed: u64,
+    params: LinkParams,
+    up: usize,
+    down: usize,
+) {
     let mut rng = Rng::new(seed);
-    let on = |cfg: EndpointConfig| EndpointConfig { medium, ..cfg };
+    let on = |cfg: EndpointConfig| EndpointConfig {
+        medium,
+        addr6: v6.then_some(if cfg.addr == sim::SERVER_IP {
+            SERVER_IP6
+        } else {
+            CLIENT_IP6
+        }),
+        ..cfg
+    };
     let mut client = Host::new(
         on(sim::patient(sim::host_config(
             sim::CLIENT_MAC,
@@ -130,12 +155,24 @@ fn run_pair_on(medium: Medium, seed: u64, params: LinkParams, up: usize, down: u
     let mut c2s = Link::new(params, seed ^ 0xc2);
     let mut s2c = Link::new(params, seed ^ 0x2c);
     let mut now = 0u64;
-    let remote = SocketAddrV4::new(sim::SERVER_IP, sim::SERVER_PORT);
+    let remote = if v6 {
+        SocketAddr::new(SERVER_IP6.into(), sim::SERVER_PORT)
+    } else {
+        SocketAddr::new(sim::SERVER_IP.into(), sim::SERVER_PORT)
+    };
     let at = |t: u64| Instant::from_micros(t);
     client.ep.connect(0, remote, at(0), &mut client.io).unwrap();
     let limit = 900 * SEC;
     loop {
-        if medium == Medium::Ip {
+        if v6 {
+            for f in client.io.out.iter().chain(&server.io.out) {
+                let version = match medium {
+                    Medium::Ip => f.first().map(|b| b >> 4),
+                    Medium::Ethernet => (f.get(12..14) == Some(&[0x86, 0xdd][..])).then_some(6),
+                };
+                assert_eq!(version, Some(6), "seed {seed}: not IPv6: {f:02x?}");
+            }
+        } else if medium == Medium::Ip {
             for f in client.io.out.iter().chain(&server.io.out) {
                 assert!(
                     tcpcore::wire::parse_ip_packet(f, ChecksumPolicy::Verify).is_ok(),
@@ -226,6 +263,15 @@ fn run_pair_on(medium: Medium, seed: u64, params: LinkParams, up: usize, down: u
     }
     assert_eq!(client.ep.stats().active_opens, 1);
     match medium {
+        _ if v6 => {
+            assert_eq!(client.ep.stats().arp_requests, 0, "ARP over IPv6");
+            if medium == Medium::Ethernet {
+                assert!(
+                    client.ep.stats().nd_solicits >= 1,
+                    "the client resolved the server with NDP"
+                );
+            }
+        }
         Medium::Ethernet => assert!(
             client.ep.stats().arp_requests >= 1,
             "the client resolved the server"
@@ -275,5 +321,25 @@ fn pair_over_ip_medium() {
             200_000,
             100_000,
         );
+    }
+}
+
+/// Issue #17: the pair over IPv6, on Ethernet (the client resolving the
+/// server with a neighbor solicitation) and on `Medium::Ip`, on a clean
+/// link and on lossy ones.
+#[test]
+fn pair_over_ipv6() {
+    for medium in [Medium::Ethernet, Medium::Ip] {
+        run_pair_family(medium, true, 1, LinkParams::CLEAN, 300_000, 200_000);
+        for seed in 0..3 {
+            run_pair_family(
+                medium,
+                true,
+                seed,
+                LinkParams::lossy(0.05, 0.03, 0.1),
+                200_000,
+                100_000,
+            );
+        }
     }
 }

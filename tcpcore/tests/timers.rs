@@ -90,9 +90,9 @@ struct World {
 
 fn tuple(port: u16) -> FourTuple {
     FourTuple {
-        local_addr: SERVER_IP,
+        local_addr: SERVER_IP.into(),
         local_port: SERVER_PORT,
-        remote_addr: CLIENT_IP,
+        remote_addr: CLIENT_IP.into(),
         remote_port: port,
     }
 }

@@ -225,6 +225,7 @@ fn stack_pair_over_ip() {
             medium: Medium::Ip,
             mac: EthernetAddress([2, 0, 0, 0, 0, last]),
             addr: [10, 0, 0, last].into(),
+            addr6: None,
             port,
             answer_arp: false,
             reset_other_ports: true,

@@ -7,7 +7,9 @@ use crate::time::Duration;
 /// every connection of an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// The MSS we advertise in the SYN-ACK: the interface MTU minus 40. It
+    /// The MSS we advertise in the SYN-ACK: the interface MTU minus 40
+    /// (an endpoint's IPv6 connections take 20 less, the MTU minus 60: see
+    /// [`EndpointConfig::addr6`](crate::EndpointConfig::addr6)). It
     /// also bounds what we send (RFC 9293 §3.7.1 MUST-16): no segment is
     /// larger, whatever MSS the peer announces.
     pub mss: u16,

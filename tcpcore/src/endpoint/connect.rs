@@ -4,7 +4,7 @@
 //! of [`State::connect`] -- or, while the next hop's MAC is unknown, an ARP
 //! request first (see `neighbor.rs`).
 
-use core::net::SocketAddrV4;
+use core::net::{IpAddr, SocketAddr};
 
 use crate::conn::{State, StateName, Transition};
 use crate::isn::FourTuple;
@@ -69,25 +69,49 @@ impl Endpoint<'_> {
     /// reply arrives; each SYN timeout sends the request again, and the
     /// connection gives up as it would without an answer to its SYN. That is
     /// not an error here.
+    ///
+    /// `remote` may be IPv6 when [`EndpointConfig::addr6`](super::EndpointConfig::addr6)
+    /// is set (else [`ConnectError::BadRemote`]); on Ethernet its MAC is
+    /// resolved with a neighbor solicitation (RFC 4861) as ARP does for
+    /// IPv4, or given with [`Endpoint::set_neighbor`].
     pub fn connect<I: Io>(
         &mut self,
         local_port: u16,
-        remote: SocketAddrV4,
+        remote: impl Into<SocketAddr>,
         now: Instant,
         io: &mut I,
     ) -> Result<ConnId, ConnectError> {
-        let addr = *remote.ip();
-        if addr.is_unspecified()
-            || addr.is_broadcast()
-            || addr.is_multicast()
-            || addr.is_loopback()
-            || addr == self.cfg.addr
-            || remote.port() == 0
-        {
+        let remote: SocketAddr = remote.into();
+        let addr = remote.ip();
+        let local_addr: IpAddr = match addr {
+            IpAddr::V4(a)
+                if !(a.is_unspecified()
+                    || a.is_broadcast()
+                    || a.is_multicast()
+                    || a.is_loopback()
+                    || a == self.cfg.addr) =>
+            {
+                self.cfg.addr.into()
+            }
+            // IPv6 needs an address of ours ([`EndpointConfig::addr6`]).
+            IpAddr::V6(a) => match self.cfg.addr6 {
+                Some(ours)
+                    if !(a.is_unspecified()
+                        || a.is_multicast()
+                        || a.is_loopback()
+                        || a == ours) =>
+                {
+                    ours.into()
+                }
+                _ => return Err(ConnectError::BadRemote),
+            },
+            _ => return Err(ConnectError::BadRemote),
+        };
+        if remote.port() == 0 {
             return Err(ConnectError::BadRemote);
         }
         let mut tuple = FourTuple {
-            local_addr: self.cfg.addr,
+            local_addr,
             local_port,
             remote_addr: addr,
             remote_port: remote.port(),
@@ -102,7 +126,13 @@ impl Endpoint<'_> {
         }
         let iss = self.keyed.isn(&tuple, now);
         let ts_offset = self.keyed.ts_offset(&tuple);
-        let (state, syn) = State::connect(iss, ts_offset, now, &self.cfg.conn, self.bufs);
+        let (state, syn) = State::connect(
+            iss,
+            ts_offset,
+            now,
+            self.conn_cfg(tuple.is_ipv6()),
+            self.bufs,
+        );
         let mac = match self.cfg.medium {
             Medium::Ethernet => self
                 .neighbors

@@ -9,11 +9,25 @@ use crate::conn::{reset_for, IpEcn, SegmentDrop};
 use crate::isn::FourTuple;
 use crate::time::Instant;
 use crate::wire::{
-    self, ArpOperation, ArpRepr, ChecksumPolicy, EtherType, EthernetAddress, EthernetRepr, Frame,
-    Ipv4Repr, TcpRepr,
+    self, ArpOperation, ArpRepr, ChecksumPolicy, EtherType, EthernetAddress, EthernetFrame,
+    EthernetRepr, Frame, IpPair, IpProtocol, Ipv6ExtError, Ipv6Packet, Ipv6Repr, TcpPacket,
+    TcpRepr,
 };
 
+use core::net::IpAddr;
+
 use super::neighbor::NO_LINK;
+use super::output::ETHERTYPE_IPV6;
+
+/// What the TCP path needs of the IP header, of either family.
+pub(super) struct IpMeta {
+    /// The source address.
+    src: IpAddr,
+    /// The destination is our address (of the source's family).
+    to_us: bool,
+    /// The ECN field (IPv4 TOS, IPv6 traffic class).
+    ecn: u8,
+}
 use super::{DropReason, Endpoint, Io, Medium};
 
 impl Endpoint<'_> {
@@ -22,7 +36,7 @@ impl Endpoint<'_> {
     }
 
     /// One received frame: a whole Ethernet frame, or with
-    /// [`Medium::Ip`] a bare IPv4 packet. `tcp_checksum` says whether to
+    /// [`Medium::Ip`] a bare IPv4 (or IPv6) packet. `tcp_checksum` says whether to
     /// verify the TCP checksum ([`ChecksumPolicy::Skip`] when the kernel
     /// reports it valid, or not yet filled in on veth and loopback).
     pub fn handle_frame<I: Io>(
@@ -35,6 +49,15 @@ impl Endpoint<'_> {
         self.stats.rx_frames += 1;
         let parsed = match self.cfg.medium {
             Medium::Ethernet => wire::parse_frame(frame, tcp_checksum),
+            // A TUN device carries both families: the version nibble says.
+            Medium::Ip if frame.first().is_some_and(|b| b >> 4 == 6) => {
+                let eth = EthernetRepr {
+                    src_addr: NO_LINK,
+                    dst_addr: self.cfg.mac,
+                    ethertype: EtherType::Unknown(ETHERTYPE_IPV6),
+                };
+                return self.handle_ipv6(now, &eth, frame, tcp_checksum, io);
+            }
             // No link layer: the packet is taken as if it came in a frame
             // from the link's one peer (`NO_LINK`) to us, which is what
             // the address checks and the connections then see.
@@ -55,11 +78,85 @@ impl Endpoint<'_> {
             Err(wire::FrameError::UnsupportedProtocol(_)) => {
                 return self.handle_not_tcp(now, frame, io);
             }
+            // IPv6 (`handle_ipv6`), off the IPv4 path.
+            Err(wire::FrameError::UnsupportedEtherType(ETHERTYPE_IPV6)) => {
+                let eth = EthernetFrame::new_checked(frame)
+                    .ok()
+                    .and_then(|f| EthernetRepr::parse(&f).ok());
+                let (Some(eth), Some(packet)) = (eth, frame.get(EthernetRepr::HEADER_LEN..)) else {
+                    return self.drop_frame(DropReason::BadEthernet);
+                };
+                return self.handle_ipv6(now, &eth, packet, tcp_checksum, io);
+            }
             Err(e) => return self.drop_frame(DropReason::from_frame_error(&e)),
         };
         match parsed {
             Frame::Arp { eth, arp } => self.handle_arp(now, &eth, &arp, io),
-            Frame::Tcp { eth, ip, tcp } => self.handle_tcp(now, &eth, &ip, &tcp, io),
+            Frame::Tcp { eth, ip, tcp } => {
+                let ip = IpMeta {
+                    src: IpAddr::V4(ip.src_addr),
+                    to_us: ip.dst_addr == self.cfg.addr,
+                    ecn: ip.ecn,
+                };
+                self.handle_tcp(now, &eth, &ip, &tcp, io)
+            }
+        }
+    }
+
+    /// An IPv6 packet (`packet`: from its IPv6 header on) that came in
+    /// `eth`: its extension headers are walked (RFC 8200 §4; a fragment is
+    /// dropped as IPv4 fragments are, a malformed header is
+    /// [`DropReason::BadIpv6`]), then TCP goes to [`Endpoint::handle_tcp`]
+    /// with the checksum over the IPv6 pseudo-header, and ICMPv6 to
+    /// `endpoint/icmp.rs`.
+    fn handle_ipv6<I: Io>(
+        &mut self,
+        now: Instant,
+        eth: &EthernetRepr,
+        packet: &[u8],
+        tcp_checksum: ChecksumPolicy,
+        io: &mut I,
+    ) {
+        let Some(addr6) = self.cfg.addr6 else {
+            return self.drop_frame(DropReason::BadIpv6);
+        };
+        let Ok(ip_packet) = Ipv6Packet::new_checked(packet) else {
+            return self.drop_frame(DropReason::BadIpv6);
+        };
+        let Ok(ip) = Ipv6Repr::parse(&ip_packet) else {
+            return self.drop_frame(DropReason::BadIpv6);
+        };
+        let upper = match wire::walk_ext_headers(ip.next_header.into(), ip_packet.payload()) {
+            Ok(u) => u,
+            Err(Ipv6ExtError::Fragment { .. }) => return self.drop_frame(DropReason::Fragment),
+            Err(_) => return self.drop_frame(DropReason::BadIpv6),
+        };
+        match upper.protocol {
+            IpProtocol::Tcp => {
+                let pair = IpPair::V6 {
+                    src: ip.src_addr,
+                    dst: ip.dst_addr,
+                };
+                let tcp = TcpPacket::new_checked(upper.payload)
+                    .and_then(|p| TcpRepr::parse_ip(&p, pair, tcp_checksum));
+                let tcp = match tcp {
+                    Ok(t) => t,
+                    Err(e) => {
+                        return self
+                            .drop_frame(DropReason::from_frame_error(&wire::FrameError::Tcp(e)))
+                    }
+                };
+                let meta = IpMeta {
+                    src: IpAddr::V6(ip.src_addr),
+                    to_us: ip.dst_addr == addr6,
+                    ecn: ip.ecn,
+                };
+                self.handle_tcp(now, eth, &meta, &tcp, io);
+            }
+            IpProtocol::Unknown(wire::NEXT_HEADER_ICMPV6) => {
+                self.handle_icmpv6(now, eth, &ip, upper.payload, io)
+            }
+            _ => self.drop_frame(DropReason::OtherProtocol),
         }
     }
 
@@ -71,7 +168,12 @@ impl Endpoint<'_> {
             && matches!(arp.operation, ArpOperation::Request | ArpOperation::Reply)
             && arp.source_protocol_addr != self.cfg.addr
         {
-            self.resolved(arp.source_protocol_addr, arp.source_hardware_addr, now, io);
+            self.resolved(
+                arp.source_protocol_addr.into(),
+                arp.source_hardware_addr,
+                now,
+                io,
+            );
         }
         if !self.cfg.answer_arp
             || arp.operation != ArpOperation::Request
@@ -108,14 +210,18 @@ impl Endpoint<'_> {
         &mut self,
         now: Instant,
         eth: &EthernetRepr,
-        ip: &Ipv4Repr,
+        ip: &IpMeta,
         tcp: &TcpRepr<'_>,
         io: &mut I,
     ) {
+        let local_addr = match (ip.src, self.cfg.addr6) {
+            (IpAddr::V6(_), Some(a)) => IpAddr::V6(a),
+            _ => IpAddr::V4(self.cfg.addr),
+        };
         let tuple = FourTuple {
-            local_addr: self.cfg.addr,
+            local_addr,
             local_port: tcp.dst_port,
-            remote_addr: ip.src_addr,
+            remote_addr: ip.src,
             remote_port: tcp.src_port,
         };
         // The table first: a connection we opened has a port of its own,
@@ -139,11 +245,8 @@ impl Endpoint<'_> {
     /// can be a peer; the reason to drop it if not. `ours`: its port has a
     /// connection or a listener (other ports are ours only in own-address
     /// mode, `reset_other_ports`).
-    fn screen(&self, eth: &EthernetRepr, ip: &Ipv4Repr, ours: bool) -> Result<(), DropReason> {
-        if eth.dst_addr != self.cfg.mac
-            || ip.dst_addr != self.cfg.addr
-            || (!ours && !self.cfg.reset_other_ports)
-        {
+    fn screen(&self, eth: &EthernetRepr, ip: &IpMeta, ours: bool) -> Result<(), DropReason> {
+        if eth.dst_addr != self.cfg.mac || !ip.to_us || (!ours && !self.cfg.reset_other_ports) {
             return Err(DropReason::NotForUs);
         }
         // RFC 9293 §3.10.7.2: a SYN from a broadcast or multicast address is
@@ -153,14 +256,24 @@ impl Endpoint<'_> {
         // own address as the source is a LAND attack (a SYN-ACK to
         // ourselves): Linux drops that "martian source" in
         // `fib_validate_source`.
-        let src = ip.src_addr;
-        if src.is_broadcast()
-            || src.is_multicast()
-            || src.is_unspecified()
-            || src.is_loopback()
-            || src == self.cfg.addr
-            || eth.src_addr.is_multicast()
-        {
+        let bad = match ip.src {
+            IpAddr::V4(src) => {
+                src.is_broadcast()
+                    || src.is_multicast()
+                    || src.is_unspecified()
+                    || src.is_loopback()
+                    || src == self.cfg.addr
+            }
+            // RFC 4291 §2.5.2, §2.5.3, §2.7: the unspecified and loopback
+            // addresses and multicast are never a source of TCP.
+            IpAddr::V6(src) => {
+                src.is_multicast()
+                    || src.is_unspecified()
+                    || src.is_loopback()
+                    || Some(src) == self.cfg.addr6
+            }
+        };
+        if bad || eth.src_addr.is_multicast() {
             return Err(DropReason::BadSource);
         }
         Ok(())
@@ -206,7 +319,7 @@ impl Endpoint<'_> {
         if self.accept_overflow(i, tcp) {
             return self.drop_frame(DropReason::AcceptQueueFull);
         }
-        let cfg = self.cfg.conn;
+        let cfg = *self.conn_cfg(tuple.is_ipv6());
         let (conn, mut rx) = self.rx_buf(i);
         let Some(conn) = conn.as_mut() else {
             return;

@@ -1,4 +1,6 @@
-//! ICMP (IPv4, RFC 792) at the endpoint: what arrives that is not TCP.
+//! ICMP (IPv4, RFC 792) and ICMPv6 (RFC 4443, with neighbor discovery,
+//! RFC 4861) at the endpoint: what arrives that is not TCP. The ICMPv6
+//! side is [`Endpoint::handle_icmpv6`]'s, below; the rules match.
 //!
 //! - An echo request for our address is answered when the address is ours
 //!   alone (own-address mode, [`EndpointConfig::answer_arp`], or
@@ -19,9 +21,12 @@
 
 use crate::conn::pmtu::{PathFamily, TooBig};
 use crate::time::{Duration, Instant};
+use core::net::{IpAddr, Ipv6Addr};
+
 use crate::wire::{
     self, ChecksumPolicy, EtherType, EthernetAddress, EthernetRepr, Icmpv4Packet, Icmpv4Repr,
-    Icmpv4TcpQuote, IpProtocol, Ipv4Packet, Ipv4Repr,
+    Icmpv4TcpQuote, Icmpv6Packet, Icmpv6Repr, Icmpv6TcpQuote, IpProtocol, Ipv4Packet, Ipv4Repr,
+    Ipv6Repr, NdpNeighborAdvert,
 };
 
 use super::{DropReason, Endpoint, EndpointConfig, Io, Medium};
@@ -139,11 +144,34 @@ impl Endpoint<'_> {
             return self.drop_frame(DropReason::IcmpIgnored);
         }
         let tuple = FourTuple {
-            local_addr: self.cfg.addr,
+            local_addr: self.cfg.addr.into(),
             local_port: q.src_port,
-            remote_addr: q.dst_addr,
+            remote_addr: q.dst_addr.into(),
             remote_port: q.dst_port,
         };
+        self.too_big(
+            now,
+            &tuple,
+            q.seq_number,
+            u32::from(mtu),
+            PathFamily::V4,
+            io,
+        );
+    }
+
+    /// A "too big" message (ICMP or ICMPv6) quoting a segment of `tuple`
+    /// with sequence number `seq`: the connection's MSS follows `mtu`
+    /// (`conn/pmtu.rs`) and what is in flight goes again, cut to it.
+    fn too_big<I: Io>(
+        &mut self,
+        now: Instant,
+        tuple: &FourTuple,
+        seq: crate::seq::SeqNum,
+        mtu: u32,
+        family: PathFamily,
+        io: &mut I,
+    ) {
+        let tuple = *tuple;
         let Some(i) = self.lookup(&tuple) else {
             return self.drop_frame(DropReason::IcmpIgnored);
         };
@@ -151,10 +179,7 @@ impl Endpoint<'_> {
             return self.drop_frame(DropReason::IcmpIgnored);
         };
         let peer_mac = conn.peer_mac;
-        match conn
-            .state
-            .on_packet_too_big(q.seq_number, u32::from(mtu), PathFamily::V4)
-        {
+        match conn.state.on_packet_too_big(seq, mtu, family) {
             TooBig::Lowered(_) => {
                 self.stats.pmtu_lowered += 1;
                 self.transmit(i, &tuple, peer_mac, now, false, io);
@@ -216,4 +241,201 @@ impl Endpoint<'_> {
             self.stats.icmp_sent += 1;
         }
     }
+}
+
+/// The solicited-node multicast address of `a` (RFC 4291 §2.7.1):
+/// ff02::1:ffXX:XXXX with its low 24 bits.
+pub(super) fn solicited_node(a: Ipv6Addr) -> Ipv6Addr {
+    let o = a.octets();
+    Ipv6Addr::new(
+        0xff02,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0xff00 | u16::from(o[13]),
+        u16::from_be_bytes([o[14], o[15]]),
+    )
+}
+
+/// The Ethernet address of IPv6 multicast address `a` (RFC 2464 §7):
+/// 33:33 and its low 32 bits.
+pub(super) fn multicast_mac(a: Ipv6Addr) -> EthernetAddress {
+    let o = a.octets();
+    EthernetAddress([0x33, 0x33, o[12], o[13], o[14], o[15]])
+}
+
+/// The all-nodes multicast address, ff02::1.
+const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+
+impl Endpoint<'_> {
+    /// An ICMPv6 message (`body`, after the IPv6 extension headers) in the
+    /// IPv6 packet `ip` that came in `eth`:
+    ///
+    /// - a neighbor solicitation for our IPv6 address, in own-address mode
+    ///   ([`EndpointConfig::answer_arp`]) on Ethernet, is answered with a
+    ///   solicited advertisement (RFC 4861 §7.2.4: S and O set, our MAC in
+    ///   the target link-layer address option), once it passed the checks of
+    ///   §7.1.1 (hop limit 255, code 0, options, checksum, ...); its source
+    ///   link-layer address is learnt. A duplicate address detection probe
+    ///   (from ::) for our address is answered to all-nodes, S clear;
+    /// - a neighbor advertisement with a target link-layer address teaches
+    ///   the neighbour cache (and sends the SYNs waiting for it);
+    /// - an echo request for our address, as for IPv4: answered when the
+    ///   address is ours alone, within the same rate limit;
+    /// - a "packet too big" (RFC 8201) quoting a segment of ours lowers its
+    ///   connection's MSS, as "fragmentation needed" does for IPv4;
+    /// - anything else is [`DropReason::IcmpIgnored`].
+    pub(super) fn handle_icmpv6<I: Io>(
+        &mut self,
+        now: Instant,
+        eth: &EthernetRepr,
+        ip: &Ipv6Repr,
+        body: &[u8],
+        io: &mut I,
+    ) {
+        let Some(addr6) = self.cfg.addr6 else {
+            return self.drop_frame(DropReason::BadIpv6);
+        };
+        let for_us = ip.dst_addr == addr6 && eth.dst_addr == self.cfg.mac;
+        let to_group = ip.dst_addr == solicited_node(addr6)
+            && eth.dst_addr == multicast_mac(solicited_node(addr6));
+        if !(for_us || to_group) {
+            return self.drop_frame(DropReason::NotForUs);
+        }
+        let Ok(packet) = Icmpv6Packet::new_checked(body) else {
+            return self.drop_frame(DropReason::IcmpIgnored);
+        };
+        let icmp = Icmpv6Repr::parse(&packet, ip.src_addr, ip.dst_addr, ChecksumPolicy::Verify);
+        let Ok(icmp) = icmp.and_then(|m| m.check_ndp(ip).map(|()| m)) else {
+            return self.drop_frame(DropReason::IcmpIgnored);
+        };
+        let ethernet = self.cfg.medium == Medium::Ethernet;
+        match icmp {
+            Icmpv6Repr::NeighborSolicit(ns)
+                if ethernet && self.cfg.answer_arp && ns.target_addr == addr6 =>
+            {
+                let dad = ip.src_addr.is_unspecified();
+                if !dad {
+                    if let Some(mac) = ns.source_lladdr {
+                        self.resolved(IpAddr::V6(ip.src_addr), mac, now, io);
+                    }
+                }
+                // RFC 4861 §7.2.4: to the solicitation's source (at its
+                // source link-layer address, else the frame's), or, for a
+                // duplicate address detection probe, to all-nodes.
+                let (dst, mac) = if dad {
+                    (ALL_NODES, multicast_mac(ALL_NODES))
+                } else {
+                    (ip.src_addr, ns.source_lladdr.unwrap_or(eth.src_addr))
+                };
+                let na = Icmpv6Repr::NeighborAdvert(NdpNeighborAdvert {
+                    router_flag: false,
+                    solicited_flag: !dad,
+                    override_flag: true,
+                    target_addr: addr6,
+                    target_lladdr: Some(self.cfg.mac),
+                });
+                if self.send_icmpv6(mac, dst, 255, &na, io) {
+                    self.stats.nd_adverts += 1;
+                }
+            }
+            Icmpv6Repr::NeighborAdvert(na) if ethernet && na.target_addr != addr6 => {
+                match na.target_lladdr {
+                    Some(mac) => self.resolved(IpAddr::V6(na.target_addr), mac, now, io),
+                    None => self.drop_frame(DropReason::IcmpIgnored),
+                }
+            }
+            Icmpv6Repr::EchoRequest {
+                ident,
+                seq_no,
+                data,
+            } if for_us && owns_address(&self.cfg) => {
+                if !self.icmp_limit.take(now) {
+                    return self.drop_frame(DropReason::IcmpIgnored);
+                }
+                let reply = Icmpv6Repr::EchoReply {
+                    ident,
+                    seq_no,
+                    data,
+                };
+                if self.send_icmpv6(eth.src_addr, ip.src_addr, 64, &reply, io) {
+                    self.stats.icmp_sent += 1;
+                }
+            }
+            Icmpv6Repr::PacketTooBig { mtu, quote } if for_us => {
+                let Ok(q) = Icmpv6TcpQuote::parse(quote) else {
+                    return self.drop_frame(DropReason::IcmpIgnored);
+                };
+                if q.src_addr != addr6 {
+                    return self.drop_frame(DropReason::IcmpIgnored);
+                }
+                let tuple = FourTuple {
+                    local_addr: addr6.into(),
+                    local_port: q.src_port,
+                    remote_addr: q.dst_addr.into(),
+                    remote_port: q.dst_port,
+                };
+                self.too_big(now, &tuple, q.seq_number, mtu, PathFamily::V6, io);
+            }
+            _ => self.drop_frame(DropReason::IcmpIgnored),
+        }
+    }
+
+    /// Sends an ICMPv6 message from our IPv6 address to `dst` (at link
+    /// address `link_dst`), with hop limit `hop_limit`. Returns whether it
+    /// was written.
+    pub(super) fn send_icmpv6<I: Io>(
+        &mut self,
+        link_dst: EthernetAddress,
+        dst: Ipv6Addr,
+        hop_limit: u8,
+        icmp: &Icmpv6Repr<'_>,
+        io: &mut I,
+    ) -> bool {
+        let Some(src) = self.cfg.addr6 else {
+            return false;
+        };
+        let written = send_icmpv6(&self.cfg, src, link_dst, dst, hop_limit, icmp, io);
+        match written {
+            Some(true) => self.stats.tx_frames += 1,
+            Some(false) => {}
+            None => self.drop_frame(DropReason::TxNoRoom),
+        }
+        written == Some(true)
+    }
+}
+
+/// Writes an ICMPv6 message from `src` in a frame of `cfg`'s medium:
+/// `None` when no buffer was lent, else whether it was written.
+pub(super) fn send_icmpv6<I: Io>(
+    cfg: &EndpointConfig,
+    src: Ipv6Addr,
+    link_dst: EthernetAddress,
+    dst: Ipv6Addr,
+    hop_limit: u8,
+    icmp: &Icmpv6Repr<'_>,
+    io: &mut I,
+) -> Option<bool> {
+    let ip = Ipv6Repr {
+        src_addr: src,
+        dst_addr: dst,
+        next_header: IpProtocol::from(wire::NEXT_HEADER_ICMPV6),
+        payload_len: icmp.buffer_len(),
+        hop_limit,
+        dscp: 0,
+        ecn: 0,
+        flow_label: 0,
+    };
+    let link = match cfg.medium {
+        Medium::Ethernet => EthernetRepr::HEADER_LEN,
+        Medium::Ip => 0,
+    };
+    let buf = io.tx(link + ip.buffer_len())?;
+    let written = super::output::frame_v6(buf, link, cfg.mac, link_dst, &ip).and_then(|body| {
+        icmp.emit(&mut Icmpv6Packet::new_unchecked(body), src, dst)
+            .ok()
+    });
+    Some(written.is_some())
 }

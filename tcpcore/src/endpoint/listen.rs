@@ -5,7 +5,7 @@
 //! listener's half-open bound, SYN cookies (RFC 4987) answer instead, and a
 //! valid returning cookie opens the connection its SYN would have.
 
-use core::net::Ipv4Addr;
+use core::net::IpAddr;
 
 use crate::conn::{ecn, reset_for, IpEcn, State, StateName};
 use crate::cookie;
@@ -144,7 +144,14 @@ impl Endpoint<'_> {
         }
         let iss = iss.unwrap_or_else(|| self.keyed.isn(tuple, now));
         let ts_offset = self.keyed.ts_offset(tuple);
-        let t = State::accept(tcp, iss, ts_offset, now, &self.cfg.conn, self.bufs);
+        let t = State::accept(
+            tcp,
+            iss,
+            ts_offset,
+            now,
+            self.conn_cfg(tuple.is_ipv6()),
+            self.bufs,
+        );
         let conn = Conn {
             tuple: *tuple,
             peer_mac: mac,
@@ -162,8 +169,9 @@ impl Endpoint<'_> {
     }
 
     /// Whether the source address `addr` has its most connections
-    /// ([`crate::Config::max_per_source`], 0 for no bound).
-    fn source_full(&self, addr: Ipv4Addr) -> bool {
+    /// ([`crate::Config::max_per_source`], 0 for no bound). IPv6 sources
+    /// are counted by their /64 prefix (see [`Keyed::hash_addr`](crate::isn::Keyed::hash_addr)).
+    fn source_full(&self, addr: IpAddr) -> bool {
         let max_src = self.cfg.conn.max_per_source;
         max_src > 0 && u32::from(self.per_source[self.source_bucket(addr)]) >= max_src
     }
@@ -195,7 +203,7 @@ impl Endpoint<'_> {
             iss,
             self.keyed.ts_offset(tuple),
             now,
-            &self.cfg.conn,
+            self.conn_cfg(tuple.is_ipv6()),
             self.bufs,
         );
         if let Some(mut r) = t.replies.first().copied() {
@@ -240,7 +248,7 @@ impl Endpoint<'_> {
             iss,
             self.keyed.ts_offset(tuple),
             now,
-            &self.cfg.conn,
+            self.conn_cfg(tuple.is_ipv6()),
             self.bufs,
         );
         let conn = Conn {
@@ -261,7 +269,7 @@ impl Endpoint<'_> {
         self.half_open += 1;
         self.listener_half_open(conn.lq, true);
         // The SYN-ACK went out with the cookie; now the ACK as usual.
-        let cfg = self.cfg.conn;
+        let cfg = *self.conn_cfg(tuple.is_ipv6());
         let (_, mut rx) = self.rx_buf(i);
         let t = t.state.on_segment(ack, now, &cfg, &mut rx);
         if let Some(d) = t.dropped {

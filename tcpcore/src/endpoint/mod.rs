@@ -5,7 +5,9 @@
 //! It takes whole Ethernet frames in and writes whole frames out into buffers
 //! the caller lends ([`Io::tx`]) -- or, on a medium without a link layer
 //! ([`Medium::Ip`]: a TUN device, a PPP or SLIP link), bare IPv4 packets.
-//! Between the two it parses Ethernet, ARP, IPv4 and TCP, finds the connection by its 4-tuple in a bounded table with
+//! Between the two it parses Ethernet, ARP, IPv4 and TCP -- and, with an
+//! IPv6 address ([`EndpointConfig::addr6`]), IPv6 with its extension
+//! headers, ICMPv6 and neighbor discovery -- finds the connection by its 4-tuple in a bounded table with
 //! O(1) lookup, runs the connection's pure transition ([`State::on_segment`]),
 //! answers segments that match no connection with the RFC 9293 §3.10.7.1
 //! reset, answers ARP for its own address, and counts every frame it drops
@@ -38,9 +40,10 @@
 //! | `storage.rs` | [`Slot`], [`Storage`], `OwnedStorage`, [`StorageError`]: the lent memory and its checks |
 //! | `stats.rs` | [`Stats`], [`DropReason`]: the counters |
 //! | `table.rs` | the connection table: hash index, free list, per-source counts, TIME-WAIT list and recycling |
-//! | `demux.rs` | [`Endpoint::handle_frame`]: parsing, ARP, address checks, a segment to its connection |
+//! | `demux.rs` | [`Endpoint::handle_frame`]: parsing (IPv4 and IPv6), ARP, address checks, a segment to its connection |
 //! | `connect.rs` | [`Endpoint::connect`]: active opens, ephemeral ports (RFC 6056), [`ConnectError`] |
-//! | `neighbor.rs` | the neighbour cache, next hop and ARP requests of active opens, [`Endpoint::set_neighbor`] |
+//! | `neighbor.rs` | the neighbour cache, next hop and ARP requests (IPv6: neighbor solicitations) of active opens, [`Endpoint::set_neighbor`] |
+//! | `icmp.rs` | ICMP and ICMPv6: echo, path MTU messages, neighbor solicitations answered |
 //! | `listeners.rs` | the listener table, accept queues, [`Endpoint::listen`], [`Endpoint::accept`], [`ListenError`] |
 //! | `listen.rs` | LISTEN (RFC 9293 §3.10.7.2), SYN cookies (RFC 4987), ISNs of new connections |
 //! | `apply.rs` | carrying out a connection's transition: state, data to the application, replies, events |
@@ -50,7 +53,7 @@
 //! | `app.rs` | the application's calls: [`Endpoint::send`], [`Endpoint::echo`], [`Endpoint::close`], ... |
 //! | `read.rs` | [`Endpoint::read`]: the application copying its unread bytes out (the pull side of [`Io::deliver`]) |
 
-use core::net::Ipv4Addr;
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::conn::{Buffers, Config, RecvBuffer, State, StateName};
 use crate::isn::{FourTuple, Keyed};
@@ -99,8 +102,10 @@ pub enum Medium {
     /// active open ([`Endpoint::connect`]).
     #[default]
     Ethernet,
-    /// Bare IPv4 packets, no link-layer header (a TUN device, a PPP or SLIP
-    /// link): what comes in and what goes out starts with the IPv4 header.
+    /// Bare IP packets, no link-layer header (a TUN device, a PPP or SLIP
+    /// link): what comes in and what goes out starts with the IPv4 header
+    /// (or, with [`EndpointConfig::addr6`], the IPv6 one: the version
+    /// nibble tells them apart; no neighbor discovery is done).
     /// There is no ARP: none is answered or sent, the neighbour cache is
     /// not used, and an active open sends its SYN at once. `mac`,
     /// `answer_arp`, `gateway` and `prefix_len` are not used. The MSS is
@@ -119,6 +124,17 @@ pub struct EndpointConfig {
     pub mac: EthernetAddress,
     /// Our address.
     pub addr: Ipv4Addr,
+    /// Our IPv6 address, if the endpoint serves TCP over IPv6 too (issue
+    /// #17): frames to it (EtherType 0x86DD on Ethernet, version 6 on
+    /// [`Medium::Ip`]) reach the same listeners and connection table as
+    /// IPv4. An IPv6 connection advertises an MSS 20 bytes below
+    /// [`Config::mss`] (the MTU less 60: its IP header is 40 bytes), sends
+    /// no segmentation-offload batches, and takes ICMPv6 "packet too big"
+    /// for its path MTU. With [`EndpointConfig::answer_arp`] (own-address
+    /// mode) neighbor solicitations for it are answered (RFC 4861), and
+    /// with that or [`Medium::Ip`] ICMPv6 echo requests. `None`: IPv6 is
+    /// dropped ([`DropReason::BadIpv6`]).
+    pub addr6: Option<Ipv6Addr>,
     /// The port [`Endpoint::new`] listens on, with an auto-accepting
     /// listener (no accept queue: see `endpoint::listeners`); 0 for none
     /// (a client, or listeners made with [`Endpoint::listen`] only).
@@ -200,6 +216,9 @@ pub struct Endpoint<'s> {
     /// The connections' configuration for an [`Io`] without segmentation
     /// offload (`gso_max` 0), made once.
     conn_no_gso: Config,
+    /// The connections' configuration for IPv6 connections: the MSS 20
+    /// bytes lower (40-byte IP header), no segmentation offload.
+    conn6: Config,
     /// Returning cookies are checked until then (two cookie periods after
     /// the last one was sent).
     cookies_until: Option<Instant>,
@@ -272,12 +291,29 @@ impl<'s> Endpoint<'s> {
                 gso_max: 0,
                 ..cfg.conn
             },
+            conn6: Config {
+                gso_max: 0,
+                mss: cfg.conn.mss.saturating_sub(20).max(1),
+                ..cfg.conn
+            },
             cookies_until: None,
             tw_head: NIL,
             tw_tail: NIL,
             neighbors: neighbor::Neighbors::default(),
             next_ephemeral: 0,
         })
+    }
+
+    /// The connections' configuration for a connection of this family:
+    /// [`EndpointConfig::conn`] for IPv4, its IPv6 variant (see
+    /// [`EndpointConfig::addr6`]) for IPv6.
+    #[inline(always)]
+    fn conn_cfg(&self, v6: bool) -> &Config {
+        if v6 {
+            &self.conn6
+        } else {
+            &self.cfg.conn
+        }
     }
 
     /// Each connection's buffer sizes.

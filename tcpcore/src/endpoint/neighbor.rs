@@ -1,11 +1,13 @@
-//! Neighbour resolution for active opens (RFC 826 ARP): a small cache of
+//! Neighbour resolution for active opens (RFC 826 ARP; for IPv6, RFC 4861
+//! neighbor solicitations and advertisements): a small cache of
 //! link-layer addresses, learnt from ARP requests and replies addressed to
-//! us and from the source of accepted TCP segments; the next hop of a
+//! us (neighbor solicitations and advertisements for IPv6) and from the
+//! source of accepted TCP segments; the next hop of a
 //! remote address (itself on our subnet, else the gateway); ARP requests
 //! for a connection whose next hop is not known yet; and, when the answer
 //! comes, the SYN that was waiting for it.
 
-use core::net::Ipv4Addr;
+use core::net::{IpAddr, Ipv4Addr};
 
 use crate::wire::{self, ArpOperation, ArpRepr, EtherType, EthernetAddress, EthernetRepr};
 
@@ -33,7 +35,7 @@ pub(super) const NO_LINK: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0
 /// segments or ARP.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Neighbors {
-    entries: heapless::Vec<(Ipv4Addr, EthernetAddress), NEIGHBORS>,
+    entries: heapless::Vec<(IpAddr, EthernetAddress), NEIGHBORS>,
     /// The entry to replace next when full.
     victim: usize,
     /// Slots and generations of connections waiting for resolution.
@@ -42,12 +44,12 @@ pub(super) struct Neighbors {
 
 impl Neighbors {
     #[inline]
-    pub(super) fn get(&self, addr: Ipv4Addr) -> Option<EthernetAddress> {
+    pub(super) fn get(&self, addr: IpAddr) -> Option<EthernetAddress> {
         self.entries.iter().find(|e| e.0 == addr).map(|e| e.1)
     }
 
     /// Records `addr` at `mac`; returns whether that changed the cache.
-    pub(super) fn learn(&mut self, addr: Ipv4Addr, mac: EthernetAddress) -> bool {
+    pub(super) fn learn(&mut self, addr: IpAddr, mac: EthernetAddress) -> bool {
         if !mac.is_unicast() || mac == UNRESOLVED || addr.is_unspecified() {
             return false;
         }
@@ -68,8 +70,10 @@ impl Neighbors {
 /// The address whose MAC frames to `remote` go to: `remote` itself on our
 /// subnet (or always, without a gateway), else the gateway.
 #[inline]
-pub(super) fn next_hop(cfg: &EndpointConfig, remote: Ipv4Addr) -> Ipv4Addr {
-    let Some(gw) = cfg.gateway else {
+pub(super) fn next_hop(cfg: &EndpointConfig, remote: IpAddr) -> IpAddr {
+    // IPv6: every address is taken as on-link (no IPv6 gateway is
+    // configured; a router answers for off-link ones with proxy NDP).
+    let (IpAddr::V4(remote), Some(gw)) = (remote, cfg.gateway) else {
         return remote;
     };
     let bits = u32::from(cfg.prefix_len.min(32));
@@ -79,9 +83,9 @@ pub(super) fn next_hop(cfg: &EndpointConfig, remote: Ipv4Addr) -> Ipv4Addr {
         u32::MAX << (32 - bits)
     };
     if u32::from(remote) & mask == u32::from(cfg.addr) & mask {
-        remote
+        remote.into()
     } else {
-        gw
+        gw.into()
     }
 }
 
@@ -117,25 +121,54 @@ pub(super) fn arp_request<I: Io>(
     }
 }
 
+/// Sends the neighbor solicitation for `target` (RFC 4861 §7.2.2): to its
+/// solicited-node multicast address, hop limit 255, our MAC in the source
+/// link-layer address option. The IPv6 counterpart of [`arp_request`].
+pub(super) fn nd_solicit<I: Io>(
+    cfg: &EndpointConfig,
+    stats: &mut Stats,
+    target: core::net::Ipv6Addr,
+    io: &mut I,
+) {
+    let Some(src) = cfg.addr6 else {
+        return;
+    };
+    let group = super::icmp::solicited_node(target);
+    let ns = wire::Icmpv6Repr::NeighborSolicit(wire::NdpNeighborSolicit {
+        target_addr: target,
+        source_lladdr: Some(cfg.mac),
+    });
+    let mac = super::icmp::multicast_mac(group);
+    match super::icmp::send_icmpv6(cfg, src, mac, group, 255, &ns, io) {
+        Some(true) => {
+            stats.tx_frames += 1;
+            stats.nd_solicits += 1;
+        }
+        Some(false) => {}
+        None => stats.drops[DropReason::TxNoRoom as usize] += 1,
+    }
+}
+
 impl Endpoint<'_> {
     /// Adds (or replaces) a neighbour cache entry: frames to `addr` (as a
     /// next hop) go to `mac`. For embedders that know a neighbour already
     /// (from the operating system's table, or configuration); others are
     /// learnt from ARP.
-    pub fn set_neighbor(&mut self, addr: Ipv4Addr, mac: EthernetAddress) {
-        self.neighbors.learn(addr, mac);
+    pub fn set_neighbor(&mut self, addr: impl Into<IpAddr>, mac: EthernetAddress) {
+        self.neighbors.learn(addr.into(), mac);
     }
 
-    /// The MAC address the neighbour cache holds for `addr`.
-    pub fn neighbor(&self, addr: Ipv4Addr) -> Option<EthernetAddress> {
-        self.neighbors.get(addr)
+    /// The MAC address the neighbour cache holds for `addr` (IPv4 or
+    /// IPv6).
+    pub fn neighbor(&self, addr: impl Into<IpAddr>) -> Option<EthernetAddress> {
+        self.neighbors.get(addr.into())
     }
 
     /// An ARP request or reply addressed to us taught us where `addr` is:
     /// the connections waiting for it send their SYN now.
     pub(super) fn resolved<I: Io>(
         &mut self,
-        addr: Ipv4Addr,
+        addr: IpAddr,
         mac: EthernetAddress,
         now: crate::time::Instant,
         io: &mut I,
@@ -156,7 +189,7 @@ impl Endpoint<'_> {
                 let _ = self.neighbors.pending.push((i, generation));
                 continue;
             }
-            let cfg = self.cfg.conn;
+            let cfg = *self.conn_cfg(tuple.is_ipv6());
             let Some(conn) = self.slots[i as usize].conn.as_mut() else {
                 continue;
             };

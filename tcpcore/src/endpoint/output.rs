@@ -4,14 +4,45 @@
 //! connection's data and FIN go out as its windows allow; ACK batching
 //! holds pure ACKs until [`Endpoint::flush_acks`].
 
+use core::net::{IpAddr, Ipv6Addr};
+
 use crate::conn::{send, IpEcn, Reply};
 use crate::isn::FourTuple;
 use crate::time::Instant;
 use crate::wire::{
-    self, EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr, TcpControl,
+    self, EtherType, EthernetAddress, EthernetRepr, IpPair, IpProtocol, Ipv4Repr, Ipv6Packet,
+    Ipv6Repr, TcpControl, TcpPacket,
 };
 
-use super::neighbor::{arp_request, next_hop, UNRESOLVED};
+/// The EtherType of IPv6.
+pub(super) const ETHERTYPE_IPV6: u16 = 0x86dd;
+
+/// Writes the link-layer header (with `link` 14: Ethernet from `src` to
+/// `dst`, EtherType IPv6; with 0 none) and the IPv6 header `ip` at the
+/// start of `buf`, and returns the rest: where the upper layer goes
+/// (`ip.payload_len` bytes at least), or `None` when `buf` is too small.
+pub(super) fn frame_v6<'b>(
+    buf: &'b mut [u8],
+    link: usize,
+    src: EthernetAddress,
+    dst: EthernetAddress,
+    ip: &Ipv6Repr,
+) -> Option<&'b mut [u8]> {
+    let (head, rest) = buf.split_at_mut_checked(link)?;
+    if link > 0 {
+        let eth = EthernetRepr {
+            src_addr: src,
+            dst_addr: dst,
+            ethertype: EtherType::Unknown(ETHERTYPE_IPV6),
+        };
+        eth.emit(&mut wire::EthernetFrame::new_unchecked(&mut *head))
+            .ok()?;
+    }
+    ip.emit(&mut Ipv6Packet::new_unchecked(&mut *rest)).ok()?;
+    rest.get_mut(Ipv6Repr::HEADER_LEN..)
+}
+
+use super::neighbor::{arp_request, nd_solicit, next_hop, UNRESOLVED};
 use super::{DropReason, Endpoint, EndpointConfig, Io, Medium, Stats};
 
 impl Endpoint<'_> {
@@ -115,7 +146,11 @@ impl Endpoint<'_> {
             ident: &mut self.ident,
             stats: &mut self.stats,
         };
-        let conn_cfg = if io.gso() {
+        // IPv6 connections send no segmentation-offload batches (their
+        // own configuration has `gso_max` 0, and a lower MSS).
+        let conn_cfg = if tuple.is_ipv6() {
+            &self.conn6
+        } else if io.gso() {
             &self.cfg.conn
         } else {
             &self.conn_no_gso
@@ -163,14 +198,24 @@ impl Out<'_> {
         if medium == Medium::Ethernet && peer_mac == UNRESOLVED {
             // An active open whose next hop is not known yet: ask for it
             // instead (the SYN follows when the answer comes).
-            let hop = next_hop(self.cfg, tuple.remote_addr);
-            return arp_request(self.cfg, self.stats, hop, io);
+            return match next_hop(self.cfg, tuple.remote_addr) {
+                IpAddr::V4(hop) => arp_request(self.cfg, self.stats, hop, io),
+                IpAddr::V6(hop) => nd_solicit(self.cfg, self.stats, hop, io),
+            };
         }
+        // One branch on the family per frame; IPv4 goes on as before.
+        let (src_addr, dst_addr) = match (tuple.local_addr, tuple.remote_addr) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => (s, d),
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                return self.emit_v6(s, d, tuple, peer_mac, r, payload, io);
+            }
+            _ => return,
+        };
         let tcp = r.to_repr(tuple.local_port, tuple.remote_port, payload);
         *self.ident = self.ident.wrapping_add(1);
         let ip = Ipv4Repr {
-            src_addr: tuple.local_addr,
-            dst_addr: tuple.remote_addr,
+            src_addr,
+            dst_addr,
             protocol: IpProtocol::Tcp,
             payload_len: tcp.buffer_len(),
             ttl: 64,
@@ -225,6 +270,53 @@ impl Out<'_> {
                 }
             }
             None => self.stats.drops[DropReason::TxNoRoom as usize] += 1,
+        }
+    }
+
+    /// [`Out::emit`] for a connection of the IPv6 family: Ethernet/IPv6/TCP
+    /// (bare IPv6/TCP on [`Medium::Ip`]), hop limit 64, flow label 0, the
+    /// traffic class carrying the ECN field as IPv4's TOS does, the TCP
+    /// checksum over the IPv6 pseudo-header (RFC 8200 §8.1). Never a
+    /// segmentation-offload batch (IPv6 connections have `gso_max` 0).
+    #[allow(clippy::too_many_arguments)]
+    fn emit_v6<I: Io>(
+        &mut self,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        tuple: &FourTuple,
+        peer_mac: EthernetAddress,
+        r: &Reply,
+        payload: &[u8],
+        io: &mut I,
+    ) {
+        let tcp = r.to_repr(tuple.local_port, tuple.remote_port, payload);
+        let ip = Ipv6Repr {
+            src_addr: src,
+            dst_addr: dst,
+            next_header: IpProtocol::Tcp,
+            payload_len: tcp.buffer_len(),
+            hop_limit: 64,
+            dscp: 0,
+            ecn: if r.ect { IpEcn::Ect0.bits() } else { 0 },
+            flow_label: 0,
+        };
+        let link = match self.cfg.medium {
+            Medium::Ethernet => EthernetRepr::HEADER_LEN,
+            Medium::Ip => 0,
+        };
+        let Some(buf) = io.tx(link + ip.buffer_len()) else {
+            self.stats.drops[DropReason::TxNoRoom as usize] += 1;
+            return;
+        };
+        let written = frame_v6(buf, link, self.cfg.mac, peer_mac, &ip).and_then(|seg| {
+            tcp.emit_ip(&mut TcpPacket::new_unchecked(seg), IpPair::V6 { src, dst })
+                .ok()
+        });
+        if written.is_some() {
+            self.stats.tx_frames += 1;
+            if r.control == TcpControl::Rst {
+                self.stats.tx_rsts += 1;
+            }
         }
     }
 }

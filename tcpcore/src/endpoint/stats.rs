@@ -21,7 +21,7 @@ pub enum DropReason {
     BadChecksum,
     /// An IPv4 fragment (the core does not reassemble).
     Fragment,
-    /// Neither IPv4 nor ARP.
+    /// Neither IPv4, IPv6 nor ARP.
     OtherEtherType,
     /// IPv4 but not TCP.
     OtherProtocol,
@@ -67,11 +67,15 @@ pub enum DropReason {
     /// for an address of ours alone, over the rate, or an error that
     /// quotes no data of ours in flight (`endpoint/icmp.rs`).
     IcmpIgnored,
+    /// Malformed IPv6 header or extension headers (RFC 8200 §4: a bad
+    /// option, a Routing header with segments left, too many headers), or
+    /// IPv6 when we have no IPv6 address.
+    BadIpv6,
 }
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 25;
+    pub const COUNT: usize = 26;
 
     /// Every reason, in order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -100,6 +104,7 @@ impl DropReason {
         DropReason::CookieUnverified,
         DropReason::AcceptQueueFull,
         DropReason::IcmpIgnored,
+        DropReason::BadIpv6,
     ];
 
     /// A short stable name, for counters and summaries.
@@ -130,6 +135,7 @@ impl DropReason {
             DropReason::CookieUnverified => "cookie-unverified",
             DropReason::AcceptQueueFull => "accept-queue-full",
             DropReason::IcmpIgnored => "icmp-ignored",
+            DropReason::BadIpv6 => "bad-ipv6",
         }
     }
 
@@ -164,9 +170,17 @@ impl DropReason {
 pub struct Stats {
     /// Frames handed to [`Endpoint::handle_frame`](super::Endpoint::handle_frame).
     pub rx_frames: u64,
-    /// ICMP messages sent (echo replies).
+    /// ICMP and ICMPv6 messages sent (echo replies; neighbor messages are
+    /// counted apart).
     pub icmp_sent: u64,
-    /// Connections whose MSS an ICMP "fragmentation needed" lowered.
+    /// Neighbor advertisements sent (RFC 4861, answering solicitations for
+    /// our IPv6 address).
+    pub nd_adverts: u64,
+    /// Neighbor solicitations sent to resolve the next hop of IPv6 active
+    /// opens.
+    pub nd_solicits: u64,
+    /// Connections whose MSS an ICMP "fragmentation needed" or an ICMPv6
+    /// "packet too big" lowered.
     pub pmtu_lowered: u64,
     /// Frames written for sending.
     pub tx_frames: u64,

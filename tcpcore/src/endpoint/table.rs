@@ -2,7 +2,7 @@
 //! insert, remove), the per-source counts, the free list, and the list of
 //! TIME-WAIT slots oldest first, from which a full table recycles.
 
-use core::net::Ipv4Addr;
+use core::net::IpAddr;
 
 use crate::conn::{CloseReason, Event, State, StateName, Transition};
 use crate::isn::FourTuple;
@@ -40,7 +40,7 @@ impl Endpoint<'_> {
         None
     }
 
-    pub(super) fn source_bucket(&self, addr: Ipv4Addr) -> usize {
+    pub(super) fn source_bucket(&self, addr: IpAddr) -> usize {
         (self.keyed.hash_addr(addr) % SOURCE_BUCKETS as u64) as usize
     }
 

@@ -75,7 +75,7 @@ impl Endpoint<'_> {
                 self.apply(i, before.name(), &t, now, io);
                 continue;
             }
-            let cfg = self.cfg.conn;
+            let cfg = *self.conn_cfg(conn.tuple.is_ipv6());
             let (_, rx) = self.rx_buf(i);
             let t = before.on_timeout(now, &cfg, &rx);
             self.stats.retransmits += t

@@ -18,7 +18,7 @@
 //! | `staging.rs` | outgoing frames back to back in lent memory |
 //! | `events.rs` | [`EventSlot`]: the events not yet pulled, a FIFO over per-connection flags |
 
-use core::net::SocketAddrV4;
+use core::net::SocketAddr;
 
 use crate::conn::{CloseReason, KeepAlive, StateName};
 use crate::endpoint::{
@@ -248,6 +248,7 @@ pub struct StackStats {
 ///         medium: tcpcore::Medium::Ethernet,
 ///         mac: EthernetAddress([2, 0, 0, 0, 0, last]),
 ///         addr: [10, 0, 0, last].into(),
+///         addr6: None,
 ///         port,
 ///         answer_arp: true,
 ///         reset_other_ports: true,
@@ -481,7 +482,7 @@ impl<'s> Stack<'s> {
     pub fn connect(
         &mut self,
         local_port: u16,
-        remote: SocketAddrV4,
+        remote: impl Into<SocketAddr>,
         now: Instant,
     ) -> Result<ConnId, ConnectError> {
         let (ep, mut io) = self.io();

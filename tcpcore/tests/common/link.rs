@@ -2,7 +2,7 @@
 //! simulator (`sim`): the two hosts' addresses and a builder for frames
 //! from the client.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use tcpcore::wire::{
     self, EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Repr, TcpRepr,
@@ -13,6 +13,9 @@ pub const CLIENT_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 2]);
 pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 pub const SERVER_PORT: u16 = 3000;
+/// The hosts' IPv6 addresses (2001:2::/48, RFC 5180 benchmarking).
+pub const SERVER_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
+pub const CLIENT_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
 
 /// A TCP frame from `CLIENT_IP` to `SERVER_IP`.
 pub fn client_frame(tcp: &TcpRepr<'_>) -> Vec<u8> {

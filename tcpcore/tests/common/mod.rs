@@ -40,6 +40,10 @@
 //! outgoing one is a bare IPv4 packet and puts the link's header on it
 //! before the checks.
 //!
+//! `run_both` also runs the script over IPv6 on both media (`run_v6`): the
+//! harness turns the client's frames into IPv6 ones from 2001:2::2 to
+//! 2001:2::1 and checks that ours are IPv6 before the script's checks.
+//!
 //! The IP header's ECN field, as packetdrill writes it, before the flags:
 //! `[noecn]`, `[ect0]`, `[ect1]`, `[ce]`; set on an incoming segment
 //! (Not-ECT when left out), checked on an outgoing one when given.
@@ -95,6 +99,14 @@ pub struct Recorder {
     /// IPv4 packet, and gets the link's Ethernet header added here (in
     /// `flush`), so that the scripts' checks read it as on Ethernet.
     pub ip_medium: bool,
+    /// The endpoint has an IPv6 address ([`EndpointConfig::addr6`]): the
+    /// client's IPv4 TCP frames become IPv6 ones from [`CLIENT_IP6`] to
+    /// [`SERVER_IP6`] on the way in (`Harness::send`), and what the
+    /// endpoint writes must be IPv6/TCP (hop limit 64, flow label 0, the
+    /// checksum over the IPv6 pseudo-header), which goes back to IPv4 (the
+    /// ECN field kept) for the scripts' checks. Other frames (ARP, NDP,
+    /// ICMPv6) pass as they are.
+    pub ipv6: bool,
 }
 
 impl Io for Recorder {
@@ -149,7 +161,9 @@ impl Recorder {
     pub fn flush(&mut self) {
         if !self.buf.is_empty() {
             let mut f = std::mem::take(&mut self.buf);
-            if self.ip_medium {
+            if self.ipv6 {
+                f = v6_to_v4(&f, self.ip_medium);
+            } else if self.ip_medium {
                 f = with_ethernet(&f);
             }
             self.out.push_back((self.now, f));
@@ -319,6 +333,7 @@ pub fn default_config() -> EndpointConfig {
         medium: tcpcore::Medium::Ethernet,
         mac: SERVER_MAC,
         addr: SERVER_IP,
+        addr6: None,
         port: SERVER_PORT,
         answer_arp: true,
         reset_other_ports: true,
@@ -359,6 +374,7 @@ impl Harness {
             ep: Endpoint::new(cfg, storage(n), [42; 16]).expect("endpoint"),
             rec: Recorder {
                 ip_medium: cfg.medium == Medium::Ip,
+                ipv6: cfg.addr6.is_some(),
                 ..Recorder::default()
             },
             iss: None,
@@ -444,6 +460,13 @@ impl Harness {
     /// Hands `frame` to the endpoint: on [`Medium::Ip`], without its
     /// Ethernet header.
     pub fn send(&mut self, frame: &[u8]) {
+        let v6;
+        let frame = if self.rec.ipv6 {
+            v6 = v4_to_v6(frame);
+            &v6[..]
+        } else {
+            frame
+        };
         let frame = if self.rec.ip_medium {
             frame.get(ETH_HEADER_LEN..).unwrap_or_default()
         } else {
@@ -581,10 +604,15 @@ impl Harness {
                 // An active open from `local_port` to the client's address,
                 // its MAC known (see `trace_syn_sent.rs` for ARP).
                 self.active = true;
+                let client: std::net::IpAddr = if self.rec.ipv6 {
+                    CLIENT_IP6.into()
+                } else {
+                    CLIENT_IP.into()
+                };
                 if !self.rec.ip_medium {
-                    self.ep.set_neighbor(CLIENT_IP, CLIENT_MAC);
+                    self.ep.set_neighbor(client, CLIENT_MAC);
                 }
-                let remote = std::net::SocketAddrV4::new(CLIENT_IP, self.port);
+                let remote = std::net::SocketAddr::new(client, self.port);
                 self.ep
                     .connect(self.local_port, remote, self.rec.now, &mut self.rec)
                     .expect("connect");
@@ -710,10 +738,20 @@ pub fn run(cfg: EndpointConfig, script: &str) -> Harness {
     h
 }
 
-/// Runs `script` twice: against an endpoint with `cfg` on Ethernet, and
-/// against one on [`Medium::Ip`] (bare IPv4 packets, no ARP; see
-/// [`Recorder::ip_medium`]). Returns both harnesses, Ethernet first.
+/// Runs `script` against an endpoint with `cfg` on Ethernet, and against
+/// one on [`Medium::Ip`] (bare IPv4 packets, no ARP; see
+/// [`Recorder::ip_medium`]); then both again over IPv6 ([`run_v6`]).
+/// Returns the IPv4 harnesses, Ethernet first.
 pub fn run_both(cfg: EndpointConfig, script: &str) -> (Harness, Harness) {
+    let both = run_both_v4(cfg, script);
+    if cfg.addr6.is_none() {
+        run_v6(cfg, script);
+    }
+    both
+}
+
+/// [`run_both`] without the IPv6 runs.
+pub fn run_both_v4(cfg: EndpointConfig, script: &str) -> (Harness, Harness) {
     let eth = run(
         EndpointConfig {
             medium: Medium::Ethernet,
@@ -730,6 +768,158 @@ pub fn run_both(cfg: EndpointConfig, script: &str) -> (Harness, Harness) {
     );
     assert_eq!(ip.ep.stats().arp_requests, 0, "ARP on Medium::Ip");
     (eth, ip)
+}
+
+/// Runs `script` over IPv6 (see [`Recorder::ipv6`]), on Ethernet and on
+/// [`Medium::Ip`], with our IPv6 address [`SERVER_IP6`]. The MTU is taken
+/// 20 bytes larger (`conn.mss` + 20) so that the IPv6 MSS, the MTU less
+/// 60, is the script's. Returns both harnesses, Ethernet first.
+pub fn run_v6(cfg: EndpointConfig, script: &str) -> (Harness, Harness) {
+    let cfg = EndpointConfig {
+        addr6: Some(SERVER_IP6),
+        conn: Config {
+            mss: cfg.conn.mss + 20,
+            ..cfg.conn
+        },
+        ..cfg
+    };
+    let (eth, ip) = run_both_v4(cfg, script);
+    for h in [&eth, &ip] {
+        assert_eq!(h.ep.stats().arp_requests, 0, "ARP over IPv6");
+        assert_eq!(h.ep.stats().drops[DropReason::BadIpv6 as usize], 0);
+        assert!(h.rec.ipv6);
+    }
+    (eth, ip)
+}
+
+/// An IPv4 address of the link as IPv6: ours and the client's to
+/// [`SERVER_IP6`] and [`CLIENT_IP6`], any other `a.b.c.d` to
+/// `2001:2::a.b.c.d`'s bits.
+fn map6(a: std::net::Ipv4Addr) -> std::net::Ipv6Addr {
+    match a {
+        SERVER_IP => SERVER_IP6,
+        CLIENT_IP => CLIENT_IP6,
+        a => {
+            let o = a.octets();
+            std::net::Ipv6Addr::new(
+                0x2001,
+                2,
+                0,
+                0,
+                0,
+                0x00ff,
+                u16::from_be_bytes([o[0], o[1]]),
+                u16::from_be_bytes([o[2], o[3]]),
+            )
+        }
+    }
+}
+
+/// An Ethernet/IPv4/TCP frame from the client as the same segment in an
+/// Ethernet/IPv6/TCP frame (hop limit 64, the ECN field kept); any other
+/// frame as it is.
+pub fn v4_to_v6(frame: &[u8]) -> Vec<u8> {
+    let Ok(Frame::Tcp { eth, ip, tcp }) = wire::parse_frame(frame, ChecksumPolicy::Skip) else {
+        return frame.to_vec();
+    };
+    let ip6 = wire::Ipv6Repr {
+        src_addr: map6(ip.src_addr),
+        dst_addr: map6(ip.dst_addr),
+        next_header: wire::IpProtocol::Tcp,
+        payload_len: tcp.buffer_len(),
+        hop_limit: 64,
+        dscp: ip.dscp,
+        ecn: ip.ecn,
+        flow_label: 0,
+    };
+    let mut f = vec![0u8; ETH_HEADER_LEN + ip6.buffer_len()];
+    let eth = wire::EthernetRepr {
+        ethertype: wire::EtherType::Unknown(0x86dd),
+        ..eth
+    };
+    eth.emit(&mut wire::EthernetFrame::new_unchecked(&mut f[..]))
+        .expect("ethernet header");
+    ip6.emit(&mut wire::Ipv6Packet::new_unchecked(
+        &mut f[ETH_HEADER_LEN..],
+    ))
+    .expect("ipv6 header");
+    tcp.emit_ip(
+        &mut wire::TcpPacket::new_unchecked(&mut f[ETH_HEADER_LEN + 40..]),
+        wire::IpPair::V6 {
+            src: ip6.src_addr,
+            dst: ip6.dst_addr,
+        },
+    )
+    .expect("tcp");
+    f
+}
+
+/// What the endpoint wrote in IPv6 mode (`bare`: a bare packet, on
+/// [`Medium::Ip`]): an IPv6/TCP packet from [`SERVER_IP6`] to
+/// [`CLIENT_IP6`], checked (hop limit 64, flow label 0, TCP checksum over
+/// the IPv6 pseudo-header), as an Ethernet/IPv4/TCP frame from
+/// `SERVER_IP` to `CLIENT_IP`. Anything else that is not IPv6/TCP (NDP,
+/// ICMPv6) is returned as it is (in an Ethernet frame).
+pub fn v6_to_v4(out: &[u8], bare: bool) -> Vec<u8> {
+    let (eth, packet) = if bare {
+        let eth = wire::EthernetRepr {
+            src_addr: SERVER_MAC,
+            dst_addr: CLIENT_MAC,
+            ethertype: wire::EtherType::Unknown(0x86dd),
+        };
+        (eth, out)
+    } else {
+        let f = wire::EthernetFrame::new_checked(out).expect("ethernet");
+        let eth = wire::EthernetRepr::parse(&f).expect("ethernet");
+        (eth, &out[ETH_HEADER_LEN..])
+    };
+    assert_eq!(
+        eth.ethertype,
+        wire::EtherType::Unknown(0x86dd),
+        "IPv6 mode: not an IPv6 frame: {out:02x?}"
+    );
+    let p = wire::Ipv6Packet::new_checked(packet).expect("IPv6 header");
+    let ip6 = wire::Ipv6Repr::parse(&p).expect("IPv6 header");
+    if ip6.next_header != wire::IpProtocol::Tcp {
+        let mut f = vec![0u8; ETH_HEADER_LEN + packet.len()];
+        eth.emit(&mut wire::EthernetFrame::new_unchecked(&mut f[..]))
+            .expect("ethernet header");
+        f[ETH_HEADER_LEN..].copy_from_slice(packet);
+        return f;
+    }
+    assert_eq!(ip6.src_addr, SERVER_IP6, "IPv6 source");
+    assert_eq!(ip6.dst_addr, CLIENT_IP6, "IPv6 destination");
+    assert_eq!(ip6.hop_limit, 64, "hop limit");
+    assert_eq!(ip6.flow_label, 0, "flow label");
+    assert_eq!(ip6.dscp, 0, "DSCP");
+    let tcp_packet = wire::TcpPacket::new_checked(p.payload()).expect("TCP header");
+    let pair = wire::IpPair::V6 {
+        src: ip6.src_addr,
+        dst: ip6.dst_addr,
+    };
+    let tcp = wire::TcpRepr::parse_ip(&tcp_packet, pair, ChecksumPolicy::Verify)
+        .expect("TCP over IPv6, checksum over the IPv6 pseudo-header");
+    let eth = wire::EthernetRepr {
+        src_addr: SERVER_MAC,
+        dst_addr: if bare { CLIENT_MAC } else { eth.dst_addr },
+        ethertype: wire::EtherType::Ipv4,
+    };
+    let ip = wire::Ipv4Repr {
+        src_addr: SERVER_IP,
+        dst_addr: CLIENT_IP,
+        protocol: wire::IpProtocol::Tcp,
+        payload_len: tcp.buffer_len(),
+        ttl: 64,
+        dscp: 0,
+        ecn: ip6.ecn,
+        ident: 1,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+    };
+    let mut f = vec![0u8; wire::tcp_frame_len(&tcp)];
+    wire::emit_tcp_frame(&mut f, &eth, &ip, &tcp).expect("emit");
+    f
 }
 
 /// The Ethernet header of the link (client to server), length 14.

@@ -261,6 +261,7 @@ pub fn server_config() -> EndpointConfig {
         medium: tcpcore::Medium::Ethernet,
         mac: SERVER_MAC,
         addr: SERVER_IP,
+        addr6: None,
         port: SERVER_PORT,
         answer_arp: true,
         reset_other_ports: true,

@@ -1,0 +1,518 @@
+//! IPv6 in the endpoint (issue #17). The scripts of the other trace files
+//! that call `run_both` run over IPv6 too (`common::run_v6`); these are the
+//! traces only IPv6 has: our MSS, resets for a closed port, neighbor
+//! discovery (RFC 4861), ICMPv6 echo and "packet too big" (RFC 8201),
+//! fragments and malformed extension headers, an active open that resolves
+//! its peer with a neighbor solicitation, and two stacks talking over
+//! IPv6.
+
+mod common;
+
+use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+
+use common::*;
+use tcpcore::stack::{OwnedStackStorage, Stack, StackEvent};
+use tcpcore::wire::{
+    self, ChecksumPolicy, EtherType, EthernetAddress, EthernetFrame, EthernetRepr, Icmpv6Packet,
+    Icmpv6Repr, IpProtocol, Ipv6Packet, Ipv6Repr, NdpNeighborAdvert, NdpNeighborSolicit,
+};
+use tcpcore::{DropReason, EndpointConfig, Instant, Medium};
+
+fn v6_config() -> EndpointConfig {
+    EndpointConfig {
+        addr6: Some(SERVER_IP6),
+        ..default_config()
+    }
+}
+
+const SOLICITED: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 1, 0xff00, 1);
+const SOLICITED_MAC: EthernetAddress = EthernetAddress([0x33, 0x33, 0xff, 0, 0, 1]);
+
+/// An Ethernet/IPv6/ICMPv6 frame from the client.
+fn icmp6_frame(
+    dst_mac: EthernetAddress,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    hop_limit: u8,
+    icmp: &Icmpv6Repr<'_>,
+) -> Vec<u8> {
+    let ip = Ipv6Repr {
+        src_addr: src,
+        dst_addr: dst,
+        next_header: IpProtocol::from(58),
+        payload_len: icmp.buffer_len(),
+        hop_limit,
+        dscp: 0,
+        ecn: 0,
+        flow_label: 0,
+    };
+    let mut f = vec![0u8; 14 + ip.buffer_len()];
+    EthernetRepr {
+        src_addr: CLIENT_MAC,
+        dst_addr: dst_mac,
+        ethertype: EtherType::Unknown(0x86dd),
+    }
+    .emit(&mut EthernetFrame::new_unchecked(&mut f[..]))
+    .unwrap();
+    ip.emit(&mut Ipv6Packet::new_unchecked(&mut f[14..]))
+        .unwrap();
+    icmp.emit(&mut Icmpv6Packet::new_unchecked(&mut f[54..]), src, dst)
+        .unwrap();
+    f
+}
+
+/// Parses an Ethernet/IPv6/ICMPv6 frame we sent.
+fn parse_icmp6(f: &[u8]) -> (EthernetRepr, Ipv6Repr, Icmpv6Repr<'_>) {
+    let eth = EthernetRepr::parse(&EthernetFrame::new_checked(f).unwrap()).unwrap();
+    assert_eq!(eth.ethertype, EtherType::Unknown(0x86dd));
+    let p = Ipv6Packet::new_checked(&f[14..]).unwrap();
+    let ip = Ipv6Repr::parse(&p).unwrap();
+    assert_eq!(ip.next_header, IpProtocol::from(58));
+    let body = &f[54..54 + ip.payload_len];
+    let icmp = Icmpv6Repr::parse(
+        &Icmpv6Packet::new_checked(body).unwrap(),
+        ip.src_addr,
+        ip.dst_addr,
+        ChecksumPolicy::Verify,
+    )
+    .unwrap();
+    (eth, ip, icmp)
+}
+
+fn ns(slla: Option<EthernetAddress>) -> Icmpv6Repr<'static> {
+    Icmpv6Repr::NeighborSolicit(NdpNeighborSolicit {
+        target_addr: SERVER_IP6,
+        source_lladdr: slla,
+    })
+}
+
+/// Our IPv6 MSS is the MTU less 60: the configured (IPv4) MSS less 20.
+#[test]
+fn ipv6_syn_ack_advertises_mss_less_20() {
+    let mut h = Harness::new(v6_config());
+    h.run(
+        "0.000 < S 1000:1000(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
+         0.000 > S. 0:0(0) ack 1001 win 65535 <mss 1440,sackOK,TS val * ecr 100,nop,wscale 1>
+         0.010 < . 1001:1001(0) ack 1 win 512 <TS val 101 ecr *>
+         0.010 ! state ESTABLISHED
+         0.020 < P. 1001:1101(100) ack 1 win 512 <TS val 102 ecr *>
+         0.020 > . 1:1(0) ack 1101
+         0.020 ! delivered 100",
+    );
+    // The IPv4 endpoint with the same settings still says 1460.
+    let mut h = Harness::new(default_config());
+    h.run(
+        "0.000 < S 1000:1000(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
+         0.000 > S. 0:0(0) ack 1001 win 65535 <mss 1460,sackOK,TS val * ecr 100,nop,wscale 1>",
+    );
+}
+
+/// RFC 9293 §3.10.7.1 over IPv6, on both media.
+#[test]
+fn closed_port_reset_over_ipv6() {
+    for medium in [Medium::Ethernet, Medium::Ip] {
+        let mut h = Harness::new(EndpointConfig {
+            medium,
+            ..v6_config()
+        });
+        h.local_port = 4000;
+        h.run(
+            "0.000 < S 1000:1000(0) win 100
+             0.000 > R. 0:0(0) ack 1001
+             0.010 < . 7000:7000(0) ack 12345 win 100
+             0.010 > R 12345:12345(0)
+             0.010 ! drops no-connection 2
+             0.010 ! conns 0",
+        );
+        assert_eq!(h.ep.stats().resets_sent, 2, "{medium:?}");
+    }
+}
+
+/// Without an IPv6 address, IPv6 is dropped as `bad-ipv6` and the IPv4
+/// endpoint goes on.
+#[test]
+fn ipv6_without_address_is_dropped() {
+    let mut h = Harness::new(v6_config());
+    let syn = "0.000 < S 1000:1000(0) win 100";
+    // Built as IPv6 by the harness of a v6 endpoint...
+    h.run(&format!("{syn}\n0.000 > S. 0:0(0) ack 1001 <mss 1440>"));
+    // ... and the same frame to an endpoint with no IPv6 address.
+    let f = v4_to_v6(&h.frame_for(&Default::default()));
+    let mut h4 = Harness::new(default_config());
+    h4.ep.handle_frame(
+        Instant::from_millis(0),
+        &f,
+        ChecksumPolicy::Verify,
+        &mut h4.rec,
+    );
+    h4.rec.flush();
+    assert!(h4.rec.out.is_empty());
+    assert_eq!(h4.ep.stats().dropped(DropReason::BadIpv6), 1);
+}
+
+/// A neighbor solicitation for our address, to its solicited-node
+/// multicast address, is answered with a solicited advertisement (S and
+/// O, our MAC as the target link-layer address) to the solicitation's
+/// source; the source's MAC is learnt. To our unicast address too.
+#[test]
+fn neighbor_solicitation_answered() {
+    for (mac, dst) in [(SOLICITED_MAC, SOLICITED), (SERVER_MAC, SERVER_IP6)] {
+        let mut h = Harness::new(v6_config());
+        h.send(&icmp6_frame(
+            mac,
+            CLIENT_IP6,
+            dst,
+            255,
+            &ns(Some(CLIENT_MAC)),
+        ));
+        let (_, f) = h.rec.out.pop_front().expect("a neighbor advertisement");
+        assert!(h.rec.out.is_empty());
+        let (eth, ip, icmp) = parse_icmp6(&f);
+        assert_eq!(eth.src_addr, SERVER_MAC);
+        assert_eq!(eth.dst_addr, CLIENT_MAC);
+        assert_eq!(ip.src_addr, SERVER_IP6);
+        assert_eq!(ip.dst_addr, CLIENT_IP6);
+        assert_eq!(ip.hop_limit, 255);
+        assert_eq!(
+            icmp,
+            Icmpv6Repr::NeighborAdvert(NdpNeighborAdvert {
+                router_flag: false,
+                solicited_flag: true,
+                override_flag: true,
+                target_addr: SERVER_IP6,
+                target_lladdr: Some(SERVER_MAC),
+            })
+        );
+        assert_eq!(icmp.check_ndp(&ip), Ok(()));
+        assert_eq!(h.ep.neighbor(CLIENT_IP6), Some(CLIENT_MAC));
+        assert_eq!(h.ep.stats().nd_adverts, 1);
+    }
+}
+
+/// RFC 4861 §7.1.1: a solicitation with a hop limit other than 255 (it
+/// crossed a router), for another target, with a bad checksum, or from ::
+/// with a source link-layer option, is ignored. Without own-address mode,
+/// or on `Medium::Ip`, none is answered.
+#[test]
+fn malformed_neighbor_solicitation_ignored() {
+    let mut h = Harness::new(v6_config());
+    let other = Icmpv6Repr::NeighborSolicit(NdpNeighborSolicit {
+        target_addr: Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 9),
+        source_lladdr: Some(CLIENT_MAC),
+    });
+    let mut bad_sum = icmp6_frame(SOLICITED_MAC, CLIENT_IP6, SOLICITED, 255, &ns(None));
+    let n = bad_sum.len();
+    bad_sum[n - 1] ^= 1;
+    let frames = [
+        icmp6_frame(
+            SOLICITED_MAC,
+            CLIENT_IP6,
+            SOLICITED,
+            254,
+            &ns(Some(CLIENT_MAC)),
+        ),
+        icmp6_frame(SOLICITED_MAC, CLIENT_IP6, SOLICITED, 255, &other),
+        bad_sum,
+        icmp6_frame(
+            SOLICITED_MAC,
+            Ipv6Addr::UNSPECIFIED,
+            SOLICITED,
+            255,
+            &ns(Some(CLIENT_MAC)),
+        ),
+    ];
+    for f in &frames {
+        h.send(f);
+    }
+    assert!(h.rec.out.is_empty(), "nothing answered");
+    assert_eq!(h.ep.stats().dropped(DropReason::IcmpIgnored), 4);
+    assert_eq!(h.ep.neighbor(CLIENT_IP6), None);
+    let good = icmp6_frame(SOLICITED_MAC, CLIENT_IP6, SOLICITED, 255, &ns(None));
+    let mut shared = Harness::new(EndpointConfig {
+        answer_arp: false,
+        ..v6_config()
+    });
+    shared.send(&good);
+    assert!(shared.rec.out.is_empty(), "not own-address mode");
+    // A duplicate address detection probe for our address: answered to
+    // all-nodes, S clear.
+    let dad = icmp6_frame(
+        SOLICITED_MAC,
+        Ipv6Addr::UNSPECIFIED,
+        SOLICITED,
+        255,
+        &ns(None),
+    );
+    h.send(&dad);
+    let (_, f) = h.rec.out.pop_front().expect("an advertisement");
+    let (eth, ip, icmp) = parse_icmp6(&f);
+    assert_eq!(eth.dst_addr, EthernetAddress([0x33, 0x33, 0, 0, 0, 1]));
+    assert_eq!(ip.dst_addr, Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1));
+    assert!(matches!(icmp, Icmpv6Repr::NeighborAdvert(na) if !na.solicited_flag));
+}
+
+/// An ICMPv6 echo request for our address is answered with its data, on
+/// both media; within the ICMP rate limit.
+#[test]
+fn icmpv6_echo_answered() {
+    let req = Icmpv6Repr::EchoRequest {
+        ident: 7,
+        seq_no: 3,
+        data: b"ping over six",
+    };
+    for medium in [Medium::Ethernet, Medium::Ip] {
+        let mut h = Harness::new(EndpointConfig {
+            medium,
+            ..v6_config()
+        });
+        let f = icmp6_frame(SERVER_MAC, CLIENT_IP6, SERVER_IP6, 64, &req);
+        h.send(&f);
+        let (_, out) = h.rec.out.pop_front().expect("an echo reply");
+        let (_, ip, icmp) = parse_icmp6(&out);
+        assert_eq!(ip.src_addr, SERVER_IP6);
+        assert_eq!(ip.dst_addr, CLIENT_IP6);
+        assert_eq!(
+            icmp,
+            Icmpv6Repr::EchoReply {
+                ident: 7,
+                seq_no: 3,
+                data: b"ping over six",
+            }
+        );
+        assert_eq!(h.ep.stats().icmp_sent, 1, "{medium:?}");
+        // The burst, then the limit.
+        for _ in 0..tcpcore::endpoint::ICMP_BURST + 5 {
+            h.send(&f);
+        }
+        assert_eq!(
+            h.ep.stats().icmp_sent,
+            u64::from(tcpcore::endpoint::ICMP_BURST),
+            "{medium:?}"
+        );
+    }
+}
+
+/// RFC 8201: a "packet too big" quoting one of our segments in flight
+/// lowers the connection's MSS to the MTU less 60 (and the timestamps),
+/// and what is in flight goes again cut to it. One quoting a sequence
+/// number out of flight is ignored (RFC 5927 §4.1).
+#[test]
+fn packet_too_big_lowers_mss() {
+    let mut h = Harness::new(EndpointConfig {
+        conn: tcpcore::Config {
+            nagle: false,
+            ..default_config().conn
+        },
+        ..v6_config()
+    });
+    h.run(
+        "0.000 < S 1000:1000(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
+         0.000 > S. 0:0(0) ack 1001 <mss 1440,sackOK,TS val * ecr 100,nop,wscale 1>
+         0.010 < . 1001:1001(0) ack 1 win 512 <TS val 101 ecr *>
+         0.020 ! app-send 1428
+         0.020 > P. 1:1429(1428) ack 1001",
+    );
+    let iss = h.iss.unwrap();
+    let ptb = |seq: u32, mtu: u32| {
+        // The quote: our IPv6 header and the start of our TCP header.
+        let mut quote = vec![0u8; 40 + 20];
+        let ip = Ipv6Repr {
+            src_addr: SERVER_IP6,
+            dst_addr: CLIENT_IP6,
+            next_header: IpProtocol::Tcp,
+            payload_len: 20 + 12 + 1428,
+            hop_limit: 64,
+            dscp: 0,
+            ecn: 0,
+            flow_label: 0,
+        };
+        ip.emit(&mut Ipv6Packet::new_unchecked(&mut quote[..]))
+            .unwrap_err();
+        // (the quote is cut: write the header by hand into a longer buffer)
+        let mut full = vec![0u8; ip.buffer_len()];
+        ip.emit(&mut Ipv6Packet::new_unchecked(&mut full[..]))
+            .unwrap();
+        quote[..40].copy_from_slice(&full[..40]);
+        quote[40..42].copy_from_slice(&SERVER_PORT.to_be_bytes());
+        quote[42..44].copy_from_slice(&CLIENT_PORT.to_be_bytes());
+        quote[44..48].copy_from_slice(&seq.to_be_bytes());
+        let msg = Icmpv6Repr::PacketTooBig { mtu, quote: &quote };
+        icmp6_frame(
+            SERVER_MAC,
+            Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0xfe),
+            SERVER_IP6,
+            64,
+            &msg,
+        )
+    };
+    // Out of flight: ignored.
+    h.send(&ptb(iss.wrapping_add(5000), 1280));
+    assert!(h.rec.out.is_empty());
+    assert_eq!(h.ep.stats().pmtu_lowered, 0);
+    assert_eq!(h.ep.stats().dropped(DropReason::IcmpIgnored), 1);
+    // In flight: the MSS becomes 1280 - 60 = 1220, 1208 bytes of data
+    // with timestamps, and the segment goes again in two.
+    h.send(&ptb(iss.wrapping_add(1), 1280));
+    assert_eq!(h.ep.stats().pmtu_lowered, 1);
+    h.run(
+        "0.020 > . 1:1209(1208) ack 1001
+         0.020 > P. 1209:1429(220) ack 1001",
+    );
+}
+
+/// An active open over IPv6 on Ethernet with the peer's MAC unknown sends
+/// a neighbor solicitation to its solicited-node address; the advertisement
+/// brings the SYN.
+#[test]
+fn active_open_resolves_with_neighbor_solicitation() {
+    let mut h = Harness::new(EndpointConfig {
+        reset_other_ports: false,
+        ..v6_config()
+    });
+    h.local_port = 50000;
+    let remote = SocketAddrV6::new(CLIENT_IP6, CLIENT_PORT, 0, 0);
+    h.ep.connect(50000, remote, Instant::from_millis(0), &mut h.rec)
+        .unwrap();
+    h.rec.flush();
+    let (_, f) = h.rec.out.pop_front().expect("a neighbor solicitation");
+    let (eth, ip, icmp) = parse_icmp6(&f);
+    assert_eq!(eth.dst_addr, SOLICITED_MAC_CLIENT);
+    assert_eq!(ip.dst_addr, Ipv6Addr::new(0xff02, 0, 0, 0, 0, 1, 0xff00, 2));
+    assert_eq!(ip.hop_limit, 255);
+    assert_eq!(
+        icmp,
+        Icmpv6Repr::NeighborSolicit(NdpNeighborSolicit {
+            target_addr: CLIENT_IP6,
+            source_lladdr: Some(SERVER_MAC),
+        })
+    );
+    assert_eq!(icmp.check_ndp(&ip), Ok(()));
+    assert_eq!(h.ep.stats().nd_solicits, 1);
+    let na = Icmpv6Repr::NeighborAdvert(NdpNeighborAdvert {
+        router_flag: false,
+        solicited_flag: true,
+        override_flag: true,
+        target_addr: CLIENT_IP6,
+        target_lladdr: Some(CLIENT_MAC),
+    });
+    h.send(&icmp6_frame(SERVER_MAC, CLIENT_IP6, SERVER_IP6, 255, &na));
+    assert_eq!(h.ep.neighbor(CLIENT_IP6), Some(CLIENT_MAC));
+    h.run(
+        "0.000 > S 0:0(0) win 65535 <mss 1440,sackOK,TS val * ecr 0,nop,wscale 1>
+         0.050 < S. 5000:5000(0) ack 1 win 65535 <mss 1460,sackOK,TS val 100 ecr *,nop,wscale 7>
+         0.050 > . 1:1(0) ack 5001
+         0.050 ! state ESTABLISHED",
+    );
+}
+
+const SOLICITED_MAC_CLIENT: EthernetAddress = EthernetAddress([0x33, 0x33, 0xff, 0, 0, 2]);
+
+/// An IPv6 fragment is dropped as IPv4 fragments are; a Routing header
+/// with segments left is a malformed packet for us (`bad-ipv6`).
+#[test]
+fn fragments_and_bad_extension_headers_dropped() {
+    let mut h = Harness::new(v6_config());
+    let syn = h.frame_for(&Seg {
+        flags: "S".into(),
+        seq: 1000,
+        ..Default::default()
+    });
+    let f = v4_to_v6(&syn);
+    // Insert an 8-byte extension header before TCP.
+    let with_ext = |nh: u8, ext: [u8; 8]| {
+        let mut g = f[..54].to_vec();
+        g[14 + 6] = nh;
+        let len = u16::from_be_bytes([g[18], g[19]]) + 8;
+        g[18..20].copy_from_slice(&len.to_be_bytes());
+        g.extend_from_slice(&ext);
+        g.extend_from_slice(&f[54..]);
+        g
+    };
+    h.send(&with_ext(44, [6, 0, 0, 1, 0, 0, 0, 1])); // fragment, M set
+    h.send(&with_ext(43, [6, 0, 0, 1, 0, 0, 0, 0])); // routing, 1 left
+    assert!(h.rec.out.is_empty());
+    assert_eq!(h.ep.stats().dropped(DropReason::Fragment), 1);
+    assert_eq!(h.ep.stats().dropped(DropReason::BadIpv6), 1);
+    // A Destination Options header of padding is walked over.
+    h.send(&with_ext(60, [6, 0, 1, 4, 0, 0, 0, 0]));
+    assert_eq!(h.rec.out.len(), 1, "SYN-ACK");
+}
+
+/// Two stacks over IPv6 on one Ethernet segment, both in own-address mode:
+/// the client resolves the server with a neighbor solicitation, then the
+/// handshake and bytes both ways.
+#[test]
+fn stack_pair_over_ipv6() {
+    fn cfg(last: u8, port: u16) -> EndpointConfig {
+        EndpointConfig {
+            medium: Medium::Ethernet,
+            mac: EthernetAddress([2, 0, 0, 0, 0, last]),
+            addr: [198, 18, 0, last].into(),
+            addr6: Some(Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, u16::from(last))),
+            port,
+            answer_arp: true,
+            reset_other_ports: true,
+            max_half_open: 8,
+            gateway: None,
+            prefix_len: 0,
+            conn: Default::default(),
+        }
+    }
+    let (mut m1, mut m2) = (
+        OwnedStackStorage::new(4, 4096, 4096, 16384).unwrap(),
+        OwnedStackStorage::new(4, 4096, 4096, 16384).unwrap(),
+    );
+    let mut client = Stack::new(cfg(2, 0), m1.storage(), [1; 16]).unwrap();
+    let mut server = Stack::new(cfg(1, 7), m2.storage(), [2; 16]).unwrap();
+    let now = Instant::from_millis(0);
+    let remote: SocketAddr = SocketAddrV6::new(SERVER_IP6, 7, 0, 0).into();
+    let id = client.connect(0, remote, now).unwrap();
+    let (mut got_server, mut got_client) = (Vec::new(), Vec::new());
+    let mut frames = 0;
+    for _ in 0..20 {
+        let mut to_server = Vec::new();
+        while let Some(t) = client.poll_transmit() {
+            to_server.push(t.frame.to_vec());
+        }
+        let mut to_client = Vec::new();
+        while let Some(t) = server.poll_transmit() {
+            to_client.push(t.frame.to_vec());
+        }
+        for f in to_server.iter().chain(&to_client) {
+            assert_eq!(&f[12..14], &[0x86, 0xdd], "not IPv6: {f:02x?}");
+            frames += 1;
+        }
+        to_server.iter().for_each(|f| server.handle_frame(now, f));
+        to_client.iter().for_each(|f| client.handle_frame(now, f));
+        while let Some(ev) = client.poll_event() {
+            match ev {
+                StackEvent::Established(c) if c == id => {
+                    assert_eq!(client.send(id, b"hello", now), Ok(5));
+                }
+                StackEvent::Readable(c) => {
+                    let mut buf = [0u8; 64];
+                    while let Ok(n) = client.recv(c, &mut buf, now) {
+                        got_client.extend_from_slice(&buf[..n]);
+                    }
+                }
+                _ => {}
+            }
+        }
+        while let Some(ev) = server.poll_event() {
+            if let StackEvent::Readable(s) = ev {
+                let mut buf = [0u8; 64];
+                while let Ok(n) = server.recv(s, &mut buf, now) {
+                    got_server.extend_from_slice(&buf[..n]);
+                }
+                assert_eq!(server.send(s, b"world", now), Ok(5));
+            }
+        }
+    }
+    assert_eq!(got_server, b"hello");
+    assert_eq!(got_client, b"world");
+    assert!(frames >= 7);
+    assert_eq!(client.endpoint().stats().nd_solicits, 1);
+    assert_eq!(server.endpoint().stats().nd_adverts, 1);
+    assert_eq!(client.endpoint().stats().arp_requests, 0);
+    let _ = wire::ARP_FRAME_LEN;
+}
