@@ -1,7 +1,7 @@
 //! Classic BPF programs run by the kernel on every frame, before it is copied
 //! into our ring: what we do not want never reaches user space.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// One classic BPF instruction (`struct sock_filter`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +44,8 @@ enum To {
     Next,
     Accept,
     Drop,
+    /// Jump over this many instructions after the next.
+    Skip(u8),
 }
 
 /// A tiny assembler whose jumps go to the next instruction or to the shared
@@ -59,12 +61,20 @@ impl Asm {
         self.0.push((code, k, jt, jf));
         self
     }
+    fn extend(&mut self, other: &Asm) -> &mut Self {
+        self.0.extend_from_slice(&other.0);
+        self
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
     fn finish(&self) -> Vec<Insn> {
         let accept = self.0.len();
         let drop = accept + 1;
         let rel = |i: usize, to: To| -> u8 {
             let target = match to {
                 To::Next => return 0,
+                To::Skip(n) => return n,
                 To::Accept => accept,
                 To::Drop => drop,
             };
@@ -102,12 +112,20 @@ impl Asm {
 /// port of `addr` when `port` is `None`, ICMP to `addr` (echo requests,
 /// and the errors that quote our segments: "fragmentation needed" lowers a
 /// connection's MSS), and ARP if `arp`. VLAN-tagged frames are dropped:
-/// the server does not do VLANs.
+/// the server does not do VLANs. An unspecified `addr` (0.0.0.0) lets no
+/// IPv4 through at all (an IPv6-only server).
+///
+/// With `addr6`, IPv6 (EtherType 0x86DD) to it passes as well: TCP (next
+/// header 6 right after the fixed header) to `addr6:port` or every port,
+/// packets to `addr6` whose first header is an extension header (hop-by-hop,
+/// routing, destination options: the endpoint walks them and decides), and
+/// ICMPv6 to `addr6` or to its solicited-node multicast group
+/// `ff02::1:ffXX:XXXX` (neighbor solicitations, RFC 4861).
 ///
 /// Every port is for own-address mode, where the server is the address's
 /// only TCP and must answer the other ports with a reset itself (RFC 9293
 /// §3.10.7.1); in shared-address mode the kernel answers them.
-pub fn tcp_to(addr: Ipv4Addr, port: Option<u16>, arp: bool) -> Vec<Insn> {
+pub fn tcp_to(addr: Ipv4Addr, addr6: Option<Ipv6Addr>, port: Option<u16>, arp: bool) -> Vec<Insn> {
     let mut a = Asm(Vec::new());
     a.op(op::LD_W_ABS, AD_VLAN_TAG_PRESENT)
         .jump(op::JEQ_K, 0, To::Next, To::Drop)
@@ -117,8 +135,17 @@ pub fn tcp_to(addr: Ipv4Addr, port: Option<u16>, arp: bool) -> Vec<Insn> {
             0x0806,
             if arp { To::Accept } else { To::Drop },
             To::Next,
-        )
-        .jump(op::JEQ_K, 0x0800, To::Next, To::Drop)
+        );
+    if let Some(addr6) = addr6 {
+        let v6 = ipv6_part(addr6, port);
+        let skip = u8::try_from(v6.len()).unwrap_or(u8::MAX);
+        a.jump(op::JEQ_K, 0x86dd, To::Next, To::Skip(skip))
+            .extend(&v6);
+    }
+    if addr.is_unspecified() {
+        return a.jump(op::JEQ_K, 0, To::Drop, To::Drop).finish();
+    }
+    a.jump(op::JEQ_K, 0x0800, To::Next, To::Drop)
         .op(op::LD_W_ABS, 30) // IPv4 destination
         .jump(op::JEQ_K, u32::from(addr), To::Next, To::Drop)
         .op(op::LD_B_ABS, 23) // protocol
@@ -137,6 +164,66 @@ pub fn tcp_to(addr: Ipv4Addr, port: Option<u16>, arp: bool) -> Vec<Insn> {
         }
     }
     a.finish()
+}
+
+/// The IPv6 half of [`tcp_to`]: entered with an IPv6 frame, it ends in
+/// accept or drop.
+fn ipv6_part(addr6: Ipv6Addr, port: Option<u16>) -> Asm {
+    // The Ethernet header (14) then the IPv6 header: next header at 6,
+    // destination at 24..40.
+    const NH: u32 = 14 + 6;
+    const DST: u32 = 14 + 24;
+    let o = addr6.octets();
+    let w = |i: usize| u32::from_be_bytes([o[4 * i], o[4 * i + 1], o[4 * i + 2], o[4 * i + 3]]);
+    // ICMPv6: to our address, or to our solicited-node group
+    // ff02::1:ffXX:XXXX.
+    let mut icmp = Asm(Vec::new());
+    icmp.op(op::LD_W_ABS, DST)
+        .jump(op::JEQ_K, 0xff02_0000, To::Skip(7), To::Next)
+        .jump(op::JEQ_K, w(0), To::Next, To::Drop)
+        .op(op::LD_W_ABS, DST + 4)
+        .jump(op::JEQ_K, w(1), To::Next, To::Drop)
+        .op(op::LD_W_ABS, DST + 8)
+        .jump(op::JEQ_K, w(2), To::Next, To::Drop)
+        .op(op::LD_W_ABS, DST + 12)
+        .jump(op::JEQ_K, w(3), To::Accept, To::Drop)
+        // The group: ff02:0:0:0:0:1:ffXX:XXXX.
+        .op(op::LD_W_ABS, DST + 4)
+        .jump(op::JEQ_K, 0, To::Next, To::Drop)
+        .op(op::LD_W_ABS, DST + 8)
+        .jump(op::JEQ_K, 1, To::Next, To::Drop)
+        .op(op::LD_W_ABS, DST + 12)
+        .jump(
+            op::JEQ_K,
+            0xff00_0000 | (w(3) & 0x00ff_ffff),
+            To::Accept,
+            To::Drop,
+        );
+    let mut a = Asm(Vec::new());
+    let skip = u8::try_from(icmp.len()).unwrap_or(u8::MAX);
+    a.op(op::LD_B_ABS, NH)
+        .jump(op::JEQ_K, 58, To::Next, To::Skip(skip))
+        .extend(&icmp);
+    // Anything else: to our address only.
+    for i in 0..4u32 {
+        a.op(op::LD_W_ABS, DST + 4 * i)
+            .jump(op::JEQ_K, w(i as usize), To::Next, To::Drop);
+    }
+    a.op(op::LD_B_ABS, NH)
+        .jump(op::JEQ_K, 0, To::Accept, To::Next) // hop-by-hop options
+        .jump(op::JEQ_K, 43, To::Accept, To::Next) // routing
+        .jump(op::JEQ_K, 60, To::Accept, To::Next) // destination options
+        .jump(op::JEQ_K, 6, To::Next, To::Drop);
+    match port {
+        Some(port) => {
+            a.op(op::LD_H_ABS, 14 + 40 + 2) // TCP destination port
+                .jump(op::JEQ_K, u32::from(port), To::Accept, To::Drop);
+        }
+        None => {
+            a.jump(op::JEQ_K, 0, To::Accept, To::Accept);
+        }
+    }
+    a
 }
 
 /// Accepts outgoing (`PACKET_OUTGOING`) IPv4 TCP frames with the RST flag
@@ -236,7 +323,7 @@ mod tests {
     #[test]
     fn tcp_filter_passes_only_our_port_and_arp() {
         let us = [198, 18, 1, 1];
-        let p = tcp_to(Ipv4Addr::from(us), Some(8080), true);
+        let p = tcp_to(Ipv4Addr::from(us), None, Some(8080), true);
         assert_ne!(run(&p, &tcp_frame(us, [1; 4], 5, 6, 1, 8080), 0), 0);
         // IPv4 options: the port moves, the filter follows the IHL.
         assert_ne!(run(&p, &tcp_frame(us, [1; 4], 7, 6, 1, 8080), 0), 0);
@@ -261,7 +348,11 @@ mod tests {
         arp[12..14].copy_from_slice(&[0x08, 0x06]);
         assert_ne!(run(&p, &arp, 0), 0);
         assert_eq!(
-            run(&tcp_to(Ipv4Addr::from(us), Some(8080), false), &arp, 0),
+            run(
+                &tcp_to(Ipv4Addr::from(us), None, Some(8080), false),
+                &arp,
+                0
+            ),
             0
         );
         assert_eq!(run(&p, &[0u8; 10], 0), 0, "short frame");
@@ -279,7 +370,7 @@ mod tests {
     #[test]
     fn tcp_filter_for_every_port_passes_all_tcp_to_our_address() {
         let us = [198, 18, 1, 1];
-        let p = tcp_to(Ipv4Addr::from(us), None, true);
+        let p = tcp_to(Ipv4Addr::from(us), None, None, true);
         for port in [8080, 8081, 1, 65535] {
             assert_ne!(run(&p, &tcp_frame(us, [1; 4], 5, 6, 1, port), 0), 0);
         }
@@ -299,6 +390,77 @@ mod tests {
         arp[12..14].copy_from_slice(&[0x08, 0x06]);
         assert_ne!(run(&p, &arp, 0), 0);
         assert_eq!(run(&p, &[0u8; 10], 0), 0, "short frame");
+    }
+
+    fn ipv6_frame(dst: Ipv6Addr, nh: u8, dport: u16) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 40 + 20];
+        f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        f[14] = 0x60;
+        f[14 + 6] = nh;
+        f[14 + 8..14 + 24].copy_from_slice(&"2001:2::99".parse::<Ipv6Addr>().unwrap().octets());
+        f[14 + 24..14 + 40].copy_from_slice(&dst.octets());
+        f[14 + 40 + 2..14 + 40 + 4].copy_from_slice(&dport.to_be_bytes());
+        f
+    }
+
+    /// IPv6: TCP to our address and port, packets to it that start with an
+    /// extension header, ICMPv6 to it or to its solicited-node group; not
+    /// other addresses, ports, protocols, groups; IPv4 as before.
+    #[test]
+    fn tcp_filter_with_ipv6_passes_tcp_icmpv6_and_ndp() {
+        let us6: Ipv6Addr = "2001:2:0:1::10".parse().unwrap();
+        let other: Ipv6Addr = "2001:2:0:1::11".parse().unwrap();
+        let group: Ipv6Addr = "ff02::1:ff00:10".parse().unwrap();
+        let us = [198, 18, 1, 1];
+        let p = tcp_to(Ipv4Addr::from(us), Some(us6), Some(3000), true);
+        assert_ne!(run(&p, &ipv6_frame(us6, 6, 3000), 0), 0);
+        assert_eq!(run(&p, &ipv6_frame(us6, 6, 3001), 0), 0);
+        assert_eq!(run(&p, &ipv6_frame(other, 6, 3000), 0), 0);
+        assert_eq!(run(&p, &ipv6_frame(us6, 17, 3000), 0), 0);
+        assert_eq!(run(&p, &ipv6_frame(us6, 44, 3000), 0), 0, "fragment");
+        for nh in [0, 43, 60] {
+            assert_ne!(run(&p, &ipv6_frame(us6, nh, 1), 0), 0, "extension {nh}");
+            assert_eq!(run(&p, &ipv6_frame(other, nh, 1), 0), 0);
+        }
+        assert_ne!(run(&p, &ipv6_frame(us6, 58, 0), 0), 0, "ICMPv6 to us");
+        assert_ne!(run(&p, &ipv6_frame(group, 58, 0), 0), 0, "NDP to our group");
+        assert_eq!(run(&p, &ipv6_frame(other, 58, 0), 0), 0);
+        let other_group: Ipv6Addr = "ff02::1:ff00:11".parse().unwrap();
+        assert_eq!(run(&p, &ipv6_frame(other_group, 58, 0), 0), 0);
+        let all_nodes: Ipv6Addr = "ff02::1".parse().unwrap();
+        assert_eq!(run(&p, &ipv6_frame(all_nodes, 58, 0), 0), 0);
+        assert_eq!(
+            run(&p, &ipv6_frame(group, 6, 3000), 0),
+            0,
+            "TCP to the group"
+        );
+        assert_eq!(run(&p, &ipv6_frame(us6, 6, 3000)[..40], 0), 0, "short");
+        // IPv4 still passes as before.
+        assert_ne!(run(&p, &tcp_frame(us, [1; 4], 5, 6, 1, 3000), 0), 0);
+        assert_eq!(run(&p, &tcp_frame(us, [1; 4], 5, 6, 1, 3001), 0), 0);
+        // Every port.
+        let all = tcp_to(Ipv4Addr::from(us), Some(us6), None, true);
+        for port in [1, 3000, 65535] {
+            assert_ne!(run(&all, &ipv6_frame(us6, 6, port), 0), 0);
+        }
+        assert_eq!(run(&all, &ipv6_frame(other, 6, 3000), 0), 0);
+        // Without addr6, no IPv6 at all.
+        let v4 = tcp_to(Ipv4Addr::from(us), None, None, true);
+        assert_eq!(run(&v4, &ipv6_frame(us6, 6, 3000), 0), 0);
+        assert_eq!(run(&v4, &ipv6_frame(group, 58, 0), 0), 0);
+    }
+
+    /// IPv6 only (IPv4 address 0.0.0.0): no IPv4 and no ARP pass.
+    #[test]
+    fn tcp_filter_ipv6_only_drops_all_ipv4() {
+        let us6: Ipv6Addr = "2001:2:0:1::10".parse().unwrap();
+        let p = tcp_to(Ipv4Addr::UNSPECIFIED, Some(us6), None, false);
+        assert_ne!(run(&p, &ipv6_frame(us6, 6, 3000), 0), 0);
+        assert_eq!(run(&p, &tcp_frame([0; 4], [1; 4], 5, 6, 1, 3000), 0), 0);
+        assert_eq!(run(&p, &tcp_frame([0; 4], [1; 4], 5, 1, 0, 0), 0), 0);
+        let mut arp = vec![0u8; 42];
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_eq!(run(&p, &arp, 0), 0);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! through `/sys`, which shows the namespace it was mounted in), so it works
 //! on a thread that entered a namespace with `setns`.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsFd;
 
 use nix::ifaddrs::getifaddrs;
@@ -138,6 +138,21 @@ impl Interface {
     pub fn owns_address(&self, addr: Ipv4Addr) -> bool {
         Interface::list()
             .map(|l| l.iter().any(|i| i.ipv4_all.iter().any(|&(a, _)| a == addr)))
+            .unwrap_or(false)
+    }
+
+    /// Whether the IPv6 `addr` is assigned to any interface of the calling
+    /// thread's network namespace (as [`Interface::owns_address`]).
+    pub fn owns_address6(&self, addr: Ipv6Addr) -> bool {
+        getifaddrs()
+            .map(|mut l| {
+                l.any(|a| {
+                    a.address
+                        .as_ref()
+                        .and_then(|s| s.as_sockaddr_in6())
+                        .is_some_and(|s| s.ip() == addr)
+                })
+            })
             .unwrap_or(false)
     }
 

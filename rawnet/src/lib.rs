@@ -21,7 +21,7 @@
 //! let iface = Interface::by_name("eth0")?;
 //! let (addr, _) = iface.require_ipv4()?;
 //! let cfg = SocketConfig {
-//!     filter: Some(Filter { ipv4: addr, tcp_port: 8080, all_ports: false, arp: true }),
+//!     filter: Some(Filter { ipv4: addr, tcp_port: 8080, all_ports: false, arp: true, ipv6: None }),
 //!     ..SocketConfig::default()
 //! };
 //! let mut sock = RawSocket::open(&iface, &cfg)?;

@@ -5,7 +5,7 @@
 //! ring walk) is in `rx`, the transmit side (queue, GSO, `flush`) in `tx`.
 
 use std::cell::Cell;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::{Duration, SystemTime};
 
@@ -117,6 +117,11 @@ pub struct Filter {
     pub all_ports: bool,
     /// ARP frames pass too.
     pub arp: bool,
+    /// IPv6 to this address passes too: TCP to `tcp_port` (or every port
+    /// with `all_ports`), ICMPv6 to it and to its solicited-node multicast
+    /// group (neighbor discovery). An unspecified `ipv4` (0.0.0.0) with
+    /// this set lets no IPv4 through: an IPv6-only server.
+    pub ipv6: Option<Ipv6Addr>,
 }
 
 /// How to open a [`RawSocket`].
@@ -390,7 +395,7 @@ fn set_filter_and_buffers(bfd: BorrowedFd<'_>, cfg: &SocketConfig) -> Result<(),
     if let Some(f) = cfg.filter {
         sys::attach_filter(
             bfd,
-            &bpf::tcp_to(f.ipv4, (!f.all_ports).then_some(f.tcp_port), f.arp),
+            &bpf::tcp_to(f.ipv4, f.ipv6, (!f.all_ports).then_some(f.tcp_port), f.arp),
         )
         .map_err(|e| Error::io("setsockopt(SO_ATTACH_FILTER)", e))?;
     }

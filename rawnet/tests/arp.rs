@@ -22,6 +22,7 @@ fn arp_reply_from_raw_socket_reaches_peer_neighbour_table() {
             ipv4: ours,
             tcp_port: 80,
             arp: true,
+            ipv6: None,
             all_ports: false,
         }),
         ..SocketConfig::default()

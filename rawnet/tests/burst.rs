@@ -35,6 +35,7 @@ fn burst(ring: RingVersion, tag: &str, subnet: u8) -> f64 {
             ipv4: ours,
             tcp_port: port,
             arp: false,
+            ipv6: None,
             all_ports: false,
         }),
         ring,

@@ -19,6 +19,7 @@ fn open_a(net: &TestNet) -> RawSocket {
                 ipv4: net.addr_a,
                 tcp_port: PORT,
                 arp: false,
+                ipv6: None,
                 all_ports: false,
             }),
             ..SocketConfig::default()

@@ -26,6 +26,7 @@ fn fanout_keeps_each_flow_on_one_socket() {
             ipv4: ours,
             tcp_port: port,
             arp: false,
+            ipv6: None,
             all_ports: false,
         }),
         fanout: Some(4242),

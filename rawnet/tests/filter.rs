@@ -21,6 +21,7 @@ fn filter_passes_only_tcp_to_our_port_and_arp() {
             ipv4: ours,
             tcp_port: port,
             arp: true,
+            ipv6: None,
             all_ports: false,
         }),
         ..SocketConfig::default()
@@ -169,6 +170,7 @@ fn filter_with_all_ports_passes_all_tcp_to_our_address() {
             ipv4: ours,
             tcp_port: port,
             arp: true,
+            ipv6: None,
             all_ports: true,
         }),
         ..SocketConfig::default()

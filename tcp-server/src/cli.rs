@@ -1,6 +1,6 @@
 //! The command line.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
@@ -56,10 +56,13 @@ pub struct Cli {
     pub tun: Option<String>,
 
     /// Own-address mode: serve on ADDR, an address the kernel does not own
-    /// on this host, and answer ARP for it (no firewall rule needed).
-    /// Without it the server shares the interface's address with the kernel
-    #[arg(long, value_name = "ADDR")]
-    pub ip: Option<Ipv4Addr>,
+    /// on this host, and answer ARP (IPv4) or neighbor solicitations (IPv6)
+    /// for it (no firewall rule needed). Give it twice, one IPv4 and one
+    /// IPv6 address, to serve both on one server (dual stack); with an IPv6
+    /// address alone no IPv4 is served. Without it the server shares the
+    /// interface's IPv4 address with the kernel
+    #[arg(long, value_name = "ADDR", action = clap::ArgAction::Append)]
+    pub ip: Vec<IpAddr>,
 
     /// What to do with the received payload: print it to stdout, discard it
     /// (count only), echo it back (RFC 862), or discard it and send every
@@ -249,6 +252,31 @@ fn parse_workers(s: &str) -> Result<u16, String> {
     }
 }
 
+impl Cli {
+    /// The `--ip` addresses: at most one IPv4 and one IPv6, else the
+    /// usage error to print.
+    pub fn own_addrs(&self) -> Result<(Option<Ipv4Addr>, Option<Ipv6Addr>), String> {
+        let (mut v4, mut v6) = (None, None);
+        for ip in &self.ip {
+            let dup = match *ip {
+                IpAddr::V4(a) => v4.replace(a).is_some(),
+                IpAddr::V6(a) => v6.replace(a).is_some(),
+            };
+            if dup {
+                return Err(
+                    "--ip may be given twice only for one IPv4 and one IPv6 address".into(),
+                );
+            }
+        }
+        if let Some(a) = v6 {
+            if a.is_unspecified() || a.is_multicast() || a.is_loopback() {
+                return Err(format!("--ip {a}: not a unicast address"));
+            }
+        }
+        Ok((v4, v6))
+    }
+}
+
 impl ColorWhen {
     /// Whether to colour output going to stderr.
     pub fn enabled(self) -> bool {
@@ -284,6 +312,26 @@ mod tests {
         assert!(parse_buf("1K").is_err());
         assert!(parse_buf("128M").is_err());
         assert!(parse_buf("x").is_err());
+    }
+
+    #[test]
+    fn ip_twice_for_dual_stack() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).unwrap().own_addrs();
+        assert_eq!(parse(&["tcp-server"]), Ok((None, None)));
+        assert_eq!(
+            parse(&["tcp-server", "--ip", "2001:2::10"]),
+            Ok((None, Some("2001:2::10".parse().unwrap())))
+        );
+        assert_eq!(
+            parse(&["tcp-server", "--ip", "2001:2::10", "--ip", "198.18.0.10"]),
+            Ok((
+                Some(Ipv4Addr::new(198, 18, 0, 10)),
+                Some("2001:2::10".parse().unwrap())
+            ))
+        );
+        assert!(parse(&["tcp-server", "--ip", "198.18.0.10", "--ip", "198.18.0.11"]).is_err());
+        assert!(parse(&["tcp-server", "--ip", "2001:2::10", "--ip", "2001:2::11"]).is_err());
+        assert!(parse(&["tcp-server", "--ip", "ff02::1"]).is_err());
     }
 
     #[test]

@@ -169,6 +169,7 @@ fn open_socket(iface: &Interface, ip: Ipv4Addr, local_port: u16) -> Result<Link,
             tcp_port: local_port,
             all_ports: false,
             arp: true,
+            ipv6: None,
         }),
         ..SocketConfig::default()
     };

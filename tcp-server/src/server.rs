@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::ExitCode;
 
 use rawnet::firewall::{rst_drop_commands, NftTable, RstWatch};
@@ -108,7 +108,12 @@ fn ring_bytes(workers: usize) -> usize {
 /// command line and the interface before any socket is opened.
 struct Placement {
     iface: Interface,
+    /// The IPv4 address; 0.0.0.0 when only an IPv6 `--ip` was given: the
+    /// socket filter then lets no IPv4 (and no ARP) through, so nothing is
+    /// answered for an IPv4 address we do not own.
     addr: Ipv4Addr,
+    /// The IPv6 address (`--ip` with an IPv6 address; own-address mode).
+    addr6: Option<Ipv6Addr>,
     port: u16,
     /// Own-address mode (`--ip`): the kernel does not have `addr`.
     own: bool,
@@ -224,25 +229,41 @@ fn placement(cli: &Cli) -> Result<Placement, Failure> {
         (Some(name), _) | (None, Some(name)) => Interface::by_name(name)?,
         (None, None) => Interface::default_interface()?,
     };
-    let own = cli.ip.is_some();
-    let addr: Ipv4Addr = match cli.ip {
-        Some(ip) => {
-            if iface.owns_address(ip) {
-                return Err(rawnet::Error::AddressInUse {
-                    addr: ip,
-                    iface: iface.name.clone(),
-                }
-                .into());
+    let own = !cli.ip.is_empty();
+    let (v4, addr6) = cli.own_addrs().map_err(Failure::Usage)?;
+    if let Some(ip) = v4 {
+        if iface.owns_address(ip) {
+            return Err(rawnet::Error::AddressInUse {
+                addr: ip,
+                iface: iface.name.clone(),
             }
-            ip
+            .into());
         }
-        None => iface.require_ipv4()?.0,
+    }
+    if let Some(ip) = addr6 {
+        if iface.owns_address6(ip) {
+            return Err(Failure::Runtime(format!(
+                "{ip} is the kernel's own address in this namespace, so the kernel would reset our connections: use an unassigned address (we answer neighbor solicitations for it)"
+            )));
+        }
+    }
+    let addr: Ipv4Addr = match (v4, addr6) {
+        (Some(ip), _) => ip,
+        // IPv6 alone: no IPv4 address (the filter drops all IPv4 and ARP).
+        (None, Some(_)) => Ipv4Addr::UNSPECIFIED,
+        (None, None) => iface.require_ipv4()?.0,
     };
+    if addr.is_unspecified() && cli.install_ingress_rule {
+        return Err(Failure::Usage(
+            "--install-ingress-rule covers IPv4 only: it needs an IPv4 address".into(),
+        ));
+    }
     let workers = usize::from(cli.workers.max(1));
     let mss = mss_for(&iface);
     Ok(Placement {
         iface,
         addr,
+        addr6,
         port: cli.port,
         own,
         tun: cli.tun.is_some(),
@@ -286,8 +307,14 @@ pub(crate) fn open_tun(cli: &Cli) -> Result<Option<(rawnet::TunDevice, TunRoute)
     let Some(name) = &cli.tun else {
         return Ok(None);
     };
-    let Some(addr) = cli.ip else {
-        return Err(Failure::Usage("--tun needs --ip ADDR".into()));
+    let addr = match cli.own_addrs().map_err(Failure::Usage)? {
+        (Some(addr), None) => addr,
+        (None, None) => return Err(Failure::Usage("--tun needs --ip ADDR".into())),
+        (_, Some(_)) => {
+            return Err(Failure::Usage(
+                "--tun serves IPv4 only: its --ip must be one IPv4 address".into(),
+            ))
+        }
     };
     if cli.workers > 1 {
         return Err(Failure::Usage(
@@ -330,7 +357,9 @@ fn open_sockets(cli: &Cli, at: &Placement) -> Result<Vec<RawSocket>, Failure> {
         filter: Some(Filter {
             ipv4: addr,
             tcp_port: at.port,
-            arp: own,
+            // No ARP when we have no IPv4 address (IPv6 alone).
+            arp: own && !addr.is_unspecified(),
+            ipv6: at.addr6,
             // Own-address mode: the address's other ports are ours to
             // answer with a reset (RFC 9293 §3.10.7.1), so their segments
             // must reach the endpoint; in shared-address mode the kernel
@@ -473,7 +502,7 @@ fn endpoint_config(cli: &Cli, at: &Placement) -> EndpointConfig {
         },
         mac: EthernetAddress(at.iface.mac),
         addr: at.addr,
-        addr6: None,
+        addr6: at.addr6,
         port: at.port,
         answer_arp: at.own,
         // The address is ours alone: its other ports are closed (RFC 9293
@@ -483,6 +512,9 @@ fn endpoint_config(cli: &Cli, at: &Placement) -> EndpointConfig {
             .max_half_open
             .map_or(at.per_worker.div_ceil(2), |n| n as usize)
             .max(1),
+        // (With IPv6 alone, `addr` is 0.0.0.0 and the socket filter passes
+        // no ARP or IPv4; `answer_arp` also answers neighbor solicitations
+        // for `addr6`.)
         // The server only answers: it never resolves a neighbour.
         gateway: None,
         prefix_len: 0,
@@ -510,6 +542,7 @@ fn announce(err: &mut ErrOut, mode: Mode, at: &Placement) {
     let Placement {
         iface,
         addr,
+        addr6,
         port,
         own,
         tun,
@@ -520,15 +553,31 @@ fn announce(err: &mut ErrOut, mode: Mode, at: &Placement) {
     } = at;
     // With one worker, exactly --max-conns.
     let cap = per_worker * workers;
+    // IPv6 segments carry 20 bytes more of IP header (the endpoint
+    // advertises the MSS less 20 on them).
+    let mss6 = mss.saturating_sub(20);
+    let (at, mss) = match (addr.is_unspecified(), addr6) {
+        (true, Some(a6)) => (format!("[{a6}]:{port}"), format!("{mss6}")),
+        (false, Some(a6)) => (
+            format!("{addr}:{port} and [{a6}]:{port}"),
+            format!("{mss} (IPv6 {mss6})"),
+        ),
+        (_, None) => (format!("{addr}:{port}"), format!("{mss}")),
+    };
     let _ = write!(
         err,
-        "tcp-server: listening on {addr}:{port} on {} ({}), MSS {mss}, up to {cap} connections, mode {}",
+        "tcp-server: listening on {at} on {} ({}), MSS {mss}, up to {cap} connections, mode {}",
         iface.name,
         if *tun {
             "TUN device: bare IP packets, no ARP; routed here by the kernel".to_string()
         } else if *own {
             format!(
-                "own address, answering ARP as {}",
+                "own address, answering {} as {}",
+                match (addr.is_unspecified(), addr6.is_some()) {
+                    (false, false) => "ARP",
+                    (false, true) => "ARP and neighbor solicitations",
+                    (true, _) => "neighbor solicitations",
+                },
                 EthernetAddress(iface.mac)
             )
         } else {

@@ -16,6 +16,7 @@ pub fn filtered(ipv4: Ipv4Addr, tcp_port: u16, arp: bool) -> SocketConfig {
             ipv4,
             tcp_port,
             arp,
+            ipv6: None,
             all_ports: false,
         }),
         ..SocketConfig::default()

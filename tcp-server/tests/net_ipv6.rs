@@ -1,0 +1,245 @@
+//! The server over IPv6 (issue #17; needs root): `--ip` with an IPv6
+//! address (own-address mode: the server answers neighbor solicitations
+//! for it), and dual stack with one IPv4 and one IPv6 `--ip`. The test
+//! network's namespaces come with IPv6 disabled (`TestNet`); it is enabled
+//! here in the client's namespace b only, whose address is added `nodad`.
+//! Subnets 198.18.210-214 and 2001:2:0:210-214::/64.
+
+mod common;
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{Ipv6Addr, Shutdown, SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Harness;
+use support::{hex, note};
+
+/// The server's IPv6 address on `subnet`: `2001:2:0:<subnet>::10` (the
+/// subnet number written in hex digits as decimal, e.g. 210 -> `:210:`).
+fn own6(subnet: u8) -> Ipv6Addr {
+    format!("2001:2:0:{subnet}::10").parse().expect("address")
+}
+
+fn ip(args: &[&str]) {
+    let st = Command::new("ip")
+        .args(args)
+        .status()
+        .expect("ip (iproute2)");
+    assert!(st.success(), "ip {args:?} failed");
+}
+
+/// IPv6 on in namespace b (no duplicate address detection), with
+/// `2001:2:0:<subnet>::2/64` on its veth.
+fn enable_ipv6(h: &Harness, subnet: u8) {
+    let ns = &h.net.ns_b;
+    let iface = &h.net.if_b;
+    for key in [
+        "net.ipv6.conf.all.accept_dad=0".to_string(),
+        "net.ipv6.conf.default.accept_dad=0".to_string(),
+        format!("net.ipv6.conf.{iface}.accept_dad=0"),
+        "net.ipv6.conf.all.disable_ipv6=0".to_string(),
+        "net.ipv6.conf.default.disable_ipv6=0".to_string(),
+        format!("net.ipv6.conf.{iface}.disable_ipv6=0"),
+    ] {
+        let st = h
+            .net
+            .exec_b(["sysctl", "-q", "-w", &key])
+            .stdin(Stdio::null())
+            .status()
+            .expect("sysctl");
+        assert!(st.success(), "sysctl -w {key} in {ns} failed");
+    }
+    ip(&[
+        "-n",
+        ns,
+        "addr",
+        "add",
+        &format!("2001:2:0:{subnet}::2/64"),
+        "dev",
+        iface,
+        "nodad",
+    ]);
+}
+
+/// In namespace b: connects to `to`, sends `data`, shuts down its sending
+/// side and reads until the server's FIN (every step at most 5 s).
+fn send(h: &Harness, to: SocketAddr, data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let data = data.to_vec();
+    h.net
+        .run_in_b(move || -> std::io::Result<Vec<u8>> {
+            let mut s = TcpStream::connect_timeout(&to, Duration::from_secs(5))?;
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.set_write_timeout(Some(Duration::from_secs(5)))?;
+            s.write_all(&data)?;
+            s.shutdown(Shutdown::Write)?;
+            let mut back = Vec::new();
+            s.read_to_end(&mut back)?;
+            Ok(back)
+        })
+        .expect("run in namespace b")
+}
+
+/// `nc -6` sends "Hello" to `--ip 2001:2:0:210::10 --mode print -s`: it is
+/// printed, the server exits 0 after the connection, and announces the
+/// IPv6 MSS (the MTU less 60).
+#[test]
+fn net_ipv6_hello_with_nc() {
+    let t0 = Instant::now();
+    let mut h = Harness::new("v6h", 210);
+    enable_ipv6(&h, 210);
+    let own = own6(210).to_string();
+    h.start(&["--ip", &own, "--mode", "print", "-s"]);
+    let err = h.stderr();
+    assert!(
+        err.contains(&format!("listening on [{own}]:3000")) && err.contains("MSS 1440"),
+        "{err}"
+    );
+    let mut nc = h
+        .net
+        .exec_b(["nc", "-6", "-N", "-w", "5", &own, "3000"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nc (netcat-openbsd)");
+    nc.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"Hello")
+        .expect("write to nc");
+    let st = h.wait(15);
+    let _ = nc.kill();
+    let out = nc.wait_with_output().expect("nc");
+    let err = h.stderr();
+    assert!(
+        st.success(),
+        "exit {st}: {err}\nnc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(h.stdout(), b"Hello", "{err}");
+    note("net_ipv6_hello_with_nc", "Hello printed", t0);
+}
+
+/// A 16 MiB echo over IPv6: every byte comes back, in order.
+#[test]
+fn net_ipv6_echo_16_mib() {
+    const LEN: u64 = 16 << 20;
+    let t0 = Instant::now();
+    let mut h = Harness::new("v6u", 211);
+    enable_ipv6(&h, 211);
+    let own = own6(211);
+    h.start(&["--ip", &own.to_string(), "--mode", "echo", "-s"]);
+    let to = SocketAddr::from((own, h.port));
+    let e = h
+        .net
+        .run_in_b(move || support::echo(to, LEN, 6, 30))
+        .expect("namespace b")
+        .unwrap_or_else(|e| panic!("echo over IPv6: {e}\n{}", h.stderr()));
+    assert_eq!(e.got_len, LEN, "{}", h.stderr());
+    assert_eq!(hex(&e.got), hex(&e.sent), "echo differs");
+    let st = h.wait(15);
+    assert!(st.success(), "exit {st}: {}", h.stderr());
+    note("net_ipv6_echo_16_mib", "16 MiB echoed", t0);
+}
+
+/// `ping -6 -c 3`: three replies, counted by the server (the kernel's
+/// neighbor solicitation answered first).
+#[test]
+fn net_ipv6_ping_is_answered() {
+    let t0 = Instant::now();
+    let mut h = Harness::new("v6p", 212);
+    enable_ipv6(&h, 212);
+    let own = own6(212).to_string();
+    h.start(&["--ip", &own, "--mode", "discard"]);
+    let out = h
+        .net
+        .exec_b(["ping", "-6", "-n", "-c", "3", "-i", "0.2", "-W", "2", &own])
+        .stdin(Stdio::null())
+        .output()
+        .expect("ping (iputils-ping)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "ping -6 failed: {text}\n{}",
+        h.stderr()
+    );
+    assert!(text.contains("3 received"), "{text}");
+    h.signal(nix::sys::signal::Signal::SIGTERM);
+    let st = h.wait(10);
+    let err = h.stderr();
+    assert!(st.success(), "exit {st}: {err}");
+    assert!(err.contains("3 echo replies sent"), "{err}");
+    note("net_ipv6_ping_is_answered", "3 replies", t0);
+}
+
+/// Dual stack: one server with `--ip 198.18.213.10 --ip 2001:2:0:213::10`
+/// in echo mode; a client over each family, both echoed; and ping over
+/// both.
+#[test]
+fn net_ipv6_dual_stack() {
+    let t0 = Instant::now();
+    let mut h = Harness::new("v6d", 213);
+    enable_ipv6(&h, 213);
+    let own4 = h.own_addr();
+    let own6 = own6(213);
+    h.start(&[
+        "--ip",
+        &own4.to_string(),
+        "--ip",
+        &own6.to_string(),
+        "--mode",
+        "echo",
+    ]);
+    let err = h.stderr();
+    assert!(
+        err.contains(&format!("listening on {own4}:3000 and [{own6}]:3000"))
+            && err.contains("MSS 1460 (IPv6 1440)"),
+        "{err}"
+    );
+    let back4 = send(&h, SocketAddr::from((own4, h.port)), b"over IPv4");
+    let back6 = send(&h, SocketAddr::from((own6, h.port)), b"over IPv6");
+    assert_eq!(back4.expect("IPv4 client"), b"over IPv4", "{}", h.stderr());
+    assert_eq!(back6.expect("IPv6 client"), b"over IPv6", "{}", h.stderr());
+    for addr in [own4.to_string(), own6.to_string()] {
+        let out = h
+            .net
+            .exec_b(["ping", "-n", "-c", "1", "-W", "2", &addr])
+            .stdin(Stdio::null())
+            .output()
+            .expect("ping");
+        assert!(out.status.success(), "ping {addr}: {out:?}");
+    }
+    h.signal(nix::sys::signal::Signal::SIGTERM);
+    let st = h.wait(10);
+    let err = h.stderr();
+    assert!(st.success(), "exit {st}: {err}");
+    assert!(err.contains("2 echo replies sent"), "{err}");
+    note("net_ipv6_dual_stack", "both families echoed", t0);
+}
+
+/// IPv6 alone: the server has no IPv4 address; IPv4 to the subnet's
+/// `.10` is not answered (no ARP: ping gets nothing back).
+#[test]
+fn net_ipv6_only_answers_no_ipv4() {
+    let t0 = Instant::now();
+    let mut h = Harness::new("v6o", 214);
+    enable_ipv6(&h, 214);
+    let own4 = h.own_addr().to_string();
+    h.start(&["--ip", &own6(214).to_string(), "--mode", "discard"]);
+    let out = h
+        .net
+        .exec_b(["ping", "-n", "-c", "1", "-W", "1", &own4])
+        .stdin(Stdio::null())
+        .output()
+        .expect("ping");
+    assert!(!out.status.success(), "IPv4 answered: {out:?}");
+    h.signal(nix::sys::signal::Signal::SIGTERM);
+    let st = h.wait(10);
+    let err = h.stderr();
+    assert!(st.success(), "exit {st}: {err}");
+    // No ICMP line: nothing answered.
+    assert!(!err.contains("echo replies sent"), "{err}");
+    note("net_ipv6_only_answers_no_ipv4", "no IPv4", t0);
+}
