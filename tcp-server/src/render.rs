@@ -5,8 +5,9 @@
 //! that a malformed frame is shown as it is instead of not at all. Nothing
 //! here panics on any input: every read goes through `get`.
 
+use std::fmt::Display;
 use std::fmt::Write;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use anstyle::{AnsiColor, Style};
 use tcpcore::wire::checksum;
@@ -15,6 +16,7 @@ const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_ARP: u16 = 0x0806;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 const PROTO_TCP: u8 = 6;
+const PROTO_ICMPV6: u8 = 58;
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
@@ -23,6 +25,11 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
 fn be32(b: &[u8], at: usize) -> Option<u32> {
     let s = b.get(at..at.checked_add(4)?)?;
     Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+fn ipv6(b: &[u8], at: usize) -> Option<Ipv6Addr> {
+    let s: [u8; 16] = b.get(at..at.checked_add(16)?)?.try_into().ok()?;
+    Some(Ipv6Addr::from(s))
 }
 
 fn ipv4(b: &[u8], at: usize) -> Option<Ipv4Addr> {
@@ -197,7 +204,9 @@ fn option_data(out: &mut String, kind: u8, len: usize, data: &[u8]) -> Option<us
 }
 
 /// The line `tcpdump -n -S` prints for `frame` (an Ethernet frame), without
-/// its timestamp. Covers IPv4/TCP and Ethernet/IPv4 ARP exactly; other
+/// its timestamp. Covers IPv4/TCP, IPv6/TCP, the ICMPv6 messages the
+/// server meets (echo, neighbor discovery, packet too big) and
+/// Ethernet/IPv4 ARP exactly; other
 /// frames get a short description in tcpdump's spirit. tcpdump's payload
 /// dissectors for well-known ports (HTTP on 80, ...) are not reproduced.
 pub fn tcpdump_line(out: &mut String, frame: &[u8]) {
@@ -209,9 +218,7 @@ pub fn tcpdump_line(out: &mut String, frame: &[u8]) {
     match ethertype {
         ETHERTYPE_IPV4 => ipv4_line(out, payload),
         ETHERTYPE_ARP => arp_line(out, payload),
-        ETHERTYPE_IPV6 => {
-            let _ = write!(out, "IP6, length {}", payload.len());
-        }
+        ETHERTYPE_IPV6 => ipv6_line(out, payload),
         t => {
             let _ = write!(out, "ethertype Unknown (0x{t:04x}), length {}", frame.len());
         }
@@ -281,7 +288,160 @@ fn ipv4_line(out: &mut String, p: &[u8]) {
     tcp_line(out, src, dst, body, length);
 }
 
-fn tcp_line(out: &mut String, src: Ipv4Addr, dst: Ipv4Addr, seg: &[u8], length: usize) {
+/// The IPv6 line: `IP6 src > dst: ` then TCP as for IPv4, or ICMPv6
+/// (`ICMP6, echo request, id 1, seq 1, length 64`), after a hop-by-hop
+/// header (`HBH `) if any, as tcpdump's `ip6_print` does.
+fn ipv6_line(out: &mut String, p: &[u8]) {
+    let (Some(&v), Some(plen), Some(&nh), Some(src), Some(dst)) =
+        (p.first(), be16(p, 4), p.get(6), ipv6(p, 8), ipv6(p, 24))
+    else {
+        out.push_str("IP6 [|ip6]");
+        return;
+    };
+    if v >> 4 != 6 {
+        let _ = write!(out, "IP6 {src} > {dst}: [version {}]", v >> 4);
+        return;
+    }
+    let plen = usize::from(plen);
+    let body = p.get(40..(40 + plen).min(p.len())).unwrap_or(&[]);
+    let (mut nh, mut at) = (nh, 0usize);
+    let mut hbh = false;
+    // Hop-by-hop options (MLD reports carry one): tcpdump names it.
+    if nh == 0 {
+        let (Some(&next), Some(&len)) = (body.first(), body.get(1)) else {
+            let _ = write!(out, "IP6 {src} > {dst}: HBH [|hbhopt]");
+            return;
+        };
+        hbh = true;
+        nh = next;
+        at = (usize::from(len) + 1) * 8;
+    }
+    let rest = body.get(at..).unwrap_or(&[]);
+    let length = plen.saturating_sub(at);
+    if nh == PROTO_TCP && !hbh {
+        out.push_str("IP6 ");
+        tcp_line(out, src, dst, rest, length);
+        return;
+    }
+    let _ = write!(out, "IP6 {src} > {dst}: ");
+    if hbh {
+        out.push_str("HBH ");
+    }
+    if nh == PROTO_TCP {
+        tcp_line(out, src, dst, rest, length);
+    } else if nh == PROTO_ICMPV6 {
+        icmp6_line(out, rest, length);
+    } else {
+        let _ = write!(out, "ip-proto-{nh} {length}");
+    }
+}
+
+/// ICMPv6 as `tcpdump -n` prints it (`print-icmp6.c`, not verbose).
+fn icmp6_line(out: &mut String, m: &[u8], length: usize) {
+    let (Some(&ty), Some(&code)) = (m.first(), m.get(1)) else {
+        out.push_str("ICMP6, [|icmp6]");
+        return;
+    };
+    out.push_str("ICMP6, ");
+    match ty {
+        1 => {
+            // The quoted packet: its IPv6 header from byte 8.
+            let q = m.get(8..).unwrap_or(&[]);
+            let qdst = ipv6(q, 24).map(|a| a.to_string()).unwrap_or_default();
+            out.push_str("destination unreachable, ");
+            match code {
+                0 => {
+                    let _ = write!(out, "unreachable route {qdst}");
+                }
+                // tcpdump's own double space.
+                1 => {
+                    let _ = write!(out, " unreachable prohibited {qdst}");
+                }
+                2 => {
+                    let qsrc = ipv6(q, 8).map(|a| a.to_string()).unwrap_or_default();
+                    let _ = write!(out, "beyond scope {qdst}, source address {qsrc}");
+                }
+                3 => {
+                    let _ = write!(out, "unreachable address {qdst}");
+                }
+                4 => {
+                    let port = be16(q, 42).unwrap_or(0);
+                    match q.get(6) {
+                        Some(6) => {
+                            let _ = write!(out, "unreachable port, {qdst} tcp port {port}");
+                        }
+                        Some(17) => {
+                            let _ = write!(out, "unreachable port, {qdst} udp port {port}");
+                        }
+                        _ => {
+                            let _ = write!(out, "unreachable port, {qdst}");
+                        }
+                    }
+                }
+                c => {
+                    let _ = write!(out, "unknown unreach code ({c})");
+                }
+            }
+        }
+        2 => {
+            let _ = write!(out, "packet too big, mtu {}", be32(m, 4).unwrap_or(0));
+        }
+        3 => {
+            let qdst = ipv6(m, 8 + 24).map(|a| a.to_string()).unwrap_or_default();
+            match code {
+                0 => {
+                    let _ = write!(out, "time exceeded in-transit for {qdst}");
+                }
+                _ => out.push_str("time exceeded reassembly"),
+            }
+        }
+        4 => {
+            let what = match code {
+                0 => "erroneous - octet",
+                1 => "next header - octet",
+                2 => "option - octet",
+                _ => "code",
+            };
+            let _ = write!(out, "parameter problem, {what} {}", be32(m, 4).unwrap_or(0));
+        }
+        128 | 129 => {
+            let _ = write!(
+                out,
+                "echo {}, id {}, seq {}",
+                if ty == 128 { "request" } else { "reply" },
+                be16(m, 4).unwrap_or(0),
+                be16(m, 6).unwrap_or(0)
+            );
+        }
+        130 => out.push_str("multicast listener query"),
+        131 => out.push_str("multicast listener report"),
+        132 => out.push_str("multicast listener done"),
+        133 => out.push_str("router solicitation"),
+        134 => out.push_str("router advertisement"),
+        135 | 136 => {
+            let target = ipv6(m, 8).map(|a| a.to_string()).unwrap_or_default();
+            if ty == 135 {
+                let _ = write!(out, "neighbor solicitation, who has {target}");
+            } else {
+                let _ = write!(out, "neighbor advertisement, tgt is {target}");
+            }
+        }
+        137 => out.push_str("redirect"),
+        143 => {
+            let _ = write!(
+                out,
+                "multicast listener report v2, {} group record(s)",
+                be16(m, 6).unwrap_or(0)
+            );
+        }
+        t => {
+            let _ = write!(out, "unknown icmp6 type ({t})");
+        }
+    }
+    let _ = write!(out, ", length {length}");
+}
+
+fn tcp_line(out: &mut String, src: impl Display, dst: impl Display, seg: &[u8], length: usize) {
     let (Some(sport), Some(dport)) = (be16(seg, 0), be16(seg, 2)) else {
         let _ = write!(out, "{src} > {dst}: [|tcp]");
         return;
@@ -653,6 +813,56 @@ mod tests {
             s,
             "ARP, Request who-has 198.18.0.10 tell 198.18.0.2, length 28"
         );
+    }
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// IPv6 frames (from their IPv6 header) and the line `tcpdump -n -S`
+    /// 4.99 printed for them.
+    #[test]
+    fn tcpdump_ipv6() {
+        const QUOTE: &str = "600000000014064020010002000000000000000000000010200100020000000000000000000000020000000000000000000000000000000000000000";
+        const HEAD: &str =
+            "6000000000443a402001000200000000000000000000000120010002000000000000000000000010";
+        let from = "IP6 2001:2::1 > 2001:2::10: ICMP6, ";
+        let cases = [
+            (format!("{HEAD}0200000000000500{QUOTE}"), format!("{from}packet too big, mtu 1280, length 68")),
+            (format!("{HEAD}0100000000000000{QUOTE}"), format!("{from}destination unreachable, unreachable route 2001:2::2, length 68")),
+            (format!("{HEAD}0101000000000000{QUOTE}"), format!("{from}destination unreachable,  unreachable prohibited 2001:2::2, length 68")),
+            (format!("{HEAD}0102000000000000{QUOTE}"), format!("{from}destination unreachable, beyond scope 2001:2::2, source address 2001:2::10, length 68")),
+            (format!("{HEAD}0103000000000000{QUOTE}"), format!("{from}destination unreachable, unreachable address 2001:2::2, length 68")),
+            (format!("{HEAD}0104000000000000{QUOTE}"), format!("{from}destination unreachable, unreachable port, 2001:2::2 tcp port 0, length 68")),
+            (format!("{HEAD}0300000000000000{QUOTE}"), format!("{from}time exceeded in-transit for 2001:2::2, length 68")),
+            (format!("{HEAD}0400000000000000{QUOTE}"), format!("{from}parameter problem, erroneous - octet 0, length 68")),
+            (
+                "6000000000083a40fe800000000000000000000000000001ff0200000000000000000000000000028500000000000000".into(),
+                "IP6 fe80::1 > ff02::2: ICMP6, router solicitation, length 8".into(),
+            ),
+            (
+                "6000000000103a40fe800000000000000000000000000001ff02000000000000000000000000000186000000400007080000000000000000".into(),
+                "IP6 fe80::1 > ff02::1: ICMP6, router advertisement, length 16".into(),
+            ),
+            (
+                "6000000000240001fe800000000000000000000000000001ff0200000000000000000000000000163a000502000001008f0000000000000104000000ff0200000000000000000001ff000010".into(),
+                "IP6 fe80::1 > ff02::16: HBH ICMP6, multicast listener report v2, 1 group record(s), length 28".into(),
+            ),
+        ];
+        for (hex, want) in cases {
+            let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x86, 0xdd];
+            f.extend_from_slice(&unhex(&hex));
+            let mut s = String::new();
+            tcpdump_line(&mut s, &f);
+            assert_eq!(s, want);
+            // Cut short anywhere: no panic.
+            for n in 0..f.len() {
+                tcpdump_line(&mut String::new(), &f[..n]);
+            }
+        }
     }
 
     #[test]

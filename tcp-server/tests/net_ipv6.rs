@@ -3,7 +3,7 @@
 //! for it), and dual stack with one IPv4 and one IPv6 `--ip`. The test
 //! network's namespaces come with IPv6 disabled (`TestNet`); it is enabled
 //! here in the client's namespace b only, whose address is added `nodad`.
-//! Subnets 198.18.210-214 and 2001:2:0:210-214::/64.
+//! Subnets 198.18.210-215 and 2001:2:0:210-215::/64.
 
 mod common;
 mod support;
@@ -217,6 +217,66 @@ fn net_ipv6_dual_stack() {
     assert!(st.success(), "exit {st}: {err}");
     assert!(err.contains("2 echo replies sent"), "{err}");
     note("net_ipv6_dual_stack", "both families echoed", t0);
+}
+
+/// Every `-d` frame line over IPv6 (neighbor discovery, ping, a TCP
+/// session) is the line `tcpdump -n -S -r` prints for the same frame of
+/// the server's pcap.
+#[test]
+fn net_ipv6_debug_lines_match_tcpdump() {
+    let t0 = Instant::now();
+    let mut h = Harness::new("v6t", 215);
+    enable_ipv6(&h, 215);
+    let own = own6(215);
+    let pcap = h.path("s.pcap");
+    let pcap_s = pcap.to_str().expect("utf-8 path").to_string();
+    h.start(&[
+        "-s",
+        "-d",
+        "--ip",
+        &own.to_string(),
+        "--pcap",
+        &pcap_s,
+        "--color",
+        "never",
+    ]);
+    let out = h
+        .net
+        .exec_b(["ping", "-6", "-n", "-c", "1", "-W", "2", &own.to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .expect("ping");
+    assert!(out.status.success(), "ping -6: {out:?}\n{}", h.stderr());
+    send(&h, SocketAddr::from((own, h.port)), b"Hello\n").expect("client");
+    let st = h.wait(10);
+    let err = h.stderr();
+    assert!(st.success(), "exit {st}: {err}");
+    let ours: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("RX ").or_else(|| l.strip_prefix("TX ")))
+        .collect();
+    let dump = Harness::output(
+        Command::new("tcpdump")
+            .args(["-n", "-S", "-r", &pcap_s])
+            .env("TZ", "UTC"),
+    );
+    let theirs: Vec<&str> = dump.lines().collect();
+    assert_eq!(ours.len(), theirs.len(), "ours:\n{err}\ntcpdump:\n{dump}");
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(a, b, "\nours:    {a}\ntcpdump: {b}");
+    }
+    for want in [
+        "ICMP6, neighbor solicitation, who has",
+        "ICMP6, neighbor advertisement, tgt is",
+        "ICMP6, echo request, id",
+        "ICMP6, echo reply, id",
+        "Flags [S.]",
+        "length 6",
+    ] {
+        assert!(ours.iter().any(|l| l.contains(want)), "no `{want}`:\n{err}");
+    }
+    assert!(ours.iter().all(|l| l.contains(" IP6 ")), "{err}");
+    note("net_ipv6_debug_lines_match_tcpdump", "lines match", t0);
 }
 
 /// IPv6 alone: the server has no IPv4 address; IPv4 to the subnet's
