@@ -9,7 +9,7 @@
 //! [`tcpcore::Stack`], the pull API (issue #15): frames in, then staged
 //! frames and events out, nothing called back.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
@@ -52,12 +52,13 @@ const MAX_WAIT: Duration = Duration::from_secs(1);
 /// Runs the client as `cli` says; the exit status on success.
 pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
     sys::init_time_zone();
-    let remote = SocketAddrV4::new(cli.host, cli.port);
+    let remote = SocketAddr::new(cli.host, cli.port);
+    check_families(cli)?;
     // `--tun`: the device first (its MTU is read below), and the kernel's
     // route to our address (removed on exit).
-    let tun = match &cli.tun {
-        Some(name) => Some(crate::server::tun_with_route(name, cli.ip)?),
-        None => None,
+    let tun = match (&cli.tun, cli.ip) {
+        (Some(name), IpAddr::V4(ip)) => Some(crate::server::tun_with_route(name, ip)?),
+        _ => None,
     };
     let iface = own_interface(cli)?;
     let local_port = match cli.local_port {
@@ -83,9 +84,9 @@ pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
     );
     trace.ip_medium = sock.is_ip();
     let tuple = FourTuple {
-        local_addr: cli.ip.into(),
+        local_addr: cli.ip,
         local_port,
-        remote_addr: (*remote.ip()).into(),
+        remote_addr: remote.ip(),
         remote_port: remote.port(),
     };
     let mut d = Driver::new(stack, trace, tuple);
@@ -94,15 +95,21 @@ pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
             "TUN device: bare IP packets, no ARP".to_string()
         } else {
             format!(
-                "own address, answering ARP as {}",
+                "own address, answering {} as {}",
+                if cli.ip.is_ipv6() {
+                    "neighbor solicitations"
+                } else {
+                    "ARP"
+                },
                 EthernetAddress(iface.mac)
             )
         };
+        // IPv6: 20 bytes more of IP header (the endpoint advertises less).
+        let mss = mss_for(&iface) - if cli.ip.is_ipv6() { 20 } else { 0 };
         d.trace.note(&format!(
-            "connecting to {remote} from {}:{local_port} on {} ({how}), MSS {}",
-            cli.ip,
+            "connecting to {remote} from {} on {} ({how}), MSS {mss}",
+            SocketAddr::new(cli.ip, local_port),
             iface.name,
-            mss_for(&iface)
         ));
     }
     let start = std::time::Instant::now();
@@ -136,6 +143,26 @@ pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// HOST and `--ip` of one family; IPv6 only on an interface's link (no
+/// `--tun`, no `--gateway`).
+fn check_families(cli: &ClientCli) -> Result<(), Failure> {
+    if cli.host.is_ipv6() != cli.ip.is_ipv6() {
+        return Err(Failure::Usage(format!(
+            "HOST {} and --ip {} are not of one family: both IPv4 or both IPv6",
+            cli.host, cli.ip
+        )));
+    }
+    if cli.ip.is_ipv6() && cli.tun.is_some() {
+        return Err(Failure::Usage("--tun serves IPv4 only".into()));
+    }
+    if cli.ip.is_ipv6() && cli.gateway.is_some() {
+        return Err(Failure::Usage(
+            "--gateway is an IPv4 router: an IPv6 HOST must be on the link".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The interface to use, after checking the addresses: HOST is another
 /// host, and our own address (`--ip`) is not one the kernel already owns.
 fn own_interface(cli: &ClientCli) -> Result<Interface, Failure> {
@@ -151,25 +178,35 @@ fn own_interface(cli: &ClientCli) -> Result<Interface, Failure> {
         .or(cli.iface.as_deref())
         .unwrap_or_default();
     let iface = Interface::by_name(name)?;
-    if iface.owns_address(cli.ip) {
-        return Err(rawnet::Error::AddressInUse {
-            addr: cli.ip,
-            iface: iface.name.clone(),
+    match cli.ip {
+        IpAddr::V4(ip) if iface.owns_address(ip) => {
+            return Err(rawnet::Error::AddressInUse {
+                addr: ip,
+                iface: iface.name.clone(),
+            }
+            .into());
         }
-        .into());
+        IpAddr::V6(ip) if iface.owns_address6(ip) => {
+            return Err(Failure::Runtime(format!(
+                "{ip} is the kernel's own address in this namespace, so the kernel would reset our connection: use an unassigned address (we answer neighbor solicitations for it)"
+            )));
+        }
+        _ => {}
     }
     Ok(iface)
 }
 
-/// The raw socket, filtered to our address and port, and ARP.
-fn open_socket(iface: &Interface, ip: Ipv4Addr, local_port: u16) -> Result<Link, Failure> {
+/// The raw socket, filtered to our address and port, and ARP (IPv4) or
+/// ICMPv6 (neighbor discovery, IPv6).
+fn open_socket(iface: &Interface, ip: IpAddr, local_port: u16) -> Result<Link, Failure> {
+    let (ipv4, ipv6) = split(ip);
     let sock_cfg = SocketConfig {
         filter: Some(Filter {
-            ipv4: ip,
+            ipv4,
             tcp_port: local_port,
             all_ports: false,
-            arp: true,
-            ipv6: None,
+            arp: ip.is_ipv4(),
+            ipv6,
         }),
         ..SocketConfig::default()
     };
@@ -207,6 +244,15 @@ fn output_errors(shared: &Shared, d: &mut Driver<'_, '_>) -> Result<(), Failure>
     Ok(())
 }
 
+/// Our IPv4 address (0.0.0.0 with an IPv6 `--ip`: the socket filter then
+/// passes no IPv4 or ARP) and our IPv6 address, if any.
+fn split(ip: IpAddr) -> (Ipv4Addr, Option<std::net::Ipv6Addr>) {
+    match ip {
+        IpAddr::V4(a) => (a, None),
+        IpAddr::V6(a) => (Ipv4Addr::UNSPECIFIED, Some(a)),
+    }
+}
+
 /// A random port from the dynamic range, 49152 to 65535 (RFC 6335).
 fn random_port() -> Result<u16, Failure> {
     let k = random_key()?;
@@ -224,15 +270,15 @@ fn endpoint_config(cli: &ClientCli, iface: &Interface) -> EndpointConfig {
             tcpcore::Medium::Ethernet
         },
         mac: EthernetAddress(iface.mac),
-        addr: cli.ip,
-        addr6: None,
+        addr: split(cli.ip).0,
+        addr6: split(cli.ip).1,
         // No listener: the client accepts nothing.
         port: 0,
         answer_arp: true,
         reset_other_ports: true,
         max_half_open: 1,
         gateway: cli.gateway,
-        prefix_len: prefix_len(cli.ip, iface),
+        prefix_len: prefix_len(split(cli.ip).0, iface),
         conn: Config {
             mss: mss_for(iface),
             // stdin may still have data after the peer's FIN: we close
@@ -348,7 +394,7 @@ fn wait_both(sock: &Link, wait: Duration) {
 /// The one connection, from the connect to its end.
 struct Session {
     id: ConnId,
-    remote: SocketAddrV4,
+    remote: SocketAddr,
     input: Input,
     /// The endpoint's counters before the connect (to tell how a
     /// handshake failed).

@@ -225,12 +225,12 @@ fn check_memory_bound(cli: &Cli) -> Result<(), Failure> {
 /// The interface, the address (refused if `--ip` names one the kernel has
 /// already), the number of workers and their share of the connections.
 fn placement(cli: &Cli) -> Result<Placement, Failure> {
+    let (v4, addr6) = cli.own_addrs().map_err(Failure::Usage)?;
     let iface = match (&cli.tun, &cli.iface) {
         (Some(name), _) | (None, Some(name)) => Interface::by_name(name)?,
         (None, None) => Interface::default_interface()?,
     };
     let own = !cli.ip.is_empty();
-    let (v4, addr6) = cli.own_addrs().map_err(Failure::Usage)?;
     if let Some(ip) = v4 {
         if iface.owns_address(ip) {
             return Err(rawnet::Error::AddressInUse {

@@ -114,6 +114,41 @@ fn tun_with_workers_is_refused() {
     assert!(err.contains("one worker"), "{err}");
 }
 
+/// `--ip` twice is for one IPv4 and one IPv6 address; `--tun` serves
+/// IPv4 only. Refused before any device or socket is made.
+#[test]
+fn ip_twice_and_tun_with_ipv6_are_refused() {
+    for (args, why) in [
+        (
+            &["--ip", "198.18.0.10", "--ip", "198.18.0.11"][..],
+            "one IPv4 and one IPv6",
+        ),
+        (
+            &["--ip", "2001:2::10", "--ip", "2001:2::11"],
+            "one IPv4 and one IPv6",
+        ),
+        (&["--tun", "tcps0", "--ip", "2001:2::10"], "IPv4 only"),
+    ] {
+        let out = run(args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+}
+
+/// `tcp-client`: HOST and --ip of one family.
+#[test]
+fn client_families_must_match() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tcp-client"))
+        .args(["-i", "nope0", "--ip", "2001:2::20", "198.18.0.1", "3000"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tcp-client");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not of one family"), "{err}");
+}
+
 #[test]
 fn too_many_workers_are_refused_with_a_reason() {
     let out = run(&["--workers", "65"]);

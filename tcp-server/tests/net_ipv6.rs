@@ -3,13 +3,13 @@
 //! for it), and dual stack with one IPv4 and one IPv6 `--ip`. The test
 //! network's namespaces come with IPv6 disabled (`TestNet`); it is enabled
 //! here in the client's namespace b only, whose address is added `nodad`.
-//! Subnets 198.18.210-215 and 2001:2:0:210-215::/64.
+//! Subnets 198.18.210-216 and 2001:2:0:210-216::/64.
 
 mod common;
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{Ipv6Addr, Shutdown, SocketAddr, TcpStream};
+use std::net::{Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -302,4 +302,93 @@ fn net_ipv6_only_answers_no_ipv4() {
     // No ICMP line: nothing answered.
     assert!(!err.contains("echo replies sent"), "{err}");
     note("net_ipv6_only_answers_no_ipv4", "no IPv4", t0);
+}
+
+/// `tcp-client --ip 2001:2:0:216::20 2001:2:0:216::2 4000` against a Linux
+/// server in namespace b (std `TcpListener`, IPv6): the client resolves
+/// the server by neighbor solicitation, sends its stdin, and prints what
+/// comes back.
+#[test]
+fn net_ipv6_tcp_client_to_linux() {
+    const CLIENT: &str = env!("CARGO_BIN_EXE_tcp-client");
+    let t0 = Instant::now();
+    let h = Harness::new("v6c", 216);
+    enable_ipv6(&h, 216);
+    let server: SocketAddr = "[2001:2:0:216::2]:4000".parse().expect("address");
+    let listener = h
+        .net
+        .run_in_b(move || TcpListener::bind(server))
+        .expect("namespace b")
+        .expect("bind [2001:2:0:216::2]:4000");
+    listener.set_nonblocking(true).expect("nonblocking");
+    // The server: one connection, everything read is sent back with a
+    // prefix, then closed.
+    let serve = std::thread::spawn(move || -> std::io::Result<Vec<u8>> {
+        let t0 = Instant::now();
+        let mut s = loop {
+            match listener.accept() {
+                Ok((s, _)) => break s,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if t0.elapsed() > Duration::from_secs(10) {
+                        return Err(std::io::Error::other("no connection in 10 s"));
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        s.set_nonblocking(false)?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut got = Vec::new();
+        s.read_to_end(&mut got)?;
+        s.write_all(b"got: ")?;
+        s.write_all(&got)?;
+        Ok(got)
+    });
+    let mut child = h
+        .net
+        .exec_a([
+            CLIENT,
+            "-d",
+            "--color",
+            "never",
+            "-i",
+            &h.net.if_a,
+            "--ip",
+            "2001:2:0:216::20",
+            "2001:2:0:216::2",
+            "4000",
+        ])
+        .env("TZ", "UTC")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tcp-client");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"Hello over IPv6\n")
+        .expect("client stdin");
+    let t1 = Instant::now();
+    while child.try_wait().expect("try_wait").is_none() {
+        if t1.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("tcp-client");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let got = serve.join().expect("server thread");
+    assert!(out.status.success(), "tcp-client: {}\n{err}", out.status);
+    assert_eq!(got.expect("server"), b"Hello over IPv6\n", "{err}");
+    assert_eq!(out.stdout, b"got: Hello over IPv6\n", "{err}");
+    assert!(
+        err.contains("ICMP6, neighbor solicitation, who has 2001:2:0:216::2"),
+        "{err}"
+    );
+    assert!(err.contains("MSS 1440"), "{err}");
+    note("net_ipv6_tcp_client_to_linux", "client over IPv6", t0);
 }

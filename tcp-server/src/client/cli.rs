@@ -1,6 +1,6 @@
 //! `tcp-client`'s command line.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -54,9 +54,10 @@ pub struct ClientCli {
     pub tun: Option<String>,
 
     /// Our own address: one the kernel does not own on this host (we
-    /// answer ARP for it)
+    /// answer ARP for it, or neighbor solicitations for an IPv6 one); of
+    /// HOST's family
     #[arg(long, value_name = "ADDR")]
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
 
     /// Router for a HOST outside the interface's subnet (its MAC address
     /// is the one resolved by ARP); without it HOST must be on the link
@@ -72,9 +73,10 @@ pub struct ClientCli {
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
     pub color: ColorWhen,
 
-    /// The server's IPv4 address
+    /// The server's address, IPv4 or IPv6 (IPv6: on the link, no
+    /// --gateway or --tun)
     #[arg(value_name = "HOST")]
-    pub host: Ipv4Addr,
+    pub host: IpAddr,
 
     /// The server's TCP port
     #[arg(value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
