@@ -276,6 +276,13 @@ fn net_ipv6_debug_lines_match_tcpdump() {
         assert!(ours.iter().any(|l| l.contains(want)), "no `{want}`:\n{err}");
     }
     assert!(ours.iter().all(|l| l.contains(" IP6 ")), "{err}");
+    // The pcap's checksums are right (those of frames received before
+    // the kernel filled them in are written filled in).
+    let problems = Harness::tshark_problems(
+        "_ws.malformed || _ws.expert.severity >= error || tcp.checksum.status == \"Bad\" || icmpv6.checksum.status == \"Bad\"",
+        &pcap_s,
+    );
+    assert!(problems.is_empty(), "tshark:\n{problems}");
     note("net_ipv6_debug_lines_match_tcpdump", "lines match", t0);
 }
 

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use tcpcore::wire::{Ipv4Packet, TcpPacket};
+use tcpcore::wire::{IpPair, Ipv4Packet, TcpPacket};
 use tcpcore::{CloseReason, FourTuple, StateName};
 
 use super::shared::{lock, ErrOut, PcapSink};
@@ -245,8 +245,12 @@ impl<'a> Trace<'a> {
 }
 
 /// Copies `frame` into `scratch` with its TCP checksum computed; `frame`
-/// itself if it is not an IPv4/TCP frame that can be fixed.
+/// itself if it is not an IPv4/TCP or IPv6/TCP (no extension header) frame
+/// that can be fixed.
 fn fill_tcp_checksum<'a>(scratch: &'a mut Vec<u8>, frame: &'a [u8]) -> &'a [u8] {
+    if frame.get(12..14) == Some(&[0x86, 0xdd][..]) {
+        return fill_tcp_checksum_v6(scratch, frame);
+    }
     let Some(ip_bytes) = frame.get(14..) else {
         return frame;
     };
@@ -265,6 +269,31 @@ fn fill_tcp_checksum<'a>(scratch: &'a mut Vec<u8>, frame: &'a [u8]) -> &'a [u8] 
     scratch.clear();
     scratch.extend_from_slice(frame);
     TcpPacket::new_unchecked(&mut scratch[start..end]).fill_checksum(src, dst);
+    scratch
+}
+
+/// [`fill_tcp_checksum`] of an IPv6 frame: TCP right after the fixed
+/// header only.
+fn fill_tcp_checksum_v6<'a>(scratch: &'a mut Vec<u8>, frame: &'a [u8]) -> &'a [u8] {
+    let Some(ip) = frame.get(14..54) else {
+        return frame;
+    };
+    if ip[0] >> 4 != 6 || ip[6] != 6 {
+        return frame;
+    }
+    let addr = |at: usize| {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&ip[at..at + 16]);
+        std::net::Ipv6Addr::from(a)
+    };
+    let (src, dst) = (addr(8), addr(24));
+    let end = 54 + usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+    if 54 + 20 > end || end > frame.len() {
+        return frame;
+    }
+    scratch.clear();
+    scratch.extend_from_slice(frame);
+    TcpPacket::new_unchecked(&mut scratch[54..end]).fill_checksum_ip(IpPair::V6 { src, dst });
     scratch
 }
 
