@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # make demo: tcp-server answers a Linux TCP client over a private veth pair,
-# then tcp-client talks to tcp-server (in echo mode) over the same pair.
+# then tcp-client talks to tcp-server (in echo mode) over the same pair,
+# then the first exchange again over IPv6.
 #
 # Two network namespaces (named with this script's pid) joined by a veth
 # pair: the server side has 198.18.0.1/24, the client side 198.18.0.2/24.
 # The server runs in own-address mode on 198.18.0.10, an address the kernel
 # does not own (the server answers ARP for it), so the kernel never resets
 # its connections and no firewall rule is needed. The first client is `nc`;
-# the second is tcp-client on 198.18.0.20, also not the kernel's.
+# the second is tcp-client on 198.18.0.20, also not the kernel's. For the
+# third, IPv6 is turned on in the client's namespace (2001:2::2/64) and the
+# server serves 2001:2::10, answering neighbor solicitations for it.
 # Everything is removed on exit, also on failure or Ctrl-C.
 set -euo pipefail
 
@@ -113,4 +116,31 @@ if [[ -z $status ]] || [[ $status -ne 0 ]]; then
     cat "$TMP/trace2" >&2
     exit 1
 fi
-say "demo: both sessions passed"
+
+# Part three: the first exchange over IPv6 (RFC 8200; the server answers
+# the client kernel's neighbor solicitation for its address itself).
+SRV6=2001:2::10
+say "network: IPv6 on in $CLI_NS (2001:2::2/64); the server's namespace keeps it off"
+ip netns exec "$CLI_NS" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 "net.ipv6.conf.$CLI_NS.disable_ipv6=0"
+ip -n "$CLI_NS" addr add 2001:2::2/64 dev "$CLI_NS" nodad
+say "server: tcp-server -d -s -i $SRV_NS --ip $SRV6"
+ip netns exec "$SRV_NS" "$BIN" -d -s -i "$SRV_NS" --ip "$SRV6" -p "$PORT" \
+    >"$TMP/payload6" 2>"$TMP/trace6" &
+SERVER_PID=$!
+wait_listening 100 "$TMP/trace6" || {
+    cat "$TMP/trace6" >&2; echo "demo: the IPv6 server did not start" >&2; exit 1
+}
+say "client: printf 'Hello over IPv6\\n' | nc -6 -N $SRV6 $PORT   (Linux TCP, in $CLI_NS)"
+printf 'Hello over IPv6\n' | ip netns exec "$CLI_NS" timeout 5 nc -6 -N -w 5 "$SRV6" "$PORT"
+wait_server_exit 100 || true
+status=$SERVER_STATUS
+say "server trace (stderr)"
+cat "$TMP/trace6"
+say "payload (stdout)"
+cat "$TMP/payload6"
+say "server exit status: ${status:-still running}"
+if [[ -z $status ]] || [[ $status -ne 0 ]] || [[ $(cat "$TMP/payload6") != "Hello over IPv6" ]]; then
+    echo "demo: the IPv6 session failed (exit ${status:-none}, payload above)" >&2
+    exit 1
+fi
+say "demo: all three sessions passed"
