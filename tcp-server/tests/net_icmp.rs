@@ -3,7 +3,8 @@
 //! whose link towards the client is 1280 bytes: the router's
 //! "fragmentation needed" lowers the connection's MSS and a 4 MiB
 //! download arrives intact; with those messages dropped, the black-hole
-//! fallback gets it through. Subnets 198.18.174-178.
+//! fallback gets it through; and path MTU over IPv6 (ICMPv6 "packet too
+//! big"). Subnets 198.18.174-180, 2001:2:0:179-180::/64.
 
 mod common;
 mod support;
@@ -57,7 +58,14 @@ fn ip(args: &[&str]) {
 /// Path MTU discovery through a router: see [`through_router`].
 #[test]
 fn net_path_mtu_through_a_router() {
-    through_router("pmt", 174, false);
+    through_router("pmt", 174, false, false);
+}
+
+/// The same over IPv6 (RFC 8201): the router's ICMPv6 "packet too big,
+/// MTU 1280" lowers the server's MSS from 1440 to 1220.
+#[test]
+fn net_path_mtu_through_a_router_ipv6() {
+    through_router("pm6", 179, false, true);
 }
 
 /// The same router, but its "fragmentation needed" messages are dropped
@@ -67,7 +75,7 @@ fn net_path_mtu_through_a_router() {
 /// download completes, intact.
 #[test]
 fn net_path_mtu_black_hole_fallback() {
-    through_router("pbh", 177, true);
+    through_router("pbh", 177, true, false);
 }
 
 /// Namespaces: a (the server, 198.18.`subnet`.0/24), b (a Linux router:
@@ -78,12 +86,18 @@ fn net_path_mtu_black_hole_fallback() {
 /// router's way out: it answers them with ICMP "fragmentation needed,
 /// MTU 1280" (RFC 1191), and the server goes down to MSS 1240. A 4 MiB
 /// file downloaded by `nc` in c arrives intact. With `blackhole`, the
-/// router's ICMP errors are dropped.
-fn through_router(tag: &str, subnet: u8, blackhole: bool) {
+/// router's ICMP errors are dropped. With `v6`, all of it over IPv6 as
+/// well (2001:2:0:`subnet`::/64 and 2001:2:0:`subnet+1`::/64, IPv6 on in
+/// b and c, the server on 2001:2:0:`subnet`::10).
+fn through_router(tag: &str, subnet: u8, blackhole: bool, v6: bool) {
     let t0 = Instant::now();
     let mut h = Harness::new(tag, subnet);
     let far = subnet + 1;
-    let own = h.own_addr().to_string();
+    let own = if v6 {
+        format!("2001:2:0:{subnet}::10")
+    } else {
+        h.own_addr().to_string()
+    };
     let base = h.net.ns_a.trim_end_matches('a').to_string();
     let (ns_c, if_y, if_c) = (format!("{base}c"), format!("{base}y"), format!("{base}c"));
     ip(&["netns", "add", &ns_c]);
@@ -123,6 +137,67 @@ fn through_router(tag: &str, subnet: u8, blackhole: bool) {
         "via",
         &format!("198.18.{far}.1"),
     ]);
+    if v6 {
+        let ns_a_if = h.net.if_b.clone();
+        for (ns, ifs) in [
+            (&ns_b, vec![ns_a_if.as_str(), if_y.as_str()]),
+            (&ns_c, vec![if_c.as_str()]),
+        ] {
+            let mut args = vec![
+                "sysctl".to_string(),
+                "-qw".to_string(),
+                "net.ipv6.conf.all.disable_ipv6=0".to_string(),
+                "net.ipv6.conf.default.disable_ipv6=0".to_string(),
+                "net.ipv6.conf.all.forwarding=1".to_string(),
+            ];
+            args.extend(
+                ifs.iter()
+                    .map(|i| format!("net.ipv6.conf.{i}.disable_ipv6=0")),
+            );
+            let st = rawnet::netns::exec(ns, args).status().expect("sysctl");
+            assert!(st.success(), "IPv6 on in {ns}");
+        }
+        let (near, far6) = (format!("2001:2:0:{subnet}"), format!("2001:2:0:{far}"));
+        ip(&[
+            "-n",
+            &ns_b,
+            "addr",
+            "add",
+            &format!("{near}::2/64"),
+            "dev",
+            &ns_a_if,
+            "nodad",
+        ]);
+        ip(&[
+            "-n",
+            &ns_b,
+            "addr",
+            "add",
+            &format!("{far6}::1/64"),
+            "dev",
+            &if_y,
+            "nodad",
+        ]);
+        ip(&[
+            "-n",
+            &ns_c,
+            "addr",
+            "add",
+            &format!("{far6}::2/64"),
+            "dev",
+            &if_c,
+            "nodad",
+        ]);
+        ip(&[
+            "-n",
+            &ns_c,
+            "route",
+            "add",
+            &format!("{near}::/64"),
+            "via",
+            &format!("{far6}::1"),
+        ]);
+    }
     if blackhole {
         let nft = h
             .net
@@ -160,7 +235,11 @@ fn through_router(tag: &str, subnet: u8, blackhole: bool) {
             "60",
             "sh",
             "-c",
-            &format!("nc -d -w 20 {own} 3000 > {}", out.display()),
+            &format!(
+                "nc {} -d -w 20 {own} 3000 > {}",
+                if v6 { "-6" } else { "-4" },
+                out.display()
+            ),
         ],
     )
     .stdin(Stdio::null())
