@@ -35,24 +35,7 @@ fn net_file_download_4mib_nc() {
         "--ip",
         &own,
     ]);
-    let nc = h
-        .net
-        .exec_b([
-            "timeout",
-            "30",
-            "sh",
-            "-c",
-            &format!("nc -d -w 10 {own} 3000 > {}", out.display()),
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .expect("nc");
-    assert!(
-        nc.status.success(),
-        "nc failed ({}): {}",
-        nc.status,
-        String::from_utf8_lossy(&nc.stderr)
-    );
+    common::nc_download(&h.net.ns_b, "", &own, &out, 10);
     let st = h.wait(15);
     let err = h.stderr();
     assert!(st.success(), "exit {st}: {err}");

@@ -228,29 +228,8 @@ fn through_router(tag: &str, subnet: u8, blackhole: bool, v6: bool) {
         "--ip",
         &own,
     ]);
-    let nc = rawnet::netns::exec(
-        &ns_c,
-        [
-            "timeout",
-            "60",
-            "sh",
-            "-c",
-            &format!(
-                "nc {} -d -w 20 {own} 3000 > {}",
-                if v6 { "-6" } else { "-4" },
-                out.display()
-            ),
-        ],
-    )
-    .stdin(Stdio::null())
-    .output()
-    .expect("nc");
-    assert!(
-        nc.status.success(),
-        "nc failed ({}): {}",
-        nc.status,
-        String::from_utf8_lossy(&nc.stderr)
-    );
+    let family = if v6 { "-6" } else { "-4" };
+    common::nc_download(&ns_c, family, &own, &out, 20);
     let st = h.wait(30);
     let err = h.stderr();
     assert!(st.success(), "exit {st}: {err}");

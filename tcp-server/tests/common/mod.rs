@@ -196,3 +196,28 @@ impl Drop for Harness {
         let _ = fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Downloads from `addr` port 3000 with `nc {flags} -d -w {idle}` in
+/// namespace `ns` into `out` (at most 3 × `idle` seconds in all); fails the
+/// test with nc's stderr if nc does not exit cleanly.
+pub fn nc_download(ns: &str, flags: &str, addr: &str, out: &std::path::Path, idle: u64) {
+    let nc = rawnet::netns::exec(
+        ns,
+        [
+            "timeout",
+            &(3 * idle).to_string(),
+            "sh",
+            "-c",
+            &format!("nc {flags} -d -w {idle} {addr} 3000 > {}", out.display()),
+        ],
+    )
+    .stdin(Stdio::null())
+    .output()
+    .expect("nc");
+    assert!(
+        nc.status.success(),
+        "nc failed ({}): {}",
+        nc.status,
+        String::from_utf8_lossy(&nc.stderr)
+    );
+}
