@@ -119,8 +119,9 @@ impl Asm {
 /// header 6 right after the fixed header) to `addr6:port` or every port,
 /// packets to `addr6` whose first header is an extension header (hop-by-hop,
 /// routing, destination options: the endpoint walks them and decides), and
-/// ICMPv6 to `addr6` or to its solicited-node multicast group
-/// `ff02::1:ffXX:XXXX` (neighbor solicitations, RFC 4861).
+/// ICMPv6 to `addr6`, to its solicited-node multicast group
+/// `ff02::1:ffXX:XXXX` (neighbor solicitations, RFC 4861) or to all-nodes
+/// `ff02::1` (advertisements, which answer duplicate address detection).
 ///
 /// Every port is for own-address mode, where the server is the address's
 /// only TCP and must answer the other ports with a reset itself (RFC 9293
@@ -187,10 +188,15 @@ fn ipv6_part(addr6: Ipv6Addr, port: Option<u16>) -> Asm {
         .jump(op::JEQ_K, w(2), To::Next, To::Drop)
         .op(op::LD_W_ABS, DST + 12)
         .jump(op::JEQ_K, w(3), To::Accept, To::Drop)
-        // The group: ff02:0:0:0:0:1:ffXX:XXXX.
+        // The groups: all-nodes ff02::1 (advertisements answering our
+        // duplicate address detection), or our solicited-node group
+        // ff02:0:0:0:0:1:ffXX:XXXX.
         .op(op::LD_W_ABS, DST + 4)
         .jump(op::JEQ_K, 0, To::Next, To::Drop)
         .op(op::LD_W_ABS, DST + 8)
+        .jump(op::JEQ_K, 0, To::Next, To::Skip(2))
+        .op(op::LD_W_ABS, DST + 12)
+        .jump(op::JEQ_K, 1, To::Accept, To::Drop)
         .jump(op::JEQ_K, 1, To::Next, To::Drop)
         .op(op::LD_W_ABS, DST + 12)
         .jump(
@@ -404,7 +410,8 @@ mod tests {
     }
 
     /// IPv6: TCP to our address and port, packets to it that start with an
-    /// extension header, ICMPv6 to it or to its solicited-node group; not
+    /// extension header, ICMPv6 to it, its solicited-node group or
+    /// all-nodes; not
     /// other addresses, ports, protocols, groups; IPv4 as before.
     #[test]
     fn tcp_filter_with_ipv6_passes_tcp_icmpv6_and_ndp() {
@@ -427,8 +434,14 @@ mod tests {
         assert_eq!(run(&p, &ipv6_frame(other, 58, 0), 0), 0);
         let other_group: Ipv6Addr = "ff02::1:ff00:11".parse().unwrap();
         assert_eq!(run(&p, &ipv6_frame(other_group, 58, 0), 0), 0);
+        // All-nodes: advertisements answering duplicate address detection.
         let all_nodes: Ipv6Addr = "ff02::1".parse().unwrap();
-        assert_eq!(run(&p, &ipv6_frame(all_nodes, 58, 0), 0), 0);
+        assert_ne!(run(&p, &ipv6_frame(all_nodes, 58, 0), 0), 0);
+        assert_eq!(run(&p, &ipv6_frame(all_nodes, 6, 3000), 0), 0);
+        let all_routers: Ipv6Addr = "ff02::2".parse().unwrap();
+        assert_eq!(run(&p, &ipv6_frame(all_routers, 58, 0), 0), 0);
+        let odd: Ipv6Addr = "ff02::1:1".parse().unwrap();
+        assert_eq!(run(&p, &ipv6_frame(odd, 58, 0), 0), 0);
         assert_eq!(
             run(&p, &ipv6_frame(group, 6, 3000), 0),
             0,

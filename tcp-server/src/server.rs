@@ -18,6 +18,7 @@ use crate::pcap::PcapWriter;
 use crate::sys;
 use crate::worker::{self, ErrOut, Report, Settings, Shared, Stop, Worker};
 
+mod dad;
 mod summary;
 
 use summary::summary;
@@ -137,7 +138,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
     // kernel's route to our address (removed on exit).
     let tun = open_tun(cli)?;
     let at = placement(cli)?;
-    let (socks, _route) = match tun {
+    let (mut socks, _route) = match tun {
         Some((dev, route)) => (vec![Link::Tun(dev)], Some(route)),
         None => (
             open_sockets(cli, &at)?.into_iter().map(Link::Raw).collect(),
@@ -149,6 +150,12 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
     let pcap = open_pcap(cli.pcap.as_deref())?;
     let mut owned = storage(cli, &at)?;
     let endpoints = endpoints(cli, &at, &mut owned)?;
+    // An IPv6 address of our own on a link: duplicate address detection
+    // first (RFC 4862 §5.4), as the kernel does for the addresses it
+    // assigns. Not on a TUN device (no neighbor discovery there).
+    if at.own && !at.tun {
+        dad::detect(&mut socks, endpoint_config(cli, &at), &at.iface.name)?;
+    }
 
     sys::install_signal_handlers()
         .map_err(|e| Failure::Runtime(format!("installing signal handlers: {}", e.desc())))?;

@@ -174,6 +174,63 @@ fn net_ipv6_ping_is_answered() {
     note("net_ipv6_ping_is_answered", "3 replies", t0);
 }
 
+/// Duplicate address detection (RFC 4862 §5.4): the client's kernel has
+/// the address `--ip` names already, and answers the server's probe for
+/// it with an advertisement; the server exits at once with a one-line
+/// error naming the client's MAC, and never serves. (Without the
+/// detection it started and served the address twice.)
+#[test]
+fn net_ipv6_duplicate_address_refused() {
+    let t0 = Instant::now();
+    let h = Harness::new("v6dad", 240);
+    enable_ipv6(&h, 240);
+    let own = own6(240).to_string();
+    ip(&[
+        "-n",
+        &h.net.ns_b,
+        "addr",
+        "add",
+        &format!("{own}/64"),
+        "dev",
+        &h.net.if_b,
+        "nodad",
+    ]);
+    // /sys shows the reader's namespace: read b's MAC in b.
+    let mac_b = h
+        .net
+        .exec_b(["cat", &format!("/sys/class/net/{}/address", h.net.if_b)])
+        .stdin(Stdio::null())
+        .output()
+        .expect("cat");
+    let mac_b = String::from_utf8_lossy(&mac_b.stdout).trim().to_string();
+    let started = Instant::now();
+    let out = h
+        .net
+        // Bounded: a server that serves the address anyway is stopped.
+        .exec_a([
+            "timeout",
+            "5",
+            env!("CARGO_BIN_EXE_tcp-server"),
+            "-i",
+            &h.net.if_a,
+            "--ip",
+            &own,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("tcp-server");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "served a duplicate address: {err}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{err}");
+    assert!(!err.contains("listening on"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("{own} is in use")) && err.contains(&mac_b),
+        "{err} (b's MAC {mac_b})"
+    );
+    note("net_ipv6_duplicate_address_refused", "refused", t0);
+}
+
 /// Dual stack: one server with `--ip 198.18.213.10 --ip 2001:2:0:213::10`
 /// in echo mode; a client over each family, both echoed; and ping over
 /// both.

@@ -11,6 +11,7 @@ mod common;
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use common::*;
+use tcpcore::endpoint::Addr6State;
 use tcpcore::stack::{OwnedStackStorage, Stack, StackEvent};
 use tcpcore::wire::{
     self, ChecksumPolicy, EtherType, EthernetAddress, EthernetFrame, EthernetRepr, Icmpv6Packet,
@@ -515,4 +516,168 @@ fn stack_pair_over_ipv6() {
     assert_eq!(server.endpoint().stats().nd_adverts, 1);
     assert_eq!(client.endpoint().stats().arp_requests, 0);
     let _ = wire::ARP_FRAME_LEN;
+}
+
+const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+const ALL_NODES_MAC: EthernetAddress = EthernetAddress([0x33, 0x33, 0, 0, 0, 1]);
+const OTHER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x99]);
+
+/// A harness whose address is tentative: duplicate address detection
+/// started at 0 s; returns it with its probe, checked (RFC 4862 §5.4.2:
+/// from ::, to the solicited-node group, hop limit 255, no source
+/// link-layer address option).
+fn tentative() -> Harness {
+    let mut h = Harness::new(v6_config());
+    assert_eq!(h.ep.addr6_state(), Some(Addr6State::Preferred));
+    assert!(h.ep.start_dad(h.rec.now, &mut h.rec));
+    h.rec.flush();
+    let (_, f) = h.rec.out.pop_front().expect("a duplicate address probe");
+    assert!(h.rec.out.is_empty());
+    let (eth, ip, icmp) = parse_icmp6(&f);
+    assert_eq!((eth.src_addr, eth.dst_addr), (SERVER_MAC, SOLICITED_MAC));
+    assert_eq!(
+        (ip.src_addr, ip.dst_addr),
+        (Ipv6Addr::UNSPECIFIED, SOLICITED)
+    );
+    assert_eq!(ip.hop_limit, 255);
+    assert_eq!(icmp, ns(None));
+    assert_eq!(icmp.check_ndp(&ip), Ok(()));
+    assert_eq!(h.ep.addr6_state(), Some(Addr6State::Tentative));
+    assert_eq!(h.ep.poll_timeout(), Some(Instant::from_millis(1000)));
+    h
+}
+
+/// Nothing is answered for the address while it is tentative (a SYN, a
+/// neighbor solicitation from a unicast source, an echo request), and no
+/// connection is opened from it; after one retransmission timer with no
+/// conflict it is preferred, with no further probe, and serves.
+#[test]
+fn dad_tentative_address_is_silent_then_preferred() {
+    let mut h = tentative();
+    h.run("0.100 < S 1000:1000(0) win 65535 <mss 1460>");
+    h.send(&icmp6_frame(
+        SOLICITED_MAC,
+        CLIENT_IP6,
+        SOLICITED,
+        255,
+        &ns(Some(CLIENT_MAC)),
+    ));
+    let echo = Icmpv6Repr::EchoRequest {
+        ident: 1,
+        seq_no: 1,
+        data: b"ping",
+    };
+    h.send(&icmp6_frame(SERVER_MAC, CLIENT_IP6, SERVER_IP6, 64, &echo));
+    h.rec.flush();
+    assert!(h.rec.out.is_empty(), "sent from a tentative address");
+    let remote = SocketAddr::V6(SocketAddrV6::new(CLIENT_IP6, 80, 0, 0));
+    assert_eq!(
+        h.ep.connect(0, remote, h.rec.now, &mut h.rec).err(),
+        Some(tcpcore::ConnectError::AddressTentative)
+    );
+    h.advance(Instant::from_millis(999));
+    assert_eq!(h.ep.addr6_state(), Some(Addr6State::Tentative));
+    h.advance(Instant::from_millis(1000));
+    h.rec.flush();
+    assert_eq!(h.ep.addr6_state(), Some(Addr6State::Preferred));
+    assert!(h.rec.out.is_empty(), "a second probe");
+    assert_eq!(h.ep.poll_timeout(), None);
+    assert_eq!(h.ep.stats().dad_conflicts, 0);
+    h.run(
+        "1.100 < S 2000:2000(0) win 65535 <mss 1460>
+         1.100 > S. 0:0(0) ack 2001 win 65535 <mss 1440>",
+    );
+}
+
+/// RFC 4862 §5.4.4: an advertisement of the tentative address (to
+/// all-nodes, as Linux answers a probe) makes it a duplicate, for good:
+/// still unused after the timer.
+#[test]
+fn dad_advertisement_makes_a_duplicate() {
+    let mut h = tentative();
+    let na = Icmpv6Repr::NeighborAdvert(NdpNeighborAdvert {
+        router_flag: false,
+        solicited_flag: false,
+        override_flag: true,
+        target_addr: SERVER_IP6,
+        target_lladdr: Some(OTHER_MAC),
+    });
+    h.send(&icmp6_frame(ALL_NODES_MAC, CLIENT_IP6, ALL_NODES, 255, &na));
+    assert_eq!(h.ep.addr6_state(), Some(Addr6State::Duplicate(OTHER_MAC)));
+    assert_eq!(h.ep.stats().dad_conflicts, 1);
+    h.advance(Instant::from_millis(3000));
+    assert_eq!(h.ep.addr6_state(), Some(Addr6State::Duplicate(OTHER_MAC)));
+    h.run("3.100 < S 1000:1000(0) win 65535 <mss 1460>");
+    h.rec.flush();
+    assert!(h.rec.out.is_empty(), "a duplicate address served");
+}
+
+/// RFC 4862 §5.4.3: another node's probe for the same address (a
+/// solicitation from ::) makes it a duplicate; our own probe, looped back
+/// to us (our MAC), does not, nor does a probe for another address.
+#[test]
+fn dad_probe_from_another_node_makes_a_duplicate() {
+    let mut h = tentative();
+    let mut own = icmp6_frame(
+        SOLICITED_MAC,
+        Ipv6Addr::UNSPECIFIED,
+        SOLICITED,
+        255,
+        &ns(None),
+    );
+    own[6..12].copy_from_slice(&SERVER_MAC.0);
+    h.send(&own);
+    let other_target = Icmpv6Repr::NeighborSolicit(NdpNeighborSolicit {
+        target_addr: Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 9),
+        source_lladdr: None,
+    });
+    h.send(&icmp6_frame(
+        SOLICITED_MAC,
+        Ipv6Addr::UNSPECIFIED,
+        SOLICITED,
+        255,
+        &other_target,
+    ));
+    assert_eq!(h.ep.addr6_state(), Some(Addr6State::Tentative));
+    h.send(&icmp6_frame(
+        SOLICITED_MAC,
+        Ipv6Addr::UNSPECIFIED,
+        SOLICITED,
+        255,
+        &ns(None),
+    ));
+    assert_eq!(h.ep.addr6_state(), Some(Addr6State::Duplicate(CLIENT_MAC)));
+    h.rec.flush();
+    assert!(h.rec.out.is_empty());
+}
+
+/// Once preferred, a probe for our address is defended (answered to
+/// all-nodes) as before, not taken as a conflict; on `Medium::Ip` (no
+/// neighbor discovery) and without an IPv6 address there is nothing to
+/// detect.
+#[test]
+fn dad_not_on_medium_ip_nor_after_preferred() {
+    let mut h = Harness::new(EndpointConfig {
+        medium: Medium::Ip,
+        ..v6_config()
+    });
+    assert!(!h.ep.start_dad(h.rec.now, &mut h.rec));
+    assert_eq!(h.ep.addr6_state(), Some(Addr6State::Preferred));
+    let mut h = Harness::new(default_config());
+    assert!(!h.ep.start_dad(h.rec.now, &mut h.rec));
+    assert_eq!(h.ep.addr6_state(), None);
+    let mut h = tentative();
+    h.advance(Instant::from_millis(1000));
+    h.send(&icmp6_frame(
+        SOLICITED_MAC,
+        Ipv6Addr::UNSPECIFIED,
+        SOLICITED,
+        255,
+        &ns(None),
+    ));
+    assert_eq!(h.ep.addr6_state(), Some(Addr6State::Preferred));
+    h.rec.flush();
+    let (_, f) = h.rec.out.pop_front().expect("the defence");
+    let (eth, ip, _) = parse_icmp6(&f);
+    assert_eq!((eth.dst_addr, ip.dst_addr), (ALL_NODES_MAC, ALL_NODES));
 }

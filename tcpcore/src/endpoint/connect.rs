@@ -30,6 +30,9 @@ pub enum ConnectError {
     /// The remote address cannot be a peer (unspecified, broadcast,
     /// multicast, loopback or our own), or its port is 0.
     BadRemote,
+    /// An IPv6 remote while our IPv6 address is still tentative, or found
+    /// to be a duplicate ([`Endpoint::start_dad`]).
+    AddressTentative,
 }
 
 impl core::fmt::Display for ConnectError {
@@ -39,6 +42,9 @@ impl core::fmt::Display for ConnectError {
             ConnectError::TupleInUse => "a connection with this address and ports exists",
             ConnectError::NoFreePort => "no ephemeral port is free for this remote",
             ConnectError::BadRemote => "the remote address or port cannot be connected to",
+            ConnectError::AddressTentative => {
+                "our IPv6 address is not usable (duplicate address detection)"
+            }
         })
     }
 }
@@ -94,6 +100,7 @@ impl Endpoint<'_> {
                 self.cfg.addr.into()
             }
             // IPv6 needs an address of ours ([`EndpointConfig::addr6`]).
+            IpAddr::V6(_) if !self.addr6_usable() => return Err(ConnectError::AddressTentative),
             IpAddr::V6(a) => match self.cfg.addr6 {
                 Some(ours)
                     if !(a.is_unspecified()

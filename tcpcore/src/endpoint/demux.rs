@@ -132,6 +132,9 @@ impl Endpoint<'_> {
             Err(_) => return self.drop_frame(DropReason::BadIpv6),
         };
         match upper.protocol {
+            // A tentative address (`endpoint/dad.rs`) is not ours yet
+            // (RFC 4862 §5.4: "not assigned to an interface").
+            IpProtocol::Tcp if !self.addr6_usable() => self.drop_frame(DropReason::NotForUs),
             IpProtocol::Tcp => {
                 let pair = IpPair::V6 {
                     src: ip.src_addr,

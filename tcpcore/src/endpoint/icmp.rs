@@ -301,7 +301,10 @@ impl Endpoint<'_> {
         let for_us = ip.dst_addr == addr6 && eth.dst_addr == self.cfg.mac;
         let to_group = ip.dst_addr == solicited_node(addr6)
             && eth.dst_addr == multicast_mac(solicited_node(addr6));
-        if !(for_us || to_group) {
+        // All-nodes: advertisements (answers to duplicate address
+        // detection, RFC 4861 §7.2.4, and unsolicited ones).
+        let to_all = ip.dst_addr == ALL_NODES && eth.dst_addr == multicast_mac(ALL_NODES);
+        if !(for_us || to_group || to_all) {
             return self.drop_frame(DropReason::NotForUs);
         }
         let Ok(packet) = Icmpv6Packet::new_checked(body) else {
@@ -312,6 +315,9 @@ impl Endpoint<'_> {
             return self.drop_frame(DropReason::IcmpIgnored);
         };
         let ethernet = self.cfg.medium == Medium::Ethernet;
+        if !self.addr6_usable() {
+            return self.icmpv6_tentative(eth, ip, &icmp, addr6);
+        }
         match icmp {
             Icmpv6Repr::NeighborSolicit(ns)
                 if ethernet && self.cfg.answer_arp && ns.target_addr == addr6 =>
@@ -380,6 +386,32 @@ impl Endpoint<'_> {
                 self.too_big(now, &tuple, q.seq_number, mtu, PathFamily::V6, io);
             }
             _ => self.drop_frame(DropReason::IcmpIgnored),
+        }
+    }
+
+    /// An ICMPv6 message while our address is tentative or a duplicate
+    /// (RFC 4862 §5.4.3, §5.4.4): an advertisement of the address, or
+    /// another node's probe for it (a solicitation from `::`), is a
+    /// conflict; everything else is dropped unanswered (a solicitation
+    /// from a unicast source included: the address is not ours yet).
+    fn icmpv6_tentative(
+        &mut self,
+        eth: &EthernetRepr,
+        ip: &Ipv6Repr,
+        icmp: &Icmpv6Repr<'_>,
+        addr6: Ipv6Addr,
+    ) {
+        let tentative = self.dad.state == super::Addr6State::Tentative;
+        match icmp {
+            Icmpv6Repr::NeighborSolicit(ns)
+                if tentative && ns.target_addr == addr6 && ip.src_addr.is_unspecified() =>
+            {
+                self.dad_conflict(eth.src_addr)
+            }
+            Icmpv6Repr::NeighborAdvert(na) if tentative && na.target_addr == addr6 => {
+                self.dad_conflict(na.target_lladdr.unwrap_or(eth.src_addr))
+            }
+            _ => self.drop_frame(DropReason::NotForUs),
         }
     }
 

@@ -44,6 +44,7 @@
 //! | `connect.rs` | [`Endpoint::connect`]: active opens, ephemeral ports (RFC 6056), [`ConnectError`] |
 //! | `neighbor.rs` | the neighbour cache, next hop and ARP requests (IPv6: neighbor solicitations) of active opens, [`Endpoint::set_neighbor`] |
 //! | `icmp.rs` | ICMP and ICMPv6: echo, path MTU messages, neighbor solicitations answered |
+//! | `dad.rs` | duplicate address detection of our IPv6 address (RFC 4862 §5.4), [`Endpoint::start_dad`] |
 //! | `listeners.rs` | the listener table, accept queues, [`Endpoint::listen`], [`Endpoint::accept`], [`ListenError`] |
 //! | `listen.rs` | LISTEN (RFC 9293 §3.10.7.2), SYN cookies (RFC 4987), ISNs of new connections |
 //! | `apply.rs` | carrying out a connection's transition: state, data to the application, replies, events |
@@ -63,6 +64,7 @@ use crate::wire::EthernetAddress;
 mod app;
 mod apply;
 mod connect;
+mod dad;
 mod demux;
 mod icmp;
 mod io;
@@ -78,6 +80,7 @@ mod timeout;
 mod timers;
 
 pub use connect::{ConnectError, EPHEMERAL_FIRST, EPHEMERAL_LAST};
+pub use dad::{Addr6State, DAD_RETRANS, DAD_TRANSMITS};
 pub use icmp::{ICMP_BURST, ICMP_PER_SEC};
 pub use io::{AppEvent, ConnId, Io};
 pub use listeners::{ListenError, ListenerId, ListenerInfo, LISTENERS};
@@ -230,6 +233,8 @@ pub struct Endpoint<'s> {
     neighbors: neighbor::Neighbors,
     /// RFC 6056 Algorithm 3's counter (`next_ephemeral`).
     next_ephemeral: u32,
+    /// Duplicate address detection of our IPv6 address (`endpoint/dad.rs`).
+    dad: dad::Dad,
 }
 
 impl<'s> Endpoint<'s> {
@@ -301,6 +306,7 @@ impl<'s> Endpoint<'s> {
             tw_tail: NIL,
             neighbors: neighbor::Neighbors::default(),
             next_ephemeral: 0,
+            dad: dad::Dad::new(),
         })
     }
 

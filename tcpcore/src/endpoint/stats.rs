@@ -179,6 +179,9 @@ pub struct Stats {
     /// Neighbor solicitations sent to resolve the next hop of IPv6 active
     /// opens.
     pub nd_solicits: u64,
+    /// Neighbor messages that showed our tentative IPv6 address to be
+    /// another node's (duplicate address detection, `endpoint/dad.rs`).
+    pub dad_conflicts: u64,
     /// Connections whose MSS an ICMP "fragmentation needed" or an ICMPv6
     /// "packet too big" lowered.
     pub pmtu_lowered: u64,

@@ -14,7 +14,11 @@ impl Endpoint<'_> {
     /// deadline of any connection (its state's timers, or its idle
     /// timeout). O(1): the root of the timer heap.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek(self.slots)
+        let t = self.timers.peek(self.slots);
+        match self.dad.deadline() {
+            None => t,
+            Some(d) => Some(t.map_or(d, |t| t.min(d))),
+        }
     }
 
     /// When connection `i` next needs [`Endpoint::handle_timeout`]: its
@@ -56,6 +60,7 @@ impl Endpoint<'_> {
     /// timer heap hands out the due connections without looking at the
     /// others.
     pub fn handle_timeout<I: Io>(&mut self, now: Instant, io: &mut I) {
+        self.dad_timeout(now, io);
         self.sweep = Some(now);
         while let Some(i) = self.timers.pop_due(self.slots, now) {
             let Some(conn) = self.slots[i as usize].conn.as_ref() else {

@@ -436,6 +436,16 @@ impl<'s> Stack<'s> {
         ep.handle_frame(now, frame, policy, &mut io);
     }
 
+    /// Starts duplicate address detection for our IPv6 address (see
+    /// [`Endpoint::start_dad`]; its state is
+    /// [`Endpoint::addr6_state`] on [`Stack::endpoint`]). Returns false,
+    /// doing nothing, without an IPv6 address or on
+    /// [`Medium::Ip`](crate::endpoint::Medium::Ip).
+    pub fn start_dad(&mut self, now: Instant) -> bool {
+        let (ep, mut io) = self.io();
+        ep.start_dad(now, &mut io)
+    }
+
     /// Runs the timers that are due at `now` (retransmissions, delayed
     /// ACKs, TIME-WAIT, ...); an early call does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
