@@ -743,7 +743,8 @@ fn tun6_loss_1pct_echo() {
 
 /// Dual stack on one TUN server (`--ip 198.18.77.1 --ip 2001:2:0:77::1`,
 /// echo mode): a 4 MiB echo over each family at the same time, both
-/// intact; both routes in place while it runs.
+/// intact; both routes in place while it runs; `ping` of each address
+/// answered (ICMP and ICMPv6 echo, bare).
 #[test]
 fn tun_dual_stack() {
     let t0 = Instant::now();
@@ -780,9 +781,19 @@ fn tun_dual_stack() {
             "echo to {ip} differs"
         );
     }
+    for addr in ["198.18.77.1", "2001:2:0:77::1"] {
+        let out =
+            s.ns.exec(["ping", "-n", "-c", "1", "-W", "2", addr])
+                .stdin(Stdio::null())
+                .output()
+                .expect("ping (iputils-ping)");
+        assert!(out.status.success(), "ping {addr}: {out:?}\n{}", s.stderr());
+    }
     std::thread::sleep(Duration::from_millis(200));
     s.term();
     let sum = s.finish("tun_dual_stack", 15);
     assert!(sum.all_normal(2), "{sum:?}\n{}", s.stderr());
+    let err = s.stderr();
+    assert!(err.contains("2 echo replies sent"), "{err}");
     support::note("tun_dual_stack", "both families echoed", t0);
 }
