@@ -354,13 +354,43 @@ impl TunDevice {
         })
     }
 
-    /// Routes `dest`/`prefix` to the device: `ip route add`, run in the
+    /// Routes `dest`/`prefix` to the device: `ip route add` (`ip -6 route
+    /// add` for IPv6, after [`enable_ipv6`](Self::enable_ipv6)), run in the
     /// device's network namespace. Needs `CAP_NET_ADMIN` (and
     /// `CAP_SYS_ADMIN` when called from a thread in another namespace).
+    ///
+    /// No neighbour discovery is needed: a TUN device is `IFF_NOARP`, so
+    /// the kernel sends what the route takes there at once, bare.
     pub fn add_route(&self, dest: IpAddr, prefix: u8) -> Result<(), Error> {
+        if dest.is_ipv6() {
+            self.enable_ipv6()?;
+        }
         let cidr = format!("{dest}/{prefix}");
+        let family = if dest.is_ipv6() { "-6" } else { "-4" };
         self.in_netns(|| {
-            run(Command::new("ip").args(["route", "add", &cidr, "dev", &self.name])).map(|_| ())
+            run(Command::new("ip").args([family, "route", "add", &cidr, "dev", &self.name]))
+                .map(|_| ())
+        })
+    }
+
+    /// Turns IPv6 on for the device (`net.ipv6.conf.NAME.disable_ipv6=0`,
+    /// in its namespace), if it is off: a device made while
+    /// `net.ipv6.conf.default.disable_ipv6` is 1 has it off, and the kernel
+    /// then neither routes IPv6 to it nor takes IPv6 packets from it.
+    /// Nothing is done where the kernel has no IPv6 (no such file).
+    pub fn enable_ipv6(&self) -> Result<(), Error> {
+        let name = self.name.as_str();
+        self.in_netns(|| {
+            let path = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
+            match std::fs::read_to_string(&path) {
+                Ok(v) if v.trim() == "0" => Ok(()),
+                Ok(_) => std::fs::write(&path, "0").map_err(|e| {
+                    Error::Tun(format!(
+                        "cannot enable IPv6 on TUN device `{name}` (sysctl net.ipv6.conf.{name}.disable_ipv6=0): {e}"
+                    ))
+                }),
+                Err(_) => Ok(()),
+            }
         })
     }
 

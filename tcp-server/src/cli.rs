@@ -49,9 +49,10 @@ pub struct Cli {
 
     /// Serve on the TUN device NAME (bare IP packets, no Ethernet, no ARP)
     /// instead of an interface: it is created if missing (and then removed
-    /// on exit), brought up, and the kernel is given a route to --ip (`ip
-    /// route add ADDR/32 dev NAME`, removed on exit), so that the host's
-    /// ordinary clients reach the server. Needs --ip; one worker, no GSO
+    /// on exit), brought up, and the kernel is given a route to each --ip
+    /// (`ip route add ADDR/32 dev NAME`, ADDR/128 for IPv6, removed on
+    /// exit), so that the host's ordinary clients reach the server. Needs
+    /// --ip (IPv4, IPv6, or one of each); one worker, no GSO
     #[arg(long, value_name = "NAME", requires = "ip")]
     pub tun: Option<String>,
 

@@ -56,9 +56,9 @@ pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
     check_families(cli)?;
     // `--tun`: the device first (its MTU is read below), and the kernel's
     // route to our address (removed on exit).
-    let tun = match (&cli.tun, cli.ip) {
-        (Some(name), IpAddr::V4(ip)) => Some(crate::server::tun_with_route(name, ip)?),
-        _ => None,
+    let tun = match &cli.tun {
+        Some(name) => Some(crate::server::tun_with_route(name, &[cli.ip])?),
+        None => None,
     };
     let iface = own_interface(cli)?;
     let local_port = match cli.local_port {
@@ -143,17 +143,14 @@ pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// HOST and `--ip` of one family; IPv6 only on an interface's link (no
-/// `--tun`, no `--gateway`).
+/// HOST and `--ip` of one family; an IPv6 HOST on the interface's link
+/// (no `--gateway`) or behind `--tun`.
 fn check_families(cli: &ClientCli) -> Result<(), Failure> {
     if cli.host.is_ipv6() != cli.ip.is_ipv6() {
         return Err(Failure::Usage(format!(
             "HOST {} and --ip {} are not of one family: both IPv4 or both IPv6",
             cli.host, cli.ip
         )));
-    }
-    if cli.ip.is_ipv6() && cli.tun.is_some() {
-        return Err(Failure::Usage("--tun serves IPv4 only".into()));
     }
     if cli.ip.is_ipv6() && cli.gateway.is_some() {
         return Err(Failure::Usage(

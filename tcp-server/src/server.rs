@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::ExitCode;
 
 use rawnet::firewall::{rst_drop_commands, NftTable, RstWatch};
@@ -284,75 +284,90 @@ fn placement(cli: &Cli) -> Result<Placement, Failure> {
     })
 }
 
-/// The route `ip route add ADDR/32 dev NAME` that `--tun` gives the
-/// kernel to our address; deleted when dropped, unless the device goes
-/// away with it (one we created: the kernel removes the device, and its
-/// routes, when its file is closed).
+/// The routes `ip route add ADDR/32 dev NAME` (IPv4) and `ip -6 route
+/// add ADDR/128 dev NAME` (IPv6) that `--tun` gives the kernel to our
+/// addresses; deleted when dropped, unless the device goes away with them
+/// (one we created: the kernel removes the device, and its routes, when
+/// its file is closed).
 pub(crate) struct TunRoute {
-    addr: Ipv4Addr,
+    /// The routes we added, `ADDR/32` or `ADDR/128`.
+    added: Vec<String>,
     dev: String,
-    /// The device was there before us (persistent): the route must go.
+    /// The device was there before us (persistent): the routes must go.
     remove: bool,
 }
 
 impl Drop for TunRoute {
     fn drop(&mut self) {
-        if self.remove {
-            let cidr = format!("{}/32", self.addr);
+        if !self.remove {
+            return;
+        }
+        for cidr in &self.added {
             let _ = rawnet::netns::run(
-                std::process::Command::new("ip").args(["route", "del", &cidr, "dev", &self.dev]),
+                std::process::Command::new("ip").args(["route", "del", cidr, "dev", &self.dev]),
             );
         }
     }
 }
 
 /// `--tun NAME`: the TUN device, opened (created if missing, brought up),
-/// and the kernel's route to our address through it, `ip route add
-/// ADDR/32 dev NAME` (unless the kernel has one there already). Refused:
-/// more than one worker (one queue), and an address the kernel owns.
+/// and the kernel's route to each of our addresses through it, `ip route
+/// add ADDR/32 dev NAME` for IPv4 and `ADDR/128` for IPv6 (unless the
+/// kernel has one there already). Refused: more than one worker (one
+/// queue), and an address the kernel owns (checked by the placement).
 pub(crate) fn open_tun(cli: &Cli) -> Result<Option<(rawnet::TunDevice, TunRoute)>, Failure> {
     let Some(name) = &cli.tun else {
         return Ok(None);
     };
-    let addr = match cli.own_addrs().map_err(Failure::Usage)? {
-        (Some(addr), None) => addr,
+    let addrs: Vec<IpAddr> = match cli.own_addrs().map_err(Failure::Usage)? {
         (None, None) => return Err(Failure::Usage("--tun needs --ip ADDR".into())),
-        (_, Some(_)) => {
-            return Err(Failure::Usage(
-                "--tun serves IPv4 only: its --ip must be one IPv4 address".into(),
-            ))
-        }
+        (v4, v6) => v4
+            .map(IpAddr::V4)
+            .into_iter()
+            .chain(v6.map(IpAddr::V6))
+            .collect(),
     };
     if cli.workers > 1 {
         return Err(Failure::Usage(
             "--tun serves with one worker (--workers 1)".into(),
         ));
     }
-    tun_with_route(name, addr).map(Some)
+    tun_with_route(name, &addrs).map(Some)
 }
 
 /// The TUN device `name` (created if missing, brought up) and the
-/// kernel's route to `addr` through it (see [`open_tun`]).
+/// kernel's routes to `addrs` through it (see [`open_tun`]).
 pub(crate) fn tun_with_route(
     name: &str,
-    addr: Ipv4Addr,
+    addrs: &[IpAddr],
 ) -> Result<(rawnet::TunDevice, TunRoute), Failure> {
     let dev = rawnet::TunDevice::open(name, &rawnet::TunOptions::default())?;
     let dev_name = dev.name().to_string();
-    let cidr = format!("{addr}/32");
-    let have = rawnet::netns::run(
-        std::process::Command::new("ip").args(["route", "show", &cidr, "dev", &dev_name]),
-    )
-    .map(|o| !o.stdout.is_empty())
-    .unwrap_or(false);
-    if !have {
-        dev.add_route(std::net::IpAddr::V4(addr), 32)?;
-    }
-    let route = TunRoute {
-        addr,
-        dev: dev_name,
-        remove: !have && !dev.created(),
+    let mut route = TunRoute {
+        added: Vec::new(),
+        dev: dev_name.clone(),
+        remove: !dev.created(),
     };
+    for &addr in addrs {
+        let (family, len) = if addr.is_ipv6() {
+            ("-6", 128)
+        } else {
+            ("-4", 32)
+        };
+        let cidr = format!("{addr}/{len}");
+        let have = rawnet::netns::run(
+            std::process::Command::new("ip")
+                .args([family, "route", "show", &cidr, "dev", &dev_name]),
+        )
+        .map(|o| !o.stdout.is_empty())
+        .unwrap_or(false);
+        if !have {
+            // (A route added before a later one fails is removed with
+            // `route` as it drops.)
+            dev.add_route(addr, len)?;
+            route.added.push(cidr);
+        }
+    }
     Ok((dev, route))
 }
 

@@ -114,8 +114,8 @@ fn tun_with_workers_is_refused() {
     assert!(err.contains("one worker"), "{err}");
 }
 
-/// `--ip` twice is for one IPv4 and one IPv6 address; `--tun` serves
-/// IPv4 only. Refused before any device or socket is made.
+/// `--ip` twice is for one IPv4 and one IPv6 address; `--tun` (IPv6 too)
+/// serves with one worker. Refused before any device or socket is made.
 #[test]
 fn ip_twice_and_tun_with_ipv6_are_refused() {
     for (args, why) in [
@@ -127,7 +127,10 @@ fn ip_twice_and_tun_with_ipv6_are_refused() {
             &["--ip", "2001:2::10", "--ip", "2001:2::11"],
             "one IPv4 and one IPv6",
         ),
-        (&["--tun", "tcps0", "--ip", "2001:2::10"], "IPv4 only"),
+        (
+            &["--tun", "tcps0", "--ip", "2001:2::10", "--workers", "2"],
+            "one worker",
+        ),
     ] {
         let out = run(args);
         let err = text(&out.stderr);

@@ -3,7 +3,7 @@
 //! for it), and dual stack with one IPv4 and one IPv6 `--ip`. The test
 //! network's namespaces come with IPv6 disabled (`TestNet`); it is enabled
 //! here in the client's namespace b only, whose address is added `nodad`.
-//! Subnets 198.18.210-216 and 2001:2:0:210-216::/64.
+//! Subnets 198.18.210-219 and 2001:2:0:210-219::/64.
 
 mod common;
 mod support;
@@ -11,10 +11,12 @@ mod support;
 use std::io::{Read, Write};
 use std::net::{Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Harness;
-use support::{hex, note};
+use support::{hex, note, sha256_file, Summary};
 
 /// The server's IPv6 address on `subnet`: `2001:2:0:<subnet>::10` (the
 /// subnet number written in hex digits as decimal, e.g. 210 -> `:210:`).
@@ -455,4 +457,219 @@ fn net_ipv6_tcp_client_to_linux() {
     );
     assert!(err.contains("MSS 1440"), "{err}");
     note("net_ipv6_tcp_client_to_linux", "client over IPv6", t0);
+}
+
+/// A 64 MiB upload over IPv6 (print mode, `-s`): the SHA-256 of the
+/// server's stdout is the client's, one normal close.
+#[test]
+fn net_ipv6_upload_64_mib_hashed() {
+    const LEN: u64 = 64 << 20;
+    let t0 = Instant::now();
+    let mut h = Harness::new("v6b", 217);
+    enable_ipv6(&h, 217);
+    let own = own6(217);
+    h.start(&["--ip", &own.to_string(), "--mode", "print", "-s"]);
+    let to = SocketAddr::from((own, h.port));
+    let up = h
+        .net
+        .run_in_b(move || support::upload(to, LEN, 217, 30))
+        .expect("namespace b")
+        .unwrap_or_else(|e| panic!("upload over IPv6: {e}\n{}", h.stderr()));
+    let st = h.wait(30);
+    let err = h.stderr();
+    assert!(st.success(), "exit {st}: {err}");
+    let (n, got) = sha256_file(&h.path("stdout")).expect("hash stdout");
+    assert_eq!(n, LEN, "{err}");
+    assert_eq!(hex(&got), hex(&up.sent), "the upload's bytes differ");
+    let s = Summary::parse(&err).expect("summary");
+    assert!(s.all_normal(1), "{s:?}\n{err}");
+    eprintln!(
+        "[net_ipv6_upload_64_mib_hashed] 64 MiB in {:.2} s, {:.0} MB/s: {s:?}",
+        up.elapsed.as_secs_f64(),
+        LEN as f64 / up.elapsed.as_secs_f64() / 1e6
+    );
+    note("net_ipv6_upload_64_mib_hashed", "64 MiB intact", t0);
+}
+
+/// 200 concurrent IPv6 connections in echo mode, each on its own thread
+/// in namespace b: all connect first (a bounded rendezvous: the server
+/// holds 200 at once), then each sends 64 KiB, half-closes and reads to
+/// the server's FIN; each gets back what it sent (SHA-256 each), and the
+/// summary counts 200 normal closes and 200 x 64 KiB.
+#[test]
+fn net_ipv6_200_connections() {
+    const CONNS: usize = 200;
+    const EACH: u64 = 64 << 10;
+    let t0 = Instant::now();
+    let mut h = Harness::new("v6m", 218);
+    enable_ipv6(&h, 218);
+    let own = own6(218);
+    h.start(&["--ip", &own.to_string(), "--mode", "echo"]);
+    let to = SocketAddr::from((own, h.port));
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..CONNS)
+        .map(|i| {
+            let arrived = arrived.clone();
+            rawnet::netns::spawn_in_ns(&h.net.ns_b, move || -> std::io::Result<_> {
+                let c = support::connect(to, 20);
+                arrived.fetch_add(1, Ordering::SeqCst);
+                let mut c = c?;
+                let t0 = Instant::now();
+                while arrived.load(Ordering::SeqCst) < CONNS
+                    && t0.elapsed() < Duration::from_secs(20)
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                let sent = support::write_stream(&mut c, EACH, 2000 + i as u64)?;
+                c.shutdown(Shutdown::Write)?;
+                let (n, got) = support::read_stream(&mut c)?;
+                Ok((sent, got, n))
+            })
+            .expect("client thread")
+        })
+        .collect();
+    for (i, t) in threads.into_iter().enumerate() {
+        let (sent, got, n) = t
+            .join()
+            .expect("client thread panicked")
+            .expect("enter namespace b")
+            .unwrap_or_else(|e| panic!("client {i}: {e}\n{}", h.stderr()));
+        assert_eq!(n, EACH, "client {i} got {n} bytes back");
+        assert_eq!(hex(&got), hex(&sent), "client {i}: echo differs");
+    }
+    // The clients saw the server's FIN; let their last ACKs land.
+    std::thread::sleep(Duration::from_millis(300));
+    h.signal(nix::sys::signal::Signal::SIGTERM);
+    let st = h.wait(15);
+    let err = h.stderr();
+    assert!(st.success(), "exit {st}: {err}");
+    let s = Summary::parse(&err).expect("summary");
+    assert!(s.all_normal(CONNS as u64), "{s:?}\n{err}");
+    assert_eq!(s.bytes, CONNS as u64 * EACH, "{s:?}");
+    note("net_ipv6_200_connections", "200 connections echoed", t0);
+}
+
+/// Drops `pct` % of IPv6 TCP packets at random both ways in namespace b
+/// (table `ip6 e2e_loss6`: `output` for client -> server, `prerouting`
+/// for server -> client), as `support::impair::loss` does for IPv4.
+fn loss6(h: &Harness, pct: u32) {
+    support::impair::nft(
+        &h.net.ns_b,
+        &format!(
+            "table ip6 e2e_loss6 {{
+  chain out {{ type filter hook output priority 0; policy accept;
+    meta l4proto tcp numgen random mod 100 < {pct} counter drop
+  }}
+  chain pre {{ type filter hook prerouting priority 0; policy accept;
+    meta l4proto tcp numgen random mod 100 < {pct} counter drop
+  }}
+}}
+"
+        ),
+    );
+}
+
+/// The `packets N` of each counter of table `ip6 e2e_loss6` (output, then
+/// prerouting).
+fn loss6_counts(h: &Harness) -> Vec<u64> {
+    let out = h
+        .net
+        .exec_b(["nft", "list", "table", "ip6", "e2e_loss6"])
+        .output()
+        .expect("nft list");
+    String::from_utf8_lossy(&out.stdout)
+        .split("packets ")
+        .skip(1)
+        .filter_map(|t| t.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+/// 1 % of the IPv6 TCP packets dropped at random both ways (single
+/// segments: offloads off, `gso_max_segs 1`): a 16 MiB upload (print
+/// mode, stdout hashed) and a 16 MiB download (file mode, hashed by the
+/// client) arrive intact, with clean closes; packets were dropped in both
+/// directions.
+#[test]
+fn net_ipv6_loss_1pct_upload_and_download() {
+    const LEN: u64 = 16 << 20;
+    let t0 = Instant::now();
+    let mut h = Harness::new("v6l", 219);
+    enable_ipv6(&h, 219);
+    support::impair::segment_sized(&h.net);
+    loss6(&h, 1);
+    let own = own6(219);
+    let to = SocketAddr::from((own, h.port));
+
+    h.start(&["--ip", &own.to_string(), "--mode", "print", "-s"]);
+    let up = h
+        .net
+        .run_in_b(move || support::upload(to, LEN, 219, 30))
+        .expect("namespace b")
+        .unwrap_or_else(|e| panic!("upload: {e}\n{}", h.stderr()));
+    let st = h.wait(30);
+    let err = h.stderr();
+    assert!(st.success(), "upload: exit {st}: {err}");
+    let (n, got) = sha256_file(&h.path("stdout")).expect("hash stdout");
+    assert_eq!(n, LEN, "{err}");
+    assert_eq!(hex(&got), hex(&up.sent), "the upload's bytes differ");
+    let s = Summary::parse(&err).expect("summary");
+    assert!(s.all_normal(1), "upload: {s:?}\n{err}");
+    let after_up = loss6_counts(&h);
+
+    let file = support::data(LEN as usize, 2190);
+    let path = h.path("file");
+    std::fs::write(&path, &file).expect("the file");
+    let path = path.to_str().expect("utf-8 path").to_string();
+    h.start(&[
+        "--ip",
+        &own.to_string(),
+        "--mode",
+        "file",
+        "--file",
+        &path,
+        "-s",
+    ]);
+    let (n, got) = h
+        .net
+        .run_in_b(move || -> std::io::Result<_> {
+            let mut c = support::connect(to, 30)?;
+            let r = support::read_stream(&mut c);
+            c.shutdown(Shutdown::Write)?;
+            r
+        })
+        .expect("namespace b")
+        .unwrap_or_else(|e| panic!("download: {e}\n{}", h.stderr()));
+    let st = h.wait(30);
+    let err = h.stderr();
+    assert!(st.success(), "download: exit {st}: {err}");
+    assert_eq!(n, LEN, "{err}");
+    assert_eq!(
+        hex(&got),
+        hex(&support::sha256(&file)),
+        "the download's bytes differ"
+    );
+    // The server closed first: it ends in TIME-WAIT (or, had the client's
+    // FIN come first, closed normally); nothing reset or timed out.
+    let s = Summary::parse(&err).expect("summary");
+    assert_eq!(s.established, 1, "download: {s:?}\n{err}");
+    assert_eq!((s.reset, s.timed_out, s.aborted), (0, 0, 0), "{s:?}\n{err}");
+    assert!(
+        (s.normal == 0 && err.contains("(1 in TIME-WAIT)")) || (s.normal == 1 && s.open == Some(0)),
+        "download: {s:?}\n{err}"
+    );
+    let all = loss6_counts(&h);
+    assert_eq!(all.len(), 2, "{all:?}");
+    eprintln!(
+        "[net_ipv6_loss_1pct_upload_and_download] dropped: upload {after_up:?}, in all {all:?} (to the server, from it); download {s:?}"
+    );
+    // Upload: data to the server, ACKs back; download: the reverse.
+    assert!(
+        after_up[0] >= 20,
+        "too few upload segments dropped: {after_up:?}"
+    );
+    assert!(
+        all[1] - after_up[1] >= 20,
+        "too few download segments dropped: {all:?}"
+    );
+    note("net_ipv6_loss_1pct_upload_and_download", "both intact", t0);
 }

@@ -48,8 +48,9 @@ pub struct ClientCli {
     /// Use the TUN device NAME (bare IP packets, no Ethernet, no ARP)
     /// instead of an interface: created if missing (and then removed on
     /// exit), brought up, and the kernel is given a route to --ip (`ip
-    /// route add ADDR/32 dev NAME`, removed on exit), so that the host's
-    /// own TCP servers (HOST is then an address of this host) answer us
+    /// route add ADDR/32 dev NAME`, or ADDR/128 for IPv6, removed on
+    /// exit), so that the host's own TCP servers (HOST is then an address
+    /// of this host) answer us
     #[arg(long, value_name = "NAME", conflicts_with_all = ["iface", "gateway"])]
     pub tun: Option<String>,
 
@@ -73,8 +74,8 @@ pub struct ClientCli {
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
     pub color: ColorWhen,
 
-    /// The server's address, IPv4 or IPv6 (IPv6: on the link, no
-    /// --gateway or --tun)
+    /// The server's address, IPv4 or IPv6 (IPv6: on the link or behind
+    /// --tun, no --gateway)
     #[arg(value_name = "HOST")]
     pub host: IpAddr,
 
