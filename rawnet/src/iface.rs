@@ -59,13 +59,20 @@ impl Interface {
 
     /// The first interface (by index) that is up, not loopback, has a
     /// link-layer address (the server speaks Ethernet on it; a TUN device
-    /// has none) and an IPv4 address; [`Error::NoDefaultInterface`] if
-    /// there is none.
+    /// has none) and an IPv4 address; failing that, the first such one
+    /// with a global IPv6 address (an IPv6-only host);
+    /// [`Error::NoDefaultInterface`] if there is none.
     pub fn default_interface() -> Result<Interface, Error> {
-        Interface::list()?
+        let mut list: Vec<Interface> = Interface::list()?
             .into_iter()
-            .find(|i| i.up && !i.loopback && i.mac != [0; 6] && i.ipv4.is_some())
-            .ok_or(Error::NoDefaultInterface)
+            .filter(|i| i.up && !i.loopback && i.mac != [0; 6])
+            .collect();
+        let v4 = list.iter().position(|i| i.ipv4.is_some());
+        let v6 = || list.iter().position(|i| !i.ipv6_global.is_empty());
+        match v4.or_else(v6) {
+            Some(n) => Ok(list.swap_remove(n)),
+            None => Err(Error::NoDefaultInterface),
+        }
     }
 
     /// All interfaces of this network namespace, ordered by index.

@@ -44,7 +44,7 @@ pub struct Cli {
     pub port: u16,
 
     /// Network interface [default: the first one that is up, not loopback,
-    /// with an IPv4 address]
+    /// with an IPv4 address, else with a global IPv6 address]
     #[arg(short, long, value_name = "NAME", conflicts_with = "tun")]
     pub iface: Option<String>,
 

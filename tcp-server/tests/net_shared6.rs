@@ -305,8 +305,8 @@ fn net_shared6_ingress_rule() {
     );
 }
 
-/// An interface with a global IPv6 address alone: the server serves it
-/// (IPv6 only, no IPv4); one with a tentative IPv6 address alone (duplicate
+/// An interface with a global IPv6 address alone: it is the default
+/// interface, and the server serves it (IPv6 only, no IPv4); one with a tentative IPv6 address alone (duplicate
 /// address detection running), or none, is refused in one line.
 #[test]
 fn net_shared6_ipv6_only_interface() {
@@ -317,6 +317,15 @@ fn net_shared6_ipv6_only_interface() {
     let (ns, iface) = (h.net.ns_a.clone(), h.net.if_a.clone());
     let v4 = format!("{}/24", h.net.addr_a);
     ip(&["-n", &ns, "addr", "del", &v4, "dev", &iface]);
+    // With no IPv4 address anywhere, the default interface is the first
+    // with a global IPv6 address.
+    let default = h
+        .net
+        .run_in_a(rawnet::Interface::default_interface)
+        .expect("namespace a")
+        .expect("a default interface");
+    assert_eq!(default.name, iface);
+    assert_eq!(default.ipv6(), Some((a6, 64)));
     h.start(&["--install-rst-rule", "--mode", "print", "-s"]);
     let err = h.stderr();
     assert!(
@@ -338,7 +347,8 @@ fn net_shared6_ipv6_only_interface() {
     ip(&["-n", &ns, "addr", "del", &a6_cidr, "dev", &iface]);
     let run = |h: &Harness| {
         h.net
-            .exec_a([common::BIN, "-i", &iface])
+            // Bounded: a server that starts is stopped after 5 s.
+            .exec_a(["timeout", "5", common::BIN, "-i", &iface])
             .stdin(Stdio::null())
             .output()
             .expect("tcp-server")
@@ -354,9 +364,11 @@ fn net_shared6_ipv6_only_interface() {
         "{text}"
     );
 
-    // A tentative address (duplicate address detection takes a second
-    // or more) is not one the kernel answers for yet: refused the same.
+    // A tentative address (duplicate address detection running: 30
+    // probes a second apart) is not one the kernel answers for yet:
+    // refused the same.
     sysctl(&h, true, &format!("net.ipv6.conf.{iface}.accept_dad=1"));
+    sysctl(&h, true, &format!("net.ipv6.conf.{iface}.dad_transmits=30"));
     ip(&["-n", &ns, "addr", "add", &a6_cidr, "dev", &iface]);
     let tentative = || {
         Harness::output(&mut h.net.exec_a(["ip", "-6", "addr", "show", "dev", &iface]))
