@@ -232,14 +232,38 @@ fn ipv6_part(addr6: Ipv6Addr, port: Option<u16>) -> Asm {
     a
 }
 
-/// Accepts outgoing (`PACKET_OUTGOING`) IPv4 TCP frames with the RST flag
-/// from `addr:port`.
-pub fn outgoing_rst_from(addr: Ipv4Addr, port: u16) -> Vec<Insn> {
+/// Accepts outgoing (`PACKET_OUTGOING`) TCP frames with the RST flag from
+/// port `port` of `addr` (IPv4, unfragmented) or of `addr6` (IPv6, TCP right
+/// after the fixed header: the kernel's RSTs carry no extension header).
+pub fn outgoing_rst_from(addr: Option<Ipv4Addr>, addr6: Option<Ipv6Addr>, port: u16) -> Vec<Insn> {
     let mut a = Asm(Vec::new());
     a.op(op::LD_W_ABS, AD_PKTTYPE)
         .jump(op::JEQ_K, PACKET_OUTGOING, To::Next, To::Drop)
-        .op(op::LD_H_ABS, 12)
-        .jump(op::JEQ_K, 0x0800, To::Next, To::Drop)
+        .op(op::LD_H_ABS, 12);
+    if let Some(addr6) = addr6 {
+        // The Ethernet header (14), then IPv6: next header at 6, source at
+        // 8..24; TCP at 54.
+        let o = addr6.octets();
+        let w = |i: usize| u32::from_be_bytes([o[4 * i], o[4 * i + 1], o[4 * i + 2], o[4 * i + 3]]);
+        let mut v6 = Asm(Vec::new());
+        for i in 0..4 {
+            v6.op(op::LD_W_ABS, 14 + 8 + 4 * i as u32)
+                .jump(op::JEQ_K, w(i), To::Next, To::Drop);
+        }
+        v6.op(op::LD_B_ABS, 14 + 6)
+            .jump(op::JEQ_K, 6, To::Next, To::Drop)
+            .op(op::LD_H_ABS, 14 + 40) // TCP source port
+            .jump(op::JEQ_K, u32::from(port), To::Next, To::Drop)
+            .op(op::LD_B_ABS, 14 + 40 + 13) // TCP flags
+            .jump(op::JSET_K, 0x04, To::Accept, To::Drop);
+        let skip = u8::try_from(v6.len()).unwrap_or(u8::MAX);
+        a.jump(op::JEQ_K, 0x86dd, To::Next, To::Skip(skip))
+            .extend(&v6);
+    }
+    let Some(addr) = addr else {
+        return a.jump(op::JEQ_K, 0, To::Drop, To::Drop).finish();
+    };
+    a.jump(op::JEQ_K, 0x0800, To::Next, To::Drop)
         .op(op::LD_W_ABS, 26) // IPv4 source
         .jump(op::JEQ_K, u32::from(addr), To::Next, To::Drop)
         .op(op::LD_B_ABS, 23)
@@ -479,7 +503,7 @@ mod tests {
     #[test]
     fn rst_filter_needs_outgoing_rst_from_us() {
         let us = [198, 18, 1, 1];
-        let p = outgoing_rst_from(Ipv4Addr::from(us), 80);
+        let p = outgoing_rst_from(Some(Ipv4Addr::from(us)), None, 80);
         let mut rst = tcp_frame([9; 4], us, 5, 6, 80, 4000);
         rst[14 + 20 + 13] = 0x14; // RST|ACK
         assert_ne!(run(&p, &rst, PACKET_OUTGOING), 0);
@@ -490,5 +514,52 @@ mod tests {
         let mut other = tcp_frame([9; 4], us, 5, 6, 81, 4000);
         other[14 + 20 + 13] = 0x04;
         assert_eq!(run(&p, &other, PACKET_OUTGOING), 0);
+    }
+
+    /// An IPv6 TCP frame from `src:sport` with `flags`.
+    fn ipv6_tcp_from(src: Ipv6Addr, sport: u16, flags: u8) -> Vec<u8> {
+        let mut f = ipv6_frame("2001:2::99".parse().unwrap(), 6, 4000);
+        f[14 + 8..14 + 24].copy_from_slice(&src.octets());
+        f[14 + 40..14 + 42].copy_from_slice(&sport.to_be_bytes());
+        f[14 + 40 + 13] = flags;
+        f
+    }
+
+    /// Both families: outgoing RSTs from our IPv4 or IPv6 address and port
+    /// count; SYNs, other ports, other addresses, incoming frames do not.
+    #[test]
+    fn rst_filter_both_families() {
+        let us = [198, 18, 1, 1];
+        let us6: Ipv6Addr = "2001:2:0:1::1".parse().unwrap();
+        let other6: Ipv6Addr = "2001:2:0:1::2".parse().unwrap();
+        let p = outgoing_rst_from(Some(Ipv4Addr::from(us)), Some(us6), 80);
+        assert_ne!(run(&p, &ipv6_tcp_from(us6, 80, 0x14), PACKET_OUTGOING), 0);
+        assert_ne!(run(&p, &ipv6_tcp_from(us6, 80, 0x04), PACKET_OUTGOING), 0);
+        assert_eq!(run(&p, &ipv6_tcp_from(us6, 80, 0x14), 0), 0, "incoming");
+        assert_eq!(run(&p, &ipv6_tcp_from(us6, 80, 0x12), PACKET_OUTGOING), 0);
+        assert_eq!(run(&p, &ipv6_tcp_from(us6, 81, 0x04), PACKET_OUTGOING), 0);
+        assert_eq!(
+            run(&p, &ipv6_tcp_from(other6, 80, 0x04), PACKET_OUTGOING),
+            0
+        );
+        let mut udp = ipv6_tcp_from(us6, 80, 0x04);
+        udp[14 + 6] = 17;
+        assert_eq!(run(&p, &udp, PACKET_OUTGOING), 0);
+        // IPv4 as before.
+        let mut rst = tcp_frame([9; 4], us, 5, 6, 80, 4000);
+        rst[14 + 20 + 13] = 0x04;
+        assert_ne!(run(&p, &rst, PACKET_OUTGOING), 0);
+        // IPv6 alone: no IPv4 counts; without IPv6, no IPv6 counts.
+        let only6 = outgoing_rst_from(None, Some(us6), 80);
+        assert_ne!(
+            run(&only6, &ipv6_tcp_from(us6, 80, 0x04), PACKET_OUTGOING),
+            0
+        );
+        assert_eq!(run(&only6, &rst, PACKET_OUTGOING), 0);
+        let only4 = outgoing_rst_from(Some(Ipv4Addr::from(us)), None, 80);
+        assert_eq!(
+            run(&only4, &ipv6_tcp_from(us6, 80, 0x04), PACKET_OUTGOING),
+            0
+        );
     }
 }

@@ -17,7 +17,8 @@ pub enum Error {
     InterfaceDown(String),
     /// The interface has no IPv4 address.
     NoIpv4(String),
-    /// No interface is up, non-loopback and has an IPv4 address.
+    /// No interface is up, non-loopback and has an IPv4 or a global IPv6
+    /// address.
     NoDefaultInterface,
     /// The address is assigned to the kernel on this interface, so the kernel
     /// would answer (and reset) our connections.
@@ -88,7 +89,7 @@ impl fmt::Display for Error {
             ),
             Error::NoDefaultInterface => write!(
                 f,
-                "no interface is up, non-loopback and has an IPv4 address: name one explicitly (see `ip -4 addr`)"
+                "no interface is up, non-loopback and has an IPv4 or a global IPv6 address: name one explicitly (see `ip addr`)"
             ),
             Error::AddressInUse { addr, iface } => write!(
                 f,

@@ -2,7 +2,11 @@
 //! also owns: the kernel answers every segment of our connections with a
 //! RST (it knows no socket for them), so its outgoing RSTs from our
 //! address and port must be dropped. Nothing else is touched: the rule is
-//! scoped to one source address and one source port, never host-wide.
+//! scoped to one source address (per family) and one source port, never
+//! host-wide.
+//!
+//! Every rule covers the server's [`Addrs`]: an IPv4 address, an IPv6
+//! address, or one of each (a dual-stack server).
 //!
 //! [`NftTable::install_rst_drop`] installs such a rule with nftables (and
 //! removes it again); [`NftTable::install_ingress_drop`] keeps our frames
@@ -13,7 +17,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Command, Stdio};
 
@@ -24,17 +28,148 @@ use nix::sys::socket::{recv, MsgFlags};
 use crate::socket::open_socket;
 use crate::{bpf, sys, Error, Interface};
 
-/// The commands that drop the kernel's outgoing RSTs from `addr:port`, for
-/// the user to run (as root): `(nftables, iptables)`, either one suffices.
-pub fn rst_drop_commands(addr: Ipv4Addr, port: u16) -> (String, String) {
+/// The addresses a rule covers: the server's IPv4 address, its IPv6
+/// address, or both. Made from an [`Ipv4Addr`], an [`Ipv6Addr`] or an
+/// [`IpAddr`] with `into()`, or written out for both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Addrs {
+    /// The IPv4 address, if any.
+    pub v4: Option<Ipv4Addr>,
+    /// The IPv6 address, if any.
+    pub v6: Option<Ipv6Addr>,
+}
+
+impl From<Ipv4Addr> for Addrs {
+    fn from(a: Ipv4Addr) -> Addrs {
+        Addrs {
+            v4: Some(a),
+            v6: None,
+        }
+    }
+}
+
+impl From<Ipv6Addr> for Addrs {
+    fn from(a: Ipv6Addr) -> Addrs {
+        Addrs {
+            v4: None,
+            v6: Some(a),
+        }
+    }
+}
+
+impl From<IpAddr> for Addrs {
+    fn from(a: IpAddr) -> Addrs {
+        match a {
+            IpAddr::V4(a) => a.into(),
+            IpAddr::V6(a) => a.into(),
+        }
+    }
+}
+
+impl Addrs {
+    /// The nftables family of a table that filters by these addresses in
+    /// the output hook: `ip` (IPv4 alone), `ip6` (IPv6 alone) or `inet`
+    /// (both).
+    pub fn nft_family(&self) -> &'static str {
+        match (self.v4, self.v6) {
+            (Some(_), Some(_)) => "inet",
+            (None, Some(_)) => "ip6",
+            _ => "ip",
+        }
+    }
+
+    /// The nftables address matches, one per family: `ip saddr A`, `ip6
+    /// saddr B` (with `dir` "saddr" or "daddr").
+    fn matches(&self, dir: &str) -> Vec<String> {
+        let mut m = Vec::new();
+        if let Some(a) = self.v4 {
+            m.push(format!("ip {dir} {a}"));
+        }
+        if let Some(a) = self.v6 {
+            m.push(format!("ip6 {dir} {a}"));
+        }
+        m
+    }
+
+    fn require_some(&self) -> Result<(), Error> {
+        if self.v4.is_none() && self.v6.is_none() {
+            return Err(Error::Firewall("a rule needs an address to cover".into()));
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for Addrs {
+    /// `198.18.0.1`, `2001:2::1` or `198.18.0.1 and 2001:2::1`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.v4, self.v6) {
+            (Some(a), Some(b)) => write!(f, "{a} and {b}"),
+            (Some(a), None) => write!(f, "{a}"),
+            (None, Some(b)) => write!(f, "{b}"),
+            (None, None) => write!(f, "no address"),
+        }
+    }
+}
+
+/// The commands that drop the kernel's outgoing RSTs from `addrs` and
+/// `port`, for the user to run (as root): `(nftables, iptables)`, either one
+/// suffices. For IPv6 the nftables command adds an `ip6 saddr` rule (to an
+/// `inet` table when there is an IPv4 address too) and the iptables one is
+/// `ip6tables`; each string is one shell line.
+pub fn rst_drop_commands(addrs: impl Into<Addrs>, port: u16) -> (String, String) {
+    let addrs = addrs.into();
     let t = format!("tcpserver_{port}");
-    let nft = format!(
-        "nft add table ip {t} && nft add chain ip {t} output '{{ type filter hook output priority 0; policy accept; }}' && nft add rule ip {t} output ip saddr {addr} tcp sport {port} 'tcp flags & rst == rst' drop"
+    let fam = addrs.nft_family();
+    let mut nft = format!(
+        "nft add table {fam} {t} && nft add chain {fam} {t} output '{{ type filter hook output priority 0; policy accept; }}'"
     );
-    let ipt = format!(
-        "iptables -A OUTPUT -s {addr}/32 -p tcp --sport {port} --tcp-flags RST RST -j DROP"
+    for m in addrs.matches("saddr") {
+        nft.push_str(&format!(
+            " && nft add rule {fam} {t} output {m} tcp sport {port} 'tcp flags & rst == rst' drop"
+        ));
+    }
+    let mut ipt = Vec::new();
+    if let Some(a) = addrs.v4 {
+        ipt.push(format!(
+            "iptables -A OUTPUT -s {a}/32 -p tcp --sport {port} --tcp-flags RST RST -j DROP"
+        ));
+    }
+    if let Some(a) = addrs.v6 {
+        ipt.push(format!(
+            "ip6tables -A OUTPUT -s {a}/128 -p tcp --sport {port} --tcp-flags RST RST -j DROP"
+        ));
+    }
+    (nft, ipt.join(" && "))
+}
+
+/// The nftables script of [`NftTable::install_rst_drop`]: table `table`
+/// of `addrs`' family, one rule per address, each with a counter (`nft
+/// list table` shows what it dropped).
+fn rst_drop_script(table: &str, addrs: &Addrs, port: u16) -> String {
+    let mut s = format!(
+        "table {} {table} {{\n  chain output {{\n    type filter hook output priority 0; policy accept;\n",
+        addrs.nft_family()
     );
-    (nft, ipt)
+    for m in addrs.matches("saddr") {
+        s.push_str(&format!(
+            "    {m} tcp sport {port} tcp flags & rst == rst counter drop\n"
+        ));
+    }
+    s.push_str("  }\n}\n");
+    s
+}
+
+/// The nftables script of [`NftTable::install_ingress_drop`]: a netdev
+/// table `table` on `ifname`, one rule per address, each with a counter.
+fn ingress_drop_script(table: &str, ifname: &str, addrs: &Addrs, port: u16) -> String {
+    let mut s = format!(
+        "table netdev {table} {{\n  chain ingress {{\n    type filter hook ingress device \"{ifname}\" priority 0; policy accept;\n"
+    );
+    for m in addrs.matches("daddr") {
+        s.push_str(&format!("    {m} tcp dport {port} counter drop\n"));
+    }
+    s.push_str("  }\n}\n");
+    s
 }
 
 /// An nftables table this process installed, scoped to one address and
@@ -42,10 +177,11 @@ pub fn rst_drop_commands(addr: Ipv4Addr, port: u16) -> (String, String) {
 /// by [`remove`](Self::remove) or on drop, in that namespace.
 ///
 /// Two kinds:
-/// - [`NftTable::install_rst_drop`] (`ip tcpserver_<port>_<pid>`): drops the
-///   kernel's outgoing RSTs from the address and port (shared-address mode);
+/// - [`NftTable::install_rst_drop`] (`ip tcpserver_<port>_<pid>`, `ip6` for
+///   an IPv6 address alone, `inet` for both families): drops the kernel's
+///   outgoing RSTs from the addresses and port (shared-address mode);
 /// - [`NftTable::install_ingress_drop`] (`netdev tcpserver_in_<port>_<pid>`):
-///   drops the frames to the address and port at the interface's ingress,
+///   drops the frames to the addresses and port at the interface's ingress,
 ///   after the packet sockets (ours, tcpdump) have had their copy, so the
 ///   kernel's IP stack never processes them. It would only drop them (an
 ///   address it does not own) or answer them with RSTs (its own address);
@@ -60,21 +196,22 @@ pub struct NftTable {
 }
 
 impl NftTable {
-    /// Installs the RST-dropping rule in the calling thread's network
-    /// namespace (runs `nft -f -`).
-    pub fn install_rst_drop(addr: Ipv4Addr, port: u16) -> Result<NftTable, Error> {
+    /// Installs the RST-dropping rule for `addrs` (one rule per family) in
+    /// the calling thread's network namespace (runs `nft -f -`).
+    pub fn install_rst_drop(addrs: impl Into<Addrs>, port: u16) -> Result<NftTable, Error> {
+        let addrs = addrs.into();
+        addrs.require_some()?;
         let table = format!("tcpserver_{port}_{}", std::process::id());
-        let script = format!(
-            "table ip {table} {{\n  chain output {{\n    type filter hook output priority 0; policy accept;\n    ip saddr {addr} tcp sport {port} tcp flags & rst == rst drop\n  }}\n}}\n"
-        );
-        NftTable::install("ip", table, &script)
+        let script = rst_drop_script(&table, &addrs, port);
+        NftTable::install(addrs.nft_family(), table, &script)
     }
 
-    /// Installs the ingress-dropping rule on interface `ifname` in the
-    /// calling thread's network namespace (runs `nft -f -`).
+    /// Installs the ingress-dropping rule for `addrs` (`ip daddr` and/or
+    /// `ip6 daddr`) on interface `ifname` in the calling thread's network
+    /// namespace (runs `nft -f -`).
     pub fn install_ingress_drop(
         ifname: &str,
-        addr: Ipv4Addr,
+        addrs: impl Into<Addrs>,
         port: u16,
     ) -> Result<NftTable, Error> {
         if ifname.is_empty() || ifname.contains(['"', '\\', '\n']) {
@@ -82,10 +219,10 @@ impl NftTable {
                 "unusable interface name {ifname:?}"
             )));
         }
+        let addrs = addrs.into();
+        addrs.require_some()?;
         let table = format!("tcpserver_in_{port}_{}", std::process::id());
-        let script = format!(
-            "table netdev {table} {{\n  chain ingress {{\n    type filter hook ingress device \"{ifname}\" priority 0; policy accept;\n    ip daddr {addr} tcp dport {port} drop\n  }}\n}}\n"
-        );
+        let script = ingress_drop_script(&table, ifname, &addrs, port);
         NftTable::install("netdev", table, &script)
     }
 
@@ -104,7 +241,7 @@ impl NftTable {
         &self.table
     }
 
-    /// Family of the nftables table (`ip` or `netdev`).
+    /// Family of the nftables table (`ip`, `ip6`, `inet` or `netdev`).
     pub fn family(&self) -> &str {
         self.family
     }
@@ -189,19 +326,25 @@ fn run_nft(args: &[&str], stdin: Option<&str>) -> Result<(), Error> {
     )))
 }
 
-/// Counts the TCP RSTs the kernel sends from one address and port on one
-/// interface (a second AF_PACKET socket that sees outgoing frames only).
+/// Counts the TCP RSTs the kernel sends from one port of our addresses (IPv4,
+/// IPv6 or both) on one interface (a second AF_PACKET socket that sees
+/// outgoing frames only).
 #[derive(Debug)]
 pub struct RstWatch {
     fd: OwnedFd,
 }
 
 impl RstWatch {
-    /// Starts watching outgoing RSTs from `addr:port` on `iface`.
-    pub fn new(iface: &Interface, addr: Ipv4Addr, port: u16) -> Result<RstWatch, Error> {
+    /// Starts watching outgoing RSTs from `addrs` and `port` on `iface`.
+    pub fn new(iface: &Interface, addrs: impl Into<Addrs>, port: u16) -> Result<RstWatch, Error> {
+        let addrs = addrs.into();
+        addrs.require_some()?;
         let fd = open_socket()?;
-        sys::attach_filter(fd.as_fd(), &bpf::outgoing_rst_from(addr, port))
-            .map_err(|e| Error::io("setsockopt(SO_ATTACH_FILTER)", e))?;
+        sys::attach_filter(
+            fd.as_fd(),
+            &bpf::outgoing_rst_from(addrs.v4, addrs.v6, port),
+        )
+        .map_err(|e| Error::io("setsockopt(SO_ATTACH_FILTER)", e))?;
         sys::bind_packet(fd.as_fd(), iface.index, 0x0003).map_err(|e| match e {
             Errno::ENODEV | Errno::ENXIO => Error::NoSuchInterface(iface.name.clone()),
             _ => Error::io("bind(AF_PACKET) to the interface", e),
@@ -226,5 +369,77 @@ impl RstWatch {
             }
         }
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both() -> Addrs {
+        Addrs {
+            v4: Some(Ipv4Addr::new(198, 18, 1, 1)),
+            v6: Some("2001:2:0:1::1".parse().unwrap()),
+        }
+    }
+
+    /// IPv4 alone: an `ip` table, as before IPv6 came.
+    #[test]
+    fn rst_script_ipv4() {
+        assert_eq!(
+            rst_drop_script("t", &Ipv4Addr::new(198, 18, 1, 1).into(), 80),
+            "table ip t {\n  chain output {\n    type filter hook output priority 0; policy accept;\n    ip saddr 198.18.1.1 tcp sport 80 tcp flags & rst == rst counter drop\n  }\n}\n"
+        );
+    }
+
+    /// Both families: one `inet` table, one rule for each.
+    #[test]
+    fn rst_script_both_families() {
+        assert_eq!(
+            rst_drop_script("t", &both(), 80),
+            "table inet t {\n  chain output {\n    type filter hook output priority 0; policy accept;\n    ip saddr 198.18.1.1 tcp sport 80 tcp flags & rst == rst counter drop\n    ip6 saddr 2001:2:0:1::1 tcp sport 80 tcp flags & rst == rst counter drop\n  }\n}\n"
+        );
+        let v6: Addrs = "2001:2:0:1::1".parse::<Ipv6Addr>().unwrap().into();
+        let s = rst_drop_script("t", &v6, 80);
+        assert!(s.starts_with("table ip6 t {"), "{s}");
+        assert!(!s.contains("ip saddr"), "{s}");
+    }
+
+    #[test]
+    fn ingress_script_both_families() {
+        assert_eq!(
+            ingress_drop_script("t", "veth0", &both(), 80),
+            "table netdev t {\n  chain ingress {\n    type filter hook ingress device \"veth0\" priority 0; policy accept;\n    ip daddr 198.18.1.1 tcp dport 80 counter drop\n    ip6 daddr 2001:2:0:1::1 tcp dport 80 counter drop\n  }\n}\n"
+        );
+    }
+
+    #[test]
+    fn commands_cover_both_families() {
+        let (nft, ipt) = rst_drop_commands(both(), 80);
+        assert_eq!(
+            nft,
+            "nft add table inet tcpserver_80 && nft add chain inet tcpserver_80 output '{ type filter hook output priority 0; policy accept; }' && nft add rule inet tcpserver_80 output ip saddr 198.18.1.1 tcp sport 80 'tcp flags & rst == rst' drop && nft add rule inet tcpserver_80 output ip6 saddr 2001:2:0:1::1 tcp sport 80 'tcp flags & rst == rst' drop"
+        );
+        assert_eq!(
+            ipt,
+            "iptables -A OUTPUT -s 198.18.1.1/32 -p tcp --sport 80 --tcp-flags RST RST -j DROP && ip6tables -A OUTPUT -s 2001:2:0:1::1/128 -p tcp --sport 80 --tcp-flags RST RST -j DROP"
+        );
+        // IPv4 alone: exactly the commands printed before IPv6 came.
+        let (nft, ipt) = rst_drop_commands(Ipv4Addr::new(198, 18, 1, 1), 80);
+        assert_eq!(
+            nft,
+            "nft add table ip tcpserver_80 && nft add chain ip tcpserver_80 output '{ type filter hook output priority 0; policy accept; }' && nft add rule ip tcpserver_80 output ip saddr 198.18.1.1 tcp sport 80 'tcp flags & rst == rst' drop"
+        );
+        assert_eq!(
+            ipt,
+            "iptables -A OUTPUT -s 198.18.1.1/32 -p tcp --sport 80 --tcp-flags RST RST -j DROP"
+        );
+    }
+
+    #[test]
+    fn a_rule_needs_an_address() {
+        assert!(NftTable::install_rst_drop(Addrs::default(), 80).is_err());
+        assert!(NftTable::install_ingress_drop("veth0", Addrs::default(), 80).is_err());
+        assert_eq!(both().to_string(), "198.18.1.1 and 2001:2:0:1::1");
     }
 }

@@ -11,8 +11,9 @@ use clap::{Parser, ValueEnum};
 ///
 /// Needs root (CAP_NET_RAW). Two ways to keep the kernel from resetting its
 /// connections: `--ip ADDR` with an address the kernel does not own (the
-/// server answers ARP for it), or the kernel's own address with its RSTs
-/// dropped (`--install-rst-rule`, or the commands printed at start).
+/// server answers ARP or neighbor solicitations for it), or the kernel's own
+/// addresses (IPv4 and IPv6) with its RSTs dropped (`--install-rst-rule`,
+/// or the commands printed at start).
 ///
 /// stdout carries the received payload alone (in print mode); every log,
 /// trace line and the exit summary go to stderr.
@@ -43,7 +44,7 @@ pub struct Cli {
     pub port: u16,
 
     /// Network interface [default: the first one that is up, not loopback,
-    /// with an IPv4 address]
+    /// with an IPv4 address, else with a global IPv6 address]
     #[arg(short, long, value_name = "NAME", conflicts_with = "tun")]
     pub iface: Option<String>,
 
@@ -61,7 +62,8 @@ pub struct Cli {
     /// for it (no firewall rule needed). Give it twice, one IPv4 and one
     /// IPv6 address, to serve both on one server (dual stack); with an IPv6
     /// address alone no IPv4 is served. Without it the server shares the
-    /// interface's IPv4 address with the kernel
+    /// interface's addresses with the kernel: its IPv4 address and its first
+    /// global IPv6 address, whichever it has (shared-address mode)
     #[arg(long, value_name = "ADDR", action = clap::ArgAction::Append)]
     pub ip: Vec<IpAddr>,
 
@@ -164,12 +166,14 @@ pub struct Cli {
     pub color: ColorWhen,
 
     /// Shared-address mode: install an nftables rule that drops the kernel's
-    /// RSTs from our address and port, and remove it on exit
+    /// RSTs from our addresses (IPv4 and IPv6) and port, and remove it on
+    /// exit
     #[arg(long, conflicts_with = "ip")]
     pub install_rst_rule: bool,
 
     /// Install an nftables rule on the interface's ingress that drops the
-    /// frames to our address and port once this server has read them, so
+    /// frames to our addresses (IPv4 and IPv6) and port once this server
+    /// has read them, so
     /// the kernel's IP stack spends nothing on them (and, on a shared
     /// address, sends no RSTs); removed on exit
     #[arg(long, conflicts_with = "tun")]

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::ExitCode;
 
-use rawnet::firewall::{rst_drop_commands, NftTable, RstWatch};
+use rawnet::firewall::{rst_drop_commands, Addrs, NftTable, RstWatch};
 use rawnet::{Filter, Interface, RawSocket, SocketConfig};
 use tcpcore::wire::EthernetAddress;
 use tcpcore::{CloseReason, Config, Endpoint, EndpointConfig, OwnedStorage};
@@ -109,11 +109,13 @@ fn ring_bytes(workers: usize) -> usize {
 /// command line and the interface before any socket is opened.
 struct Placement {
     iface: Interface,
-    /// The IPv4 address; 0.0.0.0 when only an IPv6 `--ip` was given: the
+    /// The IPv4 address; 0.0.0.0 when there is none (only an IPv6 `--ip`,
+    /// or, shared, an interface with a global IPv6 address alone): the
     /// socket filter then lets no IPv4 (and no ARP) through, so nothing is
     /// answered for an IPv4 address we do not own.
     addr: Ipv4Addr,
-    /// The IPv6 address (`--ip` with an IPv6 address; own-address mode).
+    /// The IPv6 address: `--ip` with an IPv6 address (own-address mode), or
+    /// the interface's first global IPv6 address (shared-address mode).
     addr6: Option<Ipv6Addr>,
     port: u16,
     /// Own-address mode (`--ip`): the kernel does not have `addr`.
@@ -126,6 +128,27 @@ struct Placement {
     /// Each worker's share of `--max-conns`, rounded up.
     per_worker: usize,
     mss: u16,
+}
+
+impl Placement {
+    /// The addresses served, as the firewall rules take them.
+    fn addrs(&self) -> Addrs {
+        Addrs {
+            v4: (!self.addr.is_unspecified()).then_some(self.addr),
+            v6: self.addr6,
+        }
+    }
+
+    /// The addresses and port served: `198.18.0.1:3000`, `[2001:2::1]:3000`
+    /// or `198.18.0.1:3000 and [2001:2::1]:3000`.
+    fn served(&self) -> String {
+        let port = self.port;
+        match (self.addrs().v4, self.addr6) {
+            (Some(a), Some(b)) => format!("{a}:{port} and [{b}]:{port}"),
+            (None, Some(b)) => format!("[{b}]:{port}"),
+            (_, None) => format!("{}:{port}", self.addr),
+        }
+    }
 }
 
 /// Runs the server as `cli` says; the exit status on success.
@@ -229,10 +252,12 @@ fn check_memory_bound(cli: &Cli) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The interface, the address (refused if `--ip` names one the kernel has
-/// already), the number of workers and their share of the connections.
+/// The interface, the addresses (refused if `--ip` names one the kernel
+/// has already; without `--ip`, the interface's own IPv4 address and first
+/// global IPv6 address, either or both), the number of workers and their
+/// share of the connections.
 fn placement(cli: &Cli) -> Result<Placement, Failure> {
-    let (v4, addr6) = cli.own_addrs().map_err(Failure::Usage)?;
+    let (v4, v6) = cli.own_addrs().map_err(Failure::Usage)?;
     let iface = match (&cli.tun, &cli.iface) {
         (Some(name), _) | (None, Some(name)) => Interface::by_name(name)?,
         (None, None) => Interface::default_interface()?,
@@ -247,24 +272,29 @@ fn placement(cli: &Cli) -> Result<Placement, Failure> {
             .into());
         }
     }
-    if let Some(ip) = addr6 {
+    if let Some(ip) = v6 {
         if iface.owns_address6(ip) {
             return Err(Failure::Runtime(format!(
                 "{ip} is the kernel's own address in this namespace, so the kernel would reset our connections: use an unassigned address (we answer neighbor solicitations for it)"
             )));
         }
     }
-    let addr: Ipv4Addr = match (v4, addr6) {
-        (Some(ip), _) => ip,
+    let (addr, addr6) = if own {
         // IPv6 alone: no IPv4 address (the filter drops all IPv4 and ARP).
-        (None, Some(_)) => Ipv4Addr::UNSPECIFIED,
-        (None, None) => iface.require_ipv4()?.0,
+        (v4.unwrap_or(Ipv4Addr::UNSPECIFIED), v6)
+    } else {
+        // Shared-address mode: the kernel's own addresses on the interface.
+        // Of several global IPv6 addresses the first (`ip -6 addr`'s
+        // order) is served: the endpoint has one address per family.
+        let (a4, a6) = (iface.ipv4.map(|(a, _)| a), iface.ipv6().map(|(a, _)| a));
+        if a4.is_none() && a6.is_none() {
+            return Err(Failure::Runtime(format!(
+                "interface `{0}` has neither an IPv4 nor a global IPv6 address to share: add one with `sudo ip addr add <addr>/<len> dev {0}`, or serve on an unassigned address with --ip ADDR",
+                iface.name
+            )));
+        }
+        (a4.unwrap_or(Ipv4Addr::UNSPECIFIED), a6)
     };
-    if addr.is_unspecified() && cli.install_ingress_rule {
-        return Err(Failure::Usage(
-            "--install-ingress-rule covers IPv4 only: it needs an IPv4 address".into(),
-        ));
-    }
     let workers = usize::from(cli.workers.max(1));
     let mss = mss_for(&iface);
     Ok(Placement {
@@ -417,15 +447,16 @@ fn install_rules(
     at: &Placement,
     err: &mut ErrOut,
 ) -> Result<(Vec<NftTable>, Option<RstWatch>), Failure> {
-    let (addr, port) = (at.addr, at.port);
+    let (addrs, port) = (at.addrs(), at.port);
     let mut rules: Vec<NftTable> = Vec::new();
     let mut watch: Option<RstWatch> = None;
     if cli.install_ingress_rule {
-        let r = NftTable::install_ingress_drop(&at.iface.name, addr, port)?;
+        let r = NftTable::install_ingress_drop(&at.iface.name, addrs, port)?;
         let _ = writeln!(
             err,
-            "tcp-server: installed nftables table `netdev {}` dropping frames to {addr}:{port} at {}'s ingress once this server has its copy: the kernel's IP stack never sees them (removed on exit)",
+            "tcp-server: installed nftables table `netdev {}` dropping frames to {} at {}'s ingress once this server has its copy: the kernel's IP stack never sees them (removed on exit)",
             r.table(),
+            at.served(),
             at.iface.name
         );
         rules.push(r);
@@ -434,22 +465,30 @@ fn install_rules(
     // answers none with a RST.
     if !at.own && !cli.install_ingress_rule {
         if cli.install_rst_rule {
-            let r = NftTable::install_rst_drop(addr, port)?;
+            let r = NftTable::install_rst_drop(addrs, port)?;
             let _ = writeln!(
                 err,
-                "tcp-server: installed nftables table `ip {}` dropping the kernel's RSTs from {addr}:{port} (removed on exit)",
-                r.table()
+                "tcp-server: installed nftables table `{} {}` dropping the kernel's RSTs from {} (removed on exit)",
+                r.family(),
+                r.table(),
+                at.served()
             );
             rules.push(r);
         } else {
-            let (nft, ipt) = rst_drop_commands(addr, port);
+            let (nft, ipt) = rst_drop_commands(addrs, port);
+            let is = if addrs.v4.is_some() && addrs.v6.is_some() {
+                "are also the kernel's addresses"
+            } else {
+                "is also the kernel's address"
+            };
+            let from = at.served();
             let _ = writeln!(
                 err,
-                "tcp-server: warning: {addr} is also the kernel's address, and the kernel resets connections it does not know. \
-Drop its RSTs from {addr}:{port} with one of (as root):\n  {nft}\n  {ipt}\n\
+                "tcp-server: warning: {addrs} {is}, and the kernel resets connections it does not know. \
+Drop its RSTs from {from} with one of (as root):\n  {nft}\n  {ipt}\n\
 or run with --install-rst-rule or --install-ingress-rule (removed on exit), or serve on an unassigned address with --ip ADDR."
             );
-            watch = RstWatch::new(&at.iface, addr, port).ok();
+            watch = RstWatch::new(&at.iface, addrs, port).ok();
         }
     }
     Ok((rules, watch))
@@ -565,7 +604,7 @@ fn announce(err: &mut ErrOut, mode: Mode, at: &Placement) {
         iface,
         addr,
         addr6,
-        port,
+        port: _,
         own,
         tun,
         workers,
@@ -578,17 +617,15 @@ fn announce(err: &mut ErrOut, mode: Mode, at: &Placement) {
     // IPv6 segments carry 20 bytes more of IP header (the endpoint
     // advertises the MSS less 20 on them).
     let mss6 = mss.saturating_sub(20);
-    let (at, mss) = match (addr.is_unspecified(), addr6) {
-        (true, Some(a6)) => (format!("[{a6}]:{port}"), format!("{mss6}")),
-        (false, Some(a6)) => (
-            format!("{addr}:{port} and [{a6}]:{port}"),
-            format!("{mss} (IPv6 {mss6})"),
-        ),
-        (_, None) => (format!("{addr}:{port}"), format!("{mss}")),
+    let mss = match (addr.is_unspecified(), addr6) {
+        (true, Some(_)) => format!("{mss6}"),
+        (false, Some(_)) => format!("{mss} (IPv6 {mss6})"),
+        (_, None) => format!("{mss}"),
     };
+    let served = at.served();
     let _ = write!(
         err,
-        "tcp-server: listening on {at} on {} ({}), MSS {mss}, up to {cap} connections, mode {}",
+        "tcp-server: listening on {served} on {} ({}), MSS {mss}, up to {cap} connections, mode {}",
         iface.name,
         if *tun {
             "TUN device: bare IP packets, no ARP; routed here by the kernel".to_string()
@@ -602,8 +639,10 @@ fn announce(err: &mut ErrOut, mode: Mode, at: &Placement) {
                 },
                 EthernetAddress(iface.mac)
             )
+        } else if !addr.is_unspecified() && addr6.is_some() {
+            "shared addresses: the kernel's own".to_string()
         } else {
-            "shared address".to_string()
+            "shared address: the kernel's own".to_string()
         },
         match mode {
             Mode::Print => "print",

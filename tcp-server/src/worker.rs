@@ -331,10 +331,16 @@ impl RstCheck {
             .saturating_sub(sio.shared.our_rsts.load(Ordering::SeqCst));
         if kernel > 0 && !self.warned {
             self.warned = true;
+            let cfg = endpoint.config();
+            let port = cfg.port;
+            // Our address (IPv4, IPv6 or both: the watch counts both).
+            let from = match (cfg.addr.is_unspecified(), cfg.addr6) {
+                (false, Some(a6)) => format!("{}:{port} or [{a6}]:{port}", cfg.addr),
+                (true, Some(a6)) => format!("[{a6}]:{port}"),
+                (_, None) => format!("{}:{port}", cfg.addr),
+            };
             sio.trace.warn(&format!(
-                "the kernel sent {kernel} RST(s) from {}:{}: it is resetting our connections (drop its RSTs as shown above, or use --ip)",
-                endpoint.config().addr,
-                endpoint.config().port
+                "the kernel sent {kernel} RST(s) from {from}: it is resetting our connections (drop its RSTs as shown above, or use --ip)"
             ));
         }
     }
