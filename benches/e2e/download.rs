@@ -480,6 +480,7 @@ pub fn run(
                 };
                 let cx = Ctx {
                     net: &net,
+                    tun: None,
                     opts: cx_main.opts,
                     subnet,
                     per_source_flag: cx_main.per_source_flag,

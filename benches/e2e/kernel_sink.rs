@@ -15,7 +15,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -39,13 +39,19 @@ fn epoll_ctl(ep: RawFd, op: libc::c_int, fd: RawFd, events: u32) -> std::io::Res
     Ok(())
 }
 
-/// A listening socket with a backlog of 4096 (std's is 128).
-fn listen(addr: SocketAddrV4) -> std::io::Result<TcpListener> {
+/// A listening socket (IPv4 or IPv6) with a backlog of 4096 (std's is
+/// 128).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     // SAFETY: plain socket calls on a descriptor this function owns; the
-    // sockaddr is fully initialised.
+    // sockaddr is fully initialised and its length is that of its type.
     unsafe {
+        let family = if addr.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
         let fd = libc::socket(
-            libc::AF_INET,
+            family,
             libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
             0,
         );
@@ -61,17 +67,31 @@ fn listen(addr: SocketAddrV4) -> std::io::Result<TcpListener> {
             &one as *const _ as *const libc::c_void,
             4,
         );
-        let mut sa: libc::sockaddr_in = std::mem::zeroed();
-        sa.sin_family = libc::AF_INET as libc::sa_family_t;
-        sa.sin_port = addr.port().to_be();
-        sa.sin_addr.s_addr = u32::from(*addr.ip()).to_be();
-        if libc::bind(
-            fd,
-            &sa as *const _ as *const libc::sockaddr,
-            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        ) < 0
-            || libc::listen(fd, 4096) < 0
-        {
+        let rc = match addr {
+            SocketAddr::V4(a) => {
+                let mut sa: libc::sockaddr_in = std::mem::zeroed();
+                sa.sin_family = libc::AF_INET as libc::sa_family_t;
+                sa.sin_port = a.port().to_be();
+                sa.sin_addr.s_addr = u32::from(*a.ip()).to_be();
+                libc::bind(
+                    fd,
+                    &sa as *const _ as *const libc::sockaddr,
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            }
+            SocketAddr::V6(a) => {
+                let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
+                sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                sa.sin6_port = a.port().to_be();
+                sa.sin6_addr.s6_addr = a.ip().octets();
+                libc::bind(
+                    fd,
+                    &sa as *const _ as *const libc::sockaddr,
+                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                )
+            }
+        };
+        if rc < 0 || libc::listen(fd, 4096) < 0 {
             return Err(std::io::Error::last_os_error());
         }
         Ok(listener)
@@ -80,7 +100,7 @@ fn listen(addr: SocketAddrV4) -> std::io::Result<TcpListener> {
 
 fn main() {
     common::install_stop_handler();
-    let ip: Ipv4Addr = common::arg("addr", Ipv4Addr::UNSPECIFIED);
+    let ip: IpAddr = common::arg("addr", IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let port: u16 = common::arg("port", 5003);
     let mode: String = common::arg("mode", "discard".to_string());
     let echo = match mode.as_str() {
@@ -99,7 +119,7 @@ fn main() {
         }
     }
     let sent = Arc::new(AtomicU64::new(0));
-    let listener = match listen(SocketAddrV4::new(ip, port)) {
+    let listener = match listen(SocketAddr::new(ip, port)) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("kernel-sink: cannot listen on {ip}:{port}: {e}");

@@ -12,9 +12,10 @@
 //!
 //! Usage (root): `bench-e2e [--quick] [--server PATH] [--out DIR]
 //! [--rounds N] [--only a,b,..] [--download-mib N] [--download-paths
-//! a,b,..] [--kernel-cc NAME]` where the parts are upload, echotput, connrate, echo, memory,
-//! scaling, download (see download.rs). scripts/bench-e2e.sh builds and
-//! runs it.
+//! a,b,..] [--kernel-cc NAME]` where the parts are upload, upload6 (the
+//! offloads-off upload over IPv6), tun (an upload over TUN devices, see
+//! [`TunNet`]), echotput, connrate, echo, memory, scaling, download (see
+//! download.rs). scripts/bench-e2e.sh builds and runs it.
 //!
 //! echotput (echo throughput): one connection to an echo server; the client
 //! writes N bytes on one thread and reads them back on another; the time
@@ -33,7 +34,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rawnet::netns::{self, TestNet};
+use rawnet::netns::{self, TestNet, TestNs};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------- options
@@ -64,7 +65,7 @@ struct Opts {
 
 fn usage(msg: &str) -> ! {
     eprintln!(
-        "bench-e2e: {msg}\nusage: bench-e2e [--quick] [--server PATH] [--out DIR] [--rounds N] [--upload-mib N] [--download-mib N] [--download-paths LIST] [--kernel-cc NAME] [--only upload,echotput,connrate,echo,memory,scaling,download] [--server-arg ARG]..."
+        "bench-e2e: {msg}\nusage: bench-e2e [--quick] [--server PATH] [--out DIR] [--rounds N] [--upload-mib N] [--download-mib N] [--download-paths LIST] [--kernel-cc NAME] [--only upload,upload6,tun,echotput,connrate,echo,memory,scaling,download] [--server-arg ARG]..."
     );
     std::process::exit(2);
 }
@@ -290,8 +291,59 @@ impl Who {
     }
 }
 
+/// The path of a row: the veth pair over IPv4 (every row but two), the
+/// same veth pair over IPv6, or TUN devices (see [`TunNet`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Via {
+    Veth4,
+    Veth6,
+    Tun,
+}
+
+/// The TUN row's two namespaces (subnet 198.19.`subnet`.0/24, in the
+/// benchmarking range 198.18.0.0/15): `client`, where the clients run and
+/// own 198.19.`subnet`.2 (on `lo`), and `server`, where the kernel sink
+/// runs and owns 198.19.`subnet`.30 (on `lo`). Ours runs in `client` on a
+/// TUN device of its own (`--tun e2eours --ip 198.19.subnet.10`, routed
+/// there by the server itself); the kernel sink is reached through
+/// `e2e-tun-relay`, which copies packets between TUN device `e2ek0` in
+/// `client` (the route to .30) and `e2ek1` in `server` (the route back to
+/// .2). Removed on drop, with the devices in them.
+struct TunNet {
+    client: TestNs,
+    server: TestNs,
+    subnet: u8,
+}
+
+impl TunNet {
+    fn new(subnet: u8) -> Result<TunNet, String> {
+        let client = TestNs::new("e2etc").map_err(|e| e.to_string())?;
+        let server = TestNs::new("e2ets").map_err(|e| e.to_string())?;
+        let t = TunNet {
+            client,
+            server,
+            subnet,
+        };
+        for (ns, host) in [(&t.client.name, 2), (&t.server.name, 30)] {
+            let cidr = format!("198.19.{subnet}.{host}/32");
+            netns::run(&mut netns::exec(
+                ns,
+                ["ip", "addr", "add", cidr.as_str(), "dev", "lo"],
+            ))
+            .map_err(|e| e.to_string())?;
+        }
+        Ok(t)
+    }
+
+    fn ip(&self, host: u8) -> std::net::Ipv4Addr {
+        std::net::Ipv4Addr::new(198, 19, self.subnet, host)
+    }
+}
+
 struct Ctx<'a> {
     net: &'a TestNet,
+    /// The TUN row's namespaces (when that part runs).
+    tun: Option<&'a TunNet>,
     opts: &'a Opts,
     subnet: u8,
     /// The server has `--max-per-source` (a per-address connection limit).
@@ -310,6 +362,32 @@ impl Ctx<'_> {
         }
     }
 
+    /// The address of `who` on path `via`. IPv6: ours
+    /// `2001:2:0:<subnet>::10`, the kernel `2001:2:0:<subnet>::1` (the
+    /// client is `::2`). TUN: see [`TunNet`].
+    fn sockaddr(&self, who: Who, via: Via) -> SocketAddr {
+        let s = self.subnet;
+        match (via, who) {
+            (Via::Veth4, _) => SocketAddr::V4(self.addr(who)),
+            (Via::Veth6, Who::Ours { .. }) => SocketAddr::new(v6(s, 0x10).into(), PORT_OURS),
+            (Via::Veth6, _) => SocketAddr::new(v6(s, 1).into(), PORT_KERNEL),
+            (Via::Tun, Who::Ours { .. }) => {
+                SocketAddr::new(std::net::Ipv4Addr::new(198, 19, s, 10).into(), PORT_OURS)
+            }
+            (Via::Tun, _) => {
+                SocketAddr::new(std::net::Ipv4Addr::new(198, 19, s, 30).into(), PORT_KERNEL)
+            }
+        }
+    }
+
+    /// The namespace the clients of path `via` run in.
+    fn client_ns(&self, via: Via) -> &str {
+        match (via, self.tun) {
+            (Via::Tun, Some(t)) => &t.client.name,
+            _ => &self.net.ns_b,
+        }
+    }
+
     /// Starts `who` in namespace a in `mode` (discard or echo) and waits
     /// (at most 10 s) until it says it listens.
     fn start(&self, who: Who, mode: &str, max_conns: u32) -> Result<Proc, String> {
@@ -324,12 +402,58 @@ impl Ctx<'_> {
         max_conns: u32,
         extra: &[&str],
     ) -> Result<Proc, String> {
-        let a = self.addr(who);
+        self.start_via(who, Via::Veth4, mode, max_conns, extra)
+    }
+
+    /// [`Ctx::start_with`] on path `via`. IPv6: as IPv4, on the IPv6
+    /// address. TUN: ours on a TUN device in the TUN client namespace; the
+    /// kernel sink in the TUN server namespace, behind `e2e-tun-relay`
+    /// (started first, stopped with it).
+    fn start_via(
+        &self,
+        who: Who,
+        via: Via,
+        mode: &str,
+        max_conns: u32,
+        extra: &[&str],
+    ) -> Result<Proc, String> {
+        let a = self.sockaddr(who, via);
+        let mut ns = self.net.ns_a.clone();
+        let mut companion = None;
+        if via == Via::Tun {
+            let t = self.tun.ok_or("no TUN namespaces")?;
+            if who == Who::Kernel {
+                ns = t.server.name.clone();
+                let relay = vec![
+                    "--ns-a".to_string(),
+                    t.client.name.clone(),
+                    "--dev-a".into(),
+                    "e2ek0".into(),
+                    "--route-a".into(),
+                    format!("{}/32", t.ip(30)),
+                    "--ns-b".into(),
+                    t.server.name.clone(),
+                    "--dev-b".into(),
+                    "e2ek1".into(),
+                    "--route-b".into(),
+                    format!("{}/32", t.ip(2)),
+                ];
+                // The relay enters the namespaces itself.
+                let mut cmd = Command::new(self.opts.sinks_dir.join("e2e-tun-relay"));
+                cmd.args(relay);
+                companion = Some(Box::new(spawn_proc(cmd, "ready", "tun-relay")?));
+            } else {
+                ns = t.client.name.clone();
+            }
+        }
         let (prog, args, marker): (PathBuf, Vec<String>, &str) = match who {
             Who::Ours { workers } => {
-                let mut v = vec![
-                    "-i".into(),
-                    self.net.if_a.clone(),
+                let mut v = if via == Via::Tun {
+                    vec!["--tun".into(), "e2eours".into()]
+                } else {
+                    vec!["-i".into(), self.net.if_a.clone()]
+                };
+                v.extend([
                     "--ip".into(),
                     a.ip().to_string(),
                     "-p".into(),
@@ -340,7 +464,7 @@ impl Ctx<'_> {
                     max_conns.to_string(),
                     "--color".into(),
                     "never".into(),
-                ];
+                ]);
                 if workers > 1 {
                     v.extend(["--workers".into(), workers.to_string()]);
                 }
@@ -352,7 +476,7 @@ impl Ctx<'_> {
                     // buffers (the kernel autotunes to several MiB).
                     v.extend(["--rx-buf".into(), "1M".into()]);
                 }
-                if self.ingress_flag {
+                if self.ingress_flag && via == Via::Veth4 {
                     // The kernel's IP stack spends nothing on our frames
                     // (the smoltcp sink gets the same rule, see main).
                     v.push("--install-ingress-rule".into());
@@ -395,15 +519,33 @@ impl Ctx<'_> {
         };
         let mut args = args;
         args.extend(extra.iter().map(|x| x.to_string()));
-        let mut cmd = self
-            .net
-            .exec_a(std::iter::once(prog.into_os_string()).chain(args.into_iter().map(Into::into)));
+        let cmd = netns::exec(
+            &ns,
+            std::iter::once(prog.into_os_string()).chain(args.into_iter().map(Into::into)),
+        );
+        let mut p = spawn_proc(cmd, marker, &who.name())?;
+        p.companion = companion;
+        Ok(p)
+    }
+}
+
+/// `ip -6` address `2001:2:0:<subnet>::<host>` (the subnet's decimal
+/// digits read as hex, as the tests write them).
+fn v6(subnet: u8, host: u16) -> std::net::Ipv6Addr {
+    let hi = u16::from_str_radix(&subnet.to_string(), 16).unwrap_or(0);
+    std::net::Ipv6Addr::new(0x2001, 2, 0, hi, 0, 0, 0, host)
+}
+
+/// Starts `cmd` with its stderr captured and waits (at most 10 s) until it
+/// writes `marker` there.
+fn spawn_proc(mut cmd: Command, marker: &'static str, name: &str) -> Result<Proc, String> {
+    {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = cmd
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", who.name()))?;
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
         let pid = child.id() as i32;
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
@@ -432,14 +574,14 @@ impl Ctx<'_> {
             log,
             reader: Some(reader),
             done: false,
+            companion: None,
         };
         match rx.recv_timeout(Duration::from_secs(10)) {
             Ok(()) => Ok(p),
             Err(_) => {
                 let text = p.stop();
                 Err(format!(
-                    "{} did not start: {}",
-                    who.name(),
+                    "{name} did not start: {}",
                     text.trim().replace('\n', "; ")
                 ))
             }
@@ -454,6 +596,8 @@ struct Proc {
     log: Arc<Mutex<String>>,
     reader: Option<std::thread::JoinHandle<()>>,
     done: bool,
+    /// A process that runs with it and stops after it (the TUN relay).
+    companion: Option<Box<Proc>>,
 }
 
 impl Proc {
@@ -475,7 +619,7 @@ impl Proc {
         // Fields 14 and 15 (utime, stime) are 12 and 13 after the `)`.
         // SAFETY: sysconf has no preconditions.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        (t(11) + t(12)) / hz
+        (t(11) + t(12)) / hz + self.companion.as_ref().map_or(0.0, |c| c.cpu_secs())
     }
 
     /// SIGTERM, then (after 5 s) SIGKILL; returns everything it wrote on
@@ -501,7 +645,11 @@ impl Proc {
                 let _ = r.join();
             }
         }
-        self.log.lock().unwrap().clone()
+        let mut text = self.log.lock().unwrap().clone();
+        if let Some(c) = self.companion.as_mut() {
+            text += &c.stop();
+        }
+        text
     }
 }
 
@@ -604,8 +752,8 @@ fn tail(s: &str) -> String {
 
 // ---------------------------------------------------------------- clients
 
-fn connect(to: SocketAddrV4, io: Duration) -> std::io::Result<TcpStream> {
-    let s = TcpStream::connect_timeout(&SocketAddr::V4(to), Duration::from_secs(3))?;
+fn connect(to: impl Into<SocketAddr>, io: Duration) -> std::io::Result<TcpStream> {
+    let s = TcpStream::connect_timeout(&to.into(), Duration::from_secs(3))?;
     s.set_read_timeout(Some(io))?;
     s.set_write_timeout(Some(io))?;
     Ok(s)
@@ -632,11 +780,20 @@ fn in_b<T: Send + 'static>(
     n: usize,
     f: impl Fn(usize) -> T + Send + Sync + 'static,
 ) -> Result<Vec<T>, String> {
+    in_ns(&net.ns_b, n, f)
+}
+
+/// Threads in namespace `ns`, each running `f(i)`; their results in order.
+fn in_ns<T: Send + 'static>(
+    ns: &str,
+    n: usize,
+    f: impl Fn(usize) -> T + Send + Sync + 'static,
+) -> Result<Vec<T>, String> {
     let f = Arc::new(f);
     let mut hs = Vec::new();
     for i in 0..n {
         let f = Arc::clone(&f);
-        hs.push(netns::spawn_in_ns(&net.ns_b, move || f(i)).map_err(|e| e.to_string())?);
+        hs.push(netns::spawn_in_ns(ns, move || f(i)).map_err(|e| e.to_string())?);
     }
     hs.into_iter()
         .map(|h| match h.join() {
@@ -652,15 +809,15 @@ fn in_b<T: Send + 'static>(
 /// it failed (a connection that makes no progress for 5 s, or the whole
 /// taking longer than `limit`).
 fn upload(
-    net: &TestNet,
-    to: SocketAddrV4,
+    ns: &str,
+    to: SocketAddr,
     total: u64,
     parallel: usize,
     limit: Duration,
 ) -> Result<f64, String> {
     let each = total / parallel as u64;
     let t0 = Instant::now();
-    let res = in_b(net, parallel, move |i| -> Result<f64, String> {
+    let res = in_ns(ns, parallel, move |i| -> Result<f64, String> {
         let mut s = connect(to, Duration::from_secs(5)).map_err(|e| format!("connect: {e}"))?;
         let mut chunk = vec![0u8; 1 << 20];
         for (j, b) in chunk.iter_mut().enumerate() {
@@ -1055,6 +1212,18 @@ const M_UP_ON: Measure = Measure {
     unit: "Gbit/s",
     higher_better: true,
 };
+const M_UP6: Measure = Measure {
+    key: "upload_ipv6_offloads_off",
+    label: "upload IPv6, offloads off",
+    unit: "Gbit/s",
+    higher_better: true,
+};
+const M_UP_TUN: Measure = Measure {
+    key: "upload_tun",
+    label: "upload over TUN",
+    unit: "Gbit/s",
+    higher_better: true,
+};
 const M_ET_OFF: Measure = Measure {
     key: "echo_throughput_offloads_off",
     label: "echo throughput, offloads off",
@@ -1196,21 +1365,29 @@ fn rotate(list: &[Who], round: usize) -> Vec<Who> {
 }
 
 fn run_upload(cx: &Ctx, res: &mut Results, m: Measure, who: Who, parallel: usize) {
-    let to = cx.addr(who);
+    run_upload_via(cx, res, m, who, parallel, Via::Veth4)
+}
+
+fn run_upload_via(cx: &Ctx, res: &mut Results, m: Measure, who: Who, parallel: usize, via: Via) {
+    let to = cx.sockaddr(who, via);
     let total = cx.opts.upload;
-    let mut p = match cx.start(who, "discard", 1024) {
+    let mut p = match cx.start_via(who, via, "discard", 1024, &[]) {
         Ok(p) => p,
         Err(e) => return res.add(m, &who.name(), fail(e, Value::Null)),
     };
     // 1 GiB at 150 Mbit/s at least.
     let limit = Duration::from_secs(5 + total / (20 << 20));
-    let r = upload(cx.net, to, total, parallel, limit);
+    let r = upload(cx.client_ns(via), to, total, parallel, limit);
     let cpu = p.cpu_secs();
     let text = p.stop();
     let mut extra = exit_report(who, &text);
     extra["server_cpu_s"] = json!((cpu * 100.0).round() / 100.0);
     extra["bytes"] = json!(total);
     extra["connections"] = json!(parallel);
+    if let Some(l) = text.lines().rev().find(|l| l.starts_with("tun-relay:")) {
+        // The relay's counters (its CPU is in server_cpu_s).
+        extra["relay"] = json!(l);
+    }
     match r {
         Ok(secs) => {
             let got = extra.get("payload_bytes").and_then(Value::as_u64);
@@ -1612,11 +1789,90 @@ fn table(res: &Results, rounds: usize) -> String {
 
 // ---------------------------------------------------------------- main
 
+/// What the TUN row compares (also in the JSON's config).
+const TUN_NOTE: &str = "upload over TUN: ours is `tcp-server --tun e2eours --ip 198.19.<subnet>.10` (bare IPv4 packets, one worker, --rx-buf 1M), its client a Linux TCP socket in the same namespace, routed into the TUN device by the route the server installs; the kernel is the same one-thread epoll sink behind a user-space TUN hop, the way a VPN or proxy runs it: the client's namespace routes 198.19.<subnet>.30 to TUN device e2ek0, e2e-tun-relay (one thread, up to 256 packets per read batch from each side, one write each, 50 us spin then poll) copies packets between e2ek0 and TUN device e2ek1 in the sink's namespace, where the sink owns the address. So both paths cross the client's TUN device into user space; the kernel's packets then go back into a kernel through a second TUN device. Server CPU of the kernel row includes the relay's. MTU 1500 on all devices, no virtio-net header or offloads. smoltcp not run";
+
+/// Whether part `part` runs (`--only`).
+fn want_part(opts: &Opts, part: &str) -> bool {
+    opts.only
+        .as_ref()
+        .is_none_or(|o| o.iter().any(|x| x == part))
+}
+
 fn sysctl_in(ns: &str, kv: &[&str]) {
     let mut args = vec!["sysctl", "-qw"];
     args.extend_from_slice(kv);
     if let Err(e) = netns::run(&mut netns::exec(ns, args)) {
         eprintln!("bench-e2e: warning: {e}");
+    }
+}
+
+/// IPv6 on both veth ends (no duplicate address detection), with
+/// `2001:2:0:<subnet>::1/64` (ns a, the kernel sink's) and `::2/64` (ns b,
+/// the clients'); ours serves `::10` itself. When the server has
+/// `--install-ingress-rule` (IPv4 only), the bench installs the same rule
+/// for ours' IPv6 address and port, as it does for smoltcp.
+fn ipv6_on(cx: &Ctx) -> Result<(), String> {
+    let net = cx.net;
+    for (ns, iface, host) in [(&net.ns_a, &net.if_a, 1), (&net.ns_b, &net.if_b, 2)] {
+        let keys = [
+            "net.ipv6.conf.all.accept_dad=0".to_string(),
+            "net.ipv6.conf.default.accept_dad=0".to_string(),
+            format!("net.ipv6.conf.{iface}.accept_dad=0"),
+            "net.ipv6.conf.all.disable_ipv6=0".to_string(),
+            "net.ipv6.conf.default.disable_ipv6=0".to_string(),
+            format!("net.ipv6.conf.{iface}.disable_ipv6=0"),
+        ];
+        let mut args = vec!["sysctl", "-qw"];
+        args.extend(keys.iter().map(String::as_str));
+        netns::run(&mut netns::exec(ns, args)).map_err(|e| e.to_string())?;
+        let cidr = format!("{}/64", v6(cx.subnet, host));
+        netns::run(&mut netns::exec(
+            ns,
+            [
+                "ip",
+                "addr",
+                "add",
+                cidr.as_str(),
+                "dev",
+                iface.as_str(),
+                "nodad",
+            ],
+        ))
+        .map_err(|e| e.to_string())?;
+    }
+    if cx.ingress_flag {
+        let o = cx.sockaddr(Who::Ours { workers: 1 }, Via::Veth6);
+        let script = format!(
+            "table netdev bench_ours6 {{ chain ingress {{ type filter hook ingress device \"{}\" priority 0; policy accept; ip6 daddr {} tcp dport {} drop; }}; }}",
+            net.if_a,
+            o.ip(),
+            o.port()
+        );
+        netns::run(&mut netns::exec(&net.ns_a, ["nft", script.as_str()]))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Undoes [`ipv6_on`] (best effort): the rule gone, IPv6 off again (which
+/// removes the addresses).
+fn ipv6_off(cx: &Ctx) {
+    let net = cx.net;
+    let _ = netns::run(&mut netns::exec(
+        &net.ns_a,
+        ["nft", "delete", "table", "netdev", "bench_ours6"],
+    ));
+    for ns in [&net.ns_a, &net.ns_b] {
+        let _ = netns::run(&mut netns::exec(
+            ns,
+            [
+                "sysctl",
+                "-qw",
+                "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1",
+            ],
+        ));
     }
 }
 
@@ -1670,8 +1926,21 @@ fn main() {
             "net.ipv4.tcp_max_syn_backlog=8192",
         ],
     );
+    // The TUN row's namespaces, when it runs.
+    let tun_net = if want_part(&opts, "tun") {
+        match TunNet::new(subnet) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("bench-e2e: warning: no TUN namespaces: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let cx = Ctx {
         net: &net,
+        tun: tun_net.as_ref(),
         opts: &opts,
         subnet,
         per_source_flag: help.contains("--max-per-source"),
@@ -1705,11 +1974,7 @@ fn main() {
         net.ns_b
     );
 
-    let want = |part: &str| {
-        opts.only
-            .as_ref()
-            .is_none_or(|o| o.iter().any(|x| x == part))
-    };
+    let want = |part: &str| want_part(&opts, part);
     let mut res = Results::default();
     let ours = Who::Ours { workers: 1 };
     let smol = Who::Smoltcp { shipped: false };
@@ -1757,6 +2022,49 @@ fn main() {
                     }
                 }
             }
+        }
+        if want("upload6") {
+            // The same upload as `upload, offloads off`, over IPv6: ours
+            // and the kernel (the smoltcp sink serves IPv4 only).
+            let _ = net.set_offloads(false);
+            match ipv6_on(&cx) {
+                Err(e) => res.add(M_UP6, "ours", fail(format!("IPv6 setup: {e}"), Value::Null)),
+                Ok(()) => {
+                    eprintln!(
+                        "bench-e2e: upload {} MiB over IPv6, veth offloads off",
+                        opts.upload >> 20
+                    );
+                    'rounds: for round in 0..opts.rounds {
+                        for who in rotate(&[ours, Who::Kernel], round) {
+                            if !go_on(&mut res, M_UP6.key) {
+                                break 'rounds;
+                            }
+                            run_upload_via(&cx, &mut res, M_UP6, who, 1, Via::Veth6);
+                        }
+                    }
+                }
+            }
+            ipv6_off(&cx);
+            res.notes.push("upload IPv6: the upload of `upload, offloads off` over IPv6 on the same veth pair: ours on 2001:2:0:<subnet>::10 (own address, answering neighbor solicitations itself; the bench installs for it the nftables netdev ingress drop that --install-ingress-rule installs for IPv4), the kernel sink on 2001:2:0:<subnet>::1, the client on ::2; smoltcp not run (its sink serves IPv4)".into());
+        }
+        if common::stopped() {
+            break 'all;
+        }
+        if want("tun") {
+            if cx.tun.is_none() {
+                res.add(M_UP_TUN, "ours", fail("no TUN namespaces", Value::Null));
+            } else {
+                eprintln!("bench-e2e: upload {} MiB over TUN", opts.upload >> 20);
+                for round in 0..opts.rounds {
+                    for who in rotate(&[ours, Who::Kernel], round) {
+                        if !go_on(&mut res, M_UP_TUN.key) {
+                            break 'all;
+                        }
+                        run_upload_via(&cx, &mut res, M_UP_TUN, who, 1, Via::Tun);
+                    }
+                }
+            }
+            res.notes.push(TUN_NOTE.into());
         }
         if want("echotput") {
             // smoltcp with offloads off only: its RawSocket cannot take
@@ -2027,6 +2335,8 @@ fn main() {
             "download_bytes": opts.download,
             "download_paths": download::PATHS.iter().map(|p| json!({ "name": p.name, "key": p.measure.key, "label": p.measure.label })).collect::<Vec<_>>(),
             "server": opts.server.display().to_string(),
+            "upload_ipv6": "the upload of upload_offloads_off over IPv6 on the same veth pair (ours on 2001:2:0:<subnet>::10 with the bench's IPv6 copy of the ingress rule, the kernel sink on ::1, the client on ::2)",
+            "tun": TUN_NOTE,
             "topology": "two network namespaces joined by one veth pair; servers in ns a (ours on an own address with --ip, smoltcp on another own address over phy::RawSocket, the kernel sink on the veth's address), Linux TCP clients on threads in ns b",
             "offloads": "upload and echo throughput: both; everything else: off (ethtool -K tx rx tso gso gro off on both ends)",
             "ingress_rule": "ours: --install-ingress-rule; smoltcp: the same nftables netdev ingress rule for its address and port, installed by the bench; both only when the server has the flag. Their frames are dropped at the ingress after the packet sockets read them, instead of walked through the kernel's IP stack to be dropped there",
