@@ -340,7 +340,7 @@ fn run_one(
     let dupes = delta(&c0, &c1, "TcpExtTCPDSACKOldSent") + delta(&c0, &c1, "TcpExtTCPDSACKOfoSent");
     extra["client_dsack_sent"] = json!(dupes);
     let retrans = match who {
-        Who::Kernel => {
+        Who::Kernel | Who::KernelReuseport | Who::KernelBusy => {
             let server: serde_json::Map<String, Value> = SERVER_KEYS
                 .iter()
                 .map(|k| (k.to_string(), json!(delta(&s0, &s1, k))))

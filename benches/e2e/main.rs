@@ -10,6 +10,15 @@
 //! (min-max) with the ratios ours/kernel and ours/smoltcp, and written as
 //! JSON under benches/results/.
 //!
+//! The kernel runs as several variants (issue #18): one thread with one
+//! epoll loop (`kernel`), one `SO_REUSEPORT` listener and epoll loop per
+//! CPU (`kernel-reuseport`), and for the echo RTT rows one thread that
+//! busy-polls (`kernel-busypoll`); the table's kernel column is the best
+//! of them per row, and names it. Throughput and connection-rate rows get
+//! a CPU-cost row under them: machine CPU-seconds (/proc/stat, all CPUs,
+//! all but idle and iowait) over the measurement window, per GiB moved or
+//! per 1,000 connections.
+//!
 //! Usage (root): `bench-e2e [--quick] [--server PATH] [--out DIR]
 //! [--rounds N] [--only a,b,..] [--download-mib N] [--download-paths
 //! a,b,..] [--kernel-cc NAME]` where the parts are upload, upload6 (the
@@ -237,6 +246,99 @@ fn meminfo_kb(key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time so far, in seconds: of the whole machine from /proc/stat (all
+/// CPUs, everything but idle and iowait: user, nice, system, irq,
+/// softirq, steal; guest time is in user), of its irq and softirq alone,
+/// and of this process (the clients' threads, and the kernel's TCP work
+/// done in their system calls) and of the server (with its companion).
+#[derive(Clone, Copy, Default)]
+struct CpuMark {
+    machine: f64,
+    irq: f64,
+    bench: f64,
+    server: f64,
+    at: Option<Instant>,
+}
+
+fn clk_tck() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64
+}
+
+/// utime + stime of a /proc/<pid>/stat line, in seconds.
+fn stat_cpu_secs(stat: &str) -> f64 {
+    let rest = stat.rsplit_once(')').map(|x| x.1).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields 14 and 15 (utime, stime) are 12 and 13 after the `)`.
+    (t(11) + t(12)) / clk_tck()
+}
+
+impl CpuMark {
+    fn now(server: Option<&Proc>) -> CpuMark {
+        let stat = read("/proc/stat");
+        let v: Vec<f64> = stat
+            .lines()
+            .next()
+            .filter(|l| l.starts_with("cpu "))
+            .map(|l| {
+                l.split_whitespace()
+                    .skip(1)
+                    .filter_map(|x| x.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let g = |i: usize| v.get(i).copied().unwrap_or(0.0);
+        // user nice system idle iowait irq softirq steal
+        let hz = clk_tck();
+        CpuMark {
+            machine: (g(0) + g(1) + g(2) + g(5) + g(6) + g(7)) / hz,
+            irq: (g(5) + g(6)) / hz,
+            bench: stat_cpu_secs(&read("/proc/self/stat")),
+            server: server.map_or(0.0, Proc::cpu_secs),
+            at: Some(Instant::now()),
+        }
+    }
+
+    /// What was spent since `before`, as JSON; and the machine's seconds.
+    fn since(&self, before: &CpuMark) -> (f64, Value) {
+        let machine = self.machine - before.machine;
+        let own = (self.bench - before.bench) + (self.server - before.server);
+        let window = match (self.at, before.at) {
+            (Some(a), Some(b)) => a.duration_since(b).as_secs_f64(),
+            _ => 0.0,
+        };
+        let r2 = |x: f64| (x * 1000.0).round() / 1000.0;
+        (
+            machine,
+            json!({
+                "window_s": r2(window),
+                "machine_s": r2(machine),
+                "irq_softirq_s": r2(self.irq - before.irq),
+                "client_process_s": r2(self.bench - before.bench),
+                "server_process_s": r2(self.server - before.server),
+                "processes_plus_irq_s": r2(own + self.irq - before.irq),
+            }),
+        )
+    }
+}
+
+/// Adds the CPU-cost sample of `m` (machine CPU-seconds per `per` units
+/// moved: GiB for throughput, 1,000 for connections) for `who`, when `m`
+/// has a CPU row.
+fn add_cpu(res: &mut Results, m: Measure, who: &str, cpu: (f64, Value), units: f64) {
+    let Some(cm) = cpu_measure(m.key) else {
+        return;
+    };
+    if units <= 0.0 {
+        return;
+    }
+    let (machine, mut detail) = cpu;
+    detail["units"] = json!(units);
+    detail["unit"] = json!(cm.unit);
+    res.add(cm, who, ok(machine / units, detail));
+}
+
 fn raise_nofile(n: u64) {
     let lim = libc::rlimit {
         rlim_cur: n,
@@ -272,7 +374,14 @@ enum Who {
     Ours {
         workers: u16,
     },
+    /// The kernel sink: one thread, one epoll loop.
     Kernel,
+    /// The kernel sink with one `SO_REUSEPORT` listener and epoll loop per
+    /// CPU (`--threads <nproc>`).
+    KernelReuseport,
+    /// The kernel sink busy-polling: one thread, `epoll_wait` that never
+    /// sleeps (`--busy`), for the latency rows.
+    KernelBusy,
     /// smoltcp with its AF_PACKET queue raised to 8 MiB (`shipped`: as is).
     Smoltcp {
         shipped: bool,
@@ -285,10 +394,36 @@ impl Who {
             Who::Ours { workers: 1 } => "ours".into(),
             Who::Ours { workers } => format!("ours-w{workers}"),
             Who::Kernel => "kernel".into(),
+            Who::KernelReuseport => "kernel-reuseport".into(),
+            Who::KernelBusy => "kernel-busypoll".into(),
             Who::Smoltcp { shipped: false } => "smoltcp".into(),
             Who::Smoltcp { shipped: true } => "smoltcp-shipped".into(),
         }
     }
+
+    fn is_kernel(self) -> bool {
+        matches!(self, Who::Kernel | Who::KernelReuseport | Who::KernelBusy)
+    }
+}
+
+/// The kernel variants, as named in the results: the column `kernel` of a
+/// row shows the best of those that ran in it.
+const KERNELS: [&str; 3] = ["kernel", "kernel-reuseport", "kernel-busypoll"];
+
+/// How the table names a kernel variant.
+fn kernel_variant_label(name: &str) -> String {
+    match name {
+        "kernel" => "1 thread, epoll".into(),
+        "kernel-reuseport" => format!("reuseport, {} loops", nproc()),
+        "kernel-busypoll" => "busy-poll, 1 thread".into(),
+        other => other.into(),
+    }
+}
+
+fn nproc() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// The path of a row: the veth pair over IPv4 (every row but two), the
@@ -358,7 +493,9 @@ impl Ctx<'_> {
         match who {
             Who::Ours { .. } => SocketAddrV4::new(ip(10), PORT_OURS),
             Who::Smoltcp { .. } => SocketAddrV4::new(ip(11), PORT_SMOLTCP),
-            Who::Kernel => SocketAddrV4::new(self.net.addr_a, PORT_KERNEL),
+            Who::Kernel | Who::KernelReuseport | Who::KernelBusy => {
+                SocketAddrV4::new(self.net.addr_a, PORT_KERNEL)
+            }
         }
     }
 
@@ -422,7 +559,7 @@ impl Ctx<'_> {
         let mut companion = None;
         if via == Via::Tun {
             let t = self.tun.ok_or("no TUN namespaces")?;
-            if who == Who::Kernel {
+            if who.is_kernel() {
                 ns = t.server.name.clone();
                 let relay = vec![
                     "--ns-a".to_string(),
@@ -484,18 +621,22 @@ impl Ctx<'_> {
                 v.extend(self.opts.server_args.iter().cloned());
                 (self.opts.server.clone(), v, "listening on")
             }
-            Who::Kernel => (
-                self.opts.sinks_dir.join("e2e-kernel-sink"),
-                vec![
+            Who::Kernel | Who::KernelReuseport | Who::KernelBusy => {
+                let mut v: Vec<String> = vec![
                     "--addr".into(),
                     a.ip().to_string(),
                     "--port".into(),
                     a.port().to_string(),
                     "--mode".into(),
                     mode.into(),
-                ],
-                "ready",
-            ),
+                ];
+                match who {
+                    Who::KernelReuseport => v.extend(["--threads".into(), nproc().to_string()]),
+                    Who::KernelBusy => v.push("--busy".into()),
+                    _ => {}
+                }
+                (self.opts.sinks_dir.join("e2e-kernel-sink"), v, "ready")
+            }
             Who::Smoltcp { shipped } => (
                 self.opts.sinks_dir.join("e2e-smoltcp-sink"),
                 vec![
@@ -610,16 +751,10 @@ impl Proc {
             .unwrap_or(0)
     }
 
-    /// User + system CPU seconds so far.
+    /// User + system CPU seconds so far (with its companion's).
     fn cpu_secs(&self) -> f64 {
-        let s = read(&format!("/proc/{}/stat", self.pid));
-        let rest = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        // Fields 14 and 15 (utime, stime) are 12 and 13 after the `)`.
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        (t(11) + t(12)) / hz + self.companion.as_ref().map_or(0.0, |c| c.cpu_secs())
+        stat_cpu_secs(&read(&format!("/proc/{}/stat", self.pid)))
+            + self.companion.as_ref().map_or(0.0, |c| c.cpu_secs())
     }
 
     /// SIGTERM, then (after 5 s) SIGKILL; returns everything it wrote on
@@ -729,7 +864,7 @@ fn exit_report(who: Who, text: &str) -> Value {
             }
             Value::Object(m)
         }
-        Who::Kernel | Who::Smoltcp { .. } => {
+        Who::Kernel | Who::KernelReuseport | Who::KernelBusy | Who::Smoltcp { .. } => {
             let line = text
                 .lines()
                 .rev()
@@ -739,7 +874,7 @@ fn exit_report(who: Who, text: &str) -> Value {
             json!({
                 "connections": n.first(),
                 "payload_bytes": n.get(1),
-                "open": if matches!(who, Who::Kernel) { n.get(2).copied() } else { None },
+                "open": if who.is_kernel() { n.get(2).copied() } else { None },
             })
         }
     }
@@ -1297,6 +1432,48 @@ const M_SC_CR: Measure = Measure {
     higher_better: true,
 };
 
+/// A CPU-cost row (machine CPU-seconds per unit moved; lower is better).
+const fn cpu_row(key: &'static str, label: &'static str, unit: &'static str) -> Measure {
+    Measure {
+        key,
+        label,
+        unit,
+        higher_better: false,
+    }
+}
+
+const PER_GIB: &str = "CPU-s/GiB";
+const PER_KCONN: &str = "CPU-s/1k conn";
+
+/// The CPU-cost row of measure `key`, if it has one (throughput and
+/// connection-rate rows).
+fn cpu_measure(key: &str) -> Option<Measure> {
+    let label = "  machine CPU";
+    Some(match key {
+        "upload_offloads_off" => cpu_row("upload_offloads_off_cpu", label, PER_GIB),
+        "upload_offloads_on" => cpu_row("upload_offloads_on_cpu", label, PER_GIB),
+        "upload_ipv6_offloads_off" => cpu_row("upload_ipv6_offloads_off_cpu", label, PER_GIB),
+        "upload_tun" => cpu_row("upload_tun_cpu", label, PER_GIB),
+        "echo_throughput_offloads_off" => {
+            cpu_row("echo_throughput_offloads_off_cpu", label, PER_GIB)
+        }
+        "echo_throughput_offloads_on" => cpu_row("echo_throughput_offloads_on_cpu", label, PER_GIB),
+        "connrate_sequential" => cpu_row("connrate_sequential_cpu", label, PER_KCONN),
+        "connrate_8_clients" => cpu_row("connrate_8_clients_cpu", label, PER_KCONN),
+        "scaling_upload_8_conns" => cpu_row(
+            "scaling_upload_8_conns_cpu",
+            "scaling:   machine CPU",
+            PER_GIB,
+        ),
+        "scaling_connrate_8_clients" => cpu_row(
+            "scaling_connrate_8_clients_cpu",
+            "scaling:   machine CPU",
+            PER_KCONN,
+        ),
+        _ => return None,
+    })
+}
+
 #[derive(Default)]
 struct Results {
     order: Vec<Measure>,
@@ -1377,7 +1554,9 @@ fn run_upload_via(cx: &Ctx, res: &mut Results, m: Measure, who: Who, parallel: u
     };
     // 1 GiB at 150 Mbit/s at least.
     let limit = Duration::from_secs(5 + total / (20 << 20));
+    let c0 = CpuMark::now(Some(&p));
     let r = upload(cx.client_ns(via), to, total, parallel, limit);
+    let used = CpuMark::now(Some(&p)).since(&c0);
     let cpu = p.cpu_secs();
     let text = p.stop();
     let mut extra = exit_report(who, &text);
@@ -1395,7 +1574,15 @@ fn run_upload_via(cx: &Ctx, res: &mut Results, m: Measure, who: Who, parallel: u
                 extra["mismatch"] = json!(format!("server counted {} bytes", got.unwrap()));
             }
             extra["secs"] = json!(secs);
+            extra["cpu"] = used.1.clone();
             res.add(m, &who.name(), ok(total as f64 * 8.0 / secs / 1e9, extra));
+            add_cpu(
+                res,
+                m,
+                &who.name(),
+                used,
+                total as f64 / (1u64 << 30) as f64,
+            );
         }
         Err(e) => res.add(m, &who.name(), fail(e, extra)),
     }
@@ -1415,14 +1602,16 @@ fn run_connrate(cx: &Ctx, res: &mut Results, who: Who, measures: &[(Measure, usi
     };
     let mut out = Vec::new();
     for &(m, conc) in measures {
+        let c0 = CpuMark::now(Some(&p));
         let r = connrate(cx.net, to, n, conc, Duration::from_secs(60));
-        out.push((m, conc, r));
+        let used = CpuMark::now(Some(&p)).since(&c0);
+        out.push((m, conc, r, used));
         std::thread::sleep(Duration::from_millis(100));
     }
     let cpu = p.cpu_secs();
     let text = p.stop();
     let report = exit_report(who, &text);
-    for (m, conc, r) in out {
+    for (m, conc, r, used) in out {
         let mut extra = json!({ "clients": conc, "server": report.clone(), "server_cpu_s_both": (cpu * 100.0).round() / 100.0 });
         match r {
             Ok(r) => {
@@ -1440,7 +1629,9 @@ fn run_connrate(cx: &Ctx, res: &mut Results, who: Who, measures: &[(Measure, usi
                         fail(format!("{} of {n} completed: {e}", r.ok), extra),
                     );
                 } else {
+                    extra["cpu"] = used.1.clone();
                     res.add(m, &who.name(), ok(r.ok as f64 / r.secs, extra));
+                    add_cpu(res, m, &who.name(), used, r.ok as f64 / 1000.0);
                 }
             }
             Err(e) => res.add(m, &who.name(), fail(e, extra)),
@@ -1490,7 +1681,7 @@ fn run_echotput(cx: &Ctx, res: &mut Results, m: Measure, who: Who) {
     let extra_args: &[&str] = match who {
         Who::Ours { .. } => &["--tx-buf", "1M"],
         Who::Smoltcp { .. } => &["--tx", "1048576"],
-        Who::Kernel => &[],
+        Who::Kernel | Who::KernelReuseport | Who::KernelBusy => &[],
     };
     let mut p = match cx.start_with(who, "echo", 16, extra_args) {
         Ok(p) => p,
@@ -1498,7 +1689,9 @@ fn run_echotput(cx: &Ctx, res: &mut Results, m: Measure, who: Who) {
     };
     // 10 s, and 80 Mbit/s at least.
     let limit = Duration::from_secs(10 + total / (10 << 20));
+    let c0 = CpuMark::now(Some(&p));
     let r = echo_stream(cx.net, to, total, limit);
+    let used = CpuMark::now(Some(&p)).since(&c0);
     let cpu = p.cpu_secs();
     let text = p.stop();
     let mut extra = exit_report(who, &text);
@@ -1523,7 +1716,16 @@ fn run_echotput(cx: &Ctx, res: &mut Results, m: Measure, who: Who) {
                 res.add(m, &who.name(), fail(e, extra));
             } else {
                 let g = total as f64 * 8.0 / st.secs / 1e9;
+                extra["cpu"] = used.1.clone();
                 res.add(m, &who.name(), ok(g, extra));
+                // Per GiB echoed (each byte crosses twice).
+                add_cpu(
+                    res,
+                    m,
+                    &who.name(),
+                    used,
+                    total as f64 / (1u64 << 30) as f64,
+                );
             }
         }
         Err(e) => res.add(m, &who.name(), fail(e, extra)),
@@ -1700,13 +1902,39 @@ fn ratio(res: &Results, key: &str, a: &str, b: &str) -> Option<f64> {
     (y != 0.0).then_some(x / y)
 }
 
+/// The kernel variant with the best median on measure `m` (for a CPU
+/// row: the variant that won its throughput row).
+fn best_kernel(res: &Results, m: &Measure) -> Option<&'static str> {
+    if let Some(parent) = res
+        .order
+        .iter()
+        .find(|p| cpu_measure(p.key).is_some_and(|c| c.key == m.key))
+    {
+        return best_kernel(res, parent);
+    }
+    let mut best: Option<(&'static str, f64)> = None;
+    for k in KERNELS {
+        if let Some((med, ..)) = res.stats(m.key, k) {
+            let better = match best {
+                None => true,
+                Some((_, b)) if m.higher_better => med > b,
+                Some((_, b)) => med < b,
+            };
+            if better {
+                best = Some((k, med));
+            }
+        }
+    }
+    best.map(|b| b.0)
+}
+
 fn table(res: &Results, rounds: usize) -> String {
-    let cols = ["ours", "kernel", "smoltcp"];
-    let mut rows: Vec<[String; 7]> = vec![[
+    let mut rows: Vec<Vec<String>> = vec![vec![
         "measure".into(),
         "unit".into(),
         "ours".into(),
-        "kernel".into(),
+        "kernel (best)".into(),
+        "kernel peer".into(),
         "smoltcp".into(),
         "ours/kernel".into(),
         "ours/smoltcp".into(),
@@ -1716,13 +1944,18 @@ fn table(res: &Results, rounds: usize) -> String {
         if m.key.starts_with("scaling") || m.key.starts_with("download") {
             continue;
         }
-        rows.push([
+        let k = best_kernel(res, m);
+        rows.push(vec![
             m.label.into(),
             m.unit.into(),
-            cell(res, m.key, cols[0], rounds),
-            cell(res, m.key, cols[1], rounds),
-            cell(res, m.key, cols[2], rounds),
-            r(ratio(res, m.key, "ours", "kernel")),
+            cell(res, m.key, "ours", rounds),
+            k.map_or_else(
+                || cell(res, m.key, "kernel", rounds),
+                |k| cell(res, m.key, k, rounds),
+            ),
+            k.map(kernel_variant_label).unwrap_or_default(),
+            cell(res, m.key, "smoltcp", rounds),
+            r(k.and_then(|k| ratio(res, m.key, "ours", k))),
             r(ratio(res, m.key, "ours", "smoltcp")),
         ]);
         if m.key == M_UP_OFF.key
@@ -1731,9 +1964,10 @@ fn table(res: &Results, rounds: usize) -> String {
                 .get(m.key)
                 .is_some_and(|d| d.contains_key("smoltcp-shipped"))
         {
-            rows.push([
+            rows.push(vec![
                 "  smoltcp as shipped".into(),
                 m.unit.into(),
+                "".into(),
                 "".into(),
                 "".into(),
                 cell(res, m.key, "smoltcp-shipped", rounds),
@@ -1743,10 +1977,10 @@ fn table(res: &Results, rounds: usize) -> String {
         }
     }
     let mut out = String::new();
-    let w: Vec<usize> = (0..7)
+    let w: Vec<usize> = (0..rows[0].len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
-    let line = |row: &[String; 7]| {
+    let line = |row: &Vec<String>| {
         let mut s = String::from("|");
         for (i, c) in row.iter().enumerate() {
             s += &format!(" {c}{} |", " ".repeat(w[i] - c.chars().count()));
@@ -1764,6 +1998,39 @@ fn table(res: &Results, rounds: usize) -> String {
         for row in &rows[1..] {
             out += &line(row);
         }
+    }
+    // Every kernel variant of every row, for the record.
+    let mut var = String::new();
+    for m in &res.order {
+        if m.key.starts_with("download") {
+            continue;
+        }
+        let cells: Vec<String> = KERNELS
+            .iter()
+            .filter(|k| res.data.get(m.key).is_some_and(|d| d.contains_key(**k)))
+            .map(|k| {
+                format!(
+                    "{}: {}",
+                    kernel_variant_label(k),
+                    cell(res, m.key, k, rounds)
+                )
+            })
+            .collect();
+        if cells.len() > 1 {
+            let label = match res
+                .order
+                .iter()
+                .find(|p| cpu_measure(p.key).is_some_and(|c| c.key == m.key))
+            {
+                Some(p) => format!("{}: machine CPU", p.label),
+                None => m.label.to_string(),
+            };
+            var += &format!("| {label} | {} | {} |\n", m.unit, cells.join("; "));
+        }
+    }
+    if !var.is_empty() {
+        out += "\n| kernel variants | unit | medians (min–max) |\n|---|---|---|\n";
+        out += &var;
     }
     // Scaling: ours with 1 and 2 workers.
     let sc: Vec<&Measure> = res
@@ -1790,7 +2057,7 @@ fn table(res: &Results, rounds: usize) -> String {
 // ---------------------------------------------------------------- main
 
 /// What the TUN row compares (also in the JSON's config).
-const TUN_NOTE: &str = "upload over TUN: ours is `tcp-server --tun e2eours --ip 198.19.<subnet>.10` (bare IPv4 packets, one worker, --rx-buf 1M), its client a Linux TCP socket in the same namespace, routed into the TUN device by the route the server installs; the kernel is the same one-thread epoll sink behind a user-space TUN hop, the way a VPN or proxy runs it: the client's namespace routes 198.19.<subnet>.30 to TUN device e2ek0, e2e-tun-relay (one thread, up to 256 packets per read batch from each side, one write each, 50 us spin then poll) copies packets between e2ek0 and TUN device e2ek1 in the sink's namespace, where the sink owns the address. So both paths cross the client's TUN device into user space; the kernel's packets then go back into a kernel through a second TUN device. Server CPU of the kernel row includes the relay's. MTU 1500 on all devices, no virtio-net header or offloads. smoltcp not run";
+const TUN_NOTE: &str = "upload over TUN: ours is `tcp-server --tun e2eours --ip 198.19.<subnet>.10` (bare IPv4 packets, one worker, --rx-buf 1M), its client a Linux TCP socket in the same namespace, routed into the TUN device by the route the server installs; the kernel is the same kernel sink (one thread, and one loop per CPU) behind a user-space TUN hop, the way a VPN or proxy runs it: the client's namespace routes 198.19.<subnet>.30 to TUN device e2ek0, e2e-tun-relay (one thread, up to 256 packets per read batch from each side, one write each, 50 us spin then poll) copies packets between e2ek0 and TUN device e2ek1 in the sink's namespace, where the sink owns the address. So both paths cross the client's TUN device into user space; the kernel's packets then go back into a kernel through a second TUN device. Server CPU of the kernel row includes the relay's. MTU 1500 on all devices, no virtio-net header or offloads. smoltcp not run";
 
 /// Whether part `part` runs (`--only`).
 fn want_part(opts: &Opts, part: &str) -> bool {
@@ -1978,7 +2245,13 @@ fn main() {
     let mut res = Results::default();
     let ours = Who::Ours { workers: 1 };
     let smol = Who::Smoltcp { shipped: false };
-    let three = [ours, Who::Kernel, smol];
+    // Throughput and connection rate: ours, the two kernel variants,
+    // smoltcp; latency: also the busy-polling kernel; ours and the kernel
+    // alone: the kernel variants.
+    let (k1, krp, kbusy) = (Who::Kernel, Who::KernelReuseport, Who::KernelBusy);
+    let three = [ours, k1, krp, smol];
+    let latency = [ours, k1, krp, kbusy, smol];
+    let two = [ours, k1, krp];
     let budget = Duration::from_secs(
         if opts.quick { 300 } else { 1200 } + if want("download") { 1800 } else { 0 },
     );
@@ -2035,7 +2308,7 @@ fn main() {
                         opts.upload >> 20
                     );
                     'rounds: for round in 0..opts.rounds {
-                        for who in rotate(&[ours, Who::Kernel], round) {
+                        for who in rotate(&two, round) {
                             if !go_on(&mut res, M_UP6.key) {
                                 break 'rounds;
                             }
@@ -2056,7 +2329,7 @@ fn main() {
             } else {
                 eprintln!("bench-e2e: upload {} MiB over TUN", opts.upload >> 20);
                 for round in 0..opts.rounds {
-                    for who in rotate(&[ours, Who::Kernel], round) {
+                    for who in rotate(&two, round) {
                         if !go_on(&mut res, M_UP_TUN.key) {
                             break 'all;
                         }
@@ -2080,7 +2353,7 @@ fn main() {
                     opts.echo_bytes >> 20,
                     if on { "on" } else { "off" }
                 );
-                let list: &[Who] = if on { &[ours, Who::Kernel] } else { &three };
+                let list: &[Who] = if on { &two } else { &three };
                 for round in 0..opts.rounds {
                     for who in rotate(list, round) {
                         if !go_on(&mut res, m.key) {
@@ -2117,7 +2390,7 @@ fn main() {
                 opts.echo_trips
             );
             for round in 0..opts.rounds {
-                for who in rotate(&three, round) {
+                for who in rotate(&latency, round) {
                     if !go_on(&mut res, "echo") {
                         break 'all;
                     }
@@ -2282,7 +2555,9 @@ fn main() {
                 "label": m.label,
                 "unit": m.unit,
                 "better": if m.higher_better { "higher" } else { "lower" },
-                "ours/kernel": ratio(&res, m.key, "ours", "kernel"),
+                "kernel_best": best_kernel(&res, m),
+                "ours/kernel": best_kernel(&res, m).and_then(|k| ratio(&res, m.key, "ours", k)),
+                "ours/kernel_1thread": ratio(&res, m.key, "ours", "kernel"),
                 "ours/smoltcp": ratio(&res, m.key, "ours", "smoltcp"),
                 "w2/w1": ratio(&res, m.key, "ours-w2", "ours-w1"),
                 "by": by,
@@ -2341,7 +2616,8 @@ fn main() {
             "offloads": "upload and echo throughput: both; everything else: off (ethtool -K tx rx tso gso gro off on both ends)",
             "ingress_rule": "ours: --install-ingress-rule; smoltcp: the same nftables netdev ingress rule for its address and port, installed by the bench; both only when the server has the flag. Their frames are dropped at the ingress after the packet sockets read them, instead of walked through the kernel's IP stack to be dropped there",
             "smoltcp": "0.12, 16 listening sockets, 1 MiB rx / 64 KiB tx buffers each, SO_RCVBUF of its AF_PACKET socket 8 MiB (smoltcp-shipped: the default)",
-            "kernel_sink": "one thread, epoll, non-blocking sockets, 1 MiB reads",
+            "kernel_sink": "kernel: one thread, epoll, non-blocking sockets, 1 MiB reads; kernel-reuseport: one SO_REUSEPORT listener and epoll loop per CPU (--threads nproc); kernel-busypoll (echo RTT rows only): one thread whose epoll_wait never sleeps. Per row, ours/kernel is against the variant with the best median (kernel_best); memory rows: the one-thread sink only",
+            "cpu": "rows *_cpu: machine CPU-seconds from /proc/stat (all CPUs; user+nice+system+irq+softirq+steal, i.e. all but idle and iowait) over the measurement window (the client's transfer or its connections), per GiB of payload moved (echo: per GiB echoed) or per 1,000 connections. On a shared machine this includes other tenants' work: each run's detail also has the window's irq+softirq plus the CPU of the client process and the server process (processes_plus_irq_s). The kernel column of a CPU row is the variant that won its throughput row",
             "connection": "connect, write 16 bytes, shutdown(WR), read to the server's FIN",
         },
         "results": Value::Object(results),
