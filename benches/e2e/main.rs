@@ -327,7 +327,7 @@ impl CpuMark {
 /// moved: GiB for throughput, 1,000 for connections) for `who`, when `m`
 /// has a CPU row.
 fn add_cpu(res: &mut Results, m: Measure, who: &str, cpu: (f64, Value), units: f64) {
-    let Some(cm) = cpu_measure(m.key) else {
+    let (Some(cm), Some(om)) = (cpu_measure(m.key), own_cpu_measure(m.key)) else {
         return;
     };
     if units <= 0.0 {
@@ -336,7 +336,9 @@ fn add_cpu(res: &mut Results, m: Measure, who: &str, cpu: (f64, Value), units: f
     let (machine, mut detail) = cpu;
     detail["units"] = json!(units);
     detail["unit"] = json!(cm.unit);
-    res.add(cm, who, ok(machine / units, detail));
+    let own = detail["processes_plus_irq_s"].as_f64().unwrap_or(0.0);
+    res.add(cm, who, ok(machine / units, detail.clone()));
+    res.add(om, who, ok(own / units, detail));
 }
 
 fn raise_nofile(n: u64) {
@@ -1445,33 +1447,101 @@ const fn cpu_row(key: &'static str, label: &'static str, unit: &'static str) -> 
 const PER_GIB: &str = "CPU-s/GiB";
 const PER_KCONN: &str = "CPU-s/1k conn";
 
-/// The CPU-cost row of measure `key`, if it has one (throughput and
-/// connection-rate rows).
+/// The rows with CPU-cost rows (throughput and connection rate): the
+/// measure's key, the keys of its machine-CPU and own-CPU rows, the unit.
+const CPU_ROWS: [(&str, &str, &str, &str); 10] = [
+    (
+        "upload_offloads_off",
+        "upload_offloads_off_cpu",
+        "upload_offloads_off_cpu_own",
+        PER_GIB,
+    ),
+    (
+        "upload_offloads_on",
+        "upload_offloads_on_cpu",
+        "upload_offloads_on_cpu_own",
+        PER_GIB,
+    ),
+    (
+        "upload_ipv6_offloads_off",
+        "upload_ipv6_offloads_off_cpu",
+        "upload_ipv6_offloads_off_cpu_own",
+        PER_GIB,
+    ),
+    (
+        "upload_tun",
+        "upload_tun_cpu",
+        "upload_tun_cpu_own",
+        PER_GIB,
+    ),
+    (
+        "echo_throughput_offloads_off",
+        "echo_throughput_offloads_off_cpu",
+        "echo_throughput_offloads_off_cpu_own",
+        PER_GIB,
+    ),
+    (
+        "echo_throughput_offloads_on",
+        "echo_throughput_offloads_on_cpu",
+        "echo_throughput_offloads_on_cpu_own",
+        PER_GIB,
+    ),
+    (
+        "connrate_sequential",
+        "connrate_sequential_cpu",
+        "connrate_sequential_cpu_own",
+        PER_KCONN,
+    ),
+    (
+        "connrate_8_clients",
+        "connrate_8_clients_cpu",
+        "connrate_8_clients_cpu_own",
+        PER_KCONN,
+    ),
+    (
+        "scaling_upload_8_conns",
+        "scaling_upload_8_conns_cpu",
+        "scaling_upload_8_conns_cpu_own",
+        PER_GIB,
+    ),
+    (
+        "scaling_connrate_8_clients",
+        "scaling_connrate_8_clients_cpu",
+        "scaling_connrate_8_clients_cpu_own",
+        PER_KCONN,
+    ),
+];
+
+/// The machine-CPU row of measure `key` (machine CPU-seconds from
+/// /proc/stat), if it has one.
 fn cpu_measure(key: &str) -> Option<Measure> {
-    let label = "  machine CPU";
-    Some(match key {
-        "upload_offloads_off" => cpu_row("upload_offloads_off_cpu", label, PER_GIB),
-        "upload_offloads_on" => cpu_row("upload_offloads_on_cpu", label, PER_GIB),
-        "upload_ipv6_offloads_off" => cpu_row("upload_ipv6_offloads_off_cpu", label, PER_GIB),
-        "upload_tun" => cpu_row("upload_tun_cpu", label, PER_GIB),
-        "echo_throughput_offloads_off" => {
-            cpu_row("echo_throughput_offloads_off_cpu", label, PER_GIB)
-        }
-        "echo_throughput_offloads_on" => cpu_row("echo_throughput_offloads_on_cpu", label, PER_GIB),
-        "connrate_sequential" => cpu_row("connrate_sequential_cpu", label, PER_KCONN),
-        "connrate_8_clients" => cpu_row("connrate_8_clients_cpu", label, PER_KCONN),
-        "scaling_upload_8_conns" => cpu_row(
-            "scaling_upload_8_conns_cpu",
-            "scaling:   machine CPU",
-            PER_GIB,
-        ),
-        "scaling_connrate_8_clients" => cpu_row(
-            "scaling_connrate_8_clients_cpu",
-            "scaling:   machine CPU",
-            PER_KCONN,
-        ),
-        _ => return None,
-    })
+    let r = CPU_ROWS.iter().find(|r| r.0 == key)?;
+    let label = if key.starts_with("scaling") {
+        "scaling:   machine CPU"
+    } else {
+        "  machine CPU"
+    };
+    Some(cpu_row(r.1, label, r.3))
+}
+
+/// The own-CPU row of measure `key` (the client's and the server's
+/// processes plus the machine's irq and softirq time), if it has one.
+fn own_cpu_measure(key: &str) -> Option<Measure> {
+    let r = CPU_ROWS.iter().find(|r| r.0 == key)?;
+    let label = if key.starts_with("scaling") {
+        "scaling:   client+server+irq CPU"
+    } else {
+        "  client+server+irq CPU"
+    };
+    Some(cpu_row(r.2, label, r.3))
+}
+
+/// The measure whose CPU row `key` is.
+fn cpu_parent(key: &str) -> Option<&'static str> {
+    CPU_ROWS
+        .iter()
+        .find(|r| r.1 == key || r.2 == key)
+        .map(|r| r.0)
 }
 
 #[derive(Default)]
@@ -1869,8 +1939,11 @@ fn fmt_num(v: f64) -> String {
         format!("{v:.0}")
     } else if v >= 100.0 {
         format!("{v:.1}")
-    } else {
+    } else if v >= 1.0 || v == 0.0 {
         format!("{v:.2}")
+    } else {
+        // CPU-seconds per 1,000 connections and the like.
+        format!("{v:.3}")
     }
 }
 
@@ -1905,11 +1978,7 @@ fn ratio(res: &Results, key: &str, a: &str, b: &str) -> Option<f64> {
 /// The kernel variant with the best median on measure `m` (for a CPU
 /// row: the variant that won its throughput row).
 fn best_kernel(res: &Results, m: &Measure) -> Option<&'static str> {
-    if let Some(parent) = res
-        .order
-        .iter()
-        .find(|p| cpu_measure(p.key).is_some_and(|c| c.key == m.key))
-    {
+    if let Some(parent) = cpu_parent(m.key).and_then(|k| res.order.iter().find(|p| p.key == k)) {
         return best_kernel(res, parent);
     }
     let mut best: Option<(&'static str, f64)> = None;
@@ -2017,12 +2086,13 @@ fn table(res: &Results, rounds: usize) -> String {
             })
             .collect();
         if cells.len() > 1 {
-            let label = match res
-                .order
-                .iter()
-                .find(|p| cpu_measure(p.key).is_some_and(|c| c.key == m.key))
+            let label = match cpu_parent(m.key).and_then(|k| res.order.iter().find(|p| p.key == k))
             {
-                Some(p) => format!("{}: machine CPU", p.label),
+                Some(p) => format!(
+                    "{}: {}",
+                    p.label,
+                    m.label.trim_start_matches("scaling:").trim()
+                ),
                 None => m.label.to_string(),
             };
             var += &format!("| {label} | {} | {} |\n", m.unit, cells.join("; "));
@@ -2617,7 +2687,7 @@ fn main() {
             "ingress_rule": "ours: --install-ingress-rule; smoltcp: the same nftables netdev ingress rule for its address and port, installed by the bench; both only when the server has the flag. Their frames are dropped at the ingress after the packet sockets read them, instead of walked through the kernel's IP stack to be dropped there",
             "smoltcp": "0.12, 16 listening sockets, 1 MiB rx / 64 KiB tx buffers each, SO_RCVBUF of its AF_PACKET socket 8 MiB (smoltcp-shipped: the default)",
             "kernel_sink": "kernel: one thread, epoll, non-blocking sockets, 1 MiB reads; kernel-reuseport: one SO_REUSEPORT listener and epoll loop per CPU (--threads nproc); kernel-busypoll (echo RTT rows only): one thread whose epoll_wait never sleeps. Per row, ours/kernel is against the variant with the best median (kernel_best); memory rows: the one-thread sink only",
-            "cpu": "rows *_cpu: machine CPU-seconds from /proc/stat (all CPUs; user+nice+system+irq+softirq+steal, i.e. all but idle and iowait) over the measurement window (the client's transfer or its connections), per GiB of payload moved (echo: per GiB echoed) or per 1,000 connections. On a shared machine this includes other tenants' work: each run's detail also has the window's irq+softirq plus the CPU of the client process and the server process (processes_plus_irq_s). The kernel column of a CPU row is the variant that won its throughput row",
+            "cpu": "rows *_cpu: machine CPU-seconds from /proc/stat (all CPUs; user+nice+system+irq+softirq+steal, i.e. all but idle and iowait) over the measurement window (the client's transfer or its connections), per GiB of payload moved (echo: per GiB echoed) or per 1,000 connections. On a shared machine this includes other tenants' work, so rows *_cpu_own give the same per unit for the CPU of the bench's client process and the server's process (with the TUN relay) plus the machine's irq+softirq time in the window (processes_plus_irq_s in each run's detail): the kernel's TCP work runs in those system calls or in softirq. The kernel column of a CPU row is the variant that won its throughput row",
             "connection": "connect, write 16 bytes, shutdown(WR), read to the server's FIN",
         },
         "results": Value::Object(results),
