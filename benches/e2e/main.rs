@@ -2720,3 +2720,58 @@ fn main() {
         std::process::exit(130);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(v: f64) -> Sample {
+        ok(v, Value::Null)
+    }
+
+    #[test]
+    fn ipv6_addresses_spell_the_subnet_as_the_tests_do() {
+        assert_eq!(v6(123, 0x10).to_string(), "2001:2:0:123::10");
+        assert_eq!(v6(199, 1).to_string(), "2001:2:0:199::1");
+    }
+
+    #[test]
+    fn the_kernel_column_is_the_best_variant_and_its_cpu_row_follows_it() {
+        let mut res = Results::default();
+        // Throughput: higher is better; reuseport wins.
+        res.add(M_UP_OFF, "kernel", sample(8.0));
+        res.add(M_UP_OFF, "kernel-reuseport", sample(9.0));
+        let cpu = cpu_measure(M_UP_OFF.key).unwrap();
+        res.add(cpu, "kernel", sample(1.0));
+        res.add(cpu, "kernel-reuseport", sample(2.0));
+        assert_eq!(best_kernel(&res, &M_UP_OFF), Some("kernel-reuseport"));
+        // The CPU row shows the variant that won the throughput, not the
+        // one with the least CPU.
+        assert_eq!(best_kernel(&res, &cpu), Some("kernel-reuseport"));
+        let own = own_cpu_measure(M_UP_OFF.key).unwrap();
+        assert_eq!(cpu_parent(own.key), Some(M_UP_OFF.key));
+        // RTT: lower is better; busy-polling wins.
+        for (who, v) in [
+            ("kernel", 5.0),
+            ("kernel-reuseport", 4.8),
+            ("kernel-busypoll", 4.2),
+        ] {
+            res.add(M_ECHO50, who, sample(v));
+        }
+        assert_eq!(best_kernel(&res, &M_ECHO50), Some("kernel-busypoll"));
+        let t = table(&res, 1);
+        assert!(t.contains("busy-poll, 1 thread"), "{t}");
+    }
+
+    #[test]
+    fn cpu_seconds_of_a_proc_stat_line() {
+        // pid (comm with ) and spaces) state ppid ... utime stime ...
+        let hz = clk_tck();
+        let line = format!(
+            "42 (a) b) R 1 2 3 4 5 6 7 8 9 10 {} {} 0 0",
+            3.0 * hz,
+            2.0 * hz
+        );
+        assert!((stat_cpu_secs(&line) - 5.0).abs() < 1e-9);
+    }
+}
