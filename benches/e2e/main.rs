@@ -462,6 +462,17 @@ impl TunNet {
             subnet,
         };
         for (ns, host) in [(&t.client.name, 2), (&t.server.name, 30)] {
+            // IPv4 only: no router solicitations or MLD reports into the
+            // TUN devices (best effort, as TestNet does).
+            let _ = netns::run(&mut netns::exec(
+                ns,
+                [
+                    "sysctl",
+                    "-qw",
+                    "net.ipv6.conf.all.disable_ipv6=1",
+                    "net.ipv6.conf.default.disable_ipv6=1",
+                ],
+            ));
             let cidr = format!("198.19.{subnet}.{host}/32");
             netns::run(&mut netns::exec(
                 ns,
