@@ -70,11 +70,14 @@ struct Opts {
     /// Extra arguments for our server (`--server-arg`, repeatable), after
     /// the usual ones: to compare settings in one run.
     server_args: Vec<String>,
+    /// Threads of the TUN row's relay (1: both directions on one; 2: one
+    /// per direction).
+    relay_threads: usize,
 }
 
 fn usage(msg: &str) -> ! {
     eprintln!(
-        "bench-e2e: {msg}\nusage: bench-e2e [--quick] [--server PATH] [--out DIR] [--rounds N] [--upload-mib N] [--download-mib N] [--download-paths LIST] [--kernel-cc NAME] [--only upload,upload6,tun,echotput,connrate,echo,memory,scaling,download] [--server-arg ARG]..."
+        "bench-e2e: {msg}\nusage: bench-e2e [--quick] [--server PATH] [--out DIR] [--rounds N] [--upload-mib N] [--download-mib N] [--download-paths LIST] [--kernel-cc NAME] [--only upload,upload6,tun,echotput,connrate,echo,memory,scaling,download] [--server-arg ARG]... [--relay-threads 1|2]"
     );
     std::process::exit(2);
 }
@@ -95,6 +98,7 @@ fn opts() -> Opts {
     let mut download_paths = None;
     let mut kernel_cc = "cubic".to_string();
     let mut server_args = Vec::new();
+    let mut relay_threads = RELAY_THREADS;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -175,6 +179,13 @@ fn opts() -> Opts {
                     .cloned()
                     .unwrap_or_else(|| usage("--server-arg ARG")),
             ),
+            "--relay-threads" => {
+                relay_threads = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|n| (1..=2).contains(n))
+                    .unwrap_or_else(|| usage("--relay-threads 1|2"))
+            }
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument `{other}`")),
         }
@@ -199,8 +210,12 @@ fn opts() -> Opts {
         kernel_cc,
         only,
         server_args,
+        relay_threads,
     }
 }
+
+/// The TUN row's relay: threads (`--relay-threads`).
+const RELAY_THREADS: usize = 1;
 
 // ---------------------------------------------------------------- machine
 
@@ -587,6 +602,8 @@ impl Ctx<'_> {
                     "e2ek1".into(),
                     "--route-b".into(),
                     format!("{}/32", t.ip(2)),
+                    "--threads".into(),
+                    self.opts.relay_threads.to_string(),
                 ];
                 // The relay enters the namespaces itself.
                 let mut cmd = Command::new(self.opts.sinks_dir.join("e2e-tun-relay"));

@@ -1,7 +1,8 @@
 //! The user-space TUN hop of bench-e2e's TUN row: the Linux kernel's TCP
 //! behind a TUN device, the way a VPN or a user-space proxy runs it.
 //!
-//! `e2e-tun-relay --ns-a NS --dev-a NAME --route-a CIDR --ns-b NS --dev-b NAME --route-b CIDR`
+//! `e2e-tun-relay --ns-a NS --dev-a NAME --route-a CIDR --ns-b NS --dev-b NAME --route-b CIDR
+//! [--threads 1|2]`
 //!
 //! Opens (creates) TUN device `dev-a` in network namespace `ns-a` and
 //! `dev-b` in `ns-b` (`rawnet::tun::TunDevice`, bare IP packets, no
@@ -12,6 +13,11 @@
 //! `recvmmsg`/`sendmmsg`), spinning 50 µs on empty passes (as our server
 //! spins) and then sleeping in `poll` on both devices. Packets the kernel
 //! has no room for (`EAGAIN`) are dropped and counted, as a router would.
+//! `--threads 2`: one thread per direction instead (each reads its device
+//! and writes to the other's descriptor); on the 2-vCPU machine of the
+//! project, sharing the CPUs with the client and the sink, it was slower
+//! (2.27 against 3.36 Gbit/s, `bench-e2e --only tun --rounds 2
+//! --upload-mib 512 --relay-threads 2` and `1`), so bench-e2e runs one.
 //!
 //! Prints `ready` on stderr once both devices are up and routed; on
 //! SIGINT/SIGTERM prints its counters (`tun-relay: N packets a->b, M
@@ -20,6 +26,7 @@
 mod common;
 
 use std::net::IpAddr;
+use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use rawnet::netns;
@@ -70,6 +77,51 @@ fn pass(from: &mut TunDevice, to: &mut TunDevice, dropped: &mut u64) -> Result<u
     Ok(n)
 }
 
+/// `--threads 2`: one thread per direction, reading `from` (its own
+/// device) and writing each packet to the other device's descriptor `to`
+/// (a plain `write`: the other thread reads that device). Returns the
+/// packets read and those dropped (no room, or refused).
+fn direction(from: &mut TunDevice, to: RawFd, spin: Duration) -> (u64, u64) {
+    let (mut n, mut dropped) = (0u64, 0u64);
+    let mut idle_since: Option<Instant> = None;
+    while !common::stopped() {
+        let idle = idle_since.is_some_and(|t| t.elapsed() >= spin);
+        // Asleep at most 100 ms once idle, to see the stop signal.
+        let wait = if idle {
+            Duration::from_millis(100)
+        } else {
+            Duration::ZERO
+        };
+        let r = from.recv_batch(Some(wait), |p, _| {
+            // SAFETY: writes `p` (valid for its length) to a descriptor
+            // that stays open while this scoped thread runs.
+            let w = unsafe { libc::write(to, p.as_ptr() as *const libc::c_void, p.len()) };
+            if w < 0 {
+                dropped += 1;
+            }
+        });
+        match r {
+            Ok(0) => {
+                if idle {
+                    idle_since = None;
+                } else {
+                    idle_since.get_or_insert_with(Instant::now);
+                    std::hint::spin_loop();
+                }
+            }
+            Ok(k) => {
+                n += k as u64;
+                idle_since = None;
+            }
+            Err(e) => {
+                eprintln!("tun-relay: {e}");
+                break;
+            }
+        }
+    }
+    (n, dropped)
+}
+
 fn main() {
     common::install_stop_handler();
     // Gone with bench-e2e, also when it is killed (the devices live in its
@@ -94,10 +146,24 @@ fn main() {
             std::process::exit(1);
         }
     };
-    eprintln!("tun-relay: ready, {dev_a} in {ns_a} <-> {dev_b} in {ns_b}");
+    let threads: usize = common::arg("threads", 1);
+    eprintln!("tun-relay: ready, {dev_a} in {ns_a} <-> {dev_b} in {ns_b}, {threads} thread(s)");
+    let spin = Duration::from_micros(50);
+    if threads == 2 {
+        let (fa, fb) = (a.as_raw_fd(), b.as_raw_fd());
+        let ((ab, d1), (ba, d2)) = std::thread::scope(|sc| {
+            let t = sc.spawn(|| direction(&mut b, fa, spin));
+            let x = direction(&mut a, fb, spin);
+            (x, t.join().unwrap_or((0, 0)))
+        });
+        eprintln!(
+            "tun-relay: {ab} packets a->b, {ba} packets b->a, {} dropped",
+            d1 + d2
+        );
+        return;
+    }
     let (mut ab, mut ba, mut dropped) = (0u64, 0u64, 0u64);
     let mut idle_since: Option<Instant> = None;
-    let spin = Duration::from_micros(50);
     while !common::stopped() {
         let r = pass(&mut a, &mut b, &mut dropped)
             .and_then(|x| Ok((x, pass(&mut b, &mut a, &mut dropped)?)));
