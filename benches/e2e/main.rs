@@ -25,6 +25,8 @@
 //! offloads-off upload over IPv6), tun (an upload over TUN devices, see
 //! [`TunNet`]), echotput, connrate, echo, memory, scaling, download (see
 //! download.rs). scripts/bench-e2e.sh builds and runs it.
+//! `--relay-threads 1|2`: the TUN row's relay on one thread (default) or
+//! one per direction.
 //!
 //! echotput (echo throughput): one connection to an echo server; the client
 //! writes N bytes on one thread and reads them back on another; the time
@@ -2710,6 +2712,7 @@ fn main() {
             "server": opts.server.display().to_string(),
             "upload_ipv6": "the upload of upload_offloads_off over IPv6 on the same veth pair (ours on 2001:2:0:<subnet>::10 with the bench's IPv6 copy of the ingress rule, the kernel sink on ::1, the client on ::2)",
             "tun": TUN_NOTE,
+            "tun_relay_threads": opts.relay_threads,
             "topology": "two network namespaces joined by one veth pair; servers in ns a (ours on an own address with --ip, smoltcp on another own address over phy::RawSocket, the kernel sink on the veth's address), Linux TCP clients on threads in ns b",
             "offloads": "upload and echo throughput: both; everything else: off (ethtool -K tx rx tso gso gro off on both ends)",
             "ingress_rule": "ours: --install-ingress-rule; smoltcp: the same nftables netdev ingress rule for its address and port, installed by the bench; both only when the server has the flag. Their frames are dropped at the ingress after the packet sockets read them, instead of walked through the kernel's IP stack to be dropped there",
