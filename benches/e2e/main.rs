@@ -2255,6 +2255,7 @@ fn main() {
         (opts.server.clone(), "tcp-server (--server PATH)"),
         (opts.sinks_dir.join("e2e-kernel-sink"), "e2e-kernel-sink"),
         (opts.sinks_dir.join("e2e-smoltcp-sink"), "e2e-smoltcp-sink"),
+        (opts.sinks_dir.join("e2e-tun-relay"), "e2e-tun-relay"),
     ] {
         if !p.is_file() {
             eprintln!("bench-e2e: no {what} at {}; build with `cargo build --release -p tcp-server -p benches`", p.display());
