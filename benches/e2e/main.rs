@@ -2587,6 +2587,8 @@ fn main() {
     }
     let _ = net.set_offloads(true);
     drop(net);
+    // Before any exit below (which runs no destructors).
+    drop(tun_net);
     let interrupted = common::stopped();
 
     // Derived: the kernel's memory per idle connection on the server side,
