@@ -282,7 +282,7 @@ fn clk_tck() -> f64 {
     unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64
 }
 
-/// utime + stime of a /proc/<pid>/stat line, in seconds.
+/// utime + stime of a `/proc/<pid>/stat` line, in seconds.
 fn stat_cpu_secs(stat: &str) -> f64 {
     let rest = stat.rsplit_once(')').map(|x| x.1).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
