@@ -57,10 +57,13 @@ package:
 bench:
 	$(CARGO) bench --workspace
 
-# End to end, side by side with the kernel's TCP and smoltcp (root).
+# End to end, side by side with the kernel's TCP (one thread; one
+# SO_REUSEPORT loop per CPU; busy-polling for the RTT rows) and smoltcp,
+# with machine CPU-seconds per GiB and per 1,000 connections (root).
+# Some parts: make bench-e2e E2E_ARGS="--only upload6,tun --rounds 3".
 bench-e2e:
 	@bash scripts/setup.sh net
-	bash scripts/bench-e2e.sh
+	bash scripts/bench-e2e.sh $(E2E_ARGS)
 
 # Download goodput (issue #16), ours and the kernel's, over clean, lossy,
 # reordering and delayed paths (root; about 10-15 min). Quicker:

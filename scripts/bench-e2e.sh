@@ -7,7 +7,7 @@
 #
 #   bash scripts/bench-e2e.sh            # full: 1 GiB uploads, 3 rounds (~5-10 min)
 #   bash scripts/bench-e2e.sh --quick    # smoke run: 64 MiB, 1 round, 1000 connections
-#   bash scripts/bench-e2e.sh --only upload,echo   # parts: upload echotput connrate echo memory scaling download
+#   bash scripts/bench-e2e.sh --only upload,echo   # parts: upload upload6 tun echotput connrate echo memory scaling download
 #   bash scripts/bench-e2e.sh --only download --download-mib 32 --rounds 1   # quick download check
 #   bash scripts/bench-e2e.sh --only download --download-paths clean,loss1   # some download paths
 #
@@ -29,13 +29,15 @@ bin=$target/release
 
 # The runner removes its namespaces itself (also on error); this is the
 # safety net if it is killed: its namespaces carry its pid
-# (rn<pid>e2e{a,b}, and rn<pid>dl{a,r,b} for the download part's relay),
-# and only processes inside those are stopped.
+# (rn<pid>e2e{a,b}, rn<pid>e2et{c,s} for the TUN row, and
+# rn<pid>dl{a,r,b} for the download part's relay), and only processes
+# inside those are stopped (e2e-tun-relay, outside them, ends with its
+# parent: PR_SET_PDEATHSIG).
 runner=""
 cleanup() {
     [[ -n $runner ]] || return 0
     kill "$runner" 2>/dev/null || true
-    for ns in "rn${runner}e2ea" "rn${runner}e2eb" "rn${runner}dla" "rn${runner}dlr" "rn${runner}dlb"; do
+    for ns in "rn${runner}e2ea" "rn${runner}e2eb" "rn${runner}e2etc" "rn${runner}e2ets" "rn${runner}dla" "rn${runner}dlr" "rn${runner}dlb"; do
         if ip netns list | grep -q "^$ns\b"; then
             for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
             ip netns del "$ns" 2>/dev/null || true

@@ -35,7 +35,7 @@ use rawnet::netns::{self, TestNet};
 use rawnet::relay::{Impair, RelayNet, RelayStats};
 use serde_json::{json, Value};
 
-use super::{exit_report, fail, ok, rotate, Ctx, Measure, Results, StreamHash, Who};
+use super::{exit_report, fail, ok, rotate, CpuMark, Ctx, Measure, Results, StreamHash, Who};
 
 /// How a path is made.
 #[derive(Clone, Copy)]
@@ -321,7 +321,9 @@ fn run_one(
     let c0 = nstat(&cx.net.ns_b);
     let s0 = nstat(&cx.net.ns_a);
     let dropped0 = nft_count(&cx.net.ns_b);
+    let m0 = CpuMark::now(Some(&proc_));
     let r = fetch(cx.net, to, limit);
+    let (machine_s, cpu_detail) = CpuMark::now(Some(&proc_)).since(&m0);
     let c1 = nstat(&cx.net.ns_b);
     let s1 = nstat(&cx.net.ns_a);
     let dropped1 = nft_count(&cx.net.ns_b);
@@ -332,6 +334,10 @@ fn run_one(
     extra["bytes"] = json!(file.len);
     extra["limit_s"] = json!(limit.as_secs());
     extra["dropped_by_nft"] = json!(dropped1.saturating_sub(dropped0));
+    // Machine CPU-seconds (all CPUs, /proc/stat) per GiB of the file, over
+    // the download's window.
+    extra["cpu"] = cpu_detail;
+    extra["cpu_s_per_gib"] = json!(machine_s / (file.len as f64 / (1u64 << 30) as f64));
     let client: serde_json::Map<String, Value> = CLIENT_KEYS
         .iter()
         .map(|k| (k.to_string(), json!(delta(&c0, &c1, k))))
@@ -340,7 +346,7 @@ fn run_one(
     let dupes = delta(&c0, &c1, "TcpExtTCPDSACKOldSent") + delta(&c0, &c1, "TcpExtTCPDSACKOfoSent");
     extra["client_dsack_sent"] = json!(dupes);
     let retrans = match who {
-        Who::Kernel => {
+        Who::Kernel | Who::KernelReuseport | Who::KernelBusy => {
             let server: serde_json::Map<String, Value> = SERVER_KEYS
                 .iter()
                 .map(|k| (k.to_string(), json!(delta(&s0, &s1, k))))
@@ -480,6 +486,7 @@ pub fn run(
                 };
                 let cx = Ctx {
                     net: &net,
+                    tun: None,
                     opts: cx_main.opts,
                     subnet,
                     per_source_flag: cx_main.per_source_flag,
@@ -555,14 +562,38 @@ pub fn table(res: &Results, file_len: u64) -> String {
         };
         format!("{mid:.0}")
     };
+    // The median of a float field of the good runs.
+    let medf = |key: &str, who: &str, field: &str| -> String {
+        let mut v: Vec<f64> = res
+            .data
+            .get(key)
+            .and_then(|d| d.get(who))
+            .map(|runs| {
+                runs.iter()
+                    .filter(|s| s.value.is_some())
+                    .filter_map(|s| s.extra.get(field)?.as_f64())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if v.is_empty() {
+            return "—".into();
+        }
+        v.sort_by(|a, b| a.total_cmp(b));
+        let mid = if v.len() % 2 == 1 {
+            v[v.len() / 2]
+        } else {
+            (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+        };
+        format!("{mid:.2}")
+    };
     let mut out = format!(
-        "\n| download {} MiB, path | ours Mbit/s | kernel Mbit/s | ours/kernel | retransmitted: ours | kernel | duplicates at the client: ours | kernel |\n|---|---|---|---|---|---|---|---|\n",
+        "\n| download {} MiB, path | ours Mbit/s | kernel Mbit/s | ours/kernel | retransmitted: ours | kernel | duplicates at the client: ours | kernel | machine CPU-s/GiB: ours | kernel |\n|---|---|---|---|---|---|---|---|---|---|\n",
         file_len >> 20
     );
     for p in rows {
         let k = p.measure.key;
         out += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             p.measure.label,
             super::cell(res, k, "ours", 0),
             super::cell(res, k, "kernel", 0),
@@ -573,6 +604,8 @@ pub fn table(res: &Results, file_len: u64) -> String {
             med(k, "kernel", "sender_retransmissions"),
             med(k, "ours", "client_dsack_sent"),
             med(k, "kernel", "client_dsack_sent"),
+            medf(k, "ours", "cpu_s_per_gib"),
+            medf(k, "kernel", "cpu_s_per_gib"),
         );
     }
     out

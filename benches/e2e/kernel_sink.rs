@@ -1,7 +1,15 @@
 //! The kernel's peer in the end-to-end benchmark: a TCP server on the
-//! Linux stack, one thread, epoll (level-triggered), non-blocking sockets.
+//! Linux stack: epoll (level-triggered), non-blocking sockets, one thread
+//! unless `--threads` says more.
 //!
-//! `e2e-kernel-sink --addr IP --port P --mode discard|echo|file [--file PATH] [--cc NAME]`
+//! `e2e-kernel-sink --addr IP --port P --mode discard|echo|file [--file PATH] [--cc NAME]
+//! [--threads N] [--busy]`
+//!
+//! `--addr` is IPv4 or IPv6. `--threads N`: N threads, each with its own
+//! `SO_REUSEPORT` listener and epoll loop (the kernel spreads connections
+//! over them), as a server runs one loop per CPU. `--busy`: every loop
+//! polls without sleeping (`epoll_wait` with a zero timeout), as a
+//! latency-bound server spins.
 //!
 //! discard: reads every connection to its end, then closes it.
 //! echo: writes back what it reads (TCP_NODELAY), closes at the peer's end.
@@ -15,7 +23,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -39,13 +47,21 @@ fn epoll_ctl(ep: RawFd, op: libc::c_int, fd: RawFd, events: u32) -> std::io::Res
     Ok(())
 }
 
-/// A listening socket with a backlog of 4096 (std's is 128).
-fn listen(addr: SocketAddrV4) -> std::io::Result<TcpListener> {
+/// A listening socket (IPv4 or IPv6) with a backlog of 4096 (std's is
+/// 128).
+/// With `reuseport`, `SO_REUSEPORT`: one such listener per thread, the
+/// kernel spreading the connections over them by their 4-tuple's hash.
+fn listen(addr: SocketAddr, reuseport: bool) -> std::io::Result<TcpListener> {
     // SAFETY: plain socket calls on a descriptor this function owns; the
-    // sockaddr is fully initialised.
+    // sockaddr is fully initialised and its length is that of its type.
     unsafe {
+        let family = if addr.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
         let fd = libc::socket(
-            libc::AF_INET,
+            family,
             libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
             0,
         );
@@ -61,17 +77,40 @@ fn listen(addr: SocketAddrV4) -> std::io::Result<TcpListener> {
             &one as *const _ as *const libc::c_void,
             4,
         );
-        let mut sa: libc::sockaddr_in = std::mem::zeroed();
-        sa.sin_family = libc::AF_INET as libc::sa_family_t;
-        sa.sin_port = addr.port().to_be();
-        sa.sin_addr.s_addr = u32::from(*addr.ip()).to_be();
-        if libc::bind(
-            fd,
-            &sa as *const _ as *const libc::sockaddr,
-            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        ) < 0
-            || libc::listen(fd, 4096) < 0
-        {
+        if reuseport {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_REUSEPORT,
+                &one as *const _ as *const libc::c_void,
+                4,
+            );
+        }
+        let rc = match addr {
+            SocketAddr::V4(a) => {
+                let mut sa: libc::sockaddr_in = std::mem::zeroed();
+                sa.sin_family = libc::AF_INET as libc::sa_family_t;
+                sa.sin_port = a.port().to_be();
+                sa.sin_addr.s_addr = u32::from(*a.ip()).to_be();
+                libc::bind(
+                    fd,
+                    &sa as *const _ as *const libc::sockaddr,
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            }
+            SocketAddr::V6(a) => {
+                let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
+                sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                sa.sin6_port = a.port().to_be();
+                sa.sin6_addr.s6_addr = a.ip().octets();
+                libc::bind(
+                    fd,
+                    &sa as *const _ as *const libc::sockaddr,
+                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                )
+            }
+        };
+        if rc < 0 || libc::listen(fd, 4096) < 0 {
             return Err(std::io::Error::last_os_error());
         }
         Ok(listener)
@@ -80,7 +119,7 @@ fn listen(addr: SocketAddrV4) -> std::io::Result<TcpListener> {
 
 fn main() {
     common::install_stop_handler();
-    let ip: Ipv4Addr = common::arg("addr", Ipv4Addr::UNSPECIFIED);
+    let ip: IpAddr = common::arg("addr", IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let port: u16 = common::arg("port", 5003);
     let mode: String = common::arg("mode", "discard".to_string());
     let echo = match mode.as_str() {
@@ -98,35 +137,84 @@ fn main() {
             std::process::exit(2);
         }
     }
-    let sent = Arc::new(AtomicU64::new(0));
-    let listener = match listen(SocketAddrV4::new(ip, port)) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("kernel-sink: cannot listen on {ip}:{port}: {e}");
-            std::process::exit(1);
-        }
-    };
+    let threads: usize = common::arg("threads", 1);
+    let busy = std::env::args().any(|a| a == "--busy");
+    if !(1..=64).contains(&threads) {
+        eprintln!("kernel-sink: --threads 1..64");
+        std::process::exit(2);
+    }
     // The congestion control of the accepted connections (they inherit the
     // listener's): `--cc cubic` whatever the namespace's default is.
     let cc: String = common::arg("cc", String::new());
-    if !cc.is_empty() {
-        // SAFETY: a socket option on a descriptor the listener owns; the
-        // name is a valid buffer of the length given.
-        let rc = unsafe {
-            libc::setsockopt(
-                listener.as_raw_fd(),
-                libc::IPPROTO_TCP,
-                libc::TCP_CONGESTION,
-                cc.as_ptr() as *const libc::c_void,
-                cc.len() as libc::socklen_t,
-            )
+    let stats = Arc::new(Stats::default());
+    let mut workers = Vec::new();
+    for _ in 0..threads {
+        let listener = match listen(SocketAddr::new(ip, port), threads > 1) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("kernel-sink: cannot listen on {ip}:{port}: {e}");
+                std::process::exit(1);
+            }
         };
-        if rc < 0 {
-            let e = std::io::Error::last_os_error();
-            eprintln!("kernel-sink: --cc {cc}: {e}");
-            std::process::exit(2);
+        if !cc.is_empty() {
+            // SAFETY: a socket option on a descriptor the listener owns; the
+            // name is a valid buffer of the length given.
+            let rc = unsafe {
+                libc::setsockopt(
+                    listener.as_raw_fd(),
+                    libc::IPPROTO_TCP,
+                    libc::TCP_CONGESTION,
+                    cc.as_ptr() as *const libc::c_void,
+                    cc.len() as libc::socklen_t,
+                )
+            };
+            if rc < 0 {
+                let e = std::io::Error::last_os_error();
+                eprintln!("kernel-sink: --cc {cc}: {e}");
+                std::process::exit(2);
+            }
         }
+        let (file, stats) = (file.clone(), Arc::clone(&stats));
+        workers.push(std::thread::spawn(move || {
+            serve(listener, echo, busy, file, &stats)
+        }));
     }
+    eprintln!(
+        "kernel-sink: ready on {ip}:{port}, mode {mode}, cc {cc}, {threads} thread(s){}",
+        if busy { ", busy-polling" } else { "" }
+    );
+    for w in workers {
+        let _ = w.join();
+    }
+    // File mode: the bytes sent.
+    let ld = |a: &AtomicU64| a.load(Ordering::SeqCst);
+    eprintln!(
+        "kernel-sink: {} connections, {} bytes, {} open, {} at most",
+        ld(&stats.accepted),
+        ld(&stats.bytes) + ld(&stats.sent),
+        ld(&stats.open),
+        ld(&stats.peak)
+    );
+}
+
+/// The counters of all threads.
+#[derive(Default)]
+struct Stats {
+    accepted: AtomicU64,
+    /// Bytes read.
+    bytes: AtomicU64,
+    /// File mode: bytes sent.
+    sent: AtomicU64,
+    /// Connections open at the end.
+    open: AtomicU64,
+    /// The most open at once (the sum of each thread's most).
+    peak: AtomicU64,
+}
+
+/// One thread's loop: accepts on `listener` and serves its connections,
+/// in epoll (level-triggered); `busy`: `epoll_wait` without a timeout,
+/// never sleeping, as a busy-polling server does. Until the stop signal.
+fn serve(listener: TcpListener, echo: bool, busy: bool, file: Option<String>, stats: &Arc<Stats>) {
     // SAFETY: creates a descriptor this function owns (closed at exit).
     let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
     if ep < 0 {
@@ -135,7 +223,7 @@ fn main() {
     }
     let lfd = listener.as_raw_fd();
     epoll_ctl(ep, libc::EPOLL_CTL_ADD, lfd, libc::EPOLLIN as u32).expect("epoll_ctl");
-    eprintln!("kernel-sink: ready on {ip}:{port}, mode {mode}, cc {cc}");
+    let wait_ms = if busy { 0 } else { 100 };
 
     let mut conns: HashMap<RawFd, Conn> = HashMap::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -143,7 +231,7 @@ fn main() {
     let (mut accepted, mut bytes, mut peak) = (0u64, 0u64, 0usize);
     while !common::stopped() {
         // SAFETY: `events` is valid for `events.len()` entries.
-        let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, 100) };
+        let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, wait_ms) };
         if n < 0 {
             continue; // EINTR (the stop signal)
         }
@@ -155,9 +243,9 @@ fn main() {
                     match listener.accept() {
                         Ok((s, _)) if file.is_some() => {
                             let path = file.clone().unwrap_or_default();
-                            let sent = Arc::clone(&sent);
+                            let stats = Arc::clone(stats);
                             accepted += 1;
-                            std::thread::spawn(move || send_file(s, &path, &sent));
+                            std::thread::spawn(move || send_file(s, &path, &stats.sent));
                         }
                         Ok((s, _)) => {
                             let _ = s.set_nonblocking(true);
@@ -247,12 +335,12 @@ fn main() {
             }
         }
     }
-    // File mode: the bytes sent.
-    let bytes = bytes + sent.load(Ordering::SeqCst);
-    eprintln!(
-        "kernel-sink: {accepted} connections, {bytes} bytes, {} open, {peak} at most",
-        conns.len()
-    );
+    stats.accepted.fetch_add(accepted, Ordering::SeqCst);
+    stats.bytes.fetch_add(bytes, Ordering::SeqCst);
+    stats.open.fetch_add(conns.len() as u64, Ordering::SeqCst);
+    stats.peak.fetch_add(peak as u64, Ordering::SeqCst);
+    // SAFETY: closes the descriptor made above, used no more.
+    unsafe { libc::close(ep) };
 }
 
 /// File mode, one connection: the whole file with `sendfile` (blocking),

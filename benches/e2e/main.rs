@@ -10,11 +10,23 @@
 //! (min-max) with the ratios ours/kernel and ours/smoltcp, and written as
 //! JSON under benches/results/.
 //!
+//! The kernel runs as several variants (issue #18): one thread with one
+//! epoll loop (`kernel`), one `SO_REUSEPORT` listener and epoll loop per
+//! CPU (`kernel-reuseport`), and for the echo RTT rows one thread that
+//! busy-polls (`kernel-busypoll`); the table's kernel column is the best
+//! of them per row, and names it. Throughput and connection-rate rows get
+//! a CPU-cost row under them: machine CPU-seconds (/proc/stat, all CPUs,
+//! all but idle and iowait) over the measurement window, per GiB moved or
+//! per 1,000 connections.
+//!
 //! Usage (root): `bench-e2e [--quick] [--server PATH] [--out DIR]
 //! [--rounds N] [--only a,b,..] [--download-mib N] [--download-paths
-//! a,b,..] [--kernel-cc NAME]` where the parts are upload, echotput, connrate, echo, memory,
-//! scaling, download (see download.rs). scripts/bench-e2e.sh builds and
-//! runs it.
+//! a,b,..] [--kernel-cc NAME]` where the parts are upload, upload6 (the
+//! offloads-off upload over IPv6), tun (an upload over TUN devices, see
+//! [`TunNet`]), echotput, connrate, echo, memory, scaling, download (see
+//! download.rs). scripts/bench-e2e.sh builds and runs it.
+//! `--relay-threads 1|2`: the TUN row's relay on one thread (default) or
+//! one per direction.
 //!
 //! echotput (echo throughput): one connection to an echo server; the client
 //! writes N bytes on one thread and reads them back on another; the time
@@ -33,7 +45,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rawnet::netns::{self, TestNet};
+use rawnet::netns::{self, TestNet, TestNs};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------- options
@@ -60,11 +72,14 @@ struct Opts {
     /// Extra arguments for our server (`--server-arg`, repeatable), after
     /// the usual ones: to compare settings in one run.
     server_args: Vec<String>,
+    /// Threads of the TUN row's relay (1: both directions on one; 2: one
+    /// per direction).
+    relay_threads: usize,
 }
 
 fn usage(msg: &str) -> ! {
     eprintln!(
-        "bench-e2e: {msg}\nusage: bench-e2e [--quick] [--server PATH] [--out DIR] [--rounds N] [--upload-mib N] [--download-mib N] [--download-paths LIST] [--kernel-cc NAME] [--only upload,echotput,connrate,echo,memory,scaling,download] [--server-arg ARG]..."
+        "bench-e2e: {msg}\nusage: bench-e2e [--quick] [--server PATH] [--out DIR] [--rounds N] [--upload-mib N] [--download-mib N] [--download-paths LIST] [--kernel-cc NAME] [--only upload,upload6,tun,echotput,connrate,echo,memory,scaling,download] [--server-arg ARG]... [--relay-threads 1|2]"
     );
     std::process::exit(2);
 }
@@ -85,6 +100,7 @@ fn opts() -> Opts {
     let mut download_paths = None;
     let mut kernel_cc = "cubic".to_string();
     let mut server_args = Vec::new();
+    let mut relay_threads = RELAY_THREADS;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -165,6 +181,13 @@ fn opts() -> Opts {
                     .cloned()
                     .unwrap_or_else(|| usage("--server-arg ARG")),
             ),
+            "--relay-threads" => {
+                relay_threads = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|n| (1..=2).contains(n))
+                    .unwrap_or_else(|| usage("--relay-threads 1|2"))
+            }
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument `{other}`")),
         }
@@ -189,8 +212,12 @@ fn opts() -> Opts {
         kernel_cc,
         only,
         server_args,
+        relay_threads,
     }
 }
+
+/// The TUN row's relay: threads (`--relay-threads`).
+const RELAY_THREADS: usize = 1;
 
 // ---------------------------------------------------------------- machine
 
@@ -236,6 +263,101 @@ fn meminfo_kb(key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time so far, in seconds: of the whole machine from /proc/stat (all
+/// CPUs, everything but idle and iowait: user, nice, system, irq,
+/// softirq, steal; guest time is in user), of its irq and softirq alone,
+/// and of this process (the clients' threads, and the kernel's TCP work
+/// done in their system calls) and of the server (with its companion).
+#[derive(Clone, Copy, Default)]
+struct CpuMark {
+    machine: f64,
+    irq: f64,
+    bench: f64,
+    server: f64,
+    at: Option<Instant>,
+}
+
+fn clk_tck() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64
+}
+
+/// utime + stime of a `/proc/<pid>/stat` line, in seconds.
+fn stat_cpu_secs(stat: &str) -> f64 {
+    let rest = stat.rsplit_once(')').map(|x| x.1).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields 14 and 15 (utime, stime) are 12 and 13 after the `)`.
+    (t(11) + t(12)) / clk_tck()
+}
+
+impl CpuMark {
+    fn now(server: Option<&Proc>) -> CpuMark {
+        let stat = read("/proc/stat");
+        let v: Vec<f64> = stat
+            .lines()
+            .next()
+            .filter(|l| l.starts_with("cpu "))
+            .map(|l| {
+                l.split_whitespace()
+                    .skip(1)
+                    .filter_map(|x| x.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let g = |i: usize| v.get(i).copied().unwrap_or(0.0);
+        // user nice system idle iowait irq softirq steal
+        let hz = clk_tck();
+        CpuMark {
+            machine: (g(0) + g(1) + g(2) + g(5) + g(6) + g(7)) / hz,
+            irq: (g(5) + g(6)) / hz,
+            bench: stat_cpu_secs(&read("/proc/self/stat")),
+            server: server.map_or(0.0, Proc::cpu_secs),
+            at: Some(Instant::now()),
+        }
+    }
+
+    /// What was spent since `before`, as JSON; and the machine's seconds.
+    fn since(&self, before: &CpuMark) -> (f64, Value) {
+        let machine = self.machine - before.machine;
+        let own = (self.bench - before.bench) + (self.server - before.server);
+        let window = match (self.at, before.at) {
+            (Some(a), Some(b)) => a.duration_since(b).as_secs_f64(),
+            _ => 0.0,
+        };
+        let r2 = |x: f64| (x * 1000.0).round() / 1000.0;
+        (
+            machine,
+            json!({
+                "window_s": r2(window),
+                "machine_s": r2(machine),
+                "irq_softirq_s": r2(self.irq - before.irq),
+                "client_process_s": r2(self.bench - before.bench),
+                "server_process_s": r2(self.server - before.server),
+                "processes_plus_irq_s": r2(own + self.irq - before.irq),
+            }),
+        )
+    }
+}
+
+/// Adds the CPU-cost sample of `m` (machine CPU-seconds per `per` units
+/// moved: GiB for throughput, 1,000 for connections) for `who`, when `m`
+/// has a CPU row.
+fn add_cpu(res: &mut Results, m: Measure, who: &str, cpu: (f64, Value), units: f64) {
+    let (Some(cm), Some(om)) = (cpu_measure(m.key), own_cpu_measure(m.key)) else {
+        return;
+    };
+    if units <= 0.0 {
+        return;
+    }
+    let (machine, mut detail) = cpu;
+    detail["units"] = json!(units);
+    detail["unit"] = json!(cm.unit);
+    let own = detail["processes_plus_irq_s"].as_f64().unwrap_or(0.0);
+    res.add(cm, who, ok(machine / units, detail.clone()));
+    res.add(om, who, ok(own / units, detail));
+}
+
 fn raise_nofile(n: u64) {
     let lim = libc::rlimit {
         rlim_cur: n,
@@ -271,7 +393,14 @@ enum Who {
     Ours {
         workers: u16,
     },
+    /// The kernel sink: one thread, one epoll loop.
     Kernel,
+    /// The kernel sink with one `SO_REUSEPORT` listener and epoll loop per
+    /// CPU (`--threads <nproc>`).
+    KernelReuseport,
+    /// The kernel sink busy-polling: one thread, `epoll_wait` that never
+    /// sleeps (`--busy`), for the latency rows.
+    KernelBusy,
     /// smoltcp with its AF_PACKET queue raised to 8 MiB (`shipped`: as is).
     Smoltcp {
         shipped: bool,
@@ -284,14 +413,102 @@ impl Who {
             Who::Ours { workers: 1 } => "ours".into(),
             Who::Ours { workers } => format!("ours-w{workers}"),
             Who::Kernel => "kernel".into(),
+            Who::KernelReuseport => "kernel-reuseport".into(),
+            Who::KernelBusy => "kernel-busypoll".into(),
             Who::Smoltcp { shipped: false } => "smoltcp".into(),
             Who::Smoltcp { shipped: true } => "smoltcp-shipped".into(),
         }
+    }
+
+    fn is_kernel(self) -> bool {
+        matches!(self, Who::Kernel | Who::KernelReuseport | Who::KernelBusy)
+    }
+}
+
+/// The kernel variants, as named in the results: the column `kernel` of a
+/// row shows the best of those that ran in it.
+const KERNELS: [&str; 3] = ["kernel", "kernel-reuseport", "kernel-busypoll"];
+
+/// How the table names a kernel variant.
+fn kernel_variant_label(name: &str) -> String {
+    match name {
+        "kernel" => "1 thread, epoll".into(),
+        "kernel-reuseport" => format!("reuseport, {} loops", nproc()),
+        "kernel-busypoll" => "busy-poll, 1 thread".into(),
+        other => other.into(),
+    }
+}
+
+fn nproc() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// The path of a row: the veth pair over IPv4 (every row but two), the
+/// same veth pair over IPv6, or TUN devices (see [`TunNet`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Via {
+    Veth4,
+    Veth6,
+    Tun,
+}
+
+/// The TUN row's two namespaces (subnet 198.19.`subnet`.0/24, in the
+/// benchmarking range 198.18.0.0/15): `client`, where the clients run and
+/// own 198.19.`subnet`.2 (on `lo`), and `server`, where the kernel sink
+/// runs and owns 198.19.`subnet`.30 (on `lo`). Ours runs in `client` on a
+/// TUN device of its own (`--tun e2eours --ip 198.19.subnet.10`, routed
+/// there by the server itself); the kernel sink is reached through
+/// `e2e-tun-relay`, which copies packets between TUN device `e2ek0` in
+/// `client` (the route to .30) and `e2ek1` in `server` (the route back to
+/// .2). Removed on drop, with the devices in them.
+struct TunNet {
+    client: TestNs,
+    server: TestNs,
+    subnet: u8,
+}
+
+impl TunNet {
+    fn new(subnet: u8) -> Result<TunNet, String> {
+        let client = TestNs::new("e2etc").map_err(|e| e.to_string())?;
+        let server = TestNs::new("e2ets").map_err(|e| e.to_string())?;
+        let t = TunNet {
+            client,
+            server,
+            subnet,
+        };
+        for (ns, host) in [(&t.client.name, 2), (&t.server.name, 30)] {
+            // IPv4 only: no router solicitations or MLD reports into the
+            // TUN devices (best effort, as TestNet does).
+            let _ = netns::run(&mut netns::exec(
+                ns,
+                [
+                    "sysctl",
+                    "-qw",
+                    "net.ipv6.conf.all.disable_ipv6=1",
+                    "net.ipv6.conf.default.disable_ipv6=1",
+                ],
+            ));
+            let cidr = format!("198.19.{subnet}.{host}/32");
+            netns::run(&mut netns::exec(
+                ns,
+                ["ip", "addr", "add", cidr.as_str(), "dev", "lo"],
+            ))
+            .map_err(|e| e.to_string())?;
+        }
+        Ok(t)
+    }
+
+    fn ip(&self, host: u8) -> std::net::Ipv4Addr {
+        std::net::Ipv4Addr::new(198, 19, self.subnet, host)
     }
 }
 
 struct Ctx<'a> {
     net: &'a TestNet,
+    /// The TUN row's namespaces (when that part runs).
+    tun: Option<&'a TunNet>,
     opts: &'a Opts,
     subnet: u8,
     /// The server has `--max-per-source` (a per-address connection limit).
@@ -306,7 +523,35 @@ impl Ctx<'_> {
         match who {
             Who::Ours { .. } => SocketAddrV4::new(ip(10), PORT_OURS),
             Who::Smoltcp { .. } => SocketAddrV4::new(ip(11), PORT_SMOLTCP),
-            Who::Kernel => SocketAddrV4::new(self.net.addr_a, PORT_KERNEL),
+            Who::Kernel | Who::KernelReuseport | Who::KernelBusy => {
+                SocketAddrV4::new(self.net.addr_a, PORT_KERNEL)
+            }
+        }
+    }
+
+    /// The address of `who` on path `via`. IPv6: ours
+    /// `2001:2:0:<subnet>::10`, the kernel `2001:2:0:<subnet>::1` (the
+    /// client is `::2`). TUN: see [`TunNet`].
+    fn sockaddr(&self, who: Who, via: Via) -> SocketAddr {
+        let s = self.subnet;
+        match (via, who) {
+            (Via::Veth4, _) => SocketAddr::V4(self.addr(who)),
+            (Via::Veth6, Who::Ours { .. }) => SocketAddr::new(v6(s, 0x10).into(), PORT_OURS),
+            (Via::Veth6, _) => SocketAddr::new(v6(s, 1).into(), PORT_KERNEL),
+            (Via::Tun, Who::Ours { .. }) => {
+                SocketAddr::new(std::net::Ipv4Addr::new(198, 19, s, 10).into(), PORT_OURS)
+            }
+            (Via::Tun, _) => {
+                SocketAddr::new(std::net::Ipv4Addr::new(198, 19, s, 30).into(), PORT_KERNEL)
+            }
+        }
+    }
+
+    /// The namespace the clients of path `via` run in.
+    fn client_ns(&self, via: Via) -> &str {
+        match (via, self.tun) {
+            (Via::Tun, Some(t)) => &t.client.name,
+            _ => &self.net.ns_b,
         }
     }
 
@@ -324,12 +569,60 @@ impl Ctx<'_> {
         max_conns: u32,
         extra: &[&str],
     ) -> Result<Proc, String> {
-        let a = self.addr(who);
+        self.start_via(who, Via::Veth4, mode, max_conns, extra)
+    }
+
+    /// [`Ctx::start_with`] on path `via`. IPv6: as IPv4, on the IPv6
+    /// address. TUN: ours on a TUN device in the TUN client namespace; the
+    /// kernel sink in the TUN server namespace, behind `e2e-tun-relay`
+    /// (started first, stopped with it).
+    fn start_via(
+        &self,
+        who: Who,
+        via: Via,
+        mode: &str,
+        max_conns: u32,
+        extra: &[&str],
+    ) -> Result<Proc, String> {
+        let a = self.sockaddr(who, via);
+        let mut ns = self.net.ns_a.clone();
+        let mut companion = None;
+        if via == Via::Tun {
+            let t = self.tun.ok_or("no TUN namespaces")?;
+            if who.is_kernel() {
+                ns = t.server.name.clone();
+                let relay = vec![
+                    "--ns-a".to_string(),
+                    t.client.name.clone(),
+                    "--dev-a".into(),
+                    "e2ek0".into(),
+                    "--route-a".into(),
+                    format!("{}/32", t.ip(30)),
+                    "--ns-b".into(),
+                    t.server.name.clone(),
+                    "--dev-b".into(),
+                    "e2ek1".into(),
+                    "--route-b".into(),
+                    format!("{}/32", t.ip(2)),
+                    "--threads".into(),
+                    self.opts.relay_threads.to_string(),
+                ];
+                // The relay enters the namespaces itself.
+                let mut cmd = Command::new(self.opts.sinks_dir.join("e2e-tun-relay"));
+                cmd.args(relay);
+                companion = Some(Box::new(spawn_proc(cmd, "ready", "tun-relay")?));
+            } else {
+                ns = t.client.name.clone();
+            }
+        }
         let (prog, args, marker): (PathBuf, Vec<String>, &str) = match who {
             Who::Ours { workers } => {
-                let mut v = vec![
-                    "-i".into(),
-                    self.net.if_a.clone(),
+                let mut v = if via == Via::Tun {
+                    vec!["--tun".into(), "e2eours".into()]
+                } else {
+                    vec!["-i".into(), self.net.if_a.clone()]
+                };
+                v.extend([
                     "--ip".into(),
                     a.ip().to_string(),
                     "-p".into(),
@@ -340,7 +633,7 @@ impl Ctx<'_> {
                     max_conns.to_string(),
                     "--color".into(),
                     "never".into(),
-                ];
+                ]);
                 if workers > 1 {
                     v.extend(["--workers".into(), workers.to_string()]);
                 }
@@ -352,7 +645,7 @@ impl Ctx<'_> {
                     // buffers (the kernel autotunes to several MiB).
                     v.extend(["--rx-buf".into(), "1M".into()]);
                 }
-                if self.ingress_flag {
+                if self.ingress_flag && via == Via::Veth4 {
                     // The kernel's IP stack spends nothing on our frames
                     // (the smoltcp sink gets the same rule, see main).
                     v.push("--install-ingress-rule".into());
@@ -360,18 +653,22 @@ impl Ctx<'_> {
                 v.extend(self.opts.server_args.iter().cloned());
                 (self.opts.server.clone(), v, "listening on")
             }
-            Who::Kernel => (
-                self.opts.sinks_dir.join("e2e-kernel-sink"),
-                vec![
+            Who::Kernel | Who::KernelReuseport | Who::KernelBusy => {
+                let mut v: Vec<String> = vec![
                     "--addr".into(),
                     a.ip().to_string(),
                     "--port".into(),
                     a.port().to_string(),
                     "--mode".into(),
                     mode.into(),
-                ],
-                "ready",
-            ),
+                ];
+                match who {
+                    Who::KernelReuseport => v.extend(["--threads".into(), nproc().to_string()]),
+                    Who::KernelBusy => v.push("--busy".into()),
+                    _ => {}
+                }
+                (self.opts.sinks_dir.join("e2e-kernel-sink"), v, "ready")
+            }
             Who::Smoltcp { shipped } => (
                 self.opts.sinks_dir.join("e2e-smoltcp-sink"),
                 vec![
@@ -395,15 +692,33 @@ impl Ctx<'_> {
         };
         let mut args = args;
         args.extend(extra.iter().map(|x| x.to_string()));
-        let mut cmd = self
-            .net
-            .exec_a(std::iter::once(prog.into_os_string()).chain(args.into_iter().map(Into::into)));
+        let cmd = netns::exec(
+            &ns,
+            std::iter::once(prog.into_os_string()).chain(args.into_iter().map(Into::into)),
+        );
+        let mut p = spawn_proc(cmd, marker, &who.name())?;
+        p.companion = companion;
+        Ok(p)
+    }
+}
+
+/// `ip -6` address `2001:2:0:<subnet>::<host>` (the subnet's decimal
+/// digits read as hex, as the tests write them).
+fn v6(subnet: u8, host: u16) -> std::net::Ipv6Addr {
+    let hi = u16::from_str_radix(&subnet.to_string(), 16).unwrap_or(0);
+    std::net::Ipv6Addr::new(0x2001, 2, 0, hi, 0, 0, 0, host)
+}
+
+/// Starts `cmd` with its stderr captured and waits (at most 10 s) until it
+/// writes `marker` there.
+fn spawn_proc(mut cmd: Command, marker: &'static str, name: &str) -> Result<Proc, String> {
+    {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = cmd
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", who.name()))?;
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
         let pid = child.id() as i32;
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
@@ -432,14 +747,14 @@ impl Ctx<'_> {
             log,
             reader: Some(reader),
             done: false,
+            companion: None,
         };
         match rx.recv_timeout(Duration::from_secs(10)) {
             Ok(()) => Ok(p),
             Err(_) => {
                 let text = p.stop();
                 Err(format!(
-                    "{} did not start: {}",
-                    who.name(),
+                    "{name} did not start: {}",
                     text.trim().replace('\n', "; ")
                 ))
             }
@@ -454,6 +769,8 @@ struct Proc {
     log: Arc<Mutex<String>>,
     reader: Option<std::thread::JoinHandle<()>>,
     done: bool,
+    /// A process that runs with it and stops after it (the TUN relay).
+    companion: Option<Box<Proc>>,
 }
 
 impl Proc {
@@ -466,16 +783,10 @@ impl Proc {
             .unwrap_or(0)
     }
 
-    /// User + system CPU seconds so far.
+    /// User + system CPU seconds so far (with its companion's).
     fn cpu_secs(&self) -> f64 {
-        let s = read(&format!("/proc/{}/stat", self.pid));
-        let rest = s.rsplit_once(')').map(|x| x.1).unwrap_or("");
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        // Fields 14 and 15 (utime, stime) are 12 and 13 after the `)`.
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        (t(11) + t(12)) / hz
+        stat_cpu_secs(&read(&format!("/proc/{}/stat", self.pid)))
+            + self.companion.as_ref().map_or(0.0, |c| c.cpu_secs())
     }
 
     /// SIGTERM, then (after 5 s) SIGKILL; returns everything it wrote on
@@ -501,7 +812,11 @@ impl Proc {
                 let _ = r.join();
             }
         }
-        self.log.lock().unwrap().clone()
+        let mut text = self.log.lock().unwrap().clone();
+        if let Some(c) = self.companion.as_mut() {
+            text += &c.stop();
+        }
+        text
     }
 }
 
@@ -581,7 +896,7 @@ fn exit_report(who: Who, text: &str) -> Value {
             }
             Value::Object(m)
         }
-        Who::Kernel | Who::Smoltcp { .. } => {
+        Who::Kernel | Who::KernelReuseport | Who::KernelBusy | Who::Smoltcp { .. } => {
             let line = text
                 .lines()
                 .rev()
@@ -591,7 +906,7 @@ fn exit_report(who: Who, text: &str) -> Value {
             json!({
                 "connections": n.first(),
                 "payload_bytes": n.get(1),
-                "open": if matches!(who, Who::Kernel) { n.get(2).copied() } else { None },
+                "open": if who.is_kernel() { n.get(2).copied() } else { None },
             })
         }
     }
@@ -604,8 +919,8 @@ fn tail(s: &str) -> String {
 
 // ---------------------------------------------------------------- clients
 
-fn connect(to: SocketAddrV4, io: Duration) -> std::io::Result<TcpStream> {
-    let s = TcpStream::connect_timeout(&SocketAddr::V4(to), Duration::from_secs(3))?;
+fn connect(to: impl Into<SocketAddr>, io: Duration) -> std::io::Result<TcpStream> {
+    let s = TcpStream::connect_timeout(&to.into(), Duration::from_secs(3))?;
     s.set_read_timeout(Some(io))?;
     s.set_write_timeout(Some(io))?;
     Ok(s)
@@ -632,11 +947,20 @@ fn in_b<T: Send + 'static>(
     n: usize,
     f: impl Fn(usize) -> T + Send + Sync + 'static,
 ) -> Result<Vec<T>, String> {
+    in_ns(&net.ns_b, n, f)
+}
+
+/// Threads in namespace `ns`, each running `f(i)`; their results in order.
+fn in_ns<T: Send + 'static>(
+    ns: &str,
+    n: usize,
+    f: impl Fn(usize) -> T + Send + Sync + 'static,
+) -> Result<Vec<T>, String> {
     let f = Arc::new(f);
     let mut hs = Vec::new();
     for i in 0..n {
         let f = Arc::clone(&f);
-        hs.push(netns::spawn_in_ns(&net.ns_b, move || f(i)).map_err(|e| e.to_string())?);
+        hs.push(netns::spawn_in_ns(ns, move || f(i)).map_err(|e| e.to_string())?);
     }
     hs.into_iter()
         .map(|h| match h.join() {
@@ -652,15 +976,15 @@ fn in_b<T: Send + 'static>(
 /// it failed (a connection that makes no progress for 5 s, or the whole
 /// taking longer than `limit`).
 fn upload(
-    net: &TestNet,
-    to: SocketAddrV4,
+    ns: &str,
+    to: SocketAddr,
     total: u64,
     parallel: usize,
     limit: Duration,
 ) -> Result<f64, String> {
     let each = total / parallel as u64;
     let t0 = Instant::now();
-    let res = in_b(net, parallel, move |i| -> Result<f64, String> {
+    let res = in_ns(ns, parallel, move |i| -> Result<f64, String> {
         let mut s = connect(to, Duration::from_secs(5)).map_err(|e| format!("connect: {e}"))?;
         let mut chunk = vec![0u8; 1 << 20];
         for (j, b) in chunk.iter_mut().enumerate() {
@@ -1055,6 +1379,18 @@ const M_UP_ON: Measure = Measure {
     unit: "Gbit/s",
     higher_better: true,
 };
+const M_UP6: Measure = Measure {
+    key: "upload_ipv6_offloads_off",
+    label: "upload IPv6, offloads off",
+    unit: "Gbit/s",
+    higher_better: true,
+};
+const M_UP_TUN: Measure = Measure {
+    key: "upload_tun",
+    label: "upload over TUN",
+    unit: "Gbit/s",
+    higher_better: true,
+};
 const M_ET_OFF: Measure = Measure {
     key: "echo_throughput_offloads_off",
     label: "echo throughput, offloads off",
@@ -1128,6 +1464,116 @@ const M_SC_CR: Measure = Measure {
     higher_better: true,
 };
 
+/// A CPU-cost row (machine CPU-seconds per unit moved; lower is better).
+const fn cpu_row(key: &'static str, label: &'static str, unit: &'static str) -> Measure {
+    Measure {
+        key,
+        label,
+        unit,
+        higher_better: false,
+    }
+}
+
+const PER_GIB: &str = "CPU-s/GiB";
+const PER_KCONN: &str = "CPU-s/1k conn";
+
+/// The rows with CPU-cost rows (throughput and connection rate): the
+/// measure's key, the keys of its machine-CPU and own-CPU rows, the unit.
+const CPU_ROWS: [(&str, &str, &str, &str); 10] = [
+    (
+        "upload_offloads_off",
+        "upload_offloads_off_cpu",
+        "upload_offloads_off_cpu_own",
+        PER_GIB,
+    ),
+    (
+        "upload_offloads_on",
+        "upload_offloads_on_cpu",
+        "upload_offloads_on_cpu_own",
+        PER_GIB,
+    ),
+    (
+        "upload_ipv6_offloads_off",
+        "upload_ipv6_offloads_off_cpu",
+        "upload_ipv6_offloads_off_cpu_own",
+        PER_GIB,
+    ),
+    (
+        "upload_tun",
+        "upload_tun_cpu",
+        "upload_tun_cpu_own",
+        PER_GIB,
+    ),
+    (
+        "echo_throughput_offloads_off",
+        "echo_throughput_offloads_off_cpu",
+        "echo_throughput_offloads_off_cpu_own",
+        PER_GIB,
+    ),
+    (
+        "echo_throughput_offloads_on",
+        "echo_throughput_offloads_on_cpu",
+        "echo_throughput_offloads_on_cpu_own",
+        PER_GIB,
+    ),
+    (
+        "connrate_sequential",
+        "connrate_sequential_cpu",
+        "connrate_sequential_cpu_own",
+        PER_KCONN,
+    ),
+    (
+        "connrate_8_clients",
+        "connrate_8_clients_cpu",
+        "connrate_8_clients_cpu_own",
+        PER_KCONN,
+    ),
+    (
+        "scaling_upload_8_conns",
+        "scaling_upload_8_conns_cpu",
+        "scaling_upload_8_conns_cpu_own",
+        PER_GIB,
+    ),
+    (
+        "scaling_connrate_8_clients",
+        "scaling_connrate_8_clients_cpu",
+        "scaling_connrate_8_clients_cpu_own",
+        PER_KCONN,
+    ),
+];
+
+/// The machine-CPU row of measure `key` (machine CPU-seconds from
+/// /proc/stat), if it has one.
+fn cpu_measure(key: &str) -> Option<Measure> {
+    let r = CPU_ROWS.iter().find(|r| r.0 == key)?;
+    let label = if key.starts_with("scaling") {
+        "scaling:   machine CPU"
+    } else {
+        "  machine CPU"
+    };
+    Some(cpu_row(r.1, label, r.3))
+}
+
+/// The own-CPU row of measure `key` (the client's and the server's
+/// processes plus the machine's irq and softirq time), if it has one.
+fn own_cpu_measure(key: &str) -> Option<Measure> {
+    let r = CPU_ROWS.iter().find(|r| r.0 == key)?;
+    let label = if key.starts_with("scaling") {
+        "scaling:   client+server+irq CPU"
+    } else {
+        "  client+server+irq CPU"
+    };
+    Some(cpu_row(r.2, label, r.3))
+}
+
+/// The measure whose CPU row `key` is.
+fn cpu_parent(key: &str) -> Option<&'static str> {
+    CPU_ROWS
+        .iter()
+        .find(|r| r.1 == key || r.2 == key)
+        .map(|r| r.0)
+}
+
 #[derive(Default)]
 struct Results {
     order: Vec<Measure>,
@@ -1196,21 +1642,31 @@ fn rotate(list: &[Who], round: usize) -> Vec<Who> {
 }
 
 fn run_upload(cx: &Ctx, res: &mut Results, m: Measure, who: Who, parallel: usize) {
-    let to = cx.addr(who);
+    run_upload_via(cx, res, m, who, parallel, Via::Veth4)
+}
+
+fn run_upload_via(cx: &Ctx, res: &mut Results, m: Measure, who: Who, parallel: usize, via: Via) {
+    let to = cx.sockaddr(who, via);
     let total = cx.opts.upload;
-    let mut p = match cx.start(who, "discard", 1024) {
+    let mut p = match cx.start_via(who, via, "discard", 1024, &[]) {
         Ok(p) => p,
         Err(e) => return res.add(m, &who.name(), fail(e, Value::Null)),
     };
     // 1 GiB at 150 Mbit/s at least.
     let limit = Duration::from_secs(5 + total / (20 << 20));
-    let r = upload(cx.net, to, total, parallel, limit);
+    let c0 = CpuMark::now(Some(&p));
+    let r = upload(cx.client_ns(via), to, total, parallel, limit);
+    let used = CpuMark::now(Some(&p)).since(&c0);
     let cpu = p.cpu_secs();
     let text = p.stop();
     let mut extra = exit_report(who, &text);
     extra["server_cpu_s"] = json!((cpu * 100.0).round() / 100.0);
     extra["bytes"] = json!(total);
     extra["connections"] = json!(parallel);
+    if let Some(l) = text.lines().rev().find(|l| l.starts_with("tun-relay:")) {
+        // The relay's counters (its CPU is in server_cpu_s).
+        extra["relay"] = json!(l);
+    }
     match r {
         Ok(secs) => {
             let got = extra.get("payload_bytes").and_then(Value::as_u64);
@@ -1218,7 +1674,15 @@ fn run_upload(cx: &Ctx, res: &mut Results, m: Measure, who: Who, parallel: usize
                 extra["mismatch"] = json!(format!("server counted {} bytes", got.unwrap()));
             }
             extra["secs"] = json!(secs);
+            extra["cpu"] = used.1.clone();
             res.add(m, &who.name(), ok(total as f64 * 8.0 / secs / 1e9, extra));
+            add_cpu(
+                res,
+                m,
+                &who.name(),
+                used,
+                total as f64 / (1u64 << 30) as f64,
+            );
         }
         Err(e) => res.add(m, &who.name(), fail(e, extra)),
     }
@@ -1238,14 +1702,16 @@ fn run_connrate(cx: &Ctx, res: &mut Results, who: Who, measures: &[(Measure, usi
     };
     let mut out = Vec::new();
     for &(m, conc) in measures {
+        let c0 = CpuMark::now(Some(&p));
         let r = connrate(cx.net, to, n, conc, Duration::from_secs(60));
-        out.push((m, conc, r));
+        let used = CpuMark::now(Some(&p)).since(&c0);
+        out.push((m, conc, r, used));
         std::thread::sleep(Duration::from_millis(100));
     }
     let cpu = p.cpu_secs();
     let text = p.stop();
     let report = exit_report(who, &text);
-    for (m, conc, r) in out {
+    for (m, conc, r, used) in out {
         let mut extra = json!({ "clients": conc, "server": report.clone(), "server_cpu_s_both": (cpu * 100.0).round() / 100.0 });
         match r {
             Ok(r) => {
@@ -1263,7 +1729,9 @@ fn run_connrate(cx: &Ctx, res: &mut Results, who: Who, measures: &[(Measure, usi
                         fail(format!("{} of {n} completed: {e}", r.ok), extra),
                     );
                 } else {
+                    extra["cpu"] = used.1.clone();
                     res.add(m, &who.name(), ok(r.ok as f64 / r.secs, extra));
+                    add_cpu(res, m, &who.name(), used, r.ok as f64 / 1000.0);
                 }
             }
             Err(e) => res.add(m, &who.name(), fail(e, extra)),
@@ -1313,7 +1781,7 @@ fn run_echotput(cx: &Ctx, res: &mut Results, m: Measure, who: Who) {
     let extra_args: &[&str] = match who {
         Who::Ours { .. } => &["--tx-buf", "1M"],
         Who::Smoltcp { .. } => &["--tx", "1048576"],
-        Who::Kernel => &[],
+        Who::Kernel | Who::KernelReuseport | Who::KernelBusy => &[],
     };
     let mut p = match cx.start_with(who, "echo", 16, extra_args) {
         Ok(p) => p,
@@ -1321,7 +1789,9 @@ fn run_echotput(cx: &Ctx, res: &mut Results, m: Measure, who: Who) {
     };
     // 10 s, and 80 Mbit/s at least.
     let limit = Duration::from_secs(10 + total / (10 << 20));
+    let c0 = CpuMark::now(Some(&p));
     let r = echo_stream(cx.net, to, total, limit);
+    let used = CpuMark::now(Some(&p)).since(&c0);
     let cpu = p.cpu_secs();
     let text = p.stop();
     let mut extra = exit_report(who, &text);
@@ -1346,7 +1816,16 @@ fn run_echotput(cx: &Ctx, res: &mut Results, m: Measure, who: Who) {
                 res.add(m, &who.name(), fail(e, extra));
             } else {
                 let g = total as f64 * 8.0 / st.secs / 1e9;
+                extra["cpu"] = used.1.clone();
                 res.add(m, &who.name(), ok(g, extra));
+                // Per GiB echoed (each byte crosses twice).
+                add_cpu(
+                    res,
+                    m,
+                    &who.name(),
+                    used,
+                    total as f64 / (1u64 << 30) as f64,
+                );
             }
         }
         Err(e) => res.add(m, &who.name(), fail(e, extra)),
@@ -1490,8 +1969,11 @@ fn fmt_num(v: f64) -> String {
         format!("{v:.0}")
     } else if v >= 100.0 {
         format!("{v:.1}")
-    } else {
+    } else if v >= 1.0 || v == 0.0 {
         format!("{v:.2}")
+    } else {
+        // CPU-seconds per 1,000 connections and the like.
+        format!("{v:.3}")
     }
 }
 
@@ -1523,13 +2005,35 @@ fn ratio(res: &Results, key: &str, a: &str, b: &str) -> Option<f64> {
     (y != 0.0).then_some(x / y)
 }
 
+/// The kernel variant with the best median on measure `m` (for a CPU
+/// row: the variant that won its throughput row).
+fn best_kernel(res: &Results, m: &Measure) -> Option<&'static str> {
+    if let Some(parent) = cpu_parent(m.key).and_then(|k| res.order.iter().find(|p| p.key == k)) {
+        return best_kernel(res, parent);
+    }
+    let mut best: Option<(&'static str, f64)> = None;
+    for k in KERNELS {
+        if let Some((med, ..)) = res.stats(m.key, k) {
+            let better = match best {
+                None => true,
+                Some((_, b)) if m.higher_better => med > b,
+                Some((_, b)) => med < b,
+            };
+            if better {
+                best = Some((k, med));
+            }
+        }
+    }
+    best.map(|b| b.0)
+}
+
 fn table(res: &Results, rounds: usize) -> String {
-    let cols = ["ours", "kernel", "smoltcp"];
-    let mut rows: Vec<[String; 7]> = vec![[
+    let mut rows: Vec<Vec<String>> = vec![vec![
         "measure".into(),
         "unit".into(),
         "ours".into(),
-        "kernel".into(),
+        "kernel (best)".into(),
+        "kernel peer".into(),
         "smoltcp".into(),
         "ours/kernel".into(),
         "ours/smoltcp".into(),
@@ -1539,13 +2043,18 @@ fn table(res: &Results, rounds: usize) -> String {
         if m.key.starts_with("scaling") || m.key.starts_with("download") {
             continue;
         }
-        rows.push([
+        let k = best_kernel(res, m);
+        rows.push(vec![
             m.label.into(),
             m.unit.into(),
-            cell(res, m.key, cols[0], rounds),
-            cell(res, m.key, cols[1], rounds),
-            cell(res, m.key, cols[2], rounds),
-            r(ratio(res, m.key, "ours", "kernel")),
+            cell(res, m.key, "ours", rounds),
+            k.map_or_else(
+                || cell(res, m.key, "kernel", rounds),
+                |k| cell(res, m.key, k, rounds),
+            ),
+            k.map(kernel_variant_label).unwrap_or_default(),
+            cell(res, m.key, "smoltcp", rounds),
+            r(k.and_then(|k| ratio(res, m.key, "ours", k))),
             r(ratio(res, m.key, "ours", "smoltcp")),
         ]);
         if m.key == M_UP_OFF.key
@@ -1554,9 +2063,10 @@ fn table(res: &Results, rounds: usize) -> String {
                 .get(m.key)
                 .is_some_and(|d| d.contains_key("smoltcp-shipped"))
         {
-            rows.push([
+            rows.push(vec![
                 "  smoltcp as shipped".into(),
                 m.unit.into(),
+                "".into(),
                 "".into(),
                 "".into(),
                 cell(res, m.key, "smoltcp-shipped", rounds),
@@ -1566,10 +2076,10 @@ fn table(res: &Results, rounds: usize) -> String {
         }
     }
     let mut out = String::new();
-    let w: Vec<usize> = (0..7)
+    let w: Vec<usize> = (0..rows[0].len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
-    let line = |row: &[String; 7]| {
+    let line = |row: &Vec<String>| {
         let mut s = String::from("|");
         for (i, c) in row.iter().enumerate() {
             s += &format!(" {c}{} |", " ".repeat(w[i] - c.chars().count()));
@@ -1587,6 +2097,40 @@ fn table(res: &Results, rounds: usize) -> String {
         for row in &rows[1..] {
             out += &line(row);
         }
+    }
+    // Every kernel variant of every row, for the record.
+    let mut var = String::new();
+    for m in &res.order {
+        if m.key.starts_with("download") {
+            continue;
+        }
+        let cells: Vec<String> = KERNELS
+            .iter()
+            .filter(|k| res.data.get(m.key).is_some_and(|d| d.contains_key(**k)))
+            .map(|k| {
+                format!(
+                    "{}: {}",
+                    kernel_variant_label(k),
+                    cell(res, m.key, k, rounds)
+                )
+            })
+            .collect();
+        if cells.len() > 1 {
+            let label = match cpu_parent(m.key).and_then(|k| res.order.iter().find(|p| p.key == k))
+            {
+                Some(p) => format!(
+                    "{}: {}",
+                    p.label,
+                    m.label.trim_start_matches("scaling:").trim()
+                ),
+                None => m.label.to_string(),
+            };
+            var += &format!("| {label} | {} | {} |\n", m.unit, cells.join("; "));
+        }
+    }
+    if !var.is_empty() {
+        out += "\n| kernel variants | unit | medians (min–max) |\n|---|---|---|\n";
+        out += &var;
     }
     // Scaling: ours with 1 and 2 workers.
     let sc: Vec<&Measure> = res
@@ -1612,11 +2156,90 @@ fn table(res: &Results, rounds: usize) -> String {
 
 // ---------------------------------------------------------------- main
 
+/// What the TUN row compares (also in the JSON's config).
+const TUN_NOTE: &str = "upload over TUN: ours is `tcp-server --tun e2eours --ip 198.19.<subnet>.10` (bare IPv4 packets, one worker, --rx-buf 1M), its client a Linux TCP socket in the same namespace, routed into the TUN device by the route the server installs; the kernel is the same kernel sink (one thread, and one loop per CPU) behind a user-space TUN hop, the way a VPN or proxy runs it: the client's namespace routes 198.19.<subnet>.30 to TUN device e2ek0, e2e-tun-relay (one thread, up to 256 packets per read batch from each side, one write each, 50 us spin then poll) copies packets between e2ek0 and TUN device e2ek1 in the sink's namespace, where the sink owns the address. So both paths cross the client's TUN device into user space; the kernel's packets then go back into a kernel through a second TUN device. Server CPU of the kernel row includes the relay's. MTU 1500 on all devices, no virtio-net header or offloads. smoltcp not run";
+
+/// Whether part `part` runs (`--only`).
+fn want_part(opts: &Opts, part: &str) -> bool {
+    opts.only
+        .as_ref()
+        .is_none_or(|o| o.iter().any(|x| x == part))
+}
+
 fn sysctl_in(ns: &str, kv: &[&str]) {
     let mut args = vec!["sysctl", "-qw"];
     args.extend_from_slice(kv);
     if let Err(e) = netns::run(&mut netns::exec(ns, args)) {
         eprintln!("bench-e2e: warning: {e}");
+    }
+}
+
+/// IPv6 on both veth ends (no duplicate address detection), with
+/// `2001:2:0:<subnet>::1/64` (ns a, the kernel sink's) and `::2/64` (ns b,
+/// the clients'); ours serves `::10` itself. When the server has
+/// `--install-ingress-rule` (IPv4 only), the bench installs the same rule
+/// for ours' IPv6 address and port, as it does for smoltcp.
+fn ipv6_on(cx: &Ctx) -> Result<(), String> {
+    let net = cx.net;
+    for (ns, iface, host) in [(&net.ns_a, &net.if_a, 1), (&net.ns_b, &net.if_b, 2)] {
+        let keys = [
+            "net.ipv6.conf.all.accept_dad=0".to_string(),
+            "net.ipv6.conf.default.accept_dad=0".to_string(),
+            format!("net.ipv6.conf.{iface}.accept_dad=0"),
+            "net.ipv6.conf.all.disable_ipv6=0".to_string(),
+            "net.ipv6.conf.default.disable_ipv6=0".to_string(),
+            format!("net.ipv6.conf.{iface}.disable_ipv6=0"),
+        ];
+        let mut args = vec!["sysctl", "-qw"];
+        args.extend(keys.iter().map(String::as_str));
+        netns::run(&mut netns::exec(ns, args)).map_err(|e| e.to_string())?;
+        let cidr = format!("{}/64", v6(cx.subnet, host));
+        netns::run(&mut netns::exec(
+            ns,
+            [
+                "ip",
+                "addr",
+                "add",
+                cidr.as_str(),
+                "dev",
+                iface.as_str(),
+                "nodad",
+            ],
+        ))
+        .map_err(|e| e.to_string())?;
+    }
+    if cx.ingress_flag {
+        let o = cx.sockaddr(Who::Ours { workers: 1 }, Via::Veth6);
+        let script = format!(
+            "table netdev bench_ours6 {{ chain ingress {{ type filter hook ingress device \"{}\" priority 0; policy accept; ip6 daddr {} tcp dport {} drop; }}; }}",
+            net.if_a,
+            o.ip(),
+            o.port()
+        );
+        netns::run(&mut netns::exec(&net.ns_a, ["nft", script.as_str()]))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Undoes [`ipv6_on`] (best effort): the rule gone, IPv6 off again (which
+/// removes the addresses).
+fn ipv6_off(cx: &Ctx) {
+    let net = cx.net;
+    let _ = netns::run(&mut netns::exec(
+        &net.ns_a,
+        ["nft", "delete", "table", "netdev", "bench_ours6"],
+    ));
+    for ns in [&net.ns_a, &net.ns_b] {
+        let _ = netns::run(&mut netns::exec(
+            ns,
+            [
+                "sysctl",
+                "-qw",
+                "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1",
+            ],
+        ));
     }
 }
 
@@ -1632,6 +2255,7 @@ fn main() {
         (opts.server.clone(), "tcp-server (--server PATH)"),
         (opts.sinks_dir.join("e2e-kernel-sink"), "e2e-kernel-sink"),
         (opts.sinks_dir.join("e2e-smoltcp-sink"), "e2e-smoltcp-sink"),
+        (opts.sinks_dir.join("e2e-tun-relay"), "e2e-tun-relay"),
     ] {
         if !p.is_file() {
             eprintln!("bench-e2e: no {what} at {}; build with `cargo build --release -p tcp-server -p benches`", p.display());
@@ -1670,8 +2294,21 @@ fn main() {
             "net.ipv4.tcp_max_syn_backlog=8192",
         ],
     );
+    // The TUN row's namespaces, when it runs.
+    let tun_net = if want_part(&opts, "tun") {
+        match TunNet::new(subnet) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("bench-e2e: warning: no TUN namespaces: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let cx = Ctx {
         net: &net,
+        tun: tun_net.as_ref(),
         opts: &opts,
         subnet,
         per_source_flag: help.contains("--max-per-source"),
@@ -1705,15 +2342,17 @@ fn main() {
         net.ns_b
     );
 
-    let want = |part: &str| {
-        opts.only
-            .as_ref()
-            .is_none_or(|o| o.iter().any(|x| x == part))
-    };
+    let want = |part: &str| want_part(&opts, part);
     let mut res = Results::default();
     let ours = Who::Ours { workers: 1 };
     let smol = Who::Smoltcp { shipped: false };
-    let three = [ours, Who::Kernel, smol];
+    // Throughput and connection rate: ours, the two kernel variants,
+    // smoltcp; latency: also the busy-polling kernel; ours and the kernel
+    // alone: the kernel variants.
+    let (k1, krp, kbusy) = (Who::Kernel, Who::KernelReuseport, Who::KernelBusy);
+    let three = [ours, k1, krp, smol];
+    let latency = [ours, k1, krp, kbusy, smol];
+    let two = [ours, k1, krp];
     let budget = Duration::from_secs(
         if opts.quick { 300 } else { 1200 } + if want("download") { 1800 } else { 0 },
     );
@@ -1758,6 +2397,49 @@ fn main() {
                 }
             }
         }
+        if want("upload6") {
+            // The same upload as `upload, offloads off`, over IPv6: ours
+            // and the kernel (the smoltcp sink serves IPv4 only).
+            let _ = net.set_offloads(false);
+            match ipv6_on(&cx) {
+                Err(e) => res.add(M_UP6, "ours", fail(format!("IPv6 setup: {e}"), Value::Null)),
+                Ok(()) => {
+                    eprintln!(
+                        "bench-e2e: upload {} MiB over IPv6, veth offloads off",
+                        opts.upload >> 20
+                    );
+                    'rounds: for round in 0..opts.rounds {
+                        for who in rotate(&two, round) {
+                            if !go_on(&mut res, M_UP6.key) {
+                                break 'rounds;
+                            }
+                            run_upload_via(&cx, &mut res, M_UP6, who, 1, Via::Veth6);
+                        }
+                    }
+                }
+            }
+            ipv6_off(&cx);
+            res.notes.push("upload IPv6: the upload of `upload, offloads off` over IPv6 on the same veth pair: ours on 2001:2:0:<subnet>::10 (own address, answering neighbor solicitations itself; the bench installs for it the nftables netdev ingress drop that --install-ingress-rule installs for IPv4), the kernel sink on 2001:2:0:<subnet>::1, the client on ::2; smoltcp not run (its sink serves IPv4)".into());
+        }
+        if common::stopped() {
+            break 'all;
+        }
+        if want("tun") {
+            if cx.tun.is_none() {
+                res.add(M_UP_TUN, "ours", fail("no TUN namespaces", Value::Null));
+            } else {
+                eprintln!("bench-e2e: upload {} MiB over TUN", opts.upload >> 20);
+                for round in 0..opts.rounds {
+                    for who in rotate(&two, round) {
+                        if !go_on(&mut res, M_UP_TUN.key) {
+                            break 'all;
+                        }
+                        run_upload_via(&cx, &mut res, M_UP_TUN, who, 1, Via::Tun);
+                    }
+                }
+            }
+            res.notes.push(TUN_NOTE.into());
+        }
         if want("echotput") {
             // smoltcp with offloads off only: its RawSocket cannot take
             // frames whose checksum the kernel left to the hardware.
@@ -1772,7 +2454,7 @@ fn main() {
                     opts.echo_bytes >> 20,
                     if on { "on" } else { "off" }
                 );
-                let list: &[Who] = if on { &[ours, Who::Kernel] } else { &three };
+                let list: &[Who] = if on { &two } else { &three };
                 for round in 0..opts.rounds {
                     for who in rotate(list, round) {
                         if !go_on(&mut res, m.key) {
@@ -1809,7 +2491,7 @@ fn main() {
                 opts.echo_trips
             );
             for round in 0..opts.rounds {
-                for who in rotate(&three, round) {
+                for who in rotate(&latency, round) {
                     if !go_on(&mut res, "echo") {
                         break 'all;
                     }
@@ -1896,7 +2578,7 @@ fn main() {
                 |res| go_on(res, "download"),
             );
             res.notes.push(format!(
-                "download: a {} MiB file (fixed pseudo-random bytes) served by ours (`--mode file`, --tx-buf 4M: the kernel's tcp_wmem max) and by the kernel (sendfile; congestion control {}, set on its listener: CUBIC, its compiled default and ours, unless `--kernel-cc` says otherwise; this machine's namespaces default to BBR, which does not take random loss as congestion), read to EOF by a Linux TCP client; goodput = file bytes / (connect to EOF), size and hash checked. Offloads off except on `clean veth, offloads on`. Loss: nftables netdev ingress on the client's veth drops that share of the server's data frames (IPv4 length > 100) at random: wire loss no kernel sees. Relay rows: both contenders through the same one-thread user-space relay (rawnet::relay, frames copied between two veth pairs) whose own rate bounds them (see `relay, no impairment`); reordering: 1 % of the server's frames sent after the next 4; delay: fixed, server -> client, the RTT grows by as much. Retransmitted: the sender's count (ours: its exit summary; kernel: TcpRetransSegs). Duplicates at the client: the D-SACKs it sent (TcpExtTCPDSACKOldSent + TcpExtTCPDSACKOfoSent), one per duplicate segment received: spurious retransmissions, counted alike for both. Medians of {} round(s), the first of each round alternating.",
+                "download: a {} MiB file (fixed pseudo-random bytes) served by ours (`--mode file`, --tx-buf 4M: the kernel's tcp_wmem max) and by the kernel (sendfile; congestion control {}, set on its listener: CUBIC, its compiled default and ours, unless `--kernel-cc` says otherwise; this machine's namespaces default to BBR, which does not take random loss as congestion), read to EOF by a Linux TCP client; goodput = file bytes / (connect to EOF), size and hash checked. Offloads off except on `clean veth, offloads on`. Loss: nftables netdev ingress on the client's veth drops that share of the server's data frames (IPv4 length > 100) at random: wire loss no kernel sees. Relay rows: both contenders through the same one-thread user-space relay (rawnet::relay, frames copied between two veth pairs) whose own rate bounds them (see `relay, no impairment`); reordering: 1 % of the server's frames sent after the next 4; delay: fixed, server -> client, the RTT grows by as much. Retransmitted: the sender's count (ours: its exit summary; kernel: TcpRetransSegs). Duplicates at the client: the D-SACKs it sent (TcpExtTCPDSACKOldSent + TcpExtTCPDSACKOfoSent), one per duplicate segment received: spurious retransmissions, counted alike for both. Machine CPU-s/GiB: /proc/stat, all CPUs, all but idle and iowait, over the download's window, per GiB of the file (the kernel here is the one-thread sink with a sendfile thread per connection; a listener per CPU adds nothing to one connection). Medians of {} round(s), the first of each round alternating.",
                 opts.download >> 20,
                 opts.kernel_cc,
                 opts.rounds
@@ -1905,6 +2587,8 @@ fn main() {
     }
     let _ = net.set_offloads(true);
     drop(net);
+    // Before any exit below (which runs no destructors).
+    drop(tun_net);
     let interrupted = common::stopped();
 
     // Derived: the kernel's memory per idle connection on the server side,
@@ -1974,7 +2658,9 @@ fn main() {
                 "label": m.label,
                 "unit": m.unit,
                 "better": if m.higher_better { "higher" } else { "lower" },
-                "ours/kernel": ratio(&res, m.key, "ours", "kernel"),
+                "kernel_best": best_kernel(&res, m),
+                "ours/kernel": best_kernel(&res, m).and_then(|k| ratio(&res, m.key, "ours", k)),
+                "ours/kernel_1thread": ratio(&res, m.key, "ours", "kernel"),
                 "ours/smoltcp": ratio(&res, m.key, "ours", "smoltcp"),
                 "w2/w1": ratio(&res, m.key, "ours-w2", "ours-w1"),
                 "by": by,
@@ -2027,11 +2713,15 @@ fn main() {
             "download_bytes": opts.download,
             "download_paths": download::PATHS.iter().map(|p| json!({ "name": p.name, "key": p.measure.key, "label": p.measure.label })).collect::<Vec<_>>(),
             "server": opts.server.display().to_string(),
+            "upload_ipv6": "the upload of upload_offloads_off over IPv6 on the same veth pair (ours on 2001:2:0:<subnet>::10 with the bench's IPv6 copy of the ingress rule, the kernel sink on ::1, the client on ::2)",
+            "tun": TUN_NOTE,
+            "tun_relay_threads": opts.relay_threads,
             "topology": "two network namespaces joined by one veth pair; servers in ns a (ours on an own address with --ip, smoltcp on another own address over phy::RawSocket, the kernel sink on the veth's address), Linux TCP clients on threads in ns b",
             "offloads": "upload and echo throughput: both; everything else: off (ethtool -K tx rx tso gso gro off on both ends)",
             "ingress_rule": "ours: --install-ingress-rule; smoltcp: the same nftables netdev ingress rule for its address and port, installed by the bench; both only when the server has the flag. Their frames are dropped at the ingress after the packet sockets read them, instead of walked through the kernel's IP stack to be dropped there",
             "smoltcp": "0.12, 16 listening sockets, 1 MiB rx / 64 KiB tx buffers each, SO_RCVBUF of its AF_PACKET socket 8 MiB (smoltcp-shipped: the default)",
-            "kernel_sink": "one thread, epoll, non-blocking sockets, 1 MiB reads",
+            "kernel_sink": "kernel: one thread, epoll, non-blocking sockets, 1 MiB reads; kernel-reuseport: one SO_REUSEPORT listener and epoll loop per CPU (--threads nproc); kernel-busypoll (echo RTT rows only): one thread whose epoll_wait never sleeps. Per row, ours/kernel is against the variant with the best median (kernel_best); memory rows: the one-thread sink only",
+            "cpu": "rows *_cpu: machine CPU-seconds from /proc/stat (all CPUs; user+nice+system+irq+softirq+steal, i.e. all but idle and iowait) over the measurement window (the client's transfer or its connections), per GiB of payload moved (echo: per GiB echoed) or per 1,000 connections. On a shared machine this includes other tenants' work, so rows *_cpu_own give the same per unit for the CPU of the bench's client process and the server's process (with the TUN relay) plus the machine's irq+softirq time in the window (processes_plus_irq_s in each run's detail): the kernel's TCP work runs in those system calls or in softirq. The kernel column of a CPU row is the variant that won its throughput row",
             "connection": "connect, write 16 bytes, shutdown(WR), read to the server's FIN",
         },
         "results": Value::Object(results),
@@ -2062,5 +2752,60 @@ fn main() {
     }
     if interrupted {
         std::process::exit(130);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(v: f64) -> Sample {
+        ok(v, Value::Null)
+    }
+
+    #[test]
+    fn ipv6_addresses_spell_the_subnet_as_the_tests_do() {
+        assert_eq!(v6(123, 0x10).to_string(), "2001:2:0:123::10");
+        assert_eq!(v6(199, 1).to_string(), "2001:2:0:199::1");
+    }
+
+    #[test]
+    fn the_kernel_column_is_the_best_variant_and_its_cpu_row_follows_it() {
+        let mut res = Results::default();
+        // Throughput: higher is better; reuseport wins.
+        res.add(M_UP_OFF, "kernel", sample(8.0));
+        res.add(M_UP_OFF, "kernel-reuseport", sample(9.0));
+        let cpu = cpu_measure(M_UP_OFF.key).unwrap();
+        res.add(cpu, "kernel", sample(1.0));
+        res.add(cpu, "kernel-reuseport", sample(2.0));
+        assert_eq!(best_kernel(&res, &M_UP_OFF), Some("kernel-reuseport"));
+        // The CPU row shows the variant that won the throughput, not the
+        // one with the least CPU.
+        assert_eq!(best_kernel(&res, &cpu), Some("kernel-reuseport"));
+        let own = own_cpu_measure(M_UP_OFF.key).unwrap();
+        assert_eq!(cpu_parent(own.key), Some(M_UP_OFF.key));
+        // RTT: lower is better; busy-polling wins.
+        for (who, v) in [
+            ("kernel", 5.0),
+            ("kernel-reuseport", 4.8),
+            ("kernel-busypoll", 4.2),
+        ] {
+            res.add(M_ECHO50, who, sample(v));
+        }
+        assert_eq!(best_kernel(&res, &M_ECHO50), Some("kernel-busypoll"));
+        let t = table(&res, 1);
+        assert!(t.contains("busy-poll, 1 thread"), "{t}");
+    }
+
+    #[test]
+    fn cpu_seconds_of_a_proc_stat_line() {
+        // pid (comm with ) and spaces) state ppid ... utime stime ...
+        let hz = clk_tck();
+        let line = format!(
+            "42 (a) b) R 1 2 3 4 5 6 7 8 9 10 {} {} 0 0",
+            3.0 * hz,
+            2.0 * hz
+        );
+        assert!((stat_cpu_secs(&line) - 5.0).abs() < 1e-9);
     }
 }
