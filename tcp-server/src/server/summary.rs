@@ -27,6 +27,9 @@ fn add_stats(total: &mut tcpcore::Stats, s: &tcpcore::Stats) {
     total.undos += s.undos;
     total.icmp_sent += s.icmp_sent;
     total.pmtu_lowered += s.pmtu_lowered;
+    total.icmp_errors += s.icmp_errors;
+    total.icmp_aborts += s.icmp_aborts;
+    total.icmp_rto_reverts += s.icmp_rto_reverts;
     total.resets_sent += s.resets_sent;
     total.syn_cookies_sent += s.syn_cookies_sent;
     total.syn_cookies_accepted += s.syn_cookies_accepted;
@@ -127,10 +130,19 @@ fn rare_lines(err: &mut impl Write, s: &tcpcore::Stats) {
     if failed > 0 {
         let _ = writeln!(
             err,
-            "  handshakes   {failed} ended before ESTABLISHED: {} reset, {} timed out, {} aborted",
+            "  handshakes   {failed} ended before ESTABLISHED: {} reset, {} timed out, {} aborted, {} ICMP error",
             s.handshakes_failed_by(CloseReason::Reset),
             s.handshakes_failed_by(CloseReason::TimedOut),
             s.handshakes_failed_by(CloseReason::Aborted),
+            s.handshakes_failed_by(CloseReason::Icmp(tcpcore::IcmpError::HostUnreachable)),
+        );
+    }
+    let icmp_closed = s.closed_by(CloseReason::Icmp(tcpcore::IcmpError::HostUnreachable));
+    if s.icmp_errors > 0 || icmp_closed > 0 {
+        let _ = writeln!(
+            err,
+            "  icmp errors  {} acted on ({} connections ended at once, {} RTO backoffs undone); {icmp_closed} closed after one timed out",
+            s.icmp_errors, s.icmp_aborts, s.icmp_rto_reverts
         );
     }
     if s.time_wait_recycled > 0 {

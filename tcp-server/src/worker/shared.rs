@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use tcpcore::CloseReason;
+use tcpcore::{CloseReason, IcmpError};
 
 use crate::pcap::PcapWriter;
 
@@ -24,6 +24,9 @@ pub enum Stop {
     Session(CloseReason),
 }
 
+/// The first code of [`Stop::Session`] with an ICMP error (one a kind).
+const ICMP_CODES: u8 = 7;
+
 impl Stop {
     fn code(self) -> u8 {
         match self {
@@ -33,6 +36,10 @@ impl Stop {
             Stop::Session(CloseReason::Reset) => 4,
             Stop::Session(CloseReason::TimedOut) => 5,
             Stop::Session(CloseReason::Aborted) => 6,
+            Stop::Session(CloseReason::Icmp(e)) => {
+                let i = IcmpError::ALL.iter().position(|k| *k == e).unwrap_or(0);
+                ICMP_CODES + i as u8
+            }
         }
     }
 
@@ -44,6 +51,9 @@ impl Stop {
             4 => Stop::Session(CloseReason::Reset),
             5 => Stop::Session(CloseReason::TimedOut),
             6 => Stop::Session(CloseReason::Aborted),
+            c if c >= ICMP_CODES => Stop::Session(CloseReason::Icmp(
+                *IcmpError::ALL.get(usize::from(c - ICMP_CODES))?,
+            )),
             _ => return None,
         })
     }
