@@ -12,7 +12,7 @@
 //!   (`conn/pmtu.rs`, validated against the quoted sequence number as RFC
 //!   5927 §4.1 asks).
 //! - Other errors quoting a segment of one of our connections
-//!   (destination unreachable, time exceeded, ICMPv6 parameter problem)
+//!   (destination unreachable, time exceeded, parameter problem)
 //!   go to the connection (`conn/icmp_err.rs`): a connection request is
 //!   aborted with the error, a half-open passive one dropped when the
 //!   error says so, a synchronized one keeps it as its soft error (RFC
@@ -146,6 +146,9 @@ impl Endpoint<'_> {
             }
             Icmpv4Repr::TimeExceeded { quote, .. } => {
                 self.icmp_error_v4(now, IcmpSignal::v4_time_exceeded(), quote, io)
+            }
+            Icmpv4Repr::ParamProblem { quote, .. } => {
+                self.icmp_error_v4(now, IcmpSignal::v4_param_problem(), quote, io)
             }
             _ => self.drop_frame(DropReason::IcmpIgnored),
         }
