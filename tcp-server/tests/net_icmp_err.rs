@@ -140,6 +140,30 @@ fn net_client_host_unreachable_ends_the_connect() {
     // The first SYN retransmission would be 1 s after the SYN; the last
     // gives up after about 127 s.
     assert!(took < Duration::from_secs(5), "took {took:?}");
+    // With -d, the trace shows the close reason and the router's message.
+    let (code, err, _) = client(
+        &net,
+        &[
+            "-d",
+            "--color",
+            "never",
+            "-i",
+            &net.if_a,
+            "--ip",
+            "198.18.225.10",
+            "--gateway",
+            "198.18.225.2",
+            "198.18.226.2",
+            "3000",
+        ],
+        30,
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("closed (host unreachable (ICMP))"), "{err}");
+    assert!(
+        err.ends_with("tcp-client: connect to 198.18.226.2:3000: host unreachable (ICMP)\n"),
+        "{err}"
+    );
     let rejected = rawnet::netns::nft_packets(&net.ns_b, "ip", "icmperr").unwrap_or(0);
     note(
         "net_client_host_unreachable_ends_the_connect",

@@ -186,3 +186,40 @@ fn per_worker(err: &mut impl Write, reports: &[Result<Report, Failure>]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tcpcore::IcmpError;
+
+    /// The ICMP errors acted on get a line, and the failed handshakes
+    /// count the ones an ICMP error ended.
+    #[test]
+    fn icmp_errors_line() {
+        let mut s = tcpcore::Stats::default();
+        let mut out = Vec::new();
+        rare_lines(&mut out, &s);
+        assert!(!String::from_utf8_lossy(&out).contains("icmp"));
+        s.icmp_errors = 3;
+        s.icmp_aborts = 1;
+        s.handshakes_failed[4] = 1;
+        s.closed[4] = 2;
+        assert_eq!(
+            s.closed_by(CloseReason::Icmp(IcmpError::PortUnreachable)),
+            2
+        );
+        let mut out = Vec::new();
+        rare_lines(&mut out, &s);
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.contains(
+                "1 ended before ESTABLISHED: 0 reset, 0 timed out, 0 aborted, 1 ICMP error"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("icmp errors  3 acted on (1 connections ended at once, 0 RTO backoffs undone); 2 closed after one timed out"),
+            "{text}"
+        );
+    }
+}

@@ -179,3 +179,27 @@ impl Drop for ErrOut {
         let _ = self.flush();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every stop reason, ICMP errors included, survives its code.
+    #[test]
+    fn stop_codes_round_trip() {
+        let mut all = vec![
+            Stop::Signal,
+            Stop::Failed,
+            Stop::Session(CloseReason::Normal),
+            Stop::Session(CloseReason::Reset),
+            Stop::Session(CloseReason::TimedOut),
+            Stop::Session(CloseReason::Aborted),
+        ];
+        all.extend(IcmpError::ALL.map(|e| Stop::Session(CloseReason::Icmp(e))));
+        for s in all {
+            assert_eq!(Stop::from_code(s.code()), Some(s));
+        }
+        assert_eq!(Stop::from_code(0), None);
+        assert_eq!(Stop::from_code(ICMP_CODES + 9), None);
+    }
+}
