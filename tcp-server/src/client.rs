@@ -464,6 +464,12 @@ impl Session {
                 return fail(format!("connection to {remote} timed out"))
             }
             Some(CloseReason::Aborted) => return fail(format!("connection to {remote} aborted")),
+            // RFC 5461: the connection request aborted by an ICMP error,
+            // or an established connection timed out with one on record.
+            Some(r @ CloseReason::Icmp(_)) if !d.established => {
+                return fail(format!("connect to {remote}: {r}"))
+            }
+            Some(r @ CloseReason::Icmp(_)) => return fail(format!("connection to {remote}: {r}")),
             None => {}
         }
         match d.stack.state(self.id) {

@@ -750,6 +750,8 @@ fn outcome(
             ExitCode::SUCCESS
         }
         Some(Stop::Session(CloseReason::Reset)) => ExitCode::from(3),
-        Some(Stop::Session(CloseReason::TimedOut | CloseReason::Aborted)) => ExitCode::from(4),
+        Some(Stop::Session(
+            CloseReason::TimedOut | CloseReason::Aborted | CloseReason::Icmp(_),
+        )) => ExitCode::from(4),
     })
 }

@@ -45,7 +45,8 @@ pub mod wire;
 
 pub use conn::Buffers;
 pub use conn::{
-    CloseReason, Config, CongestionControl, Event, KeepAlive, RecvBuffer, State, StateName,
+    CloseReason, Config, CongestionControl, Event, IcmpError, KeepAlive, RecvBuffer, State,
+    StateName,
 };
 #[cfg(feature = "std")]
 pub use endpoint::OwnedStorage;

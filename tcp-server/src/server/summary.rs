@@ -27,6 +27,9 @@ fn add_stats(total: &mut tcpcore::Stats, s: &tcpcore::Stats) {
     total.undos += s.undos;
     total.icmp_sent += s.icmp_sent;
     total.pmtu_lowered += s.pmtu_lowered;
+    total.icmp_errors += s.icmp_errors;
+    total.icmp_aborts += s.icmp_aborts;
+    total.icmp_rto_reverts += s.icmp_rto_reverts;
     total.resets_sent += s.resets_sent;
     total.syn_cookies_sent += s.syn_cookies_sent;
     total.syn_cookies_accepted += s.syn_cookies_accepted;
@@ -127,10 +130,19 @@ fn rare_lines(err: &mut impl Write, s: &tcpcore::Stats) {
     if failed > 0 {
         let _ = writeln!(
             err,
-            "  handshakes   {failed} ended before ESTABLISHED: {} reset, {} timed out, {} aborted",
+            "  handshakes   {failed} ended before ESTABLISHED: {} reset, {} timed out, {} aborted, {} ICMP error",
             s.handshakes_failed_by(CloseReason::Reset),
             s.handshakes_failed_by(CloseReason::TimedOut),
             s.handshakes_failed_by(CloseReason::Aborted),
+            s.handshakes_failed_by(CloseReason::Icmp(tcpcore::IcmpError::HostUnreachable)),
+        );
+    }
+    let icmp_closed = s.closed_by(CloseReason::Icmp(tcpcore::IcmpError::HostUnreachable));
+    if s.icmp_errors > 0 || icmp_closed > 0 {
+        let _ = writeln!(
+            err,
+            "  icmp errors  {} acted on ({} connections ended at once, {} RTO backoffs undone); {icmp_closed} closed after one timed out",
+            s.icmp_errors, s.icmp_aborts, s.icmp_rto_reverts
         );
     }
     if s.time_wait_recycled > 0 {
@@ -172,5 +184,42 @@ fn per_worker(err: &mut impl Write, reports: &[Result<Report, Failure>]) {
                 let _ = writeln!(err, "  {label:<11}  stopped on an error (not counted)");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tcpcore::IcmpError;
+
+    /// The ICMP errors acted on get a line, and the failed handshakes
+    /// count the ones an ICMP error ended.
+    #[test]
+    fn icmp_errors_line() {
+        let mut s = tcpcore::Stats::default();
+        let mut out = Vec::new();
+        rare_lines(&mut out, &s);
+        assert!(!String::from_utf8_lossy(&out).contains("icmp"));
+        s.icmp_errors = 3;
+        s.icmp_aborts = 1;
+        s.handshakes_failed[4] = 1;
+        s.closed[4] = 2;
+        assert_eq!(
+            s.closed_by(CloseReason::Icmp(IcmpError::PortUnreachable)),
+            2
+        );
+        let mut out = Vec::new();
+        rare_lines(&mut out, &s);
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.contains(
+                "1 ended before ESTABLISHED: 0 reset, 0 timed out, 0 aborted, 1 ICMP error"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("icmp errors  3 acted on (1 connections ended at once, 0 RTO backoffs undone); 2 closed after one timed out"),
+            "{text}"
+        );
     }
 }

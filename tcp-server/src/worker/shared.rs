@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use tcpcore::CloseReason;
+use tcpcore::{CloseReason, IcmpError};
 
 use crate::pcap::PcapWriter;
 
@@ -24,6 +24,9 @@ pub enum Stop {
     Session(CloseReason),
 }
 
+/// The first code of [`Stop::Session`] with an ICMP error (one a kind).
+const ICMP_CODES: u8 = 7;
+
 impl Stop {
     fn code(self) -> u8 {
         match self {
@@ -33,6 +36,10 @@ impl Stop {
             Stop::Session(CloseReason::Reset) => 4,
             Stop::Session(CloseReason::TimedOut) => 5,
             Stop::Session(CloseReason::Aborted) => 6,
+            Stop::Session(CloseReason::Icmp(e)) => {
+                let i = IcmpError::ALL.iter().position(|k| *k == e).unwrap_or(0);
+                ICMP_CODES + i as u8
+            }
         }
     }
 
@@ -44,6 +51,9 @@ impl Stop {
             4 => Stop::Session(CloseReason::Reset),
             5 => Stop::Session(CloseReason::TimedOut),
             6 => Stop::Session(CloseReason::Aborted),
+            c if c >= ICMP_CODES => Stop::Session(CloseReason::Icmp(
+                *IcmpError::ALL.get(usize::from(c - ICMP_CODES))?,
+            )),
             _ => return None,
         })
     }
@@ -167,5 +177,29 @@ impl Write for ErrOut {
 impl Drop for ErrOut {
     fn drop(&mut self) {
         let _ = self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every stop reason, ICMP errors included, survives its code.
+    #[test]
+    fn stop_codes_round_trip() {
+        let mut all = vec![
+            Stop::Signal,
+            Stop::Failed,
+            Stop::Session(CloseReason::Normal),
+            Stop::Session(CloseReason::Reset),
+            Stop::Session(CloseReason::TimedOut),
+            Stop::Session(CloseReason::Aborted),
+        ];
+        all.extend(IcmpError::ALL.map(|e| Stop::Session(CloseReason::Icmp(e))));
+        for s in all {
+            assert_eq!(Stop::from_code(s.code()), Some(s));
+        }
+        assert_eq!(Stop::from_code(0), None);
+        assert_eq!(Stop::from_code(ICMP_CODES + 9), None);
     }
 }

@@ -297,11 +297,8 @@ fn fill_tcp_checksum_v6<'a>(scratch: &'a mut Vec<u8>, frame: &'a [u8]) -> &'a [u
     scratch
 }
 
+/// `normal`, `reset`, `timed out`, `aborted`, or the ICMP error, e.g.
+/// `host unreachable (ICMP)`.
 fn reason_str(r: CloseReason) -> &'static str {
-    match r {
-        CloseReason::Normal => "normal",
-        CloseReason::Reset => "reset",
-        CloseReason::TimedOut => "timed out",
-        CloseReason::Aborted => "aborted",
-    }
+    r.as_str()
 }

@@ -107,8 +107,10 @@ pub(crate) fn give_up(
     rcv_nxt: SeqNum,
     now: Instant,
 ) -> Transition<'static> {
-    let mut t = Transition::new(State::Closed(CloseReason::TimedOut));
+    // Linux tcp_write_err: the soft error, if an ICMP error left one.
+    let reason = crate::conn::icmp_err::give_up_reason(tcb);
+    let mut t = Transition::new(State::Closed(reason));
     t.reply(rst_ts(snd_nxt, Some(rcv_nxt), tcb.ts, now));
-    t.event(Event::Closed(CloseReason::TimedOut));
+    t.event(Event::Closed(reason));
     t
 }

@@ -47,6 +47,7 @@
 //! | RFC 1122 §4.2.3.6 keep-alive (Linux `tcp_keepalive_timer`), RFC 5482 user timeout | `keepalive.rs`, `send/rto.rs` | [`Config::keepalive`], [`Config::user_timeout`] |
 //! | §3.10.4 CLOSE, §3.10.5 ABORT | `close.rs` | [`State::close`], [`State::abort`] |
 //! | RFC 1191 / RFC 8201 path MTU (RFC 5927 §4.1 validation), RFC 4821's black-hole fallback | `pmtu.rs` | [`State::on_packet_too_big`], [`Config::blackhole_fallback`] |
+//! | RFC 5461 ICMP errors (soft errors, RFC 5927 §4.1 validation), RFC 6069 TCP-LCD | `icmp_err.rs` | [`State::on_icmp_error`], [`IcmpSignal`], [`CloseReason::Icmp`] |
 //! | RFC 3168 §6.1 ECN: negotiation, ECT(0) on new data, ECE and CWR (Linux `tcp_ecn = 2`) | `ecn.rs` | [`State::on_segment_ecn`], [`Config::ecn`], [`Ecn`] |
 
 mod access;
@@ -54,6 +55,7 @@ mod arrive;
 mod close;
 mod config;
 pub mod ecn;
+pub mod icmp_err;
 mod keepalive;
 pub mod pmtu;
 mod recv;
@@ -64,6 +66,7 @@ mod timers;
 pub use arrive::acceptable;
 pub use config::{Config, CongestionControl, KeepAlive};
 pub use ecn::{Ecn, EcnState, IpEcn};
+pub use icmp_err::{IcmpEffect, IcmpError, IcmpSignal};
 pub use recv::{Insert, RecvBuffer, RecvRanges, MAX_RANGES};
 pub use send::Congestion;
 pub use state::{
@@ -187,6 +190,40 @@ pub enum CloseReason {
     TimedOut,
     /// The application aborted it (we sent a reset).
     Aborted,
+    /// An ICMP or ICMPv6 error: at once for a connection request (RFC
+    /// 5461), or, for a synchronized connection that then timed out, its
+    /// last soft error in place of [`CloseReason::TimedOut`] (Linux
+    /// `tcp_write_err`; `icmp_err.rs`).
+    Icmp(IcmpError),
+}
+
+impl CloseReason {
+    /// A short text, e.g. `timed out`, `host unreachable (ICMP)`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Normal => "normal",
+            CloseReason::Reset => "reset",
+            CloseReason::TimedOut => "timed out",
+            CloseReason::Aborted => "aborted",
+            CloseReason::Icmp(e) => match e {
+                IcmpError::NetUnreachable => "network unreachable (ICMP)",
+                IcmpError::HostUnreachable => "host unreachable (ICMP)",
+                IcmpError::ProtocolUnreachable => "protocol unreachable (ICMP)",
+                IcmpError::PortUnreachable => "port unreachable (ICMP)",
+                IcmpError::AdminProhibited => "administratively prohibited (ICMP)",
+                IcmpError::SourceRouteFailed => "source route failed (ICMP)",
+                IcmpError::HostUnknown => "host unknown (ICMP)",
+                IcmpError::HostIsolated => "host isolated (ICMP)",
+                IcmpError::ProtocolError => "protocol error (ICMP)",
+            },
+        }
+    }
+}
+
+impl core::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What the application learns from a transition.

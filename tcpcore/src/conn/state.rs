@@ -11,6 +11,7 @@
 //! [`State`] methods below.
 
 use crate::conn::ecn::EcnState;
+use crate::conn::icmp_err::IcmpError;
 use crate::conn::keepalive::ConnOptions;
 use crate::conn::recv::ack::AckOwed;
 use crate::conn::recv::quickack::QuickAck;
@@ -55,6 +56,9 @@ pub struct Tcb {
     pub(crate) opts: ConnOptions,
     /// ECN (RFC 3168): negotiated, and the ECE and CWR owed (`ecn.rs`).
     pub(crate) ecn: EcnState,
+    /// The last ICMP error quoting data in flight, reported if the
+    /// connection times out (Linux `sk_err_soft`; `icmp_err.rs`).
+    pub(crate) soft_err: Option<IcmpError>,
 }
 
 impl Tcb {
@@ -79,6 +83,7 @@ impl Tcb {
             ka_probes: 0,
             opts: ConnOptions::new(cfg),
             ecn: EcnState::OFF,
+            soft_err: None,
         }
     }
 }

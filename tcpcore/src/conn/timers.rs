@@ -302,11 +302,14 @@ impl State {
         cfg: &Config,
         rx: &RecvBuffer<'_>,
     ) -> Transition<'static> {
+        // Linux tcp_keepalive_timer -> tcp_write_err: the soft error, if
+        // an ICMP error left one.
+        let soft = self.soft_error();
         let probe = match self.keepalive_timeout(now, rx) {
             None => None,
             Some(KeepAliveDue::Probe(r)) => Some(r),
             Some(KeepAliveDue::Reset(rst)) => {
-                let mut t = timed_out(CloseReason::TimedOut);
+                let mut t = timed_out(soft.map_or(CloseReason::TimedOut, CloseReason::Icmp));
                 t.reply(rst);
                 return t;
             }

@@ -11,14 +11,21 @@
 //!   connections lowers its MSS and resends what is in flight
 //!   (`conn/pmtu.rs`, validated against the quoted sequence number as RFC
 //!   5927 §4.1 asks).
-//! - Everything else is counted as [`DropReason::IcmpIgnored`]: other
-//!   errors (unreachable ports or hosts are soft errors for an established
-//!   connection, RFC 5461 §4 and RFC 1122 §4.2.3.9; they are not acted
-//!   on), echo replies, requests over the rate.
+//! - Other errors quoting a segment of one of our connections
+//!   (destination unreachable, time exceeded, parameter problem)
+//!   go to the connection (`conn/icmp_err.rs`): a connection request is
+//!   aborted with the error, a half-open passive one dropped when the
+//!   error says so, a synchronized one keeps it as its soft error (RFC
+//!   5461, RFC 1122 §4.2.3.9, as Linux `tcp_v4_err` / `tcp_v6_err`). One
+//!   quoting a sequence number not in flight is
+//!   [`DropReason::IcmpOutOfWindow`].
+//! - Everything else is counted as [`DropReason::IcmpIgnored`]: errors
+//!   for no connection of ours, echo replies, requests over the rate.
 //!
 //! Only the path that is not TCP reaches this module: a TCP segment's
 //! parse is unchanged.
 
+use crate::conn::icmp_err::{IcmpEffect, IcmpSignal};
 use crate::conn::pmtu::{PathFamily, TooBig};
 use crate::time::{Duration, Instant};
 use core::net::{IpAddr, Ipv6Addr};
@@ -131,8 +138,70 @@ impl Endpoint<'_> {
                 next_hop_mtu,
                 quote,
             } => self.frag_needed(now, next_hop_mtu, quote, io),
+            Icmpv4Repr::DstUnreachable { code, quote, .. } => {
+                match IcmpSignal::v4_unreachable(code) {
+                    Some(sig) => self.icmp_error_v4(now, sig, quote, io),
+                    None => self.drop_frame(DropReason::IcmpIgnored),
+                }
+            }
+            Icmpv4Repr::TimeExceeded { quote, .. } => {
+                self.icmp_error_v4(now, IcmpSignal::v4_time_exceeded(), quote, io)
+            }
+            Icmpv4Repr::ParamProblem { quote, .. } => {
+                self.icmp_error_v4(now, IcmpSignal::v4_param_problem(), quote, io)
+            }
             _ => self.drop_frame(DropReason::IcmpIgnored),
         }
+    }
+
+    /// An ICMP error other than "fragmentation needed", quoting `quote`.
+    fn icmp_error_v4<I: Io>(&mut self, now: Instant, sig: IcmpSignal, quote: &[u8], io: &mut I) {
+        let Ok(q) = Icmpv4TcpQuote::parse(quote) else {
+            return self.drop_frame(DropReason::IcmpIgnored);
+        };
+        if q.src_addr != self.cfg.addr {
+            return self.drop_frame(DropReason::IcmpIgnored);
+        }
+        let tuple = FourTuple {
+            local_addr: self.cfg.addr.into(),
+            local_port: q.src_port,
+            remote_addr: q.dst_addr.into(),
+            remote_port: q.dst_port,
+        };
+        self.icmp_error(now, &tuple, q.seq_number, sig, io);
+    }
+
+    /// An ICMP or ICMPv6 error `sig` quoting a segment of `tuple` with
+    /// sequence number `seq`: the connection decides
+    /// ([`State::on_icmp_error`](crate::State::on_icmp_error)), and its
+    /// transition is carried out as a segment's would be.
+    fn icmp_error<I: Io>(
+        &mut self,
+        now: Instant,
+        tuple: &FourTuple,
+        seq: crate::seq::SeqNum,
+        sig: IcmpSignal,
+        io: &mut I,
+    ) {
+        let Some(i) = self.lookup(tuple) else {
+            return self.drop_frame(DropReason::IcmpIgnored);
+        };
+        let Some(conn) = self.slots[i as usize].conn.as_ref() else {
+            return self.drop_frame(DropReason::IcmpIgnored);
+        };
+        let before = conn.state;
+        let cfg = *self.conn_cfg(tuple.is_ipv6());
+        let (t, effect) = before.on_icmp_error(seq, sig, now, &cfg);
+        match effect {
+            IcmpEffect::NotInFlight => return self.drop_frame(DropReason::IcmpOutOfWindow),
+            IcmpEffect::Ignored => return self.drop_frame(DropReason::IcmpIgnored),
+            IcmpEffect::Aborted | IcmpEffect::RequestDropped => self.stats.icmp_aborts += 1,
+            IcmpEffect::SoftError { reverted } => {
+                self.stats.icmp_rto_reverts += u64::from(reverted);
+            }
+        }
+        self.stats.icmp_errors += 1;
+        self.apply(i, before.name(), &t, now, io);
     }
 
     /// RFC 1191: a "fragmentation needed" quoting a segment of ours.
@@ -286,6 +355,8 @@ impl Endpoint<'_> {
     ///   address is ours alone, within the same rate limit;
     /// - a "packet too big" (RFC 8201) quoting a segment of ours lowers its
     ///   connection's MSS, as "fragmentation needed" does for IPv4;
+    /// - a destination unreachable, time exceeded or parameter problem
+    ///   quoting a segment of ours goes to its connection, as for IPv4;
     /// - anything else is [`DropReason::IcmpIgnored`].
     pub(super) fn handle_icmpv6<I: Io>(
         &mut self,
@@ -385,6 +456,15 @@ impl Endpoint<'_> {
                 };
                 self.too_big(now, &tuple, q.seq_number, mtu, PathFamily::V6, io);
             }
+            Icmpv6Repr::DstUnreachable { code, quote } if for_us => {
+                self.icmp_error_v6(now, addr6, IcmpSignal::v6_unreachable(code), quote, io);
+            }
+            Icmpv6Repr::TimeExceeded { quote, .. } if for_us => {
+                self.icmp_error_v6(now, addr6, IcmpSignal::v6_time_exceeded(), quote, io);
+            }
+            Icmpv6Repr::ParamProblem { quote, .. } if for_us => {
+                self.icmp_error_v6(now, addr6, IcmpSignal::v6_param_problem(), quote, io);
+            }
             _ => self.drop_frame(DropReason::IcmpIgnored),
         }
     }
@@ -413,6 +493,30 @@ impl Endpoint<'_> {
             }
             _ => self.drop_frame(DropReason::NotForUs),
         }
+    }
+
+    /// An ICMPv6 error other than "packet too big", quoting `quote`.
+    fn icmp_error_v6<I: Io>(
+        &mut self,
+        now: Instant,
+        addr6: Ipv6Addr,
+        sig: IcmpSignal,
+        quote: &[u8],
+        io: &mut I,
+    ) {
+        let Ok(q) = Icmpv6TcpQuote::parse(quote) else {
+            return self.drop_frame(DropReason::IcmpIgnored);
+        };
+        if q.src_addr != addr6 {
+            return self.drop_frame(DropReason::IcmpIgnored);
+        }
+        let tuple = FourTuple {
+            local_addr: addr6.into(),
+            local_port: q.src_port,
+            remote_addr: q.dst_addr.into(),
+            remote_port: q.dst_port,
+        };
+        self.icmp_error(now, &tuple, q.seq_number, sig, io);
     }
 
     /// Sends an ICMPv6 message from our IPv6 address to `dst` (at link

@@ -71,11 +71,15 @@ pub enum DropReason {
     /// option, a Routing header with segments left, too many headers), or
     /// IPv6 when we have no IPv6 address.
     BadIpv6,
+    /// An ICMP or ICMPv6 error quoting a segment of one of our
+    /// connections whose sequence number is not of data in flight (RFC
+    /// 5927 §4.1; Linux `OutOfWindowIcmps`).
+    IcmpOutOfWindow,
 }
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 26;
+    pub const COUNT: usize = 27;
 
     /// Every reason, in order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -105,6 +109,7 @@ impl DropReason {
         DropReason::AcceptQueueFull,
         DropReason::IcmpIgnored,
         DropReason::BadIpv6,
+        DropReason::IcmpOutOfWindow,
     ];
 
     /// A short stable name, for counters and summaries.
@@ -136,6 +141,7 @@ impl DropReason {
             DropReason::AcceptQueueFull => "accept-queue-full",
             DropReason::IcmpIgnored => "icmp-ignored",
             DropReason::BadIpv6 => "bad-ipv6",
+            DropReason::IcmpOutOfWindow => "icmp-out-of-window",
         }
     }
 
@@ -196,17 +202,28 @@ pub struct Stats {
     pub active_opens: u64,
     /// ARP requests sent to resolve the next hop of active opens.
     pub arp_requests: u64,
-    /// Connections that ended, by reason: normal, reset, timed out, aborted.
+    /// ICMP and ICMPv6 errors (not "too big") acted on: a connection
+    /// request aborted, a half-open connection dropped, or a soft error
+    /// recorded (`conn/icmp_err.rs`). The ones ignored are in `drops`
+    /// ([`DropReason::IcmpIgnored`], [`DropReason::IcmpOutOfWindow`]).
+    pub icmp_errors: u64,
+    /// Of those, connections they ended: active opens aborted and
+    /// half-open passive connections dropped.
+    pub icmp_aborts: u64,
+    /// RTO backoffs undone by a net or host unreachable (RFC 6069).
+    pub icmp_rto_reverts: u64,
+    /// Connections that ended, by reason: normal, reset, timed out,
+    /// aborted, ICMP error ([`CloseReason::Icmp`], whatever the error).
     /// Only connections that were established (reported with
     /// [`AppEvent::Established`](super::AppEvent::Established)) count here.
-    pub closed: [u64; 4],
+    pub closed: [u64; 5],
     /// Connections that ended in SYN-RECEIVED or SYN-SENT, before the
     /// handshake completed, by the same reasons as `closed` (a RST, a new
     /// SYN, the SYN or SYN-ACK retransmission limit, an abort). The
     /// application was never told of passive ones, so it gets no
     /// [`AppEvent::Closed`](super::AppEvent::Closed) for them either; it
     /// does for its own active opens.
-    pub handshakes_failed: [u64; 4],
+    pub handshakes_failed: [u64; 5],
     /// Payload bytes delivered in order to the application.
     pub bytes_delivered: u64,
     /// SYN-ACK and FIN retransmissions.
@@ -236,7 +253,8 @@ impl Stats {
         self.drops[reason as usize]
     }
 
-    /// Connections ended for `reason`.
+    /// Connections ended for `reason` (for [`CloseReason::Icmp`]: with any
+    /// ICMP error).
     pub fn closed_by(&self, reason: CloseReason) -> u64 {
         self.closed[close_index(reason)]
     }
@@ -253,5 +271,6 @@ pub(super) fn close_index(r: CloseReason) -> usize {
         CloseReason::Reset => 1,
         CloseReason::TimedOut => 2,
         CloseReason::Aborted => 3,
+        CloseReason::Icmp(_) => 4,
     }
 }

@@ -75,6 +75,8 @@ const TYPE_DST_UNREACHABLE: u8 = 3;
 const TYPE_ECHO_REQUEST: u8 = 8;
 /// Type of a time exceeded message (RFC 792).
 const TYPE_TIME_EXCEEDED: u8 = 11;
+/// Type of a parameter problem message (RFC 792).
+const TYPE_PARAM_PROBLEM: u8 = 12;
 
 /// A zero-copy view of an ICMPv4 message. The buffer is the whole message:
 /// the IPv4 payload.
@@ -249,6 +251,18 @@ pub enum Icmpv4Repr<'a> {
         /// caused it.
         quote: &'a [u8],
     },
+    /// Parameter problem, type 12.
+    ParamProblem {
+        /// The code: 0 the pointer indicates the error, 1 a required
+        /// option is missing (RFC 1108), 2 bad length (RFC 1812).
+        code: u8,
+        /// The octet of the quoted datagram where the error was found
+        /// (byte 4 of the header).
+        pointer: u8,
+        /// The IPv4 header and at least 8 bytes of the datagram that
+        /// caused it.
+        quote: &'a [u8],
+    },
 }
 
 impl<'a> Icmpv4Repr<'a> {
@@ -294,6 +308,11 @@ impl<'a> Icmpv4Repr<'a> {
                 code: packet.msg_code(),
                 quote: data,
             },
+            TYPE_PARAM_PROBLEM => Icmpv4Repr::ParamProblem {
+                code: packet.msg_code(),
+                pointer: packet.echo_ident().to_be_bytes()[0],
+                quote: data,
+            },
             _ => return Err(Icmpv4Error::UnknownType),
         })
     }
@@ -301,9 +320,9 @@ impl<'a> Icmpv4Repr<'a> {
     /// The quote of an error message (`None` for an echo).
     pub const fn quote(&self) -> Option<&'a [u8]> {
         match *self {
-            Icmpv4Repr::DstUnreachable { quote, .. } | Icmpv4Repr::TimeExceeded { quote, .. } => {
-                Some(quote)
-            }
+            Icmpv4Repr::DstUnreachable { quote, .. }
+            | Icmpv4Repr::TimeExceeded { quote, .. }
+            | Icmpv4Repr::ParamProblem { quote, .. } => Some(quote),
             Icmpv4Repr::EchoRequest { .. } | Icmpv4Repr::EchoReply { .. } => None,
         }
     }
@@ -312,9 +331,9 @@ impl<'a> Icmpv4Repr<'a> {
     const fn body(&self) -> &'a [u8] {
         match *self {
             Icmpv4Repr::EchoRequest { data, .. } | Icmpv4Repr::EchoReply { data, .. } => data,
-            Icmpv4Repr::DstUnreachable { quote, .. } | Icmpv4Repr::TimeExceeded { quote, .. } => {
-                quote
-            }
+            Icmpv4Repr::DstUnreachable { quote, .. }
+            | Icmpv4Repr::TimeExceeded { quote, .. }
+            | Icmpv4Repr::ParamProblem { quote, .. } => quote,
         }
     }
 
@@ -344,6 +363,9 @@ impl<'a> Icmpv4Repr<'a> {
                 code, next_hop_mtu, ..
             } => (TYPE_DST_UNREACHABLE, code, 0, next_hop_mtu),
             Icmpv4Repr::TimeExceeded { code, .. } => (TYPE_TIME_EXCEEDED, code, 0, 0),
+            Icmpv4Repr::ParamProblem { code, pointer, .. } => {
+                (TYPE_PARAM_PROBLEM, code, u16::from(pointer) << 8, 0)
+            }
         };
         header[field::TYPE] = msg_type;
         header[field::CODE] = code;
@@ -392,6 +414,9 @@ impl fmt::Display for Icmpv4Repr<'_> {
             }
             Icmpv4Repr::TimeExceeded { code, .. } => {
                 write!(f, "ICMP time exceeded, code {code}")
+            }
+            Icmpv4Repr::ParamProblem { code, pointer, .. } => {
+                write!(f, "ICMP parameter problem, code {code}, pointer {pointer}")
             }
         }
     }
@@ -630,6 +655,11 @@ mod tests {
             Icmpv4Repr::TimeExceeded {
                 code: 1,
                 quote: &[],
+            },
+            Icmpv4Repr::ParamProblem {
+                code: 255,
+                pointer: u8::MAX,
+                quote: &[0xff; 2],
             },
         ] {
             let mut out = [0u8; 16];

@@ -58,10 +58,18 @@ impl State {
         cfg: &Config,
         rx: &mut RecvBuffer<'_>,
     ) -> Transition<'a> {
+        let una = self.snd_una();
         let mut t = self.arrive(seg, now, cfg, rx);
         // RFC 1122 §4.2.3.6: a segment from the peer restarts keep-alive.
         let accepted = matches!(t.dropped, None | Some(SegmentDrop::NoBuffer));
         crate::conn::keepalive::on_segment(&mut t.state, accepted, now);
+        // Linux tcp_ack: an ACK not older than SND.UNA (nor past SND.NXT,
+        // dropped above) clears the soft error of an ICMP error.
+        if let (true, Some(ack), Some(una)) = (accepted, seg.ack_number, una) {
+            if ack.after_eq(una) {
+                crate::conn::icmp_err::on_ack(&mut t.state);
+            }
+        }
         t
     }
 

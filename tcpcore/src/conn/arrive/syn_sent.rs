@@ -329,6 +329,7 @@ fn synchronize(s: SynSent, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> Ope
         opts: s.opts,
         // RFC 3168 §6.1.1: the SYN-ACK's answer to our SYN.
         ecn: ecn::on_syn_ack(s.ecn, seg),
+        soft_err: None,
     };
     let retried = handshake_rtt(&mut tcb, seg, now, cfg);
     let snd = send_half(&s, seg, &n, retried, cfg);
