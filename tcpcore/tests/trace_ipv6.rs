@@ -681,3 +681,64 @@ fn dad_not_on_medium_ip_nor_after_preferred() {
     let (eth, ip, _) = parse_icmp6(&f);
     assert_eq!((eth.dst_addr, ip.dst_addr), (ALL_NODES_MAC, ALL_NODES));
 }
+
+/// GSO over IPv6, on both media: the burst a write makes goes as one large
+/// segment (as over IPv4), with the IPv6 pseudo-header sum in its TCP
+/// checksum field (CHECKSUM_PARTIAL, what Linux's `tcp6_gso_segment`
+/// expects), TCP right after the fixed header; without GSO, MSS-sized
+/// segments.
+#[test]
+fn gso_over_ipv6_sends_one_large_segment() {
+    for medium in [Medium::Ethernet, Medium::Ip] {
+        for gso in [true, false] {
+            let mut cfg = v6_config();
+            cfg.medium = medium;
+            cfg.conn.nagle = false;
+            cfg.conn.gso_max = 64 * 1024;
+            let mut h = Harness::new(cfg);
+            h.rec.gso = gso;
+            h.run(
+                "0.000 < S 1000:1000(0) win 65535 <mss 1440,sackOK,nop,wscale 7>
+                 0.000 > S. 0:0(0) ack 1001 <mss 1440,sackOK,nop,wscale 1>
+                 0.010 < . 1001:1001(0) ack 1 win 502",
+            );
+            let id = h.ep.connections().next().unwrap().0;
+            let data = vec![7u8; 14400];
+            let now = Instant::from_millis(20);
+            h.rec.now = now;
+            // The frames as sent, not turned back into IPv4 by the harness.
+            h.rec.ipv6 = false;
+            h.rec.ip_medium = false;
+            assert_eq!(h.ep.send(id, &data, now, &mut h.rec), data.len());
+            h.rec.flush();
+            let link = if medium == Medium::Ethernet { 14 } else { 0 };
+            let frames: Vec<Vec<u8>> = h.rec.out.drain(..).map(|(_, f)| f).collect();
+            assert_eq!(
+                frames.len(),
+                if gso { 1 } else { 10 },
+                "{medium:?} gso {gso}"
+            );
+            for f in &frames {
+                let p = Ipv6Packet::new_checked(&f[link..]).unwrap();
+                let ip = Ipv6Repr::parse(&p).unwrap();
+                assert_eq!(ip.next_header, IpProtocol::Tcp);
+                let seg = &f[link + 40..];
+                assert_eq!(seg.len(), ip.payload_len);
+                assert_eq!(seg.len() - 20, if gso { 14400 } else { 1440 });
+                let ph =
+                    wire::checksum::pseudo_header_v6(ip.src_addr, ip.dst_addr, 6, seg.len() as u32);
+                if gso {
+                    assert_eq!(&seg[16..18], &ph.to_be_bytes());
+                } else {
+                    // A whole checksum: it verifies.
+                    let pair = wire::IpPair::V6 {
+                        src: ip.src_addr,
+                        dst: ip.dst_addr,
+                    };
+                    let tcp = wire::TcpPacket::new_checked(seg).unwrap();
+                    assert!(wire::TcpRepr::parse_ip(&tcp, pair, ChecksumPolicy::Verify).is_ok());
+                }
+            }
+        }
+    }
+}

@@ -24,6 +24,8 @@ const VNET_HDR_LEN: usize = 10;
 const VNET_NEEDS_CSUM: u8 = 1;
 /// `VIRTIO_NET_HDR_GSO_TCPV4`.
 const VNET_GSO_TCPV4: u8 = 1;
+/// `VIRTIO_NET_HDR_GSO_TCPV6`.
+const VNET_GSO_TCPV6: u8 = 4;
 /// `VIRTIO_NET_HDR_GSO_ECN`: the segment has CWR, which only the first of
 /// the pieces keeps (Linux `SKB_GSO_TCP_ECN`, `tcp_gso_segment`).
 const VNET_GSO_ECN: u8 = 0x80;
@@ -73,9 +75,10 @@ impl RawSocket {
     }
 
     /// Queues one IPv4/TCP frame whose payload the kernel cuts into segments
-    /// of `gso_size` bytes (GSO, `VIRTIO_NET_HDR_GSO_TCPV4`). The frame's
-    /// IPv4 header is the whole frame's (the kernel fixes length, id and
-    /// checksum per segment); its TCP checksum field must hold the
+    /// of `gso_size` bytes (GSO, `VIRTIO_NET_HDR_GSO_TCPV4`), or one
+    /// IPv6/TCP frame without extension headers (`VIRTIO_NET_HDR_GSO_TCPV6`).
+    /// The frame's IP header is the whole frame's (the kernel fixes length,
+    /// id and checksum per segment); its TCP checksum field must hold the
     /// pseudo-header sum (folded, not inverted), as for any
     /// `CHECKSUM_PARTIAL` segment. Without GSO enabled, an error.
     pub fn queue_gso(&mut self, frame: &[u8], gso_size: u16) -> Result<(), Error> {
@@ -83,10 +86,20 @@ impl RawSocket {
             return Err(Error::InvalidConfig("queue_gso without enable_gso"));
         }
         let bad = || Error::Io {
-            context: "queue_gso: not an Ethernet/IPv4/TCP frame",
+            context: "queue_gso: not an Ethernet/IPv4/TCP or Ethernet/IPv6/TCP frame",
             source: Errno::EINVAL,
         };
-        let ihl = usize::from(frame.get(14).ok_or_else(bad)? & 0x0f) * 4;
+        // IPv4, or IPv6 with TCP right after its fixed header (no
+        // extension headers: the endpoint sends none).
+        let v6 = frame.get(12..14) == Some(&[0x86, 0xdd][..]);
+        if v6 && frame.get(14 + 6) != Some(&6) {
+            return Err(bad());
+        }
+        let ihl = if v6 {
+            40
+        } else {
+            usize::from(frame.get(14).ok_or_else(bad)? & 0x0f) * 4
+        };
         let doff = usize::from(frame.get(14 + ihl + 12).ok_or_else(bad)? >> 4) * 4;
         let hdr_len = 14 + ihl + doff;
         if frame.len() > MAX_FRAME || hdr_len > frame.len() {
@@ -95,7 +108,7 @@ impl RawSocket {
         let cwr = frame.get(14 + ihl + 13).is_some_and(|f| f & TCP_CWR != 0);
         let h = vnet_hdr(
             VNET_NEEDS_CSUM,
-            VNET_GSO_TCPV4 | if cwr { VNET_GSO_ECN } else { 0 },
+            if v6 { VNET_GSO_TCPV6 } else { VNET_GSO_TCPV4 } | if cwr { VNET_GSO_ECN } else { 0 },
             hdr_len as u16,
             gso_size,
             (14 + ihl) as u16,

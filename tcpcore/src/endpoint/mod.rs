@@ -132,8 +132,8 @@ pub struct EndpointConfig {
     /// [`Medium::Ip`]) reach the same listeners and connection table as
     /// IPv4. An IPv6 connection advertises an MSS 20 bytes below
     /// [`Config::mss`] (the MTU less 60: its IP header is 40 bytes), sends
-    /// no segmentation-offload batches, and takes ICMPv6 "packet too big"
-    /// for its path MTU. With [`EndpointConfig::answer_arp`] (own-address
+    /// segmentation-offload batches as IPv4 does (when the [`Io`] takes
+    /// them), and takes ICMPv6 "packet too big" for its path MTU. With [`EndpointConfig::answer_arp`] (own-address
     /// mode) neighbor solicitations for it are answered (RFC 4861), and
     /// with that or [`Medium::Ip`] ICMPv6 echo requests. `None`: IPv6 is
     /// dropped ([`DropReason::BadIpv6`]).
@@ -220,8 +220,10 @@ pub struct Endpoint<'s> {
     /// offload (`gso_max` 0), made once.
     conn_no_gso: Config,
     /// The connections' configuration for IPv6 connections: the MSS 20
-    /// bytes lower (40-byte IP header), no segmentation offload.
+    /// bytes lower (40-byte IP header).
     conn6: Config,
+    /// [`Endpoint::conn6`] for an [`Io`] without segmentation offload.
+    conn6_no_gso: Config,
     /// Returning cookies are checked until then (two cookie periods after
     /// the last one was sent).
     cookies_until: Option<Instant>,
@@ -297,6 +299,10 @@ impl<'s> Endpoint<'s> {
                 ..cfg.conn
             },
             conn6: Config {
+                mss: cfg.conn.mss.saturating_sub(20).max(1),
+                ..cfg.conn
+            },
+            conn6_no_gso: Config {
                 gso_max: 0,
                 mss: cfg.conn.mss.saturating_sub(20).max(1),
                 ..cfg.conn

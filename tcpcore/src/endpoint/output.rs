@@ -146,10 +146,13 @@ impl Endpoint<'_> {
             ident: &mut self.ident,
             stats: &mut self.stats,
         };
-        // IPv6 connections send no segmentation-offload batches (their
-        // own configuration has `gso_max` 0, and a lower MSS).
+        // IPv6 connections have their own configuration (a lower MSS).
         let conn_cfg = if tuple.is_ipv6() {
-            &self.conn6
+            if io.gso() {
+                &self.conn6
+            } else {
+                &self.conn6_no_gso
+            }
         } else if io.gso() {
             &self.cfg.conn
         } else {
@@ -276,8 +279,9 @@ impl Out<'_> {
     /// [`Out::emit`] for a connection of the IPv6 family: Ethernet/IPv6/TCP
     /// (bare IPv6/TCP on [`Medium::Ip`]), hop limit 64, flow label 0, the
     /// traffic class carrying the ECN field as IPv4's TOS does, the TCP
-    /// checksum over the IPv6 pseudo-header (RFC 8200 §8.1). Never a
-    /// segmentation-offload batch (IPv6 connections have `gso_max` 0).
+    /// checksum over the IPv6 pseudo-header (RFC 8200 §8.1); a
+    /// segmentation-offload batch as for IPv4 (no extension headers, so
+    /// the transport's `VIRTIO_NET_HDR_GSO_TCPV6` finds TCP at 40).
     #[allow(clippy::too_many_arguments)]
     fn emit_v6<I: Io>(
         &mut self,
@@ -304,18 +308,32 @@ impl Out<'_> {
             Medium::Ethernet => EthernetRepr::HEADER_LEN,
             Medium::Ip => 0,
         };
-        let Some(buf) = io.tx(link + ip.buffer_len()) else {
+        let len = link + ip.buffer_len();
+        let buf = if r.gso > 0 {
+            io.tx_gso(len, r.gso)
+        } else {
+            io.tx(len)
+        };
+        let Some(buf) = buf else {
             self.stats.drops[DropReason::TxNoRoom as usize] += 1;
             return;
         };
-        let written = frame_v6(buf, link, self.cfg.mac, peer_mac, &ip).and_then(|seg| {
-            tcp.emit_ip(&mut TcpPacket::new_unchecked(seg), IpPair::V6 { src, dst })
-                .ok()
-        });
+        let pair = IpPair::V6 { src, dst };
+        let written = frame_v6(buf, link, self.cfg.mac, peer_mac, &ip)
+            .and_then(|seg| tcp.emit_ip(&mut TcpPacket::new_unchecked(seg), pair).ok());
         if written.is_some() {
             self.stats.tx_frames += 1;
             if r.control == TcpControl::Rst {
                 self.stats.tx_rsts += 1;
+            }
+            if r.gso > 0 {
+                // CHECKSUM_PARTIAL, as for IPv4: the pseudo-header sum
+                // only (Linux `tcp6_gso_segment` expects it so).
+                let ph = pair.pseudo_header(6, ip.payload_len as u32);
+                let at = link + 40 + 16;
+                if let Some(c) = buf.get_mut(at..at + 2) {
+                    c.copy_from_slice(&ph.to_be_bytes());
+                }
             }
         }
     }
