@@ -103,7 +103,9 @@ enum Step {
     /// ICMPv6 from the client (IPv6 runs): a neighbor solicitation for our
     /// address (kind 0, to the solicited-node group; its hop limit `hop`),
     /// an echo request (1), a packet too big quoting client `client`'s
-    /// connection at our last sequence number plus `seq_off` (2).
+    /// connection at our last sequence number plus `seq_off` (2), a
+    /// neighbor advertisement of our address to all-nodes (3); or kind 4:
+    /// duplicate address detection started (`Endpoint::start_dad`).
     Icmp6 {
         kind: u8,
         hop: u8,
@@ -151,11 +153,31 @@ impl App {
                         src: ip.src_addr,
                         dst: ip.dst_addr,
                     };
-                    wire::TcpRepr::parse_ip(&t, pair, ChecksumPolicy::Verify)
-                        .expect("TCP over IPv6 with a valid checksum");
+                    match self.pending_gso.take() {
+                        // A GSO frame: the pseudo-header sum in place
+                        // (CHECKSUM_PARTIAL), and each segment (40 + TCP
+                        // header + gso_size) fits the MTU.
+                        Some(g) => {
+                            let len = p.payload().len() as u32;
+                            let ph = pair.pseudo_header(6, len);
+                            assert_eq!(t.checksum(), ph, "IPv6 GSO frame's partial checksum");
+                            let doff = usize::from(p.payload()[12] >> 4) * 4;
+                            assert!(
+                                40 + doff + usize::from(g) <= MTU,
+                                "IPv6 GSO segments of {g} bytes do not fit the MTU"
+                            );
+                        }
+                        None => {
+                            wire::TcpRepr::parse_ip(&t, pair, ChecksumPolicy::Verify)
+                                .expect("TCP over IPv6 with a valid checksum");
+                        }
+                    }
                 }
             }
-            assert!(self.pending_gso.is_none(), "a GSO frame over IPv6");
+            assert!(
+                self.pending_gso.is_none(),
+                "a GSO frame other than TCP over IPv6"
+            );
         } else if std::mem::take(&mut self.written) && self.ip {
             // Medium::Ip: a bare IPv4/TCP packet (the TCP checksum of a
             // GSO packet is partial), never ARP.
@@ -657,7 +679,14 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
                 let group_mac = EthernetAddress([0x33, 0x33, 0xff, 0, 0, 1]);
                 let c = (client % 8) as usize;
                 let mut quote = [0u8; 48];
-                let f = match kind % 3 {
+                if kind % 5 == 4 {
+                    // Duplicate address detection (re)started: the
+                    // address tentative until the probe's timer.
+                    let _ = ep.start_dad(now, &mut app);
+                    app.check_gso();
+                    continue;
+                }
+                let f = match kind % 5 {
                     0 => {
                         let ns = wire::Icmpv6Repr::NeighborSolicit(wire::NdpNeighborSolicit {
                             target_addr: SERVER6,
@@ -672,6 +701,20 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
                             data: &[1, 2, 3],
                         };
                         icmp6_frame(ip_medium, SERVER_MAC, SERVER6, hop, &echo)
+                    }
+                    3 => {
+                        // Another node advertising our address (a
+                        // duplicate while it is tentative).
+                        let na = wire::Icmpv6Repr::NeighborAdvert(wire::NdpNeighborAdvert {
+                            router_flag: false,
+                            solicited_flag: false,
+                            override_flag: true,
+                            target_addr: SERVER6,
+                            target_lladdr: Some(CLIENT_MAC),
+                        });
+                        let all = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+                        let all_mac = EthernetAddress([0x33, 0x33, 0, 0, 0, 1]);
+                        icmp6_frame(ip_medium, all_mac, all, hop, &na)
                     }
                     _ => {
                         let ip = wire::Ipv6Repr {
