@@ -267,7 +267,7 @@ impl State {
     /// makes our segments carry ECE until the peer's CWR arrives (RFC 3168
     /// §6.1.3), and is acknowledged at once. A caller that does not know
     /// the field calls [`State::on_segment`].
-    #[inline]
+    #[inline(always)]
     pub fn on_segment_ecn<'a>(
         self,
         seg: &TcpRepr<'a>,
@@ -277,16 +277,27 @@ impl State {
         rx: &mut RecvBuffer<'_>,
     ) -> Transition<'a> {
         let mut t = self.on_segment(seg, now, cfg, rx);
-        // RFC 3168 §6.1.5: "the TCP data receiver SHOULD ignore the ECN
-        // field on arriving data packets that are outside of the
-        // receiver's current window" (Linux runs these checks in
-        // tcp_data_queue, which a segment dropped by tcp_validate_incoming
-        // never reaches; one dropped for want of buffer space does).
-        let taken = matches!(t.dropped, None | Some(SegmentDrop::NoBuffer));
-        if taken && !seg.payload.is_empty() {
-            on_data(&mut t.state, seg, ip);
-        }
+        after_segment(&mut t.state, t.dropped, seg, ip);
         t
+    }
+}
+
+/// The ECN part of a segment's arrival, on the state it left (see
+/// [`State::on_segment_ecn`]). RFC 3168 §6.1.5: "the TCP data receiver
+/// SHOULD ignore the ECN field on arriving data packets that are outside
+/// of the receiver's current window" (Linux runs these checks in
+/// tcp_data_queue, which a segment dropped by tcp_validate_incoming never
+/// reaches; one dropped for want of buffer space does).
+#[inline(always)]
+pub(crate) fn after_segment(
+    state: &mut State,
+    dropped: Option<SegmentDrop>,
+    seg: &TcpRepr<'_>,
+    ip: IpEcn,
+) {
+    let taken = matches!(dropped, None | Some(SegmentDrop::NoBuffer));
+    if taken && !seg.payload.is_empty() {
+        on_data(state, seg, ip);
     }
 }
 

@@ -383,11 +383,6 @@ impl<'a> Transition<'a> {
     pub(crate) fn event(&mut self, e: Event) {
         let _ = self.events.push(e);
     }
-
-    pub(crate) fn drop_seg(mut self, why: SegmentDrop) -> Self {
-        self.dropped = Some(why);
-        self
-    }
 }
 
 /// The sizes of a connection's buffers, in bytes: the receive buffer (a

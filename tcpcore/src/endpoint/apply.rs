@@ -28,6 +28,36 @@ impl Endpoint<'_> {
         now: Instant,
         io: &mut I,
     ) {
+        self.apply_to(i, from, Some(&t.state), t, now, io);
+    }
+
+    /// [`Endpoint::apply`] for a transition made in place
+    /// (`State::on_segment_mut`): the connection's slot holds the new
+    /// state already; `t.state` is not it.
+    #[inline]
+    pub(super) fn apply_in_place<I: Io>(
+        &mut self,
+        i: u32,
+        from: StateName,
+        t: &Transition<'_>,
+        now: Instant,
+        io: &mut I,
+    ) {
+        self.apply_to(i, from, None, t, now, io);
+    }
+
+    /// [`Endpoint::apply`] with the new state given (copied into the slot)
+    /// or, `None`, in the slot already.
+    #[inline(always)]
+    fn apply_to<I: Io>(
+        &mut self,
+        i: u32,
+        from: StateName,
+        state: Option<&State>,
+        t: &Transition<'_>,
+        now: Instant,
+        io: &mut I,
+    ) {
         let mac = self.peer_mac_of(i);
         let slot = &self.slots[i as usize];
         let Some(conn) = slot.conn.as_ref() else {
@@ -42,12 +72,11 @@ impl Endpoint<'_> {
             mac,
             active: conn.active,
         };
-        let to = t.state.name();
-        self.enter(&at, from, &t.state, io);
+        let (to, unread) = self.enter(&at, from, state, io);
         // Events in the RFC's order: establishment, data, FIN, closing.
         let mut events = t.events.iter().peekable();
         let reported = self.report_established(&at, from, &mut events, io);
-        let consumed = self.deliver(i, at.id, &at.tuple, t.state.unread(), t.data, io);
+        let consumed = self.deliver(i, at.id, &at.tuple, unread, t.data, io);
         if consumed > 0 {
             self.consume(i, consumed);
         }
@@ -67,16 +96,27 @@ impl Endpoint<'_> {
     }
 
     /// The new state goes into the table once (what follows works on it
-    /// there, in place); the half-open count and the application learn of
-    /// the change.
+    /// there, in place), unless it is there already (`None`); the
+    /// half-open count and the application learn of the change. Returns
+    /// the new state's name and its unread bytes.
     #[inline]
-    fn enter<I: Io>(&mut self, at: &Target, from: StateName, state: &State, io: &mut I) {
-        let to = state.name();
+    fn enter<I: Io>(
+        &mut self,
+        at: &Target,
+        from: StateName,
+        state: Option<&State>,
+        io: &mut I,
+    ) -> (StateName, Option<(SeqNum, SeqNum)>) {
         let mut lq = super::listeners::Membership::NONE;
+        let mut now_in = (StateName::Closed, None);
         if let Some(c) = self.slots[at.id.index as usize].conn.as_mut() {
-            c.state = *state;
+            if let Some(state) = state {
+                c.state = *state;
+            }
             lq = c.lq;
+            now_in = (c.state.name(), c.state.unread());
         }
+        let to = now_in.0;
         if from == StateName::SynReceived && to != StateName::SynReceived {
             self.half_open -= 1;
             self.listener_half_open(lq, false);
@@ -88,6 +128,7 @@ impl Endpoint<'_> {
         if from != to {
             io.event(at.id, &at.tuple, AppEvent::StateChange { from, to });
         }
+        now_in
     }
 
     /// Reports the establishment at the front of `events`, if it is there.

@@ -327,8 +327,12 @@ impl Endpoint<'_> {
         let Some(conn) = conn.as_mut() else {
             return;
         };
-        let before = conn.state;
-        let t = before.on_segment_ecn(tcp, ecn, now, &cfg, &mut rx);
+        // The state changes in place (`State::on_segment_mut`): what the
+        // endpoint needs of it before is taken first.
+        let from = conn.state.name();
+        let rcv_nxt = conn.state.rcv_nxt();
+        let (u0, s0) = crate::conn::send::undo_counts(&conn.state);
+        let t = conn.state.on_segment_mut(tcp, ecn, now, &cfg, &mut rx);
         // Only a segment the connection took (not one dropped as out of
         // window, PAWS-old or with a bad ACK, which anyone who knows
         // the 4-tuple can send) shows that the peer is there and where
@@ -338,7 +342,7 @@ impl Endpoint<'_> {
         // peer.
         let keepalive = t.dropped == Some(SegmentDrop::OutOfWindow)
             && tcp.payload.len() <= 1
-            && before.rcv_nxt().is_some_and(|n| tcp.seq_number == n - 1u32);
+            && rcv_nxt.is_some_and(|n| tcp.seq_number == n - 1u32);
         if t.dropped.is_none() && conn.peer_mac != mac {
             // The peer moved, or an active open learns its next hop from
             // the peer's answer: the neighbour cache learns it too.
@@ -368,10 +372,12 @@ impl Endpoint<'_> {
             return self.listen_segment(now, mac, tuple, tcp, ecn, Some(iss), io);
         }
         // Undos and spurious retransmissions the segment showed.
-        let (u0, s0) = crate::conn::send::undo_counts(&before);
-        let (u1, s1) = crate::conn::send::undo_counts(&t.state);
+        let Some(conn) = self.slots[i as usize].conn.as_ref() else {
+            return;
+        };
+        let (u1, s1) = crate::conn::send::undo_counts(&conn.state);
         self.stats.undos += u64::from(u1.saturating_sub(u0));
         self.stats.spurious_retransmits += u64::from(s1.saturating_sub(s0));
-        self.apply(i, before.name(), &t, now, io);
+        self.apply_in_place(i, from, &t, now, io);
     }
 }

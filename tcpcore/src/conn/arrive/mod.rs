@@ -41,6 +41,27 @@ use crate::conn::{reset_for, Config, RecvBuffer, SegmentDrop, State, Transition}
 use crate::time::Instant;
 use crate::wire::TcpRepr;
 
+/// What every segment does besides its state's steps, on the state it left:
+/// RFC 1122 §4.2.3.6, a segment from the peer restarts keep-alive; Linux
+/// `tcp_ack`, an ACK not older than SND.UNA (`una`, before the segment;
+/// one past SND.NXT was dropped) clears the soft error of an ICMP error.
+#[inline(always)]
+fn after_segment(
+    state: &mut State,
+    dropped: Option<SegmentDrop>,
+    una: Option<crate::seq::SeqNum>,
+    seg: &TcpRepr<'_>,
+    now: Instant,
+) {
+    let accepted = matches!(dropped, None | Some(SegmentDrop::NoBuffer));
+    crate::conn::keepalive::on_segment(state, accepted, now);
+    if let (true, Some(ack), Some(una)) = (accepted, seg.ack_number, una) {
+        if ack.after_eq(una) {
+            crate::conn::icmp_err::on_ack(state);
+        }
+    }
+}
+
 impl State {
     /// RFC 9293 §3.10.7.4: one segment arrives for this connection. The steps
     /// run in the RFC's order: sequence number (with PAWS), RST, security,
@@ -50,7 +71,7 @@ impl State {
     /// `rx` is this connection's receive buffer. In-order payload is returned
     /// in [`Transition::data`] (borrowed from `seg`) and
     /// [`Transition::buffered`]; the caller hands both to the application.
-    #[inline]
+    #[inline(always)]
     pub fn on_segment<'a>(
         self,
         seg: &TcpRepr<'a>,
@@ -60,19 +81,46 @@ impl State {
     ) -> Transition<'a> {
         let una = self.snd_una();
         let mut t = self.arrive(seg, now, cfg, rx);
-        // RFC 1122 §4.2.3.6: a segment from the peer restarts keep-alive.
-        let accepted = matches!(t.dropped, None | Some(SegmentDrop::NoBuffer));
-        crate::conn::keepalive::on_segment(&mut t.state, accepted, now);
-        // Linux tcp_ack: an ACK not older than SND.UNA (nor past SND.NXT,
-        // dropped above) clears the soft error of an ICMP error.
-        if let (true, Some(ack), Some(una)) = (accepted, seg.ack_number, una) {
-            if ack.after_eq(una) {
-                crate::conn::icmp_err::on_ack(&mut t.state);
-            }
-        }
+        after_segment(&mut t.state, t.dropped, una, seg, now);
         t
     }
 
+    /// [`State::on_segment_ecn`] carried out in place: the endpoint's path,
+    /// which spares copying the state (some 800 bytes) out of its slot and
+    /// back for every segment. ESTABLISHED and FIN-WAIT-1 (where the data
+    /// flows) change in place; the others go through
+    /// [`State::on_segment_ecn`] and are written back. Either way `self` is
+    /// the new state after the call; the transition's `state` is not
+    /// (its other fields are as [`State::on_segment_ecn`] gives them).
+    #[inline(always)]
+    pub(crate) fn on_segment_mut<'a>(
+        &mut self,
+        seg: &TcpRepr<'a>,
+        ip: crate::conn::IpEcn,
+        now: Instant,
+        cfg: &Config,
+        rx: &mut RecvBuffer<'_>,
+    ) -> Transition<'a> {
+        let una = self.snd_una();
+        let (kind, s) = match self {
+            State::Established(s) => (OpenKind::Established, s),
+            State::FinWait1(s) => (OpenKind::FinWait1, s),
+            _ => {
+                let t = self.on_segment_ecn(seg, ip, now, cfg, rx);
+                *self = t.state;
+                return t;
+            }
+        };
+        let mut t = Transition::new(State::Closed(crate::conn::CloseReason::Normal));
+        if let Some(next) = synchronized::open_mut(kind, s, seg, now, cfg, rx, &mut t) {
+            *self = next;
+        }
+        after_segment(self, t.dropped, una, seg, now);
+        crate::conn::ecn::after_segment(self, t.dropped, seg, ip);
+        t
+    }
+
+    #[inline(always)]
     fn arrive<'a>(
         self,
         seg: &TcpRepr<'a>,

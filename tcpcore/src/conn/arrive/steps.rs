@@ -44,27 +44,31 @@ pub(crate) type Step<T = ()> = ControlFlow<Stop, T>;
 /// with what the steps changed in it) unless the connection was reset.
 #[inline]
 pub(crate) fn stopped<'a>(mut t: Transition<'a>, stop: Stop, stay: State) -> Transition<'a> {
+    t.state = stopped_mut(&mut t, stop).unwrap_or(stay);
+    t
+}
+
+/// [`stopped`] on a transition in place: what the stop puts in `t`, and
+/// the next state when it is another than the one the segment found (a
+/// reset: CLOSED).
+#[inline(always)]
+pub(crate) fn stopped_mut(t: &mut Transition<'_>, stop: Stop) -> Option<State> {
     match stop {
         Stop::Drop(why) => {
-            t.state = stay;
-            t.drop_seg(why)
+            t.dropped = Some(why);
+            None
         }
         Stop::Reset => {
             // "If the RST bit is set ... enter the CLOSED state" (and, in
             // SYN-RECEIVED from a passive OPEN, "return to the LISTEN
             // state": for the endpoint the embryonic connection goes away).
             t.event(Event::Closed(CloseReason::Reset));
-            t.state = State::Closed(CloseReason::Reset);
-            t
+            Some(State::Closed(CloseReason::Reset))
         }
-        Stop::Taken => {
-            t.state = stay;
-            t
-        }
+        Stop::Taken => None,
         Stop::Reopen(iss) => {
             t.reopen = Some(iss);
-            t.state = stay;
-            t
+            None
         }
     }
 }

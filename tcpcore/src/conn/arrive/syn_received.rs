@@ -7,7 +7,7 @@ use core::ops::ControlFlow;
 use crate::conn::arrive::steps::{
     first_sequence, fourth_syn, second_rst, stopped, third_security, Arrival, Rcv, Step, Stop,
 };
-use crate::conn::arrive::synchronized::after_ack;
+use crate::conn::arrive::synchronized::after_ack_into;
 use crate::conn::close::rst_ts;
 use crate::conn::ecn;
 use crate::conn::recv::quickack::QuickAck;
@@ -170,7 +170,7 @@ pub(crate) fn syn_received<'a>(
             t.event(Event::Established);
             // The rest of the segment (sixth to eighth: URG, text, FIN) as
             // in ESTABLISHED.
-            after_ack(OpenKind::Established, est, false, seg, now, cfg, rx, &mut t);
+            after_ack_into(OpenKind::Established, est, false, seg, now, cfg, rx, &mut t);
             if close_queued {
                 // RFC 9293 §3.10.4: the CLOSE queued in SYN-RECEIVED is
                 // processed now that the connection is ESTABLISHED (or

@@ -26,7 +26,7 @@
 use core::ops::ControlFlow;
 
 use crate::conn::arrive::steps::{stopped, third_security, Step, Stop};
-use crate::conn::arrive::synchronized::after_ack;
+use crate::conn::arrive::synchronized::after_ack_into;
 use crate::conn::ecn;
 use crate::conn::keepalive::ConnOptions;
 use crate::conn::recv::ack::AckOwed;
@@ -288,7 +288,7 @@ fn established<'a>(
     let mut rest = *seg;
     rest.seq_number = irs + 1;
     rest.control = TcpControl::None;
-    after_ack(
+    after_ack_into(
         OpenKind::Established,
         open,
         false,

@@ -6,8 +6,8 @@ use core::ops::ControlFlow;
 
 use crate::conn::arrive::checks::{check_ack, update_ts_recent};
 use crate::conn::arrive::steps::{
-    fifth_ack, first_sequence, fourth_syn, second_rst, stopped, third_security, Arrival, Rcv, Step,
-    Stop,
+    fifth_ack, first_sequence, fourth_syn, second_rst, stopped_mut, third_security, Arrival, Rcv,
+    Step, Stop,
 };
 use crate::conn::recv::ack::{ack_policy, advertise, make_ack_closed, AckOwed};
 use crate::conn::recv::text::take_text;
@@ -21,6 +21,7 @@ use crate::conn::{
 use crate::time::Instant;
 use crate::wire::{TcpControl, TcpRepr};
 
+#[inline(always)]
 pub(crate) fn wrap(kind: OpenKind, s: Open) -> State {
     match kind {
         OpenKind::Established => State::Established(s),
@@ -32,7 +33,7 @@ pub(crate) fn wrap(kind: OpenKind, s: Open) -> State {
     }
 }
 
-#[inline]
+#[inline(always)]
 pub(crate) fn open<'a>(
     kind: OpenKind,
     mut s: Open,
@@ -41,18 +42,33 @@ pub(crate) fn open<'a>(
     cfg: &Config,
     rx: &mut RecvBuffer<'_>,
 ) -> Transition<'a> {
-    // The state goes into the transition once, at the end of each path.
+    // The state goes into the transition once, at the end.
     let mut t = Transition::new(State::Closed(CloseReason::Normal));
-    match first_to_fifth(&mut s, seg, now, cfg, rx, &mut t) {
-        ControlFlow::Continue(fin_acked) => {
-            after_ack(kind, s, fin_acked, seg, now, cfg, rx, &mut t);
-            t
-        }
+    t.state = open_mut(kind, &mut s, seg, now, cfg, rx, &mut t).unwrap_or_else(|| wrap(kind, s));
+    t
+}
+
+/// [`open`] on the state in place: `s` is changed where it lies, and what
+/// the segment does goes into `t` (whose `state` is left alone); the next
+/// state is returned only when it is another one (FIN-WAIT-2,
+/// CLOSE-WAIT, CLOSING, TIME-WAIT, CLOSED), else `s` (as `kind`) stays.
+#[inline(always)]
+pub(crate) fn open_mut<'a>(
+    kind: OpenKind,
+    s: &mut Open,
+    seg: &TcpRepr<'a>,
+    now: Instant,
+    cfg: &Config,
+    rx: &mut RecvBuffer<'_>,
+    t: &mut Transition<'a>,
+) -> Option<State> {
+    match first_to_fifth(s, seg, now, cfg, rx, t) {
+        ControlFlow::Continue(fin_acked) => after_ack(kind, s, fin_acked, seg, now, cfg, rx, t),
         ControlFlow::Break(stop) => {
             if stop == Stop::Drop(SegmentDrop::OutOfWindow) {
-                zero_window_ack(&mut s, seg, now, cfg);
+                zero_window_ack(s, seg, now, cfg);
             }
-            stopped(t, stop, wrap(kind, s))
+            stopped_mut(t, stop)
         }
     }
 }
@@ -104,19 +120,21 @@ fn zero_window_ack(s: &mut Open, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) 
 
 /// Steps six to eight (URG, text, FIN) for ESTABLISHED and FIN-WAIT-1/2,
 /// after the ACK was taken. `fin_acked`: in FIN-WAIT-1, our FIN is now
-/// acknowledged (enter FIN-WAIT-2).
+/// acknowledged (enter FIN-WAIT-2). `s` changes in place; the next state
+/// is returned when it is another than `s` as `kind` (FIN-WAIT-2, its own
+/// type, always goes back so).
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 pub(crate) fn after_ack<'a>(
     kind: OpenKind,
-    mut s: Open,
+    s: &mut Open,
     fin_acked: bool,
     seg: &TcpRepr<'a>,
     now: Instant,
     cfg: &Config,
     rx: &mut RecvBuffer<'_>,
     t: &mut Transition<'a>,
-) {
+) -> Option<State> {
     update_ts_recent(&mut s.tcb, seg, now);
     // Sixth: URG. RFC 6093: urgent data is delivered in line; nothing to do.
     // Seventh: text.
@@ -126,19 +144,37 @@ pub(crate) fn after_ack<'a>(
     }
     // Eighth: FIN.
     if text.fin {
-        t.state = eighth_fin(kind, s, fin_acked, now, cfg, t);
-        return;
+        return Some(eighth_fin(kind, *s, fin_acked, now, cfg, t));
     }
     ack_policy(&mut s.tcb, &mut s.rcv, rx, text.ack_now, now, cfg, t);
-    t.state = match (kind, fin_acked) {
+    match (kind, fin_acked) {
         (OpenKind::FinWait1, true) => {
             s.tcb
                 .timers
                 .set(Timer::FinWait2, now + cfg.fin_wait2_timeout);
-            wrap(OpenKind::FinWait2, s)
+            Some(wrap(OpenKind::FinWait2, *s))
         }
-        _ => wrap(kind, s),
-    };
+        (OpenKind::FinWait2, _) => Some(wrap(OpenKind::FinWait2, *s)),
+        _ => None,
+    }
+}
+
+/// [`after_ack`] on a state taken by value: the next state goes into
+/// `t.state` (the handshake's ends enter ESTABLISHED this way).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn after_ack_into<'a>(
+    kind: OpenKind,
+    mut s: Open,
+    fin_acked: bool,
+    seg: &TcpRepr<'a>,
+    now: Instant,
+    cfg: &Config,
+    rx: &mut RecvBuffer<'_>,
+    t: &mut Transition<'a>,
+) {
+    t.state =
+        after_ack(kind, &mut s, fin_acked, seg, now, cfg, rx, t).unwrap_or_else(|| wrap(kind, s));
 }
 
 /// RFC 9293 §3.10.7.4 eighth: the peer's FIN, in order. It is acknowledged
