@@ -4,14 +4,16 @@
 //! "fragmentation needed" lowers the connection's MSS and a 4 MiB
 //! download arrives intact; with those messages dropped, the black-hole
 //! fallback gets it through; and path MTU over IPv6 (ICMPv6 "packet too
-//! big"). Subnets 198.18.174-180, 2001:2:0:179-180::/64.
+//! big"); and both with two workers and several downloads at once, each
+//! connection's ICMP error reaching the worker that has it. Subnets
+//! 198.18.174-184, 2001:2:0:179-180::/64, 2001:2:0:183-184::/64.
 
 mod common;
 mod support;
 
 use std::fs;
-use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::Harness;
 use support::{hex, note, sha256};
@@ -58,14 +60,14 @@ fn ip(args: &[&str]) {
 /// Path MTU discovery through a router: see [`through_router`].
 #[test]
 fn net_path_mtu_through_a_router() {
-    through_router("pmt", 174, false, false);
+    through_router("pmt", 174, false, false, 1);
 }
 
 /// The same over IPv6 (RFC 8201): the router's ICMPv6 "packet too big,
 /// MTU 1280" lowers the server's MSS from 1440 to 1220.
 #[test]
 fn net_path_mtu_through_a_router_ipv6() {
-    through_router("pm6", 179, false, true);
+    through_router("pm6", 179, false, true, 1);
 }
 
 /// The same router, but its "fragmentation needed" messages are dropped
@@ -75,7 +77,86 @@ fn net_path_mtu_through_a_router_ipv6() {
 /// download completes, intact.
 #[test]
 fn net_path_mtu_black_hole_fallback() {
-    through_router("pbh", 177, true, false);
+    through_router("pbh", 177, true, false, 1);
+}
+
+/// Path MTU discovery with `--workers 2` and 8 downloads at once, some on
+/// each worker: the router's "fragmentation needed" about a connection
+/// reaches the worker that has it (rawnet's fanout program hashes the
+/// segment the message quotes as it hashes the peer's segments), so every
+/// connection's MSS is lowered by it, none waits for the black-hole
+/// fallback. With the kernel's `PACKET_FANOUT_HASH`, which hashes the
+/// router's address, all the messages went to one worker and the other's
+/// connections got through only after three timeouts each.
+#[test]
+fn net_path_mtu_through_a_router_two_workers() {
+    through_router("pmw", 181, false, false, DOWNLOADS);
+}
+
+/// The same over IPv6: ICMPv6 "packet too big" reaches the right worker.
+#[test]
+fn net_path_mtu_through_a_router_ipv6_two_workers() {
+    through_router("p6w", 183, false, true, DOWNLOADS);
+}
+
+/// Downloads at once in the tests with two workers.
+const DOWNLOADS: usize = 8;
+
+/// The client's source ports for the downloads with two workers: fixed, so
+/// that the connections land on the workers the same way every run (4 and
+/// 4 with rawnet's fanout program, over IPv4 and over IPv6; the test
+/// checks that each worker has some).
+const FIRST_PORT: u16 = 41000;
+
+/// `nc` downloads of the file on port 3000 of `addr`, `n` at once from
+/// namespace `ns` (source ports from [`FIRST_PORT`] when `n` > 1), each
+/// to `out(i)`; every one must end, successfully, within `secs`. Returns
+/// how long they took, all of them.
+fn nc_downloads(
+    ns: &str,
+    family: &str,
+    addr: &str,
+    out: impl Fn(usize) -> std::path::PathBuf,
+    n: usize,
+    secs: u64,
+) -> Duration {
+    let t0 = Instant::now();
+    let mut kids: Vec<Child> = (0..n)
+        .map(|i| {
+            let port = if n > 1 {
+                format!("-p {}", FIRST_PORT + i as u16)
+            } else {
+                String::new()
+            };
+            rawnet::netns::exec(
+                ns,
+                [
+                    "timeout",
+                    &secs.to_string(),
+                    "sh",
+                    "-c",
+                    &format!(
+                        "nc {family} -d -w 20 {port} {addr} 3000 > {}",
+                        out(i).display()
+                    ),
+                ],
+            )
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("nc")
+        })
+        .collect();
+    for (i, kid) in kids.iter_mut().enumerate() {
+        // `timeout` ends each within `secs`.
+        let st = kid.wait().expect("wait for nc");
+        let mut err = String::new();
+        if let Some(mut e) = kid.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        assert!(st.success(), "download {i}: nc failed ({st}): {err}");
+    }
+    t0.elapsed()
 }
 
 /// Namespaces: a (the server, 198.18.`subnet`.0/24), b (a Linux router:
@@ -89,7 +170,12 @@ fn net_path_mtu_black_hole_fallback() {
 /// router's ICMP errors are dropped. With `v6`, all of it over IPv6 as
 /// well (2001:2:0:`subnet`::/64 and 2001:2:0:`subnet+1`::/64, IPv6 on in
 /// b and c, the server on 2001:2:0:`subnet`::10).
-fn through_router(tag: &str, subnet: u8, blackhole: bool, v6: bool) {
+///
+/// With `downloads` > 1: the server runs `--workers 2` (not `-s`), the
+/// client downloads that many at once (2 MiB each), then the server is
+/// stopped; every connection's MSS must have been lowered by the router's
+/// message, and each worker must have had some of them.
+fn through_router(tag: &str, subnet: u8, blackhole: bool, v6: bool, downloads: usize) {
     let t0 = Instant::now();
     let mut h = Harness::new(tag, subnet);
     let far = subnet + 1;
@@ -215,27 +301,49 @@ fn through_router(tag: &str, subnet: u8, blackhole: bool, v6: bool) {
         .status()
         .expect("sysctl");
     assert!(fwd.success());
-    let file = support::data(4 << 20, u64::from(subnet));
+    let size = if downloads > 1 { 2 << 20 } else { 4 << 20 };
+    let file = support::data(size, u64::from(subnet));
     let path = h.path("file.bin");
     fs::write(&path, &file).expect("write file");
-    let out = h.path("out.bin");
-    h.start(&[
-        "-s",
+    let mut args = vec![
         "--mode",
         "file",
         "--file",
         path.to_str().unwrap(),
         "--ip",
         &own,
-    ]);
+    ];
+    if downloads > 1 {
+        args.extend(["--workers", "2"]);
+    } else {
+        args.push("-s");
+    }
+    h.start(&args);
     let family = if v6 { "-6" } else { "-4" };
-    common::nc_download(&ns_c, family, &own, &out, 20);
+    let dir = h.dir.clone();
+    let out = |i: usize| dir.join(format!("out{i}.bin"));
+    let took = nc_downloads(&ns_c, family, &own, out, downloads, 60);
+    if downloads > 1 {
+        h.signal(nix::sys::signal::Signal::SIGTERM);
+    }
     let st = h.wait(30);
     let err = h.stderr();
     assert!(st.success(), "exit {st}: {err}");
-    let got = fs::read(&out).expect("read download");
-    assert_eq!(got.len(), file.len(), "{err}");
-    assert_eq!(hex(&sha256(&got)), hex(&sha256(&file)), "{err}");
+    for i in 0..downloads {
+        let got = fs::read(out(i)).expect("read download");
+        assert_eq!(got.len(), file.len(), "download {i}: {err}");
+        assert_eq!(
+            hex(&sha256(&got)),
+            hex(&sha256(&file)),
+            "download {i}: {err}"
+        );
+    }
+    if downloads > 1 {
+        eprintln!(
+            "[{tag}] {downloads} downloads in {took:.2?}; connections per worker {:?}",
+            worker_connections(&err)
+        );
+    }
     if blackhole {
         assert!(
             !err.contains("MSS lowered") && err.contains("retransmissions"),
@@ -243,9 +351,38 @@ fn through_router(tag: &str, subnet: u8, blackhole: bool, v6: bool) {
         );
     } else {
         assert!(
-            err.contains("1 connections' MSS lowered"),
-            "no MSS lowered by the router's ICMP: {err}"
+            err.contains(&format!(
+                "{downloads} connections' MSS lowered by \"fragmentation needed\""
+            )),
+            "not every connection's MSS lowered by the router's ICMP: {err}"
         );
     }
-    note(tag, "4 MiB through MTU 1280", t0);
+    if downloads > 1 {
+        let conns = worker_connections(&err);
+        assert_eq!(conns.len(), 2, "{err}");
+        assert!(
+            conns.iter().all(|&c| c > 0) && conns.iter().sum::<u64>() == downloads as u64,
+            "each worker some of the connections: {conns:?}\n{err}"
+        );
+    }
+    note(
+        tag,
+        &format!("{downloads} x {} MiB through MTU 1280", size >> 20),
+        t0,
+    );
+}
+
+/// The connections of each `worker N` line of the exit summary.
+fn worker_connections(err: &str) -> Vec<u64> {
+    let Some(start) = err.find("tcp-server: summary after") else {
+        return Vec::new();
+    };
+    err[start..]
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("worker "))
+        .filter_map(|r| {
+            let (_, rest) = r.split_once(char::is_whitespace)?;
+            rest.trim_start().split_once(" connections")?.0.parse().ok()
+        })
+        .collect()
 }
