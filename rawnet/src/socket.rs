@@ -258,6 +258,31 @@ impl RawSocket {
     /// the filter and ring are in place and it is bound: no frame that the
     /// filter would refuse is ever seen (nothing to drain).
     pub fn open(iface: &Interface, cfg: &SocketConfig) -> Result<RawSocket, Error> {
+        Self::open_member(iface, cfg, true)
+    }
+
+    /// Opens `n` sockets on `iface` configured by `cfg`, all in fanout
+    /// group `cfg.fanout` (when set): as [`RawSocket::open`] `n` times,
+    /// but only the first gives the group its program. (Each time a
+    /// group's program is replaced, the kernel waits for an RCU grace
+    /// period, some 15 ms: a second with 64 sockets.)
+    pub fn open_group(
+        iface: &Interface,
+        cfg: &SocketConfig,
+        n: usize,
+    ) -> Result<Vec<RawSocket>, Error> {
+        (0..n)
+            .map(|i| Self::open_member(iface, cfg, i == 0))
+            .collect()
+    }
+
+    /// [`RawSocket::open`]; `program`: give the fanout group (if any) its
+    /// program.
+    fn open_member(
+        iface: &Interface,
+        cfg: &SocketConfig,
+        program: bool,
+    ) -> Result<RawSocket, Error> {
         let layout = ring_layout(iface, cfg)?;
         let fd = open_socket()?;
         let bfd = fd.as_fd();
@@ -270,7 +295,7 @@ impl RawSocket {
             },
             _ => Error::io(what, e),
         })?;
-        bind_and_join(bfd, iface, cfg)?;
+        bind_and_join(bfd, iface, cfg, program)?;
         Ok(RawSocket {
             ring,
             fd,
@@ -419,22 +444,33 @@ fn set_filter_and_buffers(bfd: BorrowedFd<'_>, cfg: &SocketConfig) -> Result<(),
 }
 
 /// Binds the socket to `iface` (frames start to arrive) and joins the
-/// fanout group, if any.
-fn bind_and_join(bfd: BorrowedFd<'_>, iface: &Interface, cfg: &SocketConfig) -> Result<(), Error> {
+/// fanout group, if any, giving it its program if `program`.
+fn bind_and_join(
+    bfd: BorrowedFd<'_>,
+    iface: &Interface,
+    cfg: &SocketConfig,
+    program: bool,
+) -> Result<(), Error> {
     sys::bind_packet(bfd, iface.index, ETH_P_ALL).map_err(|e| match e {
         Errno::ENODEV | Errno::ENXIO => Error::NoSuchInterface(iface.name.clone()),
         Errno::ENETDOWN => Error::InterfaceDown(iface.name.clone()),
         _ => Error::io("bind(AF_PACKET) to the interface", e),
     })?;
     if let Some(group) = cfg.fanout {
-        join_fanout(bfd, group, cfg.ignore_outgoing)?;
+        join_fanout(bfd, group, cfg.ignore_outgoing, program)?;
     }
     Ok(())
 }
 
 /// Joins fanout group `group` (created by the first socket to join) as
-/// [`SocketConfig::fanout`] says, and gives the group its program.
-fn join_fanout(bfd: BorrowedFd<'_>, group: u16, ignore_outgoing: bool) -> Result<(), Error> {
+/// [`SocketConfig::fanout`] says, and gives the group its program if
+/// `program`.
+fn join_fanout(
+    bfd: BorrowedFd<'_>,
+    group: u16,
+    ignore_outgoing: bool,
+    program: bool,
+) -> Result<(), Error> {
     let join = |flags: u32| {
         let arg =
             u32::from(group) | ((PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_DEFRAG | flags) << 16);
@@ -462,9 +498,11 @@ fn join_fanout(bfd: BorrowedFd<'_>, group: u16, ignore_outgoing: bool) -> Result
             e,
         )
     })?;
-    // Every member sets the same program: whichever joined first, the
-    // group has it from then on. (Until the first one sets it, the kernel
-    // sends every frame to the first socket.)
+    // The program is the group's, whichever member sets it. (Until one
+    // does, the kernel sends every frame to the first socket.)
+    if !program {
+        return Ok(());
+    }
     sys::set_fanout_program(bfd, &bpf::fanout_by_peer())
         .map_err(|e| Error::io("setsockopt(PACKET_FANOUT_DATA)", e))
 }

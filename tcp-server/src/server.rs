@@ -427,15 +427,13 @@ fn open_sockets(cli: &Cli, at: &Placement) -> Result<Vec<RawSocket>, Failure> {
         },
         ..SocketConfig::default()
     };
-    let mut socks = Vec::with_capacity(workers);
-    for _ in 0..workers {
-        let mut sock = RawSocket::open(&at.iface, &sock_cfg)?;
-        // Large segments cut by the kernel (GSO) when it takes them; the
-        // server sends data in echo and file modes only.
-        if cli.mode.sends() && !cli.no_gso {
+    let mut socks = RawSocket::open_group(&at.iface, &sock_cfg, workers)?;
+    // Large segments cut by the kernel (GSO) when it takes them; the
+    // server sends data in echo and file modes only.
+    if cli.mode.sends() && !cli.no_gso {
+        for sock in &mut socks {
             let _ = sock.enable_gso();
         }
-        socks.push(sock);
     }
     Ok(socks)
 }
