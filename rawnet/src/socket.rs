@@ -295,7 +295,12 @@ impl RawSocket {
             },
             _ => Error::io(what, e),
         })?;
-        bind_and_join(bfd, iface, cfg, program)?;
+        let join = cfg.fanout.map(|group| Join {
+            group,
+            ignore_outgoing: cfg.ignore_outgoing,
+            program,
+        });
+        bind_and_join(bfd, iface, join)?;
         Ok(RawSocket {
             ring,
             fd,
@@ -443,34 +448,43 @@ fn set_filter_and_buffers(bfd: BorrowedFd<'_>, cfg: &SocketConfig) -> Result<(),
     Ok(())
 }
 
+/// How a socket joins its fanout group ([`SocketConfig::fanout`]).
+#[derive(Clone, Copy, Debug)]
+struct Join {
+    group: u16,
+    /// The group ignores outgoing frames (see [`join_fanout`]).
+    ignore_outgoing: bool,
+    /// This socket gives the group its program.
+    program: bool,
+}
+
 /// Binds the socket to `iface` (frames start to arrive) and joins the
-/// fanout group, if any, giving it its program if `program`.
+/// fanout group, if any.
 fn bind_and_join(
     bfd: BorrowedFd<'_>,
     iface: &Interface,
-    cfg: &SocketConfig,
-    program: bool,
+    fanout: Option<Join>,
 ) -> Result<(), Error> {
     sys::bind_packet(bfd, iface.index, ETH_P_ALL).map_err(|e| match e {
         Errno::ENODEV | Errno::ENXIO => Error::NoSuchInterface(iface.name.clone()),
         Errno::ENETDOWN => Error::InterfaceDown(iface.name.clone()),
         _ => Error::io("bind(AF_PACKET) to the interface", e),
     })?;
-    if let Some(group) = cfg.fanout {
-        join_fanout(bfd, group, cfg.ignore_outgoing, program)?;
+    if let Some(join) = fanout {
+        join_fanout(bfd, join)?;
     }
     Ok(())
 }
 
-/// Joins fanout group `group` (created by the first socket to join) as
+/// Joins fanout group `j.group` (created by the first socket to join) as
 /// [`SocketConfig::fanout`] says, and gives the group its program if
-/// `program`.
-fn join_fanout(
-    bfd: BorrowedFd<'_>,
-    group: u16,
-    ignore_outgoing: bool,
-    program: bool,
-) -> Result<(), Error> {
+/// `j.program`.
+fn join_fanout(bfd: BorrowedFd<'_>, j: Join) -> Result<(), Error> {
+    let Join {
+        group,
+        ignore_outgoing,
+        program,
+    } = j;
     let join = |flags: u32| {
         let arg =
             u32::from(group) | ((PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_DEFRAG | flags) << 16);
