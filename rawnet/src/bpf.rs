@@ -366,7 +366,12 @@ const FANOUT_EXT_HEADERS: usize = 8;
 /// as it does in every segment we send. Everything else (ARP, NDP, echo
 /// requests, other protocols, a packet cut short) goes to socket 0; so does
 /// a TCP segment behind more than [`FANOUT_EXT_HEADERS`] extension headers
-/// (the endpoint drops it anyway).
+/// (the endpoint drops it anyway). Limitation: an ICMPv6 message behind an
+/// extension header is walked as if TCP could follow, and lands on any
+/// socket; an error among them would miss its connection (routers send
+/// their errors without extension headers, and the socket filter lets
+/// ICMPv6 through only right after the fixed header but for our unicast
+/// address).
 ///
 /// The offsets are from the network header: when the fanout runs on a
 /// received frame, `skb->data` is past the link-layer header (the socket
