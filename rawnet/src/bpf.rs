@@ -369,9 +369,7 @@ const FANOUT_EXT_HEADERS: usize = 8;
 /// (the endpoint drops it anyway). Limitation: an ICMPv6 message behind an
 /// extension header is walked as if TCP could follow, and lands on any
 /// socket; an error among them would miss its connection (routers send
-/// their errors without extension headers, and the socket filter lets
-/// ICMPv6 through only right after the fixed header but for our unicast
-/// address).
+/// their errors without extension headers).
 ///
 /// The offsets are from the network header: when the fanout runs on a
 /// received frame, `skb->data` is past the link-layer header (the socket
