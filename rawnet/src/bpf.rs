@@ -26,8 +26,26 @@ mod op {
     pub const JEQ_K: u16 = 0x15;
     pub const JSET_K: u16 = 0x45;
     pub const RET_K: u16 = 0x06;
+    pub const LD_W_IND: u16 = 0x40;
+    pub const LD_MEM: u16 = 0x60;
+    pub const LDX_IMM: u16 = 0x01;
+    pub const LDX_MEM: u16 = 0x61;
+    pub const ST: u16 = 0x02;
+    pub const ADD_K: u16 = 0x04;
+    pub const ADD_X: u16 = 0x0c;
+    pub const MUL_K: u16 = 0x24;
+    pub const AND_K: u16 = 0x54;
+    pub const LSH_K: u16 = 0x64;
+    pub const RSH_K: u16 = 0x74;
+    pub const XOR_X: u16 = 0xac;
+    pub const TAX: u16 = 0x07;
+    pub const JGE_K: u16 = 0x35;
+    pub const RET_A: u16 = 0x16;
 }
 
+/// `SKF_AD_OFF + SKF_AD_PROTOCOL`: load the packet's EtherType
+/// (`skb->protocol`).
+const AD_PROTOCOL: u32 = 0xffff_f000;
 /// `SKF_AD_OFF + SKF_AD_PKTTYPE`: load the packet's `pkt_type`.
 const AD_PKTTYPE: u32 = 0xffff_f000 + 4;
 /// `SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT`: 1 when the frame carried an
@@ -46,30 +64,55 @@ enum To {
     Drop,
     /// Jump over this many instructions after the next.
     Skip(u8),
+    /// Jump to the place marked with [`Asm::label`] (always further on:
+    /// classic BPF jumps only forward).
+    Label(u8),
 }
 
-/// A tiny assembler whose jumps go to the next instruction or to the shared
-/// accept / drop returns at the end.
-struct Asm(Vec<(u16, u32, To, To)>);
+/// A tiny assembler whose jumps go to the next instruction, over a few, to
+/// a label further on, or to the shared accept / drop returns at the end.
+struct Asm {
+    code: Vec<(u16, u32, To, To)>,
+    /// Each label and the index of the instruction it marks.
+    labels: Vec<(u8, usize)>,
+}
 
 impl Asm {
+    fn new() -> Self {
+        Asm {
+            code: Vec::new(),
+            labels: Vec::new(),
+        }
+    }
     fn op(&mut self, code: u16, k: u32) -> &mut Self {
-        self.0.push((code, k, To::Next, To::Next));
+        self.code.push((code, k, To::Next, To::Next));
         self
     }
     fn jump(&mut self, code: u16, k: u32, jt: To, jf: To) -> &mut Self {
-        self.0.push((code, k, jt, jf));
+        self.code.push((code, k, jt, jf));
+        self
+    }
+    /// An unconditional jump to `to`.
+    fn goto(&mut self, to: To) -> &mut Self {
+        self.jump(op::JEQ_K, 0, to, to)
+    }
+    /// Marks the next instruction as `label`.
+    fn label(&mut self, label: u8) -> &mut Self {
+        self.labels.push((label, self.code.len()));
         self
     }
     fn extend(&mut self, other: &Asm) -> &mut Self {
-        self.0.extend_from_slice(&other.0);
+        let base = self.code.len();
+        self.labels
+            .extend(other.labels.iter().map(|&(l, at)| (l, base + at)));
+        self.code.extend_from_slice(&other.code);
         self
     }
     fn len(&self) -> usize {
-        self.0.len()
+        self.code.len()
     }
     fn finish(&self) -> Vec<Insn> {
-        let accept = self.0.len();
+        let accept = self.code.len();
         let drop = accept + 1;
         let rel = |i: usize, to: To| -> u8 {
             let target = match to {
@@ -77,12 +120,18 @@ impl Asm {
                 To::Skip(n) => return n,
                 To::Accept => accept,
                 To::Drop => drop,
+                To::Label(l) => self
+                    .labels
+                    .iter()
+                    .find(|&&(m, _)| m == l)
+                    .map_or(drop, |&(_, at)| at),
             };
-            // Programs here are a few dozen instructions: always fits.
-            u8::try_from(target - i - 1).unwrap_or(u8::MAX)
+            // Programs here are at most a few hundred instructions, and
+            // their jumps are shorter than 256 (the tests run every path).
+            u8::try_from(target.saturating_sub(i + 1)).unwrap_or(u8::MAX)
         };
         let mut out: Vec<Insn> = self
-            .0
+            .code
             .iter()
             .enumerate()
             .map(|(i, &(code, k, jt, jf))| Insn {
@@ -127,7 +176,7 @@ impl Asm {
 /// only TCP and must answer the other ports with a reset itself (RFC 9293
 /// §3.10.7.1); in shared-address mode the kernel answers them.
 pub fn tcp_to(addr: Ipv4Addr, addr6: Option<Ipv6Addr>, port: Option<u16>, arp: bool) -> Vec<Insn> {
-    let mut a = Asm(Vec::new());
+    let mut a = Asm::new();
     a.op(op::LD_W_ABS, AD_VLAN_TAG_PRESENT)
         .jump(op::JEQ_K, 0, To::Next, To::Drop)
         .op(op::LD_H_ABS, 12)
@@ -178,7 +227,7 @@ fn ipv6_part(addr6: Ipv6Addr, port: Option<u16>) -> Asm {
     let w = |i: usize| u32::from_be_bytes([o[4 * i], o[4 * i + 1], o[4 * i + 2], o[4 * i + 3]]);
     // ICMPv6: to our address, or to our solicited-node group
     // ff02::1:ffXX:XXXX.
-    let mut icmp = Asm(Vec::new());
+    let mut icmp = Asm::new();
     icmp.op(op::LD_W_ABS, DST)
         .jump(op::JEQ_K, 0xff02_0000, To::Skip(7), To::Next)
         .jump(op::JEQ_K, w(0), To::Next, To::Drop)
@@ -205,7 +254,7 @@ fn ipv6_part(addr6: Ipv6Addr, port: Option<u16>) -> Asm {
             To::Accept,
             To::Drop,
         );
-    let mut a = Asm(Vec::new());
+    let mut a = Asm::new();
     let skip = u8::try_from(icmp.len()).unwrap_or(u8::MAX);
     a.op(op::LD_B_ABS, NH)
         .jump(op::JEQ_K, 58, To::Next, To::Skip(skip))
@@ -236,7 +285,7 @@ fn ipv6_part(addr6: Ipv6Addr, port: Option<u16>) -> Asm {
 /// port `port` of `addr` (IPv4, unfragmented) or of `addr6` (IPv6, TCP right
 /// after the fixed header: the kernel's RSTs carry no extension header).
 pub fn outgoing_rst_from(addr: Option<Ipv4Addr>, addr6: Option<Ipv6Addr>, port: u16) -> Vec<Insn> {
-    let mut a = Asm(Vec::new());
+    let mut a = Asm::new();
     a.op(op::LD_W_ABS, AD_PKTTYPE)
         .jump(op::JEQ_K, PACKET_OUTGOING, To::Next, To::Drop)
         .op(op::LD_H_ABS, 12);
@@ -245,7 +294,7 @@ pub fn outgoing_rst_from(addr: Option<Ipv4Addr>, addr6: Option<Ipv6Addr>, port: 
         // 8..24; TCP at 54.
         let o = addr6.octets();
         let w = |i: usize| u32::from_be_bytes([o[4 * i], o[4 * i + 1], o[4 * i + 2], o[4 * i + 3]]);
-        let mut v6 = Asm(Vec::new());
+        let mut v6 = Asm::new();
         for i in 0..4 {
             v6.op(op::LD_W_ABS, 14 + 8 + 4 * i as u32)
                 .jump(op::JEQ_K, w(i), To::Next, To::Drop);
@@ -278,53 +327,230 @@ pub fn outgoing_rst_from(addr: Option<Ipv4Addr>, addr6: Option<Ipv6Addr>, port: 
     a.finish()
 }
 
+/// Extension headers walked by [`fanout_by_peer`] before it gives up on
+/// finding the TCP header: tcpcore's `MAX_EXT_HEADERS`, so that every
+/// segment the endpoint would take has its ports found.
+const FANOUT_EXT_HEADERS: usize = 8;
+
+/// The `PACKET_FANOUT_CBPF` program (`PACKET_FANOUT_DATA`) that picks the
+/// socket of a fanout group for each packet: the kernel takes what it
+/// returns modulo the number of sockets (`fanout_demux_bpf` in
+/// net/packet/af_packet.c).
+///
+/// It hashes the *remote* end of a TCP connection, its address and port:
+///
+/// - a TCP segment from the peer: the source address and port (IPv4
+///   options and IPv6 extension headers skipped, up to
+///   [`FANOUT_EXT_HEADERS`] of them);
+/// - an ICMP error (destination unreachable, time exceeded, parameter
+///   problem; "fragmentation needed" is a destination unreachable) or an
+///   ICMPv6 error (types below 128: "packet too big" too) quoting a
+///   segment that we sent: the quoted destination address and port.
+///
+/// So the ICMP errors about a connection reach the socket, and so the
+/// worker, that has the connection, and their path MTU discovery and soft
+/// errors work with any number of workers. The kernel's own
+/// `PACKET_FANOUT_HASH` hashes the ICMP packet's addresses (router and us)
+/// and sends them to an arbitrary socket instead.
+///
+/// Our own address and port are left out: the server has one of each per
+/// family, so they add nothing to the spread, and a flow hashed on its
+/// remote end alone is still always on the same socket. The remote port is
+/// in: the connections of one client spread over the sockets. The hash
+/// is `(address ^ port) * 0x9e3779b1`, folded (`h ^ h >> 16`) so that the
+/// low bits, which the modulo keeps, depend on all of the key (Linux
+/// clients pick even ephemeral ports for `connect`: the port's low bit
+/// alone would send them all to one of two sockets).
+///
+/// The IPv6 quote is hashed as if TCP followed the fixed header at once,
+/// as it does in every segment we send. Everything else (ARP, NDP, echo
+/// requests, other protocols, a packet cut short) goes to socket 0; so does
+/// a TCP segment behind more than [`FANOUT_EXT_HEADERS`] extension headers
+/// (the endpoint drops it anyway). Limitation: an ICMPv6 message behind an
+/// extension header is walked as if TCP could follow, and lands on any
+/// socket; an error among them would miss its connection (routers send
+/// their errors without extension headers).
+///
+/// The offsets are from the network header: when the fanout runs on a
+/// received frame, `skb->data` is past the link-layer header (the socket
+/// filter, run later for the chosen socket, sees the frame from its
+/// Ethernet header on). Outgoing frames would start at their Ethernet
+/// header, but the group ignores them (`PACKET_FANOUT_FLAG_IGNORE_OUTGOING`)
+/// or the sockets' filters drop them.
+pub fn fanout_by_peer() -> Vec<Insn> {
+    const V6: u8 = 0;
+    const ICMP4: u8 = 1;
+    const QUOTE4: u8 = 2;
+    const ICMP6: u8 = 3;
+    const TCP6: u8 = 4;
+    const MIX: u8 = 5;
+    let mut a = Asm::new();
+    a.op(op::LD_W_ABS, AD_PROTOCOL)
+        .jump(op::JEQ_K, 0x86dd, To::Label(V6), To::Next)
+        .jump(op::JEQ_K, 0x0800, To::Next, To::Drop)
+        // IPv4: X = the header length, A = the protocol.
+        .op(op::LDX_B_MSH, 0)
+        .op(op::LD_B_ABS, 9)
+        .jump(op::JEQ_K, 6, To::Next, To::Label(ICMP4))
+        .op(op::LD_H_IND, 0) // TCP source port
+        .op(op::TAX, 0)
+        .op(op::LD_W_ABS, 12) // source address
+        .goto(To::Label(MIX))
+        .label(ICMP4)
+        .jump(op::JEQ_K, 1, To::Next, To::Drop)
+        .op(op::LD_B_IND, 0) // ICMP type
+        .jump(op::JEQ_K, 3, To::Label(QUOTE4), To::Next) // unreachable
+        .jump(op::JEQ_K, 11, To::Label(QUOTE4), To::Next) // time exceeded
+        .jump(op::JEQ_K, 12, To::Next, To::Drop) // parameter problem
+        .label(QUOTE4)
+        // The quoted IPv4 header is 8 bytes into the ICMP message; its
+        // destination (the peer) at 16 in it.
+        .op(op::LD_W_IND, 8 + 16)
+        .op(op::ST, 0)
+        .op(op::LD_B_IND, 8)
+        .op(op::AND_K, 0xf)
+        .op(op::LSH_K, 2)
+        .op(op::ADD_X, 0)
+        .op(op::TAX, 0) // X = both header lengths
+        .op(op::LD_H_IND, 8 + 2) // quoted TCP destination port
+        .op(op::TAX, 0)
+        .op(op::LD_MEM, 0)
+        .goto(To::Label(MIX));
+    // IPv6: the next header at 6, the source at 8..24.
+    a.label(V6)
+        .op(op::LD_B_ABS, 6)
+        .jump(op::JEQ_K, 58, To::Label(ICMP6), To::Next)
+        .op(op::LDX_IMM, 40);
+    // The extension headers, unrolled (classic BPF has no loops): each
+    // starts with its next header and its length in 8-byte units after the
+    // first 8 (a fragment header has 0 there: 8 bytes, right as well).
+    // Another protocol is walked as if it were one; it is dropped by the
+    // endpoint wherever it goes.
+    for _ in 0..FANOUT_EXT_HEADERS {
+        a.jump(op::JEQ_K, 6, To::Label(TCP6), To::Next)
+            .op(op::LD_B_IND, 1)
+            .op(op::ADD_K, 1)
+            .op(op::LSH_K, 3)
+            .op(op::ADD_X, 0)
+            .op(op::ST, 0)
+            .op(op::LD_B_IND, 0)
+            .op(op::LDX_MEM, 0);
+    }
+    a.jump(op::JEQ_K, 6, To::Next, To::Drop)
+        .label(TCP6)
+        .op(op::LD_H_IND, 0) // TCP source port
+        .op(op::ST, 0);
+    fold_ipv6_address(&mut a, 8);
+    a.op(op::LDX_MEM, 0).goto(To::Label(MIX));
+    // ICMPv6 errors (types below 128): the quoted IPv6 header at 48, its
+    // destination at 48 + 24, the quoted TCP header at 48 + 40.
+    a.label(ICMP6)
+        .op(op::LD_B_ABS, 40)
+        .jump(op::JGE_K, 128, To::Drop, To::Next)
+        .op(op::LD_H_ABS, 48 + 40 + 2) // quoted TCP destination port
+        .op(op::ST, 0);
+    fold_ipv6_address(&mut a, 48 + 24);
+    a.op(op::LDX_MEM, 0)
+        // A = address, X = port.
+        .label(MIX)
+        .op(op::XOR_X, 0)
+        .op(op::MUL_K, 0x9e37_79b1)
+        .op(op::TAX, 0)
+        .op(op::RSH_K, 16)
+        .op(op::XOR_X, 0)
+        .op(op::RET_A, 0);
+    a.finish()
+}
+
+/// A = the XOR of the four words of the IPv6 address at `off` (X is
+/// overwritten).
+fn fold_ipv6_address(a: &mut Asm, off: u32) {
+    a.op(op::LD_W_ABS, off)
+        .op(op::TAX, 0)
+        .op(op::LD_W_ABS, off + 4)
+        .op(op::XOR_X, 0)
+        .op(op::TAX, 0)
+        .op(op::LD_W_ABS, off + 8)
+        .op(op::XOR_X, 0)
+        .op(op::TAX, 0)
+        .op(op::LD_W_ABS, off + 12)
+        .op(op::XOR_X, 0);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A reference interpreter for the opcodes used above; `None` where the
-    /// kernel would abort the program (out-of-bounds load), which drops.
+    /// A reference interpreter for the opcodes used above; where the kernel
+    /// would abort the program (an out-of-bounds load) it returns 0, as the
+    /// kernel does.
     fn run(prog: &[Insn], pkt: &[u8], pkttype: u32) -> u32 {
+        exec(prog, pkt, pkttype, 0).0
+    }
+
+    /// [`run`] with `skb->protocol` given; also returns how many
+    /// instructions ran.
+    fn exec(prog: &[Insn], pkt: &[u8], pkttype: u32, protocol: u32) -> (u32, usize) {
         let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
+        let mut mem = [None::<u32>; 16];
         let ld = |off: usize, n: usize| -> Option<u32> {
             let b = pkt.get(off..off.checked_add(n)?)?;
             Some(b.iter().fold(0u32, |acc, &v| (acc << 8) | u32::from(v)))
         };
-        for _ in 0..1000 {
-            let Some(i) = prog.get(pc) else { return 0 };
+        for steps in 1..1000 {
+            let Some(i) = prog.get(pc) else {
+                return (0, steps);
+            };
             pc += 1;
             let k = i.k as usize;
             let r = match i.code {
                 op::LD_W_ABS if i.k == AD_PKTTYPE => Some(pkttype),
+                op::LD_W_ABS if i.k == AD_PROTOCOL => Some(protocol),
                 // The test frames carry no VLAN tag.
                 op::LD_W_ABS if i.k == AD_VLAN_TAG_PRESENT => Some(0),
                 op::LD_W_ABS => ld(k, 4),
                 op::LD_H_ABS => ld(k, 2),
                 op::LD_B_ABS => ld(k, 1),
+                op::LD_W_IND => ld(x as usize + k, 4),
                 op::LD_H_IND => ld(x as usize + k, 2),
                 op::LD_B_IND => ld(x as usize + k, 1),
-                op::LDX_B_MSH => {
-                    match ld(k, 1) {
-                        Some(v) => x = 4 * (v & 0xf),
-                        None => return 0,
+                op::LD_MEM => Some(mem[k].expect("M[] read before written")),
+                op::LDX_B_MSH | op::LDX_IMM | op::LDX_MEM | op::TAX | op::ST => {
+                    match i.code {
+                        op::LDX_B_MSH => match ld(k, 1) {
+                            Some(v) => x = 4 * (v & 0xf),
+                            None => return (0, steps),
+                        },
+                        op::LDX_IMM => x = i.k,
+                        op::LDX_MEM => x = mem[k].expect("M[] read before written"),
+                        op::TAX => x = a,
+                        _ => mem[k] = Some(a),
                     }
                     continue;
                 }
-                op::JEQ_K | op::JSET_K => {
-                    let t = if i.code == op::JEQ_K {
-                        a == i.k
-                    } else {
-                        a & i.k != 0
+                op::ADD_K => Some(a.wrapping_add(i.k)),
+                op::ADD_X => Some(a.wrapping_add(x)),
+                op::MUL_K => Some(a.wrapping_mul(i.k)),
+                op::AND_K => Some(a & i.k),
+                op::LSH_K => Some(a << i.k),
+                op::RSH_K => Some(a >> i.k),
+                op::XOR_X => Some(a ^ x),
+                op::JEQ_K | op::JSET_K | op::JGE_K => {
+                    let t = match i.code {
+                        op::JEQ_K => a == i.k,
+                        op::JGE_K => a >= i.k,
+                        _ => a & i.k != 0,
                     };
                     pc += usize::from(if t { i.jt } else { i.jf });
                     continue;
                 }
-                op::RET_K => return i.k,
+                op::RET_K => return (i.k, steps),
+                op::RET_A => return (a, steps),
                 _ => panic!("opcode {:#x} not modelled", i.code),
             };
             match r {
                 Some(v) => a = v,
-                None => return 0,
+                None => return (0, steps),
             }
         }
         panic!("no return")
@@ -560,6 +786,280 @@ mod tests {
         assert_eq!(
             run(&only4, &ipv6_tcp_from(us6, 80, 0x04), PACKET_OUTGOING),
             0
+        );
+    }
+
+    // ---- the fanout program: packets from the network header on ----
+
+    const V4: u32 = 0x0800;
+    const V6: u32 = 0x86dd;
+    const US4: [u8; 4] = [198, 18, 1, 1];
+    const ROUTER4: [u8; 4] = [198, 18, 2, 1];
+
+    /// An IPv4 TCP segment (no link-layer header) with `ihl` words of header.
+    fn ip4_tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, ihl: u8) -> Vec<u8> {
+        let mut p = tcp_frame(dst, src, ihl, 6, sport, dport);
+        p.drain(..14);
+        p[10] = 0xaa; // a checksum, anything
+        p
+    }
+
+    /// An ICMP error of `typ` from the router to us (outer header of `ihl`
+    /// words) quoting the IP header and the first 8 bytes of `ours`, as
+    /// RFC 792 asks at least.
+    fn icmp4_error(typ: u8, ihl: u8, ours: &[u8]) -> Vec<u8> {
+        let quote_len = usize::from(ours[0] & 0xf) * 4 + 8;
+        let mut p = vec![0u8; usize::from(ihl) * 4 + 8];
+        p[0] = 0x40 | ihl;
+        p[9] = 1;
+        p[12..16].copy_from_slice(&ROUTER4);
+        p[16..20].copy_from_slice(&US4);
+        let icmp = usize::from(ihl) * 4;
+        p[icmp] = typ;
+        p[icmp + 1] = 4; // fragmentation needed, for type 3
+        p[icmp + 6..icmp + 8].copy_from_slice(&1280u16.to_be_bytes());
+        p.extend_from_slice(&ours[..quote_len]);
+        p
+    }
+
+    fn us6() -> Ipv6Addr {
+        "2001:2:0:1::10".parse().unwrap()
+    }
+
+    /// An IPv6 TCP segment behind extension headers `ext` (next header
+    /// values, each header 16 bytes long).
+    fn ip6_tcp(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16, ext: &[u8]) -> Vec<u8> {
+        let mut p = vec![0u8; 40];
+        p[0] = 0x60;
+        p[6] = ext.first().copied().unwrap_or(6);
+        p[7] = 64;
+        p[8..24].copy_from_slice(&src.octets());
+        p[24..40].copy_from_slice(&dst.octets());
+        for (i, _) in ext.iter().enumerate() {
+            let mut h = [0u8; 16];
+            h[0] = ext.get(i + 1).copied().unwrap_or(6);
+            h[1] = 1; // 16 bytes
+            h[2] = 0x01; // PadN over the rest
+            h[3] = 12;
+            p.extend_from_slice(&h);
+        }
+        let mut tcp = [0u8; 20];
+        tcp[0..2].copy_from_slice(&sport.to_be_bytes());
+        tcp[2..4].copy_from_slice(&dport.to_be_bytes());
+        tcp[12] = 0x50;
+        p.extend_from_slice(&tcp);
+        let plen = u16::try_from(p.len() - 40).unwrap();
+        p[4..6].copy_from_slice(&plen.to_be_bytes());
+        p
+    }
+
+    /// An ICMPv6 message of `typ` from a router to us quoting `ours` whole.
+    fn icmp6(typ: u8, ours: &[u8]) -> Vec<u8> {
+        let router: Ipv6Addr = "2001:2:0:2::1".parse().unwrap();
+        let mut p = vec![0u8; 48];
+        p[0] = 0x60;
+        p[6] = 58;
+        p[8..24].copy_from_slice(&router.octets());
+        p[24..40].copy_from_slice(&us6().octets());
+        p[40] = typ;
+        p[44..48].copy_from_slice(&1280u32.to_be_bytes());
+        p.extend_from_slice(ours);
+        p
+    }
+
+    fn hash(prog: &[Insn], pkt: &[u8], protocol: u32) -> u32 {
+        exec(prog, pkt, 0, protocol).0
+    }
+
+    /// IPv4: a segment from the peer and an ICMP error (fragmentation
+    /// needed, time exceeded, parameter problem) quoting our segment of
+    /// the same connection get the same value, so the same socket for any
+    /// number of them; IPv4 options on either header do not matter.
+    #[test]
+    fn fanout_sends_an_icmp_error_where_its_connection_is() {
+        let p = fanout_by_peer();
+        let mut seen = std::collections::HashSet::new();
+        for (peer, port) in [
+            ([198, 18, 0, 2], 40000),
+            ([198, 18, 0, 2], 40002),
+            ([198, 18, 0, 3], 40000),
+            ([203, 0, 113, 9], 1),
+            ([198, 18, 0, 2], 65535),
+        ] {
+            let theirs = hash(&p, &ip4_tcp(peer, US4, port, 3000, 5), V4);
+            seen.insert(theirs);
+            assert_eq!(hash(&p, &ip4_tcp(peer, US4, port, 3000, 7), V4), theirs);
+            for typ in [3, 11, 12] {
+                for (ihl_out, ihl_ours) in [(5, 5), (6, 5), (5, 8), (15, 15)] {
+                    let ours = ip4_tcp(US4, peer, 3000, port, ihl_ours);
+                    assert_eq!(
+                        hash(&p, &icmp4_error(typ, ihl_out, &ours), V4),
+                        theirs,
+                        "type {typ}, {ihl_out}/{ihl_ours} header words, {peer:?}:{port}"
+                    );
+                }
+            }
+        }
+        assert_eq!(seen.len(), 5, "different connections, different values");
+    }
+
+    /// IPv6: the same for ICMPv6 errors (packet too big, unreachable, time
+    /// exceeded, parameter problem) quoting our segment, and for the
+    /// peer's segments with or without extension headers (as many as the
+    /// endpoint walks).
+    #[test]
+    fn fanout_sends_an_icmpv6_error_where_its_connection_is() {
+        let p = fanout_by_peer();
+        let mut seen = std::collections::HashSet::new();
+        for (peer, port) in [
+            ("2001:2:0:3::2", 40000),
+            ("2001:2:0:3::2", 40002),
+            ("2001:2:0:3::3", 40000),
+            ("fe80::1", 1),
+            ("2001:db8:ffff:1:2:3:4:5", 65535),
+        ] {
+            let peer: Ipv6Addr = peer.parse().unwrap();
+            let theirs = hash(&p, &ip6_tcp(peer, us6(), port, 3000, &[]), V6);
+            seen.insert(theirs);
+            for ext in [
+                &[0u8][..],
+                &[60],
+                &[0, 60, 43, 60],
+                &[60; FANOUT_EXT_HEADERS],
+            ] {
+                assert_eq!(
+                    hash(&p, &ip6_tcp(peer, us6(), port, 3000, ext), V6),
+                    theirs,
+                    "extension headers {ext:?}"
+                );
+            }
+            let ours = ip6_tcp(us6(), peer, 3000, port, &[]);
+            for typ in [1, 2, 3, 4] {
+                assert_eq!(hash(&p, &icmp6(typ, &ours), V6), theirs, "type {typ}");
+                // Cut right after the ports: still found.
+                assert_eq!(hash(&p, &icmp6(typ, &ours[..44]), V6), theirs);
+            }
+        }
+        assert_eq!(seen.len(), 5, "different connections, different values");
+        // Beyond what the endpoint walks: socket 0 (the endpoint drops it).
+        let far = ip6_tcp(us6(), us6(), 1, 3000, &[60; FANOUT_EXT_HEADERS + 1]);
+        assert_eq!(hash(&p, &far, V6), 0);
+    }
+
+    /// Frames that are no connection's go to socket 0: ARP, ICMP echo
+    /// requests, NDP and ICMPv6 echo, UDP, and packets cut before the
+    /// ports.
+    #[test]
+    fn fanout_sends_the_rest_to_socket_0() {
+        let p = fanout_by_peer();
+        assert_eq!(hash(&p, &[0u8; 28], 0x0806), 0, "ARP");
+        let tcp = ip4_tcp([198, 18, 0, 2], US4, 40000, 3000, 5);
+        let mut echo = icmp4_error(8, 5, &tcp);
+        assert_eq!(hash(&p, &echo, V4), 0, "echo request");
+        echo[20] = 5; // redirect: not acted on
+        assert_eq!(hash(&p, &echo, V4), 0);
+        let mut udp = tcp.clone();
+        udp[9] = 17;
+        assert_eq!(hash(&p, &udp, V4), 0, "UDP");
+        assert_eq!(hash(&p, &tcp[..21], V4), 0, "cut before the ports");
+        let err = icmp4_error(3, 5, &tcp);
+        assert_eq!(hash(&p, &err[..err.len() - 8], V4), 0, "quote cut");
+        let tcp6 = ip6_tcp("2001:2::2".parse().unwrap(), us6(), 40000, 3000, &[]);
+        for typ in [128, 129, 133, 134, 135, 136] {
+            assert_eq!(hash(&p, &icmp6(typ, &tcp6), V6), 0, "ICMPv6 type {typ}");
+        }
+        assert_ne!(hash(&p, &tcp6, V6), 0);
+        assert_eq!(hash(&p, &tcp6[..41], V6), 0, "cut before the ports");
+        assert_eq!(hash(&p, &[0x45; 10], 0x88cc), 0, "LLDP");
+    }
+
+    /// The `i`th packet of a case, and its EtherType.
+    type Packet = dyn Fn(u32) -> (Vec<u8>, u32);
+
+    /// The connections of one client spread evenly over 2 to 8 sockets:
+    /// Linux's even ephemeral ports, consecutive ports, and many clients
+    /// on one port; IPv4 and IPv6. Within 15 % of the mean each.
+    #[test]
+    fn fanout_spreads_one_clients_connections() {
+        let p = fanout_by_peer();
+        const CONNS: u32 = 2000;
+        let peer6: Ipv6Addr = "2001:2:0:3::2".parse().unwrap();
+        let cases: [(&str, Box<Packet>); 5] = [
+            (
+                "IPv4, even ports",
+                Box::new(|i| {
+                    (
+                        ip4_tcp([198, 18, 0, 2], US4, 32768 + 2 * i as u16, 80, 5),
+                        V4,
+                    )
+                }),
+            ),
+            (
+                "IPv4, consecutive ports",
+                Box::new(|i| (ip4_tcp([198, 18, 0, 2], US4, 50000 + i as u16, 80, 5), V4)),
+            ),
+            (
+                "IPv4, clients on one port",
+                Box::new(|i| {
+                    let a = (0xc612_0000 + i).to_be_bytes();
+                    (ip4_tcp(a, US4, 40000, 80, 5), V4)
+                }),
+            ),
+            (
+                "IPv6, even ports",
+                Box::new(move |i| (ip6_tcp(peer6, us6(), 32768 + 2 * i as u16, 80, &[]), V6)),
+            ),
+            (
+                "IPv6, clients on one port",
+                Box::new(|i| {
+                    let a =
+                        Ipv6Addr::from(0x2001_0002_0000_0003_0000_0000_0000_0000 + u128::from(i));
+                    (ip6_tcp(a, us6(), 40000, 80, &[]), V6)
+                }),
+            ),
+        ];
+        for (what, make) in &cases {
+            let hashes: Vec<u32> = (0..CONNS)
+                .map(|i| {
+                    let (pkt, proto) = make(i);
+                    hash(&p, &pkt, proto)
+                })
+                .collect();
+            for n in 2..=8u32 {
+                let mut count = vec![0u32; n as usize];
+                for h in &hashes {
+                    count[(h % n) as usize] += 1;
+                }
+                let mean = CONNS / n;
+                assert!(
+                    count.iter().all(|&c| c.abs_diff(mean) * 100 <= mean * 15),
+                    "{what}, {n} sockets: {count:?}"
+                );
+            }
+        }
+    }
+
+    /// The program stays short on the common paths (the kernel runs it on
+    /// every received frame), is within classic BPF's limits, and every
+    /// jump lands inside it.
+    #[test]
+    fn fanout_program_is_short_and_well_formed() {
+        let p = fanout_by_peer();
+        assert!(p.len() < 256, "{} instructions", p.len());
+        for (i, insn) in p.iter().enumerate() {
+            if insn.code & 0x07 == 0x05 {
+                assert!(i + 1 + usize::from(insn.jt.max(insn.jf)) < p.len(), "{i}");
+            }
+        }
+        let steps = |pkt: &[u8], proto| exec(&p, pkt, 0, proto).1;
+        let v4 = steps(&ip4_tcp([198, 18, 0, 2], US4, 40000, 80, 5), V4);
+        let peer6: Ipv6Addr = "2001:2::2".parse().unwrap();
+        let v6 = steps(&ip6_tcp(peer6, us6(), 40000, 80, &[]), V6);
+        assert!(v4 <= 16, "IPv4 TCP: {v4} instructions");
+        assert!(v6 <= 30, "IPv6 TCP: {v6} instructions");
+        eprintln!(
+            "fanout program: {} instructions; IPv4 TCP runs {v4}, IPv6 TCP {v6}",
+            p.len()
         );
     }
 }

@@ -22,8 +22,11 @@ use tx::TX_CHUNK;
 
 /// `ETH_P_ALL`.
 const ETH_P_ALL: u16 = 0x0003;
-/// `PACKET_FANOUT_HASH`.
-const PACKET_FANOUT_HASH: u32 = 0;
+/// `PACKET_FANOUT_CBPF` (Linux 4.2): a classic BPF program of ours picks
+/// the socket.
+const PACKET_FANOUT_CBPF: u32 = 6;
+/// `PACKET_FANOUT_FLAG_IGNORE_OUTGOING` (Linux 6.2).
+const PACKET_FANOUT_FLAG_IGNORE_OUTGOING: u32 = 0x4000;
 /// `PACKET_FANOUT_FLAG_DEFRAG`.
 const PACKET_FANOUT_FLAG_DEFRAG: u32 = 0x8000;
 /// `tp_frame_size` given to the kernel for TPACKET_V3, which packs frames of
@@ -153,8 +156,15 @@ pub struct SocketConfig {
     /// handing it over even if not full (default 1 ms): the added latency
     /// under light load.
     pub block_timeout_ms: u32,
-    /// Join this `PACKET_FANOUT_HASH` group: sockets in one group on one
-    /// interface share its frames, each flow always going to the same socket.
+    /// Join this `PACKET_FANOUT` group: sockets in one group on one
+    /// interface share its frames. A program of ours picks the socket
+    /// (`PACKET_FANOUT_CBPF`, Linux 4.2) from the remote address and port
+    /// of a TCP segment, or of the segment of ours that an ICMP or ICMPv6
+    /// error quotes: a connection's segments and the errors about it
+    /// always reach the same socket. Frames that are no connection's
+    /// (ARP, NDP, echo requests) go to the first socket of the group.
+    /// IPv4 fragments are reassembled before the choice
+    /// (`PACKET_FANOUT_FLAG_DEFRAG`).
     pub fanout: Option<u16>,
     /// Do not receive the frames this host sends (`PACKET_IGNORE_OUTGOING`);
     /// default true.
@@ -248,6 +258,31 @@ impl RawSocket {
     /// the filter and ring are in place and it is bound: no frame that the
     /// filter would refuse is ever seen (nothing to drain).
     pub fn open(iface: &Interface, cfg: &SocketConfig) -> Result<RawSocket, Error> {
+        Self::open_member(iface, cfg, true)
+    }
+
+    /// Opens `n` sockets on `iface` configured by `cfg`, all in fanout
+    /// group `cfg.fanout` (when set): as [`RawSocket::open`] `n` times,
+    /// but only the first gives the group its program. (Each time a
+    /// group's program is replaced, the kernel waits for an RCU grace
+    /// period, some 15 ms: a second with 64 sockets.)
+    pub fn open_group(
+        iface: &Interface,
+        cfg: &SocketConfig,
+        n: usize,
+    ) -> Result<Vec<RawSocket>, Error> {
+        (0..n)
+            .map(|i| Self::open_member(iface, cfg, i == 0))
+            .collect()
+    }
+
+    /// [`RawSocket::open`]; `program`: give the fanout group (if any) its
+    /// program.
+    fn open_member(
+        iface: &Interface,
+        cfg: &SocketConfig,
+        program: bool,
+    ) -> Result<RawSocket, Error> {
         let layout = ring_layout(iface, cfg)?;
         let fd = open_socket()?;
         let bfd = fd.as_fd();
@@ -260,7 +295,12 @@ impl RawSocket {
             },
             _ => Error::io(what, e),
         })?;
-        bind_and_join(bfd, iface, cfg.fanout)?;
+        let join = cfg.fanout.map(|group| Join {
+            group,
+            ignore_outgoing: cfg.ignore_outgoing,
+            program,
+        });
+        bind_and_join(bfd, iface, join)?;
         Ok(RawSocket {
             ring,
             fd,
@@ -408,25 +448,77 @@ fn set_filter_and_buffers(bfd: BorrowedFd<'_>, cfg: &SocketConfig) -> Result<(),
     Ok(())
 }
 
+/// How a socket joins its fanout group ([`SocketConfig::fanout`]).
+#[derive(Clone, Copy, Debug)]
+struct Join {
+    group: u16,
+    /// The group ignores outgoing frames (see [`join_fanout`]).
+    ignore_outgoing: bool,
+    /// This socket gives the group its program.
+    program: bool,
+}
+
 /// Binds the socket to `iface` (frames start to arrive) and joins the
 /// fanout group, if any.
-fn bind_and_join(bfd: BorrowedFd<'_>, iface: &Interface, fanout: Option<u16>) -> Result<(), Error> {
+fn bind_and_join(
+    bfd: BorrowedFd<'_>,
+    iface: &Interface,
+    fanout: Option<Join>,
+) -> Result<(), Error> {
     sys::bind_packet(bfd, iface.index, ETH_P_ALL).map_err(|e| match e {
         Errno::ENODEV | Errno::ENXIO => Error::NoSuchInterface(iface.name.clone()),
         Errno::ENETDOWN => Error::InterfaceDown(iface.name.clone()),
         _ => Error::io("bind(AF_PACKET) to the interface", e),
     })?;
-    if let Some(group) = fanout {
-        let arg = u32::from(group) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
-        sys::setsockopt_int(bfd, sys::SOL_PACKET, sys::PACKET_FANOUT, arg as libc::c_int)
-            .map_err(|e| {
-                Error::io(
-                    "setsockopt(PACKET_FANOUT) (every socket of a group needs the same interface and settings)",
-                    e,
-                )
-            })?;
+    if let Some(join) = fanout {
+        join_fanout(bfd, join)?;
     }
     Ok(())
+}
+
+/// Joins fanout group `j.group` (created by the first socket to join) as
+/// [`SocketConfig::fanout`] says, and gives the group its program if
+/// `j.program`.
+fn join_fanout(bfd: BorrowedFd<'_>, j: Join) -> Result<(), Error> {
+    let Join {
+        group,
+        ignore_outgoing,
+        program,
+    } = j;
+    let join = |flags: u32| {
+        let arg =
+            u32::from(group) | ((PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_DEFRAG | flags) << 16);
+        sys::setsockopt_int(bfd, sys::SOL_PACKET, sys::PACKET_FANOUT, arg as libc::c_int)
+    };
+    // A socket in a group receives through the group's hook, not its own,
+    // so its PACKET_IGNORE_OUTGOING no longer applies: the group's flag
+    // does (Linux 6.2). Without it every frame the host sends on the
+    // interface (ours are never looped back to the group: `skb_loop_sk`)
+    // is cloned and run through the fanout program and a socket filter
+    // (which drops it: not to our address). An older kernel refuses the
+    // flag (EINVAL): the group is made without it, and the sockets that
+    // join it after find it so.
+    let joined = if ignore_outgoing {
+        join(PACKET_FANOUT_FLAG_IGNORE_OUTGOING).or_else(|e| match e {
+            Errno::EINVAL => join(0),
+            e => Err(e),
+        })
+    } else {
+        join(0)
+    };
+    joined.map_err(|e| {
+        Error::io(
+            "setsockopt(PACKET_FANOUT) (PACKET_FANOUT_CBPF needs Linux >= 4.2; every socket of a group needs the same interface and settings)",
+            e,
+        )
+    })?;
+    // The program is the group's, whichever member sets it. (Until one
+    // does, the kernel sends every frame to the first socket.)
+    if !program {
+        return Ok(());
+    }
+    sys::set_fanout_program(bfd, &bpf::fanout_by_peer())
+        .map_err(|e| Error::io("setsockopt(PACKET_FANOUT_DATA)", e))
 }
 
 /// `socket(AF_PACKET, SOCK_RAW, 0)`: receives nothing until bound.

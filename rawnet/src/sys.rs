@@ -31,6 +31,8 @@ pub const PACKET_AUXDATA: libc::c_int = 8;
 pub const PACKET_VERSION: libc::c_int = 10;
 /// `PACKET_FANOUT`.
 pub const PACKET_FANOUT: libc::c_int = 18;
+/// `PACKET_FANOUT_DATA`: the program of a `PACKET_FANOUT_CBPF` group.
+pub const PACKET_FANOUT_DATA: libc::c_int = 22;
 /// `PACKET_IGNORE_OUTGOING`.
 pub const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 /// `TPACKET_V2` (enum tpacket_versions).
@@ -121,6 +123,22 @@ pub fn setsockopt_int(
 
 /// Attaches a classic BPF program with `SO_ATTACH_FILTER`.
 pub fn attach_filter(fd: BorrowedFd<'_>, prog: &[Insn]) -> Result<(), Errno> {
+    set_program(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, prog)
+}
+
+/// Gives the `PACKET_FANOUT_CBPF` group of the socket its classic BPF
+/// program (`PACKET_FANOUT_DATA`), replacing any it had.
+pub fn set_fanout_program(fd: BorrowedFd<'_>, prog: &[Insn]) -> Result<(), Errno> {
+    set_program(fd, SOL_PACKET, PACKET_FANOUT_DATA, prog)
+}
+
+/// A `struct sock_fprog` socket option.
+fn set_program(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    prog: &[Insn],
+) -> Result<(), Errno> {
     let insns: Vec<libc::sock_filter> = prog
         .iter()
         .map(|i| libc::sock_filter {
@@ -140,8 +158,8 @@ pub fn attach_filter(fd: BorrowedFd<'_>, prog: &[Insn]) -> Result<(), Errno> {
     let rc = unsafe {
         libc::setsockopt(
             fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_ATTACH_FILTER,
+            level,
+            name,
             (&fprog as *const libc::sock_fprog).cast::<c_void>(),
             size_of::<libc::sock_fprog>() as libc::socklen_t,
         )

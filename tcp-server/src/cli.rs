@@ -153,8 +153,9 @@ pub struct Cli {
     pub max_retries: u8,
 
     /// Worker threads, 1 to 64: each has its own raw socket (one
-    /// PACKET_FANOUT group, the kernel's flow hash keeps every connection on
-    /// one worker) and its own share of --max-conns. Each connection's
+    /// PACKET_FANOUT group whose program keeps every connection, and the
+    /// ICMP errors about it, on one worker) and its own share of
+    /// --max-conns. Each connection's
     /// payload stays in order on stdout; those of different connections
     /// interleave in chunks
     #[arg(long, default_value_t = 1, value_parser = parse_workers)]

@@ -123,7 +123,7 @@ struct Placement {
     /// `--tun`: `iface` is the TUN device (bare IP packets, no ARP).
     tun: bool,
     workers: usize,
-    /// The `PACKET_FANOUT_HASH` group of this process's sockets.
+    /// The `PACKET_FANOUT` group of this process's sockets.
     group: u16,
     /// Each worker's share of `--max-conns`, rounded up.
     per_worker: usize,
@@ -305,8 +305,9 @@ fn placement(cli: &Cli) -> Result<Placement, Failure> {
         own,
         tun: cli.tun.is_some(),
         workers,
-        // One PACKET_FANOUT_HASH group for this process's sockets: the kernel
-        // hashes each flow to one of them.
+        // One PACKET_FANOUT group for this process's sockets: rawnet's
+        // program sends each connection, and the ICMP errors about it, to
+        // one of them.
         group: (std::process::id() & 0xffff) as u16,
         // Each worker has its own table: a share of --max-conns, rounded up.
         per_worker: (cli.max_conns as usize).div_ceil(workers),
@@ -426,15 +427,13 @@ fn open_sockets(cli: &Cli, at: &Placement) -> Result<Vec<RawSocket>, Failure> {
         },
         ..SocketConfig::default()
     };
-    let mut socks = Vec::with_capacity(workers);
-    for _ in 0..workers {
-        let mut sock = RawSocket::open(&at.iface, &sock_cfg)?;
-        // Large segments cut by the kernel (GSO) when it takes them; the
-        // server sends data in echo and file modes only.
-        if cli.mode.sends() && !cli.no_gso {
+    let mut socks = RawSocket::open_group(&at.iface, &sock_cfg, workers)?;
+    // Large segments cut by the kernel (GSO) when it takes them; the
+    // server sends data in echo and file modes only.
+    if cli.mode.sends() && !cli.no_gso {
+        for sock in &mut socks {
             let _ = sock.enable_gso();
         }
-        socks.push(sock);
     }
     Ok(socks)
 }

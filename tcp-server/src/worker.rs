@@ -2,9 +2,9 @@
 //! frames and events (payload to stdout, trace to stderr, pcap).
 //!
 //! With `--workers N` there are N of these, one per thread, each with its
-//! own socket in one `PACKET_FANOUT_HASH` group: the kernel's flow hash
-//! keeps every connection on one worker, so workers share no connection
-//! state. What they do share is in [`Shared`] (the stop decision, the pcap
+//! own socket in one `PACKET_FANOUT` group: rawnet's fanout program keeps
+//! every connection, and the ICMP errors about it, on one worker, so
+//! workers share no connection state. What they do share is in [`Shared`] (the stop decision, the pcap
 //! file, the count of RSTs we sent) and the process's stdout and stderr:
 //!
 //! - stdout: each worker buffers the payload it receives and writes it out

@@ -108,7 +108,7 @@ fn check_two_workers(test: &str, err: &str) {
 
 /// Discard mode, two workers, 200 concurrent connections of 32 KiB: every
 /// byte is counted once, every connection closed normally, none left in a
-/// table, and the kernel's flow hash gave each worker some of them.
+/// table, and the fanout program gave each worker some of them.
 #[test]
 fn two_workers_discard_200_concurrent() {
     let t0 = Instant::now();
