@@ -7,7 +7,8 @@ use core::ops::ControlFlow;
 
 use crate::conn::arrive::checks::update_ts_recent;
 use crate::conn::arrive::steps::{
-    fifth_ack, first_sequence, fourth_syn, second_rst, stopped, third_security, Arrival, Rcv, Step,
+    fifth_ack, first_sequence, fourth_syn, second_rst, stopped_mut, third_security, Arrival, Rcv,
+    Step,
 };
 use crate::conn::state::{half_state, HalfKind};
 use crate::conn::timers::time_wait_timer;
@@ -23,8 +24,25 @@ pub(crate) fn half_closed<'a>(
     cfg: &Config,
 ) -> Transition<'a> {
     let mut t = Transition::new(State::Closed(CloseReason::Normal));
-    match first_to_fifth(&mut s, seg, now, cfg, &mut t) {
-        ControlFlow::Break(stop) => stopped(t, stop, half_state(kind, s)),
+    t.state =
+        half_closed_mut(kind, &mut s, seg, now, cfg, &mut t).unwrap_or_else(|| half_state(kind, s));
+    t
+}
+
+/// [`half_closed`] on the state in place: `s` changes where it lies, what
+/// the segment does goes into `t` (its `state` left alone), and the next
+/// state is returned only when it is another one (CLOSED, TIME-WAIT).
+#[inline(always)]
+pub(crate) fn half_closed_mut(
+    kind: HalfKind,
+    s: &mut HalfClosed,
+    seg: &TcpRepr<'_>,
+    now: Instant,
+    cfg: &Config,
+    t: &mut Transition<'_>,
+) -> Option<State> {
+    match first_to_fifth(s, seg, now, cfg, t) {
+        ControlFlow::Break(stop) => stopped_mut(t, stop),
         ControlFlow::Continue(fin_acked) => {
             // RFC 7323 §4.3: "If SEG.TSval >= TS.Recent and SEG.SEQ =<
             // Last.ACK.sent, then SEG.TSval is copied to TS.Recent" -- in
@@ -33,8 +51,7 @@ pub(crate) fn half_closed<'a>(
             // Sixth to eighth (URG, text, FIN): "This should not occur,
             // since a FIN has been received from the remote side" -- the
             // first step let through only a zero-length segment.
-            t.state = after_ack(kind, s, fin_acked, now, cfg, &mut t);
-            t
+            after_ack(kind, s, fin_acked, now, cfg, t)
         }
     }
 }
@@ -68,32 +85,34 @@ fn first_to_fifth(
     fifth_ack(&mut a, snd, seg, t)
 }
 
-/// The fifth step's state changes in these states, once the ACK is taken.
+/// The fifth step's state changes in these states, once the ACK is taken:
+/// the next state when it is another one.
+#[inline(always)]
 fn after_ack(
     kind: HalfKind,
-    s: HalfClosed,
+    s: &HalfClosed,
     fin_acked: bool,
     now: Instant,
     cfg: &Config,
     t: &mut Transition<'_>,
-) -> State {
+) -> Option<State> {
     match (kind, fin_acked) {
         // "LAST-ACK: The only thing that can arrive in this state is an
         // acknowledgment of our FIN. If our FIN is now acknowledged, delete
         // the TCB, enter the CLOSED state".
         (HalfKind::LastAck, true) => {
             t.event(Event::Closed(CloseReason::Normal));
-            State::Closed(CloseReason::Normal)
+            Some(State::Closed(CloseReason::Normal))
         }
         // "CLOSING: if the ACK acknowledges our FIN, then enter the
         // TIME-WAIT state".
-        (HalfKind::Closing, true) => State::TimeWait(TimeWait {
+        (HalfKind::Closing, true) => Some(State::TimeWait(TimeWait {
             ts: s.tcb.ts,
             snd_nxt: s.snd.nxt,
             rcv: s.rcv,
             timers: time_wait_timer(now, cfg),
             challenge: (now, 0),
-        }),
-        _ => half_state(kind, s),
+        })),
+        _ => None,
     }
 }

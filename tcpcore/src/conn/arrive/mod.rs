@@ -88,7 +88,8 @@ impl State {
     /// [`State::on_segment_ecn`] carried out in place: the endpoint's path,
     /// which spares copying the state (some 800 bytes) out of its slot and
     /// back for every segment. ESTABLISHED and FIN-WAIT-1 (where the data
-    /// flows) change in place; the others go through
+    /// flows), CLOSE-WAIT, CLOSING and LAST-ACK change in place; the others
+    /// go through
     /// [`State::on_segment_ecn`] and are written back. Either way `self` is
     /// the new state after the call; the transition's `state` is not
     /// (its other fields are as [`State::on_segment_ecn`] gives them).
@@ -102,17 +103,30 @@ impl State {
         rx: &mut RecvBuffer<'_>,
     ) -> Transition<'a> {
         let una = self.snd_una();
-        let (kind, s) = match self {
-            State::Established(s) => (OpenKind::Established, s),
-            State::FinWait1(s) => (OpenKind::FinWait1, s),
+        let mut t = Transition::new(State::Closed(crate::conn::CloseReason::Normal));
+        let next = match self {
+            State::Established(s) => {
+                synchronized::open_mut(OpenKind::Established, s, seg, now, cfg, rx, &mut t)
+            }
+            State::FinWait1(s) => {
+                synchronized::open_mut(OpenKind::FinWait1, s, seg, now, cfg, rx, &mut t)
+            }
+            State::CloseWait(s) => {
+                closing::half_closed_mut(HalfKind::CloseWait, s, seg, now, cfg, &mut t)
+            }
+            State::Closing(s) => {
+                closing::half_closed_mut(HalfKind::Closing, s, seg, now, cfg, &mut t)
+            }
+            State::LastAck(s) => {
+                closing::half_closed_mut(HalfKind::LastAck, s, seg, now, cfg, &mut t)
+            }
             _ => {
                 let t = self.on_segment_ecn(seg, ip, now, cfg, rx);
                 *self = t.state;
                 return t;
             }
         };
-        let mut t = Transition::new(State::Closed(crate::conn::CloseReason::Normal));
-        if let Some(next) = synchronized::open_mut(kind, s, seg, now, cfg, rx, &mut t) {
+        if let Some(next) = next {
             *self = next;
         }
         after_segment(self, t.dropped, una, seg, now);
