@@ -172,9 +172,12 @@ impl Asm {
 /// `ff02::1:ffXX:XXXX` (neighbor solicitations, RFC 4861) or to all-nodes
 /// `ff02::1` (advertisements, which answer duplicate address detection).
 ///
-/// Every port is for own-address mode, where the server is the address's
-/// only TCP and must answer the other ports with a reset itself (RFC 9293
-/// §3.10.7.1); in shared-address mode the kernel answers them.
+/// Every port (`port` `None`) is for own-address mode, where the server is
+/// the address's only TCP and must answer the other ports with a reset
+/// itself (RFC 9293 §3.10.7.1), and its only host: every other protocol to
+/// the address passes too (unfragmented, for IPv4), to be answered with
+/// an ICMP error (port or protocol unreachable, RFC 1122 §3.2.2.1; RFC
+/// 8200 §4). In shared-address mode the kernel answers them.
 pub fn tcp_to(addr: Ipv4Addr, addr6: Option<Ipv6Addr>, port: Option<u16>, arp: bool) -> Vec<Insn> {
     let mut a = Asm::new();
     a.op(op::LD_W_ABS, AD_VLAN_TAG_PRESENT)
@@ -199,18 +202,22 @@ pub fn tcp_to(addr: Ipv4Addr, addr6: Option<Ipv6Addr>, port: Option<u16>, arp: b
         .op(op::LD_W_ABS, 30) // IPv4 destination
         .jump(op::JEQ_K, u32::from(addr), To::Next, To::Drop)
         .op(op::LD_B_ABS, 23) // protocol
-        .jump(op::JEQ_K, 1, To::Accept, To::Next) // ICMP
-        .jump(op::JEQ_K, 6, To::Next, To::Drop)
-        .op(op::LD_H_ABS, 20); // MF flag and fragment offset
+        .jump(op::JEQ_K, 1, To::Accept, To::Next); // ICMP
     match port {
         Some(port) => {
-            a.jump(op::JSET_K, 0x3fff, To::Drop, To::Next)
+            a.jump(op::JEQ_K, 6, To::Next, To::Drop)
+                .op(op::LD_H_ABS, 20) // MF flag and fragment offset
+                .jump(op::JSET_K, 0x3fff, To::Drop, To::Next)
                 .op(op::LDX_B_MSH, 14) // X = IPv4 header length
                 .op(op::LD_H_IND, 14 + 2) // TCP destination port
                 .jump(op::JEQ_K, u32::from(port), To::Accept, To::Drop);
         }
         None => {
-            a.jump(op::JSET_K, 0x3fff, To::Drop, To::Accept);
+            // Own-address mode: every protocol, unfragmented (UDP and
+            // unknown protocols are answered with ICMP errors, RFC 1122
+            // §3.2.2.1).
+            a.op(op::LD_H_ABS, 20) // MF flag and fragment offset
+                .jump(op::JSET_K, 0x3fff, To::Drop, To::Accept);
         }
     }
     a.finish()
@@ -264,20 +271,21 @@ fn ipv6_part(addr6: Ipv6Addr, port: Option<u16>) -> Asm {
         a.op(op::LD_W_ABS, DST + 4 * i)
             .jump(op::JEQ_K, w(i as usize), To::Next, To::Drop);
     }
+    let Some(port) = port else {
+        // Own-address mode: the address is ours alone, so everything to
+        // it is ours to answer (UDP and unknown protocols with ICMPv6
+        // errors, RFC 8200 §4, RFC 4443 §3.1).
+        a.op(op::LD_B_ABS, NH)
+            .jump(op::JEQ_K, 0, To::Accept, To::Accept);
+        return a;
+    };
     a.op(op::LD_B_ABS, NH)
         .jump(op::JEQ_K, 0, To::Accept, To::Next) // hop-by-hop options
         .jump(op::JEQ_K, 43, To::Accept, To::Next) // routing
         .jump(op::JEQ_K, 60, To::Accept, To::Next) // destination options
-        .jump(op::JEQ_K, 6, To::Next, To::Drop);
-    match port {
-        Some(port) => {
-            a.op(op::LD_H_ABS, 14 + 40 + 2) // TCP destination port
-                .jump(op::JEQ_K, u32::from(port), To::Accept, To::Drop);
-        }
-        None => {
-            a.jump(op::JEQ_K, 0, To::Accept, To::Accept);
-        }
-    }
+        .jump(op::JEQ_K, 6, To::Next, To::Drop)
+        .op(op::LD_H_ABS, 14 + 40 + 2) // TCP destination port
+        .jump(op::JEQ_K, u32::from(port), To::Accept, To::Drop);
     a
 }
 
@@ -621,8 +629,9 @@ mod tests {
     }
 
     /// Own-address mode: TCP to every port of our address passes (the
-    /// endpoint answers closed ports with RFC 9293 §3.10.7.1's reset);
-    /// other addresses, other protocols and fragments still do not.
+    /// endpoint answers closed ports with RFC 9293 §3.10.7.1's reset), and
+    /// other protocols to it (answered with ICMP errors); other addresses
+    /// and fragments still do not.
     #[test]
     fn tcp_filter_for_every_port_passes_all_tcp_to_our_address() {
         let us = [198, 18, 1, 1];
@@ -631,11 +640,22 @@ mod tests {
             assert_ne!(run(&p, &tcp_frame(us, [1; 4], 5, 6, 1, port), 0), 0);
         }
         assert_ne!(run(&p, &tcp_frame(us, [1; 4], 7, 6, 1, 22), 0), 0);
-        assert_eq!(run(&p, &tcp_frame(us, [1; 4], 5, 17, 1, 8080), 0), 0);
+        assert_ne!(run(&p, &tcp_frame(us, [1; 4], 5, 17, 1, 8080), 0), 0);
+        assert_ne!(run(&p, &tcp_frame(us, [1; 4], 5, 253, 1, 8080), 0), 0);
         assert_eq!(
             run(&p, &tcp_frame([198, 18, 1, 2], [1; 4], 5, 6, 1, 8080), 0),
             0
         );
+        assert_eq!(
+            run(&p, &tcp_frame([198, 18, 1, 2], [1; 4], 5, 17, 1, 8080), 0),
+            0
+        );
+        let mut udp_frag = tcp_frame(us, [1; 4], 5, 17, 1, 8081);
+        udp_frag[14 + 6] = 0x20; // MF
+        assert_eq!(run(&p, &udp_frag, 0), 0);
+        // With one port (shared-address mode), UDP does not pass.
+        let one = tcp_to(Ipv4Addr::from(us), None, Some(8080), false);
+        assert_eq!(run(&one, &tcp_frame(us, [1; 4], 5, 17, 1, 8080), 0), 0);
         let mut frag = tcp_frame(us, [1; 4], 5, 6, 1, 8081);
         frag[14 + 6] = 0x20; // MF
         assert_eq!(run(&p, &frag, 0), 0);
@@ -684,6 +704,12 @@ mod tests {
         assert_eq!(run(&p, &ipv6_frame(other, 58, 0), 0), 0);
         let other_group: Ipv6Addr = "ff02::1:ff00:11".parse().unwrap();
         assert_eq!(run(&p, &ipv6_frame(other_group, 58, 0), 0), 0);
+        // Own-address mode (every port): every protocol to our address
+        // (answered with ICMPv6 errors), still nothing to others.
+        let own = tcp_to(Ipv4Addr::from(us), Some(us6), None, true);
+        assert_ne!(run(&own, &ipv6_frame(us6, 17, 3000), 0), 0);
+        assert_ne!(run(&own, &ipv6_frame(us6, 253, 1), 0), 0);
+        assert_eq!(run(&own, &ipv6_frame(other, 17, 3000), 0), 0);
         // All-nodes: advertisements answering duplicate address detection.
         let all_nodes: Ipv6Addr = "ff02::1".parse().unwrap();
         assert_ne!(run(&p, &ipv6_frame(all_nodes, 58, 0), 0), 0);

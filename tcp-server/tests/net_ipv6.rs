@@ -233,6 +233,63 @@ fn net_ipv6_duplicate_address_refused() {
     note("net_ipv6_duplicate_address_refused", "refused", t0);
 }
 
+/// In own-address mode the server is the address's only host: a UDP
+/// datagram to it (no UDP port is open) is answered with ICMP port
+/// unreachable, over IPv4 and IPv6 (RFC 1122 §3.2.2.1, RFC 4443 §3.1), so
+/// a Linux client's connected UDP socket sees "connection refused" as it
+/// would from the kernel.
+#[test]
+fn net_udp_to_our_addresses_is_port_unreachable() {
+    let t0 = Instant::now();
+    let mut h = Harness::new("v6udp", 241);
+    enable_ipv6(&h, 241);
+    let own4 = h.own_addr();
+    let own6 = own6(241);
+    h.start(&[
+        "--ip",
+        &own4.to_string(),
+        "--ip",
+        &own6.to_string(),
+        "--mode",
+        "discard",
+    ]);
+    for to in [SocketAddr::from((own4, 9)), SocketAddr::from((own6, 9))] {
+        let got = h
+            .net
+            .run_in_b(move || -> std::io::Result<usize> {
+                let bind: SocketAddr = if to.is_ipv6() {
+                    "[::]:0".parse().expect("address")
+                } else {
+                    "0.0.0.0:0".parse().expect("address")
+                };
+                let s = std::net::UdpSocket::bind(bind)?;
+                s.set_read_timeout(Some(Duration::from_secs(3)))?;
+                s.connect(to)?;
+                s.send(b"anyone?")?;
+                let mut buf = [0u8; 16];
+                s.recv(&mut buf)
+            })
+            .expect("namespace b");
+        match got {
+            Err(e) => assert_eq!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionRefused,
+                "{to}: {e}\n{}",
+                h.stderr()
+            ),
+            Ok(n) => panic!("{to}: {n} bytes back"),
+        }
+    }
+    h.signal(nix::sys::signal::Signal::SIGTERM);
+    let st = h.wait(10);
+    assert!(st.success(), "exit {st}: {}", h.stderr());
+    note(
+        "net_udp_to_our_addresses_is_port_unreachable",
+        "refused twice",
+        t0,
+    );
+}
+
 /// Dual stack: one server with `--ip 198.18.213.10 --ip 2001:2:0:213::10`
 /// in echo mode; a client over each family, both echoed; and ping over
 /// both.

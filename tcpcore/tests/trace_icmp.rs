@@ -220,3 +220,83 @@ fn fragmentation_needed_lowers_the_mss() {
          0.215 < . 1001:1001(0) ack 3001 win 502",
     );
 }
+
+/// An IPv4 datagram from the client to us of protocol `protocol`, with
+/// `payload`; a first fragment if `more_frags`.
+fn datagram(protocol: IpProtocol, payload: &[u8], more_frags: bool) -> Vec<u8> {
+    let ip = Ipv4Repr {
+        src_addr: CLIENT_IP,
+        dst_addr: SERVER_IP,
+        protocol,
+        payload_len: payload.len(),
+        ttl: 64,
+        dscp: 0,
+        ecn: 0,
+        ident: 9,
+        dont_frag: false,
+        more_frags,
+        frag_offset: 0,
+    };
+    let eth = EthernetRepr {
+        src_addr: CLIENT_MAC,
+        dst_addr: SERVER_MAC,
+        ethertype: EtherType::Ipv4,
+    };
+    let mut f = vec![0u8; 14 + ip.buffer_len()];
+    eth.emit(&mut EthernetFrame::new_unchecked(&mut f[..14]))
+        .unwrap();
+    ip.emit(&mut Ipv4Packet::new_unchecked(&mut f[14..]))
+        .unwrap();
+    f[34..].copy_from_slice(payload);
+    f
+}
+
+/// RFC 1122 §3.2.2.1, in own-address mode: UDP (no port open: we serve
+/// TCP) is answered with port unreachable, an unknown protocol with
+/// protocol unreachable, each quoting the datagram (up to 548 bytes, a
+/// 576-byte message in all, as Linux `icmp_send`); a fragment is not
+/// answered, nor anything in shared-address mode (the kernel's address).
+#[test]
+fn unknown_protocols_are_unreachable() {
+    let mut h = Harness::new(default_config());
+    for (proto, code) in [(IpProtocol::Udp, 3u8), (IpProtocol::Unknown(253), 2)] {
+        let d = datagram(proto, &[1, 2, 3, 4, 5, 6, 7, 8, 9], false);
+        h.send(&d);
+        h.rec.flush();
+        let (_, f) = h.rec.out.pop_front().expect("an ICMP error");
+        let (eth, ip, body) = icmp_of(&f);
+        assert_eq!(
+            (eth.dst_addr, ip.src_addr, ip.dst_addr),
+            (CLIENT_MAC, SERVER_IP, CLIENT_IP)
+        );
+        let icmp = Icmpv4Repr::parse(
+            &Icmpv4Packet::new_checked(&body[..]).unwrap(),
+            ChecksumPolicy::Verify,
+        )
+        .unwrap();
+        assert_eq!(
+            icmp,
+            Icmpv4Repr::DstUnreachable {
+                code,
+                next_hop_mtu: 0,
+                quote: &d[14..],
+            }
+        );
+    }
+    let big = datagram(IpProtocol::Udp, &[0u8; 1000], false);
+    h.send(&big);
+    h.rec.flush();
+    let (_, f) = h.rec.out.pop_front().expect("an ICMP error");
+    assert_eq!(f.len(), 14 + 576);
+    h.send(&datagram(IpProtocol::Udp, &[0u8; 16], true));
+    h.rec.flush();
+    assert!(h.rec.out.is_empty(), "a fragment answered");
+    assert_eq!(h.ep.stats().icmp_sent, 3);
+    let mut cfg = default_config();
+    cfg.answer_arp = false;
+    cfg.reset_other_ports = false;
+    let mut shared = Harness::new(cfg);
+    shared.send(&datagram(IpProtocol::Udp, &[1, 2, 3, 4, 5, 6, 7, 8], false));
+    shared.rec.flush();
+    assert!(shared.rec.out.is_empty(), "the kernel's address answered");
+}

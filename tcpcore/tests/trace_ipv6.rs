@@ -430,13 +430,124 @@ fn fragments_and_bad_extension_headers_dropped() {
         g
     };
     h.send(&with_ext(44, [6, 0, 0, 1, 0, 0, 0, 1])); // fragment, M set
-    h.send(&with_ext(43, [6, 0, 0, 1, 0, 0, 0, 0])); // routing, 1 left
     assert!(h.rec.out.is_empty());
+    // RFC 8200 §4.4: a Routing header with segments left (of a type we do
+    // not route) is answered with a Parameter Problem, code 0, pointing at
+    // its Routing Type (40 + 2).
+    let routed = with_ext(43, [6, 0, 0, 1, 0, 0, 0, 0]); // routing, 1 left
+    h.send(&routed);
     assert_eq!(h.ep.stats().dropped(DropReason::Fragment), 1);
     assert_eq!(h.ep.stats().dropped(DropReason::BadIpv6), 1);
+    let (_, f) = h.rec.out.pop_front().expect("a parameter problem");
+    let (_, ip, icmp) = parse_icmp6(&f);
+    assert_eq!((ip.src_addr, ip.dst_addr), (SERVER_IP6, CLIENT_IP6));
+    assert_eq!(
+        icmp,
+        Icmpv6Repr::ParamProblem {
+            code: 0,
+            pointer: 42,
+            quote: &routed[14..],
+        }
+    );
     // A Destination Options header of padding is walked over.
     h.send(&with_ext(60, [6, 0, 1, 4, 0, 0, 0, 0]));
     assert_eq!(h.rec.out.len(), 1, "SYN-ACK");
+}
+
+/// RFC 8200 §4 and §4.2, RFC 4443 §3.1 and §2.4, in own-address mode: UDP
+/// (we serve no UDP port) is answered with port unreachable; an
+/// unrecognized Next Header, right after the IPv6 header or after a
+/// Destination Options header, with a Parameter Problem code 1 pointing
+/// at the field that names it; an unrecognized option of type `10xxxxxx`
+/// with code 2 pointing at the option, one of type `01xxxxxx` with
+/// nothing; No Next Header with nothing. Each quotes the packet. Without
+/// own-address mode (the kernel's address) nothing is answered, and the
+/// answers keep within the ICMP rate limit.
+#[test]
+fn unknown_upper_layers_and_options_answered() {
+    let mut h = Harness::new(v6_config());
+    let syn = h.frame_for(&Seg {
+        flags: "S".into(),
+        seq: 1000,
+        ..Default::default()
+    });
+    let f = v4_to_v6(&syn);
+    // The same packet with next header `nh` and `ext` before the TCP bytes.
+    let packet = |nh: u8, ext: &[u8]| {
+        let mut g = f[..54].to_vec();
+        g[14 + 6] = nh;
+        let len = u16::from_be_bytes([g[18], g[19]]) + ext.len() as u16;
+        g[18..20].copy_from_slice(&len.to_be_bytes());
+        g.extend_from_slice(ext);
+        g.extend_from_slice(&f[54..]);
+        g
+    };
+    let expect = |h: &mut Harness, sent: &[u8], want: Option<(u8, u8, u32)>| {
+        h.send(sent);
+        match want {
+            None => assert!(h.rec.out.is_empty(), "answered: {:02x?}", h.rec.out),
+            Some((ty, code, pointer)) => {
+                let (_, f) = h.rec.out.pop_front().expect("an ICMPv6 error");
+                assert!(h.rec.out.is_empty());
+                let (eth, ip, icmp) = parse_icmp6(&f);
+                assert_eq!(eth.dst_addr, CLIENT_MAC);
+                assert_eq!((ip.src_addr, ip.dst_addr), (SERVER_IP6, CLIENT_IP6));
+                let quote = &sent[14..];
+                let want = match ty {
+                    1 => Icmpv6Repr::DstUnreachable { code, quote },
+                    _ => Icmpv6Repr::ParamProblem {
+                        code,
+                        pointer,
+                        quote,
+                    },
+                };
+                assert_eq!(icmp, want);
+            }
+        }
+    };
+    expect(&mut h, &packet(17, &[]), Some((1, 4, 0)));
+    expect(&mut h, &packet(253, &[]), Some((4, 1, 6)));
+    expect(
+        &mut h,
+        &packet(60, &[253, 0, 1, 4, 0, 0, 0, 0]),
+        Some((4, 1, 40)),
+    );
+    // Option 0x87 (10xxxxxx) at 42: code 2 pointing at it.
+    expect(
+        &mut h,
+        &packet(60, &[6, 0, 0x87, 4, 0, 0, 0, 0]),
+        Some((4, 2, 42)),
+    );
+    expect(&mut h, &packet(60, &[6, 0, 0x47, 4, 0, 0, 0, 0]), None);
+    expect(&mut h, &packet(59, &[]), None);
+    assert_eq!(h.ep.stats().icmp_sent, 4);
+    // A big packet is quoted up to 1,232 bytes (1,280 in all).
+    let mut big = packet(253, &[]);
+    big.extend_from_slice(&[0u8; 1400]);
+    let len = (big.len() - 54) as u16;
+    big[18..20].copy_from_slice(&len.to_be_bytes());
+    h.send(&big);
+    let (_, f) = h.rec.out.pop_front().expect("an ICMPv6 error");
+    assert_eq!(f.len(), 14 + 1280);
+    // The rate limit: a burst of 60 at one instant gets ICMP_BURST answers
+    // at most (5 of the bucket's tokens spent above).
+    for _ in 0..60 {
+        h.send(&packet(17, &[]));
+    }
+    let answered = h.rec.out.len() as u32;
+    assert!(
+        answered <= tcpcore::endpoint::ICMP_BURST - 5,
+        "{answered} answered"
+    );
+    assert!(answered > 0);
+    // The kernel's address (shared-address mode): it answers, not us.
+    let mut shared = Harness::new(EndpointConfig {
+        answer_arp: false,
+        reset_other_ports: false,
+        ..v6_config()
+    });
+    expect(&mut shared, &packet(17, &[]), None);
+    expect(&mut shared, &packet(253, &[]), None);
 }
 
 /// Two stacks over IPv6 on one Ethernet segment, both in own-address mode:

@@ -16,6 +16,7 @@ use crate::wire::{
 
 use core::net::IpAddr;
 
+use super::icmp::Icmpv6Error;
 use super::neighbor::NO_LINK;
 use super::output::ETHERTYPE_IPV6;
 
@@ -129,6 +130,12 @@ impl Endpoint<'_> {
         let upper = match wire::walk_ext_headers(ip.next_header.into(), ip_packet.payload()) {
             Ok(u) => u,
             Err(Ipv6ExtError::Fragment { .. }) => return self.drop_frame(DropReason::Fragment),
+            Err(Ipv6ExtError::ParameterProblem(p)) => {
+                // RFC 8200 §4.2-§4.4: the packet is discarded, and
+                // answered with a Parameter Problem as the error says.
+                self.icmpv6_error(now, eth, &ip, packet, Icmpv6Error::Param(p), io);
+                return self.drop_frame(DropReason::BadIpv6);
+            }
             Err(_) => return self.drop_frame(DropReason::BadIpv6),
         };
         match upper.protocol {
@@ -159,7 +166,28 @@ impl Endpoint<'_> {
             IpProtocol::Unknown(wire::NEXT_HEADER_ICMPV6) => {
                 self.handle_icmpv6(now, eth, &ip, upper.payload, io)
             }
-            _ => self.drop_frame(DropReason::OtherProtocol),
+            // RFC 8200 §4.7: nothing follows No Next Header.
+            IpProtocol::Unknown(wire::NEXT_HEADER_NONE) => {
+                self.drop_frame(DropReason::OtherProtocol)
+            }
+            // UDP to a port nobody listens on (we serve TCP only): port
+            // unreachable (RFC 4443 §3.1 code 4; Linux `udpv6_rcv`).
+            IpProtocol::Udp => {
+                self.icmpv6_error(now, eth, &ip, packet, Icmpv6Error::PortUnreachable, io);
+                self.drop_frame(DropReason::OtherProtocol)
+            }
+            // RFC 8200 §4: an unrecognized Next Header: Parameter Problem
+            // code 1, pointing at the field that names it (Linux
+            // `ip6_protocol_deliver_rcu`).
+            _ => {
+                let p = wire::ParamProblem {
+                    code: wire::ParamProblemCode::UnrecognizedNextHeader,
+                    pointer: u32::try_from(upper.next_header_pointer).unwrap_or(u32::MAX),
+                    send: wire::IcmpSend::Always,
+                };
+                self.icmpv6_error(now, eth, &ip, packet, Icmpv6Error::Param(p), io);
+                self.drop_frame(DropReason::OtherProtocol)
+            }
         }
     }
 

@@ -44,6 +44,17 @@ pub const ICMP_PER_SEC: u32 = 1000;
 /// Echo replies at once at most (Linux `icmp_msgs_burst`).
 pub const ICMP_BURST: u32 = 50;
 
+/// An ICMPv6 error we answer a discarded packet with
+/// ([`Endpoint::icmpv6_error`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Icmpv6Error {
+    /// A Parameter Problem (RFC 4443 §3.4), as the extension-header walk
+    /// or an unrecognized Next Header gave it.
+    Param(wire::ParamProblem),
+    /// Destination Unreachable, port unreachable (RFC 4443 §3.1, code 4).
+    PortUnreachable,
+}
+
 /// A token bucket for the ICMP messages we send.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct IcmpLimit {
@@ -104,11 +115,12 @@ impl Endpoint<'_> {
         let Ok(ip) = Ipv4Repr::parse(&ip_packet, ChecksumPolicy::Verify) else {
             return self.drop_frame(DropReason::BadIpv4);
         };
-        if ip.protocol != IpProtocol::Icmp {
-            return self.drop_frame(DropReason::OtherProtocol);
-        }
         if ip.dst_addr != self.cfg.addr {
             return self.drop_frame(DropReason::NotForUs);
+        }
+        if ip.protocol != IpProtocol::Icmp {
+            self.unreachable_v4(now, link_src, &ip, packet, io);
+            return self.drop_frame(DropReason::OtherProtocol);
         }
         let payload = ip_packet.payload();
         let Ok(icmp_packet) = Icmpv4Packet::new_checked(payload) else {
@@ -517,6 +529,93 @@ impl Endpoint<'_> {
             remote_port: q.dst_port,
         };
         self.icmp_error(now, &tuple, q.seq_number, sig, io);
+    }
+
+    /// Answers an IPv4 datagram to our address of a protocol we do not
+    /// serve (RFC 1122 §3.2.2.1: "protocol unreachable" when the transport
+    /// protocol is not supported, "port unreachable" for UDP, which has no
+    /// port open here): in own-address mode only, never for a fragment
+    /// (we reassemble none), nor to a source that is not one host (RFC 1122
+    /// §3.2.2: broadcast, multicast, 0.0.0.0), within the ICMP rate limit;
+    /// quoting as much of the datagram as fits in 576 bytes, as Linux
+    /// `icmp_send`.
+    fn unreachable_v4<I: Io>(
+        &mut self,
+        now: Instant,
+        link_src: EthernetAddress,
+        ip: &Ipv4Repr,
+        packet: &[u8],
+        io: &mut I,
+    ) {
+        let src = ip.src_addr;
+        if !owns_address(&self.cfg)
+            || ip.frag_offset != 0
+            || ip.more_frags
+            || src.is_unspecified()
+            || src.is_broadcast()
+            || src.is_multicast()
+            || !self.icmp_limit.take(now)
+        {
+            return;
+        }
+        let code = if ip.protocol == IpProtocol::Udp { 3 } else { 2 };
+        let quote = &packet[..packet.len().min(576 - 28)];
+        let msg = Icmpv4Repr::DstUnreachable {
+            code,
+            next_hop_mtu: 0,
+            quote,
+        };
+        self.send_icmp(link_src, ip, &msg, io);
+    }
+
+    /// Answers an IPv6 packet to our address that we discard with the
+    /// ICMPv6 error `err` (RFC 4443 §2.4): only in own-address mode (the
+    /// kernel answers for a shared address), only for a packet to our
+    /// unicast address (never its multicast groups, so a Parameter Problem
+    /// "unless multicast" is covered) from a unicast source, once our
+    /// address is usable, within the ICMP rate limit; quoting as much of
+    /// the packet as fits in the IPv6 minimum MTU (1280 bytes in all).
+    pub(super) fn icmpv6_error<I: Io>(
+        &mut self,
+        now: Instant,
+        eth: &EthernetRepr,
+        ip: &Ipv6Repr,
+        packet: &[u8],
+        err: Icmpv6Error,
+        io: &mut I,
+    ) {
+        let Some(addr6) = self.cfg.addr6 else {
+            return;
+        };
+        let send = match err {
+            Icmpv6Error::Param(p) => p.send != wire::IcmpSend::Never,
+            Icmpv6Error::PortUnreachable => true,
+        };
+        let src = ip.src_addr;
+        if !send
+            || !owns_address(&self.cfg)
+            || !self.addr6_usable()
+            || ip.dst_addr != addr6
+            || src.is_unspecified()
+            || src.is_multicast()
+            || !self.icmp_limit.take(now)
+        {
+            return;
+        }
+        // RFC 4443 §2.4 (c): the quote leaves the message within 1280 bytes
+        // (40 of IPv6 header, 8 of ICMPv6 header).
+        let quote = &packet[..packet.len().min(1280 - 48)];
+        let msg = match err {
+            Icmpv6Error::Param(p) => Icmpv6Repr::ParamProblem {
+                code: u8::from(p.code),
+                pointer: p.pointer,
+                quote,
+            },
+            Icmpv6Error::PortUnreachable => Icmpv6Repr::DstUnreachable { code: 4, quote },
+        };
+        if self.send_icmpv6(eth.src_addr, src, 64, &msg, io) {
+            self.stats.icmp_sent += 1;
+        }
     }
 
     /// Sends an ICMPv6 message from our IPv6 address to `dst` (at link
