@@ -16,32 +16,10 @@ use tcpcore::{DropReason, Instant};
 
 /// An ICMP message from the client (or a router, `src`) to us, in a frame.
 fn icmp_frame(src: std::net::Ipv4Addr, icmp: &Icmpv4Repr<'_>) -> Vec<u8> {
-    let ip = Ipv4Repr {
-        src_addr: src,
-        dst_addr: SERVER_IP,
-        protocol: IpProtocol::Icmp,
-        payload_len: icmp.buffer_len(),
-        ttl: 64,
-        dscp: 0,
-        ecn: 0,
-        ident: 7,
-        dont_frag: false,
-        more_frags: false,
-        frag_offset: 0,
-    };
-    let eth = EthernetRepr {
-        src_addr: CLIENT_MAC,
-        dst_addr: SERVER_MAC,
-        ethertype: EtherType::Ipv4,
-    };
-    let mut f = vec![0u8; 14 + ip.buffer_len()];
-    eth.emit(&mut EthernetFrame::new_unchecked(&mut f[..14]))
+    let mut body = vec![0u8; icmp.buffer_len()];
+    icmp.emit(&mut Icmpv4Packet::new_unchecked(&mut body[..]))
         .unwrap();
-    ip.emit(&mut Ipv4Packet::new_unchecked(&mut f[14..]))
-        .unwrap();
-    icmp.emit(&mut Icmpv4Packet::new_unchecked(&mut f[34..]))
-        .unwrap();
-    f
+    datagram_from(src, IpProtocol::Icmp, &body, false)
 }
 
 /// The ICMP message in a frame we sent, its checksums verified, with its
@@ -224,15 +202,25 @@ fn fragmentation_needed_lowers_the_mss() {
 /// An IPv4 datagram from the client to us of protocol `protocol`, with
 /// `payload`; a first fragment if `more_frags`.
 fn datagram(protocol: IpProtocol, payload: &[u8], more_frags: bool) -> Vec<u8> {
+    datagram_from(CLIENT_IP, protocol, payload, more_frags)
+}
+
+/// [`datagram`] from `src`.
+fn datagram_from(
+    src: std::net::Ipv4Addr,
+    protocol: IpProtocol,
+    payload: &[u8],
+    more_frags: bool,
+) -> Vec<u8> {
     let ip = Ipv4Repr {
-        src_addr: CLIENT_IP,
+        src_addr: src,
         dst_addr: SERVER_IP,
         protocol,
         payload_len: payload.len(),
         ttl: 64,
         dscp: 0,
         ecn: 0,
-        ident: 9,
+        ident: 7,
         dont_frag: false,
         more_frags,
         frag_offset: 0,

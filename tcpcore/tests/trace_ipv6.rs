@@ -408,6 +408,18 @@ fn active_open_resolves_with_neighbor_solicitation() {
 
 const SOLICITED_MAC_CLIENT: EthernetAddress = EthernetAddress([0x33, 0x33, 0xff, 0, 0, 2]);
 
+/// Ethernet/IPv6 frame `f` with its Next Header `nh` and `ext` (extension
+/// headers) put before its upper-layer bytes, the payload length grown.
+fn with_next_header(f: &[u8], nh: u8, ext: &[u8]) -> Vec<u8> {
+    let mut g = f[..54].to_vec();
+    g[14 + 6] = nh;
+    let len = u16::from_be_bytes([g[18], g[19]]) + ext.len() as u16;
+    g[18..20].copy_from_slice(&len.to_be_bytes());
+    g.extend_from_slice(ext);
+    g.extend_from_slice(&f[54..]);
+    g
+}
+
 /// An IPv6 fragment is dropped as IPv4 fragments are; a Routing header
 /// with segments left is a malformed packet for us (`bad-ipv6`).
 #[test]
@@ -419,16 +431,8 @@ fn fragments_and_bad_extension_headers_dropped() {
         ..Default::default()
     });
     let f = v4_to_v6(&syn);
-    // Insert an 8-byte extension header before TCP.
-    let with_ext = |nh: u8, ext: [u8; 8]| {
-        let mut g = f[..54].to_vec();
-        g[14 + 6] = nh;
-        let len = u16::from_be_bytes([g[18], g[19]]) + 8;
-        g[18..20].copy_from_slice(&len.to_be_bytes());
-        g.extend_from_slice(&ext);
-        g.extend_from_slice(&f[54..]);
-        g
-    };
+    // An 8-byte extension header before TCP.
+    let with_ext = |nh: u8, ext: [u8; 8]| with_next_header(&f, nh, &ext);
     h.send(&with_ext(44, [6, 0, 0, 1, 0, 0, 0, 1])); // fragment, M set
     assert!(h.rec.out.is_empty());
     // RFC 8200 §4.4: a Routing header with segments left (of a type we do
@@ -472,16 +476,7 @@ fn unknown_upper_layers_and_options_answered() {
         ..Default::default()
     });
     let f = v4_to_v6(&syn);
-    // The same packet with next header `nh` and `ext` before the TCP bytes.
-    let packet = |nh: u8, ext: &[u8]| {
-        let mut g = f[..54].to_vec();
-        g[14 + 6] = nh;
-        let len = u16::from_be_bytes([g[18], g[19]]) + ext.len() as u16;
-        g[18..20].copy_from_slice(&len.to_be_bytes());
-        g.extend_from_slice(ext);
-        g.extend_from_slice(&f[54..]);
-        g
-    };
+    let packet = |nh: u8, ext: &[u8]| with_next_header(&f, nh, ext);
     let expect = |h: &mut Harness, sent: &[u8], want: Option<(u8, u8, u32)>| {
         h.send(sent);
         match want {
