@@ -17,7 +17,8 @@
 //!    fingerprint kept.
 //! 4. The new ring's first frames that the old one also had (the end of
 //!    the fingerprints, in the same order) are released without being
-//!    handed out; the old socket is closed.
+//!    handed out; the old socket is closed (on a thread of its own:
+//!    closing waits for an RCU grace period).
 //!
 //! The kernel itself offers no way to enlarge a ring in place without
 //! losing frames: `packet_set_ring` refuses while the ring is mapped, and
@@ -221,11 +222,19 @@ impl RawSocket {
             stats.drops += u64::from(k.tp_drops);
             stats.freeze_q_cnt += u64::from(k.tp_freeze_q_cnt);
         }
-        // The new ring replaces it (the old ring is unmapped before its
-        // socket is closed).
+        // The new ring replaces it. The old one goes on a thread of its
+        // own: closing a packet socket waits for an RCU grace period
+        // (`packet_release`: `synchronize_net`), milliseconds in which
+        // this thread reads the new ring. Its ring is unmapped before its
+        // socket is closed.
         self.cfg.ring_bytes = ring.len();
-        drop(std::mem::replace(&mut self.ring, ring));
-        drop(std::mem::replace(&mut self.fd, fd));
+        let old_ring = std::mem::replace(&mut self.ring, ring);
+        let old_fd = std::mem::replace(&mut self.fd, fd);
+        // If no thread can be started, the closure is dropped here, and
+        // with it the old ring and socket.
+        let _ = std::thread::Builder::new()
+            .name("rawnet-close".into())
+            .spawn(move || drop((old_ring, old_fd)));
         self.next = 0;
         // Frames both had: released, and a copied one's whole frame read
         // off the new socket's queue.
