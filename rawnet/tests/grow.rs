@@ -96,6 +96,12 @@ fn ring_grows_once_and_loses_or_repeats_nothing() {
                     }
                 }
             }
+            // On a loaded machine the larger ring may be ready only after
+            // the last frame: it is taken at the end of a later pass.
+            while rx.stats().unwrap().ring_grown == 0 && Instant::now() < deadline {
+                rx.recv_batch(Some(Duration::from_millis(10)), |_, _| dup += 1)
+                    .unwrap();
+            }
             (count, dup, rx.stats().unwrap())
         }
     });
