@@ -1,7 +1,9 @@
 //! A TPACKET_V2 ring that grows under load (`SocketConfig::ring_start_bytes`):
 //! a 1 MiB ring (512 slots) is left to fill past half, then read while
-//! frames keep coming; it grows to 16 MiB once, and every frame sent is
-//! received exactly once (none lost, none repeated) across the move.
+//! frames keep coming; it grows to 16 MiB once, and no frame is handed out
+//! twice or lost across the move (paced: every frame received; flooded:
+//! every frame received or counted as dropped by the kernel while the small
+//! ring was full).
 mod common;
 
 use std::net::Ipv4Addr;
