@@ -1433,6 +1433,12 @@ const M_RSS_IDLE: Measure = Measure {
     unit: "MiB",
     higher_better: false,
 };
+const M_RSS_DEFAULT: Measure = Measure {
+    key: "rss_idle_default",
+    label: "server RSS idle, --max-conns 1024",
+    unit: "MiB",
+    higher_better: false,
+};
 const M_RSS_10K: Measure = Measure {
     key: "rss_idle_conns",
     label: "server RSS, idle conns",
@@ -1946,6 +1952,28 @@ fn run_memory(cx: &Ctx, res: &mut Results, who: Who) {
         let per = (rss1 as f64 - rss0 as f64) * 1024.0 / n as f64;
         res.add(M_PER_CONN, &who.name(), ok(per, extra));
     }
+}
+
+/// The server's RSS at start with the default table (`--max-conns 1024`),
+/// idle: what a server costs before it has work (issue #18: under 8 MiB).
+fn run_memory_default(cx: &Ctx, res: &mut Results, who: Who) {
+    let mut p = match cx.start(who, "discard", 1024) {
+        Ok(p) => p,
+        Err(e) => {
+            res.add(M_RSS_DEFAULT, &who.name(), fail(e, Value::Null));
+            return;
+        }
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let rss = p.status_kb("VmRSS:");
+    let anon = p.status_kb("RssAnon:");
+    let text = p.stop();
+    let extra = json!({
+        "server": exit_report(who, &text),
+        "rss_idle_kb": rss,
+        "rss_anon_idle_kb": anon,
+    });
+    res.add(M_RSS_DEFAULT, &who.name(), ok(rss as f64 / 1024.0, extra));
 }
 
 /// The `mem` pages of TCP in /proc/net/sockstat of `pid`'s namespace.
@@ -2509,6 +2537,7 @@ fn main() {
                     if !go_on(&mut res, "memory") {
                         break 'all;
                     }
+                    run_memory_default(&cx, &mut res, who);
                     run_memory(&cx, &mut res, who);
                 }
             }

@@ -15,6 +15,7 @@ use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
 use crate::sys::{self, Ring, RingLayout};
 use crate::{bpf, Error, Interface};
 
+mod grow;
 mod rx;
 mod tx;
 
@@ -142,6 +143,20 @@ pub struct SocketConfig {
     /// socket's receive buffer, which holds frames too large for a slot
     /// until they are read.
     pub ring_bytes: usize,
+    /// [`RingVersion::V2`] without `fanout` only: start with a ring of
+    /// this size and grow it to `ring_bytes`, once, the first time a pass
+    /// over it finds it at least half full (0, the default, or not below
+    /// `ring_bytes`: the ring is `ring_bytes` from the start). The kernel
+    /// maps every page of a ring at `mmap` time, so its size is resident
+    /// memory from the start: a small ring that grows under load keeps an
+    /// idle process small. Growing is lossless: the larger ring is made on
+    /// a helper thread while this one is still read, then a second socket
+    /// with it is bound, the first one is shut by a filter that drops
+    /// everything and drained, and the frames both received are handed out
+    /// once (see `socket/grow.rs`; [`Stats::ring_grown`]). Until the larger
+    /// ring is ready (it takes milliseconds) only the smaller one holds
+    /// frames.
+    pub ring_start_bytes: usize,
     /// Size of one ring block (default 256 KiB): a multiple of the page
     /// size. With [`RingVersion::V3`] it must be larger than the largest
     /// frame (GRO/TSO frames reach 64 KiB). The kernel hands a V3 block over
@@ -177,6 +192,7 @@ impl Default for SocketConfig {
             filter: None,
             ring: RingVersion::V2,
             ring_bytes: 16 << 20,
+            ring_start_bytes: 0,
             block_size: 256 << 10,
             block_timeout_ms: 1,
             fanout: None,
@@ -213,6 +229,11 @@ pub struct Stats {
     pub tx_refused: u64,
     /// Times `flush` waited for a full transmit queue.
     pub tx_retries: u64,
+    /// Times the receive ring grew (see [`SocketConfig::ring_start_bytes`]).
+    pub ring_grown: u64,
+    /// Frames that, while the ring grew, reached both the old and the new
+    /// ring and were handed out once (from the old one).
+    pub ring_dups_skipped: u64,
 }
 
 /// An AF_PACKET raw socket on one interface.
@@ -249,6 +270,15 @@ pub struct RawSocket {
     gso_fd: Option<OwnedFd>,
     /// The last frame the kernel refused (see `take_refused`).
     refused: Option<Error>,
+    /// The interface and settings the socket was opened with (a grown ring
+    /// is opened with them).
+    iface: Interface,
+    cfg: SocketConfig,
+    /// The size the ring grows to under load (`SocketConfig::ring_bytes`);
+    /// 0 once it has grown (or if it never will).
+    grow_to: usize,
+    /// The larger ring, while a helper thread makes it.
+    growing: Option<grow::Pending>,
 }
 
 impl RawSocket {
@@ -283,11 +313,21 @@ impl RawSocket {
         cfg: &SocketConfig,
         program: bool,
     ) -> Result<RawSocket, Error> {
-        let layout = ring_layout(iface, cfg)?;
+        // A ring that grows starts small.
+        let grow_to = grow::grow_to(cfg);
+        let first = SocketConfig {
+            ring_bytes: if grow_to > 0 {
+                cfg.ring_start_bytes
+            } else {
+                cfg.ring_bytes
+            },
+            ..*cfg
+        };
+        let layout = ring_layout(iface, &first)?;
         let fd = open_socket()?;
         let bfd = fd.as_fd();
-        set_ring_version(bfd, cfg)?;
-        set_filter_and_buffers(bfd, cfg)?;
+        set_ring_version(bfd, &first)?;
+        set_filter_and_buffers(bfd, &first)?;
         let ring = Ring::new(bfd, layout).map_err(|(what, e)| match e {
             Errno::ENOMEM => Error::Io {
                 context: "allocating the receive ring (lower ring_bytes / --ring-bytes)",
@@ -321,6 +361,10 @@ impl RawSocket {
             slack_set: false,
             gso_fd: None,
             refused: None,
+            iface: iface.clone(),
+            cfg: first,
+            grow_to,
+            growing: None,
         })
     }
 

@@ -202,6 +202,20 @@ fn sockaddr_ll(ifindex: u32, protocol: u16) -> libc::sockaddr_ll {
     }
 }
 
+/// `SIOCGSKNS`: a descriptor of the network namespace a socket lives in
+/// (Linux 4.9; needs `CAP_NET_ADMIN`).
+pub fn socket_netns(fd: BorrowedFd<'_>) -> Result<std::os::fd::OwnedFd, Errno> {
+    const SIOCGSKNS: libc::c_ulong = 0x894C;
+    // SAFETY: SIOCGSKNS takes no argument and returns a new descriptor (or
+    // -1), which we then own alone.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), SIOCGSKNS as _) };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: `rc` is a descriptor the kernel just opened for us.
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(rc) })
+}
+
 /// Reads (and thereby resets) the kernel's `PACKET_STATISTICS`. A TPACKET_V2
 /// socket writes only the first two fields (`struct tpacket_stats`); the
 /// third stays 0.
@@ -782,6 +796,11 @@ impl Ring {
                 status_off: BLOCK_STATUS_OFF,
             },
         })
+    }
+
+    /// Size of the mapping in bytes.
+    pub fn len(&self) -> usize {
+        self.len
     }
 
     /// Number of units (V3: blocks, V2: frame slots).

@@ -157,7 +157,8 @@ fn no_filter_sees_everything_and_not_own_frames() {
 
 /// Own-address mode (`all_ports`): TCP to every port of our address passes,
 /// so that the server can answer its closed ports with RFC 9293
-/// §3.10.7.1's reset; UDP and TCP to other addresses still do not.
+/// §3.10.7.1's reset, and UDP to it (answered with port unreachable); TCP
+/// to other addresses still does not.
 #[test]
 fn filter_with_all_ports_passes_all_tcp_to_our_address() {
     let net = TestNet::new("filp", 23).unwrap();
@@ -210,9 +211,11 @@ fn filter_with_all_ports_passes_all_tcp_to_our_address() {
             true,
             "tcp port 22",
         ),
+        // Own-address mode: every protocol to our address passes (the
+        // endpoint answers it with an ICMP error).
         (
             udp_frame(&to(ours), 1004, port, b"udp"),
-            false,
+            true,
             "udp to our address",
         ),
         (

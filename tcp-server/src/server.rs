@@ -33,6 +33,15 @@ const MAX_WAIT_MANY: std::time::Duration = std::time::Duration::from_millis(50);
 const RING_TOTAL: usize = 32 << 20;
 /// Smallest receive ring of one worker.
 const RING_MIN: usize = 4 << 20;
+/// The receive ring a single worker starts with: it grows to its full size
+/// ([`ring_bytes`]) the first time the server finds it half full
+/// (`rawnet::SocketConfig::ring_start_bytes`). The kernel maps every page
+/// of a ring up front, so this is what an idle server holds: 2 MiB, 1024
+/// frames of an MTU of 1500, more than one connection can have in flight
+/// with the default 256 KiB window (and the bench's 1 MiB one). Several
+/// workers share a fanout group, where a ring cannot grow: theirs are
+/// their full size from the start.
+const RING_START: usize = 2 << 20;
 
 /// Why the server stopped with an error.
 #[derive(Debug)]
@@ -421,6 +430,7 @@ fn open_sockets(cli: &Cli, at: &Placement) -> Result<Vec<RawSocket>, Failure> {
         }),
         fanout: (workers > 1).then_some(at.group),
         ring_bytes: ring_bytes(workers),
+        ring_start_bytes: RING_START,
         ring: match cli.ring {
             crate::cli::Ring::V2 => rawnet::RingVersion::V2,
             crate::cli::Ring::V3 => rawnet::RingVersion::V3,

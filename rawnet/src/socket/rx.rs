@@ -14,7 +14,7 @@ use crate::{sys, Error};
 
 /// `TP_STATUS_COPY`: the frame did not fit its TPACKET_V2 slot and was also
 /// queued on the socket whole, to be read with `recv`.
-const TP_STATUS_COPY: u32 = 1 << 1;
+pub(super) const TP_STATUS_COPY: u32 = 1 << 1;
 /// `TP_STATUS_CSUMNOTREADY`.
 const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
 /// `TP_STATUS_CSUM_VALID`.
@@ -162,6 +162,7 @@ impl RawSocket {
                     self.ring.release(self.next);
                     self.next = (self.next + 1) % units;
                 }
+                count += self.grow(count, f, &mut stats);
             }
         }
         self.stats.set(stats);
@@ -207,7 +208,7 @@ type CopyFn<'a> = dyn FnMut(&mut [u8]) -> Option<(usize, Option<u32>)> + 'a;
 /// Checksum status of a copied frame: from its `PACKET_AUXDATA`, computed by
 /// the kernel from the same skb as the slot's status (the slot's status is
 /// the fallback).
-fn take_slot<F: FnMut(&[u8], &RxMeta)>(
+pub(super) fn take_slot<F: FnMut(&[u8], &RxMeta)>(
     slot: &[u8],
     buf: &mut [u8],
     copy: &mut CopyFn<'_>,

@@ -49,6 +49,8 @@ fn add_sock_stats(total: &mut rawnet::Stats, s: &rawnet::Stats) {
     total.tx_frames += s.tx_frames;
     total.tx_dropped += s.tx_dropped;
     total.tx_retries += s.tx_retries;
+    total.ring_grown += s.ring_grown;
+    total.ring_dups_skipped += s.ring_dups_skipped;
 }
 
 /// The exit summary: the counters of all workers added up, then (with
@@ -87,6 +89,15 @@ pub(super) fn summary(
         r.truncated,
         r.tx_dropped,
     );
+    if r.ring_grown > 0 {
+        // The receive ring starts small and grew under load (see
+        // `RING_START` in server.rs).
+        let _ = writeln!(
+            err,
+            "  ring         grew to full size under load ({} frames reached both rings, taken once)",
+            r.ring_dups_skipped
+        );
+    }
     rare_lines(err, &s);
     let _ = write!(err, "  open         {open} connections left in the table");
     if time_wait > 0 {
