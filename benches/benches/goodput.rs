@@ -16,7 +16,8 @@
 //! frames the link lost.
 //!
 //! `cargo bench -p benches --bench goodput` (`make bench-goodput`); under a
-//! minute (seconds, in fact). `-- --quick`: one seed, 4 MiB.
+//! minute (seconds, in fact). `-- --quick`: one seed, 4 MiB; `--receiver
+//! smoltcp|tcpcore` and `--loss 0.001` pick one case (for a profiler).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddrV4;
@@ -398,8 +399,23 @@ fn main() {
     println!("|---|---|---|---|---|---|---|");
     type RunFn = fn(u64, f64, usize) -> Run;
     let receivers: [(&str, RunFn); 2] = [("smoltcp", run_smoltcp), ("tcpcore", run_tcpcore)];
+    // For profiling one case: `-- --receiver NAME --loss RATE`.
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |k: &str| {
+        args.iter()
+            .position(|a| a == k)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
+    let only_receiver = arg("--receiver");
+    let only_loss: Option<f64> = arg("--loss").and_then(|l| l.parse().ok());
     for (name, run) in receivers {
+        if only_receiver.as_deref().is_some_and(|r| r != name) {
+            continue;
+        }
         for loss in LOSS {
+            if only_loss.is_some_and(|l| l != loss) {
+                continue;
+            }
             let runs: Vec<Run> = seeds.iter().map(|&s| run(s, loss, len)).collect();
             let ok: Vec<&Run> = runs.iter().filter(|r| r.sim_us.is_some()).collect();
             let fmt = |v: Option<f64>, d: usize| {
