@@ -69,6 +69,15 @@ pub fn run(cli: &ClientCli) -> Result<ExitCode, Failure> {
         Some((dev, route)) => (Link::Tun(dev), Some(route)),
         None => (open_socket(&iface, cli.ip, local_port)?, None),
     };
+    // An IPv6 address of our own on a link: duplicate address detection
+    // first, as the server does (RFC 4862 §5.4).
+    if cli.tun.is_none() {
+        crate::server::detect_duplicate_address(
+            std::slice::from_mut(&mut sock),
+            endpoint_config(cli, &iface),
+            &iface.name,
+        )?;
+    }
     let shared = Shared::new(open_pcap(cli.pcap.as_deref())?);
     let mut owned = OwnedStackStorage::new(1, BUF, BUF, STAGING)
         .map_err(|e| Failure::Runtime(e.to_string()))?;

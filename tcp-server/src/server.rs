@@ -21,6 +21,8 @@ use crate::worker::{self, ErrOut, Report, Settings, Shared, Stop, Worker};
 mod dad;
 mod summary;
 
+pub(crate) use dad::detect as detect_duplicate_address;
+
 use summary::summary;
 
 /// The longest sleep on the socket with one worker.

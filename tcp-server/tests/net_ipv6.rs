@@ -179,7 +179,8 @@ fn net_ipv6_ping_is_answered() {
 /// Duplicate address detection (RFC 4862 §5.4): the client's kernel has
 /// the address `--ip` names already, and answers the server's probe for
 /// it with an advertisement; the server exits at once with a one-line
-/// error naming the client's MAC, and never serves. (Without the
+/// error naming the client's MAC, and never serves; tcp-client with the
+/// same `--ip` too. (Without the
 /// detection it started and served the address twice.)
 #[test]
 fn net_ipv6_duplicate_address_refused() {
@@ -225,6 +226,33 @@ fn net_ipv6_duplicate_address_refused() {
     assert!(!out.status.success(), "served a duplicate address: {err}");
     assert!(started.elapsed() < Duration::from_secs(5), "{err}");
     assert!(!err.contains("listening on"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("{own} is in use")) && err.contains(&mac_b),
+        "{err} (b's MAC {mac_b})"
+    );
+    // tcp-client claims its --ip the same way.
+    let out = h
+        .net
+        .exec_a([
+            "timeout",
+            "5",
+            env!("CARGO_BIN_EXE_tcp-client"),
+            "-i",
+            &h.net.if_a,
+            "--ip",
+            &own,
+            "2001:2:0:240::2",
+            "4000",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("tcp-client");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "client used a duplicate address: {err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
         err.contains(&format!("{own} is in use")) && err.contains(&mac_b),

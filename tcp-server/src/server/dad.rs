@@ -1,7 +1,7 @@
 //! Duplicate address detection before serving an IPv6 address of our own
 //! (RFC 4862 §5.4; `tcpcore::Endpoint::start_dad`): the kernel does it for
-//! the addresses it assigns, and an address this server claims on a link
-//! deserves the same check. One probe, one second's wait (Linux's
+//! the addresses it assigns, and an address this server (or tcp-client)
+//! claims on a link deserves the same check. One probe, one second's wait (Linux's
 //! defaults, `dad_transmits` 1 and `retrans_time_ms` 1000), on every
 //! worker's socket at once: the kernel spreads frames over the fanout
 //! group by flow, so the answer may come to any of them.
@@ -29,7 +29,7 @@ impl Io for Frames {
 /// Probes for `cfg.addr6` on `links` and waits for the answer: `Ok` when
 /// nothing on the link claimed it, else a one-line error naming the MAC
 /// address that did.
-pub(super) fn detect(links: &mut [Link], cfg: EndpointConfig, iface: &str) -> Result<(), Failure> {
+pub(crate) fn detect(links: &mut [Link], cfg: EndpointConfig, iface: &str) -> Result<(), Failure> {
     let Some(addr6) = cfg.addr6 else {
         return Ok(());
     };
