@@ -491,6 +491,7 @@ pub fn run(
                     subnet,
                     per_source_flag: cx_main.per_source_flag,
                     ingress_flag: cx_main.ingress_flag,
+                    ingress6_flag: cx_main.ingress6_flag,
                 };
                 let mut stopped = false;
                 'rounds: for round in 0..rounds {

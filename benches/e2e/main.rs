@@ -515,6 +515,9 @@ struct Ctx<'a> {
     per_source_flag: bool,
     /// The server takes `--install-ingress-rule`.
     ingress_flag: bool,
+    /// Its rule covers IPv6 too (servers since issue #17's shared-address
+    /// work); for an older one the bench installs the IPv6 rule itself.
+    ingress6_flag: bool,
 }
 
 impl Ctx<'_> {
@@ -645,7 +648,9 @@ impl Ctx<'_> {
                     // buffers (the kernel autotunes to several MiB).
                     v.extend(["--rx-buf".into(), "1M".into()]);
                 }
-                if self.ingress_flag && via == Via::Veth4 {
+                if self.ingress_flag
+                    && (via == Via::Veth4 || self.ingress6_flag && via == Via::Veth6)
+                {
                     // The kernel's IP stack spends nothing on our frames
                     // (the smoltcp sink gets the same rule, see main).
                     v.push("--install-ingress-rule".into());
@@ -2204,9 +2209,10 @@ fn sysctl_in(ns: &str, kv: &[&str]) {
 
 /// IPv6 on both veth ends (no duplicate address detection), with
 /// `2001:2:0:<subnet>::1/64` (ns a, the kernel sink's) and `::2/64` (ns b,
-/// the clients'); ours serves `::10` itself. When the server has
-/// `--install-ingress-rule` (IPv4 only), the bench installs the same rule
-/// for ours' IPv6 address and port, as it does for smoltcp.
+/// the clients'); ours serves `::10` itself. Ours gets
+/// `--install-ingress-rule`, whose rule covers IPv6; for an older server,
+/// whose rule covered IPv4 only, the bench installs the same rule for
+/// ours' IPv6 address and port, as it does for smoltcp.
 fn ipv6_on(cx: &Ctx) -> Result<(), String> {
     let net = cx.net;
     for (ns, iface, host) in [(&net.ns_a, &net.if_a, 1), (&net.ns_b, &net.if_b, 2)] {
@@ -2236,7 +2242,7 @@ fn ipv6_on(cx: &Ctx) -> Result<(), String> {
         ))
         .map_err(|e| e.to_string())?;
     }
-    if cx.ingress_flag {
+    if cx.ingress_flag && !cx.ingress6_flag {
         let o = cx.sockaddr(Who::Ours { workers: 1 }, Via::Veth6);
         let script = format!(
             "table netdev bench_ours6 {{ chain ingress {{ type filter hook ingress device \"{}\" priority 0; policy accept; ip6 daddr {} tcp dport {} drop; }}; }}",
@@ -2341,6 +2347,7 @@ fn main() {
         subnet,
         per_source_flag: help.contains("--max-per-source"),
         ingress_flag: help.contains("--install-ingress-rule"),
+        ingress6_flag: help.contains("(IPv4 and IPv6) and port"),
     };
     if cx.ingress_flag {
         // The smoltcp sink gets what our server installs for itself: its
@@ -2447,7 +2454,7 @@ fn main() {
                 }
             }
             ipv6_off(&cx);
-            res.notes.push("upload IPv6: the upload of `upload, offloads off` over IPv6 on the same veth pair: ours on 2001:2:0:<subnet>::10 (own address, answering neighbor solicitations itself; the bench installs for it the nftables netdev ingress drop that --install-ingress-rule installs for IPv4), the kernel sink on 2001:2:0:<subnet>::1, the client on ::2; smoltcp not run (its sink serves IPv4)".into());
+            res.notes.push("upload IPv6: the upload of `upload, offloads off` over IPv6 on the same veth pair: ours on 2001:2:0:<subnet>::10 (own address, answering neighbor solicitations itself, with --install-ingress-rule, whose nftables netdev ingress drop covers IPv6), the kernel sink on 2001:2:0:<subnet>::1, the client on ::2; smoltcp not run (its sink serves IPv4)".into());
         }
         if common::stopped() {
             break 'all;
