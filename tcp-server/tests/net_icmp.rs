@@ -16,7 +16,7 @@ use std::fs;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Harness;
+use common::{ip, Harness};
 use support::{hex, note, sha256};
 
 /// `ping -c 3` from namespace b to the server's own address: three
@@ -51,11 +51,6 @@ impl Drop for Ns {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
-}
-
-fn ip(args: &[&str]) {
-    let st = Command::new("ip").args(args).status().expect("ip");
-    assert!(st.success(), "ip {args:?} failed");
 }
 
 /// Path MTU discovery through a router: see [`through_router`].

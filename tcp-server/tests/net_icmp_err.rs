@@ -8,25 +8,18 @@
 //! error, and exits 1. Subnets 198.18.225-226, 2001:2:0:227::/64 and
 //! 2001:2:0:228::/64. Every wait is bounded; the namespaces go on drop.
 
+mod common;
 mod support;
 
 use std::fs::File;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::ip;
 use rawnet::netns::TestNet;
 use support::note;
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_tcp-client");
-
-fn ip(args: &[&str]) {
-    let st = Command::new("ip")
-        .args(args)
-        .stdin(Stdio::null())
-        .status()
-        .expect("ip");
-    assert!(st.success(), "ip {args:?} failed");
-}
 
 fn run_in(net_ns: &str, args: &[&str]) {
     let st = rawnet::netns::exec(net_ns, args)

@@ -15,54 +15,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::Harness;
+use common::{enable_ipv6, ip, Harness};
 use support::{hex, note, sha256_file, Summary};
 
 /// The server's IPv6 address on `subnet`: `2001:2:0:<subnet>::10` (the
 /// subnet number written in hex digits as decimal, e.g. 210 -> `:210:`).
 fn own6(subnet: u8) -> Ipv6Addr {
     format!("2001:2:0:{subnet}::10").parse().expect("address")
-}
-
-fn ip(args: &[&str]) {
-    let st = Command::new("ip")
-        .args(args)
-        .status()
-        .expect("ip (iproute2)");
-    assert!(st.success(), "ip {args:?} failed");
-}
-
-/// IPv6 on in namespace b (no duplicate address detection), with
-/// `2001:2:0:<subnet>::2/64` on its veth.
-fn enable_ipv6(h: &Harness, subnet: u8) {
-    let ns = &h.net.ns_b;
-    let iface = &h.net.if_b;
-    for key in [
-        "net.ipv6.conf.all.accept_dad=0".to_string(),
-        "net.ipv6.conf.default.accept_dad=0".to_string(),
-        format!("net.ipv6.conf.{iface}.accept_dad=0"),
-        "net.ipv6.conf.all.disable_ipv6=0".to_string(),
-        "net.ipv6.conf.default.disable_ipv6=0".to_string(),
-        format!("net.ipv6.conf.{iface}.disable_ipv6=0"),
-    ] {
-        let st = h
-            .net
-            .exec_b(["sysctl", "-q", "-w", &key])
-            .stdin(Stdio::null())
-            .status()
-            .expect("sysctl");
-        assert!(st.success(), "sysctl -w {key} in {ns} failed");
-    }
-    ip(&[
-        "-n",
-        ns,
-        "addr",
-        "add",
-        &format!("2001:2:0:{subnet}::2/64"),
-        "dev",
-        iface,
-        "nodad",
-    ]);
 }
 
 /// In namespace b: connects to `to`, sends `data`, shuts down its sending
@@ -90,7 +49,7 @@ fn send(h: &Harness, to: SocketAddr, data: &[u8]) -> std::io::Result<Vec<u8>> {
 fn net_ipv6_hello_with_nc() {
     let t0 = Instant::now();
     let mut h = Harness::new("v6h", 210);
-    enable_ipv6(&h, 210);
+    enable_ipv6(&h, 210, false);
     let own = own6(210).to_string();
     h.start(&["--ip", &own, "--mode", "print", "-s"]);
     let err = h.stderr();
@@ -130,7 +89,7 @@ fn net_ipv6_echo_16_mib() {
     const LEN: u64 = 16 << 20;
     let t0 = Instant::now();
     let mut h = Harness::new("v6u", 211);
-    enable_ipv6(&h, 211);
+    enable_ipv6(&h, 211, false);
     let own = own6(211);
     h.start(&["--ip", &own.to_string(), "--mode", "echo", "-s"]);
     let to = SocketAddr::from((own, h.port));
@@ -152,7 +111,7 @@ fn net_ipv6_echo_16_mib() {
 fn net_ipv6_ping_is_answered() {
     let t0 = Instant::now();
     let mut h = Harness::new("v6p", 212);
-    enable_ipv6(&h, 212);
+    enable_ipv6(&h, 212, false);
     let own = own6(212).to_string();
     h.start(&["--ip", &own, "--mode", "discard"]);
     let out = h
@@ -186,7 +145,7 @@ fn net_ipv6_ping_is_answered() {
 fn net_ipv6_duplicate_address_refused() {
     let t0 = Instant::now();
     let h = Harness::new("v6dad", 240);
-    enable_ipv6(&h, 240);
+    enable_ipv6(&h, 240, false);
     let own = own6(240).to_string();
     ip(&[
         "-n",
@@ -270,7 +229,7 @@ fn net_ipv6_duplicate_address_refused() {
 fn net_udp_to_our_addresses_is_port_unreachable() {
     let t0 = Instant::now();
     let mut h = Harness::new("v6udp", 241);
-    enable_ipv6(&h, 241);
+    enable_ipv6(&h, 241, false);
     let own4 = h.own_addr();
     let own6 = own6(241);
     h.start(&[
@@ -325,7 +284,7 @@ fn net_udp_to_our_addresses_is_port_unreachable() {
 fn net_ipv6_dual_stack() {
     let t0 = Instant::now();
     let mut h = Harness::new("v6d", 213);
-    enable_ipv6(&h, 213);
+    enable_ipv6(&h, 213, false);
     let own4 = h.own_addr();
     let own6 = own6(213);
     h.start(&[
@@ -370,7 +329,7 @@ fn net_ipv6_dual_stack() {
 fn net_ipv6_debug_lines_match_tcpdump() {
     let t0 = Instant::now();
     let mut h = Harness::new("v6t", 215);
-    enable_ipv6(&h, 215);
+    enable_ipv6(&h, 215, false);
     let own = own6(215);
     let pcap = h.path("s.pcap");
     let pcap_s = pcap.to_str().expect("utf-8 path").to_string();
@@ -436,7 +395,7 @@ fn net_ipv6_debug_lines_match_tcpdump() {
 fn net_ipv6_only_answers_no_ipv4() {
     let t0 = Instant::now();
     let mut h = Harness::new("v6o", 214);
-    enable_ipv6(&h, 214);
+    enable_ipv6(&h, 214, false);
     let own4 = h.own_addr().to_string();
     h.start(&["--ip", &own6(214).to_string(), "--mode", "discard"]);
     let out = h
@@ -464,7 +423,7 @@ fn net_ipv6_tcp_client_to_linux() {
     const CLIENT: &str = env!("CARGO_BIN_EXE_tcp-client");
     let t0 = Instant::now();
     let h = Harness::new("v6c", 216);
-    enable_ipv6(&h, 216);
+    enable_ipv6(&h, 216, false);
     let server: SocketAddr = "[2001:2:0:216::2]:4000".parse().expect("address");
     let listener = h
         .net
@@ -551,7 +510,7 @@ fn net_ipv6_upload_64_mib_hashed() {
     const LEN: u64 = 64 << 20;
     let t0 = Instant::now();
     let mut h = Harness::new("v6b", 217);
-    enable_ipv6(&h, 217);
+    enable_ipv6(&h, 217, false);
     let own = own6(217);
     h.start(&["--ip", &own.to_string(), "--mode", "print", "-s"]);
     let to = SocketAddr::from((own, h.port));
@@ -587,7 +546,7 @@ fn net_ipv6_200_connections() {
     const EACH: u64 = 64 << 10;
     let t0 = Instant::now();
     let mut h = Harness::new("v6m", 218);
-    enable_ipv6(&h, 218);
+    enable_ipv6(&h, 218, false);
     let own = own6(218);
     h.start(&["--ip", &own.to_string(), "--mode", "echo"]);
     let to = SocketAddr::from((own, h.port));
@@ -679,7 +638,7 @@ fn net_ipv6_loss_1pct_upload_and_download() {
     const LEN: u64 = 16 << 20;
     let t0 = Instant::now();
     let mut h = Harness::new("v6l", 219);
-    enable_ipv6(&h, 219);
+    enable_ipv6(&h, 219, false);
     support::impair::segment_sized(&h.net);
     loss6(&h, 1);
     let own = own6(219);

@@ -11,63 +11,15 @@ mod support;
 
 use std::io::Write;
 use std::net::{Ipv6Addr, SocketAddr};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Instant;
 
-use common::Harness;
+use common::{enable_ipv6, ip, sysctl, Harness};
 use support::{hex, note, sha256, wait_until};
 
 /// The kernel's IPv6 address in namespace a: `2001:2:0:<subnet>::1`.
 fn addr6_a(subnet: u8) -> Ipv6Addr {
     format!("2001:2:0:{subnet}::1").parse().expect("address")
-}
-
-fn ip(args: &[&str]) {
-    let st = Command::new("ip")
-        .args(args)
-        .status()
-        .expect("ip (iproute2)");
-    assert!(st.success(), "ip {args:?} failed");
-}
-
-fn sysctl(h: &Harness, in_a: bool, key: &str) {
-    let mut cmd = if in_a {
-        h.net.exec_a(["sysctl", "-q", "-w", key])
-    } else {
-        h.net.exec_b(["sysctl", "-q", "-w", key])
-    };
-    let st = cmd.stdin(Stdio::null()).status().expect("sysctl");
-    assert!(st.success(), "sysctl -w {key} failed");
-}
-
-/// IPv6 on in both namespaces (no duplicate address detection), with
-/// `2001:2:0:<subnet>::1/64` on a's veth and `::2/64` on b's.
-fn enable_ipv6(h: &Harness, subnet: u8) {
-    for (in_a, ns, iface, host) in [
-        (true, &h.net.ns_a, &h.net.if_a, 1),
-        (false, &h.net.ns_b, &h.net.if_b, 2),
-    ] {
-        for key in [
-            "net.ipv6.conf.all.accept_dad=0".to_string(),
-            "net.ipv6.conf.default.accept_dad=0".to_string(),
-            format!("net.ipv6.conf.{iface}.accept_dad=0"),
-            "net.ipv6.conf.all.disable_ipv6=0".to_string(),
-            "net.ipv6.conf.default.disable_ipv6=0".to_string(),
-            format!("net.ipv6.conf.{iface}.disable_ipv6=0"),
-        ] {
-            sysctl(h, in_a, &key);
-        }
-        ip(&[
-            "-n",
-            ns,
-            "addr",
-            "add",
-            &format!("2001:2:0:{subnet}::{host}/64"),
-            "dev",
-            iface,
-            "nodad",
-        ]);
-    }
 }
 
 /// `nc -6 -N` in namespace b sends `data` to `[addr]:3000` and waits (at
@@ -137,7 +89,7 @@ fn net_shared6_rst_rule_serves_both_families() {
     const LEN: usize = 4 << 20;
     let t0 = Instant::now();
     let mut h = Harness::new("s6r", 230);
-    enable_ipv6(&h, 230);
+    enable_ipv6(&h, 230, true);
     let a6 = addr6_a(230);
     let a4 = h.net.addr_a;
     h.start(&["--install-rst-rule", "--mode", "print"]);
@@ -198,7 +150,7 @@ fn net_shared6_rst_rule_serves_both_families() {
 fn net_shared6_without_rule_warns_and_watches_ipv6() {
     let t0 = Instant::now();
     let mut h = Harness::new("s6w", 231);
-    enable_ipv6(&h, 231);
+    enable_ipv6(&h, 231, true);
     let a6 = addr6_a(231);
     h.start(&["--mode", "discard"]);
     let err = h.stderr();
@@ -269,7 +221,7 @@ fn net_shared6_ingress_rule() {
     const LEN: u64 = 4 << 20;
     let t0 = Instant::now();
     let mut h = Harness::new("s6i", 232);
-    enable_ipv6(&h, 232);
+    enable_ipv6(&h, 232, true);
     let a6 = addr6_a(232);
     h.start(&["--install-ingress-rule", "--mode", "print", "-s"]);
     let err = h.stderr();
@@ -312,7 +264,7 @@ fn net_shared6_ingress_rule() {
 fn net_shared6_ipv6_only_interface() {
     let t0 = Instant::now();
     let mut h = Harness::new("s6o", 233);
-    enable_ipv6(&h, 233);
+    enable_ipv6(&h, 233, true);
     let a6 = addr6_a(233);
     let (ns, iface) = (h.net.ns_a.clone(), h.net.if_a.clone());
     let v4 = format!("{}/24", h.net.addr_a);

@@ -221,3 +221,57 @@ pub fn nc_download(ns: &str, flags: &str, addr: &str, out: &std::path::Path, idl
         String::from_utf8_lossy(&nc.stderr)
     );
 }
+
+/// Runs `ip ARGS` (iproute2) and fails the test if it fails.
+pub fn ip(args: &[&str]) {
+    let st = Command::new("ip")
+        .args(args)
+        .stdin(Stdio::null())
+        .status()
+        .expect("ip (iproute2)");
+    assert!(st.success(), "ip {args:?} failed");
+}
+
+/// `sysctl -w KEY` in namespace a (`in_a`) or b; fails the test if it
+/// fails.
+pub fn sysctl(h: &Harness, in_a: bool, key: &str) {
+    let mut cmd = if in_a {
+        h.net.exec_a(["sysctl", "-q", "-w", key])
+    } else {
+        h.net.exec_b(["sysctl", "-q", "-w", key])
+    };
+    let st = cmd.stdin(Stdio::null()).status().expect("sysctl");
+    assert!(st.success(), "sysctl -w {key} failed");
+}
+
+/// IPv6 on (no duplicate address detection; `TestNet` makes its
+/// namespaces with it off) in namespace b, with `2001:2:0:<subnet>::2/64`
+/// on its veth, and, with `in_a`, in namespace a too, with `::1/64`.
+pub fn enable_ipv6(h: &Harness, subnet: u8, in_a: bool) {
+    let mut ends = vec![(false, &h.net.ns_b, &h.net.if_b, 2)];
+    if in_a {
+        ends.insert(0, (true, &h.net.ns_a, &h.net.if_a, 1));
+    }
+    for (a, ns, iface, host) in ends {
+        for key in [
+            "net.ipv6.conf.all.accept_dad=0".to_string(),
+            "net.ipv6.conf.default.accept_dad=0".to_string(),
+            format!("net.ipv6.conf.{iface}.accept_dad=0"),
+            "net.ipv6.conf.all.disable_ipv6=0".to_string(),
+            "net.ipv6.conf.default.disable_ipv6=0".to_string(),
+            format!("net.ipv6.conf.{iface}.disable_ipv6=0"),
+        ] {
+            sysctl(h, a, &key);
+        }
+        ip(&[
+            "-n",
+            ns,
+            "addr",
+            "add",
+            &format!("2001:2:0:{subnet}::{host}/64"),
+            "dev",
+            iface,
+            "nodad",
+        ]);
+    }
+}
