@@ -62,8 +62,11 @@ pub(crate) fn detect(links: &mut [Link], cfg: EndpointConfig, iface: &str) -> Re
             }
             _ => return Ok(()),
         }
+        // 10 ms of waiting per pass in all, however many workers' sockets.
+        let wait =
+            Duration::from_millis(10) / u32::try_from(links.len().max(1)).unwrap_or(u32::MAX);
         for link in links.iter_mut() {
-            link.recv_batch(Some(Duration::from_millis(10)), |frame, _| {
+            link.recv_batch(Some(wait), |frame, _| {
                 ep.handle_frame(
                     clock(),
                     frame,
