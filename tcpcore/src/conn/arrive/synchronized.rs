@@ -121,8 +121,7 @@ fn zero_window_ack(s: &mut Open, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) 
 /// Steps six to eight (URG, text, FIN) for ESTABLISHED and FIN-WAIT-1/2,
 /// after the ACK was taken. `fin_acked`: in FIN-WAIT-1, our FIN is now
 /// acknowledged (enter FIN-WAIT-2). `s` changes in place; the next state
-/// is returned when it is another than `s` as `kind` (FIN-WAIT-2, its own
-/// type, always goes back so).
+/// is returned when it is another than `s` as `kind`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn after_ack<'a>(
@@ -154,7 +153,6 @@ pub(crate) fn after_ack<'a>(
                 .set(Timer::FinWait2, now + cfg.fin_wait2_timeout);
             Some(wrap(OpenKind::FinWait2, *s))
         }
-        (OpenKind::FinWait2, _) => Some(wrap(OpenKind::FinWait2, *s)),
         _ => None,
     }
 }
