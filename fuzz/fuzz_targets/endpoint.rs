@@ -29,7 +29,7 @@ use tcpcore::wire::{
 };
 use tcpcore::{
     AppEvent, Config, ConnId, Duration, Endpoint, EndpointConfig, FourTuple, Instant, Io, Medium,
-    OwnedStorage, SeqNum,
+    OwnedStorage, SeqNum, TxPayload,
 };
 
 const SERVER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
@@ -131,6 +131,10 @@ struct App {
     v6: bool,
     /// A frame was written into `out` and not checked yet.
     written: bool,
+    /// The data of each GSO frame sent through `tx_gso_gather` this step,
+    /// with where it lies in its connection's send buffer: checked
+    /// against `Endpoint::unacked` after the step.
+    gathers: Vec<(ConnId, SeqNum, Vec<u8>)>,
 }
 
 impl App {
@@ -260,6 +264,18 @@ impl Io for App {
         self.out.clear();
         self.out.resize(len, 0);
         Some(&mut self.out)
+    }
+    fn tx_gso_gather<F: FnOnce(&mut [u8]) -> bool>(
+        &mut self,
+        head_len: usize,
+        gso_size: u16,
+        payload: TxPayload<'_>,
+        write: F,
+    ) -> bool {
+        self.gathers
+            .push((payload.conn, payload.seq, payload.bytes.to_vec()));
+        let buf = self.tx_gso(head_len + payload.bytes.len(), gso_size);
+        payload.write_whole(buf, head_len, write)
     }
     fn event(&mut self, id: ConnId, _: &FourTuple, e: AppEvent<'_>) {
         if let AppEvent::Data(d) = e {
@@ -750,6 +766,29 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
             ep.acks_held() <= ep.len(),
             "more held ACKs than connections"
         );
+        // A gather frame's data can be borrowed again until any of it is
+        // acknowledged (a transport sends it after the call), as it was.
+        for (id, seq, bytes) in app.gathers.drain(..) {
+            let Some(una) = ep.state(id).and_then(|s| s.snd_una()) else {
+                assert!(
+                    ep.unacked(id, seq, bytes.len()).is_none(),
+                    "unacked on a gone connection"
+                );
+                continue;
+            };
+            if seq.after_eq(una) {
+                assert_eq!(
+                    ep.unacked(id, seq, bytes.len()),
+                    Some(&bytes[..]),
+                    "a gather frame's data changed before it was acknowledged"
+                );
+            } else {
+                assert!(
+                    ep.unacked(id, seq, bytes.len()).is_none(),
+                    "unacked lent acknowledged bytes"
+                );
+            }
+        }
         // Invariants.
         assert!(ep.len() <= CONNS);
         let mut half_open = 0;

@@ -53,5 +53,7 @@ pub mod tun;
 
 pub use error::Error;
 pub use iface::Interface;
-pub use socket::{CsumStatus, Filter, RawSocket, RingVersion, RxMeta, SocketConfig, Stats};
+pub use socket::{
+    CsumStatus, Filter, RawSocket, RingVersion, RxMeta, SocketConfig, Stats, TxFrame,
+};
 pub use tun::{TunDevice, TunOptions, TunStats};

@@ -19,6 +19,7 @@ mod grow;
 mod rx;
 mod tx;
 
+pub use tx::TxFrame;
 use tx::TX_CHUNK;
 
 /// `ETH_P_ALL`.
@@ -255,6 +256,8 @@ pub struct RawSocket {
     copy_buf: Vec<u8>,
     tx_buf: Vec<u8>,
     tx_ends: Vec<usize>,
+    /// Per queued frame: its `virtio_net_hdr` (sent only with GSO on).
+    tx_vnet: Vec<[u8; 10]>,
     stats: Cell<Stats>,
     /// How long `recv_batch` watches the ring before it sleeps in `poll`.
     spin: Duration,
@@ -354,6 +357,7 @@ impl RawSocket {
             },
             tx_buf: Vec::with_capacity(64 * 1024),
             tx_ends: Vec::with_capacity(TX_CHUNK),
+            tx_vnet: Vec::with_capacity(TX_CHUNK),
             stats: Cell::new(Stats::default()),
             spin: Duration::ZERO,
             nap: Duration::ZERO,

@@ -475,15 +475,16 @@ pub fn writev2(fd: BorrowedFd<'_>, head: &[u8], body: &[u8]) -> Result<usize, Er
     }
 }
 
-/// Sends `frames` (each a whole Ethernet frame, after `skip` bytes of
-/// virtio_net_hdr on a PACKET_VNET_HDR socket) on an AF_PACKET socket
-/// with one `sendmmsg`, `MSG_DONTWAIT`. Returns how many the kernel took
-/// (a prefix of `frames`).
+/// Sends `frames` on an AF_PACKET socket with one `sendmmsg`,
+/// `MSG_DONTWAIT`: each frame is its three parts one after the other (a
+/// gather write; any part may be empty): a virtio_net_hdr on a
+/// PACKET_VNET_HDR socket (else empty), then the Ethernet frame's first
+/// bytes, at least its 14-byte header, then the rest. Returns how many the
+/// kernel took (a prefix of `frames`).
 pub fn send_frames(
     fd: BorrowedFd<'_>,
     ifindex: u32,
-    frames: &[&[u8]],
-    skip: usize,
+    frames: &[[&[u8]; 3]],
 ) -> Result<usize, Errno> {
     if frames.is_empty() {
         return Ok(0);
@@ -491,19 +492,20 @@ pub fn send_frames(
     let addrs: Vec<libc::sockaddr_ll> = frames
         .iter()
         .map(|f| {
-            // `skip`: a virtio_net_hdr before the Ethernet header.
-            let proto = match f.get(skip + 12..skip + 14) {
+            let proto = match f[1].get(12..14) {
                 Some(b) => u16::from_be_bytes([b[0], b[1]]),
                 None => 0,
             };
             sockaddr_ll(ifindex, proto)
         })
         .collect();
-    let mut iovs: Vec<libc::iovec> = frames
+    let mut iovs: Vec<[libc::iovec; 3]> = frames
         .iter()
-        .map(|f| libc::iovec {
-            iov_base: f.as_ptr().cast_mut().cast::<c_void>(),
-            iov_len: f.len(),
+        .map(|f| {
+            f.map(|part| libc::iovec {
+                iov_base: part.as_ptr().cast_mut().cast::<c_void>(),
+                iov_len: part.len(),
+            })
         })
         .collect();
     let mut msgs: Vec<libc::mmsghdr> = Vec::with_capacity(frames.len());
@@ -515,17 +517,18 @@ pub fn send_frames(
             .cast_mut()
             .cast::<c_void>();
         hdr.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-        hdr.msg_iov = iov;
-        hdr.msg_iovlen = 1;
+        hdr.msg_iov = iov.as_mut_ptr();
+        hdr.msg_iovlen = 3;
         msgs.push(libc::mmsghdr {
             msg_hdr: hdr,
             msg_len: 0,
         });
     }
     let n = u32::try_from(msgs.len()).unwrap_or(u32::MAX);
-    // SAFETY: every mmsghdr points at one iovec and one sockaddr_ll in vectors
-    // that outlive the call; each iovec points at a caller's frame, which the
-    // kernel only reads. `n` does not exceed msgs.len().
+    // SAFETY: every mmsghdr points at three iovecs and one sockaddr_ll in
+    // vectors that outlive the call; each iovec points at a part of a
+    // caller's frame, which the kernel only reads. `n` does not exceed
+    // msgs.len().
     let rc = unsafe { libc::sendmmsg(fd.as_raw_fd(), msgs.as_mut_ptr(), n, libc::MSG_DONTWAIT) };
     if rc < 0 {
         Err(Errno::last())

@@ -79,27 +79,8 @@ fn kernel_frame_offloads_off_is_unknown_and_verifies() {
 #[test]
 fn wrong_checksum_from_raw_socket_is_unknown() {
     let net = TestNet::new("csbad", 13).unwrap();
-    let a = net.iface_a().unwrap();
-    let b = net.iface_b().unwrap();
     let mut rx = open_a(&net);
-    let mut tx = net
-        .run_in_b(|| {
-            RawSocket::open(
-                &b,
-                &SocketConfig {
-                    ring_bytes: 1 << 20,
-                    ..SocketConfig::default()
-                },
-            )
-        })
-        .unwrap()
-        .unwrap();
-    let ends = Ends {
-        src_mac: b.mac,
-        dst_mac: a.mac,
-        src_ip: net.addr_b,
-        dst_ip: net.addr_a,
-    };
+    let (mut tx, ends) = sender_in_b(&net, false);
     let bad = tcp_frame(&ends, 40000, PORT, 0x02, b"bad", false);
     let good = tcp_frame(&ends, 40001, PORT, 0x02, b"good", true);
     assert!(!l4_checksum_ok(&bad) && l4_checksum_ok(&good));

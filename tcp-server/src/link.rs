@@ -10,7 +10,7 @@
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
-use rawnet::{Error, RawSocket, RxMeta, TunDevice};
+use rawnet::{Error, RawSocket, RxMeta, TunDevice, TxFrame};
 
 /// A raw socket or a TUN device.
 // One per worker, made once: the size does not matter, and the raw socket
@@ -61,6 +61,23 @@ impl Link {
         match self {
             Link::Raw(s) => s.queue_gso(frame, gso_size),
             Link::Tun(t) => t.send_batch(&[frame]).map(|_| ()),
+        }
+    }
+
+    /// Sends `frames` now from the caller's buffers, after anything queued
+    /// (see [`RawSocket::send_frames`]); a TUN device writes each packet,
+    /// as [`Link::queue`] does (never a GSO frame there: [`Link::gso`] is
+    /// false), and stops at the first error.
+    pub fn send_frames(&mut self, frames: &[TxFrame<'_>]) -> Result<usize, Error> {
+        match self {
+            Link::Raw(s) => s.send_frames(frames),
+            Link::Tun(t) => {
+                let mut sent = 0;
+                for f in frames {
+                    sent += t.send_batch(&[&[f.head, f.body].concat()])?;
+                }
+                Ok(sent)
+            }
         }
     }
 

@@ -124,7 +124,7 @@ pub fn run(settings: Settings, shared: &Shared, mut w: Worker<'_>) -> Report {
     for id in left {
         w.endpoint.abort(id, now, &mut sio);
     }
-    let sent = sio.send(&mut w.sock, w.endpoint.stats());
+    let sent = sio.send(&mut w.sock, &w.endpoint);
     if let Err(e) = sio.app.out.flush() {
         sio.app.out_error.get_or_insert(e);
     }
@@ -173,7 +173,7 @@ fn event_loop(
                 .connections()
                 .all(|(_, _, s)| s == StateName::TimeWait);
             if all_done || now >= d {
-                sio.send(sock, endpoint.stats())?;
+                sio.send(sock, endpoint)?;
                 return Ok(());
             }
         }
@@ -183,7 +183,7 @@ fn event_loop(
             }
             endpoint.handle_timeout(now, sio);
         }
-        sio.send(sock, endpoint.stats())?;
+        sio.send(sock, endpoint)?;
 
         let wait = wait_for(endpoint, deadline, now, settings.max_wait);
         pace.set_waiting(sock);
@@ -201,7 +201,7 @@ fn event_loop(
         if endpoint.acks_held() > 0 && (batch.0 == 0 || deadline.is_some()) {
             endpoint.flush_acks(clock(), sio);
         }
-        sio.send(sock, endpoint.stats())?;
+        sio.send(sock, endpoint)?;
 
         if let Some(w) = watch.as_mut() {
             rsts.check(w, endpoint, sio);

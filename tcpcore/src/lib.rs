@@ -52,7 +52,7 @@ pub use conn::{
 pub use endpoint::OwnedStorage;
 pub use endpoint::{
     AppEvent, ConnId, ConnectError, DropReason, Endpoint, EndpointConfig, Io, ListenError,
-    ListenerId, Medium, Slot, Stats, Storage, StorageError,
+    ListenerId, Medium, Slot, Stats, Storage, StorageError, TxPayload,
 };
 pub use isn::FourTuple;
 pub use seq::SeqNum;

@@ -190,30 +190,33 @@ fn each_medium_refuses_the_other_framing() {
 /// frame's.
 #[test]
 fn gso_packet_has_partial_checksum_in_place() {
-    let mut cfg = ip_config();
-    cfg.conn.nagle = false;
-    cfg.conn.gso_max = 64 * 1024;
-    let mut h = Harness::new(cfg);
-    h.rec.gso = true;
-    h.run(
-        "0.000 < S 1000:1000(0) win 65535 <mss 1460,sackOK,nop,wscale 7>
+    for gather in [false, true] {
+        let mut cfg = ip_config();
+        cfg.conn.nagle = false;
+        cfg.conn.gso_max = 64 * 1024;
+        let mut h = Harness::new(cfg);
+        h.rec.gso = true;
+        h.rec.gather = gather;
+        h.run(
+            "0.000 < S 1000:1000(0) win 65535 <mss 1460,sackOK,nop,wscale 7>
          0.000 > S. 0:0(0) ack 1001 <mss 1460,sackOK,nop,wscale 1>
          0.010 < . 1001:1001(0) ack 1 win 502",
-    );
-    let id = h.ep.connections().next().unwrap().0;
-    let data = vec![7u8; 14600];
-    let now = Instant::from_millis(20);
-    h.rec.now = now;
-    assert_eq!(h.ep.send(id, &data, now, &mut h.rec), data.len());
-    h.rec.flush();
-    let (_, f) = h.rec.out.pop_front().expect("a GSO packet");
-    // The harness put the link's header on it: the packet is at 14.
-    let packet = &f[14..];
-    let (ip, tcp) = wire::parse_ip_packet(packet, ChecksumPolicy::Skip).unwrap();
-    assert_eq!(tcp.payload.len(), 14600);
-    let tcp_len = (packet.len() - 20) as u32;
-    let ph = wire::checksum::pseudo_header(ip.src_addr, ip.dst_addr, 6, tcp_len);
-    assert_eq!(&packet[20 + 16..20 + 18], &ph.to_be_bytes());
+        );
+        let id = h.ep.connections().next().unwrap().0;
+        let data = vec![7u8; 14600];
+        let now = Instant::from_millis(20);
+        h.rec.now = now;
+        assert_eq!(h.ep.send(id, &data, now, &mut h.rec), data.len());
+        h.rec.flush();
+        let (_, f) = h.rec.out.pop_front().expect("a GSO packet");
+        // The harness put the link's header on it: the packet is at 14.
+        let packet = &f[14..];
+        let (ip, tcp) = wire::parse_ip_packet(packet, ChecksumPolicy::Skip).unwrap();
+        assert_eq!(tcp.payload.len(), 14600);
+        let tcp_len = (packet.len() - 20) as u32;
+        let ph = wire::checksum::pseudo_header(ip.src_addr, ip.dst_addr, 6, tcp_len);
+        assert_eq!(&packet[20 + 16..20 + 18], &ph.to_be_bytes());
+    }
 }
 
 /// The `Stack` over `Medium::Ip`: a client and a server exchange bytes

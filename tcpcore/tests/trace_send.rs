@@ -6,6 +6,7 @@
 
 mod common;
 use common::{default_config, no_nagle, run, run_both};
+use tcpcore::{Instant, SeqNum};
 
 /// Handshake with SACK and window scaling (client window 502 << 7).
 const HS_SACK: &str = "
@@ -322,17 +323,22 @@ fn zero_receive_window_still_takes_acks() {
 /// segments below; without it, segments stay at the MSS.
 #[test]
 fn gso_sends_large_segments_within_the_windows() {
-    let mut cfg = no_nagle();
-    cfg.conn.gso_max = 64 * 1024;
-    let mut h = common::Harness::new(cfg);
-    h.rec.gso = true;
-    h.run(&format!(
-        "{HS_SACK}
-         0.100 ! app-send 14600
-         0.100 > P. 1:14601(14600) ack 1001
-         0.110 < . 1001:1001(0) ack 14601 win 502
-         0.500 tick"
-    ));
+    // Through the trait's default `tx_gso_gather` and through a gather
+    // write (headers in a buffer of their own).
+    for gather in [false, true] {
+        let mut cfg = no_nagle();
+        cfg.conn.gso_max = 64 * 1024;
+        let mut h = common::Harness::new(cfg);
+        h.rec.gso = true;
+        h.rec.gather = gather;
+        h.run(&format!(
+            "{HS_SACK}
+             0.100 ! app-send 14600
+             0.100 > P. 1:14601(14600) ack 1001
+             0.110 < . 1001:1001(0) ack 14601 win 502
+             0.500 tick"
+        ));
+    }
     // Without a transport that takes GSO frames: MSS-sized segments.
     let mut cfg = no_nagle();
     cfg.conn.gso_max = 64 * 1024;
@@ -440,4 +446,39 @@ fn psh_on_segment_carrying_a_write_end() {
              0.110 > P. 5841:6001(160) ack 1001"
         ),
     );
+}
+
+/// `Endpoint::unacked` (for a transport that sends a gather frame's data
+/// after the endpoint's call): the bytes of a sent range as they were
+/// queued, for as long as none of them is acknowledged; `None` once any
+/// is, past the end of the queued data, and for a connection that is gone.
+#[test]
+fn unacked_lends_sent_bytes_until_acknowledged() {
+    let mut cfg = no_nagle();
+    cfg.conn.gso_max = 64 * 1024;
+    let mut h = common::Harness::new(cfg);
+    h.rec.gso = true;
+    h.rec.gather = true;
+    h.run(&format!(
+        "{HS_SACK}
+         0.100 ! app-send 14600
+         0.100 > P. 1:14601(14600) ack 1001"
+    ));
+    let id = h.ep.connections().next().unwrap().0;
+    let first = SeqNum::new(h.iss.unwrap().wrapping_add(1));
+    let sent: Vec<u8> = h.ep.unacked(id, first, 14600).expect("all sent").to_vec();
+    assert_eq!(sent.len(), 14600);
+    // What went out is what `app-send` queued (byte i is i % 253).
+    let queued: Vec<u8> = (0..14600).map(|i| (i % 253) as u8).collect();
+    assert_eq!(sent, queued);
+    assert_eq!(h.ep.unacked(id, first + 100, 50), Some(&sent[100..150]));
+    // Past the end of the queued data, or starting before SND.UNA.
+    assert_eq!(h.ep.unacked(id, first + 14000, 601), None);
+    assert_eq!(h.ep.unacked(id, first - 1, 10), None);
+    h.run("0.110 < . 1001:1001(0) ack 1461 win 502");
+    assert_eq!(h.ep.unacked(id, first, 14600), None, "partly acknowledged");
+    assert_eq!(h.ep.unacked(id, first + 1460, 13140), Some(&sent[1460..]));
+    // Gone: the slot's generation moved on.
+    h.ep.abort(id, Instant::from_millis(200), &mut h.rec);
+    assert_eq!(h.ep.unacked(id, first + 1460, 10), None);
 }

@@ -2,6 +2,7 @@
 //! sent in `sendmmsg` batches by `flush`, optionally through a second
 //! socket with `PACKET_VNET_HDR` for GSO.
 
+use std::cell::Cell;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,67 @@ fn vnet_hdr(
     h
 }
 
+/// One outgoing frame for [`RawSocket::send_frames`], in two parts sent
+/// one after the other (a gather write): `head` then `body`.
+#[derive(Clone, Copy, Debug)]
+pub struct TxFrame<'a> {
+    /// The frame's first bytes: the whole frame, or (with a `body`) its
+    /// headers.
+    pub head: &'a [u8],
+    /// The rest of the frame (may be empty).
+    pub body: &'a [u8],
+    /// The GSO segment size ([`RawSocket::queue_gso`]), or 0 for a plain
+    /// frame.
+    pub gso_size: u16,
+}
+
+/// A frame of `len` bytes may be sent: 14 (the Ethernet header) to
+/// [`MAX_FRAME`].
+fn check_len(len: usize, context: &'static str) -> Result<(), Error> {
+    if (14..=MAX_FRAME).contains(&len) {
+        Ok(())
+    } else {
+        Err(Error::Io {
+            context,
+            source: Errno::EMSGSIZE,
+        })
+    }
+}
+
+/// The `virtio_net_hdr` of a GSO frame of `len` bytes in all whose headers
+/// (Ethernet, IPv4 or IPv6 without extension headers, TCP) start `head`.
+fn gso_vnet_hdr(head: &[u8], len: usize, gso_size: u16) -> Result<[u8; VNET_HDR_LEN], Error> {
+    let bad = || Error::Io {
+        context: "queue_gso: not an Ethernet/IPv4/TCP or Ethernet/IPv6/TCP frame",
+        source: Errno::EINVAL,
+    };
+    // IPv4, or IPv6 with TCP right after its fixed header (no
+    // extension headers: the endpoint sends none).
+    let v6 = head.get(12..14) == Some(&[0x86, 0xdd][..]);
+    if v6 && head.get(14 + 6) != Some(&6) {
+        return Err(bad());
+    }
+    let ihl = if v6 {
+        40
+    } else {
+        usize::from(head.get(14).ok_or_else(bad)? & 0x0f) * 4
+    };
+    let doff = usize::from(head.get(14 + ihl + 12).ok_or_else(bad)? >> 4) * 4;
+    let hdr_len = 14 + ihl + doff;
+    if len > MAX_FRAME || hdr_len > head.len() {
+        return Err(bad());
+    }
+    let cwr = head.get(14 + ihl + 13).is_some_and(|f| f & TCP_CWR != 0);
+    Ok(vnet_hdr(
+        VNET_NEEDS_CSUM,
+        if v6 { VNET_GSO_TCPV6 } else { VNET_GSO_TCPV4 } | if cwr { VNET_GSO_ECN } else { 0 },
+        hdr_len as u16,
+        gso_size,
+        (14 + ihl) as u16,
+        16,
+    ))
+}
+
 impl RawSocket {
     /// Sends through a second packet socket opened with `PACKET_VNET_HDR`,
     /// so that [`RawSocket::queue_gso`] can hand the kernel one large TCP
@@ -85,57 +147,28 @@ impl RawSocket {
         if self.gso_fd.is_none() {
             return Err(Error::InvalidConfig("queue_gso without enable_gso"));
         }
-        let bad = || Error::Io {
-            context: "queue_gso: not an Ethernet/IPv4/TCP or Ethernet/IPv6/TCP frame",
-            source: Errno::EINVAL,
-        };
-        // IPv4, or IPv6 with TCP right after its fixed header (no
-        // extension headers: the endpoint sends none).
-        let v6 = frame.get(12..14) == Some(&[0x86, 0xdd][..]);
-        if v6 && frame.get(14 + 6) != Some(&6) {
-            return Err(bad());
-        }
-        let ihl = if v6 {
-            40
-        } else {
-            usize::from(frame.get(14).ok_or_else(bad)? & 0x0f) * 4
-        };
-        let doff = usize::from(frame.get(14 + ihl + 12).ok_or_else(bad)? >> 4) * 4;
-        let hdr_len = 14 + ihl + doff;
-        if frame.len() > MAX_FRAME || hdr_len > frame.len() {
-            return Err(bad());
-        }
-        let cwr = frame.get(14 + ihl + 13).is_some_and(|f| f & TCP_CWR != 0);
-        let h = vnet_hdr(
-            VNET_NEEDS_CSUM,
-            if v6 { VNET_GSO_TCPV6 } else { VNET_GSO_TCPV4 } | if cwr { VNET_GSO_ECN } else { 0 },
-            hdr_len as u16,
-            gso_size,
-            (14 + ihl) as u16,
-            16,
-        );
-        self.tx_buf.extend_from_slice(&h);
-        self.tx_buf.extend_from_slice(frame);
-        self.tx_ends.push(self.tx_buf.len());
+        let h = gso_vnet_hdr(frame, frame.len(), gso_size)?;
+        self.push_queued(frame, Some(h));
         Ok(())
     }
 
     /// Queues a copy of `frame` (a whole Ethernet frame) for the next
     /// [`flush`](Self::flush).
     pub fn queue(&mut self, frame: &[u8]) -> Result<(), Error> {
-        if frame.len() < 14 || frame.len() > MAX_FRAME {
-            return Err(Error::Io {
-                context: "queue: a frame must be 14..=65549 bytes (Ethernet header included)",
-                source: Errno::EMSGSIZE,
-            });
-        }
-        if self.gso_fd.is_some() {
-            // Through the PACKET_VNET_HDR socket: a header saying "nothing to do".
-            self.tx_buf.extend_from_slice(&[0u8; VNET_HDR_LEN]);
-        }
+        check_len(
+            frame.len(),
+            "queue: a frame must be 14..=65549 bytes (Ethernet header included)",
+        )?;
+        // Through the PACKET_VNET_HDR socket: a header saying "nothing to do".
+        let h = self.gso_fd.is_some().then_some([0u8; VNET_HDR_LEN]);
+        self.push_queued(frame, h);
+        Ok(())
+    }
+
+    fn push_queued(&mut self, frame: &[u8], vnet: Option<[u8; VNET_HDR_LEN]>) {
         self.tx_buf.extend_from_slice(frame);
         self.tx_ends.push(self.tx_buf.len());
-        Ok(())
+        self.tx_vnet.push(vnet.unwrap_or_default());
     }
 
     /// Number of frames queued and not yet flushed.
@@ -156,36 +189,103 @@ impl RawSocket {
     /// missing privilege) are returned as such. The queue is empty afterwards
     /// either way.
     pub fn flush(&mut self) -> Result<usize, Error> {
-        let mut frames: Vec<&[u8]> = Vec::with_capacity(self.tx_ends.len());
+        let vnet = self.gso_fd.is_some();
+        // Taken out for the call (and put back, their capacity kept).
+        let (mut buf, mut ends, mut hdrs) = (
+            std::mem::take(&mut self.tx_buf),
+            std::mem::take(&mut self.tx_ends),
+            std::mem::take(&mut self.tx_vnet),
+        );
+        let mut frames: Vec<[&[u8]; 3]> = Vec::with_capacity(ends.len());
         let mut start = 0;
-        for &end in &self.tx_ends {
-            frames.push(self.tx_buf.get(start..end).unwrap_or(&[]));
+        for (&end, h) in ends.iter().zip(&hdrs) {
+            let h: &[u8] = if vnet { h } else { &[] };
+            frames.push([h, buf.get(start..end).unwrap_or(&[]), &[]]);
             start = end;
         }
-        let mut stats = self.stats.get();
+        let res = self.send_parts(&frames, 0);
+        drop(frames);
+        buf.clear();
+        ends.clear();
+        hdrs.clear();
+        (self.tx_buf, self.tx_ends, self.tx_vnet) = (buf, ends, hdrs);
+        res
+    }
+
+    /// Sends `frames` now, from the caller's buffers (no copy in user
+    /// space), after anything [`queue`](Self::queue)d before, which is
+    /// flushed first: as [`flush`](Self::flush) for the waiting, the
+    /// refused frames and the result. Each frame is its `head` followed by
+    /// its `body` (the body may be empty); a frame with `gso_size` set is a
+    /// GSO frame as for [`queue_gso`](Self::queue_gso), whose headers must
+    /// all lie in `head`. A frame that is not well formed is refused on its
+    /// own (counted in [`Stats::tx_refused`], kept for
+    /// [`take_refused`](Self::take_refused)); the others are sent.
+    pub fn send_frames(&mut self, frames: &[TxFrame<'_>]) -> Result<usize, Error> {
+        if !self.tx_ends.is_empty() {
+            self.flush()?;
+        }
+        let vnet = self.gso_fd.is_some();
+        let mut hdrs: Vec<Option<[u8; VNET_HDR_LEN]>> = Vec::with_capacity(frames.len());
+        let mut bad = 0usize;
+        for f in frames {
+            let total = f.head.len() + f.body.len();
+            let h = match f.gso_size {
+                0 => check_len(total, "send_frames: a frame must be 14..=65549 bytes")
+                    .map(|()| [0u8; VNET_HDR_LEN]),
+                _ if !vnet => Err(Error::InvalidConfig("send_frames: GSO without enable_gso")),
+                g => gso_vnet_hdr(f.head, total, g),
+            };
+            hdrs.push(h.map_err(|e| self.refused = Some(e)).ok());
+            bad += usize::from(hdrs.last().is_some_and(Option::is_none));
+        }
+        let parts: Vec<[&[u8]; 3]> = frames
+            .iter()
+            .zip(&hdrs)
+            .filter_map(|(f, h)| {
+                let h: &[u8] = if vnet {
+                    h.as_ref()?
+                } else {
+                    h.as_ref().map(|_| &[][..])?
+                };
+                Some([h, f.head, f.body])
+            })
+            .collect();
+        self.send_parts(&parts, bad)
+    }
+
+    /// Sends `frames` (each: virtio_net_hdr or nothing, head, body) and
+    /// counts them; `bad` more were refused before they could be sent.
+    fn send_parts(&mut self, frames: &[[&[u8]; 3]], bad: usize) -> Result<usize, Error> {
         let tx = Transmitter {
             fd: self.gso_fd.as_ref().unwrap_or(&self.fd).as_fd(),
             poll_fd: self.fd.as_fd(),
-            skip: if self.gso_fd.is_some() {
-                VNET_HDR_LEN
-            } else {
-                0
-            },
             ifindex: self.ifindex,
             ifname: &self.ifname,
         };
-        let (sent, refused, mut result) = tx.send_all(&frames, &mut stats, &mut self.refused);
+        Self::transmit(tx, frames, &self.stats, &mut self.refused, bad)
+    }
+
+    /// Sends `frames` (each up to three parts: virtio_net_hdr, head,
+    /// body) with `tx` and counts them in `stats`; `bad` more were refused
+    /// before they could be sent.
+    fn transmit(
+        tx: Transmitter<'_>,
+        frames: &[[&[u8]; 3]],
+        stats: &Cell<Stats>,
+        refused_err: &mut Option<Error>,
+        bad: usize,
+    ) -> Result<usize, Error> {
+        let mut st = stats.get();
+        let (sent, refused, mut result) = tx.send_all(frames, &mut st, refused_err);
         let taken = sent - refused;
         if sent < frames.len() && result.is_ok() {
             result = Err(Error::io("sendmmsg made no progress", Errno::EIO));
         }
-        stats.tx_frames += taken as u64;
-        stats.tx_refused += refused as u64;
-        stats.tx_dropped += (frames.len() - taken) as u64;
-        self.stats.set(stats);
-        drop(frames);
-        self.tx_buf.clear();
-        self.tx_ends.clear();
+        st.tx_frames += taken as u64;
+        st.tx_refused += (refused + bad) as u64;
+        st.tx_dropped += (frames.len() - taken + bad) as u64;
+        stats.set(st);
         result.map(|()| taken)
     }
 
@@ -209,8 +309,6 @@ struct Transmitter<'a> {
     fd: BorrowedFd<'a>,
     /// The socket polled for room in the transmit queue.
     poll_fd: BorrowedFd<'a>,
-    /// Bytes of `virtio_net_hdr` at the start of each queued frame.
-    skip: usize,
     ifindex: u32,
     ifname: &'a str,
 }
@@ -222,7 +320,7 @@ impl Transmitter<'_> {
     /// stopped it).
     fn send_all(
         &self,
-        frames: &[&[u8]],
+        frames: &[[&[u8]; 3]],
         stats: &mut Stats,
         last_refused: &mut Option<Error>,
     ) -> (usize, usize, Result<(), Error>) {
@@ -236,7 +334,7 @@ impl Transmitter<'_> {
                 break;
             }
             let chunk = &frames[sent..frames.len().min(sent + TX_CHUNK)];
-            match sys::send_frames(self.fd, self.ifindex, chunk, self.skip) {
+            match sys::send_frames(self.fd, self.ifindex, chunk) {
                 Ok(0) | Err(Errno::EINTR) => {}
                 Ok(n) => {
                     sent += n;

@@ -6,6 +6,7 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
+use rawnet::netns::TestNet;
 use rawnet::{Filter, RawSocket, RxMeta, SocketConfig};
 
 /// The default socket configuration with the kernel-side filter for TCP to
@@ -43,7 +44,7 @@ pub fn fold(mut s: u32) -> u16 {
     s as u16
 }
 
-fn pseudo(src: [u8; 4], dst: [u8; 4], proto: u8, len: usize) -> u32 {
+pub fn pseudo(src: [u8; 4], dst: [u8; 4], proto: u8, len: usize) -> u32 {
     let mut s = sum16(&src, 0);
     s = sum16(&dst, s);
     s + u32::from(proto) + len as u32
@@ -74,6 +75,36 @@ pub struct Ends {
     pub dst_mac: [u8; 6],
     pub src_ip: Ipv4Addr,
     pub dst_ip: Ipv4Addr,
+}
+
+/// A sending socket in `net`'s namespace b (a small ring: it receives
+/// nothing of interest), with GSO on if `gso` (the GSO socket is opened in
+/// ns b too: a packet socket belongs to the namespace it is made in), and
+/// the ends of a frame from b to a.
+pub fn sender_in_b(net: &TestNet, gso: bool) -> (RawSocket, Ends) {
+    let a = net.iface_a().unwrap();
+    let b = net.iface_b().unwrap();
+    let tx = net
+        .run_in_b(|| {
+            let cfg = SocketConfig {
+                ring_bytes: 1 << 20,
+                ..SocketConfig::default()
+            };
+            let mut s = RawSocket::open(&b, &cfg)?;
+            if gso {
+                s.enable_gso()?;
+            }
+            Ok::<_, rawnet::Error>(s)
+        })
+        .unwrap()
+        .unwrap();
+    let ends = Ends {
+        src_mac: b.mac,
+        dst_mac: a.mac,
+        src_ip: net.addr_b,
+        dst_ip: net.addr_a,
+    };
+    (tx, ends)
 }
 
 fn ipv4(e: &Ends, proto: u8, l4: &[u8]) -> Vec<u8> {

@@ -113,7 +113,9 @@ impl<'s, 't> Driver<'s, 't> {
         &mut self,
         sock: &mut crate::link::Link,
     ) -> Result<(), crate::server::Failure> {
-        self.tx.send(sock, &mut self.trace)
+        // The stack's Io copies GSO data into the arena (the trait's
+        // default): no frame here borrows a send buffer.
+        self.tx.send(sock, &mut self.trace, None)
     }
 
     /// Writes out the payload buffered for stdout, and the trace.

@@ -9,7 +9,9 @@ use std::io::{self, BufWriter, Stdout, Write};
 use std::sync::atomic::Ordering;
 
 use crate::link::Link;
-use tcpcore::{AppEvent, CloseReason, ConnId, Endpoint, FourTuple, Instant, Io, StateName, Stats};
+use tcpcore::{
+    AppEvent, CloseReason, ConnId, Endpoint, FourTuple, Instant, Io, StateName, TxPayload,
+};
 
 use super::shared::Shared;
 use super::trace::Trace;
@@ -70,6 +72,29 @@ impl Io for ServerIo<'_> {
             return None;
         }
         self.tx.alloc(len, gso_size)
+    }
+
+    fn tx_gso_gather<F: FnOnce(&mut [u8]) -> bool>(
+        &mut self,
+        head_len: usize,
+        gso_size: u16,
+        payload: TxPayload<'_>,
+        write: F,
+    ) -> bool {
+        if !self.gso {
+            return false;
+        }
+        if self.trace.wants_frames() {
+            // A traced frame is whole in the arena (the trace reads it
+            // there before it is sent).
+            let buf = self.tx.alloc(head_len + payload.bytes.len(), gso_size);
+            return payload.write_whole(buf, head_len, write);
+        }
+        // The headers only; the data is sent from the send buffer (see
+        // `Tx::send`), neither copied nor read here.
+        self.tx
+            .alloc_gather(head_len, gso_size, &payload)
+            .is_some_and(write)
     }
 
     fn deliver(&mut self, id: ConnId, tuple: &FourTuple, data: &[u8]) -> usize {
@@ -156,13 +181,14 @@ impl<'a> ServerIo<'a> {
     /// Traces and sends every frame the endpoint wrote; first tells the
     /// other workers how many RSTs the endpoint has written (`stats`), so
     /// the RST watch counts ours before it can see them on the wire.
-    pub(super) fn send(&mut self, sock: &mut Link, stats: &Stats) -> Result<(), Failure> {
+    pub(super) fn send(&mut self, sock: &mut Link, endpoint: &Endpoint<'_>) -> Result<(), Failure> {
+        let stats = endpoint.stats();
         let new = stats.tx_rsts - self.rsts_published;
         if new > 0 {
             self.shared.our_rsts.fetch_add(new, Ordering::SeqCst);
             self.rsts_published = stats.tx_rsts;
         }
-        self.tx.send(sock, &mut self.trace)
+        self.tx.send(sock, &mut self.trace, Some(endpoint))
     }
 }
 

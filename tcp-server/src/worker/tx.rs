@@ -3,6 +3,9 @@
 
 use std::time::SystemTime;
 
+use rawnet::TxFrame;
+use tcpcore::{ConnId, Endpoint, SeqNum, TxPayload};
+
 use crate::link::Link;
 
 use super::trace::Trace;
@@ -20,6 +23,9 @@ pub(crate) struct TxArena {
     ends: Vec<usize>,
     /// Per frame: the GSO segment size, or 0 for a plain frame.
     gso: Vec<u16>,
+    /// Per frame: for a frame of headers only, where its data lies in
+    /// its connection's send buffer (sent from there by a gather write).
+    body: Vec<Option<(ConnId, SeqNum, usize)>>,
 }
 
 impl TxArena {
@@ -28,10 +34,16 @@ impl TxArena {
             buf: Vec::with_capacity(TX_ARENA_BYTES),
             ends: Vec::with_capacity(TX_ARENA_FRAMES),
             gso: Vec::with_capacity(TX_ARENA_FRAMES),
+            body: Vec::with_capacity(TX_ARENA_FRAMES),
         }
     }
 
-    fn alloc(&mut self, len: usize, gso: u16) -> Option<&mut [u8]> {
+    fn alloc(
+        &mut self,
+        len: usize,
+        gso: u16,
+        body: Option<(ConnId, SeqNum, usize)>,
+    ) -> Option<&mut [u8]> {
         let start = self.buf.len();
         if start + len > self.buf.capacity() || self.ends.len() == self.ends.capacity() {
             return None;
@@ -39,6 +51,7 @@ impl TxArena {
         self.buf.resize(start + len, 0);
         self.ends.push(start + len);
         self.gso.push(gso);
+        self.body.push(body);
         Some(&mut self.buf[start..])
     }
 
@@ -55,6 +68,7 @@ impl TxArena {
         self.buf.clear();
         self.ends.clear();
         self.gso.clear();
+        self.body.clear();
     }
 }
 
@@ -77,7 +91,21 @@ impl Tx {
     /// A buffer of `len` bytes for one frame (GSO segment size `gso`, or
     /// 0); `None` when the arena is full.
     pub(crate) fn alloc(&mut self, len: usize, gso: u16) -> Option<&mut [u8]> {
-        self.arena.alloc(len, gso)
+        self.arena.alloc(len, gso, None)
+    }
+
+    /// A buffer for the `head_len` bytes of headers of a GSO frame whose
+    /// data stays in its connection's send buffer (`payload`), to be
+    /// borrowed from there again when the frame is sent; `None` when the
+    /// arena is full.
+    pub(crate) fn alloc_gather(
+        &mut self,
+        head_len: usize,
+        gso: u16,
+        payload: &TxPayload<'_>,
+    ) -> Option<&mut [u8]> {
+        let body = (payload.conn, payload.seq, payload.bytes.len());
+        self.arena.alloc(head_len, gso, Some(body))
     }
 
     /// Traces the frames the endpoint wrote since the last call.
@@ -97,27 +125,52 @@ impl Tx {
         self.traced = self.arena.len();
     }
 
-    /// Traces and sends every frame the endpoint wrote.
-    pub(crate) fn send(&mut self, sock: &mut Link, trace: &mut Trace<'_>) -> Result<(), Failure> {
+    /// Traces and sends every frame the endpoint wrote (the data of a
+    /// frame of headers only borrowed from `endpoint`'s send buffers).
+    pub(crate) fn send(
+        &mut self,
+        sock: &mut Link,
+        trace: &mut Trace<'_>,
+        endpoint: Option<&Endpoint<'_>>,
+    ) -> Result<(), Failure> {
         self.trace_new_frames(trace);
         if self.arena.len() == 0 {
             return Ok(());
         }
-        for i in 0..self.arena.len() {
-            let queued = match self.arena.gso[i] {
-                0 => sock.queue(self.arena.frame(i)),
-                g => sock.queue_gso(self.arena.frame(i), g),
-            };
-            // A frame the socket cannot take is that frame's problem (its
-            // connection retransmits or times out), never the server's end:
-            // no input from the network may stop the server.
-            if let Err(e) = queued {
-                trace.warn_limited(&e.to_string());
+        // A frame of headers only gets its data from the send buffer; one
+        // whose data has been acknowledged meanwhile (or whose connection
+        // is gone) is not needed any more and stays unsent.
+        let frames: Vec<TxFrame<'_>> = (0..self.arena.len())
+            .filter_map(|i| {
+                let body = match self.arena.body[i] {
+                    Some((id, seq, len)) => endpoint?.unacked(id, seq, len)?,
+                    None => &[],
+                };
+                Some(TxFrame {
+                    head: self.arena.frame(i),
+                    body,
+                    gso_size: self.arena.gso[i],
+                })
+            })
+            .collect();
+        // A frame the socket cannot take is that frame's problem (its
+        // connection retransmits or times out), never the server's end: no
+        // input from the network may stop the server.
+        let res = if sock.is_ip() {
+            // A TUN device writes each packet now; one it cannot take is
+            // warned of, the others still go.
+            for f in &frames {
+                if let Err(e) = sock.queue(&[f.head, f.body].concat()) {
+                    trace.warn_limited(&e.to_string());
+                }
             }
-        }
+            Ok(frames.len())
+        } else {
+            sock.send_frames(&frames)
+        };
+        drop(frames);
         self.arena.clear();
         self.traced = 0;
-        let res = sock.flush();
         if let Some(e) = sock.take_refused() {
             trace.warn_limited(&e.to_string());
         }

@@ -2,6 +2,7 @@
 //! keep-alive and user timeout, close and abort (one connection or all).
 
 use crate::conn::{send, KeepAlive, RecvBuffer, Transition};
+use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
 
 use super::{ConnId, Endpoint, Io};
@@ -15,6 +16,28 @@ impl Endpoint<'_> {
             let t = Transition::idle(state);
             self.apply(id.index, state.name(), &t, now, io);
         }
+    }
+
+    /// The `len` bytes connection `id` sent from `seq`, borrowed again
+    /// from its send buffer: for a transport that queued a frame of
+    /// [`Io::tx_gso_gather`] and sends it after the endpoint's call
+    /// returned. `None` once any of them is acknowledged (the buffer may
+    /// then hold newer data there; the frame is not needed any more, or
+    /// only in part, and is dropped: TCP resends what was not received),
+    /// when the connection is gone (its slot perhaps another's), or when
+    /// the range is not one the connection has queued.
+    pub fn unacked(&self, id: ConnId, seq: SeqNum, len: usize) -> Option<&[u8]> {
+        let (una, end) = self.state(id)?.unacked_span()?;
+        let len32 = u32::try_from(len).ok()?;
+        // Wholly within [SND.UNA, end of the queued data).
+        if seq.before(una) || (end - seq) < len32 || end.before(seq) {
+            return None;
+        }
+        let each = self.bufs.tx;
+        let at = id.index as usize * each;
+        let ring = self.tx_mem.get(at..at + each)?;
+        let bytes = send::ring_read(ring, seq, len);
+        (bytes.len() == len).then_some(bytes)
     }
 
     /// The application sends `data` on connection `id`; returns how many

@@ -4,6 +4,7 @@
 
 use crate::conn::{CloseReason, StateName};
 use crate::isn::FourTuple;
+use crate::seq::SeqNum;
 
 /// What the endpoint needs from its surroundings.
 pub trait Io {
@@ -40,6 +41,67 @@ pub trait Io {
     fn tx_gso(&mut self, len: usize, gso_size: u16) -> Option<&mut [u8]> {
         let _ = (len, gso_size);
         None
+    }
+
+    /// A segmentation-offload frame in two parts: its first `head_len`
+    /// bytes (the headers), which `write` fills in the buffer it is given
+    /// and returns whether it did, then the segment's data, borrowed from
+    /// the connection's send buffer ([`TxPayload`]). The transport sends
+    /// the data after the headers as it is (a gather write), so the
+    /// endpoint neither copies nor reads it; the TCP checksum field is as
+    /// for [`Io::tx_gso`]. Returns whether the frame was taken (false: no
+    /// room, or `write` failed).
+    ///
+    /// The data is borrowed only for the call. A transport that sends
+    /// later borrows it again then with [`Endpoint::unacked`], which
+    /// gives it for as long as none of it is acknowledged (until then the
+    /// send buffer keeps it as it was sent), or copies it now. The default
+    /// copies it, into one [`Io::tx_gso`] buffer.
+    ///
+    /// [`Endpoint::unacked`]: super::Endpoint::unacked
+    fn tx_gso_gather<F: FnOnce(&mut [u8]) -> bool>(
+        &mut self,
+        head_len: usize,
+        gso_size: u16,
+        payload: TxPayload<'_>,
+        write: F,
+    ) -> bool {
+        let buf = self.tx_gso(head_len + payload.bytes.len(), gso_size);
+        payload.write_whole(buf, head_len, write)
+    }
+}
+
+/// The data of a segmentation-offload frame ([`Io::tx_gso_gather`]):
+/// borrowed from its connection's send buffer, with where it lies there.
+#[derive(Clone, Copy, Debug)]
+pub struct TxPayload<'a> {
+    /// The segment's data.
+    pub bytes: &'a [u8],
+    /// The connection that sends it.
+    pub conn: ConnId,
+    /// The sequence number of its first byte.
+    pub seq: SeqNum,
+}
+
+impl TxPayload<'_> {
+    /// Writes the frame whole into `buf` (its `head_len` bytes of headers
+    /// by `write`, then the data copied after them), as an [`Io`] that
+    /// sends later and does not borrow the data again does; false when
+    /// there is no `buf` (no room), it is too short, or `write` failed.
+    pub fn write_whole<F: FnOnce(&mut [u8]) -> bool>(
+        &self,
+        buf: Option<&mut [u8]>,
+        head_len: usize,
+        write: F,
+    ) -> bool {
+        let Some((head, rest)) = buf.and_then(|b| b.split_at_mut_checked(head_len)) else {
+            return false;
+        };
+        let Some(rest) = rest.get_mut(..self.bytes.len()) else {
+            return false;
+        };
+        rest.copy_from_slice(self.bytes);
+        write(head)
     }
 }
 

@@ -82,7 +82,7 @@ mod timers;
 pub use connect::{ConnectError, EPHEMERAL_FIRST, EPHEMERAL_LAST};
 pub use dad::{Addr6State, DAD_RETRANS, DAD_TRANSMITS};
 pub use icmp::{ICMP_BURST, ICMP_PER_SEC};
-pub use io::{AppEvent, ConnId, Io};
+pub use io::{AppEvent, ConnId, Io, TxPayload};
 pub use listeners::{ListenError, ListenerId, ListenerInfo, LISTENERS};
 pub use neighbor::NEIGHBORS;
 pub use stats::{DropReason, Stats};

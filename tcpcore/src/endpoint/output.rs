@@ -42,8 +42,19 @@ pub(super) fn frame_v6<'b>(
     rest.get_mut(Ipv6Repr::HEADER_LEN..)
 }
 
+/// A segmentation-offload frame's data as [`Io::tx_gso_gather`] takes it;
+/// `None` for a frame sent whole.
+fn gather<'p>(r: &Reply, payload: &'p [u8], conn: Option<ConnId>) -> Option<TxPayload<'p>> {
+    let conn = conn.filter(|_| r.gso > 0)?;
+    Some(TxPayload {
+        bytes: payload,
+        conn,
+        seq: r.seq,
+    })
+}
+
 use super::neighbor::{arp_request, nd_solicit, next_hop, UNRESOLVED};
-use super::{DropReason, Endpoint, EndpointConfig, Io, Medium, Stats};
+use super::{ConnId, DropReason, Endpoint, EndpointConfig, Io, Medium, Stats, TxPayload};
 
 impl Endpoint<'_> {
     /// ACK batching: with it on, an ACK that only acknowledges new in-order
@@ -117,7 +128,7 @@ impl Endpoint<'_> {
             ident: &mut self.ident,
             stats: &mut self.stats,
         };
-        out.emit(tuple, peer_mac, r, &[], io);
+        out.emit(tuple, peer_mac, r, &[], None, io);
     }
 
     /// Sends what connection `i` has to send: retransmissions, new data,
@@ -138,6 +149,10 @@ impl Endpoint<'_> {
         let at = i as usize * each;
         let tx = &self.tx_mem[at..at + each];
         let slot = &mut self.slots[i as usize];
+        let id = ConnId {
+            index: i,
+            generation: slot.generation,
+        };
         let Some(conn) = slot.conn.as_mut() else {
             return 0;
         };
@@ -173,7 +188,7 @@ impl Endpoint<'_> {
                 out.stats.retransmits += 1;
             }
             let payload = send::ring_read(tx, r.seq, r.len as usize);
-            out.emit(tuple, peer_mac, &r, payload, io);
+            out.emit(tuple, peer_mac, &r, payload, Some(id), io);
             sent += 1;
         }
         sent
@@ -195,6 +210,7 @@ impl Out<'_> {
         peer_mac: EthernetAddress,
         r: &Reply,
         payload: &[u8],
+        conn: Option<ConnId>,
         io: &mut I,
     ) {
         let medium = self.cfg.medium;
@@ -210,7 +226,7 @@ impl Out<'_> {
         let (src_addr, dst_addr) = match (tuple.local_addr, tuple.remote_addr) {
             (IpAddr::V4(s), IpAddr::V4(d)) => (s, d),
             (IpAddr::V6(s), IpAddr::V6(d)) => {
-                return self.emit_v6(s, d, tuple, peer_mac, r, payload, io);
+                return self.emit_v6(s, d, tuple, peer_mac, r, payload, conn, io);
             }
             _ => return,
         };
@@ -230,49 +246,47 @@ impl Out<'_> {
             more_frags: false,
             frag_offset: 0,
         };
-        // The link-layer header's length: one branch on the medium per
-        // frame, the rest is the same.
-        let (link, len) = match medium {
-            Medium::Ethernet => (EthernetRepr::HEADER_LEN, wire::tcp_frame_len(&tcp)),
-            Medium::Ip => (0, wire::tcp_packet_len(&tcp)),
+        // The frame's length: one branch on the medium per frame, the rest
+        // is the same.
+        let len = match medium {
+            Medium::Ethernet => wire::tcp_frame_len(&tcp),
+            Medium::Ip => wire::tcp_packet_len(&tcp),
         };
-        let buf = if r.gso > 0 {
-            io.tx_gso(len, r.gso)
-        } else {
-            io.tx(len)
+        let eth = EthernetRepr {
+            src_addr: self.cfg.mac,
+            dst_addr: peer_mac,
+            ethertype: EtherType::Ipv4,
         };
-        match buf {
-            Some(buf) => {
-                let written = match medium {
-                    Medium::Ethernet => {
-                        let eth = EthernetRepr {
-                            src_addr: self.cfg.mac,
-                            dst_addr: peer_mac,
-                            ethertype: EtherType::Ipv4,
-                        };
-                        wire::emit_tcp_frame(buf, &eth, &ip, &tcp)
-                    }
-                    Medium::Ip => wire::emit_tcp_packet(buf, &ip, &tcp),
-                };
-                if written.is_ok() {
-                    self.stats.tx_frames += 1;
-                    if r.control == TcpControl::Rst {
-                        self.stats.tx_rsts += 1;
-                    }
-                    if r.gso > 0 {
-                        // CHECKSUM_PARTIAL: the pseudo-header sum only; the
-                        // segmentation completes each segment's checksum.
-                        let tcp_len = (len - link - Ipv4Repr::HEADER_LEN) as u32;
-                        let ph =
-                            wire::checksum::pseudo_header(ip.src_addr, ip.dst_addr, 6, tcp_len);
-                        let at = link + Ipv4Repr::HEADER_LEN + 16;
-                        if let Some(c) = buf.get_mut(at..at + 2) {
-                            c.copy_from_slice(&ph.to_be_bytes());
-                        }
-                    }
-                }
+        let eth = (medium == Medium::Ethernet).then_some(&eth);
+        if let Some(payload) = gather(r, payload, conn) {
+            // A segmentation-offload batch: the headers, then the data as it
+            // lies in the send buffer (a gather write); the checksum field
+            // holds the pseudo-header sum (Linux's CHECKSUM_PARTIAL), the
+            // segmentation completes each segment's, so the data is not
+            // read here.
+            let head = len - payload.bytes.len();
+            let sent = io.tx_gso_gather(head, r.gso, payload, |buf| {
+                wire::emit_tcp_headers(buf, eth, &ip, &tcp).is_ok()
+            });
+            return self.count_sent(sent, r);
+        }
+        let sent = io.tx(len).is_some_and(|buf| match eth {
+            Some(eth) => wire::emit_tcp_frame(buf, eth, &ip, &tcp).is_ok(),
+            None => wire::emit_tcp_packet(buf, &ip, &tcp).is_ok(),
+        });
+        self.count_sent(sent, r);
+    }
+
+    /// Counts a frame that went (`sent`), or one the transport had no room
+    /// for.
+    fn count_sent(&mut self, sent: bool, r: &Reply) {
+        if sent {
+            self.stats.tx_frames += 1;
+            if r.control == TcpControl::Rst {
+                self.stats.tx_rsts += 1;
             }
-            None => self.stats.drops[DropReason::TxNoRoom as usize] += 1,
+        } else {
+            self.stats.drops[DropReason::TxNoRoom as usize] += 1;
         }
     }
 
@@ -291,6 +305,7 @@ impl Out<'_> {
         peer_mac: EthernetAddress,
         r: &Reply,
         payload: &[u8],
+        conn: Option<ConnId>,
         io: &mut I,
     ) {
         let tcp = r.to_repr(tuple.local_port, tuple.remote_port, payload);
@@ -309,32 +324,24 @@ impl Out<'_> {
             Medium::Ip => 0,
         };
         let len = link + ip.buffer_len();
-        let buf = if r.gso > 0 {
-            io.tx_gso(len, r.gso)
-        } else {
-            io.tx(len)
-        };
-        let Some(buf) = buf else {
-            self.stats.drops[DropReason::TxNoRoom as usize] += 1;
-            return;
-        };
         let pair = IpPair::V6 { src, dst };
-        let written = frame_v6(buf, link, self.cfg.mac, peer_mac, &ip)
-            .and_then(|seg| tcp.emit_ip(&mut TcpPacket::new_unchecked(seg), pair).ok());
-        if written.is_some() {
-            self.stats.tx_frames += 1;
-            if r.control == TcpControl::Rst {
-                self.stats.tx_rsts += 1;
-            }
-            if r.gso > 0 {
-                // CHECKSUM_PARTIAL, as for IPv4: the pseudo-header sum
-                // only (Linux `tcp6_gso_segment` expects it so).
-                let ph = pair.pseudo_header(6, ip.payload_len as u32);
-                let at = link + 40 + 16;
-                if let Some(c) = buf.get_mut(at..at + 2) {
-                    c.copy_from_slice(&ph.to_be_bytes());
-                }
-            }
+        let (mac, hdr) = (self.cfg.mac, &ip);
+        if let Some(payload) = gather(r, payload, conn) {
+            // A gather write with CHECKSUM_PARTIAL, as for IPv4 (Linux
+            // `tcp6_gso_segment` expects the pseudo-header sum).
+            let head = len - payload.bytes.len();
+            let sent = io.tx_gso_gather(head, r.gso, payload, |buf| {
+                frame_v6(buf, link, mac, peer_mac, hdr)
+                    .is_some_and(|seg| tcp.emit_header_partial(seg, pair).is_ok())
+            });
+            return self.count_sent(sent, r);
         }
+        let sent = io.tx(len).is_some_and(|buf| {
+            frame_v6(buf, link, mac, peer_mac, hdr).is_some_and(|seg| {
+                tcp.emit_ip(&mut TcpPacket::new_unchecked(seg), pair)
+                    .is_ok()
+            })
+        });
+        self.count_sent(sent, r);
     }
 }

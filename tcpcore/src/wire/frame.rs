@@ -6,8 +6,8 @@ use core::fmt;
 
 use super::{
     ArpError, ArpPacket, ArpRepr, ChecksumPolicy, EmitError, EtherType, EthernetError,
-    EthernetFrame, EthernetRepr, IpProtocol, Ipv4Error, Ipv4Packet, Ipv4Repr, TcpError, TcpPacket,
-    TcpRepr,
+    EthernetFrame, EthernetRepr, IpPair, IpProtocol, Ipv4Error, Ipv4Packet, Ipv4Repr, TcpError,
+    TcpPacket, TcpRepr,
 };
 
 /// Why a frame was dropped by [`parse_frame`].
@@ -187,14 +187,7 @@ pub fn emit_tcp_frame(
 ) -> Result<usize, EmitError> {
     let tcp_len = tcp.buffer_len();
     let len = EthernetRepr::HEADER_LEN + Ipv4Repr::HEADER_LEN + tcp_len;
-    let ip = Ipv4Repr {
-        payload_len: tcp_len,
-        protocol: IpProtocol::Tcp,
-        ..*ip
-    };
-    if u16::try_from(ip.buffer_len()).is_err() {
-        return Err(EmitError::PayloadTooLarge);
-    }
+    let ip = tcp_ip_repr(ip, tcp_len)?;
     let frame = buf.get_mut(..len).ok_or(EmitError::BufferTooSmall)?;
     let eth = EthernetRepr {
         ethertype: EtherType::Ipv4,
@@ -225,6 +218,56 @@ pub fn tcp_packet_len(tcp: &TcpRepr) -> usize {
 pub fn emit_tcp_packet(buf: &mut [u8], ip: &Ipv4Repr, tcp: &TcpRepr) -> Result<usize, EmitError> {
     let tcp_len = tcp.buffer_len();
     let len = Ipv4Repr::HEADER_LEN + tcp_len;
+    let ip = tcp_ip_repr(ip, tcp_len)?;
+    let packet = buf.get_mut(..len).ok_or(EmitError::BufferTooSmall)?;
+    emit_ip_tcp(packet, &ip, tcp)?;
+    Ok(len)
+}
+
+/// Writes the headers only of an IPv4/TCP frame whose TCP data (the
+/// payload of `tcp`) the caller sends after them itself (a gather write):
+/// the Ethernet header when `eth` is given (else a bare packet, as
+/// [`emit_tcp_packet`]), the IPv4 header with its lengths counting the
+/// data, and the TCP header with the pseudo-header sum in its checksum
+/// field ([`TcpRepr::emit_header_partial`]). Returns the bytes written:
+/// [`tcp_frame_len`] or [`tcp_packet_len`] less the data.
+#[inline]
+pub fn emit_tcp_headers(
+    buf: &mut [u8],
+    eth: Option<&EthernetRepr>,
+    ip: &Ipv4Repr,
+    tcp: &TcpRepr,
+) -> Result<usize, EmitError> {
+    let tcp_len = tcp.buffer_len();
+    let ip = tcp_ip_repr(ip, tcp_len)?;
+    let link = match eth {
+        Some(eth) => {
+            let eth = EthernetRepr {
+                ethertype: EtherType::Ipv4,
+                ..*eth
+            };
+            eth.emit(&mut EthernetFrame::new_unchecked(&mut *buf))?;
+            EthernetRepr::HEADER_LEN
+        }
+        None => 0,
+    };
+    let ip_bytes = buf.get_mut(link..).ok_or(EmitError::BufferTooSmall)?;
+    ip.emit(&mut Ipv4Packet::new_unchecked(&mut *ip_bytes))?;
+    let tcp_bytes = ip_bytes
+        .get_mut(Ipv4Repr::HEADER_LEN..)
+        .ok_or(EmitError::BufferTooSmall)?;
+    let pair = IpPair::V4 {
+        src: ip.src_addr,
+        dst: ip.dst_addr,
+    };
+    tcp.emit_header_partial(tcp_bytes, pair)?;
+    Ok(link + Ipv4Repr::HEADER_LEN + tcp.header_len())
+}
+
+/// `ip` carrying a TCP segment of `tcp_len` bytes; the total length must
+/// fit in 16 bits.
+#[inline(always)]
+fn tcp_ip_repr(ip: &Ipv4Repr, tcp_len: usize) -> Result<Ipv4Repr, EmitError> {
     let ip = Ipv4Repr {
         payload_len: tcp_len,
         protocol: IpProtocol::Tcp,
@@ -233,9 +276,7 @@ pub fn emit_tcp_packet(buf: &mut [u8], ip: &Ipv4Repr, tcp: &TcpRepr) -> Result<u
     if u16::try_from(ip.buffer_len()).is_err() {
         return Err(EmitError::PayloadTooLarge);
     }
-    let packet = buf.get_mut(..len).ok_or(EmitError::BufferTooSmall)?;
-    emit_ip_tcp(packet, &ip, tcp)?;
-    Ok(len)
+    Ok(ip)
 }
 
 /// The IPv4 header (its lengths and protocol already set) and the TCP

@@ -441,21 +441,22 @@ impl Ipv4Repr {
         HEADER_LEN + self.payload_len
     }
 
-    /// Writes the header (IHL 5, no options) with its checksum into
-    /// `packet`, which must hold [`buffer_len`](Self::buffer_len) bytes; the
-    /// payload is left for the caller to write.
+    /// Writes the header (IHL 5, no options) with its checksum into the
+    /// first 20 bytes of `packet`; the payload (which may follow in the
+    /// same buffer, or be sent after it by a gather write) is left for the
+    /// caller to write.
     ///
     /// Values wider than their field are cut to it: `dscp` to 6 bits, `ecn`
     /// to 2, and `frag_offset` is rounded down to a multiple of 8.
     /// Fails with [`EmitError::PayloadTooLarge`] if the total length does
     /// not fit in 16 bits, [`EmitError::BufferTooSmall`] if the buffer is
-    /// shorter than `buffer_len()`.
+    /// shorter than the header.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(
         &self,
         packet: &mut Ipv4Packet<&mut T>,
     ) -> Result<(), EmitError> {
         let total_len = u16::try_from(self.buffer_len()).map_err(|_| EmitError::PayloadTooLarge)?;
-        if packet.buffer.as_ref().len() < self.buffer_len() {
+        if packet.buffer.as_ref().len() < HEADER_LEN {
             return Err(EmitError::BufferTooSmall);
         }
         let b = packet.buffer.as_mut();
@@ -576,8 +577,15 @@ mod tests {
             .emit(&mut Ipv4Packet::new_unchecked(&mut buf[..]))
             .unwrap();
         assert_eq!(buf[..], packet()[..24]);
+        // The header alone fits (the payload may be sent after it by a
+        // gather write); less than the header does not.
         assert_eq!(
-            repr().emit(&mut Ipv4Packet::new_unchecked(&mut buf[..23])),
+            repr().emit(&mut Ipv4Packet::new_unchecked(&mut buf[..20])),
+            Ok(())
+        );
+        assert_eq!(buf[..20], packet()[..20]);
+        assert_eq!(
+            repr().emit(&mut Ipv4Packet::new_unchecked(&mut buf[..19])),
             Err(EmitError::BufferTooSmall)
         );
         let big = Ipv4Repr {

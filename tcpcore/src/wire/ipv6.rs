@@ -332,22 +332,22 @@ impl Ipv6Repr {
         HEADER_LEN + self.payload_len
     }
 
-    /// Writes the header into `packet`, which must hold
-    /// [`buffer_len`](Self::buffer_len) bytes; the payload is left for the
-    /// caller to write.
+    /// Writes the header into the first 40 bytes of `packet`; the payload
+    /// (which may follow in the same buffer, or be sent after it by a
+    /// gather write) is left for the caller to write.
     ///
     /// Values wider than their field are cut to it: `dscp` to 6 bits, `ecn`
     /// to 2, `flow_label` to 20. Fails with [`EmitError::PayloadTooLarge`]
     /// if the payload length does not fit in 16 bits (no jumbograms, RFC
     /// 2675), [`EmitError::BufferTooSmall`] if the buffer is shorter than
-    /// `buffer_len()`.
+    /// the header.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]> + ?Sized>(
         &self,
         packet: &mut Ipv6Packet<&mut T>,
     ) -> Result<(), EmitError> {
         let payload_len =
             u16::try_from(self.payload_len).map_err(|_| EmitError::PayloadTooLarge)?;
-        if packet.buffer.as_ref().len() < self.buffer_len() {
+        if packet.buffer.as_ref().len() < HEADER_LEN {
             return Err(EmitError::BufferTooSmall);
         }
         let b = packet.buffer.as_mut();
@@ -736,8 +736,15 @@ mod tests {
             .emit(&mut Ipv6Packet::new_unchecked(&mut buf[..]))
             .unwrap();
         assert_eq!(buf[..], packet()[..44]);
+        // The header alone fits (the payload may be sent after it by a
+        // gather write); less than the header does not.
         assert_eq!(
-            repr().emit(&mut Ipv6Packet::new_unchecked(&mut buf[..43])),
+            repr().emit(&mut Ipv6Packet::new_unchecked(&mut buf[..40])),
+            Ok(())
+        );
+        assert_eq!(buf[..40], packet()[..40]);
+        assert_eq!(
+            repr().emit(&mut Ipv6Packet::new_unchecked(&mut buf[..39])),
             Err(EmitError::BufferTooSmall)
         );
         let big = Ipv6Repr {

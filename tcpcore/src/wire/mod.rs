@@ -48,8 +48,8 @@ pub use arp::{ArpError, ArpOperation, ArpPacket, ArpRepr};
 pub use checksum::IpPair;
 pub use ethernet::{EtherType, EthernetAddress, EthernetError, EthernetFrame, EthernetRepr};
 pub use frame::{
-    emit_arp_frame, emit_tcp_frame, emit_tcp_packet, parse_frame, parse_ip_packet, tcp_frame_len,
-    tcp_packet_len, Frame, FrameError, ARP_FRAME_LEN,
+    emit_arp_frame, emit_tcp_frame, emit_tcp_headers, emit_tcp_packet, parse_frame,
+    parse_ip_packet, tcp_frame_len, tcp_packet_len, Frame, FrameError, ARP_FRAME_LEN,
 };
 pub use icmpv4::{Icmpv4Error, Icmpv4Packet, Icmpv4Repr, Icmpv4TcpQuote};
 pub use icmpv6::{

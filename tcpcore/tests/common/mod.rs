@@ -59,7 +59,7 @@ use tcpcore::wire::{
 };
 use tcpcore::{
     AppEvent, CloseReason, ConnId, DropReason, Duration, Endpoint, EndpointConfig, FourTuple,
-    Instant, Io, Medium, SeqNum, StateName,
+    Instant, Io, Medium, SeqNum, StateName, TxPayload,
 };
 
 mod link;
@@ -95,6 +95,13 @@ pub struct Recorder {
     pub budget: Option<usize>,
     /// The transport takes GSO frames ([`Io::gso`]).
     pub gso: bool,
+    /// GSO frames come through [`Io::tx_gso_gather`] as a transport that
+    /// sends headers and payload by a gather write sees them: the headers
+    /// written into a buffer of their own (filled with 0xA5 first, so a
+    /// byte left unwritten shows), the payload borrowed; both are then
+    /// joined into one frame here. Without it, the trait's default (one
+    /// `tx_gso` buffer).
+    pub gather: bool,
     /// The endpoint is on [`Medium::Ip`]: what it writes must be a bare
     /// IPv4 packet, and gets the link's Ethernet header added here (in
     /// `flush`), so that the scripts' checks read it as on Ethernet.
@@ -129,6 +136,30 @@ impl Io for Recorder {
         } else {
             None
         }
+    }
+
+    fn tx_gso_gather<F: FnOnce(&mut [u8]) -> bool>(
+        &mut self,
+        head_len: usize,
+        gso_size: u16,
+        payload: TxPayload<'_>,
+        write: F,
+    ) -> bool {
+        if !self.gather {
+            // As the trait's default, for an Io that does not override it.
+            let buf = self.tx_gso(head_len + payload.bytes.len(), gso_size);
+            return payload.write_whole(buf, head_len, write);
+        }
+        let payload = payload.bytes;
+        assert!(self.gso, "tx_gso_gather without gso");
+        let mut head = vec![0xa5u8; head_len];
+        if !write(&mut head) {
+            return false;
+        }
+        head.extend_from_slice(payload);
+        let buf = self.tx(head.len()).expect("room");
+        buf.copy_from_slice(&head);
+        true
     }
 
     fn deliver(&mut self, id: ConnId, _tuple: &FourTuple, data: &[u8]) -> usize {

@@ -148,6 +148,20 @@ impl State {
         }
     }
 
+    /// SND.UNA and the end of the queued data, in every state that can
+    /// still have data to (re)send: the bytes between them lie in the send
+    /// buffer as they were queued (and sent) until the peer acknowledges
+    /// them.
+    pub fn unacked_span(&self) -> Option<(SeqNum, SeqNum)> {
+        match self {
+            State::Established(s) | State::FinWait1(s) => Some((s.snd.una, s.snd.end)),
+            State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => {
+                Some((s.snd.una, s.snd.end))
+            }
+            _ => None,
+        }
+    }
+
     /// Bytes queued and not yet acknowledged.
     pub fn send_pending(&self) -> u32 {
         self.send_half().map_or(0, |s| s.end - s.una)

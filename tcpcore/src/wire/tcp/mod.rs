@@ -546,6 +546,35 @@ impl<'a> TcpRepr<'a> {
             .get_mut(..total)
             .ok_or(EmitError::BufferTooSmall)?;
         let (header, payload) = seg.split_at_mut(header_len);
+        payload.copy_from_slice(self.payload);
+        self.put_header(header, ip, false);
+        Ok(())
+    }
+
+    /// Writes the header and options only, into the first
+    /// [`header_len`](Self::header_len) bytes of `header`, for a segment
+    /// whose data (the repr's payload) the caller sends after them itself
+    /// (a gather write): the lengths count the data, and the checksum
+    /// field holds the pseudo-header sum, folded and not inverted (the
+    /// data is not read): Linux's `CHECKSUM_PARTIAL`, virtio-net's
+    /// `VIRTIO_NET_HDR_F_NEEDS_CSUM`, which a segmentation or checksum
+    /// offload completes.
+    #[inline]
+    pub fn emit_header_partial(&self, header: &mut [u8], ip: IpPair) -> Result<(), EmitError> {
+        let header = header
+            .get_mut(..self.header_len())
+            .ok_or(EmitError::BufferTooSmall)?;
+        self.put_header(header, ip, true);
+        Ok(())
+    }
+
+    /// The header and options into `header` (exactly `header_len` bytes),
+    /// and the checksum: the pseudo-header sum only with `partial`, else in
+    /// full (over the payload too).
+    #[inline(always)]
+    fn put_header(&self, header: &mut [u8], ip: IpPair, partial: bool) {
+        let header_len = header.len();
+        let total = header_len + self.payload.len();
         put_u16(header, field::SRC_PORT.start, self.src_port);
         put_u16(header, field::DST_PORT.start, self.dst_port);
         put_u32(header, field::SEQ_NUM.start, self.seq_number.get());
@@ -563,7 +592,14 @@ impl<'a> TcpRepr<'a> {
             .get_mut(HEADER_LEN..)
             .and_then(|opts| self.options.emit_summed(opts))
             .map_or(0, |(_, sum)| sum);
-        payload.copy_from_slice(self.payload);
+        let len = u32::try_from(total).unwrap_or(u32::MAX);
+        if partial {
+            // Linux's CHECKSUM_PARTIAL: the folded pseudo-header sum, not
+            // inverted; the offload adds the segment's bytes and inverts.
+            let ph = ip.pseudo_header(PROTO_TCP, len);
+            put_u16(header, field::CHECKSUM.start, ph);
+            return;
+        }
         // The checksum is summed from the values and from the caller's
         // payload rather than read back from what was just written (reading
         // back small fresh stores stalls store-to-load forwarding).
@@ -579,14 +615,12 @@ impl<'a> TcpRepr<'a> {
             + u64::from(self.window_len)
             + u64::from(self.urgent.unwrap_or(0))
             + options_sum;
-        let len = u32::try_from(total).unwrap_or(u32::MAX);
         let sum = checksum::fold(
             ip.pseudo_header_unfolded(PROTO_TCP, len)
                 + header_sum
                 + u64::from(checksum::data(self.payload)),
         );
         put_u16(header, field::CHECKSUM.start, !sum);
-        Ok(())
     }
 }
 
