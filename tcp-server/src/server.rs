@@ -534,6 +534,9 @@ fn endpoints<'s>(
             .map_err(|e| Failure::Runtime(e.to_string()))?;
         // ACKs of a batch of frames are sent once, at its end.
         ep.set_batching(true);
+        // Echo: in-order bytes go straight into the send buffer (what does
+        // not fit waits in the receive buffer for `echo_pending`).
+        ep.set_echo(cli.mode == Mode::Echo);
         endpoints.push(ep);
     }
     Ok(endpoints)

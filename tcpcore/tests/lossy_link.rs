@@ -90,6 +90,11 @@ struct Client {
     /// Shift to apply to the server's window field.
     peer_shift: u8,
     mss: usize,
+    /// Segments carry up to this many times the MSS, as a receiver's GRO
+    /// would hand them over (1, or in echo runs 1 to 3 by the seed: the
+    /// server echoes larger ones straight from the segment, see
+    /// `Endpoint::set_echo`).
+    gro: u64,
     // Send state.
     una: u64,
     nxt: u64,
@@ -122,7 +127,9 @@ impl Client {
         let data = rng.bytes(opts.len);
         let iss = opts.isn.unwrap_or_else(|| rng.next_u64() as u32);
         let port = 32768 + rng.below(28000) as u16;
+        let gro = if opts.echo { 1 + rng.below(3) } else { 1 };
         Client {
+            gro,
             opts,
             rng,
             port,
@@ -237,7 +244,7 @@ impl Client {
             self.emit(seq, TcpControl::Fin, options, &[]);
             return 1;
         }
-        let n = (len - off).min(max).min(self.mss as u64);
+        let n = (len - off).min(max).min(self.mss as u64 * self.gro);
         let fin = off + n == len && max > n;
         let payload = self.data[off as usize..(off + n) as usize].to_vec();
         let control = if fin {
@@ -287,7 +294,7 @@ impl Client {
             }
             let mut want = room;
             if self.opts.random_sizes {
-                want = want.min(self.rng.range(1, self.mss as u64));
+                want = want.min(self.rng.range(1, self.mss as u64 * self.gro));
             }
             // Stop at the next SACKed range.
             if let Some(&(s, _)) = self.sacked.iter().find(|&&(s, _)| s > self.nxt) {

@@ -482,3 +482,42 @@ fn unacked_lends_sent_bytes_until_acknowledged() {
     h.ep.abort(id, Instant::from_millis(200), &mut h.rec);
     assert_eq!(h.ep.unacked(id, first + 1460, 10), None);
 }
+
+/// `Endpoint::set_echo`: the in-order bytes of a segment larger than the
+/// MSS (here 3000 bytes, as GRO makes them) go straight into the send
+/// buffer and out with its ACK; those of a smaller one wait for
+/// `Endpoint::echo` (so that a batch of them goes out together); what the
+/// send buffer has no room for waits in the receive buffer until
+/// `Endpoint::echo` moves it, in order (the lossy-link and smoltcp echo
+/// tests run half their seeds with it on, and check the stream).
+#[test]
+fn set_echo_sends_bytes_back_with_the_ack() {
+    let mut h = common::Harness::new(no_nagle());
+    h.ep.set_echo(true);
+    h.run(&format!(
+        "{HS_SACK}
+         0.050 ! app-budget 0
+         0.100 < P. 1001:4001(3000) ack 1 win 502
+         0.100 > . 1:1461(1460) ack 4001
+         0.100 > . 1461:2921(1460) ack 4001
+         0.100 > P. 2921:3001(80) ack 4001
+         0.110 < . 4001:4001(0) ack 3001 win 502
+         0.120 < P. 4001:5001(1000) ack 3001 win 502
+         0.120 > . 3001:3001(0) ack 5001
+         0.130 ! app-echo
+         0.130 > P. 3001:4001(1000) ack 5001"
+    ));
+    // Without it, the same segment draws a pure ACK and the bytes wait
+    // for `Endpoint::echo`.
+    let mut h = common::Harness::new(no_nagle());
+    h.run(&format!(
+        "{HS_SACK}
+         0.050 ! app-budget 0
+         0.100 < P. 1001:4001(3000) ack 1 win 502
+         0.100 > . 1:1(0) ack 4001
+         0.110 ! app-echo
+         0.110 > . 1:1461(1460) ack 4001
+         0.110 > . 1461:2921(1460) ack 4001
+         0.110 > P. 2921:3001(80) ack 4001"
+    ));
+}

@@ -110,6 +110,38 @@ impl Endpoint<'_> {
         queued
     }
 
+    /// RFC 862 echo on every connection, without a copy through a receive
+    /// buffer: with it on, the in-order bytes of a segment larger than the
+    /// MSS (a GRO or GSO batch) go from it straight into the connection's
+    /// send buffer, as far as it has room, and out with its ACK as one
+    /// segmentation-offload burst. Everything else is offered to
+    /// [`Io::deliver`] as usual: an echo application takes none of it
+    /// there and calls [`Endpoint::echo`] after each batch of frames, which
+    /// moves it (so that the echoes of many small segments go out
+    /// together, not one frame each), and moves what did not fit once ACKs
+    /// have made room. The bytes stay in order: a segment's bytes go
+    /// straight only while nothing waits before them. Off by default.
+    pub fn set_echo(&mut self, on: bool) {
+        self.echo = on;
+    }
+
+    /// With [`Endpoint::set_echo`] on: queues as much of `data` (in-order
+    /// bytes with nothing unread before them) on connection `i`'s send
+    /// buffer as it has room for; returns how many bytes.
+    pub(super) fn echo_direct(&mut self, i: u32, data: &[u8]) -> usize {
+        let Some(conn) = self.slots[i as usize].conn.as_mut() else {
+            return 0;
+        };
+        let Some((end, room)) = conn.state.send_space() else {
+            return 0;
+        };
+        let n = data.len().min(room);
+        let each = self.bufs.tx;
+        let at = i as usize * each;
+        send::ring_write(&mut self.tx_mem[at..at + each], end, &data[..n]);
+        conn.state.queue(n)
+    }
+
     /// Bytes connection `id` could still queue with [`Endpoint::send`].
     pub fn send_room(&self, id: ConnId) -> usize {
         self.state(id)

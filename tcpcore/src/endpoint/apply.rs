@@ -275,13 +275,22 @@ impl Endpoint<'_> {
         let Some((read, end)) = unread else {
             return 0;
         };
-        let (_, mut rx) = self.rx_buf(i);
         let mut taken = 0u32;
+        let mut data = data;
+        if self.echo && data.len() > usize::from(self.cfg.conn.mss) {
+            // Echo of a segment larger than the MSS (a GRO or GSO batch):
+            // `data` starts at the first unread byte, so it may go to the
+            // send buffer before anything else (`set_echo`).
+            let n = self.echo_direct(i, data);
+            taken += n as u32;
+            data = &data[n..];
+        }
+        let (_, mut rx) = self.rx_buf(i);
         if !data.is_empty() {
             let n = io.deliver(id, tuple, data).min(data.len());
             taken += n as u32;
             if n < data.len() {
-                rx.store(read + n as u32, &data[n..]);
+                rx.store(read + taken, &data[n..]);
                 self.stats.bytes_delivered += u64::from(taken);
                 return taken;
             }

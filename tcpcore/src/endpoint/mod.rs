@@ -213,6 +213,9 @@ pub struct Endpoint<'s> {
     last_hit: core::cell::Cell<u32>,
     /// ACK batching is on ([`Endpoint::set_batching`]).
     batching: bool,
+    /// Echo: in-order bytes go straight into the send buffer
+    /// ([`Endpoint::set_echo`]).
+    echo: bool,
     /// Connections that may hold an ACK until the end of the batch: slot,
     /// generation.
     deferred: heapless::Vec<(u32, u32), DEFERRED_ACKS>,
@@ -293,6 +296,7 @@ impl<'s> Endpoint<'s> {
             per_source: [0; SOURCE_BUCKETS],
             last_hit: core::cell::Cell::new(0),
             batching: false,
+            echo: false,
             deferred: heapless::Vec::new(),
             conn_no_gso: Config {
                 gso_max: 0,

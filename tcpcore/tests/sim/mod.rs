@@ -321,8 +321,14 @@ impl<const N: usize> Server<N> {
         ));
         let mut cfg = cfg;
         cfg.conn.nagle = false;
+        let mut ep = Endpoint::new(cfg, owned.storage(), key).expect("endpoint");
+        // Half the runs (by the key's first bit) echo straight from each
+        // segment into the send buffer (`set_echo`), the others only
+        // through `Endpoint::echo` after each frame: both must echo the
+        // stream as sent.
+        ep.set_echo(key[0] & 1 == 1);
         Server {
-            ep: Endpoint::new(cfg, owned.storage(), key).expect("endpoint"),
+            ep,
             io: ServerIo {
                 echo: true,
                 ..ServerIo::default()
