@@ -62,6 +62,11 @@ enum Step {
     },
     Garbage(Vec<u8>),
     Wait(u32),
+    /// `Endpoint::send_borrowed` of the static `FILE` from `off`.
+    SendBorrowed {
+        client: u8,
+        off: u16,
+    },
     Send {
         client: u8,
         len: u16,
@@ -408,6 +413,17 @@ fn icmp6_frame(
     buf
 }
 
+/// What `Step::SendBorrowed` sends from: 16 KiB of a pattern.
+static FILE: [u8; 16384] = {
+    let mut a = [0u8; 16384];
+    let mut i = 0;
+    while i < a.len() {
+        a[i] = (i % 251) as u8;
+        i += 1;
+    }
+    a
+};
+
 fuzz_target!(|input: (u8, Vec<Step>)| {
     let (medium, steps) = input;
     let ip_medium = medium & 1 == 1;
@@ -559,6 +575,14 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
                 let found = conn_of(&ep, client);
                 if let Some(id) = found {
                     ep.send(id, &vec![0x5a; usize::from(len % 9000)], now, &mut app);
+                }
+            }
+            Step::SendBorrowed { client, off } => {
+                // From the static file, at `off` (continuing a span, or
+                // not, or past its end).
+                let found = conn_of(&ep, client);
+                if let Some(id) = found {
+                    ep.send_borrowed(id, &FILE, usize::from(off), now, &mut app);
                 }
             }
             Step::Close(client) | Step::Abort(client) | Step::Resume(client) => {

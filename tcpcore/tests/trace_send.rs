@@ -317,6 +317,17 @@ fn zero_receive_window_still_takes_acks() {
     );
 }
 
+/// A harness without Nagle whose transport takes GSO frames (of up to 64
+/// KiB), through a gather write (`gather`) or the trait's default.
+fn gso_harness(gather: bool) -> common::Harness {
+    let mut cfg = no_nagle();
+    cfg.conn.gso_max = 64 * 1024;
+    let mut h = common::Harness::new(cfg);
+    h.rec.gso = true;
+    h.rec.gather = gather;
+    h
+}
+
 /// Segmentation offload: with a transport that takes GSO frames and
 /// `gso_max` set, one frame carries as much as the windows allow (here the
 /// initial congestion window, ten segments), to be cut into MSS-sized
@@ -326,11 +337,7 @@ fn gso_sends_large_segments_within_the_windows() {
     // Through the trait's default `tx_gso_gather` and through a gather
     // write (headers in a buffer of their own).
     for gather in [false, true] {
-        let mut cfg = no_nagle();
-        cfg.conn.gso_max = 64 * 1024;
-        let mut h = common::Harness::new(cfg);
-        h.rec.gso = true;
-        h.rec.gather = gather;
+        let mut h = gso_harness(gather);
         h.run(&format!(
             "{HS_SACK}
              0.100 ! app-send 14600
@@ -520,4 +527,102 @@ fn set_echo_sends_bytes_back_with_the_ack() {
          0.110 > . 1461:2921(1460) ack 4001
          0.110 > P. 2921:3001(80) ack 4001"
     ));
+}
+
+/// `Endpoint::send_borrowed`: the bytes go out from the application's
+/// memory, as they lie there (first sends and retransmissions alike), in
+/// continued calls as ACKs make room; `send` takes nothing while borrowed
+/// data is unacknowledged, and works again once it is all acknowledged; a
+/// call that does not continue the last one takes nothing meanwhile.
+#[test]
+fn send_borrowed_sends_from_the_application_memory() {
+    let file: &'static [u8] = Box::leak((0..100_000u32).map(|i| (i % 241) as u8).collect());
+    for gather in [false, true] {
+        let mut h = gso_harness(gather);
+        h.run(HS_SACK);
+        let id = h.ep.connections().next().unwrap().0;
+        let now = Instant::from_millis(100);
+        h.rec.now = now;
+        // The send buffer (64 KiB) takes the first 64 KiB of the file.
+        let took = h.ep.send_borrowed(id, file, 0, now, &mut h.rec);
+        assert_eq!(took, common::TXBUF);
+        h.rec.flush();
+        let sent: Vec<u8> = h
+            .rec
+            .out
+            .drain(..)
+            .flat_map(|(_, f)| f[54..].to_vec())
+            .collect();
+        assert_eq!(
+            &sent[..],
+            &file[..sent.len()],
+            "gather {gather}: first flight"
+        );
+        assert_eq!(
+            h.ep.send(id, b"x", now, &mut h.rec),
+            0,
+            "send while borrowing"
+        );
+        assert_eq!(
+            h.ep.send_borrowed(id, file, 10, now, &mut h.rec),
+            0,
+            "not continuing"
+        );
+        let first = SeqNum::new(h.iss.unwrap().wrapping_add(1));
+        assert_eq!(h.ep.unacked(id, first + 5, 10), Some(&file[5..15]));
+        // An ACK of the first 1460 bytes, then SACKs: the next segment is
+        // lost and resent from the file.
+        h.rec.out.clear();
+        for seg in [
+            ". 1001:1001(0) ack 1461 win 502",
+            ". 1001:1001(0) ack 1461 win 502 <nop,nop,sack 2921:5841>",
+            ". 1001:1001(0) ack 1461 win 502 <nop,nop,sack 2921:7301>",
+            ". 1001:1001(0) ack 1461 win 502 <nop,nop,sack 2921:8761>",
+        ] {
+            h.rec.now += tcpcore::Duration::from_millis(1);
+            h.inject(seg);
+        }
+        let resent: Vec<Vec<u8>> = h.rec.out.drain(..).map(|(_, f)| f).collect();
+        let r = resent
+            .iter()
+            .find(|f| f.len() > 54 && f[38..42] == (first + 1460).get().to_be_bytes())
+            .expect("the lost segment resent");
+        assert_eq!(
+            &r[54..],
+            &file[1460..1460 + r.len() - 54],
+            "gather {gather}: resent"
+        );
+        // Acknowledging all that is sent, until the first 64 KiB are: every
+        // data frame carries the file's bytes at its offset.
+        let iss = h.iss.unwrap();
+        let check_and_ack_all = |h: &mut common::Harness, upto: usize| {
+            for _ in 0..200 {
+                for (_, f) in h.rec.out.drain(..) {
+                    if f.len() > 54 {
+                        let seq = u32::from_be_bytes([f[38], f[39], f[40], f[41]]);
+                        let at = seq.wrapping_sub(iss).wrapping_sub(1) as usize;
+                        assert_eq!(&f[54..], &file[at..at + f.len() - 54], "bytes at {at}");
+                    }
+                }
+                let st = h.ep.state(id).unwrap();
+                let max = st.send_max().unwrap().get().wrapping_sub(iss);
+                if max as usize > upto && st.send_pending() == 0 {
+                    break;
+                }
+                h.rec.now += tcpcore::Duration::from_millis(1);
+                h.inject(&format!(". 1001:1001(0) ack {max} win 502"));
+            }
+        };
+        check_and_ack_all(&mut h, common::TXBUF);
+        assert_eq!(h.ep.state(id).unwrap().send_pending(), 0);
+        // Continued from where it ended, once ACKs made room.
+        let now = h.rec.now;
+        let more = h.ep.send_borrowed(id, file, common::TXBUF, now, &mut h.rec);
+        assert_eq!(more, file.len() - common::TXBUF);
+        check_and_ack_all(&mut h, file.len());
+        assert_eq!(h.ep.state(id).unwrap().send_pending(), 0);
+        // All acknowledged: `send` works again.
+        let now = h.rec.now;
+        assert_eq!(h.ep.send(id, b"tail", now, &mut h.rec), 4);
+    }
 }

@@ -225,7 +225,9 @@ pub(super) fn file_pending(endpoint: &mut Endpoint<'_>, sio: &mut ServerIo<'_>, 
             return false;
         }
         if *off < data.len() {
-            *off += endpoint.send(id, &data[*off..], now, sio);
+            // Sent from the file's bytes where they lie: no copy into the
+            // send buffer (`Endpoint::send_borrowed`).
+            *off += endpoint.send_borrowed(id, data, *off, now, sio);
         }
         if *off < data.len() {
             return true;

@@ -5,9 +5,181 @@ use crate::conn::{send, KeepAlive, RecvBuffer, Transition};
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
 
-use super::{ConnId, Endpoint, Io};
+use super::{ConnId, Endpoint, Io, Slot};
 
-impl Endpoint<'_> {
+/// How many connections can send from the application's memory at once
+/// ([`Endpoint::send_borrowed`]); beyond that, borrowed sends are copied.
+pub const BORROWED: usize = 64;
+
+/// A span of a connection's stream that lies in the application's memory
+/// ([`Endpoint::send_borrowed`]): the bytes from `from` to `to` are
+/// `base[off + (seq - from)]`. `from` moves up to SND.UNA as the span is
+/// continued, so `seq - from` stays within the send buffer's size, however
+/// long the stream.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Borrowed<'s> {
+    slot: u32,
+    generation: u32,
+    from: SeqNum,
+    /// Where `from` is in `base`.
+    off: usize,
+    to: SeqNum,
+    base: &'s [u8],
+}
+
+impl<'s> Borrowed<'s> {
+    /// The `len` bytes from `seq`, if connection `slot`/`generation`'s
+    /// borrowed span holds them all.
+    fn get(&self, slot: u32, generation: u32, seq: SeqNum, len: usize) -> Option<&'s [u8]> {
+        if self.slot != slot || self.generation != generation {
+            return None;
+        }
+        if seq.before(self.from) || (self.to - seq) < u32::try_from(len).ok()? {
+            return None;
+        }
+        let start = self.off.checked_add((seq - self.from) as usize)?;
+        self.base.get(start..start.checked_add(len)?)
+    }
+}
+
+/// SND.UNA of the connection in slot `i` (0 when it has none).
+fn una_of(slots: &[Slot], i: u32) -> SeqNum {
+    slots
+        .get(i as usize)
+        .and_then(|s| s.conn.as_ref())
+        .and_then(|c| c.state.snd_una())
+        .unwrap_or(SeqNum::new(0))
+}
+
+/// The `len` bytes connection `slot`/`generation` sends from `seq`: from
+/// its borrowed span if it has one holding them, else from its send ring.
+pub(super) fn payload<'a>(
+    borrowed: &[Borrowed<'a>],
+    ring: &'a [u8],
+    slot: u32,
+    generation: u32,
+    seq: SeqNum,
+    len: usize,
+) -> &'a [u8] {
+    borrowed
+        .iter()
+        .find_map(|b| b.get(slot, generation, seq, len))
+        .unwrap_or_else(|| send::ring_read(ring, seq, len))
+}
+
+impl<'s> Endpoint<'s> {
+    /// The application sends `base[offset..]` on connection `id` from where
+    /// it lies, without copying it into the send buffer: the bytes are
+    /// borrowed for as long as the endpoint lives (a file mapped or read
+    /// once, flash on a microcontroller) and read again each time a
+    /// segment carries them (a retransmission too), handed to the [`Io`]
+    /// as [`TxPayload`](super::TxPayload) for a gather write. Returns how
+    /// many bytes were queued: as many as the send buffer has room for
+    /// (the buffer's size still bounds what is queued and in flight; its
+    /// memory is not used). Call it again, with the same `base` and the
+    /// offset moved on, as ACKs make room.
+    ///
+    /// A connection's unacknowledged data is either all borrowed or all in
+    /// its send buffer: while borrowed data is unacknowledged,
+    /// [`Endpoint::send`] and [`Endpoint::echo`] take nothing; a
+    /// `send_borrowed` while buffered data is unacknowledged, or when
+    /// [`BORROWED`] connections hold borrowed data already, copies the
+    /// bytes into the send buffer instead, as `send` does; one that does
+    /// not continue the last (another `base`, or not the offset where the
+    /// last ended) while that is unacknowledged takes nothing, as `send`.
+    pub fn send_borrowed<I: Io>(
+        &mut self,
+        id: ConnId,
+        base: &'s [u8],
+        offset: usize,
+        now: Instant,
+        io: &mut I,
+    ) -> usize {
+        let Some(data) = base.get(offset..) else {
+            return 0;
+        };
+        let Some(state) = self.state(id) else {
+            return 0;
+        };
+        let (Some((end, room)), Some(una)) = (state.send_space(), state.snd_una()) else {
+            return 0;
+        };
+        let n = data.len().min(room);
+        if n == 0 {
+            return 0;
+        }
+        // Spans of gone connections, or all acknowledged, are let go.
+        let live = |b: &Borrowed<'_>, slots: &[Slot]| {
+            slots
+                .get(b.slot as usize)
+                .is_some_and(|s| s.generation == b.generation && s.conn.is_some())
+                && b.to.after(una_of(slots, b.slot))
+        };
+        let slots = &*self.slots;
+        self.borrowed.retain(|b| live(b, slots));
+        let mine = self
+            .borrowed
+            .iter()
+            .position(|b| b.slot == id.index && b.generation == id.generation);
+        let continues = mine.is_some_and(|k| {
+            let b = &self.borrowed[k];
+            b.to == end
+                && core::ptr::eq(b.base, base)
+                && b.off.checked_add((end - b.from) as usize) == Some(offset)
+        });
+        let q = if continues {
+            mine.map(|k| {
+                // What is acknowledged is let go: `from` moves up to
+                // SND.UNA.
+                let b = &mut self.borrowed[k];
+                if b.from.before(una) {
+                    b.off += (una - b.from) as usize;
+                    b.from = una;
+                }
+                b
+            })
+        } else if mine.is_none() && end == una {
+            // Nothing unacknowledged: a new span starts here.
+            let b = Borrowed {
+                slot: id.index,
+                generation: id.generation,
+                from: end,
+                off: offset,
+                to: end,
+                base,
+            };
+            self.borrowed
+                .push(b)
+                .ok()
+                .and_then(|()| self.borrowed.last_mut())
+        } else {
+            None
+        };
+        let Some(span) = q else {
+            // Copied into the send buffer instead.
+            return self.send(id, &data[..n], now, io);
+        };
+        span.to = end + n as u32;
+        let Some(conn) = self.slots[id.index as usize].conn.as_mut() else {
+            return 0;
+        };
+        let taken = conn.state.queue(n);
+        let (tuple, mac) = (conn.tuple, conn.peer_mac);
+        self.transmit(id.index, &tuple, mac, now, false, io);
+        self.wake_for(id.index);
+        taken
+    }
+
+    /// Connection `i` has borrowed data not yet acknowledged
+    /// ([`Endpoint::send_borrowed`]): nothing may be queued after it in
+    /// its send buffer.
+    pub(super) fn borrowing(&self, i: u32) -> bool {
+        let slot = &self.slots[i as usize];
+        self.borrowed.iter().any(|b| {
+            b.slot == i && b.generation == slot.generation && b.to.after(una_of(self.slots, i))
+        })
+    }
+
     /// The application is ready for more bytes on connection `id`: what
     /// waits in its receive buffer is offered again through [`Io::deliver`],
     /// and the window reopens (with a window update when it had closed).
@@ -36,7 +208,7 @@ impl Endpoint<'_> {
         let each = self.bufs.tx;
         let at = id.index as usize * each;
         let ring = self.tx_mem.get(at..at + each)?;
-        let bytes = send::ring_read(ring, seq, len);
+        let bytes = payload(&self.borrowed, ring, id.index, id.generation, seq, len);
         (bytes.len() == len).then_some(bytes)
     }
 
@@ -50,6 +222,11 @@ impl Endpoint<'_> {
         if slot.generation != id.generation {
             return 0;
         }
+        if !self.borrowed.is_empty() && self.borrowing(id.index) {
+            // Nothing is queued after unacknowledged borrowed data.
+            return 0;
+        }
+        let slot = &mut self.slots[id.index as usize];
         let Some(conn) = slot.conn.as_mut() else {
             return 0;
         };
@@ -77,6 +254,9 @@ impl Endpoint<'_> {
         let Some(mut state) = self.state(id).copied() else {
             return 0;
         };
+        if !self.borrowed.is_empty() && self.borrowing(id.index) {
+            return 0;
+        }
         let (Some((read, end)), Some((send_at, room))) = (state.unread(), state.send_space())
         else {
             return 0;
@@ -129,6 +309,9 @@ impl Endpoint<'_> {
     /// bytes with nothing unread before them) on connection `i`'s send
     /// buffer as it has room for; returns how many bytes.
     pub(super) fn echo_direct(&mut self, i: u32, data: &[u8]) -> usize {
+        if !self.borrowed.is_empty() && self.borrowing(i) {
+            return 0;
+        }
         let Some(conn) = self.slots[i as usize].conn.as_mut() else {
             return 0;
         };

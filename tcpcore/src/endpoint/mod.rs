@@ -79,6 +79,7 @@ mod table;
 mod timeout;
 mod timers;
 
+pub use app::BORROWED;
 pub use connect::{ConnectError, EPHEMERAL_FIRST, EPHEMERAL_LAST};
 pub use dad::{Addr6State, DAD_RETRANS, DAD_TRANSMITS};
 pub use icmp::{ICMP_BURST, ICMP_PER_SEC};
@@ -216,6 +217,9 @@ pub struct Endpoint<'s> {
     /// Echo: in-order bytes go straight into the send buffer
     /// ([`Endpoint::set_echo`]).
     echo: bool,
+    /// Data sent from the application's memory ([`Endpoint::send_borrowed`]):
+    /// per connection, at most one span.
+    borrowed: heapless::Vec<app::Borrowed<'s>, BORROWED>,
     /// Connections that may hold an ACK until the end of the batch: slot,
     /// generation.
     deferred: heapless::Vec<(u32, u32), DEFERRED_ACKS>,
@@ -297,6 +301,7 @@ impl<'s> Endpoint<'s> {
             last_hit: core::cell::Cell::new(0),
             batching: false,
             echo: false,
+            borrowed: heapless::Vec::new(),
             deferred: heapless::Vec::new(),
             conn_no_gso: Config {
                 gso_max: 0,

@@ -187,7 +187,11 @@ impl Endpoint<'_> {
             if occupies && max.is_some_and(|m| r.seq.before(m)) {
                 out.stats.retransmits += 1;
             }
-            let payload = send::ring_read(tx, r.seq, r.len as usize);
+            let payload = if self.borrowed.is_empty() {
+                send::ring_read(tx, r.seq, r.len as usize)
+            } else {
+                super::app::payload(&self.borrowed, tx, i, id.generation, r.seq, r.len as usize)
+            };
             out.emit(tuple, peer_mac, &r, payload, Some(id), io);
             sent += 1;
         }

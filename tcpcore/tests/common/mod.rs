@@ -488,6 +488,15 @@ impl Harness {
         SeqNum::new(self.iss.unwrap_or(0).wrapping_add(rel))
     }
 
+    /// Hands the endpoint the incoming segment `seg` (a script line's
+    /// segment, as `. 1001:1001(0) ack 1 win 502`) and keeps what it sends
+    /// in `rec.out`, unchecked.
+    pub fn inject(&mut self, seg: &str) {
+        let f = self.frame_for(&parse_seg(seg));
+        self.send(&f);
+        self.rec.flush();
+    }
+
     /// Hands `frame` to the endpoint: on [`Medium::Ip`], without its
     /// Ethernet header.
     pub fn send(&mut self, frame: &[u8]) {
