@@ -48,18 +48,7 @@ fn burst(ring: RingVersion, tag: &str, subnet: u8) -> f64 {
         ..SocketConfig::default()
     };
     let mut rx = net.run_in_a(|| RawSocket::open(&a, &cfg)).unwrap().unwrap();
-    let mut tx = net
-        .run_in_b(|| {
-            RawSocket::open(
-                &b,
-                &SocketConfig {
-                    ring_bytes: 1 << 20,
-                    ..SocketConfig::default()
-                },
-            )
-        })
-        .unwrap()
-        .unwrap();
+    let mut tx = sender_in_b(&net, false).0;
     let deadline = Instant::now() + Duration::from_secs(30);
     let sender_done = Arc::new(AtomicBool::new(false));
     let received = Arc::new(AtomicU32::new(0));

@@ -40,18 +40,7 @@ fn fanout_keeps_each_flow_on_one_socket() {
         })
         .unwrap()
         .unwrap();
-    let mut tx = net
-        .run_in_b(|| {
-            RawSocket::open(
-                &b,
-                &SocketConfig {
-                    ring_bytes: 1 << 20,
-                    ..SocketConfig::default()
-                },
-            )
-        })
-        .unwrap()
-        .unwrap();
+    let mut tx = sender_in_b(&net, false).0;
     // Like a server's workers: one thread per socket, receiving while we send.
     let total = usize::from(FLOWS * PER_FLOW);
     let got = Arc::new(AtomicUsize::new(0));
@@ -227,18 +216,7 @@ fn fanout_puts_icmp_errors_with_their_connection() {
         .run_in_a(|| RawSocket::open_group(&a, &cfg, 2))
         .unwrap()
         .unwrap();
-    let mut tx = net
-        .run_in_b(|| {
-            RawSocket::open(
-                &b,
-                &SocketConfig {
-                    ring_bytes: 1 << 20,
-                    ..SocketConfig::default()
-                },
-            )
-        })
-        .unwrap()
-        .unwrap();
+    let mut tx = sender_in_b(&net, false).0;
     let e = Ends {
         src_mac: b.mac,
         dst_mac: a.mac,

@@ -27,18 +27,7 @@ fn filter_passes_only_tcp_to_our_port_and_arp() {
         ..SocketConfig::default()
     };
     let mut rx = net.run_in_a(|| RawSocket::open(&a, &cfg)).unwrap().unwrap();
-    let mut tx = net
-        .run_in_b(|| {
-            RawSocket::open(
-                &b,
-                &SocketConfig {
-                    ring_bytes: 1 << 20,
-                    ..SocketConfig::default()
-                },
-            )
-        })
-        .unwrap()
-        .unwrap();
+    let mut tx = sender_in_b(&net, false).0;
     let to = |dst_ip| Ends {
         src_mac: b.mac,
         dst_mac: a.mac,
@@ -124,18 +113,7 @@ fn no_filter_sees_everything_and_not_own_frames() {
         dst_ip: Ipv4Addr::new(198, 18, 22, 99),
     };
     let u = udp_frame(&ends, 5, 6, b"x");
-    let mut tx = net
-        .run_in_b(|| {
-            RawSocket::open(
-                &b,
-                &SocketConfig {
-                    ring_bytes: 1 << 20,
-                    ..SocketConfig::default()
-                },
-            )
-        })
-        .unwrap()
-        .unwrap();
+    let mut tx = sender_in_b(&net, false).0;
     tx.send(&u).unwrap();
     // A frame ns a sends itself must not come back (ignore_outgoing).
     let mine = udp_frame(
@@ -177,18 +155,7 @@ fn filter_with_all_ports_passes_all_tcp_to_our_address() {
         ..SocketConfig::default()
     };
     let mut rx = net.run_in_a(|| RawSocket::open(&a, &cfg)).unwrap().unwrap();
-    let mut tx = net
-        .run_in_b(|| {
-            RawSocket::open(
-                &b,
-                &SocketConfig {
-                    ring_bytes: 1 << 20,
-                    ..SocketConfig::default()
-                },
-            )
-        })
-        .unwrap()
-        .unwrap();
+    let mut tx = sender_in_b(&net, false).0;
     let to = |dst_ip| Ends {
         src_mac: b.mac,
         dst_mac: a.mac,

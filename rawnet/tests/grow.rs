@@ -49,18 +49,7 @@ fn grow(tag: &str, subnet: u8, pace: Option<Duration>) -> (u32, u64) {
     // Opened in namespace a, read on a thread of the root namespace: the
     // larger ring must still be made in namespace a.
     let mut rx = net.run_in_a(|| RawSocket::open(&a, &cfg)).unwrap().unwrap();
-    let mut tx = net
-        .run_in_b(|| {
-            RawSocket::open(
-                &b,
-                &SocketConfig {
-                    ring_bytes: 1 << 20,
-                    ..SocketConfig::default()
-                },
-            )
-        })
-        .unwrap()
-        .unwrap();
+    let mut tx = sender_in_b(&net, false).0;
     let deadline = Instant::now() + Duration::from_secs(30);
     let ends = Ends {
         src_mac: b.mac,

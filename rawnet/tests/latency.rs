@@ -62,19 +62,7 @@ fn latencies(net: &TestNet, tx: &mut RawSocket, ring: RingVersion) -> Vec<Durati
 #[test]
 fn v2_hands_out_single_frames_without_block_timeout() {
     let net = TestNet::new("lat", 91).unwrap();
-    let b = net.iface_b().unwrap();
-    let mut tx = net
-        .run_in_b(|| {
-            RawSocket::open(
-                &b,
-                &SocketConfig {
-                    ring_bytes: 1 << 20,
-                    ..SocketConfig::default()
-                },
-            )
-        })
-        .unwrap()
-        .unwrap();
+    let mut tx = sender_in_b(&net, false).0;
     let v2 = latencies(&net, &mut tx, RingVersion::V2);
     let v3 = latencies(&net, &mut tx, RingVersion::V3);
     let show = |l: &[Duration]| {

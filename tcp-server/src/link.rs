@@ -66,18 +66,26 @@ impl Link {
 
     /// Sends `frames` now from the caller's buffers, after anything queued
     /// (see [`RawSocket::send_frames`]); a TUN device writes each packet,
-    /// as [`Link::queue`] does (never a GSO frame there: [`Link::gso`] is
-    /// false), and stops at the first error.
+    /// as [`Link::queue_parts`] does, and stops at the first error.
     pub fn send_frames(&mut self, frames: &[TxFrame<'_>]) -> Result<usize, Error> {
-        match self {
-            Link::Raw(s) => s.send_frames(frames),
-            Link::Tun(t) => {
-                let mut sent = 0;
-                for f in frames {
-                    sent += t.send_batch(&[&[f.head, f.body].concat()])?;
-                }
-                Ok(sent)
-            }
+        if let Link::Raw(s) = self {
+            return s.send_frames(frames);
+        }
+        for f in frames {
+            self.queue_parts(f.head, f.body)?;
+        }
+        Ok(frames.len())
+    }
+
+    /// Queues one frame given in two parts, `head` then `body`, as
+    /// [`Link::queue`] does. A TUN device's frames are whole (it takes no
+    /// GSO frames, the only ones sent in two parts), so nothing is copied
+    /// there; the raw socket copies the two into its queue.
+    pub fn queue_parts(&mut self, head: &[u8], body: &[u8]) -> Result<(), Error> {
+        if body.is_empty() {
+            self.queue(head)
+        } else {
+            self.queue(&[head, body].concat())
         }
     }
 

@@ -490,7 +490,7 @@ fn unacked_lends_sent_bytes_until_acknowledged() {
     assert_eq!(h.ep.unacked(id, first + 1460, 10), None);
 }
 
-/// `Endpoint::set_echo`: the in-order bytes of a segment larger than the
+/// `Endpoint::set_echo` (RFC 862 echo): the in-order bytes of a segment larger than the
 /// MSS (here 3000 bytes, as GRO makes them) go straight into the send
 /// buffer and out with its ACK; those of a smaller one wait for
 /// `Endpoint::echo` (so that a batch of them goes out together); what the

@@ -2,7 +2,6 @@
 //! sent in `sendmmsg` batches by `flush`, optionally through a second
 //! socket with `PACKET_VNET_HDR` for GSO.
 
-use std::cell::Cell;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
@@ -226,36 +225,35 @@ impl RawSocket {
             self.flush()?;
         }
         let vnet = self.gso_fd.is_some();
-        let mut hdrs: Vec<Option<[u8; VNET_HDR_LEN]>> = Vec::with_capacity(frames.len());
-        let mut bad = 0usize;
-        for f in frames {
-            let total = f.head.len() + f.body.len();
-            let h = match f.gso_size {
-                0 => check_len(total, "send_frames: a frame must be 14..=65549 bytes")
-                    .map(|()| [0u8; VNET_HDR_LEN]),
-                _ if !vnet => Err(Error::InvalidConfig("send_frames: GSO without enable_gso")),
-                g => gso_vnet_hdr(f.head, total, g),
-            };
-            hdrs.push(h.map_err(|e| self.refused = Some(e)).ok());
-            bad += usize::from(hdrs.last().is_some_and(Option::is_none));
-        }
+        // Each frame's virtio_net_hdr, or `None` for one refused here.
+        let hdrs: Vec<Option<[u8; VNET_HDR_LEN]>> = frames
+            .iter()
+            .map(|f| {
+                let total = f.head.len() + f.body.len();
+                let h = match f.gso_size {
+                    0 => check_len(total, "send_frames: a frame must be 14..=65549 bytes")
+                        .map(|()| [0u8; VNET_HDR_LEN]),
+                    _ if !vnet => Err(Error::InvalidConfig("send_frames: GSO without enable_gso")),
+                    g => gso_vnet_hdr(f.head, total, g),
+                };
+                h.map_err(|e| self.refused = Some(e)).ok()
+            })
+            .collect();
+        let bad = hdrs.iter().filter(|h| h.is_none()).count();
         let parts: Vec<[&[u8]; 3]> = frames
             .iter()
             .zip(&hdrs)
             .filter_map(|(f, h)| {
-                let h: &[u8] = if vnet {
-                    h.as_ref()?
-                } else {
-                    h.as_ref().map(|_| &[][..])?
-                };
-                Some([h, f.head, f.body])
+                let h = h.as_ref()?;
+                Some([if vnet { &h[..] } else { &[] }, f.head, f.body])
             })
             .collect();
         self.send_parts(&parts, bad)
     }
 
     /// Sends `frames` (each: virtio_net_hdr or nothing, head, body) and
-    /// counts them; `bad` more were refused before they could be sent.
+    /// counts them in the stats; `bad` more were refused before they could
+    /// be sent.
     fn send_parts(&mut self, frames: &[[&[u8]; 3]], bad: usize) -> Result<usize, Error> {
         let tx = Transmitter {
             fd: self.gso_fd.as_ref().unwrap_or(&self.fd).as_fd(),
@@ -263,21 +261,8 @@ impl RawSocket {
             ifindex: self.ifindex,
             ifname: &self.ifname,
         };
-        Self::transmit(tx, frames, &self.stats, &mut self.refused, bad)
-    }
-
-    /// Sends `frames` (each up to three parts: virtio_net_hdr, head,
-    /// body) with `tx` and counts them in `stats`; `bad` more were refused
-    /// before they could be sent.
-    fn transmit(
-        tx: Transmitter<'_>,
-        frames: &[[&[u8]; 3]],
-        stats: &Cell<Stats>,
-        refused_err: &mut Option<Error>,
-        bad: usize,
-    ) -> Result<usize, Error> {
-        let mut st = stats.get();
-        let (sent, refused, mut result) = tx.send_all(frames, &mut st, refused_err);
+        let mut st = self.stats.get();
+        let (sent, refused, mut result) = tx.send_all(frames, &mut st, &mut self.refused);
         let taken = sent - refused;
         if sent < frames.len() && result.is_ok() {
             result = Err(Error::io("sendmmsg made no progress", Errno::EIO));
@@ -285,7 +270,7 @@ impl RawSocket {
         st.tx_frames += taken as u64;
         st.tx_refused += (refused + bad) as u64;
         st.tx_dropped += (frames.len() - taken + bad) as u64;
-        stats.set(st);
+        self.stats.set(st);
         result.map(|()| taken)
     }
 

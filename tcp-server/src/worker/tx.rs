@@ -160,7 +160,7 @@ impl Tx {
             // A TUN device writes each packet now; one it cannot take is
             // warned of, the others still go.
             for f in &frames {
-                if let Err(e) = sock.queue(&[f.head, f.body].concat()) {
+                if let Err(e) = sock.queue_parts(f.head, f.body) {
                     trace.warn_limited(&e.to_string());
                 }
             }

@@ -40,15 +40,17 @@ impl<'s> Borrowed<'s> {
         let start = self.off.checked_add((seq - self.from) as usize)?;
         self.base.get(start..start.checked_add(len)?)
     }
-}
 
-/// SND.UNA of the connection in slot `i` (0 when it has none).
-fn una_of(slots: &[Slot], i: u32) -> SeqNum {
-    slots
-        .get(i as usize)
-        .and_then(|s| s.conn.as_ref())
-        .and_then(|c| c.state.snd_una())
-        .unwrap_or(SeqNum::new(0))
+    /// Its connection is still there and has not had all of it
+    /// acknowledged.
+    fn live(&self, slots: &[Slot]) -> bool {
+        slots
+            .get(self.slot as usize)
+            .filter(|s| s.generation == self.generation)
+            .and_then(|s| s.conn.as_ref())
+            .and_then(|c| c.state.snd_una())
+            .is_some_and(|una| self.to.after(una))
+    }
 }
 
 /// The `len` bytes connection `slot`/`generation` sends from `seq`: from
@@ -109,14 +111,8 @@ impl<'s> Endpoint<'s> {
             return 0;
         }
         // Spans of gone connections, or all acknowledged, are let go.
-        let live = |b: &Borrowed<'_>, slots: &[Slot]| {
-            slots
-                .get(b.slot as usize)
-                .is_some_and(|s| s.generation == b.generation && s.conn.is_some())
-                && b.to.after(una_of(slots, b.slot))
-        };
         let slots = &*self.slots;
-        self.borrowed.retain(|b| live(b, slots));
+        self.borrowed.retain(|b| b.live(slots));
         let mine = self
             .borrowed
             .iter()
@@ -127,8 +123,8 @@ impl<'s> Endpoint<'s> {
                 && core::ptr::eq(b.base, base)
                 && b.off.checked_add((end - b.from) as usize) == Some(offset)
         });
-        let q = if continues {
-            mine.map(|k| {
+        let k = if continues {
+            mine.inspect(|&k| {
                 // What is acknowledged is let go: `from` moves up to
                 // SND.UNA.
                 let b = &mut self.borrowed[k];
@@ -136,7 +132,6 @@ impl<'s> Endpoint<'s> {
                     b.off += (una - b.from) as usize;
                     b.from = una;
                 }
-                b
             })
         } else if mine.is_none() && end == una {
             // Nothing unacknowledged: a new span starts here.
@@ -148,22 +143,19 @@ impl<'s> Endpoint<'s> {
                 to: end,
                 base,
             };
-            self.borrowed
-                .push(b)
-                .ok()
-                .and_then(|()| self.borrowed.last_mut())
+            self.borrowed.push(b).ok().map(|()| self.borrowed.len() - 1)
         } else {
             None
         };
-        let Some(span) = q else {
+        let Some(k) = k else {
             // Copied into the send buffer instead.
             return self.send(id, &data[..n], now, io);
         };
-        span.to = end + n as u32;
         let Some(conn) = self.slots[id.index as usize].conn.as_mut() else {
             return 0;
         };
         let taken = conn.state.queue(n);
+        self.borrowed[k].to = end + taken as u32;
         let (tuple, mac) = (conn.tuple, conn.peer_mac);
         self.transmit(id.index, &tuple, mac, now, false, io);
         self.wake_for(id.index);
@@ -174,10 +166,11 @@ impl<'s> Endpoint<'s> {
     /// ([`Endpoint::send_borrowed`]): nothing may be queued after it in
     /// its send buffer.
     pub(super) fn borrowing(&self, i: u32) -> bool {
-        let slot = &self.slots[i as usize];
-        self.borrowed.iter().any(|b| {
-            b.slot == i && b.generation == slot.generation && b.to.after(una_of(self.slots, i))
-        })
+        !self.borrowed.is_empty()
+            && self
+                .borrowed
+                .iter()
+                .any(|b| b.slot == i && b.live(self.slots))
     }
 
     /// The application is ready for more bytes on connection `id`: what
@@ -216,14 +209,8 @@ impl<'s> Endpoint<'s> {
     /// bytes the send buffer took (fewer when it is full, none once the
     /// connection is closing). They go out as the windows allow.
     pub fn send<I: Io>(&mut self, id: ConnId, data: &[u8], now: Instant, io: &mut I) -> usize {
-        let Some(slot) = self.slots.get_mut(id.index as usize) else {
-            return 0;
-        };
-        if slot.generation != id.generation {
-            return 0;
-        }
-        if !self.borrowed.is_empty() && self.borrowing(id.index) {
-            // Nothing is queued after unacknowledged borrowed data.
+        if self.state(id).is_none() || self.borrowing(id.index) {
+            // Gone; or nothing is queued after unacknowledged borrowed data.
             return 0;
         }
         let slot = &mut self.slots[id.index as usize];
@@ -254,7 +241,7 @@ impl<'s> Endpoint<'s> {
         let Some(mut state) = self.state(id).copied() else {
             return 0;
         };
-        if !self.borrowed.is_empty() && self.borrowing(id.index) {
+        if self.borrowing(id.index) {
             return 0;
         }
         let (Some((read, end)), Some((send_at, room))) = (state.unread(), state.send_space())
@@ -309,7 +296,7 @@ impl<'s> Endpoint<'s> {
     /// bytes with nothing unread before them) on connection `i`'s send
     /// buffer as it has room for; returns how many bytes.
     pub(super) fn echo_direct(&mut self, i: u32, data: &[u8]) -> usize {
-        if !self.borrowed.is_empty() && self.borrowing(i) {
+        if self.borrowing(i) {
             return 0;
         }
         let Some(conn) = self.slots[i as usize].conn.as_mut() else {

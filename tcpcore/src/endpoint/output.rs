@@ -6,7 +6,7 @@
 
 use core::net::{IpAddr, Ipv6Addr};
 
-use crate::conn::{send, IpEcn, Reply};
+use crate::conn::{IpEcn, Reply};
 use crate::isn::FourTuple;
 use crate::time::Instant;
 use crate::wire::{
@@ -43,7 +43,8 @@ pub(super) fn frame_v6<'b>(
 }
 
 /// A segmentation-offload frame's data as [`Io::tx_gso_gather`] takes it;
-/// `None` for a frame sent whole.
+/// `None` for a frame sent whole. (Only a connection's `transmit` makes
+/// GSO frames; the replies `Endpoint::emit` builds without one never are.)
 fn gather<'p>(r: &Reply, payload: &'p [u8], conn: Option<ConnId>) -> Option<TxPayload<'p>> {
     let conn = conn.filter(|_| r.gso > 0)?;
     Some(TxPayload {
@@ -187,11 +188,8 @@ impl Endpoint<'_> {
             if occupies && max.is_some_and(|m| r.seq.before(m)) {
                 out.stats.retransmits += 1;
             }
-            let payload = if self.borrowed.is_empty() {
-                send::ring_read(tx, r.seq, r.len as usize)
-            } else {
-                super::app::payload(&self.borrowed, tx, i, id.generation, r.seq, r.len as usize)
-            };
+            let payload =
+                super::app::payload(&self.borrowed, tx, i, id.generation, r.seq, r.len as usize);
             out.emit(tuple, peer_mac, &r, payload, Some(id), io);
             sent += 1;
         }
