@@ -406,3 +406,35 @@ fn quick_ack_of_a_retransmission_is_the_originals() {
         ),
     );
 }
+
+/// A resend and new data sent in the same microsecond: RFC 8985's
+/// `RACK_sent_after` breaks a tie of send times by sequence, which orders
+/// first transmissions only. Here new data (4001:5001) goes at 0.240
+/// first, then the ACK handled at the same instant shows the hole and
+/// the hole is resent after it. When the new data is SACKed at 0.280, the
+/// resend, sent after it, is not yet due: nothing goes, and its own ACK
+/// comes at 0.281. Ordered by sequence, the resend would count as sent
+/// before the new data and be marked lost at once (RACK.rtt 40 ms + a
+/// zero window in recovery): it went again at 0.280 (see `rack.rs`,
+/// `detect`).
+#[test]
+fn resend_after_new_data_in_the_same_instant_is_not_lost() {
+    run(
+        newreno(),
+        &format!(
+            "{HS}
+             0.200 ! app-send 4000
+             0.200 > . 1:1001(1000) ack 1001
+             0.200 > . 1001:2001(1000) ack 1001
+             0.200 > . 2001:3001(1000) ack 1001
+             0.200 > P. 3001:4001(1000) ack 1001
+             0.240 ! app-send 1000
+             0.240 > P. 4001:5001(1000) ack 1001
+             0.240 < . 1001:1001(0) ack 1 win 502 <sack 1001:4001>
+             0.240 > . 1:1001(1000) ack 1001
+             0.280 < . 1001:1001(0) ack 1 win 502 <sack 1001:5001>
+             0.281 < . 1001:1001(0) ack 5001 win 502
+             1.000 tick"
+        ),
+    );
+}
