@@ -12,7 +12,9 @@
 //! stays in bytes, grown by one SMSS per `cnt` segments' worth of bytes
 //! acknowledged (`tcp_cong_avoid_ai`, in bytes). Time is the `now` the
 //! caller passes, in microseconds, turned into Linux's `2^-10` s units
-//! (`BICTCP_HZ` = 10) for `K` and `t`. Integer arithmetic only: the cube
+//! (`BICTCP_HZ` = 10) for `K` and `t`; as in Linux, the cubic curve is
+//! taken at most once per jiffy (4 ms at its default HZ = 250), the
+//! Reno-friendly estimate at every ACK. Integer arithmetic only: the cube
 //! root is bit by bit (Hacker's Delight `icbrt64`) in place of Linux's
 //! table and Newton step, exact for every `u64`; the cube `C·(t-K)^3` is
 //! taken in `u128` on a time bounded to 2^32 units (about 48 days), so
@@ -53,6 +55,15 @@ const MAX_OFFS: u64 = 1 << 32;
 /// Linux recomputes `cnt` at least every HZ/32 (and every RTT when that is
 /// shorter) while cwnd stays the same.
 const RECALC: Duration = Duration::from_micros(1_000_000 / 32);
+/// Linux's jiffy, microseconds: the kernel's default `CONFIG_HZ` = 250
+/// (`kernel/Kconfig.hz`). Its CUBIC takes the cubic curve at most once
+/// per jiffy (see [`Cubic::update`]).
+const JIFFY_US: u64 = 1_000_000 / 250;
+
+/// The jiffy `t` falls in.
+fn jiffy(t: Instant) -> u64 {
+    t.as_micros() / JIFFY_US
+}
 
 /// Floor of the cube root of `a`, exact for every `u64` (Hacker's Delight
 /// `icbrt64`, bit by bit; Linux `cubic_root` uses a table and a Newton
@@ -244,6 +255,24 @@ impl Cubic {
         {
             return;
         }
+        // Linux takes the cubic curve at most once per jiffy ("The CUBIC
+        // function can update ca->cnt at most once per jiffy": `goto
+        // tcp_friendliness` with `ca->cnt` kept); only the Reno-friendly
+        // estimate below may lower it meanwhile. Where a round trip is far
+        // shorter than a jiffy (4 ms at Linux's default HZ = 250), the
+        // `cnt` taken at the start of an epoch -- about cwnd, the target
+        // being one segment above cwnd then -- lasts the whole epoch: about
+        // one segment per RTT, where W_est alone gives 0.53. Measured
+        // against Linux at 1 % loss on a veth (tcp_probe): 0.84 segments
+        // per RTT of congestion avoidance, mean cwnd 18.8 segments; with
+        // `cnt` taken afresh at every change of cwnd, ours grew 0.45 per
+        // RTT, mean cwnd 14.5, and sent 0.91x the kernel's goodput.
+        let same_jiffy =
+            self.epoch.is_some() && self.last_time.is_some_and(|t| jiffy(t) == jiffy(now));
+        if same_jiffy {
+            self.friendliness(cwnd, mss, self.cnt);
+            return;
+        }
         self.last_cwnd = cwnd;
         self.last_time = Some(now);
         let epoch = match self.epoch {
@@ -281,9 +310,16 @@ impl Cubic {
             // No loss yet: at least 5% per RTT.
             cnt = 20;
         }
-        // RFC 9438 §4.3, the Reno-friendly region: W_est grows one segment
-        // per cwnd·15/8 segments acknowledged; where it is above cwnd,
-        // grow at least as fast as it.
+        self.friendliness(cwnd, mss, cnt);
+    }
+
+    /// The end of Linux `bictcp_update` (`tcp_friendliness`): RFC 9438
+    /// §4.3, the Reno-friendly region. W_est grows one segment per
+    /// cwnd·15/8 segments acknowledged; where it is above cwnd, `cnt`
+    /// (from the cubic curve) is lowered to grow at least as fast as it;
+    /// and at most one segment per two acknowledged (1.5× per RTT).
+    fn friendliness(&mut self, cwnd: u32, mss: u32, cnt: u32) {
+        let mut cnt = cnt;
         let per = ((u64::from(cwnd) * BETA_RENO_SCALE) >> 3)
             .max(1)
             .saturating_mul(u64::from(mss.max(1)));
@@ -296,7 +332,6 @@ impl Cubic {
             let max_cnt = cwnd / (self.w_est - cwnd);
             cnt = cnt.min(max_cnt);
         }
-        // At most one segment per two acknowledged (1.5× per RTT).
         self.cnt = cnt.max(2);
     }
 
@@ -554,6 +589,50 @@ mod tests {
             c.on_ack(MSS, MSS, Instant::from_micros(i * 50));
         }
         assert!(c.cwnd >= 12 * MSS, "{c:?}");
+    }
+
+    #[test]
+    fn cubic_curve_taken_once_per_jiffy() {
+        // A 40 us RTT (a veth) and a loss at 20 segments: the epoch's
+        // first `cnt` (cwnd 14, target 15: cnt 14) is kept for the rest of
+        // the jiffy (Linux `bictcp_update`, "at most once per jiffy"), so
+        // cwnd grows a segment per 14 acknowledged, faster as it grows: 14
+        // -> 54 segments in 20 RTTs. Taken afresh at every change of cwnd,
+        // the target is reached at once and W_est's 0.53 per RTT is all
+        // that is left: 14 -> 24.
+        let mut c = Cubic::new(20 * MSS);
+        c.on_rtt_sample(
+            Duration::from_micros(40),
+            Instant::ZERO,
+            SeqNum::new(0),
+            SeqNum::new(0),
+        );
+        c.on_congestion_event(MSS);
+        c.cwnd = c.ssthresh;
+        let start = c.cwnd / MSS;
+        // 20 RTTs of one ACK per segment, all within the first jiffy.
+        let mut now = JIFFY_US * 10;
+        for _ in 0..20 {
+            let segs = c.cwnd / MSS;
+            for _ in 0..segs {
+                now += 40 / u64::from(segs).max(1);
+                c.on_ack(MSS, MSS, Instant::from_micros(now));
+            }
+        }
+        assert!(now < JIFFY_US * 11, "within one jiffy");
+        let grown = c.cwnd / MSS - start;
+        assert!(grown >= 18, "{start} -> {}", c.cwnd / MSS);
+        // The next jiffy takes the curve again: cwnd is above the target
+        // now, and growth slows to the Reno-friendly rate.
+        let before = c.cwnd / MSS;
+        for _ in 0..10 {
+            let segs = c.cwnd / MSS;
+            for _ in 0..segs {
+                now += 40 / u64::from(segs).max(1) + 1;
+                c.on_ack(MSS, MSS, Instant::from_micros(now.max(JIFFY_US * 11)));
+            }
+        }
+        assert!(c.cwnd / MSS - before <= 7, "{before} -> {}", c.cwnd / MSS);
     }
 
     #[test]
