@@ -85,6 +85,9 @@ fn rto_backoff_and_karn() {
         ),
     );
     assert_eq!(h.ep.stats().retransmits, 6);
+    // Four of them timeouts (0.500, 0.900, 1.700, 3.820); 0.300 and 2.220
+    // were loss probes.
+    assert_eq!(h.ep.stats().timeouts, 4);
 }
 
 /// After the retry limit the connection is reset and reported timed out.

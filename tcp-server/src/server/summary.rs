@@ -25,6 +25,7 @@ fn add_stats(total: &mut tcpcore::Stats, s: &tcpcore::Stats) {
     total.retransmits += s.retransmits;
     total.spurious_retransmits += s.spurious_retransmits;
     total.undos += s.undos;
+    total.timeouts += s.timeouts;
     total.icmp_sent += s.icmp_sent;
     total.pmtu_lowered += s.pmtu_lowered;
     total.icmp_errors += s.icmp_errors;
@@ -161,6 +162,13 @@ fn rare_lines(err: &mut impl Write, s: &tcpcore::Stats) {
             err,
             "  time-wait    {} ended early to make room in a full table",
             s.time_wait_recycled
+        );
+    }
+    if s.timeouts > 0 {
+        let _ = writeln!(
+            err,
+            "  timeouts     {} retransmission timeouts with data unacknowledged",
+            s.timeouts
         );
     }
     if s.undos > 0 || s.spurious_retransmits > 0 {

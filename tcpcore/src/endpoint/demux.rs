@@ -359,7 +359,7 @@ impl Endpoint<'_> {
         // endpoint needs of it before is taken first.
         let from = conn.state.name();
         let rcv_nxt = conn.state.rcv_nxt();
-        let (u0, s0) = crate::conn::send::undo_counts(&conn.state);
+        let (u0, s0, _) = crate::conn::send::undo_counts(&conn.state);
         let t = conn.state.on_segment_mut(tcp, ecn, now, &cfg, &mut rx);
         // Only a segment the connection took (not one dropped as out of
         // window, PAWS-old or with a bad ACK, which anyone who knows
@@ -403,7 +403,7 @@ impl Endpoint<'_> {
         let Some(conn) = self.slots[i as usize].conn.as_ref() else {
             return;
         };
-        let (u1, s1) = crate::conn::send::undo_counts(&conn.state);
+        let (u1, s1, _) = crate::conn::send::undo_counts(&conn.state);
         self.stats.undos += u64::from(u1.saturating_sub(u0));
         self.stats.spurious_retransmits += u64::from(s1.saturating_sub(s0));
         self.apply_in_place(i, from, &t, now, io);

@@ -231,6 +231,9 @@ pub struct Stats {
     /// Retransmissions shown spurious: reported received twice by a
     /// D-SACK (RFC 2883), or all of a recovery's when it was undone.
     pub spurious_retransmits: u64,
+    /// Retransmission timeouts (RFC 6298 §5.4) that fired with data
+    /// unacknowledged (Linux `TcpExtTCPTimeouts`).
+    pub timeouts: u64,
     /// cwnd reductions undone as spurious (RFC 3522 timestamps, RFC 2883
     /// D-SACK; Linux `TCPFullUndo`, `TCPDSACKUndo`, `TCPLossUndo`).
     pub undos: u64,

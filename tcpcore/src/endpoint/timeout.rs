@@ -88,6 +88,9 @@ impl Endpoint<'_> {
                 .iter()
                 .filter(|r| r.control == TcpControl::Syn)
                 .count() as u64;
+            let (_, _, r0) = crate::conn::send::undo_counts(&before);
+            let (_, _, r1) = crate::conn::send::undo_counts(&t.state);
+            self.stats.timeouts += u64::from(r1.saturating_sub(r0));
             self.apply(i, before.name(), &t, now, io);
         }
         self.sweep = None;

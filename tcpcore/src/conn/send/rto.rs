@@ -142,6 +142,7 @@ pub fn on_rto(snd: &mut SendHalf, tcb: &mut Tcb, fired: Timer, now: Instant, cfg
         // fast recovery the record from its start stays).
         undo::start(snd);
     }
+    snd.cc.undo.timeouts = snd.cc.undo.timeouts.saturating_add(1);
     let cc = &mut snd.cc;
     cc.cc.on_rto(snd.max - snd.una, tcb.rtx.retries == 1, mss);
     // RFC 6582 §4: "After a retransmission timeout, record the highest

@@ -70,6 +70,9 @@ pub struct Undo {
     /// Retransmissions shown spurious so far (by D-SACK, or all of an
     /// episode's by an undo).
     spurious: u32,
+    /// Retransmission timeouts so far with data unacknowledged (Linux
+    /// `TCPTimeouts`).
+    pub(crate) timeouts: u32,
 }
 
 impl Undo {
@@ -90,6 +93,7 @@ impl Undo {
             retrans: 0,
             undos: 0,
             spurious: 0,
+            timeouts: 0,
         }
     }
 
@@ -102,6 +106,12 @@ impl Undo {
     /// Retransmissions of the episode not yet shown spurious.
     pub const fn retrans(&self) -> u32 {
         self.retrans
+    }
+
+    /// Retransmission timeouts with data unacknowledged on this
+    /// connection.
+    pub const fn timeouts(&self) -> u32 {
+        self.timeouts
     }
 
     /// cwnd reductions undone on this connection.
@@ -292,14 +302,16 @@ fn undo(snd: &mut SendHalf) {
     u.marker = None;
 }
 
-/// The connection's counts: (undos, retransmissions shown spurious).
-pub(crate) fn counts(state: &State) -> (u32, u32) {
+/// The connection's counts: (undos, retransmissions shown spurious,
+/// retransmission timeouts).
+pub(crate) fn counts(state: &State) -> (u32, u32, u32) {
     let snd = match state {
         State::Established(s) | State::FinWait1(s) => &s.snd,
         State::CloseWait(s) | State::Closing(s) | State::LastAck(s) => &s.snd,
-        _ => return (0, 0),
+        _ => return (0, 0, 0),
     };
-    (snd.cc.undo.undos, snd.cc.undo.spurious)
+    let u = &snd.cc.undo;
+    (u.undos, u.spurious, u.timeouts)
 }
 
 #[cfg(test)]
