@@ -852,7 +852,7 @@ fn exit_report(who: Who, text: &str) -> Value {
                 return json!({ "summary": "missing", "stderr_tail": tail(text) });
             };
             let mut m = serde_json::Map::new();
-            for line in text[start..].lines().take(12) {
+            for line in text[start..].lines().take(16) {
                 let t = line.trim_start();
                 let n = numbers(t);
                 let mut put = |k: &str, i: usize| {
@@ -879,6 +879,11 @@ fn exit_report(who: Who, text: &str) -> Value {
                     put("ring_drops", 0);
                     put("truncated", 1);
                     put("not_sent", 2);
+                } else if t.starts_with("timeouts") {
+                    put("timeouts", 0);
+                } else if t.starts_with("spurious") {
+                    put("spurious_retransmissions", 0);
+                    put("undos", 1);
                 } else if t.starts_with("open") {
                     put("open", 0);
                 } else if t.starts_with("worker") {
