@@ -257,9 +257,10 @@ fn probe_resends_the_last_segment() {
 /// duplicate ACK may yet show both copies arrived); the ACK beyond it,
 /// with no such sign, ends the episode with a loss: "congestion control
 /// MUST react appropriately to that loss" -- as Linux
-/// `tcp_process_tlp_ack`, ssthresh from cwnd (NewReno: 14000 / 2, the ACK
-/// of two segments at 0.240 having grown cwnd by two, RFC 9406's L = 8;
-/// the sender was not cwnd-limited on the last ACK) and cwnd = ssthresh.
+/// `tcp_process_tlp_ack`, ssthresh from cwnd (NewReno: 10000 / 2: the ACK
+/// of two segments at 0.240 grows nothing, three segments out never
+/// having filled a cwnd of ten -- Linux `tcp_is_cwnd_limited`, in slow
+/// start cwnd < 2 · the largest flight) and cwnd = ssthresh.
 #[test]
 fn probe_that_repaired_a_loss_reduces_cwnd() {
     let h = run(
@@ -279,14 +280,16 @@ fn probe_that_repaired_a_loss_reduces_cwnd() {
              1.000 tick"
         ),
     );
-    assert_eq!(cc_of(&h), (7000, 7000));
+    assert_eq!(cc_of(&h), (5000, 5000));
 }
 
 /// RFC 8985 §7.4 (Linux `tcp_process_tlp_ack`: "TLP of new data has been
 /// acknowledged"): a probe that carried new data repaired nothing; its
 /// ACK ends the episode, and the ACK of later data beyond it is no loss:
 /// ssthresh untouched, cwnd as slow start left it (RFC 9406 §4.3: at most
-/// L = 8 SMSS per ACK, unpaced: 10000 + 8000 + 1000).
+/// L = 8 SMSS per ACK, unpaced: 10000 + 8000; the ACK of the lone segment
+/// at 0.370 grows nothing, one segment out not filling cwnd, Linux
+/// `tcp_is_cwnd_limited`).
 #[test]
 fn probe_of_new_data_is_no_loss() {
     let mut body = String::from("0.200 ! app-send 11000\n");
@@ -304,7 +307,7 @@ fn probe_of_new_data_is_no_loss() {
     body += "0.370 < . 1001:1001(0) ack 12001 win 502\n";
     body += "1.000 tick\n";
     let h = run(newreno(), &format!("{HS}\n{body}"));
-    assert_eq!(cc_of(&h), (u32::MAX, 19_000));
+    assert_eq!(cc_of(&h), (u32::MAX, 18_000));
 }
 
 /// RFC 8985 §6.2 step 5 on a retransmission (its §3.3.4, "Lost
@@ -384,7 +387,7 @@ fn dsack_of_a_retransmission_counts_as_reordering() {
 /// a zero window): it would go again at 0.345. It is delivered at 0.360.
 #[test]
 fn quick_ack_of_a_retransmission_is_the_originals() {
-    run(
+    let h = run(
         newreno(),
         &format!(
             "{HS}
@@ -405,6 +408,11 @@ fn quick_ack_of_a_retransmission_is_the_originals() {
              1.000 tick"
         ),
     );
+    // The late original is reordering seen, as a DSACK for the resend
+    // would show (Linux: `tcp_skb_spurious_retrans` from timestamps), and
+    // widens the window a step: a transport that drops the resend as
+    // acknowledged before it went gets no DSACK for it.
+    assert_eq!(rack_of(&h), (true, 2));
 }
 
 /// A resend and new data sent in the same microsecond: RFC 8985's
@@ -437,4 +445,40 @@ fn resend_after_new_data_in_the_same_instant_is_not_lost() {
              1.000 tick"
         ),
     );
+}
+
+/// RFC 7661's "cwnd-limited", as Linux (`tcp_is_cwnd_limited`,
+/// `tcp_cwnd_validate`): an ACK grows cwnd only if the flight filled it in
+/// the current window (in slow start: if cwnd is less than twice the
+/// largest flight). Three writes of one segment each, each ACKed, leave
+/// the initial window of ten as it was; a write of ten segments fills it,
+/// and its ACK grows it (slow start, HyStart++'s L = 8 SMSS per ACK).
+#[test]
+fn cwnd_grows_only_when_the_flight_fills_it() {
+    let mut h = Harness::new(newreno());
+    h.run(&format!(
+        "{HS}
+         0.200 ! app-send 1000
+         0.200 > P. 1:1001(1000) ack 1001
+         0.240 < . 1001:1001(0) ack 1001 win 502
+         0.300 ! app-send 1000
+         0.300 > P. 1001:2001(1000) ack 1001
+         0.340 < . 1001:1001(0) ack 2001 win 502
+         0.400 ! app-send 1000
+         0.400 > P. 2001:3001(1000) ack 1001
+         0.440 < . 1001:1001(0) ack 3001 win 502"
+    ));
+    assert_eq!(cc_of(&h), (u32::MAX, 10_000), "not cwnd-limited");
+    let mut body = String::from("0.500 ! app-send 10000\n");
+    for k in 0..10 {
+        body += &format!(
+            "0.500 > {}. {}:{}(1000) ack 1001\n",
+            if k == 9 { "P" } else { "" },
+            3001 + 1000 * k,
+            4001 + 1000 * k
+        );
+    }
+    body += "0.540 < . 1001:1001(0) ack 13001 win 502\n";
+    h.run(&body);
+    assert_eq!(cc_of(&h), (u32::MAX, 18_000), "cwnd-limited");
 }

@@ -112,6 +112,9 @@ pub struct Rack {
     /// RACK.dsack_round: SND.NXT when the window last widened, while that
     /// round lasts.
     dsack_round: Option<SeqNum>,
+    /// The end of the highest resend whose late original `update` found:
+    /// a DSACK for it later reports the same reordering again.
+    late_end: Option<SeqNum>,
 }
 
 /// RFC 8985 §6.2, `RACK_sent_after(t1, seq1, t2, seq2)`: sent later, or at
@@ -173,6 +176,7 @@ impl Rack {
             reo_wnd_persist: 0,
             reordering_seen: false,
             dsack_round: None,
+            late_end: None,
         }
     }
 
@@ -392,7 +396,9 @@ impl Rack {
     /// RFC 8985 §6.2 steps 2 and 3, `RACK_update` and
     /// `RACK_detect_reordering`, for the segments this ACK newly delivered:
     /// `[prior_una, una)` cumulatively and what the scoreboard `board` holds
-    /// beyond what `prior` did.
+    /// beyond what `prior` did. Returns whether a resend was delivered too
+    /// soon to be the resend: its original arrived late (reordering, as a
+    /// DSACK would show).
     fn update(
         &mut self,
         prior_una: SeqNum,
@@ -401,7 +407,8 @@ impl Rack {
         board: &Scoreboard,
         now: u32,
         srtt: u32,
-    ) {
+    ) -> bool {
+        let mut late_original = false;
         let n = usize::from(self.len).min(RACK_RUNS);
         for i in 0..n {
             let s = if i == 0 { prior_una } else { self.ends[i - 1] };
@@ -446,6 +453,18 @@ impl Rack {
             let first = self.sent[i].0;
             let rtt = now.wrapping_sub(first);
             if rtx && rtt < self.min_rtt.max(srtt / 2) {
+                // The original arrived after it was taken for lost: the
+                // path reorders (step 3 cannot see it: the segment was
+                // resent). Linux counts it so from timestamps
+                // (`tcp_skb_spurious_retrans` in `tcp_sacktag_one` and
+                // `tcp_clean_rtx_queue`: the ACK echoes the original's
+                // TSval); here by time, as timestamps in milliseconds
+                // cannot tell on a LAN. Without it, a resend that a
+                // transport drops as acknowledged before it went (see
+                // `Io::tx_data`) draws no DSACK, and the reordering
+                // window never widens.
+                late_original = true;
+                self.late_end = Some(self.late_end.map_or(hi, |e| e.max(hi)));
                 continue;
             }
             if !rtx {
@@ -478,11 +497,13 @@ impl Rack {
                 self.orig = Some((ts, hi, now.wrapping_sub(ts)));
             }
         }
+        late_original
     }
 
     /// RFC 8985 §6.2 step 4, the DSACK part of `RACK_update_reo_wnd`: a
     /// round trip (until SND.UNA passes SND.NXT of then) that brings a
-    /// DSACK widens the window by one step, kept for 16 recoveries.
+    /// DSACK -- or a resend's late original, which `update` found --
+    /// widens the window by one step, kept for 16 recoveries.
     fn update_reo_wnd(&mut self, una: SeqNum, nxt: SeqNum, dsack: bool) {
         if self.dsack_round.is_some_and(|r| una.after_eq(r)) {
             self.dsack_round = None;
@@ -640,9 +661,18 @@ pub(crate) fn on_ack(
         .rtx
         .rtt
         .map_or(0, |(s, _)| u32::try_from(s).unwrap_or(u32::MAX));
-    rack.update(prior_una, una, prior, &snd.cc.sacked, stamp(now), srtt);
+    let late = rack.update(prior_una, una, prior, &snd.cc.sacked, stamp(now), srtt);
     rack.trim(una);
-    rack.update_reo_wnd(una, nxt, has_dsack(seg, seg.ack_number.unwrap_or(una)));
+    // A DSACK for a resend whose late original was already counted
+    // (`late_end`) shows nothing new.
+    let dsack = has_dsack(seg, seg.ack_number.unwrap_or(una))
+        && !seg
+            .options
+            .sack_blocks
+            .as_slice()
+            .first()
+            .is_some_and(|&(_, r)| rack.late_end.is_some_and(|e| r.before_eq(e)));
+    rack.update_reo_wnd(una, nxt, dsack || late);
     if matches!(snd.cc.recovery, Recovery::Loss { .. }) {
         return 0;
     }

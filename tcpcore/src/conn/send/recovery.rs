@@ -135,6 +135,14 @@ pub struct Congestion {
     pub(crate) reno_sacked: u32,
     /// The last cwnd reduction, to undo if it proves spurious (`undo.rs`).
     pub(crate) undo: Undo,
+    /// Whether the flight filled cwnd in the current window (Linux
+    /// `is_cwnd_limited`, see [`Congestion::validate`]).
+    pub(crate) cwnd_limited: bool,
+    /// The largest flight of the current window, bytes (Linux
+    /// `max_packets_out`).
+    pub(crate) max_flight: u32,
+    /// Where the current window ends (Linux `cwnd_usage_seq`).
+    pub(crate) usage_seq: SeqNum,
 }
 
 impl Congestion {
@@ -161,7 +169,37 @@ impl Congestion {
             prr: Prr::new(),
             reno_sacked: 0,
             undo: Undo::new(),
+            cwnd_limited: false,
+            max_flight: 0,
+            usage_seq: SeqNum::new(0),
         }
+    }
+
+    /// After a round of sending, with `flight` in flight and SND.NXT at
+    /// `nxt` (Linux `tcp_cwnd_validate`, RFC 7661's "cwnd-limited"):
+    /// whether the flight filled cwnd is kept for the current window
+    /// (until SND.UNA passes what SND.NXT is now), once set; else the
+    /// largest flight of the window.
+    pub(crate) fn validate(&mut self, una: SeqNum, nxt: SeqNum, flight: u32) {
+        let limited = flight >= self.cwnd();
+        if !una.before(self.usage_seq)
+            || limited
+            || (!self.cwnd_limited && flight > self.max_flight)
+        {
+            self.cwnd_limited = limited;
+            self.max_flight = flight;
+            self.usage_seq = nxt;
+        }
+    }
+
+    /// Whether cwnd may grow on an ACK (Linux `tcp_is_cwnd_limited`): the
+    /// flight filled it in the current window, or, in slow start, cwnd is
+    /// less than twice the largest flight. A sender the application or the
+    /// peer's window holds back does not grow a cwnd it does not use:
+    /// else cwnd grows without bound (68 MB seen against a 4 MB flight),
+    /// and a loss then lets the whole of it out at once.
+    pub(crate) fn may_grow(&self) -> bool {
+        self.cwnd_limited || (self.cwnd() < self.cc.ssthresh() && self.cwnd() / 2 < self.max_flight)
     }
 
     /// cwnd, in bytes.
@@ -256,7 +294,9 @@ pub(crate) fn on_new_ack(snd: &mut SendHalf, ack: SeqNum, acked: u32, mss: u32, 
         }
         Recovery::Open | Recovery::Loss { .. } => {
             cc.reno_sacked = 0;
-            cc.cc.on_ack(acked, mss, now);
+            if cc.may_grow() {
+                cc.cc.on_ack(acked, mss, now);
+            }
         }
         // An ECN reduction: PRR's cwnd, no growth (`ecn.rs` ends it).
         Recovery::Cwr { .. } => cc.reno_sacked = 0,

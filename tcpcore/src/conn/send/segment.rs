@@ -29,6 +29,13 @@ pub fn next_segment(
 ) -> Option<(SeqNum, u32, bool)> {
     let prior_max = snd.max;
     let r = pick_segment(snd, tcb, ring, now, cfg);
+    if r.is_none() {
+        // The end of a round of sending: did the flight fill cwnd (Linux
+        // tcp_write_xmit -> tcp_cwnd_validate)?
+        let mss = smss(snd, tcb);
+        let flight = pipe(snd, mss);
+        snd.cc.validate(snd.una, snd.nxt, flight);
+    }
     if let Some((seq, len, fin)) = r {
         // RFC 6937: what is sent in recovery counts to `prr_out`.
         prr::on_sent(&mut snd.cc, len + u32::from(fin));
