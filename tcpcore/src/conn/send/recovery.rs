@@ -177,11 +177,12 @@ impl Congestion {
 
     /// After a round of sending, with `flight` in flight and SND.NXT at
     /// `nxt` (Linux `tcp_cwnd_validate`, RFC 7661's "cwnd-limited"):
-    /// whether the flight filled cwnd is kept for the current window
-    /// (until SND.UNA passes what SND.NXT is now), once set; else the
-    /// largest flight of the window.
-    pub(crate) fn validate(&mut self, una: SeqNum, nxt: SeqNum, flight: u32) {
-        let limited = flight >= self.cwnd();
+    /// whether the flight filled cwnd -- left less than a segment of `mss`
+    /// of it, as Linux, counting cwnd in segments, fills it exactly -- is
+    /// kept for the current window (until SND.UNA passes what SND.NXT is
+    /// now), once set; else the largest flight of the window.
+    pub(crate) fn validate(&mut self, una: SeqNum, nxt: SeqNum, flight: u32, mss: u32) {
+        let limited = flight.saturating_add(mss) > self.cwnd();
         if !una.before(self.usage_seq)
             || limited
             || (!self.cwnd_limited && flight > self.max_flight)
@@ -364,5 +365,29 @@ pub(crate) fn enter_recovery(snd: &mut SendHalf, tcb: &mut Tcb, mss: u32) {
         cc.rtt_probe = None;
         cc.tlp = None;
         tcb.timers.clear(Timer::TailLossProbe);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A flight within a segment of cwnd fills it: cwnd in bytes is
+    /// seldom a whole number of segments after a reduction, and the
+    /// sender sends no runt into the rest (Linux counts cwnd in segments
+    /// and fills it exactly).
+    #[test]
+    fn flight_within_a_segment_of_cwnd_is_cwnd_limited() {
+        let mut c = Congestion::new(1000, CongestionControl::NewReno);
+        c.cc.set_cwnd(14_300);
+        c.validate(SeqNum::new(0), SeqNum::new(14_000), 13_000, 1000);
+        assert!(!c.cwnd_limited);
+        c.validate(SeqNum::new(0), SeqNum::new(14_000), 14_000, 1000);
+        assert!(c.cwnd_limited && c.may_grow());
+        // Kept for the window, then a new window without a full flight.
+        c.validate(SeqNum::new(1000), SeqNum::new(15_000), 2000, 1000);
+        assert!(c.cwnd_limited);
+        c.validate(SeqNum::new(14_000), SeqNum::new(16_000), 2000, 1000);
+        assert!(!c.cwnd_limited && c.max_flight == 2000);
     }
 }

@@ -34,7 +34,7 @@ pub fn next_segment(
         // tcp_write_xmit -> tcp_cwnd_validate)?
         let mss = smss(snd, tcb);
         let flight = pipe(snd, mss);
-        snd.cc.validate(snd.una, snd.nxt, flight);
+        snd.cc.validate(snd.una, snd.nxt, flight, mss);
     }
     if let Some((seq, len, fin)) = r {
         // RFC 6937: what is sent in recovery counts to `prr_out`.
