@@ -10,7 +10,7 @@
 mod common;
 
 #[allow(unused_imports)]
-use common::{default_config, no_nagle, run, Harness};
+use common::{default_config, no_nagle, run, Harness, CLIENT_PORT};
 use tcpcore::conn::{Open, RecvRanges, Reply};
 use tcpcore::wire::{SackBlocks, TcpControl, TcpOptions, TcpRepr};
 use tcpcore::{Buffers, Config, CongestionControl, Instant, RecvBuffer, SeqNum, State};
@@ -917,4 +917,42 @@ fn blackhole_fallback_halves_the_mss_at_the_third_timeout() {
             vec![Some((1, 1000)), Some((1, 1000)), Some((1, third))]
         );
     }
+}
+
+/// RFC 7323 §4.1's RTT from timestamps has millisecond ticks here: on a
+/// path of 200 µs, the handshake's ACK and every ACK that covers no timed
+/// segment echo a TSval of this very millisecond, a sample of "0 ms".
+/// Taken as 1 µs, and preferred to the SYN-ACK's send time, they left SRTT
+/// at 6 µs here (and a long transfer at 1 µs, where RACK's reordering
+/// window, capped at SRTT, closes: thousands of resends per download on
+/// the reordering path of `bench-e2e`). Now, as Linux: the SYN-ACK's and
+/// the timed segment's send times in microseconds first, TSecr only
+/// without them, and a 0 ms sample only while there is no SRTT (as 1
+/// ms).
+#[test]
+fn zero_millisecond_timestamp_samples_leave_srtt_alone() {
+    let mut script = String::from(
+        "0.000 < S 1000:1000(0) win 64240 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
+         0.000 > S. 0:0(0) ack 1001 <mss 1460,sackOK,TS val * ecr 100,nop,wscale 1>
+         0.0002 < . 1001:1001(0) ack 1 win 502 <nop,nop,TS val 101 ecr *>
+         0.010 ! app-send 14480\n",
+    );
+    for k in 0..10u32 {
+        script += &format!(
+            "0.010 > {}. {}:{}(1448) ack 1001 <nop,nop,TS val * ecr 101>\n",
+            if k == 9 { "P" } else { "" },
+            1 + 1448 * k,
+            1449 + 1448 * k
+        );
+    }
+    for k in 0..10u32 {
+        script += &format!(
+            "0.{:05} < . 1001:1001(0) ack {} win 502 <nop,nop,TS val 102 ecr *>\n",
+            1020 + 5 * k,
+            1449 + 1448 * k
+        );
+    }
+    let h = run(default_config(), &script);
+    let (srtt, _) = rtt_of(&h, CLIENT_PORT).expect("an RTT sample");
+    assert!((190..=210).contains(&srtt), "srtt {srtt} µs");
 }

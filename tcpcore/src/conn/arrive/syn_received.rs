@@ -365,10 +365,14 @@ fn handshake_rtt(
             snd.cc.cc.set_cwnd(send::smss(snd, tcb));
         }
     }
-    if let Some(sample) = send::ts_rtt_sample(tcb, seg, now) {
-        send::rtt_update(&mut tcb.rtx, sample, cfg);
-    } else if tcb.rtx.retries == 0 && !dup_syn_answered && tcb.rtx.sent_at != now {
+    // The SYN-ACK's own send time when it went once (Karn), in
+    // microseconds; else the echoed timestamp (Linux tcp_synack_rtt_meas:
+    // TSecr only when the SYN-ACK was resent or, with a cookie, not
+    // recorded).
+    if tcb.rtx.retries == 0 && !dup_syn_answered && tcb.rtx.sent_at != now {
         rtt_sample(&mut tcb.rtx, now, cfg);
+    } else if let Some(sample) = send::ts_rtt_fallback(tcb, seg, now) {
+        send::rtt_update(&mut tcb.rtx, sample, cfg);
     } else if tcb.rtx.retries > 0 && tcb.rtx.rtt.is_none() {
         // RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN
         // segment and the TCP implementation is using an RTO less than 3

@@ -459,13 +459,14 @@ pub(crate) fn syn_sent_timeout(mut s: SynSent, now: Instant, cfg: &Config) -> Tr
 /// 6298 §5.7; the timer stopped. Returns whether the SYN was retransmitted.
 fn handshake_rtt(tcb: &mut Tcb, seg: &TcpRepr<'_>, now: Instant, cfg: &Config) -> bool {
     let mut rtx = tcb.rtx;
-    // The handshake's RTT sample (RFC 6298 §3, Karn): from the SYN-ACK's
-    // TSecr when it echoes one (RFC 7323 §4.1), else from when the SYN
-    // went out, unless it was retransmitted.
-    if let Some(sample) = send::ts_rtt_sample(tcb, seg, now) {
-        rtt_update(&mut rtx, sample, cfg);
-    } else if rtx.retries == 0 {
+    // The handshake's RTT sample (RFC 6298 §3, Karn): from when the SYN
+    // went out, in microseconds, unless it was retransmitted; else from
+    // the SYN-ACK's TSecr when it echoes one (RFC 7323 §4.1; Linux
+    // tcp_ack_update_rtt prefers the send time to TSecr).
+    if rtx.retries == 0 {
         rtt_sample(&mut rtx, now, cfg);
+    } else if let Some(sample) = send::ts_rtt_fallback(tcb, seg, now) {
+        rtt_update(&mut rtx, sample, cfg);
     } else if rtx.rtt.is_none() {
         // RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN
         // segment and the TCP implementation is using an RTO less than 3

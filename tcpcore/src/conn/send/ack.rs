@@ -9,7 +9,7 @@ use crate::time::{Duration, Instant};
 use crate::wire::{TcpControl, TcpRepr};
 
 use super::cc::smss;
-use super::rto::{backed_off, rtt_update, ts_rtt_sample};
+use super::rto::{backed_off, rtt_update, ts_rtt_fallback};
 use super::tlp::{arm_pto, dsack_covers, may_probe, tlp_dupack};
 use super::{prr, rack, recovery, undo};
 use crate::conn::{ecn, Config, SendHalf, Tcb, Timer};
@@ -144,7 +144,7 @@ fn on_new_ack(
             snd.cc.rtt_probe = None;
         }
     }
-    let sample = fine.or_else(|| ts_rtt_sample(tcb, seg, now));
+    let sample = fine.or_else(|| ts_rtt_fallback(tcb, seg, now));
     if let Some(s) = sample {
         rtt_update(&mut tcb.rtx, s, cfg);
         // RACK.min_RTT (Linux tcp_update_rtt_min), HyStart++ (RFC 9406)

@@ -78,6 +78,7 @@ pub use prr::Prr;
 pub use rack::{on_reorder_timeout, Rack, RACK_RUNS};
 pub use recovery::{Congestion, Recovery};
 pub use ring::{ring_read, ring_room, ring_write, WriteEnds, WRITE_ENDS};
+pub(crate) use rto::ts_rtt_fallback;
 pub use rto::{backed_off, on_rto, rtt_update, ts_rtt_sample};
 pub use sack::{Scoreboard, SCOREBOARD};
 pub use segment::next_segment;

@@ -26,6 +26,23 @@ pub fn ts_rtt_sample(tcb: &Tcb, seg: &TcpRepr<'_>, now: Instant) -> Option<Durat
     }
 }
 
+/// [`ts_rtt_sample`] where no sample in microseconds can be had (Linux
+/// `tcp_ack_update_rtt`: TSecr only when the segment's own send time is
+/// ambiguous): a sample of 0 ms says only "under a millisecond", so it
+/// counts as 1 ms while there is no SRTT yet (Linux: "if (!delta) delta =
+/// 1") and not at all once there is one -- taken as the 1 µs it was, SRTT
+/// sank toward it on a LAN, and with it RACK's reordering window, which
+/// SRTT caps (thousands of resends per download on the reordering path
+/// of `bench-e2e`).
+pub(crate) fn ts_rtt_fallback(tcb: &Tcb, seg: &TcpRepr<'_>, now: Instant) -> Option<Duration> {
+    let s = ts_rtt_sample(tcb, seg, now)?;
+    if s >= Duration::from_millis(1) {
+        Some(s)
+    } else {
+        tcb.rtx.rtt.is_none().then_some(Duration::from_millis(1))
+    }
+}
+
 /// RFC 6298 §2: a new RTT sample updates SRTT, RTTVAR and the RTO.
 pub fn rtt_update(rtx: &mut Rtx, sample: Duration, cfg: &Config) {
     let r = sample.as_micros().max(1);
