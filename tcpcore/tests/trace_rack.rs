@@ -408,10 +408,33 @@ fn quick_ack_of_a_retransmission_is_the_originals() {
              1.000 tick"
         ),
     );
-    // The late original is reordering seen, as a DSACK for the resend
-    // would show (Linux: `tcp_skb_spurious_retrans` from timestamps), and
-    // widens the window a step: a transport that drops the resend as
-    // acknowledged before it went gets no DSACK for it.
+    // 5 ms is more than min_RTT (2 ms): the resend could have been
+    // delivered, so nothing is inferred about reordering.
+    assert_eq!(rack_of(&h), (false, 1));
+}
+
+/// A resend ACKed sooner than min_RTT after it went cannot have been
+/// delivered itself: its original arrived late, which is reordering as a
+/// DSACK for the resend would show (Linux `tcp_skb_spurious_retrans`, from
+/// timestamps; here by time, which milliseconds of TSval cannot tell on a
+/// LAN). The hole resent at 0.250 is ACKed at 0.255, 5 ms later, with
+/// min_RTT 40 ms: reordering seen, and the window a step wider, with no
+/// DSACK at all.
+#[test]
+fn resend_acked_before_min_rtt_is_reordering() {
+    let h = run(
+        newreno(),
+        &format!(
+            "{HS}
+             0.200 ! app-send 2000
+             0.200 > . 1:1001(1000) ack 1001
+             0.200 > P. 1001:2001(1000) ack 1001
+             0.240 < . 1001:1001(0) ack 1 win 502 <sack 1001:2001>
+             0.250 > . 1:1001(1000) ack 1001
+             0.255 < . 1001:1001(0) ack 2001 win 502
+             1.000 tick"
+        ),
+    );
     assert_eq!(rack_of(&h), (true, 2));
 }
 
