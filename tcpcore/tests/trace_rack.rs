@@ -30,6 +30,25 @@ const HS: &str = "
     0.100 > S. 0:0(0) ack 1001
     0.140 < . 1001:1001(0) ack 1 win 502";
 
+/// After [`HS`]: four segments out at 0.200.
+const FOUR_OUT: &str = "
+    0.200 ! app-send 4000
+    0.200 > . 1:1001(1000) ack 1001
+    0.200 > . 1001:2001(1000) ack 1001
+    0.200 > . 2001:3001(1000) ack 1001
+    0.200 > P. 3001:4001(1000) ack 1001";
+
+/// After [`HS`]: two segments, the first displaced; the SACK of the second
+/// (0.240) leaves it waiting the reordering window, the timer resends it
+/// at 0.250, and its late original's ACK comes at 0.255.
+const LATE_HOLE: &str = "
+    0.200 ! app-send 2000
+    0.200 > . 1:1001(1000) ack 1001
+    0.200 > P. 1001:2001(1000) ack 1001
+    0.240 < . 1001:1001(0) ack 1 win 502 <sack 1001:2001>
+    0.250 > . 1:1001(1000) ack 1001
+    0.255 < . 1001:1001(0) ack 2001 win 502";
+
 /// The one connection's send half: (ssthresh, cwnd).
 fn cc_of(h: &Harness) -> (u32, u32) {
     let (id, _, _) = h.ep.connections().next().expect("a connection");
@@ -190,12 +209,7 @@ fn dsack_widens_the_reordering_window() {
         newreno(),
         &format!(
             "{HS}
-             0.200 ! app-send 2000
-             0.200 > . 1:1001(1000) ack 1001
-             0.200 > P. 1001:2001(1000) ack 1001
-             0.240 < . 1001:1001(0) ack 1 win 502 <sack 1001:2001>
-             0.250 > . 1:1001(1000) ack 1001
-             0.255 < . 1001:1001(0) ack 2001 win 502
+{LATE_HOLE}
              0.290 < . 1001:1001(0) ack 2001 win 502 <sack 1:1001>
              0.300 ! app-send 2000
              0.300 > . 2001:3001(1000) ack 1001
@@ -323,11 +337,7 @@ fn lost_retransmission_is_detected() {
         newreno(),
         &format!(
             "{HS}
-             0.200 ! app-send 4000
-             0.200 > . 1:1001(1000) ack 1001
-             0.200 > . 1001:2001(1000) ack 1001
-             0.200 > . 2001:3001(1000) ack 1001
-             0.200 > P. 3001:4001(1000) ack 1001
+{FOUR_OUT}
              0.240 < . 1001:1001(0) ack 1 win 502 <sack 1001:4001>
              0.240 > . 1:1001(1000) ack 1001
              0.250 ! app-send 1000
@@ -354,11 +364,7 @@ fn dsack_of_a_retransmission_counts_as_reordering() {
         newreno(),
         &format!(
             "{HS}
-             0.200 ! app-send 4000
-             0.200 > . 1:1001(1000) ack 1001
-             0.200 > . 1001:2001(1000) ack 1001
-             0.200 > . 2001:3001(1000) ack 1001
-             0.200 > P. 3001:4001(1000) ack 1001
+{FOUR_OUT}
              0.240 < . 1001:1001(0) ack 1 win 502 <sack 1001:4001>
              0.240 > . 1:1001(1000) ack 1001
              0.242 < . 1001:1001(0) ack 4001 win 502
@@ -426,12 +432,7 @@ fn resend_acked_before_min_rtt_is_reordering() {
         newreno(),
         &format!(
             "{HS}
-             0.200 ! app-send 2000
-             0.200 > . 1:1001(1000) ack 1001
-             0.200 > P. 1001:2001(1000) ack 1001
-             0.240 < . 1001:1001(0) ack 1 win 502 <sack 1001:2001>
-             0.250 > . 1:1001(1000) ack 1001
-             0.255 < . 1001:1001(0) ack 2001 win 502
+{LATE_HOLE}
              1.000 tick"
         ),
     );
@@ -454,11 +455,7 @@ fn resend_after_new_data_in_the_same_instant_is_not_lost() {
         newreno(),
         &format!(
             "{HS}
-             0.200 ! app-send 4000
-             0.200 > . 1:1001(1000) ack 1001
-             0.200 > . 1001:2001(1000) ack 1001
-             0.200 > . 2001:3001(1000) ack 1001
-             0.200 > P. 3001:4001(1000) ack 1001
+{FOUR_OUT}
              0.240 ! app-send 1000
              0.240 > P. 4001:5001(1000) ack 1001
              0.240 < . 1001:1001(0) ack 1 win 502 <sack 1001:4001>
