@@ -275,6 +275,9 @@ pub(crate) trait TracedIo: Io {
     fn trace_rx(&mut self, frame: &[u8], ts: SystemTime, note: CsumNote);
     /// Traces the frames the endpoint wrote since the last call.
     fn trace_new_frames(&mut self);
+    /// Within a batch: tops up what the application sends (file mode),
+    /// so that the ACKs of the batch find data to clock out.
+    fn refill(&mut self, _endpoint: &mut Endpoint<'_>, _now: Instant) {}
 }
 
 impl TracedIo for ServerIo<'_> {
@@ -285,7 +288,16 @@ impl TracedIo for ServerIo<'_> {
     fn trace_new_frames(&mut self) {
         ServerIo::trace_new_frames(self);
     }
+
+    fn refill(&mut self, endpoint: &mut Endpoint<'_>, now: Instant) {
+        if !self.file.is_empty() {
+            file_pending(endpoint, self, now);
+        }
+    }
 }
+
+/// Frames of a batch between two top-ups of what the application sends.
+const REFILL_EVERY: usize = 16;
 
 /// Waits up to `wait` for a batch of frames and hands each to the endpoint
 /// (traced first); returns (frames, bytes of frames).
@@ -297,6 +309,7 @@ pub(crate) fn receive<I: TracedIo>(
     clock: &impl Fn() -> Instant,
 ) -> Result<(usize, usize), Failure> {
     let mut bytes = 0usize;
+    let mut frames = 0usize;
     let got = sock.recv_batch(Some(wait), |frame, meta: &RxMeta| {
         bytes += frame.len();
         let now = clock();
@@ -308,6 +321,10 @@ pub(crate) fn receive<I: TracedIo>(
         sio.trace_rx(frame, meta.timestamp, note);
         endpoint.handle_frame(now, frame, policy, sio);
         sio.trace_new_frames();
+        frames += 1;
+        if frames % REFILL_EVERY == 0 {
+            sio.refill(endpoint, now);
+        }
     })?;
     Ok((got, bytes))
 }
