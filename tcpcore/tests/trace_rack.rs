@@ -419,7 +419,8 @@ fn quick_ack_of_a_retransmission_is_the_originals() {
     assert_eq!(rack_of(&h), (false, 1));
 }
 
-/// A resend ACKed sooner than min_RTT after it went cannot have been
+/// RFC 8985 §6.2 steps 3 and 4 (reordering seen, the window widened): a
+/// resend ACKed sooner than min_RTT after it went cannot have been
 /// delivered itself: its original arrived late, which is reordering as a
 /// DSACK for the resend would show (Linux `tcp_skb_spurious_retrans`, from
 /// timestamps; here by time, which milliseconds of TSval cannot tell on a

@@ -212,8 +212,10 @@ pub(super) fn echo_pending(endpoint: &mut Endpoint<'_>, sio: &mut ServerIo<'_>, 
 /// File mode: queues the next part of the file on each connection that has
 /// not had all of it, as far as its send buffer has room, and closes (sends
 /// the FIN after the last byte) once all is queued. A connection whose
-/// buffer is full stays in the map and is tried again after the next batch,
-/// when ACKs have made room; one that is closing or gone leaves it.
+/// buffer is full stays in the map and is tried again every 16 frames of
+/// the next batch and after it (`TracedIo::refill`), when ACKs have made
+/// room; one that is closing or gone leaves it. Each call visits every
+/// connection still sending a file.
 pub(super) fn file_pending(endpoint: &mut Endpoint<'_>, sio: &mut ServerIo<'_>, now: Instant) {
     let Some(data) = sio.file_data else {
         sio.file.clear();

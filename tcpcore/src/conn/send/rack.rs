@@ -69,6 +69,10 @@ const RTX: u8 = 1;
 /// A run's flag: marked lost and not resent since (Linux `TCPCB_LOST`).
 const LOST: u8 = 2;
 
+/// How far below SND.UNA `Rack::late_end` is kept: far more than a window,
+/// far less than half the sequence space.
+const LATE_END_KEPT: u32 = 1 << 30;
+
 /// RFC 8985 §6.2 step 4: after a DSACK, the widened window is kept for
 /// this many recoveries (Linux `TCP_RACK_RECOVERY_THRESH`).
 const REO_WND_PERSIST: u8 = 16;
@@ -456,17 +460,14 @@ impl Rack {
                 // Sooner than min_RTT, the resend cannot have been
                 // delivered itself: the original arrived after it was
                 // taken for lost, and the path reorders (step 3 cannot
-                // see it: the segment was resent). Sooner than SRTT / 2
-                // only, it may have been (a queue that drained): nothing
-                // is inferred (taking it for reordering cost 15 % of
-                // goodput at 1 % random loss). Linux counts it so from timestamps
-                // (`tcp_skb_spurious_retrans` in `tcp_sacktag_one` and
-                // `tcp_clean_rtx_queue`: the ACK echoes the original's
-                // TSval); here by time, as timestamps in milliseconds
-                // cannot tell on a LAN. Without it, a resend that a
-                // transport drops as acknowledged before it went (see
-                // `Io::tx_data`) draws no DSACK, and the reordering
-                // window never widens.
+                // see it: the segment was resent). Linux counts it so from
+                // timestamps (`tcp_skb_spurious_retrans` in
+                // `tcp_sacktag_one` and `tcp_clean_rtx_queue`: the ACK
+                // echoes the original's TSval); here by time, as
+                // timestamps in milliseconds cannot tell on a LAN. Sooner
+                // than SRTT / 2 only, it may have been delivered (a queue
+                // that drained): nothing is inferred (taking it for
+                // reordering cost 15 % of goodput at 1 % random loss).
                 if rtt < self.min_rtt {
                     late_original = true;
                     self.late_end = Some(self.late_end.map_or(hi, |e| e.max(hi)));
@@ -669,6 +670,15 @@ pub(crate) fn on_ack(
         .map_or(0, |(s, _)| u32::try_from(s).unwrap_or(u32::MAX));
     let late = rack.update(prior_una, una, prior, &snd.cc.sacked, stamp(now), srtt);
     rack.trim(una);
+    // A late original's resend draws its DSACK within a round trip; kept
+    // far longer, `late_end` would compare wrongly once the sequence
+    // space wraps past it.
+    if rack
+        .late_end
+        .is_some_and(|e| e.before(una) && una - e > LATE_END_KEPT)
+    {
+        rack.late_end = None;
+    }
     // A DSACK for a resend whose late original was already counted
     // (`late_end`) shows nothing new.
     let dsack = has_dsack(seg, seg.ack_number.unwrap_or(una))
