@@ -267,6 +267,8 @@ pub struct RawSocket {
     nap_for: Duration,
     /// The calling thread's timer slack was set for naps.
     slack_set: bool,
+    /// Most frames one `recv_batch` hands over (0: a whole pass).
+    batch_max: usize,
     /// With GSO on: the socket frames are sent through, opened with
     /// `PACKET_VNET_HDR` (every queued frame then starts with a
     /// `virtio_net_hdr`).
@@ -363,6 +365,7 @@ impl RawSocket {
             nap: Duration::ZERO,
             nap_for: Duration::ZERO,
             slack_set: false,
+            batch_max: 0,
             gso_fd: None,
             refused: None,
             iface: iface.clone(),

@@ -113,6 +113,14 @@ impl Link {
         }
     }
 
+    /// At most `max` frames per `recv_batch` (raw socket only; a TUN
+    /// device reads at most `rawnet::tun::RX_BATCH` anyway).
+    pub fn set_batch_max(&mut self, max: usize) {
+        if let Link::Raw(s) = self {
+            s.set_batch_max(max);
+        }
+    }
+
     /// Naps on an empty ring (raw socket only).
     pub fn set_nap(&mut self, nap: Duration, nap_for: Duration) {
         if let Link::Raw(s) = self {

@@ -33,6 +33,7 @@ use crate::link::Link;
 use tcpcore::wire::ChecksumPolicy;
 use tcpcore::{ConnId, Endpoint, Instant, Io, StateName};
 
+mod arrival;
 pub(crate) mod pace;
 mod server_io;
 pub(crate) mod shared;
@@ -41,6 +42,7 @@ pub(crate) mod tx;
 
 pub use shared::{ErrOut, Shared, Stop};
 
+use arrival::Arrivals;
 use pace::Pace;
 use server_io::{echo_pending, file_pending, ServerIo};
 use shared::StopOnDrop;
@@ -163,8 +165,10 @@ fn event_loop(
     let mut deadline: Option<Instant> = None;
     let mut rsts = RstCheck::default();
     let mut pace = Pace::new(clock());
+    let mut arrivals = Arrivals::new(clock());
+    sock.set_batch_max(BATCH_MAX);
     loop {
-        let now = clock();
+        let now = arrivals.now(clock());
         if watch_stop(settings, first, endpoint, sio, &mut deadline, now).is_break() {
             return Ok(());
         }
@@ -187,19 +191,20 @@ fn event_loop(
 
         let wait = wait_for(endpoint, deadline, now, settings.max_wait);
         pace.set_waiting(sock);
-        let batch = receive(sock, endpoint, sio, wait, &clock)?;
+        let batch = receive(sock, endpoint, sio, wait, &clock, &mut arrivals)?;
+        arrivals.end_batch(batch.0, BATCH_MAX);
         if !sio.echo.is_empty() {
-            echo_pending(endpoint, sio, clock());
+            echo_pending(endpoint, sio, arrivals.now(clock()));
         }
         if !sio.file.is_empty() {
-            file_pending(endpoint, sio, clock());
+            file_pending(endpoint, sio, arrivals.now(clock()));
         }
         pace.update(clock(), batch.1);
         // ACK batching: each connection holds the ACK of its in-order data
         // for a while (`Config::ack_hold_bytes`, `Config::ack_hold`, its
         // timer); the ring running dry or the run closing ends the batch.
         if endpoint.acks_held() > 0 && (batch.0 == 0 || deadline.is_some()) {
-            endpoint.flush_acks(clock(), sio);
+            endpoint.flush_acks(arrivals.now(clock()), sio);
         }
         sio.send(sock, endpoint)?;
 
@@ -299,20 +304,36 @@ impl TracedIo for ServerIo<'_> {
 /// Frames of a batch between two top-ups of what the application sends.
 const REFILL_EVERY: usize = 16;
 
+/// Most frames handled between two sends: what the endpoint writes for a
+/// batch leaves when the batch is done, so a long one holds back the
+/// frames written for its first ACKs (a whole ring of 8,192 ACKs: a few
+/// milliseconds) and makes the send times the endpoint keeps for RACK and
+/// RTT wrong by as much. Linux sends from the ACK's processing itself, and
+/// hands a NAPI poll at most 64 frames (`NAPI_POLL_WEIGHT`).
+const BATCH_MAX: usize = 64;
+
 /// Waits up to `wait` for a batch of frames and hands each to the endpoint
-/// (traced first); returns (frames, bytes of frames).
-pub(crate) fn receive<I: TracedIo>(
+/// (traced first) at the time it arrived (`arrivals`); returns (frames,
+/// bytes of frames).
+fn receive<I: TracedIo>(
     sock: &mut Link,
     endpoint: &mut Endpoint<'_>,
     sio: &mut I,
     wait: std::time::Duration,
     clock: &impl Fn() -> Instant,
+    arrivals: &mut Arrivals,
 ) -> Result<(usize, usize), Failure> {
     let mut bytes = 0usize;
     let mut frames = 0usize;
+    let mut started = false;
     let got = sock.recv_batch(Some(wait), |frame, meta: &RxMeta| {
         bytes += frame.len();
-        let now = clock();
+        if !started {
+            // After the wait: the two clocks read together once a batch.
+            started = true;
+            arrivals.start_batch(clock());
+        }
+        let now = arrivals.frame(meta.timestamp, clock());
         let (policy, note) = match meta.csum {
             CsumStatus::Unknown => (ChecksumPolicy::Verify, CsumNote::Plain),
             CsumStatus::Valid => (ChecksumPolicy::Skip, CsumNote::Plain),

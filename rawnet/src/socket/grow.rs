@@ -112,7 +112,7 @@ pub(super) type Pending = std::sync::mpsc::Receiver<Result<(OwnedFd, Ring), Erro
 
 impl RawSocket {
     /// After a pass over the ring that took `count` frames: the first time
-    /// a pass finds the ring at least half full, a helper thread starts to
+    /// a pass began with the ring at least half full, a helper thread starts to
     /// make the larger ring (allocating and mapping it takes milliseconds,
     /// in which this ring must still be read); at the end of a later pass,
     /// once it is ready, the socket moves to it as the module's comment
@@ -129,7 +129,18 @@ impl RawSocket {
             return 0;
         }
         let Some(pending) = &self.growing else {
-            if count.saturating_mul(2) >= self.ring.unit_nr() {
+            // Half full when the pass began: it took half a ring, or the
+            // slots it left hold the rest of a half (the kernel fills them
+            // in order from `next`; a pass may stop early, see
+            // `RawSocket::set_batch_max`).
+            let units = self.ring.unit_nr();
+            let half = units / 2;
+            let half_full = count >= half
+                || self
+                    .ring
+                    .unit((self.next + (half - count - 1)) % units)
+                    .is_some();
+            if half_full {
                 self.growing = Some(self.prepare());
             }
             return 0;

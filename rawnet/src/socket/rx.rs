@@ -51,10 +51,25 @@ impl RawSocket {
         self.nap_for = nap_for;
     }
 
+    /// Hands over at most `max` frames per [`RawSocket::recv_batch`] (with
+    /// TPACKET_V3, the frames of whole blocks until `max` is reached; 0,
+    /// the default: every frame of one pass over the ring).
+    ///
+    /// What a caller writes while it handles a batch leaves only when it
+    /// sends after the batch: a pass over a full ring (8,192 frames for
+    /// 16 MiB) can keep the frames written for its first ACKs back for
+    /// milliseconds, and a TCP sender's idea of when it sent them wrong by
+    /// as much. Linux hands a NAPI poll at most 64 frames
+    /// (`NAPI_POLL_WEIGHT`) and sends from the ACK's processing itself.
+    pub fn set_batch_max(&mut self, max: usize) {
+        self.batch_max = max;
+    }
+
     /// Waits up to `timeout` (`None`: forever) for received frames, then
     /// calls `f` for each frame available (a batch, zero-copy from the ring;
     /// at most one pass over the ring) and returns how many. Returns `Ok(0)`
-    /// on timeout, and also when a signal interrupted the wait. A timeout no
+    /// on timeout, and also when a signal interrupted the wait (at most
+    /// [`RawSocket::set_batch_max`] frames, when set). A timeout no
     /// longer than the spin and naps (see [`RawSocket::set_spin`] and
     /// [`RawSocket::set_nap`]) is waited by watching the ring only, without
     /// `poll`; `Some(Duration::ZERO)` takes what the ring holds and returns
@@ -140,9 +155,17 @@ impl RawSocket {
         let mut count = 0usize;
         let mut stats = self.stats.get();
         let units = self.ring.unit_nr();
+        let max = if self.batch_max == 0 {
+            usize::MAX
+        } else {
+            self.batch_max
+        };
         match self.version {
             RingVersion::V3 => {
                 for _ in 0..units {
+                    if count >= max {
+                        break;
+                    }
                     let Some(block) = self.ring.unit(self.next) else {
                         break;
                     };
@@ -154,7 +177,7 @@ impl RawSocket {
             RingVersion::V2 => {
                 let fd = self.fd.as_fd();
                 let mut copy = |buf: &mut [u8]| sys::recv_frame(fd, buf).ok();
-                for _ in 0..units {
+                for _ in 0..units.min(max) {
                     let Some(slot) = self.ring.unit(self.next) else {
                         break;
                     };
