@@ -113,6 +113,15 @@ impl Link {
         }
     }
 
+    /// Whether frames wait to be received (raw socket only: a TUN device
+    /// says false).
+    pub fn has_frames(&self) -> bool {
+        match self {
+            Link::Raw(s) => s.has_frames(),
+            Link::Tun(_) => false,
+        }
+    }
+
     /// At most `max` frames per `recv_batch` (raw socket only; a TUN
     /// device reads at most `rawnet::tun::RX_BATCH` anyway).
     pub fn set_batch_max(&mut self, max: usize) {

@@ -168,7 +168,7 @@ fn event_loop(
     let mut arrivals = Arrivals::new(clock());
     sock.set_batch_max(BATCH_MAX);
     loop {
-        let now = arrivals.now(clock());
+        let now = arrivals.now(clock(), sock.has_frames());
         if watch_stop(settings, first, endpoint, sio, &mut deadline, now).is_break() {
             return Ok(());
         }
@@ -192,19 +192,18 @@ fn event_loop(
         let wait = wait_for(endpoint, deadline, now, settings.max_wait);
         pace.set_waiting(sock);
         let batch = receive(sock, endpoint, sio, wait, &clock, &mut arrivals)?;
-        arrivals.end_batch(batch.0, BATCH_MAX);
         if !sio.echo.is_empty() {
-            echo_pending(endpoint, sio, arrivals.now(clock()));
+            echo_pending(endpoint, sio, arrivals.now(clock(), sock.has_frames()));
         }
         if !sio.file.is_empty() {
-            file_pending(endpoint, sio, arrivals.now(clock()));
+            file_pending(endpoint, sio, arrivals.now(clock(), sock.has_frames()));
         }
         pace.update(clock(), batch.1);
         // ACK batching: each connection holds the ACK of its in-order data
         // for a while (`Config::ack_hold_bytes`, `Config::ack_hold`, its
         // timer); the ring running dry or the run closing ends the batch.
         if endpoint.acks_held() > 0 && (batch.0 == 0 || deadline.is_some()) {
-            endpoint.flush_acks(arrivals.now(clock()), sio);
+            endpoint.flush_acks(arrivals.now(clock(), sock.has_frames()), sio);
         }
         sio.send(sock, endpoint)?;
 

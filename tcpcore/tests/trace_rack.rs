@@ -503,3 +503,38 @@ fn cwnd_grows_only_when_the_flight_fills_it() {
     h.run(&body);
     assert_eq!(cc_of(&h), (u32::MAX, 18_000), "cwnd-limited");
 }
+
+/// RFC 8985 §6.2 step 2: "If ACK.ts_option.echo_reply < Segment.xmit_ts:
+/// Return" (Linux `tcp_skb_spurious_retrans`). With timestamps, the hole's
+/// resend (0.250) is ACKed 50 ms later, as slow as a real round trip (not
+/// sooner than min_RTT, 40 ms), but the ACK echoes the original's TSval
+/// (0.200): it was the original that arrived, late. Reordering is seen
+/// and the window a step wider, and RACK takes no sample from the resend
+/// (taken, its send time and RTT would make every segment sent before it
+/// and not yet delivered look lost at once).
+#[test]
+fn resend_acked_with_the_originals_echo_is_reordering() {
+    let mut h = Harness::new(newreno());
+    h.run(
+        "0.100 < S 1000:1000(0) win 64240 <mss 1000,sackOK,TS val 100 ecr 0,nop,wscale 7>
+         0.100 > S. 0:0(0) ack 1001 <mss 1460,sackOK,TS val * ecr 100,nop,wscale 1>
+         0.140 < . 1001:1001(0) ack 1 win 502 <nop,nop,TS val 140 ecr *>",
+    );
+    let (id, _, _) = h.ep.connections().next().expect("a connection");
+    let off = match h.ep.state(id) {
+        Some(State::Established(o)) => o.tcb().ts().expect("timestamps").offset(),
+        other => panic!("not established: {other:?}"),
+    };
+    // Our TSval at 0.200, the originals' send time.
+    let t200 = 200u32.wrapping_add(off);
+    h.run(&format!(
+        "0.200 ! app-send 1976
+         0.200 > . 1:989(988) ack 1001
+         0.200 > P. 989:1977(988) ack 1001
+         0.240 < . 1001:1001(0) ack 1 win 502 <sack 989:1977,TS val 240 ecr {t200}>
+         0.250 > . 1:989(988) ack 1001
+         0.300 < . 1001:1001(0) ack 1977 win 502 <nop,nop,TS val 300 ecr {t200}>
+         0.330 tick"
+    ));
+    assert_eq!(rack_of(&h), (true, 2));
+}

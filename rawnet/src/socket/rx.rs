@@ -65,6 +65,12 @@ impl RawSocket {
         self.batch_max = max;
     }
 
+    /// Whether the ring holds a frame not yet handed over (a look at one
+    /// slot's status, no system call).
+    pub fn has_frames(&self) -> bool {
+        self.ring.unit(self.next).is_some()
+    }
+
     /// Waits up to `timeout` (`None`: forever) for received frames, then
     /// calls `f` for each frame available (a batch, zero-copy from the ring;
     /// at most one pass over the ring) and returns how many. Returns `Ok(0)`

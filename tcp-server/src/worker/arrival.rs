@@ -23,12 +23,10 @@ const MAX_AGE: Duration = Duration::from_millis(100);
 /// before they went. The kernel's TCP handles each ACK in the softirq it
 /// arrives in; this gives ours the same view: a frame is handled at its
 /// arrival, and while the ring holds more, time stands at the last frame
-/// handled (see [`Arrivals::now`]).
+/// handled: timers run in the order of the frames (see [`Arrivals::now`]).
 pub(crate) struct Arrivals {
     /// The last time given out: time never runs backwards for the endpoint.
     last: Instant,
-    /// The ring may hold more frames: the last batch was cut short.
-    behind: bool,
     /// (wall clock, loop clock) read together at the start of the batch.
     base: Option<(SystemTime, Instant)>,
 }
@@ -37,17 +35,18 @@ impl Arrivals {
     pub(crate) fn new(now: Instant) -> Arrivals {
         Arrivals {
             last: now,
-            behind: false,
             base: None,
         }
     }
 
     /// The time for what the loop does between batches (timers, sends):
-    /// `wall` (the loop's clock now) when the ring was emptied, else the
-    /// arrival of the last frame handled (what is still in the ring came
-    /// later; handling the timers first would put them before it).
-    pub(crate) fn now(&mut self, wall: Instant) -> Instant {
-        if !self.behind {
+    /// `wall` (the loop's clock now) when the ring is empty, else (`more`)
+    /// the arrival of the last frame handled: what is still in the ring
+    /// came later, and a timer run before it is read would run on what
+    /// those frames have made stale (a loop taken off the CPU between two
+    /// batches comes back to a ring of ACKs and to a timer that is due).
+    pub(crate) fn now(&mut self, wall: Instant, more: bool) -> Instant {
+        if !more {
             self.last = self.last.max(wall);
         }
         self.last
@@ -80,12 +79,6 @@ impl Arrivals {
         });
         self.last = self.last.max(at.unwrap_or(wall));
         self.last
-    }
-
-    /// A batch ended with `frames` frames taken, of at most `max`: a full
-    /// one leaves the ring perhaps not empty.
-    pub(crate) fn end_batch(&mut self, frames: usize, max: usize) {
-        self.behind = frames >= max;
     }
 }
 
@@ -141,13 +134,14 @@ mod tests {
         a.start_batch(us(10_000));
         let real0 = a.base.unwrap().0;
         a.frame(real0 - Duration::from_millis(2), us(10_000));
-        // A full batch: the timers run at 8,000, not at the wall clock.
-        a.end_batch(64, 64);
-        assert_eq!(a.now(us(10_100)), us(8_000));
-        // The next batch emptied the ring: the wall clock again.
+        // Frames wait in the ring: the timers run at 8,000, not at the
+        // wall clock.
+        assert_eq!(a.now(us(10_100), true), us(8_000));
+        // The ring emptied: the wall clock again.
         a.start_batch(us(10_200));
         a.frame(real0 - Duration::from_millis(1), us(10_200));
-        a.end_batch(3, 64);
-        assert_eq!(a.now(us(10_300)), us(10_300));
+        assert_eq!(a.now(us(10_300), false), us(10_300));
+        // Never backwards.
+        assert_eq!(a.now(us(10_250), false), us(10_300));
     }
 }

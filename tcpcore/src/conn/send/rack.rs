@@ -401,17 +401,21 @@ impl Rack {
     /// `RACK_detect_reordering`, for the segments this ACK newly delivered:
     /// `[prior_una, una)` cumulatively and what the scoreboard `board` holds
     /// beyond what `prior` did. Returns whether a resend was delivered too
-    /// soon to be the resend: its original arrived late (reordering, as a
-    /// DSACK would show).
+    /// soon to be the resend, or by an ACK that echoes an older TSval: its
+    /// original arrived late (reordering, as a DSACK would show). `echo`:
+    /// the ACK's TSecr and our TSval offset, with timestamps on.
+    #[allow(clippy::too_many_arguments)]
     fn update(
         &mut self,
         prior_una: SeqNum,
         una: SeqNum,
         prior: &Scoreboard,
         board: &Scoreboard,
-        now: u32,
+        now: Instant,
         srtt: u32,
+        echo: Option<(u32, u32)>,
     ) -> bool {
+        let (now_us, now) = (now.as_micros(), stamp(now));
         let mut late_original = false;
         let n = usize::from(self.len).min(RACK_RUNS);
         for i in 0..n {
@@ -456,19 +460,34 @@ impl Rack {
             // exactly.
             let first = self.sent[i].0;
             let rtt = now.wrapping_sub(first);
-            if rtx && rtt < self.min_rtt.max(srtt / 2) {
+            // RFC 8985 §6.2 step 2: "If ACK.ts_option.echo_reply <
+            // Segment.xmit_ts: Return" -- the ACK was sent for an earlier
+            // transmission (Linux `tcp_skb_spurious_retrans`). In
+            // milliseconds this tells only a resend a tick or more after
+            // its original; a path that stalled for milliseconds (seen on
+            // a busy machine: the resend's ACK came 2.9 ms after it, from
+            // the original the relay had held, and every segment sent
+            // before the resend was taken for lost) is such a case.
+            let echo_older = rtx
+                && echo.is_some_and(|(tsecr, offset)| {
+                    let sent_ms = now_us.saturating_sub(u64::from(rtt)) / 1000;
+                    let tsval = (sent_ms as u32).wrapping_add(offset);
+                    tsecr != 0 && (tsecr.wrapping_sub(tsval) as i32) < 0
+                });
+            if rtx && (echo_older || rtt < self.min_rtt.max(srtt / 2)) {
                 // Sooner than min_RTT, the resend cannot have been
                 // delivered itself: the original arrived after it was
                 // taken for lost, and the path reorders (step 3 cannot
                 // see it: the segment was resent). Linux counts it so from
                 // timestamps (`tcp_skb_spurious_retrans` in
                 // `tcp_sacktag_one` and `tcp_clean_rtx_queue`: the ACK
-                // echoes the original's TSval); here by time, as
-                // timestamps in milliseconds cannot tell on a LAN. Sooner
+                // echoes the original's TSval), as `echo_older` does; by
+                // time too, as timestamps in milliseconds cannot tell on a
+                // LAN. Sooner
                 // than SRTT / 2 only, it may have been delivered (a queue
                 // that drained): nothing is inferred (taking it for
                 // reordering cost 15 % of goodput at 1 % random loss).
-                if rtt < self.min_rtt {
+                if echo_older || rtt < self.min_rtt {
                     late_original = true;
                     self.late_end = Some(self.late_end.map_or(hi, |e| e.max(hi)));
                 }
@@ -668,7 +687,11 @@ pub(crate) fn on_ack(
         .rtx
         .rtt
         .map_or(0, |(s, _)| u32::try_from(s).unwrap_or(u32::MAX));
-    let late = rack.update(prior_una, una, prior, &snd.cc.sacked, stamp(now), srtt);
+    let echo = tcb
+        .ts
+        .zip(seg.options.timestamps)
+        .map(|(ts, o)| (o.tsecr, ts.offset));
+    let late = rack.update(prior_una, una, prior, &snd.cc.sacked, now, srtt, echo);
     rack.trim(una);
     // A late original's resend draws its DSACK within a round trip; kept
     // far longer, `late_end` would compare wrongly once the sequence
