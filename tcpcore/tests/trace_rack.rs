@@ -512,8 +512,9 @@ fn cwnd_grows_only_when_the_flight_fills_it() {
 /// and the window a step wider, and RACK takes no sample from the resend
 /// (taken, its send time and RTT would make every segment sent before it
 /// and not yet delivered look lost at once).
-#[test]
-fn resend_acked_with_the_originals_echo_is_reordering() {
+/// [`HS`] with timestamps (MSS 1000, so 988 bytes of data a segment);
+/// returns the harness and our TSval at 0.200.
+fn ts_handshake() -> (Harness, u32) {
     let mut h = Harness::new(newreno());
     h.run(
         "0.100 < S 1000:1000(0) win 64240 <mss 1000,sackOK,TS val 100 ecr 0,nop,wscale 7>
@@ -525,8 +526,12 @@ fn resend_acked_with_the_originals_echo_is_reordering() {
         Some(State::Established(o)) => o.tcb().ts().expect("timestamps").offset(),
         other => panic!("not established: {other:?}"),
     };
-    // Our TSval at 0.200, the originals' send time.
-    let t200 = 200u32.wrapping_add(off);
+    (h, 200u32.wrapping_add(off))
+}
+
+#[test]
+fn resend_acked_with_the_originals_echo_is_reordering() {
+    let (mut h, t200) = ts_handshake();
     h.run(&format!(
         "0.200 ! app-send 1976
          0.200 > . 1:989(988) ack 1001
@@ -537,4 +542,35 @@ fn resend_acked_with_the_originals_echo_is_reordering() {
          0.330 tick"
     ));
     assert_eq!(rack_of(&h), (true, 2));
+}
+
+/// The echo rule above holds for what the cumulative ACK delivers only
+/// (Linux applies it in `tcp_clean_rtx_queue`): the receiver's TS.Recent
+/// moves with the left edge only (RFC 7323 §4.3). Two holes, 1:989 and
+/// 1977:2965: the first is resent by the timer at 0.250, the second when
+/// the ACK of 0.255 lets PRR send one more. The second resend is SACKed
+/// at 0.320, 65 ms after it went, while the first hole is still open, so
+/// that ACK echoes the TSval of 0.200 however it came: no reordering is
+/// inferred from it (it was, the window widened at 1 % random loss and
+/// goodput fell 7 %). RACK takes its sample, and the first resend, sent
+/// before it and not delivered 65 ms later (a zero window in recovery),
+/// goes again.
+#[test]
+fn sacked_resend_above_a_hole_is_not_taken_for_its_original() {
+    let (mut h, t200) = ts_handshake();
+    h.run(&format!(
+        "0.200 ! app-send 4940
+         0.200 > . 1:989(988) ack 1001
+         0.200 > . 989:1977(988) ack 1001
+         0.200 > . 1977:2965(988) ack 1001
+         0.200 > . 2965:3953(988) ack 1001
+         0.200 > P. 3953:4941(988) ack 1001
+         0.240 < . 1001:1001(0) ack 1 win 502 <sack 989:1977 2965:3953,TS val 240 ecr {t200}>
+         0.250 > . 1:989(988) ack 1001
+         0.255 < . 1001:1001(0) ack 1 win 502 <sack 989:1977 2965:4941,TS val 255 ecr {t200}>
+         0.255 > . 1977:2965(988) ack 1001
+         0.320 < . 1001:1001(0) ack 1 win 502 <sack 989:4941,TS val 320 ecr {t200}>
+         0.320 > . 1:989(988) ack 1001"
+    ));
+    assert_eq!(rack_of(&h), (false, 1));
 }

@@ -431,6 +431,9 @@ impl Rack {
                     }
                 }
             };
+            // Some of the run delivered by the cumulative ACK (the hole at
+            // SND.UNA filled: the ACK's TSecr is of the segment that did).
+            let by_cum = cum.0.before(cum.1) && highest_outside(prior, cum.0, cum.1).is_some();
             consider(cum.0, cum.1);
             for &(bs, be) in board.as_slice() {
                 consider(bs.max(s), be.min(e));
@@ -462,13 +465,18 @@ impl Rack {
             let rtt = now.wrapping_sub(first);
             // RFC 8985 §6.2 step 2: "If ACK.ts_option.echo_reply <
             // Segment.xmit_ts: Return" -- the ACK was sent for an earlier
-            // transmission (Linux `tcp_skb_spurious_retrans`). In
-            // milliseconds this tells only a resend a tick or more after
-            // its original; a path that stalled for milliseconds (seen on
-            // a busy machine: the resend's ACK came 2.9 ms after it, from
-            // the original the relay had held, and every segment sent
-            // before the resend was taken for lost) is such a case.
+            // transmission. In milliseconds this tells only a resend a
+            // tick or more after its original; a path that stalled for
+            // milliseconds (seen on a busy machine: the resend's ACK came
+            // 2.9 ms after it, from the original the relay had held, and
+            // every segment sent before the resend was taken for lost) is
+            // such a case. As Linux (`tcp_skb_spurious_retrans` in
+            // `tcp_clean_rtx_queue`), for what the cumulative ACK delivers
+            // only: the receiver's TS.Recent moves only with the left edge
+            // (RFC 7323 §4.3), so a SACK of a resend above another hole
+            // echoes an older TSval however it came.
             let echo_older = rtx
+                && by_cum
                 && echo.is_some_and(|(tsecr, offset)| {
                     let sent_ms = now_us.saturating_sub(u64::from(rtt)) / 1000;
                     let tsval = (sent_ms as u32).wrapping_add(offset);
