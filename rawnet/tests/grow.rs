@@ -3,8 +3,8 @@
 //! frames keep coming; it grows to 16 MiB once, and no frame is handed out
 //! twice or lost across the move (paced: every frame received; flooded:
 //! every frame received or counted as dropped by the kernel while the small
-//! ring was full; paced and read 64 frames at a time, `set_batch_max`, as
-//! tcp-server reads it: a pass that stops early still tells a ring half
+//! ring was full; paced and read 64 frames at a time, `set_batch_max`
+//! below half the ring: a pass that stops early still tells a ring half
 //! full).
 mod common;
 

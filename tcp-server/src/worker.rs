@@ -304,12 +304,16 @@ impl TracedIo for ServerIo<'_> {
 const REFILL_EVERY: usize = 16;
 
 /// Most frames handled between two sends: what the endpoint writes for a
-/// batch leaves when the batch is done, so a long one holds back the
-/// frames written for its first ACKs (a whole ring of 8,192 ACKs: a few
-/// milliseconds) and makes the send times the endpoint keeps for RACK and
-/// RTT wrong by as much. Linux sends from the ACK's processing itself, and
-/// hands a NAPI poll at most 64 frames (`NAPI_POLL_WEIGHT`).
-const BATCH_MAX: usize = 64;
+/// batch leaves when the batch is done, so a pass over a whole ring (8,192
+/// frames) would hold back the frames written for its first ACKs for
+/// milliseconds. The endpoint's clock is not the problem (each frame is
+/// handled at its arrival, see `arrival.rs`); the wire is. Linux hands a
+/// NAPI poll at most 64 frames (`NAPI_POLL_WEIGHT`), but sends from the
+/// ACK's processing itself; here 64 cost a quarter of the echo throughput
+/// (bench-e2e --only echotput, offloads off: 8.3 -> 6.3 Gbit/s, the
+/// kernel 8.3), and 1,024 measured as no cap at all (echo and upload, two
+/// alternating 3-round runs each).
+const BATCH_MAX: usize = 1024;
 
 /// Waits up to `wait` for a batch of frames and hands each to the endpoint
 /// (traced first) at the time it arrived (`arrivals`); returns (frames,

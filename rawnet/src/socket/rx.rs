@@ -58,8 +58,7 @@ impl RawSocket {
     /// What a caller writes while it handles a batch leaves only when it
     /// sends after the batch: a pass over a full ring (8,192 frames for
     /// 16 MiB) can keep the frames written for its first ACKs back for
-    /// milliseconds, and a TCP sender's idea of when it sent them wrong by
-    /// as much. Linux hands a NAPI poll at most 64 frames
+    /// milliseconds. Linux hands a NAPI poll at most 64 frames
     /// (`NAPI_POLL_WEIGHT`) and sends from the ACK's processing itself.
     pub fn set_batch_max(&mut self, max: usize) {
         self.batch_max = max;
