@@ -18,8 +18,8 @@
 //!
 //! The pieces: `shared` (what the workers share, stderr), `trace`
 //! (`--debug`, `--verbose`, `--pcap`), `server_io` (the endpoint's `Io`: outgoing
-//! frames, events, echo), `pace` (how to wait on the ring) and `acks`
-//! (ACK coalescing).
+//! frames, events, echo), `arrival` (the time each frame is handled at)
+//! and `acks` (ACK coalescing).
 
 use std::io::{self, Write};
 use std::ops::ControlFlow;
@@ -34,7 +34,6 @@ use tcpcore::wire::ChecksumPolicy;
 use tcpcore::{ConnId, Endpoint, Instant, Io, StateName};
 
 mod arrival;
-pub(crate) mod pace;
 mod server_io;
 pub(crate) mod shared;
 pub(crate) mod trace;
@@ -43,7 +42,6 @@ pub(crate) mod tx;
 pub use shared::{ErrOut, Shared, Stop};
 
 use arrival::Arrivals;
-use pace::Pace;
 use server_io::{echo_pending, file_pending, ServerIo};
 use shared::StopOnDrop;
 
@@ -164,7 +162,8 @@ fn event_loop(
     let first = *index == 0;
     let mut deadline: Option<Instant> = None;
     let mut rsts = RstCheck::default();
-    let mut pace = Pace::new(clock());
+    // Waiting on an empty ring: spin this long before sleeping in `poll`.
+    sock.set_spin(SPIN);
     let mut arrivals = Arrivals::new(clock());
     sock.set_batch_max(BATCH_MAX);
     loop {
@@ -190,19 +189,17 @@ fn event_loop(
         sio.send(sock, endpoint)?;
 
         let wait = wait_for(endpoint, deadline, now, settings.max_wait);
-        pace.set_waiting(sock);
-        let batch = receive(sock, endpoint, sio, wait, &clock, &mut arrivals)?;
+        let got = receive(sock, endpoint, sio, wait, &clock, &mut arrivals)?;
         if !sio.echo.is_empty() {
             echo_pending(endpoint, sio, arrivals.now(clock(), sock.has_frames()));
         }
         if !sio.file.is_empty() {
             file_pending(endpoint, sio, arrivals.now(clock(), sock.has_frames()));
         }
-        pace.update(clock(), batch.1);
         // ACK batching: each connection holds the ACK of its in-order data
         // for a while (`Config::ack_hold_bytes`, `Config::ack_hold`, its
         // timer); the ring running dry or the run closing ends the batch.
-        if endpoint.acks_held() > 0 && (batch.0 == 0 || deadline.is_some()) {
+        if endpoint.acks_held() > 0 && (got == 0 || deadline.is_some()) {
             endpoint.flush_acks(arrivals.now(clock(), sock.has_frames()), sio);
         }
         sio.send(sock, endpoint)?;
@@ -300,6 +297,20 @@ impl TracedIo for ServerIo<'_> {
     }
 }
 
+/// Waiting on an empty ring: spin this long before sleeping in `poll`; a
+/// peer's next frame (a request after a reply, the ACK of a handshake, the
+/// next segments of a stream) usually comes within it.
+///
+/// While a stream came in (64 KiB of frames a millisecond) the loop used
+/// to nap 10 µs at a time instead, so as not to slow a sender on the other
+/// vCPU; when the loop was slower that bought upload with offloads 20.8 ->
+/// 28.0 Gbit/s. Measured again on 2026-12-06 (bench-e2e --only
+/// upload,echotput, two alternating 3-round runs each), the naps cost
+/// upload with offloads on a fifth (37.7 and 39.9 against 46.8 and 48.0
+/// Gbit/s without them) and echo a little, and bought nothing without
+/// offloads (16.9 and 16.4 against 15.4 and 17.8): gone.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
 /// Frames of a batch between two top-ups of what the application sends.
 const REFILL_EVERY: usize = 16;
 
@@ -316,8 +327,7 @@ const REFILL_EVERY: usize = 16;
 const BATCH_MAX: usize = 1024;
 
 /// Waits up to `wait` for a batch of frames and hands each to the endpoint
-/// (traced first) at the time it arrived (`arrivals`); returns (frames,
-/// bytes of frames).
+/// (traced first) at the time it arrived (`arrivals`); returns how many.
 fn receive<I: TracedIo>(
     sock: &mut Link,
     endpoint: &mut Endpoint<'_>,
@@ -325,12 +335,10 @@ fn receive<I: TracedIo>(
     wait: std::time::Duration,
     clock: &impl Fn() -> Instant,
     arrivals: &mut Arrivals,
-) -> Result<(usize, usize), Failure> {
-    let mut bytes = 0usize;
+) -> Result<usize, Failure> {
     let mut frames = 0usize;
     let mut started = false;
     let got = sock.recv_batch(Some(wait), |frame, meta: &RxMeta| {
-        bytes += frame.len();
         if !started {
             // After the wait: the two clocks read together once a batch.
             started = true;
@@ -350,7 +358,7 @@ fn receive<I: TracedIo>(
             sio.refill(endpoint, now);
         }
     })?;
-    Ok((got, bytes))
+    Ok(got)
 }
 
 /// Shared-address mode without the rule: tells the kernel's RSTs from ours
