@@ -1,6 +1,7 @@
 //! `RawSocket::set_batch_max`: 200 frames waiting in the ring are handed
 //! over 64 at a time (64, 64, 64, 8), in the order they came, none lost or
-//! repeated; with no cap one call takes them all.
+//! repeated; with no cap one call takes them all. `RawSocket::has_frames`
+//! says whether frames still wait.
 mod common;
 
 use std::net::Ipv4Addr;
@@ -36,12 +37,12 @@ fn batches_are_capped_and_keep_order() {
         }
         assert_eq!(tx.flush().unwrap(), N as usize);
     };
-    // Takes batches until all N came (bounded: 5 s); the sizes of the
-    // batches and the frames' numbers in the order handed over.
-    let take = |rx: &mut RawSocket| {
+    // Takes batches until `want` frames came (bounded: 5 s); the sizes of
+    // the batches and the frames' numbers in the order handed over.
+    let take = |rx: &mut RawSocket, want: usize| {
         let (mut sizes, mut seqs) = (Vec::new(), Vec::new());
         let deadline = Instant::now() + Duration::from_secs(5);
-        while seqs.len() < N as usize && Instant::now() < deadline {
+        while seqs.len() < want && Instant::now() < deadline {
             let n = rx
                 .recv_batch(Some(Duration::from_millis(20)), |f, _| {
                     if let Some(s) = f.get(54..58) {
@@ -57,10 +58,18 @@ fn batches_are_capped_and_keep_order() {
     };
 
     rx.set_batch_max(64);
+    assert!(!rx.has_frames());
     send_all();
     // All of them in the ring before the first call.
     std::thread::sleep(Duration::from_millis(100));
-    let (sizes, seqs) = take(&mut rx);
+    assert!(rx.has_frames());
+    let (mut sizes, mut seqs) = take(&mut rx, 1);
+    assert_eq!(sizes, vec![64]);
+    assert!(rx.has_frames(), "136 frames still wait");
+    let (more_sizes, more_seqs) = take(&mut rx, N as usize - 64);
+    sizes.extend(more_sizes);
+    seqs.extend(more_seqs);
+    assert!(!rx.has_frames());
     assert_eq!(
         seqs,
         (0..N).collect::<Vec<_>>(),
@@ -71,7 +80,7 @@ fn batches_are_capped_and_keep_order() {
     rx.set_batch_max(0);
     send_all();
     std::thread::sleep(Duration::from_millis(100));
-    let (sizes, seqs) = take(&mut rx);
+    let (sizes, seqs) = take(&mut rx, N as usize);
     assert_eq!(seqs, (0..N).collect::<Vec<_>>());
     assert_eq!(sizes, vec![N as usize]);
 }
