@@ -421,23 +421,22 @@ impl Rack {
         for i in 0..n {
             let s = if i == 0 { prior_una } else { self.ends[i - 1] };
             let e = self.ends[i];
-            // The highest newly delivered byte of this run, if any.
-            let mut hi: Option<SeqNum> = None;
-            let cum = (s, e.min(una));
-            let mut consider = |lo: SeqNum, up: SeqNum| {
-                if lo.before(up) {
-                    if let Some(h) = highest_outside(prior, lo, up) {
-                        hi = Some(hi.map_or(h, |x: SeqNum| x.max(h)));
-                    }
-                }
+            // The highest byte of `[lo, up)` newly delivered, if any.
+            let newly = |lo: SeqNum, up: SeqNum| {
+                lo.before(up)
+                    .then(|| highest_outside(prior, lo, up))
+                    .flatten()
             };
-            // Some of the run delivered by the cumulative ACK (the hole at
-            // SND.UNA filled: the ACK's TSecr is of the segment that did).
-            let by_cum = cum.0.before(cum.1) && highest_outside(prior, cum.0, cum.1).is_some();
-            consider(cum.0, cum.1);
-            for &(bs, be) in board.as_slice() {
-                consider(bs.max(s), be.min(e));
-            }
+            // What the cumulative ACK delivered of this run (the hole at
+            // SND.UNA filled: the ACK's TSecr is of the segment that did),
+            // then the highest newly delivered byte of the run, if any.
+            let cum_hi = newly(s, e.min(una));
+            let by_cum = cum_hi.is_some();
+            let hi = board
+                .as_slice()
+                .iter()
+                .filter_map(|&(bs, be)| newly(bs.max(s), be.min(e)))
+                .fold(cum_hi, |a, h| Some(a.map_or(h, |x| x.max(h))));
             let Some(hi) = hi else { continue };
             let rtx = self.flags[i] & RTX != 0;
             // Step 3: delivered below RACK.fack, never resent: reordering.
@@ -483,18 +482,15 @@ impl Rack {
                     tsecr != 0 && (tsecr.wrapping_sub(tsval) as i32) < 0
                 });
             if rtx && (echo_older || rtt < self.min_rtt.max(srtt / 2)) {
-                // Sooner than min_RTT, the resend cannot have been
-                // delivered itself: the original arrived after it was
-                // taken for lost, and the path reorders (step 3 cannot
-                // see it: the segment was resent). Linux counts it so from
-                // timestamps (`tcp_skb_spurious_retrans` in
-                // `tcp_sacktag_one` and `tcp_clean_rtx_queue`: the ACK
-                // echoes the original's TSval), as `echo_older` does; by
-                // time too, as timestamps in milliseconds cannot tell on a
-                // LAN. Sooner
-                // than SRTT / 2 only, it may have been delivered (a queue
-                // that drained): nothing is inferred (taking it for
-                // reordering cost 15 % of goodput at 1 % random loss).
+                // Sooner than min_RTT, or ACKed with the original's echo
+                // (`echo_older`), the resend cannot have been delivered
+                // itself: the original arrived after it was taken for
+                // lost, and the path reorders (step 3 cannot see it: the
+                // segment was resent). By time as well as by timestamps,
+                // which in milliseconds cannot tell on a LAN. Sooner than
+                // SRTT / 2 only, it may have been delivered (a queue that
+                // drained): nothing is inferred (taking it for reordering
+                // cost 15 % of goodput at 1 % random loss).
                 if echo_older || rtt < self.min_rtt {
                     late_original = true;
                     self.late_end = Some(self.late_end.map_or(hi, |e| e.max(hi)));
