@@ -147,6 +147,11 @@ pub struct Cli {
     #[arg(long)]
     pub no_gso: bool,
 
+    /// Pace what each connection sends: 2x cwnd per RTT in slow start,
+    /// 1.2x after, as Linux sends with the fq qdisc
+    #[arg(long)]
+    pub pacing: bool,
+
     /// Retransmissions of data or FIN (timeouts in a row) before a
     /// connection is reset
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u8).range(1..=30))]

@@ -607,6 +607,7 @@ fn endpoint_config(cli: &Cli, at: &Placement) -> EndpointConfig {
                 .keepalive
                 .map(|s| tcpcore::KeepAlive::after(tcpcore::Duration::from_secs(s))),
             user_timeout: cli.user_timeout.map(tcpcore::Duration::from_millis),
+            pacing: cli.pacing,
             ..Config::default()
         },
     }

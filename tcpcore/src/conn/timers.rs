@@ -14,6 +14,7 @@
 //! | `FinWait2` | the FIN-WAIT-2 timeout | (Linux `tcp_fin_timeout`) |
 //! | `TimeWait` | 2 MSL in TIME-WAIT | RFC 9293 §3.10.8 |
 //! | `KeepAlive` | keep-alive probes in ESTABLISHED and CLOSE-WAIT, off by default (`keepalive.rs`) | RFC 1122 §4.2.3.6 (Linux `tcp_keepalive_timer`) |
+//! | `Pace` | the departure of a segment pacing held back, off by default (`send/pace.rs`) | (Linux `pacing_timer`) |
 //!
 //! `Retransmit`, `Persist` and `SwsOverride` share one slot (at most one of
 //! them runs, [`TimerTable::rto`]): RFC 9293 §3.8.6.1's persist timer and the
@@ -53,11 +54,13 @@ pub enum Timer {
     TimeWait,
     /// RFC 1122 §4.2.3.6: the keep-alive timer ([`Config::keepalive`]).
     KeepAlive,
+    /// Pacing ([`Config::pacing`]): a segment held back may leave.
+    Pace,
 }
 
 impl Timer {
     /// Every timer, in table order.
-    pub const ALL: [Timer; 9] = [
+    pub const ALL: [Timer; 10] = [
         Timer::Retransmit,
         Timer::Persist,
         Timer::SwsOverride,
@@ -67,6 +70,7 @@ impl Timer {
         Timer::FinWait2,
         Timer::TimeWait,
         Timer::KeepAlive,
+        Timer::Pace,
     ];
     /// The timers that share the retransmission timer's slot.
     pub(crate) const RTO: [Timer; 3] = [Timer::Retransmit, Timer::Persist, Timer::SwsOverride];
@@ -83,6 +87,7 @@ const ESTABLISHED: &[Timer] = &[
     Timer::RackReorder,
     Timer::DelayedAck,
     Timer::KeepAlive,
+    Timer::Pace,
 ];
 const OPEN: &[Timer] = &[
     Timer::Retransmit,
@@ -91,6 +96,7 @@ const OPEN: &[Timer] = &[
     Timer::TailLossProbe,
     Timer::RackReorder,
     Timer::DelayedAck,
+    Timer::Pace,
 ];
 const FIN_WAIT_2: &[Timer] = &[Timer::FinWait2, Timer::DelayedAck];
 const HALF_CLOSED: &[Timer] = &[
@@ -99,6 +105,7 @@ const HALF_CLOSED: &[Timer] = &[
     Timer::SwsOverride,
     Timer::TailLossProbe,
     Timer::RackReorder,
+    Timer::Pace,
 ];
 const CLOSE_WAIT: &[Timer] = &[
     Timer::Retransmit,
@@ -107,6 +114,7 @@ const CLOSE_WAIT: &[Timer] = &[
     Timer::TailLossProbe,
     Timer::RackReorder,
     Timer::KeepAlive,
+    Timer::Pace,
 ];
 const TIME_WAIT: &[Timer] = &[Timer::TimeWait];
 
@@ -387,6 +395,14 @@ fn pto_due(timers: &TimerTable, now: Instant) -> bool {
         .is_some_and(|p| now >= p && timers.rto_at().is_none_or(|d| p <= d))
 }
 
+/// The pacing timer, if due, is stopped: what it held back goes in the
+/// transmission that follows every timeout (`State::poll_transmit`).
+fn pace_due(timers: &mut TimerTable, now: Instant) {
+    if timers.due(Timer::Pace, now) {
+        timers.clear(Timer::Pace);
+    }
+}
+
 /// The timer in the retransmission slot, if it is due; it is stopped.
 fn take_due_rto(timers: &mut TimerTable, now: Instant) -> Option<Timer> {
     let (kind, at) = timers.rto()?;
@@ -410,6 +426,7 @@ pub(crate) fn half_closed_timeout(
     now: Instant,
     cfg: &Config,
 ) -> Transition<'static> {
+    pace_due(&mut s.tcb.timers, now);
     if s.tcb.timers.due(Timer::RackReorder, now) {
         let _ = send::on_reorder_timeout(&mut s.snd, &mut s.tcb, now);
     }
@@ -445,6 +462,7 @@ pub(crate) fn open_timeout(
 ) -> Transition<'static> {
     let wrap = |s: Open| crate::conn::arrive::synchronized::wrap(kind, s);
     let mut t = Transition::new(wrap(s));
+    pace_due(&mut s.tcb.timers, now);
     if s.tcb.timers.due(Timer::DelayedAck, now) {
         let r = make_ack(&mut s.tcb, s.snd.nxt, &mut s.rcv, rx.meta(), now);
         t.reply(r);

@@ -14,6 +14,7 @@ use crate::seq::SeqNum;
 use crate::time::Instant;
 
 use super::cc::{Cc, DUP_THRESH};
+use super::pace::Pacer;
 use super::prr::Prr;
 use super::rack::Rack;
 use super::sack::Scoreboard;
@@ -143,6 +144,8 @@ pub struct Congestion {
     pub(crate) max_flight: u32,
     /// Where the current window ends (Linux `cwnd_usage_seq`).
     pub(crate) usage_seq: SeqNum,
+    /// The pacing schedule (`pace.rs`).
+    pub(crate) pace: Pacer,
 }
 
 impl Congestion {
@@ -172,6 +175,7 @@ impl Congestion {
             cwnd_limited: false,
             max_flight: 0,
             usage_seq: SeqNum::new(0),
+            pace: Pacer::new(),
         }
     }
 

@@ -12,7 +12,7 @@ use super::ring::ring_room;
 use super::rto::{backed_off, sws_override_after};
 use super::sack::pipe;
 use super::tlp::arm_pto;
-use super::{limited, prr, undo};
+use super::{limited, pace, prr, undo};
 use crate::conn::{Config, SendHalf, Tcb, Timer};
 
 /// What to send next: `(seq, len, fin)`, or nothing. Retransmissions come
@@ -44,6 +44,8 @@ pub fn next_segment(
             let mss = smss(snd, tcb);
             undo::on_retransmit(snd, tcb, seq, len, mss, now);
         }
+        // Pacing (`pace.rs`): the next segment's departure time.
+        pace::on_sent(snd, tcb, len, now, cfg);
         // RFC 8985 §6.1: RACK records when each segment was sent.
         let end = seq + len + u32::from(fin);
         let una = snd.una;
@@ -86,8 +88,13 @@ fn pick_segment(
             snd, tcb, seq, limit, mss, ring, fin_seq, now, cfg,
         ));
     }
-    // 2. SACK recovery: the next segment RACK marked lost.
+    // 2. SACK recovery: the next segment RACK marked lost. Pacing holds
+    // resent holes as new data (Linux tcp_xmit_retransmit_queue checks
+    // tcp_pacing_check too); the timeouts' single segments above go.
     if let Some((seq, limit)) = next_hole(snd, mss) {
+        if pace::holds(snd, tcb, now, cfg) {
+            return None;
+        }
         let limit = limit.min(snd.max.min(snd.end));
         return Some(retransmit(
             snd, tcb, seq, limit, mss, ring, fin_seq, now, cfg,
@@ -182,8 +189,10 @@ fn new_data(
     let avail = data_end - snd.nxt;
     // With segmentation offload, one "segment" may carry many MSS (the
     // transport cuts it); never more than fits one IPv4 packet.
+    // While pacing, about a millisecond of its rate (`pace::autosize`).
     let seg_max = if cfg.gso_max > mss {
-        cfg.gso_max.min(65_535 - 20 - 60) / mss * mss
+        let most = cfg.gso_max.min(65_535 - 20 - 60);
+        most.min(pace::autosize(snd, tcb, mss, cfg)) / mss * mss
     } else {
         mss
     };
@@ -235,7 +244,9 @@ fn new_data(
     // A segment cut short by the end of the ring is not a small segment:
     // the rest follows at once from the ring's start.
     let ring_cut = len == ring_room(snd.nxt, ring) && len < avail.min(mss);
-    if holds_back(snd, tcb, len, avail, wnd_room, ring_cut, mss, now, cfg) {
+    if holds_back(snd, tcb, len, avail, wnd_room, ring_cut, mss, now, cfg)
+        || pace::holds(snd, tcb, now, cfg)
+    {
         return None;
     }
     snd.cc.sws_override = false;
