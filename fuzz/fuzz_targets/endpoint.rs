@@ -15,7 +15,9 @@
 //! bit picks the family: with it, the endpoint has an IPv6 address and the
 //! client's segments (and ICMPv6: neighbor solicitations, echo requests,
 //! packets too big) go in as IPv6, and every TCP segment out must be IPv6
-//! (its checksum over the IPv6 pseudo-header), never a GSO frame.
+//! (its checksum over the IPv6 pseudo-header), never a GSO frame. Its
+//! third bit turns pacing on (`Config::pacing`: the pacing timer, paced
+//! segments of offload, in every state).
 #![no_main]
 
 use std::collections::HashMap;
@@ -428,6 +430,7 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
     let (medium, steps) = input;
     let ip_medium = medium & 1 == 1;
     let v6 = medium & 2 != 0;
+    let pacing = medium & 4 != 0;
     let mut mem = OwnedStorage::new(CONNS, 4096, 4096).unwrap();
     let cfg = EndpointConfig {
         medium: if ip_medium {
@@ -449,6 +452,7 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
             idle_timeout: Duration::from_secs(30),
             mss: (MTU - 40) as u16,
             gso_max: 16 * 1024,
+            pacing,
             ..Config::default()
         },
     };

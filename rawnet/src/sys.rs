@@ -866,3 +866,20 @@ impl Drop for Ring {
         }
     }
 }
+
+/// Waits until `fd` is readable (or has an error) or `timeout` passes
+/// (`None`: no limit), to the microsecond (`ppoll`; `poll`'s milliseconds
+/// would turn a paced sender's 300 µs wait into one), and returns the
+/// events seen (empty on a timeout). A signal ends the wait: `EINTR`.
+pub fn wait_readable(
+    fd: BorrowedFd<'_>,
+    timeout: Option<std::time::Duration>,
+) -> Result<nix::poll::PollFlags, Errno> {
+    use nix::poll::{ppoll, PollFd, PollFlags};
+    let t = timeout.map(|d| {
+        nix::sys::time::TimeSpec::from_duration(d.max(std::time::Duration::from_micros(1)))
+    });
+    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+    ppoll(&mut fds, t, None)?;
+    Ok(fds[0].revents().unwrap_or(PollFlags::empty()))
+}

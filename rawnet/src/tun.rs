@@ -69,7 +69,7 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::PollFlags;
 use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
 
 use crate::netns::{run, run_in_ns_file};
@@ -408,21 +408,11 @@ impl TunDevice {
     /// Waits up to `timeout` (`None`: forever) for a packet to read; true if
     /// there is one. A signal ends the wait early (false).
     pub fn poll(&self, timeout: Option<Duration>) -> Result<bool, Error> {
-        let t = match timeout {
-            None => PollTimeout::NONE,
-            Some(d) => {
-                // Round up so that a 0.5 ms timeout does not spin.
-                let ms = d.as_micros().div_ceil(1000);
-                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-            }
-        };
-        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, t) {
-            Ok(_) => {}
+        let revents = match sys::wait_readable(self.fd.as_fd(), timeout) {
+            Ok(r) => r,
             Err(Errno::EINTR) => return Ok(false),
             Err(e) => return Err(Error::io("poll on the TUN device", e)),
-        }
-        let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+        };
         if revents.intersects(PollFlags::POLLERR | PollFlags::POLLHUP) {
             return Err(Error::NoSuchInterface(self.name.clone()));
         }

@@ -147,10 +147,12 @@ pub struct Cli {
     #[arg(long)]
     pub no_gso: bool,
 
-    /// Pace what each connection sends: 2x cwnd per RTT in slow start,
-    /// 1.2x after, as Linux sends with the fq qdisc
+    /// Send each connection's data in bursts as fast as ACKs open the
+    /// windows, instead of pacing it over the round trip (by default 2x
+    /// cwnd per RTT in slow start, 1.2x after, as Linux sends with the fq
+    /// qdisc)
     #[arg(long)]
-    pub pacing: bool,
+    pub no_pacing: bool,
 
     /// Retransmissions of data or FIN (timeouts in a row) before a
     /// connection is reset
@@ -343,6 +345,14 @@ mod tests {
         assert!(parse(&["tcp-server", "--ip", "198.18.0.10", "--ip", "198.18.0.11"]).is_err());
         assert!(parse(&["tcp-server", "--ip", "2001:2::10", "--ip", "2001:2::11"]).is_err());
         assert!(parse(&["tcp-server", "--ip", "ff02::1"]).is_err());
+    }
+
+    #[test]
+    fn pacing_unless_no_pacing() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|c| c.no_pacing);
+        assert!(!parse(&["tcp-server"]).unwrap(), "paced by default");
+        assert!(parse(&["tcp-server", "--no-pacing"]).unwrap());
+        assert!(parse(&["tcp-server", "--pacing"]).is_err());
     }
 
     #[test]

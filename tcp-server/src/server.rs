@@ -607,7 +607,9 @@ fn endpoint_config(cli: &Cli, at: &Placement) -> EndpointConfig {
                 .keepalive
                 .map(|s| tcpcore::KeepAlive::after(tcpcore::Duration::from_secs(s))),
             user_timeout: cli.user_timeout.map(tcpcore::Duration::from_millis),
-            pacing: cli.pacing,
+            // Pacing: a whole window landing at once keeps a Linux
+            // receiver's buffer from growing (`tcpcore` `conn/send/pace.rs`).
+            pacing: !cli.no_pacing,
             ..Config::default()
         },
     }

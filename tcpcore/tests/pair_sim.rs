@@ -110,12 +110,13 @@ const CLIENT_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
 /// IPv4 packets (a point-to-point link, a TUN device), each checked to be
 /// one, and the client sends no ARP.
 fn run_pair_on(medium: Medium, seed: u64, params: LinkParams, up: usize, down: usize) {
-    run_pair_family(medium, false, seed, params, up, down);
+    run_pair_family(medium, false, seed, params, up, down, false);
 }
 
 /// [`run_pair_on`], over IPv6 when `v6`: both hosts have an IPv6 address,
 /// the client connects to the server's, every frame on the link is IPv6
-/// (or, on Ethernet, neighbor discovery), and no ARP is sent.
+/// (or, on Ethernet, neighbor discovery), and no ARP is sent. With
+/// `paced`, both ends pace what they send (`Config::pacing`).
 fn run_pair_family(
     medium: Medium,
     v6: bool,
@@ -123,16 +124,20 @@ fn run_pair_family(
     params: LinkParams,
     up: usize,
     down: usize,
+    paced: bool,
 ) {
     let mut rng = Rng::new(seed);
-    let on = |cfg: EndpointConfig| EndpointConfig {
-        medium,
-        addr6: v6.then_some(if cfg.addr == sim::SERVER_IP {
-            SERVER_IP6
-        } else {
-            CLIENT_IP6
-        }),
-        ..cfg
+    let on = |mut cfg: EndpointConfig| {
+        cfg.conn.pacing = paced;
+        EndpointConfig {
+            medium,
+            addr6: v6.then_some(if cfg.addr == sim::SERVER_IP {
+                SERVER_IP6
+            } else {
+                CLIENT_IP6
+            }),
+            ..cfg
+        }
     };
     let mut client = Host::new(
         on(sim::patient(sim::host_config(
@@ -301,6 +306,23 @@ fn pair_lossy_links_several_seeds() {
     }
 }
 
+/// Issue #16: both ends pacing (`Config::pacing`), on a clean link, lossy
+/// ones and heavy loss, over IPv4 and IPv6: every byte arrives once, both
+/// close.
+#[test]
+fn pair_paced() {
+    for v6 in [false, true] {
+        let m = Medium::Ethernet;
+        run_pair_family(m, v6, 1, LinkParams::CLEAN, 300_000, 200_000, true);
+        for seed in 0..4 {
+            let lossy = LinkParams::lossy(0.05, 0.03, 0.1);
+            run_pair_family(m, v6, seed, lossy, 200_000, 100_000, true);
+        }
+        let heavy = LinkParams::lossy(0.2, 0.05, 0.2);
+        run_pair_family(m, v6, 100, heavy, 50_000, 50_000, true);
+    }
+}
+
 #[test]
 fn pair_heavy_loss() {
     for seed in 100..103 {
@@ -330,7 +352,7 @@ fn pair_over_ip_medium() {
 #[test]
 fn pair_over_ipv6() {
     for medium in [Medium::Ethernet, Medium::Ip] {
-        run_pair_family(medium, true, 1, LinkParams::CLEAN, 300_000, 200_000);
+        run_pair_family(medium, true, 1, LinkParams::CLEAN, 300_000, 200_000, false);
         for seed in 0..3 {
             run_pair_family(
                 medium,
@@ -339,6 +361,7 @@ fn pair_over_ipv6() {
                 LinkParams::lossy(0.05, 0.03, 0.1),
                 200_000,
                 100_000,
+                false,
             );
         }
     }

@@ -1,11 +1,12 @@
 //! Issue #16, pacing (`Config::pacing`; Linux's `tcp_update_pacing_rate`
 //! as `sch_fq` applies it): what the windows allow leaves spread at twice
-//! cwnd per SRTT in slow start, the first ten segments unpaced, the EDT
+//! cwnd per round trip in slow start (the least RTT seen, here SRTT too), the first ten segments unpaced, the EDT
 //! schedule giving a late sender back half of a segment's time; the
 //! pacing timer sends what was held in every state that sends data.
 //!
 //! The client offers an MSS of 1000 and no timestamps; the handshake's RTT
-//! is 100 ms (SRTT 100 ms), so that the gaps are milliseconds. NewReno
+//! is 100 ms (SRTT and the least RTT 100 ms), so that the gaps are
+//! milliseconds. NewReno
 //! (the first slow start: one SMSS per ACK of a segment).
 
 mod common;
@@ -57,7 +58,7 @@ fn ack_iw(t: f64, seq: u32) -> String {
 /// 4.545 ms, off the next departure: 0.402273); the others one per 2.5 ms,
 /// 1,000 bytes at 2 × 20,000 bytes per 100 ms.
 #[test]
-fn slow_start_paces_at_twice_cwnd_per_srtt() {
+fn slow_start_paces_at_twice_cwnd_per_rtt() {
     let mut h = Harness::new(cfg(true));
     h.run(HS);
     let mut s = String::from("0.300 ! app-send 30000\n");

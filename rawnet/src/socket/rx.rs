@@ -6,7 +6,7 @@ use std::os::fd::AsFd;
 use std::time::{Duration, SystemTime};
 
 use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::PollFlags;
 use nix::sys::socket::{getsockopt, sockopt};
 
 use super::{CsumStatus, RawSocket, RingVersion, RxMeta, Stats};
@@ -121,23 +121,14 @@ impl RawSocket {
         }
     }
 
-    /// Sleeps in `poll` until the ring has something or `timeout` passes;
-    /// reports a pending socket error.
+    /// Sleeps until the ring has something or `timeout` passes (to the
+    /// microsecond, `sys::wait_readable`); reports a pending socket error.
     fn poll_ring(&self, timeout: Option<Duration>) -> Result<(), Error> {
-        let t = match timeout {
-            None => PollTimeout::NONE,
-            Some(d) => {
-                // Round up so that a 0.5 ms timeout does not spin.
-                let ms = d.as_micros().div_ceil(1000);
-                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-            }
-        };
-        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, t) {
-            Ok(_) | Err(Errno::EINTR) => {}
+        let revents = match sys::wait_readable(self.fd.as_fd(), timeout) {
+            Ok(r) => r,
+            Err(Errno::EINTR) => PollFlags::empty(),
             Err(e) => return Err(Error::io("poll on the packet socket", e)),
-        }
-        let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+        };
         if revents.contains(PollFlags::POLLERR) {
             // A pending socket error (e.g. the interface went down): report
             // it once (reading SO_ERROR clears it) instead of spinning.

@@ -111,14 +111,16 @@ pub struct Config {
     /// timeouts have passed).
     pub blackhole_fallback: bool,
     /// Pacing (`conn/send/pace.rs`): new data and resent holes leave at
-    /// twice cwnd per SRTT in slow start and 1.2 times it after, spread
-    /// over the round trip, as Linux sends with `sch_fq` (its
+    /// twice cwnd per round trip in slow start and 1.2 times it after,
+    /// spread over the round trip, as Linux sends with `sch_fq` (its
     /// `tcp_update_pacing_rate`); the first ten segments go unpaced, and
     /// a segmentation-offload segment carries about a millisecond of the
     /// rate. Off by default, as Linux's own default (no `sch_fq`, CUBIC)
     /// sends: with it on, the endpoint's timer fires for each paced
     /// segment, so the caller's clock and `poll_timeout` need
-    /// sub-millisecond precision to send at the rate.
+    /// sub-millisecond precision to send at the rate. tcp-server turns it
+    /// on: a whole window landing at once keeps a Linux receiver's buffer
+    /// autotuning from growing its window.
     pub pacing: bool,
 }
 

@@ -79,7 +79,8 @@ impl State {
                 cc: Congestion::new(
                     send::smss_for(send_mss, ts.is_some()),
                     cfg.congestion_control,
-                ),
+                )
+                .paced(cfg.pacing),
             },
             rcv: RecvHalf {
                 irs,

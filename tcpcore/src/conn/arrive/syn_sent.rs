@@ -405,7 +405,7 @@ fn send_half(
 ) -> SendHalf {
     let ack = s.iss + 1;
     let smss = send::smss_for(n.mss, n.ts.is_some());
-    let mut cc = Congestion::new(smss, cfg.congestion_control);
+    let mut cc = Congestion::new(smss, cfg.congestion_control).paced(cfg.pacing);
     if retried {
         // RFC 5681 §3.1: "If the SYN or SYN/ACK is lost, the initial
         // window used by a sender after a correctly transmitted SYN MUST be

@@ -129,6 +129,15 @@ impl Cc {
         }
     }
 
+    /// The sender paces: HyStart++ grows cwnd without RFC 9406's per-ACK
+    /// limit `L`.
+    pub(crate) fn set_paced(&mut self, on: bool) {
+        match self {
+            Cc::NewReno(r) => r.hystart.set_paced(on),
+            Cc::Cubic(c) => c.hystart.set_paced(on),
+        }
+    }
+
     /// `acked` new bytes acknowledged outside fast recovery at `now`: slow
     /// start or congestion avoidance (RFC 5681 §3.1, RFC 3465; RFC 9438
     /// §4.2-4.5).

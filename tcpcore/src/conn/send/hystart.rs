@@ -54,7 +54,8 @@ const N_RTT_SAMPLE: u8 = 8;
 const CSS_GROWTH_DIVISOR: u32 = 4;
 /// RFC 9406 §4.3: "CSS_ROUNDS = 5".
 const CSS_ROUNDS: u8 = 5;
-/// RFC 9406 §4.3: "L = 8 if non-paced" (segments per ACK, at most).
+/// RFC 9406 §4.3: "L = infinity if paced, L = 8 if non-paced" (segments
+/// per ACK, at most; [`Config::pacing`](crate::Config::pacing)).
 const L: u32 = 8;
 /// An RTT of "infinity", in microseconds.
 const INFINITY: u32 = u32::MAX;
@@ -74,6 +75,8 @@ pub struct HyStart {
     samples: u8,
     /// Rounds in CSS so far, the one it began in counting (0 outside CSS).
     css_rounds: u8,
+    /// The sender paces: no `L` (RFC 9406 §4.3).
+    paced: bool,
 }
 
 /// What an RTT sample did (RFC 9406 §4.2).
@@ -96,7 +99,14 @@ impl HyStart {
             css_baseline: INFINITY,
             samples: 0,
             css_rounds: 0,
+            paced: false,
         }
+    }
+
+    /// The sender paces ([`Config::pacing`](crate::Config::pacing)): RFC
+    /// 9406 §4.3's `L` is infinite.
+    pub(crate) fn set_paced(&mut self, on: bool) {
+        self.paced = on;
     }
 
     /// In Conservative Slow Start.
@@ -108,7 +118,11 @@ impl HyStart {
     /// `min(N, L·SMSS)`, divided by CSS_GROWTH_DIVISOR in CSS (RFC 9406
     /// §4.2).
     pub(crate) fn increase(&self, acked: u32, mss: u32) -> u32 {
-        let inc = acked.min(mss.saturating_mul(L));
+        let inc = if self.paced {
+            acked
+        } else {
+            acked.min(mss.saturating_mul(L))
+        };
         if self.in_css() {
             inc / CSS_GROWTH_DIVISOR
         } else {
@@ -127,7 +141,10 @@ impl HyStart {
                     // "If CSS_ROUNDS rounds are complete, enter congestion
                     // avoidance by setting the ssthresh to the current
                     // cwnd."
-                    *self = HyStart::new();
+                    *self = HyStart {
+                        paced: self.paced,
+                        ..HyStart::new()
+                    };
                     return Phase::Done;
                 }
                 self.css_rounds += 1;
@@ -198,6 +215,23 @@ mod tests {
         assert_eq!(h.increase(MSS, MSS), MSS / 4);
         assert_eq!(h.increase(20 * MSS, MSS), 2 * MSS);
         assert_eq!(h.increase(u32::MAX, u32::MAX), u32::MAX / 4);
+    }
+
+    /// RFC 9406 §4.3: "L = infinity if paced"; CSS still quarters it, and
+    /// the end of CSS keeps the sender paced.
+    #[test]
+    fn a_paced_sender_has_no_l() {
+        let mut h = HyStart::new();
+        h.set_paced(true);
+        assert_eq!(h.increase(20 * MSS, MSS), 20 * MSS);
+        h.css_baseline = 10_000;
+        assert_eq!(h.increase(20 * MSS, MSS), 5 * MSS);
+        h.css_rounds = CSS_ROUNDS;
+        h.window_end = Some(SeqNum::new(0));
+        let p = h.on_rtt(Duration::from_millis(20), SeqNum::new(1), SeqNum::new(2));
+        assert_eq!(p, Phase::Done);
+        assert!(!h.in_css());
+        assert_eq!(h.increase(20 * MSS, MSS), 20 * MSS);
     }
 
     #[test]

@@ -179,6 +179,12 @@ impl Congestion {
         }
     }
 
+    /// The same, for a sender that paces or not ([`Config::pacing`](crate::Config::pacing)).
+    pub fn paced(mut self, on: bool) -> Self {
+        self.cc.set_paced(on);
+        self
+    }
+
     /// After a round of sending, with `flight` in flight and SND.NXT at
     /// `nxt` (Linux `tcp_cwnd_validate`, RFC 7661's "cwnd-limited"):
     /// whether the flight filled cwnd -- left less than a segment of `mss`
