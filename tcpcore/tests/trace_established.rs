@@ -290,6 +290,30 @@ fn paws_drops_old_timestamp() {
     );
 }
 
+/// PAWS with Linux's tolerance (`TCP_PAWS_WINDOW`, one tick): a segment
+/// one tick older than TS.Recent is taken (a Linux peer's ACKs from two
+/// CPUs may cross), TS.Recent staying where it is; two ticks older, it is
+/// dropped.
+#[test]
+fn paws_lets_a_segment_one_tick_old_pass() {
+    run(
+        default_config(),
+        &format!(
+            "{HS_TS}
+             0.100 < P. 1001:1101(100) ack 1 win 502 <nop,nop,TS val 200 ecr 0>
+             0.100 > . 1:1(0) ack 1101 <nop,nop,TS val * ecr 200>
+             0.110 < P. 1101:1201(100) ack 1 win 502 <nop,nop,TS val 199 ecr 0>
+             0.110 > . 1:1(0) ack 1201 <nop,nop,TS val * ecr 200>
+             0.110 ! delivered 200
+             0.110 ! drops paws 0
+             0.120 < P. 1201:1301(100) ack 1 win 502 <nop,nop,TS val 198 ecr 0>
+             0.120 > . 1:1(0) ack 1201 <nop,nop,TS val * ecr 200>
+             0.120 ! delivered 200
+             0.120 ! drops paws 1"
+        ),
+    );
+}
+
 /// RFC 7323 §3.2 and §4.3: our ACKs echo TS.Recent, updated from segments
 /// that cover Last.ACK.sent.
 #[test]

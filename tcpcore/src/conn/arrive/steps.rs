@@ -10,7 +10,7 @@
 use core::ops::ControlFlow;
 
 use crate::conn::arrive::checks::{
-    acceptable, challenge_allowed, check_ack, dup_ack_allowed, paws_rejects, AckCheck,
+    acceptable, challenge_allowed, check_ack, dup_ack_allowed, paws_rejects, AckCheck, PAWS_WINDOW,
 };
 use crate::conn::recv::ack::{make_ack, make_ack_closed, AckOwed};
 use crate::conn::recv::dsack;
@@ -183,7 +183,7 @@ pub(crate) fn first_sequence(a: &mut Arrival, seg: &TcpRepr<'_>, t: &mut Transit
         TcpControl::Syn if a.synchronized => return ControlFlow::Continue(()),
         _ => {}
     }
-    if paws_rejects(a.tcb, seg, a.now) {
+    if paws_rejects(a.tcb, seg, a.now, PAWS_WINDOW) {
         a.dup_ack(seg, t);
         return ControlFlow::Break(Stop::Drop(SegmentDrop::Paws));
     }

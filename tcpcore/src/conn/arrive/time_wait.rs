@@ -119,7 +119,7 @@ fn first_time_wait(
     if matches!(seg.control, TcpControl::Rst | TcpControl::Syn) {
         return ControlFlow::Continue(());
     }
-    if paws_rejects(a.tcb, seg, a.now) {
+    if paws_rejects(a.tcb, seg, a.now, 0) {
         a.challenge(t);
         return ControlFlow::Break(Stop::Drop(SegmentDrop::Paws));
     }
@@ -159,7 +159,7 @@ fn fourth_time_wait(a: &mut Arrival, seg: &TcpRepr<'_>, t: &mut Transition<'_>) 
     if seg.control != TcpControl::Syn {
         return ControlFlow::Continue(());
     }
-    if paws_rejects(a.tcb, seg, a.now) {
+    if paws_rejects(a.tcb, seg, a.now, 0) {
         a.challenge(t);
         return ControlFlow::Break(Stop::Drop(SegmentDrop::Paws));
     }
