@@ -108,8 +108,8 @@ fn rate(snd: &SendHalf, tcb: &Tcb, cfg: &Config) -> Option<u64> {
 /// than [`SLACK_NS`] away); if so, the pacing timer ([`Timer::Pace`]) is
 /// armed for its departure time. Linux `tcp_pacing_check`.
 pub(crate) fn holds(snd: &SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) -> bool {
-    let now_ns = now.as_micros() * 1000;
-    if rate(snd, tcb, cfg).is_none() || snd.cc.pace.next_ns <= now_ns + SLACK_NS {
+    let now_ns = now.as_micros().saturating_mul(1000);
+    if rate(snd, tcb, cfg).is_none() || snd.cc.pace.next_ns <= now_ns.saturating_add(SLACK_NS) {
         tcb.timers.clear(Timer::Pace);
         return false;
     }
@@ -127,7 +127,7 @@ pub(crate) fn on_sent(snd: &mut SendHalf, tcb: &Tcb, len: u32, now: Instant, cfg
         .sent
         .saturating_add(len.div_ceil(mss).max(1))
         .min(UNPACED_SEGMENTS);
-    let now_ns = now.as_micros() * 1000;
+    let now_ns = now.as_micros().saturating_mul(1000);
     let prior = p.next_ns;
     p.next_ns = p.next_ns.max(now_ns);
     let Some(rate) = rate.filter(|&r| r > 0) else {
@@ -137,7 +137,7 @@ pub(crate) fn on_sent(snd: &mut SendHalf, tcb: &Tcb, len: u32, now: Instant, cfg
     // "take into account OS jitter": a sender late on its schedule gets
     // back up to half of this segment's time.
     let credit = p.next_ns - prior;
-    p.next_ns += len_ns - (len_ns / 2).min(credit);
+    p.next_ns = p.next_ns.saturating_add(len_ns - (len_ns / 2).min(credit));
 }
 
 /// The most bytes one segmentation-offload segment carries while pacing:
