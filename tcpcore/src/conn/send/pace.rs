@@ -7,8 +7,8 @@
 //! `tcp_update_pacing_rate`'s, 200 % of cwnd per round trip in slow start
 //! (cwnd below half ssthresh) and 120 % otherwise, over the larger of cwnd
 //! and what is in flight, the round trip being the least RTT seen where
-//! Linux takes SRTT (see `rate`); each segment moves the earliest departure time of
-//! the next by its length at that rate (the EDT model of
+//! Linux takes SRTT (see `rate`); each segment moves the earliest
+//! departure time of the next by its length at that rate (the EDT model of
 //! `tcp_update_skb_after_send`: a sender that fell behind its schedule
 //! gets up to half of a segment's time back); the first ten segments of
 //! a connection go unpaced (sch_fq's initial quantum); and a segment of
@@ -23,7 +23,7 @@
 //! measuring round, so its buffer does not grow, its window stays where it
 //! began (70-80 KB), and the flight stays one burst: measured on the
 //! +10 ms path of `bench-e2e`, where a fifth of unpaced downloads sat at
-//! an 80 KB window for 100-1,200 ms.
+//! an 80 KB window for 150-1,270 ms.
 
 use crate::time::Instant;
 
@@ -36,9 +36,10 @@ use crate::conn::{Config, SendHalf, Tcb, Timer};
 /// (`timer_slack_ns`), about what one pass of a polling loop takes. Below
 /// it, gaps of a few microseconds (a small cwnd over a veth's RTT) would
 /// cost a pass of the caller's loop and a send call per segment: at 5 %
-/// loss on the veth, paced without it, goodput fell from 2,219 to 1,456
-/// Mbit/s (medians of 6 rounds); a held segment still waits for its own
-/// departure time, to the microsecond.
+/// loss on the veth, paced without it, goodput had a median of 1,057
+/// Mbit/s against 1,381 unpaced and 1,444 with it (6 alternating rounds
+/// each); a held segment still waits for its own departure time, to the
+/// microsecond.
 pub(crate) const SLACK_NS: u64 = 50_000;
 
 /// Segments of a connection sent before pacing starts (sch_fq's initial
