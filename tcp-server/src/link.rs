@@ -130,13 +130,6 @@ impl Link {
         }
     }
 
-    /// Naps on an empty ring (raw socket only).
-    pub fn set_nap(&mut self, nap: Duration, nap_for: Duration) {
-        if let Link::Raw(s) = self {
-            s.set_nap(nap, nap_for);
-        }
-    }
-
     /// Whether the link takes GSO frames (never a TUN device, for now).
     pub fn gso(&self) -> bool {
         match self {

@@ -290,7 +290,8 @@ fn paws_drops_old_timestamp() {
     );
 }
 
-/// PAWS with Linux's tolerance (`TCP_PAWS_WINDOW`, one tick): a segment
+/// RFC 7323 §5.3 R1 (PAWS) with Linux's tolerance (`TCP_PAWS_WINDOW`,
+/// one tick, `tcp_paws_discard`; the RFC has none): a segment
 /// one tick older than TS.Recent is taken (a Linux peer's ACKs from two
 /// CPUs may cross), TS.Recent staying where it is; two ticks older, it is
 /// dropped.

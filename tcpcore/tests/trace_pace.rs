@@ -51,6 +51,23 @@ fn ack_iw(t: f64, seq: u32) -> String {
         .collect()
 }
 
+/// `end - 1` bytes sent at 0.300 (more than the initial window): the
+/// initial window at once; at 0.400 the first of its ACKs lets the next
+/// segment go at once, and the other nine ACKs follow (the script up to
+/// there; with pacing, the segment after waits).
+fn paced_start(end: u32) -> String {
+    let mut s = format!("0.300 ! app-send {}\n", end - 1);
+    s += &iw(0.300, 1001, end);
+    let acks = ack_iw(0.400, 1001);
+    let mut acks = acks.lines();
+    s += &format!("{}\n", acks.next().unwrap_or_default());
+    s += &out(&[(10001, 0.400)], 1001, end);
+    for a in acks {
+        s += &format!("{a}\n");
+    }
+    s
+}
+
 /// 30,000 bytes at 0.300: the initial window at once; its ACKs at 0.400
 /// take cwnd to 20,000 and leave room for 20 segments. The first goes at
 /// once (its schedule began at 0.300, so it is 100 ms late: the EDT
@@ -61,19 +78,7 @@ fn ack_iw(t: f64, seq: u32) -> String {
 fn slow_start_paces_at_twice_cwnd_per_rtt() {
     let mut h = Harness::new(cfg(true));
     h.run(HS);
-    let mut s = String::from("0.300 ! app-send 30000\n");
-    s += &iw(0.300, 1001, 30001);
-    s += &ack_iw(0.400, 1001)
-        .lines()
-        .take(1)
-        .map(|l| format!("{l}\n"))
-        .collect::<String>();
-    s += &out(&[(10001, 0.400)], 1001, 30001);
-    s += &ack_iw(0.400, 1001)
-        .lines()
-        .skip(1)
-        .map(|l| format!("{l}\n"))
-        .collect::<String>();
+    let mut s = paced_start(30001);
     let paced: Vec<(u32, f64)> = (0..19)
         .map(|k| (11001 + 1000 * k, 0.402273 + 0.0025 * f64::from(k)))
         .collect();
@@ -153,14 +158,7 @@ fn a_segment_due_within_the_slack_goes_with_an_ack() {
     for (update, sent) in [(0.404733, 0.404733), (0.404713, 0.404773)] {
         let mut h = Harness::new(cfg(true));
         h.run(HS);
-        let mut s = String::from("0.300 ! app-send 13000\n");
-        s += &iw(0.300, 1001, 13001);
-        let acks: Vec<String> = ack_iw(0.400, 1001).lines().map(str::to_owned).collect();
-        s += &format!("{}\n", acks[0]);
-        s += &out(&[(10001, 0.400)], 1001, 13001);
-        for a in &acks[1..] {
-            s += &format!("{a}\n");
-        }
+        let mut s = paced_start(13001);
         s += &out(&[(11001, 0.402273)], 1001, 13001);
         s += &format!("{update:.6} < . 1001:1001(0) ack 10001 win 503\n");
         let last = out(&[(12001, sent)], 1001, 13001);

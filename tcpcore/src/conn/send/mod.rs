@@ -54,7 +54,7 @@
 //! | RFC 6298 RTO, RFC 7323 §4.1, RFC 9293 §3.8.6.1 persist | `rto.rs` | [`rtt_update`], [`ts_rtt_sample`], [`backed_off`], [`on_rto`] |
 //! | RFC 8985 §6 RACK loss detection, reordering window, DSACK adaptation | `rack.rs` | [`Rack`], [`on_reorder_timeout`] |
 //! | RFC 8985 §7 tail loss probes, RFC 2883 DSACK | `tlp.rs` | [`on_pto`] |
-//! | pacing (no RFC; Linux `tcp_update_pacing_rate`, sch_fq) | `pace.rs` | [`Pacer`] |
+//! | pacing (no RFC; Linux `tcp_update_pacing_rate`, sch_fq) | `pace.rs` | `Pacer` |
 
 mod ack;
 mod cc;
@@ -76,7 +76,6 @@ pub use ack::{on_ack, AckEffect};
 pub use cc::{smss, smss_for, Cc, NewReno};
 pub use cubic::Cubic;
 pub use hystart::HyStart;
-pub use pace::Pacer;
 pub use prr::Prr;
 pub use rack::{on_reorder_timeout, Rack, RACK_RUNS};
 pub use recovery::{Congestion, Recovery};

@@ -48,7 +48,7 @@ pub(crate) const UNPACED_SEGMENTS: u32 = 10;
 
 /// A connection's pacing schedule.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Pacer {
+pub(crate) struct Pacer {
     /// The earliest departure time of the next paced segment, in
     /// nanoseconds on the connection's clock (Linux `tcp_wstamp_ns`):
     /// nanoseconds, so that gaps below a microsecond add up.
@@ -59,7 +59,7 @@ pub struct Pacer {
 
 impl Pacer {
     /// Nothing sent yet.
-    pub const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Pacer {
             next_ns: 0,
             sent: 0,
@@ -67,7 +67,7 @@ impl Pacer {
     }
 
     /// When the next paced segment may leave, if pacing holds it now.
-    pub fn next_departure(&self) -> Instant {
+    pub(crate) fn next_departure(&self) -> Instant {
         Instant::from_micros(self.next_ns.div_ceil(1000))
     }
 }
@@ -109,8 +109,10 @@ fn rate(snd: &SendHalf, tcb: &Tcb, cfg: &Config) -> Option<u64> {
 /// than [`SLACK_NS`] away); if so, the pacing timer ([`Timer::Pace`]) is
 /// armed for its departure time. Linux `tcp_pacing_check`.
 pub(crate) fn holds(snd: &SendHalf, tcb: &mut Tcb, now: Instant, cfg: &Config) -> bool {
+    // The schedule first: the rate (a walk over the SACK scoreboard) only
+    // when the next departure is ahead.
     let now_ns = now.as_micros().saturating_mul(1000);
-    if rate(snd, tcb, cfg).is_none() || snd.cc.pace.next_ns <= now_ns.saturating_add(SLACK_NS) {
+    if snd.cc.pace.next_ns <= now_ns.saturating_add(SLACK_NS) || rate(snd, tcb, cfg).is_none() {
         tcb.timers.clear(Timer::Pace);
         return false;
     }
