@@ -146,7 +146,7 @@ pub struct SocketConfig {
     pub ring_bytes: usize,
     /// [`RingVersion::V2`] without `fanout` only: start with a ring of
     /// this size and grow it to `ring_bytes`, once, the first time a pass
-    /// over it finds it at least half full (0, the default, or not below
+    /// over it finds it at least three quarters full (0, the default, or not below
     /// `ring_bytes`: the ring is `ring_bytes` from the start). The kernel
     /// maps every page of a ring at `mmap` time, so its size is resident
     /// memory from the start: a small ring that grows under load keeps an

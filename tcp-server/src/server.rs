@@ -36,7 +36,7 @@ const RING_TOTAL: usize = 32 << 20;
 /// Smallest receive ring of one worker.
 const RING_MIN: usize = 4 << 20;
 /// The receive ring a single worker starts with: it grows to its full size
-/// ([`ring_bytes`]) the first time the server finds it half full
+/// ([`ring_bytes`]) the first time the server finds it three quarters full
 /// (`rawnet::SocketConfig::ring_start_bytes`). The kernel maps every page
 /// of a ring up front, so this is what an idle server holds: 2 MiB, 1024
 /// frames of an MTU of 1500, more than one connection can have in flight
