@@ -122,14 +122,6 @@ impl Link {
         }
     }
 
-    /// Room for `frames` frames waiting at once (raw socket only, see
-    /// [`RawSocket::reserve`]; a TUN device's queue is the kernel's).
-    pub fn reserve(&mut self, frames: usize) {
-        if let Link::Raw(s) = self {
-            s.reserve(frames);
-        }
-    }
-
     /// At most `max` frames per `recv_batch` (raw socket only; a TUN
     /// device reads at most `rawnet::tun::RX_BATCH` anyway).
     pub fn set_batch_max(&mut self, max: usize) {

@@ -209,7 +209,6 @@ pub fn run(cli: &Cli) -> Result<ExitCode, Failure> {
             MAX_WAIT_MANY
         },
         start: std::time::Instant::now(),
-        frames_per_conn: frames_per_conn(cli, at.mss),
     };
     let parts = assemble(socks, endpoints, watch);
     let reports = run_workers(settings, &shared, parts);
@@ -504,16 +503,6 @@ or run with --install-rst-rule or --install-ingress-rule (removed on exit), or s
         }
     }
     Ok((rules, watch))
-}
-
-/// What one connection may have on its way to the server at once, in
-/// frames ([`Settings::frames_per_conn`]): its receive window in segments
-/// of `mss`, and where the server sends (echo, file), the ACKs of its send
-/// buffer, one per two segments (RFC 9293 §3.8.6.3).
-fn frames_per_conn(cli: &Cli, mss: u16) -> usize {
-    let mss = usize::from(mss.max(1));
-    let tx_buf = if cli.mode.sends() { cli.tx_buf } else { 0 };
-    (cli.rx_buf / mss + tx_buf / (2 * mss)).max(1)
 }
 
 /// Each worker's connection storage: a share of `--max-conns`, with the

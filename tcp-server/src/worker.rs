@@ -68,12 +68,6 @@ pub struct Settings {
     pub max_wait: std::time::Duration,
     /// When the run started: the zero of every worker's clock.
     pub start: std::time::Instant,
-    /// Frames one connection may have on their way to us at once: its
-    /// receive window in full segments, and in modes that send, an ACK for
-    /// every two segments of its send buffer. The receive ring is grown
-    /// before the open connections together may send more than fits
-    /// ([`Link::reserve`]).
-    pub frames_per_conn: usize,
 }
 
 /// One worker's own pieces.
@@ -196,11 +190,6 @@ fn event_loop(
 
         let wait = wait_for(endpoint, deadline, now, settings.max_wait);
         let got = receive(sock, endpoint, sio, wait, &clock, &mut arrivals)?;
-        sock.reserve(
-            endpoint
-                .open_connections()
-                .saturating_mul(settings.frames_per_conn),
-        );
         if !sio.echo.is_empty() {
             echo_pending(endpoint, sio, arrivals.now(clock(), sock.has_frames()));
         }

@@ -175,24 +175,6 @@ impl RawSocket {
         }
     }
 
-    /// Makes room for `frames` frames waiting at once: if the ring may
-    /// still grow ([`SocketConfig::ring_start_bytes`]) and `frames` would
-    /// fill three quarters of it, the larger ring is made now, as a pass
-    /// that found the ring that full would (the move itself happens at the
-    /// end of a later pass of [`RawSocket::recv_batch`]). A caller that
-    /// knows what its peers may send (TCP connections, each up to its
-    /// receive window) thus grows the ring before the frames come rather
-    /// than after the small ring overflowed. Does nothing otherwise, or
-    /// once the ring grew or began to.
-    pub fn reserve(&mut self, frames: usize) {
-        if self.grow_to != 0
-            && self.growing.is_none()
-            && frames >= grows_at(self.ring.unit_nr())
-        {
-            self.growing = Some(self.prepare());
-        }
-    }
-
     /// Starts a helper thread that opens a socket like this one with a ring
     /// of `grow_to` bytes, not yet bound, in this socket's network
     /// namespace.

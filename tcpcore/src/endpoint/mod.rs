@@ -238,8 +238,6 @@ pub struct Endpoint<'s> {
     /// `tw_prev` / `tw_next`), or `NIL`.
     tw_head: u32,
     tw_tail: u32,
-    /// Slots on the TIME-WAIT list.
-    time_wait: usize,
     /// The neighbour cache, and the active opens waiting for it.
     neighbors: neighbor::Neighbors,
     /// RFC 6056 Algorithm 3's counter (`next_ephemeral`).
@@ -321,7 +319,6 @@ impl<'s> Endpoint<'s> {
             cookies_until: None,
             tw_head: NIL,
             tw_tail: NIL,
-            time_wait: 0,
             neighbors: neighbor::Neighbors::default(),
             next_ephemeral: 0,
             dad: dad::Dad::new(),
@@ -377,19 +374,6 @@ impl<'s> Endpoint<'s> {
     /// Connections in SYN-RECEIVED, over all listeners.
     pub fn half_open(&self) -> usize {
         self.half_open
-    }
-
-    /// Connections in TIME-WAIT.
-    pub fn time_wait(&self) -> usize {
-        self.time_wait
-    }
-
-    /// Connections that may still send data: in the table, neither
-    /// half-open (SYN-RECEIVED) nor in TIME-WAIT. A transport can size what
-    /// it buffers for the peers from it (each may send up to its receive
-    /// window).
-    pub fn open_connections(&self) -> usize {
-        self.len.saturating_sub(self.half_open + self.time_wait)
     }
 
     /// The table's capacity.

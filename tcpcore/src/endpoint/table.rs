@@ -111,7 +111,6 @@ impl Endpoint<'_> {
             return;
         }
         slot.tw_linked = true;
-        self.time_wait += 1;
         slot.tw_prev = tail;
         slot.tw_next = NIL;
         if tail == NIL {
@@ -130,7 +129,6 @@ impl Endpoint<'_> {
         }
         let (prev, next) = (slot.tw_prev, slot.tw_next);
         slot.tw_linked = false;
-        self.time_wait -= 1;
         slot.tw_prev = NIL;
         slot.tw_next = NIL;
         if prev == NIL {
