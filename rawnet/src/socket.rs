@@ -80,7 +80,7 @@ pub struct RxMeta {
 /// | added latency at light load | none (µs) | up to `block_timeout_ms` per frame |
 /// | ring capacity, in frames | `ring_bytes / slot` (8192 for 16 MiB, 2 KiB slots): the same for a 60-byte ACK as a full frame | frames packed by size: about 10× more small frames |
 /// | frames larger than a slot (GRO/GSO, up to 64 KiB) | read whole with one extra `recvmsg` each (copied once) | zero-copy in the block |
-/// | per-frame cost | a status read and write per frame, and a wakeup per frame of a reader asleep in `poll` | per block |
+/// | per-frame cost | a status read and write per frame, and a wakeup per frame of a reader asleep in `ppoll` | per block |
 ///
 /// Measured between two namespaces over veth (tests `latency` and
 /// `burst`): a single frame reaches `recv_batch` in ~10 µs with V2 and
@@ -259,7 +259,7 @@ pub struct RawSocket {
     /// Per queued frame: its `virtio_net_hdr` (sent only with GSO on).
     tx_vnet: Vec<[u8; 10]>,
     stats: Cell<Stats>,
-    /// How long `recv_batch` watches the ring before it sleeps in `poll`.
+    /// How long `recv_batch` watches the ring before it sleeps in `ppoll`.
     spin: Duration,
     /// After the spin: naps of this length (zero: none) ...
     nap: Duration,

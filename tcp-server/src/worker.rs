@@ -162,7 +162,7 @@ fn event_loop(
     let first = *index == 0;
     let mut deadline: Option<Instant> = None;
     let mut rsts = RstCheck::default();
-    // Waiting on an empty ring: spin this long before sleeping in `poll`.
+    // Waiting on an empty ring: spin this long before sleeping in `ppoll`.
     sock.set_spin(SPIN);
     let mut arrivals = Arrivals::new(clock());
     sock.set_batch_max(BATCH_MAX);
@@ -297,7 +297,7 @@ impl TracedIo for ServerIo<'_> {
     }
 }
 
-/// Waiting on an empty ring: spin this long before sleeping in `poll`; a
+/// Waiting on an empty ring: spin this long before sleeping in `ppoll`; a
 /// peer's next frame (a request after a reply, the ACK of a handshake, the
 /// next segments of a stream) usually comes within it.
 ///

@@ -23,7 +23,7 @@ const TP_STATUS_CSUM_VALID: u32 = 1 << 7;
 const TPACKET3_HDR_LEN: usize = 48;
 
 impl RawSocket {
-    /// Watch the ring for up to `spin` before sleeping in `poll` when it is
+    /// Watch the ring for up to `spin` before sleeping in `ppoll` when it is
     /// empty (default: zero, sleep at once). The kernel wakes a sleeping
     /// reader once per frame with a V2 ring; a short spin lets a busy
     /// receiver take frames in batches instead, at the cost of CPU time
@@ -34,12 +34,12 @@ impl RawSocket {
 
     /// After the spin, sleep `nap` at a time (`nanosleep`, not `poll`), for
     /// up to `nap_for` in all, looking at the ring after each nap, before
-    /// sleeping in `poll` (zero for either: no naps, the default).
+    /// sleeping in `ppoll` (zero for either: no naps, the default).
     ///
     /// For a receiver that keeps up with a fast sender: spinning keeps this
     /// CPU busy, which slows a sender on a sibling hardware thread (measured
     /// on a 2-vCPU VM: a busy loop on the other CPU took a Linux-to-Linux
-    /// 1 GiB upload from about 28 to 18.5 Gbit/s), and sleeping in `poll`
+    /// 1 GiB upload from about 28 to 18.5 Gbit/s), and sleeping in `ppoll`
     /// makes the sender's CPU wake this thread for every frame. A nap does
     /// neither: frames gather in the ring meanwhile and are taken as one
     /// batch, at the cost of up to one nap of latency. The socket's first
