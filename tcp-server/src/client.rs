@@ -14,7 +14,8 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{ppoll, PollFd, PollFlags};
+use nix::sys::time::TimeSpec;
 use rawnet::{CsumStatus, Filter, Interface, RawSocket, RxMeta, SocketConfig};
 
 use crate::link::Link;
@@ -291,6 +292,10 @@ fn endpoint_config(cli: &ClientCli, iface: &Interface) -> EndpointConfig {
             // when it ends, not when the peer does.
             close_on_peer_fin: false,
             idle_timeout: tcpcore::Duration::ZERO,
+            // As the server: Linux with the fq qdisc (`pace.rs`); the
+            // loop's waits are to the microsecond (`wait_both`,
+            // `recv_batch`), as the pacing timer needs.
+            pacing: !cli.no_pacing,
             ..Config::default()
         },
     }
@@ -378,12 +383,13 @@ impl Input {
 fn stdin_ready(wait: Duration) -> bool {
     let stdin = std::io::stdin();
     let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
-    matches!(poll(&mut fds, poll_timeout(wait)), Ok(n) if n > 0)
+    matches!(ppoll(&mut fds, Some(poll_timeout(wait)), None), Ok(n) if n > 0)
 }
 
-/// `wait` for `poll`, rounded up to whole milliseconds.
-fn poll_timeout(wait: Duration) -> PollTimeout {
-    PollTimeout::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(PollTimeout::MAX)
+/// `wait` for `ppoll`, to the microsecond (a pacing timer is due in
+/// microseconds; `poll`'s whole milliseconds would stretch it).
+fn poll_timeout(wait: Duration) -> TimeSpec {
+    TimeSpec::from_duration(wait)
 }
 
 /// Sleeps until the socket or stdin has something, at most `wait`.
@@ -394,7 +400,7 @@ fn wait_both(sock: &Link, wait: Duration) {
         PollFd::new(stdin.as_fd(), PollFlags::POLLIN),
     ];
     // EINTR (a signal) and errors end the wait; the loop looks again.
-    let _ = poll(&mut fds, poll_timeout(wait));
+    let _ = ppoll(&mut fds, Some(poll_timeout(wait)), None);
 }
 
 /// The one connection, from the connect to its end.
@@ -523,4 +529,39 @@ fn receive(
         d.settle(id, now);
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// The endpoint's connections pace unless `--no-pacing`.
+    #[test]
+    fn paces_unless_no_pacing() {
+        let iface = Interface {
+            name: "eth0".into(),
+            index: 2,
+            mac: [2, 0, 0, 0, 0, 1],
+            ipv4: Some((Ipv4Addr::new(198, 18, 0, 20), 24)),
+            ipv4_all: vec![(Ipv4Addr::new(198, 18, 0, 20), 24)],
+            ipv6_global: Vec::new(),
+            mtu: 1500,
+            up: true,
+            running: true,
+            loopback: false,
+        };
+        let cfg = |extra: &[&str]| {
+            let cli = ClientCli::try_parse_from(
+                ["tcp-client", "--ip", "198.18.0.20", "-i", "eth0"]
+                    .iter()
+                    .chain(extra)
+                    .chain(&["198.18.0.10", "3000"]),
+            )
+            .unwrap();
+            endpoint_config(&cli, &iface).conn.pacing
+        };
+        assert!(cfg(&[]));
+        assert!(!cfg(&["--no-pacing"]));
+    }
 }

@@ -69,6 +69,12 @@ pub struct ClientCli {
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     pub local_port: Option<u16>,
 
+    /// Send in bursts as fast as ACKs open the windows, instead of pacing
+    /// over the round trip (by default 2x cwnd per RTT in slow start, 1.2x
+    /// after, as Linux sends with the fq qdisc)
+    #[arg(long)]
+    pub no_pacing: bool,
+
     /// When to colour the trace: auto (stderr is a terminal and NO_COLOR is
     /// unset), always, never
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
@@ -112,5 +118,22 @@ mod tests {
         assert!(parse(&[]).is_err(), "neither -i nor --tun");
         assert!(parse(&["-i", "eth0", "--tun", "tcpc0"]).is_err());
         assert!(parse(&["--tun", "tcpc0", "--gateway", "198.18.0.1"]).is_err());
+    }
+
+    /// Paced unless `--no-pacing`, as the server.
+    #[test]
+    fn pacing_unless_no_pacing() {
+        let parse = |args: &[&str]| {
+            ClientCli::try_parse_from(
+                ["tcp-client", "--ip", "198.18.0.20", "-i", "eth0"]
+                    .iter()
+                    .chain(args)
+                    .chain(&["198.18.0.10", "3000"]),
+            )
+            .map(|c| c.no_pacing)
+        };
+        assert!(!parse(&[]).unwrap());
+        assert!(parse(&["--no-pacing"]).unwrap());
+        assert!(parse(&["--pacing"]).is_err());
     }
 }
