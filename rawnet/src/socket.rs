@@ -146,11 +146,11 @@ pub struct SocketConfig {
     pub ring_bytes: usize,
     /// [`RingVersion::V2`] without `fanout` only: start with a ring of
     /// this size and grow it to `ring_bytes`, once, the first time a pass
-    /// over it finds it at least three quarters full (0, the default, or not below
-    /// `ring_bytes`: the ring is `ring_bytes` from the start). The kernel
-    /// maps every page of a ring at `mmap` time, so its size is resident
-    /// memory from the start: a small ring that grows under load keeps an
-    /// idle process small. Growing is lossless: the larger ring is made on
+    /// over it finds it at least three quarters full (0, the default, or
+    /// not below `ring_bytes`: the ring is `ring_bytes` from the start).
+    /// The kernel maps every page of a ring at `mmap` time, so its size is
+    /// resident memory from the start: a small ring that grows under load
+    /// keeps an idle process small. Growing is lossless: the larger ring is made on
     /// a helper thread while this one is still read, then a second socket
     /// with it is bound, the first one is shut by a filter that drops
     /// everything and drained, and the frames both received are handed out
