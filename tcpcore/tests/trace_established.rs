@@ -315,6 +315,36 @@ fn paws_lets_a_segment_one_tick_old_pass() {
     );
 }
 
+/// Linux `tcp_disordered_ack` (`tcp_paws_discard` spares it): a pure
+/// duplicate ACK at RCV.NXT, with the window it had, five ticks behind
+/// TS.Recent, is taken, not answered; the same ACK with a new window, a
+/// segment with data, or a duplicate ACK further behind than the RTO (1 s,
+/// 1,024 ticks) are dropped by PAWS and answered.
+#[test]
+fn paws_spares_a_disordered_duplicate_ack() {
+    run(
+        default_config(),
+        &format!(
+            "{HS_TS}
+             0.100 < P. 1001:1101(100) ack 1 win 502 <nop,nop,TS val 200 ecr 0>
+             0.100 > . 1:1(0) ack 1101 <nop,nop,TS val * ecr 200>
+             0.105 < . 1101:1101(0) ack 1 win 502 <nop,nop,TS val 200 ecr 0>
+             0.110 < . 1101:1101(0) ack 1 win 502 <nop,nop,TS val 195 ecr 0>
+             0.110 ! drops paws 0
+             0.120 < . 1101:1101(0) ack 1 win 600 <nop,nop,TS val 195 ecr 0>
+             0.120 > . 1:1(0) ack 1101 <nop,nop,TS val * ecr 200>
+             0.120 ! drops paws 1
+             0.130 < P. 1101:1201(100) ack 1 win 502 <nop,nop,TS val 195 ecr 0>
+             0.130 > . 1:1(0) ack 1101 <nop,nop,TS val * ecr 200>
+             0.130 ! drops paws 2
+             0.140 < . 1101:1101(0) ack 1 win 502 <nop,nop,TS val 4294965996 ecr 0>
+             0.140 > . 1:1(0) ack 1101 <nop,nop,TS val * ecr 200>
+             0.140 ! drops paws 3
+             0.150 ! delivered 100"
+        ),
+    );
+}
+
 /// RFC 7323 §3.2 and §4.3: our ACKs echo TS.Recent, updated from segments
 /// that cover Last.ACK.sent.
 #[test]

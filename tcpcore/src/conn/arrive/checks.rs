@@ -78,6 +78,42 @@ pub(crate) fn paws_rejects(tcb: &Tcb, seg: &TcpRepr<'_>, now: Instant, window: u
     behind > window as i32 && now.saturating_since(ts.recent_at) < PAWS_IDLE
 }
 
+/// Linux `tcp_disordered_ack`, which `tcp_paws_discard` exempts from PAWS:
+/// a pure ACK at RCV.NXT that acknowledges nothing new (SEG.ACK =
+/// SND.UNA), would not update the send window (Linux
+/// `tcp_may_update_window`: SEG.SEQ after SND.WL1, or equal with a larger
+/// or zero window) and whose TSval is behind TS.Recent by no more than
+/// the RTO in ticks (Linux `icsk_rto * 1024 / HZ`, about a millisecond a
+/// tick): a duplicate ACK that crossed a later segment, as ACKs sent from
+/// two CPUs do. Dropping it would lose a duplicate ACK and its SACK
+/// blocks; taking it moves nothing but the loss detection, which it is
+/// for. (RFC 7323 leaves this open: §5.3 R1 drops it.)
+pub(crate) fn disordered_ack(
+    tcb: &Tcb,
+    snd: &SendHalf,
+    rcv_nxt: SeqNum,
+    seg: &TcpRepr<'_>,
+    cfg: &Config,
+) -> bool {
+    let (Some(ts), Some(seg_ts), Some(ack)) = (tcb.ts, seg.options.timestamps, seg.ack_number)
+    else {
+        return false;
+    };
+    let pure = seg.payload.is_empty() && seg.control == TcpControl::None;
+    let wnd = u32::from(seg.window_len) << snd.wscale;
+    let may_update = snd.wl1.before(seg.seq_number)
+        || (snd.wl1 == seg.seq_number && (wnd > snd.wnd || wnd == 0));
+    let behind = ts.recent.wrapping_sub(seg_ts.tsval);
+    let rto_ticks = send::backed_off(&tcb.rtx, cfg)
+        .as_millis()
+        .saturating_mul(1024)
+        / 1000;
+    pure && seg.seq_number == rcv_nxt
+        && ack == snd.una
+        && !may_update
+        && u64::from(behind) <= rto_ticks
+}
+
 /// RFC 7323 §4.3: TS.Recent follows the peer's TSval when the segment covers
 /// Last.ACK.sent.
 pub(crate) fn update_ts_recent(tcb: &mut Tcb, seg: &TcpRepr<'_>, now: Instant) {

@@ -5,7 +5,7 @@
 
 use core::ops::ControlFlow;
 
-use crate::conn::arrive::checks::update_ts_recent;
+use crate::conn::arrive::checks::{disordered_ack, update_ts_recent};
 use crate::conn::arrive::steps::{
     fifth_ack, first_sequence, fourth_syn, second_rst, stopped_mut, third_security, Arrival, Rcv,
     Step,
@@ -69,6 +69,7 @@ fn first_to_fifth(
     t: &mut Transition<'_>,
 ) -> Step<bool> {
     let HalfClosed { tcb, snd, rcv } = s;
+    let paws_exempt = disordered_ack(tcb, snd, rcv.nxt, seg, cfg);
     let mut a = Arrival {
         tcb,
         snd_nxt: snd.nxt,
@@ -77,6 +78,7 @@ fn first_to_fifth(
         cfg,
         synchronized: true,
         owe: true,
+        paws_exempt,
     };
     first_sequence(&mut a, seg, t)?;
     second_rst(&mut a, seg, t)?;

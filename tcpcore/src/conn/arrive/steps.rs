@@ -133,6 +133,10 @@ pub(crate) struct Arrival<'x, 'b> {
     /// an ACK is then owed, not built, so that data about to go carries
     /// it instead.
     pub(crate) owe: bool,
+    /// A duplicate ACK that PAWS lets pass (Linux `tcp_disordered_ack`,
+    /// [`disordered_ack`](super::checks::disordered_ack)); false where
+    /// there is no send half to judge it by.
+    pub(crate) paws_exempt: bool,
 }
 
 impl Arrival<'_, '_> {
@@ -183,7 +187,7 @@ pub(crate) fn first_sequence(a: &mut Arrival, seg: &TcpRepr<'_>, t: &mut Transit
         TcpControl::Syn if a.synchronized => return ControlFlow::Continue(()),
         _ => {}
     }
-    if paws_rejects(a.tcb, seg, a.now, PAWS_WINDOW) {
+    if !a.paws_exempt && paws_rejects(a.tcb, seg, a.now, PAWS_WINDOW) {
         a.dup_ack(seg, t);
         return ControlFlow::Break(Stop::Drop(SegmentDrop::Paws));
     }

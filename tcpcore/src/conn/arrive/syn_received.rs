@@ -240,6 +240,9 @@ fn first_to_fifth(
         cfg,
         synchronized: false,
         owe: false,
+        // Before the handshake completes there is no duplicate ACK to
+        // spare (Linux judges it by a send window not yet set): strict.
+        paws_exempt: false,
     };
     first_sequence(&mut a, seg, t)?;
     second_rst(&mut a, seg, t)?;

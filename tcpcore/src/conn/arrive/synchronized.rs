@@ -4,7 +4,7 @@
 
 use core::ops::ControlFlow;
 
-use crate::conn::arrive::checks::{check_ack, update_ts_recent};
+use crate::conn::arrive::checks::{check_ack, disordered_ack, update_ts_recent};
 use crate::conn::arrive::steps::{
     fifth_ack, first_sequence, fourth_syn, second_rst, stopped_mut, third_security, Arrival, Rcv,
     Step, Stop,
@@ -85,6 +85,7 @@ fn first_to_fifth(
     t: &mut Transition<'_>,
 ) -> Step<bool> {
     let Open { tcb, snd, rcv } = s;
+    let paws_exempt = disordered_ack(tcb, snd, rcv.nxt, seg, cfg);
     let mut a = Arrival {
         tcb,
         snd_nxt: snd.nxt,
@@ -93,6 +94,7 @@ fn first_to_fifth(
         cfg,
         synchronized: true,
         owe: true,
+        paws_exempt,
     };
     first_sequence(&mut a, seg, t)?;
     second_rst(&mut a, seg, t)?;

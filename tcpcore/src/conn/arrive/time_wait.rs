@@ -40,6 +40,9 @@ pub(crate) fn time_wait<'a>(
         cfg,
         synchronized: true,
         owe: false,
+        // No send half to judge a duplicate ACK by (Linux
+        // `tcp_timewait_state_process` has no exemption either).
+        paws_exempt: false,
     };
     let step = first_to_fourth(&mut a, timers, seg, &mut t);
     s.ts = tcb.ts;
