@@ -16,6 +16,17 @@ const HS_TS: &str = "
     0.000 > S. 0:0(0) ack 1001
     0.010 < . 1001:1001(0) ack 1 win 502 <nop,nop,TS val 110 ecr 0>";
 
+/// The handshake with timestamps, then 100 bytes with TSval 200 (TS.Recent
+/// 200), acknowledged: where the PAWS tests start.
+fn paws_script(body: &str) -> String {
+    format!(
+        "{HS_TS}
+         0.100 < P. 1001:1101(100) ack 1 win 502 <nop,nop,TS val 200 ecr 0>
+         0.100 > . 1:1(0) ack 1101 <nop,nop,TS val * ecr 200>
+         {body}"
+    )
+}
+
 fn script(body: &str) -> String {
     format!("{HS}\n{body}")
 }
@@ -277,15 +288,12 @@ fn segment_without_ack_dropped() {
 fn paws_drops_old_timestamp() {
     run(
         default_config(),
-        &format!(
-            "{HS_TS}
-             0.100 < P. 1001:1101(100) ack 1 win 502 <nop,nop,TS val 200 ecr 0>
-             0.100 > . 1:1(0) ack 1101 <nop,nop,TS val * ecr 200>
-             0.100 ! delivered 100
+        &paws_script(
+            "0.100 ! delivered 100
              0.110 < P. 1101:1201(100) ack 1 win 502 <nop,nop,TS val 150 ecr 0>
              0.110 > . 1:1(0) ack 1101 <nop,nop,TS val * ecr 200>
              0.110 ! delivered 100
-             0.110 ! drops paws 1"
+             0.110 ! drops paws 1",
         ),
     );
 }
@@ -299,18 +307,15 @@ fn paws_drops_old_timestamp() {
 fn paws_lets_a_segment_one_tick_old_pass() {
     run(
         default_config(),
-        &format!(
-            "{HS_TS}
-             0.100 < P. 1001:1101(100) ack 1 win 502 <nop,nop,TS val 200 ecr 0>
-             0.100 > . 1:1(0) ack 1101 <nop,nop,TS val * ecr 200>
-             0.110 < P. 1101:1201(100) ack 1 win 502 <nop,nop,TS val 199 ecr 0>
+        &paws_script(
+            "0.110 < P. 1101:1201(100) ack 1 win 502 <nop,nop,TS val 199 ecr 0>
              0.110 > . 1:1(0) ack 1201 <nop,nop,TS val * ecr 200>
              0.110 ! delivered 200
              0.110 ! drops paws 0
              0.120 < P. 1201:1301(100) ack 1 win 502 <nop,nop,TS val 198 ecr 0>
              0.120 > . 1:1(0) ack 1201 <nop,nop,TS val * ecr 200>
              0.120 ! delivered 200
-             0.120 ! drops paws 1"
+             0.120 ! drops paws 1",
         ),
     );
 }
@@ -324,11 +329,8 @@ fn paws_lets_a_segment_one_tick_old_pass() {
 fn paws_spares_a_disordered_duplicate_ack() {
     run(
         default_config(),
-        &format!(
-            "{HS_TS}
-             0.100 < P. 1001:1101(100) ack 1 win 502 <nop,nop,TS val 200 ecr 0>
-             0.100 > . 1:1(0) ack 1101 <nop,nop,TS val * ecr 200>
-             0.105 < . 1101:1101(0) ack 1 win 502 <nop,nop,TS val 200 ecr 0>
+        &paws_script(
+            "0.105 < . 1101:1101(0) ack 1 win 502 <nop,nop,TS val 200 ecr 0>
              0.110 < . 1101:1101(0) ack 1 win 502 <nop,nop,TS val 195 ecr 0>
              0.110 ! drops paws 0
              0.120 < . 1101:1101(0) ack 1 win 600 <nop,nop,TS val 195 ecr 0>
@@ -340,7 +342,7 @@ fn paws_spares_a_disordered_duplicate_ack() {
              0.140 < . 1101:1101(0) ack 1 win 502 <nop,nop,TS val 4294965996 ecr 0>
              0.140 > . 1:1(0) ack 1101 <nop,nop,TS val * ecr 200>
              0.140 ! drops paws 3
-             0.150 ! delivered 100"
+             0.150 ! delivered 100",
         ),
     );
 }
