@@ -320,9 +320,10 @@ fn paws_lets_a_segment_one_tick_old_pass() {
     );
 }
 
-/// Linux `tcp_disordered_ack` (`tcp_paws_discard` spares it): a pure
-/// duplicate ACK at RCV.NXT, with the window it had, five ticks behind
-/// TS.Recent, is taken, not answered; the same ACK with a new window, a
+/// RFC 7323 §5.3 R1 as Linux takes it: R1 would drop every segment behind
+/// TS.Recent, but `tcp_disordered_ack` (`tcp_paws_discard`) spares a pure
+/// duplicate ACK: one at RCV.NXT, with the window it had, five ticks
+/// behind TS.Recent, is taken, not answered; the same ACK with a new window, a
 /// segment with data, or a duplicate ACK further behind than the RTO (1 s,
 /// 1,024 ticks) are dropped by PAWS and answered.
 #[test]

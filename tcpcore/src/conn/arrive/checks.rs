@@ -99,19 +99,25 @@ pub(crate) fn disordered_ack(
     else {
         return false;
     };
-    let pure = seg.payload.is_empty() && seg.control == TcpControl::None;
+    // Asked of every segment before PAWS: the cheap tests first, and
+    // nothing more for one PAWS would let pass anyway (the common case).
+    let behind = ts.recent.wrapping_sub(seg_ts.tsval);
+    if behind as i32 <= PAWS_WINDOW as i32
+        || !seg.payload.is_empty()
+        || seg.control != TcpControl::None
+        || seg.seq_number != rcv_nxt
+        || ack != snd.una
+    {
+        return false;
+    }
     let wnd = u32::from(seg.window_len) << snd.wscale;
     let may_update = snd.wl1.before(seg.seq_number)
         || (snd.wl1 == seg.seq_number && (wnd > snd.wnd || wnd == 0));
-    let behind = ts.recent.wrapping_sub(seg_ts.tsval);
     let rto_ticks = send::backed_off(&tcb.rtx, cfg)
         .as_millis()
         .saturating_mul(1024)
         / 1000;
-    pure && seg.seq_number == rcv_nxt
-        && ack == snd.una
-        && !may_update
-        && u64::from(behind) <= rto_ticks
+    !may_update && u64::from(behind) <= rto_ticks
 }
 
 /// RFC 7323 §4.3: TS.Recent follows the peer's TSval when the segment covers
